@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs from Debian and npm, idempotently.
+# Usage: bash .ci/install_deps.sh [--with-interop]
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+need=()
+command -v deno >/dev/null 2>&1 || npm install -g deno@2.9.6 >/dev/null
+[ -e /usr/lib/x86_64-linux-gnu/libcrypto.so.3 ] || need+=(libssl3)
+/usr/bin/python3 -c 'import scapy.layers.ipsec' >/dev/null 2>&1 || need+=(python3-scapy python3-cryptography)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ "${1:-}" = "--with-interop" ]; then
+  command -v swanctl >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins strongswan-pki)
+  command -v tshark >/dev/null 2>&1 || need+=(tshark)
+  command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing from Debian: ${need[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,83 @@
+/**
+ * The contracts every crypto backend implements (noble, node:crypto/WebCrypto,
+ * and system libcrypto through FFI in `ffi/libcrypto.ts`). Keys are bound once
+ * at construction ("one context per key"); per-call work is synchronous and
+ * allocation-light so the ESP hot path can use them.
+ *
+ * All of these are pure from the caller's view: same inputs, same outputs.
+ *
+ * @module
+ */
+
+/** Which implementation backs a primitive (for logs and benchmarks). */
+export type Backend = "libcrypto" | "node" | "noble";
+
+/**
+ * An AEAD keyed once (AES-GCM per RFC 4106/5282, ChaCha20-Poly1305 per RFC 7634).
+ * `key` given to the factory excludes the salt; callers build the full nonce
+ * (salt || explicit IV) themselves.
+ */
+export interface Aead {
+  readonly backend: Backend;
+  /** Length of the full nonce in bytes (12 for GCM and ChaCha20-Poly1305). */
+  readonly nonceLength: number;
+  /** Length of the authentication tag in bytes (8, 12 or 16). */
+  readonly tagLength: number;
+  /** Returns ciphertext || tag. */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /**
+   * Returns the plaintext, or `null` when the tag does not verify.
+   * `sealed` is ciphertext || tag. Never throws on a bad tag.
+   */
+  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
+}
+
+/** A raw block cipher mode without padding (AES-CBC), keyed once. */
+export interface BlockCipher {
+  readonly backend: Backend;
+  readonly blockSize: number;
+  readonly ivLength: number;
+  /** `data.length` must be a multiple of `blockSize`. */
+  encrypt(iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /** `data.length` must be a multiple of `blockSize`. */
+  decrypt(iv: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
+/** A MAC keyed once (HMAC-*, AES-XCBC-MAC, AES-CMAC); output is untruncated. */
+export interface Mac {
+  readonly backend: Backend;
+  /** Full output length in bytes (e.g. 32 for HMAC-SHA-256). */
+  readonly outputLength: number;
+  /** MAC over the concatenation of `parts` (avoids copying on the hot path). */
+  compute(...parts: Uint8Array[]): Uint8Array;
+}
+
+/**
+ * An IKEv2 pseudo-random function (RFC 7296 section 2.13). Unlike {@link Mac}
+ * it takes the key per call, because prf(Ni | Nr, g^ir) and prf+ key it freshly.
+ */
+export interface Prf {
+  /** Output length in bytes. */
+  readonly outputLength: number;
+  /** Preferred key length in bytes (e.g. 16 for AES-XCBC/CMAC PRFs). */
+  readonly keyLength: number;
+  compute(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+
+/** One side of an ephemeral key exchange (MODP, ECP, Curve25519/448). */
+export interface KeyExchange {
+  /** IANA Transform Type 4 id (14, 15, 16, 19, 20, 21, 31, 32). */
+  readonly group: number;
+  /** Our public value, encoded as in the IKEv2 KE payload. */
+  readonly publicKey: Uint8Array;
+  /**
+   * The shared secret g^ir as IKEv2 uses it (RFC 7296, 5903, 8031).
+   * Throws {@link CryptoError} on an invalid peer value.
+   */
+  computeSharedSecret(peerPublic: Uint8Array): Uint8Array;
+}
+
+/** A crypto failure a user can act on (bad key length, invalid peer value). */
+export class CryptoError extends Error {
+  override readonly name = "CryptoError";
+}
