@@ -9,8 +9,9 @@ command -v deno >/dev/null 2>&1 || npm install -g deno@2.9.6 >/dev/null
 /usr/bin/python3 -c 'import scapy.layers.ipsec' >/dev/null 2>&1 || need+=(python3-scapy python3-cryptography)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 if [ "${1:-}" = "--with-interop" ]; then
-  command -v swanctl >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins strongswan-pki)
+  { command -v swanctl && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; } >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki)
   command -v tshark >/dev/null 2>&1 || need+=(tshark)
   command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 fi

@@ -1,0 +1,109 @@
+/**
+ * Private: the pure-JavaScript backend on @noble/ciphers and @noble/hashes.
+ * Portable and slow; also the cross-check for the other backends.
+ *
+ * @module
+ */
+import { cbc, ctr, gcm } from "@noble/ciphers/aes.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+import { constantTimeEqual } from "../wire/bytes.ts";
+import type { Aead, BlockCipher, Mac } from "./types.ts";
+import { HASH_LENGTH, type HashName, type Provider } from "./_provider.ts";
+
+const HASHES = { sha1, sha256, sha384, sha512 } as const;
+
+function gcmAead(key: Uint8Array, tagLength: number): Aead {
+  const k = key.slice();
+  return {
+    backend: "noble",
+    nonceLength: 12,
+    tagLength,
+    seal(nonce, plaintext, aad) {
+      const full = gcm(k, nonce, aad).encrypt(plaintext);
+      return tagLength === 16 ? full : full.slice(0, plaintext.length + tagLength);
+    },
+    open(nonce, sealed, aad) {
+      if (sealed.length < tagLength) return null;
+      if (tagLength === 16) {
+        try {
+          return gcm(k, nonce, aad).decrypt(sealed);
+        } catch {
+          return null;
+        }
+      }
+      // Truncated tag (RFC 4106 ICV 8/12): decrypt with the GCM counter
+      // stream (J0 + 1 = nonce || 00000002), recompute the full tag, and
+      // compare its first tagLength bytes in constant time.
+      const ctLen = sealed.length - tagLength;
+      const counter = new Uint8Array(16);
+      counter.set(nonce, 0);
+      counter[15] = 2;
+      const pt = ctr(k, counter).decrypt(sealed.subarray(0, ctLen));
+      const full = gcm(k, nonce, aad).encrypt(pt);
+      return constantTimeEqual(full.subarray(ctLen, ctLen + tagLength), sealed.subarray(ctLen))
+        ? pt
+        : null;
+    },
+  };
+}
+
+function chachaAead(key: Uint8Array): Aead {
+  const k = key.slice();
+  return {
+    backend: "noble",
+    nonceLength: 12,
+    tagLength: 16,
+    seal(nonce, plaintext, aad) {
+      return chacha20poly1305(k, nonce, aad).encrypt(plaintext);
+    },
+    open(nonce, sealed, aad) {
+      if (sealed.length < 16) return null;
+      try {
+        return chacha20poly1305(k, nonce, aad).decrypt(sealed);
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+function cbcCipher(key: Uint8Array): BlockCipher {
+  const k = key.slice();
+  return {
+    backend: "noble",
+    blockSize: 16,
+    ivLength: 16,
+    encrypt(iv, data) {
+      return cbc(k, iv, { disablePadding: true }).encrypt(data);
+    },
+    decrypt(iv, data) {
+      return cbc(k, iv, { disablePadding: true }).decrypt(data);
+    },
+  };
+}
+
+function hmacMac(hash: HashName, key: Uint8Array): Mac {
+  const base = hmac.create(HASHES[hash], key);
+  return {
+    backend: "noble",
+    outputLength: HASH_LENGTH[hash],
+    compute(...parts) {
+      const h = base.clone();
+      for (const p of parts) h.update(p);
+      return h.digest();
+    },
+  };
+}
+
+/** The noble backend. */
+export const nobleProvider: Provider = {
+  backend: "noble",
+  supportsAesKey: (n) => n === 16 || n === 24 || n === 32,
+  aesGcm: gcmAead,
+  chacha20Poly1305: chachaAead,
+  aesCbc: cbcCipher,
+  hmac: hmacMac,
+};

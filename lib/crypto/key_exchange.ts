@@ -1,0 +1,231 @@
+/**
+ * Ephemeral key exchange for IKEv2 KE payloads:
+ * - MODP 14/15/16 (RFC 3526) through node:crypto's DiffieHellman with our
+ *   own private exponent; peer values are checked 1 < y < p-1 and g^ir is
+ *   left-padded to the length of p (RFC 7296 section 2.14).
+ * - ECP 256/384/521 (RFC 5903) with @noble/curves: the KE data is x || y
+ *   without the 0x04 prefix, g^ir is the x coordinate; peer points are
+ *   validated (on the curve, not infinity).
+ * - Curve25519/Curve448 (RFC 8031, RFC 7748) with @noble/curves; an all-zero
+ *   shared secret is rejected.
+ *
+ * Randomness is injected: `rng(n)` returns n random bytes (default
+ * crypto.getRandomValues).
+ *
+ * @module
+ */
+import { createDiffieHellman, type DiffieHellman } from "node:crypto";
+import { p256, p384, p521 } from "@noble/curves/nist.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { x448 } from "@noble/curves/ed448.js";
+import { CryptoError, type KeyExchange } from "./types.ts";
+import { KeId, keInfo, transformName } from "./transforms.ts";
+import { MODP_EXPONENT_BYTES, MODP_GENERATOR, MODP_PRIMES } from "./modp_groups.ts";
+
+/** A source of random bytes. */
+export type Rng = (length: number) => Uint8Array;
+
+/** The default RNG: the platform CSPRNG. */
+export const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+function bytesToBigint(b: Uint8Array): bigint {
+  let x = 0n;
+  for (const v of b) x = (x << 8n) | BigInt(v);
+  return x;
+}
+
+function bigintToBytes(x: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = len - 1; i >= 0; i--) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+function leftPad(b: Uint8Array, len: number): Uint8Array {
+  if (b.length === len) return new Uint8Array(b);
+  if (b.length > len) throw new CryptoError("shared secret longer than the group");
+  const out = new Uint8Array(len);
+  out.set(b, len - b.length);
+  return out;
+}
+
+function modpExchange(group: 14 | 15 | 16, priv: Uint8Array): KeyExchange {
+  const p = MODP_PRIMES[group];
+  const len = keInfo(group)!.publicKeyLength;
+  const x = bytesToBigint(priv);
+  if (x < 2n || x >= p - 1n) throw new CryptoError(`MODP_${len * 8}: invalid private exponent`);
+  const dh: DiffieHellman = createDiffieHellman(
+    bigintToBytes(p, len),
+    new Uint8Array([Number(MODP_GENERATOR)]),
+  );
+  dh.setPrivateKey(priv);
+  dh.generateKeys();
+  const publicKey = leftPad(dh.getPublicKey(), len);
+  return {
+    group,
+    publicKey,
+    computeSharedSecret(peer) {
+      if (peer.length !== len) {
+        throw new CryptoError(
+          `MODP_${len * 8}: public value must be ${len} bytes, got ${peer.length}`,
+        );
+      }
+      const y = bytesToBigint(peer);
+      if (y <= 1n || y >= p - 1n) {
+        throw new CryptoError(`MODP_${len * 8}: invalid public value (must be 1 < y < p-1)`);
+      }
+      const s = dh.computeSecret(peer);
+      return leftPad(new Uint8Array(s.buffer, s.byteOffset, s.byteLength), len);
+    },
+  };
+}
+
+type NistCurve = typeof p256;
+
+function nistCurve(group: 19 | 20 | 21): NistCurve {
+  return group === 19 ? p256 : group === 20 ? p384 : p521;
+}
+
+function ecpExchange(group: 19 | 20 | 21, priv: Uint8Array): KeyExchange {
+  const curve = nistCurve(group);
+  const fieldLen = keInfo(group)!.sharedSecretLength;
+  const d = bytesToBigint(priv);
+  if (d < 1n || d >= curve.Point.Fn.ORDER) {
+    throw new CryptoError(`${transformName(4, group)}: private scalar out of range`);
+  }
+  const secret = bigintToBytes(d, curve.Point.Fn.BYTES);
+  const publicKey = curve.getPublicKey(secret, false).slice(1);
+  const name = transformName(4, group);
+  return {
+    group,
+    publicKey,
+    computeSharedSecret(peer) {
+      if (peer.length !== 2 * fieldLen) {
+        throw new CryptoError(
+          `${name}: public value must be ${2 * fieldLen} bytes (x || y), got ${peer.length}`,
+        );
+      }
+      const sec1 = new Uint8Array(1 + peer.length);
+      sec1[0] = 0x04;
+      sec1.set(peer, 1);
+      let shared: Uint8Array;
+      try {
+        // fromBytes checks the point is on the curve and not infinity
+        curve.Point.fromBytes(sec1).assertValidity();
+        shared = curve.getSharedSecret(secret, sec1, true);
+      } catch (e) {
+        throw new CryptoError(`${name}: invalid peer public value (${(e as Error).message})`);
+      }
+      return shared.slice(1); // x coordinate only (RFC 5903 section 7)
+    },
+  };
+}
+
+function curveExchange(group: 31 | 32, priv: Uint8Array): KeyExchange {
+  const c = group === 31 ? x25519 : x448;
+  const len = group === 31 ? 32 : 56;
+  const name = transformName(4, group);
+  if (priv.length !== len) throw new CryptoError(`${name}: private key must be ${len} bytes`);
+  const secret = priv.slice();
+  const publicKey = c.getPublicKey(secret);
+  return {
+    group,
+    publicKey,
+    computeSharedSecret(peer) {
+      if (peer.length !== len) {
+        throw new CryptoError(`${name}: public value must be ${len} bytes, got ${peer.length}`);
+      }
+      let s: Uint8Array;
+      try {
+        s = c.getSharedSecret(secret, peer);
+      } catch (e) {
+        throw new CryptoError(`${name}: invalid peer public value (${(e as Error).message})`);
+      }
+      let acc = 0;
+      for (const b of s) acc |= b;
+      if (acc === 0) throw new CryptoError(`${name}: all-zero shared secret (RFC 8031 2.3)`);
+      return s;
+    },
+  };
+}
+
+/**
+ * Draws a fresh private key for `group` from `rng`: a full-length MODP
+ * exponent (top bit set), an ECP scalar in [1, n-1] (FIPS 186-5 A.2.1: 64
+ * extra bits reduced mod n-1, plus 1), or raw X25519/X448 bytes.
+ */
+export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8Array {
+  switch (group) {
+    case KeId.MODP_2048:
+    case KeId.MODP_3072:
+    case KeId.MODP_4096: {
+      const x = rng(MODP_EXPONENT_BYTES[group]).slice();
+      x[0] |= 0x80;
+      return x;
+    }
+    case KeId.ECP_256:
+    case KeId.ECP_384:
+    case KeId.ECP_521: {
+      const c = nistCurve(group);
+      const n = c.Point.Fn.ORDER;
+      const d = bytesToBigint(rng(c.Point.Fn.BYTES + 8)) % (n - 1n) + 1n;
+      return bigintToBytes(d, c.Point.Fn.BYTES);
+    }
+    case KeId.CURVE25519:
+      return rng(32).slice();
+    case KeId.CURVE448:
+      return rng(56).slice();
+  }
+  throw new CryptoError(`key exchange method ${transformName(4, group)} is not implemented`);
+}
+
+/**
+ * Starts one side of a key exchange for an IANA Transform Type 4 id
+ * (14, 15, 16, 19, 20, 21, 31, 32). Weak or unknown groups throw
+ * {@link CryptoError}.
+ *
+ * @example
+ * ```ts
+ * const a = createKeyExchange(31), b = createKeyExchange(31);
+ * const gir = a.computeSharedSecret(b.publicKey); // === b.computeSharedSecret(a.publicKey)
+ * ```
+ */
+export function createKeyExchange(group: number, rng: Rng = defaultRng): KeyExchange {
+  checkGroup(group);
+  return createKeyExchangeFromPrivate(group, generatePrivateKey(group, rng));
+}
+
+function checkGroup(group: number): void {
+  const info = keInfo(group);
+  if (!info) throw new CryptoError(`unknown key exchange method ${group}`);
+  if (info.weak) {
+    throw new CryptoError(
+      `${info.name} is too weak and not supported (use 2048-bit MODP or better)`,
+    );
+  }
+}
+
+/**
+ * A key exchange with a given private key (big-endian MODP exponent or ECP
+ * scalar, raw X25519/X448 key), for known-answer tests and deterministic
+ * runs. Prefer {@link createKeyExchange}.
+ */
+export function createKeyExchangeFromPrivate(group: number, privateKey: Uint8Array): KeyExchange {
+  checkGroup(group);
+  switch (group) {
+    case KeId.MODP_2048:
+    case KeId.MODP_3072:
+    case KeId.MODP_4096:
+      return modpExchange(group, privateKey);
+    case KeId.ECP_256:
+    case KeId.ECP_384:
+    case KeId.ECP_521:
+      return ecpExchange(group, privateKey);
+    case KeId.CURVE25519:
+    case KeId.CURVE448:
+      return curveExchange(group, privateKey);
+  }
+  throw new CryptoError(`key exchange method ${transformName(4, group)} is not implemented`);
+}

@@ -1,0 +1,415 @@
+/**
+ * The IANA "IKEv2 Parameters" transform registry for what deno-ipsec
+ * implements, with per-transform metadata (key, ICV, block, IV, salt and PRF
+ * output lengths) and printable names.
+ *
+ * Sources: IANA ikev2-parameters (Transform Type Values, Transform Type 1-5),
+ * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 7634 (ChaCha20-Poly1305),
+ * RFC 3686/5930 (CTR), RFC 4868 (HMAC-SHA2), RFC 3566/4434 (XCBC),
+ * RFC 4494/4615 (CMAC), RFC 3526/5903/8031 (groups).
+ *
+ * @module
+ */
+
+/** IANA Transform Type values (RFC 7296 section 3.3.2). */
+export const TransformType = {
+  ENCR: 1,
+  PRF: 2,
+  INTEG: 3,
+  KE: 4,
+  ESN: 5,
+} as const;
+/** One of the {@link TransformType} values. */
+export type TransformType = typeof TransformType[keyof typeof TransformType];
+
+/** Transform Type 1 (encryption algorithm) ids. */
+export const EncrId = {
+  NULL: 11,
+  AES_CBC: 12,
+  AES_CTR: 13,
+  AES_GCM_8: 18,
+  AES_GCM_12: 19,
+  AES_GCM_16: 20,
+  CHACHA20_POLY1305: 28,
+} as const;
+/** Transform Type 2 (pseudo-random function) ids. */
+export const PrfId = {
+  HMAC_SHA1: 2,
+  AES128_XCBC: 4,
+  HMAC_SHA2_256: 5,
+  HMAC_SHA2_384: 6,
+  HMAC_SHA2_512: 7,
+  AES128_CMAC: 8,
+} as const;
+/** Transform Type 3 (integrity algorithm) ids. */
+export const IntegId = {
+  NONE: 0,
+  HMAC_SHA1_96: 2,
+  AES_XCBC_96: 5,
+  AES_CMAC_96: 8,
+  HMAC_SHA2_256_128: 12,
+  HMAC_SHA2_384_192: 13,
+  HMAC_SHA2_512_256: 14,
+} as const;
+/** Transform Type 4 (key exchange method, formerly D-H group) ids. */
+export const KeId = {
+  NONE: 0,
+  MODP_768: 1,
+  MODP_1024: 2,
+  MODP_1536: 5,
+  MODP_2048: 14,
+  MODP_3072: 15,
+  MODP_4096: 16,
+  ECP_256: 19,
+  ECP_384: 20,
+  ECP_521: 21,
+  CURVE25519: 31,
+  CURVE448: 32,
+} as const;
+/** Transform Type 5 (extended sequence numbers) ids. */
+export const EsnId = {
+  NO_ESN: 0,
+  ESN: 1,
+} as const;
+
+/** How an encryption transform works. */
+export type EncrKind = "cbc" | "ctr" | "aead" | "null";
+
+/** Metadata of one encryption transform. */
+export interface EncrInfo {
+  readonly id: number;
+  /** IANA name, e.g. "ENCR_AES_GCM_16". */
+  readonly name: string;
+  readonly kind: EncrKind;
+  /** Allowed key lengths in bits (without salt). */
+  readonly keyLengthsBits: readonly number[];
+  /** Whether the Key Length transform attribute is sent (AES: yes, ChaCha/NULL: no). */
+  readonly keyLengthAttribute: boolean;
+  /** Cipher block size in bytes (1 for stream/AEAD-CTR modes). */
+  readonly blockSize: number;
+  /** Explicit IV length carried in each packet, in bytes. */
+  readonly ivLength: number;
+  /** Salt/nonce bytes taken from keying material after the key (RFC 4106, 7634, 3686). */
+  readonly saltLength: number;
+  /** ICV (tag) length in bytes for AEADs, 0 otherwise. */
+  readonly icvLength: number;
+  /** May be used for IKE SAs (NULL is ESP only). */
+  readonly ike: boolean;
+}
+
+/** Metadata of one PRF transform. */
+export interface PrfInfo {
+  readonly id: number;
+  readonly name: string;
+  /** Output length in bytes. */
+  readonly outputLength: number;
+  /** Preferred key length in bytes (RFC 7296 section 2.13). */
+  readonly keyLength: number;
+  /** The underlying MAC. */
+  readonly mac: MacAlgorithm;
+}
+
+/** A MAC algorithm name as used by the primitive factories. */
+export type MacAlgorithm =
+  | "hmac-sha1"
+  | "hmac-sha256"
+  | "hmac-sha384"
+  | "hmac-sha512"
+  | "aes-xcbc"
+  | "aes-cmac";
+
+/** Metadata of one integrity transform. */
+export interface IntegInfo {
+  readonly id: number;
+  readonly name: string;
+  /** The underlying (untruncated) MAC. */
+  readonly mac: MacAlgorithm;
+  /** Key length in bytes. */
+  readonly keyLength: number;
+  /** Truncated ICV length in bytes sent on the wire. */
+  readonly icvLength: number;
+}
+
+/** The family of a key exchange method. */
+export type KeKind = "modp" | "ecp" | "curve";
+
+/** Metadata of one key exchange method. */
+export interface KeInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly kind: KeKind;
+  /** Length of the KE payload data (public value) in bytes. */
+  readonly publicKeyLength: number;
+  /** Length of the shared secret g^ir in bytes. */
+  readonly sharedSecretLength: number;
+  /** Too weak for use; rejected unless explicitly allowed. */
+  readonly weak: boolean;
+  /** Implemented by {@link createKeyExchange} in key_exchange.ts. */
+  readonly implemented: boolean;
+}
+
+/** Metadata of one ESN transform. */
+export interface EsnInfo {
+  readonly id: number;
+  readonly name: string;
+}
+
+const AES_BITS = [128, 192, 256] as const;
+
+/** Encryption transforms by IANA id. */
+export const ENCR_TRANSFORMS: Readonly<Record<number, EncrInfo>> = {
+  11: {
+    id: 11,
+    name: "ENCR_NULL",
+    kind: "null",
+    keyLengthsBits: [0],
+    keyLengthAttribute: false,
+    blockSize: 1,
+    ivLength: 0,
+    saltLength: 0,
+    icvLength: 0,
+    ike: false,
+  },
+  12: {
+    id: 12,
+    name: "ENCR_AES_CBC",
+    kind: "cbc",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 16,
+    ivLength: 16,
+    saltLength: 0,
+    icvLength: 0,
+    ike: true,
+  },
+  13: {
+    id: 13,
+    name: "ENCR_AES_CTR",
+    kind: "ctr",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 0,
+    ike: true,
+  },
+  18: {
+    id: 18,
+    name: "ENCR_AES_GCM_8",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 8,
+    ike: true,
+  },
+  19: {
+    id: 19,
+    name: "ENCR_AES_GCM_12",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 12,
+    ike: true,
+  },
+  20: {
+    id: 20,
+    name: "ENCR_AES_GCM_16",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 16,
+    ike: true,
+  },
+  28: {
+    id: 28,
+    name: "ENCR_CHACHA20_POLY1305",
+    kind: "aead",
+    keyLengthsBits: [256],
+    keyLengthAttribute: false,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 16,
+    ike: true,
+  },
+};
+
+/** PRF transforms by IANA id. */
+export const PRF_TRANSFORMS: Readonly<Record<number, PrfInfo>> = {
+  2: { id: 2, name: "PRF_HMAC_SHA1", outputLength: 20, keyLength: 20, mac: "hmac-sha1" },
+  4: { id: 4, name: "PRF_AES128_XCBC", outputLength: 16, keyLength: 16, mac: "aes-xcbc" },
+  5: { id: 5, name: "PRF_HMAC_SHA2_256", outputLength: 32, keyLength: 32, mac: "hmac-sha256" },
+  6: { id: 6, name: "PRF_HMAC_SHA2_384", outputLength: 48, keyLength: 48, mac: "hmac-sha384" },
+  7: { id: 7, name: "PRF_HMAC_SHA2_512", outputLength: 64, keyLength: 64, mac: "hmac-sha512" },
+  8: { id: 8, name: "PRF_AES128_CMAC", outputLength: 16, keyLength: 16, mac: "aes-cmac" },
+};
+
+/** Integrity transforms by IANA id (RFC 2404, 3566, 4494, 4868). */
+export const INTEG_TRANSFORMS: Readonly<Record<number, IntegInfo>> = {
+  2: { id: 2, name: "AUTH_HMAC_SHA1_96", mac: "hmac-sha1", keyLength: 20, icvLength: 12 },
+  5: { id: 5, name: "AUTH_AES_XCBC_96", mac: "aes-xcbc", keyLength: 16, icvLength: 12 },
+  8: { id: 8, name: "AUTH_AES_CMAC_96", mac: "aes-cmac", keyLength: 16, icvLength: 12 },
+  12: {
+    id: 12,
+    name: "AUTH_HMAC_SHA2_256_128",
+    mac: "hmac-sha256",
+    keyLength: 32,
+    icvLength: 16,
+  },
+  13: {
+    id: 13,
+    name: "AUTH_HMAC_SHA2_384_192",
+    mac: "hmac-sha384",
+    keyLength: 48,
+    icvLength: 24,
+  },
+  14: {
+    id: 14,
+    name: "AUTH_HMAC_SHA2_512_256",
+    mac: "hmac-sha512",
+    keyLength: 64,
+    icvLength: 32,
+  },
+};
+
+function modp(id: number, bits: number, weak: boolean): KeInfo {
+  return {
+    id,
+    name: `MODP_${bits}`,
+    kind: "modp",
+    publicKeyLength: bits / 8,
+    sharedSecretLength: bits / 8,
+    weak,
+    implemented: !weak,
+  };
+}
+
+/** Key exchange methods by IANA id. Weak groups are known (for printing) but not implemented. */
+export const KE_TRANSFORMS: Readonly<Record<number, KeInfo>> = {
+  1: modp(1, 768, true),
+  2: modp(2, 1024, true),
+  5: modp(5, 1536, true),
+  14: modp(14, 2048, false),
+  15: modp(15, 3072, false),
+  16: modp(16, 4096, false),
+  19: {
+    id: 19,
+    name: "ECP_256",
+    kind: "ecp",
+    publicKeyLength: 64,
+    sharedSecretLength: 32,
+    weak: false,
+    implemented: true,
+  },
+  20: {
+    id: 20,
+    name: "ECP_384",
+    kind: "ecp",
+    publicKeyLength: 96,
+    sharedSecretLength: 48,
+    weak: false,
+    implemented: true,
+  },
+  21: {
+    id: 21,
+    name: "ECP_521",
+    kind: "ecp",
+    publicKeyLength: 132,
+    sharedSecretLength: 66,
+    weak: false,
+    implemented: true,
+  },
+  31: {
+    id: 31,
+    name: "CURVE25519",
+    kind: "curve",
+    publicKeyLength: 32,
+    sharedSecretLength: 32,
+    weak: false,
+    implemented: true,
+  },
+  32: {
+    id: 32,
+    name: "CURVE448",
+    kind: "curve",
+    publicKeyLength: 56,
+    sharedSecretLength: 56,
+    weak: false,
+    implemented: true,
+  },
+};
+
+/** ESN transforms by IANA id. */
+export const ESN_TRANSFORMS: Readonly<Record<number, EsnInfo>> = {
+  0: { id: 0, name: "NO_EXT_SEQ" },
+  1: { id: 1, name: "EXT_SEQ" },
+};
+
+/** Looks up an encryption transform; `undefined` when unknown. */
+export function encrInfo(id: number): EncrInfo | undefined {
+  return Object.hasOwn(ENCR_TRANSFORMS, id) ? ENCR_TRANSFORMS[id] : undefined;
+}
+/** Looks up a PRF transform; `undefined` when unknown. */
+export function prfInfo(id: number): PrfInfo | undefined {
+  return Object.hasOwn(PRF_TRANSFORMS, id) ? PRF_TRANSFORMS[id] : undefined;
+}
+/** Looks up an integrity transform; `undefined` when unknown. */
+export function integInfo(id: number): IntegInfo | undefined {
+  return Object.hasOwn(INTEG_TRANSFORMS, id) ? INTEG_TRANSFORMS[id] : undefined;
+}
+/** Looks up a key exchange method; `undefined` when unknown. */
+export function keInfo(id: number): KeInfo | undefined {
+  return Object.hasOwn(KE_TRANSFORMS, id) ? KE_TRANSFORMS[id] : undefined;
+}
+
+/**
+ * Printable name of a transform, e.g. `transformName(1, 20)` is
+ * "ENCR_AES_GCM_16"; unknown ids print as "ENCR_UNKNOWN_99".
+ *
+ * @example
+ * ```ts
+ * transformName(TransformType.KE, 31); // "CURVE25519"
+ * ```
+ */
+export function transformName(type: number, id: number): string {
+  const table: Readonly<Record<number, { name: string }>> | undefined = type === 1
+    ? ENCR_TRANSFORMS
+    : type === 2
+    ? PRF_TRANSFORMS
+    : type === 3
+    ? INTEG_TRANSFORMS
+    : type === 4
+    ? KE_TRANSFORMS
+    : type === 5
+    ? ESN_TRANSFORMS
+    : undefined;
+  if (type === 3 && id === 0) return "AUTH_NONE";
+  if (type === 4 && id === 0) return "NONE";
+  if (table && Object.hasOwn(table, id)) return table[id].name;
+  const prefix = ["TRANSFORM", "ENCR", "PRF", "AUTH", "KE", "ESN"][type] ?? "TRANSFORM";
+  return `${prefix}_UNKNOWN_${id}`;
+}
+
+/**
+ * Total keying material an encryption transform takes from prf+ in bytes:
+ * key plus salt (RFC 4106 section 8.1, RFC 7634 section 2, RFC 3686 section 5.1).
+ */
+export function encrKeymatLength(id: number, keyLengthBits?: number): number {
+  const e = encrInfo(id);
+  if (!e) throw new RangeError(`unknown encryption transform ${id}`);
+  const bits = keyLengthBits ?? (e.keyLengthAttribute ? undefined : e.keyLengthsBits[0]);
+  if (bits === undefined || !e.keyLengthsBits.includes(bits)) {
+    throw new RangeError(`${e.name}: invalid key length ${keyLengthBits ?? "(none)"}`);
+  }
+  return bits / 8 + e.saltLength;
+}

@@ -1,0 +1,162 @@
+/**
+ * One child SA pair (ESP or AH) negotiated on an IKE SA: the SPIs of both
+ * directions, the chosen transforms, keys, narrowed traffic selectors and its
+ * state. Turning it into SAD install effects is {@link childSaInstalls}.
+ *
+ * ```
+ *   creating ──► installed ──► deleting ──► deleted
+ *       └──────────────────────────────────────▲
+ * ```
+ *
+ * @module
+ */
+import type { TrafficSelector } from "../db/narrow.ts";
+import type { KeyedTransform, SaInstall, SaLifetimes } from "./effects.ts";
+import type { ChildConfig } from "./peer_config.ts";
+
+/** Child SA states. */
+export type ChildSaState = "creating" | "installed" | "deleting" | "deleted";
+
+/** Allowed transitions of {@link ChildSaState}. */
+export const CHILD_SA_TRANSITIONS: Readonly<Record<ChildSaState, readonly ChildSaState[]>> = {
+  creating: ["installed", "deleted"],
+  installed: ["deleting", "deleted"],
+  deleting: ["deleted"],
+  deleted: [],
+};
+
+/** The negotiated child SA transforms. */
+export interface ChildSuite {
+  readonly protocol: "esp" | "ah";
+  /** ENCR id (ESP only). */
+  readonly encrId?: number;
+  readonly encrKeyBits?: number;
+  /** INTEG id (absent/0 for AEAD). */
+  readonly integId?: number;
+  readonly esn: boolean;
+}
+
+/** A child SA pair. */
+export class ChildSa {
+  readonly id: number;
+  readonly ikeSaId: number;
+  readonly config: ChildConfig;
+  readonly connectionName: string;
+  /** Inbound SPI (we chose it). */
+  readonly spiIn: number;
+  /** Outbound SPI (the peer chose it); 0 until known. */
+  spiOut = 0;
+  mode: "tunnel" | "transport";
+  suite: ChildSuite | undefined;
+  /** Keys of our outbound direction. */
+  encrOut: Uint8Array | undefined;
+  integOut: Uint8Array | undefined;
+  /** Keys of our inbound direction. */
+  encrIn: Uint8Array | undefined;
+  integIn: Uint8Array | undefined;
+  localTs: TrafficSelector[] = [];
+  remoteTs: TrafficSelector[] = [];
+  /** Peer sent ESP_TFC_PADDING_NOT_SUPPORTED. */
+  peerNoTfc = false;
+  #state: ChildSaState = "creating";
+  installedAt = 0;
+
+  constructor(opts: {
+    id: number;
+    ikeSaId: number;
+    config: ChildConfig;
+    connectionName: string;
+    spiIn: number;
+  }) {
+    this.id = opts.id;
+    this.ikeSaId = opts.ikeSaId;
+    this.config = opts.config;
+    this.connectionName = opts.connectionName;
+    this.spiIn = opts.spiIn;
+    this.mode = opts.config.mode;
+  }
+
+  /** Current state. */
+  get state(): ChildSaState {
+    return this.#state;
+  }
+
+  /** Moves to `next`; throws on a transition not in {@link CHILD_SA_TRANSITIONS}. */
+  transition(next: ChildSaState): void {
+    if (next === this.#state) return;
+    if (!CHILD_SA_TRANSITIONS[this.#state].includes(next)) {
+      throw new Error(`child SA ${this.id}: ${this.#state} -> ${next} not allowed`);
+    }
+    this.#state = next;
+  }
+
+  /** "name{id}" as strongSwan prints child SAs. */
+  get label(): string {
+    return `${this.config.name}{${this.id}}`;
+  }
+}
+
+/** Converts configured lifetimes to SAD lifetimes. */
+export function childLifetimes(c: ChildConfig): SaLifetimes {
+  const l = c.lifetimes ?? {};
+  return {
+    softSeconds: l.rekeySeconds ?? 0,
+    hardSeconds: l.lifeSeconds ?? 0,
+    softBytes: l.rekeyBytes ?? 0n,
+    hardBytes: l.lifeBytes ?? 0n,
+    softPackets: l.rekeyPackets ?? 0n,
+    hardPackets: l.lifePackets ?? 0n,
+  };
+}
+
+/**
+ * The two SAD entries (inbound first, then outbound) of an installed child
+ * SA. `local`/`remote` are the outer (IKE) addresses.
+ */
+export function childSaInstalls(
+  c: ChildSa,
+  local: string,
+  remote: string,
+  encap?: { localPort: number; remotePort: number },
+): [SaInstall, SaInstall] {
+  const s = c.suite;
+  if (!s) throw new Error(`child SA ${c.id} has no negotiated suite`);
+  const keyed = (id: number | undefined, key: Uint8Array | undefined, bits?: number) =>
+    id && key !== undefined
+      ? ({ id, key, ...(bits ? { keyLengthBits: bits } : {}) } as KeyedTransform)
+      : undefined;
+  const base = {
+    ikeSaId: c.ikeSaId,
+    childSaId: c.id,
+    childName: c.config.name,
+    connectionName: c.connectionName,
+    protocol: s.protocol,
+    mode: c.mode,
+    esn: s.esn,
+    localTs: c.localTs,
+    remoteTs: c.remoteTs,
+    lifetimes: childLifetimes(c.config),
+    tfcPadding: !c.peerNoTfc,
+  } as const;
+  const inbound: SaInstall = {
+    ...base,
+    direction: "in",
+    spi: c.spiIn,
+    src: remote,
+    dst: local,
+    encr: s.protocol === "esp" ? keyed(s.encrId, c.encrIn, s.encrKeyBits) : undefined,
+    integ: keyed(s.integId, c.integIn),
+    ...(encap ? { encap: { srcPort: encap.remotePort, dstPort: encap.localPort } } : {}),
+  };
+  const outbound: SaInstall = {
+    ...base,
+    direction: "out",
+    spi: c.spiOut,
+    src: local,
+    dst: remote,
+    encr: s.protocol === "esp" ? keyed(s.encrId, c.encrOut, s.encrKeyBits) : undefined,
+    integ: keyed(s.integId, c.integOut),
+    ...(encap ? { encap: { srcPort: encap.localPort, dstPort: encap.remotePort } } : {}),
+  };
+  return [inbound, outbound];
+}

@@ -1,0 +1,160 @@
+/**
+ * What the sans-I/O IKEv2 engine asks its host (the daemon, or a test) to do.
+ * The engine never touches sockets, clocks or the SAD: every call returns a
+ * list of {@link Effect}s, applied in order.
+ *
+ * @example
+ * ```ts
+ * for (const e of engine.initiate("site", Date.now())) {
+ *   if (e.kind === "send") socket.send(e.bytes, e.to);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+/** A UDP endpoint: textual IP address (IPv4 dotted quad or IPv6) and port. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * A negotiated traffic selector (the IKEv2 TS substructure, see
+ * lib/db/narrow.ts); `tsListsToSelectors()` there turns local/remote lists
+ * into SPD selectors.
+ */
+export type { TrafficSelector } from "../db/narrow.ts";
+import type { TrafficSelector } from "../db/narrow.ts";
+
+/** An algorithm and its key as the SAD needs it. */
+export interface KeyedTransform {
+  /** IANA transform id (ENCR_* or AUTH_*). */
+  readonly id: number;
+  /** Key length in bits (Key Length attribute), when the transform has one. */
+  readonly keyLengthBits?: number;
+  /** Key bytes; for AEAD/CTR ciphers this includes the trailing salt. */
+  readonly key: Uint8Array;
+}
+
+/** Lifetimes of a child SA (0 = unlimited). */
+export interface SaLifetimes {
+  readonly softSeconds: number;
+  readonly hardSeconds: number;
+  readonly softBytes: bigint;
+  readonly hardBytes: bigint;
+  readonly softPackets: bigint;
+  readonly hardPackets: bigint;
+}
+
+/**
+ * One direction of a child SA to install in the SAD. Our outbound SA uses the
+ * SPI the peer chose; our inbound SA uses the SPI we chose.
+ */
+export interface SaInstall {
+  /** Engine-unique id of the IKE SA that negotiated it. */
+  readonly ikeSaId: number;
+  /** Engine-unique id of the child SA (both directions share it). */
+  readonly childSaId: number;
+  /** Name of the child config this SA belongs to. */
+  readonly childName: string;
+  /** Name of the connection (IKE config). */
+  readonly connectionName: string;
+  readonly protocol: "esp" | "ah";
+  readonly mode: "tunnel" | "transport";
+  readonly direction: "in" | "out";
+  /** 32-bit SPI (as chosen by the receiver of this direction). */
+  readonly spi: number;
+  /** Outer source address of packets on this SA. */
+  readonly src: string;
+  /** Outer destination address of packets on this SA. */
+  readonly dst: string;
+  /** Encryption transform (ESP only; undefined for AH). */
+  readonly encr?: KeyedTransform;
+  /** Integrity transform (undefined for AEAD ciphers). */
+  readonly integ?: KeyedTransform;
+  /** Extended sequence numbers negotiated. */
+  readonly esn: boolean;
+  /** Local-side selectors (source for "out", destination for "in"). */
+  readonly localTs: readonly TrafficSelector[];
+  /** Remote-side selectors. */
+  readonly remoteTs: readonly TrafficSelector[];
+  readonly lifetimes: SaLifetimes;
+  /** UDP encapsulation ports when NAT-T is in use (RFC 3948). */
+  readonly encap?: { readonly srcPort: number; readonly dstPort: number };
+  /** Whether the peer accepts TFC padding (no ESP_TFC_PADDING_NOT_SUPPORTED seen). */
+  readonly tfcPadding: boolean;
+}
+
+/** Events for the CLI, logs and tests. */
+export type EngineEvent =
+  | { readonly type: "ike-up"; readonly ikeSaId: number; readonly connectionName: string }
+  | {
+    readonly type: "ike-down";
+    readonly ikeSaId: number;
+    readonly connectionName: string;
+    readonly reason: string;
+  }
+  | {
+    readonly type: "child-up";
+    readonly ikeSaId: number;
+    readonly childSaId: number;
+    readonly childName: string;
+    readonly spiIn: number;
+    readonly spiOut: number;
+  }
+  | {
+    readonly type: "child-down";
+    readonly ikeSaId: number;
+    readonly childSaId: number;
+    readonly childName: string;
+    readonly reason: string;
+  }
+  | {
+    readonly type: "child-failed";
+    readonly ikeSaId: number;
+    readonly childName: string;
+    readonly reason: string;
+  }
+  | {
+    readonly type: "ike-failed";
+    readonly ikeSaId: number;
+    readonly connectionName: string;
+    readonly reason: string;
+  };
+
+/** Log severity. */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+/** One thing the host must do. */
+export type Effect =
+  /** Send a UDP datagram (`bytes` is the IKE message, without a non-ESP marker). */
+  | {
+    readonly kind: "send";
+    readonly from: Endpoint;
+    readonly to: Endpoint;
+    readonly bytes: Uint8Array;
+  }
+  /** Install one direction of a child SA. */
+  | { readonly kind: "installSa"; readonly sa: SaInstall }
+  /** Remove one direction of a child SA. */
+  | {
+    readonly kind: "removeSa";
+    readonly ikeSaId: number;
+    readonly childSaId: number;
+    readonly protocol: "esp" | "ah";
+    readonly direction: "in" | "out";
+    readonly spi: number;
+    readonly dst: string;
+  }
+  /** (Re)arm a one-shot timer; call `engine.timer(id, now)` at `at` (ms). */
+  | { readonly kind: "setTimer"; readonly id: string; readonly at: number }
+  /** Disarm a timer (unknown ids are ignored). */
+  | { readonly kind: "cancelTimer"; readonly id: string }
+  /** A log line. */
+  | { readonly kind: "log"; readonly level: LogLevel; readonly line: string }
+  /** An event for the CLI. */
+  | { readonly kind: "event"; readonly event: EngineEvent };
+
+/** The `kind` strings of {@link Effect}. */
+export type EffectKind = Effect["kind"];

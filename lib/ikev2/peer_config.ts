@@ -1,0 +1,149 @@
+/**
+ * The narrow per-connection settings the IKEv2 engine needs, independent of
+ * how they were written (swanctl-like YAML in lib/config, or built by hand in
+ * a test). The daemon maps its Config onto {@link EngineConfig}.
+ *
+ * @example
+ * ```ts
+ * const conn: PeerConfig = {
+ *   name: "site",
+ *   localAddress: "192.0.2.1",
+ *   remoteAddress: "192.0.2.2",
+ *   proposals: parseProposals("aes256gcm16-prfsha384-x25519", "ike"),
+ *   local: { auth: "psk", id: parseIdentity("alice@example.org") },
+ *   remote: { auth: "psk", id: parseIdentity("bob@example.org") },
+ *   children: [{ name: "net", mode: "tunnel", protocol: "esp",
+ *     proposals: parseProposals("aes256gcm16", "esp"),
+ *     localTs: ["10.1.0.0/16"], remoteTs: ["10.2.0.0/16"] }],
+ * };
+ * ```
+ *
+ * @module
+ */
+import type { Proposal } from "../crypto/proposal.ts";
+import type { Identity } from "../db/identity.ts";
+import type { RetransmitPolicy } from "./exchange.ts";
+
+/** How one side authenticates. */
+export type AuthKind = "psk" | "pubkey";
+
+/** Our own authentication settings. */
+export interface LocalAuthConfig {
+  readonly auth: AuthKind;
+  /** The identity we send in IDi/IDr. */
+  readonly id: Identity;
+  /**
+   * Our certificate chain (DER, end-entity first) for "pubkey"; sent in CERT
+   * payloads according to {@link PeerConfig.sendCert}.
+   */
+  readonly certs?: readonly Uint8Array[];
+  /** Our private key (PKCS#8 DER) for "pubkey". */
+  readonly privateKey?: Uint8Array;
+}
+
+/** What we require from the peer. */
+export interface RemoteAuthConfig {
+  readonly auth: AuthKind;
+  /**
+   * The identity the peer must prove; `{ type: "any", value: "" }` (or
+   * undefined) accepts any identity the credentials bind (PAD decides).
+   */
+  readonly id?: Identity;
+  /** Trust anchors for "pubkey" (DER certificates). */
+  readonly cacerts?: readonly Uint8Array[];
+  /** Pinned peer certificates (DER) accepted without a CA. */
+  readonly certs?: readonly Uint8Array[];
+}
+
+/** Action when DPD finds the peer dead or a child is closed by the peer. */
+export type DpdAction = "clear" | "restart" | "trap";
+
+/** Lifetimes of child SAs in seconds/bytes/packets (0 = unlimited). */
+export interface ChildLifetimes {
+  readonly rekeySeconds?: number;
+  readonly lifeSeconds?: number;
+  readonly rekeyBytes?: bigint;
+  readonly lifeBytes?: bigint;
+  readonly rekeyPackets?: bigint;
+  readonly lifePackets?: bigint;
+}
+
+/** One child SA template (a swanctl `children.<name>` section). */
+export interface ChildConfig {
+  readonly name: string;
+  readonly mode: "tunnel" | "transport";
+  readonly protocol: "esp" | "ah";
+  /** ESP/AH proposals in our preference order (KE entries = PFS groups, unused in IKE_AUTH). */
+  readonly proposals: readonly Proposal[];
+  /**
+   * Local traffic selectors: CIDR ("10.1.0.0/16"), a single address, a range
+   * ("10.0.0.1-10.0.0.9"), each optionally followed by "[proto/port]" such as
+   * "10.1.0.0/16[tcp/80]"; "dynamic" is our IKE address.
+   */
+  readonly localTs: readonly string[];
+  /** Remote traffic selectors; "dynamic" is the peer's IKE address. */
+  readonly remoteTs: readonly string[];
+  readonly lifetimes?: ChildLifetimes;
+  /** We cannot use ESP TFC padding (send ESP_TFC_PADDING_NOT_SUPPORTED). */
+  readonly noTfcPadding?: boolean;
+  /** Action when the peer closes this child or it dies (default "clear"). */
+  readonly closeAction?: DpdAction;
+}
+
+/** One IKE connection (a swanctl `connections.<name>` section). */
+export interface PeerConfig {
+  readonly name: string;
+  /** Our IKE address (used as source and for "dynamic" TS). */
+  readonly localAddress: string;
+  /** The peer's address ("%any" on a responder-only connection). */
+  readonly remoteAddress: string;
+  /** Our IKE port (default 500). */
+  readonly localPort?: number;
+  /** The peer's IKE port (default 500). */
+  readonly remotePort?: number;
+  /** IKE proposals in our preference order. */
+  readonly proposals: readonly Proposal[];
+  /** As responder, choose by our preference order instead of the initiator's. */
+  readonly preferOwnProposals?: boolean;
+  readonly local: LocalAuthConfig;
+  readonly remote: RemoteAuthConfig;
+  readonly children: readonly ChildConfig[];
+  /** Send IDr in IKE_AUTH requests (default true when remote.id is not %any). */
+  readonly sendIdr?: boolean;
+  /** When to send our certificate chain (default "ifasked"). */
+  readonly sendCert?: "always" | "ifasked" | "never";
+  /** Send CERTREQ for our trust anchors (default true for pubkey). */
+  readonly sendCertreq?: boolean;
+  /** Seconds of inbound silence before a DPD check (0 = off; default 30). */
+  readonly dpdDelaySeconds?: number;
+  readonly dpdAction?: DpdAction;
+  /** Retransmission policy for requests on this connection. */
+  readonly retransmit?: RetransmitPolicy;
+  /** Attempts to establish before giving up (initiator; default 1). */
+  readonly keyingTries?: number;
+  /** Advertise IKEV2_FRAGMENTATION_SUPPORTED (default true). */
+  readonly fragmentation?: boolean;
+  /** Send INITIAL_CONTACT in the first IKE_AUTH (default true). */
+  readonly initialContact?: boolean;
+}
+
+/** A pre-shared key and the identities it belongs to. */
+export interface SharedSecret {
+  /** Identities that may use it (either side); empty = any. */
+  readonly ids: readonly Identity[];
+  readonly secret: Uint8Array;
+}
+
+/** Engine-wide settings. */
+export interface EngineConfig {
+  readonly connections: readonly PeerConfig[];
+  readonly secrets?: readonly SharedSecret[];
+  /** Half-open IKE SAs above which the responder demands COOKIEs (default 1000; 0 = always). */
+  readonly cookieThreshold?: number;
+  /** Half-open SAs are dropped after this many seconds (default 30). */
+  readonly halfOpenTimeoutSeconds?: number;
+  /** Rotate the cookie secret this often (seconds, default 120). */
+  readonly cookieSecretLifetimeSeconds?: number;
+  /** Default retransmission policy (per-connection settings override it). */
+  readonly retransmit?: RetransmitPolicy;
+}

@@ -1,0 +1,54 @@
+/**
+ * Child config traffic selector strings to IKEv2 traffic selectors (private
+ * to the tasks). Syntax as swanctl's local_ts/remote_ts: an address, prefix
+ * or range (or "dynamic" for the IKE address), optionally followed by
+ * "[proto/port]", e.g. "10.1.0.0/16[tcp/80]", "dynamic[udp]".
+ *
+ * @module
+ */
+import { parseIp } from "../../db/address.ts";
+import type { TrafficSelector } from "../../db/narrow.ts";
+import {
+  ANY_PORT,
+  parseAddressSelector,
+  parsePortSelector,
+  parseProtocol,
+  type Selector,
+} from "../../db/selector.ts";
+import { selectorToTs } from "../../db/narrow.ts";
+
+/**
+ * Parses one traffic selector string; `dynamic` is replaced by `ikeAddress`.
+ * Throws SelectorError (lib/db/selector.ts) on bad syntax.
+ */
+export function parseTsSpec(spec: string, ikeAddress: string): TrafficSelector[] {
+  let addr = spec.trim();
+  let proto: Selector["protocol"] = "any";
+  let port = ANY_PORT;
+  const m = /^(.*)\[([^\]]*)\]$/.exec(addr);
+  if (m) {
+    addr = m[1].trim();
+    const [p, po] = m[2].split("/");
+    if (p && p.trim() !== "" && p.trim() !== "%any") proto = parseProtocol(p.trim());
+    if (po !== undefined && po.trim() !== "" && po.trim() !== "%any") {
+      port = parsePortSelector(po.trim());
+    }
+  }
+  if (addr === "dynamic" || addr === "%dynamic") addr = ikeAddress;
+  if (addr === "" || addr === "%any") {
+    addr = parseIp(ikeAddress)?.version === 6 ? "::/0" : "0.0.0.0/0";
+  }
+  const sel: Selector = {
+    localAddress: parseAddressSelector(addr),
+    remoteAddress: parseAddressSelector(addr),
+    protocol: proto,
+    localPort: port,
+    remotePort: port,
+  };
+  return selectorToTs(sel, "local");
+}
+
+/** Parses a list of traffic selector strings. */
+export function parseTsSpecs(specs: readonly string[], ikeAddress: string): TrafficSelector[] {
+  return specs.flatMap((s) => parseTsSpec(s, ikeAddress));
+}

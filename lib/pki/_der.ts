@@ -1,0 +1,89 @@
+/**
+ * Just enough DER walking to get the exact signed bytes out of a certificate
+ * (tbsCertificate, issuer and subject Names, SubjectPublicKeyInfo, signature)
+ * for chain validation. Uses the bounded wire Reader, so it throws
+ * `ParseError` on truncated or trailing input.
+ *
+ * @module
+ */
+import { Reader } from "../wire/reader.ts";
+
+/** One DER TLV: tag byte, the full encoding, and the contents. */
+export interface Tlv {
+  tag: number;
+  raw: Uint8Array;
+  contents: Uint8Array;
+}
+
+/** Reads one TLV (single-byte tags, definite lengths only, as DER requires). */
+export function readTlv(r: Reader): Tlv {
+  const start = r.pos;
+  const tag = r.u8();
+  if ((tag & 0x1f) === 0x1f) r.fail("multi-byte ASN.1 tags are not supported");
+  let len = r.u8();
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) r.fail("unsupported ASN.1 length encoding");
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + r.u8();
+  }
+  const headerLen = r.pos - start;
+  const contents = r.bytes(len);
+  const raw = new Uint8Array(contents.buffer, contents.byteOffset - headerLen, headerLen + len);
+  return { tag, raw, contents };
+}
+
+/** Reads all TLVs inside a constructed value's contents. */
+export function children(contents: Uint8Array, what: string): Tlv[] {
+  const r = new Reader(contents, what);
+  const out: Tlv[] = [];
+  while (r.remaining > 0) out.push(readTlv(r));
+  return out;
+}
+
+/** The parts of a certificate a signature check and identity match need. */
+export interface CertParts {
+  /** DER tbsCertificate, the signed bytes. */
+  tbs: Uint8Array;
+  /** DER issuer Name. */
+  issuer: Uint8Array;
+  /** DER subject Name. */
+  subject: Uint8Array;
+  /** DER SubjectPublicKeyInfo. */
+  spki: Uint8Array;
+  /** The signatureValue BIT STRING contents without the unused-bits byte. */
+  signature: Uint8Array;
+}
+
+/** Splits a DER certificate (RFC 5280 section 4.1); throws ParseError. */
+export function splitCertificate(der: Uint8Array): CertParts {
+  const r = new Reader(der, "Certificate");
+  const cert = readTlv(r);
+  r.end();
+  if (cert.tag !== 0x30) r.fail("not a SEQUENCE");
+  const [tbs, , sig] = children(cert.contents, "Certificate");
+  if (!tbs || !sig || tbs.tag !== 0x30 || sig.tag !== 0x03) r.fail("malformed Certificate");
+  const f = children(tbs.contents, "tbsCertificate");
+  const i = f[0]?.tag === 0xa0 ? 1 : 0; // optional [0] version
+  const [, , issuer, , subject, spki] = f.slice(i);
+  if (!spki || issuer.tag !== 0x30 || subject.tag !== 0x30 || spki.tag !== 0x30) {
+    r.fail("malformed tbsCertificate");
+  }
+  if (sig.contents[0] !== 0) r.fail("signature BIT STRING has unused bits");
+  return {
+    tbs: tbs.raw,
+    issuer: issuer.raw,
+    subject: subject.raw,
+    spki: spki.raw,
+    signature: sig.contents.subarray(1),
+  };
+}
+
+/** The subjectPublicKey BIT STRING contents (without unused-bits byte) of a SPKI. */
+export function subjectPublicKeyBits(spki: Uint8Array): Uint8Array {
+  const r = new Reader(spki, "SubjectPublicKeyInfo");
+  const seq = readTlv(r);
+  const [, bits] = children(seq.contents, "SubjectPublicKeyInfo");
+  if (!bits || bits.tag !== 0x03) r.fail("no subjectPublicKey");
+  return bits.contents.subarray(1);
+}

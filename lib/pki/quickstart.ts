@@ -1,0 +1,208 @@
+/**
+ * `ipsec pki quickstart`: a CA, a gateway certificate and client
+ * certificates that work with IKEv2 clients out of the box, plus matching
+ * configuration for both ends.
+ *
+ * The YAML follows swanctl.conf naming (connections.<name>.local/remote with
+ * auth, id, certs, cacerts; children.<name>.local_ts/remote_ts; pools;
+ * secrets.private<name>.file). File names in it are relative to the YAML
+ * file's directory.
+ *
+ * @module
+ */
+import { exportPrivateKeyPem, generateKeyPair, type KeyPair, type KeyType } from "./keys.ts";
+import { issueCertificate, selfSignCertificate } from "./certificate.ts";
+import { lintCertificate } from "./lint.ts";
+
+/** Options for {@linkcode quickstart}. */
+export interface QuickstartOptions {
+  /** Gateway FQDN or IP address; its certificate gets this as CN and SAN. */
+  gateway: string;
+  /** Client identities (emails or FQDNs); one key and certificate each. */
+  clients: readonly string[];
+  /** Key type for all keys (default ecdsa). */
+  keyType?: KeyType;
+  /** Key size (default per type). */
+  keySize?: number;
+  /** Organisation for the DNs (default "deno-ipsec"). */
+  organization?: string;
+  /** Certificate lifetimes in days: CA (default 3650) and end entities (default 1095). */
+  caLifetimeDays?: number;
+  lifetimeDays?: number;
+  /** Client address pool handed out by the gateway (default 10.10.10.0/24). */
+  pool?: string;
+  now: Date;
+  /** Key generator (injectable for tests). */
+  generate?: (type: KeyType, size?: number) => Promise<KeyPair>;
+}
+
+/** One file to write: name relative to the output directory, contents, mode. */
+export interface QuickstartFile {
+  name: string;
+  contents: string;
+  /** 0o600 for private keys, 0o644 otherwise. */
+  mode: number;
+}
+
+/** The generated files and any lint warnings (expected: none). */
+export interface QuickstartResult {
+  files: QuickstartFile[];
+  warnings: string[];
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+function quoteYaml(s: string): string {
+  return /^[A-Za-z0-9._@/-]+$/.test(s) && !/^[0-9.]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+/** The gateway-side YAML. */
+export function gatewayYaml(o: {
+  gateway: string;
+  clients: readonly { id: string }[];
+  pool: string;
+}): string {
+  return `# deno-ipsec gateway configuration for ${o.gateway} (written by 'ipsec pki quickstart').
+# Keys follow swanctl.conf naming; file names are relative to this file.
+connections:
+  rw:
+    version: 2
+    local_addrs: [0.0.0.0]
+    remote_addrs: ["%any"]
+    pools: [rw_pool]
+    local:
+      auth: pubkey
+      id: ${quoteYaml(o.gateway)}
+      certs: [gateway.pem]
+    remote:
+      auth: pubkey
+      cacerts: [ca.pem]
+    children:
+      rw:
+        local_ts: [0.0.0.0/0]
+        remote_ts: [dynamic]
+        mode: tunnel
+pools:
+  rw_pool:
+    addrs: ${o.pool}
+secrets:
+  private-gateway:
+    file: gateway.key
+# Clients: ${o.clients.map((c) => c.id).join(", ")}
+`;
+}
+
+/** The client-side YAML for one client identity. */
+export function clientYaml(
+  o: { gateway: string; client: string; certFile: string; keyFile: string },
+): string {
+  return `# deno-ipsec client configuration for ${o.client} (written by 'ipsec pki quickstart').
+# Keys follow swanctl.conf naming; file names are relative to this file.
+connections:
+  home:
+    version: 2
+    remote_addrs: [${quoteYaml(o.gateway)}]
+    vips: [0.0.0.0]
+    local:
+      auth: pubkey
+      id: ${quoteYaml(o.client)}
+      certs: [${o.certFile}]
+    remote:
+      auth: pubkey
+      id: ${quoteYaml(o.gateway)}
+      cacerts: [ca.pem]
+    children:
+      home:
+        local_ts: [dynamic]
+        remote_ts: [0.0.0.0/0]
+        mode: tunnel
+secrets:
+  private-client:
+    file: ${o.keyFile}
+`;
+}
+
+/**
+ * Generates the quickstart PKI and configuration. Files: `ca.key`, `ca.pem`,
+ * `gateway.key`, `gateway.pem`, `gateway.yaml`, and per client
+ * `<id>.key`, `<id>.pem`, `<id>.yaml` (id with unsafe characters replaced).
+ *
+ * @example
+ * ```ts
+ * const r = await quickstart({ gateway: "vpn.example.com", clients: ["alice@example.com"], now: new Date() });
+ * for (const f of r.files) Deno.writeTextFileSync(`out/${f.name}`, f.contents, { mode: f.mode });
+ * ```
+ */
+export async function quickstart(o: QuickstartOptions): Promise<QuickstartResult> {
+  const type = o.keyType ?? "ecdsa";
+  const gen = o.generate ?? generateKeyPair;
+  const org = o.organization ?? "deno-ipsec";
+  const esc = (s: string) => s.replace(/([,+"\\<>;=])/g, "\\$1");
+  const files: QuickstartFile[] = [];
+  const warnings: string[] = [];
+  const key = async (name: string, k: KeyPair) =>
+    files.push({ name, contents: await exportPrivateKeyPem(k), mode: 0o600 });
+
+  const caKey = await gen(type, o.keySize);
+  const ca = await selfSignCertificate(caKey, {
+    subject: `O=${esc(org)}, CN=${esc(org)} Root CA`,
+    ca: true,
+    lifetimeDays: o.caLifetimeDays ?? 3650,
+    now: o.now,
+  });
+  await key("ca.key", caKey);
+  files.push({ name: "ca.pem", contents: ca.toString("pem") + "\n", mode: 0o644 });
+
+  const gwKey = await gen(type, o.keySize);
+  const gw = await issueCertificate({
+    issuerCert: ca,
+    issuerKey: caKey,
+    subjectSpki: gwKey.spki,
+    subject: `O=${esc(org)}, CN=${esc(o.gateway)}`,
+    sans: [o.gateway],
+    flags: ["serverAuth", "ikeIntermediate"],
+    lifetimeDays: o.lifetimeDays,
+    now: o.now,
+  });
+  warnings.push(...lintCertificate(gw, { issuer: ca }));
+  await key("gateway.key", gwKey);
+  files.push({ name: "gateway.pem", contents: gw.toString("pem") + "\n", mode: 0o644 });
+
+  const clients: { id: string }[] = [];
+  for (const id of o.clients) {
+    const base = safeName(id);
+    const k = await gen(type, o.keySize);
+    const c = await issueCertificate({
+      issuerCert: ca,
+      issuerKey: caKey,
+      subjectSpki: k.spki,
+      subject: `O=${esc(org)}, CN=${esc(id)}`,
+      sans: [id],
+      flags: ["clientAuth"],
+      lifetimeDays: o.lifetimeDays,
+      now: o.now,
+    });
+    warnings.push(...lintCertificate(c, { issuer: ca }));
+    await key(`${base}.key`, k);
+    files.push({ name: `${base}.pem`, contents: c.toString("pem") + "\n", mode: 0o644 });
+    files.push({
+      name: `${base}.yaml`,
+      contents: clientYaml({
+        gateway: o.gateway,
+        client: id,
+        certFile: `${base}.pem`,
+        keyFile: `${base}.key`,
+      }),
+      mode: 0o644,
+    });
+    clients.push({ id });
+  }
+  files.push({
+    name: "gateway.yaml",
+    contents: gatewayYaml({ gateway: o.gateway, clients, pool: o.pool ?? "10.10.10.0/24" }),
+    mode: 0o644,
+  });
+  return { files, warnings };
+}

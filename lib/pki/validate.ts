@@ -1,0 +1,485 @@
+/**
+ * Certificate chain validation and identity matching for IKEv2 AUTH
+ * (RFC 7296 sections 2.15 and 3.5, RFC 5280 section 6 subset, RFC 4945).
+ *
+ * Everything here is synchronous and pure apart from reading `now`, which is
+ * injected: signatures are checked with node:crypto (and @noble/curves for
+ * P-521), so the sans-I/O IKE engine can call it inline.
+ *
+ * What is checked, for every certificate on the path leaf -> trust anchor:
+ * validity period at `now`; signature by the next certificate's key; issuer
+ * name (and authorityKeyIdentifier, when both sides carry key ids); issuers
+ * are CAs (basicConstraints cA, or a v1 self-signed anchor); pathLenConstraint;
+ * keyUsage keyCertSign on issuers and digitalSignature on the leaf when a
+ * keyUsage extension is present; no unknown critical extensions.
+ * Not checked: revocation (CRL/OCSP), name constraints (a critical
+ * nameConstraints extension makes validation fail), policies.
+ *
+ * @module
+ */
+import * as nodeCrypto from "node:crypto";
+import { Buffer } from "node:buffer";
+import { x509 } from "./_x509.ts";
+import {
+  type CertParts,
+  children,
+  readTlv,
+  splitCertificate,
+  subjectPublicKeyBits,
+} from "./_der.ts";
+import { verifyWithSpki } from "./_verify.ts";
+import { Reader } from "../wire/reader.ts";
+import { equalBytes } from "../wire/bytes.ts";
+
+/** A certificate as DER bytes or as parsed by @peculiar/x509. */
+export type CertificateInput = Uint8Array | x509.X509Certificate;
+
+/** Why a chain did not validate. */
+export type ChainErrorCode =
+  | "malformed"
+  | "expired"
+  | "not_yet_valid"
+  | "bad_signature"
+  | "unknown_issuer"
+  | "not_ca"
+  | "path_length"
+  | "key_usage"
+  | "unsupported_critical_extension"
+  | "unsupported_algorithm";
+
+/**
+ * A chain validation failure. `message` is a one-line, user-facing reason
+ * naming the certificate, e.g. `certificate "CN=vpn" expired on 2025-01-01T00:00:00.000Z`.
+ */
+export class ChainError extends Error {
+  override readonly name = "ChainError";
+  /** Machine-readable reason. */
+  readonly code: ChainErrorCode;
+  /** Subject DN (string form) of the certificate the problem is with. */
+  readonly subject: string;
+
+  constructor(code: ChainErrorCode, subject: string, reason: string) {
+    super(reason);
+    this.code = code;
+    this.subject = subject;
+  }
+}
+
+/** The outcome of {@linkcode validateChain}. */
+export type ChainResult =
+  | { ok: true; /** leaf first, trust anchor last */ path: x509.X509Certificate[] }
+  | { ok: false; error: ChainError };
+
+/** Longest path we build (leaf + intermediates + anchor). */
+const MAX_PATH = 8;
+
+const EXT = {
+  basicConstraints: "2.5.29.19",
+  keyUsage: "2.5.29.15",
+  extKeyUsage: "2.5.29.37",
+  subjectAltName: "2.5.29.17",
+  issuerAltName: "2.5.29.18",
+  subjectKeyId: "2.5.29.14",
+  authorityKeyId: "2.5.29.35",
+  crlDistributionPoints: "2.5.29.31",
+  certificatePolicies: "2.5.29.32",
+  authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+} as const;
+const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
+  EXT.basicConstraints,
+  EXT.keyUsage,
+  EXT.extKeyUsage,
+  EXT.subjectAltName,
+  EXT.certificatePolicies,
+]);
+
+interface Node {
+  cert: x509.X509Certificate;
+  der: Uint8Array;
+  parts: CertParts;
+}
+
+function toNode(c: CertificateInput): Node {
+  const cert = c instanceof Uint8Array ? new x509.X509Certificate(new Uint8Array(c)) : c;
+  const der = new Uint8Array(cert.rawData);
+  return { cert, der, parts: splitCertificate(der) };
+}
+
+function tryNode(c: CertificateInput): Node | null {
+  try {
+    return toNode(c);
+  } catch {
+    return null;
+  }
+}
+
+function q(n: Node): string {
+  return `"${n.cert.subject}"`;
+}
+
+function nowDate(now: Date | number): Date {
+  return typeof now === "number" ? new Date(now) : now;
+}
+
+function checkCommon(n: Node, now: Date, role: string): ChainError | null {
+  if (now < n.cert.notBefore) {
+    return new ChainError(
+      "not_yet_valid",
+      n.cert.subject,
+      `${role} ${q(n)} is not valid before ${n.cert.notBefore.toISOString()}`,
+    );
+  }
+  if (now > n.cert.notAfter) {
+    return new ChainError(
+      "expired",
+      n.cert.subject,
+      `${role} ${q(n)} expired on ${n.cert.notAfter.toISOString()}`,
+    );
+  }
+  for (const e of n.cert.extensions) {
+    if (e.critical && !KNOWN_CRITICAL.has(e.type)) {
+      return new ChainError(
+        "unsupported_critical_extension",
+        n.cert.subject,
+        `${role} ${q(n)} has an unsupported critical extension ${e.type}`,
+      );
+    }
+  }
+  return null;
+}
+
+function keyUsage(n: Node): number | null {
+  const ku = n.cert.getExtension(x509.KeyUsagesExtension);
+  return ku ? ku.usages : null;
+}
+
+function basicConstraints(n: Node): x509.BasicConstraintsExtension | null {
+  return n.cert.getExtension(x509.BasicConstraintsExtension);
+}
+
+function isSelfIssued(n: Node): boolean {
+  return equalBytes(n.parts.issuer, n.parts.subject);
+}
+
+function keyIdOf(n: Node, oid: string): string | null {
+  if (oid === EXT.subjectKeyId) {
+    return n.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId?.toLowerCase() ?? null;
+  }
+  return n.cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase() ?? null;
+}
+
+/** Loose DN comparison: same RDN sequence, values compared case-insensitively. */
+function sameName(a: Uint8Array, b: Uint8Array): boolean {
+  if (equalBytes(a, b)) return true;
+  try {
+    const na = new x509.Name(new Uint8Array(a)).toJSON();
+    const nb = new x509.Name(new Uint8Array(b)).toJSON();
+    const norm = (j: x509.JsonName) => JSON.stringify(j).toLowerCase().replace(/\s+/g, " ");
+    return norm(na) === norm(nb);
+  } catch {
+    return false;
+  }
+}
+
+function checkIssuerRole(
+  issuer: Node,
+  path: Node[],
+  isAnchor: boolean,
+  now: Date,
+): ChainError | null {
+  const common = checkCommon(issuer, now, isAnchor ? "CA certificate" : "intermediate certificate");
+  if (common) return common;
+  const bc = basicConstraints(issuer);
+  const v1Anchor = isAnchor && bc === null && issuer.cert.extensions.length === 0;
+  if (!v1Anchor && !bc?.ca) {
+    return new ChainError(
+      "not_ca",
+      issuer.cert.subject,
+      `issuer ${q(issuer)} is not a CA (basicConstraints CA:TRUE missing)`,
+    );
+  }
+  const ku = keyUsage(issuer);
+  if (ku !== null && !(ku & x509.KeyUsageFlags.keyCertSign)) {
+    return new ChainError(
+      "key_usage",
+      issuer.cert.subject,
+      `issuer ${q(issuer)} keyUsage lacks keyCertSign`,
+    );
+  }
+  if (bc?.pathLength !== undefined) {
+    // Non-self-issued intermediates between this issuer and the leaf.
+    const below = path.slice(1).filter((n) => !isSelfIssued(n)).length;
+    if (below > bc.pathLength) {
+      return new ChainError(
+        "path_length",
+        issuer.cert.subject,
+        `issuer ${
+          q(issuer)
+        } allows ${bc.pathLength} intermediate CA(s) below it, path has ${below}`,
+      );
+    }
+  }
+  return null;
+}
+
+/**
+ * Validates `leaf` up to one of `trustAnchors`, using `intermediates` (e.g.
+ * the other CERT payloads of IKE_AUTH) as needed. Returns the path on success
+ * or a {@linkcode ChainError} with a user-facing reason. Never throws.
+ *
+ * A leaf that is itself one of the trust anchors (byte-identical) is accepted
+ * after its validity period and critical extensions are checked.
+ *
+ * @example
+ * ```ts
+ * const r = validateChain(peerCertDer, otherCertDers, [caCert], new Date());
+ * if (!r.ok) log(`AUTH failed: ${r.error.message}`); // e.g. code "expired"
+ * ```
+ */
+export function validateChain(
+  leaf: CertificateInput,
+  intermediates: readonly CertificateInput[],
+  trustAnchors: readonly CertificateInput[],
+  now: Date | number,
+): ChainResult {
+  const at = nowDate(now);
+  const leafNode = tryNode(leaf);
+  if (!leafNode) {
+    return {
+      ok: false,
+      error: new ChainError("malformed", "", "certificate is not valid DER X.509"),
+    };
+  }
+  const anchors = trustAnchors.map(tryNode).filter((n): n is Node => n !== null);
+  const inter = intermediates.map(tryNode).filter((n): n is Node => n !== null);
+  const fail = (error: ChainError): ChainResult => ({ ok: false, error });
+
+  const leafErr = checkCommon(leafNode, at, "certificate");
+  if (leafErr) return fail(leafErr);
+  const ku = keyUsage(leafNode);
+  if (ku !== null && !(ku & x509.KeyUsageFlags.digitalSignature)) {
+    return fail(
+      new ChainError(
+        "key_usage",
+        leafNode.cert.subject,
+        `certificate ${q(leafNode)} keyUsage lacks digitalSignature`,
+      ),
+    );
+  }
+  if (anchors.some((a) => equalBytes(a.der, leafNode.der))) {
+    return { ok: true, path: [leafNode.cert] };
+  }
+
+  const path: Node[] = [leafNode];
+  let cur = leafNode;
+  while (path.length < MAX_PATH) {
+    const aki = keyIdOf(cur, EXT.authorityKeyId);
+    const candidates = [
+      ...anchors.map((n) => ({ n, anchor: true })),
+      ...inter.map((n) => ({ n, anchor: false })),
+    ].filter(({ n }) => {
+      if (path.some((p) => equalBytes(p.der, n.der))) return false;
+      if (!sameName(n.parts.subject, cur.parts.issuer)) return false;
+      const ski = keyIdOf(n, EXT.subjectKeyId);
+      return !(aki && ski && aki !== ski);
+    });
+    if (candidates.length === 0) {
+      return fail(
+        new ChainError(
+          "unknown_issuer",
+          cur.cert.subject,
+          `no trusted issuer "${cur.cert.issuer}" found for ${q(cur)}`,
+        ),
+      );
+    }
+    let found: { n: Node; anchor: boolean } | null = null;
+    let unsupported = false;
+    for (const c of candidates) {
+      const outcome = verifyWithSpki(
+        c.n.parts.spki,
+        cur.cert.signatureAlgorithm,
+        cur.parts.tbs,
+        cur.parts.signature,
+      );
+      if (outcome === "ok") {
+        found = c;
+        break;
+      }
+      if (outcome === "unsupported") unsupported = true;
+    }
+    if (!found) {
+      if (unsupported) {
+        return fail(
+          new ChainError(
+            "unsupported_algorithm",
+            cur.cert.subject,
+            `signature algorithm ${cur.cert.signatureAlgorithm.name} of ${q(cur)} is not supported`,
+          ),
+        );
+      }
+      return fail(
+        new ChainError(
+          "bad_signature",
+          cur.cert.subject,
+          `signature of ${q(cur)} does not verify with the key of issuer "${cur.cert.issuer}"`,
+        ),
+      );
+    }
+    const err = checkIssuerRole(found.n, path, found.anchor, at);
+    if (err) return fail(err);
+    path.push(found.n);
+    if (found.anchor) return { ok: true, path: path.map((n) => n.cert) };
+    cur = found.n;
+  }
+  return fail(
+    new ChainError(
+      "path_length",
+      leafNode.cert.subject,
+      `no path to a trust anchor within ${MAX_PATH} certificates for ${q(leafNode)}`,
+    ),
+  );
+}
+
+/** IKEv2 Identification payload ID types (RFC 7296 section 3.5). */
+export const IKE_ID = {
+  IPV4_ADDR: 1,
+  FQDN: 2,
+  RFC822_ADDR: 3,
+  IPV6_ADDR: 5,
+  DER_ASN1_DN: 9,
+  DER_ASN1_GN: 10,
+  KEY_ID: 11,
+} as const;
+
+interface SubjectAltNames {
+  dns: string[];
+  email: string[];
+  ip: Uint8Array[];
+  dn: Uint8Array[];
+}
+
+/** The dNSName, rfc822Name, iPAddress and directoryName SANs of a certificate. */
+function sansOf(cert: x509.X509Certificate): SubjectAltNames {
+  const out: SubjectAltNames = { dns: [], email: [], ip: [], dn: [] };
+  const ext = cert.extensions.find((e) => e.type === EXT.subjectAltName);
+  if (!ext) return out;
+  const r = new Reader(new Uint8Array(ext.value), "subjectAltName");
+  const seq = readTlv(r);
+  const dec = new TextDecoder();
+  for (const gn of children(seq.contents, "GeneralNames")) {
+    switch (gn.tag) {
+      case 0x81:
+        out.email.push(dec.decode(gn.contents));
+        break;
+      case 0x82:
+        out.dns.push(dec.decode(gn.contents));
+        break;
+      case 0x87:
+        out.ip.push(gn.contents);
+        break;
+      case 0xa4:
+        out.dn.push(gn.contents);
+        break;
+    }
+  }
+  return out;
+}
+
+function dnsMatches(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase().replace(/\.$/, "");
+  const n = name.toLowerCase().replace(/\.$/, "");
+  if (p === n) return true;
+  if (p.startsWith("*.")) {
+    const dot = n.indexOf(".");
+    return dot > 0 && n.slice(dot + 1) === p.slice(2) && p.slice(2).includes(".");
+  }
+  return false;
+}
+
+/**
+ * True when the IKE identity (`idType`, `idData` as carried in the IDi/IDr
+ * payload) is bound to `cert`:
+ * - 1 IPV4_ADDR / 5 IPV6_ADDR: an iPAddress SAN with the same bytes;
+ * - 2 FQDN: a dNSName SAN (case-insensitive; `*.example.com` matches one label);
+ * - 3 RFC822_ADDR: an rfc822Name SAN (case-insensitive);
+ * - 9 DER_ASN1_DN: the subject DN (byte-equal, or equal RDN by RDN ignoring
+ *   case) or a directoryName SAN;
+ * - 11 KEY_ID: the subjectKeyIdentifier, or SHA-1 of the subjectPublicKey
+ *   (RFC 5280 method 1), or SHA-1 of the whole SubjectPublicKeyInfo.
+ * Other types, and malformed certificates, never match.
+ *
+ * @example
+ * ```ts
+ * certMatchesId(cert, IKE_ID.FQDN, new TextEncoder().encode("vpn.example.com"));
+ * ```
+ */
+export function certMatchesId(cert: CertificateInput, idType: number, idData: Uint8Array): boolean {
+  const n = tryNode(cert);
+  if (!n) return false;
+  let sans: SubjectAltNames;
+  try {
+    sans = sansOf(n.cert);
+  } catch {
+    return false;
+  }
+  const text = () => new TextDecoder().decode(idData);
+  switch (idType) {
+    case IKE_ID.IPV4_ADDR:
+      return idData.length === 4 && sans.ip.some((ip) => equalBytes(ip, idData));
+    case IKE_ID.IPV6_ADDR:
+      return idData.length === 16 && sans.ip.some((ip) => equalBytes(ip, idData));
+    case IKE_ID.FQDN:
+      return idData.length > 0 && sans.dns.some((d) => dnsMatches(d, text()));
+    case IKE_ID.RFC822_ADDR: {
+      const id = text().toLowerCase();
+      return idData.length > 0 && sans.email.some((e) => e.toLowerCase() === id);
+    }
+    case IKE_ID.DER_ASN1_DN:
+      return sameName(n.parts.subject, idData) || sans.dn.some((d) => sameName(d, idData));
+    case IKE_ID.KEY_ID: {
+      const ski = n.cert.getExtension(x509.SubjectKeyIdentifierExtension);
+      if (ski && equalBytes(hexBytes(ski.keyId), idData)) return true;
+      const sha1 = (b: Uint8Array) =>
+        new Uint8Array(nodeCrypto.createHash("sha1").update(b).digest());
+      return equalBytes(sha1(subjectPublicKeyBits(n.parts.spki)), idData) ||
+        equalBytes(sha1(n.parts.spki), idData);
+    }
+    default:
+      return false;
+  }
+}
+
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * The certificate's public key as a node:crypto `KeyObject` (type "public";
+ * `asymmetricKeyType` is "rsa", "ec" or "ed25519"), ready for synchronous
+ * `crypto.verify()` of an IKE AUTH signature. Throws `TypeError` for a
+ * malformed certificate or unsupported key.
+ *
+ * Note: Deno's node:crypto mis-verifies ECDSA P-521 with hashes other than
+ * SHA-512; IKEv2 uses SHA-512 with P-521 (auth method 11, RFC 7427 ecdsa-with-sha512).
+ *
+ * @example
+ * ```ts
+ * const key = publicKeyOf(peerCert);
+ * const ok = crypto.verify("sha256", signedOctets, { key, dsaEncoding: "ieee-p1363" }, sig);
+ * ```
+ */
+export function publicKeyOf(cert: CertificateInput): nodeCrypto.KeyObject {
+  const n = toNode(cert);
+  return nodeCrypto.createPublicKey({
+    key: Buffer.from(n.parts.spki),
+    format: "der",
+    type: "spki",
+  });
+}
+
+/** DER bytes of the subject Name, as sent in an ID payload of type DER_ASN1_DN. */
+export function subjectDer(cert: CertificateInput): Uint8Array {
+  return new Uint8Array(toNode(cert).parts.subject);
+}

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import {
+  defaultProposals,
+  describeProposal,
+  formatProposal,
+  parseProposal,
+  parseProposals,
+  ProposalError,
+  proposalTransforms,
+} from "../../lib/crypto/proposal.ts";
+
+// Expected ids come from the IANA IKEv2 registry (Transform Types 1-5).
+
+Deno.test("parseProposal() IKE AEAD with PRF and x25519", () => {
+  const p = parseProposal("aes256gcm16-prfsha384-x25519", "ike");
+  assert.deepEqual(p, {
+    protocol: "ike",
+    encr: [{ id: 20, keyLength: 256 }],
+    prf: [{ id: 6 }],
+    integ: [],
+    ke: [{ id: 31 }],
+    esn: [],
+  });
+  assert.equal(formatProposal(p), "aes256gcm16-prfsha384-x25519");
+  assert.equal(describeProposal(p), "IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE25519");
+});
+
+Deno.test("parseProposal() IKE CBC derives the PRF from integrity like strongSwan", () => {
+  const p = parseProposal("aes128-sha256-modp2048", "ike");
+  assert.deepEqual(p.encr, [{ id: 12, keyLength: 128 }]);
+  assert.deepEqual(p.integ, [{ id: 12 }]);
+  assert.deepEqual(p.prf, [{ id: 5 }]);
+  assert.deepEqual(p.ke, [{ id: 14 }]);
+  assert.equal(formatProposal(p), "aes128-sha256-modp2048");
+  assert.deepEqual(proposalTransforms(p), [
+    { type: 1, id: 12, keyLength: 128 },
+    { type: 2, id: 5 },
+    { type: 3, id: 12 },
+    { type: 4, id: 14 },
+  ]);
+  // an explicit different PRF is kept and printed
+  const q = parseProposal("aes128-sha256-prfsha512-modp2048", "ike");
+  assert.deepEqual(q.prf, [{ id: 7 }]);
+  assert.equal(formatProposal(q), "aes128-sha256-prfsha512-modp2048");
+});
+
+Deno.test("parseProposal() round-trips the documented examples", () => {
+  const cases: [string, "ike" | "esp" | "ah", string][] = [
+    ["chacha20poly1305-prfsha256-ecp256", "ike", "chacha20poly1305-prfsha256-ecp256"],
+    ["aes128gcm16-prfsha256-ecp256-modp2048", "ike", "aes128gcm16-prfsha256-ecp256-modp2048"],
+    ["aes256gcm16", "esp", "aes256gcm16"],
+    ["aes128-sha256-esn", "esp", "aes128-sha256-esn"],
+    ["aes256gcm16-x25519", "esp", "aes256gcm16-x25519"],
+    ["sha256", "ah", "sha256"],
+    ["aesxcbc", "ah", "aesxcbc"],
+    ["aes128gcm128-prfsha256-curve25519", "ike", "aes128gcm16-prfsha256-x25519"],
+    [
+      "aes192gcm64-aes256gcm96-prfaescmac-curve448",
+      "ike",
+      "aes192gcm8-aes256gcm12-prfaescmac-x448",
+    ],
+    ["aes256-aescmac-prfaesxcbc-ecp521", "ike", "aes256-aescmac-prfaesxcbc-ecp521"],
+    ["aes-sha1-modp4096", "ike", "aes128-sha1-modp4096"],
+    ["aes128-sha256-esn-noesn", "esp", "aes128-sha256-esn-noesn"],
+    ["AES128-SHA512-noesn", "esp", "aes128-sha512"],
+  ];
+  for (const [s, proto, want] of cases) {
+    const p = parseProposal(s, proto);
+    assert.equal(formatProposal(p), want, s);
+    assert.deepEqual(parseProposal(formatProposal(p), proto), p, s);
+  }
+  const esp = parseProposal("aes256gcm16-x25519", "esp");
+  assert.deepEqual(esp.ke, [{ id: 31 }]);
+  assert.deepEqual(esp.esn, [{ id: 0 }]);
+  assert.deepEqual(parseProposal("aes128-sha256-esn", "esp").esn, [{ id: 1 }]);
+  assert.deepEqual(parseProposal("aes128gcm16-prfsha256-ecp256-modp2048", "ike").ke, [
+    { id: 19 },
+    { id: 14 },
+  ]);
+  assert.deepEqual(parseProposal("aesxcbc", "ah").integ, [{ id: 5 }]);
+  assert.deepEqual(parseProposal("chacha20poly1305-prfsha256-ecp256", "ike").encr, [{ id: 28 }]);
+});
+
+function throwsProposal(f: () => unknown, re: RegExp): void {
+  assert.throws(f, (e: unknown) => e instanceof ProposalError && re.test(e.message));
+}
+
+Deno.test("parseProposal() rejects bad proposals with typed errors", () => {
+  throwsProposal(
+    () => parseProposal("aes257-sha256-modp2048", "ike"),
+    /^unknown algorithm 'aes257' in proposal 'aes257-sha256-modp2048': expected one of aes128, /,
+  );
+  try {
+    parseProposal("aes257-sha256-modp2048", "ike");
+  } catch (e) {
+    assert.ok(e instanceof ProposalError);
+    assert.equal(e.keyword, "aes257");
+    assert.equal(e.proposal, "aes257-sha256-modp2048");
+  }
+  throwsProposal(() => parseProposal("aes128gcm16-sha256-prfsha256-x25519", "ike"), /AEAD/);
+  throwsProposal(() => parseProposal("aes128gcm16-sha256", "esp"), /AEAD/);
+  throwsProposal(() => parseProposal("aes128-sha256", "ike"), /missing key exchange/);
+  throwsProposal(() => parseProposal("aes128gcm16-x25519", "ike"), /explicit PRF/);
+  throwsProposal(() => parseProposal("aes128-modp2048", "ike"), /needs an integrity/);
+  throwsProposal(() => parseProposal("aes128-sha256-modp1024", "ike"), /weak/);
+  throwsProposal(() => parseProposal("aes128-sha256-modp1536", "esp"), /weak/);
+  throwsProposal(() => parseProposal("null-sha256", "esp"), /allowNull/);
+  throwsProposal(() => parseProposal("null-sha256-x25519", "ike", { allowNull: true }), /IKE/);
+  throwsProposal(() => parseProposal("aes128-sha256-prfsha256", "esp"), /not allowed for ESP/);
+  throwsProposal(() => parseProposal("aes128-sha256", "ah"), /not allowed for AH/);
+  throwsProposal(() => parseProposal("aes128-sha256-esn-x25519", "ike"), /not allowed for IKE/);
+  throwsProposal(() => parseProposal("aes128gcm16-aes128-sha256", "esp"), /mixed/);
+  throwsProposal(() => parseProposal("aes128--sha256", "esp"), /empty/);
+  throwsProposal(() => parseProposal("", "esp"), /empty/);
+});
+
+Deno.test("parseProposal() opt-ins: allowWeak and allowNull", () => {
+  assert.deepEqual(
+    parseProposal("aes128-sha1-modp1024", "ike", { allowWeak: true }).ke,
+    [{ id: 2 }],
+  );
+  const p = parseProposal("null-sha256", "esp", { allowNull: true });
+  assert.deepEqual(p.encr, [{ id: 11 }]);
+  assert.equal(formatProposal(p), "null-sha256");
+});
+
+Deno.test("parseProposals() expands default", () => {
+  const list = parseProposals("aes256gcm16-prfsha384-x25519, default", "ike");
+  assert.equal(list.length, 1 + defaultProposals("ike").length);
+  for (const p of defaultProposals("ike")) assert.ok(p.ke.length > 0 && p.prf.length > 0);
+  for (const proto of ["esp", "ah"] as const) {
+    for (const p of defaultProposals(proto)) {
+      assert.equal(p.protocol, proto);
+      assert.deepEqual(p.esn, [{ id: 0 }]);
+    }
+  }
+});

@@ -1,0 +1,264 @@
+/** Test packet builders (IPv4/IPv6 + UDP) and SA factories shared by the ESP/AH tests. */
+
+import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
+import { internetChecksum, pseudoHeaderSum } from "../../lib/ip/checksum.ts";
+import { writeIpv4Header } from "../../lib/ip/ipv4.ts";
+import { writeIpv6Header } from "../../lib/ip/ipv6.ts";
+import type { EspTransform } from "../../lib/esp/esp.ts";
+
+export function ip4(s: string): Uint8Array {
+  return new Uint8Array(s.split(".").map(Number));
+}
+
+export function ip6(s: string): Uint8Array {
+  const [head, tail] = s.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
+  return out;
+}
+
+/** An IPv4/UDP packet with a correct UDP checksum. */
+export function udp4(src: string, dst: string, payload: Uint8Array, tos = 0): Uint8Array {
+  const s = ip4(src);
+  const d = ip4(dst);
+  const p = new Uint8Array(28 + payload.length);
+  writeIpv4Header(p, 0, {
+    tos,
+    totalLength: p.length,
+    id: 0x1234,
+    df: true,
+    ttl: 64,
+    protocol: 17,
+    src: s,
+    dst: d,
+  });
+  writeUdp(p.subarray(20), 1234, 5678, payload, s, d);
+  return p;
+}
+
+/** An IPv6/UDP packet, optionally with extension headers (raw bytes, chained by `exts`). */
+export function udp6(
+  src: string,
+  dst: string,
+  payload: Uint8Array,
+  exts: { type: number; body: Uint8Array }[] = [],
+): Uint8Array {
+  const s = ip6(src);
+  const d = ip6(dst);
+  let extLen = 0;
+  for (const e of exts) extLen += e.body.length;
+  const p = new Uint8Array(40 + extLen + 8 + payload.length);
+  writeIpv6Header(p, 0, {
+    trafficClass: 0,
+    flowLabel: 0,
+    payloadLength: p.length - 40,
+    nextHeader: exts.length ? exts[0].type : 17,
+    hopLimit: 64,
+    src: s,
+    dst: d,
+  });
+  let off = 40;
+  exts.forEach((e, i) => {
+    p.set(e.body, off);
+    p[off] = i + 1 < exts.length ? exts[i + 1].type : 17;
+    off += e.body.length;
+  });
+  writeUdp(p.subarray(off), 1234, 5678, payload, s, d);
+  return p;
+}
+
+function writeUdp(
+  u: Uint8Array,
+  sp: number,
+  dp: number,
+  payload: Uint8Array,
+  s: Uint8Array,
+  d: Uint8Array,
+): void {
+  const len = 8 + payload.length;
+  u[0] = sp >> 8;
+  u[1] = sp & 0xff;
+  u[2] = dp >> 8;
+  u[3] = dp & 0xff;
+  u[4] = len >> 8;
+  u[5] = len & 0xff;
+  u.set(payload, 8);
+  let c = internetChecksum(u.subarray(0, len), pseudoHeaderSum(s, d, 17, len));
+  if (c === 0) c = 0xffff;
+  u[6] = c >> 8;
+  u[7] = c & 0xff;
+}
+
+/** Deterministic bytes for keys. */
+export function seqBytes(n: number, start = 1): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (start + i * 7) & 0xff;
+  return b;
+}
+
+/** Algorithms the ESP tests iterate over. */
+export const ESP_ALGS = [
+  "aes128gcm16",
+  "aes256gcm16",
+  "aes128gcm8",
+  "aes128gcm12",
+  "chacha20poly1305",
+  "aes128-sha1",
+  "aes256-sha256",
+  "aes192-sha384",
+  "aes128-sha512",
+  "null-sha256",
+] as const;
+export type EspAlg = typeof ESP_ALGS[number];
+
+interface AlgSpec {
+  kind: "aead" | "cbc" | "null";
+  aead?: "aes-gcm" | "chacha20-poly1305";
+  keyLength: number;
+  tagLength?: number;
+  hmac?: "sha1" | "sha256" | "sha384" | "sha512";
+  icvLength?: number;
+  scapyCrypt: string;
+  scapyAuth?: string;
+}
+
+/** The algorithms with their scapy names (scapy.layers.ipsec CRYPT_ALGOS/AUTH_ALGOS). */
+export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
+  aes128gcm16: {
+    kind: "aead",
+    aead: "aes-gcm",
+    keyLength: 16,
+    tagLength: 16,
+    scapyCrypt: "AES-GCM",
+  },
+  aes256gcm16: {
+    kind: "aead",
+    aead: "aes-gcm",
+    keyLength: 32,
+    tagLength: 16,
+    scapyCrypt: "AES-GCM",
+  },
+  aes128gcm8: { kind: "aead", aead: "aes-gcm", keyLength: 16, tagLength: 8, scapyCrypt: "AES-GCM" },
+  aes128gcm12: {
+    kind: "aead",
+    aead: "aes-gcm",
+    keyLength: 16,
+    tagLength: 12,
+    scapyCrypt: "AES-GCM",
+  },
+  chacha20poly1305: {
+    kind: "aead",
+    aead: "chacha20-poly1305",
+    keyLength: 32,
+    tagLength: 16,
+    scapyCrypt: "CHACHA20-POLY1305",
+  },
+  "aes128-sha1": {
+    kind: "cbc",
+    keyLength: 16,
+    hmac: "sha1",
+    icvLength: 12,
+    scapyCrypt: "AES-CBC",
+    scapyAuth: "HMAC-SHA1-96",
+  },
+  "aes256-sha256": {
+    kind: "cbc",
+    keyLength: 32,
+    hmac: "sha256",
+    icvLength: 16,
+    scapyCrypt: "AES-CBC",
+    scapyAuth: "SHA2-256-128",
+  },
+  "aes192-sha384": {
+    kind: "cbc",
+    keyLength: 24,
+    hmac: "sha384",
+    icvLength: 24,
+    scapyCrypt: "AES-CBC",
+    scapyAuth: "SHA2-384-192",
+  },
+  "aes128-sha512": {
+    kind: "cbc",
+    keyLength: 16,
+    hmac: "sha512",
+    icvLength: 32,
+    scapyCrypt: "AES-CBC",
+    scapyAuth: "SHA2-512-256",
+  },
+  "null-sha256": {
+    kind: "null",
+    keyLength: 0,
+    hmac: "sha256",
+    icvLength: 16,
+    scapyCrypt: "NULL",
+    scapyAuth: "SHA2-256-128",
+  },
+};
+
+const HMAC_KEY = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
+
+/** The raw test keys of `alg` (cipher key, 4-byte salt, integrity key). */
+export function testKeys(alg: EspAlg, seed = 1): {
+  key: Uint8Array;
+  salt: Uint8Array;
+  integKey: Uint8Array;
+} {
+  const s = ALG_SPECS[alg];
+  return {
+    key: seqBytes(s.keyLength, seed),
+    salt: seqBytes(4, seed + 100),
+    integKey: s.hmac ? seqBytes(HMAC_KEY[s.hmac], seed + 50) : new Uint8Array(0),
+  };
+}
+
+/** scapy SecurityAssociation parameters matching {@linkcode makeTransform}. */
+export function scapyParams(alg: EspAlg, seed = 1): {
+  crypt_algo: string;
+  crypt_key: string;
+  crypt_icv_size?: number;
+  auth_algo: string;
+  auth_key: string;
+} {
+  const s = ALG_SPECS[alg];
+  const k = testKeys(alg, seed);
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return {
+    crypt_algo: s.scapyCrypt,
+    crypt_key: s.kind === "aead" ? hex(k.key) + hex(k.salt) : hex(k.key),
+    crypt_icv_size: s.kind === "aead" ? s.tagLength : undefined,
+    auth_algo: s.scapyAuth ?? "NULL",
+    auth_key: hex(k.integKey),
+  };
+}
+
+/** Keys an ESP transform from fixed test keys. */
+export function makeTransform(
+  alg: EspAlg,
+  pref: CryptoBackendPreference = "auto",
+  seed = 1,
+): EspTransform {
+  const be = selectCryptoBackend(pref);
+  const s = ALG_SPECS[alg];
+  const k = testKeys(alg, seed);
+  if (s.kind === "aead") {
+    return { kind: "aead", aead: be.createAead(s.aead!, k.key, s.tagLength!), salt: k.salt };
+  }
+  const integ = be.createMac(`hmac-${s.hmac!}`, k.integKey);
+  if (s.kind === "null") return { kind: "null", integ, icvLength: s.icvLength! };
+  // Deno's node:crypto has no AES-192: use noble there.
+  const cbe = s.keyLength === 24 && pref === "node" ? selectCryptoBackend("noble") : be;
+  return {
+    kind: "cbc",
+    cipher: cbe.createBlockCipher("aes-cbc", k.key),
+    integ,
+    icvLength: s.icvLength!,
+  };
+}
