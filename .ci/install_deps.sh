@@ -10,10 +10,13 @@ command -v deno >/dev/null 2>&1 || npm install -g deno@2.9.6 >/dev/null
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+# strongSwan's `pki` (certificate interop) and tshark (independent IKEv2/ESP dissector) are oracles
+# for the unit tests too.
+{ command -v pki && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; } >/dev/null 2>&1 || need+=(strongswan-pki libstrongswan-standard-plugins)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 if [ "${1:-}" = "--with-interop" ]; then
   { command -v swanctl && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; } >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki)
-  command -v tshark >/dev/null 2>&1 || need+=(tshark)
-  command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from Debian: ${need[*]}"

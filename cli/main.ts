@@ -6,24 +6,30 @@
  * @module
  */
 import { COMMANDS } from "./commands/mod.ts";
+import { io } from "./commands/_common.ts";
+import { DEFAULT_CONTROL_SOCKET } from "../lib/daemon/control_protocol.ts";
 
 const USAGE = `usage: ipsec <command> [options]
 
 commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`).join("\n")}
 
-Run 'ipsec <command> --help' for a command's options.`;
+Run 'ipsec <command> --help' for a command's options.
+
+The control socket is --socket PATH, else $IPSEC_SOCKET, else ${DEFAULT_CONTROL_SOCKET}.
+Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 timeout, 5 protocol version,
+6 configuration error, 7 no daemon running.`;
 
 /** Runs the CLI with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(USAGE);
+    io.out(USAGE);
     return name ? 0 : 2;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
-    console.error(`ipsec: unknown command '${name}'\n\n${USAGE}`);
+    io.err(`ipsec: unknown command '${name}'\n\n${USAGE}`);
     return 2;
   }
   return await cmd.run(rest);

@@ -63,20 +63,21 @@ function softwareBackend(name: "node" | "noble" | undefined): CryptoBackend {
 
 /**
  * Returns the backend for `pref`. "auto" and "libcrypto" try the system
- * library first; when it is missing the software backends are used and
- * `log` is told so (once per call).
+ * library (`libraryPath`, default `libcrypto.so.3`) first; when it is
+ * missing the software backends are used and `log` is told so (once per call).
  */
 export function selectCryptoBackend(
   pref: CryptoBackendPreference = "auto",
   log: (message: string) => void = () => {},
+  libraryPath = "libcrypto.so.3",
 ): CryptoBackend {
   if (pref === "auto" || pref === "libcrypto") {
-    const lc = loadLibcrypto();
+    const lc = loadLibcrypto(libraryPath);
     if (lc) {
       log(`crypto backend: libcrypto (OpenSSL 0x${lc.version.toString(16)}) via FFI`);
       return libcryptoBackend(lc);
     }
-    log("crypto backend: libcrypto.so.3 not found, falling back to node:crypto/noble (slower)");
+    log(`crypto backend: ${libraryPath} not found, falling back to node:crypto/noble (slower)`);
     return softwareBackend(undefined);
   }
   log(`crypto backend: ${pref}`);

@@ -86,12 +86,36 @@ export interface LibcryptoHandle {
   free(): void;
 }
 
+/** An AEAD with the allocation-free entry points the ESP hot path uses. */
+export interface LibcryptoAeadInPlace extends Aead, LibcryptoHandle {
+  /** Seals into `out` (ciphertext then tag); `out` may alias `plaintext`. */
+  sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
+  /** Opens into `out`; false on a bad tag. */
+  openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
+  /** Seals `buf[start..end)` in place, tag to `buf[end..end+tagLength)`. */
+  sealInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void;
+  /** Opens `buf[start..end)` (ciphertext || tag) in place; false on a bad tag. */
+  openInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean;
+}
+
 /** The loaded library: factories for keyed primitives. */
 export interface Libcrypto {
   /** OpenSSL version number as reported by `OpenSSL_version_num()`. */
   readonly version: bigint;
   /** AES-GCM (16/24/32-byte key) or ChaCha20-Poly1305 (32-byte key), 12-byte nonce. */
-  createAead(alg: LibcryptoAeadAlg, key: Uint8Array, tagLength: number): Aead & LibcryptoHandle;
+  createAead(alg: LibcryptoAeadAlg, key: Uint8Array, tagLength: number): LibcryptoAeadInPlace;
   /** AES-CBC without padding (16/24/32-byte key). */
   createBlockCipher(alg: "aes-cbc", key: Uint8Array): BlockCipher & LibcryptoHandle;
   /** HMAC with the given hash; output untruncated. */
@@ -146,7 +170,7 @@ function newCipherCtx(lib: Lib): Deno.PointerObject {
   return c;
 }
 
-class LibcryptoAead implements Aead, LibcryptoHandle {
+class LibcryptoAead implements LibcryptoAeadInPlace {
   readonly backend = "libcrypto" as const;
   readonly nonceLength = 12;
   readonly tagLength: number;
@@ -155,6 +179,8 @@ class LibcryptoAead implements Aead, LibcryptoHandle {
   readonly #dec: Deno.PointerObject;
   readonly #outl = new Int32Array(1);
   readonly #tag: Uint8Array;
+  /** Scratch for Final (stream AEADs write nothing there): no per-packet subarray. */
+  readonly #final = new Uint8Array(32);
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
 
@@ -207,24 +233,50 @@ class LibcryptoAead implements Aead, LibcryptoHandle {
    * `out` may alias `plaintext` exactly (in-place). Hot-path variant of seal.
    */
   sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void {
+    if (out.length < plaintext.length + this.tagLength) {
+      throw new CryptoError("AEAD output buffer too small");
+    }
+    this.#seal(nonce, aad, plaintext, out, plaintext.length);
+    out.set(this.#tag, plaintext.length);
+  }
+
+  /**
+   * Seals `buf[start..end)` in place and writes the tag to
+   * `buf[end..end+tagLength)`: one view per call, no other allocation.
+   */
+  sealInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (end + this.tagLength > buf.length || start > end) {
+      throw new CryptoError("AEAD output buffer too small");
+    }
+    const region = start === 0 ? buf : buf.subarray(start);
+    this.#seal(nonce, aad, region, region, end - start);
+    buf.set(this.#tag, end);
+  }
+
+  /** Encrypts `len` bytes of `input` into `out`; the tag lands in #tag. */
+  #seal(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number): void {
     const lib = this.#lib;
     const ctx = this.#enc;
     const outl = this.#outl;
     this.#check(nonce);
-    if (out.length < plaintext.length + this.tagLength) {
-      throw new CryptoError("AEAD output buffer too small");
-    }
     let ok = lib.EVP_CipherInit_ex(ctx, null, null, null, nonce, 1);
     if (aad.length > 0) ok &= lib.EVP_EncryptUpdate(ctx, null, outl, aad, aad.length);
     let n = 0;
-    if (plaintext.length > 0) {
-      ok &= lib.EVP_EncryptUpdate(ctx, out, outl, plaintext, plaintext.length);
+    if (len > 0) {
+      ok &= lib.EVP_EncryptUpdate(ctx, out, outl, input, len);
       n = outl[0];
     }
-    ok &= lib.EVP_EncryptFinal_ex(ctx, out.subarray(n), outl);
+    // GCM and ChaCha20-Poly1305 are stream modes: Final writes no bytes (n === length).
+    ok &= lib.EVP_EncryptFinal_ex(ctx, this.#final, outl);
+    if (n !== len || outl[0] !== 0) ok = 0;
     ok &= lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_GET_TAG, this.tagLength, this.#tag);
     if (ok !== 1) throw new CryptoError("libcrypto: AEAD seal failed");
-    out.set(this.#tag, plaintext.length);
   }
 
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
@@ -241,22 +293,46 @@ class LibcryptoAead implements Aead, LibcryptoHandle {
   openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean {
     const ctLen = sealed.length - this.tagLength;
     if (ctLen < 0 || out.length < ctLen) return false;
+    // Copy the tag first: with in-place decryption `out` may overwrite it.
+    this.#tag.set(sealed.subarray(ctLen));
+    return this.#open(nonce, aad, sealed, out, ctLen);
+  }
+
+  /**
+   * Opens `buf[start..end)` (ciphertext || tag) in place; the plaintext
+   * replaces the ciphertext. False when the tag does not verify.
+   */
+  openInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean {
+    const ctLen = end - start - this.tagLength;
+    if (ctLen < 0 || end > buf.length) return false;
+    const tag = this.#tag;
+    for (let i = 0; i < tag.length; i++) tag[i] = buf[start + ctLen + i];
+    const region = start === 0 ? buf : buf.subarray(start);
+    return this.#open(nonce, aad, region, region, ctLen);
+  }
+
+  /** Decrypts `ctLen` bytes of `input` into `out` and checks the tag already in #tag. */
+  #open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, ctLen: number) {
     this.#check(nonce);
     const lib = this.#lib;
     const ctx = this.#dec;
     const outl = this.#outl;
-    // Copy the tag first: with in-place decryption `out` may overwrite it.
-    this.#tag.set(sealed.subarray(ctLen));
     let ok = lib.EVP_CipherInit_ex(ctx, null, null, null, nonce, 0);
     if (aad.length > 0) ok &= lib.EVP_DecryptUpdate(ctx, null, outl, aad, aad.length);
     let n = 0;
     if (ctLen > 0) {
-      ok &= lib.EVP_DecryptUpdate(ctx, out, outl, sealed.subarray(0, ctLen), ctLen);
+      ok &= lib.EVP_DecryptUpdate(ctx, out, outl, input, ctLen);
       n = outl[0];
     }
     ok &= lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, this.tagLength, this.#tag);
     if (ok !== 1) return false;
-    return lib.EVP_DecryptFinal_ex(ctx, out.subarray(n), outl) === 1;
+    return lib.EVP_DecryptFinal_ex(ctx, this.#final, outl) === 1 && n === ctLen && outl[0] === 0;
   }
 
   #check(nonce: Uint8Array): void {

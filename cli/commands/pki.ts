@@ -12,7 +12,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import * as nodeCrypto from "node:crypto";
 import { Buffer } from "node:buffer";
-import type { Command } from "./mod.ts";
 import { PkiError } from "../../lib/pki/pki_error.ts";
 import { encodePem, readBlocks } from "../../lib/pki/pem.ts";
 import {
@@ -28,9 +27,11 @@ import {
   publicKeyInfo,
 } from "../../lib/pki/keys.ts";
 import {
+  type CertificateProfile,
   type CertificateRequest,
   createCertificateRequest,
   DEFAULT_LIFETIME_DAYS,
+  isCaCertificate,
   issueCertificate,
   parseCertificate,
   parseCertificateRequest,
@@ -39,9 +40,13 @@ import {
   type X509Certificate,
 } from "../../lib/pki/certificate.ts";
 import { CERT_FLAGS, type CertFlag, parseFlag } from "../../lib/pki/cert_flags.ts";
-import { describeCertificate, formatCertificateInfo } from "../../lib/pki/describe.ts";
+import {
+  describeCertificate,
+  describeRequest,
+  formatCertificateInfo,
+} from "../../lib/pki/describe.ts";
 import { lintCertificate } from "../../lib/pki/lint.ts";
-import { validateChain } from "../../lib/pki/validate.ts";
+import { checkSelfSignature, validateChain } from "../../lib/pki/validate.ts";
 import { quickstart } from "../../lib/pki/quickstart.ts";
 
 /** A command-line mistake: exit code 2. */
@@ -147,6 +152,8 @@ async function output(v: Values, label: string, der: Uint8Array, secret = false)
   if (out === undefined || out === "-") return await writeAll(data);
   const mode = secret ? 0o600 : 0o644;
   try {
+    // An existing file keeps its mode on write: restrict it before the key goes in.
+    if (secret) await Deno.chmod(out, 0o600).catch(() => {});
     await Deno.writeFile(out, data, { mode });
     if (secret) await Deno.chmod(out, 0o600);
   } catch (e) {
@@ -254,6 +261,19 @@ function lifetimeOf(v: Values): number | undefined {
   return d;
 }
 
+/** The certificate contents common to `self` and `issue`, validated before any file is read. */
+function profileOf(v: Values): Omit<CertificateProfile, "subject"> {
+  return {
+    sans: strs(v, "san"),
+    flags: flagsOf(v),
+    ca: v.ca === true,
+    pathLen: int(v, "pathlen"),
+    lifetimeDays: lifetimeOf(v),
+    serial: serialOf(v),
+    now: new Date(),
+  };
+}
+
 function warn(lines: string[]): void {
   for (const w of lines) console.error(`warning: ${w}`);
 }
@@ -333,20 +353,11 @@ ${OUT_HELP}`,
     },
     async run(v) {
       checkInType(v);
-      const dn = required(v, "dn");
-      const flags = flagsOf(v);
+      const subject = required(v, "dn");
+      const profile = profileOf(v);
       const [bytes, what] = await readInput(str(v, "in"));
       const key = await importPrivateKey(bytes, what);
-      const cert = await selfSignCertificate(key, {
-        subject: dn,
-        sans: strs(v, "san"),
-        flags,
-        ca: v.ca === true,
-        pathLen: int(v, "pathlen"),
-        lifetimeDays: lifetimeOf(v),
-        serial: serialOf(v),
-        now: new Date(),
-      });
+      const cert = await selfSignCertificate(key, { ...profile, subject });
       warn(lintCertificate(cert));
       await output(v, "CERTIFICATE", new Uint8Array(cert.rawData));
       return 0;
@@ -387,6 +398,7 @@ ${OUT_HELP}`,
   --type TYPE         accepted for strongSwan compatibility; the input type is detected
   --cacert FILE       issuing CA certificate
   --cakey FILE        issuing CA private key
+  --id ID             the IKE identity the certificate is for (lint only; default its CN)
 ${CERT_HELP}
 ${OUT_HELP}
 With a PKCS#10 request, --dn defaults to its subject and its SANs are included.
@@ -398,12 +410,13 @@ Warnings are printed for gateway certificates that IKEv2 clients would reject.`,
       type: { type: "string", short: "t" },
       cacert: { type: "string", short: "c" },
       cakey: { type: "string", short: "k" },
+      id: { type: "string" },
     },
     async run(v) {
       checkInType(v);
       const caPath = required(v, "cacert");
       const caKeyPath = required(v, "cakey");
-      const flags = flagsOf(v);
+      const profile = profileOf(v);
       const [inBytes, what] = await readInput(str(v, "in"));
       const input = detect(inBytes, what);
       if (input.kind === "cert") {
@@ -419,16 +432,10 @@ Warnings are printed for gateway certificates that IKEv2 clients would reject.`,
         issuerKey,
         subjectSpki: input.kind === "csr" ? undefined : spkiOf(input),
         request: input.kind === "csr" ? input.csr : undefined,
+        ...profile,
         subject: str(v, "dn"),
-        sans: strs(v, "san"),
-        flags,
-        ca: v.ca === true,
-        pathLen: int(v, "pathlen"),
-        lifetimeDays: lifetimeOf(v),
-        serial: serialOf(v),
-        now: new Date(),
       });
-      warn(lintCertificate(cert, { issuer: issuerCert }));
+      warn(lintCertificate(cert, { issuer: issuerCert, intendedId: str(v, "id") }));
       await output(v, "CERTIFICATE", new Uint8Array(cert.rawData));
       return 0;
     },
@@ -452,17 +459,11 @@ Warnings are printed for gateway certificates that IKEv2 clients would reject.`,
           );
           break;
         case "csr": {
-          const sanExt = c.csr.getExtension("2.5.29.17");
-          const { x509 } = await import("../../lib/pki/_x509.ts");
-          const sans = sanExt
-            ? new x509.SubjectAlternativeNameExtension(sanExt.rawData).names.items.map((n) =>
-              `${n.type}:${n.value}`
-            )
-            : [];
+          const r = describeRequest(c.csr);
           console.log([
-            `subject:   "${c.csr.subject}"`,
-            `altNames:  ${sans.length ? sans.join(", ") : "(none)"}`,
-            describeKey(spkiOf(c), what),
+            `subject:   "${r.subject}"`,
+            `altNames:  ${r.sans.length ? r.sans.join(", ") : "(none)"}`,
+            describeKey(r.spki, what),
             `signature: ${(await c.csr.verify()) ? "ok" : "INVALID"}`,
           ].join("\n"));
           break;
@@ -502,8 +503,19 @@ Exits 0 when the certificate is trusted, 1 otherwise.`,
         const [b] = await readInput(p, "--cacert");
         anchors.push(...parseCertificates(b, p));
       }
-      if (anchors.length === 0) anchors.push(leaf);
-      const r = validateChain(leaf, intermediates, anchors, new Date());
+      if (anchors.length === 0) {
+        if (!checkSelfSignature(leaf)) {
+          console.error(
+            `certificate not trusted: "${leaf.subject}" is not self-signed (or its ` +
+              "self-signature does not verify); give the issuing CA with --cacert",
+          );
+          return 1;
+        }
+        anchors.push(leaf);
+      }
+      const r = validateChain(leaf, intermediates, anchors, new Date(), {
+        purpose: isCaCertificate(leaf) ? "ca" : "peer",
+      });
       if (!r.ok) {
         console.error(`certificate not trusted: ${r.error.message}`);
         return 1;
@@ -566,6 +578,7 @@ Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
       }
       for (const f of r.files) {
         const path = `${dir}/${f.name}`;
+        if (f.mode === 0o600) await Deno.chmod(path, 0o600).catch(() => {});
         await Deno.writeTextFile(path, f.contents, { mode: f.mode });
         await Deno.chmod(path, f.mode);
         console.log(`wrote ${path}`);
@@ -647,8 +660,11 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-/** The `pki` entry of the command table. */
-export const pkiCommand: Command = {
+/**
+ * The `pki` entry of the command table (shaped like `Command` in ./mod.ts,
+ * which is not imported so that `ipsec pki` type-checks on its own).
+ */
+export const pkiCommand: { summary: string; run(args: string[]): Promise<number> } = {
   summary: "keys, CAs and certificates (gen, self, issue, print, verify, quickstart)",
   run,
 };

@@ -9,16 +9,22 @@ import { type CipherGCMTypes, createCipheriv, createDecipheriv, createHmac } fro
 import type { Aead, BlockCipher, Mac } from "./types.ts";
 import { HASH_LENGTH, type HashName, type Provider } from "./_provider.ts";
 
-function gcmAead(key: Uint8Array, tagLength: number): Aead {
+/**
+ * AES-GCM (any ICV length) or ChaCha20-Poly1305 through createCipheriv.
+ * ChaCha20-Poly1305 needs the plaintext length announced with the AAD.
+ */
+function nodeAead(alg: string, key: Uint8Array, tagLength: number): Aead {
   const k = key.slice();
-  const alg = `aes-${k.length * 8}-gcm` as CipherGCMTypes;
+  const chacha = alg === "chacha20-poly1305";
+  const aadOpts = (n: number) => (chacha ? { plaintextLength: n } : undefined);
+  const opts = { authTagLength: tagLength };
   return {
     backend: "node",
     nonceLength: 12,
     tagLength,
     seal(nonce, plaintext, aad) {
-      const c = createCipheriv(alg, k, nonce, { authTagLength: tagLength });
-      c.setAAD(aad);
+      const c = createCipheriv(alg as CipherGCMTypes, k, nonce, opts);
+      c.setAAD(aad, aadOpts(plaintext.length));
       const out = new Uint8Array(plaintext.length + tagLength);
       out.set(c.update(plaintext), 0);
       c.final();
@@ -28,40 +34,8 @@ function gcmAead(key: Uint8Array, tagLength: number): Aead {
     open(nonce, sealed, aad) {
       if (sealed.length < tagLength) return null;
       const ctLen = sealed.length - tagLength;
-      const d = createDecipheriv(alg, k, nonce, { authTagLength: tagLength });
-      d.setAAD(aad);
-      d.setAuthTag(sealed.subarray(ctLen));
-      const pt = d.update(sealed.subarray(0, ctLen));
-      try {
-        d.final();
-      } catch {
-        return null;
-      }
-      return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
-    },
-  };
-}
-
-function chachaAead(key: Uint8Array): Aead {
-  const k = key.slice();
-  return {
-    backend: "node",
-    nonceLength: 12,
-    tagLength: 16,
-    seal(nonce, plaintext, aad) {
-      const c = createCipheriv("chacha20-poly1305", k, nonce, { authTagLength: 16 });
-      c.setAAD(aad, { plaintextLength: plaintext.length });
-      const out = new Uint8Array(plaintext.length + 16);
-      out.set(c.update(plaintext), 0);
-      c.final();
-      out.set(c.getAuthTag(), plaintext.length);
-      return out;
-    },
-    open(nonce, sealed, aad) {
-      if (sealed.length < 16) return null;
-      const ctLen = sealed.length - 16;
-      const d = createDecipheriv("chacha20-poly1305", k, nonce, { authTagLength: 16 });
-      d.setAAD(aad, { plaintextLength: ctLen });
+      const d = createDecipheriv(alg as CipherGCMTypes, k, nonce, opts);
+      d.setAAD(aad, aadOpts(ctLen));
       d.setAuthTag(sealed.subarray(ctLen));
       const pt = d.update(sealed.subarray(0, ctLen));
       try {
@@ -111,8 +85,8 @@ function hmacMac(hash: HashName, key: Uint8Array): Mac {
 export const nodeProvider: Provider = {
   backend: "node",
   supportsAesKey: (n) => n === 16 || n === 32,
-  aesGcm: gcmAead,
-  chacha20Poly1305: chachaAead,
+  aesGcm: (key, tagLength) => nodeAead(`aes-${key.length * 8}-gcm`, key, tagLength),
+  chacha20Poly1305: (key) => nodeAead("chacha20-poly1305", key, 16),
   aesCbc: cbcCipher,
   hmac: hmacMac,
 };

@@ -11,12 +11,17 @@ export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
 
 /** The per-backend building blocks. Inputs are validated by primitives.ts. */
 export interface Provider {
+  /** Which implementation this is. */
   readonly backend: Backend;
   /** Whether this backend implements AES with a key of `keyBytes` here. */
   supportsAesKey(keyBytes: number): boolean;
+  /** AES-GCM keyed once. */
   aesGcm(key: Uint8Array, tagLength: number): Aead;
+  /** ChaCha20-Poly1305 keyed once. */
   chacha20Poly1305(key: Uint8Array): Aead;
+  /** Raw AES-CBC keyed once. */
   aesCbc(key: Uint8Array): BlockCipher;
+  /** HMAC keyed once. */
   hmac(hash: HashName, key: Uint8Array): Mac;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Ephemeral key exchange for IKEv2 KE payloads:
- * - MODP 14/15/16 (RFC 3526) through node:crypto's DiffieHellman with our
- *   own private exponent; peer values are checked 1 < y < p-1 and g^ir is
- *   left-padded to the length of p (RFC 7296 section 2.14).
+ * - MODP 14/15/16 (RFC 3526), and 1/2/5 only with `allowWeak`, through
+ *   node:crypto's DiffieHellman with our own private exponent; peer values
+ *   are checked 1 < y < p-1 and g^ir is left-padded to the length of p
+ *   (RFC 7296 section 2.14).
  * - ECP 256/384/521 (RFC 5903) with @noble/curves: the KE data is x || y
  *   without the 0x04 prefix, g^ir is the x coordinate; peer points are
  *   validated (on the curve, not infinity).
@@ -18,15 +19,19 @@ import { createDiffieHellman, type DiffieHellman } from "node:crypto";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { x448 } from "@noble/curves/ed448.js";
-import { CryptoError, type KeyExchange } from "./types.ts";
+import { CryptoError, type KeyExchange, type Rng } from "./types.ts";
 import { KeId, keInfo, transformName } from "./transforms.ts";
-import { MODP_EXPONENT_BYTES, MODP_GENERATOR, MODP_PRIMES } from "./modp_groups.ts";
+import {
+  MODP_EXPONENT_BYTES,
+  MODP_GENERATOR,
+  MODP_PRIMES,
+  WEAK_MODP_PRIMES,
+} from "./modp_groups.ts";
 
-/** A source of random bytes. */
-export type Rng = (length: number) => Uint8Array;
+export type { KeyExchange, Rng } from "./types.ts";
 
 /** The default RNG: the platform CSPRNG. */
-export const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
+export const defaultRng: Rng = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 function bytesToBigint(b: Uint8Array): bigint {
   let x = 0n;
@@ -51,8 +56,14 @@ function leftPad(b: Uint8Array, len: number): Uint8Array {
   return out;
 }
 
-function modpExchange(group: 14 | 15 | 16, priv: Uint8Array): KeyExchange {
-  const p = MODP_PRIMES[group];
+type ModpId = 1 | 2 | 5 | 14 | 15 | 16;
+
+function modpPrime(group: ModpId): bigint {
+  return group === 1 || group === 2 || group === 5 ? WEAK_MODP_PRIMES[group] : MODP_PRIMES[group];
+}
+
+function modpExchange(group: ModpId, priv: Uint8Array): KeyExchange {
+  const p = modpPrime(group);
   const len = keInfo(group)!.publicKeyLength;
   const x = bytesToBigint(priv);
   if (x < 2n || x >= p - 1n) throw new CryptoError(`MODP_${len * 8}: invalid private exponent`);
@@ -158,6 +169,9 @@ function curveExchange(group: 31 | 32, priv: Uint8Array): KeyExchange {
  */
 export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8Array {
   switch (group) {
+    case KeId.MODP_768:
+    case KeId.MODP_1024:
+    case KeId.MODP_1536:
     case KeId.MODP_2048:
     case KeId.MODP_3072:
     case KeId.MODP_4096: {
@@ -183,8 +197,8 @@ export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8A
 
 /**
  * Starts one side of a key exchange for an IANA Transform Type 4 id
- * (14, 15, 16, 19, 20, 21, 31, 32). Weak or unknown groups throw
- * {@link CryptoError}.
+ * (14, 15, 16, 19, 20, 21, 31, 32; 1, 2, 5 with `allowWeak`). Weak groups
+ * without the opt-in and unknown groups throw {@link CryptoError}.
  *
  * @example
  * ```ts
@@ -192,17 +206,30 @@ export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8A
  * const gir = a.computeSharedSecret(b.publicKey); // === b.computeSharedSecret(a.publicKey)
  * ```
  */
-export function createKeyExchange(group: number, rng: Rng = defaultRng): KeyExchange {
-  checkGroup(group);
-  return createKeyExchangeFromPrivate(group, generatePrivateKey(group, rng));
+export function createKeyExchange(
+  group: number,
+  rng: Rng = defaultRng,
+  opts: KeyExchangeOptions = {},
+): KeyExchange {
+  checkGroup(group, opts);
+  return createKeyExchangeFromPrivate(group, generatePrivateKey(group, rng), opts);
 }
 
-function checkGroup(group: number): void {
+/** Options of {@link createKeyExchange}. */
+export interface KeyExchangeOptions {
+  /**
+   * Allow the weak MODP groups 1, 2 and 5 (768/1024/1536-bit; RFC 8247
+   * section 2.4). Off by default; set it only from an explicit user opt-in.
+   */
+  readonly allowWeak?: boolean;
+}
+
+function checkGroup(group: number, opts: KeyExchangeOptions): void {
   const info = keInfo(group);
   if (!info) throw new CryptoError(`unknown key exchange method ${group}`);
-  if (info.weak) {
+  if (info.weak && !opts.allowWeak) {
     throw new CryptoError(
-      `${info.name} is too weak and not supported (use 2048-bit MODP or better)`,
+      `${info.name} is too weak and refused (use 2048-bit MODP or better, or allow weak groups explicitly)`,
     );
   }
 }
@@ -212,9 +239,16 @@ function checkGroup(group: number): void {
  * scalar, raw X25519/X448 key), for known-answer tests and deterministic
  * runs. Prefer {@link createKeyExchange}.
  */
-export function createKeyExchangeFromPrivate(group: number, privateKey: Uint8Array): KeyExchange {
-  checkGroup(group);
+export function createKeyExchangeFromPrivate(
+  group: number,
+  privateKey: Uint8Array,
+  opts: KeyExchangeOptions = {},
+): KeyExchange {
+  checkGroup(group, opts);
   switch (group) {
+    case KeId.MODP_768:
+    case KeId.MODP_1024:
+    case KeId.MODP_1536:
     case KeId.MODP_2048:
     case KeId.MODP_3072:
     case KeId.MODP_4096:

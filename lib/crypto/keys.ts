@@ -112,21 +112,32 @@ export function computeRekeySkeyseed(
 
 /** The keys of an IKE SA (RFC 7296 section 2.14). */
 export interface IkeSaKeys {
+  /** SK_d: keys child SAs and IKE SA rekeys. */
   readonly skD: Uint8Array;
+  /** Integrity key initiator->responder (empty for AEAD). */
   readonly skAi: Uint8Array;
+  /** Integrity key responder->initiator (empty for AEAD). */
   readonly skAr: Uint8Array;
   /** Encryption key initiator->responder, incl. salt for AEAD. */
   readonly skEi: Uint8Array;
+  /** Encryption key responder->initiator, incl. salt for AEAD. */
   readonly skEr: Uint8Array;
+  /** Key for the initiator's MACedID in AUTH. */
   readonly skPi: Uint8Array;
+  /** Key for the responder's MACedID in AUTH. */
   readonly skPr: Uint8Array;
 }
 
 /** Inputs of {@link deriveIkeSaKeys}. */
 export interface IkeSaKeyInput {
+  /** The negotiated transforms. */
   readonly suite: KeySuite;
+  /** SKEYSEED from computeSkeyseed or computeRekeySkeyseed. */
   readonly skeyseed: Uint8Array;
+  /** Initiator's nonce (Nonce payload data). */
   readonly ni: Uint8Array;
+  /** Responder's nonce. */
+  /** Responder's nonce. */
   readonly nr: Uint8Array;
   /** Initiator's IKE SPI (8 bytes or a bigint). */
   readonly spiI: bigint | Uint8Array;
@@ -189,6 +200,7 @@ export interface ChildSaKeyInput {
   readonly ahIntegId?: number;
   /** Nonces of the exchange that created the child SA (IKE_AUTH: the IKE_SA_INIT ones). */
   readonly ni: Uint8Array;
+  /** Responder's nonce of that exchange. */
   readonly nr: Uint8Array;
   /** g^ir (new) of the CREATE_CHILD_SA KE exchange when PFS is used. */
   readonly sharedSecret?: Uint8Array;

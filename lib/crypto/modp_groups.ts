@@ -61,15 +61,49 @@ export const MODP_PRIMES: Readonly<Record<14 | 15 | 16, bigint>> = {
   ),
 };
 
-/** The generator of every RFC 3526 group. */
+/**
+ * The weak MODP groups, only for peers that cannot do better and only when
+ * explicitly allowed (RFC 8247 section 2.4: group 1 MUST NOT, 2 SHOULD NOT,
+ * 5 SHOULD NOT): group 1 (768-bit) and 2 (1024-bit) of RFC 2409 section 6,
+ * group 5 (1536-bit) of RFC 3526 section 2. Same check in the tests.
+ */
+export const WEAK_MODP_PRIMES: Readonly<Record<1 | 2 | 5, bigint>> = {
+  1: BigInt(
+    "0x" +
+      "ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74" +
+      "020bbea63b139b22514a08798e3404ddef9519b3cd3a431b302b0a6df25f1437" +
+      "4fe1356d6d51c245e485b576625e7ec6f44c42e9a63a3620ffffffffffffffff",
+  ),
+  2: BigInt(
+    "0x" +
+      "ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74" +
+      "020bbea63b139b22514a08798e3404ddef9519b3cd3a431b302b0a6df25f1437" +
+      "4fe1356d6d51c245e485b576625e7ec6f44c42e9a637ed6b0bff5cb6f406b7ed" +
+      "ee386bfb5a899fa5ae9f24117c4b1fe649286651ece65381ffffffffffffffff",
+  ),
+  5: BigInt(
+    "0x" +
+      "ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74" +
+      "020bbea63b139b22514a08798e3404ddef9519b3cd3a431b302b0a6df25f1437" +
+      "4fe1356d6d51c245e485b576625e7ec6f44c42e9a637ed6b0bff5cb6f406b7ed" +
+      "ee386bfb5a899fa5ae9f24117c4b1fe649286651ece45b3dc2007cb8a163bf05" +
+      "98da48361c55d39a69163fa8fd24cf5f83655d23dca3ad961c62f356208552bb" +
+      "9ed529077096966d670c354e4abc9804f1746c08ca237327ffffffffffffffff",
+  ),
+};
+
+/** The generator of every RFC 2409/3526 group. */
 export const MODP_GENERATOR = 2n;
 
 /**
  * Private exponent lengths in bytes: at least twice the group's symmetric
  * strength estimate of RFC 3526 section 8 (2048: 110-160 bits,
- * 3072: 130-210, 4096: 150-240), rounded up.
+ * 3072: 130-210, 4096: 150-240), rounded up; 256 bits for the weak groups.
  */
-export const MODP_EXPONENT_BYTES: Readonly<Record<14 | 15 | 16, number>> = {
+export const MODP_EXPONENT_BYTES: Readonly<Record<1 | 2 | 5 | 14 | 15 | 16, number>> = {
+  1: 32,
+  2: 32,
+  5: 32,
   14: 40,
   15: 54,
   16: 60,

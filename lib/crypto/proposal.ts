@@ -5,8 +5,9 @@
  * printed back in canonical form.
  *
  * The keyword table follows strongSwan's `proposal_keywords_static.txt`
- * (restricted to the transforms deno-ipsec implements, plus the weak MODP
- * groups so they can be rejected with a clear message).
+ * (restricted to the transforms deno-ipsec implements, so AES-CTR is not
+ * accepted, plus the weak MODP groups so they can be rejected with a clear
+ * message).
  *
  * @module
  */
@@ -28,8 +29,10 @@ export type ProposalProtocol = "ike" | "esp" | "ah";
 
 /** One transform in a proposal: its IANA id and, for AES, the key length in bits. */
 export interface TransformSpec {
+  /** IANA transform id. */
   readonly id: number;
   /** Key length in bits (Key Length attribute), only for transforms that carry it. */
+  /** Key length in bits for AES keywords. */
   readonly keyLength?: number;
 }
 
@@ -38,9 +41,13 @@ export interface TransformSpec {
  * preference order. Types that a protocol does not use are empty.
  */
 export interface Proposal {
+  /** IKE, ESP or AH. */
   readonly protocol: ProposalProtocol;
+  /** Encryption algorithms (empty for AH). */
   readonly encr: readonly TransformSpec[];
+  /** PRFs (IKE only). */
   readonly prf: readonly TransformSpec[];
+  /** Integrity algorithms (empty with AEAD). */
   readonly integ: readonly TransformSpec[];
   /** Key exchange methods; for ESP/AH these are the PFS groups (empty = no PFS). */
   readonly ke: readonly TransformSpec[];
@@ -58,11 +65,13 @@ export interface ParseProposalOptions {
 
 /** A proposal string that cannot be used, with what was wrong. */
 export class ProposalError extends Error {
+  /** Always "ProposalError". */
   override readonly name = "ProposalError";
   /** The whole proposal string. */
   readonly proposal: string;
   /** The offending keyword, if a single one is to blame. */
   readonly keyword?: string;
+  /** Builds the error; `message` already names the proposal. */
   constructor(proposal: string, message: string, keyword?: string) {
     super(message);
     this.proposal = proposal;
@@ -72,8 +81,11 @@ export class ProposalError extends Error {
 
 /** What a proposal keyword stands for. */
 export interface ProposalKeyword {
+  /** Transform type (ENCR, PRF, INTEG, KE, ESN). */
   readonly type: TransformType;
+  /** IANA transform id. */
   readonly id: number;
+  /** Key length in bits for AES keywords. */
   readonly keyLength?: number;
 }
 
@@ -88,7 +100,6 @@ function buildKeywords(): Map<string, ProposalKeyword> {
   add(["aes"], { type: T.ENCR, id: EncrId.AES_CBC, keyLength: 128 });
   for (const bits of [128, 192, 256]) {
     add([`aes${bits}`], { type: T.ENCR, id: EncrId.AES_CBC, keyLength: bits });
-    add([`aes${bits}ctr`], { type: T.ENCR, id: EncrId.AES_CTR, keyLength: bits });
     add([`aes${bits}gcm8`, `aes${bits}gcm64`], {
       type: T.ENCR,
       id: EncrId.AES_GCM_8,
@@ -403,6 +414,7 @@ export function describeProposal(p: Proposal): string {
 
 /** One transform of a proposal in SA payload order, with its type. */
 export interface ProposalTransform extends TransformSpec {
+  /** Transform type (ENCR, PRF, INTEG, KE, ESN). */
   readonly type: TransformType;
 }
 

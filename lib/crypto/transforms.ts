@@ -77,9 +77,12 @@ export type EncrKind = "cbc" | "ctr" | "aead" | "null";
 
 /** Metadata of one encryption transform. */
 export interface EncrInfo {
+  /** IANA transform id. */
   readonly id: number;
   /** IANA name, e.g. "ENCR_AES_GCM_16". */
+  /** IANA name. */
   readonly name: string;
+  /** CBC, CTR, AEAD or NULL. */
   readonly kind: EncrKind;
   /** Allowed key lengths in bits (without salt). */
   readonly keyLengthsBits: readonly number[];
@@ -99,7 +102,9 @@ export interface EncrInfo {
 
 /** Metadata of one PRF transform. */
 export interface PrfInfo {
+  /** IANA transform id. */
   readonly id: number;
+  /** IANA name. */
   readonly name: string;
   /** Output length in bytes. */
   readonly outputLength: number;
@@ -120,7 +125,9 @@ export type MacAlgorithm =
 
 /** Metadata of one integrity transform. */
 export interface IntegInfo {
+  /** IANA transform id. */
   readonly id: number;
+  /** IANA name. */
   readonly name: string;
   /** The underlying (untruncated) MAC. */
   readonly mac: MacAlgorithm;
@@ -135,8 +142,11 @@ export type KeKind = "modp" | "ecp" | "curve";
 
 /** Metadata of one key exchange method. */
 export interface KeInfo {
+  /** IANA transform id. */
   readonly id: number;
+  /** IANA name. */
   readonly name: string;
+  /** MODP, ECP or Montgomery curve. */
   readonly kind: KeKind;
   /** Length of the KE payload data (public value) in bytes. */
   readonly publicKeyLength: number;
@@ -144,13 +154,15 @@ export interface KeInfo {
   readonly sharedSecretLength: number;
   /** Too weak for use; rejected unless explicitly allowed. */
   readonly weak: boolean;
-  /** Implemented by {@link createKeyExchange} in key_exchange.ts. */
+  /** Implemented by `createKeyExchange` in key_exchange.ts (weak ones only when allowed). */
   readonly implemented: boolean;
 }
 
 /** Metadata of one ESN transform. */
 export interface EsnInfo {
+  /** IANA transform id. */
   readonly id: number;
+  /** IANA name. */
   readonly name: string;
 }
 
@@ -290,11 +302,11 @@ function modp(id: number, bits: number, weak: boolean): KeInfo {
     publicKeyLength: bits / 8,
     sharedSecretLength: bits / 8,
     weak,
-    implemented: !weak,
+    implemented: true,
   };
 }
 
-/** Key exchange methods by IANA id. Weak groups are known (for printing) but not implemented. */
+/** Key exchange methods by IANA id. Weak groups work only with an explicit `allowWeak`. */
 export const KE_TRANSFORMS: Readonly<Record<number, KeInfo>> = {
   1: modp(1, 768, true),
   2: modp(2, 1024, true),

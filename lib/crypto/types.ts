@@ -18,6 +18,7 @@ export type Backend = "libcrypto" | "node" | "noble";
  * (salt || explicit IV) themselves.
  */
 export interface Aead {
+  /** Which implementation backs it. */
   readonly backend: Backend;
   /** Length of the full nonce in bytes (12 for GCM and ChaCha20-Poly1305). */
   readonly nonceLength: number;
@@ -34,8 +35,11 @@ export interface Aead {
 
 /** A raw block cipher mode without padding (AES-CBC), keyed once. */
 export interface BlockCipher {
+  /** Which implementation backs it. */
   readonly backend: Backend;
+  /** Cipher block size in bytes. */
   readonly blockSize: number;
+  /** IV length in bytes. */
   readonly ivLength: number;
   /** `data.length` must be a multiple of `blockSize`. */
   encrypt(iv: Uint8Array, data: Uint8Array): Uint8Array;
@@ -45,6 +49,7 @@ export interface BlockCipher {
 
 /** A MAC keyed once (HMAC-*, AES-XCBC-MAC, AES-CMAC); output is untruncated. */
 export interface Mac {
+  /** Which implementation backs it. */
   readonly backend: Backend;
   /** Full output length in bytes (e.g. 32 for HMAC-SHA-256). */
   readonly outputLength: number;
@@ -61,6 +66,7 @@ export interface Prf {
   readonly outputLength: number;
   /** Preferred key length in bytes (e.g. 16 for AES-XCBC/CMAC PRFs). */
   readonly keyLength: number;
+  /** prf(key, data). */
   compute(key: Uint8Array, data: Uint8Array): Uint8Array;
 }
 
@@ -77,7 +83,11 @@ export interface KeyExchange {
   computeSharedSecret(peerPublic: Uint8Array): Uint8Array;
 }
 
+/** A source of random bytes: `rng(n)` returns n random bytes (injected in tests). */
+export type Rng = (length: number) => Uint8Array;
+
 /** A crypto failure a user can act on (bad key length, invalid peer value). */
 export class CryptoError extends Error {
+  /** Always "CryptoError". */
   override readonly name = "CryptoError";
 }

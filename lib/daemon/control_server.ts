@@ -2,6 +2,7 @@ import {
   CONTROL_PROTOCOL_VERSION,
   type ControlCommand,
   ControlError,
+  type ControlErrorCode,
   type ControlRequest,
   type ControlResponse,
   type Json,
@@ -24,6 +25,12 @@ export interface ControlHandlers {
 }
 
 const MAX_LINE = 1 << 20;
+
+function errorBody(e: unknown): { code: ControlErrorCode; message: string } {
+  return e instanceof ControlError
+    ? { code: e.code, message: e.message }
+    : { code: "FAILED", message: e instanceof Error ? e.message : String(e) };
+}
 
 /**
  * The daemon's control server on a Unix socket created with mode 0600.
@@ -76,11 +83,23 @@ export class ControlServer {
     const enc = new TextEncoder();
     const dec = new TextDecoder();
     const abort = new AbortController();
-    const write = async (r: ControlResponse) => {
-      await conn.write(enc.encode(JSON.stringify(r) + "\n"));
+    // Writes are chained so streamed events and the final answer never interleave.
+    let tail: Promise<void> = Promise.resolve();
+    const write = (r: ControlResponse): Promise<void> => {
+      const bytes = enc.encode(JSON.stringify(r) + "\n");
+      tail = tail.catch(() => {}).then(async () => {
+        for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+      });
+      return tail;
     };
     let buf = "";
     const chunk = new Uint8Array(65536);
+    // Streams run beside the read loop so a client that hangs up ends them (abort).
+    const streams = new Set<Promise<void>>();
+    const background = (p: Promise<void>) => {
+      streams.add(p);
+      void p.finally(() => streams.delete(p));
+    };
     try {
       while (true) {
         const n = await conn.read(chunk);
@@ -100,15 +119,20 @@ export class ControlServer {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (line.trim() === "") continue;
-          await this.#answer(line, write, abort.signal);
+          await this.#answer(line, write, abort.signal, background);
         }
       }
     } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset)) {
+      // The peer went away, or close() shut the connection under a pending read.
+      if (
+        !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+          e instanceof Deno.errors.Interrupted || e instanceof Deno.errors.BrokenPipe)
+      ) {
         throw e;
       }
     } finally {
       abort.abort();
+      await Promise.allSettled([...streams]);
       try {
         conn.close();
       } catch { /* already closed */ }
@@ -119,6 +143,7 @@ export class ControlServer {
     line: string,
     write: (r: ControlResponse) => Promise<void>,
     signal: AbortSignal,
+    background: (p: Promise<void>) => void,
   ): Promise<void> {
     const v = CONTROL_PROTOCOL_VERSION;
     let id = 0;
@@ -127,7 +152,17 @@ export class ControlServer {
       id = req.id;
       const stream = this.#handlers.streams?.[req.cmd];
       if (stream) {
-        await stream(req, (event) => void write({ v, id, event }).catch(() => {}), signal);
+        background(
+          (async () => {
+            try {
+              await stream(req, (event) => void write({ v, id, event }).catch(() => {}), signal);
+              // The stream ended on the daemon's side: tell the client so it stops reading.
+              if (!signal.aborted) await write({ v, id, ok: true, data: null });
+            } catch (e) {
+              if (!signal.aborted) await write({ v, id, ok: false, error: errorBody(e) });
+            }
+          })().catch(() => {}),
+        );
         return;
       }
       const h = this.#handlers.commands[req.cmd];
@@ -135,10 +170,7 @@ export class ControlServer {
       const data = await h(req);
       await write({ v, id, ok: true, data });
     } catch (e) {
-      const err = e instanceof ControlError
-        ? { code: e.code, message: e.message }
-        : { code: "FAILED" as const, message: e instanceof Error ? e.message : String(e) };
-      await write({ v, id, ok: false, error: err });
+      await write({ v, id, ok: false, error: errorBody(e) });
     }
   }
 

@@ -91,14 +91,25 @@ class FamilyIndex {
     this.hi = new Int32Array(n * DIMS);
     this.ids = new Int32Array(n);
     for (let d = 0; d < 2; d++) {
-      const pts = new Set<bigint>([0n]);
-      for (const r of rules) {
-        pts.add(r.box.lo[d]);
-        pts.add(r.box.hi[d] + 1n);
+      if (version === 4) {
+        // Numbers in a typed array: numeric sort without a comparator.
+        const pts = new Float64Array(2 * n + 1);
+        for (let i = 0; i < n; i++) {
+          pts[2 * i] = Number(rules[i].box.lo[d]);
+          pts[2 * i + 1] = Number(rules[i].box.hi[d]) + 1;
+        }
+        pts.sort();
+        const uniq: number[] = [];
+        for (const x of pts) if (uniq.length === 0 || uniq[uniq.length - 1] !== x) uniq.push(x);
+        this.addrBounds4[d] = uniq;
+      } else {
+        const pts = new Set<bigint>([0n]);
+        for (const r of rules) {
+          pts.add(r.box.lo[d]);
+          pts.add(r.box.hi[d] + 1n);
+        }
+        this.addrBounds6[d] = [...pts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       }
-      const sorted = [...pts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      if (version === 4) this.addrBounds4[d] = sorted.map(Number);
-      else this.addrBounds6[d] = sorted;
     }
     const sizes = [0, 0, 257, 65537, 65537];
     for (let d = 2; d < DIMS; d++) {
@@ -137,28 +148,37 @@ class FamilyIndex {
     return this.small[d][Number(v) + 1];
   }
 
+  /** Sorted distinct interval cut points of dimension `d` over rules `idx`. */
+  private cuts(idx: readonly number[], d: number): Int32Array {
+    const pts = new Int32Array(2 * idx.length);
+    for (let j = 0; j < idx.length; j++) {
+      pts[2 * j] = this.lo[idx[j] * DIMS + d];
+      pts[2 * j + 1] = this.hi[idx[j] * DIMS + d] + 1;
+    }
+    pts.sort();
+    let k = 0;
+    for (let j = 0; j < pts.length; j++) if (j === 0 || pts[j] !== pts[k - 1]) pts[k++] = pts[j];
+    return pts.subarray(0, k);
+  }
+
+  /** Number of elementary intervals (of `pts`) rule `i` spans in dimension `d`. */
+  private span(pts: Int32Array, i: number, d: number): number {
+    return upperIndexI32(pts, this.hi[i * DIMS + d] + 1) -
+      upperIndexI32(pts, this.lo[i * DIMS + d]);
+  }
+
   private build(idx: number[], mask: number): Node | null {
     if (idx.length === 0) return null;
     if (idx.length <= LEAF_MAX || mask === 0) return { k: 0, rules: Int32Array.from(idx) };
     let bestDim = -1;
     let bestScore = 0;
-    let bestPts: number[] = [];
+    let bestPts: Int32Array<ArrayBufferLike> = new Int32Array(0);
     for (let d = 0; d < DIMS; d++) {
       if (!(mask & (1 << d))) continue;
-      const set = new Set<number>();
-      for (const i of idx) {
-        set.add(this.lo[i * DIMS + d]);
-        set.add(this.hi[i * DIMS + d] + 1);
-      }
-      const pts = [...set].sort((a, b) => a - b);
+      const pts = this.cuts(idx, d);
       if (pts.length <= 2) continue; // every rule spans the same interval(s)
       let narrow = 0;
-      const pos = new Map<number, number>();
-      pts.forEach((p, i) => pos.set(p, i));
-      for (const i of idx) {
-        const span = pos.get(this.hi[i * DIMS + d] + 1)! - pos.get(this.lo[i * DIMS + d])!;
-        if (span <= SPAN_MAX) narrow++;
-      }
+      for (const i of idx) if (this.span(pts, i, d) <= SPAN_MAX) narrow++;
       if (narrow > bestScore) {
         bestScore = narrow;
         bestDim = d;
@@ -167,21 +187,11 @@ class FamilyIndex {
     }
     if (bestDim < 0 || bestScore < 2) return { k: 0, rules: Int32Array.from(idx) };
     const d = bestDim;
-    const pos = new Map<number, number>();
-    bestPts.forEach((p, i) => pos.set(p, i));
     const narrowRules: number[] = [];
     const wide: number[] = [];
-    for (const i of idx) {
-      const span = pos.get(this.hi[i * DIMS + d] + 1)! - pos.get(this.lo[i * DIMS + d])!;
-      (span <= SPAN_MAX ? narrowRules : wide).push(i);
-    }
+    for (const i of idx) (this.span(bestPts, i, d) <= SPAN_MAX ? narrowRules : wide).push(i);
     // Bounds only from the narrow rules (fewer, larger intervals).
-    const set = new Set<number>();
-    for (const i of narrowRules) {
-      set.add(this.lo[i * DIMS + d]);
-      set.add(this.hi[i * DIMS + d] + 1);
-    }
-    const bounds = Int32Array.from([...set].sort((a, b) => a - b));
+    const bounds = this.cuts(narrowRules, d).slice();
     const lists: number[][] = Array.from({ length: bounds.length }, () => []);
     for (const i of narrowRules) {
       const a = upperIndexI32(bounds, this.lo[i * DIMS + d]);

@@ -19,8 +19,11 @@ import { ipFromBytes, ipToBytes, IPV4_MAX, IPV6_MAX } from "./address.ts";
 import {
   type AddressSelector,
   ANY_PORT,
+  formatAddressSelector,
+  formatPortSelector,
   type PacketTuple,
   type PortSelector,
+  protocolName,
   type ProtocolSelector,
   type Selector,
   selectorVersions,
@@ -51,6 +54,14 @@ export type NarrowResult =
 
 function isOpaque(t: TrafficSelector): boolean {
   return t.startPort === 65535 && t.endPort === 0;
+}
+
+function isTypedProtocol(p: number): boolean {
+  return p === 1 || p === 58 || p === 135;
+}
+
+function untypedPorts(t: TrafficSelector): boolean {
+  return t.ipProtocol === 0 && !(t.startPort === 0 && t.endPort === 65535);
 }
 
 /** The all-traffic TS for one IP version. */
@@ -85,6 +96,10 @@ export function intersectTs(a: TrafficSelector, b: TrafficSelector): TrafficSele
   if (a.ipProtocol === 0) proto = b.ipProtocol;
   else if (b.ipProtocol === 0 || a.ipProtocol === b.ipProtocol) proto = a.ipProtocol;
   else return null;
+  // ICMP/MH carry message types in the port fields with their own OPAQUE
+  // rules; a port range written for "any protocol" does not translate to
+  // them, so such a pair has no (safe) intersection.
+  if (isTypedProtocol(proto) && (untypedPorts(a) || untypedPorts(b))) return null;
   let sp: number;
   let ep: number;
   if (isOpaque(a) || isOpaque(b)) {
@@ -327,4 +342,25 @@ export function packetToTs(p: PacketTuple): { local: TrafficSelector; remote: Tr
       ...addr(p.remoteAddress),
     },
   };
+}
+
+/**
+ * Prints a traffic selector like swanctl: `10.1.0.0/16`, `10.0.0.1-10.0.0.9`,
+ * with `[proto/port]` when the protocol or ports are restricted.
+ *
+ * @example
+ * ```ts
+ * formatTs(anyTs(4)); // "0.0.0.0/0"
+ * ```
+ */
+export function formatTs(t: TrafficSelector): string {
+  const sel = tsPairToSelector(t, t);
+  const addr = sel ? formatAddressSelector(sel.localAddress) : "?";
+  const port = tsPort(t);
+  const proto = t.ipProtocol === 0 ? "" : protocolName(t.ipProtocol).toLowerCase();
+  const portText = port.kind === "any"
+    ? ""
+    : formatPortSelector(port, t.ipProtocol === 0 ? "any" : t.ipProtocol);
+  if (proto === "" && portText === "") return addr;
+  return `${addr}[${proto}${portText === "" ? "" : `/${portText}`}]`;
 }

@@ -29,6 +29,7 @@
  * @module
  */
 
+import { formatIp, ipFromBytes } from "./address.ts";
 import type { Selector } from "./selector.ts";
 
 /** IPsec protocol of an SA. */
@@ -54,8 +55,15 @@ export interface SaProcessor {
   readonly sequence: number;
   /** Sequence counter overflow: the SA must not send again. */
   readonly sequenceExhausted: boolean;
+  /** The soft sequence threshold was passed: rekey (treated as a soft expiry). */
+  readonly rekeyNeeded?: boolean;
   /** Inbound anti-replay window (top = highest authenticated sequence number). */
   readonly replay: { readonly size: number; readonly top: number };
+  /** Moves the SA to new outer addresses / UDP encapsulation in place (MOBIKE). */
+  updateEndpoints?(
+    tunnel: { src: Uint8Array; dst: Uint8Array } | undefined,
+    udpEncap: { srcPort: number; dstPort: number } | undefined,
+  ): void;
 }
 
 /** How the outer header's DSCP and DF are set in tunnel mode (RFC 4301 section 8.1, 5.1.2.1). */
@@ -92,19 +100,28 @@ export interface SadEntryInit<P extends SaProcessor = SaProcessor> {
   now: number;
 }
 
+const NO_LIMIT: Lifetime = Object.freeze({});
+const DEFAULT_HEADERS: HeaderHandling = Object.freeze({ dscp: "copy", df: "copy" });
+const NO_SELECTOR_LIST = Object.freeze([]) as readonly Selector[] as Selector[];
+const NO_SELECTORS: { local: Selector[]; remote: Selector[] } = Object.freeze({
+  local: NO_SELECTOR_LIST,
+  remote: NO_SELECTOR_LIST,
+});
+
 /** One SA in the database. */
 export class SadEntry<P extends SaProcessor = SaProcessor> {
   readonly spi: number;
   readonly protocol: IpsecProtocol;
   readonly direction: "in" | "out";
   readonly mode: "tunnel" | "transport";
-  readonly src: Uint8Array;
-  readonly dst: Uint8Array;
+  /** SA endpoints; changed only through {@linkcode Sad.updateEndpoints}. */
+  src: Uint8Array;
+  dst: Uint8Array;
   readonly processor: P;
   readonly encryption?: string;
   readonly integrity?: string;
   readonly esn: boolean;
-  readonly udpEncap?: { srcPort: number; dstPort: number };
+  udpEncap?: { srcPort: number; dstPort: number };
   readonly soft: Lifetime;
   readonly hard: Lifetime;
   readonly headers: HeaderHandling;
@@ -133,11 +150,12 @@ export class SadEntry<P extends SaProcessor = SaProcessor> {
     this.integrity = init.integrity;
     this.esn = init.esn ?? false;
     this.udpEncap = init.udpEncap;
-    this.soft = init.soft ?? {};
-    this.hard = init.hard ?? {};
-    this.headers = init.headers ?? { dscp: "copy", df: "copy" };
+    // Shared frozen defaults keep a million entries small.
+    this.soft = init.soft ?? NO_LIMIT;
+    this.hard = init.hard ?? NO_LIMIT;
+    this.headers = init.headers ?? DEFAULT_HEADERS;
     this.pathMtu = init.pathMtu ?? 0;
-    this.trafficSelectors = init.trafficSelectors ?? { local: [], remote: [] };
+    this.trafficSelectors = init.trafficSelectors ?? NO_SELECTORS;
     this.reqid = init.reqid ?? 0;
     this.createdAt = init.now;
     this.lastUsed = init.now;
@@ -183,7 +201,7 @@ export class SadEntry<P extends SaProcessor = SaProcessor> {
       this.#softFired = true;
       return "hard";
     }
-    if (!this.#softFired && exceeded(this.soft, this, now)) {
+    if (!this.#softFired && (exceeded(this.soft, this, now) || this.processor.rekeyNeeded)) {
       this.#softFired = true;
       return "soft";
     }
@@ -293,6 +311,44 @@ export class Sad<P extends SaProcessor = SaProcessor> {
     return this.#outbound.delete(k);
   }
 
+  /**
+   * MOBIKE (RFC 4555 section 3.5): moves an SA to new endpoints and NAT
+   * state in place. Keys, counters, lifetimes and the replay window stay;
+   * the outbound index (keyed by destination) follows; the packet processor
+   * is told when it supports it. Returns false when `entry` is not here.
+   */
+  updateEndpoints(
+    entry: SadEntry<P>,
+    src: Uint8Array,
+    dst: Uint8Array,
+    udpEncap?: { srcPort: number; dstPort: number },
+  ): boolean {
+    if (src.length !== dst.length || (src.length !== 4 && src.length !== 16)) {
+      throw new SadError("SA endpoints must be two IPv4 or two IPv6 addresses");
+    }
+    if (entry.protocol === "ah" && udpEncap) {
+      throw new SadError("AH cannot be UDP-encapsulated (RFC 3948 covers ESP only)");
+    }
+    if (!this.remove(entry)) return false;
+    entry.processor.updateEndpoints?.(
+      entry.mode === "tunnel" ? { src, dst } : undefined,
+      udpEncap,
+    );
+    entry.src = src.slice();
+    entry.dst = dst.slice();
+    entry.udpEncap = udpEncap;
+    if (entry.direction === "in") this.#inbound.set(inboundKey(entry.spi, entry.protocol), entry);
+    else this.#outbound.set(outboundKey(entry.dst, entry.protocol, entry.spi), entry);
+    return true;
+  }
+
+  /** One display row per SA for `ipsec sad` (inbound first), at time `now`. */
+  rows(now: number): SadRow[] {
+    const out: SadRow[] = [];
+    for (const e of this.entries()) out.push(sadRow(e, now));
+    return out;
+  }
+
   /** All entries (inbound first). */
   *entries(): IterableIterator<SadEntry<P>> {
     yield* this.#inbound.values();
@@ -323,4 +379,66 @@ export class Sad<P extends SaProcessor = SaProcessor> {
     }
     return events;
   }
+}
+
+/** A flat, printable view of one SA (for the CLI table and the control socket). */
+export interface SadRow {
+  /** SPI as 8 hex digits. */
+  spi: string;
+  direction: "in" | "out";
+  protocol: IpsecProtocol;
+  mode: "tunnel" | "transport";
+  src: string;
+  dst: string;
+  /** "udp 4500->4500" or "". */
+  encap: string;
+  encryption: string;
+  integrity: string;
+  esn: boolean;
+  /** Outbound: last sequence number sent. Inbound: highest authenticated one. */
+  sequence: number;
+  replayWindow: number;
+  bytes: number;
+  packets: number;
+  ageSeconds: number;
+  /** Seconds until the soft / hard time limit, or null when there is none. */
+  softInSeconds: number | null;
+  hardInSeconds: number | null;
+  /** "active", "rekeying" (soft fired), "expired" (hard fired) or "overflow". */
+  state: "active" | "rekeying" | "expired" | "overflow";
+  reqid: number;
+}
+
+function sadRow(e: SadEntry<SaProcessor>, now: number): SadRow {
+  const left = (l: Lifetime) =>
+    l.seconds === undefined
+      ? null
+      : Math.max(0, Math.ceil((e.createdAt + l.seconds * 1000 - now) / 1000));
+  return {
+    spi: e.spi.toString(16).padStart(8, "0"),
+    direction: e.direction,
+    protocol: e.protocol,
+    mode: e.mode,
+    src: formatIp(ipFromBytes(e.src)),
+    dst: formatIp(ipFromBytes(e.dst)),
+    encap: e.udpEncap ? `udp ${e.udpEncap.srcPort}->${e.udpEncap.dstPort}` : "",
+    encryption: e.encryption ?? (e.protocol === "ah" ? "" : "?"),
+    integrity: e.integrity ?? "",
+    esn: e.esn,
+    sequence: e.direction === "out" ? e.sequence : e.processor.replay.top,
+    replayWindow: e.processor.replay.size,
+    bytes: e.bytes,
+    packets: e.packets,
+    ageSeconds: Math.floor((now - e.createdAt) / 1000),
+    softInSeconds: e.softExpired ? null : left(e.soft),
+    hardInSeconds: left(e.hard),
+    state: e.hardExpired
+      ? "expired"
+      : e.sequenceOverflow
+      ? "overflow"
+      : e.softExpired
+      ? "rekeying"
+      : "active",
+    reqid: e.reqid,
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * Private helpers: use a backend's in-place entry points (`sealTo`,
- * `openTo`, `encryptTo`, `decryptTo`, `computeTo`, as `ffi/libcrypto.ts`
+ * Private helpers: use a backend's in-place entry points (`sealInPlace`,
+ * `openInPlace`, `encryptTo`, `decryptTo`, `computeTo`, as `ffi/libcrypto.ts`
  * provides) when present, else the plain contract of `lib/crypto/types.ts`
  * plus one copy. Detected once per SA, never per packet.
  *
@@ -10,8 +10,20 @@
 import type { Aead, BlockCipher, Mac } from "../crypto/types.ts";
 
 interface AeadInPlace extends Aead {
-  sealTo(nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
-  openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
+  sealInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void;
+  openInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean;
 }
 interface CipherInPlace extends BlockCipher {
   encryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
@@ -41,11 +53,11 @@ export type OpenInPlace = (
 /** In-place AEAD operations for `aead`. */
 export function aeadOps(aead: Aead): { seal: SealInPlace; open: OpenInPlace } {
   const ip = aead as Partial<AeadInPlace>;
-  if (typeof ip.sealTo === "function" && typeof ip.openTo === "function") {
+  if (typeof ip.sealInPlace === "function" && typeof ip.openInPlace === "function") {
     const a = aead as AeadInPlace;
     return {
-      seal: (n, aad, buf, s, e) => a.sealTo(n, buf.subarray(s, e), aad, buf.subarray(s)),
-      open: (n, aad, buf, s, e) => a.openTo(n, buf.subarray(s, e), aad, buf.subarray(s)),
+      seal: (n, aad, buf, s, e) => a.sealInPlace(n, aad, buf, s, e),
+      open: (n, aad, buf, s, e) => a.openInPlace(n, aad, buf, s, e),
     };
   }
   return {
@@ -68,8 +80,14 @@ export function cipherOps(c: BlockCipher): {
   if (typeof ip.encryptTo === "function" && typeof ip.decryptTo === "function") {
     const x = c as CipherInPlace;
     return {
-      encrypt: (iv, b, s, e) => x.encryptTo(iv, b.subarray(s, e), b.subarray(s, e)),
-      decrypt: (iv, b, s, e) => x.decryptTo(iv, b.subarray(s, e), b.subarray(s, e)),
+      encrypt: (iv, b, s, e) => {
+        const v = b.subarray(s, e);
+        x.encryptTo(iv, v, v);
+      },
+      decrypt: (iv, b, s, e) => {
+        const v = b.subarray(s, e);
+        x.decryptTo(iv, v, v);
+      },
     };
   }
   return {
@@ -93,4 +111,17 @@ export function icvEqual(a: Uint8Array, b: Uint8Array, off: number, n: number): 
   let d = 0;
   for (let i = 0; i < n; i++) d |= a[i] ^ b[off + i];
   return d === 0;
+}
+
+/** Writes a big-endian u32 at `b[o..o+4)`. */
+export function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/** Reads a big-endian u32 at `b[o..o+4)`. */
+export function readU32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }

@@ -4,8 +4,9 @@
  * state. Turning it into SAD install effects is {@link childSaInstalls}.
  *
  * ```
- *   creating ──► installed ──► deleting ──► deleted
- *       └──────────────────────────────────────▲
+ *   creating ──► installed ──► rekeying ──► rekeyed ──► deleting ──► deleted
+ *       │            │  ▲──────────┘ (failed)              ▲
+ *       └────────────┴─────────────────────────────────────┘
  * ```
  *
  * @module
@@ -13,14 +14,25 @@
 import type { TrafficSelector } from "../db/narrow.ts";
 import type { KeyedTransform, SaInstall, SaLifetimes } from "./effects.ts";
 import type { ChildConfig } from "./peer_config.ts";
+import type { Proposal as WireProposal } from "./payloads/sa.ts";
 
 /** Child SA states. */
-export type ChildSaState = "creating" | "installed" | "deleting" | "deleted";
+export type ChildSaState =
+  | "creating"
+  | "installed"
+  | "rekeying"
+  | "rekeyed"
+  | "deleting"
+  | "deleted";
 
 /** Allowed transitions of {@link ChildSaState}. */
 export const CHILD_SA_TRANSITIONS: Readonly<Record<ChildSaState, readonly ChildSaState[]>> = {
   creating: ["installed", "deleted"],
-  installed: ["deleting", "deleted"],
+  installed: ["rekeying", "rekeyed", "deleting", "deleted"],
+  /** We started a rekey; back to installed if it fails. */
+  rekeying: ["installed", "rekeyed", "deleting", "deleted"],
+  /** Replaced by a new child; deleted once the peer or we send the Delete. */
+  rekeyed: ["deleting", "deleted"],
   deleting: ["deleted"],
   deleted: [],
 };
@@ -39,7 +51,8 @@ export interface ChildSuite {
 /** A child SA pair. */
 export class ChildSa {
   readonly id: number;
-  readonly ikeSaId: number;
+  /** The IKE SA it belongs to (changes when that IKE SA is rekeyed). */
+  ikeSaId: number;
   readonly config: ChildConfig;
   readonly connectionName: string;
   /** Inbound SPI (we chose it). */
@@ -56,6 +69,19 @@ export class ChildSa {
   integIn: Uint8Array | undefined;
   localTs: TrafficSelector[] = [];
   remoteTs: TrafficSelector[] = [];
+  /** The proposals we offered (initiator of the creating exchange). */
+  offer: WireProposal[] | undefined;
+  /** Nonces of the exchange that created it (for rekey collision resolution). */
+  nonces: { ni: Uint8Array; nr: Uint8Array } | undefined;
+  /** The child this one replaced (rekey), if any. */
+  rekeyOf: number | undefined;
+  /** Deadlines of its rekey and hard-expiry timers (ms, 0 = none), to re-arm after an IKE rekey. */
+  rekeyAt = 0;
+  expireAt = 0;
+  /** Its outbound SAD entry is installed (delayed for a rekey responder). */
+  outboundInstalled = false;
+  /** Collision: the id of the child the peer created when it rekeyed this one. */
+  peerRekey: number | undefined;
   /** Peer sent ESP_TFC_PADDING_NOT_SUPPORTED. */
   peerNoTfc = false;
   #state: ChildSaState = "creating";

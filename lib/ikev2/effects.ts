@@ -117,6 +117,13 @@ export type EngineEvent =
     readonly reason: string;
   }
   | {
+    /** IKE SA `oldIkeSaId` was rekeyed: it and its child SAs are now `ikeSaId`. */
+    readonly type: "ike-rekeyed";
+    readonly ikeSaId: number;
+    readonly oldIkeSaId: number;
+    readonly connectionName: string;
+  }
+  | {
     readonly type: "ike-failed";
     readonly ikeSaId: number;
     readonly connectionName: string;
@@ -128,15 +135,36 @@ export type LogLevel = "error" | "warn" | "info" | "debug";
 
 /** One thing the host must do. */
 export type Effect =
-  /** Send a UDP datagram (`bytes` is the IKE message, without a non-ESP marker). */
+  /**
+   * Send a UDP datagram. `bytes` is the IKE message without the non-ESP
+   * marker: on the NAT-T port (4500) the host prepends the 4 zero bytes
+   * (RFC 3948), unless `raw` is set (a NAT-T keepalive: one 0xFF byte,
+   * sent as it is).
+   */
   | {
     readonly kind: "send";
     readonly from: Endpoint;
     readonly to: Endpoint;
     readonly bytes: Uint8Array;
+    readonly raw?: boolean;
   }
   /** Install one direction of a child SA. */
   | { readonly kind: "installSa"; readonly sa: SaInstall }
+  /**
+   * Change the outer addresses/UDP encapsulation of an installed SA in place
+   * (NAT port floating, MOBIKE); keys, SPI and sequence numbers stay.
+   */
+  | {
+    readonly kind: "updateSa";
+    readonly ikeSaId: number;
+    readonly childSaId: number;
+    readonly protocol: "esp" | "ah";
+    readonly direction: "in" | "out";
+    readonly spi: number;
+    readonly src: string;
+    readonly dst: string;
+    readonly encap?: { readonly srcPort: number; readonly dstPort: number };
+  }
   /** Remove one direction of a child SA. */
   | {
     readonly kind: "removeSa";
@@ -151,6 +179,15 @@ export type Effect =
   | { readonly kind: "setTimer"; readonly id: string; readonly at: number }
   /** Disarm a timer (unknown ids are ignored). */
   | { readonly kind: "cancelTimer"; readonly id: string }
+  /**
+   * Key export (EngineConfig.exportKeys): append `line` to the Wireshark UAT
+   * file `table` (strongSwan save-keys format; create it with mode 0600).
+   */
+  | {
+    readonly kind: "exportKeys";
+    readonly table: "ikev2_decryption_table" | "esp_sa";
+    readonly line: string;
+  }
   /** A log line. */
   | { readonly kind: "log"; readonly level: LogLevel; readonly line: string }
   /** An event for the CLI. */

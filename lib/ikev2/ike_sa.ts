@@ -16,10 +16,15 @@
 import type { IkeSaKeys, KeySuite } from "../crypto/keys.ts";
 import type { KeyExchange } from "../crypto/types.ts";
 import type { Identity } from "../db/identity.ts";
+import type { NotifyPayload } from "./payloads/notify.ts";
+import type { PadEntry } from "../db/pad.ts";
 import type { ChildSa } from "./child_sa.ts";
 import type { Endpoint } from "./effects.ts";
 import { ExchangeWindow, type RetransmitPolicy } from "./exchange.ts";
-import type { PeerConfig } from "./peer_config.ts";
+import type { ChildConfig, PeerConfig } from "./peer_config.ts";
+import type { IkeSaProtection } from "./message.ts";
+import type { FragmentReassembler } from "./fragment.ts";
+import type { Proposal as WireProposal } from "./payloads/sa.ts";
 
 /** IKE SA states. */
 export type IkeSaState = "created" | "connecting" | "established" | "deleting" | "destroyed";
@@ -43,6 +48,40 @@ export interface IkeSuite extends KeySuite {
   /** Key exchange method (Transform Type 4). */
   readonly keId: number;
 }
+
+/**
+ * A request this SA wants to send (strongSwan's queued tasks). The exchange
+ * window sends one at a time; `active` is the one awaiting its response.
+ */
+export type SaTask =
+  | { readonly kind: "ike_init" }
+  | { readonly kind: "ike_auth"; child?: ChildSa }
+  | { readonly kind: "delete_ike"; readonly reason: string }
+  | { readonly kind: "delete_child"; readonly childId: number; readonly reason: string }
+  | { readonly kind: "dpd" }
+  /**
+   * CREATE_CHILD_SA for a new child, or for a rekey when `rekeyOf` is set;
+   * the rest is filled in when the request is built.
+   */
+  | {
+    readonly kind: "create_child";
+    readonly config: ChildConfig;
+    readonly rekeyOf?: number;
+    /** PFS group to use (after INVALID_KE_PAYLOAD). */
+    group?: number;
+    child?: ChildSa;
+    /** The child being rekeyed, as it was when the request was built. */
+    oldChild?: ChildSa;
+    nonce?: Uint8Array;
+    kex?: KeyExchange;
+    retries?: number;
+  }
+  /** CREATE_CHILD_SA rekeying this IKE SA; `fresh` is the new SA being negotiated. */
+  | { readonly kind: "rekey_ike"; fresh?: IkeSa; group?: number; retries?: number }
+  /** INFORMATIONAL carrying notifies (e.g. INVALID_SPI). */
+  | { readonly kind: "notify"; readonly payloads: readonly NotifyPayload[] }
+  /** INFORMATIONAL with N(AUTHENTICATION_FAILED): we could not verify the responder. */
+  | { readonly kind: "auth_failed"; readonly reason: string };
 
 /** Counters of one IKE SA. */
 export interface IkeSaCounters {
@@ -81,6 +120,8 @@ export class IkeSa {
   initRequest: Uint8Array | undefined;
   /** IKE_SA_INIT response as sent/received (AUTH octets). */
   initResponse: Uint8Array | undefined;
+  /** The SA proposals we offered in IKE_SA_INIT (initiator, to check the answer). */
+  initOffer: WireProposal[] | undefined;
   /** Cookie to echo in the retried IKE_SA_INIT (initiator). */
   cookie: Uint8Array | undefined;
   keys: IkeSaKeys | undefined;
@@ -92,14 +133,33 @@ export class IkeSa {
   peerFragmentation = false;
   /** Hash algorithms from the peer's SIGNATURE_HASH_ALGORITHMS. */
   peerSignatureHashes: number[] = [];
+  /** The peer sent CERTREQ (we then send our certificates with sendCert "ifasked"). */
+  peerCertreq = false;
   /** IKE_SA_INIT retries done (COOKIE, INVALID_KE). */
   initRetries = 0;
 
   // ---- IKE_AUTH ----
   localId: Identity | undefined;
   remoteId: Identity | undefined;
-  /** Authentication method names for `ipsec status`-like output. */
+  /** The PAD entry that authorized the peer (when the engine has a PAD). */
+  padEntry: PadEntry | undefined;
+  /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */
   authInfo = "";
+
+  /** SK protection of both directions, once IKE_SA_INIT is done. */
+  protection: IkeSaProtection | undefined;
+  /** Set once this SA was replaced by a rekey: the new SA's id. */
+  rekeyedTo: number | undefined;
+  /** Reassembly of incoming IKE fragments (created on the first SKF). */
+  reassembler: FragmentReassembler | undefined;
+  /** Requests waiting for the window. */
+  readonly pending: SaTask[] = [];
+  /** The request in flight. */
+  active: SaTask | undefined;
+  /** Responder: connections that matched the IKE_SA_INIT addresses (IKE_AUTH picks one). */
+  candidates: readonly PeerConfig[] = [];
+  /** Responder: key of the half-open table (SPIi and initiator address). */
+  halfOpenKey = "";
 
   /** Child SAs by engine-unique id. */
   readonly children = new Map<number, ChildSa>();

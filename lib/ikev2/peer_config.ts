@@ -23,6 +23,7 @@
 import type { Proposal } from "../crypto/proposal.ts";
 import type { Identity } from "../db/identity.ts";
 import type { RetransmitPolicy } from "./exchange.ts";
+import type { Pad } from "../db/pad.ts";
 
 /** How one side authenticates. */
 export type AuthKind = "psk" | "pubkey";
@@ -114,6 +115,8 @@ export interface PeerConfig {
   readonly sendCert?: "always" | "ifasked" | "never";
   /** Send CERTREQ for our trust anchors (default true for pubkey). */
   readonly sendCertreq?: boolean;
+  /** Rekey the IKE SA after this many seconds (minus up to 10% jitter; 0/absent = never). */
+  readonly rekeySeconds?: number;
   /** Seconds of inbound silence before a DPD check (0 = off; default 30). */
   readonly dpdDelaySeconds?: number;
   readonly dpdAction?: DpdAction;
@@ -121,8 +124,23 @@ export interface PeerConfig {
   readonly retransmit?: RetransmitPolicy;
   /** Attempts to establish before giving up (initiator; default 1). */
   readonly keyingTries?: number;
-  /** Advertise IKEV2_FRAGMENTATION_SUPPORTED (default true). */
+  /**
+   * Largest IP packet for IKE messages (bytes, default 1280): longer
+   * protected messages are sent as RFC 7383 fragments if the peer supports it.
+   */
+  readonly fragmentSize?: number;
+  /** Advertise IKEV2_FRAGMENTATION_SUPPORTED and fragment (default true). */
   readonly fragmentation?: boolean;
+  /**
+   * Announce SIGNATURE_HASH_ALGORITHMS (RFC 7427) in IKE_SA_INIT (default
+   * true). Without it a peer signs with the RFC 4754 ECDSA methods.
+   */
+  readonly signatureHashes?: boolean;
+  /**
+   * Force UDP encapsulation of ESP (swanctl `encap = yes`): we fake a NAT in
+   * our NAT_DETECTION_SOURCE_IP so both sides move to port 4500.
+   */
+  readonly encap?: boolean;
   /** Send INITIAL_CONTACT in the first IKE_AUTH (default true). */
   readonly initialContact?: boolean;
 }
@@ -138,12 +156,33 @@ export interface SharedSecret {
 export interface EngineConfig {
   readonly connections: readonly PeerConfig[];
   readonly secrets?: readonly SharedSecret[];
+  /**
+   * The Peer Authorization Database (RFC 4301 section 4.4.3). When set, a
+   * peer is accepted only if an entry matches its authenticated identity;
+   * that entry's credentials are checked (instead of `secrets` and the
+   * connection's CAs) and its `allowedTs` bounds what the peer may claim
+   * for its side of a child SA.
+   */
+  readonly pad?: Pad;
   /** Half-open IKE SAs above which the responder demands COOKIEs (default 1000; 0 = always). */
   readonly cookieThreshold?: number;
   /** Half-open SAs are dropped after this many seconds (default 30). */
   readonly halfOpenTimeoutSeconds?: number;
+  /**
+   * Export IKE and ESP keys for Wireshark as `exportKeys` effects (default
+   * off: anyone with these lines can decrypt the traffic).
+   */
+  readonly exportKeys?: boolean;
+  /** NAT-T keepalive interval when we are behind a NAT (seconds, default 20; 0 = off). */
+  readonly natKeepaliveSeconds?: number;
   /** Rotate the cookie secret this often (seconds, default 120). */
   readonly cookieSecretLifetimeSeconds?: number;
+  /**
+   * After a rekey, the old child's inbound SA stays installed this long
+   * (seconds, default 2) so packets the peer sent on it just before the
+   * Delete are still accepted (make-before-break).
+   */
+  readonly rekeyInboundGraceSeconds?: number;
   /** Default retransmission policy (per-connection settings override it). */
   readonly retransmit?: RetransmitPolicy;
 }

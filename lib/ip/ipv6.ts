@@ -58,6 +58,8 @@ export interface Ipv6InsertionPoint {
   nextHeaderOffset: number;
   /** Protocol number that was at that byte (goes into the ESP trailer / AH header). */
   nextHeader: number;
+  /** True when a Fragment header says this is a fragment (offset > 0 or more fragments). */
+  fragment: boolean;
 }
 
 /** Length of the extension header at `off` of type `nh`, or -1 if truncated. */
@@ -87,16 +89,22 @@ export function ipv6InsertionPoint(p: Uint8Array): Ipv6InsertionPoint | null {
   let nhOff = 6;
   let nh = p[6];
   let off = IPV6_HEADER;
-  let best: Ipv6InsertionPoint = { offset: off, nextHeaderOffset: nhOff, nextHeader: nh };
+  let fragment = false;
+  let best: Ipv6InsertionPoint = { offset: off, nextHeaderOffset: nhOff, nextHeader: nh, fragment };
   while (isIpv6ExtHeader(nh)) {
     const len = ipv6ExtLength(view, off, nh);
     if (len < 0) return null;
+    // Fragment header: 13-bit offset and the M flag; an "atomic" fragment (0, M=0) is whole.
+    if (nh === IPV6_FRAGMENT && (((view[off + 2] << 8) | view[off + 3]) & 0xfff9) !== 0) {
+      fragment = true;
+    }
     const isPerHop = nh !== IPV6_DEST_OPTS;
     nhOff = off;
     off += len;
     nh = view[nhOff];
-    if (isPerHop) best = { offset: off, nextHeaderOffset: nhOff, nextHeader: nh };
+    if (isPerHop) best = { offset: off, nextHeaderOffset: nhOff, nextHeader: nh, fragment };
   }
+  best.fragment = fragment;
   return best;
 }
 

@@ -61,6 +61,18 @@ export function parseCertificate(input: Uint8Array | string, what = "input"): X5
   return parseCertificates(input, what)[0];
 }
 
+/**
+ * True when `cert` has basicConstraints with cA set.
+ *
+ * @example
+ * ```ts
+ * isCaCertificate(parseCertificate(Deno.readFileSync("ca.pem"))); // true
+ * ```
+ */
+export function isCaCertificate(cert: X509Certificate): boolean {
+  return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
+}
+
 /** Parses a PKCS#10 request (PEM or DER); throws {@linkcode PkiError}. */
 export function parseCertificateRequest(
   input: Uint8Array | string,
@@ -221,14 +233,14 @@ export async function issueCertificate(p: IssueParams): Promise<X509Certificate>
     );
   }
   let spki = p.subjectSpki;
-  let subject = p.subject;
+  let subject: x509.Name | null = p.subject !== undefined ? parseDn(p.subject) : null;
   const extraSans: x509.JsonGeneralName[] = [];
   if (p.request) {
     if (!(await p.request.verify())) {
       throw new PkiError("certificate request signature does not verify");
     }
     spki = new Uint8Array(p.request.publicKey.rawData);
-    subject ??= p.request.subject;
+    subject ??= p.request.subjectName;
     const san = p.request.getExtension("2.5.29.17");
     if (san) {
       for (const n of new x509.SubjectAlternativeNameExtension(san.rawData).names.items) {
@@ -239,11 +251,11 @@ export async function issueCertificate(p: IssueParams): Promise<X509Certificate>
   if (!spki) throw new PkiError("no subject public key given");
   publicKeyInfo(spki, "subject public key");
   if (!subject) throw new PkiError("no subject distinguished name given (use --dn)");
-  const profile: CertificateProfile = { ...p, subject };
+  const profile: CertificateProfile = { ...p, subject: subject.toString() };
   const ski = p.issuerCert.getExtension(x509.SubjectKeyIdentifierExtension);
   const authorityKeyId = ski ? ski.keyId : await keyIdOf(caSpki);
   return await x509.X509CertificateGenerator.create({
-    subject: parseDn(subject),
+    subject,
     issuer: p.issuerCert.subjectName,
     serialNumber: toHexString(p.serial ?? randomSerial()),
     ...validity(profile),

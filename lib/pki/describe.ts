@@ -9,7 +9,7 @@ import * as nodeCrypto from "node:crypto";
 import { x509 } from "./_x509.ts";
 import { ekuName } from "./cert_flags.ts";
 import { publicKeyInfo } from "./keys.ts";
-import type { X509Certificate } from "./certificate.ts";
+import type { CertificateRequest, X509Certificate } from "./certificate.ts";
 
 /** A structured summary of a certificate. */
 export interface CertificateInfo {
@@ -57,13 +57,45 @@ const KU_NAMES: [number, string][] = [
   [x509.KeyUsageFlags.decipherOnly, "decipherOnly"],
 ];
 
-/** Summarises `cert`; pure apart from hashing. */
+/** The SANs of a certificate or request as `type:value` strings. */
+function sanStrings(ext: x509.Extension | null): string[] {
+  if (!ext) return [];
+  return new x509.SubjectAlternativeNameExtension(ext.rawData).names.items.map((n) =>
+    `${n.type}:${n.value}`
+  );
+}
+
+/**
+ * Summarises a PKCS#10 request: subject, requested SANs and the SPKI (DER).
+ *
+ * @example
+ * ```ts
+ * const { subject, sans } = describeRequest(csr);
+ * ```
+ */
+export function describeRequest(
+  csr: CertificateRequest,
+): { subject: string; sans: string[]; spki: Uint8Array } {
+  return {
+    subject: csr.subject,
+    sans: sanStrings(csr.getExtension("2.5.29.17")),
+    spki: new Uint8Array(csr.publicKey.rawData),
+  };
+}
+
+/**
+ * Summarises `cert`; pure apart from hashing.
+ *
+ * @example
+ * ```ts
+ * console.log(formatCertificateInfo(describeCertificate(cert), new Date()));
+ * ```
+ */
 export function describeCertificate(cert: X509Certificate): CertificateInfo {
   const der = new Uint8Array(cert.rawData);
   const ku = cert.getExtension(x509.KeyUsagesExtension);
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
-  const sanExt = cert.getExtension(x509.SubjectAlternativeNameExtension);
   const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
   const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
   let keyType = cert.publicKey.algorithm.name;
@@ -83,7 +115,7 @@ export function describeCertificate(cert: X509Certificate): CertificateInfo {
     serial: colonHex(cert.serialNumber),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
-    sans: sanExt ? sanExt.names.items.map((n) => `${n.type}:${n.value}`) : [],
+    sans: sanStrings(cert.getExtension("2.5.29.17")),
     keyType,
     keyBits,
     keyUsage: ku ? KU_NAMES.filter(([bit]) => ku.usages & bit).map(([, n]) => n) : null,
@@ -106,6 +138,11 @@ function days(ms: number): number {
 /**
  * Formats a summary like strongSwan's `pki --print`, with the validity state
  * relative to `now`.
+ *
+ * @example
+ * ```ts
+ * formatCertificateInfo(describeCertificate(cert), new Date()).split("\n")[0]; // subject: "..."
+ * ```
  */
 export function formatCertificateInfo(i: CertificateInfo, now: Date): string {
   const state = now < i.notBefore

@@ -14,7 +14,10 @@ import type { X509Certificate } from "./certificate.ts";
 export interface LintContext {
   /** The issuing CA certificate (omit for self-signed). */
   issuer?: X509Certificate;
-  /** The IKE identity the certificate is meant for (defaults to the subject CN). */
+  /**
+   * The IKE identity the certificate is meant for (defaults to the subject
+   * CN). A DN identity (containing `=`) needs no SAN and is not checked.
+   */
   intendedId?: string;
 }
 
@@ -41,7 +44,7 @@ export function lintCertificate(cert: X509Certificate, ctx: LintContext = {}): s
   const id = ctx.intendedId ?? cn;
 
   if (gateway) {
-    if (id && !sans.some((s) => s.value.toLowerCase() === id.toLowerCase())) {
+    if (id && !id.includes("=") && !sans.some((s) => s.value.toLowerCase() === id.toLowerCase())) {
       warnings.push(
         `no subjectAltName matches '${id}': IKEv2 clients (Windows, macOS, iOS, strongSwan) ` +
           `match the gateway's identity against SANs; add --san ${id}`,

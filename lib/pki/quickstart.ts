@@ -3,10 +3,10 @@
  * certificates that work with IKEv2 clients out of the box, plus matching
  * configuration for both ends.
  *
- * The YAML follows swanctl.conf naming (connections.<name>.local/remote with
- * auth, id, certs, cacerts; children.<name>.local_ts/remote_ts; pools;
- * secrets.private<name>.file). File names in it are relative to the YAML
- * file's directory.
+ * The YAML follows swanctl.conf naming as lib/config reads it
+ * (connections.<name>.local with auth, id, certs and key (our PKCS#8 key
+ * file); remote with auth, id, cacerts; children.<name>.local_ts/remote_ts;
+ * pools; vips). File names in it are relative to the YAML file's directory.
  *
  * @module
  */
@@ -51,7 +51,7 @@ export interface QuickstartResult {
 }
 
 function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]+/g, "_");
+  return id.replace(/[^A-Za-z0-9._@-]+/g, "_").replace(/^\.+/, "_");
 }
 
 function quoteYaml(s: string): string {
@@ -69,13 +69,12 @@ export function gatewayYaml(o: {
 connections:
   rw:
     version: 2
-    local_addrs: [0.0.0.0]
-    remote_addrs: ["%any"]
     pools: [rw_pool]
     local:
       auth: pubkey
       id: ${quoteYaml(o.gateway)}
       certs: [gateway.pem]
+      key: gateway.key
     remote:
       auth: pubkey
       cacerts: [ca.pem]
@@ -87,9 +86,6 @@ connections:
 pools:
   rw_pool:
     addrs: ${o.pool}
-secrets:
-  private-gateway:
-    file: gateway.key
 # Clients: ${o.clients.map((c) => c.id).join(", ")}
 `;
 }
@@ -108,7 +104,8 @@ connections:
     local:
       auth: pubkey
       id: ${quoteYaml(o.client)}
-      certs: [${o.certFile}]
+      certs: [${quoteYaml(o.certFile)}]
+      key: ${quoteYaml(o.keyFile)}
     remote:
       auth: pubkey
       id: ${quoteYaml(o.gateway)}
@@ -118,9 +115,7 @@ connections:
         local_ts: [dynamic]
         remote_ts: [0.0.0.0/0]
         mode: tunnel
-secrets:
-  private-client:
-    file: ${o.keyFile}
+        start_action: start
 `;
 }
 

@@ -45,7 +45,9 @@ export type ChainErrorCode =
   | "path_length"
   | "key_usage"
   | "unsupported_critical_extension"
-  | "unsupported_algorithm";
+  | "unsupported_algorithm"
+  | "no_certificate"
+  | "id_mismatch";
 
 /**
  * A chain validation failure. `message` is a one-line, user-facing reason
@@ -222,13 +224,47 @@ function checkIssuerRole(
   return null;
 }
 
+/** Options for {@linkcode validateChain}. */
+export interface ValidateOptions {
+  /**
+   * What the leaf is for. `"peer"` (default): an IKE peer's certificate,
+   * which must allow digitalSignature when it has a keyUsage extension.
+   * `"ca"`: a CA certificate (as `ipsec pki verify` checks one), which must
+   * carry basicConstraints CA:TRUE and allow keyCertSign.
+   */
+  purpose?: "peer" | "ca";
+}
+
+function checkLeafRole(n: Node, purpose: "peer" | "ca"): ChainError | null {
+  const ku = keyUsage(n);
+  if (purpose === "ca") {
+    if (!basicConstraints(n)?.ca) {
+      return new ChainError("not_ca", n.cert.subject, `${q(n)} is not a CA certificate`);
+    }
+    if (ku !== null && !(ku & x509.KeyUsageFlags.keyCertSign)) {
+      return new ChainError("key_usage", n.cert.subject, `${q(n)} keyUsage lacks keyCertSign`);
+    }
+    return null;
+  }
+  if (ku !== null && !(ku & x509.KeyUsageFlags.digitalSignature)) {
+    return new ChainError(
+      "key_usage",
+      n.cert.subject,
+      `certificate ${q(n)} keyUsage lacks digitalSignature`,
+    );
+  }
+  return null;
+}
+
 /**
  * Validates `leaf` up to one of `trustAnchors`, using `intermediates` (e.g.
  * the other CERT payloads of IKE_AUTH) as needed. Returns the path on success
  * or a {@linkcode ChainError} with a user-facing reason. Never throws.
  *
- * A leaf that is itself one of the trust anchors (byte-identical) is accepted
- * after its validity period and critical extensions are checked.
+ * A leaf that is itself one of the trust anchors (byte-identical, e.g. a
+ * pinned self-signed peer certificate) is accepted after its validity
+ * period, critical extensions and keyUsage (digitalSignature, when present)
+ * are checked.
  *
  * @example
  * ```ts
@@ -241,6 +277,7 @@ export function validateChain(
   intermediates: readonly CertificateInput[],
   trustAnchors: readonly CertificateInput[],
   now: Date | number,
+  options: ValidateOptions = {},
 ): ChainResult {
   const at = nowDate(now);
   const leafNode = tryNode(leaf);
@@ -256,16 +293,8 @@ export function validateChain(
 
   const leafErr = checkCommon(leafNode, at, "certificate");
   if (leafErr) return fail(leafErr);
-  const ku = keyUsage(leafNode);
-  if (ku !== null && !(ku & x509.KeyUsageFlags.digitalSignature)) {
-    return fail(
-      new ChainError(
-        "key_usage",
-        leafNode.cert.subject,
-        `certificate ${q(leafNode)} keyUsage lacks digitalSignature`,
-      ),
-    );
-  }
+  const leafRoleErr = checkLeafRole(leafNode, options.purpose ?? "peer");
+  if (leafRoleErr) return fail(leafRoleErr);
   if (anchors.some((a) => equalBytes(a.der, leafNode.der))) {
     return { ok: true, path: [leafNode.cert] };
   }
@@ -479,7 +508,166 @@ export function publicKeyOf(cert: CertificateInput): nodeCrypto.KeyObject {
   });
 }
 
-/** DER bytes of the subject Name, as sent in an ID payload of type DER_ASN1_DN. */
+/**
+ * DER SubjectPublicKeyInfo of a certificate (e.g. a pinned peer certificate),
+ * for `loadVerifyingKey()`. Throws `ParseError`/`TypeError` for a malformed
+ * certificate.
+ *
+ * @example
+ * ```ts
+ * const spki = subjectPublicKeyInfo(pinnedDer);
+ * ```
+ */
+export function subjectPublicKeyInfo(cert: CertificateInput): Uint8Array {
+  return new Uint8Array(toNode(cert).parts.spki);
+}
+
+/**
+ * DER bytes of the subject Name, as sent in an ID payload of type DER_ASN1_DN.
+ *
+ * @example
+ * ```ts
+ * const idData = subjectDer(ourCert); // with ID type IKE_ID.DER_ASN1_DN (9)
+ * ```
+ */
 export function subjectDer(cert: CertificateInput): Uint8Array {
   return new Uint8Array(toNode(cert).parts.subject);
+}
+
+/**
+ * True when `cert` is self-issued and its signature verifies with its own
+ * key (what `ipsec pki verify` checks for a self-signed certificate given
+ * without `--cacert`). Never throws.
+ *
+ * @example
+ * ```ts
+ * checkSelfSignature(caCert); // true for a well-formed self-signed CA
+ * ```
+ */
+export function checkSelfSignature(cert: CertificateInput): boolean {
+  const n = tryNode(cert);
+  if (!n || !isSelfIssued(n)) return false;
+  return verifyWithSpki(n.parts.spki, n.cert.signatureAlgorithm, n.parts.tbs, n.parts.signature) ===
+    "ok";
+}
+
+/** What the IKEv2 engine knows when it checks a peer's CERT payloads. */
+export interface PeerCertificateInput {
+  /** DER certificates from the CERT payloads (encoding 4, X.509 signature), end entity first. */
+  certs: readonly CertificateInput[];
+  /** The CA certificates configured for this peer (`remote.cacerts`). */
+  trustAnchors: readonly CertificateInput[];
+  /** The peer's IDi/IDr payload: ID type (RFC 7296 section 3.5) and identification data. */
+  idType: number;
+  idData: Uint8Array;
+  /** Validation time. */
+  now: Date | number;
+}
+
+/** The outcome of {@linkcode validatePeerCertificate}. */
+export type PeerCertificateResult =
+  | {
+    ok: true;
+    /** The end-entity certificate. */
+    cert: x509.X509Certificate;
+    /** leaf first, trust anchor last */
+    path: x509.X509Certificate[];
+    /** The end entity's public key, for verifying the AUTH payload. */
+    publicKey: nodeCrypto.KeyObject;
+    /** The same key as DER SubjectPublicKeyInfo. */
+    spki: Uint8Array;
+  }
+  | { ok: false; error: ChainError };
+
+/**
+ * Everything IKE_AUTH needs from the peer's certificates in one synchronous
+ * call: the first certificate must chain to one of `trustAnchors` (using the
+ * others as intermediates, see {@linkcode validateChain}) and must carry the
+ * identity the peer claimed in its ID payload (see {@linkcode certMatchesId}).
+ * On success it returns the public key to check the AUTH signature with.
+ * Never throws; `error.code` says why it failed (`no_certificate`,
+ * `id_mismatch`, or a chain failure) and `error.message` is a log line.
+ *
+ * @example
+ * ```ts
+ * const r = validatePeerCertificate({
+ *   certs: certPayloads.map((p) => p.data),
+ *   trustAnchors: cfg.remote.cacerts,
+ *   idType: IKE_ID.FQDN,
+ *   idData: new TextEncoder().encode("vpn.example.com"),
+ *   now: clock.now(),
+ * });
+ * if (!r.ok) return fail("AUTHENTICATION_FAILED", r.error.message);
+ * const authOk = crypto.verify("sha256", signedOctets, r.publicKey, authData);
+ * ```
+ */
+export function validatePeerCertificate(p: PeerCertificateInput): PeerCertificateResult {
+  const [leaf, ...rest] = p.certs;
+  if (leaf === undefined) {
+    return {
+      ok: false,
+      error: new ChainError("no_certificate", "", "peer sent no certificate"),
+    };
+  }
+  const chain = validateChain(leaf, rest, p.trustAnchors, p.now);
+  if (!chain.ok) return chain;
+  const cert = chain.path[0];
+  if (!certMatchesId(cert, p.idType, p.idData)) {
+    return {
+      ok: false,
+      error: new ChainError(
+        "id_mismatch",
+        cert.subject,
+        `certificate "${cert.subject}" does not contain the peer's identity ${
+          describeId(p.idType, p.idData)
+        } (as subjectAltName${p.idType === IKE_ID.DER_ASN1_DN ? " or subject" : ""})`,
+      ),
+    };
+  }
+  return {
+    ok: true,
+    cert,
+    path: chain.path,
+    publicKey: publicKeyOf(cert),
+    spki: subjectPublicKeyInfo(cert),
+  };
+}
+
+const ID_NAMES: Record<number, string> = {
+  [IKE_ID.IPV4_ADDR]: "IPv4",
+  [IKE_ID.FQDN]: "FQDN",
+  [IKE_ID.RFC822_ADDR]: "RFC822",
+  [IKE_ID.IPV6_ADDR]: "IPv6",
+  [IKE_ID.DER_ASN1_DN]: "DN",
+  [IKE_ID.DER_ASN1_GN]: "GN",
+  [IKE_ID.KEY_ID]: "KEY_ID",
+};
+
+/** A printable form of an IKE identity, e.g. `FQDN "vpn.example.com"`. */
+export function describeId(idType: number, idData: Uint8Array): string {
+  const name = ID_NAMES[idType] ?? `type ${idType}`;
+  try {
+    switch (idType) {
+      case IKE_ID.IPV4_ADDR:
+        if (idData.length === 4) return `${name} ${idData.join(".")}`;
+        break;
+      case IKE_ID.IPV6_ADDR:
+        if (idData.length === 16) {
+          const groups: string[] = [];
+          for (let i = 0; i < 16; i += 2) {
+            groups.push(((idData[i] << 8) | idData[i + 1]).toString(16));
+          }
+          return `${name} ${groups.join(":")}`;
+        }
+        break;
+      case IKE_ID.FQDN:
+      case IKE_ID.RFC822_ADDR:
+        return `${name} "${new TextDecoder("utf-8", { fatal: true }).decode(idData)}"`;
+      case IKE_ID.DER_ASN1_DN:
+        return `${name} "${new x509.Name(new Uint8Array(idData)).toString()}"`;
+    }
+  } catch {
+    // fall through to hex
+  }
+  return `${name} 0x${Array.from(idData, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }

@@ -460,6 +460,49 @@ Deno.test("createBlockCipher() AES-CBC matches RFC 3602", () => {
   }
 });
 
+// Source: NIST SP 800-38A appendix F.2.3 (CBC-AES192.Encrypt) and F.2.5
+// (CBC-AES256.Encrypt), first block.
+Deno.test("createBlockCipher() AES-CBC-192/256 match NIST SP 800-38A F.2", () => {
+  const iv = "000102030405060708090a0b0c0d0e0f";
+  const pt = "6bc1bee22e409f96e93d7e117393172a";
+  const cases = [
+    {
+      key: "8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b",
+      ct: "4f021db243bc633d7178183a9fa071e8",
+    },
+    {
+      key: "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+      ct: "f58c4c04d6e5f1ba779eabfb5f7bfbd6",
+    },
+  ];
+  for (const b of BACKENDS) {
+    for (const c of cases) {
+      if (!backendSupports(b, "aes-cbc", c.key.length / 2)) continue;
+      const bc = createBlockCipher("aes-cbc", fromHex(c.key), b);
+      assert.equal(toHex(bc.encrypt(fromHex(iv), fromHex(pt))), c.ct, `${b} ${c.key.length * 4}`);
+      assert.equal(toHex(bc.decrypt(fromHex(iv), fromHex(c.ct))), pt);
+    }
+  }
+});
+
+// Source: RFC 2404 section 3, test cases 1 and 3 (HMAC-SHA-1-96; its case 2
+// uses a 4-byte key, which AUTH_HMAC_SHA1_96 with its fixed 20-byte key refuses).
+Deno.test("createIntegMac() AUTH_HMAC_SHA1_96 matches RFC 2404", () => {
+  for (const b of BACKENDS) {
+    const t1 = createIntegMac(2, new Uint8Array(20).fill(0x0b), b);
+    assert.equal(t1.icvLength, 12);
+    assert.equal(
+      toHex(t1.mac.compute(ascii("Hi There")).subarray(0, 12)),
+      "b617318655057264e28bc0b6",
+    );
+    const t3 = createIntegMac(2, new Uint8Array(20).fill(0xaa), b);
+    assert.equal(
+      toHex(t3.mac.compute(new Uint8Array(50).fill(0xdd)).subarray(0, 12)),
+      "125d7342b9ac11cd91a39af4",
+    );
+  }
+});
+
 Deno.test("factories reject bad keys, tags, nonces and lengths with CryptoError", () => {
   const isCE = (f: () => unknown) => assert.throws(f, CryptoError);
   isCE(() => createAead("aes-gcm", new Uint8Array(15), 16));

@@ -98,6 +98,8 @@ Deno.test("parseProposal() rejects bad proposals with typed errors", () => {
     assert.equal(e.proposal, "aes257-sha256-modp2048");
   }
   throwsProposal(() => parseProposal("aes128gcm16-sha256-prfsha256-x25519", "ike"), /AEAD/);
+  // AES-CTR is in the IANA registry but not implemented, so it is no keyword.
+  throwsProposal(() => parseProposal("aes128ctr-sha256", "esp"), /unknown algorithm 'aes128ctr'/);
   throwsProposal(() => parseProposal("aes128gcm16-sha256", "esp"), /AEAD/);
   throwsProposal(() => parseProposal("aes128-sha256", "ike"), /missing key exchange/);
   throwsProposal(() => parseProposal("aes128gcm16-x25519", "ike"), /explicit PRF/);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Sad, SadError, type SaProcessor } from "../../lib/db/sad.ts";
+import { AhSa } from "../../lib/esp/ah.ts";
 import { EspSa } from "../../lib/esp/esp.ts";
-import { ip4, makeTransform } from "../esp/_packets.ts";
+import { ip4, ip6, makeAhInteg, makeTransform, udp4 } from "../esp/_packets.ts";
 
 const ME = ip4("192.0.2.1");
 const PEER = ip4("192.0.2.2");
@@ -161,7 +162,8 @@ Deno.test("SadEntry: sequence overflow is a hard expiry and exposes the ESP stat
   pkt[0] = 0x45;
   pkt[3] = 20;
   assert.ok(sa.encapsulatePacket(pkt).ok);
-  assert.equal(e.charge(20, 1), "none");
+  assert.equal(e.charge(20, 1), "soft"); // the soft sequence threshold asks for a rekey
+  assert.equal(e.charge(0, 1), "none");
   assert.ok(sa.encapsulatePacket(pkt).ok);
   assert.equal(e.sequence, 2);
   assert.ok(e.sequenceOverflow);
@@ -169,10 +171,11 @@ Deno.test("SadEntry: sequence overflow is a hard expiry and exposes the ESP stat
   assert.equal(e.processor.replay.size, 1024);
 });
 
-Deno.test("Sad holds 1,000,000 inbound entries and finds each by SPI", () => {
+// The 1,000,000-entry size and lookup time are measured in tests/bench/sad_bench.ts.
+Deno.test("Sad holds 200,000 inbound entries and finds each by SPI", () => {
   const sad = new Sad();
   const proc = fakeProc(0x1000);
-  const N = 1_000_000;
+  const N = 200_000;
   for (let i = 0; i < N; i++) {
     sad.add({
       spi: 0x10000 + i,
@@ -188,4 +191,100 @@ Deno.test("Sad holds 1,000,000 inbound entries and finds each by SPI", () => {
   assert.equal(sad.size, N);
   for (let i = 0; i < N; i += 997) assert.equal(sad.lookupInbound(0x10000 + i)?.spi, 0x10000 + i);
   assert.equal(sad.lookupInbound(0x10000 + N), undefined);
+});
+
+Deno.test("Sad.updateEndpoints moves an SA in place (MOBIKE): index, processor and counters follow", () => {
+  const sad = new Sad<EspSa | AhSa>();
+  const sa = new EspSa({
+    spi: 0x4000,
+    mode: "tunnel",
+    transform: makeTransform("aes128gcm16"),
+    tunnel: { src: ME, dst: PEER },
+  });
+  const e = sad.add({
+    spi: 0x4000,
+    protocol: "esp",
+    direction: "out",
+    mode: "tunnel",
+    src: ME,
+    dst: PEER,
+    processor: sa,
+    now: 0,
+  });
+  assert.ok(sa.encapsulatePacket(udp4("10.0.0.1", "10.0.0.2", new Uint8Array(10))).ok);
+  e.charge(38, 0);
+  const NEW_ME = ip6("2001:db8::1");
+  const NEW_PEER = ip6("2001:db8::2");
+  assert.ok(sad.updateEndpoints(e, NEW_ME, NEW_PEER, { srcPort: 4500, dstPort: 4500 }));
+  assert.equal(sad.lookupOutbound(PEER, "esp", 0x4000), undefined);
+  assert.equal(sad.lookupOutbound(NEW_PEER, "esp", 0x4000), e);
+  assert.deepEqual(sa.tunnel, { src: NEW_ME, dst: NEW_PEER });
+  assert.deepEqual(sa.udpEncap, { srcPort: 4500, dstPort: 4500 });
+  assert.equal(e.packets, 1);
+  const out = sa.encapsulatePacket(udp4("10.0.0.1", "10.0.0.2", new Uint8Array(10)));
+  assert.ok(out.ok && out.seq === 2 && out.packet[0] >> 4 === 6);
+  assert.throws(() => sad.updateEndpoints(e, ME, NEW_PEER), SadError);
+  // AH through NAT is refused before anything changes.
+  const ah = new AhSa({ spi: 0x4001, mode: "transport", ...makeAhInteg("hmac-sha1-96") });
+  const ea = sad.add({
+    spi: 0x4001,
+    protocol: "ah",
+    direction: "in",
+    mode: "transport",
+    src: PEER,
+    dst: ME,
+    processor: ah,
+    now: 0,
+  });
+  assert.throws(
+    () => sad.updateEndpoints(ea, PEER, ME, { srcPort: 4500, dstPort: 4500 }),
+    /AH cannot be UDP-encapsulated/,
+  );
+  assert.equal(sad.lookupInbound(0x4001, "ah"), ea);
+});
+
+Deno.test("Sad.rows() gives the CLI a printable view with counters, lifetimes and state", () => {
+  const sad = new Sad();
+  const e = sad.add({
+    spi: 0xc0ffee,
+    protocol: "esp",
+    direction: "in",
+    mode: "tunnel",
+    src: PEER,
+    dst: ip4("192.0.2.1"),
+    processor: fakeProc(0xc0ffee),
+    encryption: "aes256gcm16",
+    esn: true,
+    udpEncap: { srcPort: 4500, dstPort: 4500 },
+    soft: { seconds: 100 },
+    hard: { seconds: 120 },
+    reqid: 7,
+    now: 5000,
+  });
+  e.charge(1400, 6000);
+  e.charge(600, 7000);
+  assert.deepEqual(sad.rows(35_000), [{
+    spi: "00c0ffee",
+    direction: "in",
+    protocol: "esp",
+    mode: "tunnel",
+    src: "192.0.2.2",
+    dst: "192.0.2.1",
+    encap: "udp 4500->4500",
+    encryption: "aes256gcm16",
+    integrity: "",
+    esn: true,
+    sequence: 0,
+    replayWindow: 1024,
+    bytes: 2000,
+    packets: 2,
+    ageSeconds: 30,
+    softInSeconds: 70,
+    hardInSeconds: 90,
+    state: "active",
+    reqid: 7,
+  }]);
+  sad.expire(105_000);
+  assert.equal(sad.rows(105_000)[0].state, "rekeying");
+  assert.equal(sad.rows(105_000)[0].softInSeconds, null);
 });

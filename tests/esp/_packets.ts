@@ -3,7 +3,8 @@
 import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
 import { internetChecksum, pseudoHeaderSum } from "../../lib/ip/checksum.ts";
-import { writeIpv4Header } from "../../lib/ip/ipv4.ts";
+import { ipv4SetChecksum, writeIpv4Header } from "../../lib/ip/ipv4.ts";
+import type { Mac } from "../../lib/crypto/types.ts";
 import { writeIpv6Header } from "../../lib/ip/ipv6.ts";
 import type { EspTransform } from "../../lib/esp/esp.ts";
 
@@ -261,4 +262,54 @@ export function makeTransform(
     integ,
     icvLength: s.icvLength!,
   };
+}
+
+/** AH integrity algorithms the tests iterate over, with their scapy names. */
+export const AH_ALGS = {
+  "hmac-sha1-96": { mac: "hmac-sha1", keyLength: 20, icvLength: 12, scapy: "HMAC-SHA1-96" },
+  "hmac-sha256-128": { mac: "hmac-sha256", keyLength: 32, icvLength: 16, scapy: "SHA2-256-128" },
+  "hmac-sha384-192": { mac: "hmac-sha384", keyLength: 48, icvLength: 24, scapy: "SHA2-384-192" },
+  "hmac-sha512-256": { mac: "hmac-sha512", keyLength: 64, icvLength: 32, scapy: "SHA2-512-256" },
+  "aes-xcbc-96": { mac: "aes-xcbc", keyLength: 16, icvLength: 12, scapy: "AES-XCBC-96" },
+  "aes-cmac-96": { mac: "aes-cmac", keyLength: 16, icvLength: 12, scapy: "AES-CMAC-96" },
+} as const;
+export type AhAlg = keyof typeof AH_ALGS;
+
+/** Keyed MAC + ICV length for an AH test SA. */
+export function makeAhInteg(
+  alg: AhAlg,
+  pref: CryptoBackendPreference = "auto",
+  seed = 3,
+): { integ: Mac; icvLength: number; keyHex: string } {
+  const a = AH_ALGS[alg];
+  const key = seqBytes(a.keyLength, seed);
+  return {
+    integ: selectCryptoBackend(pref).createMac(a.mac, key),
+    icvLength: a.icvLength,
+    keyHex: Array.from(key, (x) => x.toString(16).padStart(2, "0")).join(""),
+  };
+}
+
+/**
+ * Inserts IPv4 options (raw bytes, a multiple of 4 long) after the fixed
+ * header of `pkt` and fixes IHL, total length and checksum.
+ */
+export function withIpv4Options(pkt: Uint8Array, options: Uint8Array): Uint8Array {
+  const out = new Uint8Array(pkt.length + options.length);
+  out.set(pkt.subarray(0, 20));
+  out.set(options, 20);
+  out.set(pkt.subarray(20), 20 + options.length);
+  out[0] = 0x40 | ((20 + options.length) / 4);
+  out[2] = out.length >> 8;
+  out[3] = out.length & 0xff;
+  ipv4SetChecksum(out, 20 + options.length);
+  return out;
+}
+
+/** Tunnel endpoints from text addresses (IPv6 when `v6`). */
+export function endpoints(t: { src: string; dst: string }, v6: boolean): {
+  src: Uint8Array;
+  dst: Uint8Array;
+} {
+  return v6 ? { src: ip6(t.src), dst: ip6(t.dst) } : { src: ip4(t.src), dst: ip4(t.dst) };
 }

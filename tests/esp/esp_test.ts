@@ -1,7 +1,23 @@
 import assert from "node:assert/strict";
-import { ESP_DROP_REASONS, EspSa, type EspSaConfig } from "../../lib/esp/esp.ts";
+import { AhSa } from "../../lib/esp/ah.ts";
+import {
+  ESP_DROP_REASONS,
+  espDropReason,
+  EspSa,
+  type EspSaConfig,
+  espSendError,
+} from "../../lib/esp/esp.ts";
 import { toHex } from "../../lib/wire/bytes.ts";
-import { ESP_ALGS, type EspAlg, ip4, ip6, makeTransform, udp4, udp6 } from "./_packets.ts";
+import {
+  ESP_ALGS,
+  type EspAlg,
+  ip4,
+  ip6,
+  makeAhInteg,
+  makeTransform,
+  udp4,
+  udp6,
+} from "./_packets.ts";
 
 type Pref = "libcrypto" | "node" | "noble";
 
@@ -245,4 +261,147 @@ Deno.test("ESP transport over IPv6 goes after hop-by-hop/routing, before end-to-
   assert.ok(r.ok);
   assert.deepEqual(r.packet, pkt);
   assert.equal(r.nextHeader, 60);
+});
+
+Deno.test("ESP hot path: encapsulateInto/decapsulateInPlace use caller buffers, refusals cost no sequence number", () => {
+  for (const alg of ["aes256gcm16", "aes128-sha1", "chacha20poly1305"] as const) {
+    for (const v6 of [false, true]) {
+      for (const mode of ["tunnel", "transport"] as const) {
+        const { tx, rx } = pair(alg, {
+          mode,
+          tunnel: mode === "tunnel"
+            ? { src: ip6("2001:db8::1"), dst: ip6("2001:db8::2") }
+            : undefined,
+          udpEncap: v6 ? { srcPort: 4500, dstPort: 4500 } : undefined,
+        });
+        const pkt = v6
+          ? udp6("2001:db8::10", "2001:db8::20", payload)
+          : udp4("10.0.0.1", "10.0.0.2", payload);
+        const out = new Uint8Array(2 + tx.requiredOutLength(pkt.length));
+        assert.equal(
+          espSendError(tx.encapsulateInto(pkt, out.subarray(0, 30))),
+          "buffer-too-small",
+        );
+        assert.equal(tx.sequence, 0);
+        out.fill(0xee);
+        const n = tx.encapsulateInto(pkt, out, 2);
+        assert.ok(n > 0 && n + 2 <= out.length, `${alg} ${mode} ${v6}: ${n}`);
+        assert.equal(out[0], 0xee, "nothing written before offset");
+        const wire = out.slice(2, 2 + n);
+        // Received into a bigger buffer (as from a socket): the IP length bounds it.
+        const rbuf = new Uint8Array(2048);
+        rbuf.set(wire, 100);
+        const m = rx.decapsulateInPlace(rbuf, 100, 100 + n);
+        assert.ok(m > 0, espDropReason(m));
+        assert.equal(toHex(rbuf.subarray(rx.lastOffset, rx.lastOffset + m)), toHex(pkt));
+        assert.equal(rx.lastSeq, 1);
+        // A replay is a negative, counted code; nothing thrown.
+        rbuf.set(wire, 100);
+        const again = rx.decapsulateInPlace(rbuf, 100, 100 + n);
+        assert.equal(espDropReason(again), "replay-duplicate");
+        assert.equal(rx.stats.drops["replay-duplicate"], 1);
+      }
+    }
+  }
+});
+
+Deno.test("ESP refuses packets over the path MTU with DF set without using a sequence number", () => {
+  const { tx } = pair("aes128gcm16", { pathMtu: 100 });
+  const pkt = udp4("10.0.0.1", "10.0.0.2", payload);
+  assert.deepEqual(tx.encapsulatePacket(pkt), { ok: false, error: "too-big" });
+  assert.equal(tx.sequence, 0);
+});
+
+Deno.test("ESP drops packets for another SPI and moves endpoints in place (MOBIKE)", () => {
+  const { tx, rx } = pair("aes128gcm16", {});
+  const other = new EspSa({
+    spi: 0x0a0b0c0d,
+    mode: "tunnel",
+    transform: makeTransform("aes128gcm16"),
+    tunnel: { src: ip4("192.0.2.1"), dst: ip4("192.0.2.2") },
+  });
+  const o = other.encapsulatePacket(udp4("10.0.0.1", "10.0.0.2", payload));
+  assert.ok(o.ok);
+  assert.deepEqual(rx.decapsulatePacket(o.packet), { ok: false, drop: "unknown-spi" });
+  // MOBIKE: new outer addresses and NAT-T, same keys, counters and window.
+  const first = tx.encapsulatePacket(udp4("10.0.0.1", "10.0.0.2", payload));
+  assert.ok(first.ok && rx.decapsulatePacket(first.packet).ok);
+  tx.updateEndpoints({ src: ip6("2001:db8::7"), dst: ip6("2001:db8::8") }, {
+    srcPort: 4500,
+    dstPort: 4501,
+  });
+  const moved = tx.encapsulatePacket(udp4("10.0.0.1", "10.0.0.2", payload));
+  assert.ok(moved.ok);
+  if (!moved.ok) return;
+  assert.equal(moved.packet[0] >> 4, 6);
+  assert.equal(moved.packet[6], 17);
+  assert.equal((moved.packet[42] << 8) | moved.packet[43], 4501);
+  assert.equal(moved.seq, 2);
+  const r = rx.decapsulatePacket(moved.packet);
+  assert.ok(r.ok);
+  assert.throws(
+    () => tx.updateEndpoints({ src: ip4("192.0.2.1"), dst: ip6("2001:db8::8") }, undefined),
+    RangeError,
+  );
+});
+
+Deno.test("ESP decapsulateEspInPlace: UDP socket payloads without IP header, tunnel and transport", () => {
+  for (const mode of ["tunnel", "transport"] as const) {
+    const { tx, rx } = pair("aes128gcm16", {
+      mode,
+      tunnel: mode === "tunnel" ? { src: ip4("192.0.2.1"), dst: ip4("192.0.2.2") } : undefined,
+      udpEncap: { srcPort: 4500, dstPort: 4500 },
+      tfcPadTo: mode === "tunnel" ? 300 : undefined,
+    });
+    const pkt = udp4("10.0.0.1", "10.0.0.2", payload);
+    const o = tx.encapsulatePacket(pkt);
+    assert.ok(o.ok);
+    if (!o.ok) continue;
+    // What a UDP/4500 socket hands over: the bytes after the outer IP and UDP headers.
+    const udpPayload = o.packet.slice(20 + 8);
+    const n = rx.decapsulateEspInPlace(udpPayload);
+    assert.ok(n > 0, espDropReason(n));
+    const got = udpPayload.subarray(rx.lastOffset, rx.lastOffset + n);
+    if (mode === "tunnel") {
+      assert.equal(toHex(got), toHex(pkt)); // TFC padding trimmed
+      assert.equal(rx.lastNextHeader, 4);
+    } else {
+      assert.equal(toHex(got), toHex(pkt.subarray(20))); // the UDP segment
+      assert.equal(rx.lastNextHeader, 17);
+    }
+    assert.equal(espDropReason(rx.decapsulateEspInPlace(o.packet.slice(28))), "replay-duplicate");
+    assert.equal(rx.stats.drops["replay-duplicate"], 1);
+  }
+});
+
+Deno.test("ESP tunnel outer header: DSCP copied or set with ECN kept, DF copied/set/clear, TTL (RFC 4301 5.1.2.1)", () => {
+  const inner = udp4("10.0.0.1", "10.0.0.2", payload, 0xb9); // DSCP 46 (EF), ECN 01
+  const outer = (extra: Partial<EspSaConfig>) => {
+    const o = pair("aes128gcm16", extra).tx.encapsulatePacket(inner);
+    assert.ok(o.ok);
+    return o.ok ? o.packet : new Uint8Array(0);
+  };
+  assert.equal(outer({})[1], 0xb9);
+  assert.equal(outer({ dscp: 10 })[1], (10 << 2) | 1);
+  assert.equal(outer({})[6] & 0x40, 0x40); // inner DF copied
+  assert.equal(outer({ df: "clear" })[6] & 0x40, 0);
+  const noDf = inner.slice();
+  noDf[6] = 0;
+  const o = pair("aes128gcm16", { df: "set", ttl: 7 }).tx.encapsulatePacket(noDf);
+  assert.ok(o.ok && (o.packet[6] & 0x40) === 0x40 && o.packet[8] === 7);
+});
+
+Deno.test("ESP and AH transport mode refuse fragments (RFC 4303/4302 section 3.3.4)", () => {
+  const f = new Uint8Array(8);
+  f[3] = 1; // more fragments
+  const v6 = udp6("2001:db8::10", "2001:db8::20", payload, [{ type: 44, body: f }]);
+  const v4 = udp4("10.0.0.1", "10.0.0.2", payload);
+  v4[6] = 0x20; // IPv4 MF
+  const esp = pair("aes128gcm16", { mode: "transport", tunnel: undefined }).tx;
+  const ah = new AhSa({ spi: 0x777, mode: "transport", ...makeAhInteg("hmac-sha1-96") });
+  for (const sa of [esp, ah]) {
+    assert.deepEqual(sa.encapsulatePacket(v6), { ok: false, error: "fragment" });
+    assert.deepEqual(sa.encapsulatePacket(v4), { ok: false, error: "fragment" });
+    assert.equal(sa.sequence, 0);
+  }
 });

@@ -1,40 +1,51 @@
 /**
- * `deno task bundle`: bundles the CLI into dist/ipsec.js with `deno bundle`
- * and writes dist/ipsec, a small launcher that runs it with the permissions
- * the daemon needs (never --allow-all).
+ * `deno task bundle`: bundles the CLI into dist/ipsec.js with `deno bundle`,
+ * the data-path Worker into dist/dataplane_worker.js (where
+ * lib/dataplane/dataplane.ts `defaultWorkerUrl()` looks for it), and writes
+ * dist/ipsec, a small launcher that runs the bundle with the permissions the
+ * daemon needs (never --allow-all).
+ *
+ * Usage: `deno run -A tests/helpers/build_bundle.ts [--out DIR]` (default dist/).
  *
  * @module
  */
-const root = new URL("../../", import.meta.url).pathname;
-const dist = `${root}dist`;
-await Deno.mkdir(dist, { recursive: true });
+import { parseArgs } from "node:util";
+import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
 
-const out = await new Deno.Command(Deno.execPath(), {
-  args: ["bundle", "--quiet", `${root}cli/main.ts`, "-o", `${dist}/ipsec.js`],
-  cwd: root,
-  stdout: "inherit",
-  stderr: "inherit",
-}).output();
-if (!out.success) {
-  console.error("deno bundle failed");
-  Deno.exit(1);
+const root = new URL("../../", import.meta.url).pathname;
+
+/** Bundles one entry point of the repository into `dir/output`. */
+async function bundle(entry: string, dir: string, output: string): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", `${root}${entry}`, "-o", `${dir}/${output}`],
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`deno bundle ${entry} failed`);
 }
 
-/** Permissions the bundled program runs with. */
-export const RUNTIME_PERMISSIONS = [
-  "--allow-ffi",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
-
-const launcher = `#!/bin/sh
+/** Builds ipsec.js, dataplane_worker.js and the `ipsec` launcher into `dir`. */
+export async function buildBundle(dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await bundle("cli/main.ts", dir, "ipsec.js");
+  await bundle("lib/dataplane/_worker.ts", dir, "dataplane_worker.js");
+  const launcher = `#!/bin/sh
 # ipsec launcher: runs the bundled deno-ipsec with the permissions it needs.
 here=$(dirname "$(readlink -f "$0")")
-exec deno run ${RUNTIME_PERMISSIONS.join(" ")} "$here/ipsec.js" "$@"
+exec deno run ${DAEMON_PERMISSIONS.join(" ")} "$here/ipsec.js" "$@"
 `;
-await Deno.writeTextFile(`${dist}/ipsec`, launcher, { mode: 0o755 });
-console.log(`wrote ${dist}/ipsec.js and ${dist}/ipsec`);
+  await Deno.writeTextFile(`${dir}/ipsec`, launcher, { mode: 0o755 });
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { out: { type: "string" } } });
+  const dir = values.out ?? `${root}dist`;
+  try {
+    await buildBundle(dir);
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(1);
+  }
+  console.log(`wrote ${dir}/ipsec.js, ${dir}/dataplane_worker.js and ${dir}/ipsec`);
+}

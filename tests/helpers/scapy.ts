@@ -1,14 +1,16 @@
 /**
  * Runs tests/helpers/scapy_ipsec.py (Debian's /usr/bin/python3 with scapy) on
- * a batch of ESP/AH cases in one process. `scapyAvailable()` lets tests skip
- * cleanly on machines without python3-scapy.
+ * a batch of ESP/AH cases in one process. Without python3-scapy the tests
+ * fail with a message saying how to install it (never skip silently).
+ *
+ * @module
  */
 
 /** One case for the python oracle (see the docstring of scapy_ipsec.py). */
 export interface ScapyCase {
-  op: "decrypt" | "encrypt";
-  proto: "ESP" | "AH";
-  spi: number;
+  op: "decrypt" | "encrypt" | "checksums";
+  proto?: "ESP" | "AH";
+  spi?: number;
   seq?: number;
   crypt_algo?: string;
   crypt_key?: string;
@@ -28,20 +30,6 @@ export type ScapyResult = { ok: true; packet: string } | { ok: false; error: str
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = new URL("./scapy_ipsec.py", import.meta.url).pathname;
 
-/** True when /usr/bin/python3 can import scapy.layers.ipsec. */
-export function scapyAvailable(): boolean {
-  try {
-    const r = new Deno.Command(PYTHON, {
-      args: ["-c", "import scapy.layers.ipsec"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
 /** Runs all `cases` in one python process. */
 export async function runScapy(cases: ScapyCase[]): Promise<ScapyResult[]> {
   const child = new Deno.Command(PYTHON, {
@@ -55,7 +43,11 @@ export async function runScapy(cases: ScapyCase[]): Promise<ScapyResult[]> {
   await w.close();
   const out = await child.output();
   if (!out.success) {
-    throw new Error(`scapy helper failed: ${new TextDecoder().decode(out.stderr)}`);
+    const err = new TextDecoder().decode(out.stderr);
+    const hint = err.includes("No module named")
+      ? " (install python3-scapy: bash .ci/install_deps.sh)"
+      : "";
+    throw new Error(`scapy helper failed${hint}: ${err}`);
   }
   const res = JSON.parse(new TextDecoder().decode(out.stdout)) as { results: ScapyResult[] };
   return res.results;

@@ -34,6 +34,7 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded AUTH payload. */
 export interface AuthPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.AUTH;
   /** Auth Method (see {@linkcode AuthMethod}). */
   method: number;
@@ -59,6 +60,7 @@ export function encodeAuth(w: Writer, p: AuthPayload): void {
 export interface DigitalSignatureData {
   /** DER AlgorithmIdentifier (SEQUENCE), e.g. sha256WithRSAEncryption. */
   algorithmIdentifier: Uint8Array;
+  /** The signature value. */
   signature: Uint8Array;
 }
 

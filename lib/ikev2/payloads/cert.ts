@@ -22,9 +22,11 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded CERT payload. */
 export interface CertPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.CERT;
   /** Cert Encoding (see {@linkcode CertEncoding}), 4 = X.509 DER. */
   encoding: number;
+  /** Certificate Data (DER for encoding 4). */
   data: Uint8Array;
 }
 

@@ -29,7 +29,9 @@ export const CA_HASH_LENGTH = 20;
 
 /** A decoded CERTREQ payload. */
 export interface CertreqPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.CERTREQ;
+  /** Cert Encoding (4 = X.509 Certificate - Signature). */
   encoding: number;
   /** Certification Authority field (may be empty: "any CA"). */
   data: Uint8Array;

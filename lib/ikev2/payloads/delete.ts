@@ -24,6 +24,7 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded Delete payload. */
 export interface DeletePayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.DELETE;
   /** 1 IKE, 2 AH, 3 ESP. */
   protocolId: number;

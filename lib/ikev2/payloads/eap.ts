@@ -29,7 +29,9 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded EAP payload; `data` is the whole EAP message. */
 export interface EapPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.EAP;
+  /** The whole EAP message (Code, Identifier, Length, Type, Type-Data). */
   data: Uint8Array;
 }
 

@@ -27,6 +27,7 @@ import { formatIp, parseIp } from "./_ip.ts";
 
 /** A decoded IDi or IDr payload. */
 export interface IdPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.IDi | typeof PayloadType.IDr;
   /** ID Type (see {@linkcode IdType}). */
   idType: number;
@@ -36,7 +37,9 @@ export interface IdPayload extends PayloadBase {
 
 /** An identity without the payload framing: what config and the PAD work with. */
 export interface Identity {
+  /** ID Type (see {@linkcode IdType}). */
   idType: number;
+  /** Identification Data. */
   data: Uint8Array;
 }
 

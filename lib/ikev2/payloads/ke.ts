@@ -22,6 +22,7 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded KE payload. */
 export interface KePayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.KE;
   /** Key exchange method (Transform Type 4 id), e.g. 31 = Curve25519. */
   group: number;

@@ -25,7 +25,9 @@ export const MAX_NONCE_LENGTH = 256;
 
 /** A decoded Nonce payload. */
 export interface NoncePayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.NONCE;
+  /** Nonce Data (16..256 bytes). */
   data: Uint8Array;
 }
 

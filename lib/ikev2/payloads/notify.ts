@@ -31,6 +31,7 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded Notify payload. */
 export interface NotifyPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.NOTIFY;
   /** 0 (none) or 1 IKE for IKE SA notifies, 2 AH / 3 ESP for Child SA ones. */
   protocolId: number;
@@ -164,6 +165,45 @@ export function decodeAdditionalAddress(p: NotifyPayload): Uint8Array {
   return p.data;
 }
 
+// ---- NO_NATS_ALLOWED (RFC 4555 section 3.9) ----
+
+/** The addresses and ports a NO_NATS_ALLOWED notify carries (as sent, before any NAT). */
+export interface NoNatsAllowedData {
+  /** 4 or 16 bytes. */
+  source: Uint8Array;
+  /** Same length as `source`. */
+  destination: Uint8Array;
+  /** UDP source port. */
+  sourcePort: number;
+  /** UDP destination port. */
+  destinationPort: number;
+}
+
+/** A NO_NATS_ALLOWED notify: source address, destination address, source port, destination port. */
+export function makeNoNatsAllowed(d: NoNatsAllowedData): NotifyPayload {
+  const n = d.source.length;
+  if ((n !== 4 && n !== 16) || d.destination.length !== n) {
+    throw new RangeError("NO_NATS_ALLOWED needs two IPv4 or two IPv6 addresses");
+  }
+  const w = new Writer(2 * n + 4);
+  w.bytes(d.source).bytes(d.destination).u16(d.sourcePort).u16(d.destinationPort);
+  return makeNotify(NotifyType.NO_NATS_ALLOWED, w.finish());
+}
+
+/** Parses NO_NATS_ALLOWED data: 12 bytes (IPv4) or 36 bytes (IPv6). */
+export function decodeNoNatsAllowed(p: NotifyPayload): NoNatsAllowedData {
+  const len = p.data.length;
+  if (len !== 12 && len !== 36) fail(p.notifyType, `data must be 12 or 36 bytes, got ${len}`);
+  const n = len === 12 ? 4 : 16;
+  const v = new DataView(p.data.buffer, p.data.byteOffset, len);
+  return {
+    source: p.data.slice(0, n),
+    destination: p.data.slice(n, 2 * n),
+    sourcePort: v.getUint16(2 * n),
+    destinationPort: v.getUint16(2 * n + 2),
+  };
+}
+
 // ---- REKEY_SA (RFC 7296 section 1.3.3) ----
 
 /** A REKEY_SA notify naming the Child SA being rekeyed (protocol 2/3, 4-byte SPI). */
@@ -222,6 +262,7 @@ export const GatewayIdType = { IPV4: 1, IPV6: 2, FQDN: 3 } as const;
 export interface RedirectData {
   /** 1 IPv4, 2 IPv6, 3 FQDN. */
   gwIdType: number;
+  /** GW Identity (address bytes or FQDN). */
   gwId: Uint8Array;
   /** Nonce data of the IKE_SA_INIT request (REDIRECT in IKE_SA_INIT only), else empty. */
   nonce: Uint8Array;

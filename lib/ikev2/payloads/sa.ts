@@ -44,7 +44,7 @@
  */
 import type { Reader } from "../../wire/reader.ts";
 import type { Writer } from "../../wire/writer.ts";
-import { PayloadType, TransformAttributeType } from "../constants.ts";
+import { PayloadType, ProtocolId, TransformAttributeType } from "../constants.ts";
 import type { PayloadBase } from "./_base.ts";
 
 /** Last Substruc value for "more proposals follow". */
@@ -87,13 +87,16 @@ export interface Proposal {
 
 /** A decoded SA payload. */
 export interface SaPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.SA;
+  /** Proposals in wire order. */
   proposals: Proposal[];
 }
 
 /**
  * Decodes the SA payload body (everything after the generic header).
- * Checks Last Substruc values, lengths, Num Transforms and SPI size (0/4/8).
+ * Checks Last Substruc values, lengths, Num Transforms and SPI size (IKE 0
+ * or 8, AH/ESP 4, others 0/4/8).
  */
 export function decodeSa(r: Reader): SaPayload {
   const proposals: Proposal[] = [];
@@ -117,6 +120,13 @@ export function decodeSa(r: Reader): SaPayload {
     const numTransforms = p.u8();
     if (spiSize !== 0 && spiSize !== 4 && spiSize !== 8) {
       p.fail(`proposal SPI size must be 0, 4 or 8, got ${spiSize}`);
+    }
+    // RFC 7296 section 3.3.1: IKE SPIs are 0 (IKE_SA_INIT) or 8 (rekey), AH/ESP SPIs 4.
+    if (protocolId === ProtocolId.IKE && spiSize === 4) {
+      p.fail("IKE proposal with a 4-byte SPI (must be 0 or 8)");
+    }
+    if ((protocolId === ProtocolId.AH || protocolId === ProtocolId.ESP) && spiSize !== 4) {
+      p.fail(`AH/ESP proposal needs a 4-byte SPI, got ${spiSize}`);
     }
     const spi = p.bytes(spiSize).slice();
     const transforms: Transform[] = [];

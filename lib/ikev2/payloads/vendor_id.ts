@@ -20,7 +20,9 @@ import type { PayloadBase } from "./_base.ts";
 
 /** A decoded Vendor ID payload. */
 export interface VendorIdPayload extends PayloadBase {
+  /** Payload type (the union discriminant). */
   type: typeof PayloadType.VENDOR_ID;
+  /** The Vendor ID bytes (opaque). */
   data: Uint8Array;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * The typed configuration, as parsed from YAML by lib/config/parse.ts.
+ * Names follow strongSwan's swanctl.conf (`connections`, `local_addrs`,
+ * `children`, `local_ts`, `esp_proposals`, `start_action`, `secrets`,
+ * `pools`, ...) in camelCase; durations are seconds, sizes bigint.
+ *
+ * Everything here is validated: identities are parsed, proposals are
+ * parsed, traffic selectors are parsed. A Config is plain data and changes
+ * nothing by existing.
+ *
+ * @module
+ */
+
+import type { Proposal } from "../crypto/proposal.ts";
+import type { Identity, IdentityPattern } from "../db/identity.ts";
+import type { AddressSelector, PfpFlags, PortSelector, ProtocolSelector } from "../db/selector.ts";
+import type { SpdAction, SpdDirection } from "../db/spd.ts";
+
+/** Where a value came from in a file (1-based line and column). */
+export interface SourcePos {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** One problem in a configuration file. */
+export interface ConfigIssue extends SourcePos {
+  /** Key path, like `connections.site-a.children.net.local_ts[0]`. */
+  readonly path: string;
+  /** What is wrong and what is expected. */
+  readonly message: string;
+}
+
+/**
+ * A configuration that cannot be used; nothing was loaded. `issues` lists
+ * every problem found, each with file:line:col and key path.
+ */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map(formatIssue).join("\n"));
+    this.issues = issues;
+  }
+}
+
+/** `file:line:col: path: message` */
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ""}${i.message}`;
+}
+
+/**
+ * One traffic selector as written in `local_ts`/`remote_ts`: an address,
+ * prefix or range (or `dynamic`: the IKE address, or the virtual IP),
+ * optionally restricted to `[proto/port]`.
+ */
+export interface TsSpec {
+  /** The text as written. */
+  readonly text: string;
+  /** `dynamic` (resolved when the SA is negotiated). */
+  readonly dynamic: boolean;
+  /** The address part (ANY for dynamic). */
+  readonly address: AddressSelector;
+  readonly protocol: ProtocolSelector;
+  readonly port: PortSelector;
+}
+
+/** Our side's authentication (`local` block). */
+export interface LocalAuth {
+  readonly auth: "psk" | "pubkey";
+  /** The identity we claim; absent = our IKE address (swanctl default). */
+  readonly id?: Identity;
+  /** Our certificate chain, DER, end-entity first (`certs`). */
+  readonly certs: readonly Uint8Array[];
+  /** Our private key, PKCS#8 DER (`key`). */
+  readonly key?: Uint8Array;
+}
+
+/** What we require from the peer (`remote` block). */
+export interface RemoteAuth {
+  readonly auth: "psk" | "pubkey";
+  /** The identity pattern the peer must match (`id`; absent = %any). */
+  readonly idPattern: IdentityPattern;
+  /** The exact identity, when `id` names a single identity (sent as IDr). */
+  readonly id?: Identity;
+  /** Trust anchors (`cacerts`), DER. */
+  readonly cacerts: readonly Uint8Array[];
+  /** Pinned peer certificates (`certs`), DER. */
+  readonly certs: readonly Uint8Array[];
+}
+
+/** When a child SA is established (`start_action`). */
+export type StartAction = "none" | "trap" | "start";
+
+/** What to do when the peer is dead or the child closes (`dpd_action`, `close_action`). */
+export type PeerAction = "clear" | "trap" | "restart" | "none";
+
+/** One `children.<name>` section. */
+export interface ChildSection {
+  readonly name: string;
+  readonly localTs: readonly TsSpec[];
+  readonly remoteTs: readonly TsSpec[];
+  readonly mode: "tunnel" | "transport";
+  readonly protocol: "esp" | "ah";
+  readonly proposals: readonly Proposal[];
+  readonly startAction: StartAction;
+  readonly dpdAction: PeerAction;
+  readonly closeAction: PeerAction;
+  readonly rekeyTimeSeconds: number;
+  readonly lifeTimeSeconds: number;
+  readonly rekeyBytes: bigint;
+  readonly lifeBytes: bigint;
+  readonly rekeyPackets: bigint;
+  readonly lifePackets: bigint;
+  readonly replayWindow: number;
+  /** Tunnel mode DF bit handling (`copy_df`: true = copy, false = clear). */
+  readonly copyDf: boolean;
+  /** Tunnel mode DSCP handling (`copy_dscp`: "out"/"yes" = copy, "no" = clear). */
+  readonly copyDscp: boolean;
+}
+
+/** One `connections.<name>` section. */
+export interface ConnectionSection {
+  readonly name: string;
+  readonly version: 2;
+  /** Our addresses; empty = any. */
+  readonly localAddrs: readonly string[];
+  /** Peer addresses; empty = any (a responder for road warriors). */
+  readonly remoteAddrs: readonly string[];
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly proposals: readonly Proposal[];
+  readonly local: LocalAuth;
+  readonly remote: RemoteAuth;
+  readonly dpdDelaySeconds: number;
+  readonly dpdAction: PeerAction;
+  readonly rekeyTimeSeconds: number;
+  readonly reauthTimeSeconds: number;
+  /** Force UDP encapsulation of ESP (`encap`). */
+  readonly encap: boolean;
+  readonly mobike: boolean;
+  readonly fragmentation: boolean;
+  readonly sendCert: "always" | "ifasked" | "never";
+  readonly keyingTries: number;
+  /** Pools we hand out virtual IPs from (names of `pools`). */
+  readonly pools: readonly string[];
+  /** Virtual IPs we request (`0.0.0.0` / `::` = any). */
+  readonly vips: readonly string[];
+  readonly children: readonly ChildSection[];
+}
+
+/** One `secrets.<name>` section (a pre-shared key). */
+export interface SecretSection {
+  readonly name: string;
+  /** Identities it belongs to (empty = any). */
+  readonly ids: readonly Identity[];
+  readonly secret: Uint8Array;
+}
+
+/** One `pools.<name>` section. */
+export interface PoolSection {
+  readonly name: string;
+  /** The address range handed out. */
+  readonly addrs: AddressSelector;
+  readonly dns: readonly string[];
+}
+
+/** One entry of the explicit `policies:` list (RFC 4301 view). */
+export interface PolicySection {
+  readonly label: string;
+  readonly local: AddressSelector;
+  readonly remote: AddressSelector;
+  readonly protocol: ProtocolSelector;
+  readonly localPort: PortSelector;
+  readonly remotePort: PortSelector;
+  readonly pfp: PfpFlags;
+  readonly name?: IdentityPattern;
+  readonly direction: SpdDirection;
+  readonly action: SpdAction;
+  /** PROTECT only. */
+  readonly mode?: "tunnel" | "transport";
+  readonly protocolIpsec?: "esp" | "ah";
+  readonly proposals?: readonly Proposal[];
+  readonly tunnel?: { readonly local: string; readonly remote: string };
+  readonly replayWindow?: number;
+  readonly lifeTimeSeconds?: number;
+  readonly rekeyTimeSeconds?: number;
+}
+
+/** A whole configuration file. */
+export interface Config {
+  readonly file: string;
+  readonly connections: readonly ConnectionSection[];
+  readonly secrets: readonly SecretSection[];
+  readonly pools: readonly PoolSection[];
+  readonly policies: readonly PolicySection[];
+}

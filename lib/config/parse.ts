@@ -1,0 +1,792 @@
+/**
+ * YAML configuration -> typed {@link Config}, modeled on strongSwan's
+ * swanctl.conf so its users feel at home:
+ *
+ * ```yaml
+ * connections:
+ *   site-a:
+ *     local_addrs: 192.0.2.1
+ *     remote_addrs: 198.51.100.1
+ *     proposals: aes256gcm16-prfsha384-x25519
+ *     local: { auth: psk, id: gw-a.example.com }
+ *     remote: { auth: psk, id: gw-b.example.com }
+ *     children:
+ *       net:
+ *         local_ts: 10.1.0.0/16
+ *         remote_ts: 10.2.0.0/16
+ *         esp_proposals: aes256gcm16
+ *         start_action: trap
+ * secrets:
+ *   ike-site:
+ *     id: [gw-a.example.com, gw-b.example.com]
+ *     secret: 0sc2VjcmV0IHNoYXJlZCBrZXk=
+ * ```
+ *
+ * plus an explicit `policies:` list (ordered SPD entries as in RFC 4301).
+ * Parsing is pure: `parseConfig` reads referenced files only through the
+ * `readFile` callback it is given, collects every problem (file:line:col,
+ * key path, message) and throws one {@link ConfigError}, or returns a
+ * complete Config. A bad file never half-loads.
+ *
+ * @module
+ */
+
+import {
+  defaultProposals,
+  parseProposals,
+  type Proposal,
+  ProposalError,
+} from "../crypto/proposal.ts";
+import { parseIp } from "../db/address.ts";
+import {
+  type Identity,
+  identityEquals,
+  identityMatches,
+  type IdentityPattern,
+  parseIdentity,
+  parseIdentityPattern,
+} from "../db/identity.ts";
+import {
+  type AddressSelector,
+  ANY_PORT,
+  icmpSelector,
+  IpProto,
+  mhSelector,
+  parseAddressSelector,
+  parsePortSelector,
+  parseProtocol,
+  type PfpFlags,
+  type PortSelector,
+  type ProtocolSelector,
+  SelectorError,
+} from "../db/selector.ts";
+import {
+  type ChildSection,
+  type Config,
+  ConfigError,
+  type ConnectionSection,
+  type LocalAuth,
+  type PolicySection,
+  type PoolSection,
+  type RemoteAuth,
+  type SecretSection,
+  type TsSpec,
+} from "./config.ts";
+import { readBlocks } from "../pki/pem.ts";
+import { YamlSource, type YamlValue } from "./_yaml.ts";
+
+/** Options for {@link parseConfig}. */
+export interface ParseConfigOptions {
+  /** File name used in error messages (default "config.yaml"). */
+  readonly file?: string;
+  /**
+   * Reads a file the configuration references (certificates, keys,
+   * secrets). Paths are passed as written. Without it, referencing a file is
+   * an error.
+   */
+  readonly readFile?: (path: string) => Uint8Array;
+}
+
+const PEER_ACTIONS = ["clear", "trap", "restart", "none"] as const;
+
+function msg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Decodes a swanctl secret: `0x` hex, `0s` base64, else the UTF-8 text. */
+export function decodeSecret(s: string): Uint8Array {
+  if (/^0x/i.test(s)) {
+    const hex = s.slice(2);
+    if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new Error("0x secret is not valid hex");
+    return Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
+  }
+  if (/^0s/i.test(s)) {
+    try {
+      return Uint8Array.from(atob(s.slice(2)), (c) => c.charCodeAt(0));
+    } catch {
+      throw new Error("0s secret is not valid base64");
+    }
+  }
+  return new TextEncoder().encode(s);
+}
+
+class Parser {
+  readonly #src: YamlSource;
+  readonly #readFile?: (path: string) => Uint8Array;
+
+  constructor(src: YamlSource, readFile?: (path: string) => Uint8Array) {
+    this.#src = src;
+    this.#readFile = readFile;
+  }
+
+  files(v: YamlValue): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const item of v.list()) {
+      const path = item.string();
+      if (path === undefined) continue;
+      if (!this.#readFile) {
+        item.error(`cannot read '${path}': files are not available here`);
+        continue;
+      }
+      try {
+        out.push(...readBlocks(this.#readFile(path), `'${path}'`).map((b) => b.der));
+      } catch (e) {
+        item.error(`cannot read '${path}': ${msg(e)}`);
+      }
+    }
+    return out;
+  }
+
+  proposals(v: YamlValue, kind: "ike" | "esp" | "ah"): Proposal[] {
+    const out: Proposal[] = [];
+    for (const item of v.list()) {
+      const s = item.string();
+      if (s === undefined) continue;
+      try {
+        out.push(...parseProposals(s, kind));
+      } catch (e) {
+        item.error(
+          e instanceof ProposalError ? `'${s}': ${e.message}` : `'${s}' is not a proposal`,
+        );
+      }
+    }
+    return out;
+  }
+
+  addrs(v: YamlValue, allowRanges: boolean): string[] {
+    const out: string[] = [];
+    for (const item of v.list()) {
+      const s = item.string();
+      if (s === undefined) continue;
+      if (s === "%any" || s === "%any6") continue;
+      if (parseIp(s)) {
+        out.push(s);
+        continue;
+      }
+      if (allowRanges) {
+        try {
+          parseAddressSelector(s);
+          out.push(s);
+          continue;
+        } catch { /* reported below */ }
+      }
+      item.error(
+        `'${s}' is not an IP address${allowRanges ? ", prefix or range" : ""} (DNS names ` +
+          `are not resolved: write an address, or %any)`,
+      );
+    }
+    return out;
+  }
+
+  ts(v: YamlValue): TsSpec[] {
+    const items = v.missing ? [] : v.list();
+    if (items.length === 0) {
+      return [{
+        text: "dynamic",
+        dynamic: true,
+        address: { kind: "any" },
+        protocol: "any",
+        port: ANY_PORT,
+      }];
+    }
+    const out: TsSpec[] = [];
+    for (const item of items) {
+      const text = item.string();
+      if (text === undefined) continue;
+      try {
+        out.push(parseTsSpec(text));
+      } catch (e) {
+        item.error(`'${text}' ${msg(e)}`);
+      }
+    }
+    return out;
+  }
+
+  local(v: YamlValue): LocalAuth {
+    const f = v.fields(["auth", "id", "certs", "key"] as const);
+    const auth = f.auth.oneOf(["psk", "pubkey"] as const, "pubkey");
+    let id: Identity | undefined;
+    const idText = f.id.string();
+    if (idText !== undefined) {
+      try {
+        id = parseIdentity(idText);
+        if (id.type === "any") {
+          f.id.error("our own identity cannot be %any: write an FQDN, email, DN or address");
+        }
+      } catch (e) {
+        f.id.error(`'${idText}' is not an identity: ${msg(e)}`);
+      }
+    }
+    const certs = this.files(f.certs);
+    const keys = this.files(f.key);
+    if (auth === "pubkey") {
+      if (f.certs.missing) v.error("auth: pubkey needs 'certs' (our certificate file)");
+      if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
+    }
+    return { auth, ...(id ? { id } : {}), certs, ...(keys[0] ? { key: keys[0] } : {}) };
+  }
+
+  remote(v: YamlValue): RemoteAuth {
+    const f = v.fields(["auth", "id", "cacerts", "certs"] as const);
+    const auth = f.auth.oneOf(["psk", "pubkey"] as const, "pubkey");
+    let idPattern: IdentityPattern = { type: "any" };
+    let id: Identity | undefined;
+    const idText = f.id.string();
+    if (idText !== undefined) {
+      try {
+        idPattern = parseIdentityPattern(idText);
+        if (isExact(idPattern)) id = parseIdentity(idText);
+      } catch (e) {
+        f.id.error(`'${idText}' is not an identity or pattern: ${msg(e)}`);
+      }
+    }
+    const cacerts = this.files(f.cacerts);
+    const certs = this.files(f.certs);
+    if (auth === "pubkey" && cacerts.length === 0 && certs.length === 0 && f.cacerts.missing) {
+      v.error("auth: pubkey needs 'cacerts' (trust anchors) or 'certs' (pinned peer certificates)");
+    }
+    return { auth, idPattern, ...(id ? { id } : {}), cacerts, certs };
+  }
+
+  child(name: string, v: YamlValue): ChildSection {
+    const f = v.fields(
+      [
+        "local_ts",
+        "remote_ts",
+        "mode",
+        "esp_proposals",
+        "ah_proposals",
+        "start_action",
+        "dpd_action",
+        "close_action",
+        "rekey_time",
+        "life_time",
+        "rekey_bytes",
+        "life_bytes",
+        "rekey_packets",
+        "life_packets",
+        "replay_window",
+        "copy_df",
+        "copy_dscp",
+      ] as const,
+    );
+    if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
+      f.ah_proposals.error("use either esp_proposals or ah_proposals, not both");
+    }
+    const protocol = f.ah_proposals.missing ? "esp" : "ah";
+    const written = protocol === "esp"
+      ? this.proposals(f.esp_proposals, "esp")
+      : this.proposals(f.ah_proposals, "ah");
+    const proposals = written.length > 0 ? written : defaultProposals(protocol);
+    const rekeyTimeSeconds = f.rekey_time.seconds(3600);
+    const lifeTimeSeconds = f.life_time.seconds(Math.round(rekeyTimeSeconds * 1.1));
+    if (rekeyTimeSeconds > 0 && lifeTimeSeconds > 0 && lifeTimeSeconds <= rekeyTimeSeconds) {
+      f.life_time.error(
+        `life_time (${lifeTimeSeconds}s) must be longer than rekey_time (${rekeyTimeSeconds}s)`,
+      );
+    }
+    const rekeyBytes = f.rekey_bytes.count(0n);
+    const lifeBytes = f.life_bytes.count(rekeyBytes === 0n ? 0n : (rekeyBytes * 11n) / 10n);
+    const rekeyPackets = f.rekey_packets.count(0n);
+    const lifePackets = f.life_packets.count(
+      rekeyPackets === 0n ? 0n : (rekeyPackets * 11n) / 10n,
+    );
+    const copyDscp = f.copy_dscp.oneOf(["out", "in", "yes", "no"] as const, "out");
+    return {
+      name,
+      localTs: this.ts(f.local_ts),
+      remoteTs: this.ts(f.remote_ts),
+      mode: f.mode.oneOf(["tunnel", "transport"] as const, "tunnel"),
+      protocol,
+      proposals,
+      startAction: f.start_action.oneOf(["none", "trap", "start"] as const, "none"),
+      dpdAction: f.dpd_action.oneOf(PEER_ACTIONS, "clear"),
+      closeAction: f.close_action.oneOf(PEER_ACTIONS, "none"),
+      rekeyTimeSeconds,
+      lifeTimeSeconds,
+      rekeyBytes,
+      lifeBytes,
+      rekeyPackets,
+      lifePackets,
+      replayWindow: f.replay_window.int(1024, 0, 65536),
+      copyDf: f.copy_df.bool(true),
+      copyDscp: copyDscp !== "no",
+    };
+  }
+
+  connection(name: string, v: YamlValue): ConnectionSection {
+    const f = v.fields(
+      [
+        "version",
+        "local_addrs",
+        "remote_addrs",
+        "local_port",
+        "remote_port",
+        "proposals",
+        "local",
+        "remote",
+        "dpd_delay",
+        "dpd_action",
+        "rekey_time",
+        "reauth_time",
+        "encap",
+        "mobike",
+        "fragmentation",
+        "send_cert",
+        "keyingtries",
+        "pools",
+        "vips",
+        "children",
+      ] as const,
+    );
+    const version = f.version.int(2, 0, 2);
+    if (version === 1) f.version.error("IKEv1 is not supported: use version 2 (or 0 for any)");
+    if (f.local.missing) v.error("missing 'local' block (auth and id of this host)");
+    if (f.remote.missing) v.error("missing 'remote' block (how the peer authenticates)");
+    const written = this.proposals(f.proposals, "ike");
+    const children = f.children.entries().map(([n, c]) => this.child(n, c));
+    const localAddrs = this.addrs(f.local_addrs, false);
+    const local = this.local(f.local);
+    if (children.length === 0 && !f.children.missing) {
+      f.children.error("expected at least one child");
+    }
+    return {
+      name,
+      version: 2,
+      localAddrs,
+      remoteAddrs: this.addrs(f.remote_addrs, true),
+      localPort: f.local_port.int(500, 1, 65535),
+      remotePort: f.remote_port.int(500, 1, 65535),
+      proposals: written.length > 0 ? written : defaultProposals("ike"),
+      // swanctl: without an id we are identified by our (single) address.
+      local: local.id || localAddrs.length !== 1
+        ? local
+        : { ...local, id: parseIdentity(localAddrs[0]) },
+      remote: this.remote(f.remote),
+      dpdDelaySeconds: f.dpd_delay.seconds(0),
+      dpdAction: f.dpd_action.oneOf(PEER_ACTIONS, "clear"),
+      rekeyTimeSeconds: f.rekey_time.seconds(4 * 3600),
+      reauthTimeSeconds: f.reauth_time.seconds(0),
+      encap: f.encap.bool(false),
+      mobike: f.mobike.bool(true),
+      fragmentation: f.fragmentation.bool(true),
+      sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
+      keyingTries: f.keyingtries.int(1, 0, 1000),
+      pools: f.pools.strings(),
+      vips: this.addrs(f.vips, false).concat(
+        f.vips.strings().filter((s) => s === "%any" || s === "%any6").map((s) =>
+          s === "%any" ? "0.0.0.0" : "::"
+        ),
+      ),
+      children,
+    };
+  }
+
+  secret(name: string, v: YamlValue): SecretSection | null {
+    const f = v.fields(["id", "secret", "file"] as const);
+    const ids: Identity[] = [];
+    for (const item of f.id.list()) {
+      const s = item.string();
+      if (s === undefined) continue;
+      try {
+        const id = parseIdentity(s);
+        if (id.type !== "any") ids.push(id);
+      } catch (e) {
+        item.error(`'${s}' is not an identity: ${msg(e)}`);
+      }
+    }
+    if (f.secret.missing === f.file.missing) {
+      v.error("give exactly one of 'secret' (the key) or 'file' (a file holding it)");
+      return null;
+    }
+    let secret: Uint8Array | undefined;
+    const text = f.secret.raw();
+    if (text !== undefined) {
+      try {
+        secret = decodeSecret(text);
+      } catch (e) {
+        f.secret.error(msg(e));
+      }
+    } else {
+      const [bytes] = this.files(f.file);
+      if (bytes) {
+        secret = decodeSecret(new TextDecoder().decode(bytes).trim());
+      }
+    }
+    if (!secret) return null;
+    if (secret.length === 0) {
+      (f.secret.missing ? f.file : f.secret).error("the pre-shared key is empty");
+      return null;
+    }
+    return { name, ids, secret };
+  }
+
+  pool(name: string, v: YamlValue): PoolSection | null {
+    const f = v.fields(["addrs", "dns"] as const);
+    const a = f.addrs.string();
+    if (a === undefined) {
+      v.error("a pool needs 'addrs' (a prefix like 10.3.0.0/24 or a range)");
+      return null;
+    }
+    let addrs: AddressSelector;
+    try {
+      addrs = parseAddressSelector(a);
+      if (addrs.kind !== "range") throw new SelectorError("expected a prefix or range");
+    } catch (e) {
+      f.addrs.error(`'${a}' is not a valid pool: ${msg(e)}`);
+      return null;
+    }
+    const dns: string[] = [];
+    for (const item of f.dns.list()) {
+      const s = item.string();
+      if (s === undefined) continue;
+      if (parseIp(s)) dns.push(s);
+      else item.error(`'${s}' is not an IP address`);
+    }
+    return { name, addrs, dns };
+  }
+
+  policy(index: number, v: YamlValue): PolicySection | null {
+    const f = v.fields(
+      [
+        "label",
+        "local",
+        "remote",
+        "protocol",
+        "local_port",
+        "remote_port",
+        "local_type",
+        "remote_type",
+        "pfp",
+        "name",
+        "direction",
+        "action",
+        "mode",
+        "esp_proposals",
+        "ah_proposals",
+        "tunnel_local",
+        "tunnel_remote",
+        "replay_window",
+        "rekey_time",
+        "life_time",
+      ] as const,
+    );
+    const sel = <T>(x: YamlValue, parse: (s: string) => T, dflt: T): T => {
+      const s = x.string();
+      if (s === undefined) return dflt;
+      try {
+        return parse(s);
+      } catch (e) {
+        x.error(`'${s}' ${msg(e).replace(/^expected/, "is not valid: expected")}`);
+        return dflt;
+      }
+    };
+    const protocol: ProtocolSelector = sel(f.protocol, parseProtocol, "any");
+    const typed = protocol === IpProto.ICMP || protocol === IpProto.ICMPV6 ||
+      protocol === IpProto.MH;
+    const typeSel = (x: YamlValue, portKey: YamlValue): PortSelector | undefined => {
+      if (x.missing) return undefined;
+      if (!typed) {
+        x.error("message types need protocol icmp, ipv6-icmp or mh");
+        return undefined;
+      }
+      if (!portKey.missing) x.error("give either a port or a message type for this side");
+      return sel(x, (s) => parseTypeSelector(s, protocol as number), undefined);
+    };
+    let localPort = sel(f.local_port, parsePortSelector, ANY_PORT);
+    let remotePort = sel(f.remote_port, parsePortSelector, ANY_PORT);
+    if (protocol === "any" && (localPort.kind !== "any" || remotePort.kind !== "any")) {
+      (localPort.kind !== "any" ? f.local_port : f.remote_port).error(
+        "ports need a protocol (add protocol: tcp, udp, ...)",
+      );
+    }
+    localPort = typeSel(f.local_type, f.local_port) ?? localPort;
+    remotePort = typeSel(f.remote_type, f.remote_port) ?? remotePort;
+    const pfp: { -readonly [K in keyof PfpFlags]: boolean } = {};
+    const PFP_KEYS: Record<string, keyof PfpFlags> = {
+      laddr: "localAddress",
+      local_addr: "localAddress",
+      local: "localAddress",
+      raddr: "remoteAddress",
+      remote_addr: "remoteAddress",
+      remote: "remoteAddress",
+      proto: "protocol",
+      protocol: "protocol",
+      lport: "localPort",
+      local_port: "localPort",
+      rport: "remotePort",
+      remote_port: "remotePort",
+    };
+    for (const item of f.pfp.list()) {
+      const s = item.string()?.toLowerCase();
+      if (s === undefined) continue;
+      const k = PFP_KEYS[s];
+      if (k) pfp[k] = true;
+      else item.error(`'${s}' is not a selector: expected laddr, raddr, proto, lport or rport`);
+    }
+    let name: IdentityPattern | undefined;
+    const nameText = f.name.string();
+    if (nameText !== undefined) {
+      try {
+        name = parseIdentityPattern(nameText);
+      } catch (e) {
+        f.name.error(`'${nameText}' is not an identity pattern: ${msg(e)}`);
+      }
+    }
+    const action = f.action.oneOf(["bypass", "discard", "protect"] as const, "discard");
+    if (f.action.missing) v.error("missing 'action' (bypass, discard or protect)");
+    const protectOnly = [
+      f.mode,
+      f.esp_proposals,
+      f.ah_proposals,
+      f.tunnel_local,
+      f.tunnel_remote,
+      f.replay_window,
+      f.rekey_time,
+      f.life_time,
+    ];
+    const base: PolicySection = {
+      label: f.label.string() ?? `policy-${index + 1}`,
+      local: sel(f.local, parseAddressSelector, { kind: "any" } as AddressSelector),
+      remote: sel(f.remote, parseAddressSelector, { kind: "any" } as AddressSelector),
+      protocol,
+      localPort,
+      remotePort,
+      pfp,
+      ...(name ? { name } : {}),
+      direction: f.direction.oneOf(["both", "outbound", "inbound"] as const, "both"),
+      action,
+    };
+    if (action !== "protect") {
+      for (const x of protectOnly) {
+        if (!x.missing) x.error(`only PROTECT entries take '${x.path.split(".").pop()}'`);
+      }
+      if (name) f.name.error("a Name selector only makes sense on a PROTECT entry");
+      return base;
+    }
+    if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
+      f.ah_proposals.error("use either esp_proposals or ah_proposals, not both");
+    }
+    const ipsec = f.ah_proposals.missing ? "esp" : "ah";
+    const written = ipsec === "esp"
+      ? this.proposals(f.esp_proposals, "esp")
+      : this.proposals(f.ah_proposals, "ah");
+    const mode = f.mode.oneOf(["tunnel", "transport"] as const, "transport");
+    const tl = f.tunnel_local.string();
+    const tr = f.tunnel_remote.string();
+    if (mode === "transport" && (tl !== undefined || tr !== undefined)) {
+      (tl !== undefined ? f.tunnel_local : f.tunnel_remote).error(
+        "tunnel endpoints need mode: tunnel",
+      );
+    }
+    for (const [x, s] of [[f.tunnel_local, tl], [f.tunnel_remote, tr]] as const) {
+      if (s !== undefined && s !== "dynamic" && !parseIp(s)) {
+        x.error(`'${s}' is not an IP address (or 'dynamic')`);
+      }
+    }
+    return {
+      ...base,
+      mode,
+      protocolIpsec: ipsec,
+      proposals: written.length > 0 ? written : defaultProposals(ipsec),
+      ...(mode === "tunnel" ? { tunnel: { local: tl ?? "dynamic", remote: tr ?? "dynamic" } } : {}),
+      replayWindow: f.replay_window.int(1024, 0, 65536),
+      rekeyTimeSeconds: f.rekey_time.seconds(3600),
+      lifeTimeSeconds: f.life_time.seconds(3960),
+    };
+  }
+}
+
+function isExact(p: IdentityPattern): boolean {
+  switch (p.type) {
+    case "any":
+    case "rfc822-domain":
+      return false;
+    case "fqdn":
+    case "dn":
+      return !p.subtree && (p.type !== "dn" || p.rdns.every(([, v]) => v !== "*"));
+    case "address":
+      return p.start === p.end;
+    default:
+      return true;
+  }
+}
+
+/** ICMP `type` or `type/code`, or an MH type (name or number), as a port selector. */
+function parseTypeSelector(s: string, protocol: number): PortSelector {
+  if (protocol === IpProto.MH) return mhSelector(s);
+  const m = /^([0-9]{1,3})(?:\/([0-9]{1,3}))?$/.exec(s.trim());
+  if (!m) throw new SelectorError("expected an ICMP type like 8 or type/code like 3/4");
+  const code = m[2] === undefined ? undefined : Number(m[2]);
+  return icmpSelector(Number(m[1]), code ?? 0, code ?? 255);
+}
+
+/**
+ * Parses one `local_ts`/`remote_ts` item: `dynamic`, an address, prefix or
+ * range, `%any`, each optionally followed by `[proto/port]` (swanctl
+ * syntax, e.g. `10.1.0.0/16[tcp/80]`, `dynamic[udp/1701]`, `[icmp/8]`).
+ * Throws SelectorError with what was expected.
+ */
+export function parseTsSpec(text: string): TsSpec {
+  let addr = text.trim();
+  let protocol: ProtocolSelector = "any";
+  let port: PortSelector = ANY_PORT;
+  const m = /^(.*)\[([^\]]*)\]$/.exec(addr);
+  if (m) {
+    addr = m[1].trim();
+    const [p, po] = m[2].split("/");
+    if (p !== undefined && p.trim() !== "" && p.trim() !== "%any") protocol = parseProtocol(p);
+    if (po !== undefined && po.trim() !== "" && po.trim() !== "%any") {
+      if (protocol === "any") throw new SelectorError("is not valid: a port needs a protocol");
+      port = protocol === IpProto.ICMP || protocol === IpProto.ICMPV6 || protocol === IpProto.MH
+        ? parseTypeSelector(po, protocol)
+        : parsePortSelector(po);
+    }
+  }
+  const dynamic = addr === "dynamic" || addr === "%dynamic";
+  let address: AddressSelector = { kind: "any" };
+  if (!dynamic && addr !== "" && addr !== "%any") {
+    try {
+      address = parseAddressSelector(addr);
+    } catch (e) {
+      const reason = msg(e);
+      throw new SelectorError(
+        /prefix length/.test(reason)
+          ? `is not a valid prefix: ${reason}`
+          : `is not a valid traffic selector: ${reason}`,
+      );
+    }
+    if (address.kind !== "range") {
+      throw new SelectorError("is not valid: expected an address, prefix, range or dynamic");
+    }
+  }
+  return { text, dynamic, address, protocol, port };
+}
+
+function crossCheck(config: Config, root: YamlValue): void {
+  const conns = root.get("connections");
+  for (const c of config.connections) {
+    const at = conns.get(c.name);
+    const f = {
+      pools: at.get("pools"),
+      local: at.get("local"),
+      remote: at.get("remote"),
+      children: at.get("children"),
+    };
+    for (const p of c.pools) {
+      if (!config.pools.some((x) => x.name === p)) {
+        f.pools.error(
+          `pool '${p}' is not defined in 'pools'${
+            config.pools.length ? ` (defined: ${config.pools.map((x) => x.name).join(", ")})` : ""
+          }`,
+        );
+      }
+    }
+    if (!c.local.id && c.localAddrs.length !== 1) {
+      f.local.error(
+        "set 'id': without it our identity is our address, but local_addrs is not one address",
+      );
+    }
+    if (c.local.auth === "psk" || c.remote.auth === "psk") {
+      if (!findSecret(config, c)) {
+        (c.local.auth === "psk" ? f.local : f.remote).error(
+          "auth: psk but no entry in 'secrets' has an id matching this connection's local or " +
+            "remote id (or no id at all)",
+        );
+      }
+    }
+    if (c.remoteAddrs.length === 0 && c.children.some((ch) => ch.startAction !== "none")) {
+      const child = c.children.find((ch) => ch.startAction !== "none")!;
+      f.children.error(
+        `child '${child.name}': start_action ${child.startAction} needs remote_addrs ` +
+          "(we cannot initiate to %any)",
+      );
+    }
+  }
+}
+
+/**
+ * The identities a connection's peer may have: `remote.id`, else (as
+ * swanctl) its address when `remote_addrs` is a single address, else any.
+ */
+export function peerIdPattern(c: ConnectionSection): IdentityPattern {
+  if (c.remote.idPattern.type !== "any") return c.remote.idPattern;
+  if (c.remoteAddrs.length === 1 && parseIp(c.remoteAddrs[0])) {
+    return parseIdentityPattern(c.remoteAddrs[0]);
+  }
+  return { type: "any" };
+}
+
+/**
+ * The pre-shared key for a connection, swanctl-style: the secret whose ids
+ * match the most of (local id, remote id); a secret without ids matches
+ * anything, with the lowest score.
+ */
+export function findSecret(config: Config, c: ConnectionSection): Uint8Array | undefined {
+  let best: SecretSection | undefined;
+  let bestScore = 0;
+  for (const s of config.secrets) {
+    let score = s.ids.length === 0 ? 1 : 0;
+    const remote = peerIdPattern(c);
+    for (const id of s.ids) {
+      if (c.local.id && identityEquals(c.local.id, id)) score += 2;
+      if (remote.type !== "any" && identityMatches(remote, id)) score += 2;
+    }
+    if (score > bestScore) {
+      best = s;
+      bestScore = score;
+    }
+  }
+  return best?.secret;
+}
+
+/**
+ * Parses a configuration. Throws {@link ConfigError} listing every problem
+ * (file:line:col, key path, message); otherwise returns a complete Config.
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig(await Deno.readTextFile("ipsec.yaml"), { file: "ipsec.yaml" });
+ * ```
+ */
+export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config {
+  const file = opts.file ?? "config.yaml";
+  const src = new YamlSource(text, file);
+  if (src.issues.length > 0) throw new ConfigError(src.issues);
+  const root = src.root();
+  const p = new Parser(src, opts.readFile);
+  const f = root.fields(["connections", "secrets", "pools", "policies"] as const);
+  if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
+  const config: Config = {
+    file,
+    connections: f.connections.entries().map(([n, v]) => p.connection(n, v)),
+    secrets: f.secrets.entries().map(([n, v]) => p.secret(n, v)).filter((s): s is SecretSection =>
+      s !== null
+    ),
+    pools: f.pools.entries().map(([n, v]) => p.pool(n, v)).filter((x): x is PoolSection =>
+      x !== null
+    ),
+    policies: f.policies.list().map((v, i) => p.policy(i, v)).filter((x): x is PolicySection =>
+      x !== null
+    ),
+  };
+  if (src.issues.length === 0) crossCheck(config, root);
+  if (src.issues.length > 0) {
+    const sorted = [...src.issues].sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ConfigError(sorted);
+  }
+  return config;
+}
+
+/**
+ * Reads and parses a configuration file; files it references (certs, keys,
+ * secret files) are read relative to its directory.
+ */
+export async function loadConfig(path: string): Promise<Config> {
+  const text = await Deno.readTextFile(path);
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+  return parseConfig(text, {
+    file: path,
+    readFile: (p) => Deno.readFileSync(p.startsWith("/") ? p : dir + p),
+  });
+}

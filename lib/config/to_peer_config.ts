@@ -1,0 +1,117 @@
+/**
+ * Config connection -> the engine's {@link PeerConfig} (lib/ikev2/peer_config.ts),
+ * and the whole Config -> {@link EngineConfig}.
+ *
+ * Traffic selectors are handed over as canonical swanctl-style strings
+ * (`10.1.0.0/16[tcp/80]`, `dynamic`); ICMP/MH message types are written as
+ * the raw 16-bit port range they occupy on the wire (type in the high byte),
+ * so any port parser reads them right.
+ *
+ * @module
+ */
+
+import { formatAddressSelector, type PortSelector, protocolName } from "../db/selector.ts";
+import type { ChildConfig, DpdAction, EngineConfig, PeerConfig } from "../ikev2/peer_config.ts";
+import type { ChildSection, Config, ConnectionSection, PeerAction, TsSpec } from "./config.ts";
+import { parseIdentity } from "../db/identity.ts";
+
+/** A connection that cannot run in the engine as configured. */
+export class PeerConfigError extends Error {
+  override readonly name = "PeerConfigError";
+}
+
+function portText(p: PortSelector): string {
+  if (p.kind === "any") return "";
+  if (p.kind === "opaque") return "opaque";
+  return p.start === p.end ? String(p.start) : `${p.start}-${p.end}`;
+}
+
+/** Canonical text of a traffic selector spec. */
+export function tsSpecText(t: TsSpec): string {
+  const addr = t.dynamic ? "dynamic" : formatAddressSelector(t.address).replace(/^ANY$/, "%any");
+  if (t.protocol === "any") return addr;
+  const port = portText(t.port);
+  return `${addr}[${protocolName(t.protocol).toLowerCase()}${port ? `/${port}` : ""}]`;
+}
+
+function action(a: PeerAction): DpdAction {
+  return a === "none" ? "clear" : a;
+}
+
+function child(ch: ChildSection): ChildConfig {
+  return {
+    name: ch.name,
+    mode: ch.mode,
+    protocol: ch.protocol,
+    proposals: ch.proposals,
+    localTs: ch.localTs.map(tsSpecText),
+    remoteTs: ch.remoteTs.map(tsSpecText),
+    lifetimes: {
+      rekeySeconds: ch.rekeyTimeSeconds,
+      lifeSeconds: ch.lifeTimeSeconds,
+      rekeyBytes: ch.rekeyBytes,
+      lifeBytes: ch.lifeBytes,
+      rekeyPackets: ch.rekeyPackets,
+      lifePackets: ch.lifePackets,
+    },
+    closeAction: action(ch.closeAction),
+  };
+}
+
+/**
+ * The engine settings of one connection. Throws {@link PeerConfigError}
+ * when our identity cannot be determined (no `local.id` and no single
+ * local address).
+ *
+ * @example
+ * ```ts
+ * const peer = toPeerConfig(config.connections[0]);
+ * ```
+ */
+export function toPeerConfig(c: ConnectionSection): PeerConfig {
+  const localAddress = c.localAddrs[0] ?? "%any";
+  let id = c.local.id;
+  if (!id) {
+    if (c.localAddrs.length !== 1) {
+      throw new PeerConfigError(
+        `connection ${c.name}: set local.id (there is no single local address to use as identity)`,
+      );
+    }
+    id = parseIdentity(localAddress);
+  }
+  return {
+    name: c.name,
+    localAddress,
+    remoteAddress: c.remoteAddrs[0] ?? "%any",
+    localPort: c.localPort,
+    remotePort: c.remotePort,
+    proposals: c.proposals,
+    local: {
+      auth: c.local.auth,
+      id,
+      ...(c.local.certs.length ? { certs: c.local.certs } : {}),
+      ...(c.local.key ? { privateKey: c.local.key } : {}),
+    },
+    remote: {
+      auth: c.remote.auth,
+      ...(c.remote.id ? { id: c.remote.id } : {}),
+      ...(c.remote.cacerts.length ? { cacerts: c.remote.cacerts } : {}),
+      ...(c.remote.certs.length ? { certs: c.remote.certs } : {}),
+    },
+    children: c.children.map(child),
+    sendIdr: c.remote.id !== undefined,
+    sendCert: c.sendCert,
+    dpdDelaySeconds: c.dpdDelaySeconds,
+    dpdAction: action(c.dpdAction),
+    keyingTries: c.keyingTries,
+    fragmentation: c.fragmentation,
+  };
+}
+
+/** The engine settings of a whole configuration (connections and PSKs). */
+export function toEngineConfig(config: Config): EngineConfig {
+  return {
+    connections: config.connections.map(toPeerConfig),
+    secrets: config.secrets.map((s) => ({ ids: s.ids, secret: s.secret })),
+  };
+}

@@ -1,0 +1,625 @@
+/**
+ * The ipsec daemon: the only event loop of the system. It owns the IKE
+ * sockets, real timers and the control socket, feeds datagrams and timer
+ * expiries to the sans-I/O IKEv2 engine and applies the engine's effects in
+ * order:
+ *
+ * ```
+ *  UDP 500/4500 ──► engine.handle ─┐
+ *  timer fired ───► engine.timer  ─┤            ┌─► send       ──► UDP
+ *  acquire (DP) ──► engine.initiate┼─► Effect[] ┼─► installSa  ──► data plane (+ SaState)
+ *  ipsec up/down ─► initiate/term. ┘   (queue)  ├─► removeSa   ──► data plane (+ SaState)
+ *                                               ├─► setTimer / cancelTimer ──► timers
+ *                                               └─► log / event ──► LogRing, `up` waiters
+ * ```
+ *
+ * Everything it drives sits behind the ports of lib/daemon/ports.ts.
+ *
+ * @module
+ */
+import type { Effect, EngineEvent, LogLevel } from "../ikev2/effects.ts";
+import { ControlError, type Json } from "./control_protocol.ts";
+import { type ControlHandler, ControlServer } from "./control_server.ts";
+import { type LogEntry, LogRing, type LogSubsystem } from "./log_ring.ts";
+import {
+  type AcquireEvent,
+  ConfigLoadError,
+  type DaemonConfig,
+  type DaemonRuntime,
+  type DataplanePort,
+  type EnginePort,
+  type ExpireEvent,
+  type IkeSaDetail,
+  type IkeTransport,
+  type SaCounters,
+} from "./ports.ts";
+import { formatSpi, SaState, type SaView } from "./sa_state.ts";
+
+/** Options of {@link Daemon.start}. */
+export interface DaemonOptions<P> {
+  readonly runtime: DaemonRuntime<P>;
+  readonly configPath: string;
+  readonly socketPath: string;
+  /** Lines kept for `ipsec log` (default 2000). */
+  readonly logCapacity?: number;
+  /** Receives every log entry besides the ring (the foreground filters and prints them). */
+  readonly logSink?: (entry: LogEntry) => void;
+  /** How long `ipsec up` waits for the child SA (default 30 s). */
+  readonly upTimeoutMs?: number;
+  /** How long `ipsec down` waits for the IKE SA to be deleted (default 10 s). */
+  readonly downTimeoutMs?: number;
+}
+
+type Waiter = (ev: EngineEvent) => boolean;
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function stringArg(args: { [k: string]: Json }, key: string, required: true): string;
+function stringArg(args: { [k: string]: Json }, key: string, required: false): string | undefined;
+function stringArg(args: { [k: string]: Json }, key: string, required: boolean) {
+  const v = args[key];
+  if (v === undefined || v === null) {
+    if (required) throw new ControlError("BAD_REQUEST", `missing argument '${key}'`);
+    return undefined;
+  }
+  if (typeof v !== "string" || v === "") {
+    throw new ControlError("BAD_REQUEST", `argument '${key}' must be a non-empty string`);
+  }
+  return v;
+}
+
+function saJson(sa: SaView, counters: SaCounters | undefined): Json {
+  return {
+    spi: formatSpi(sa.spi),
+    direction: sa.direction,
+    protocol: sa.protocol,
+    mode: sa.mode,
+    src: sa.src,
+    dst: sa.dst,
+    encr: sa.encr,
+    integ: sa.integ,
+    esn: sa.esn,
+    encap: sa.encap,
+    localTs: sa.localTs,
+    remoteTs: sa.remoteTs,
+    connection: sa.connectionName,
+    child: sa.childName,
+    childSaId: sa.childSaId,
+    ikeSaId: sa.ikeSaId,
+    installedAt: sa.installedAt,
+    rekeyAt: sa.rekeyAt,
+    expiresAt: sa.expiresAt,
+    bytes: counters ? counters.bytes.toString() : null,
+    packets: counters ? counters.packets.toString() : null,
+  };
+}
+
+/**
+ * A running daemon.
+ *
+ * @example
+ * ```ts
+ * const d = await Daemon.start({ runtime, configPath: "/etc/ipsec/ipsec.yaml",
+ *   socketPath: "/run/ipsec/ipsec.sock", logSink: (e) => console.error(e.message) });
+ * await d.done; // until `ipsec stop` or d.stop()
+ * ```
+ */
+export class Daemon<P = unknown> {
+  readonly log: LogRing;
+  readonly state = new SaState();
+  /** Resolves once the daemon has stopped. */
+  readonly done: Promise<void>;
+
+  #opts: DaemonOptions<P>;
+  #now: () => number;
+  #config: DaemonConfig<P>;
+  #engine: EnginePort<P>;
+  #dataplane: DataplanePort<P>;
+  #transport: IkeTransport;
+  #control: ControlServer;
+  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  #queue: Promise<void> = Promise.resolve();
+  #waiters = new Set<Waiter>();
+  #pendingAcquires = new Set<string>();
+  #startedAt: number;
+  #stopping: Promise<void> | null = null;
+  #resolveDone!: () => void;
+
+  private constructor(opts: DaemonOptions<P>, config: DaemonConfig<P>) {
+    this.#opts = opts;
+    this.#now = opts.runtime.now ?? Date.now;
+    this.#startedAt = this.#now();
+    this.log = new LogRing(opts.logCapacity ?? 2000);
+    this.#config = config;
+    opts.runtime.attachLog?.((level, subsystem, message) => this.#log(level, subsystem, message));
+    this.#engine = opts.runtime.createEngine(config);
+    this.#dataplane = opts.runtime.createDataplane(config);
+    this.#transport = opts.runtime.createTransport(config);
+    this.#control = new ControlServer(opts.socketPath, {
+      commands: this.#commands(),
+      streams: {
+        log: (req, emit, signal) => this.#streamLog(req.args, emit, signal),
+      },
+    });
+    this.done = new Promise((r) => this.#resolveDone = r);
+  }
+
+  /**
+   * Loads the config (throws {@link ConfigLoadError} and starts nothing when
+   * it is broken), configures the data plane, binds the IKE sockets, opens
+   * the control socket and brings up `start_action: start` children.
+   */
+  static async start<P>(opts: DaemonOptions<P>): Promise<Daemon<P>> {
+    const config = await opts.runtime.loadConfig(opts.configPath);
+    const d = new Daemon(opts, config);
+    await d.#start();
+    return d;
+  }
+
+  async #start(): Promise<void> {
+    const steps: (() => void | Promise<void>)[] = [];
+    try {
+      this.#dataplane.onAcquire((a) => this.#acquire(a));
+      this.#dataplane.onExpire?.((e) => this.#expire(e));
+      await this.#dataplane.configure(this.#config.payload);
+      steps.push(() => this.#dataplane.close());
+      await this.#transport.start((bytes, from, to) =>
+        this.#run(() => this.#engine.handle(bytes, from, to, this.#now()))
+      );
+      steps.push(() => this.#transport.close());
+      await this.#control.start();
+    } catch (e) {
+      for (const undo of steps.reverse()) {
+        try {
+          await undo();
+        } catch { /* best effort while failing */ }
+      }
+      throw e;
+    }
+    this.#log(
+      "info",
+      "dmn",
+      `started (pid ${Deno.pid}), config ${this.#config.path}, ` +
+        `${this.#config.connections.length} connection(s), control ${this.#opts.socketPath}`,
+    );
+    this.#startActions(this.#config.connections.map((c) => c.name));
+    await this.#queue;
+  }
+
+  /** The loaded configuration. */
+  get config(): DaemonConfig<P> {
+    return this.#config;
+  }
+
+  #startActions(names: readonly string[]): void {
+    for (const c of this.#config.connections) {
+      if (!names.includes(c.name)) continue;
+      for (const ch of c.children) {
+        if (ch.startAction === "start") {
+          this.#log("info", "cfg", `start_action=start: initiating ${c.name}/${ch.name}`);
+          this.#run(() => this.#engine.initiate(c.name, this.#now(), ch.name));
+        }
+      }
+    }
+  }
+
+  #log(level: LogLevel, subsystem: LogSubsystem, message: string): void {
+    const e: LogEntry = { time: this.#now(), level, subsystem, message };
+    this.log.add(e);
+    this.#opts.logSink?.(e);
+  }
+
+  /** Runs an engine call and queues its effects; engine exceptions are logged, never fatal. */
+  #run(call: () => Effect[]): Promise<void> {
+    let effects: Effect[];
+    try {
+      effects = call();
+    } catch (e) {
+      this.#log("error", "ike", `engine error: ${errorMessage(e)}`);
+      return this.#queue;
+    }
+    this.#queue = this.#queue.then(() => this.#applyAll(effects));
+    return this.#queue;
+  }
+
+  async #applyAll(effects: Effect[]): Promise<void> {
+    for (const e of effects) {
+      try {
+        await this.#apply(e);
+      } catch (err) {
+        this.#log("error", "dmn", `applying ${e.kind} failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  async #apply(e: Effect): Promise<void> {
+    const now = this.#now();
+    switch (e.kind) {
+      case "send":
+        await this.#transport.send(e.bytes, e.from, e.to);
+        break;
+      case "installSa":
+        await this.#dataplane.installSa(e.sa);
+        this.state.apply(e, now);
+        this.#log(
+          "info",
+          "knl",
+          `installed ${e.sa.protocol.toUpperCase()} SA ${e.sa.direction} SPI ` +
+            `${
+              formatSpi(e.sa.spi)
+            } ${e.sa.src} -> ${e.sa.dst} (${e.sa.connectionName}/${e.sa.childName})`,
+        );
+        break;
+      case "removeSa":
+        await this.#dataplane.removeSa(e);
+        this.state.apply(e, now);
+        this.#log(
+          "info",
+          "knl",
+          `removed ${e.protocol.toUpperCase()} SA ${e.direction} SPI ${formatSpi(e.spi)}`,
+        );
+        break;
+      case "setTimer": {
+        const old = this.#timers.get(e.id);
+        if (old !== undefined) clearTimeout(old);
+        if (this.#stopping) break;
+        const id = e.id;
+        this.#timers.set(
+          id,
+          setTimeout(() => {
+            this.#timers.delete(id);
+            this.#run(() => this.#engine.timer(id, this.#now()));
+          }, Math.max(0, e.at - now)),
+        );
+        break;
+      }
+      case "cancelTimer": {
+        const old = this.#timers.get(e.id);
+        if (old !== undefined) clearTimeout(old);
+        this.#timers.delete(e.id);
+        break;
+      }
+      case "log":
+        this.#log(e.level, "ike", e.line);
+        break;
+      case "event":
+        this.#event(e.event);
+        this.state.apply(e, now);
+        break;
+    }
+  }
+
+  #event(ev: EngineEvent): void {
+    const conn = "connectionName" in ev ? ev.connectionName : this.state.connectionOf(ev.ikeSaId);
+    const what = ev.type === "child-up"
+      ? `${ev.childName} in ${formatSpi(ev.spiIn)} out ${formatSpi(ev.spiOut)}`
+      : "reason" in ev
+      ? ev.reason
+      : "";
+    this.#log(
+      ev.type.endsWith("failed") ? "warn" : "info",
+      "ike",
+      `${ev.type} ${conn ?? "?"}[${ev.ikeSaId}] ${what}`.trimEnd(),
+    );
+    if (conn) {
+      for (const key of [...this.#pendingAcquires]) {
+        if (key.startsWith(`${conn}/`)) this.#pendingAcquires.delete(key);
+      }
+    }
+    for (const w of [...this.#waiters]) {
+      if (w(ev)) this.#waiters.delete(w);
+    }
+  }
+
+  #acquire(a: AcquireEvent): void {
+    if (this.#stopping) return;
+    const key = `${a.connectionName}/${a.childName ?? ""}`;
+    if (this.#pendingAcquires.has(key)) return;
+    this.#pendingAcquires.add(key);
+    this.#log("info", "knl", `acquire for ${key}${a.packet ? ` (${a.packet})` : ""}`);
+    this.#run(() => this.#engine.initiate(a.connectionName, this.#now(), a.childName));
+  }
+
+  #expire(e: ExpireEvent): void {
+    if (this.#stopping) return;
+    this.#log(e.kind === "hard" ? "warn" : "info", "knl", `${e.kind} lifetime: ${e.description}`);
+    const engine = this.#engine;
+    if (!engine.childExpired) return;
+    this.#run(() => engine.childExpired!(e.childSaId, e.kind, this.#now()));
+  }
+
+  /** Resolves once every effect issued so far has been applied. */
+  async settled(): Promise<void> {
+    let q;
+    do {
+      q = this.#queue;
+      await q;
+    } while (q !== this.#queue);
+  }
+
+  /** Pending engine timers (ids), for tests and `status --json`. */
+  timerIds(): string[] {
+    return [...this.#timers.keys()].sort();
+  }
+
+  #waitFor(
+    match: (ev: EngineEvent) => Json | Error | undefined,
+    timeoutMs: number,
+    what: string,
+  ): Promise<Json> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(w);
+        reject(
+          new ControlError(
+            "TIMEOUT",
+            `${what}: no answer within ${timeoutMs / 1000} s (see 'ipsec log')`,
+          ),
+        );
+      }, timeoutMs);
+      const w: Waiter = (ev) => {
+        const r = match(ev);
+        if (r === undefined) return false;
+        clearTimeout(timer);
+        if (r instanceof Error) reject(r);
+        else resolve(r);
+        return true;
+      };
+      this.#waiters.add(w);
+    });
+  }
+
+  #connection(name: string) {
+    const c = this.#config.connections.find((c) => c.name === name);
+    if (!c) {
+      const known = this.#config.connections.map((c) => c.name).join(", ") || "none";
+      throw new ControlError("NOT_FOUND", `no connection named '${name}' (configured: ${known})`);
+    }
+    return c;
+  }
+
+  async #up(args: { [k: string]: Json }): Promise<Json> {
+    const name = stringArg(args, "name", true);
+    const child = stringArg(args, "child", false);
+    const conn = this.#connection(name);
+    if (child && !conn.children.some((c) => c.name === child)) {
+      throw new ControlError("NOT_FOUND", `connection '${name}' has no child '${child}'`);
+    }
+    if (this.#stopping) throw new ControlError("FAILED", "daemon is stopping");
+    const result = this.#waitFor(
+      (ev) => {
+        if (ev.type === "ike-failed" && ev.connectionName === name) {
+          return new ControlError("FAILED", `IKE SA for '${name}' failed: ${ev.reason}`);
+        }
+        if (ev.type === "child-failed" && this.state.connectionOf(ev.ikeSaId) === name) {
+          return new ControlError(
+            "FAILED",
+            `child SA '${ev.childName}' of '${name}' failed: ${ev.reason}`,
+          );
+        }
+        if (
+          ev.type === "child-up" && this.state.connectionOf(ev.ikeSaId) === name &&
+          (!child || ev.childName === child)
+        ) {
+          return {
+            connection: name,
+            ikeSaId: ev.ikeSaId,
+            child: ev.childName,
+            childSaId: ev.childSaId,
+            spiIn: formatSpi(ev.spiIn),
+            spiOut: formatSpi(ev.spiOut),
+          };
+        }
+        return undefined;
+      },
+      this.#timeoutArg(args, this.#opts.upTimeoutMs ?? 30_000),
+      `bringing up '${name}'`,
+    );
+    this.#log("info", "dmn", `ipsec up ${name}${child ? `/${child}` : ""}`);
+    await this.#run(() => this.#engine.initiate(name, this.#now(), child));
+    return await result;
+  }
+
+  #timeoutArg(args: { [k: string]: Json }, fallbackMs: number): number {
+    const t = args.timeoutSeconds;
+    if (t === undefined || t === null) return fallbackMs;
+    if (typeof t !== "number" || !(t > 0)) {
+      throw new ControlError("BAD_REQUEST", "timeoutSeconds must be a positive number");
+    }
+    return t * 1000;
+  }
+
+  async #down(args: { [k: string]: Json }): Promise<Json> {
+    const name = stringArg(args, "name", true);
+    this.#connection(name);
+    const ids = new Set(
+      this.state.ikeSas().filter((s) => s.connectionName === name).map((s) => s.ikeSaId),
+    );
+    if (ids.size === 0) throw new ControlError("NOT_FOUND", `connection '${name}' has no IKE SA`);
+    const count = ids.size;
+    const result = this.#waitFor(
+      (ev) => {
+        if ((ev.type === "ike-down" || ev.type === "ike-failed") && ids.delete(ev.ikeSaId)) {
+          return ids.size === 0 ? { connection: name, deleted: count } : undefined;
+        }
+        return undefined;
+      },
+      this.#opts.downTimeoutMs ?? 10_000,
+      `deleting '${name}'`,
+    );
+    this.#log("info", "dmn", `ipsec down ${name}`);
+    await this.#run(() => this.#engine.terminate(name, this.#now()));
+    return await result;
+  }
+
+  async #reload(args: { [k: string]: Json }): Promise<Json> {
+    const path = stringArg(args, "config", false) ?? this.#config.path;
+    let next: DaemonConfig<P>;
+    try {
+      next = await this.#opts.runtime.loadConfig(path);
+    } catch (e) {
+      if (e instanceof ConfigLoadError) {
+        this.#log("warn", "cfg", `reload rejected, nothing changed: ${e.message}`);
+        throw new ControlError("CONFIG", `${e.message}\n(nothing was changed)`);
+      }
+      throw e;
+    }
+    const before = new Map(this.#config.connections.map((c) => [c.name, JSON.stringify(c)]));
+    const after = new Map(next.connections.map((c) => [c.name, JSON.stringify(c)]));
+    const removed = [...before.keys()].filter((n) => !after.has(n));
+    const changed = [...after.keys()].filter((n) =>
+      before.has(n) && before.get(n) !== after.get(n)
+    );
+    const added = [...after.keys()].filter((n) => !before.has(n));
+    const live = new Set(this.state.ikeSas().map((s) => s.connectionName));
+    for (const n of [...removed, ...changed]) {
+      if (live.has(n)) await this.#run(() => this.#engine.terminate(n, this.#now()));
+    }
+    this.#config = next;
+    await this.#dataplane.configure(next.payload);
+    await this.#run(() => this.#engine.reconfigure(next.payload, this.#now()));
+    this.#startActions([...added, ...changed]);
+    await this.#queue;
+    this.#log(
+      "info",
+      "cfg",
+      `reloaded ${path}: added ${added.length}, changed ${changed.length}, removed ${removed.length}`,
+    );
+    return { config: path, added, changed, removed };
+  }
+
+  async #status(): Promise<Json> {
+    return {
+      daemon: {
+        pid: Deno.pid,
+        startedAt: this.#startedAt,
+        uptimeSeconds: Math.floor((this.#now() - this.#startedAt) / 1000),
+        config: this.#config.path,
+        socket: this.#opts.socketPath,
+        connections: this.#config.connections.length,
+        timers: this.#timers.size,
+      },
+      ikeSas: await this.#ikeSasJson(),
+      dataplane: (await this.#dataplane.describe?.()) ?? null,
+    };
+  }
+
+  /** Counters by `direction:spi`; empty when the data plane does not count or fails. */
+  async #counters(): Promise<Map<string, SaCounters>> {
+    const m = new Map<string, SaCounters>();
+    try {
+      for (const c of (await this.#dataplane.counters?.()) ?? []) {
+        m.set(`${c.direction}:${c.spi}`, c);
+      }
+    } catch (e) {
+      this.#log("warn", "knl", `reading SA counters failed: ${errorMessage(e)}`);
+    }
+    return m;
+  }
+
+  async #ikeSasJson(): Promise<Json> {
+    const counters = await this.#counters();
+    let details = new Map<number, IkeSaDetail>();
+    try {
+      details = new Map((this.#engine.describe?.() ?? []).map((d) => [d.ikeSaId, d]));
+    } catch (e) {
+      this.#log("warn", "ike", `describing IKE SAs failed: ${errorMessage(e)}`);
+    }
+    const sa = (v: SaView | undefined) =>
+      v ? saJson(v, counters.get(`${v.direction}:${v.spi}`)) : null;
+    return this.state.ikeSas().map((ike) => ({
+      ikeSaId: ike.ikeSaId,
+      connection: ike.connectionName,
+      state: ike.state,
+      since: ike.since,
+      ...(details.has(ike.ikeSaId) ? { ike: { ...details.get(ike.ikeSaId)! } } : {}),
+      children: [...ike.children.values()].map((c) => ({
+        childSaId: c.childSaId,
+        name: c.name,
+        state: c.state,
+        inbound: sa(c.inbound),
+        outbound: sa(c.outbound),
+      })),
+    }));
+  }
+
+  async #sadJson(): Promise<Json> {
+    const counters = await this.#counters();
+    return this.state.sas().map((v) => saJson(v, counters.get(`${v.direction}:${v.spi}`)));
+  }
+
+  #commands(): Partial<Record<string, ControlHandler>> {
+    return {
+      ping: () => ({ pong: true, pid: Deno.pid }),
+      // Read commands first let queued effects land, so they show what the engine decided.
+      status: async () => (await this.settled(), await this.#status()),
+      "list-sas": async () => (await this.settled(), await this.#ikeSasJson()),
+      "list-conns": () => this.#config.connections as unknown as Json,
+      spd: () => this.#config.spd as unknown as Json,
+      pad: () => this.#config.pad as unknown as Json,
+      sad: async () => (await this.settled(), await this.#sadJson()),
+      up: (req) => this.#up(req.args),
+      down: (req) => this.#down(req.args),
+      reload: (req) => this.#reload(req.args),
+      stop: () => {
+        setTimeout(() => void this.stop(), 20);
+        return { stopping: true, pid: Deno.pid };
+      },
+    };
+  }
+
+  async #streamLog(
+    args: { [k: string]: Json },
+    emit: (event: Json) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const lines = typeof args.lines === "number" ? args.lines : 50;
+    const toJson = (e: LogEntry): Json => ({ ...e });
+    for (const e of this.log.recent(lines)) emit(toJson(e));
+    if (args.follow === false) return;
+    await new Promise<void>((resolve) => {
+      const off = this.log.subscribe((e) => emit(toJson(e)));
+      const end = () => {
+        off();
+        resolve();
+      };
+      if (signal.aborted) end();
+      signal.addEventListener("abort", end, { once: true });
+      void this.done.then(end);
+    });
+  }
+
+  /**
+   * Deletes every SA (the engine sends Delete), closes the data plane (routes,
+   * addresses, TUN), the IKE sockets and the control socket. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (!this.#stopping) this.#stopping = this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#log("info", "dmn", "stopping: deleting SAs");
+    await this.#run(() => this.#engine.shutdown(this.#now()));
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    for (
+      const [step, f] of [
+        ["data plane", () => this.#dataplane.close()],
+        ["IKE sockets", () => this.#transport.close()],
+        ["control socket", () => this.#control.close()],
+      ] as const
+    ) {
+      try {
+        await f();
+      } catch (e) {
+        this.#log("error", "dmn", `closing ${step} failed: ${errorMessage(e)}`);
+      }
+    }
+    this.state.clear();
+    this.#log("info", "dmn", "stopped");
+    this.#resolveDone();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Turns the engine's `installSa` effect ({@link SaInstall}: IANA transform
+ * ids and raw KEYMAT) into the data plane's {@link SaSpec} (algorithm names,
+ * key and salt split, ICV length, selectors from the traffic selectors).
+ *
+ * @module
+ */
+import { encrInfo, integInfo } from "../crypto/transforms.ts";
+import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../db/address.ts";
+import { tsListsToSelectors } from "../db/narrow.ts";
+import type { SaInstall } from "../ikev2/effects.ts";
+import type { EncryptionSpec, IntegritySpec, SaSpec } from "../dataplane/sa_spec.ts";
+
+/** The SA uses something the data plane cannot run; the message names it. */
+export class UnsupportedSaError extends Error {
+  override readonly name = "UnsupportedSaError";
+}
+
+function address(text: string): Uint8Array {
+  const ip = parseIp(text);
+  if (!ip) throw new UnsupportedSaError(`SA endpoint '${text}' is not an IP address`);
+  return ipToBytes(ip);
+}
+
+function encryption(sa: SaInstall): EncryptionSpec | undefined {
+  if (!sa.encr) return undefined;
+  const info = encrInfo(sa.encr.id);
+  if (!info) throw new UnsupportedSaError(`unknown encryption transform ${sa.encr.id}`);
+  const key = sa.encr.key;
+  const keyLen = key.length - info.saltLength;
+  if (keyLen < 0) {
+    throw new UnsupportedSaError(`${info.name}: key of ${key.length} bytes is too short`);
+  }
+  switch (info.kind) {
+    case "null":
+      return { alg: "null" };
+    case "cbc":
+      if (info.name !== "ENCR_AES_CBC") break;
+      return { alg: "aes-cbc", key };
+    case "aead":
+      return {
+        alg: info.name === "ENCR_CHACHA20_POLY1305" ? "chacha20-poly1305" : "aes-gcm",
+        key: key.subarray(0, keyLen),
+        salt: key.subarray(keyLen),
+        icvLength: info.icvLength,
+      };
+    default:
+      break;
+  }
+  throw new UnsupportedSaError(`${info.name} is not supported by the data plane`);
+}
+
+function integrity(sa: SaInstall): IntegritySpec | undefined {
+  if (!sa.integ) return undefined;
+  const info = integInfo(sa.integ.id);
+  if (!info) throw new UnsupportedSaError(`unknown integrity transform ${sa.integ.id}`);
+  return { alg: info.mac, key: sa.integ.key, icvLength: info.icvLength };
+}
+
+function limit(v: bigint): number | undefined {
+  return v > 0n ? Number(v) : undefined;
+}
+
+/**
+ * Builds the data plane's SA from an engine install. `local`/`remote` are our
+ * and the peer's outer addresses: for an outbound SA `src`/`dst`, for an
+ * inbound one the reverse. `reqid` is the child SA id (both directions share
+ * it); `label` is `connection/child`.
+ *
+ * @example
+ * ```ts
+ * await dataplane.installSa(saSpecFromInstall(effect.sa));
+ * ```
+ */
+export function saSpecFromInstall(sa: SaInstall): SaSpec {
+  const out = sa.direction === "out";
+  const encr = encryption(sa);
+  if (sa.protocol === "esp" && !encr) throw new UnsupportedSaError("ESP SA without encryption");
+  const l = sa.lifetimes;
+  return {
+    direction: sa.direction,
+    protocol: sa.protocol,
+    spi: sa.spi,
+    mode: sa.mode,
+    local: address(out ? sa.src : sa.dst),
+    remote: address(out ? sa.dst : sa.src),
+    ...(sa.encap
+      ? {
+        encap: out
+          ? { localPort: sa.encap.srcPort, remotePort: sa.encap.dstPort }
+          : { localPort: sa.encap.dstPort, remotePort: sa.encap.srcPort },
+      }
+      : {}),
+    ...(encr ? { encryption: encr } : {}),
+    ...(sa.integ ? { integrity: integrity(sa) } : {}),
+    esn: sa.esn,
+    selectors: tsListsToSelectors(sa.localTs, sa.remoteTs),
+    limits: {
+      softBytes: limit(l.softBytes),
+      hardBytes: limit(l.hardBytes),
+      softPackets: limit(l.softPackets),
+      hardPackets: limit(l.hardPackets),
+    },
+    reqid: sa.childSaId,
+    label: `${sa.connectionName}/${sa.childName}`,
+  };
+}
+
+/** The textual form of 4 or 16 network-order address bytes (for data plane events). */
+export function addressText(b: Uint8Array): string {
+  return formatIp(ipFromBytes(b));
+}

@@ -1,0 +1,171 @@
+/**
+ * The small interfaces the daemon drives. The daemon owns the only event loop
+ * (sockets, timers, the control socket); everything it talks to sits behind
+ * one of these ports so tests can swap in in-memory fakes (see
+ * tests/daemon/_fakes.ts) and the real engine, data plane and config loader
+ * plug in through lib/daemon/runtime.ts.
+ *
+ * @module
+ */
+import type { Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
+import type { Json } from "./control_protocol.ts";
+
+/** When a child SA is brought up (swanctl `start_action`). */
+export type StartAction = "none" | "trap" | "start";
+
+/** One child of a connection as `ipsec list-conns` shows it. */
+export interface ChildInfo {
+  readonly name: string;
+  readonly mode: "tunnel" | "transport";
+  readonly protocol: "esp" | "ah";
+  readonly localTs: readonly string[];
+  readonly remoteTs: readonly string[];
+  readonly proposals: readonly string[];
+  readonly startAction: StartAction;
+}
+
+/** One connection as `ipsec list-conns` shows it. */
+export interface ConnectionInfo {
+  readonly name: string;
+  readonly localAddrs: readonly string[];
+  readonly remoteAddrs: readonly string[];
+  readonly localAuth: string;
+  readonly remoteAuth: string;
+  readonly localId: string;
+  readonly remoteId: string;
+  readonly proposals: readonly string[];
+  readonly children: readonly ChildInfo[];
+}
+
+/** A row of a printable table (`ipsec spd`, `ipsec pad`): column name to value. */
+export type TableRow = { readonly [column: string]: string | number };
+
+/**
+ * A validated configuration as the daemon needs it. `P` is whatever the data
+ * plane and engine are built from (the parsed config); the daemon only passes
+ * it through.
+ */
+export interface DaemonConfig<P = unknown> {
+  /** The file it was loaded from. */
+  readonly path: string;
+  readonly connections: readonly ConnectionInfo[];
+  /** Ordered SPD entries for `ipsec spd`. */
+  readonly spd: readonly TableRow[];
+  /** PAD entries for `ipsec pad`. */
+  readonly pad: readonly TableRow[];
+  /** Local addresses the daemon listens for IKE on (empty = any). */
+  readonly listenAddrs: readonly string[];
+  /** Opaque configuration handed to the engine and data plane factories. */
+  readonly payload: P;
+}
+
+/** A configuration file could not be loaded; nothing was changed. */
+export class ConfigLoadError extends Error {
+  override readonly name = "ConfigLoadError";
+}
+
+/** The sans-I/O IKEv2 engine as the daemon drives it. */
+export interface EnginePort<P = unknown> {
+  /** An IKE datagram arrived (non-ESP marker already removed). */
+  handle(bytes: Uint8Array, from: Endpoint, to: Endpoint, now: number): Effect[];
+  /** Establish connection `name` (optionally only child `child`). */
+  initiate(name: string, now: number, child?: string): Effect[];
+  /** Delete every IKE SA of connection `name` (sends Delete). Empty when none exist. */
+  terminate(name: string, now: number): Effect[];
+  /** A timer armed by a `setTimer` effect fired. */
+  timer(id: string, now: number): Effect[];
+  /** Replace the configuration; SAs of unchanged connections stay. */
+  reconfigure(config: P, now: number): Effect[];
+  /** Delete every SA before exit. */
+  shutdown(now: number): Effect[];
+  /** A child SA hit a data plane lifetime: rekey (soft) or delete (hard). */
+  childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
+  /** Details of live IKE SAs for `ipsec status` (SPIs, endpoints, identities, algorithms). */
+  describe?(): readonly IkeSaDetail[];
+}
+
+/** What `ipsec status` shows about one IKE SA beyond the daemon's own view. */
+export interface IkeSaDetail {
+  readonly ikeSaId: number;
+  /** Engine state name (e.g. "established", "rekeying"). */
+  readonly state: string;
+  readonly initiator: boolean;
+  /** SPIs as 16 hex digits. */
+  readonly spiI: string;
+  readonly spiR: string;
+  /** `address[port]`. */
+  readonly local: string;
+  readonly remote: string;
+  readonly localId: string;
+  readonly remoteId: string;
+  /** Negotiated IKE algorithms, e.g. "ENCR_AES_GCM_16/256/PRF_HMAC_SHA2_384/CURVE_25519". */
+  readonly algorithms: string;
+  /** "local", "remote", "both" or "" for NAT detection results. */
+  readonly nat: string;
+}
+
+/** Counters of one installed SA. */
+export interface SaCounters {
+  readonly spi: number;
+  readonly direction: "in" | "out";
+  readonly bytes: bigint;
+  readonly packets: bigint;
+}
+
+/** Traffic that policy says to protect found no SA: bring up this child. */
+export interface AcquireEvent {
+  readonly connectionName: string;
+  readonly childName?: string;
+  /** Human-readable description of the packet that triggered it. */
+  readonly packet?: string;
+}
+
+/** A child SA reached a byte/packet (or sequence number) lifetime in the data plane. */
+export interface ExpireEvent {
+  /** The engine's child SA id (the data plane's reqid). */
+  readonly childSaId: number;
+  readonly kind: "soft" | "hard";
+  /** For the log: which SA and which limit. */
+  readonly description: string;
+}
+
+/** The packet path (TUN, ESP sockets, SAD) as the daemon drives it. */
+export interface DataplanePort<P = unknown> {
+  /** Apply a configuration: SPD, trap policies, routes. Called before any SA is installed. */
+  configure(config: P): Promise<void>;
+  installSa(sa: SaInstall): Promise<void>;
+  removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void>;
+  /** Per-SA counters, when the data plane counts. */
+  counters?(): Promise<readonly SaCounters[]>;
+  /** Registers the callback for acquires; called once before configure(). */
+  onAcquire(cb: (a: AcquireEvent) => void): void;
+  /** Registers the callback for byte/packet lifetime expiries (soft: rekey, hard: gone). */
+  onExpire?(cb: (e: ExpireEvent) => void): void;
+  /** Extra status for `ipsec status --json` (interfaces, drop counters). */
+  describe?(): Promise<Json>;
+  /** Removes routes, addresses, the TUN; stops workers. */
+  close(): Promise<void>;
+}
+
+/** How IKE datagrams go out and come in (UDP 500/4500). */
+export interface IkeTransport {
+  /** Starts receiving; `bytes` never include a non-ESP marker. */
+  start(onMessage: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => void): Promise<void>;
+  send(bytes: Uint8Array, from: Endpoint, to: Endpoint): Promise<void>;
+  close(): void;
+}
+
+/** Everything the daemon is built from. */
+export interface DaemonRuntime<P = unknown> {
+  /** Reads and validates a config; throws {@link ConfigLoadError} (nothing applied). */
+  loadConfig(path: string): Promise<DaemonConfig<P>>;
+  createEngine(config: DaemonConfig<P>): EnginePort<P>;
+  createDataplane(config: DaemonConfig<P>): DataplanePort<P>;
+  createTransport(config: DaemonConfig<P>): IkeTransport;
+  /** Milliseconds since the epoch (tests inject a fake clock). */
+  now?(): number;
+  /** Receives the daemon's logger before any port is created (adapters log through it). */
+  attachLog?(
+    log: (level: LogLevel, subsystem: "knl" | "net" | "ike", message: string) => void,
+  ): void;
+}

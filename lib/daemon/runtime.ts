@@ -1,0 +1,196 @@
+/**
+ * The production {@link DaemonRuntime}: the YAML config loader (lib/config),
+ * the IKEv2 engine (lib/ikev2/engine.ts), the userspace data plane
+ * (lib/dataplane) and UDP IKE sockets.
+ *
+ * Data plane routing derived from the config: every tunnel-mode child's
+ * fixed `remote_ts` and every transport-mode child's peer address is routed
+ * into the TUN (table 220; the data plane marks its own packets so they never
+ * loop back).
+ *
+ * @module
+ */
+import { ConfigError } from "../config/config.ts";
+import type { Config, ConnectionSection } from "../config/config.ts";
+import { buildPadEntries, buildSpdEntries } from "../config/build.ts";
+import { loadConfig } from "../config/parse.ts";
+import { PeerConfigError, toEngineConfig, tsSpecText } from "../config/to_peer_config.ts";
+import { formatProposal } from "../crypto/proposal.ts";
+import { formatIdentity, formatIdentityPattern } from "../db/identity.ts";
+import { padIdText } from "../db/pad.ts";
+import type { PadEntry } from "../db/pad.ts";
+import {
+  formatAddressSelector,
+  formatPortSelector,
+  protocolName,
+  type Selector,
+} from "../db/selector.ts";
+import type { SpdEntry } from "../db/spd.ts";
+import type { DataplaneOptions } from "../dataplane/dataplane.ts";
+import {
+  type AdapterLog,
+  IkeEngineAdapter,
+  type RuntimePayload,
+  UserspaceDataplaneAdapter,
+} from "./adapters.ts";
+import {
+  ConfigLoadError,
+  type ConnectionInfo,
+  type DaemonConfig,
+  type DaemonRuntime,
+  type TableRow,
+} from "./ports.ts";
+import { UdpIkeTransport } from "./udp_transport.ts";
+
+function selectorText(s: Selector): string {
+  const proto = s.protocol === "any" ? "" : ` ${protocolName(s.protocol)}`;
+  const port = (p: Selector["localPort"]) =>
+    p.kind === "any" ? "" : `:${formatPortSelector(p, s.protocol)}`;
+  return `${formatAddressSelector(s.localAddress)}${port(s.localPort)} -> ` +
+    `${formatAddressSelector(s.remoteAddress)}${port(s.remotePort)}${proto}`;
+}
+
+/** `ipsec spd` rows: one per selector set, in SPD order. */
+export function spdRows(entries: readonly SpdEntry[]): TableRow[] {
+  const rows: TableRow[] = [];
+  entries.forEach((e, i) => {
+    const p = e.processing;
+    const processing = p
+      ? `${p.protocol.toUpperCase()} ${p.mode}` +
+        (p.tunnel ? ` ${p.tunnel.local} -> ${p.tunnel.remote}` : "")
+      : "";
+    e.selectors.forEach((s, j) => {
+      rows.push({
+        "#": j === 0 ? i + 1 : "",
+        label: j === 0 ? e.label ?? "" : "",
+        selector: selectorText(s),
+        name: j === 0 && e.name ? formatIdentityPattern(e.name) : "",
+        action: j === 0 ? e.action.toUpperCase() : "",
+        processing: j === 0 ? processing : "",
+      });
+    });
+  });
+  return rows;
+}
+
+/** `ipsec pad` rows: one per entry. */
+export function padRows(entries: readonly PadEntry[]): TableRow[] {
+  return entries.map((e, i) => ({
+    "#": i + 1,
+    label: e.label ?? "",
+    id: padIdText(e),
+    auth: e.auth.method,
+    "spd lookup": e.spdLookup,
+    "remote addrs": e.remoteAddrs?.length ? e.remoteAddrs.join(",") : "%any",
+  }));
+}
+
+function connectionInfo(c: ConnectionSection): ConnectionInfo {
+  return {
+    name: c.name,
+    localAddrs: c.localAddrs,
+    remoteAddrs: c.remoteAddrs,
+    localAuth: c.local.auth,
+    remoteAuth: c.remote.auth,
+    localId: c.local.id ? formatIdentity(c.local.id) : (c.localAddrs[0] ?? "%any"),
+    remoteId: formatIdentityPattern(c.remote.idPattern),
+    proposals: c.proposals.map(formatProposal),
+    children: c.children.map((ch) => ({
+      name: ch.name,
+      mode: ch.mode,
+      protocol: ch.protocol,
+      localTs: ch.localTs.map(tsSpecText),
+      remoteTs: ch.remoteTs.map(tsSpecText),
+      proposals: ch.proposals.map(formatProposal),
+      startAction: ch.startAction,
+    })),
+  };
+}
+
+/** Networks to route into the TUN for a config (see the module doc). */
+export function tunRoutes(config: Config): string[] {
+  const routes = new Set<string>();
+  const cidr = (text: string) =>
+    text.includes("/") ? text : `${text}/${text.includes(":") ? 128 : 32}`;
+  for (const c of config.connections) {
+    for (const ch of c.children) {
+      if (ch.mode === "transport") {
+        for (const a of c.remoteAddrs) {
+          if (!a.includes("/") && !a.includes("-")) routes.add(cidr(a));
+        }
+        continue;
+      }
+      for (const t of ch.remoteTs) {
+        if (t.dynamic || t.address.kind !== "range") continue;
+        const text = formatAddressSelector(t.address);
+        if (!text.includes("-")) routes.add(cidr(text));
+      }
+    }
+  }
+  return [...routes];
+}
+
+/** Builds everything the daemon needs from a parsed config. */
+export function daemonConfig(config: Config, path: string): DaemonConfig<RuntimePayload> {
+  let engine;
+  let pad;
+  try {
+    engine = toEngineConfig(config);
+    pad = buildPadEntries(config);
+  } catch (e) {
+    if (e instanceof PeerConfigError) throw new ConfigLoadError(`${path}: ${e.message}`);
+    throw e;
+  }
+  const spd = buildSpdEntries(config);
+  const anyLocal = config.connections.some((c) => c.localAddrs.length === 0);
+  const listenAddrs = anyLocal ? [] : [...new Set(config.connections.flatMap((c) => c.localAddrs))];
+  const dataplane: DataplaneOptions = {
+    tunName: "ipsec0",
+    routes: tunRoutes(config),
+    ipv6: config.connections.some((c) =>
+      [...c.localAddrs, ...c.remoteAddrs].some((a) => a.includes(":"))
+    ),
+  };
+  return {
+    path,
+    connections: config.connections.map(connectionInfo),
+    spd: spdRows(spd),
+    pad: padRows(pad),
+    listenAddrs,
+    payload: { engine, spd, dataplane },
+  };
+}
+
+/** Loads and validates a config file; every problem becomes a {@link ConfigLoadError}. */
+export async function loadDaemonConfig(path: string): Promise<DaemonConfig<RuntimePayload>> {
+  let config: Config;
+  try {
+    config = await loadConfig(path);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigLoadError(e.message);
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ConfigLoadError(`${path}: no such file (pass --config FILE)`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new ConfigLoadError(`${path}: permission denied`);
+    }
+    throw e;
+  }
+  return daemonConfig(config, path);
+}
+
+/** The runtime `ipsec start` uses; adapter messages go to the daemon's log. */
+export function createDefaultRuntime(): DaemonRuntime<RuntimePayload> {
+  let knl: AdapterLog = () => {};
+  let ike: AdapterLog = () => {};
+  return {
+    attachLog(log) {
+      knl = (level, message) => log(level, "knl", message);
+      ike = (level, message) => log(level, "ike", message);
+    },
+    loadConfig: loadDaemonConfig,
+    createEngine: (config) => new IkeEngineAdapter(config.payload, (l, m) => ike(l, m)),
+    createDataplane: () => new UserspaceDataplaneAdapter((l, m) => knl(l, m)),
+    createTransport: (config) => new UdpIkeTransport({ addresses: config.listenAddrs }),
+  };
+}

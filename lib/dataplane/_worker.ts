@@ -1,0 +1,396 @@
+/**
+ * A data-path Worker: blocks in a synchronous `poll()` and drains every
+ * ready fd with synchronous calls (no promise per packet). Started by
+ * {@link ../dataplane.ts} in one of three roles: "out" (owns the TUN and
+ * the sending sockets), "in" (owns the receiving sockets, writes to the TUN
+ * fd of the "out" Worker) or "both". Steps 3 and 4 below belong to "out"
+ * and "in" respectively.
+ *
+ * Loop:
+ *  1. poll(eventfd, TUN, raw ESP/AH v4/v6, UDP encap v4/v6; tickMs);
+ *  2. control messages posted (shared counter) but not yet received: yield
+ *     to the event loop until they are, then apply them in order;
+ *  3. TUN: read up to `batch` packets, each -> DataplaneCore.outbound, which
+ *     encapsulates straight into a sendmmsg slot; flush the batches;
+ *  4. each readable socket: recvmmsg up to `batch` datagrams; rebuild the
+ *     outer header in the slot's headroom where the kernel stripped it
+ *     (IPv6 raw, UDP), then DataplaneCore.inbound -> TUN write;
+ *  5. every tickMs: acquire timeouts.
+ *
+ * Outbound IPsec and BYPASS packets leave through IPPROTO_RAW sockets
+ * (header included, as EspSa/AhSa built it) with SO_MARK set, so policy
+ * routing sends them to the wire and never back into the TUN.
+ *
+ * @module
+ */
+
+import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import { EventFd } from "../../ffi/eventfd.ts";
+import { PollSet } from "../../ffi/poll.ts";
+import { MmsgBatch, type NetSocket, openRawSocket, openUdpSocket } from "../../ffi/socket.ts";
+import { openTun, TunDevice } from "../../ffi/tun.ts";
+import { writeIpv4Header } from "../ip/ipv4.ts";
+import { writeIpv6Header } from "../ip/ipv6.ts";
+import { type CoreIo, DataplaneCore, type DataplaneEvent } from "./core.ts";
+import type { ControlMessage, WorkerInit, WorkerMessage } from "./_protocol.ts";
+import { buildProcessor } from "./sa_spec.ts";
+
+interface WorkerScope {
+  postMessage(m: WorkerMessage): void;
+  onmessage: ((e: MessageEvent) => void) | null;
+  close(): void;
+}
+const scope = self as unknown as WorkerScope;
+const post = (m: WorkerMessage) => scope.postMessage(m);
+
+/** Headroom before received data: room for an IPv6 header plus a UDP header. */
+const HEADROOM = 48;
+const RX_SLOT = 9216;
+const IPPROTO_RAW = 255;
+
+interface RxSocket {
+  sock: NetSocket;
+  kind: "esp" | "ah" | "udp";
+  batch: MmsgBatch;
+}
+
+const inbox: ControlMessage[] = [];
+let received = 0;
+let initResolve: (i: WorkerInit) => void;
+const initPromise = new Promise<WorkerInit>((r) => initResolve = r);
+
+scope.onmessage = (e: MessageEvent) => {
+  const m = e.data as WorkerInit | ControlMessage;
+  if (m.type === "init") initResolve(m);
+  else {
+    inbox.push(m);
+    received++;
+  }
+};
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+let stopId = -1;
+
+async function main(): Promise<void> {
+  const init = await initPromise;
+  const control = new Int32Array(init.control);
+  const backend = selectCryptoBackend(init.crypto);
+  const closers: { close(): void }[] = [];
+  try {
+    const wake = EventFd.create();
+    closers.push(wake);
+    const sends = init.role !== "in";
+    const receives = init.role !== "out";
+    let tun: TunDevice;
+    if (sends) {
+      tun = openTun({ name: init.tunName, mtu: init.tunMtu });
+      closers.push(tun);
+    } else {
+      // The "out" Worker owns the TUN; this one only writes to it.
+      tun = new TunDevice(init.tunFd!, init.tunName, false);
+    }
+    const rx: RxSocket[] = [];
+    const families: (4 | 6)[] = init.ipv6 ? [4, 6] : [4];
+    const rxSlot = Math.max(RX_SLOT, init.tunMtu + 512);
+    const open = (sock: NetSocket, kind: RxSocket["kind"]) => {
+      closers.push(sock);
+      rx.push({ sock, kind, batch: new MmsgBatch(init.batch, rxSlot, HEADROOM) });
+    };
+    for (const f of receives ? families : []) {
+      open(openRawSocket({ family: f, protocol: 50, receiveBufferBytes: 4 << 20 }), "esp");
+      if (init.ah) open(openRawSocket({ family: f, protocol: 51 }), "ah");
+      if (init.udpEncapPort) {
+        open(
+          openUdpSocket({
+            family: f,
+            port: init.udpEncapPort,
+            mark: init.mark,
+            receiveBufferBytes: 4 << 20,
+          }),
+          "udp",
+        );
+      }
+    }
+    // Outbound: header-included raw sockets, one per family.
+    const txSock = (sends ? families : []).map((f) =>
+      openRawSocket({ family: f, protocol: IPPROTO_RAW, mark: init.mark, sendBufferBytes: 4 << 20 })
+    );
+    closers.push(...txSock);
+    const txSlot = Math.min(65536, Math.max(2048, init.tunMtu + 256));
+    const tx4 = sends ? new MmsgBatch(init.batch, txSlot) : null;
+    const tx6 = sends && init.ipv6 ? new MmsgBatch(init.batch, txSlot) : null;
+    let sendErrors = 0;
+    const flush = () => {
+      if (tx4 && tx4.pending) {
+        const n = tx4.pending;
+        sendErrors += n - tx4.flush(txSock[0].fd);
+      }
+      if (tx6 && tx6.pending) {
+        const n = tx6.pending;
+        sendErrors += n - tx6.flush(txSock[1].fd);
+      }
+    };
+
+    const tunBuf = new Uint8Array(65536);
+    const io: CoreIo = {
+      reserveOut(v4) {
+        const b = v4 ? tx4 : tx6;
+        if (b === null) return null;
+        let s = b.reserve();
+        if (s === null) {
+          flush();
+          s = b.reserve();
+        }
+        return s;
+      },
+      commitOut(v4, length, dst) {
+        (v4 ? tx4 : tx6)!.commit(length, dst, 0);
+      },
+      toTun: (p) => tun.write(p),
+      emit: (event: DataplaneEvent) => post({ type: "event", event }),
+    };
+    const core = new DataplaneCore(io, {
+      acquireQueue: init.acquireQueue,
+      acquireTimeoutMs: init.acquireTimeoutMs,
+      clampMssToMtu: init.tunMtu,
+    });
+
+    // Poll slots: 0 = eventfd, then the TUN (if we read it), then the receiving sockets.
+    const tunSlot = sends ? 1 : -1;
+    const rxBase = sends ? 2 : 1;
+    const fds = [wake.fd, ...(sends ? [tun.fd] : []), ...rx.map((r) => r.sock.fd)];
+    const ps = new PollSet(fds);
+    post({
+      type: "ready",
+      wakeFd: wake.fd,
+      tunName: tun.name,
+      tunFd: tun.fd,
+      backend: backend.name,
+    });
+
+    let running = true;
+    let lastTick = Date.now();
+    let lastErrorReport = 0;
+
+    const handle = (m: ControlMessage): boolean | undefined => {
+      switch (m.type) {
+        case "installSa":
+          core.installSa(m.spec, buildProcessor(m.spec, backend));
+          return true;
+        case "removeSa":
+          return core.removeSa(m.direction, m.protocol, m.spi);
+        case "updateSa":
+          return core.updateSa(m.direction, m.protocol, m.spi, m.local, m.remote, m.encap);
+        case "setPolicies":
+          core.setPolicies(m.entries);
+          return true;
+        case "sendIke": {
+          const v4 = m.remote.length === 4;
+          const r = rx.find((x) => x.kind === "udp" && x.sock.family === (v4 ? 4 : 6));
+          if (!r) throw new Error("no UDP encapsulation socket for this address family");
+          const d = new Uint8Array(4 + m.data.length); // non-ESP marker (RFC 3948 section 2.2)
+          d.set(m.data, 4);
+          return r.sock.sendTo(d, m.remote, m.remotePort) === d.length;
+        }
+        case "stop":
+          running = false;
+          stopId = m.id;
+          return true;
+        case "stats":
+          return undefined;
+      }
+    };
+
+    const scratch = new Uint8Array(16);
+    const drainRx = (r: RxSocket) => {
+      const b = r.batch;
+      const n = b.recv(r.sock.fd);
+      const v4 = r.sock.family === 4;
+      for (let i = 0; i < n; i++) {
+        const slot = b.slot(i);
+        const len = b.length(i);
+        const at = HEADROOM;
+        if (r.kind === "udp") {
+          inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, scratch);
+          continue;
+        }
+        const proto = r.kind;
+        if (v4) {
+          // IPv4 raw sockets deliver the whole packet, header included.
+          const ihl = (slot[at] & 15) * 4;
+          const spiAt = at + ihl + (proto === "esp" ? 0 : 4);
+          if (len < ihl + 8 || spiAt + 4 > at + len) {
+            core.drops["not-ipsec"]++;
+            continue;
+          }
+          core.inbound(slot, at, at + len, proto, readU32(slot, spiAt));
+        } else {
+          // IPv6 raw sockets deliver the payload only: rebuild the header in the headroom.
+          const spiAt = at + (proto === "esp" ? 0 : 4);
+          if (len < 8 + (proto === "esp" ? 0 : 4)) {
+            core.drops["not-ipsec"]++;
+            continue;
+          }
+          const spi = readU32(slot, spiAt);
+          const local = core.inboundSpec(proto, spi)?.local ?? new Uint8Array(16);
+          b.copyPeerAddress(i, scratch, 0);
+          writeIpv6Header(slot, at - 40, {
+            trafficClass: 0,
+            flowLabel: 0,
+            payloadLength: len,
+            nextHeader: proto === "esp" ? 50 : 51,
+            hopLimit: 64,
+            src: scratch,
+            dst: local,
+          });
+          core.inbound(slot, at - 40, at + len, proto, spi);
+        }
+      }
+      return n;
+    };
+
+    while (running) {
+      ps.wait(init.tickMs);
+      if (ps.readable(0)) wake.drain();
+      const posted = Atomics.load(control, 0);
+      while (received < posted) await yieldToEventLoop();
+      while (inbox.length > 0) {
+        const m = inbox.shift()!;
+        try {
+          if (m.type === "stats") {
+            const s = core.stats();
+            s.drops["send-failed"] += sendErrors;
+            post({ type: "reply", id: m.id, ok: true, value: s });
+          } else {
+            const value = handle(m);
+            // "stop" is answered after the fds are closed (below).
+            if (m.type !== "stop") post({ type: "reply", id: m.id, ok: true, value });
+          }
+        } catch (e) {
+          post({ type: "reply", id: m.id, ok: false, error: (e as Error).message });
+        }
+      }
+      if (!running) break;
+      try {
+        if (tunSlot > 0 && ps.readable(tunSlot)) {
+          for (let k = 0; k < init.batch * 4; k++) {
+            const n = tun.read(tunBuf);
+            if (n < 0) break;
+            core.outbound(tunBuf.subarray(0, n));
+          }
+          flush();
+        }
+        for (let k = 0; k < rx.length; k++) {
+          if (!ps.readable(rxBase + k)) continue;
+          for (let round = 0; round < 4; round++) if (drainRx(rx[k]) < init.batch) break;
+        }
+        flush();
+      } catch (e) {
+        // A socket or TUN error (e.g. ENOBUFS) must not stop the data plane: report it, go on.
+        const now = Date.now();
+        if (now - lastErrorReport >= 1000) {
+          lastErrorReport = now;
+          post({ type: "event", event: { type: "error", message: (e as Error).message } });
+        }
+      }
+      const now = Date.now();
+      if (now - lastTick >= init.tickMs) {
+        lastTick = now;
+        core.tick();
+      }
+    }
+  } catch (e) {
+    post({ type: "fatal", message: (e as Error).message });
+  } finally {
+    // fds belong to the process, not the Worker: close them before saying we stopped.
+    for (const c of closers.reverse()) c.close();
+  }
+  if (stopId >= 0) post({ type: "reply", id: stopId, ok: true, value: true });
+  scope.close();
+}
+
+/** One datagram from a UDP encapsulation socket (RFC 3948 section 2.2). */
+function inboundUdp(
+  core: DataplaneCore,
+  b: MmsgBatch,
+  i: number,
+  slot: Uint8Array,
+  len: number,
+  v4: boolean,
+  localPort: number,
+  scratch: Uint8Array,
+): void {
+  const at = HEADROOM;
+  if (len === 1 && slot[at] === 0xff) {
+    core.packets.keepalive++;
+    return;
+  }
+  if (len >= 4 && readU32(slot, at) === 0) {
+    core.packets.ike++;
+    post({
+      type: "event",
+      event: {
+        type: "ike",
+        data: slot.slice(at + 4, at + len),
+        remote: b.peerAddress(i),
+        remotePort: b.peerPort(i),
+        localPort,
+      },
+    });
+    return;
+  }
+  if (len < 8) {
+    core.drops["not-ipsec"]++;
+    return;
+  }
+  const spi = readU32(slot, at);
+  const spec = core.inboundSpec("esp", spi);
+  const local = spec?.local ?? new Uint8Array(v4 ? 4 : 16);
+  const alen = b.copyPeerAddress(i, scratch, 0);
+  const src = scratch.subarray(0, alen);
+  // Rebuild IP + UDP headers in front of the ESP bytes so EspSa sees the packet as sent.
+  const ipLen = v4 ? 20 : 40;
+  const start = at - 8 - ipLen;
+  if (v4) {
+    writeIpv4Header(slot, start, {
+      tos: 0,
+      totalLength: ipLen + 8 + len,
+      id: 0,
+      df: false,
+      ttl: 64,
+      protocol: 17,
+      src,
+      dst: local,
+    });
+  } else {
+    writeIpv6Header(slot, start, {
+      trafficClass: 0,
+      flowLabel: 0,
+      payloadLength: 8 + len,
+      nextHeader: 17,
+      hopLimit: 64,
+      src,
+      dst: local,
+    });
+  }
+  const u = start + ipLen;
+  const sport = b.peerPort(i);
+  slot[u] = sport >> 8;
+  slot[u + 1] = sport & 0xff;
+  slot[u + 2] = localPort >> 8;
+  slot[u + 3] = localPort & 0xff;
+  slot[u + 4] = (8 + len) >> 8;
+  slot[u + 5] = (8 + len) & 0xff;
+  slot[u + 6] = 0;
+  slot[u + 7] = 0;
+  core.inbound(slot, start, at + len, "esp", spi);
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+main();

@@ -1,0 +1,658 @@
+/**
+ * The data plane's packet logic without I/O (runs inside the data-path
+ * Worker; tests drive it directly with a fake {@linkcode CoreIo}).
+ *
+ * Outbound (a packet read from the TUN):
+ *  1. extract the SPD key (addresses, protocol, ports); malformed -> drop;
+ *  2. SPD lookup (lib/db/spd.ts, flow-cached); no SPD or no match -> DISCARD;
+ *  3. BYPASS: send the packet as it is (raw socket, fwmark set);
+ *     DISCARD: count;
+ *     PROTECT: the newest outbound SA whose selectors match the packet;
+ *  4. no SA yet: keep up to `acquireQueue` packets per (policy, peer) and
+ *     emit one "acquire" event; they leave when a matching SA is installed
+ *     or are dropped after `acquireTimeoutMs`. Nothing PROTECT is ever sent
+ *     in clear (fail closed);
+ *  5. clamp the MSS of TCP SYNs to the TUN MTU, encapsulate straight into
+ *     the socket batch slot, count, check limits.
+ *
+ * Inbound (a packet received on a raw ESP/AH or UDP/4500 socket, as a full
+ * IP packet): SAD by SPI -> replay check, ICV, decrypt (EspSa/AhSa) ->
+ * the inner packet must match the SA's selectors -> MSS clamp -> TUN.
+ *
+ * @module
+ */
+
+import { formatIp } from "../db/address.ts";
+import { packetKey } from "../db/packet_key.ts";
+import type { PacketTuple, Selector } from "../db/selector.ts";
+import { selectorMatches } from "../db/selector.ts";
+import { Spd, type SpdEntry } from "../db/spd.ts";
+import { ESP_DROP_REASONS, type EspDropReason, espDropReason, espSendError } from "../esp/esp.ts";
+import { clampTcpMss, mssForMtu } from "./mss.ts";
+import type { PacketProcessor, SaSpec } from "./sa_spec.ts";
+
+/** Every reason the data plane drops a packet (one counter each). */
+export const DROP_REASONS = [
+  /** Outbound packet from the TUN is not a valid IP packet. */
+  "malformed-inner",
+  /** No SPD (not configured yet) or no entry matched: RFC 4301 default DISCARD. */
+  "no-policy",
+  /** A DISCARD entry matched. */
+  "policy-discard",
+  /** PROTECT without SA and the acquire queue was full. */
+  "acquire-queue-full",
+  /** PROTECT without SA and no SA arrived in time. */
+  "acquire-timeout",
+  /** The SA refused to build the packet (sequence exhausted, too big, ...). */
+  "encapsulation-failed",
+  /** No room in the socket batch / socket buffer. */
+  "send-failed",
+  /** Inbound SPI not in the SAD. */
+  "unknown-spi",
+  /** The SA dropped it (replay, ICV, padding, ...; per-SA counters tell which). */
+  "decapsulation-failed",
+  /** The decrypted packet does not match the SA's selectors (RFC 4301 5.2 step 4). */
+  "sa-selector-mismatch",
+  /** The kernel refused the packet on the TUN. */
+  "tun-write-failed",
+  /** Received datagram is neither ESP/AH nor IKE/keepalive. */
+  "not-ipsec",
+] as const;
+/** A drop reason. */
+export type DropReason = typeof DROP_REASONS[number];
+
+/** Something the control side (IKE daemon) must hear about. */
+export type DataplaneEvent =
+  | {
+    type: "acquire";
+    /** Index of the PROTECT entry in the SPD given to setPolicies. */
+    policyIndex: number;
+    label?: string;
+    /** The triggering packet (RFC 4301 PFP data), addresses as text. */
+    src: string;
+    dst: string;
+    protocol: number;
+    srcPort: number;
+    dstPort: number;
+  }
+  | {
+    type: "expire";
+    /** Soft: rekey now. Hard: the SA was removed from the data plane. */
+    hard: boolean;
+    direction: "in" | "out";
+    protocol: "esp" | "ah";
+    spi: number;
+    reqid?: number;
+    reason: "bytes" | "packets" | "sequence";
+  }
+  | {
+    /** An IKE message that arrived on the UDP encapsulation port (marker stripped). */
+    type: "ike";
+    data: Uint8Array;
+    remote: Uint8Array;
+    remotePort: number;
+    localPort: number;
+  }
+  | { type: "error"; message: string };
+
+/** Counters of one SA. */
+export interface SaStats {
+  direction: "in" | "out";
+  protocol: "esp" | "ah";
+  spi: number;
+  mode: "tunnel" | "transport";
+  reqid?: number;
+  label?: string;
+  /** Packets and payload bytes processed successfully. */
+  packets: number;
+  bytes: number;
+  /** Last sequence number sent (outbound) or highest received (inbound). */
+  sequence: number;
+  /** Drops by reason (only non-zero reasons). */
+  drops: Partial<Record<EspDropReason | "sa-selector-mismatch" | "encapsulation-failed", number>>;
+}
+
+/** A snapshot of all counters. */
+export interface DataplaneStats {
+  /** Packets processed, by path. */
+  packets: {
+    outbound: number;
+    inbound: number;
+    bypass: number;
+    queued: number;
+    ike: number;
+    keepalive: number;
+  };
+  drops: Record<DropReason, number>;
+  sas: SaStats[];
+}
+
+/** What the core needs from the outside world. */
+export interface CoreIo {
+  /**
+   * Space to build the next outgoing IP packet (IPv4 when `v4`); it is sent
+   * whole (the IP header included, as built). Null when the queue is full.
+   */
+  reserveOut(v4: boolean): Uint8Array | null;
+  /** Queues `length` bytes of the last reserved space for `dst` (the packet's destination). */
+  commitOut(v4: boolean, length: number, dst: Uint8Array): void;
+  /** Hands a decrypted packet to the TUN; false when the kernel refused it. */
+  toTun(packet: Uint8Array): boolean;
+  /** Reports an event to the control side. */
+  emit(e: DataplaneEvent): void;
+}
+
+/** Tunables of {@linkcode DataplaneCore}. */
+export interface CoreOptions {
+  /** Packets kept per (policy, peer) while IKE negotiates (default 32). */
+  acquireQueue?: number;
+  /** All queued packets together (default 1024). */
+  acquireQueueTotal?: number;
+  /** How long queued packets wait for an SA (default 5000 ms). */
+  acquireTimeoutMs?: number;
+  /** Milliseconds clock (injected for tests). */
+  now?: () => number;
+  /**
+   * The TUN MTU: TCP SYNs through an SA (both ways) get their MSS clamped
+   * to fit it. Absent: no clamping.
+   */
+  clampMssToMtu?: number;
+}
+
+interface SaRecord {
+  spec: SaSpec;
+  proc: PacketProcessor;
+  selectors: readonly Selector[];
+  packets: number;
+  bytes: number;
+  selectorMismatch: number;
+  encapFailed: number;
+  softSent: boolean;
+}
+
+interface PendingAcquire {
+  index: number;
+  tuple: PacketTuple;
+  packets: Uint8Array[];
+  since: number;
+}
+
+/** The sans-I/O data plane: SPD, SAs, acquire queue, counters. */
+export class DataplaneCore {
+  readonly #io: CoreIo;
+  readonly #now: () => number;
+  readonly #queuePerKey: number;
+  readonly #queueTotal: number;
+  readonly #acquireTimeout: number;
+  readonly #mss4: number;
+  readonly #mss6: number;
+  #spd: Spd | null = null;
+  /** Outbound SAs, newest first (a rekeyed SA takes over at once). */
+  #out: SaRecord[] = [];
+  readonly #inEsp = new Map<number, SaRecord>();
+  readonly #inAh = new Map<number, SaRecord>();
+  readonly #pending = new Map<string, PendingAcquire>();
+  #queued = 0;
+  readonly #flows = new FlowCache();
+  /** Inbound: inner flows already found inside their SA's selectors. */
+  readonly #inFlows = new FlowCache();
+  readonly drops: Record<DropReason, number>;
+  readonly packets = { outbound: 0, inbound: 0, bypass: 0, queued: 0, ike: 0, keepalive: 0 };
+
+  constructor(io: CoreIo, o: CoreOptions = {}) {
+    this.#io = io;
+    this.#now = o.now ?? Date.now;
+    this.#queuePerKey = o.acquireQueue ?? 32;
+    this.#queueTotal = o.acquireQueueTotal ?? 1024;
+    this.#acquireTimeout = o.acquireTimeoutMs ?? 5000;
+    const mtu = o.clampMssToMtu ?? 0;
+    this.#mss4 = mtu > 0 ? mssForMtu(mtu, false) : 0;
+    this.#mss6 = mtu > 0 ? mssForMtu(mtu, true) : 0;
+    this.drops = {} as Record<DropReason, number>;
+    for (const r of DROP_REASONS) this.drops[r] = 0;
+  }
+
+  /** Replaces the SPD (a new one has empty caches). Null discards everything. */
+  setPolicies(entries: readonly SpdEntry[] | null): void {
+    this.#spd = entries === null ? null : new Spd(entries);
+    this.#flows.clear();
+    // Queued packets are re-decided when an SA arrives; drop those whose policy is gone.
+    for (const [k, p] of this.#pending) {
+      const d = this.#spd?.lookupOutbound(p.tuple);
+      if (!d || d.action !== "protect" || d.index !== p.index) this.#dropPending(k, p);
+    }
+  }
+
+  /** Installs an SA with its keyed processor. Outbound SAs release matching queued packets. */
+  installSa(spec: SaSpec, proc: PacketProcessor): void {
+    const rec: SaRecord = {
+      spec,
+      proc,
+      selectors: spec.selectors ?? [],
+      packets: 0,
+      bytes: 0,
+      selectorMismatch: 0,
+      encapFailed: 0,
+      softSent: false,
+    };
+    if (spec.direction === "in") {
+      (spec.protocol === "esp" ? this.#inEsp : this.#inAh).set(spec.spi, rec);
+      this.#inFlows.clear();
+      return;
+    }
+    this.#out = [rec, ...this.#out.filter((r) => !sameSa(r.spec, spec))];
+    this.#flows.clear();
+    for (const [k, p] of this.#pending) {
+      if (!matches(rec.selectors, p.tuple)) continue;
+      this.#pending.delete(k);
+      this.#queued -= p.packets.length;
+      for (const pkt of p.packets) this.#protect(rec, pkt);
+    }
+  }
+
+  /** Removes an SA; returns whether it was installed. */
+  removeSa(direction: "in" | "out", protocol: "esp" | "ah", spi: number): boolean {
+    if (direction === "in") {
+      this.#inFlows.clear();
+      return (protocol === "esp" ? this.#inEsp : this.#inAh).delete(spi);
+    }
+    const before = this.#out.length;
+    this.#out = this.#out.filter((r) => !(r.spec.protocol === protocol && r.spec.spi === spi));
+    this.#flows.clear();
+    return this.#out.length !== before;
+  }
+
+  /** Changes the outer addresses / NAT-T ports of an SA in place (MOBIKE). */
+  updateSa(
+    direction: "in" | "out",
+    protocol: "esp" | "ah",
+    spi: number,
+    local: Uint8Array,
+    remote: Uint8Array,
+    encap: { localPort: number; remotePort: number } | undefined,
+  ): boolean {
+    const rec = this.#find(direction, protocol, spi);
+    if (!rec) return false;
+    const out = direction === "out";
+    rec.spec = { ...rec.spec, local, remote, encap };
+    rec.proc.updateEndpoints(
+      { src: out ? local : remote, dst: out ? remote : local },
+      encap
+        ? {
+          srcPort: out ? encap.localPort : encap.remotePort,
+          dstPort: out ? encap.remotePort : encap.localPort,
+        }
+        : undefined,
+    );
+    return true;
+  }
+
+  #find(direction: "in" | "out", protocol: "esp" | "ah", spi: number): SaRecord | undefined {
+    if (direction === "in") return (protocol === "esp" ? this.#inEsp : this.#inAh).get(spi);
+    return this.#out.find((r) => r.spec.protocol === protocol && r.spec.spi === spi);
+  }
+
+  /** The inbound SA for a received SPI (to check the UDP encapsulation of its packets). */
+  inboundSpec(protocol: "esp" | "ah", spi: number): SaSpec | undefined {
+    return (protocol === "esp" ? this.#inEsp : this.#inAh).get(spi)?.spec;
+  }
+
+  // ---------------------------------------------------------------- outbound
+
+  /** Processes one packet read from the TUN. */
+  outbound(packet: Uint8Array): void {
+    // Fast path: a flow decided before (same addresses, protocol, ports).
+    const slot = this.#flows.find(packet);
+    if (slot >= 0) {
+      const v = this.#flows.value(slot);
+      if (v === BYPASS) this.#bypass(packet);
+      else if (v === NO_POLICY) this.drops["no-policy"]++;
+      else if (v === DISCARD) this.drops["policy-discard"]++;
+      else this.#protect(v, packet);
+      return;
+    }
+    const k = packetKey(packet, "outbound");
+    if (!k.ok) {
+      this.drops["malformed-inner"]++;
+      return;
+    }
+    const spd = this.#spd;
+    if (spd === null) {
+      this.drops["no-policy"]++;
+      return;
+    }
+    const d = spd.lookupOutbound(k.tuple);
+    if (d.action === "discard") {
+      const none = d.index < 0;
+      this.drops[none ? "no-policy" : "policy-discard"]++;
+      this.#flows.remember(packet, none ? NO_POLICY : DISCARD);
+      return;
+    }
+    if (d.action === "bypass") {
+      this.#flows.remember(packet, BYPASS);
+      this.#bypass(packet);
+      return;
+    }
+    const out = this.#out;
+    for (let i = 0; i < out.length; i++) {
+      const r = out[i];
+      if (matches(r.selectors, k.tuple)) {
+        this.#flows.remember(packet, r);
+        this.#protect(r, packet);
+        return;
+      }
+    }
+    this.#acquire(d.index, d.entry?.label, k.tuple, packet);
+  }
+
+  #bypass(packet: Uint8Array): void {
+    const v4 = packet[0] >> 4 === 4;
+    const len = v4 ? (packet[2] << 8) | packet[3] : 40 + ((packet[4] << 8) | packet[5]);
+    const buf = this.#io.reserveOut(v4);
+    if (buf === null || len > buf.length || len > packet.length) {
+      this.drops["send-failed"]++;
+      return;
+    }
+    buf.set(packet.subarray(0, len));
+    this.#io.commitOut(v4, len, v4 ? buf.subarray(16, 20) : buf.subarray(24, 40));
+    this.packets.bypass++;
+  }
+
+  #clamp(p: Uint8Array): void {
+    if (this.#mss4 > 0) clampTcpMss(p, p[0] >> 4 === 4 ? this.#mss4 : this.#mss6);
+  }
+
+  #protect(r: SaRecord, packet: Uint8Array): void {
+    this.#clamp(packet);
+    const v4 = r.spec.local.length === 4;
+    const buf = this.#io.reserveOut(v4);
+    if (buf === null) {
+      this.drops["send-failed"]++;
+      return;
+    }
+    const n = r.proc.encapsulateInto(packet, buf, 0);
+    if (n < 0) {
+      this.drops["encapsulation-failed"]++;
+      r.encapFailed++;
+      const err = espSendError(n);
+      if (err === "sequence-exhausted") this.#expire(r, true, "sequence");
+      return;
+    }
+    // For transport mode the outer header is the packet's own; read dst from what was built.
+    this.#io.commitOut(v4, n, v4 ? buf.subarray(16, 20) : buf.subarray(24, 40));
+    this.packets.outbound++;
+    r.packets++;
+    r.bytes += packet.length;
+    this.#checkLimits(r);
+  }
+
+  #acquire(index: number, label: string | undefined, t: PacketTuple, packet: Uint8Array): void {
+    const key = `${index}|${t.remoteAddress}`;
+    let p = this.#pending.get(key);
+    if (p === undefined) {
+      p = { index, tuple: t, packets: [], since: this.#now() };
+      this.#pending.set(key, p);
+      const local = formatIp(
+        t.version === 4
+          ? { version: 4, value: t.localAddress }
+          : { version: 6, value: t.localAddress },
+      );
+      const remote = formatIp(
+        t.version === 4
+          ? { version: 4, value: t.remoteAddress }
+          : { version: 6, value: t.remoteAddress },
+      );
+      this.#io.emit({
+        type: "acquire",
+        policyIndex: index,
+        label,
+        src: local,
+        dst: remote,
+        protocol: t.protocol,
+        srcPort: t.localPort,
+        dstPort: t.remotePort,
+      });
+    }
+    if (p.packets.length >= this.#queuePerKey || this.#queued >= this.#queueTotal) {
+      this.drops["acquire-queue-full"]++;
+      return;
+    }
+    p.packets.push(packet.slice());
+    this.#queued++;
+    this.packets.queued++;
+  }
+
+  #dropPending(key: string, p: PendingAcquire): void {
+    this.#pending.delete(key);
+    this.#queued -= p.packets.length;
+    this.drops["acquire-timeout"] += p.packets.length;
+  }
+
+  /** Housekeeping: drops queued packets whose SA did not come in time. Call every ~100 ms. */
+  tick(): void {
+    const now = this.#now();
+    for (const [k, p] of this.#pending) {
+      if (now - p.since >= this.#acquireTimeout) this.#dropPending(k, p);
+    }
+  }
+
+  /** Number of packets waiting for an SA. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  // ----------------------------------------------------------------- inbound
+
+  /**
+   * Processes one received IPsec packet: `buf[start..end)` is the whole IP
+   * packet (outer header, UDP header if encapsulated, ESP/AH ...) with
+   * protocol `protocol` and SPI `spi` (already read by the caller).
+   */
+  inbound(buf: Uint8Array, start: number, end: number, protocol: "esp" | "ah", spi: number): void {
+    const r = (protocol === "esp" ? this.#inEsp : this.#inAh).get(spi);
+    if (r === undefined) {
+      this.drops["unknown-spi"]++;
+      return;
+    }
+    const n = r.proc.decapsulateInPlace(buf, start, end);
+    if (n < 0) {
+      this.drops["decapsulation-failed"]++;
+      if (espDropReason(n) === "expired") this.#expire(r, true, "sequence");
+      return;
+    }
+    const off = r.proc.lastOffset;
+    const inner = buf.subarray(off, off + n);
+    if (r.selectors.length > 0) {
+      const hit = this.#inFlows.find(inner);
+      if (hit < 0 || this.#inFlows.value(hit) !== r) {
+        const k = packetKey(inner, "inbound");
+        if (!k.ok || !matches(r.selectors, k.tuple)) {
+          this.drops["sa-selector-mismatch"]++;
+          r.selectorMismatch++;
+          return;
+        }
+        this.#inFlows.remember(inner, r);
+      }
+    }
+    this.#clamp(inner);
+    r.packets++;
+    r.bytes += n;
+    this.packets.inbound++;
+    if (!this.#io.toTun(inner)) this.drops["tun-write-failed"]++;
+    this.#checkLimits(r);
+  }
+
+  // ---------------------------------------------------------------- lifetime
+
+  #checkLimits(r: SaRecord): void {
+    const l = r.spec.limits;
+    if (l !== undefined) {
+      if (l.hardBytes !== undefined && r.bytes >= l.hardBytes) {
+        return this.#expire(r, true, "bytes");
+      }
+      if (l.hardPackets !== undefined && r.packets >= l.hardPackets) {
+        return this.#expire(r, true, "packets");
+      }
+      if (!r.softSent) {
+        if (l.softBytes !== undefined && r.bytes >= l.softBytes) {
+          return this.#expire(r, false, "bytes");
+        }
+        if (l.softPackets !== undefined && r.packets >= l.softPackets) {
+          return this.#expire(r, false, "packets");
+        }
+      }
+    }
+    if (!r.softSent && r.spec.direction === "out" && r.proc.rekeyNeeded) {
+      this.#expire(r, false, "sequence");
+    }
+  }
+
+  #expire(r: SaRecord, hard: boolean, reason: "bytes" | "packets" | "sequence"): void {
+    if (!hard) r.softSent = true;
+    else if (!this.removeSa(r.spec.direction, r.spec.protocol, r.spec.spi)) return;
+    this.#flows.clear();
+    this.#io.emit({
+      type: "expire",
+      hard,
+      direction: r.spec.direction,
+      protocol: r.spec.protocol,
+      spi: r.spec.spi,
+      reqid: r.spec.reqid,
+      reason,
+    });
+  }
+
+  // ------------------------------------------------------------------- stats
+
+  /** A snapshot of all counters. */
+  stats(): DataplaneStats {
+    const sas: SaStats[] = [];
+    const all = [...this.#inEsp.values(), ...this.#inAh.values(), ...this.#out];
+    for (const r of all) {
+      const drops: SaStats["drops"] = {};
+      for (const reason of ESP_DROP_REASONS) {
+        const v = r.proc.stats.drops[reason];
+        if (v) drops[reason] = v;
+      }
+      if (r.selectorMismatch) drops["sa-selector-mismatch"] = r.selectorMismatch;
+      if (r.encapFailed) drops["encapsulation-failed"] = r.encapFailed;
+      sas.push({
+        direction: r.spec.direction,
+        protocol: r.spec.protocol,
+        spi: r.spec.spi,
+        mode: r.spec.mode,
+        reqid: r.spec.reqid,
+        label: r.spec.label,
+        packets: r.packets,
+        bytes: r.bytes,
+        sequence: r.spec.direction === "out" ? r.proc.sequence : replayTop(r.proc),
+        drops,
+      });
+    }
+    return { packets: { ...this.packets }, drops: { ...this.drops }, sas };
+  }
+}
+
+const BYPASS = 1;
+const NO_POLICY = 2;
+const DISCARD = 3;
+type FlowValue = SaRecord | typeof BYPASS | typeof NO_POLICY | typeof DISCARD;
+
+const FLOW_SLOTS = 4096;
+const FLOW_KEY = 40;
+
+/**
+ * Outbound flow cache: direct-mapped on a hash of the packet's selector
+ * fields (version, addresses, protocol, first 4 bytes of the transport
+ * header: ports or ICMP type/code), so a flow skips key extraction, SPD
+ * lookup and SA search. Only plain packets are cached: IPv4 without
+ * fragmentation offset, IPv6 without extension headers. Cleared whenever
+ * policies or outbound SAs change.
+ */
+class FlowCache {
+  readonly #keys = new Uint8Array(FLOW_SLOTS * FLOW_KEY);
+  readonly #used = new Uint8Array(FLOW_SLOTS);
+  readonly #values: (FlowValue | null)[] = new Array(FLOW_SLOTS).fill(null);
+  readonly #key = new Uint8Array(FLOW_KEY);
+  #len = 0;
+
+  /** Builds the key of `p` into the scratch key; false when `p` is not cacheable. */
+  #build(p: Uint8Array): boolean {
+    const k = this.#key;
+    const v = p.length > 0 ? p[0] >> 4 : 0;
+    if (v === 4) {
+      const ihl = (p[0] & 15) * 4;
+      if (ihl < 20 || p.length < ihl + 4 || (((p[6] & 0x1f) << 8) | p[7]) !== 0) return false;
+      k[0] = 4;
+      k.set(p.subarray(12, 20), 1);
+      k[9] = p[9];
+      k.set(p.subarray(ihl, ihl + 4), 10);
+      this.#len = 14;
+      return true;
+    }
+    if (v === 6) {
+      const nh = p[6];
+      if (p.length < 44 || nh === 0 || nh === 43 || nh === 44 || nh === 60 || nh === 135) {
+        return false;
+      }
+      k[0] = 6;
+      k.set(p.subarray(8, 40), 1);
+      k[33] = nh;
+      k.set(p.subarray(40, 44), 34);
+      this.#len = 38;
+      return true;
+    }
+    return false;
+  }
+
+  #hash(): number {
+    let h = 0x811c9dc5;
+    const k = this.#key;
+    for (let i = 0; i < this.#len; i++) h = Math.imul(h ^ k[i], 0x01000193);
+    return (h >>> 0) & (FLOW_SLOTS - 1);
+  }
+
+  /** Slot of a cached decision for `p`, or -1. */
+  find(p: Uint8Array): number {
+    if (!this.#build(p)) return -1;
+    const s = this.#hash();
+    if (this.#used[s] !== this.#len) return -1;
+    const k = this.#key;
+    const o = s * FLOW_KEY;
+    for (let i = 0; i < this.#len; i++) if (this.#keys[o + i] !== k[i]) return -1;
+    return s;
+  }
+
+  value(slot: number): FlowValue {
+    return this.#values[slot]!;
+  }
+
+  /** Caches the decision for `p`'s flow (replacing whatever shared its slot). */
+  remember(p: Uint8Array, v: FlowValue): void {
+    if (!this.#build(p)) return;
+    const s = this.#hash();
+    this.#keys.set(this.#key.subarray(0, this.#len), s * FLOW_KEY);
+    this.#used[s] = this.#len;
+    this.#values[s] = v;
+  }
+
+  clear(): void {
+    this.#used.fill(0);
+    this.#values.fill(null);
+  }
+}
+
+function replayTop(p: PacketProcessor): number {
+  const r = (p as unknown as { replay?: { top: number } }).replay;
+  return r?.top ?? 0;
+}
+
+function matches(selectors: readonly Selector[], t: PacketTuple): boolean {
+  if (selectors.length === 0) return true;
+  for (let i = 0; i < selectors.length; i++) if (selectorMatches(selectors[i], t)) return true;
+  return false;
+}
+
+function sameSa(a: SaSpec, b: SaSpec): boolean {
+  return a.protocol === b.protocol && a.spi === b.spi;
+}

@@ -1,0 +1,472 @@
+/**
+ * The userspace IPsec data plane, controlled from the main thread.
+ *
+ * {@linkcode Dataplane.start} spawns the data-path Workers: by default one
+ * for outbound (reads the TUN, SPD, encrypts, sends through header-included
+ * raw sockets) and one for inbound (raw ESP/AH and optional UDP 4500
+ * sockets, decrypts, writes the TUN). Each blocks in a synchronous `poll()`;
+ * packets never cross into the main thread. The main thread installs
+ * policies and SAs with postMessage plus an eventfd wake-up; every call
+ * resolves once the Worker applied it.
+ *
+ * Routing: `routes` (remote traffic selectors) go into the dedicated table
+ * `table` via the TUN, and one policy rule per family says "packets without
+ * fwmark `mark` look up `table`". The Worker marks everything it sends, so
+ * its own ESP packets (and BYPASS traffic) follow the main table to the
+ * wire and never loop into the TUN: this is what makes host-to-host and
+ * transport mode work. All of it is removed by {@linkcode Dataplane.stop}.
+ *
+ * Public API:
+ * - `Dataplane.start(opts)` -> Promise<Dataplane>: open TUN + sockets, configure routing.
+ * - `dp.setPolicies(entries | null)`: the SPD (lib/db/spd.ts `SpdEntry[]`); null = discard all.
+ *   Until called, everything from the TUN is dropped (fail closed).
+ * - `dp.installSa(spec)`: an SA with keys (`SaSpec`, lib/dataplane/sa_spec.ts).
+ * - `dp.removeSa(direction, protocol, spi)`, `dp.updateSa(...)` (MOBIKE address/NAT change).
+ * - `dp.sendIke(bytes, remote, port)`: IKE over the UDP encapsulation socket (marker added).
+ * - `dp.stats()` -> counters per drop reason, per path and per SA.
+ * - `dp.on(listener)`: events — "acquire" (PROTECT packet without SA: start IKE),
+ *   "expire" (soft: rekey; hard: SA removed), "ike" (IKE message on port 4500), "error".
+ * - `dp.stop()`: close everything, remove rules/routes/addresses; the TUN disappears.
+ *
+ * MTU: the TUN MTU (`tunMtu`) should be the path MTU minus the SA overhead
+ * ({@linkcode tunMtuFor}); the kernel then answers oversized DF packets from
+ * local or forwarded traffic with ICMP "fragmentation needed" itself, and
+ * the data plane clamps the MSS of tunnelled TCP SYNs (both ways) to fit.
+ *
+ * Permissions: root (CAP_NET_ADMIN, CAP_NET_RAW), `--allow-ffi`, and
+ * `--allow-read` for the Worker module ({@linkcode defaultWorkerUrl}: from a
+ * bundle, `dataplane_worker.js` must sit next to it).
+ *
+ * Not done here: time-based lifetimes (the daemon's timers call removeSa);
+ * more than one Worker per direction (a multi-queue TUN would spread flows,
+ * but an SA's sequence counter must stay in one thread);
+ * the inbound SPD check of plaintext packets (RFC 4301 5.2 step 3): clear
+ * packets go to the kernel directly, the data plane only sees IPsec packets
+ * and what is routed into the TUN.
+ *
+ * @example
+ * ```ts
+ * const dp = await Dataplane.start({
+ *   tunName: "ipsec0", tunMtu: 1400, mark: 0x1000, table: 220,
+ *   addresses: ["10.1.0.1/32"], routes: ["10.2.0.0/16"],
+ * });
+ * dp.on((e) => { if (e.type === "acquire") ike.initiate(e.policyIndex, e.dst); });
+ * await dp.setPolicies([{ selectors: [sel], action: "protect", processing }]);
+ * await dp.installSa({ direction: "out", protocol: "esp", spi: 0x1001, mode: "tunnel",
+ *   local: ip("192.0.2.1"), remote: ip("192.0.2.2"),
+ *   encryption: { alg: "aes-gcm", key, salt, icvLength: 16 }, selectors: [sel] });
+ * console.log(await dp.stats());
+ * await dp.stop();
+ * ```
+ *
+ * @module
+ */
+
+import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
+import { signalEventFd } from "../../ffi/eventfd.ts";
+import { ifNameToIndex } from "../../ffi/libc.ts";
+import { Netlink, type RouteSpec, type RuleSpec } from "../../ffi/netlink.ts";
+import { ipToBytes, parseIp } from "../db/address.ts";
+import type { SpdEntry } from "../db/spd.ts";
+import type { DataplaneEvent, DataplaneStats } from "./core.ts";
+import type { ControlRequest, WorkerInit, WorkerMessage } from "./_protocol.ts";
+import { type SaSpec, validateSaSpec } from "./sa_spec.ts";
+
+export type { DataplaneEvent, DataplaneStats, DropReason, SaStats } from "./core.ts";
+export { DROP_REASONS } from "./core.ts";
+export type { EncryptionSpec, IntegritySpec, SaByteLimits, SaSpec } from "./sa_spec.ts";
+
+/** Options of {@linkcode Dataplane.start}. */
+export interface DataplaneOptions {
+  /** TUN device name (default "ipsec0"). */
+  tunName?: string;
+  /** TUN MTU: the path MTU minus the worst ESP overhead (default 1400). */
+  tunMtu?: number;
+  /** fwmark on every packet the data plane sends (default 0x5000). */
+  mark?: number;
+  /** Routing table for `routes` (default 220). */
+  table?: number;
+  /** Priority of the "not fwmark -> table" rules (default = table). */
+  rulePriority?: number;
+  /** Addresses for the TUN ("10.1.0.1/32", a virtual IP, or the local tunnel range). */
+  addresses?: string[];
+  /** Networks routed into the TUN via `table` ("10.2.0.0/16", "2001:db8:2::/48"). */
+  routes?: string[];
+  /** Preferred source for routed traffic (e.g. the virtual IP), per family. */
+  routeSource?: string[];
+  /** Bind UDP on this port for ESP-in-UDP and IKE (4500); 0 = no NAT-T (default 0). */
+  udpEncapPort?: number;
+  /** Open raw AH sockets (default true). */
+  ah?: boolean;
+  /** IPv6 sockets too (default true). */
+  ipv6?: boolean;
+  /** Crypto backend (default "auto": libcrypto when available). */
+  crypto?: CryptoBackendPreference;
+  /** Packets per recvmmsg/sendmmsg batch (default 64). */
+  batch?: number;
+  /** Packets queued per (policy, peer) while IKE negotiates (default 32). */
+  acquireQueue?: number;
+  /** How long queued packets wait for an SA (default 5000 ms). */
+  acquireTimeoutMs?: number;
+  /** Housekeeping period and longest poll sleep (default 100 ms). */
+  tickMs?: number;
+  /** The Worker module (default: see {@linkcode defaultWorkerUrl}). */
+  workerUrl?: URL | string;
+  /**
+   * 2 (default): one Worker encrypts (TUN -> sockets), one decrypts
+   * (sockets -> TUN), so both directions run in parallel; each SA lives in
+   * the Worker of its direction. 1: one Worker does both.
+   */
+  workers?: 1 | 2;
+}
+
+/**
+ * Where the data-path Worker module is: `_worker.ts` next to this file when
+ * run from source; when this code was bundled into one file (`deno bundle`),
+ * `dataplane_worker.js` next to the bundle, which the bundle step must
+ * produce with `deno bundle lib/dataplane/_worker.ts -o dist/dataplane_worker.js`.
+ */
+export function defaultWorkerUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith("/lib/dataplane/dataplane.ts")
+    ? new URL("./_worker.ts", here)
+    : new URL("./dataplane_worker.js", here);
+}
+
+/**
+ * The largest TUN MTU whose packets still fit `pathMtu` after ESP
+ * encapsulation with the worst case of our transforms: outer IPv4 (20) or
+ * IPv6 (40) header, UDP (8) when encapsulated, ESP header (8), IV (16 for
+ * AES-CBC, 8 for AEADs), padding (up to 15 for CBC, 3 for AEADs), pad length
+ * and next header (2), ICV (up to 32 for HMAC-SHA-512, 16 for AEADs).
+ * Tunnel mode also carries the inner header, which the TUN MTU includes.
+ *
+ * @example
+ * ```ts
+ * tunMtuFor(1500, { outerIpv6: false, udpEncap: true, aead: true }); // 1435
+ * ```
+ */
+export function tunMtuFor(
+  pathMtu: number,
+  o: { outerIpv6: boolean; udpEncap: boolean; aead: boolean },
+): number {
+  const outer = (o.outerIpv6 ? 40 : 20) + (o.udpEncap ? 8 : 0);
+  const esp = 8 + (o.aead ? 8 + 3 + 2 + 16 : 16 + 15 + 2 + 32);
+  return pathMtu - outer - esp;
+}
+
+/** A data plane that failed to start or was used after it stopped. */
+export class DataplaneError extends Error {
+  override readonly name = "DataplaneError";
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+
+function cidr(text: string): { address: Uint8Array; prefix: number } {
+  const [a, p] = text.split("/");
+  const ip = parseIp(a);
+  if (!ip) throw new DataplaneError(`'${text}' is not an address/prefix`);
+  const max = ip.version === 4 ? 32 : 128;
+  const prefix = p === undefined ? max : Number(p);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+    throw new DataplaneError(`'${text}': prefix length must be 0..${max}`);
+  }
+  return { address: ipToBytes(ip), prefix };
+}
+
+/** One data-path Worker and its control channel. */
+interface WorkerLink {
+  role: WorkerInit["role"];
+  worker: Worker;
+  /** [0] = control messages posted to it. */
+  control: Int32Array;
+  wakeFd: number;
+}
+
+/** The running data plane (see the module documentation). */
+export class Dataplane {
+  readonly #links: WorkerLink[] = [];
+  readonly #pending = new Map<number, Pending>();
+  readonly #listeners: ((e: DataplaneEvent) => void)[] = [];
+  #nextId = 1;
+  #stopped = false;
+  #undo: (() => void)[] = [];
+  #nl: Netlink | null = null;
+  /** The TUN device name. */
+  tunName = "";
+  /** The crypto backend the Workers use ("libcrypto", "node", "noble"). */
+  backend = "";
+
+  private constructor() {}
+
+  /**
+   * Starts the Worker(s), opens the TUN and sockets, and sets up addresses,
+   * routes and rules. Needs root (CAP_NET_ADMIN, CAP_NET_RAW), `--allow-ffi`
+   * and `--allow-read` (for the Worker module). Throws
+   * {@linkcode DataplaneError} with the cause.
+   */
+  static async start(opts: DataplaneOptions = {}): Promise<Dataplane> {
+    const table = opts.table ?? 220;
+    const mark = opts.mark ?? 0x5000;
+    const addresses = (opts.addresses ?? []).map(cidr);
+    const routes = (opts.routes ?? []).map(cidr);
+    const sources = (opts.routeSource ?? []).map((s) => cidr(s).address);
+    const workers = opts.workers ?? 2;
+    if (workers !== 1 && workers !== 2) throw new DataplaneError("workers must be 1 or 2");
+    const dp = new Dataplane();
+    const base: Omit<WorkerInit, "role" | "control"> = {
+      type: "init",
+      tunName: opts.tunName ?? "ipsec0",
+      tunMtu: opts.tunMtu ?? 1400,
+      mark,
+      udpEncapPort: opts.udpEncapPort ?? 0,
+      ah: opts.ah ?? true,
+      ipv6: opts.ipv6 ?? true,
+      crypto: opts.crypto ?? "auto",
+      batch: opts.batch ?? 64,
+      acquireQueue: opts.acquireQueue ?? 32,
+      acquireTimeoutMs: opts.acquireTimeoutMs ?? 5000,
+      tickMs: opts.tickMs ?? 100,
+    };
+    const url = opts.workerUrl ?? defaultWorkerUrl();
+    try {
+      // The "out" (or only) Worker opens the TUN; the "in" Worker writes to the same fd.
+      const first = await dp.#spawn(url, { ...base, role: workers === 2 ? "out" : "both" });
+      dp.tunName = first.tunName;
+      dp.backend = first.backend;
+      if (workers === 2) await dp.#spawn(url, { ...base, role: "in", tunFd: first.tunFd });
+      dp.#configureRouting(addresses, routes, sources, table, mark, opts.rulePriority ?? table);
+    } catch (e) {
+      await dp.stop();
+      throw e instanceof DataplaneError ? e : new DataplaneError((e as Error).message);
+    }
+    return dp;
+  }
+
+  #spawn(
+    url: URL | string,
+    init: Omit<WorkerInit, "control">,
+  ): Promise<{ tunName: string; tunFd: number; backend: string }> {
+    const sab = new SharedArrayBuffer(8);
+    const worker = new Worker(url, { type: "module" });
+    const link: WorkerLink = { role: init.role, worker, control: new Int32Array(sab), wakeFd: -1 };
+    this.#links.push(link);
+    return new Promise((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
+        const m = e.data;
+        if (m.type === "ready") {
+          link.wakeFd = m.wakeFd;
+          worker.onmessage = (ev: MessageEvent<WorkerMessage>) => this.#onMessage(ev.data);
+          worker.onerror = (ev) => {
+            ev.preventDefault();
+            this.#onMessage({ type: "fatal", message: `worker crashed: ${ev.message}` });
+          };
+          resolve(m);
+        } else if (m.type === "fatal") {
+          reject(new DataplaneError(`data plane (${init.role}) failed to start: ${m.message}`));
+        }
+      };
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new DataplaneError(`data plane worker crashed: ${e.message}`));
+      };
+      worker.postMessage({ ...init, control: sab } satisfies WorkerInit);
+    });
+  }
+
+  #configureRouting(
+    addresses: { address: Uint8Array; prefix: number }[],
+    routes: { address: Uint8Array; prefix: number }[],
+    sources: Uint8Array[],
+    table: number,
+    mark: number,
+    priority: number,
+  ): void {
+    const nl = Netlink.open();
+    try {
+      const idx = ifNameToIndex(this.tunName);
+      // A longer queue than the TUN default (500) absorbs bursts while the Worker encrypts.
+      nl.setLink(idx, { up: true, txQueueLength: 4096 });
+      for (const a of addresses) {
+        nl.addAddress(idx, a.address, a.prefix, a.address.length === 16);
+        this.#undo.push(() => nl.deleteAddress(idx, a.address, a.prefix));
+      }
+      const families = new Set<4 | 6>();
+      for (const r of routes) {
+        const spec: RouteSpec = {
+          dst: r.address,
+          prefixLength: r.prefix,
+          ifindex: idx,
+          table,
+          prefSrc: sources.find((s) => s.length === r.address.length),
+          replace: true,
+        };
+        nl.addRoute(spec);
+        this.#undo.push(() => nl.deleteRoute(spec));
+        families.add(r.address.length === 4 ? 4 : 6);
+      }
+      for (const family of families) {
+        const rule: RuleSpec = { family, table, priority, fwmark: mark, invert: true };
+        nl.addRule(rule);
+        this.#undo.push(() => nl.deleteRule(rule));
+      }
+    } finally {
+      this.#nl = nl;
+    }
+  }
+
+  #runUndo(): void {
+    const undo = this.#undo.reverse();
+    this.#undo = [];
+    for (const u of undo) {
+      try {
+        u();
+      } catch { /* already gone (the TUN took its addresses and routes with it) */ }
+    }
+    this.#nl?.close();
+    this.#nl = null;
+  }
+
+  #onMessage(m: WorkerMessage): void {
+    if (m.type === "reply") {
+      const p = this.#pending.get(m.id);
+      if (!p) return;
+      this.#pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new DataplaneError(m.error));
+    } else if (m.type === "event") {
+      for (const l of this.#listeners) l(m.event);
+    } else if (m.type === "fatal") {
+      for (const l of this.#listeners) l({ type: "error", message: m.message });
+      this.#failAll(new DataplaneError(`data plane stopped: ${m.message}`));
+    }
+  }
+
+  #failAll(e: Error): void {
+    for (const p of this.#pending.values()) p.reject(e);
+    this.#pending.clear();
+  }
+
+  /** The Worker handling `dir` ("out": policies and outbound SAs; "in": inbound SAs, IKE). */
+  #link(dir: "in" | "out"): WorkerLink | undefined {
+    return this.#links.find((l) => l.role === "both" || l.role === dir);
+  }
+
+  #request<T>(dir: "in" | "out", req: ControlRequest): Promise<T> {
+    const link = this.#link(dir);
+    if (this.#stopped || !link || link.wakeFd < 0) {
+      return Promise.reject(new DataplaneError("data plane is stopped"));
+    }
+    return this.#post<T>(link, req);
+  }
+
+  #post<T>(link: WorkerLink, req: ControlRequest): Promise<T> {
+    const id = this.#nextId++;
+    const p = new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    Atomics.add(link.control, 0, 1);
+    link.worker.postMessage({ ...req, id });
+    signalEventFd(link.wakeFd);
+    return p;
+  }
+
+  /** Subscribes to events; returns an unsubscribe function. */
+  on(listener: (e: DataplaneEvent) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  /** Replaces the SPD. `null` discards all traffic from the TUN. */
+  setPolicies(entries: SpdEntry[] | null): Promise<void> {
+    return this.#request<void>("out", { type: "setPolicies", entries });
+  }
+
+  /** Installs an SA (rejects with the reason when the spec is unusable). */
+  installSa(spec: SaSpec): Promise<void> {
+    try {
+      validateSaSpec(spec);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#request<void>(spec.direction, { type: "installSa", spec });
+  }
+
+  /** Removes an SA; resolves to whether it was installed. */
+  removeSa(direction: "in" | "out", protocol: "esp" | "ah", spi: number): Promise<boolean> {
+    return this.#request<boolean>(direction, { type: "removeSa", direction, protocol, spi });
+  }
+
+  /** Moves an SA to new outer addresses / NAT-T ports (MOBIKE); resolves to whether it exists. */
+  updateSa(
+    direction: "in" | "out",
+    protocol: "esp" | "ah",
+    spi: number,
+    local: Uint8Array,
+    remote: Uint8Array,
+    encap?: { localPort: number; remotePort: number },
+  ): Promise<boolean> {
+    return this.#request<boolean>(direction, {
+      type: "updateSa",
+      direction,
+      protocol,
+      spi,
+      local,
+      remote,
+      encap,
+    });
+  }
+
+  /** Sends an IKE message from the UDP encapsulation port (adds the non-ESP marker). */
+  sendIke(data: Uint8Array, remote: Uint8Array, remotePort: number): Promise<boolean> {
+    return this.#request<boolean>("in", { type: "sendIke", data, remote, remotePort });
+  }
+
+  /** All counters: per path, per drop reason, per SA (both Workers merged). */
+  async stats(): Promise<DataplaneStats> {
+    if (this.#stopped) throw new DataplaneError("data plane is stopped");
+    const parts = await Promise.all(
+      this.#links.map((l) => this.#post<DataplaneStats>(l, { type: "stats" })),
+    );
+    const total = parts[0];
+    for (const p of parts.slice(1)) {
+      for (const k of Object.keys(total.packets) as (keyof DataplaneStats["packets"])[]) {
+        total.packets[k] += p.packets[k];
+      }
+      for (const k of Object.keys(total.drops) as (keyof DataplaneStats["drops"])[]) {
+        total.drops[k] += p.drops[k];
+      }
+      total.sas.push(...p.sas);
+    }
+    return total;
+  }
+
+  /**
+   * Stops the Workers (each closes its fds first), which removes the TUN,
+   * then removes rules, routes and addresses. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    // The "in" Worker writes to the TUN the "out" Worker owns: stop it first.
+    const order = [...this.#links].sort((a, b) => (a.role === "in" ? -1 : b.role === "in" ? 1 : 0));
+    for (const link of order) {
+      if (link.wakeFd >= 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          await Promise.race([
+            this.#post<void>(link, { type: "stop" }),
+            new Promise((r) => timer = setTimeout(r, 2000)),
+          ]);
+        } catch { /* the worker is gone already */ }
+        clearTimeout(timer);
+      }
+      link.worker.terminate();
+    }
+    this.#failAll(new DataplaneError("data plane is stopped"));
+    this.#runUndo();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * A Security Association as the data plane receives it: plain data
+ * (structured-clone safe, so it crosses `postMessage` into the Worker) with
+ * the keys, and {@linkcode buildProcessor}, which keys an `EspSa` or `AhSa`
+ * from it with the chosen crypto backend (libcrypto through FFI by default).
+ *
+ * @example
+ * ```ts
+ * const spec: SaSpec = {
+ *   direction: "out", protocol: "esp", spi: 0x1000, mode: "tunnel",
+ *   local: ip("192.0.2.1"), remote: ip("192.0.2.2"),
+ *   encryption: { alg: "aes-gcm", key: key16, salt: salt4, icvLength: 16 },
+ *   selectors: [sel],
+ * };
+ * const sa = buildProcessor(spec, selectCryptoBackend("auto"));
+ * ```
+ *
+ * @module
+ */
+
+import type { CryptoBackend } from "../../ffi/crypto_backend.ts";
+import type { MacAlgorithm } from "../crypto/transforms.ts";
+import type { Selector } from "../db/selector.ts";
+import { AhSa } from "../esp/ah.ts";
+import { EspSa, type EspStats, type EspTransform } from "../esp/esp.ts";
+
+/** The packet processor of an installed SA (EspSa and AhSa implement it). */
+export interface PacketProcessor {
+  readonly spi: number;
+  readonly mode: "tunnel" | "transport";
+  readonly stats: EspStats;
+  readonly sequence: number;
+  readonly sequenceExhausted: boolean;
+  readonly rekeyNeeded: boolean;
+  /** Start of the result of the last successful {@linkcode decapsulateInPlace}. */
+  readonly lastOffset: number;
+  requiredOutLength(packetLength: number): number;
+  encapsulateInto(packet: Uint8Array, out: Uint8Array, offset?: number): number;
+  decapsulateInPlace(buf: Uint8Array, start?: number, end?: number): number;
+  updateEndpoints(
+    tunnel: { src: Uint8Array; dst: Uint8Array } | undefined,
+    udpEncap: { srcPort: number; dstPort: number } | undefined,
+  ): void;
+}
+
+/** Encryption of an ESP SA. `salt` (4 bytes) is for AEADs (RFC 4106/7634 KEYMAT). */
+export type EncryptionSpec =
+  | { alg: "aes-gcm" | "chacha20-poly1305"; key: Uint8Array; salt: Uint8Array; icvLength: number }
+  | { alg: "aes-cbc"; key: Uint8Array }
+  | { alg: "null" };
+
+/** Integrity of an SA (required for AH and for non-AEAD ESP). */
+export interface IntegritySpec {
+  alg: MacAlgorithm;
+  key: Uint8Array;
+  /** Truncated ICV length on the wire (12 for *-96, 16/24/32 for SHA2). */
+  icvLength: number;
+}
+
+/** Lifetimes the data plane enforces by counting (time limits stay with the daemon). */
+export interface SaByteLimits {
+  softBytes?: number;
+  hardBytes?: number;
+  softPackets?: number;
+  hardPackets?: number;
+}
+
+/** One SA to install in the data plane. */
+export interface SaSpec {
+  direction: "in" | "out";
+  protocol: "esp" | "ah";
+  /** 32-bit SPI (256..2^32-1). */
+  spi: number;
+  mode: "tunnel" | "transport";
+  /** Our outer address (4 or 16 bytes). */
+  local: Uint8Array;
+  /** The peer's outer address (same family). */
+  remote: Uint8Array;
+  /** ESP in UDP (RFC 3948): ports on our side and the peer's (ESP only). */
+  encap?: { localPort: number; remotePort: number };
+  /** ESP only. */
+  encryption?: EncryptionSpec;
+  integrity?: IntegritySpec;
+  esn?: boolean;
+  /** Anti-replay window (default 1024; 0 disables the check). */
+  replayWindow?: number;
+  /**
+   * The SA's traffic selectors from this host's view (local = our side).
+   * Outbound: packets matching one of them may use the SA. Inbound: the
+   * decrypted packet must match one (RFC 4301 section 5.2 step 4). Empty or
+   * absent: any packet.
+   */
+  selectors?: Selector[];
+  limits?: SaByteLimits;
+  /** Tunnel outer header handling. */
+  df?: "copy" | "set" | "clear";
+  dscp?: "copy" | number;
+  ttl?: number;
+  /** TFC padding target (tunnel mode). */
+  tfcPadTo?: number;
+  /** Opaque id tying the SA to IKE state (e.g. the CHILD_SA's unique id). */
+  reqid?: number;
+  /** Free text for tables. */
+  label?: string;
+}
+
+/** An SA spec the data plane cannot use; the message says which field to fix. */
+export class SaSpecError extends Error {
+  override readonly name = "SaSpecError";
+}
+
+function describe(s: SaSpec): string {
+  return `${s.direction === "in" ? "inbound" : "outbound"} ${s.protocol.toUpperCase()} SA 0x${
+    (s.spi >>> 0).toString(16)
+  }`;
+}
+
+/** Checks a spec's shape; throws {@linkcode SaSpecError} naming the problem. */
+export function validateSaSpec(s: SaSpec): void {
+  const what = describe(s);
+  if (!Number.isInteger(s.spi) || s.spi < 256 || s.spi > 0xffffffff) {
+    throw new SaSpecError(`${what}: SPI must be 256..2^32-1`);
+  }
+  if (s.local.length !== s.remote.length || (s.local.length !== 4 && s.local.length !== 16)) {
+    throw new SaSpecError(`${what}: local and remote must both be IPv4 or both IPv6 addresses`);
+  }
+  if (s.protocol === "ah") {
+    if (s.encap) throw new SaSpecError(`${what}: AH cannot be UDP-encapsulated (RFC 3948)`);
+    if (s.encryption) throw new SaSpecError(`${what}: AH has no encryption`);
+    if (!s.integrity) throw new SaSpecError(`${what}: AH needs an integrity algorithm`);
+  } else {
+    const e = s.encryption;
+    if (!e) throw new SaSpecError(`${what}: ESP needs an encryption algorithm (or "null")`);
+    const aead = e.alg === "aes-gcm" || e.alg === "chacha20-poly1305";
+    if (!aead && !s.integrity) {
+      throw new SaSpecError(`${what}: ${e.alg} needs an integrity algorithm`);
+    }
+    if (aead && s.integrity) {
+      throw new SaSpecError(`${what}: ${e.alg} is an AEAD; drop the integrity algorithm`);
+    }
+  }
+  for (const p of [s.encap?.localPort, s.encap?.remotePort]) {
+    if (p !== undefined && (!Number.isInteger(p) || p < 1 || p > 65535)) {
+      throw new SaSpecError(`${what}: UDP encapsulation ports must be 1..65535`);
+    }
+  }
+}
+
+/**
+ * Keys the processor for `s` with `backend`. Outbound tunnel SAs get
+ * local -> remote outer addresses, inbound ones remote -> local.
+ */
+export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcessor {
+  validateSaSpec(s);
+  const out = s.direction === "out";
+  const tunnel = s.mode === "tunnel"
+    ? { src: out ? s.local : s.remote, dst: out ? s.remote : s.local }
+    : undefined;
+  const udpEncap = s.encap
+    ? {
+      srcPort: out ? s.encap.localPort : s.encap.remotePort,
+      dstPort: out ? s.encap.remotePort : s.encap.localPort,
+    }
+    : undefined;
+  const common = {
+    spi: s.spi,
+    mode: s.mode,
+    esn: s.esn ?? false,
+    antiReplay: (s.replayWindow ?? 1024) > 0,
+    replayWindowSize: Math.max(32, s.replayWindow || 1024),
+    tunnel,
+    df: s.df,
+    dscp: s.dscp,
+    ttl: s.ttl,
+  };
+  try {
+    if (s.protocol === "ah") {
+      const i = s.integrity!;
+      return new AhSa({
+        ...common,
+        integ: backend.createMac(i.alg, i.key),
+        icvLength: i.icvLength,
+      });
+    }
+    const e = s.encryption!;
+    let transform: EspTransform;
+    if (e.alg === "aes-gcm" || e.alg === "chacha20-poly1305") {
+      if (e.salt.length !== 4) throw new SaSpecError(`${describe(s)}: AEAD salt must be 4 bytes`);
+      transform = {
+        kind: "aead",
+        aead: backend.createAead(e.alg, e.key, e.icvLength),
+        salt: e.salt,
+      };
+    } else {
+      const i = s.integrity!;
+      const integ = backend.createMac(i.alg, i.key);
+      transform = e.alg === "aes-cbc"
+        ? {
+          kind: "cbc",
+          cipher: backend.createBlockCipher("aes-cbc", e.key),
+          integ,
+          icvLength: i.icvLength,
+        }
+        : { kind: "null", integ, icvLength: i.icvLength };
+    }
+    return new EspSa({
+      ...common,
+      transform,
+      udpEncap,
+      allowNullEncryption: e.alg === "null",
+      tfcPadTo: s.tfcPadTo,
+    });
+  } catch (err) {
+    if (err instanceof SaSpecError) throw err;
+    throw new SaSpecError(`${describe(s)}: ${(err as Error).message}`);
+  }
+}

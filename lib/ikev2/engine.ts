@@ -1,0 +1,1756 @@
+/**
+ * The sans-I/O IKEv2 engine: initiator and responder for IKE_SA_INIT,
+ * IKE_AUTH (PSK and certificates) with the first child SA, and INFORMATIONAL
+ * (Delete, liveness checks). It owns no socket, clock or SAD: every call
+ * takes the current time and returns the {@link Effect}s the host applies in
+ * order (send a datagram, install/remove a child SA direction, arm/cancel a
+ * timer, log a line, report an event).
+ *
+ * ```
+ *   host                         IkeEngine                       tasks/*
+ *   initiate(name, now) ──────►  new IKE SA, queue ike_init,
+ *                                ike_auth(child) ───────────────► build payloads
+ *   handle(bytes, from, to, now) decode ─► SA by SPI ─► window (mid, dup, rtx)
+ *                                ─► decrypt (bad ICV: drop, count) ─► process
+ *   timer(id, now) ────────────► retransmit / give up, DPD, half-open expiry
+ *   ◄──── Effect[]: send | installSa | removeSa | setTimer | cancelTimer | log | event
+ * ```
+ *
+ * Timer ids are strings (`ike/<id>/rtx`, `ike/<id>/dpd`, `ike/<id>/halfopen`);
+ * a `setTimer` with a known id replaces the earlier deadline. Message ids,
+ * retransmission (RFC 7296 section 2.1 back-off) and the cached response for
+ * retransmitted requests live in {@link ExchangeWindow}, one per IKE SA.
+ *
+ * @example
+ * ```ts
+ * import { IkeEngine } from "./engine.ts";
+ *
+ * const engine = new IkeEngine({ connections: [conn], secrets: [psk] });
+ * const apply = (effects: Effect[]) => {
+ *   for (const e of effects) {
+ *     switch (e.kind) {
+ *       case "send": udp.send(e.bytes, e.to); break;
+ *       case "installSa": sad.install(e.sa); break;
+ *       case "removeSa": sad.remove(e.spi, e.dst, e.protocol); break;
+ *       case "setTimer": timers.arm(e.id, e.at, () => apply(engine.timer(e.id, Date.now()))); break;
+ *       case "cancelTimer": timers.cancel(e.id); break;
+ *       case "log": console.log(e.line); break;
+ *       case "event": control.publish(e.event); break;
+ *     }
+ *   }
+ * };
+ * apply(engine.initiate("site", Date.now()));
+ * udp.onMessage((bytes, from, to) => apply(engine.handle(bytes, from, to, Date.now())));
+ * ```
+ *
+ * @module
+ */
+import { type ChildSa, childSaInstalls } from "./child_sa.ts";
+import { ExchangeType, notifyName, NotifyType, PayloadType, ProtocolId } from "./constants.ts";
+import type { Effect, Endpoint, EngineEvent, LogLevel } from "./effects.ts";
+import { IkeSa, type SaTask } from "./ike_sa.ts";
+import { fragmentMessage, FragmentReassembler } from "./fragment.ts";
+import {
+  decodeMessage,
+  decryptMessage,
+  encodeMessage,
+  encryptMessage,
+  ikeSaProtection,
+  IntegrityError,
+  openProtected,
+} from "./message.ts";
+import { makeNotify } from "./payloads/notify.ts";
+import type { EngineConfig, PeerConfig } from "./peer_config.ts";
+import { describeMessage, first, type IkeMessage, notify, type Payload } from "./tasks/_msg.ts";
+import {
+  buildChildRequest,
+  newChild,
+  NONCE_BYTES,
+  processChildResponse,
+  respondChild,
+} from "./tasks/child_create.ts";
+import { CookieJar } from "./tasks/cookie.ts";
+import { buildAuthRequest, respondAuth, verifyResponderAuth } from "./tasks/ike_auth.ts";
+import { buildInitRequest, processInitResponse, respondInit } from "./tasks/ike_init.ts";
+import {
+  buildIkeRekeyRequest,
+  processIkeRekeyResponse,
+  respondIkeRekey,
+} from "./tasks/ike_rekey.ts";
+import {
+  buildDeleteChild,
+  buildDeleteIke,
+  nextDpdAt,
+  processInformationalRequest,
+} from "./tasks/informational.ts";
+import type { TaskContext } from "./tasks/task_context.ts";
+import { espSaLines, ikev2DecryptionLine } from "./tasks/key_export.ts";
+import { keGroups } from "./tasks/proposal_select.ts";
+import { createKeyExchange } from "../crypto/key_exchange.ts";
+import type { KePayload } from "./payloads/ke.ts";
+import { compareBytes } from "../wire/bytes.ts";
+import { NATT_PORT } from "./tasks/natd.ts";
+
+export type { Effect, Endpoint, EngineEvent } from "./effects.ts";
+
+/** Options of {@link IkeEngine}. */
+export interface EngineOptions {
+  /** Random bytes for SPIs, nonces, KE keys, IVs and cookie secrets (tests inject a seeded one). */
+  readonly random?: (n: number) => Uint8Array;
+  /** Time at construction (ms), for the cookie secret's rotation. */
+  readonly now?: number;
+}
+
+/** Engine-wide counters (drops by reason, for `ipsec status` and tests). */
+export interface EngineCounters {
+  /** Datagrams that did not parse. */
+  parseErrors: number;
+  /** Protected messages whose ICV did not verify (dropped silently). */
+  integrityFailures: number;
+  /** Messages for no known IKE SA. */
+  unknownSpi: number;
+  /** Responses that matched no outstanding request. */
+  unexpectedResponses: number;
+  /** Retransmitted requests answered from the cache. */
+  retransmittedRequests: number;
+  /** Requests with a message id outside the window. */
+  invalidMessageIds: number;
+  /** COOKIE challenges sent. */
+  cookiesSent: number;
+  /** Retransmissions of our requests. */
+  retransmits: number;
+  /** Messages reassembled from IKE fragments. */
+  fragmentsReassembled: number;
+  /** Fragments dropped (malformed, duplicate, over the limits). */
+  fragmentDrops: number;
+}
+
+/** A summary of one IKE SA (for status output and tests). */
+export interface IkeSaInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly state: string;
+  readonly initiator: boolean;
+  readonly spiI: bigint;
+  readonly spiR: bigint;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  readonly localId?: string;
+  readonly remoteId?: string;
+  readonly natLocal: boolean;
+  readonly natRemote: boolean;
+  readonly children: readonly {
+    readonly id: number;
+    readonly name: string;
+    readonly state: string;
+    readonly spiIn: number;
+    readonly spiOut: number;
+    readonly mode: "tunnel" | "transport";
+  }[];
+}
+
+const DEFAULT_COOKIE_THRESHOLD = 1000;
+const IKE_PORT = 500;
+/** Default largest IP packet for IKE messages before fragmenting (RFC 7383; IPv6-safe). */
+const DEFAULT_FRAGMENT_SIZE = 1280;
+const DEFAULT_HALF_OPEN_SECONDS = 30;
+
+function defaultRandom(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+function u64(b: Uint8Array): bigint {
+  return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
+}
+
+/** The codec's header fields of a task message. */
+function wireHeader(m: IkeMessage) {
+  return {
+    spiI: m.spiI,
+    spiR: m.spiR,
+    exchangeType: m.exchange,
+    initiator: m.initiator,
+    response: m.response,
+    messageId: m.mid,
+  };
+}
+
+function addressMatches(pattern: string, address: string): boolean {
+  return pattern === "%any" || pattern === "0.0.0.0" || pattern === "::" || pattern === address;
+}
+
+/** The sans-I/O IKEv2 engine (see the module documentation). */
+export class IkeEngine {
+  readonly config: EngineConfig;
+  readonly counters: EngineCounters = {
+    parseErrors: 0,
+    integrityFailures: 0,
+    unknownSpi: 0,
+    unexpectedResponses: 0,
+    retransmittedRequests: 0,
+    invalidMessageIds: 0,
+    cookiesSent: 0,
+    retransmits: 0,
+    fragmentsReassembled: 0,
+    fragmentDrops: 0,
+  };
+  #random: (n: number) => Uint8Array;
+  #sas = new Map<number, IkeSa>();
+  #bySpi = new Map<bigint, IkeSa>();
+  /** Responder SAs by `SPIi|address|port` of their IKE_SA_INIT (retransmits). */
+  #byInit = new Map<string, IkeSa>();
+  /** Responder SAs that are not established yet. */
+  #halfOpen = new Set<IkeSa>();
+  /** Inbound SAs of rekeyed children awaiting removal after the grace period, by timer id. */
+  #lingering = new Map<string, Effect>();
+  #cookies: CookieJar;
+  #nextId = 1;
+  #fx: Effect[] = [];
+  #ctx: TaskContext;
+
+  constructor(config: EngineConfig, opts: EngineOptions = {}) {
+    this.config = config;
+    this.#random = opts.random ?? defaultRandom;
+    this.#cookies = new CookieJar(
+      this.#random,
+      (config.cookieSecretLifetimeSeconds ?? 120) * 1000,
+      opts.now ?? 0,
+    );
+    this.#ctx = {
+      random: (n) => this.#random(n),
+      config,
+      log: (level, line) => this.#log(level, line),
+    };
+  }
+
+  // ---------------------------------------------------------------------------
+  // Public API
+
+  /** Starts connection `name` as initiator: IKE_SA_INIT, then IKE_AUTH with its first child. */
+  initiate(name: string, now: number): Effect[] {
+    return this.#run(() => {
+      const cfg = this.config.connections.find((c) => c.name === name);
+      if (!cfg) throw new RangeError(`no connection named '${name}'`);
+      this.#startInitiator(cfg, now);
+    });
+  }
+
+  /**
+   * Feeds one received datagram (`bytes` without the non-ESP marker),
+   * `from` the peer's endpoint and `to` ours.
+   */
+  handle(bytes: Uint8Array, from: Endpoint, to: Endpoint, now: number): Effect[] {
+    return this.#run(() => this.#handle(bytes, from, to, now));
+  }
+
+  /** A timer armed by a `setTimer` effect fired. Unknown or stale ids do nothing. */
+  timer(id: string, now: number): Effect[] {
+    return this.#run(() => this.#timer(id, now));
+  }
+
+  /** Deletes IKE SA `ikeSaId` and its children (INFORMATIONAL with D(IKE)). */
+  terminate(ikeSaId: number, now: number): Effect[] {
+    return this.#run(() => {
+      const sa = this.#sas.get(ikeSaId);
+      if (!sa) return;
+      if (!sa.established) {
+        this.#destroy(sa, "terminated", "ike-down");
+        return;
+      }
+      this.#queue(sa, { kind: "delete_ike", reason: "terminated" }, now);
+    });
+  }
+
+  /** Deletes child SA `childSaId` (INFORMATIONAL with D(ESP/AH)). */
+  closeChild(childSaId: number, now: number): Effect[] {
+    return this.#run(() => {
+      for (const sa of this.#sas.values()) {
+        const c = sa.children.get(childSaId);
+        if (!c || c.state !== "installed") continue;
+        c.transition("deleting");
+        this.#queue(sa, { kind: "delete_child", childId: c.id, reason: "closed" }, now);
+      }
+    });
+  }
+
+  /**
+   * The data plane received ESP/AH with an SPI it does not know from
+   * `peerAddress`: tell that peer in an INFORMATIONAL N(INVALID_SPI) over an
+   * established IKE SA with it, if there is one (RFC 7296 section 3.10.1).
+   * At most one such notify is queued per IKE SA.
+   */
+  invalidSpi(peerAddress: string, protocol: "esp" | "ah", spi: number, now: number): Effect[] {
+    return this.#run(() => {
+      const sa = [...this.#sas.values()].find((s) =>
+        s.established && s.remote.address === peerAddress
+      );
+      if (!sa || sa.pending.some((t) => t.kind === "notify")) return;
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, spi);
+      const n = makeNotify(
+        NotifyType.INVALID_SPI,
+        b,
+        protocol === "esp" ? ProtocolId.ESP : ProtocolId.AH,
+      );
+      this.#queue(sa, { kind: "notify", payloads: [n] }, now);
+    });
+  }
+
+  /** Rekeys IKE SA `ikeSaId` now (new SPIs and keys; the child SAs move over). */
+  rekeyIke(ikeSaId: number, now: number): Effect[] {
+    return this.#run(() => {
+      const sa = this.#sas.get(ikeSaId);
+      if (sa?.established && sa.rekeyedTo === undefined) {
+        this.#queue(sa, { kind: "rekey_ike" }, now);
+      }
+    });
+  }
+
+  /** Rekeys child SA `childSaId` now (CREATE_CHILD_SA with REKEY_SA, make-before-break). */
+  rekeyChild(childSaId: number, now: number): Effect[] {
+    return this.#run(() =>
+      this.#forChild(childSaId, (sa, c) => this.#childLifetime(sa, c, "soft", now))
+    );
+  }
+
+  /**
+   * The SAD reports a child SA's soft (rekey) or hard (delete) byte/packet
+   * lifetime, or its sequence numbers running out (soft).
+   */
+  childExpired(childSaId: number, kind: "soft" | "hard", now: number): Effect[] {
+    return this.#run(() =>
+      this.#forChild(childSaId, (sa, c) => this.#childLifetime(sa, c, kind, now))
+    );
+  }
+
+  /** Creates another child SA from connection config `childName` on IKE SA `ikeSaId`. */
+  createChild(ikeSaId: number, childName: string, now: number): Effect[] {
+    return this.#run(() => {
+      const sa = this.#sas.get(ikeSaId);
+      const config = sa?.config.children.find((c) => c.name === childName);
+      if (!sa || !config) throw new RangeError(`no IKE SA ${ikeSaId} with child '${childName}'`);
+      this.#queue(sa, { kind: "create_child", config }, now);
+    });
+  }
+
+  /** Summaries of all IKE SAs. */
+  list(): IkeSaInfo[] {
+    return [...this.#sas.values()].map((sa) => ({
+      id: sa.id,
+      name: sa.config.name,
+      state: sa.state,
+      initiator: sa.initiator,
+      spiI: sa.spiI,
+      spiR: sa.spiR,
+      local: sa.local,
+      remote: sa.remote,
+      ...(sa.localId ? { localId: sa.localId.value } : {}),
+      ...(sa.remoteId ? { remoteId: sa.remoteId.value } : {}),
+      natLocal: sa.natLocal,
+      natRemote: sa.natRemote,
+      children: [...sa.children.values()].map((c) => ({
+        id: c.id,
+        name: c.config.name,
+        state: c.state,
+        spiIn: c.spiIn,
+        spiOut: c.spiOut,
+        mode: c.mode,
+      })),
+    }));
+  }
+
+  /** The live IKE SA object (tests and the daemon's status command; do not mutate). */
+  ikeSa(id: number): IkeSa | undefined {
+    return this.#sas.get(id);
+  }
+
+  /** Number of responder IKE SAs still in IKE_SA_INIT/IKE_AUTH. */
+  get halfOpenCount(): number {
+    return this.#halfOpen.size;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Plumbing
+
+  #run(f: () => void): Effect[] {
+    const outer = this.#fx;
+    this.#fx = [];
+    try {
+      f();
+      return this.#fx;
+    } finally {
+      this.#fx = outer;
+    }
+  }
+
+  #log(level: LogLevel, line: string): void {
+    this.#fx.push({ kind: "log", level, line });
+  }
+
+  #event(event: EngineEvent): void {
+    this.#fx.push({ kind: "event", event });
+  }
+
+  #send(sa: IkeSa | undefined, from: Endpoint, to: Endpoint, packets: readonly Uint8Array[]) {
+    for (const bytes of packets) this.#fx.push({ kind: "send", from, to, bytes });
+    void sa;
+  }
+
+  #timerId(sa: IkeSa, what: string): string {
+    return `ike/${sa.id}/${what}`;
+  }
+
+  #register(sa: IkeSa): void {
+    this.#sas.set(sa.id, sa);
+    this.#bySpi.set(sa.localSpi, sa);
+  }
+
+  #newSpi(): bigint {
+    for (;;) {
+      const v = u64(this.#random(8));
+      if (v !== 0n && !this.#bySpi.has(v)) return v;
+    }
+  }
+
+  /**
+   * Encodes and protects a message; above the fragment size, when both ends
+   * announced IKEV2_FRAGMENTATION_SUPPORTED, as SKF fragments (RFC 7383).
+   */
+  #encodeProtected(sa: IkeSa, m: IkeMessage): Uint8Array[] {
+    const bytes = this.#encode(sa, m);
+    if (
+      m.exchange === ExchangeType.IKE_SA_INIT || !sa.peerFragmentation ||
+      sa.config.fragmentation === false
+    ) return [bytes];
+    const v6 = sa.remote.address.includes(":");
+    // IP packet size -> IKE message size: IP header, UDP header, non-ESP marker on 4500.
+    const max = (sa.config.fragmentSize ?? DEFAULT_FRAGMENT_SIZE) - (v6 ? 40 : 20) - 8 -
+      (sa.local.port === NATT_PORT ? 4 : 0);
+    if (bytes.length <= max) return [bytes];
+    const header = wireHeader(m);
+    const frags = fragmentMessage(
+      { header, payloads: [...m.payloads] },
+      sa.protection!.outbound,
+      max,
+    );
+    this.#log(
+      "debug",
+      `${sa.label} split ${bytes.length}-byte message into ${frags.length} fragments`,
+    );
+    return frags;
+  }
+
+  /** Encodes (and for all but IKE_SA_INIT encrypts) a message of `sa`. */
+  #encode(sa: IkeSa, m: IkeMessage): Uint8Array {
+    const header = wireHeader(m);
+    this.#log("info", `${sa.label} generating ${describeMessage(m)}`);
+    if (m.exchange === ExchangeType.IKE_SA_INIT) {
+      return encodeMessage({ header, payloads: [...m.payloads] });
+    }
+    if (!sa.protection) throw new Error(`${sa.label}: no keys to protect ${describeMessage(m)}`);
+    return encryptMessage({ header, payloads: [...m.payloads] }, sa.protection.outbound);
+  }
+
+  #message(sa: IkeSa, exchange: number, mid: number, response: boolean, payloads: Payload[]) {
+    return {
+      spiI: sa.spiI,
+      spiR: sa.spiR,
+      exchange,
+      mid,
+      response,
+      initiator: sa.initiator,
+      encrypted: exchange !== ExchangeType.IKE_SA_INIT,
+      payloads,
+    } satisfies IkeMessage;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Initiator start and the request queue
+
+  #startInitiator(cfg: PeerConfig, now: number): IkeSa {
+    const sa = new IkeSa({
+      id: this.#nextId++,
+      initiator: true,
+      config: cfg,
+      spiI: this.#newSpi(),
+      spiR: 0n,
+      local: { address: cfg.localAddress, port: cfg.localPort ?? 500 },
+      remote: { address: cfg.remoteAddress, port: cfg.remotePort ?? 500 },
+      now,
+      retransmit: cfg.retransmit ?? this.config.retransmit,
+    });
+    this.#register(sa);
+    sa.transition("connecting");
+    this.#log("info", `${sa.label} initiating IKE_SA to ${sa.remote.address}`);
+    sa.pending.push({ kind: "ike_init" }, { kind: "ike_auth" });
+    this.#pump(sa, now);
+    return sa;
+  }
+
+  #queue(sa: IkeSa, task: SaTask, now: number): void {
+    sa.pending.push(task);
+    this.#pump(sa, now);
+  }
+
+  /** Sends the next queued request when the window is free. */
+  #pump(sa: IkeSa, now: number): void {
+    while (!sa.window.busy && sa.pending.length > 0 && sa.state !== "destroyed") {
+      const task = sa.pending.shift()!;
+      let payloads: Payload[];
+      let exchange: number = ExchangeType.INFORMATIONAL;
+      try {
+        switch (task.kind) {
+          case "ike_init":
+            exchange = ExchangeType.IKE_SA_INIT;
+            payloads = buildInitRequest(sa, this.#ctx);
+            break;
+          case "ike_auth": {
+            exchange = ExchangeType.IKE_AUTH;
+            const childCfg = sa.config.children[0];
+            let childPayloads: Payload[] = [];
+            if (childCfg) {
+              const child = newChild(sa, childCfg, this.#ctx, this.#nextId++);
+              task.child = child;
+              childPayloads = buildChildRequest(sa, child);
+            }
+            payloads = buildAuthRequest(sa, this.#ctx, childPayloads);
+            break;
+          }
+          case "delete_ike":
+            payloads = buildDeleteIke();
+            sa.transition("deleting");
+            break;
+          case "delete_child": {
+            const c = sa.children.get(task.childId);
+            if (!c) continue;
+            payloads = buildDeleteChild(c);
+            break;
+          }
+          case "dpd":
+            payloads = [];
+            sa.dpdPending = true;
+            break;
+          case "create_child": {
+            exchange = ExchangeType.CREATE_CHILD_SA;
+            const old = task.rekeyOf !== undefined ? sa.children.get(task.rekeyOf) : undefined;
+            if (task.rekeyOf !== undefined) {
+              if (!old || (old.state !== "installed" && old.state !== "rekeying")) continue;
+              old.transition("rekeying");
+              task.oldChild = old;
+            }
+            const child = newChild(sa, task.config, this.#ctx, this.#nextId++);
+            task.child = child;
+            task.nonce = this.#random(NONCE_BYTES);
+            const group = task.group ?? keGroups(task.config.proposals)[0];
+            let ke: KePayload | undefined;
+            if (group) {
+              task.kex = createKeyExchange(group, this.#random);
+              ke = { type: PayloadType.KE, group, data: task.kex.publicKey };
+            }
+            payloads = buildChildRequest(sa, child, {
+              nonce: task.nonce,
+              ...(ke ? { ke } : {}),
+              ...(old ? { rekeyOf: old } : {}),
+            });
+            break;
+          }
+          case "auth_failed":
+            payloads = [makeNotify(NotifyType.AUTHENTICATION_FAILED)];
+            break;
+          case "notify":
+            payloads = [...task.payloads];
+            break;
+          case "rekey_ike": {
+            if (!sa.established || sa.rekeyedTo !== undefined) continue;
+            if (this.#childWorkInProgress(sa)) {
+              // Let child rekeys settle first; try again shortly.
+              this.#armIkeRekey(sa, now, 5000);
+              continue;
+            }
+            exchange = ExchangeType.CREATE_CHILD_SA;
+            const fresh = this.#successor(sa, true, now);
+            task.fresh = fresh;
+            payloads = buildIkeRekeyRequest(sa, fresh, this.#ctx, task.group);
+            break;
+          }
+        }
+      } catch (e) {
+        this.#log("error", `${sa.label} cannot build ${task.kind}: ${(e as Error).message}`);
+        this.#fail(sa, `cannot build ${task.kind}: ${(e as Error).message}`);
+        return;
+      }
+      const mid = sa.window.nextMid;
+      const m = this.#message(sa, exchange, mid, false, payloads);
+      let packets: Uint8Array[];
+      try {
+        packets = this.#encodeProtected(sa, m);
+      } catch (e) {
+        this.#fail(sa, `cannot encode ${task.kind}: ${(e as Error).message}`);
+        return;
+      }
+      if (exchange === ExchangeType.IKE_SA_INIT) sa.initRequest = packets[0];
+      if (task.kind === "auth_failed") {
+        // Nothing to wait for: tell the peer and forget the SA (RFC 7296 2.21.2).
+        this.#send(sa, sa.local, sa.remote, packets);
+        this.#destroy(sa, task.reason, "ike-failed");
+        return;
+      }
+      sa.active = task;
+      const deadline = sa.window.startRequest(mid, exchange, packets, now);
+      this.#send(sa, sa.local, sa.remote, packets);
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rtx"), at: deadline });
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Receiving
+
+  #handle(bytes: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
+    if (bytes.length === 1 && bytes[0] === 0xff) return; // a peer's NAT-T keepalive
+    let d;
+    try {
+      d = decodeMessage(bytes);
+    } catch (e) {
+      this.counters.parseErrors++;
+      this.#log(
+        "debug",
+        `dropping unparsable message from ${from.address}: ${(e as Error).message}`,
+      );
+      return;
+    }
+    const h = d.header;
+    if (h.exchangeType === ExchangeType.IKE_SA_INIT && !h.response) {
+      if (h.spiR !== 0n || !h.initiator) {
+        this.counters.parseErrors++;
+        return;
+      }
+      this.#respondInit(d.payloads, h.spiI, bytes, from, to, h.messageId, now);
+      return;
+    }
+    // Our SPI is SPIr when the original initiator sent it, else SPIi.
+    const ours = h.initiator ? h.spiR : h.spiI;
+    const sa = this.#bySpi.get(ours);
+    if (!sa || sa.state === "destroyed" || sa.initiator === h.initiator) {
+      this.counters.unknownSpi++;
+      this.#log("debug", `dropping message for unknown IKE SA ${ours.toString(16)}`);
+      return;
+    }
+    const peerSpi = h.initiator ? h.spiI : h.spiR;
+    const isInitResponse = h.exchangeType === ExchangeType.IKE_SA_INIT && h.response;
+    if (!isInitResponse && peerSpi !== sa.remoteSpi) {
+      this.counters.unknownSpi++;
+      return;
+    }
+    if (h.response) {
+      if (!sa.window.matchResponse(h.messageId)) {
+        this.counters.unexpectedResponses++;
+        return;
+      }
+    } else {
+      const cls = sa.window.classifyRequest(h.messageId);
+      if (cls === "invalid") {
+        this.counters.invalidMessageIds++;
+        return;
+      }
+      if (cls === "retransmit") {
+        // Authenticate before answering, so forged copies cannot make us send;
+        // a fragmented request is answered on its first fragment (RFC 7383 2.6.1).
+        if (d.encrypted?.type === PayloadType.SKF) {
+          if (d.encrypted.fragmentNumber !== 1) return;
+          try {
+            openProtected(d, sa.protection!.inbound);
+          } catch {
+            this.counters.integrityFailures++;
+            return;
+          }
+        } else if (!this.#open(sa, d, now)) return;
+        this.counters.retransmittedRequests++;
+        this.#log("debug", `${sa.label} received retransmit of request ${h.messageId}`);
+        this.#send(sa, sa.local, sa.remote, sa.window.lastResponse!.packets);
+        return;
+      }
+    }
+    let payloads: readonly Payload[];
+    if (isInitResponse) {
+      payloads = d.payloads;
+    } else {
+      const opened = this.#open(sa, d, now);
+      if (!opened) return;
+      payloads = opened;
+    }
+    const m: IkeMessage = {
+      spiI: h.spiI,
+      spiR: h.spiR,
+      exchange: h.exchangeType,
+      mid: h.messageId,
+      response: h.response,
+      initiator: h.initiator,
+      encrypted: !isInitResponse,
+      payloads,
+    };
+    this.#log("info", `${sa.label} parsed ${describeMessage(m)}`);
+    sa.lastInbound = now;
+    if (!isInitResponse) this.#float(sa, from, to);
+    if (h.response) this.#onResponse(sa, m, bytes, now);
+    else this.#onRequest(sa, m, now);
+  }
+
+  /**
+   * An authenticated message came from/to other endpoints: behind a NAT, or
+   * when the peer moved to port 4500, answer and send there from now on
+   * (RFC 7296 section 2.23; MOBIKE, not this, handles other changes).
+   */
+  #float(sa: IkeSa, from: Endpoint, to: Endpoint): void {
+    const same = (a: Endpoint, b: Endpoint) => a.address === b.address && a.port === b.port;
+    if (same(from, sa.remote) && same(to, sa.local)) return;
+    if (!(sa.natLocal || sa.natRemote || from.port === NATT_PORT)) return;
+    this.#log(
+      "info",
+      `${sa.label} peer floated to ${from.address}[${from.port}] (we are ${to.address}[${to.port}])`,
+    );
+    sa.remote = { address: from.address, port: from.port };
+    sa.local = { address: to.address, port: to.port };
+    // Installed SAs follow the new endpoints in place.
+    for (const c of sa.children.values()) {
+      if (c.state === "creating") continue;
+      const entries = this.#saEntries(sa, c);
+      for (const e of entries) {
+        if (e.direction === "out" && !c.outboundInstalled) continue;
+        this.#fx.push({
+          kind: "updateSa",
+          ikeSaId: sa.id,
+          childSaId: c.id,
+          protocol: e.protocol,
+          direction: e.direction,
+          spi: e.spi,
+          src: e.src,
+          dst: e.dst,
+          ...(e.encap ? { encap: e.encap } : {}),
+        });
+      }
+    }
+  }
+
+  /** Decrypts a protected message; undefined (counted, dropped) on any failure. */
+  #open(
+    sa: IkeSa,
+    d: ReturnType<typeof decodeMessage>,
+    now: number,
+  ): readonly Payload[] | undefined {
+    if (!sa.protection || !d.encrypted) {
+      this.counters.parseErrors++;
+      return undefined;
+    }
+    if (d.encrypted.type === PayloadType.SKF) {
+      sa.reassembler ??= new FragmentReassembler();
+      const r = sa.reassembler.add(d, sa.protection.inbound, now);
+      switch (r.status) {
+        case "incomplete":
+          return undefined;
+        case "complete":
+          this.counters.fragmentsReassembled++;
+          return r.message.payloads;
+        case "dropped":
+          if (r.reason === "integrity") {
+            this.counters.integrityFailures++;
+            sa.counters.integrityFailures++;
+          } else this.counters.fragmentDrops++;
+          this.#log("debug", `${sa.label} fragment dropped (${r.reason}): ${r.detail}`);
+          return undefined;
+        case "invalid":
+          this.counters.parseErrors++;
+          return undefined;
+      }
+    }
+    try {
+      return decryptMessage(d, sa.protection.inbound).payloads;
+    } catch (e) {
+      if (e instanceof IntegrityError) {
+        this.counters.integrityFailures++;
+        sa.counters.integrityFailures++;
+        this.#log("debug", `${sa.label} integrity check failed, message dropped`);
+      } else {
+        this.counters.parseErrors++;
+        sa.counters.parseErrors++;
+        this.#log("debug", `${sa.label} malformed protected message: ${(e as Error).message}`);
+      }
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Responder: IKE_SA_INIT
+
+  #respondInit(
+    payloads: readonly Payload[],
+    spiI: bigint,
+    raw: Uint8Array,
+    from: Endpoint,
+    to: Endpoint,
+    mid: number,
+    now: number,
+  ): void {
+    const hoKey = `${spiI}|${from.address}|${from.port}`;
+    const existing = this.#byInit.get(hoKey);
+    const reqMsg: IkeMessage = {
+      spiI,
+      spiR: 0n,
+      exchange: ExchangeType.IKE_SA_INIT,
+      mid,
+      response: false,
+      initiator: true,
+      encrypted: false,
+      payloads,
+    };
+    if (existing) {
+      // A retransmitted IKE_SA_INIT: answer from the cache.
+      if (existing.window.lastResponse && existing.window.lastResponse.mid === mid) {
+        this.counters.retransmittedRequests++;
+        this.#send(existing, existing.local, existing.remote, existing.window.lastResponse.packets);
+      }
+      return;
+    }
+    if (mid !== 0) {
+      this.counters.invalidMessageIds++;
+      return;
+    }
+    const candidates = this.config.connections.filter((c) =>
+      addressMatches(c.localAddress, to.address) && addressMatches(c.remoteAddress, from.address)
+    );
+    const statelessReply = (p: Payload[], why: string) => {
+      const m: IkeMessage = { ...reqMsg, response: true, initiator: false, payloads: p };
+      this.#log("info", `responding statelessly to ${from.address}: ${why}`);
+      this.#log("info", `generating ${describeMessage(m)}`);
+      const bytes = encodeMessage({
+        header: {
+          spiI,
+          spiR: 0n,
+          exchangeType: ExchangeType.IKE_SA_INIT,
+          initiator: false,
+          response: true,
+          messageId: 0,
+        },
+        payloads: p,
+      });
+      this.#fx.push({ kind: "send", from: to, to: from, bytes });
+    };
+    this.#log("info", `received ${describeMessage(reqMsg)} from ${from.address}[${from.port}]`);
+    if (candidates.length === 0) {
+      statelessReply([makeNotify(NotifyType.NO_PROPOSAL_CHOSEN)], "no connection matches");
+      return;
+    }
+    // COOKIE (RFC 7296 section 2.6): above the threshold, demand proof of address.
+    const threshold = this.config.cookieThreshold ?? DEFAULT_COOKIE_THRESHOLD;
+    if (this.#halfOpen.size >= threshold) {
+      const ni = first(reqMsg, PayloadType.NONCE)?.data ?? new Uint8Array(0);
+      const c = notify(reqMsg, NotifyType.COOKIE);
+      if (!c || !this.#cookies.verify(c.data, ni, from.address, spiI, now)) {
+        this.counters.cookiesSent++;
+        statelessReply(
+          [makeNotify(NotifyType.COOKIE, this.#cookies.make(ni, from.address, spiI, now))],
+          `${this.#halfOpen.size} half-open IKE SAs, requesting a COOKIE`,
+        );
+        return;
+      }
+    }
+    let lastError: { payloads: Payload[]; reason: string } | undefined;
+    for (const cfg of candidates) {
+      const sa = new IkeSa({
+        id: this.#nextId,
+        initiator: false,
+        config: cfg,
+        spiI,
+        spiR: this.#newSpi(),
+        local: to,
+        remote: from,
+        now,
+        retransmit: cfg.retransmit ?? this.config.retransmit,
+      });
+      const r = respondInit(sa, reqMsg, this.#ctx);
+      if (!r.ok) {
+        // INVALID_KE_PAYLOAD is final (the initiator retries); otherwise try the next config.
+        lastError = r;
+        if (notify({ payloads: r.payloads }, NotifyType.INVALID_KE_PAYLOAD)) break;
+        continue;
+      }
+      this.#nextId++;
+      sa.candidates = candidates;
+      sa.transition("connecting");
+      sa.initRequest = raw;
+      sa.protection = ikeSaProtection(sa.suite!, sa.keys!, false, { randomBytes: this.#random });
+      this.#exportIkeKeys(sa);
+      const m = this.#message(sa, ExchangeType.IKE_SA_INIT, 0, true, r.payloads);
+      const bytes = this.#encode(sa, m);
+      sa.initResponse = bytes;
+      sa.window.classifyRequest(0);
+      sa.window.storeResponse(0, [bytes]);
+      sa.halfOpenKey = hoKey;
+      this.#byInit.set(hoKey, sa);
+      this.#halfOpen.add(sa);
+      this.#register(sa);
+      this.#send(sa, sa.local, sa.remote, [bytes]);
+      const ttl = (this.config.halfOpenTimeoutSeconds ?? DEFAULT_HALF_OPEN_SECONDS) * 1000;
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "halfopen"), at: now + ttl });
+      return;
+    }
+    statelessReply(lastError!.payloads, lastError!.reason);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Requests from the peer (we answer)
+
+  #respond(sa: IkeSa, req: IkeMessage, payloads: Payload[]): void {
+    const m = this.#message(sa, req.exchange, req.mid, true, payloads);
+    const packets = this.#encodeProtected(sa, m);
+    sa.window.storeResponse(req.mid, packets);
+    this.#send(sa, sa.local, sa.remote, packets);
+  }
+
+  #onRequest(sa: IkeSa, req: IkeMessage, now: number): void {
+    switch (req.exchange) {
+      case ExchangeType.IKE_AUTH:
+        if (sa.initiator || sa.state !== "connecting") {
+          this.#respond(sa, req, [makeNotify(NotifyType.INVALID_SYNTAX)]);
+          return;
+        }
+        this.#respondAuth(sa, req, now);
+        return;
+      case ExchangeType.INFORMATIONAL: {
+        for (const p of req.payloads) {
+          if (p.type === PayloadType.NOTIFY && p.notifyType < 16384) {
+            this.#log("warn", `${sa.label} peer reports ${notifyName(p.notifyType)}`);
+          }
+        }
+        // Child SAs may already have moved to the SA that replaced this one.
+        const home = this.#home(sa);
+        const r = processInformationalRequest(sa, req, home.children);
+        this.#respond(sa, req, r.payloads);
+        for (const spi of r.unknownSpis) {
+          this.#log("debug", `${sa.label} peer deleted unknown SPI ${spi.toString(16)}`);
+        }
+        for (const c of r.children) {
+          this.#removeChild(home, c, "deleted by peer", now, false, true);
+        }
+        if (r.deleteIke) this.#destroy(sa, r.reason, "ike-down");
+        else this.#armDpd(sa);
+        return;
+      }
+      case ExchangeType.CREATE_CHILD_SA:
+        this.#respondCreateChild(sa, req, now);
+        return;
+      default:
+        this.#log("debug", `${sa.label} ignoring unsupported exchange ${req.exchange}`);
+        // Unknown exchange types: the message id is consumed with an empty error answer.
+        this.#respond(sa, req, [makeNotify(NotifyType.INVALID_SYNTAX)]);
+    }
+  }
+
+  #respondAuth(sa: IkeSa, req: IkeMessage, now: number): void {
+    const auth = respondAuth(sa, req, this.#ctx, sa.candidates, now);
+    if (!auth.ok) {
+      this.#log("warn", `${sa.label} ${auth.reason}`);
+      this.#respond(sa, req, auth.payloads);
+      this.#destroy(sa, "authentication failed", "ike-failed");
+      return;
+    }
+    const initialContact = notify(req, NotifyType.INITIAL_CONTACT) !== undefined;
+    let childPayloads: Payload[] = [];
+    let child: ChildSa | undefined;
+    let childError: { reason: string; notify: number } | undefined;
+    if (first(req, PayloadType.SA)) {
+      const id = this.#nextId++;
+      const r = respondChild(sa, req, this.#ctx, id);
+      childPayloads = r.payloads;
+      if (r.ok) child = r.child;
+      else childError = r;
+    }
+    this.#respond(sa, req, [...auth.payloads, ...childPayloads]);
+    this.#established(sa, now);
+    if (initialContact) this.#initialContact(sa);
+    if (child) this.#installChild(sa, child, now);
+    else if (childError) {
+      this.#log("warn", `${sa.label} child SA refused: ${childError.reason}`);
+      this.#event({
+        type: "child-failed",
+        ikeSaId: sa.id,
+        childName: sa.config.children[0]?.name ?? "",
+        reason: childError.reason,
+      });
+    }
+  }
+
+  /** INITIAL_CONTACT: forget older IKE SAs with the same peer identity (RFC 7296 2.4). */
+  #initialContact(sa: IkeSa): void {
+    for (const other of [...this.#sas.values()]) {
+      if (
+        other !== sa && other.config.name === sa.config.name && other.remoteId &&
+        sa.remoteId && other.remoteId.type === sa.remoteId.type &&
+        other.remoteId.value === sa.remoteId.value
+      ) {
+        this.#destroy(other, "replaced (INITIAL_CONTACT)", "ike-down");
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Responses to our requests
+
+  #onResponse(sa: IkeSa, res: IkeMessage, raw: Uint8Array, now: number): void {
+    const task = sa.active;
+    sa.active = undefined;
+    this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "rtx") });
+    if (!task) {
+      sa.window.completeRequest();
+      return;
+    }
+    switch (task.kind) {
+      case "ike_init": {
+        sa.spiR = res.spiR;
+        const o = processInitResponse(sa, res, this.#ctx);
+        if (o.kind === "retry") {
+          sa.spiR = 0n;
+          this.#log("info", `${sa.label} ${o.reason}, retrying IKE_SA_INIT`);
+          sa.window.abortRequest();
+          sa.pending.unshift(task);
+          this.#pump(sa, now);
+          return;
+        }
+        if (o.kind === "failed") {
+          sa.window.completeRequest();
+          this.#fail(sa, o.reason);
+          return;
+        }
+        sa.window.completeRequest();
+        sa.initResponse = raw;
+        this.#exportIkeKeys(sa);
+        if ((sa.natLocal || sa.natRemote) && sa.remote.port === IKE_PORT) {
+          // RFC 7296 section 2.23: continue on port 4500 once a NAT is detected.
+          sa.local = { address: sa.local.address, port: NATT_PORT };
+          sa.remote = { address: sa.remote.address, port: NATT_PORT };
+          this.#log("info", `${sa.label} NAT detected, switching to port ${NATT_PORT}`);
+        }
+        sa.protection = ikeSaProtection(sa.suite!, sa.keys!, true, { randomBytes: this.#random });
+        break;
+      }
+      case "ike_auth": {
+        sa.window.completeRequest();
+        if (notify(res, NotifyType.AUTHENTICATION_FAILED)) {
+          this.#fail(sa, "peer refused our authentication (AUTHENTICATION_FAILED)");
+          return;
+        }
+        const why = verifyResponderAuth(sa, res, this.#ctx, now);
+        if (why) {
+          this.#log("warn", `${sa.label} authentication of the responder failed: ${why}`);
+          sa.pending.length = 0;
+          sa.pending.push({ kind: "auth_failed", reason: "responder authentication failed" });
+          this.#pump(sa, now);
+          return;
+        }
+        this.#established(sa, now);
+        for (const c of sa.config.children.slice(1)) {
+          sa.pending.push({ kind: "create_child", config: c });
+        }
+        const child = task.child;
+        if (child) {
+          const co = processChildResponse(sa, child, res);
+          if (co.ok) this.#installChild(sa, child, now);
+          else {
+            this.#log("warn", `${sa.label} child SA ${child.config.name} failed: ${co.reason}`);
+            if (co.notify === undefined && first(res, PayloadType.SA)) {
+              // The peer installed it: delete its half (RFC 7296 section 2.21.3).
+              sa.children.set(child.id, child);
+              sa.pending.push({ kind: "delete_child", childId: child.id, reason: co.reason });
+            }
+            this.#event({
+              type: "child-failed",
+              ikeSaId: sa.id,
+              childName: child.config.name,
+              reason: co.reason,
+            });
+          }
+        }
+        break;
+      }
+      case "delete_ike":
+        sa.window.completeRequest();
+        this.#destroy(sa, task.reason, "ike-down");
+        return;
+      case "delete_child": {
+        sa.window.completeRequest();
+        const home = this.#home(sa);
+        const c = home.children.get(task.childId);
+        if (c) this.#removeChild(home, c, task.reason, now);
+        break;
+      }
+      case "dpd":
+        sa.window.completeRequest();
+        sa.dpdPending = false;
+        break;
+      case "create_child":
+        sa.window.completeRequest();
+        this.#childCreated(sa, task, res, now);
+        break;
+      case "auth_failed":
+      case "notify":
+        sa.window.completeRequest();
+        break;
+      case "rekey_ike": {
+        sa.window.completeRequest();
+        const fresh = task.fresh!;
+        const o = processIkeRekeyResponse(sa, fresh, res);
+        if (!o.ok) {
+          const retries = task.retries ?? 0;
+          if (
+            o.retryGroup !== undefined && o.retryGroup !== fresh.keGroup && retries < 3 &&
+            keGroups(sa.config.proposals).includes(o.retryGroup)
+          ) {
+            sa.pending.unshift({ kind: "rekey_ike", group: o.retryGroup, retries: retries + 1 });
+          } else {
+            this.#log("warn", `${sa.label} IKE_SA rekeying failed: ${o.reason}`);
+            this.#armIkeRekey(sa, now, 5000 + this.#random(1)[0] * 20);
+          }
+          break;
+        }
+        this.#adoptRekeyed(sa, fresh, now);
+        sa.pending.push({ kind: "delete_ike", reason: "rekeyed" });
+        break;
+      }
+    }
+    this.#armDpd(sa);
+    this.#pump(sa, now);
+  }
+
+  // ---------------------------------------------------------------------------
+  // SA lifecycle
+
+  #established(sa: IkeSa, now: number): void {
+    if (sa.established) return;
+    sa.transition("established");
+    sa.establishedAt = now;
+    if (this.#halfOpen.delete(sa)) {
+      this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "halfopen") });
+    }
+    this.#log(
+      "info",
+      `${sa.label} IKE_SA established between ${sa.local.address}[${
+        sa.localId?.value ?? ""
+      }]...${sa.remote.address}[${sa.remoteId?.value ?? ""}]`,
+    );
+    this.#event({ type: "ike-up", ikeSaId: sa.id, connectionName: sa.config.name });
+    this.#armDpd(sa);
+    this.#armKeepalive(sa, now);
+    this.#armIkeRekey(sa, now);
+  }
+
+  /**
+   * Installs a child's SAD entries. A rekey responder installs only the
+   * inbound SA at first and the outbound one when the old child goes (as
+   * strongSwan does), so it never sends on an SA the initiator may not have
+   * installed yet (its response could be lost).
+   */
+  #installChild(sa: IkeSa, c: ChildSa, now: number, outbound = true): void {
+    if (this.config.exportKeys) {
+      for (const line of espSaLines(sa, c)) {
+        this.#fx.push({ kind: "exportKeys", table: "esp_sa", line });
+      }
+    }
+    sa.children.set(c.id, c);
+    c.transition("installed");
+    c.installedAt = now;
+    this.#armChildTimers(sa, c, now);
+    const [inSa, outSa] = this.#saEntries(sa, c);
+    this.#fx.push({ kind: "installSa", sa: inSa });
+    if (outbound) {
+      this.#fx.push({ kind: "installSa", sa: outSa });
+      c.outboundInstalled = true;
+    }
+    this.#log(
+      "info",
+      `${sa.label} CHILD_SA ${c.label} established with SPIs ${
+        c.spiIn.toString(16).padStart(8, "0")
+      }_i ${c.spiOut.toString(16).padStart(8, "0")}_o`,
+    );
+    this.#event({
+      type: "child-up",
+      ikeSaId: sa.id,
+      childSaId: c.id,
+      childName: c.config.name,
+      spiIn: c.spiIn,
+      spiOut: c.spiOut,
+    });
+  }
+
+  #saEntries(sa: IkeSa, c: ChildSa) {
+    const encap = sa.natLocal || sa.natRemote
+      ? { localPort: sa.local.port, remotePort: sa.remote.port }
+      : undefined;
+    return childSaInstalls(c, sa.local.address, sa.remote.address, encap);
+  }
+
+  /**
+   * Child exchanges in flight or unfinished (a rekey awaiting its Delete):
+   * the IKE SA is not rekeyed meanwhile (RFC 7296 section 2.25, TEMPORARY_FAILURE).
+   */
+  #childWorkInProgress(sa: IkeSa): boolean {
+    if (sa.active && sa.active.kind !== "dpd" && sa.active.kind !== "rekey_ike") return true;
+    for (const c of sa.children.values()) {
+      if (c.state !== "installed" || !c.outboundInstalled) return true;
+    }
+    return false;
+  }
+
+  #exportIkeKeys(sa: IkeSa): void {
+    if (!this.config.exportKeys) return;
+    const line = ikev2DecryptionLine(sa);
+    if (line) this.#fx.push({ kind: "exportKeys", table: "ikev2_decryption_table", line });
+  }
+
+  /** The live IKE SA for `sa`: itself, or the SA that replaced it by a rekey. */
+  #home(sa: IkeSa): IkeSa {
+    let h = sa;
+    for (let i = 0; i < 8 && h.rekeyedTo !== undefined; i++) {
+      const next = this.#sas.get(h.rekeyedTo);
+      if (!next) break;
+      h = next;
+    }
+    return h;
+  }
+
+  /** The IKE SA that will replace `old` after a rekey (not registered yet). */
+  #successor(old: IkeSa, initiator: boolean, now: number): IkeSa {
+    const spi = this.#newSpi();
+    const fresh = new IkeSa({
+      id: this.#nextId++,
+      initiator,
+      config: old.config,
+      spiI: initiator ? spi : 0n,
+      spiR: initiator ? 0n : spi,
+      local: old.local,
+      remote: old.remote,
+      now,
+      retransmit: old.config.retransmit ?? this.config.retransmit,
+    });
+    fresh.natLocal = old.natLocal;
+    fresh.natRemote = old.natRemote;
+    fresh.peerFragmentation = old.peerFragmentation;
+    fresh.peerSignatureHashes = old.peerSignatureHashes;
+    fresh.localId = old.localId;
+    fresh.remoteId = old.remoteId;
+    fresh.authInfo = old.authInfo;
+    fresh.padEntry = old.padEntry;
+    fresh.candidates = old.candidates;
+    return fresh;
+  }
+
+  /**
+   * The rekeyed IKE SA takes over: keys, children (with their timers) and
+   * queued child work move to it; the old SA only waits for its Delete.
+   */
+  #adoptRekeyed(old: IkeSa, fresh: IkeSa, now: number): void {
+    fresh.protection = ikeSaProtection(fresh.suite!, fresh.keys!, fresh.initiator, {
+      randomBytes: this.#random,
+    });
+    this.#exportIkeKeys(fresh);
+    fresh.transition("connecting");
+    fresh.transition("established");
+    fresh.establishedAt = now;
+    fresh.lastInbound = now;
+    this.#register(fresh);
+    old.rekeyedTo = fresh.id;
+    for (const c of [...old.children.values()]) {
+      old.children.delete(c.id);
+      c.ikeSaId = fresh.id;
+      fresh.children.set(c.id, c);
+      for (const [what, at] of [["rekey", c.rekeyAt], ["expire", c.expireAt]] as const) {
+        if (!at) continue;
+        this.#fx.push({ kind: "cancelTimer", id: this.#timerId(old, `child/${c.id}/${what}`) });
+        this.#fx.push({
+          kind: "setTimer",
+          id: this.#timerId(fresh, `child/${c.id}/${what}`),
+          at: Math.max(at, now),
+        });
+      }
+    }
+    const keep: SaTask[] = old.pending.filter((t) =>
+      t.kind === "create_child" || t.kind === "delete_child" || t.kind === "notify"
+    );
+    old.pending.splice(0, old.pending.length, ...old.pending.filter((t) => !keep.includes(t)));
+    fresh.pending.push(...keep);
+    this.#log(
+      "info",
+      `${old.label} IKE_SA rekeyed: ${fresh.label} with SPIs ${fresh.spiI.toString(16)}_i ${
+        fresh.spiR.toString(16)
+      }_r`,
+    );
+    this.#event({
+      type: "ike-rekeyed",
+      ikeSaId: fresh.id,
+      oldIkeSaId: old.id,
+      connectionName: fresh.config.name,
+    });
+    this.#armDpd(fresh);
+    this.#armKeepalive(fresh, now);
+    this.#armIkeRekey(fresh, now);
+    this.#pump(fresh, now);
+  }
+
+  /** The IKE SA's rekey timer (rekeySeconds minus up to 10% jitter), or `inMs` from now. */
+  #armIkeRekey(sa: IkeSa, now: number, inMs?: number): void {
+    const rekey = sa.config.rekeySeconds ?? 0;
+    if (rekey <= 0) return;
+    const b = this.#random(2);
+    const jitter = Math.floor(((b[0] << 8 | b[1]) / 65536) * rekey * 100);
+    this.#fx.push({
+      kind: "setTimer",
+      id: this.#timerId(sa, "rekey"),
+      at: now + (inMs ?? rekey * 1000 - jitter),
+    });
+  }
+
+  /** Soft (rekey) and hard (expire) lifetime timers of a child, with rekey jitter. */
+  #armChildTimers(sa: IkeSa, c: ChildSa, now: number): void {
+    const l = c.config.lifetimes ?? {};
+    const rekey = l.rekeySeconds ?? 0;
+    if (rekey > 0) {
+      // Up to 10% earlier, so both ends rarely rekey at the same moment.
+      const b = this.#random(2);
+      const jitter = Math.floor(((b[0] << 8 | b[1]) / 65536) * rekey * 100);
+      c.rekeyAt = now + rekey * 1000 - jitter;
+      this.#fx.push({
+        kind: "setTimer",
+        id: this.#timerId(sa, `child/${c.id}/rekey`),
+        at: c.rekeyAt,
+      });
+    }
+    const life = l.lifeSeconds ?? 0;
+    if (life > 0) {
+      c.expireAt = now + life * 1000;
+      this.#fx.push({
+        kind: "setTimer",
+        id: this.#timerId(sa, `child/${c.id}/expire`),
+        at: c.expireAt,
+      });
+    }
+  }
+
+  /** Initiator side of CREATE_CHILD_SA finished (new child or rekey). */
+  #childCreated(
+    x: IkeSa,
+    task: Extract<SaTask, { kind: "create_child" }>,
+    res: IkeMessage,
+    now: number,
+  ): void {
+    // The exchange ran on `x` (its SK_d keys the child); the children live on
+    // `sa`, which is x's successor if x was rekeyed meanwhile.
+    const sa = this.#home(x);
+    const child = task.child!;
+    child.ikeSaId = sa.id;
+    const old = task.rekeyOf !== undefined ? sa.children.get(task.rekeyOf) : undefined;
+    if (task.rekeyOf !== undefined && !old && task.oldChild?.peerRekey !== undefined) {
+      // The peer won a rekey collision and deleted the old child meanwhile: it
+      // created our replacement too, which nobody needs.
+      if (first(res, PayloadType.SA)) {
+        this.#log("info", `${sa.label} lost a rekey collision, deleting our replacement`);
+        sa.children.set(child.id, child);
+        sa.pending.push({ kind: "delete_child", childId: child.id, reason: "rekey obsolete" });
+      }
+      return;
+    }
+    // (If the old child expired meanwhile, the replacement simply becomes the child.)
+    const co = processChildResponse(x, child, res, {
+      nonce: task.nonce!,
+      ...(task.kex ? { kex: task.kex } : {}),
+      ...(old ? { rekeyOf: old } : {}),
+    });
+    if (!co.ok) {
+      const retries = task.retries ?? 0;
+      if (
+        co.retryGroup !== undefined && co.retryGroup !== task.group && retries < 3 &&
+        keGroups(task.config.proposals).includes(co.retryGroup)
+      ) {
+        this.#log("info", `${sa.label} peer wants PFS group ${co.retryGroup}, retrying`);
+        sa.pending.unshift({
+          kind: "create_child",
+          config: task.config,
+          ...(task.rekeyOf !== undefined ? { rekeyOf: task.rekeyOf } : {}),
+          group: co.retryGroup,
+          retries: retries + 1,
+        });
+        return;
+      }
+      this.#log("warn", `${sa.label} CREATE_CHILD_SA for ${task.config.name} failed: ${co.reason}`);
+      if (old?.state === "rekeying" && co.notify === NotifyType.CHILD_SA_NOT_FOUND) {
+        // The peer does not know the SA we tried to rekey: drop our half too.
+        this.#removeChild(sa, old, "unknown to the peer", now);
+      } else if (old?.state === "rekeying") {
+        old.transition("installed");
+        if (co.notify === NotifyType.TEMPORARY_FAILURE) {
+          // The peer is busy (e.g. rekeying the IKE SA, RFC 7296 2.25): try again soon.
+          const b = this.#random(1);
+          old.rekeyAt = now + 5000 + b[0] * 40;
+          this.#fx.push({
+            kind: "setTimer",
+            id: this.#timerId(sa, `child/${old.id}/rekey`),
+            at: old.rekeyAt,
+          });
+        }
+      }
+      this.#event({
+        type: "child-failed",
+        ikeSaId: sa.id,
+        childName: task.config.name,
+        reason: co.reason,
+      });
+      return;
+    }
+    if (old && old.state === "rekeyed") {
+      // The peer rekeyed the same child at the same time (RFC 7296 2.8.1).
+      this.#installChild(sa, child, now);
+      child.rekeyOf = old.id;
+      this.#resolveRekeyCollision(sa, old);
+      return;
+    }
+    child.rekeyOf = old?.id;
+    this.#installChild(sa, child, now);
+    if (old) {
+      // Make-before-break: the new SA is installed (both directions) before the old goes.
+      old.transition("rekeyed");
+      sa.pending.push({ kind: "delete_child", childId: old.id, reason: "rekeyed" });
+    }
+  }
+
+  /** Responder side of CREATE_CHILD_SA. */
+  #respondCreateChild(sa: IkeSa, req: IkeMessage, now: number): void {
+    if (!sa.established || sa.rekeyedTo !== undefined || sa.active?.kind === "rekey_ike") {
+      // Not while the IKE SA is being (or was) rekeyed (RFC 7296 section 2.25).
+      this.#respond(sa, req, [makeNotify(NotifyType.TEMPORARY_FAILURE)]);
+      return;
+    }
+    const saP = first(req, PayloadType.SA);
+    if (saP?.proposals.some((p) => p.protocolId === ProtocolId.IKE)) {
+      if (this.#childWorkInProgress(sa)) {
+        this.#respond(sa, req, [makeNotify(NotifyType.TEMPORARY_FAILURE)]);
+        return;
+      }
+      const fresh = this.#successor(sa, false, now);
+      const r = respondIkeRekey(sa, fresh, req, this.#ctx);
+      this.#respond(sa, req, r.payloads);
+      if (!r.ok) {
+        this.#log("warn", `${sa.label} IKE_SA rekey refused: ${r.reason}`);
+        return;
+      }
+      this.#adoptRekeyed(sa, fresh, now);
+      return;
+    }
+    const r = respondChild(sa, req, this.#ctx, this.#nextId++, true);
+    this.#respond(sa, req, r.payloads);
+    if (!r.ok) {
+      this.#log("warn", `${sa.label} CREATE_CHILD_SA refused: ${r.reason}`);
+      return;
+    }
+    r.child.rekeyOf = r.rekeyOf?.id;
+    this.#installChild(sa, r.child, now, r.rekeyOf === undefined);
+    if (r.rekeyOf) {
+      const old = r.rekeyOf;
+      if (old.state === "rekeying") {
+        // Collision: we are rekeying it too; decided when our own exchange ends.
+        old.transition("rekeyed");
+        old.peerRekey = r.child.id;
+      } else {
+        old.transition("rekeyed");
+      }
+    }
+  }
+
+  /**
+   * Both ends rekeyed the same child (RFC 7296 section 2.8.1): the new SA
+   * created with the lowest of the four nonces is redundant and is deleted
+   * by the end that initiated it; the winner deletes the old SA (so the loser
+   * switches to the winner's SA only once the winner has it).
+   */
+  #resolveRekeyCollision(sa: IkeSa, old: ChildSa): void {
+    const ours = [...sa.children.values()].find((c) =>
+      c.rekeyOf === old.id && c.id !== old.peerRekey && c.state === "installed"
+    );
+    const theirs = old.peerRekey !== undefined ? sa.children.get(old.peerRekey) : undefined;
+    if (!ours || !ours.nonces) return;
+    const min = (n: { ni: Uint8Array; nr: Uint8Array }) =>
+      compareBytes(n.ni, n.nr) <= 0 ? n.ni : n.nr;
+    // The peer already deleted its replacement: it lost, we delete the old SA.
+    const oursLoses = theirs?.nonces !== undefined &&
+      compareBytes(min(ours.nonces), min(theirs.nonces)) < 0;
+    this.#log(
+      "info",
+      `${sa.label} rekey collision on ${old.label}: ${
+        oursLoses ? "ours" : "the peer's"
+      } is redundant`,
+    );
+    if (!oursLoses) {
+      // The peer's replacement is redundant: never send on it; the peer deletes it.
+      if (theirs?.state === "installed") theirs.transition("rekeyed");
+      sa.pending.push({ kind: "delete_child", childId: old.id, reason: "rekeyed" });
+      return;
+    }
+    // Stop sending on our redundant SA at once; the old SA carries traffic until the
+    // winner deletes it and we switch to the winner's SA.
+    if (ours.outboundInstalled) {
+      this.#fx.push({
+        kind: "removeSa",
+        ikeSaId: sa.id,
+        childSaId: ours.id,
+        protocol: ours.config.protocol,
+        direction: "out",
+        spi: ours.spiOut,
+        dst: sa.remote.address,
+      });
+      ours.outboundInstalled = false;
+    }
+    ours.transition("rekeyed");
+    sa.pending.push({ kind: "delete_child", childId: ours.id, reason: "rekey collision lost" });
+  }
+
+  #removeChild(
+    sa: IkeSa,
+    c: ChildSa,
+    reason: string,
+    now = 0,
+    immediate = false,
+    peerDeleted = false,
+  ): void {
+    if (c.state === "deleted") return;
+    const protocol = c.config.protocol;
+    if (c.state !== "creating") {
+      const removeIn: Effect = {
+        kind: "removeSa",
+        ikeSaId: sa.id,
+        childSaId: c.id,
+        protocol,
+        direction: "in",
+        spi: c.spiIn,
+        dst: sa.local.address,
+      };
+      const graceMs = (this.config.rekeyInboundGraceSeconds ?? 2) * 1000;
+      if (!immediate && graceMs > 0) {
+        // Keep accepting packets the peer sent just before the Delete (rekeys, collisions).
+        const id = this.#timerId(sa, `linger/${c.id}`);
+        this.#lingering.set(id, removeIn);
+        this.#fx.push({ kind: "setTimer", id, at: now + graceMs });
+      } else {
+        this.#fx.push(removeIn);
+      }
+      if (c.outboundInstalled) {
+        this.#fx.push({
+          kind: "removeSa",
+          ikeSaId: sa.id,
+          childSaId: c.id,
+          protocol,
+          direction: "out",
+          spi: c.spiOut,
+          dst: sa.remote.address,
+        });
+      }
+      this.#event({
+        type: "child-down",
+        ikeSaId: sa.id,
+        childSaId: c.id,
+        childName: c.config.name,
+        reason,
+      });
+    }
+    c.transition("deleted");
+    sa.children.delete(c.id);
+    // The peer's Delete of the old child proves it has our rekey response, so
+    // a rekey responder now sends on the replacement; at the old child's hard
+    // expiry it must anyway. (Other removals prove nothing: the response may
+    // have been lost.)
+    for (const n of peerDeleted || reason === "expired" ? sa.children.values() : []) {
+      if (n.rekeyOf === c.id && !n.outboundInstalled && n.state === "installed") {
+        this.#fx.push({ kind: "installSa", sa: this.#saEntries(sa, n)[1] });
+        n.outboundInstalled = true;
+      }
+    }
+    for (const t of ["rekey", "expire"]) {
+      this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, `child/${c.id}/${t}`) });
+    }
+  }
+
+  /** Establishment failed: report and forget. */
+  #fail(sa: IkeSa, reason: string): void {
+    this.#log("warn", `${sa.label} ${reason}`);
+    this.#destroy(sa, reason, sa.established ? "ike-down" : "ike-failed");
+  }
+
+  #destroy(sa: IkeSa, reason: string, event: "ike-down" | "ike-failed"): void {
+    if (sa.state === "destroyed") return;
+    for (const c of [...sa.children.values()]) this.#removeChild(sa, c, reason, 0, true);
+    for (const [id, e] of [...this.#lingering]) {
+      if (id.startsWith(this.#timerId(sa, "linger/"))) {
+        this.#lingering.delete(id);
+        this.#fx.push(e, { kind: "cancelTimer", id });
+      }
+    }
+    sa.downReason = reason;
+    sa.transition("destroyed");
+    sa.pending.length = 0;
+    sa.active = undefined;
+    this.#sas.delete(sa.id);
+    this.#bySpi.delete(sa.localSpi);
+    if (sa.halfOpenKey) this.#byInit.delete(sa.halfOpenKey);
+    this.#halfOpen.delete(sa);
+    for (const t of ["rtx", "dpd", "halfopen", "keepalive", "rekey"]) {
+      this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, t) });
+    }
+    this.#log("info", `${sa.label} IKE_SA deleted: ${reason}`);
+    if (sa.rekeyedTo !== undefined) return; // replaced, not down ("ike-rekeyed" was reported)
+    this.#event(
+      event === "ike-down"
+        ? { type: "ike-down", ikeSaId: sa.id, connectionName: sa.config.name, reason }
+        : { type: "ike-failed", ikeSaId: sa.id, connectionName: sa.config.name, reason },
+    );
+  }
+
+  #forChild(id: number, f: (sa: IkeSa, c: ChildSa) => void): void {
+    for (const sa of this.#sas.values()) {
+      const c = sa.children.get(id);
+      if (c) return f(sa, c);
+    }
+  }
+
+  #childLifetime(sa: IkeSa, c: ChildSa, kind: "soft" | "hard", now: number): void {
+    if (!sa.established) return;
+    if (kind === "soft") {
+      if (c.state !== "installed") return;
+      if (!c.outboundInstalled) {
+        // A rekey we answered is not confirmed yet (no Delete of the old SA): wait.
+        c.rekeyAt = now + 10_000;
+        this.#fx.push({
+          kind: "setTimer",
+          id: this.#timerId(sa, `child/${c.id}/rekey`),
+          at: c.rekeyAt,
+        });
+        return;
+      }
+      const busy = sa.pending.some((t) => t.kind === "create_child" && t.rekeyOf === c.id);
+      if (!busy) this.#queue(sa, { kind: "create_child", config: c.config, rekeyOf: c.id }, now);
+      return;
+    }
+    if (c.state === "deleting" || c.state === "deleted") return;
+    this.#log("info", `${sa.label} ${c.label} reached its hard lifetime`);
+    c.transition("deleting");
+    this.#queue(sa, { kind: "delete_child", childId: c.id, reason: "expired" }, now);
+  }
+
+  /** Behind a NAT, keep its mapping alive with 0xFF datagrams (RFC 3948 section 4). */
+  #armKeepalive(sa: IkeSa, now: number): void {
+    const every = (this.config.natKeepaliveSeconds ?? 20) * 1000;
+    if (!sa.natLocal || every <= 0) return;
+    this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "keepalive"), at: now + every });
+  }
+
+  #armDpd(sa: IkeSa): void {
+    if (!sa.established) return;
+    const at = nextDpdAt(sa);
+    if (at !== undefined) this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "dpd"), at });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Timers
+
+  #timer(id: string, now: number): void {
+    const linger = this.#lingering.get(id);
+    if (linger) {
+      this.#lingering.delete(id);
+      this.#fx.push(linger);
+      return;
+    }
+    const cm = /^ike\/(\d+)\/child\/(\d+)\/(rekey|expire)$/.exec(id);
+    if (cm) {
+      const sa = this.#sas.get(Number(cm[1]));
+      const c = sa?.children.get(Number(cm[2]));
+      if (sa && c) this.#childLifetime(sa, c, cm[3] === "rekey" ? "soft" : "hard", now);
+      return;
+    }
+    const m = /^ike\/(\d+)\/(\w+)$/.exec(id);
+    if (!m) return;
+    const sa = this.#sas.get(Number(m[1]));
+    if (!sa) return;
+    switch (m[2]) {
+      case "rtx":
+        return this.#retransmit(sa, now);
+      case "dpd": {
+        if (!sa.established) return;
+        const at = nextDpdAt(sa);
+        if (at === undefined) return;
+        if (now < at) {
+          this.#fx.push({ kind: "setTimer", id, at });
+          return;
+        }
+        if (!sa.dpdPending && !sa.pending.some((t) => t.kind === "dpd") && !sa.window.busy) {
+          this.#queue(sa, { kind: "dpd" }, now);
+        }
+        return;
+      }
+      case "rekey":
+        if (sa.established && sa.rekeyedTo === undefined) {
+          if (!sa.pending.some((t) => t.kind === "rekey_ike")) {
+            this.#queue(sa, { kind: "rekey_ike" }, now);
+          }
+        }
+        return;
+      case "keepalive":
+        if (!sa.established || !sa.natLocal) return;
+        this.#fx.push({
+          kind: "send",
+          from: sa.local,
+          to: sa.remote,
+          bytes: new Uint8Array([0xff]),
+          raw: true,
+        });
+        this.#armKeepalive(sa, now);
+        return;
+      case "halfopen":
+        if (sa.state === "connecting") this.#fail(sa, "half-open IKE_SA timed out");
+        return;
+    }
+  }
+
+  #retransmit(sa: IkeSa, now: number): void {
+    const o = sa.window.outstanding;
+    if (!o) return;
+    if (now < o.deadline) {
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rtx"), at: o.deadline });
+      return;
+    }
+    const r = sa.window.onRetransmitTimer(now);
+    if (r === undefined) return;
+    if (r === "give-up") {
+      const task = sa.active;
+      this.#log("warn", `${sa.label} giving up after ${o.retransmits} retransmits`);
+      if (task?.kind === "delete_ike") {
+        this.#destroy(sa, task.reason, "ike-down");
+      } else if (sa.established) {
+        this.#dpdAction(sa, now);
+      } else {
+        this.#fail(sa, "peer not responding");
+      }
+      return;
+    }
+    this.counters.retransmits++;
+    this.#log(
+      "info",
+      `${sa.label} retransmit ${o.retransmits} of request with message ID ${o.mid}`,
+    );
+    this.#send(sa, sa.local, sa.remote, r.packets);
+    this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rtx"), at: r.deadline });
+  }
+
+  /** The peer is dead: clear, restart or trap per `dpdAction` (default clear). */
+  #dpdAction(sa: IkeSa, now: number): void {
+    const action = sa.config.dpdAction ?? "clear";
+    const cfg = sa.config;
+    this.#destroy(sa, `peer dead (dpd_action ${action})`, "ike-down");
+    if (action === "restart" && cfg.remoteAddress !== "%any") {
+      this.#startInitiator(cfg, now);
+    }
+  }
+}

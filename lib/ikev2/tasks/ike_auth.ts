@@ -1,0 +1,305 @@
+/**
+ * The IKE_AUTH exchange (RFC 7296 sections 1.2, 2.15, 2.21.2): identities,
+ * AUTH by pre-shared key or signature, CERT/CERTREQ, and the responder's
+ * choice of connection by the identities it sees. Authentication failures
+ * carry no detail on the wire: only N(AUTHENTICATION_FAILED); the reason
+ * goes to the log.
+ *
+ * ```
+ *   Initiator                               Responder
+ *   HDR, SK { IDi, [CERT+], [CERTREQ], [IDr], AUTH, [N(INIT_CONTACT)],
+ *             SAi2, TSi, TSr }  -->
+ *                               <--  HDR, SK { IDr, [CERT+], AUTH, SAr2, TSi, TSr }
+ *                               <--  HDR, SK { N(AUTH_FAILED) }   (no SA kept)
+ *   (initiator fails to verify the responder:)
+ *   HDR, SK { N(AUTH_FAILED) }  -->  (INFORMATIONAL, then both forget the SA)
+ * ```
+ *
+ * @example
+ * ```ts
+ * const p = buildAuthRequest(sa, ctx, childPayloads);  // initiator
+ * const r = respondAuth(sa, request, ctx);             // responder: verify, pick config
+ * const ok = verifyResponderAuth(sa, response, ctx);   // initiator
+ * ```
+ *
+ * @module
+ */
+import { authSignedOctets, macedId, pskAuth } from "../../crypto/keys.ts";
+import {
+  type Identity,
+  identityEquals,
+  identityFromPayload,
+  identityToPayload,
+} from "../../db/identity.ts";
+import { concat, constantTimeEqual } from "../../wire/bytes.ts";
+import { AuthMethod, authMethodName, CertEncoding, NotifyType, PayloadType } from "../constants.ts";
+import type { IkeSa } from "../ike_sa.ts";
+import type { IdPayload } from "../payloads/id.ts";
+import { makeNotify } from "../payloads/notify.ts";
+import { makeCertreq } from "../payloads/certreq.ts";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { X509Certificate } from "@peculiar/x509";
+import type { PeerConfig, SharedSecret } from "../peer_config.ts";
+import { all, first, type IkeMessage, type Payload } from "./_msg.ts";
+import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
+import { type TaskContext, TaskError } from "./task_context.ts";
+
+/** The ID payload for an identity. */
+export function idPayload(
+  type: typeof PayloadType.IDi | typeof PayloadType.IDr,
+  id: Identity,
+): IdPayload {
+  const { idType, data } = identityToPayload(id);
+  return { type, idType, data };
+}
+
+/** RestOfIDPayload: ID Type, 3 reserved bytes, identification data. */
+function idBody(p: IdPayload): Uint8Array {
+  return concat(new Uint8Array([p.idType, 0, 0, 0]), p.data);
+}
+
+/**
+ * The octets AUTH covers for `who` (RFC 7296 section 2.15): that side's
+ * IKE_SA_INIT message, the other side's nonce, prf(SK_p, RestOfIDPayload).
+ */
+export function authOctets(sa: IkeSa, who: "i" | "r", id: IdPayload): Uint8Array {
+  const k = sa.keys;
+  if (!k || !sa.suite || !sa.initRequest || !sa.initResponse || !sa.nonceI || !sa.nonceR) {
+    throw new TaskError("IKE_SA_INIT state incomplete");
+  }
+  const msg = who === "i" ? sa.initRequest : sa.initResponse;
+  const nonce = who === "i" ? sa.nonceR : sa.nonceI;
+  const skP = who === "i" ? k.skPi : k.skPr;
+  return authSignedOctets(msg, nonce, macedId(sa.suite.prfId, skP, idBody(id)));
+}
+
+/**
+ * The pre-shared key for a pair of identities: a secret naming both wins
+ * over one naming either, which wins over one naming none.
+ */
+export function findSharedSecret(
+  secrets: readonly SharedSecret[],
+  local: Identity,
+  remote: Identity | undefined,
+): Uint8Array | undefined {
+  let best: { score: number; secret: Uint8Array } | undefined;
+  for (const s of secrets) {
+    const l = s.ids.some((i) => identityEquals(i, local));
+    const r = remote !== undefined && s.ids.some((i) => identityEquals(i, remote));
+    const score = s.ids.length === 0 ? 1 : (l ? 2 : 0) + (r ? 2 : 0);
+    if (score === 0) continue;
+    if (!best || score > best.score) best = { score, secret: s.secret };
+  }
+  return best?.secret;
+}
+
+function buildOwnAuth(
+  sa: IkeSa,
+  ctx: TaskContext,
+  who: "i" | "r",
+  id: IdPayload,
+  peerId: Identity | undefined,
+): Payload[] {
+  const octets = authOctets(sa, who, id);
+  const cfg = sa.config.local;
+  if (cfg.auth === "psk") {
+    const secret = findSharedSecret(ctx.config.secrets ?? [], cfg.id, peerId);
+    if (!secret) throw new TaskError(`no shared secret for ${cfg.id.value}`);
+    return [{
+      type: PayloadType.AUTH,
+      method: AuthMethod.SHARED_KEY_MIC,
+      data: pskAuth(sa.suite!.prfId, secret, octets),
+    }];
+  }
+  if (!cfg.privateKey) throw new TaskError(`connection ${sa.config.name} has no private key`);
+  const out: Payload[] = [];
+  const send = sa.config.sendCert ?? "ifasked";
+  if (cfg.certs && (send === "always" || (send === "ifasked" && sa.peerCertreq))) {
+    for (const c of cfg.certs) {
+      out.push({ type: PayloadType.CERT, encoding: CertEncoding.X509_CERT_SIGNATURE, data: c });
+    }
+  }
+  const a = signAuth(cfg.privateKey, octets, sa.peerSignatureHashes);
+  out.push({ type: PayloadType.AUTH, method: a.method, data: a.data });
+  return out;
+}
+
+/**
+ * CERTREQ naming our trust anchors by the SHA-1 hash of their public key
+ * (RFC 7296 section 3.7); none when we do not authenticate the peer by
+ * certificate or have no CA configured.
+ */
+export function certreqPayloads(cfg: PeerConfig): Payload[] {
+  if (cfg.remote.auth !== "pubkey" || cfg.sendCertreq === false) return [];
+  const hashes: Uint8Array[] = [];
+  for (const der of cfg.remote.cacerts ?? []) {
+    try {
+      hashes.push(sha1(new Uint8Array(new X509Certificate(new Uint8Array(der)).publicKey.rawData)));
+    } catch {
+      // An unparsable CA certificate is reported by config validation, not here.
+    }
+  }
+  return hashes.length ? [makeCertreq(hashes)] : [];
+}
+
+/** Initiator: IDi [CERT+] [CERTREQ] [IDr] AUTH [N(INITIAL_CONTACT)] plus `child`. */
+export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]): Payload[] {
+  const cfg = sa.config;
+  const idi = idPayload(PayloadType.IDi, cfg.local.id);
+  const out: Payload[] = [idi];
+  const remoteId = cfg.remote.id && cfg.remote.id.type !== "any" ? cfg.remote.id : undefined;
+  const auth = buildOwnAuth(sa, ctx, "i", idi, remoteId);
+  out.push(...auth.filter((p) => p.type === PayloadType.CERT));
+  out.push(...certreqPayloads(cfg));
+  if (remoteId && cfg.sendIdr !== false) out.push(idPayload(PayloadType.IDr, remoteId));
+  out.push(...auth.filter((p) => p.type === PayloadType.AUTH));
+  if (cfg.initialContact !== false) out.push(makeNotify(NotifyType.INITIAL_CONTACT));
+  out.push(...child);
+  sa.localId = cfg.local.id;
+  return out;
+}
+
+function idOf(p: IdPayload): Identity | undefined {
+  try {
+    return identityFromPayload(p.idType, p.data);
+  } catch {
+    return undefined;
+  }
+}
+
+function remoteIdAccepts(cfg: PeerConfig, id: Identity): boolean {
+  const want = cfg.remote.id;
+  return !want || want.type === "any" || identityEquals(want, id);
+}
+
+/** Verifies the peer's AUTH payload against `cfg.remote`; returns a log reason or undefined. */
+function verifyPeerAuth(
+  sa: IkeSa,
+  ctx: TaskContext,
+  msg: IkeMessage,
+  who: "i" | "r",
+  id: IdPayload,
+  peer: Identity,
+  now: number,
+): string | undefined {
+  const auth = first(msg, PayloadType.AUTH);
+  if (!auth) return "no AUTH payload";
+  const octets = authOctets(sa, who, id);
+  const cfg = sa.config;
+  // The PAD, when configured, decides who the peer may be and how it must
+  // prove it (RFC 4301 section 4.4.3); otherwise the connection does.
+  const pad = ctx.config.pad;
+  let method: "psk" | "pubkey" = cfg.remote.auth;
+  let secret: Uint8Array | undefined;
+  let trustAnchors = cfg.remote.cacerts ?? [];
+  let pinned = cfg.remote.certs ?? [];
+  if (pad) {
+    const entry = pad.match(peer);
+    if (!entry) return `no PAD entry for ${peer.value}`;
+    sa.padEntry = entry;
+    method = entry.auth.method;
+    if (entry.auth.method === "psk") secret = entry.auth.secret;
+    else {
+      trustAnchors = entry.auth.trustAnchors;
+      pinned = entry.auth.pinned ?? [];
+    }
+  }
+  if (method === "psk") {
+    if (auth.method !== AuthMethod.SHARED_KEY_MIC) {
+      return `peer used auth method ${auth.method}, we require a pre-shared key`;
+    }
+    secret ??= findSharedSecret(ctx.config.secrets ?? [], cfg.local.id, peer);
+    if (!secret) return `no shared secret for ${peer.value}`;
+    const want = pskAuth(sa.suite!.prfId, secret, octets);
+    return constantTimeEqual(want, auth.data) ? undefined : "pre-shared key AUTH mismatch";
+  }
+  if (auth.method === AuthMethod.SHARED_KEY_MIC) {
+    return "peer used a pre-shared key, we require a signature";
+  }
+  const certs = all(msg, PayloadType.CERT)
+    .filter((c) => c.encoding === CertEncoding.X509_CERT_SIGNATURE)
+    .map((c) => c.data);
+  return verifySignatureAuth({
+    method: auth.method,
+    data: auth.data,
+    octets,
+    certs,
+    trustAnchors,
+    pinned,
+    idType: id.idType,
+    idData: id.data,
+    now,
+  });
+}
+
+/** Responder's verdict on an IKE_AUTH request. */
+export type AuthResponse =
+  | { readonly ok: true; readonly payloads: Payload[] }
+  | { readonly ok: false; readonly reason: string; readonly payloads: Payload[] };
+
+/**
+ * Responder: checks IDi/IDr, switches to the connection that matches them
+ * (among `candidates`, which all matched the IKE_SA_INIT addresses), verifies
+ * AUTH and builds IDr [CERT+] AUTH. On failure the payloads are only
+ * N(AUTHENTICATION_FAILED).
+ */
+export function respondAuth(
+  sa: IkeSa,
+  req: IkeMessage,
+  ctx: TaskContext,
+  candidates: readonly PeerConfig[],
+  now: number,
+): AuthResponse {
+  const failed = (reason: string): AuthResponse => ({
+    ok: false,
+    reason,
+    payloads: [makeNotify(NotifyType.AUTHENTICATION_FAILED)],
+  });
+  const idi = first(req, PayloadType.IDi);
+  if (!idi) return failed("IKE_AUTH request without IDi");
+  const peer = idOf(idi);
+  if (!peer) return failed("unparsable IDi");
+  const idrP = first(req, PayloadType.IDr);
+  const wantedLocal = idrP ? idOf(idrP) : undefined;
+  const cfg = candidates.find((c) =>
+    remoteIdAccepts(c, peer) && (!wantedLocal || identityEquals(c.local.id, wantedLocal))
+  );
+  if (!cfg) return failed(`no connection for peer ${peer.value}`);
+  sa.config = cfg;
+  sa.peerCertreq = all(req, PayloadType.CERTREQ).length > 0;
+  const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now);
+  if (why) return failed(`authentication of ${peer.value} failed: ${why}`);
+  sa.authInfo = authMethodName(first(req, PayloadType.AUTH)!.method);
+  sa.remoteId = peer;
+  sa.localId = cfg.local.id;
+  const idr = idPayload(PayloadType.IDr, cfg.local.id);
+  let own: Payload[];
+  try {
+    own = buildOwnAuth(sa, ctx, "r", idr, peer);
+  } catch (e) {
+    return failed(`cannot authenticate ourselves: ${(e as Error).message}`);
+  }
+  return { ok: true, payloads: [idr, ...own] };
+}
+
+/**
+ * Initiator: checks the responder's IDr and AUTH. Returns undefined when
+ * authenticated, else the (log-only) reason.
+ */
+export function verifyResponderAuth(
+  sa: IkeSa,
+  res: IkeMessage,
+  ctx: TaskContext,
+  now: number,
+): string | undefined {
+  const idr = first(res, PayloadType.IDr);
+  if (!idr) return "IKE_AUTH response without IDr";
+  const peer = idOf(idr);
+  if (!peer) return "unparsable IDr";
+  if (!remoteIdAccepts(sa.config, peer)) return `responder identity ${peer.value} not accepted`;
+  const why = verifyPeerAuth(sa, ctx, res, "r", idr, peer, now);
+  if (why) return why;
+  sa.authInfo = authMethodName(first(res, PayloadType.AUTH)!.method);
+  sa.remoteId = peer;
+  return undefined;
+}

@@ -1,0 +1,170 @@
+/**
+ * ESP- and IKE-relevant crypto primitives, ns per operation per backend
+ * (libcrypto through FFI, node:crypto, noble), through the same keyed
+ * objects the data plane uses (`Aead.seal/open`, `BlockCipher.encrypt`,
+ * `Mac.compute`), next to `openssl speed -evp <cipher> -bytes <size>` on this
+ * machine (one EVP call per op, no JS boundary: the floor). Key exchange:
+ * X25519 and ECP-256 shared secret vs `openssl speed ecdhx25519/ecdhp256`.
+ *
+ * Each case runs for BENCH_MS (default 300) ms after a warm-up, reporting
+ * the fastest of 5 slices. Prints a table; asserts nothing. Run: `deno task bench crypto`.
+ *
+ * @module
+ */
+import { type CryptoBackend, selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import { createKeyExchange } from "../../lib/crypto/key_exchange.ts";
+import { type BenchRow, formatTable, recordRows } from "./_results.ts";
+
+const BUDGET_MS = Number(Deno.env.get("BENCH_MS") ?? 300);
+const SIZES = [64, 1400];
+const BACKENDS = ["libcrypto", "node", "noble"] as const;
+
+/**
+ * ns per call of `f`: the fastest of 5 slices of BUDGET_MS / 5 after a
+ * warm-up (the minimum resists other load on a shared machine).
+ */
+function nsPerOp(f: () => void): number {
+  for (let i = 0; i < 50; i++) f();
+  let best = Infinity;
+  for (let slice = 0; slice < 5; slice++) {
+    let n = 0;
+    const t0 = performance.now();
+    let t = t0;
+    while (t - t0 < BUDGET_MS / 5) {
+      for (let i = 0; i < 16; i++) f();
+      n += 16;
+      t = performance.now();
+    }
+    best = Math.min(best, (t - t0) * 1e6 / n);
+  }
+  return best;
+}
+
+/** `openssl speed` in machine-readable form: ns per op for `cipher` at `bytes`. */
+async function opensslEvp(cipher: string, bytes: number): Promise<number | null> {
+  const r = await new Deno.Command("openssl", {
+    args: ["speed", "-evp", cipher, "-bytes", String(bytes), "-seconds", "1", "-mr"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => null);
+  if (!r?.success) return null;
+  const m = /^\+F:\d+:[^:]+:([\d.]+)$/m.exec(new TextDecoder().decode(r.stdout));
+  return m ? bytes / Number(m[1]) * 1e9 : null;
+}
+
+/** `openssl speed ecdhx25519|ecdhp256`: ns per shared-secret derivation. */
+async function opensslEcdh(alg: string): Promise<number | null> {
+  const r = await new Deno.Command("openssl", {
+    args: ["speed", "-seconds", "1", "-mr", alg],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => null);
+  if (!r?.success) return null;
+  const m = /^\+F5:\d+:\d+:([\d.]+)/m.exec(new TextDecoder().decode(r.stdout));
+  return m ? 1e9 / Number(m[1]) : null;
+}
+
+const rows: BenchRow[] = [];
+const add = (c: string, metric: string, value: number | null, note?: string) =>
+  rows.push({ bench: "crypto", case: c, metric, value, unit: "ns/op", ...(note ? { note } : {}) });
+
+function backend(name: typeof BACKENDS[number]): CryptoBackend | null {
+  const be = selectCryptoBackend(name);
+  return be.name === name ? be : null; // libcrypto missing: it fell back
+}
+
+const key = (n: number) => new Uint8Array(n).fill(0x42);
+const nonce = new Uint8Array(12).fill(7);
+const aad = new Uint8Array(8).fill(1);
+
+async function aeads(): Promise<void> {
+  const algs = [
+    { name: "aes128gcm16", alg: "aes-gcm", keyLen: 16, openssl: "aes-128-gcm" },
+    { name: "aes256gcm16", alg: "aes-gcm", keyLen: 32, openssl: "aes-256-gcm" },
+    {
+      name: "chacha20poly1305",
+      alg: "chacha20-poly1305",
+      keyLen: 32,
+      openssl: "chacha20-poly1305",
+    },
+  ] as const;
+  for (const a of algs) {
+    for (const size of SIZES) {
+      const c = `${a.name} ${size}B`;
+      add(c, "openssl speed seal", await opensslEvp(a.openssl, size), "openssl speed -evp");
+      for (const b of BACKENDS) {
+        const be = backend(b);
+        if (!be) {
+          add(c, `${b} seal`, null, "backend not available");
+          continue;
+        }
+        const aead = be.createAead(a.alg, key(a.keyLen), 16);
+        const pt = new Uint8Array(size).fill(3);
+        const sealed = aead.seal(nonce, pt, aad);
+        add(c, `${b} seal`, nsPerOp(() => aead.seal(nonce, pt, aad)));
+        add(c, `${b} open`, nsPerOp(() => aead.open(nonce, sealed, aad)));
+      }
+    }
+  }
+}
+
+async function cbcHmac(): Promise<void> {
+  for (const size of SIZES) {
+    const data = new Uint8Array(size).fill(3);
+    const padded = new Uint8Array(Math.ceil(size / 16) * 16).fill(3); // ESP pads to the block
+    const c = `aes256-cbc ${padded.length}B`;
+    add(
+      c,
+      "openssl speed encrypt",
+      await opensslEvp("aes-256-cbc", padded.length),
+      "openssl speed -evp",
+    );
+    for (const b of BACKENDS) {
+      const be = backend(b);
+      if (!be) continue;
+      const cbc = be.createBlockCipher("aes-cbc", key(32));
+      const iv = new Uint8Array(16);
+      add(c, `${b} encrypt`, nsPerOp(() => cbc.encrypt(iv, padded)));
+    }
+    for (const [mac, keyLen] of [["hmac-sha256", 32], ["hmac-sha1", 20]] as const) {
+      const h = `${mac} ${size}B`;
+      for (const b of BACKENDS) {
+        const be = backend(b);
+        if (!be) continue;
+        const m = be.createMac(mac, key(keyLen));
+        add(h, `${b} compute`, nsPerOp(() => m.compute(data)));
+      }
+    }
+  }
+}
+
+async function keyExchange(): Promise<void> {
+  for (
+    const [group, name, openssl] of [[31, "x25519", "ecdhx25519"], [
+      19,
+      "ecp256",
+      "ecdhp256",
+    ]] as const
+  ) {
+    const c = `${name} shared secret`;
+    add(c, "openssl speed", await opensslEcdh(openssl), `openssl speed ${openssl}`);
+    const peer = createKeyExchange(group).publicKey;
+    const ke = createKeyExchange(group);
+    add(c, "deno-ipsec", nsPerOp(() => ke.computeSharedSecret(peer)), "lib/crypto/key_exchange.ts");
+    add(
+      `${name} keygen+secret`,
+      "deno-ipsec",
+      nsPerOp(() => createKeyExchange(group).computeSharedSecret(peer)),
+    );
+  }
+}
+
+if (import.meta.main) {
+  const t0 = Date.now();
+  await aeads();
+  await cbcHmac();
+  await keyExchange();
+  console.log(formatTable(rows));
+  console.log(`crypto: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  await recordRows(rows);
+}

@@ -1,0 +1,173 @@
+/**
+ * ESP encapsulate + decapsulate cost per packet (ns), per algorithm, packet
+ * size and crypto backend, through the hot-path API (`encapsulateInto`,
+ * `decapsulateInPlace`, preallocated buffers). Next to it: `openssl speed
+ * -evp` on this machine for the same cipher and size (encrypt only, one
+ * direction), the physical limit. The target is libcrypto within 2x of
+ * openssl per direction, i.e. enc+dec within 4x of one openssl operation.
+ *
+ * Run: `deno task bench esp` (or `deno run -A tests/bench/esp_bench.ts`).
+ *
+ * @module
+ */
+import process from "node:process";
+import { type CryptoBackendPreference, selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import { EspSa, type EspTransform } from "../../lib/esp/esp.ts";
+import { writeIpv4Header } from "../../lib/ip/ipv4.ts";
+import { type BenchRow, recordRows } from "./_results.ts";
+
+const BUDGET_MS = Number(Deno.env.get("BENCH_MS") ?? 300);
+const SIZES = [64, 1400];
+const ALGS = [
+  { name: "aes128gcm16", openssl: "aes-128-gcm" },
+  { name: "aes256gcm16", openssl: "aes-256-gcm" },
+  { name: "chacha20poly1305", openssl: "chacha20-poly1305" },
+  { name: "aes128-sha256", openssl: "aes-128-cbc" },
+  { name: "aes256-sha1", openssl: "aes-256-cbc" },
+] as const;
+type Alg = typeof ALGS[number]["name"];
+
+function transform(alg: Alg, pref: CryptoBackendPreference): EspTransform {
+  const be = selectCryptoBackend(pref);
+  const key = (n: number) => new Uint8Array(n).fill(0x42);
+  switch (alg) {
+    case "aes128gcm16":
+      return { kind: "aead", aead: be.createAead("aes-gcm", key(16), 16), salt: key(4) };
+    case "aes256gcm16":
+      return { kind: "aead", aead: be.createAead("aes-gcm", key(32), 16), salt: key(4) };
+    case "chacha20poly1305":
+      return { kind: "aead", aead: be.createAead("chacha20-poly1305", key(32), 16), salt: key(4) };
+    case "aes128-sha256":
+      return {
+        kind: "cbc",
+        cipher: be.createBlockCipher("aes-cbc", key(16)),
+        integ: be.createMac("hmac-sha256", key(32)),
+        icvLength: 16,
+      };
+    case "aes256-sha1":
+      return {
+        kind: "cbc",
+        cipher: be.createBlockCipher("aes-cbc", key(32)),
+        integ: be.createMac("hmac-sha1", key(20)),
+        icvLength: 12,
+      };
+  }
+}
+
+function innerPacket(size: number): Uint8Array {
+  const p = new Uint8Array(size);
+  writeIpv4Header(p, 0, {
+    tos: 0,
+    totalLength: size,
+    id: 1,
+    df: true,
+    ttl: 64,
+    protocol: 17,
+    src: Uint8Array.of(10, 0, 0, 1),
+    dst: Uint8Array.of(10, 0, 0, 2),
+  });
+  return p;
+}
+
+/** Wall-clock and CPU ns per encapsulate+decapsulate. */
+function measure(
+  alg: Alg,
+  pref: CryptoBackendPreference,
+  size: number,
+): { wall: number; cpu: number } {
+  const cfg = () => ({
+    spi: 0x1000,
+    mode: "tunnel" as const,
+    transform: transform(alg, pref),
+    tunnel: { src: Uint8Array.of(192, 0, 2, 1), dst: Uint8Array.of(192, 0, 2, 2) },
+    replayWindowSize: 4096,
+  });
+  const tx = new EspSa(cfg());
+  const rx = new EspSa(cfg());
+  const inner = innerPacket(size);
+  const out = new Uint8Array(tx.requiredOutLength(size));
+  const rbuf = new Uint8Array(out.length);
+  const once = () => {
+    const n = tx.encapsulateInto(inner, out);
+    rbuf.set(out.subarray(0, n));
+    if (rx.decapsulateInPlace(rbuf, 0, n) < 0) throw new Error(`${alg}/${pref}: dropped`);
+  };
+  for (let i = 0; i < 2000; i++) once(); // let the JIT settle
+  let iters = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < BUDGET_MS) {
+    for (let i = 0; i < 100; i++) once();
+    iters += 100;
+    t = performance.now();
+  }
+  const c = process.cpuUsage(c0);
+  return { wall: ((t - t0) * 1e6) / iters, cpu: ((c.user + c.system) * 1e3) / iters };
+}
+
+/** `openssl speed -evp <cipher>` ns per `size`-byte operation, or null. */
+function opensslNs(cipher: string, size: number): number | null {
+  try {
+    const r = new Deno.Command("openssl", {
+      args: ["speed", "-evp", cipher, "-bytes", String(size), "-seconds", "1", "-mr"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    // -mr output: "+F:<n>:<name>:<bytes per second for each size>"
+    const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.startsWith("+F:"));
+    const bps = line ? Number(line.split(":").at(-1)) : NaN;
+    return bps > 0 ? (1e9 * size) / bps : null;
+  } catch {
+    return null;
+  }
+}
+
+const backends: CryptoBackendPreference[] = ["libcrypto", "node", "noble"];
+const records: BenchRow[] = [];
+const rows: string[][] = [[
+  "algorithm",
+  "bytes",
+  ...backends.map((b) => `${b} ns wall/cpu`),
+  "openssl ns",
+  "libcrypto/openssl",
+]];
+for (const { name, openssl } of ALGS) {
+  for (const size of SIZES) {
+    const ns = backends.map((b) => measure(name, b, size));
+    const ref = opensslNs(openssl, size);
+    backends.forEach((b, i) =>
+      records.push({
+        bench: "esp",
+        case: `${name} ${size}B ${b}`,
+        metric: "enc+dec",
+        value: Math.round(ns[i].wall),
+        unit: "ns/pkt",
+        note: `cpu ${Math.round(ns[i].cpu)} ns/pkt`,
+      })
+    );
+    records.push({
+      bench: "esp",
+      case: `${name} ${size}B openssl speed -evp ${openssl}`,
+      metric: "enc",
+      value: ref === null ? null : Math.round(ref),
+      unit: "ns/pkt",
+      note: ref === null ? "openssl not found or its output not understood" : undefined,
+    });
+    rows.push([
+      name,
+      String(size),
+      ...ns.map((v) => `${v.wall.toFixed(0)}/${v.cpu.toFixed(0)}`),
+      ref === null ? "n/a" : ref.toFixed(0),
+      ref === null ? "n/a" : (ns[0].wall / ref).toFixed(1) + "x",
+    ]);
+  }
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join("  "));
+console.log(
+  "\nns = one encapsulate + one decapsulate of a tunnel-mode IPv4 packet (one copy between),\n" +
+    "wall clock / CPU time of this process (CPU time is steadier on a busy machine);",
+);
+console.log("openssl = one `openssl speed -evp` encryption of the same size (no HMAC for CBC).");
+await recordRows(records);

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import {
+  addressText,
+  saSpecFromInstall,
+  UnsupportedSaError,
+} from "../../lib/daemon/install_spec.ts";
+import type { SaInstall } from "../../lib/ikev2/effects.ts";
+import { validateSaSpec } from "../../lib/dataplane/sa_spec.ts";
+
+const ts = (a: number[], b: number[]) => ({
+  ipVersion: 4 as const,
+  ipProtocol: 0,
+  startPort: 0,
+  endPort: 65535,
+  startAddress: new Uint8Array(a),
+  endAddress: new Uint8Array(b),
+});
+
+const base: SaInstall = {
+  ikeSaId: 1,
+  childSaId: 7,
+  childName: "net",
+  connectionName: "site",
+  protocol: "esp",
+  mode: "tunnel",
+  direction: "out",
+  spi: 0xc1c2c3c4,
+  src: "192.0.2.1",
+  dst: "192.0.2.2",
+  esn: false,
+  localTs: [ts([10, 1, 0, 0], [10, 1, 0, 255])],
+  remoteTs: [ts([10, 2, 0, 0], [10, 2, 0, 255])],
+  lifetimes: {
+    softSeconds: 0,
+    hardSeconds: 0,
+    softBytes: 0n,
+    hardBytes: 1000n,
+    softPackets: 0n,
+    hardPackets: 0n,
+  },
+  tfcPadding: false,
+};
+
+Deno.test("saSpecFromInstall(): AES-GCM KEYMAT is key then 4-byte salt (RFC 4106 section 8.1)", () => {
+  const keymat = Uint8Array.from({ length: 36 }, (_, i) => i);
+  const spec = saSpecFromInstall({ ...base, encr: { id: 20, keyLengthBits: 256, key: keymat } });
+  validateSaSpec(spec);
+  assert.equal(spec.encryption?.alg, "aes-gcm");
+  assert.ok(spec.encryption?.alg === "aes-gcm");
+  assert.deepEqual([...spec.encryption.key], [...keymat.subarray(0, 32)]);
+  assert.deepEqual([...spec.encryption.salt], [32, 33, 34, 35]);
+  assert.equal(spec.encryption.icvLength, 16);
+  assert.equal(spec.integrity, undefined);
+  assert.equal(addressText(spec.local), "192.0.2.1");
+  assert.equal(addressText(spec.remote), "192.0.2.2");
+  assert.equal(spec.reqid, 7);
+  assert.equal(spec.label, "site/net");
+  assert.equal(spec.limits?.hardBytes, 1000);
+  assert.equal(spec.limits?.softBytes, undefined);
+  assert.equal(spec.selectors?.length, 1);
+});
+
+Deno.test("saSpecFromInstall(): ChaCha20-Poly1305 salt (RFC 7634 section 2), CBC + HMAC ICV lengths", () => {
+  const chacha = saSpecFromInstall({ ...base, encr: { id: 28, key: new Uint8Array(36).fill(1) } });
+  assert.ok(chacha.encryption?.alg === "chacha20-poly1305");
+  assert.equal(chacha.encryption.key.length, 32);
+  assert.equal(chacha.encryption.salt.length, 4);
+  // AUTH_HMAC_SHA2_256_128 truncates to 16 bytes (RFC 4868 section 2.3).
+  const cbc = saSpecFromInstall({
+    ...base,
+    encr: { id: 12, keyLengthBits: 128, key: new Uint8Array(16) },
+    integ: { id: 12, key: new Uint8Array(32) },
+  });
+  validateSaSpec(cbc);
+  assert.equal(cbc.encryption?.alg, "aes-cbc");
+  assert.deepEqual({ alg: cbc.integrity?.alg, icv: cbc.integrity?.icvLength }, {
+    alg: "hmac-sha256",
+    icv: 16,
+  });
+});
+
+Deno.test("saSpecFromInstall(): inbound SAs swap outer addresses and NAT-T ports", () => {
+  const spec = saSpecFromInstall({
+    ...base,
+    direction: "in",
+    src: "192.0.2.2",
+    dst: "192.0.2.1",
+    encap: { srcPort: 4501, dstPort: 4500 },
+    encr: { id: 20, keyLengthBits: 128, key: new Uint8Array(20) },
+  });
+  assert.equal(addressText(spec.local), "192.0.2.1");
+  assert.equal(addressText(spec.remote), "192.0.2.2");
+  assert.deepEqual(spec.encap, { localPort: 4500, remotePort: 4501 });
+});
+
+Deno.test("saSpecFromInstall(): ESP without encryption or an unknown cipher is refused", () => {
+  assert.throws(() => saSpecFromInstall(base), UnsupportedSaError);
+  assert.throws(
+    () => saSpecFromInstall({ ...base, encr: { id: 250, key: new Uint8Array(16) } }),
+    /unknown encryption transform 250/,
+  );
+});

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import {
+  addNonEspMarker,
+  classifyNattDatagram,
+  UdpIkeTransport,
+} from "../../lib/daemon/udp_transport.ts";
+import type { Endpoint } from "../../lib/ikev2/effects.ts";
+
+// RFC 3948 section 2.2 (non-ESP marker: four zero octets before IKE) and
+// section 2.3 (NAT-keepalive: a single octet 0xFF); anything else on UDP 4500
+// is ESP, whose SPI is never zero (RFC 4303 section 2.1).
+Deno.test("classifyNattDatagram() follows RFC 3948", () => {
+  assert.deepEqual(classifyNattDatagram(new Uint8Array([0xff])), { kind: "keepalive" });
+  assert.deepEqual(classifyNattDatagram(new Uint8Array([0, 0, 0])), { kind: "runt" });
+  const ike = classifyNattDatagram(new Uint8Array([0, 0, 0, 0, 9, 8]));
+  assert.equal(ike.kind, "ike");
+  assert.deepEqual(ike.kind === "ike" && [...ike.bytes], [9, 8]);
+  const esp = classifyNattDatagram(new Uint8Array([0, 0, 1, 0, 0, 0, 0, 1]));
+  assert.equal(esp.kind, "esp");
+  assert.deepEqual([...addNonEspMarker(new Uint8Array([7]))], [0, 0, 0, 0, 7]);
+});
+
+Deno.test("UdpIkeTransport: IKE on both ports, marker added and removed on NAT-T, ESP split off", async () => {
+  const got: { bytes: number[]; from: Endpoint; to: Endpoint }[] = [];
+  const esp: number[][] = [];
+  let wake = () => {};
+  const a = new UdpIkeTransport({ addresses: ["127.0.0.1"], ikePort: 0, nattPort: 0 });
+  const b = new UdpIkeTransport({
+    addresses: ["127.0.0.1"],
+    ikePort: 0,
+    nattPort: 0,
+    onEsp: (bytes) => {
+      esp.push([...bytes]);
+      wake();
+    },
+  });
+  try {
+    await a.start(() => {});
+    await b.start((bytes, from, to) => {
+      got.push({ bytes: [...bytes], from, to });
+      wake();
+    });
+    const [aIke, aNatt] = a.endpoints;
+    const [bIke, bNatt] = b.endpoints;
+    const arrived = (n: () => boolean) =>
+      new Promise<void>((r) => {
+        wake = () => n() && r();
+      });
+
+    let p = arrived(() => got.length === 1);
+    await a.send(new Uint8Array([1, 2, 3]), aIke, bIke);
+    await p;
+    assert.deepEqual(got[0], { bytes: [1, 2, 3], from: aIke, to: bIke });
+
+    // From the NAT-T socket the receiver sees the IKE message without the marker.
+    p = arrived(() => got.length === 2);
+    await a.send(new Uint8Array([4, 5]), aNatt, bNatt);
+    await p;
+    assert.deepEqual(got[1], { bytes: [4, 5], from: aNatt, to: bNatt });
+
+    // ESP-in-UDP (non-zero SPI) is handed to onEsp, not to IKE.
+    const raw = new Uint8Array([0, 0, 0x10, 0, 0, 0, 0, 1, 0xaa]);
+    p = arrived(() => esp.length === 1);
+    await new Promise<void>((resolve, reject) => {
+      // send the raw datagram from a plain socket: the transport would add a marker
+      import("node:dgram").then(({ default: dgram }) => {
+        const s = dgram.createSocket("udp4");
+        s.send(raw, bNatt.port, "127.0.0.1", (err) => {
+          s.close();
+          err ? reject(err) : resolve();
+        });
+      });
+    });
+    await p;
+    assert.deepEqual(esp[0], [...raw]);
+    assert.equal(got.length, 2);
+    await assert.rejects(
+      () => a.send(new Uint8Array(1), { address: "127.0.0.2", port: 1 }, bIke),
+      /no IKE socket bound to 127.0.0.2 port 1/,
+    );
+  } finally {
+    a.close();
+    b.close();
+  }
+});

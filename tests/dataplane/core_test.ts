@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import { ipToBytes, parseIp } from "../../lib/db/address.ts";
+import { ANY_PORT, parseAddressSelector, type Selector } from "../../lib/db/selector.ts";
+import type { SpdEntry } from "../../lib/db/spd.ts";
+import { writeIpv4Header } from "../../lib/ip/ipv4.ts";
+import { type CoreIo, DataplaneCore, type DataplaneEvent } from "../../lib/dataplane/core.ts";
+import { buildProcessor, type SaSpec, SaSpecError } from "../../lib/dataplane/sa_spec.ts";
+import { tunMtuFor } from "../../lib/dataplane/dataplane.ts";
+
+const backend = selectCryptoBackend("noble");
+const ip = (s: string) => ipToBytes(parseIp(s)!);
+
+/** An IPv4 UDP packet src:1000 -> dst:2000 with `n` payload bytes (value = index). */
+function udpPacket(src: string, dst: string, n = 32): Uint8Array {
+  const p = new Uint8Array(28 + n);
+  writeIpv4Header(p, 0, {
+    tos: 0,
+    totalLength: p.length,
+    id: 7,
+    df: true,
+    ttl: 64,
+    protocol: 17,
+    src: ip(src),
+    dst: ip(dst),
+  });
+  p.set([0x03, 0xe8, 0x07, 0xd0, 0, 8 + n, 0, 0], 20);
+  for (let i = 0; i < n; i++) p[28 + i] = i;
+  return p;
+}
+
+const sel = (local: string, remote: string): Selector => ({
+  localAddress: parseAddressSelector(local),
+  remoteAddress: parseAddressSelector(remote),
+  protocol: "any",
+  localPort: ANY_PORT,
+  remotePort: ANY_PORT,
+});
+
+const protectAtoB: SpdEntry = {
+  label: "a-b",
+  selectors: [sel("10.1.0.0/24", "10.2.0.0/24")],
+  action: "protect",
+  processing: { protocol: "esp", mode: "tunnel", proposals: [] },
+};
+
+const KEY = Uint8Array.from({ length: 16 }, (_, i) => i);
+const SALT = Uint8Array.of(1, 2, 3, 4);
+
+function spec(direction: "in" | "out", over: Partial<SaSpec> = {}): SaSpec {
+  const out = direction === "out";
+  return {
+    direction,
+    protocol: "esp",
+    spi: 0x1001,
+    mode: "tunnel",
+    local: ip(out ? "192.0.2.1" : "192.0.2.2"),
+    remote: ip(out ? "192.0.2.2" : "192.0.2.1"),
+    encryption: { alg: "aes-gcm", key: KEY, salt: SALT, icvLength: 16 },
+    selectors: [out ? sel("10.1.0.0/24", "10.2.0.0/24") : sel("10.2.0.0/24", "10.1.0.0/24")],
+    ...over,
+  };
+}
+
+/** A fake I/O edge recording what the core sends, writes to the TUN and reports. */
+class FakeIo implements CoreIo {
+  sent: { packet: Uint8Array; dst: Uint8Array }[] = [];
+  tun: Uint8Array[] = [];
+  events: DataplaneEvent[] = [];
+  #buf = new Uint8Array(4096);
+  reserveOut(): Uint8Array {
+    return this.#buf;
+  }
+  commitOut(_v4: boolean, length: number, dst: Uint8Array): void {
+    this.sent.push({ packet: this.#buf.slice(0, length), dst: dst.slice() });
+  }
+  toTun(p: Uint8Array): boolean {
+    this.tun.push(p.slice());
+    return true;
+  }
+  emit(e: DataplaneEvent): void {
+    this.events.push(e);
+  }
+}
+
+function pair(opts: { now?: () => number; acquireQueue?: number } = {}) {
+  const ioA = new FakeIo();
+  const ioB = new FakeIo();
+  const a = new DataplaneCore(ioA, { ...opts, acquireTimeoutMs: 1000 });
+  const b = new DataplaneCore(ioB, opts);
+  return { a, b, ioA, ioB };
+}
+
+const spiOf = (p: Uint8Array) => ((p[20] << 24) | (p[21] << 16) | (p[22] << 8) | p[23]) >>> 0;
+
+Deno.test("DataplaneCore: with no SPD everything from the TUN is dropped (fail closed)", () => {
+  const { a, ioA } = pair();
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(ioA.sent.length, 0);
+  assert.equal(a.drops["no-policy"], 1);
+});
+
+Deno.test("DataplaneCore: PROTECT without SA queues, emits one acquire, sends after installSa", () => {
+  const { a, b, ioA, ioB } = pair();
+  a.setPolicies([protectAtoB]);
+  const pkts = [1, 2, 3].map((n) => udpPacket("10.1.0.5", "10.2.0.7", 16 + n));
+  for (const p of pkts) a.outbound(p);
+  assert.equal(ioA.sent.length, 0, "nothing may leave in clear or otherwise before the SA");
+  assert.equal(a.queued, 3);
+  assert.deepEqual(ioA.events, [{
+    type: "acquire",
+    policyIndex: 0,
+    label: "a-b",
+    src: "10.1.0.5",
+    dst: "10.2.0.7",
+    protocol: 17,
+    srcPort: 1000,
+    dstPort: 2000,
+  }]);
+  a.installSa(spec("out"), buildProcessor(spec("out"), backend));
+  assert.equal(a.queued, 0);
+  assert.equal(ioA.sent.length, 3);
+  for (const s of ioA.sent) {
+    assert.equal(s.packet[9], 50, "outer protocol is ESP");
+    assert.equal(spiOf(s.packet), 0x1001);
+    assert.deepEqual(s.dst, ip("192.0.2.2"));
+  }
+  // The peer decrypts them back to the original packets.
+  b.installSa(spec("in"), buildProcessor(spec("in"), backend));
+  for (const s of ioA.sent) b.inbound(s.packet, 0, s.packet.length, "esp", spiOf(s.packet));
+  assert.deepEqual(ioB.tun, pkts);
+  const st = b.stats().sas[0];
+  assert.equal(st.packets, 3);
+  assert.equal(st.sequence, 3);
+});
+
+Deno.test("DataplaneCore: the acquire queue is bounded and times out", () => {
+  let now = 0;
+  const { a } = pair({ now: () => now, acquireQueue: 2 });
+  a.setPolicies([protectAtoB]);
+  for (let i = 0; i < 3; i++) a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(a.queued, 2);
+  assert.equal(a.drops["acquire-queue-full"], 1);
+  now = 999;
+  a.tick();
+  assert.equal(a.queued, 2);
+  now = 1000;
+  a.tick();
+  assert.equal(a.queued, 0);
+  assert.equal(a.drops["acquire-timeout"], 2);
+});
+
+Deno.test("DataplaneCore: BYPASS sends the packet unchanged, DISCARD drops it", () => {
+  const { a, ioA } = pair();
+  a.setPolicies([
+    { selectors: [sel("10.1.0.0/24", "10.9.0.0/24")], action: "bypass" },
+    { selectors: [sel("10.1.0.0/24", "10.8.0.0/24")], action: "discard" },
+  ]);
+  const p = udpPacket("10.1.0.5", "10.9.0.1");
+  a.outbound(p);
+  a.outbound(udpPacket("10.1.0.5", "10.8.0.1"));
+  a.outbound(udpPacket("10.1.0.5", "10.7.0.1"));
+  assert.deepEqual(ioA.sent.map((s) => s.packet), [p]);
+  assert.equal(a.drops["policy-discard"], 1);
+  assert.equal(a.drops["no-policy"], 1);
+  assert.equal(a.stats().packets.bypass, 1);
+});
+
+Deno.test("DataplaneCore: inbound drops unknown SPI, replays and selector mismatches", () => {
+  const { a, b, ioA, ioB } = pair();
+  a.setPolicies([{
+    ...protectAtoB,
+    selectors: [sel("10.1.0.0/24", "10.0.0.0/8")],
+  }]);
+  // The outbound SA is wider than what the inbound SA at b accepts (10.2.0.0/24).
+  const wide = spec("out", { selectors: [sel("10.1.0.0/24", "10.0.0.0/8")] });
+  a.installSa(wide, buildProcessor(wide, backend));
+  b.installSa(spec("in"), buildProcessor(spec("in"), backend));
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  a.outbound(udpPacket("10.1.0.5", "10.3.0.7"));
+  const [ok, outside] = ioA.sent.map((s) => s.packet);
+  const replay = ok.slice();
+  b.inbound(ok, 0, ok.length, "esp", 0x1001);
+  b.inbound(replay, 0, replay.length, "esp", 0x1001);
+  b.inbound(outside, 0, outside.length, "esp", 0x1001);
+  b.inbound(ok, 0, ok.length, "esp", 0x9999);
+  assert.equal(ioB.tun.length, 1);
+  assert.equal(b.drops["unknown-spi"], 1);
+  assert.equal(b.drops["decapsulation-failed"], 1);
+  assert.equal(b.drops["sa-selector-mismatch"], 1);
+  const sa = b.stats().sas[0];
+  assert.deepEqual(sa.drops, { "replay-duplicate": 1, "sa-selector-mismatch": 1 });
+});
+
+Deno.test("DataplaneCore: a hard packet limit removes the SA; later traffic waits for a new one", () => {
+  const { a, ioA } = pair();
+  a.setPolicies([protectAtoB]);
+  const s = spec("out", { limits: { softPackets: 1, hardPackets: 2 }, reqid: 7 });
+  a.installSa(s, buildProcessor(s, backend));
+  for (let i = 0; i < 3; i++) a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(ioA.sent.length, 2);
+  assert.deepEqual(
+    ioA.events.map((e) => e.type === "expire" ? [e.hard, e.reason, e.reqid] : e.type),
+    [
+      [false, "packets", 7],
+      [true, "packets", 7],
+      "acquire",
+    ],
+  );
+  assert.equal(a.queued, 1);
+  assert.equal(a.stats().sas.length, 0);
+});
+
+Deno.test("buildProcessor() names the field to fix", () => {
+  assert.throws(
+    () => buildProcessor(spec("out", { protocol: "ah", encryption: undefined }), backend),
+    (e: Error) => e instanceof SaSpecError && /AH needs an integrity algorithm/.test(e.message),
+  );
+  assert.throws(
+    () => buildProcessor(spec("out", { remote: new Uint8Array(16) }), backend),
+    /must both be IPv4 or both IPv6/,
+  );
+});
+
+Deno.test("DataplaneCore: TCP SYNs through an SA get the MSS clamped to the TUN MTU", () => {
+  const ioA = new FakeIo();
+  const ioB = new FakeIo();
+  const a = new DataplaneCore(ioA, { clampMssToMtu: 1400 });
+  const b = new DataplaneCore(ioB, { clampMssToMtu: 1300 });
+  a.setPolicies([protectAtoB]);
+  a.installSa(spec("out"), buildProcessor(spec("out"), backend));
+  b.installSa(spec("in"), buildProcessor(spec("in"), backend));
+  // A SYN with MSS 1460 (options: MSS only), checksum left as is: only the MSS matters here.
+  const syn = new Uint8Array(44);
+  writeIpv4Header(syn, 0, {
+    tos: 0,
+    totalLength: 44,
+    id: 1,
+    df: true,
+    ttl: 64,
+    protocol: 6,
+    src: ip("10.1.0.5"),
+    dst: ip("10.2.0.7"),
+  });
+  syn.set([0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff], 20);
+  syn.set([2, 4, 0x05, 0xb4], 40);
+  a.outbound(syn);
+  const esp = ioA.sent[0].packet;
+  b.inbound(esp, 0, esp.length, "esp", 0x1001);
+  const got = ioB.tun[0];
+  assert.equal((got[42] << 8) | got[43], 1300 - 40, "clamped on the way out (1360) and in (1260)");
+});
+
+Deno.test("tunMtuFor() leaves room for the worst-case ESP overhead", () => {
+  assert.equal(tunMtuFor(1500, { outerIpv6: false, udpEncap: false, aead: true }), 1443);
+  assert.equal(tunMtuFor(1500, { outerIpv6: true, udpEncap: true, aead: false }), 1379);
+  // Check against the real overhead of an AES-GCM SA for a full-size inner packet.
+  const sa = buildProcessor(spec("out"), backend);
+  const inner = udpPacket("10.1.0.5", "10.2.0.7", 1443 - 28);
+  const out = new Uint8Array(2048);
+  assert.ok(sa.encapsulateInto(inner, out, 0) <= 1500);
+});
+
+Deno.test("DataplaneCore: updateSa moves an SA to a new peer address and to UDP 4500 (MOBIKE)", () => {
+  const { a, ioA } = pair();
+  a.setPolicies([protectAtoB]);
+  a.installSa(spec("out"), buildProcessor(spec("out"), backend));
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.ok(
+    a.updateSa("out", "esp", 0x1001, ip("192.0.2.1"), ip("192.0.2.9"), {
+      localPort: 4500,
+      remotePort: 4501,
+    }),
+  );
+  assert.equal(
+    a.updateSa("out", "esp", 0x7777, ip("192.0.2.1"), ip("192.0.2.9"), undefined),
+    false,
+  );
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  const [before, after] = ioA.sent;
+  assert.deepEqual(before.dst, ip("192.0.2.2"));
+  assert.equal(before.packet[9], 50);
+  assert.deepEqual(after.dst, ip("192.0.2.9"));
+  assert.equal(after.packet[9], 17, "ESP in UDP");
+  assert.equal((after.packet[20] << 8) | after.packet[21], 4500);
+  assert.equal((after.packet[22] << 8) | after.packet[23], 4501);
+  assert.equal(
+    ((after.packet[28] << 24) | (after.packet[29] << 16) | (after.packet[30] << 8) |
+      after.packet[31]) >>> 0,
+    0x1001,
+  );
+  // The sequence number continues: the SA moved, it was not replaced.
+  assert.equal(a.stats().sas[0].sequence, 2);
+});

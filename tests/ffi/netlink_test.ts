@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { NetnsLab } from "../helpers/netns.ts";
+import { startAgent } from "./_lab.ts";
+
+interface AddrInfo {
+  family: string;
+  local: string;
+  prefixlen: number;
+}
+
+// Our netlink code adds addresses, a route in table 220 and an fwmark rule;
+// `ip -j` (iproute2, an independent netlink client) must see exactly those,
+// and they must be gone after the delete requests.
+Deno.test("netlink: addresses, table-220 route and fwmark rule appear in `ip -j` and go", async () => {
+  const lab = await NetnsLab.create("tffi-");
+  try {
+    const a = await lab.addNs("nla");
+    const b = await lab.addNs("nlb");
+    await lab.veth(a, "vnl0", undefined, b, "vnl1", undefined);
+    const ipj = async (...args: string[]) =>
+      JSON.parse((await lab.runIn(a, ["ip", "-j", ...args])).stdout || "[]");
+
+    await (await startAgent(lab, a, ["netlink", "add", "vnl0"], false)).next();
+    const link = await ipj("addr", "show", "vnl0");
+    assert.equal(link[0].mtu, 1300);
+    assert.equal(link[0].txqlen, 777);
+    const addrs = link[0].addr_info
+      .filter((x: AddrInfo) => !x.local.startsWith("fe80"))
+      .map((x: AddrInfo) => `${x.local}/${x.prefixlen}`)
+      .sort();
+    assert.deepEqual(addrs, ["10.78.0.1/24", "2001:db8:78::1/64"]);
+    const routes = await ipj("route", "show", "table", "220");
+    assert.deepEqual(
+      routes.map((r: Record<string, string>) => [r.dst, r.gateway, r.dev]),
+      [["10.79.0.0/16", "10.78.0.2", "vnl0"]],
+    );
+    const rules = (await ipj("rule", "show")).filter((r: { priority: number }) =>
+      r.priority === 220
+    );
+    assert.equal(rules.length, 1, JSON.stringify(rules));
+    assert.equal(rules[0].not, null);
+    assert.equal(rules[0].fwmark, "0x100");
+    assert.equal(rules[0].table, "220");
+
+    await (await startAgent(lab, a, ["netlink", "del", "vnl0"], false)).next();
+    const after = await ipj("addr", "show", "vnl0");
+    assert.deepEqual(
+      after[0].addr_info.filter((x: AddrInfo) => !x.local.startsWith("fe80")),
+      [],
+    );
+    assert.deepEqual(await ipj("route", "show", "table", "220"), []);
+    const rulesAfter = (await ipj("rule", "show")).filter((r: { priority: number }) =>
+      r.priority === 220
+    );
+    assert.deepEqual(rulesAfter, []);
+  } finally {
+    await lab.cleanup();
+  }
+});

@@ -1,0 +1,121 @@
+/**
+ * Key export checked by an independent implementation: Wireshark's tshark
+ * decrypts the IKE_AUTH exchange of two in-memory engines with the exported
+ * `ikev2_decryption_table` line (strongSwan save-keys format), which also
+ * proves our SK protection and SK_e/SK_a derivation agree with Wireshark's.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
+
+/** A pcap (LINKTYPE_RAW, IPv4) of the datagrams, UDP checksums 0. */
+function pcap(
+  datagrams: {
+    from: { address: string; port: number };
+    to: { address: string; port: number };
+    bytes: Uint8Array;
+    at: number;
+  }[],
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const g = new DataView(new ArrayBuffer(24));
+  g.setUint32(0, 0xa1b2c3d4, true);
+  g.setUint16(4, 2, true);
+  g.setUint16(6, 4, true);
+  g.setUint32(16, 65535, true);
+  g.setUint32(20, 101, true); // LINKTYPE_RAW
+  parts.push(new Uint8Array(g.buffer));
+  for (const d of datagrams) {
+    const len = 28 + d.bytes.length;
+    const p = new Uint8Array(16 + len);
+    const v = new DataView(p.buffer);
+    v.setUint32(0, Math.floor(d.at / 1000), true);
+    v.setUint32(4, Math.floor((d.at % 1000) * 1000), true);
+    v.setUint32(8, len, true);
+    v.setUint32(12, len, true);
+    p[16] = 0x45;
+    v.setUint16(18, len);
+    p[24] = 64;
+    p[25] = 17;
+    p.set(d.from.address.split(".").map(Number), 28);
+    p.set(d.to.address.split(".").map(Number), 32);
+    let sum = 0;
+    for (let i = 16; i < 36; i += 2) sum += v.getUint16(i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+    v.setUint16(26, ~sum & 0xffff);
+    v.setUint16(36, d.from.port);
+    v.setUint16(38, d.to.port);
+    v.setUint16(40, 8 + d.bytes.length);
+    p.set(d.bytes, 44);
+    parts.push(p);
+  }
+  const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
+  let o = 0;
+  for (const x of parts) (out.set(x, o), o += x.length);
+  return out;
+}
+
+async function tshark(file: string, uat?: string): Promise<string> {
+  const args = ["-r", file, "-V", "-o", "isakmp.udp.port:500"];
+  if (uat) args.push("-o", `uat:ikev2_decryption_table:${uat}`);
+  const out = await new Deno.Command("tshark", { args, stdout: "piped", stderr: "piped" }).output();
+  return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+}
+
+const hasTshark = (() => {
+  try {
+    return new Deno.Command("tshark", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+for (
+  const [ike, esp] of [["aes256-sha256-modp2048", "aes128-sha256"], [
+    "aes128gcm16-prfsha256-x25519",
+    "aes256gcm16",
+  ]]
+) {
+  /*
+   *   alice (exportKeys)                        bob
+   *   IKE_SA_INIT ... / IKE_AUTH [ IDi ... ] -->  (captured to a pcap)
+   *   tshark + exported ikev2_decryption_table line must show IDi alice@example.org;
+   *   without the line it must not.
+   */
+  Deno.test({
+    name: `engine: exported IKE keys let tshark decrypt IKE_AUTH (${ike})`,
+    ignore: !hasTshark, // .ci/install_deps.sh installs tshark
+    fn: async () => {
+      const cfg = pskConfigs({ ikeProposals: ike, espProposals: esp });
+      cfg.alice = { ...cfg.alice, exportKeys: true };
+      const t = new TwoPeers(cfg);
+      t.initiate("alice", "site");
+      t.run(5000);
+      const keys = t.alice.effects.filter((e) => e.kind === "exportKeys");
+      const ikeLines = keys.filter((e) => e.table === "ikev2_decryption_table").map((e) => e.line);
+      const espLines = keys.filter((e) => e.table === "esp_sa").map((e) => e.line);
+      assert.equal(ikeLines.length, 1);
+      assert.equal(espLines.length, 2);
+      assert.match(espLines[0], /^"IPv4","192\.0\.2\.1","192\.0\.2\.2","0x[0-9a-f]{8}","AES-/);
+      assert.equal(
+        t.bob.effects.filter((e) => e.kind === "exportKeys").length,
+        0,
+        "off by default",
+      );
+      const file = await Deno.makeTempFile({ suffix: ".pcap" });
+      try {
+        await Deno.writeFile(file, pcap(t.net.sent.filter((s) => s.bytes.length > 1)));
+        const plain = await tshark(file);
+        assert.match(plain, /IKE_AUTH/);
+        assert.doesNotMatch(plain, /alice@example\.org/);
+        const dec = await tshark(file, ikeLines[0]);
+        assert.match(dec, /alice@example\.org/, dec.slice(0, 4000));
+        assert.match(dec, /bob\.example\.org/);
+      } finally {
+        await Deno.remove(file);
+      }
+    },
+  });
+}
