@@ -22,7 +22,7 @@
  * @module
  */
 
-import type { Aead, BlockCipher, Mac } from "../lib/crypto/types.ts";
+import type { AeadInPlace, BlockCipher, Mac } from "../lib/crypto/types.ts";
 import { CryptoError } from "../lib/crypto/types.ts";
 
 const SYMBOLS = {
@@ -87,30 +87,13 @@ export interface LibcryptoHandle {
 }
 
 /** An AEAD with the allocation-free entry points the ESP hot path uses. */
-export interface LibcryptoAeadInPlace extends Aead, LibcryptoHandle {
+export interface LibcryptoAeadInPlace extends AeadInPlace, LibcryptoHandle {
   /** Seals into `out` (ciphertext then tag); `out` may alias `plaintext`. */
   sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
   /** Opens into `out`; false on a bad tag. */
   openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
-  /** Seals `buf[start..end)` in place, tag to `buf[end..end+tagLength)`. */
-  sealInPlace(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-  ): void;
-  /** Opens `buf[start..end)` (ciphertext || tag) in place; false on a bad tag. */
-  openInPlace(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-  ): boolean;
 }
 
-/** The loaded library: factories for keyed primitives. */
 export interface Libcrypto {
   /** OpenSSL version number as reported by `OpenSSL_version_num()`. */
   readonly version: bigint;

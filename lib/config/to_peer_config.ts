@@ -105,6 +105,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     dpdAction: action(c.dpdAction),
     keyingTries: c.keyingTries,
     fragmentation: c.fragmentation,
+    ...(c.rekeyTimeSeconds > 0 ? { rekeySeconds: c.rekeyTimeSeconds } : {}),
+    ...(c.encap ? { encap: true } : {}),
   };
 }
 

@@ -1,17 +1,28 @@
 /**
  * Private: the pure-JavaScript backend on @noble/ciphers and @noble/hashes.
- * Portable and slow; also the cross-check for the other backends.
+ * Portable and slow; also the cross-check for the other backends. The ECDH
+ * half ({@link nobleEcdh}) uses @noble/curves.
  *
  * @module
  */
 import { cbc, ctr, gcm } from "@noble/ciphers/aes.js";
+import { p256, p384, p521 } from "@noble/curves/nist.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { x448 } from "@noble/curves/ed448.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { constantTimeEqual } from "../wire/bytes.ts";
 import type { Aead, BlockCipher, Mac } from "./types.ts";
-import { HASH_LENGTH, type HashName, type Provider } from "./_provider.ts";
+import {
+  ECDH_INFO,
+  type EcdhGroup,
+  type EcdhKey,
+  HASH_LENGTH,
+  type HashName,
+  type Provider,
+} from "./_provider.ts";
 
 const HASHES = { sha1, sha256, sha384, sha512 } as const;
 
@@ -107,3 +118,28 @@ export const nobleProvider: Provider = {
   aesCbc: cbcCipher,
   hmac: hmacMac,
 };
+
+/** The NIST curves of the ECP groups (RFC 5903). */
+export const NIST_CURVES = { 19: p256, 20: p384, 21: p521 } as const;
+
+function sec1(peer: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + peer.length);
+  out[0] = 0x04;
+  out.set(peer, 1);
+  return out;
+}
+
+/** Binds `priv` (an ECP scalar of the full field length, or a raw X25519/X448 key). */
+export function nobleEcdh(group: EcdhGroup, priv: Uint8Array): EcdhKey {
+  const k = priv.slice();
+  if (group === 31 || group === 32) {
+    const c = group === 31 ? x25519 : x448;
+    return { publicKey: () => c.getPublicKey(k), derive: (peer) => c.getSharedSecret(k, peer) };
+  }
+  const c = NIST_CURVES[group];
+  const n = ECDH_INFO[group].secretLength;
+  return {
+    publicKey: () => c.getPublicKey(k, false).subarray(1),
+    derive: (peer) => c.getSharedSecret(k, sec1(peer), false).subarray(1, 1 + n),
+  };
+}

@@ -33,16 +33,38 @@ export const HASH_LENGTH: Readonly<Record<HashName, number>> = {
   sha512: 64,
 };
 
-/** Concatenates MAC parts without copying when there is only one. */
-export function joinParts(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** The elliptic-curve key exchange methods (IANA Transform Type 4 ids) both backends implement. */
+export type EcdhGroup = 19 | 20 | 21 | 31 | 32;
+
+/** Sizes of the ECDH groups in their IKEv2 encodings (RFC 5903, RFC 8031). */
+export interface EcdhInfo {
+  /** NIST prime curve (public value x || y) rather than Curve25519/448 (u). */
+  readonly ecp: boolean;
+  /** Private key bytes (scalar length, or the raw X25519/X448 key). */
+  readonly privateLength: number;
+  /** KE payload data bytes. */
+  readonly publicLength: number;
+  /** g^ir bytes. */
+  readonly secretLength: number;
+}
+
+/** Per-group sizes; see {@link EcdhInfo}. */
+export const ECDH_INFO: Readonly<Record<EcdhGroup, EcdhInfo>> = {
+  19: { ecp: true, privateLength: 32, publicLength: 64, secretLength: 32 },
+  20: { ecp: true, privateLength: 48, publicLength: 96, secretLength: 48 },
+  21: { ecp: true, privateLength: 66, publicLength: 132, secretLength: 66 },
+  31: { ecp: false, privateLength: 32, publicLength: 32, secretLength: 32 },
+  32: { ecp: false, privateLength: 56, publicLength: 56, secretLength: 56 },
+};
+
+/** One ECDH private key bound once by a backend (node: a KeyObject). */
+export interface EcdhKey {
+  /** Our public value in IKEv2 encoding (x || y without 0x04, or the raw u-coordinate). */
+  publicKey(): Uint8Array;
+  /**
+   * g^ir for an IKEv2-encoded, already validated peer value (the x
+   * coordinate for ECP, RFC 5903 section 7). Throws when the backend refuses
+   * it (e.g. an all-zero X25519 result).
+   */
+  derive(peer: Uint8Array): Uint8Array;
 }

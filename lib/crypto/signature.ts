@@ -8,9 +8,10 @@
  * Two software backends: "node" (node:crypto, synchronous; RSA, ECDSA except
  * P-521 signing, which Deno's node:crypto cannot do, EdDSA) and "noble"
  * (@noble/curves; ECDSA and EdDSA, deterministic RFC 6979 / RFC 8032
- * signatures with optional injected entropy). The noble backend is the
- * cross-check in tests. Signing is pure given the key and, for PSS and
- * node ECDSA, the platform CSPRNG.
+ * signatures with optional injected entropy). Each operation defaults to
+ * the faster correct one: noble signs ECDSA, node verifies it and does
+ * EdDSA and RSA. Each backend is the other's cross-check in tests. Signing
+ * is pure given the key and, for PSS and node ECDSA, the platform CSPRNG.
  *
  * Sign with {@link createSignatureAuth}, check with {@link verifySignatureAuth};
  * pick the method and scheme with {@link chooseSignatureScheme}.
@@ -231,8 +232,9 @@ export type EcdsaFormat = "der" | "raw";
 /** Options of {@link sign}. */
 export interface SignOptions {
   /**
-   * Backend; default node, except noble for P-521 (see
-   * {@link signatureBackendSupports}). An unsupported choice throws.
+   * Backend; default noble for ECDSA (faster here, RFC 6979 deterministic),
+   * node for RSA and EdDSA (see {@link signatureBackendSupports}). An
+   * unsupported choice throws.
    */
   readonly backend?: SignatureBackend;
   /** ECDSA encoding (default "der"). */
@@ -257,8 +259,17 @@ function checkKey(key: SignatureKeyInfo, scheme: SignatureScheme): void {
   }
 }
 
-function defaultBackend(key: SignatureKeyInfo): SignatureBackend {
-  return key.type === "ec" && key.curve === "P-521" ? "noble" : "node";
+/**
+ * The faster correct backend per operation, measured with Deno 2.9 (CPU per
+ * op, 600-byte message): ECDSA signing is 1.6-2x faster on noble (RFC 6979
+ * with precomputed base-point tables: P-256 ~350 us vs ~550 us, P-384
+ * ~630 us vs ~1310 us), ECDSA verifying 2x faster on node:crypto (P-256
+ * ~510 us vs ~1010 us), EdDSA 25-35x faster on node:crypto both ways; P-521
+ * is noble only (see {@link signatureBackendSupports}), RSA node only.
+ */
+function defaultBackend(key: SignatureKeyInfo, op: "sign" | "verify"): SignatureBackend {
+  if (key.type !== "ec") return "node";
+  return key.curve === "P-521" || op === "sign" ? "noble" : "node";
 }
 
 /**
@@ -275,14 +286,19 @@ export function signatureBackendSupports(
   return !(key.type === "ec" && key.curve === "P-521");
 }
 
-function pickBackend(key: SignatureKeyInfo, wanted: SignatureBackend | undefined, strict: boolean) {
-  if (wanted === undefined) return defaultBackend(key);
+function pickBackend(
+  key: SignatureKeyInfo,
+  wanted: SignatureBackend | undefined,
+  strict: boolean,
+  op: "sign" | "verify",
+) {
+  if (wanted === undefined) return defaultBackend(key, op);
   if (signatureBackendSupports(wanted, key)) return wanted;
-  if (!strict) return defaultBackend(key);
+  if (!strict) return defaultBackend(key, op);
   throw new CryptoError(
     `the '${wanted}' signature backend cannot handle ${key.type}${
       key.curve ? " " + key.curve : ""
-    } keys; use '${defaultBackend(key)}'`,
+    } keys; use '${defaultBackend(key, op)}'`,
   );
 }
 
@@ -323,7 +339,7 @@ export function sign(
   checkKey(key, scheme);
   const s = SIGNATURE_SCHEMES[scheme];
   const fmt = opts.ecdsaFormat ?? "der";
-  if (pickBackend(key, opts.backend, true) === "noble") {
+  if (pickBackend(key, opts.backend, true, "sign") === "noble") {
     if (s.keyType === "ec") {
       const c = NOBLE_CURVES[key.curve!];
       return c.sign(DIGESTS[s.digest!](data), key.raw!, {
@@ -369,7 +385,7 @@ export function verify(
   checkKey(pub, scheme);
   const s = SIGNATURE_SCHEMES[scheme];
   const fmt = opts.ecdsaFormat ?? "der";
-  if (pickBackend(pub, opts.backend, true) === "noble") {
+  if (pickBackend(pub, opts.backend, true, "verify") === "noble") {
     try {
       if (s.keyType === "ec") {
         const c = NOBLE_CURVES[pub.curve!];
@@ -522,7 +538,7 @@ export function createSignatureAuth(
 ): SignatureAuth {
   const { method, scheme } = choice;
   checkKey(key, scheme);
-  opts = { ...opts, backend: pickBackend(key, opts.backend, false) };
+  opts = { ...opts, backend: pickBackend(key, opts.backend, false, "sign") };
   if (method === SignatureAuthMethod.DIGITAL_SIGNATURE) {
     const sig = sign(key, scheme, signedOctets, { ...opts, ecdsaFormat: "der" });
     return { method, data: encodeDigitalSignatureAuth(encodeSignatureAlgorithmId(scheme), sig) };
@@ -587,7 +603,7 @@ export function verifySignatureAuth(
   signedOctets: Uint8Array,
   policy: VerifyAuthPolicy = {},
 ): SignatureAuthResult {
-  const backend = pickBackend(key, policy.backend, false);
+  const backend = pickBackend(key, policy.backend, false, "verify");
   const minRsa = policy.minRsaBits ?? 2048;
   if (key.type === "rsa" && key.bits < minRsa) {
     return { ok: false, reason: `peer RSA key of ${key.bits} bits is below the minimum ${minRsa}` };

@@ -83,6 +83,40 @@ export interface KeyExchange {
   computeSharedSecret(peerPublic: Uint8Array): Uint8Array;
 }
 
+/**
+ * Optional allocation-free entry points of an {@link Aead} (the libcrypto FFI
+ * backend has them; the ESP hot path uses them when present).
+ */
+export interface AeadInPlace extends Aead {
+  /** Seals `buf[start..end)` in place, tag to `buf[end..end+tagLength)`. */
+  sealInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void;
+  /** Opens `buf[start..end)` (ciphertext || tag) in place; false on a bad tag. */
+  openInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean;
+}
+
+/** Optional allocation-free entry points of a {@link BlockCipher}; `out` may alias `data`. */
+export interface BlockCipherInPlace extends BlockCipher {
+  encryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  decryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+}
+
+/** Optional allocation-free entry point of a {@link Mac}: the MAC of `parts` into `out`. */
+export interface MacInPlace extends Mac {
+  computeTo(out: Uint8Array, parts: readonly Uint8Array[]): void;
+}
+
 /** A source of random bytes: `rng(n)` returns n random bytes (injected in tests). */
 export type Rng = (length: number) => Uint8Array;
 

@@ -10,7 +10,10 @@ import { IkeEngine } from "../ikev2/engine.ts";
 import type { SpdEntry } from "../db/spd.ts";
 import { Dataplane, type DataplaneEvent, type DataplaneOptions } from "../dataplane/dataplane.ts";
 import type { Json } from "./control_protocol.ts";
-import { saSpecFromInstall } from "./install_spec.ts";
+import { addressText, saSpecFromInstall, UnsupportedSaError } from "./install_spec.ts";
+import type { EncapChannel } from "./natt_transport.ts";
+import { isWildcardAddress } from "./route_source.ts";
+import { ipToBytes, parseIp } from "../db/address.ts";
 import type {
   AcquireEvent,
   DataplanePort,
@@ -33,13 +36,43 @@ export interface RuntimePayload {
 /** Something worth a log line that happened inside an adapter. */
 export type AdapterLog = (level: "error" | "warn" | "info" | "debug", message: string) => void;
 
+/**
+ * Connections without a local address but with a fixed peer get our route
+ * source toward that peer (`localFor`): the engine needs a real address for
+ * NAT detection and as the SAs' outer source. Unresolvable ones stay as
+ * they are.
+ */
+export function withLocalAddresses(
+  config: EngineConfig,
+  localFor: (remote: string) => string | undefined,
+): EngineConfig {
+  return {
+    ...config,
+    connections: config.connections.map((c) => {
+      if (!isWildcardAddress(c.localAddress) || isWildcardAddress(c.remoteAddress)) return c;
+      const local = localFor(c.remoteAddress);
+      return local ? { ...c, localAddress: local } : c;
+    }),
+  };
+}
+
 /** {@link EnginePort} over {@link IkeEngine}. */
 export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
   #engine: IkeEngine;
   #log: AdapterLog;
+  #localFor: (remote: string) => string | undefined;
 
-  constructor(config: RuntimePayload, log: AdapterLog) {
-    this.#engine = new IkeEngine(config.engine);
+  /**
+   * `localFor` resolves our address toward a peer for connections without
+   * `local_addrs` (default: none resolved).
+   */
+  constructor(
+    config: RuntimePayload,
+    log: AdapterLog,
+    localFor: (remote: string) => string | undefined = () => undefined,
+  ) {
+    this.#localFor = localFor;
+    this.#engine = new IkeEngine(withLocalAddresses(config.engine, localFor));
     this.#log = log;
   }
 
@@ -76,7 +109,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
   reconfigure(config: RuntimePayload, now: number): Effect[] {
     void now;
     if (this.#engine.list().length === 0) {
-      this.#engine = new IkeEngine(config.engine);
+      this.#engine = new IkeEngine(withLocalAddresses(config.engine, this.#localFor));
       return [];
     }
     this.#log(
@@ -128,9 +161,22 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
   }
 }
 
-/** {@link DataplanePort} over the Worker-based {@link Dataplane}. */
-export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload> {
+function addressBytes(text: string): Uint8Array {
+  const ip = parseIp(text);
+  if (!ip) throw new UnsupportedSaError(`'${text}' is not an IP address`);
+  return ipToBytes(ip);
+}
+
+/**
+ * {@link DataplanePort} over the Worker-based {@link Dataplane}. With
+ * `udpEncapPort` set in the data plane options it is also the
+ * {@link EncapChannel} for IKE on that port (lib/daemon/natt_transport.ts).
+ */
+export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>, EncapChannel {
   #dp: Dataplane | null = null;
+  #onIke: ((bytes: Uint8Array, from: Endpoint) => void) | null = null;
+  /** The UDP encapsulation port (RFC 3948). */
+  readonly port: number;
   #spd: readonly SpdEntry[] = [];
   #acquire: ((a: AcquireEvent) => void) | null = null;
   #expire: ((e: ExpireEvent) => void) | null = null;
@@ -140,9 +186,22 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload> 
   constructor(
     log: AdapterLog,
     start: (o: DataplaneOptions) => Promise<Dataplane> = Dataplane.start,
+    udpEncapPort = 4500,
   ) {
     this.#log = log;
     this.#start = start;
+    this.port = udpEncapPort;
+  }
+
+  onIke(cb: ((bytes: Uint8Array, from: Endpoint) => void) | null): void {
+    this.#onIke = cb;
+  }
+
+  async sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean): Promise<void> {
+    const sent = await this.#need().sendIke(bytes, addressBytes(to.address), to.port, raw);
+    if (!sent) {
+      throw new Error(`sending IKE to ${to.address}[${to.port}] from port ${this.port} failed`);
+    }
   }
 
   async configure(config: RuntimePayload): Promise<void> {
@@ -184,12 +243,12 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload> 
         this.#expire({ childSaId: e.reqid, kind: e.hard ? "hard" : "soft", description });
         break;
       }
-      case "ike":
-        this.#log(
-          "debug",
-          `IKE message on the encapsulation port from port ${e.remotePort} ignored`,
-        );
+      case "ike": {
+        const from = { address: addressText(e.remote), port: e.remotePort };
+        if (this.#onIke) this.#onIke(e.data, from);
+        else this.#log("debug", `IKE message on port ${e.localPort} from ${from.address} ignored`);
         break;
+      }
       case "error":
         this.#log("error", `data plane: ${e.message}`);
         break;
@@ -207,6 +266,27 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload> 
 
   async removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void> {
     await this.#need().removeSa(e.direction, e.protocol, e.spi);
+  }
+
+  async updateSa(e: Extract<Effect, { kind: "updateSa" }>): Promise<void> {
+    const out = e.direction === "out";
+    const [local, remote] = out ? [e.src, e.dst] : [e.dst, e.src];
+    const encap = e.encap
+      ? out
+        ? { localPort: e.encap.srcPort, remotePort: e.encap.dstPort }
+        : { localPort: e.encap.dstPort, remotePort: e.encap.srcPort }
+      : undefined;
+    const found = await this.#need().updateSa(
+      e.direction,
+      e.protocol,
+      e.spi,
+      addressBytes(local),
+      addressBytes(remote),
+      encap,
+    );
+    if (!found) {
+      this.#log("warn", `update of ${e.direction} SA ${(e.spi >>> 0).toString(16)}: not installed`);
+    }
   }
 
   async counters(): Promise<readonly SaCounters[]> {

@@ -8,7 +8,8 @@
  *  UDP 500/4500 ──► engine.handle ─┐
  *  timer fired ───► engine.timer  ─┤            ┌─► send       ──► UDP
  *  acquire (DP) ──► engine.initiate┼─► Effect[] ┼─► installSa  ──► data plane (+ SaState)
- *  ipsec up/down ─► initiate/term. ┘   (queue)  ├─► removeSa   ──► data plane (+ SaState)
+ *  ipsec up/down ─► initiate/term. ┘   (queue)  ├─► updateSa   ──► data plane (NAT-T float)
+ *                                               ├─► removeSa   ──► data plane (+ SaState)
  *                                               ├─► setTimer / cancelTimer ──► timers
  *                                               └─► log / event ──► LogRing, `up` waiters
  * ```
@@ -238,7 +239,7 @@ export class Daemon<P = unknown> {
     const now = this.#now();
     switch (e.kind) {
       case "send":
-        await this.#transport.send(e.bytes, e.from, e.to);
+        await this.#transport.send(e.bytes, e.from, e.to, e.raw);
         break;
       case "installSa":
         await this.#dataplane.installSa(e.sa);
@@ -252,6 +253,18 @@ export class Daemon<P = unknown> {
             } ${e.sa.src} -> ${e.sa.dst} (${e.sa.connectionName}/${e.sa.childName})`,
         );
         break;
+      case "updateSa": {
+        const what = `${e.protocol.toUpperCase()} SA ${e.direction} SPI ${formatSpi(e.spi)}`;
+        const udp = e.encap ? ` (UDP ${e.encap.srcPort} -> ${e.encap.dstPort})` : "";
+        if (!this.#dataplane.updateSa) {
+          this.#log("warn", "knl", `cannot move ${what}: the data plane has no updateSa`);
+          break;
+        }
+        await this.#dataplane.updateSa(e);
+        this.state.apply(e, now);
+        this.#log("info", "knl", `updated ${what}: ${e.src} -> ${e.dst}${udp}`);
+        break;
+      }
       case "removeSa":
         await this.#dataplane.removeSa(e);
         this.state.apply(e, now);

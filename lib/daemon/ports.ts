@@ -135,6 +135,8 @@ export interface DataplanePort<P = unknown> {
   configure(config: P): Promise<void>;
   installSa(sa: SaInstall): Promise<void>;
   removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void>;
+  /** Moves an installed SA to new outer addresses / UDP ports (NAT port floating, MOBIKE). */
+  updateSa?(e: Extract<Effect, { kind: "updateSa" }>): Promise<void>;
   /** Per-SA counters, when the data plane counts. */
   counters?(): Promise<readonly SaCounters[]>;
   /** Registers the callback for acquires; called once before configure(). */
@@ -151,7 +153,11 @@ export interface DataplanePort<P = unknown> {
 export interface IkeTransport {
   /** Starts receiving; `bytes` never include a non-ESP marker. */
   start(onMessage: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => void): Promise<void>;
-  send(bytes: Uint8Array, from: Endpoint, to: Endpoint): Promise<void>;
+  /**
+   * Sends an IKE message (the non-ESP marker is added on the NAT-T port);
+   * `raw` bytes (a NAT-T keepalive) go out as they are.
+   */
+  send(bytes: Uint8Array, from: Endpoint, to: Endpoint, raw?: boolean): Promise<void>;
   close(): void;
 }
 

@@ -8,6 +8,11 @@
  * into the TUN (table 220; the data plane marks its own packets so they never
  * loop back).
  *
+ * NAT-T: the data plane owns UDP 4500 (ESP-in-UDP must reach its Workers);
+ * IKE on 4500 travels through it ({@link NattIkeTransport}), IKE on 500
+ * through our own sockets. Our address toward a peer, when the config has
+ * none or we listen on the wildcard, is the route source ({@link routeSource}).
+ *
  * @module
  */
 import { ConfigError } from "../config/config.ts";
@@ -40,7 +45,12 @@ import {
   type DaemonRuntime,
   type TableRow,
 } from "./ports.ts";
-import { UdpIkeTransport } from "./udp_transport.ts";
+import { NATT_PORT, UdpIkeTransport } from "./udp_transport.ts";
+import { NattIkeTransport } from "./natt_transport.ts";
+import { routeSource } from "./route_source.ts";
+
+/** fwmark of everything the data plane sends (its packets skip the TUN table). */
+export const DATAPLANE_MARK = 0x5000;
 
 function selectorText(s: Selector): string {
   const proto = s.protocol === "any" ? "" : ` ${protocolName(s.protocol)}`;
@@ -146,6 +156,8 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
   const listenAddrs = anyLocal ? [] : [...new Set(config.connections.flatMap((c) => c.localAddrs))];
   const dataplane: DataplaneOptions = {
     tunName: "ipsec0",
+    mark: DATAPLANE_MARK,
+    udpEncapPort: NATT_PORT,
     routes: tunRoutes(config),
     ipv6: config.connections.some((c) =>
       [...c.localAddrs, ...c.remoteAddrs].some((a) => a.includes(":"))
@@ -179,18 +191,40 @@ export async function loadDaemonConfig(path: string): Promise<DaemonConfig<Runti
   return daemonConfig(config, path);
 }
 
+/** Our address toward `remote` as the kernel routes our (marked) packets. */
+function localFor(remote: string): string | undefined {
+  return routeSource(remote, DATAPLANE_MARK);
+}
+
 /** The runtime `ipsec start` uses; adapter messages go to the daemon's log. */
 export function createDefaultRuntime(): DaemonRuntime<RuntimePayload> {
   let knl: AdapterLog = () => {};
   let ike: AdapterLog = () => {};
+  let dataplane: UserspaceDataplaneAdapter | null = null;
   return {
     attachLog(log) {
       knl = (level, message) => log(level, "knl", message);
       ike = (level, message) => log(level, "ike", message);
     },
     loadConfig: loadDaemonConfig,
-    createEngine: (config) => new IkeEngineAdapter(config.payload, (l, m) => ike(l, m)),
-    createDataplane: () => new UserspaceDataplaneAdapter((l, m) => knl(l, m)),
-    createTransport: (config) => new UdpIkeTransport({ addresses: config.listenAddrs }),
+    createEngine: (config) => new IkeEngineAdapter(config.payload, (l, m) => ike(l, m), localFor),
+    createDataplane: (config) => {
+      const port = config.payload.dataplane.udpEncapPort ?? 0;
+      dataplane = new UserspaceDataplaneAdapter((l, m) => knl(l, m), undefined, port);
+      return dataplane;
+    },
+    createTransport: (config) => {
+      // The data plane (created first) owns the NAT-T port when it has one.
+      const encap = dataplane && dataplane.port > 0 ? dataplane : undefined;
+      return new NattIkeTransport({
+        ike: new UdpIkeTransport({
+          addresses: config.listenAddrs,
+          bindNatt: !encap,
+        }),
+        ...(encap ? { encap } : {}),
+        listenAddrs: config.listenAddrs,
+        localFor,
+      });
+    },
   };
 }

@@ -150,6 +150,13 @@ export class SaState {
       if (e.direction === "in" && c.inbound?.spi === e.spi) c.inbound = undefined;
       if (e.direction === "out" && c.outbound?.spi === e.spi) c.outbound = undefined;
       if (!c.inbound && !c.outbound) this.#ike.get(e.ikeSaId)?.children.delete(e.childSaId);
+    } else if (e.kind === "updateSa") {
+      const c = this.#ike.get(e.ikeSaId)?.children.get(e.childSaId);
+      const key = e.direction === "in" ? "inbound" : "outbound";
+      const v = c?.[key];
+      if (!c || !v || v.spi !== e.spi) return;
+      const encap = e.encap ? `udp ${e.encap.srcPort}->${e.encap.dstPort}` : "";
+      c[key] = { ...v, src: e.src, dst: e.dst, encap };
     } else if (e.kind === "event") {
       this.#event(e.event, now);
     }

@@ -5,7 +5,9 @@
  * Port 4500 carries both IKE and ESP-in-UDP (RFC 3948): IKE messages start
  * with a 4-byte non-ESP marker of zeros, a single 0xff byte is a NAT-T
  * keepalive, anything else is ESP and goes to `onEsp` when the data plane
- * wants it.
+ * wants it. The production runtime leaves 4500 to the data plane instead
+ * (`bindNatt: false`, see lib/daemon/natt_transport.ts): ESP-in-UDP must
+ * reach its Workers, and only one socket can own the port.
  *
  * @module
  */
@@ -49,6 +51,8 @@ export interface UdpIkeTransportOptions {
   /** Ports (default 500 and 4500; tests use unprivileged ones). */
   readonly ikePort?: number;
   readonly nattPort?: number;
+  /** Bind the NAT-T port (default true; false when the data plane owns it). */
+  readonly bindNatt?: boolean;
   /** ESP-in-UDP arriving on the NAT-T port. */
   readonly onEsp?: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => void;
   /** Datagrams that were dropped, with the reason. */
@@ -87,10 +91,8 @@ export class UdpIkeTransport implements IkeTransport {
     onMessage: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => void,
   ): Promise<void> {
     const addrs = this.#opts.addresses.length > 0 ? this.#opts.addresses : ["0.0.0.0", "::"];
-    const ports: [number, boolean][] = [
-      [this.#opts.ikePort ?? IKE_PORT, false],
-      [this.#opts.nattPort ?? NATT_PORT, true],
-    ];
+    const ports: [number, boolean][] = [[this.#opts.ikePort ?? IKE_PORT, false]];
+    if (this.#opts.bindNatt ?? true) ports.push([this.#opts.nattPort ?? NATT_PORT, true]);
     try {
       for (const address of addrs) {
         for (const [port, natt] of ports) {
@@ -141,14 +143,14 @@ export class UdpIkeTransport implements IkeTransport {
     throw new Error(`no IKE socket bound to ${from.address} port ${from.port}`);
   }
 
-  send(bytes: Uint8Array, from: Endpoint, to: Endpoint): Promise<void> {
+  send(bytes: Uint8Array, from: Endpoint, to: Endpoint, raw = false): Promise<void> {
     let b: Bound;
     try {
       b = this.#pick(from);
     } catch (e) {
       return Promise.reject(e);
     }
-    const out = b.natt ? addNonEspMarker(bytes) : bytes;
+    const out = b.natt && !raw ? addNonEspMarker(bytes) : bytes;
     return new Promise((resolve, reject) => {
       b.socket.send(out, to.port, to.address, (err) => err ? reject(err) : resolve());
     });

@@ -61,7 +61,14 @@ export type ControlRequest =
     encap?: { localPort: number; remotePort: number };
   }
   | { type: "setPolicies"; entries: SpdEntry[] | null }
-  | { type: "sendIke"; data: Uint8Array; remote: Uint8Array; remotePort: number }
+  | {
+    type: "sendIke";
+    data: Uint8Array;
+    remote: Uint8Array;
+    remotePort: number;
+    /** Send `data` as it is (a NAT-T keepalive), without the non-ESP marker. */
+    raw?: boolean;
+  }
   | { type: "stats" }
   | { type: "stop" };
 

@@ -191,8 +191,9 @@ async function main(): Promise<void> {
           const v4 = m.remote.length === 4;
           const r = rx.find((x) => x.kind === "udp" && x.sock.family === (v4 ? 4 : 6));
           if (!r) throw new Error("no UDP encapsulation socket for this address family");
-          const d = new Uint8Array(4 + m.data.length); // non-ESP marker (RFC 3948 section 2.2)
-          d.set(m.data, 4);
+          // Non-ESP marker (RFC 3948 section 2.2), except for a raw keepalive.
+          const d = m.raw ? m.data : new Uint8Array(4 + m.data.length);
+          if (!m.raw) d.set(m.data, 4);
           return r.sock.sendTo(d, m.remote, m.remotePort) === d.length;
         }
         case "stop":

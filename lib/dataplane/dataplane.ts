@@ -420,9 +420,17 @@ export class Dataplane {
     });
   }
 
-  /** Sends an IKE message from the UDP encapsulation port (adds the non-ESP marker). */
-  sendIke(data: Uint8Array, remote: Uint8Array, remotePort: number): Promise<boolean> {
-    return this.#request<boolean>("in", { type: "sendIke", data, remote, remotePort });
+  /**
+   * Sends an IKE message from the UDP encapsulation port (adds the non-ESP
+   * marker); with `raw`, `data` goes out as it is (a NAT-T keepalive, 0xFF).
+   */
+  sendIke(
+    data: Uint8Array,
+    remote: Uint8Array,
+    remotePort: number,
+    raw = false,
+  ): Promise<boolean> {
+    return this.#request<boolean>("in", { type: "sendIke", data, remote, remotePort, raw });
   }
 
   /** All counters: per path, per drop reason, per SA (both Workers merged). */

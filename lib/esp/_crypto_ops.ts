@@ -7,31 +7,14 @@
  * @module
  */
 
-import type { Aead, BlockCipher, Mac } from "../crypto/types.ts";
-
-interface AeadInPlace extends Aead {
-  sealInPlace(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-  ): void;
-  openInPlace(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-  ): boolean;
-}
-interface CipherInPlace extends BlockCipher {
-  encryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
-  decryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void;
-}
-interface MacInPlace extends Mac {
-  computeTo(out: Uint8Array, parts: readonly Uint8Array[]): void;
-}
+import type {
+  Aead,
+  AeadInPlace,
+  BlockCipher,
+  BlockCipherInPlace as CipherInPlace,
+  Mac,
+  MacInPlace,
+} from "../crypto/types.ts";
 
 /** Seals `buf[start..end)` in place; the tag lands at `buf[end..end+tagLength)`. */
 export type SealInPlace = (

@@ -124,10 +124,25 @@ export type EngineEvent =
     readonly connectionName: string;
   }
   | {
+    /** The peer assigned us a virtual IP (use it as the inner source address). */
+    readonly type: "virtual-ip";
+    readonly ikeSaId: number;
+    readonly address: string;
+    readonly dns: readonly string[];
+  }
+  | {
     readonly type: "ike-failed";
     readonly ikeSaId: number;
     readonly connectionName: string;
     readonly reason: string;
+  }
+  /** MOBIKE moved the IKE SA (and its child SAs, see `updateSa`) to new endpoints. */
+  | {
+    readonly type: "ike-updated";
+    readonly ikeSaId: number;
+    readonly connectionName: string;
+    readonly local: Endpoint;
+    readonly remote: Endpoint;
   };
 
 /** Log severity. */

@@ -16,10 +16,27 @@
  *   ◄──── Effect[]: send | installSa | removeSa | setTimer | cancelTimer | log | event
  * ```
  *
- * Timer ids are strings (`ike/<id>/rtx`, `ike/<id>/dpd`, `ike/<id>/halfopen`);
- * a `setTimer` with a known id replaces the earlier deadline. Message ids,
- * retransmission (RFC 7296 section 2.1 back-off) and the cached response for
- * retransmitted requests live in {@link ExchangeWindow}, one per IKE SA.
+ * Timer ids are opaque strings (`ike/<id>/rtx`, `.../dpd`, `.../rekey`,
+ * `.../child/<id>/rekey` ...); a `setTimer` with a known id replaces the
+ * earlier deadline. Message ids, retransmission (RFC 7296 section 2.1
+ * back-off) and the cached response for retransmitted requests live in
+ * {@link ExchangeWindow}, one per IKE SA.
+ *
+ * What it does: IKE_SA_INIT (proposal choice, INVALID_KE_PAYLOAD retry,
+ * COOKIE above `cookieThreshold` half-open SAs, NAT detection, fragmentation
+ * and signature-hash notifies), IKE_AUTH (PSK, RFC 7427/4754/8420 signatures
+ * with CERT/CERTREQ and chain validation, PAD), the first child SA with
+ * narrowing and transport mode, further children, child rekeying
+ * (make-before-break, PFS, collisions per RFC 7296 2.8.1), IKE SA rekeying,
+ * Delete, liveness checks with dpd_action, NAT-T (port 4500, keepalives,
+ * port floating with `updateSa`), IKE fragmentation (RFC 7383) and key
+ * export for Wireshark (`exportKeys`).
+ *
+ * Host duties: datagrams on the NAT-T port (4500) carry the 4-byte non-ESP
+ * marker: strip it before {@link IkeEngine.handle} and add it to `send`
+ * effects from port 4500 unless `raw` (a keepalive). Report SAD soft/hard
+ * byte and packet limits with {@link IkeEngine.childExpired} and ESP with
+ * unknown SPIs with {@link IkeEngine.invalidSpi}.
  *
  * @example
  * ```ts
@@ -85,6 +102,7 @@ import {
 } from "./tasks/informational.ts";
 import type { TaskContext } from "./tasks/task_context.ts";
 import { espSaLines, ikev2DecryptionLine } from "./tasks/key_export.ts";
+import { AddressPools, buildCpReply, readCpReply, wantsIp4 } from "./tasks/config_payload.ts";
 import { keGroups } from "./tasks/proposal_select.ts";
 import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
@@ -139,6 +157,10 @@ export interface IkeSaInfo {
   readonly remoteId?: string;
   readonly natLocal: boolean;
   readonly natRemote: boolean;
+  /** Our virtual IP (assigned by the peer). */
+  readonly vip?: string;
+  /** The virtual IP we leased to the peer. */
+  readonly peerVip?: string;
   readonly children: readonly {
     readonly id: number;
     readonly name: string;
@@ -203,7 +225,10 @@ export class IkeEngine {
   #halfOpen = new Set<IkeSa>();
   /** Inbound SAs of rekeyed children awaiting removal after the grace period, by timer id. */
   #lingering = new Map<string, Effect>();
+  /** Latest time seen by a public call (for work that needs "now" deep inside). */
+  #now = 0;
   #cookies: CookieJar;
+  #pools: AddressPools;
   #nextId = 1;
   #fx: Effect[] = [];
   #ctx: TaskContext;
@@ -216,6 +241,7 @@ export class IkeEngine {
       (config.cookieSecretLifetimeSeconds ?? 120) * 1000,
       opts.now ?? 0,
     );
+    this.#pools = new AddressPools(config.pools ?? []);
     this.#ctx = {
       random: (n) => this.#random(n),
       config,
@@ -228,7 +254,7 @@ export class IkeEngine {
 
   /** Starts connection `name` as initiator: IKE_SA_INIT, then IKE_AUTH with its first child. */
   initiate(name: string, now: number): Effect[] {
-    return this.#run(() => {
+    return this.#run(now, () => {
       const cfg = this.config.connections.find((c) => c.name === name);
       if (!cfg) throw new RangeError(`no connection named '${name}'`);
       this.#startInitiator(cfg, now);
@@ -240,17 +266,17 @@ export class IkeEngine {
    * `from` the peer's endpoint and `to` ours.
    */
   handle(bytes: Uint8Array, from: Endpoint, to: Endpoint, now: number): Effect[] {
-    return this.#run(() => this.#handle(bytes, from, to, now));
+    return this.#run(now, () => this.#handle(bytes, from, to, now));
   }
 
   /** A timer armed by a `setTimer` effect fired. Unknown or stale ids do nothing. */
   timer(id: string, now: number): Effect[] {
-    return this.#run(() => this.#timer(id, now));
+    return this.#run(now, () => this.#timer(id, now));
   }
 
   /** Deletes IKE SA `ikeSaId` and its children (INFORMATIONAL with D(IKE)). */
   terminate(ikeSaId: number, now: number): Effect[] {
-    return this.#run(() => {
+    return this.#run(now, () => {
       const sa = this.#sas.get(ikeSaId);
       if (!sa) return;
       if (!sa.established) {
@@ -263,7 +289,7 @@ export class IkeEngine {
 
   /** Deletes child SA `childSaId` (INFORMATIONAL with D(ESP/AH)). */
   closeChild(childSaId: number, now: number): Effect[] {
-    return this.#run(() => {
+    return this.#run(now, () => {
       for (const sa of this.#sas.values()) {
         const c = sa.children.get(childSaId);
         if (!c || c.state !== "installed") continue;
@@ -280,7 +306,7 @@ export class IkeEngine {
    * At most one such notify is queued per IKE SA.
    */
   invalidSpi(peerAddress: string, protocol: "esp" | "ah", spi: number, now: number): Effect[] {
-    return this.#run(() => {
+    return this.#run(now, () => {
       const sa = [...this.#sas.values()].find((s) =>
         s.established && s.remote.address === peerAddress
       );
@@ -296,9 +322,27 @@ export class IkeEngine {
     });
   }
 
+  /**
+   * Reauthenticates IKE SA `ikeSaId` make-before-break: a new IKE SA with
+   * full IKE_AUTH (no INITIAL_CONTACT) and new child SAs comes up first,
+   * then the old one is deleted.
+   */
+  reauthenticate(ikeSaId: number, now: number): Effect[] {
+    return this.#run(now, () => {
+      const sa = this.#sas.get(ikeSaId);
+      if (!sa?.established || sa.rekeyedTo !== undefined) return;
+      if (sa.config.remoteAddress === "%any") {
+        this.#log("warn", `${sa.label} cannot reauthenticate: peer address unknown in config`);
+        return;
+      }
+      this.#log("info", `${sa.label} reauthenticating IKE_SA`);
+      this.#startInitiator(sa.config, now, sa);
+    });
+  }
+
   /** Rekeys IKE SA `ikeSaId` now (new SPIs and keys; the child SAs move over). */
   rekeyIke(ikeSaId: number, now: number): Effect[] {
-    return this.#run(() => {
+    return this.#run(now, () => {
       const sa = this.#sas.get(ikeSaId);
       if (sa?.established && sa.rekeyedTo === undefined) {
         this.#queue(sa, { kind: "rekey_ike" }, now);
@@ -308,8 +352,9 @@ export class IkeEngine {
 
   /** Rekeys child SA `childSaId` now (CREATE_CHILD_SA with REKEY_SA, make-before-break). */
   rekeyChild(childSaId: number, now: number): Effect[] {
-    return this.#run(() =>
-      this.#forChild(childSaId, (sa, c) => this.#childLifetime(sa, c, "soft", now))
+    return this.#run(
+      now,
+      () => this.#forChild(childSaId, (sa, c) => this.#childLifetime(sa, c, "soft", now)),
     );
   }
 
@@ -318,14 +363,15 @@ export class IkeEngine {
    * lifetime, or its sequence numbers running out (soft).
    */
   childExpired(childSaId: number, kind: "soft" | "hard", now: number): Effect[] {
-    return this.#run(() =>
-      this.#forChild(childSaId, (sa, c) => this.#childLifetime(sa, c, kind, now))
+    return this.#run(
+      now,
+      () => this.#forChild(childSaId, (sa, c) => this.#childLifetime(sa, c, kind, now)),
     );
   }
 
   /** Creates another child SA from connection config `childName` on IKE SA `ikeSaId`. */
   createChild(ikeSaId: number, childName: string, now: number): Effect[] {
-    return this.#run(() => {
+    return this.#run(now, () => {
       const sa = this.#sas.get(ikeSaId);
       const config = sa?.config.children.find((c) => c.name === childName);
       if (!sa || !config) throw new RangeError(`no IKE SA ${ikeSaId} with child '${childName}'`);
@@ -348,6 +394,8 @@ export class IkeEngine {
       ...(sa.remoteId ? { remoteId: sa.remoteId.value } : {}),
       natLocal: sa.natLocal,
       natRemote: sa.natRemote,
+      ...(sa.vip ? { vip: sa.vip } : {}),
+      ...(sa.peerVip ? { peerVip: sa.peerVip.address } : {}),
       children: [...sa.children.values()].map((c) => ({
         id: c.id,
         name: c.config.name,
@@ -364,6 +412,11 @@ export class IkeEngine {
     return this.#sas.get(id);
   }
 
+  /** Virtual IPs leased from pool `name` (status output and tests). */
+  leases(name: string): string[] {
+    return this.#pools.inUse(name);
+  }
+
   /** Number of responder IKE SAs still in IKE_SA_INIT/IKE_AUTH. */
   get halfOpenCount(): number {
     return this.#halfOpen.size;
@@ -372,9 +425,10 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Plumbing
 
-  #run(f: () => void): Effect[] {
+  #run(now: number, f: () => void): Effect[] {
     const outer = this.#fx;
     this.#fx = [];
+    this.#now = Math.max(this.#now, now);
     try {
       f();
       return this.#fx;
@@ -467,7 +521,7 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Initiator start and the request queue
 
-  #startInitiator(cfg: PeerConfig, now: number): IkeSa {
+  #startInitiator(cfg: PeerConfig, now: number, reauthOf?: IkeSa): IkeSa {
     const sa = new IkeSa({
       id: this.#nextId++,
       initiator: true,
@@ -481,6 +535,7 @@ export class IkeEngine {
     });
     this.#register(sa);
     sa.transition("connecting");
+    sa.reauthOf = reauthOf?.id;
     this.#log("info", `${sa.label} initiating IKE_SA to ${sa.remote.address}`);
     sa.pending.push({ kind: "ike_init" }, { kind: "ike_auth" });
     this.#pump(sa, now);
@@ -957,14 +1012,33 @@ export class IkeEngine {
     let childPayloads: Payload[] = [];
     let child: ChildSa | undefined;
     let childError: { reason: string; notify: number } | undefined;
-    if (first(req, PayloadType.SA)) {
+    const cp: Payload[] = [];
+    if (wantsIp4(req.payloads) && sa.config.pools?.length) {
+      const owner = sa.remoteId?.value ?? sa.remote.address;
+      for (const pool of sa.config.pools) {
+        const address = this.#pools.lease(pool, owner);
+        if (!address) continue;
+        sa.peerVip = { pool, address };
+        cp.push(buildCpReply(address, this.#pools.dns(pool)));
+        this.#log("info", `${sa.label} assigning virtual IP ${address} to peer '${owner}'`);
+        break;
+      }
+      if (!sa.peerVip) {
+        childError = {
+          reason: "no virtual IP available",
+          notify: NotifyType.INTERNAL_ADDRESS_FAILURE,
+        };
+        childPayloads = [makeNotify(NotifyType.INTERNAL_ADDRESS_FAILURE)];
+      }
+    }
+    if (first(req, PayloadType.SA) && !childError) {
       const id = this.#nextId++;
       const r = respondChild(sa, req, this.#ctx, id);
       childPayloads = r.payloads;
       if (r.ok) child = r.child;
       else childError = r;
     }
-    this.#respond(sa, req, [...auth.payloads, ...childPayloads]);
+    this.#respond(sa, req, [...auth.payloads, ...cp, ...childPayloads]);
     this.#established(sa, now);
     if (initialContact) this.#initialContact(sa);
     if (child) this.#installChild(sa, child, now);
@@ -1047,6 +1121,25 @@ export class IkeEngine {
           return;
         }
         this.#established(sa, now);
+        const replaced = sa.reauthOf !== undefined ? this.#sas.get(sa.reauthOf) : undefined;
+        if (replaced?.established) {
+          // Reauthentication, make-before-break: the old IKE SA and its children go
+          // once packets already sent on them had time to arrive.
+          const graceMs = (this.config.rekeyInboundGraceSeconds ?? 2) * 1000;
+          this.#fx.push({
+            kind: "setTimer",
+            id: this.#timerId(replaced, "reauth-done"),
+            at: now + graceMs,
+          });
+        }
+        const vip = sa.config.vips?.length ? readCpReply(res.payloads) : undefined;
+        if (vip) {
+          sa.vip = vip.address;
+          this.#log("info", `${sa.label} installing virtual IP ${vip.address}`);
+          this.#event({ type: "virtual-ip", ikeSaId: sa.id, address: vip.address, dns: vip.dns });
+        } else if (sa.config.vips?.length) {
+          this.#log("warn", `${sa.label} peer did not assign a virtual IP`);
+        }
         for (const c of sa.config.children.slice(1)) {
           sa.pending.push({ kind: "create_child", config: c });
         }
@@ -1140,6 +1233,10 @@ export class IkeEngine {
     this.#armDpd(sa);
     this.#armKeepalive(sa, now);
     this.#armIkeRekey(sa, now);
+    const reauth = sa.config.reauthSeconds ?? 0;
+    if (reauth > 0 && sa.initiator) {
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "reauth"), at: now + reauth * 1000 });
+    }
   }
 
   /**
@@ -1239,6 +1336,8 @@ export class IkeEngine {
     fresh.authInfo = old.authInfo;
     fresh.padEntry = old.padEntry;
     fresh.candidates = old.candidates;
+    fresh.vip = old.vip;
+    fresh.peerVip = old.peerVip;
     return fresh;
   }
 
@@ -1577,7 +1676,15 @@ export class IkeEngine {
   /** Establishment failed: report and forget. */
   #fail(sa: IkeSa, reason: string): void {
     this.#log("warn", `${sa.label} ${reason}`);
+    const retry = sa.initiator && !sa.established && sa.reauthOf === undefined &&
+      sa.attempt < (sa.config.keyingTries ?? 1);
     this.#destroy(sa, reason, sa.established ? "ike-down" : "ike-failed");
+    if (retry) {
+      // keyingtries: start over with a fresh IKE SA.
+      this.#log("info", `${sa.label} establishing failed, attempt ${sa.attempt + 1}`);
+      const next = this.#startInitiator(sa.config, this.#now);
+      next.attempt = sa.attempt + 1;
+    }
   }
 
   #destroy(sa: IkeSa, reason: string, event: "ike-down" | "ike-failed"): void {
@@ -1589,6 +1696,10 @@ export class IkeEngine {
         this.#fx.push(e, { kind: "cancelTimer", id });
       }
     }
+    if (sa.peerVip && sa.rekeyedTo === undefined) {
+      this.#pools.release(sa.peerVip.pool, sa.peerVip.address);
+      this.#log("info", `${sa.label} released virtual IP ${sa.peerVip.address}`);
+    }
     sa.downReason = reason;
     sa.transition("destroyed");
     sa.pending.length = 0;
@@ -1597,7 +1708,7 @@ export class IkeEngine {
     this.#bySpi.delete(sa.localSpi);
     if (sa.halfOpenKey) this.#byInit.delete(sa.halfOpenKey);
     this.#halfOpen.delete(sa);
-    for (const t of ["rtx", "dpd", "halfopen", "keepalive", "rekey"]) {
+    for (const t of ["rtx", "dpd", "halfopen", "keepalive", "rekey", "reauth", "reauth-done"]) {
       this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, t) });
     }
     this.#log("info", `${sa.label} IKE_SA deleted: ${reason}`);
@@ -1670,7 +1781,7 @@ export class IkeEngine {
       if (sa && c) this.#childLifetime(sa, c, cm[3] === "rekey" ? "soft" : "hard", now);
       return;
     }
-    const m = /^ike\/(\d+)\/(\w+)$/.exec(id);
+    const m = /^ike\/(\d+)\/([\w-]+)$/.exec(id);
     if (!m) return;
     const sa = this.#sas.get(Number(m[1]));
     if (!sa) return;
@@ -1695,6 +1806,14 @@ export class IkeEngine {
           if (!sa.pending.some((t) => t.kind === "rekey_ike")) {
             this.#queue(sa, { kind: "rekey_ike" }, now);
           }
+        }
+        return;
+      case "reauth-done":
+        if (sa.established) this.#queue(sa, { kind: "delete_ike", reason: "reauthenticated" }, now);
+        return;
+      case "reauth":
+        if (sa.established && sa.rekeyedTo === undefined) {
+          this.#fx.push(...this.reauthenticate(sa.id, now));
         }
         return;
       case "keepalive":

@@ -80,6 +80,11 @@ export type SaTask =
   | { readonly kind: "rekey_ike"; fresh?: IkeSa; group?: number; retries?: number }
   /** INFORMATIONAL carrying notifies (e.g. INVALID_SPI). */
   | { readonly kind: "notify"; readonly payloads: readonly NotifyPayload[] }
+  /**
+   * MOBIKE UPDATE_SA_ADDRESSES from the SA's current endpoints (RFC 4555
+   * section 3.5); `cookie2` is set when the request is built.
+   */
+  | { readonly kind: "mobike_update"; cookie2?: Uint8Array }
   /** INFORMATIONAL with N(AUTHENTICATION_FAILED): we could not verify the responder. */
   | { readonly kind: "auth_failed"; readonly reason: string };
 
@@ -135,12 +140,20 @@ export class IkeSa {
   peerSignatureHashes: number[] = [];
   /** The peer sent CERTREQ (we then send our certificates with sendCert "ifasked"). */
   peerCertreq = false;
+  /** Both ends announced MOBIKE_SUPPORTED (RFC 4555). */
+  mobike = false;
+  /** The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), MOBIKE. */
+  peerAddresses: string[] = [];
   /** IKE_SA_INIT retries done (COOKIE, INVALID_KE). */
   initRetries = 0;
 
   // ---- IKE_AUTH ----
   localId: Identity | undefined;
   remoteId: Identity | undefined;
+  /** Our virtual IP, assigned by the peer in CFG_REPLY. */
+  vip: string | undefined;
+  /** The virtual IP we leased to the peer, and from which pool. */
+  peerVip: { readonly pool: string; readonly address: string } | undefined;
   /** The PAD entry that authorized the peer (when the engine has a PAD). */
   padEntry: PadEntry | undefined;
   /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */
@@ -148,6 +161,10 @@ export class IkeSa {
 
   /** SK protection of both directions, once IKE_SA_INIT is done. */
   protection: IkeSaProtection | undefined;
+  /** Which try of `keyingTries` this initiator SA is (1-based). */
+  attempt = 1;
+  /** This SA reauthenticates (replaces) that IKE SA (no INITIAL_CONTACT). */
+  reauthOf: number | undefined;
   /** Set once this SA was replaced by a rekey: the new SA's id. */
   rekeyedTo: number | undefined;
   /** Reassembly of incoming IKE fragments (created on the first SKF). */
@@ -162,7 +179,7 @@ export class IkeSa {
   halfOpenKey = "";
 
   /** Child SAs by engine-unique id. */
-  readonly children = new Map<number, ChildSa>();
+  readonly children: Map<number, ChildSa> = new Map();
   readonly counters: IkeSaCounters = { integrityFailures: 0, parseErrors: 0, droppedMessages: 0 };
   /** DPD: when we last sent a liveness check (0 = none outstanding). */
   dpdPending = false;

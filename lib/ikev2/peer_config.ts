@@ -24,6 +24,7 @@ import type { Proposal } from "../crypto/proposal.ts";
 import type { Identity } from "../db/identity.ts";
 import type { RetransmitPolicy } from "./exchange.ts";
 import type { Pad } from "../db/pad.ts";
+import type { PoolConfig } from "./tasks/config_payload.ts";
 
 /** How one side authenticates. */
 export type AuthKind = "psk" | "pubkey";
@@ -109,6 +110,14 @@ export interface PeerConfig {
   readonly local: LocalAuthConfig;
   readonly remote: RemoteAuthConfig;
   readonly children: readonly ChildConfig[];
+  /**
+   * Initiator: virtual IPv4 addresses to request with a configuration
+   * payload ("0.0.0.0" = any); "dynamic" local selectors then mean the
+   * assigned address.
+   */
+  readonly vips?: readonly string[];
+  /** Responder: address pools (EngineConfig.pools names) to lease virtual IPs from. */
+  readonly pools?: readonly string[];
   /** Send IDr in IKE_AUTH requests (default true when remote.id is not %any). */
   readonly sendIdr?: boolean;
   /** When to send our certificate chain (default "ifasked"). */
@@ -117,6 +126,8 @@ export interface PeerConfig {
   readonly sendCertreq?: boolean;
   /** Rekey the IKE SA after this many seconds (minus up to 10% jitter; 0/absent = never). */
   readonly rekeySeconds?: number;
+  /** Reauthenticate (make-before-break) after this many seconds (initiator; 0/absent = never). */
+  readonly reauthSeconds?: number;
   /** Seconds of inbound silence before a DPD check (0 = off; default 30). */
   readonly dpdDelaySeconds?: number;
   readonly dpdAction?: DpdAction;
@@ -143,6 +154,19 @@ export interface PeerConfig {
   readonly encap?: boolean;
   /** Send INITIAL_CONTACT in the first IKE_AUTH (default true). */
   readonly initialContact?: boolean;
+  /**
+   * MOBIKE (RFC 4555, default true): announce MOBIKE_SUPPORTED in IKE_AUTH;
+   * when both ends do, the initiator can move the SAs to new addresses with
+   * `IkeEngine.updateAddresses` and NAT-T's automatic floating is off
+   * unless the peer is behind a NAT.
+   */
+  readonly mobike?: boolean;
+  /**
+   * MOBIKE NAT prohibition (RFC 4555 section 3.9): our UPDATE_SA_ADDRESSES
+   * carry NO_NATS_ALLOWED, and the peer refuses the update
+   * (UNEXPECTED_NAT_DETECTED) when a NAT rewrote the addresses.
+   */
+  readonly noNatsAllowed?: boolean;
 }
 
 /** A pre-shared key and the identities it belongs to. */
@@ -164,6 +188,8 @@ export interface EngineConfig {
    * for its side of a child SA.
    */
   readonly pad?: Pad;
+  /** Virtual IP pools for `PeerConfig.pools`. */
+  readonly pools?: readonly PoolConfig[];
   /** Half-open IKE SAs above which the responder demands COOKIEs (default 1000; 0 = always). */
   readonly cookieThreshold?: number;
   /** Half-open SAs are dropped after this many seconds (default 30). */
@@ -185,4 +211,11 @@ export interface EngineConfig {
   readonly rekeyInboundGraceSeconds?: number;
   /** Default retransmission policy (per-connection settings override it). */
   readonly retransmit?: RetransmitPolicy;
+  /**
+   * All addresses of this host usable for IKE (MOBIKE): the ones not in use
+   * by an IKE SA are announced as ADDITIONAL_IP4/6_ADDRESS (none:
+   * NO_ADDITIONAL_ADDRESSES). Changed at run time by
+   * `IkeEngine.setLocalAddresses`.
+   */
+  readonly localAddresses?: readonly string[];
 }

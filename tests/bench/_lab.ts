@@ -101,3 +101,46 @@ export async function rssKib(pids: readonly number[]): Promise<number> {
   }
   return sum;
 }
+
+/** Settings of {@link ourYaml}. */
+export interface OurYamlOptions {
+  me: Side;
+  peer: Side;
+  /** IKE proposal ("aes256gcm16-prfsha384-x25519"). */
+  ike: string;
+  /** ESP proposal ("aes256gcm16"). */
+  esp: string;
+  psk: string;
+  /** Responder only: leave `remote_addrs` out (%any). */
+  anyRemote?: boolean;
+  /** Force ESP in UDP 4500 like strongSwan's kernel-libipsec. */
+  encap?: boolean;
+}
+
+/** Our daemon's YAML (the format of examples/site_to_site.yaml) for one PSK side. */
+export function ourYaml(o: OurYamlOptions): string {
+  return `connections:
+  bench:
+    local_addrs: [${o.me.outer}]
+${o.anyRemote ? "" : `    remote_addrs: [${o.peer.outer}]\n`}    proposals: [${o.ike}]
+    encap: ${o.encap ? "yes" : "no"}
+    dpd_delay: 0s
+    local:
+      auth: psk
+      id: ${o.me.id}
+    remote:
+      auth: psk
+      id: ${o.peer.id}
+    children:
+      bench:
+        mode: tunnel
+        local_ts: [${o.me.net}]
+        remote_ts: [${o.peer.net}]
+        esp_proposals: [${o.esp}]
+        start_action: none
+secrets:
+  bench-psk:
+    id: [${o.me.id}, ${o.peer.id}]
+    secret: "${o.psk}"
+`;
+}

@@ -9,7 +9,8 @@
  *    - our engine over UDP against our engine and against charon.
  * 2. Responder handshake rate: a load generator (our engine, CONCURRENCY
  *    handshakes in flight over UDP from namespace a) against charon and
- *    against our engine on a UDP socket in namespace b, for BENCH_SECONDS.
+ *    against our engine on a UDP socket and against our daemon in namespace
+ *    b, for BENCH_IKE_SECONDS (default min(BENCH_SECONDS, 5)).
  *    Besides handshakes/s it reports the responder's CPU and handshakes per
  *    responder CPU-second (the generator shares the 2 cores, so the raw rate
  *    can be generator-bound), and RSS growth per IKE SA.
@@ -38,10 +39,16 @@ import { exportPrivateKeyDer, generateKeyPair } from "../../lib/pki/keys.ts";
 import { pskConfigs } from "../helpers/two_peers.ts";
 import { type NetnsLab, run, waitForLine } from "../helpers/netns.ts";
 import { Charon } from "../helpers/strongswan.ts";
-import { A, B, cpuOf, daemonPids, rssKib, twoNamespaces, waitFor } from "./_lab.ts";
+import { A, B, cpuOf, daemonPids, ourYaml, rssKib, twoNamespaces, waitFor } from "./_lab.ts";
 import { type BenchRow, cpuPercent, formatTable, median, recordRows } from "./_results.ts";
 
-const SECONDS = Math.max(1, Number(Deno.env.get("BENCH_SECONDS") ?? 10));
+/** Length of each load run (s): BENCH_IKE_SECONDS, else min(BENCH_SECONDS, 5). */
+const SECONDS = Math.max(
+  1,
+  Number(
+    Deno.env.get("BENCH_IKE_SECONDS") ?? Math.min(5, Number(Deno.env.get("BENCH_SECONDS") ?? 10)),
+  ),
+);
 const CONCURRENCY = 16;
 const ESTABLISH_RUNS = 10;
 const MEMORY_SAS = Number(Deno.env.get("BENCH_IKE_SAS") ?? 10_000);
@@ -508,28 +515,7 @@ async function startDaemon(lab: NetnsLab, ns: string, dir: string): Promise<void
   const ipsec = [Deno.execPath(), "run", "-A", `${ROOT}cli/main.ts`];
   await Deno.writeTextFile(
     `${dir}/b.yaml`,
-    `connections:
-  bench:
-    local_addrs: [${B.outer}]
-    proposals: [${IKE_PROPOSAL}]
-    dpd_delay: 0s
-    local:
-      auth: psk
-      id: ${B.id}
-    remote:
-      auth: psk
-      id: ${A.id}
-    children:
-      bench:
-        mode: tunnel
-        local_ts: [${B.net}]
-        remote_ts: [${A.net}]
-        esp_proposals: [${ESP_PROPOSAL}]
-secrets:
-  bench-psk:
-    id: [${A.id}, ${B.id}]
-    secret: "${PSK}"
-`,
+    ourYaml({ me: B, peer: A, ike: IKE_PROPOSAL, esp: ESP_PROPOSAL, psk: PSK, anyRemote: true }),
   );
   const socket = ["--socket", `${dir}/b.sock`];
   const child = lab.spawnIn(ns, [

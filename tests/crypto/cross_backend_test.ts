@@ -2,9 +2,12 @@
  * Cross-implementation checks: noble, node:crypto and (when the system has
  * it) libcrypto.so.3 through ffi/libcrypto.ts must give identical bytes for
  * every primitive on random keys, nonces and inputs. AES-CMAC is also checked
- * against noble's own independent `cmac`.
+ * against noble's own independent `cmac`. The elliptic-curve key exchanges
+ * (ECP 19/20/21, X25519, X448) give identical public values and g^ir with
+ * node:crypto, noble and the default per-step mix.
  */
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { cmac as nobleCmac } from "@noble/ciphers/aes.js";
 import { toHex } from "../../lib/wire/bytes.ts";
 import {
@@ -20,6 +23,12 @@ import { createAesXcbcMac } from "../../lib/crypto/aes_xcbc.ts";
 import { createAesCmac } from "../../lib/crypto/aes_cmac.ts";
 import type { Aead, BlockCipher, Mac } from "../../lib/crypto/types.ts";
 import { loadLibcrypto } from "../../ffi/libcrypto.ts";
+import {
+  createKeyExchange,
+  createKeyExchangeFromPrivate,
+  generatePrivateKey,
+} from "../../lib/crypto/key_exchange.ts";
+import { CryptoError } from "../../lib/crypto/types.ts";
 
 const BACKENDS: SoftwareBackend[] = ["noble", "node"];
 const lc = loadLibcrypto();
@@ -112,13 +121,71 @@ Deno.test("MACs and PRFs: noble, node and libcrypto agree on random inputs", () 
     }
   }
   for (const id of [2, 4, 5, 6, 7, 8]) {
-    for (const klen of [1, 10, 16, 17, 32, 64]) {
+    // Keys longer than the hash block (64 or 128 bytes) are hashed first (RFC 2104 section 2).
+    for (const klen of [1, 10, 16, 17, 32, 64, 65, 128, 129, 200]) {
       const key = rnd(klen), data = rnd(klen * 3);
       assert.equal(
         toHex(createPrf(id, "noble").compute(key, data)),
         toHex(createPrf(id, "node").compute(key, data)),
         `prf ${id} key ${klen}`,
       );
+    }
+  }
+});
+
+Deno.test("ECDH: node, noble and the default agree on random keys and odd peer values", () => {
+  const modes = [{ backend: "node" as const }, { backend: "noble" as const }, {}];
+  for (const g of [19, 20, 21, 31, 32]) {
+    for (let round = 0; round < 6; round++) {
+      const priv = generatePrivateKey(g, rnd);
+      const peer = createKeyExchange(g, rnd, { backend: round % 2 ? "node" : "noble" });
+      const sides = modes.map((m) => createKeyExchangeFromPrivate(g, priv, m));
+      const refSecret = toHex(sides[0].computeSharedSecret(peer.publicKey));
+      assert.equal(toHex(peer.computeSharedSecret(sides[0].publicKey)), refSecret, `group ${g}`);
+      for (const [k, ke] of sides.entries()) {
+        const what = `group ${g} ${modes[k].backend ?? "default"}`;
+        assert.equal(toHex(ke.publicKey), toHex(sides[0].publicKey), `${what} public`);
+        assert.equal(toHex(ke.computeSharedSecret(peer.publicKey)), refSecret, `${what} g^ir`);
+      }
+    }
+  }
+  // X25519/X448 peer values are any bytes (RFC 7748 section 5: the top bit of
+  // a Curve25519 u is masked, u >= p is reduced): both backends must agree,
+  // or both refuse with CryptoError.
+  for (const [g, len] of [[31, 32], [32, 56]] as const) {
+    const priv = generatePrivateKey(g, rnd);
+    const [node, noble] = [
+      createKeyExchangeFromPrivate(g, priv, { backend: "node" }),
+      createKeyExchangeFromPrivate(g, priv, { backend: "noble" }),
+    ];
+    const odd = [new Uint8Array(len).fill(0xff), rnd(len), rnd(len)];
+    odd[1][len - 1] |= 0x80;
+    for (const u of odd) {
+      const r = [node, noble].map((ke) => {
+        try {
+          return toHex(ke.computeSharedSecret(u));
+        } catch (e) {
+          assert.ok(e instanceof CryptoError);
+          return "refused";
+        }
+      });
+      assert.equal(r[0], r[1], `group ${g} u=${toHex(u)}`);
+    }
+  }
+});
+
+Deno.test("node HMAC (keyed createHash copies) equals createHmac, repeated and in parts", () => {
+  for (const hash of ["sha1", "sha256", "sha384", "sha512"] as const) {
+    for (const klen of [0, 1, 20, 63, 64, 65, 127, 128, 129, 300]) {
+      const key = rnd(klen);
+      const mac = createMac(`hmac-${hash}`, key, "node");
+      for (const n of [0, 1, 55, 56, 64, 111, 112, 128, 1400]) {
+        const data = rnd(n);
+        const want = toHex(createHmac(hash, key).update(data).digest());
+        assert.equal(toHex(mac.compute(data)), want, `${hash} key ${klen} n ${n}`);
+        const cut = n >> 1;
+        assert.equal(toHex(mac.compute(data.subarray(0, cut), data.subarray(cut))), want);
+      }
     }
   }
 });

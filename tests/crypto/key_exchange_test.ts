@@ -42,13 +42,22 @@ interface DhVector {
   shared: Uint8Array;
 }
 
+/** Every way the curves can run: the per-step default, and each backend pinned. */
+const EC_BACKENDS: { backend?: "node" | "noble" }[] = [{}, { backend: "node" }, {
+  backend: "noble",
+}];
+
 function checkVector(v: DhVector): void {
+  for (const opts of EC_BACKENDS) {
+    const i = createKeyExchangeFromPrivate(v.group, v.privI, opts);
+    const r = createKeyExchangeFromPrivate(v.group, v.privR, opts);
+    const what = `${v.name} [${opts.backend ?? "default"}]`;
+    assert.equal(toHex(i.publicKey), toHex(v.pubI), `${what} pub_i`);
+    assert.equal(toHex(r.publicKey), toHex(v.pubR), `${what} pub_r`);
+    assert.equal(toHex(i.computeSharedSecret(v.pubR)), toHex(v.shared), `${what} shared (i)`);
+    assert.equal(toHex(r.computeSharedSecret(v.pubI)), toHex(v.shared), `${what} shared (r)`);
+  }
   const i = createKeyExchangeFromPrivate(v.group, v.privI);
-  const r = createKeyExchangeFromPrivate(v.group, v.privR);
-  assert.equal(toHex(i.publicKey), toHex(v.pubI), `${v.name} pub_i`);
-  assert.equal(toHex(r.publicKey), toHex(v.pubR), `${v.name} pub_r`);
-  assert.equal(toHex(i.computeSharedSecret(v.pubR)), toHex(v.shared), `${v.name} shared (i)`);
-  assert.equal(toHex(r.computeSharedSecret(v.pubI)), toHex(v.shared), `${v.name} shared (r)`);
   assert.equal(i.publicKey.length, keInfo(v.group)!.publicKeyLength);
   assert.equal(v.shared.length, keInfo(v.group)!.sharedSecretLength);
 }
@@ -388,38 +397,40 @@ Deno.test("invalid peer public values are rejected with CryptoError", () => {
     assert.throws(() => ke.computeSharedSecret(new Uint8Array(len - 1).fill(2)), CryptoError);
     assert.ok(ke.computeSharedSecret(bytesOf(2n, len)).length === len); // 1 < y < p-1 is fine
   }
-  for (const v of ECP_VECTORS) {
-    const ke = createKeyExchangeFromPrivate(v.group, v.privI);
-    const off = v.pubR.slice();
-    off[off.length - 1] ^= 1; // y no longer on the curve
-    assert.throws(() => ke.computeSharedSecret(off), CryptoError, v.name);
-    assert.throws(() => ke.computeSharedSecret(new Uint8Array(v.pubR.length)), CryptoError);
-    assert.throws(() => ke.computeSharedSecret(v.pubR.subarray(1)), CryptoError);
-    const sec1 = new Uint8Array(v.pubR.length + 1);
-    sec1[0] = 4;
-    sec1.set(v.pubR, 1);
-    assert.throws(() => ke.computeSharedSecret(sec1), CryptoError, "0x04 prefix is not IKEv2");
-    const fieldOnes = new Uint8Array(v.pubR.length).fill(0xff); // x, y >= p
-    assert.throws(() => ke.computeSharedSecret(fieldOnes), CryptoError);
+  for (const opts of EC_BACKENDS) {
+    for (const v of ECP_VECTORS) {
+      const ke = createKeyExchangeFromPrivate(v.group, v.privI, opts);
+      const off = v.pubR.slice();
+      off[off.length - 1] ^= 1; // y no longer on the curve
+      assert.throws(() => ke.computeSharedSecret(off), CryptoError, v.name);
+      assert.throws(() => ke.computeSharedSecret(new Uint8Array(v.pubR.length)), CryptoError);
+      assert.throws(() => ke.computeSharedSecret(v.pubR.subarray(1)), CryptoError);
+      const sec1 = new Uint8Array(v.pubR.length + 1);
+      sec1[0] = 4;
+      sec1.set(v.pubR, 1);
+      assert.throws(() => ke.computeSharedSecret(sec1), CryptoError, "0x04 prefix is not IKEv2");
+      const fieldOnes = new Uint8Array(v.pubR.length).fill(0xff); // x, y >= p
+      assert.throws(() => ke.computeSharedSecret(fieldOnes), CryptoError);
+    }
+    // X25519 small-order points give an all-zero secret (RFC 7748 section 6.1, RFC 8031 2.3).
+    const x = createKeyExchangeFromPrivate(31, CURVE_VECTORS[0].privI, opts);
+    const smallOrder = [
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "0100000000000000000000000000000000000000000000000000000000000000",
+      "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+      "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+      "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ];
+    for (const hex of smallOrder) {
+      assert.throws(() => x.computeSharedSecret(fromHex(hex)), CryptoError, hex);
+    }
+    assert.throws(() => x.computeSharedSecret(new Uint8Array(31)), CryptoError);
+    const x4 = createKeyExchangeFromPrivate(32, CURVE_VECTORS[2].privI, opts);
+    assert.throws(() => x4.computeSharedSecret(new Uint8Array(56)), CryptoError);
+    const one448 = new Uint8Array(56);
+    one448[0] = 1;
+    assert.throws(() => x4.computeSharedSecret(one448), CryptoError);
   }
-  // X25519 small-order points give an all-zero secret (RFC 7748 section 6.1, RFC 8031 2.3).
-  const x = createKeyExchangeFromPrivate(31, CURVE_VECTORS[0].privI);
-  const smallOrder = [
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-  ];
-  for (const hex of smallOrder) {
-    assert.throws(() => x.computeSharedSecret(fromHex(hex)), CryptoError, hex);
-  }
-  assert.throws(() => x.computeSharedSecret(new Uint8Array(31)), CryptoError);
-  const x4 = createKeyExchangeFromPrivate(32, CURVE_VECTORS[2].privI);
-  assert.throws(() => x4.computeSharedSecret(new Uint8Array(56)), CryptoError);
-  const one448 = new Uint8Array(56);
-  one448[0] = 1;
-  assert.throws(() => x4.computeSharedSecret(one448), CryptoError);
 });
 
 Deno.test("weak, unknown and unimplemented groups are refused; bad private keys too", () => {

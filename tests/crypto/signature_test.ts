@@ -190,6 +190,32 @@ Deno.test("ECDSA P-256 matches RFC 6979 A.2.5 (deterministic k) and both backend
   }
 });
 
+Deno.test("default backend signs ECDSA deterministically (RFC 6979 A.2.5) and node verifies", () => {
+  // Same RFC 6979 A.2.5 key and "sample" signature as above, through the
+  // defaults the engine uses (no backend option).
+  const key = loadSigningKey(
+    fromHex(
+      "3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420" +
+        "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
+    ),
+  );
+  const rs = "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716" +
+    "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8";
+  const msg = ascii("sample");
+  assert.equal(toHex(sign(key, "ecdsa-sha256", msg, { ecdsaFormat: "raw" })), rs);
+  assert.ok(verify(key, "ecdsa-sha256", msg, fromHex(rs), { ecdsaFormat: "raw" }));
+  const bad = fromHex(rs);
+  bad[5] ^= 1;
+  assert.equal(verify(key, "ecdsa-sha256", msg, bad, { ecdsaFormat: "raw" }), false);
+  // DER form by default; node (the default verifier) accepts it for P-256 and P-384.
+  for (const [name, scheme] of [["p256", "ecdsa-sha256"], ["p384", "ecdsa-sha384"]] as const) {
+    const sig = sign(KEYS[name], scheme, MSG);
+    assert.deepEqual(sig, sign(KEYS[name], scheme, MSG, { backend: "noble" }), name);
+    assert.ok(verify(PUBS[name], scheme, MSG, sig, { backend: "node" }), name);
+    assert.ok(verify(PUBS[name], scheme, MSG, sig), name);
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Keys and deterministic signatures made by pyca/cryptography (OpenSSL):
 // tests/vectors/crypto/signature_vectors.json, see gen_signature_vectors.py.

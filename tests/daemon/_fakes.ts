@@ -116,6 +116,8 @@ const PEER: Endpoint = { address: "192.0.2.2", port: 500 };
 /** A scripted engine recording every call. */
 export class FakeEngine implements EnginePort<FakePayload> {
   calls: string[] = [];
+  /** Effects the next `handle` call returns after its log line (then emptied). */
+  script: Effect[] = [];
   #nextIke = 1;
   #live = new Map<number, { name: string; childSaId: number; spiIn: number; spiOut: number }>();
 
@@ -123,7 +125,10 @@ export class FakeEngine implements EnginePort<FakePayload> {
     this.calls.push(
       `handle ${bytes.length} ${from.address}:${from.port} -> ${to.address}:${to.port}`,
     );
-    return [{ kind: "log", level: "debug", line: `got ${bytes.length} bytes` }];
+    return [
+      { kind: "log", level: "debug", line: `got ${bytes.length} bytes` },
+      ...this.script.splice(0),
+    ];
   }
 
   initiate(name: string, _now: number, child?: string): Effect[] {
@@ -271,6 +276,11 @@ export class FakeDataplane<P = FakePayload> implements DataplanePort<P> {
     this.installed.delete(`${e.direction}:${e.spi}`);
     return Promise.resolve();
   }
+  updated: Extract<Effect, { kind: "updateSa" }>[] = [];
+  updateSa(e: Extract<Effect, { kind: "updateSa" }>): Promise<void> {
+    this.updated.push(e);
+    return Promise.resolve();
+  }
   counters(): Promise<SaCounters[]> {
     return Promise.resolve(
       [...this.installed.values()].map((sa) => ({
@@ -303,7 +313,7 @@ export class FakeDataplane<P = FakePayload> implements DataplanePort<P> {
 
 /** Records sends; tests call `deliver` to inject received datagrams. */
 export class FakeTransport implements IkeTransport {
-  sent: { bytes: Uint8Array; from: Endpoint; to: Endpoint }[] = [];
+  sent: { bytes: Uint8Array; from: Endpoint; to: Endpoint; raw?: boolean }[] = [];
   closed = false;
   failStart = false;
   #onMessage: ((bytes: Uint8Array, from: Endpoint, to: Endpoint) => void) | null = null;
@@ -313,8 +323,8 @@ export class FakeTransport implements IkeTransport {
     this.#onMessage = onMessage;
     return Promise.resolve();
   }
-  send(bytes: Uint8Array, from: Endpoint, to: Endpoint): Promise<void> {
-    this.sent.push({ bytes, from, to });
+  send(bytes: Uint8Array, from: Endpoint, to: Endpoint, raw?: boolean): Promise<void> {
+    this.sent.push({ bytes, from, to, ...(raw ? { raw } : {}) });
     return Promise.resolve();
   }
   deliver(bytes: Uint8Array, from: Endpoint, to: Endpoint): void {

@@ -319,3 +319,57 @@ Deno.test("daemon: data plane lifetime expiries go to engine.childExpired", asyn
     ]);
   });
 });
+
+Deno.test("daemon: NAT port floating moves installed SAs (updateSa); keepalives go out raw", async () => {
+  await withDaemon(async ({ rt, c, d }) => {
+    await c.call("up", { name: "site" });
+    // The peer's next IKE message came from its new NAT mapping: the engine
+    // moves the child SA (childSaId 10, SPIs from FakeEngine) and sends a keepalive.
+    const natt = { address: "198.51.100.7", port: 4500 };
+    const moved = { src: "192.0.2.1", encap: { srcPort: 4500, dstPort: 31000 } };
+    rt.engine.script = [
+      {
+        kind: "updateSa",
+        ikeSaId: 1,
+        childSaId: 10,
+        protocol: "esp",
+        direction: "out",
+        spi: 0x0a000001,
+        dst: "198.51.100.7",
+        ...moved,
+      },
+      {
+        kind: "updateSa",
+        ikeSaId: 1,
+        childSaId: 10,
+        protocol: "esp",
+        direction: "in",
+        spi: 0xc0000001,
+        src: "198.51.100.7",
+        dst: "192.0.2.1",
+        encap: { srcPort: 31000, dstPort: 4500 },
+      },
+      {
+        kind: "send",
+        from: { address: "192.0.2.1", port: 4500 },
+        to: natt,
+        bytes: new Uint8Array([0xff]),
+        raw: true,
+      },
+    ];
+    rt.transport.deliver(new Uint8Array(28), { ...natt, port: 31000 }, natt);
+    await d.settled();
+    assert.deepEqual(rt.dataplane.updated.map((u) => `${u.direction} ${u.src}->${u.dst}`), [
+      "out 192.0.2.1->198.51.100.7",
+      "in 198.51.100.7->192.0.2.1",
+    ]);
+    const sad = list(await c.call("sad")).map(obj);
+    const out = sad.find((s) => s.direction === "out")!;
+    assert.equal(out.dst, "198.51.100.7");
+    assert.equal(out.encap, "udp 4500->31000");
+    assert.equal(sad.find((s) => s.direction === "in")!.encap, "udp 31000->4500");
+    const last = rt.transport.sent.at(-1)!;
+    assert.equal(last.raw, true);
+    assert.deepEqual([...last.bytes], [0xff]);
+  });
+});

@@ -118,9 +118,14 @@ export async function tcpTransfer(
   }
 }
 
-/** Both ways through a tunnel: pings each way, then 1 MiB over TCP each way checked by SHA-256. */
-export async function trafficBothWays(lab: NetnsLab, a: Host, b: Host): Promise<void> {
+/** Both ways through a tunnel: pings each way, then `bytes` over TCP each way checked by SHA-256. */
+export async function trafficBothWays(
+  lab: NetnsLab,
+  a: Host,
+  b: Host,
+  bytes = 1 << 20,
+): Promise<void> {
   await pingBothWays(lab, a, b);
-  await tcpTransfer(lab, a, b, 1 << 20);
-  await tcpTransfer(lab, b, a, 1 << 20, 5002);
+  await tcpTransfer(lab, a, b, bytes);
+  await tcpTransfer(lab, b, a, bytes, 5002);
 }

@@ -311,3 +311,23 @@ Deno.test("engine: malformed datagrams are counted and dropped", () => {
   );
   assert.equal(t.bob.engine.counters.unknownSpi, 1);
 });
+
+/*
+ *   keyingTries 3 and a dead responder: three IKE_SA_INIT attempts (each with its own
+ *   retransmissions and a new SPIi), then alice gives up for good.
+ */
+Deno.test("engine: keyingTries restarts a failed initiation", () => {
+  const t = new TwoPeers({
+    ...pskConfigs({
+      alice: { keyingTries: 3, retransmit: { timeoutMs: 1000, base: 2, tries: 1 } },
+    }),
+    network: { lossRate: 1 },
+  });
+  t.initiate("alice", "site");
+  t.run(60_000);
+  const spis = new Set(t.net.sent.map((s) => decodeMessage(s.bytes).header.spiI));
+  assert.equal(spis.size, 3);
+  assert.equal(t.net.sent.length, 6);
+  assert.equal(t.alice.eventsOf("ike-failed").length, 3);
+  assert.equal(t.alice.engine.list().length, 0);
+});

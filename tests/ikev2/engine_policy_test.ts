@@ -185,3 +185,58 @@ Deno.test("engine: INVALID_SPI is reported to the peer over the IKE SA", () => {
   // Unknown peer: nothing to do.
   assert.equal(t.alice.engine.invalidSpi("198.51.100.9", "esp", 1, t.clock.now).length, 0);
 });
+
+function roadWarrior(range: string, aliceExtra = {}) {
+  const cfg = pskConfigs({
+    alice: { vips: ["0.0.0.0"], ...aliceExtra },
+    bob: { pools: ["rw"] },
+    aliceChild: { localTs: ["dynamic"], remoteTs: ["10.2.0.0/16"] },
+    bobChild: { localTs: ["10.2.0.0/16"], remoteTs: ["dynamic"] },
+  });
+  cfg.bob = { ...cfg.bob, pools: [{ name: "rw", range, dns: ["10.3.0.53"] }] };
+  return cfg;
+}
+
+/*
+ *   road warrior with a virtual IP from bob's pool 10.3.0.0/24:
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) CPRQ(ADDR DNS) SA TSi TSr ] -->
+ *          <-- IKE_AUTH response 1 [ IDr AUTH CPRP(ADDR DNS) SA TSi TSr ]
+ *   TSi narrowed from 0.0.0.0/0 to the virtual IP; the lease is released on delete
+ *   and the same identity gets the same address again.
+ */
+Deno.test("engine: configuration payload assigns a virtual IP from a pool", () => {
+  const t = new TwoPeers(roadWarrior("10.3.0.0/24"));
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.match(generated(t.alice)[1], /CPRQ\(ADDR DNS\) SA TSi TSr/);
+  assert.match(generated(t.bob)[1], /CPRP\(ADDR DNS\) .*SA TSi TSr/);
+  const ev = t.alice.eventsOf("virtual-ip");
+  assert.deepEqual(ev.map((e) => [e.address, e.dns]), [["10.3.0.1", ["10.3.0.53"]]]);
+  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTs), ["10.3.0.1-10.3.0.1"]);
+  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTs), ["10.3.0.1-10.3.0.1"]);
+  assert.deepEqual(t.bob.engine.leases("rw"), ["10.3.0.1"]);
+  assert.equal(t.alice.engine.list()[0].vip, "10.3.0.1");
+  t.apply(t.alice, t.alice.engine.terminate(t.alice.engine.list()[0].id, t.clock.now));
+  t.run(t.clock.now + 5000);
+  assert.deepEqual(t.bob.engine.leases("rw"), []);
+  t.initiate("alice", "site");
+  t.run(t.clock.now + 5000);
+  assert.deepEqual(t.bob.engine.leases("rw"), ["10.3.0.1"]);
+});
+
+/*
+ *   a one-address pool already in use:
+ *          <-- IKE_AUTH response 1 [ IDr AUTH N(INT_ADDR_FAIL) ]
+ *   the IKE SA comes up without a child SA.
+ */
+Deno.test("engine: exhausted pool answers INTERNAL_ADDRESS_FAILURE", () => {
+  const t = new TwoPeers(roadWarrior("10.3.0.5-10.3.0.5", { initialContact: false }));
+  t.initiate("alice", "site");
+  t.run(5000);
+  t.initiate("alice", "site");
+  t.run(t.clock.now + 5000);
+  assert.equal(generated(t.bob).at(-1), "IKE_AUTH response 1 [ IDr AUTH N(INT_ADDR_FAIL) ]");
+  assert.equal(t.alice.engine.list().length, 2);
+  assert.equal(t.alice.eventsOf("child-failed").length, 1);
+  assert.deepEqual(t.bob.engine.leases("rw"), ["10.3.0.5"]);
+});

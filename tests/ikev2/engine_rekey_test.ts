@@ -389,3 +389,38 @@ Deno.test("engine: periodic IKE and child rekeying together under 10% loss", () 
   assert.equal(t.bob.engine.list().length, 1);
   assertMirrored(t.alice, t.bob);
 });
+
+/*
+ *   reauthentication, make-before-break:
+ *   IKE_SA_INIT request 0 / IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr ] -->  (new SA,
+ *     no INITIAL_CONTACT, so bob keeps the old one meanwhile)
+ *   INFORMATIONAL request 2 [ D ] -->   (old IKE SA, with its child SAs)
+ *   traffic moves to the new child SA without loss.
+ */
+Deno.test("engine: reauthentication brings up the new IKE SA before deleting the old", () => {
+  const t = up();
+  const [old] = t.alice.engine.list();
+  t.startTraffic(5);
+  t.apply(t.alice, t.alice.engine.reauthenticate(old.id, t.clock.now));
+  t.run(t.clock.now + 4000);
+  t.stopTraffic();
+  t.run(t.clock.now + 100);
+  assert.ok(generated(t.alice).includes("IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr ]"));
+  assert.equal(t.alice.engine.list().length, 1);
+  assert.equal(t.bob.engine.list().length, 1);
+  assert.notEqual(t.alice.engine.list()[0].spiI, old.spiI);
+  assert.equal(t.alice.eventsOf("ike-down")[0].reason, "reauthenticated");
+  assert.equal(t.alice.sad.size, 2);
+  assertMirrored(t.alice, t.bob);
+  assert.deepEqual(t.traffic.lost, []);
+  // Periodic: reauth_time 100 s over 10 minutes.
+  const q = up(pskConfigs({ alice: { reauthSeconds: 100 } }));
+  q.startTraffic(50);
+  q.run(q.clock.now + 600_000);
+  q.stopTraffic();
+  q.run(q.clock.now + 3000);
+  assert.ok(q.alice.eventsOf("ike-up").length >= 6);
+  assert.equal(q.alice.engine.list().length, 1);
+  assert.equal(q.bob.engine.list().length, 1);
+  assert.deepEqual(q.traffic.lost, []);
+});

@@ -121,18 +121,71 @@ function ipsecCommand(bundle: boolean): string[] {
     : [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, `${ROOT}cli/main.ts`];
 }
 
-function drain(stream: ReadableStream<Uint8Array>, sink: (s: string) => void): Promise<void> {
+/** Feeds a child's output to `sink` as text until it ends. */
+export function drain(
+  stream: ReadableStream<Uint8Array>,
+  sink: (s: string) => void,
+): Promise<void> {
   return stream.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({ write: (c) => sink(c) }),
   ).catch(() => {});
 }
 
-async function waitUntil(what: string, f: () => Promise<boolean>, tries = 150): Promise<void> {
+/** Polls `f` every 100 ms until it is true; throws after `tries`. */
+export async function waitUntil(
+  what: string,
+  f: () => Promise<boolean>,
+  tries = 150,
+): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (await f()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`gave up waiting for ${what}`);
+}
+
+/** A running tshark: one row of `fields` per packet, appended as they come. */
+export interface Capture {
+  readonly rows: string[][];
+  /** Stops tshark (SIGINT) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** Starts tshark on `iface` in `ns` with a capture `filter`, printing `fields`. */
+export function startCapture(
+  lab: NetnsLab,
+  ns: string,
+  iface: string,
+  filter: string,
+  fields: readonly string[],
+): Capture {
+  const p = lab.spawnIn(ns, [
+    "tshark",
+    "-l",
+    "-n",
+    "-i",
+    iface,
+    "-f",
+    filter,
+    "-T",
+    "fields",
+    ...fields.flatMap((f) => ["-e", f]),
+  ]);
+  const rows: string[][] = [];
+  let partial = "";
+  void drain(p.stdout, (s) => {
+    const parts = (partial + s).split("\n");
+    partial = parts.pop() ?? "";
+    for (const l of parts) if (l.trim()) rows.push(l.split("\t"));
+  });
+  void drain(p.stderr, () => {});
+  return {
+    rows,
+    stop: async () => {
+      p.kill("SIGINT");
+      await p.status;
+    },
+  };
 }
 
 interface Daemon {
@@ -273,32 +326,18 @@ export async function runTunnelScenario(o: TunnelOptions): Promise<TunnelReport>
       let clearIcmp: number | null = null;
       const pings = o.pings ?? 3;
       const haveTshark = (await run(["sh", "-c", "command -v tshark"])).code === 0;
-      let capture: Deno.ChildProcess | null = null;
+      let capture: Capture | null = null;
       // One line per packet: proto, src, dst, ESP SPI, ESP sequence number.
-      const seen: string[][] = [];
+      let seen: string[][] = [];
       if (haveTshark) {
-        capture = lab.spawnIn(b, [
-          "tshark",
-          "-l",
-          "-n",
-          "-i",
-          "vb",
-          "-f",
-          "esp or ah or icmp",
-          "-T",
-          "fields",
-          ...["ip.proto", "ip.src", "ip.dst", `${proto}.spi`, `${proto}.sequence`].flatMap((f) => [
-            "-e",
-            f,
-          ]),
+        capture = startCapture(lab, b, "vb", "esp or ah or icmp", [
+          "ip.proto",
+          "ip.src",
+          "ip.dst",
+          `${proto}.spi`,
+          `${proto}.sequence`,
         ]);
-        let partial = "";
-        void drain(capture.stdout, (s) => {
-          const parts = (partial + s).split("\n");
-          partial = parts.pop() ?? "";
-          for (const l of parts) if (l.trim()) seen.push(l.split("\t"));
-        });
-        void drain(capture.stderr, () => {});
+        seen = capture.rows;
         // "Capturing on" comes before packets are really captured: probe with a
         // plain ping between the outer addresses until tshark reports one.
         await waitUntil("tshark to capture", async () => {
@@ -326,8 +365,7 @@ export async function runTunnelScenario(o: TunnelOptions): Promise<TunnelReport>
           30,
         )
           .catch(() => {});
-        capture.kill("SIGINT");
-        await capture.status;
+        await capture.stop();
         ipsecPackets = esp().length;
         const protectedPair = (x: string, y: string) =>
           (x === inner.a && y === inner.b) || (x === inner.b && y === inner.a);

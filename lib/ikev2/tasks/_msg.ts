@@ -18,6 +18,7 @@ import type { NoncePayload } from "../payloads/nonce.ts";
 import type { NotifyPayload } from "../payloads/notify.ts";
 import type { SaPayload } from "../payloads/sa.ts";
 import type { TsPayload } from "../payloads/ts.ts";
+import type { CpPayload } from "../payloads/cp.ts";
 import type { VendorIdPayload } from "../payloads/vendor_id.ts";
 import { describeMessage as describeWire, type Payload } from "../message.ts";
 
@@ -52,6 +53,7 @@ type ByType = {
   [PayloadType.VENDOR_ID]: VendorIdPayload;
   [PayloadType.TSi]: TsPayload;
   [PayloadType.TSr]: TsPayload;
+  [PayloadType.CP]: CpPayload;
 };
 
 /** The first payload of a type, or undefined. */

@@ -69,8 +69,12 @@ export function configuredTs(
   c: ChildConfig,
 ): { local: TrafficSelector[]; remote: TrafficSelector[] } {
   return {
-    local: parseTsSpecs(c.localTs, sa.local.address),
-    remote: parseTsSpecs(c.remoteTs, sa.remote.address),
+    // With virtual IPs, "dynamic" is the assigned address (or any until we have one).
+    local: parseTsSpecs(
+      c.localTs,
+      sa.vip ?? (sa.config.vips?.length ? "0.0.0.0/0" : sa.local.address),
+    ),
+    remote: parseTsSpecs(c.remoteTs, sa.peerVip?.address ?? sa.remote.address),
   };
 }
 

@@ -42,6 +42,7 @@ import { X509Certificate } from "@peculiar/x509";
 import type { PeerConfig, SharedSecret } from "../peer_config.ts";
 import { all, first, type IkeMessage, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
+import { buildCpRequest } from "./config_payload.ts";
 import { type TaskContext, TaskError } from "./task_context.ts";
 
 /** The ID payload for an identity. */
@@ -153,7 +154,10 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   out.push(...certreqPayloads(cfg));
   if (remoteId && cfg.sendIdr !== false) out.push(idPayload(PayloadType.IDr, remoteId));
   out.push(...auth.filter((p) => p.type === PayloadType.AUTH));
-  if (cfg.initialContact !== false) out.push(makeNotify(NotifyType.INITIAL_CONTACT));
+  if (cfg.initialContact !== false && sa.reauthOf === undefined) {
+    out.push(makeNotify(NotifyType.INITIAL_CONTACT));
+  }
+  if (cfg.vips?.length) out.push(buildCpRequest(cfg.vips[0]));
   out.push(...child);
   sa.localId = cfg.local.id;
   return out;

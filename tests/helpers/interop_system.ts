@@ -1,0 +1,287 @@
+/**
+ * The full-system strongSwan interop bench shared by tests/interop/daemon_*:
+ * our daemon (`ipsec start --foreground`, TUN data plane) in one namespace,
+ * strongSwan's charon (kernel-libipsec) in the other, and the scenarios the
+ * tests run on it.
+ *
+ * ```
+ *  ns "c": charon 10.99.0.1, lo 10.1.0.1  <== veth ==>  ns "d": ipsec daemon 10.99.0.2, lo 10.2.0.1
+ *          TS 10.1.0.0/24                 ESP-in-UDP           TS 10.2.0.0/24
+ * ```
+ *
+ * @module
+ */
+import { type DaemonIkeSa, OurDaemon } from "./interop_daemon.ts";
+import { CHARON_ID, ENGINE_ID } from "./interop_lab.ts";
+import { NetnsLab, type RunResult } from "./netns.ts";
+import { Charon, type SwanConn, swanctlConf, type SwanIkeSa } from "./strongswan.ts";
+import { trafficBothWays } from "./interop_traffic.ts";
+
+const CHARON_IP = "10.99.0.1";
+const OUR_IP = "10.99.0.2";
+const PSK = "interop daemon psk 0123456789";
+const IKE = "aes256gcm16-prfsha384-ecp256";
+const ESP = "aes256gcm16";
+
+/** Certificate files for both sides (PEM; our YAML and charon load them). */
+export interface Creds {
+  ca: string;
+  ourCert: string;
+  ourKey: string;
+  charonCert: string;
+  charonKey: string;
+}
+
+/** Short rekey times for one side (seconds; absent = the defaults of hours). */
+export interface Rekey {
+  ike?: number;
+  child?: number;
+}
+
+function ourConfig(creds?: Creds, rekey?: Rekey): string {
+  const auth = creds
+    ? {
+      local:
+        `auth: pubkey\n      id: ${ENGINE_ID}\n      certs: [${creds.ourCert}]\n      key: ${creds.ourKey}`,
+      remote: `auth: pubkey\n      id: ${CHARON_ID}\n      cacerts: [${creds.ca}]`,
+    }
+    : { local: `auth: psk\n      id: ${ENGINE_ID}`, remote: `auth: psk\n      id: ${CHARON_ID}` };
+  return `connections:
+  gw:
+    local_addrs: [${OUR_IP}]
+    remote_addrs: [${CHARON_IP}]
+    proposals: [${IKE}]
+    encap: yes${rekey?.ike ? `\n    rekey_time: ${rekey.ike}s` : ""}
+    send_cert: always
+    local:
+      ${auth.local}
+    remote:
+      ${auth.remote}
+    children:
+      net:
+        local_ts: [10.2.0.0/24]
+        remote_ts: [10.1.0.0/24]
+        esp_proposals: [${ESP}]${
+    rekey?.child ? `\n        rekey_time: ${rekey.child}s\n        life_time: 60s` : ""
+  }
+${
+    creds ? "" : `secrets:
+  gw-psk:
+    id: [${ENGINE_ID}, ${CHARON_ID}]
+    secret: "${PSK}"
+`
+  }`;
+}
+
+function charonConn(creds?: Creds, rekey?: Rekey): SwanConn {
+  return {
+    name: "gw",
+    childName: "net",
+    localAddr: CHARON_IP,
+    remoteAddr: OUR_IP,
+    localId: CHARON_ID,
+    remoteId: ENGINE_ID,
+    ikeProposal: IKE,
+    espProposal: ESP,
+    localTs: "10.1.0.0/24",
+    remoteTs: "10.2.0.0/24",
+    extra: [
+      "dpd_delay = 0",
+      "send_cert = always",
+      // over_time defaults to 10% of rekey_time: the IKE SA would expire right after its rekey.
+      // rand_time defaults to over_time: the rekey time could be drawn below zero.
+      ...(rekey?.ike ? [`rekey_time = ${rekey.ike}s`, "over_time = 60s", "rand_time = 0s"] : []),
+    ],
+    // rand_time defaults to life_time - rekey_time, which could draw a negative rekey time.
+    childExtra: rekey?.child
+      ? [`rekey_time = ${rekey.child}s`, "life_time = 60s", "rand_time = 0s"]
+      : [],
+    ...(creds
+      ? { auth: "pubkey", cert: creds.charonCert, key: creds.charonKey, cacert: creds.ca }
+      : { auth: "psk", psk: PSK }),
+  };
+}
+
+/** Both sides agree on the SAs: the same IKE SPIs and crossed ESP SPIs. */
+async function checkAgreement(charon: Charon, ours: DaemonIkeSa[]): Promise<string> {
+  const installed = (s: SwanIkeSa) => s.children.filter((c) => c.state === "INSTALLED");
+  const sas = (await charon.waitSas(
+    (s) => s.length === 1 && s[0].state === "ESTABLISHED" && installed(s[0]).length === 1,
+    "one ESTABLISHED IKE SA with one INSTALLED child",
+  )).map((s) => ({ ...s, children: installed(s) }));
+  const dump = `ours: ${JSON.stringify(ours)}\ncharon: ${JSON.stringify(sas)}`;
+  if (ours.length !== 1) throw new Error(`expected one IKE SA on our side\n${dump}`);
+  const o = ours[0] as DaemonIkeSa & {
+    ike: { spiI: string; spiR: string };
+    children: { inbound: { spi: string }; outbound: { spi: string } }[];
+  };
+  const s = sas[0];
+  if (o.ike.spiI !== s.spiI || o.ike.spiR !== s.spiR) throw new Error(`IKE SPIs differ\n${dump}`);
+  if (s.algorithms !== "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_256") {
+    throw new Error(`charon negotiated something else\n${dump}`);
+  }
+  const [oc, sc] = [o.children[0], s.children[0]];
+  if (oc.inbound.spi !== sc.spiOut || oc.outbound.spi !== sc.spiIn) {
+    throw new Error(`ESP SPIs differ\n${dump}`);
+  }
+  if (sc.algorithms !== "ESP:AES_GCM_16-256" || sc.mode !== "TUNNEL-in-UDP") {
+    throw new Error(`charon's child SA is not what we configured\n${dump}`);
+  }
+  return sc.spiIn;
+}
+
+/** The running bench handed to a scenario. */
+export interface Bench {
+  lab: NetnsLab;
+  charon: Charon;
+  daemon: OurDaemon;
+  dir: string;
+  c: string;
+  d: string;
+}
+
+/**
+ * Creates the namespaces, starts charon (PSK, or `creds`) and our daemon
+ * (optionally with short `rekey` times on either side), runs `f`, and on
+ * failure rethrows with both sides' logs; always cleans up.
+ */
+export async function withBench(
+  creds: Creds | undefined,
+  f: (b: Bench) => Promise<void>,
+  rekey: { ours?: Rekey; charon?: Rekey } = {},
+) {
+  const lab = await NetnsLab.create("ti-");
+  const dir = await Deno.makeTempDir({ prefix: lab.prefix });
+  let charon: Charon | undefined;
+  let daemon: OurDaemon | undefined;
+  try {
+    const c = await lab.addNs("c");
+    const d = await lab.addNs("d");
+    await lab.veth(c, "vc", `${CHARON_IP}/24`, d, "vd", `${OUR_IP}/24`);
+    await lab.runIn(c, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]);
+    await lab.runIn(d, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]);
+    const conn = charonConn(creds, rekey.charon);
+    charon = await Charon.start({ ns: c, dir: `${dir}/charon`, swanctlConf: "" });
+    await charon.reload(swanctlConf(conn), conn.key ? [conn.key] : []);
+    daemon = await OurDaemon.start(lab, d, `${dir}/ours`, ourConfig(creds, rekey.ours));
+    await f({ lab, charon, daemon, dir, c, d });
+  } catch (e) {
+    const charonLog = (await charon?.log() ?? "").split("\n").filter((l) => !l.includes("[CFG]"));
+    throw new Error(
+      `${(e as Error).message}\n--- charon log ---\n${charonLog.join("\n")}` +
+        `\n--- our daemon log ---\n${daemon?.log() ?? ""}`,
+    );
+  } finally {
+    await daemon?.stop().catch(() => {});
+    await charon?.stop().catch(() => {});
+    await lab.cleanup();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function must(r: RunResult, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+}
+
+/**
+ * Pings charon's side from ours: the replies must come back, and charon's
+ * inbound SA `spi` must have decrypted exactly our three echo requests.
+ */
+async function pingCountedByCharon(b: Bench, spi: string): Promise<void> {
+  const before = (await b.charon.sas())[0].children.find((c) => c.spiIn === spi)!.bytesIn;
+  const r = await b.lab.runIn(b.d, [
+    "ping",
+    "-c",
+    "3",
+    "-i",
+    "0.2",
+    "-W",
+    "2",
+    "-I",
+    "10.2.0.1",
+    "10.1.0.1",
+  ]);
+  if (r.code !== 0) throw new Error(`ping through the tunnel failed:\n${r.stdout}`);
+  // 3 echo requests of 84 bytes (20 IP + 8 ICMP + 56 data), counted by charon as inner bytes.
+  const sas = await b.charon.waitSas(
+    (s) => (s[0]?.children.find((c) => c.spiIn === spi)?.bytesIn ?? 0) >= before + 3 * 84,
+    "charon to count our three pings",
+  );
+  const got = sas[0].children.find((c) => c.spiIn === spi)!.bytesIn - before;
+  if (got !== 3 * 84) throw new Error(`charon decrypted ${got} bytes, expected ${3 * 84}`);
+}
+
+/** Pings and 64 KiB TCP transfers both ways through the tunnel (SHA-256 checked). */
+function traffic(b: Bench): Promise<void> {
+  return trafficBothWays(b.lab, { ns: b.d, ip: "10.2.0.1" }, { ns: b.c, ip: "10.1.0.1" }, 1 << 16);
+}
+
+/** `ipsec up`, agreement, counted pings, traffic both ways, `ipsec down`. */
+export async function weInitiate(b: Bench): Promise<void> {
+  must(await b.daemon.cli(["up", "gw", "--timeout", "15"]), "ipsec up gw");
+  const spi = await checkAgreement(b.charon, await b.daemon.listSas());
+  await pingCountedByCharon(b, spi);
+  await traffic(b);
+  must(await b.daemon.cli(["down", "gw"]), "ipsec down gw");
+  await b.charon.waitSas((s) => s.length === 0, "charon to drop the SAs after ipsec down");
+  await b.daemon.waitSas((s) => s.length === 0, "no SAs after ipsec down");
+}
+
+/**
+ * `swanctl --initiate`, agreement, counted pings, traffic both ways (unless
+ * `withTraffic` is false), `swanctl --terminate`.
+ */
+export async function charonInitiates(b: Bench, withTraffic = true): Promise<void> {
+  await b.charon.initiate("gw", "net");
+  const ours = await b.daemon.waitSas(
+    (s) => s.length === 1 && s[0].children.length === 1,
+    "the SA charon initiated",
+  );
+  const spi = await checkAgreement(b.charon, ours);
+  await pingCountedByCharon(b, spi);
+  if (withTraffic) await traffic(b);
+  const r = await b.charon.terminate("gw");
+  if (r.code !== 0) throw new Error(`swanctl --terminate failed:\n${r.stdout}${r.stderr}`);
+  await b.daemon.waitSas((s) => s.length === 0, "no SAs after swanctl --terminate");
+  await b.charon.waitSas((s) => s.length === 0, "charon to have no SAs");
+}
+
+/**
+ * With short rekey times on one side (child 3 s, IKE 5 s), that side rekeys
+ * the child SA and the IKE SA by itself (timers, not commands) while 40 pings
+ * flow: none may be lost, charon must show a new IKE SA and a new child SA,
+ * both sides must agree, and TCP must work both ways while rekeys go on.
+ */
+export async function rekeysByItself(b: Bench): Promise<void> {
+  must(await b.daemon.cli(["up", "gw", "--timeout", "15"]), "ipsec up gw");
+  const first = (await b.charon.sas())[0];
+  const spi0 = await checkAgreement(b.charon, await b.daemon.listSas());
+  const flow = b.lab.runIn(b.d, [
+    "ping",
+    "-c",
+    "40",
+    "-i",
+    "0.25",
+    "-W",
+    "2",
+    "-I",
+    "10.2.0.1",
+    "10.1.0.1",
+  ]);
+  await b.charon.waitSas(
+    (s) =>
+      s.length === 1 && s[0].spiI !== first.spiI &&
+      s[0].children.some((c) => c.state === "INSTALLED" && c.spiIn !== spi0),
+    "a rekeyed IKE SA and a rekeyed child SA",
+    20_000,
+  );
+  await checkAgreement(b.charon, await b.daemon.listSas());
+  const pings = await flow;
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(pings.stdout);
+  if (!m || Number(m[2]) !== Number(m[1])) {
+    throw new Error(`pings were lost across the rekeys:\n${pings.stdout}`);
+  }
+  await traffic(b);
+  must(await b.daemon.cli(["down", "gw"]), "ipsec down gw");
+  await b.charon.waitSas((s) => s.length === 0, "charon to drop the SAs after ipsec down");
+}
