@@ -15,6 +15,9 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 { command -v pki && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; } >/dev/null 2>&1 || need+=(strongswan-pki libstrongswan-standard-plugins)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+# NAT traversal tests put a MASQUERADE router between two namespaces.
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 if [ "${1:-}" = "--with-interop" ]; then
   { command -v swanctl && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; } >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki)
 fi

@@ -29,14 +29,20 @@
  * narrowing and transport mode, further children, child rekeying
  * (make-before-break, PFS, collisions per RFC 7296 2.8.1), IKE SA rekeying,
  * Delete, liveness checks with dpd_action, NAT-T (port 4500, keepalives,
- * port floating with `updateSa`), IKE fragmentation (RFC 7383) and key
- * export for Wireshark (`exportKeys`).
+ * port floating with `updateSa`), IKE fragmentation (RFC 7383), key
+ * export for Wireshark (`exportKeys`), MOBIKE (RFC 4555: UPDATE_SA_ADDRESSES
+ * with NAT detection and COOKIE2, additional addresses, NO_NATS_ALLOWED,
+ * path switching; see {@link IkeEngine.updateAddresses}), simultaneous IKE
+ * SA rekeys resolved by nonces (RFC 7296 2.8.2) and INVALID_SYNTAX answers
+ * to authentic but malformed requests.
  *
  * Host duties: datagrams on the NAT-T port (4500) carry the 4-byte non-ESP
  * marker: strip it before {@link IkeEngine.handle} and add it to `send`
  * effects from port 4500 unless `raw` (a keepalive). Report SAD soft/hard
  * byte and packet limits with {@link IkeEngine.childExpired} and ESP with
- * unknown SPIs with {@link IkeEngine.invalidSpi}.
+ * unknown SPIs with {@link IkeEngine.invalidSpi}. MOBIKE: call
+ * {@link IkeEngine.updateAddresses} when our address changes and
+ * {@link IkeEngine.setLocalAddresses} when the host's address list does.
  *
  * @example
  * ```ts
@@ -76,7 +82,8 @@ import {
   IntegrityError,
   openProtected,
 } from "./message.ts";
-import { makeNotify } from "./payloads/notify.ts";
+import { makeNotify, makeUnsupportedCritical } from "./payloads/notify.ts";
+import { ParseError } from "../wire/parse_error.ts";
 import type { EngineConfig, PeerConfig } from "./peer_config.ts";
 import { describeMessage, first, type IkeMessage, notify, type Payload } from "./tasks/_msg.ts";
 import {
@@ -108,6 +115,16 @@ import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
 import { compareBytes } from "../wire/bytes.ts";
 import { NATT_PORT } from "./tasks/natd.ts";
+import {
+  addressNotifies,
+  buildUpdateRequest,
+  COOKIE2_BYTES,
+  cookie2Echo,
+  mobikeAuthNotifies,
+  processUpdateResponse,
+  readPeerAddresses,
+  respondUpdate,
+} from "./tasks/mobike.ts";
 
 export type { Effect, Endpoint, EngineEvent } from "./effects.ts";
 
@@ -176,6 +193,8 @@ const IKE_PORT = 500;
 /** Default largest IP packet for IKE messages before fragmenting (RFC 7383; IPv6-safe). */
 const DEFAULT_FRAGMENT_SIZE = 1280;
 const DEFAULT_HALF_OPEN_SECONDS = 30;
+/** How long the redundant SA of a simultaneous IKE rekey may wait for its Delete. */
+const REDUNDANT_SA_TTL_MS = 60_000;
 
 function defaultRandom(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -230,6 +249,8 @@ export class IkeEngine {
   #cookies: CookieJar;
   #pools: AddressPools;
   #nextId = 1;
+  /** This host's addresses for MOBIKE's ADDITIONAL_*_ADDRESS lists. */
+  #localAddresses: readonly string[];
   #fx: Effect[] = [];
   #ctx: TaskContext;
 
@@ -242,6 +263,7 @@ export class IkeEngine {
       opts.now ?? 0,
     );
     this.#pools = new AddressPools(config.pools ?? []);
+    this.#localAddresses = config.localAddresses ?? [];
     this.#ctx = {
       random: (n) => this.#random(n),
       config,
@@ -376,6 +398,62 @@ export class IkeEngine {
       const config = sa?.config.children.find((c) => c.name === childName);
       if (!sa || !config) throw new RangeError(`no IKE SA ${ikeSaId} with child '${childName}'`);
       this.#queue(sa, { kind: "create_child", config }, now);
+    });
+  }
+
+  /**
+   * MOBIKE (RFC 4555 section 3.5), original initiator only: our address
+   * changed, or the current path died. Moves IKE SA `ikeSaId` to `local`
+   * (and the peer's `remote`, e.g. one of its additional addresses, default
+   * unchanged) on port 4500 and sends INFORMATIONAL { N(UPDATE_SA_ADDRESSES),
+   * N(NAT_DETECTION_*), N(COOKIE2) } from there; once the peer answers, the
+   * child SAs follow in place (`updateSa` effects) and an `ike-updated` event
+   * is reported. Without MOBIKE on the SA it only logs a warning.
+   */
+  updateAddresses(ikeSaId: number, local: string, now: number, remote?: string): Effect[] {
+    return this.#run(now, () => {
+      const sa = this.#sas.get(ikeSaId);
+      if (!sa?.established || sa.rekeyedTo !== undefined) return;
+      if (!sa.initiator || !sa.mobike) {
+        this.#log(
+          "warn",
+          `${sa.label} cannot move the IKE_SA to ${local}: ${
+            sa.initiator ? "the peer does not support MOBIKE" : "only the initiator may (MOBIKE)"
+          }`,
+        );
+        return;
+      }
+      sa.local = { address: local, port: NATT_PORT };
+      sa.remote = {
+        address: remote ?? sa.remote.address,
+        port: remote !== undefined || sa.remote.port === IKE_PORT ? NATT_PORT : sa.remote.port,
+      };
+      this.#log(
+        "info",
+        `${sa.label} moving IKE_SA to ${sa.local.address}[${sa.local.port}] - ${sa.remote.address}[${sa.remote.port}]`,
+      );
+      // A newer update supersedes one that was not sent yet.
+      const keep = sa.pending.filter((t) => t.kind !== "mobike_update");
+      sa.pending.splice(0, sa.pending.length, ...keep);
+      this.#queue(sa, { kind: "mobike_update" }, now);
+    });
+  }
+
+  /**
+   * This host's addresses changed (MOBIKE): they are announced to every
+   * MOBIKE peer in an INFORMATIONAL with ADDITIONAL_IP4/6_ADDRESS (or
+   * NO_ADDITIONAL_ADDRESSES) and in later IKE_AUTH exchanges.
+   */
+  setLocalAddresses(addresses: readonly string[], now: number): Effect[] {
+    return this.#run(now, () => {
+      this.#localAddresses = [...addresses];
+      for (const sa of this.#sas.values()) {
+        if (!sa.established || !sa.mobike || sa.rekeyedTo !== undefined) continue;
+        this.#queue(sa, {
+          kind: "notify",
+          payloads: addressNotifies(this.#localAddresses, sa.local.address),
+        }, now);
+      }
     });
   }
 
@@ -569,6 +647,9 @@ export class IkeEngine {
               childPayloads = buildChildRequest(sa, child);
             }
             payloads = buildAuthRequest(sa, this.#ctx, childPayloads);
+            if (sa.config.mobike !== false) {
+              payloads.push(...mobikeAuthNotifies(this.#localAddresses, sa.local.address));
+            }
             break;
           }
           case "delete_ike":
@@ -611,6 +692,11 @@ export class IkeEngine {
           }
           case "auth_failed":
             payloads = [makeNotify(NotifyType.AUTHENTICATION_FAILED)];
+            break;
+          case "mobike_update":
+            if (!sa.established) continue;
+            task.cookie2 = this.#random(COOKIE2_BYTES);
+            payloads = buildUpdateRequest(sa, task.cookie2, sa.config.noNatsAllowed === true);
             break;
           case "notify":
             payloads = [...task.payloads];
@@ -729,7 +815,8 @@ export class IkeEngine {
     if (isInitResponse) {
       payloads = d.payloads;
     } else {
-      const opened = this.#open(sa, d, now);
+      const malformed = (e: ParseError) => this.#rejectMalformed(sa, d.header, e, now);
+      const opened = this.#open(sa, d, now, h.response ? undefined : malformed);
       if (!opened) return;
       payloads = opened;
     }
@@ -747,7 +834,7 @@ export class IkeEngine {
     sa.lastInbound = now;
     if (!isInitResponse) this.#float(sa, from, to);
     if (h.response) this.#onResponse(sa, m, bytes, now);
-    else this.#onRequest(sa, m, now);
+    else this.#onRequest(sa, m, now, from, to);
   }
 
   /**
@@ -758,6 +845,9 @@ export class IkeEngine {
   #float(sa: IkeSa, from: Endpoint, to: Endpoint): void {
     const same = (a: Endpoint, b: Endpoint) => a.address === b.address && a.port === b.port;
     if (same(from, sa.remote) && same(to, sa.local)) return;
+    // MOBIKE: only UPDATE_SA_ADDRESSES moves the SA, unless the peer is behind
+    // a NAT whose mapping may change (RFC 4555 section 3.5).
+    if (sa.mobike && !sa.natRemote) return;
     if (!(sa.natLocal || sa.natRemote || from.port === NATT_PORT)) return;
     this.#log(
       "info",
@@ -765,7 +855,11 @@ export class IkeEngine {
     );
     sa.remote = { address: from.address, port: from.port };
     sa.local = { address: to.address, port: to.port };
-    // Installed SAs follow the new endpoints in place.
+    this.#updateChildEndpoints(sa);
+  }
+
+  /** Installed child SAs follow the IKE SA's endpoints in place (`updateSa`). */
+  #updateChildEndpoints(sa: IkeSa): void {
     for (const c of sa.children.values()) {
       if (c.state === "creating") continue;
       const entries = this.#saEntries(sa, c);
@@ -786,11 +880,15 @@ export class IkeEngine {
     }
   }
 
-  /** Decrypts a protected message; undefined (counted, dropped) on any failure. */
+  /**
+   * Decrypts a protected message; undefined (counted, dropped) on any
+   * failure. An authentic but malformed message goes to `malformed`.
+   */
   #open(
     sa: IkeSa,
     d: ReturnType<typeof decodeMessage>,
     now: number,
+    malformed?: (e: ParseError) => void,
   ): readonly Payload[] | undefined {
     if (!sa.protection || !d.encrypted) {
       this.counters.parseErrors++;
@@ -828,6 +926,7 @@ export class IkeEngine {
         this.counters.parseErrors++;
         sa.counters.parseErrors++;
         this.#log("debug", `${sa.label} malformed protected message: ${(e as Error).message}`);
+        if (e instanceof ParseError) malformed?.(e);
       }
       return undefined;
     }
@@ -954,14 +1053,20 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Requests from the peer (we answer)
 
-  #respond(sa: IkeSa, req: IkeMessage, payloads: Payload[]): void {
+  /** Answers `req` (to where it came from when `path` is given, else to the SA's peer). */
+  #respond(
+    sa: IkeSa,
+    req: IkeMessage,
+    payloads: Payload[],
+    path?: { from: Endpoint; to: Endpoint },
+  ): void {
     const m = this.#message(sa, req.exchange, req.mid, true, payloads);
     const packets = this.#encodeProtected(sa, m);
     sa.window.storeResponse(req.mid, packets);
-    this.#send(sa, sa.local, sa.remote, packets);
+    this.#send(sa, path?.to ?? sa.local, path?.from ?? sa.remote, packets);
   }
 
-  #onRequest(sa: IkeSa, req: IkeMessage, now: number): void {
+  #onRequest(sa: IkeSa, req: IkeMessage, now: number, from: Endpoint, to: Endpoint): void {
     switch (req.exchange) {
       case ExchangeType.IKE_AUTH:
         if (sa.initiator || sa.state !== "connecting") {
@@ -976,15 +1081,33 @@ export class IkeEngine {
             this.#log("warn", `${sa.label} peer reports ${notifyName(p.notifyType)}`);
           }
         }
+        if (sa.mobike && !sa.initiator && notify(req, NotifyType.UPDATE_SA_ADDRESSES)) {
+          this.#respondUpdate(sa, req, from, to, now);
+          return;
+        }
+        const peerAddresses = sa.mobike ? readPeerAddresses(req) : undefined;
+        if (peerAddresses) {
+          sa.peerAddresses = peerAddresses;
+          this.#log(
+            "info",
+            `${sa.label} peer addresses: ${peerAddresses.join(", ") || "(no additional)"}`,
+          );
+        }
         // Child SAs may already have moved to the SA that replaced this one.
         const home = this.#home(sa);
         const r = processInformationalRequest(sa, req, home.children);
-        this.#respond(sa, req, r.payloads);
+        this.#respond(sa, req, [...r.payloads, ...(sa.mobike ? cookie2Echo(req) : [])]);
         for (const spi of r.unknownSpis) {
           this.#log("debug", `${sa.label} peer deleted unknown SPI ${spi.toString(16)}`);
         }
         for (const c of r.children) {
           this.#removeChild(home, c, "deleted by peer", now, false, true);
+        }
+        if (r.deleteIke && sa.collidingRekey) {
+          // The peer finished its rekey (ours got lost): its new SA takes over.
+          const theirs = sa.collidingRekey;
+          sa.collidingRekey = undefined;
+          this.#adoptRekeyed(sa, theirs, now);
         }
         if (r.deleteIke) this.#destroy(sa, r.reason, "ike-down");
         else this.#armDpd(sa);
@@ -998,6 +1121,69 @@ export class IkeEngine {
         // Unknown exchange types: the message id is consumed with an empty error answer.
         this.#respond(sa, req, [makeNotify(NotifyType.INVALID_SYNTAX)]);
     }
+  }
+
+  /**
+   * An authentic request (ICV verified) did not parse or broke the exchange's
+   * payload rules: answer INVALID_SYNTAX, or UNSUPPORTED_CRITICAL_PAYLOAD
+   * naming the payload (RFC 7296 sections 2.21, 3.10.1). A malformed
+   * IKE_AUTH request also ends the half-open IKE SA (section 2.21.2).
+   */
+  #rejectMalformed(
+    sa: IkeSa,
+    h: ReturnType<typeof decodeMessage>["header"],
+    e: ParseError,
+    now: number,
+  ): void {
+    const n = e.notify === "UNSUPPORTED_CRITICAL_PAYLOAD" && e.notifyData !== undefined
+      ? makeUnsupportedCritical(e.notifyData)
+      : makeNotify(NotifyType.INVALID_SYNTAX);
+    this.#log("warn", `${sa.label} malformed request ${h.messageId}: ${e.message}`);
+    sa.lastInbound = now;
+    this.#respond(sa, this.#message(sa, h.exchangeType, h.messageId, false, []), [n]);
+    if (h.exchangeType === ExchangeType.IKE_AUTH && !sa.established) {
+      this.#destroy(sa, `malformed IKE_AUTH request: ${e.reason}`, "ike-failed");
+    }
+  }
+
+  /**
+   * MOBIKE responder: the initiator moved to `from` (RFC 4555 section 3.5).
+   * Refused with UNEXPECTED_NAT_DETECTED (answered where it came from) when
+   * NO_NATS_ALLOWED does not match; else the SA and its children move.
+   */
+  #respondUpdate(sa: IkeSa, req: IkeMessage, from: Endpoint, to: Endpoint, now: number): void {
+    const r = respondUpdate(sa, req, from, to);
+    if (!r.ok) {
+      this.#log("warn", `${sa.label} address update refused: ${r.reason}`);
+      this.#respond(sa, req, r.payloads, { from, to });
+      return;
+    }
+    sa.remote = { address: from.address, port: from.port };
+    sa.local = { address: to.address, port: to.port };
+    sa.natLocal = r.natLocal;
+    sa.natRemote = r.natRemote;
+    this.#respond(sa, req, r.payloads);
+    this.#moved(sa, now);
+  }
+
+  /** MOBIKE moved `sa`: children follow, NAT keepalives as needed, report it. */
+  #moved(sa: IkeSa, now: number): void {
+    sa.triedRemotes.clear();
+    this.#log(
+      "info",
+      `${sa.label} IKE_SA moved to ${sa.local.address}[${sa.local.port}] - ${sa.remote.address}[${sa.remote.port}]${
+        sa.natLocal || sa.natRemote ? " (NAT)" : ""
+      }`,
+    );
+    this.#updateChildEndpoints(sa);
+    this.#armKeepalive(sa, now);
+    this.#event({
+      type: "ike-updated",
+      ikeSaId: sa.id,
+      connectionName: sa.config.name,
+      local: sa.local,
+      remote: sa.remote,
+    });
   }
 
   #respondAuth(sa: IkeSa, req: IkeMessage, now: number): void {
@@ -1038,7 +1224,13 @@ export class IkeEngine {
       if (r.ok) child = r.child;
       else childError = r;
     }
-    this.#respond(sa, req, [...auth.payloads, ...cp, ...childPayloads]);
+    const mobike: Payload[] = [];
+    if (sa.config.mobike !== false && notify(req, NotifyType.MOBIKE_SUPPORTED)) {
+      sa.mobike = true;
+      sa.peerAddresses = readPeerAddresses(req) ?? [];
+      mobike.push(...mobikeAuthNotifies(this.#localAddresses, sa.local.address));
+    }
+    this.#respond(sa, req, [...auth.payloads, ...cp, ...childPayloads, ...mobike]);
     this.#established(sa, now);
     if (initialContact) this.#initialContact(sa);
     if (child) this.#installChild(sa, child, now);
@@ -1120,6 +1312,9 @@ export class IkeEngine {
           this.#pump(sa, now);
           return;
         }
+        sa.mobike = sa.config.mobike !== false &&
+          notify(res, NotifyType.MOBIKE_SUPPORTED) !== undefined;
+        if (sa.mobike) sa.peerAddresses = readPeerAddresses(res) ?? [];
         this.#established(sa, now);
         const replaced = sa.reauthOf !== undefined ? this.#sas.get(sa.reauthOf) : undefined;
         if (replaced?.established) {
@@ -1187,10 +1382,30 @@ export class IkeEngine {
       case "notify":
         sa.window.completeRequest();
         break;
+      case "mobike_update": {
+        sa.window.completeRequest();
+        const o = processUpdateResponse(sa, res, task.cookie2!);
+        if (!o.ok) {
+          this.#log("warn", `${sa.label} address update failed: ${o.reason}`);
+          break;
+        }
+        sa.natLocal = o.natLocal;
+        sa.natRemote = o.natRemote;
+        this.#moved(sa, now);
+        break;
+      }
       case "rekey_ike": {
         sa.window.completeRequest();
         const fresh = task.fresh!;
         const o = processIkeRekeyResponse(sa, fresh, res);
+        const theirs = sa.collidingRekey;
+        sa.collidingRekey = undefined;
+        if (!o.ok && theirs) {
+          // Ours failed but the peer's rekey (which we answered) stands.
+          this.#log("info", `${sa.label} IKE_SA rekey failed (${o.reason}), the peer's stands`);
+          this.#adoptRekeyed(sa, theirs, now);
+          break;
+        }
         if (!o.ok) {
           const retries = task.retries ?? 0;
           if (
@@ -1203,6 +1418,28 @@ export class IkeEngine {
             this.#armIkeRekey(sa, now, 5000 + this.#random(1)[0] * 20);
           }
           break;
+        }
+        if (theirs && this.#rekeyLost(fresh, theirs)) {
+          // RFC 7296 2.8.2: the SA with the lowest nonce is redundant; its
+          // initiator (we) deletes it, the winner deletes the old SA.
+          this.#log("info", `${sa.label} IKE_SA rekey collision: ours is redundant`);
+          this.#activate(fresh, now);
+          fresh.silent = true;
+          fresh.rekeyedTo = theirs.id;
+          this.#adoptRekeyed(sa, theirs, now);
+          this.#queue(fresh, { kind: "delete_ike", reason: "rekey collision lost" }, now);
+          break;
+        }
+        if (theirs) {
+          this.#log("info", `${sa.label} IKE_SA rekey collision: the peer's is redundant`);
+          theirs.rekeyedTo = fresh.id;
+          // Its initiator deletes it; if that never comes (the peer took another
+          // path, e.g. our Delete of the old SA), forget it quietly later.
+          this.#fx.push({
+            kind: "setTimer",
+            id: this.#timerId(theirs, "redundant"),
+            at: now + REDUNDANT_SA_TTL_MS,
+          });
         }
         this.#adoptRekeyed(sa, fresh, now);
         sa.pending.push({ kind: "delete_ike", reason: "rekeyed" });
@@ -1331,6 +1568,8 @@ export class IkeEngine {
     fresh.natRemote = old.natRemote;
     fresh.peerFragmentation = old.peerFragmentation;
     fresh.peerSignatureHashes = old.peerSignatureHashes;
+    fresh.mobike = old.mobike;
+    fresh.peerAddresses = old.peerAddresses;
     fresh.localId = old.localId;
     fresh.remoteId = old.remoteId;
     fresh.authInfo = old.authInfo;
@@ -1346,15 +1585,8 @@ export class IkeEngine {
    * queued child work move to it; the old SA only waits for its Delete.
    */
   #adoptRekeyed(old: IkeSa, fresh: IkeSa, now: number): void {
-    fresh.protection = ikeSaProtection(fresh.suite!, fresh.keys!, fresh.initiator, {
-      randomBytes: this.#random,
-    });
-    this.#exportIkeKeys(fresh);
-    fresh.transition("connecting");
-    fresh.transition("established");
-    fresh.establishedAt = now;
-    fresh.lastInbound = now;
-    this.#register(fresh);
+    this.#activate(fresh, now);
+    fresh.silent = false;
     old.rekeyedTo = fresh.id;
     for (const c of [...old.children.values()]) {
       old.children.delete(c.id);
@@ -1391,6 +1623,29 @@ export class IkeEngine {
     this.#armKeepalive(fresh, now);
     this.#armIkeRekey(fresh, now);
     this.#pump(fresh, now);
+  }
+
+  /** A rekeyed IKE SA gets its keys and can send and receive (no children, timers yet). */
+  #activate(fresh: IkeSa, now: number): void {
+    if (fresh.state !== "created") return;
+    fresh.protection = ikeSaProtection(fresh.suite!, fresh.keys!, fresh.initiator, {
+      randomBytes: this.#random,
+    });
+    this.#exportIkeKeys(fresh);
+    fresh.transition("connecting");
+    fresh.transition("established");
+    fresh.establishedAt = now;
+    fresh.lastInbound = now;
+    this.#register(fresh);
+  }
+
+  /**
+   * Simultaneous IKE SA rekey (RFC 7296 section 2.8.2): whether `ours` is
+   * redundant, i.e. was created with the lowest of the four nonces.
+   */
+  #rekeyLost(ours: IkeSa, theirs: IkeSa): boolean {
+    const min = (sa: IkeSa) => compareBytes(sa.nonceI!, sa.nonceR!) <= 0 ? sa.nonceI! : sa.nonceR!;
+    return compareBytes(min(ours), min(theirs)) < 0;
   }
 
   /** The IKE SA's rekey timer (rekeySeconds minus up to 10% jitter), or `inMs` from now. */
@@ -1520,13 +1775,19 @@ export class IkeEngine {
 
   /** Responder side of CREATE_CHILD_SA. */
   #respondCreateChild(sa: IkeSa, req: IkeMessage, now: number): void {
-    if (!sa.established || sa.rekeyedTo !== undefined || sa.active?.kind === "rekey_ike") {
+    const saP = first(req, PayloadType.SA);
+    const ikeRekey = saP?.proposals.some((p) => p.protocolId === ProtocolId.IKE) ?? false;
+    // Both ends rekey the IKE SA at once: answer, decide when ours ends (RFC 7296 2.8.2).
+    const collision = ikeRekey && sa.active?.kind === "rekey_ike" && !sa.collidingRekey;
+    if (
+      !sa.established || sa.rekeyedTo !== undefined ||
+      (sa.active?.kind === "rekey_ike" && !collision)
+    ) {
       // Not while the IKE SA is being (or was) rekeyed (RFC 7296 section 2.25).
       this.#respond(sa, req, [makeNotify(NotifyType.TEMPORARY_FAILURE)]);
       return;
     }
-    const saP = first(req, PayloadType.SA);
-    if (saP?.proposals.some((p) => p.protocolId === ProtocolId.IKE)) {
+    if (ikeRekey) {
       if (this.#childWorkInProgress(sa)) {
         this.#respond(sa, req, [makeNotify(NotifyType.TEMPORARY_FAILURE)]);
         return;
@@ -1536,6 +1797,13 @@ export class IkeEngine {
       this.#respond(sa, req, r.payloads);
       if (!r.ok) {
         this.#log("warn", `${sa.label} IKE_SA rekey refused: ${r.reason}`);
+        return;
+      }
+      if (collision) {
+        this.#activate(fresh, now);
+        fresh.silent = true;
+        sa.collidingRekey = fresh;
+        this.#log("info", `${sa.label} IKE_SA rekey collision: the peer rekeys too`);
         return;
       }
       this.#adoptRekeyed(sa, fresh, now);
@@ -1689,6 +1957,12 @@ export class IkeEngine {
 
   #destroy(sa: IkeSa, reason: string, event: "ike-down" | "ike-failed"): void {
     if (sa.state === "destroyed") return;
+    if (sa.collidingRekey) {
+      // A rekey collision that never got decided goes with the old SA.
+      sa.collidingRekey.rekeyedTo = sa.id;
+      this.#destroy(sa.collidingRekey, reason, event);
+      sa.collidingRekey = undefined;
+    }
     for (const c of [...sa.children.values()]) this.#removeChild(sa, c, reason, 0, true);
     for (const [id, e] of [...this.#lingering]) {
       if (id.startsWith(this.#timerId(sa, "linger/"))) {
@@ -1708,11 +1982,23 @@ export class IkeEngine {
     this.#bySpi.delete(sa.localSpi);
     if (sa.halfOpenKey) this.#byInit.delete(sa.halfOpenKey);
     this.#halfOpen.delete(sa);
-    for (const t of ["rtx", "dpd", "halfopen", "keepalive", "rekey", "reauth", "reauth-done"]) {
+    for (
+      const t of [
+        "rtx",
+        "dpd",
+        "halfopen",
+        "keepalive",
+        "rekey",
+        "reauth",
+        "reauth-done",
+        "redundant",
+      ]
+    ) {
       this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, t) });
     }
     this.#log("info", `${sa.label} IKE_SA deleted: ${reason}`);
-    if (sa.rekeyedTo !== undefined) return; // replaced, not down ("ike-rekeyed" was reported)
+    // Replaced ("ike-rekeyed" was reported) or never reported (a rekey collision's loser).
+    if (sa.rekeyedTo !== undefined || sa.silent) return;
     this.#event(
       event === "ike-down"
         ? { type: "ike-down", ikeSaId: sa.id, connectionName: sa.config.name, reason }
@@ -1830,6 +2116,11 @@ export class IkeEngine {
       case "halfopen":
         if (sa.state === "connecting") this.#fail(sa, "half-open IKE_SA timed out");
         return;
+      case "redundant":
+        if (sa.rekeyedTo !== undefined && sa.children.size === 0) {
+          this.#destroy(sa, "redundant after a rekey collision", "ike-down");
+        }
+        return;
     }
   }
 
@@ -1847,6 +2138,8 @@ export class IkeEngine {
       this.#log("warn", `${sa.label} giving up after ${o.retransmits} retransmits`);
       if (task?.kind === "delete_ike") {
         this.#destroy(sa, task.reason, "ike-down");
+      } else if (sa.established && this.#switchPath(sa, now)) {
+        return;
       } else if (sa.established) {
         this.#dpdAction(sa, now);
       } else {
@@ -1861,6 +2154,31 @@ export class IkeEngine {
     );
     this.#send(sa, sa.local, sa.remote, r.packets);
     this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rtx"), at: r.deadline });
+  }
+
+  /**
+   * MOBIKE initiator, the current path died (a request went unanswered):
+   * send it again to the peer's next address not tried yet, then move the
+   * SA there with UPDATE_SA_ADDRESSES (RFC 4555 section 3.5). False when
+   * there is no other address to try.
+   */
+  #switchPath(sa: IkeSa, now: number): boolean {
+    if (!sa.mobike || !sa.initiator) return false;
+    sa.triedRemotes.add(sa.remote.address);
+    const candidates = [sa.config.remoteAddress, ...sa.peerAddresses];
+    const next = candidates.find((a) => a !== "%any" && !sa.triedRemotes.has(a));
+    const o = sa.window.outstanding;
+    if (next === undefined || !o) return false;
+    this.#log("info", `${sa.label} no answer from ${sa.remote.address}, trying ${next}`);
+    sa.local = { address: sa.local.address, port: NATT_PORT };
+    sa.remote = { address: next, port: NATT_PORT };
+    const deadline = sa.window.restartRetransmits(now)!;
+    this.#send(sa, sa.local, sa.remote, o.packets);
+    this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rtx"), at: deadline });
+    if (!sa.pending.some((t) => t.kind === "mobike_update")) {
+      sa.pending.unshift({ kind: "mobike_update" });
+    }
+    return true;
   }
 
   /** The peer is dead: clear, restart or trap per `dpdAction` (default clear). */

@@ -127,6 +127,18 @@ export class ExchangeWindow {
   }
 
   /**
+   * Starts the retries of the outstanding request over (MOBIKE sent it to
+   * another address pair); returns the new deadline, or undefined.
+   */
+  restartRetransmits(now: number): number | undefined {
+    const o = this.outstanding;
+    if (!o) return undefined;
+    o.retransmits = 0;
+    o.deadline = now + this.timeoutFor(0);
+    return o.deadline;
+  }
+
+  /**
    * Strict response matching: true only for a response to the outstanding
    * request. Anything else is counted and must be dropped.
    */

@@ -144,6 +144,8 @@ export class IkeSa {
   mobike = false;
   /** The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), MOBIKE. */
   peerAddresses: string[] = [];
+  /** Peer addresses that did not answer since the last successful move (MOBIKE initiator). */
+  readonly triedRemotes = new Set<string>();
   /** IKE_SA_INIT retries done (COOKIE, INVALID_KE). */
   initRetries = 0;
 
@@ -165,6 +167,13 @@ export class IkeSa {
   attempt = 1;
   /** This SA reauthenticates (replaces) that IKE SA (no INITIAL_CONTACT). */
   reauthOf: number | undefined;
+  /**
+   * Simultaneous IKE SA rekey: the new SA the peer's rekey created while
+   * ours was in flight (RFC 7296 section 2.8.2); decided when ours ends.
+   */
+  collidingRekey: IkeSa | undefined;
+  /** Created by a rekey collision and not adopted (yet): its removal is not reported. */
+  silent = false;
   /** Set once this SA was replaced by a rekey: the new SA's id. */
   rekeyedTo: number | undefined;
   /** Reassembly of incoming IKE fragments (created on the first SKF). */

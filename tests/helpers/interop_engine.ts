@@ -56,6 +56,10 @@ export interface EngineSpec {
   sendCert?: "always" | "ifasked" | "never";
   /** Seconds of silence before we send a liveness check (default 0 = off). */
   dpdDelaySeconds?: number;
+  /** Initiator: virtual IPs to request ("0.0.0.0" = any); "dynamic" local TS then means it. */
+  vips?: string[];
+  /** Responder: address pools to lease virtual IPs from (defined in `poolConfigs`). */
+  pools?: { name: string; range: string; dns?: string[] }[];
   /** Largest IP packet for IKE messages before we fragment (RFC 7383; default 1280). */
   fragmentSize?: number;
   /** Retransmission policy (default the engine's: 4 s, base 1.8, 5 tries). */
@@ -133,6 +137,8 @@ export function engineConfig(s: EngineSpec): EngineConfig {
     dpdDelaySeconds: s.dpdDelaySeconds ?? 0,
     ...(s.retransmit ? { retransmit: s.retransmit } : {}),
     ...(s.fragmentSize ? { fragmentSize: s.fragmentSize } : {}),
+    ...(s.vips ? { vips: s.vips } : {}),
+    ...(s.pools ? { pools: s.pools.map((p) => p.name) } : {}),
     children: [{
       name: `${s.name}-net`,
       mode: "tunnel",
@@ -144,6 +150,7 @@ export function engineConfig(s: EngineSpec): EngineConfig {
   };
   return {
     connections: [conn],
+    ...(s.pools ? { pools: s.pools } : {}),
     secrets: s.auth === "psk"
       ? [{ ids: [localId, remoteId], secret: new TextEncoder().encode(s.psk!) }]
       : [],

@@ -12,7 +12,7 @@
  * @module
  */
 import { toHex } from "../../lib/wire/bytes.ts";
-import type { NetnsLab } from "./netns.ts";
+import type { NetnsLab, RunResult } from "./netns.ts";
 
 /** An inner (protected) address and the namespace that owns it. */
 export interface Host {
@@ -20,21 +20,36 @@ export interface Host {
   ip: string;
 }
 
+/**
+ * Pings from `from` to `to` every `interval` seconds, sourced from the inner
+ * address, until `count` replies came back (or 10 s passed: then it fails).
+ * With `exact`, exactly `count` requests are sent instead and any loss fails.
+ */
+export function ping(
+  lab: NetnsLab,
+  from: Host,
+  to: Host,
+  count = 3,
+  interval = 0.2,
+  exact = false,
+): Promise<RunResult> {
+  return lab.runIn(from.ns, [
+    "ping",
+    "-c",
+    String(count),
+    "-i",
+    String(interval),
+    ...(exact ? ["-W", "2"] : ["-w", "10"]),
+    "-I",
+    from.ip,
+    to.ip,
+  ]);
+}
+
 /** Pings `b` from `a` and `a` from `b` (3 each, sourced from the inner addresses). */
 export async function pingBothWays(lab: NetnsLab, a: Host, b: Host): Promise<void> {
   for (const [from, to] of [[a, b], [b, a]]) {
-    const r = await lab.runIn(from.ns, [
-      "ping",
-      "-c",
-      "3",
-      "-i",
-      "0.2",
-      "-W",
-      "2",
-      "-I",
-      from.ip,
-      to.ip,
-    ]);
+    const r = await ping(lab, from, to);
     if (r.code !== 0) {
       throw new Error(`ping ${from.ip} -> ${to.ip} through the tunnel failed:\n${r.stdout}`);
     }

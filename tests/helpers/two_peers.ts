@@ -69,6 +69,12 @@ export interface TwoPeersOptions {
   readonly aliceNat?: { readonly address: string; readonly port: number };
   /** Start time of the fake clock in ms (default 0; certificate tests need a real date). */
   readonly startMs?: number;
+  /**
+   * Route simulated ESP by the SAs' outer addresses (MOBIKE tests): a packet
+   * goes from the outbound SA's `src` (which its sender must own) to its
+   * `dst` (which must reach a peer), else it counts as lost. Default: by name.
+   */
+  readonly espByAddress?: boolean;
 }
 
 /** Counters of the simulated ESP data path (see {@link TwoPeers.startTraffic}). */
@@ -104,9 +110,11 @@ export class TwoPeers {
   #byAddress = new Map<string, Peer>();
   #nat: { readonly address: string; readonly port: number } | undefined;
   #alicePrivate: { address: string; port: number } | undefined;
+  #espByAddress: boolean;
 
   constructor(o: TwoPeersOptions) {
     this.#nat = o.aliceNat;
+    this.#espByAddress = o.espByAddress ?? false;
     this.clock = new FakeClock(o.startMs ?? 0);
     this.net = new FakeNetwork(o.network ?? {});
     const seed = o.seed ?? 1;
@@ -148,6 +156,32 @@ export class TwoPeers {
     this.#nat = { address: this.#nat!.address, port: base };
   }
 
+  /**
+   * Alice's address changes (MOBIKE tests): from now on she owns only
+   * `address` (datagrams to her old addresses are lost), behind `nat` (its
+   * public address and first port) when given, else reachable directly.
+   */
+  relocateAlice(address: string, nat?: { readonly address: string; readonly port: number }): void {
+    for (const [a, p] of [...this.#byAddress]) if (p === this.alice) this.#byAddress.delete(a);
+    this.#byAddress.set(address, this.alice);
+    this.#natPorts.clear();
+    this.#nat = nat;
+    if (nat) {
+      this.#byAddress.set(nat.address, this.alice);
+      this.#alicePrivate = { address, port: 4500 };
+    }
+  }
+
+  /** `who` also owns `address` (datagrams to it are delivered to that peer). */
+  addAddress(who: "alice" | "bob", address: string): void {
+    this.#byAddress.set(address, this.peer(who));
+  }
+
+  /** `address` goes away: datagrams to it are lost, its owner can no longer send ESP from it. */
+  dropAddress(address: string): void {
+    this.#byAddress.delete(address);
+  }
+
   /** The peer with that name. */
   peer(name: "alice" | "bob"): Peer {
     return name === "alice" ? this.alice : this.bob;
@@ -172,8 +206,9 @@ export class TwoPeers {
         case "updateSa": {
           const cur = p.sad.get(`${e.direction}/${e.spi}`);
           if (cur) {
+            const { encap: _old, ...rest } = cur;
             p.sad.set(`${e.direction}/${e.spi}`, {
-              ...cur,
+              ...rest,
               src: e.src,
               dst: e.dst,
               ...(e.encap ? { encap: e.encap } : {}),
@@ -226,6 +261,19 @@ export class TwoPeers {
       const b = new Uint8Array(4);
       new DataView(b.buffer).setUint32(0, out.spi);
       this.traffic.sent++;
+      if (this.#espByAddress) {
+        if (this.#byAddress.get(out.src) !== p) {
+          this.traffic.lost.push(`${this.clock.now} ${p.name} cannot send from ${out.src}`);
+          continue;
+        }
+        this.esp.send(
+          { address: out.src, port: 0 },
+          { address: out.dst, port: 0 },
+          b,
+          this.clock.now,
+        );
+        continue;
+      }
       const to = { address: q.name, port: 0 };
       this.esp.send({ address: p.name, port: 0 }, to, b, this.clock.now);
     }
@@ -260,7 +308,13 @@ export class TwoPeers {
         this.apply(p, p.engine.handle(d.bytes, d.from, to, this.clock.now));
       }
       for (const d of this.esp.takeDue(this.clock.now)) {
-        const q = this.peer(d.to.address as "alice" | "bob");
+        const q = this.#espByAddress
+          ? this.#byAddress.get(d.to.address)
+          : this.peer(d.to.address as "alice" | "bob");
+        if (!q) {
+          this.traffic.lost.push(`${this.clock.now} unreachable ${d.to.address}`);
+          continue;
+        }
         const spi = new DataView(d.bytes.buffer).getUint32(0);
         if (q.sad.has(`in/${spi}`)) this.traffic.delivered++;
         else this.traffic.lost.push(`${this.clock.now} ${q.name} ${spi.toString(16)}`);

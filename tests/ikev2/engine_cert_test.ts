@@ -113,9 +113,12 @@ for (
     assert.match(generated(t.bob)[0], /CERTREQ \]$/);
     assert.equal(
       generated(t.alice)[1],
-      "IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr ]",
+      "IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
     );
-    assert.equal(generated(t.bob)[1], "IKE_AUTH response 1 [ IDr CERT AUTH SA TSi TSr ]");
+    assert.equal(
+      generated(t.bob)[1],
+      "IKE_AUTH response 1 [ IDr CERT AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+    );
     for (const p of [t.alice, t.bob]) {
       assert.equal(p.engine.ikeSa(p.engine.list()[0].id)!.authInfo, method);
     }
@@ -188,7 +191,7 @@ Deno.test("engine: pinned peer certificate without CERT payload", async () => {
   const t = run(cfg);
   assert.equal(
     generated(t.alice)[1],
-    "IKE_AUTH request 1 [ IDi CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr ]",
+    "IKE_AUTH request 1 [ IDi CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   );
   assert.equal(t.bob.eventsOf("ike-up").length, 1, t.bob.logs.join("\n"));
 });

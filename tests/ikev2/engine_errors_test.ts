@@ -186,7 +186,10 @@ Deno.test("engine: TS_UNACCEPTABLE fails the child but keeps the IKE SA", () => 
   const t = new TwoPeers(pskConfigs({ bobChild: { remoteTs: ["172.16.0.0/12"] } }));
   t.initiate("alice", "site");
   t.run(5000);
-  assert.equal(generated(t.bob)[1], "IKE_AUTH response 1 [ IDr AUTH N(TS_UNACCEPT) ]");
+  assert.equal(
+    generated(t.bob)[1],
+    "IKE_AUTH response 1 [ IDr AUTH N(TS_UNACCEPT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+  );
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
   assert.equal(t.bob.eventsOf("ike-up").length, 1);
   assert.equal(t.alice.eventsOf("child-failed").length, 1);
@@ -204,7 +207,10 @@ Deno.test("engine: child NO_PROPOSAL_CHOSEN keeps the IKE SA", () => {
   );
   t.initiate("alice", "site");
   t.run(5000);
-  assert.equal(generated(t.bob)[1], "IKE_AUTH response 1 [ IDr AUTH N(NO_PROP) ]");
+  assert.equal(
+    generated(t.bob)[1],
+    "IKE_AUTH response 1 [ IDr AUTH N(NO_PROP) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+  );
   assert.equal(t.alice.engine.list()[0].state, "established");
   assert.equal(t.alice.eventsOf("child-failed").length, 1);
   assert.equal(t.alice.sad.size + t.bob.sad.size, 0);

@@ -43,11 +43,11 @@ Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () =>
   t.run(5000);
   assert.deepEqual(generated(t.alice), [
     "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]",
-    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr ]",
+    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.deepEqual(generated(t.bob), [
     "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]",
-    "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]",
+    "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
   assert.equal(t.bob.eventsOf("ike-up").length, 1);

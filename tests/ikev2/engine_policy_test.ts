@@ -89,7 +89,10 @@ Deno.test("engine: PAD allowing no selectors refuses the child only", () => {
   const t = new TwoPeers(withPad(pad));
   t.initiate("alice", "site");
   t.run(5000);
-  assert.equal(generated(t.bob).at(-1), "IKE_AUTH response 1 [ IDr AUTH N(TS_UNACCEPT) ]");
+  assert.equal(
+    generated(t.bob).at(-1),
+    "IKE_AUTH response 1 [ IDr AUTH N(TS_UNACCEPT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+  );
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
   assert.equal(t.alice.sad.size + t.bob.sad.size, 0);
 });
@@ -235,7 +238,10 @@ Deno.test("engine: exhausted pool answers INTERNAL_ADDRESS_FAILURE", () => {
   t.run(5000);
   t.initiate("alice", "site");
   t.run(t.clock.now + 5000);
-  assert.equal(generated(t.bob).at(-1), "IKE_AUTH response 1 [ IDr AUTH N(INT_ADDR_FAIL) ]");
+  assert.equal(
+    generated(t.bob).at(-1),
+    "IKE_AUTH response 1 [ IDr AUTH N(INT_ADDR_FAIL) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+  );
   assert.equal(t.alice.engine.list().length, 2);
   assert.equal(t.alice.eventsOf("child-failed").length, 1);
   assert.deepEqual(t.bob.engine.leases("rw"), ["10.3.0.5"]);

@@ -405,7 +405,11 @@ Deno.test("engine: reauthentication brings up the new IKE SA before deleting the
   t.run(t.clock.now + 4000);
   t.stopTraffic();
   t.run(t.clock.now + 100);
-  assert.ok(generated(t.alice).includes("IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr ]"));
+  assert.ok(
+    generated(t.alice).includes(
+      "IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+    ),
+  );
   assert.equal(t.alice.engine.list().length, 1);
   assert.equal(t.bob.engine.list().length, 1);
   assert.notEqual(t.alice.engine.list()[0].spiI, old.spiI);
