@@ -527,9 +527,11 @@ Exits 0 when the certificate is trusted, 1 otherwise.`,
   },
   quickstart: {
     summary: "create a CA, gateway and client certificates plus example configs",
-    usage: `usage: ipsec pki quickstart --gateway FQDN|IP --client ID [--client ID]... --out DIR
+    usage: `usage: ipsec pki quickstart --gateway FQDN|IP [--gateway-address IP] --client ID
+                             [--client ID]... --out DIR
 
   --gateway NAME      the gateway's DNS name or IP address (its IKE identity)
+  --gateway-address IP  the address clients connect to (required when --gateway is a name)
   --client ID         a client identity, e.g. alice@example.com (repeatable)
   --out DIR           directory to write to (created if missing)
   --type TYPE         key type for all keys: ${KEY_TYPES.join(", ")} (default ecdsa)
@@ -540,6 +542,7 @@ Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
 <id>.key/<id>.pem/<id>.yaml. Keys are written with mode 0600.`,
     options: {
       gateway: { type: "string" },
+      "gateway-address": { type: "string" },
       client: { type: "string", multiple: true },
       out: { type: "string", short: "o" },
       type: { type: "string", short: "t" },
@@ -559,6 +562,7 @@ Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
       }
       const r = await quickstart({
         gateway,
+        gatewayAddress: str(v, "gateway-address"),
         clients: strs(v, "client"),
         keyType: type as KeyType,
         keySize: size,

@@ -107,6 +107,9 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     fragmentation: c.fragmentation,
     ...(c.rekeyTimeSeconds > 0 ? { rekeySeconds: c.rekeyTimeSeconds } : {}),
     ...(c.encap ? { encap: true } : {}),
+    mobike: c.mobike,
+    ...(c.vips.length ? { vips: c.vips } : {}),
+    ...(c.pools.length ? { pools: c.pools } : {}),
   };
 }
 
@@ -115,5 +118,14 @@ export function toEngineConfig(config: Config): EngineConfig {
   return {
     connections: config.connections.map(toPeerConfig),
     secrets: config.secrets.map((s) => ({ ids: s.ids, secret: s.secret })),
+    ...(config.pools.length
+      ? {
+        pools: config.pools.map((p) => ({
+          name: p.name,
+          range: formatAddressSelector(p.addrs),
+          dns: p.dns,
+        })),
+      }
+      : {}),
   };
 }

@@ -86,9 +86,23 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
   }
 
   initiate(name: string, now: number, child?: string): Effect[] {
-    // The engine negotiates every child of the connection in IKE_AUTH; a
-    // single-child request is satisfied by that.
-    void child;
+    // A request for one child (an acquire) reuses a live IKE SA of the
+    // connection: nothing to do while it is being set up or while the child
+    // exists (e.g. an acquire raced a rekey), CREATE_CHILD_SA when the child is
+    // missing. A new IKE SA would be a duplicate the peer may tear down.
+    if (child !== undefined) {
+      const live = this.#engine.list().filter((s) =>
+        s.name === name && (s.state === "created" || s.state === "connecting" ||
+          s.state === "established")
+      );
+      const established = live.find((s) => s.state === "established");
+      if (live.some((s) => s.children.some((c) => c.name === child && c.state !== "deleted"))) {
+        return [];
+      }
+      if (established) return this.#engine.createChild(established.id, child, now);
+      if (live.length > 0) return [];
+    }
+    // Otherwise the engine negotiates the connection's children in IKE_AUTH.
     return this.#engine.initiate(name, now);
   }
 

@@ -53,6 +53,30 @@ export interface DaemonOptions<P> {
 
 type Waiter = (ev: EngineEvent) => boolean;
 
+/**
+ * Make before break: within one batch of engine effects, an outbound SA that
+ * replaces one removed earlier in the batch (a rekey responder switching to
+ * the new child when the peer deletes the old one) is installed before that
+ * removal. The data plane sends on the newest matching outbound SA, so the
+ * policy never has no SA in between: no packet waits for an acquire and no
+ * spurious IKE SA is started (fail closed stays quiet).
+ */
+function installBeforeRemove(effects: readonly Effect[]): Effect[] {
+  const out = [...effects];
+  for (let i = 0; i < out.length; i++) {
+    const e = out[i];
+    if (e.kind !== "installSa" || e.sa.direction !== "out") continue;
+    const at = out.findIndex((r, j) =>
+      j < i && r.kind === "removeSa" && r.direction === "out" && r.ikeSaId === e.sa.ikeSaId &&
+      r.spi !== e.sa.spi
+    );
+    if (at < 0) continue;
+    out.splice(i, 1);
+    out.splice(at, 0, e);
+  }
+  return out;
+}
+
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -221,7 +245,8 @@ export class Daemon<P = unknown> {
       this.#log("error", "ike", `engine error: ${errorMessage(e)}`);
       return this.#queue;
     }
-    this.#queue = this.#queue.then(() => this.#applyAll(effects));
+    const ordered = installBeforeRemove(effects);
+    this.#queue = this.#queue.then(() => this.#applyAll(ordered));
     return this.#queue;
   }
 
@@ -620,8 +645,11 @@ export class Daemon<P = unknown> {
     this.#timers.clear();
     for (
       const [step, f] of [
-        ["data plane", () => this.#dataplane.close()],
+        // The data plane's routing keeps protected traffic in the TUN (encrypted
+        // or dropped, never in clear) until the end; the control socket goes
+        // last, as `ipsec stop` waits for it to promise that the TUN is gone.
         ["IKE sockets", () => this.#transport.close()],
+        ["data plane", () => this.#dataplane.close()],
         ["control socket", () => this.#control.close()],
       ] as const
     ) {

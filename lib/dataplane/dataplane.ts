@@ -453,12 +453,20 @@ export class Dataplane {
   }
 
   /**
-   * Stops the Workers (each closes its fds first), which removes the TUN,
-   * then removes rules, routes and addresses. Idempotent.
+   * Removes rules, routes and addresses, then stops the Workers (each closes
+   * its fds first), which removes the TUN. Idempotent.
+   *
+   * Fail closed: the rule goes first, while its routes still lead into the
+   * TUN (whose Worker encrypts or drops); the reverse order would leave the
+   * rule pointing at an empty table once the TUN took its routes with it, and
+   * protected traffic would fall through to the main table in clear while we
+   * are still stopping. Removing the rule is the one step that ends our
+   * routing; after it the host's own routing applies.
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#runUndo();
     // The "in" Worker writes to the TUN the "out" Worker owns: stop it first.
     const order = [...this.#links].sort((a, b) => (a.role === "in" ? -1 : b.role === "in" ? 1 : 0));
     for (const link of order) {
@@ -475,6 +483,5 @@ export class Dataplane {
       link.worker.terminate();
     }
     this.#failAll(new DataplaneError("data plane is stopped"));
-    this.#runUndo();
   }
 }

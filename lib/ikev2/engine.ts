@@ -614,6 +614,9 @@ export class IkeEngine {
     this.#register(sa);
     sa.transition("connecting");
     sa.reauthOf = reauthOf?.id;
+    sa.peerHasOtherSa = [...this.#sas.values()].some((o) =>
+      o !== sa && o.state === "established" && o.remote.address === sa.remote.address
+    );
     this.#log("info", `${sa.label} initiating IKE_SA to ${sa.remote.address}`);
     sa.pending.push({ kind: "ike_init" }, { kind: "ike_auth" });
     this.#pump(sa, now);
@@ -1602,8 +1605,14 @@ export class IkeEngine {
         });
       }
     }
+    // MOBIKE may have moved the old SA while the rekey was in flight.
+    fresh.local = old.local;
+    fresh.remote = old.remote;
+    fresh.natLocal = old.natLocal;
+    fresh.natRemote = old.natRemote;
     const keep: SaTask[] = old.pending.filter((t) =>
-      t.kind === "create_child" || t.kind === "delete_child" || t.kind === "notify"
+      t.kind === "create_child" || t.kind === "delete_child" || t.kind === "notify" ||
+      t.kind === "mobike_update"
     );
     old.pending.splice(0, old.pending.length, ...old.pending.filter((t) => !keep.includes(t)));
     fresh.pending.push(...keep);
@@ -1886,6 +1895,17 @@ export class IkeEngine {
   ): void {
     if (c.state === "deleted") return;
     const protocol = c.config.protocol;
+    // The peer's Delete of the old child proves it has our rekey response, so
+    // a rekey responder now sends on the replacement; at the old child's hard
+    // expiry it must anyway. (Other removals prove nothing: the response may
+    // have been lost.) Installed before the old SA goes (make-before-break), so
+    // the data plane never lacks an outbound SA and raises no acquire.
+    for (const n of peerDeleted || reason === "expired" ? sa.children.values() : []) {
+      if (n.rekeyOf === c.id && !n.outboundInstalled && n.state === "installed") {
+        this.#fx.push({ kind: "installSa", sa: this.#saEntries(sa, n)[1] });
+        n.outboundInstalled = true;
+      }
+    }
     if (c.state !== "creating") {
       const removeIn: Effect = {
         kind: "removeSa",
@@ -1926,16 +1946,6 @@ export class IkeEngine {
     }
     c.transition("deleted");
     sa.children.delete(c.id);
-    // The peer's Delete of the old child proves it has our rekey response, so
-    // a rekey responder now sends on the replacement; at the old child's hard
-    // expiry it must anyway. (Other removals prove nothing: the response may
-    // have been lost.)
-    for (const n of peerDeleted || reason === "expired" ? sa.children.values() : []) {
-      if (n.rekeyOf === c.id && !n.outboundInstalled && n.state === "installed") {
-        this.#fx.push({ kind: "installSa", sa: this.#saEntries(sa, n)[1] });
-        n.outboundInstalled = true;
-      }
-    }
     for (const t of ["rekey", "expire"]) {
       this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, `child/${c.id}/${t}`) });
     }

@@ -168,6 +168,12 @@ export class IkeSa {
   /** This SA reauthenticates (replaces) that IKE SA (no INITIAL_CONTACT). */
   reauthOf: number | undefined;
   /**
+   * Another live IKE SA with the same peer existed when this initiator SA
+   * started: no INITIAL_CONTACT, which would make the peer delete that one
+   * (RFC 7296 section 2.4).
+   */
+  peerHasOtherSa = false;
+  /**
    * Simultaneous IKE SA rekey: the new SA the peer's rekey created while
    * ours was in flight (RFC 7296 section 2.8.2); decided when ours ends.
    */

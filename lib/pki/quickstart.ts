@@ -13,11 +13,19 @@
 import { exportPrivateKeyPem, generateKeyPair, type KeyPair, type KeyType } from "./keys.ts";
 import { issueCertificate, selfSignCertificate } from "./certificate.ts";
 import { lintCertificate } from "./lint.ts";
+import { PkiError } from "./pki_error.ts";
+import { parseIp } from "../db/address.ts";
 
 /** Options for {@linkcode quickstart}. */
 export interface QuickstartOptions {
   /** Gateway FQDN or IP address; its certificate gets this as CN and SAN. */
   gateway: string;
+  /**
+   * The gateway's IP address clients connect to (`remote_addrs`; the
+   * configuration takes addresses, not DNS names). Default: `gateway` when
+   * it is an IP address; required otherwise.
+   */
+  gatewayAddress?: string;
   /** Client identities (emails or FQDNs); one key and certificate each. */
   clients: readonly string[];
   /** Key type for all keys (default ecdsa). */
@@ -92,14 +100,14 @@ pools:
 
 /** The client-side YAML for one client identity. */
 export function clientYaml(
-  o: { gateway: string; client: string; certFile: string; keyFile: string },
+  o: { gateway: string; address: string; client: string; certFile: string; keyFile: string },
 ): string {
   return `# deno-ipsec client configuration for ${o.client} (written by 'ipsec pki quickstart').
 # Keys follow swanctl.conf naming; file names are relative to this file.
 connections:
   home:
     version: 2
-    remote_addrs: [${quoteYaml(o.gateway)}]
+    remote_addrs: [${quoteYaml(o.address)}]
     vips: [0.0.0.0]
     local:
       auth: pubkey
@@ -131,6 +139,15 @@ connections:
  * ```
  */
 export async function quickstart(o: QuickstartOptions): Promise<QuickstartResult> {
+  const address = o.gatewayAddress ?? (parseIp(o.gateway) ? o.gateway : undefined);
+  if (address === undefined || !parseIp(address)) {
+    throw new PkiError(
+      address === undefined
+        ? `the gateway '${o.gateway}' is a DNS name: give the IP address clients connect to ` +
+          "(--gateway-address), since configurations take addresses, not names"
+        : `--gateway-address '${address}' is not an IP address`,
+    );
+  }
   const type = o.keyType ?? "ecdsa";
   const gen = o.generate ?? generateKeyPair;
   const org = o.organization ?? "deno-ipsec";
@@ -186,6 +203,7 @@ export async function quickstart(o: QuickstartOptions): Promise<QuickstartResult
       name: `${base}.yaml`,
       contents: clientYaml({
         gateway: o.gateway,
+        address,
         client: id,
         certFile: `${base}.pem`,
         keyFile: `${base}.key`,

@@ -475,6 +475,8 @@ Deno.test("pki quickstart: writes keys 0600, certificates and YAML; refuses to o
       "quickstart",
       "--gateway",
       "vpn.example.com",
+      "--gateway-address",
+      "192.0.2.1",
       "--client",
       "alice@example.com",
       "--out",
@@ -494,13 +496,23 @@ Deno.test("pki quickstart: writes keys 0600, certificates and YAML; refuses to o
       `${dir}/alice@example.com.pem`,
     ]);
     assert.match(Deno.readTextFileSync(`${dir}/gateway.yaml`), /^connections:/m);
-    const again = await cli("quickstart", "--gateway", "vpn.example.com", "--out", dir);
+    const again = await cli(
+      "quickstart",
+      "--gateway",
+      "vpn.example.com",
+      "--gateway-address",
+      "192.0.2.1",
+      "--out",
+      dir,
+    );
     assert.equal(again.code, 1);
     assert.match(again.err, /ca\.key already exists \(use --force to overwrite\)/);
     await ok(
       "quickstart",
       "--gateway",
       "vpn.example.com",
+      "--gateway-address",
+      "192.0.2.1",
       "--out",
       dir,
       "--force",

@@ -52,3 +52,17 @@ Deno.test("toEngineConfig(): connections and PSKs", () => {
   assert.equal(e.secrets?.length, 1);
   assert.deepEqual(e.secrets?.[0].secret, new TextEncoder().encode("0123456789abcdef"));
 });
+
+Deno.test("toPeerConfig(): mobike defaults to on and `mobike: no` turns it off", () => {
+  assert.equal(toPeerConfig(parseConfig(conn("")).connections[0]).mobike, true);
+  assert.equal(toPeerConfig(parseConfig(conn("    mobike: no")).connections[0]).mobike, false);
+});
+
+Deno.test("toEngineConfig(): pools and vips reach the engine's configuration payload", () => {
+  const yaml = conn("    pools: [rw]\n    vips: [0.0.0.0]") +
+    "pools:\n  rw:\n    addrs: 10.3.0.0/24\n    dns: [10.3.0.1]\n";
+  const e = toEngineConfig(parseConfig(yaml));
+  assert.deepEqual(e.pools, [{ name: "rw", range: "10.3.0.0/24", dns: ["10.3.0.1"] }]);
+  assert.deepEqual(e.connections[0].pools, ["rw"]);
+  assert.deepEqual(e.connections[0].vips, ["0.0.0.0"]);
+});

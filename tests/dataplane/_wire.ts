@@ -41,8 +41,12 @@ export async function capture(
       "-n",
       "-l",
       "-f",
-      // IPv6: everything but neighbour discovery (ICMPv6 types 133-137, no extension headers).
-      t.outerA.includes(":") ? "ip6 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)" : "ip",
+      // IPv6: everything but multicast (MLD reports, which come behind a hop-by-hop header,
+      // and solicited-node neighbour discovery) and unicast neighbour discovery (ICMPv6
+      // types 133-137, no extension headers). Tunnel traffic is unicast between the hosts.
+      t.outerA.includes(":")
+        ? "ip6 and not ip6 multicast and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)"
+        : "ip",
       "-T",
       "fields",
       "-E",

@@ -4,8 +4,8 @@
  *
  * - the driver script (`deno run -A --unstable-net interop_engine.ts driver IP`),
  *   run inside the namespace: it binds IP:500 and IP:4500, reads JSON commands
- *   on stdin (`config`, `initiate`, `terminate`, `list`, `quit`) and writes
- *   JSON lines on stdout (`ready`, `configured`, `install`, `remove`,
+ *   on stdin (`config`, `initiate`, `terminate`, `list`, `rekeyIke`,
+ *   `rekeyChild`, `move`, `quit`) and writes JSON lines on stdout (`ready`, `configured`, `install`, `remove`,
  *   `event`, `log`, `list`, `error`);
  * - {@linkcode EngineDriver}, the test-side handle that starts the driver once
  *   per test file and reconfigures it for each matrix case (a fresh engine per
@@ -161,10 +161,17 @@ export function engineConfig(s: EngineSpec): EngineConfig {
 async function driver(ip: string): Promise<void> {
   let engine: IkeEngine | undefined;
   let spec: EngineSpec | undefined;
-  const socks = new Map([500, 4500].map((port) => [
-    port,
-    Deno.listenDatagram({ transport: "udp", hostname: ip, port }),
-  ]));
+  // Sockets by "address port"; `move` (MOBIKE) binds another address.
+  const socks = new Map<string, Deno.DatagramConn>();
+  const bind = (address: string) => {
+    for (const port of [500, 4500]) {
+      socks.set(
+        `${address} ${port}`,
+        Deno.listenDatagram({ transport: "udp", hostname: address, port }),
+      );
+    }
+  };
+  bind(ip);
   const timers = new Map<string, number>();
   const installs = new Map<number, Omit<DriverChild, "name" | "state" | "spiIn" | "spiOut">>();
   const out = (o: DriverLine) => console.log(JSON.stringify(o));
@@ -175,7 +182,12 @@ async function driver(ip: string): Promise<void> {
           // Port 4500 carries IKE behind the 4-byte non-ESP marker (RFC 3948 section 2.2).
           const natt = e.from.port === 4500;
           const bytes = natt ? new Uint8Array([0, 0, 0, 0, ...e.bytes]) : e.bytes;
-          socks.get(e.from.port)!.send(bytes, {
+          const sock = socks.get(`${e.from.address} ${e.from.port}`);
+          if (!sock) {
+            out({ type: "error", message: `no socket for ${e.from.address}[${e.from.port}]` });
+            break;
+          }
+          sock.send(bytes, {
             transport: "udp",
             hostname: e.to.address,
             port: e.to.port,
@@ -241,7 +253,7 @@ async function driver(ip: string): Promise<void> {
     });
   let stop = false;
   const command = (line: string) => {
-    const cmd = JSON.parse(line) as { op: string; spec?: EngineSpec };
+    const cmd = JSON.parse(line) as { op: string; spec?: EngineSpec; address?: string };
     try {
       switch (cmd.op) {
         case "config":
@@ -268,6 +280,12 @@ async function driver(ip: string): Promise<void> {
         case "list":
           out({ type: "list", sas: list() });
           break;
+        case "move":
+          bind(cmd.address!);
+          for (const sa of engine!.list()) {
+            apply(engine!.updateAddresses(sa.id, cmd.address!, Date.now()));
+          }
+          break;
         case "quit":
           stop = true;
           break;
@@ -287,10 +305,10 @@ async function driver(ip: string): Promise<void> {
     stop = true;
   })();
   out({ type: "ready" });
-  const pending = new Map<number, Promise<[number, Uint8Array, Deno.Addr]>>();
+  const pending = new Map<string, Promise<[string, Uint8Array, Deno.Addr]>>();
   while (!stop) {
-    for (const [port, sock] of socks) {
-      if (!pending.has(port)) pending.set(port, sock.receive().then(([b, a]) => [port, b, a]));
+    for (const [key, sock] of socks) {
+      if (!pending.has(key)) pending.set(key, sock.receive().then(([b, a]) => [key, b, a]));
     }
     const next = Math.min(...timers.values(), Date.now() + 50);
     let tid: ReturnType<typeof setTimeout> | undefined;
@@ -302,8 +320,10 @@ async function driver(ip: string): Promise<void> {
     ]);
     clearTimeout(tid);
     if (r) {
-      const [port, raw, addr] = r;
-      pending.delete(port);
+      const [key, raw, addr] = r;
+      pending.delete(key);
+      const [local, portText] = key.split(" ");
+      const port = Number(portText);
       const a = addr as Deno.NetAddr;
       // On 4500, IKE starts with the non-ESP marker; anything else is ESP (not ours to handle).
       const isIke = port === 500 ||
@@ -316,7 +336,7 @@ async function driver(ip: string): Promise<void> {
               address: a.hostname,
               port: a.port,
             },
-            { address: ip, port },
+            { address: local, port },
             Date.now(),
           ));
         } catch (e) {
@@ -450,6 +470,11 @@ export class EngineDriver {
   /** We rekey every child SA (CREATE_CHILD_SA with N(REKEY_SA)). */
   rekeyChild(): Promise<void> {
     return this.#send({ op: "rekeyChild" });
+  }
+
+  /** MOBIKE: binds `address` too and moves every IKE SA there (we must be the initiator). */
+  move(address: string): Promise<void> {
+    return this.#send({ op: "move", address });
   }
 
   /** Kills the driver at once (no Delete is sent: the peer must find out by itself). */

@@ -105,8 +105,8 @@ export class TwoPeers {
     noSaAt: [],
   };
   #trafficMs = 0;
-  readonly alice: Peer;
-  readonly bob: Peer;
+  alice: Peer;
+  bob: Peer;
   #byAddress = new Map<string, Peer>();
   #nat: { readonly address: string; readonly port: number } | undefined;
   #alicePrivate: { address: string; port: number } | undefined;
@@ -185,6 +185,23 @@ export class TwoPeers {
   /** The peer with that name. */
   peer(name: "alice" | "bob"): Peer {
     return name === "alice" ? this.alice : this.bob;
+  }
+
+  /**
+   * `who` crashes and comes back: a fresh engine with the same configuration
+   * and no IKE or child SAs (its pending timers find no SA and do nothing).
+   */
+  restart(who: "alice" | "bob", seed = 7777): void {
+    const old = this.peer(who);
+    const fresh = new Peer(who, old.engine.config, {
+      random: seededRandomBytes(seed),
+      now: this.clock.now,
+    });
+    for (const [address, p] of this.#byAddress) {
+      if (p === old) this.#byAddress.set(address, fresh);
+    }
+    if (who === "alice") this.alice = fresh;
+    else this.bob = fresh;
   }
 
   /** Applies effects of `p` at the current time. */

@@ -34,8 +34,8 @@ function generated(p: Peer): string[] {
  *   alice (initiator)                                  bob (responder)
  *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ] -->
  *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]
- *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr ] -->
- *        <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
+ *        <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
  */
 Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () => {
   const t = new TwoPeers(pskConfigs());

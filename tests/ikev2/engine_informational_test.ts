@@ -145,6 +145,7 @@ Deno.test("engine: dead peer detected, dpd_action restart re-establishes", () =>
 Deno.test("engine: INITIAL_CONTACT replaces the peer's old IKE SA", () => {
   const t = established();
   const oldSpi = t.bob.inbound()[0].spi;
+  t.restart("alice");
   t.initiate("alice", "site");
   t.run(t.clock.now + 5000);
   assert.equal(t.bob.engine.list().length, 1);
@@ -155,6 +156,7 @@ Deno.test("engine: INITIAL_CONTACT replaces the peer's old IKE SA", () => {
   const q = new TwoPeers(pskConfigs({ alice: { initialContact: false } }));
   q.initiate("alice", "site");
   q.run(5000);
+  q.restart("alice");
   q.initiate("alice", "site");
   q.run(q.clock.now + 5000);
   assert.equal(q.bob.engine.list().length, 2);
@@ -166,6 +168,20 @@ Deno.test("engine: INITIAL_CONTACT replaces the peer's old IKE SA", () => {
  *                 <-- INFORMATIONAL response 2 [ ]     (RFC 7296 3.11: nothing to delete)
  *   the real child SA stays on bob.
  */
+/*
+ *   alice, with an IKE SA to bob up, connects again (e.g. an acquire raced a rekey):
+ *   IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr ] -->   (no INITIAL_CONTACT: RFC 7296 2.4)
+ *   bob keeps both IKE SAs.
+ */
+Deno.test("engine: no INITIAL_CONTACT while another IKE SA with the peer is up", () => {
+  const t = established();
+  t.initiate("alice", "site");
+  t.run(t.clock.now + 5000);
+  assert.equal(t.bob.engine.list().length, 2);
+  assert.equal(t.bob.eventsOf("ike-down").length, 0);
+  assert.equal(t.alice.engine.list().length, 2);
+});
+
 Deno.test("engine: Delete for an unknown child SPI is answered empty and changes nothing", () => {
   const t = established();
   const [ike] = t.alice.engine.list();

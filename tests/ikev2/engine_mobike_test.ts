@@ -336,3 +336,29 @@ Deno.test("engine: MOBIKE initiator switches to the peer's additional address wh
   assert.equal(t.alice.eventsOf("ike-down").length + t.bob.eventsOf("ike-down").length, 0);
   assertEspFlows(t, 3000);
 });
+
+/*
+ *   alice rekeys the IKE SA (CREATE_CHILD_SA [ SA No KE ], D on the old SA);
+ *   the new IKE SA inherits MOBIKE and bob's address list:
+ *   (198.51.100.10:4500 -> 192.0.2.2:4500)
+ *   INFORMATIONAL request 0 [ N(UPD_SA_ADDR) N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ] -->
+ *            <-- INFORMATIONAL response 0 [ N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ]
+ */
+Deno.test("engine: MOBIKE works on the IKE SA that replaced a rekeyed one", () => {
+  const t = established({ bobEngine: { localAddresses: ["192.0.2.2", "198.51.100.2"] } });
+  t.apply(t.alice, t.alice.engine.rekeyIke(t.alice.engine.list()[0].id, t.clock.now));
+  t.run(t.clock.now + 2000);
+  const [info] = t.alice.engine.list();
+  assert.equal(t.alice.eventsOf("ike-rekeyed").length, 1);
+  assert.deepEqual(t.alice.engine.ikeSa(info.id)!.peerAddresses, ["198.51.100.2"]);
+  t.relocateAlice(NEW_ADDRESS);
+  t.apply(t.alice, t.alice.engine.updateAddresses(info.id, NEW_ADDRESS, t.clock.now));
+  t.run(t.clock.now + 1000);
+  assert.equal(
+    generated(t.alice).at(-1),
+    "INFORMATIONAL request 0 [ N(UPD_SA_ADDR) N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ]",
+  );
+  assert.deepEqual(t.bob.engine.list()[0].remote, { address: NEW_ADDRESS, port: NATT_PORT });
+  assert.deepEqual(t.bob.outbound().map((s) => s.dst), [NEW_ADDRESS]);
+  assertEspFlows(t, 3000);
+});

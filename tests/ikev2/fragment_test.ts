@@ -392,8 +392,10 @@ for (
         await new Promise((r) => setTimeout(r, 100));
         log = await charons[1].log();
       }
+      // charon handles fragments on several threads, so whichever of the n fragments it
+      // processes last completes the message: any fragment number, but "of n".
       const n = frags.length;
-      assert.match(log, new RegExp(`received fragment #${n} of ${n}, reassembled fragmented`));
+      assert.match(log, new RegExp(`received fragment #[0-9]+ of ${n}, reassembled fragmented`));
     } finally {
       for (const c of charons) await c.stop();
       await lab.cleanup();

@@ -1,3 +1,4 @@
+import { loadConfig } from "../../lib/config/parse.ts";
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { quickstart } from "../../lib/pki/quickstart.ts";
@@ -19,6 +20,7 @@ Deno.test("quickstart() writes a CA, gateway and client certificates openssl and
     const now = new Date();
     const r = await quickstart({
       gateway: "vpn.example.com",
+      gatewayAddress: "192.0.2.1",
       clients: ["alice@example.com", "bob@example.com"],
       now,
     });
@@ -145,4 +147,30 @@ Deno.test("quickstart() YAML: swanctl-style connections for both ends that name 
     assert.ok(files.has(name), name);
   }
   assert.deepEqual(r.warnings, []);
+});
+
+Deno.test("quickstart(): both YAML files load with lib/config, keys and certificates included", async () => {
+  const r = await quickstart({
+    gateway: "vpn.example.com",
+    gatewayAddress: "198.51.100.7",
+    clients: ["dave@example.com"],
+    now: new Date(),
+  });
+  await withTempDir(async (t) => {
+    for (const f of r.files) await Deno.writeTextFile(`${t.dir}/${f.name}`, f.contents);
+    const gw = await loadConfig(`${t.dir}/gateway.yaml`);
+    assert.equal(gw.connections[0].local.auth, "pubkey");
+    assert.ok(gw.connections[0].local.key && gw.connections[0].local.certs.length === 1);
+    assert.equal(gw.pools.length, 1);
+    const cl = await loadConfig(`${t.dir}/dave@example.com.yaml`);
+    assert.deepEqual(cl.connections[0].remoteAddrs, ["198.51.100.7"]);
+    assert.equal(cl.connections[0].remote.cacerts.length, 1);
+  });
+});
+
+Deno.test("quickstart(): a DNS-name gateway without --gateway-address is refused clearly", async () => {
+  await assert.rejects(
+    () => quickstart({ gateway: "vpn.example.com", clients: [], now: new Date() }),
+    /is a DNS name: give the IP address clients connect to \(--gateway-address\)/,
+  );
 });

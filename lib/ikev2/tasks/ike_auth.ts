@@ -154,7 +154,7 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   out.push(...certreqPayloads(cfg));
   if (remoteId && cfg.sendIdr !== false) out.push(idPayload(PayloadType.IDr, remoteId));
   out.push(...auth.filter((p) => p.type === PayloadType.AUTH));
-  if (cfg.initialContact !== false && sa.reauthOf === undefined) {
+  if (cfg.initialContact !== false && sa.reauthOf === undefined && !sa.peerHasOtherSa) {
     out.push(makeNotify(NotifyType.INITIAL_CONTACT));
   }
   if (cfg.vips?.length) out.push(buildCpRequest(cfg.vips[0]));
