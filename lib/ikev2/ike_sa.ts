@@ -145,7 +145,7 @@ export class IkeSa {
   /** The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), MOBIKE. */
   peerAddresses: string[] = [];
   /** Peer addresses that did not answer since the last successful move (MOBIKE initiator). */
-  readonly triedRemotes = new Set<string>();
+  readonly triedRemotes: Set<string> = new Set();
   /** IKE_SA_INIT retries done (COOKIE, INVALID_KE). */
   initRetries = 0;
 
