@@ -33,6 +33,28 @@ const SYMBOLS = {
     parameters: ["pointer", "pointer", "pointer", "buffer", "buffer", "i32"],
     result: "i32",
   },
+  // Per-packet variants: a NULL must go to a "pointer" parameter, because a
+  // null for a "buffer" parameter takes V8's slow FFI path (no fast call).
+  EVP_CipherInit_iv: {
+    name: "EVP_CipherInit_ex",
+    parameters: ["pointer", "pointer", "pointer", "pointer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_EncryptUpdate_aad: {
+    name: "EVP_EncryptUpdate",
+    parameters: ["pointer", "pointer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_DecryptUpdate_aad: {
+    name: "EVP_DecryptUpdate",
+    parameters: ["pointer", "pointer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  HMAC_restart: {
+    name: "HMAC_Init_ex",
+    parameters: ["pointer", "pointer", "i32", "pointer", "pointer"],
+    result: "i32",
+  },
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
   EVP_CIPHER_CTX_set_padding: { parameters: ["pointer", "i32"], result: "i32" },
   EVP_EncryptUpdate: {
@@ -248,8 +270,8 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     const ctx = this.#enc;
     const outl = this.#outl;
     this.#check(nonce);
-    let ok = lib.EVP_CipherInit_ex(ctx, null, null, null, nonce, 1);
-    if (aad.length > 0) ok &= lib.EVP_EncryptUpdate(ctx, null, outl, aad, aad.length);
+    let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 1);
+    if (aad.length > 0) ok &= lib.EVP_EncryptUpdate_aad(ctx, null, outl, aad, aad.length);
     let n = 0;
     if (len > 0) {
       ok &= lib.EVP_EncryptUpdate(ctx, out, outl, input, len);
@@ -306,8 +328,8 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     const lib = this.#lib;
     const ctx = this.#dec;
     const outl = this.#outl;
-    let ok = lib.EVP_CipherInit_ex(ctx, null, null, null, nonce, 0);
-    if (aad.length > 0) ok &= lib.EVP_DecryptUpdate(ctx, null, outl, aad, aad.length);
+    let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 0);
+    if (aad.length > 0) ok &= lib.EVP_DecryptUpdate_aad(ctx, null, outl, aad, aad.length);
     let n = 0;
     if (ctLen > 0) {
       ok &= lib.EVP_DecryptUpdate(ctx, out, outl, input, ctLen);
@@ -392,7 +414,7 @@ class LibcryptoCbc implements BlockCipher, LibcryptoHandle {
     }
     if (out.length < data.length) throw new CryptoError("AES-CBC output buffer too small");
     const lib = this.#lib;
-    let ok = lib.EVP_CipherInit_ex(ctx, null, null, null, iv, enc);
+    let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, iv, enc);
     if (data.length > 0) {
       ok &= enc
         ? lib.EVP_EncryptUpdate(ctx, out, this.#outl, data, data.length)
@@ -457,7 +479,7 @@ class LibcryptoHmac implements Mac, LibcryptoHandle {
     const lib = this.#lib;
     const ctx = this.#ctx;
     // NULL key and NULL md: restart with the key already set.
-    let ok = lib.HMAC_Init_ex(ctx, null, 0, null, null);
+    let ok = lib.HMAC_restart(ctx, null, 0, null, null);
     for (const p of parts) if (p.length > 0) ok &= lib.HMAC_Update(ctx, p, p.length);
     ok &= lib.HMAC_Final(ctx, out, this.#outl);
     if (ok !== 1) throw new CryptoError("libcrypto: HMAC failed");

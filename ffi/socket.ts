@@ -343,6 +343,9 @@ export class MmsgBatch {
   readonly #hdrOff: number;
   readonly #nameOff: number;
   readonly #iovOff: number;
+  /** Per-slot views (whole slot; data area), made once: no view per packet. */
+  readonly #slotViews: Uint8Array[] = [];
+  readonly #dataViews: Uint8Array[] = [];
   /** Messages filled for sending. */
   #pending = 0;
   #failed = 0;
@@ -379,6 +382,9 @@ export class MmsgBatch {
       dv.setUint32(h + 8, NAME, true);
       dv.setBigUint64(h + 16, base + BigInt(iov), true);
       dv.setBigUint64(h + 24, 1n, true);
+      const s = i * this.#stride;
+      this.#slotViews.push(this.#mem.subarray(s, s + this.#stride));
+      this.#dataViews.push(this.#mem.subarray(s + headroom, s + headroom + slotSize));
     }
   }
 
@@ -411,7 +417,7 @@ export class MmsgBatch {
    * offset {@linkcode headroom}. A view, valid until the next call.
    */
   slot(i: number): Uint8Array {
-    return this.#mem.subarray(i * this.#stride, (i + 1) * this.#stride);
+    return this.#slotViews[i];
   }
 
   /** Received bytes of message `i` (a view, valid until the next call). */
@@ -433,11 +439,12 @@ export class MmsgBatch {
   /** Copies the sender address of message `i` into `out` at `off` (4 or 16 bytes); returns its length. */
   copyPeerAddress(i: number, out: Uint8Array, off: number): number {
     const o = this.#nameOff + i * NAME;
-    if (this.#mem[o] === AF_INET) {
-      out.set(this.#mem.subarray(o + 4, o + 8), off);
+    const m = this.#mem;
+    if (m[o] === AF_INET) {
+      for (let k = 0; k < 4; k++) out[off + k] = m[o + 4 + k];
       return 4;
     }
-    out.set(this.#mem.subarray(o + 8, o + 24), off);
+    for (let k = 0; k < 16; k++) out[off + k] = m[o + 8 + k];
     return 16;
   }
 
@@ -470,8 +477,7 @@ export class MmsgBatch {
   reserve(): Uint8Array | null {
     const i = this.#pending;
     if (i >= this.count) return null;
-    const s = i * this.#stride + this.headroom;
-    return this.#mem.subarray(s, s + this.slotSize);
+    return this.#dataViews[i];
   }
 
   /** Queues the slot returned by {@linkcode reserve} with `length` bytes for `address`/`port`. */
@@ -479,6 +485,35 @@ export class MmsgBatch {
     const i = this.#pending;
     const h = this.#hdrOff + i * MMSG;
     const nl = encodeSockaddr(this.#mem, this.#nameOff + i * NAME, address, port);
+    this.#dv.setUint32(h + 8, nl, true);
+    this.#dv.setUint32(this.#iovOff + i * IOV + 8, length, true); // iov_len (high half is 0)
+    this.#pending = i + 1;
+  }
+
+  /**
+   * Queues the reserved slot with `length` bytes for the destination address
+   * of the IPv4 or IPv6 header at its start (port 0: raw sockets), without
+   * a view or copy of the address.
+   */
+  commitToIpDestination(length: number): void {
+    const i = this.#pending;
+    const m = this.#mem;
+    const d = i * this.#stride + this.headroom;
+    const o = this.#nameOff + i * NAME;
+    let nl: number;
+    if (m[d] >> 4 === 4) {
+      m.fill(0, o, o + 16);
+      m[o] = AF_INET & 0xff;
+      m[o + 1] = AF_INET >> 8;
+      for (let k = 0; k < 4; k++) m[o + 4 + k] = m[d + 16 + k];
+      nl = 16;
+    } else {
+      m.fill(0, o, o + 28);
+      m[o] = AF_INET6;
+      for (let k = 0; k < 16; k++) m[o + 8 + k] = m[d + 24 + k];
+      nl = 28;
+    }
+    const h = this.#hdrOff + i * MMSG;
     this.#dv.setUint32(h + 8, nl, true);
     this.#dv.setUint32(this.#iovOff + i * IOV + 8, length, true); // iov_len (high half is 0)
     this.#pending = i + 1;

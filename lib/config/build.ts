@@ -31,7 +31,7 @@ import {
 } from "../db/selector.ts";
 import { type ProcessingInfo, Spd, type SpdEntry, type SpdOptions } from "../db/spd.ts";
 import type { ChildSection, Config, ConnectionSection, TsSpec } from "./config.ts";
-import { findSecret, peerIdPattern } from "./parse.ts";
+import { findSecret } from "./parse.ts";
 
 function fixedAddress(addrs: readonly string[]): string | undefined {
   if (addrs.length !== 1) return undefined;
@@ -247,7 +247,9 @@ export function buildPadEntries(config: Config): PadEntry[] {
     }
     return {
       label: c.name,
-      id: peerIdPattern(c),
+      // swanctl's default remote id is %any: without `remote.id`, any
+      // identity that proves the connection's key or certificate may connect.
+      id: c.remote.idPattern,
       auth,
       allowedTs: peerConstraints(config, c),
       spdLookup: c.children.some((ch) => childIsNamed(c, ch)) ? "name" : "ts",

@@ -142,6 +142,11 @@ export interface ConnectionSection {
   readonly fragmentation: boolean;
   readonly sendCert: "always" | "ifasked" | "never";
   readonly keyingTries: number;
+  /**
+   * IKE retransmissions (`retransmit_timeout`, `retransmit_tries`), only
+   * when either key is written; the engine default (4 s, 5 tries) otherwise.
+   */
+  readonly retransmit?: { readonly timeoutSeconds: number; readonly tries: number };
   /** Pools we hand out virtual IPs from (names of `pools`). */
   readonly pools: readonly string[];
   /** Virtual IPs we request (`0.0.0.0` / `::` = any). */
@@ -194,4 +199,11 @@ export interface Config {
   readonly secrets: readonly SecretSection[];
   readonly pools: readonly PoolSection[];
   readonly policies: readonly PolicySection[];
+  /**
+   * `unmatched_inbound`: what happens to a clear inbound packet no SPD entry
+   * matches. "bypass" (default, like strongSwan: connections protect only
+   * what they name) or "discard" (RFC 4301's default; then end `policies:`
+   * with BYPASS entries for what may pass, as in the seeds' host SPD).
+   */
+  readonly unmatchedInbound: "bypass" | "discard";
 }

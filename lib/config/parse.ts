@@ -334,6 +334,8 @@ class Parser {
         "fragmentation",
         "send_cert",
         "keyingtries",
+        "retransmit_timeout",
+        "retransmit_tries",
         "pools",
         "vips",
         "children",
@@ -372,6 +374,12 @@ class Parser {
       fragmentation: f.fragmentation.bool(true),
       sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
       keyingTries: f.keyingtries.int(1, 0, 1000),
+      ...(f.retransmit_timeout.missing && f.retransmit_tries.missing ? {} : {
+        retransmit: {
+          timeoutSeconds: Math.max(1, f.retransmit_timeout.seconds(4)),
+          tries: f.retransmit_tries.int(5, 0, 100),
+        },
+      }),
       pools: f.pools.strings(),
       vips: this.addrs(f.vips, false).concat(
         f.vips.strings().filter((s) => s === "%any" || s === "%any6").map((s) =>
@@ -755,7 +763,9 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   if (src.issues.length > 0) throw new ConfigError(src.issues);
   const root = src.root();
   const p = new Parser(src, opts.readFile);
-  const f = root.fields(["connections", "secrets", "pools", "policies"] as const);
+  const f = root.fields(
+    ["connections", "secrets", "pools", "policies", "unmatched_inbound"] as const,
+  );
   if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
   const config: Config = {
     file,
@@ -769,6 +779,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     policies: f.policies.list().map((v, i) => p.policy(i, v)).filter((x): x is PolicySection =>
       x !== null
     ),
+    unmatchedInbound: f.unmatched_inbound.oneOf(["bypass", "discard"] as const, "bypass"),
   };
   if (src.issues.length === 0) crossCheck(config, root);
   if (src.issues.length > 0) {

@@ -14,6 +14,8 @@ import { formatAddressSelector, type PortSelector, protocolName } from "../db/se
 import type { ChildConfig, DpdAction, EngineConfig, PeerConfig } from "../ikev2/peer_config.ts";
 import type { ChildSection, Config, ConnectionSection, PeerAction, TsSpec } from "./config.ts";
 import { parseIdentity } from "../db/identity.ts";
+import { Pad } from "../db/pad.ts";
+import { buildPadEntries } from "./build.ts";
 
 /** A connection that cannot run in the engine as configured. */
 export class PeerConfigError extends Error {
@@ -102,8 +104,22 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     sendIdr: c.remote.id !== undefined,
     sendCert: c.sendCert,
     dpdDelaySeconds: c.dpdDelaySeconds,
-    dpdAction: action(c.dpdAction),
+    // swanctl writes dpd_action per child: the connection's when set, else a child's.
+    dpdAction: action(
+      c.dpdAction !== "clear"
+        ? c.dpdAction
+        : c.children.find((ch) => ch.dpdAction !== "clear")?.dpdAction ?? "clear",
+    ),
     keyingTries: c.keyingTries,
+    ...(c.retransmit
+      ? {
+        retransmit: {
+          timeoutMs: c.retransmit.timeoutSeconds * 1000,
+          base: 1.8,
+          tries: c.retransmit.tries,
+        },
+      }
+      : {}),
     fragmentation: c.fragmentation,
     ...(c.rekeyTimeSeconds > 0 ? { rekeySeconds: c.rekeyTimeSeconds } : {}),
     ...(c.encap ? { encap: true } : {}),
@@ -113,11 +129,18 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
   };
 }
 
-/** The engine settings of a whole configuration (connections and PSKs). */
+/**
+ * The engine settings of a whole configuration: connections, PSKs, pools,
+ * and the PAD (lib/config/build.ts {@link buildPadEntries}), so a peer is
+ * accepted only with the identity and credentials of a PAD entry and can
+ * only claim traffic selectors inside that entry's child SA constraints
+ * (e.g. a road warrior only its pool address).
+ */
 export function toEngineConfig(config: Config): EngineConfig {
   return {
     connections: config.connections.map(toPeerConfig),
     secrets: config.secrets.map((s) => ({ ids: s.ids, secret: s.secret })),
+    pad: new Pad(buildPadEntries(config)),
     ...(config.pools.length
       ? {
         pools: config.pools.map((p) => ({

@@ -7,7 +7,8 @@
 import type { EngineConfig } from "../ikev2/peer_config.ts";
 import type { Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
-import type { SpdEntry } from "../db/spd.ts";
+import { type SpdEntry, withInstances } from "../db/spd.ts";
+import { formatTs, tsListsToSelectors } from "../db/narrow.ts";
 import { Dataplane, type DataplaneEvent, type DataplaneOptions } from "../dataplane/dataplane.ts";
 import type { Json } from "./control_protocol.ts";
 import { addressText, saSpecFromInstall, UnsupportedSaError } from "./install_spec.ts";
@@ -19,6 +20,7 @@ import type {
   DataplanePort,
   EnginePort,
   ExpireEvent,
+  IkeSaAddresses,
   IkeSaDetail,
   SaCounters,
 } from "./ports.ts";
@@ -120,22 +122,42 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.childExpired(childSaId, kind, now);
   }
 
+  /**
+   * The new configuration applies to new IKE SAs; live ones keep theirs (the
+   * daemon terminated those of changed and removed connections before).
+   */
   reconfigure(config: RuntimePayload, now: number): Effect[] {
     void now;
-    if (this.#engine.list().length === 0) {
-      this.#engine = new IkeEngine(withLocalAddresses(config.engine, this.#localFor));
-      return [];
-    }
-    this.#log(
-      "warn",
-      "the engine cannot take a new configuration while IKE SAs exist: " +
-        "changed connections apply after their SAs are gone ('ipsec down' them, then reload)",
-    );
+    this.#engine.reconfigure(withLocalAddresses(config.engine, this.#localFor));
     return [];
   }
 
   shutdown(now: number): Effect[] {
     return this.#engine.list().flatMap((s) => this.#engine.terminate(s.id, now));
+  }
+
+  ikeSas(): IkeSaAddresses[] {
+    return this.#engine.list().map((s) => {
+      const sa = this.#engine.ikeSa(s.id);
+      return {
+        ikeSaId: s.id,
+        connectionName: s.name,
+        local: s.local.address,
+        remote: s.remote.address,
+        initiator: s.initiator,
+        mobike: sa?.mobike ?? false,
+        established: s.state === "established",
+        ...(s.vip ? { vip: s.vip } : {}),
+      };
+    });
+  }
+
+  updateAddresses(ikeSaId: number, local: string, now: number): Effect[] {
+    return this.#engine.updateAddresses(ikeSaId, local, now);
+  }
+
+  setLocalAddresses(addresses: readonly string[], now: number): Effect[] {
+    return this.#engine.setLocalAddresses(addresses, now);
   }
 
   describe(): IkeSaDetail[] {
@@ -170,6 +192,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
           : s.natRemote
           ? "remote"
           : "",
+        ...(s.peerVip ? { peerVirtualIp: s.peerVip } : {}),
       };
     });
   }
@@ -191,7 +214,14 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #onIke: ((bytes: Uint8Array, from: Endpoint) => void) | null = null;
   /** The UDP encapsulation port (RFC 3948). */
   readonly port: number;
+  /** The policy list the Worker has: the configured SPD plus one entry per named-entry SA. */
   #spd: readonly SpdEntry[] = [];
+  /** The configured SPD (see {@link RuntimePayload.spd}). */
+  #base: readonly SpdEntry[] = [];
+  /** Outbound SAs of named entries (`protocol:spi`): their concrete selectors (gateway side). */
+  #instances = new Map<string, { connection: string; child: string; sa: SaInstall }>();
+  /** Inbound guard warnings logged last (logged again only when they change). */
+  #guardWarned = "";
   #acquire: ((a: AcquireEvent) => void) | null = null;
   #expire: ((e: ExpireEvent) => void) | null = null;
   #log: AdapterLog;
@@ -227,16 +257,70 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
         `data plane up: TUN ${this.#dp.tunName}, crypto ${this.#dp.backend}, ` +
           `routes ${(config.dataplane.routes ?? []).join(" ") || "none"}`,
       );
+    } else {
+      // A reload: the routes into the TUN follow the new configuration.
+      this.#dp.setRoutes?.(config.dataplane.routes ?? []);
+      this.#log(
+        "info",
+        `routes into the TUN: ${(config.dataplane.routes ?? []).join(" ") || "none"}`,
+      );
     }
-    this.#spd = config.spd;
-    await this.#dp.setPolicies([...config.spd]);
+    this.#base = config.spd;
+    await this.#applyPolicies();
+  }
+
+  /** The named PROTECT entry of a connection's child, or -1 (its SAs need instances). */
+  #namedIndex(connection: string, child: string): number {
+    return this.#base.findIndex((e) =>
+      e.name !== undefined && e.action === "protect" && e.processing?.connection === connection &&
+      e.processing.child === child
+    );
+  }
+
+  /**
+   * Hands the Worker the configured SPD with every named-entry SA
+   * materialized (lib/db/spd.ts withInstances): a road-warrior gateway's
+   * entry "Name *@company.com, remote PFP" gets one concrete entry per
+   * client SA (local TS -> the client's virtual IP), so outbound traffic to
+   * a client finds PROTECT and then that client's SA by its selectors.
+   */
+  async #applyPolicies(): Promise<void> {
+    const instances = [];
+    for (const i of this.#instances.values()) {
+      const index = this.#namedIndex(i.connection, i.child);
+      if (index < 0) continue; // its entry went away with a reload
+      instances.push({
+        index,
+        selectors: tsListsToSelectors(i.sa.localTs, i.sa.remoteTs),
+        label: `${i.connection}/${i.child} ${i.sa.remoteTs.map(formatTs).join(",")}`,
+      });
+    }
+    this.#spd = withInstances(this.#base, instances);
+    const dp = this.#need();
+    await dp.setPolicies([...this.#spd]);
+    // The inbound guard's FIB rules cannot say everything the SPD says: tell once.
+    const guard = dp.inboundGuard;
+    const warned = guard?.warnings.join("\n") ?? "";
+    if (warned !== this.#guardWarned) {
+      for (const w of guard?.warnings ?? []) this.#log("warn", `inbound guard: ${w}`);
+      this.#guardWarned = warned;
+    }
+    if (guard) this.#log("debug", `inbound guard: ${guard.rules.length} FIB rule(s)`);
   }
 
   #event(e: DataplaneEvent): void {
     switch (e.type) {
       case "acquire": {
-        const p = this.#spd[e.policyIndex]?.processing;
+        // The index is into the list the Worker had; instances may have moved it since.
+        const at = this.#spd[e.policyIndex];
+        const entry = at?.label === e.label ? at : this.#spd.find((x) => x.label === e.label) ?? at;
+        const p = entry?.processing;
         const packet = `${e.src} -> ${e.dst} proto ${e.protocol}`;
+        if (entry && !this.#base.includes(entry)) {
+          // An instance whose SA is going: only its peer can bring it back.
+          this.#log("debug", `no SA for ${entry.label ?? "a named entry"} (${packet}): dropped`);
+          return;
+        }
         if (!p?.connection) {
           this.#log(
             "warn",
@@ -274,12 +358,30 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     return this.#dp;
   }
 
-  installSa(sa: SaInstall): Promise<void> {
-    return this.#need().installSa(saSpecFromInstall(sa));
+  async installSa(sa: SaInstall): Promise<void> {
+    await this.#need().installSa(saSpecFromInstall(sa));
+    // The SA first, then the policy that leads to it (no acquire in between).
+    if (sa.direction === "out" && this.#namedIndex(sa.connectionName, sa.childName) >= 0) {
+      const key = `${sa.protocol}:${sa.spi}`;
+      this.#instances.set(key, { connection: sa.connectionName, child: sa.childName, sa });
+      await this.#applyPolicies();
+    }
   }
 
   async removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void> {
+    // The policy first, then its SA: traffic to a leaving client is discarded, never acquired.
+    if (e.direction === "out" && this.#instances.delete(`${e.protocol}:${e.spi}`)) {
+      await this.#applyPolicies();
+    }
     await this.#need().removeSa(e.direction, e.protocol, e.spi);
+  }
+
+  addVirtualIp(address: string): Promise<void> {
+    return Promise.resolve().then(() => this.#need().addVirtualIp(address));
+  }
+
+  removeVirtualIp(address: string): Promise<void> {
+    return Promise.resolve().then(() => this.#need().removeVirtualIp(address));
   }
 
   async updateSa(e: Extract<Effect, { kind: "updateSa" }>): Promise<void> {
@@ -327,7 +429,14 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     const s = await this.#dp.stats();
     const drops: { [k: string]: Json } = {};
     for (const [k, v] of Object.entries(s.drops)) if (v > 0) drops[k] = v;
-    return { tun: this.#dp.tunName, crypto: this.#dp.backend, packets: { ...s.packets }, drops };
+    return {
+      tun: this.#dp.tunName,
+      crypto: this.#dp.backend,
+      packets: { ...s.packets },
+      drops,
+      virtualIps: this.#dp.virtualIps,
+      policies: this.#spd.length,
+    };
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,8 @@
  *  UDP 500/4500 ──► engine.handle ─┐
  *  timer fired ───► engine.timer  ─┤            ┌─► send       ──► UDP
  *  acquire (DP) ──► engine.initiate┼─► Effect[] ┼─► installSa  ──► data plane (+ SaState)
- *  ipsec up/down ─► initiate/term. ┘   (queue)  ├─► updateSa   ──► data plane (NAT-T float)
+ *  ipsec up/down ─► initiate/term. ┤   (queue)  ├─► updateSa   ──► data plane (NAT-T float)
+ *  address poll ──► MOBIKE driver ─┘                (lib/daemon/mobike_driver.ts)
  *                                               ├─► removeSa   ──► data plane (+ SaState)
  *                                               ├─► setTimer / cancelTimer ──► timers
  *                                               └─► log / event ──► LogRing, `up` waiters
@@ -34,6 +35,8 @@ import {
   type IkeTransport,
   type SaCounters,
 } from "./ports.ts";
+import type { AddressMonitorPort } from "./ports.ts";
+import { INITIAL_MOBIKE_STATE, type MobikeState, planMobike } from "./mobike_driver.ts";
 import { formatSpi, SaState, type SaView } from "./sa_state.ts";
 
 /** Options of {@link Daemon.start}. */
@@ -148,6 +151,10 @@ export class Daemon<P = unknown> {
   #queue: Promise<void> = Promise.resolve();
   #waiters = new Set<Waiter>();
   #pendingAcquires = new Set<string>();
+  /** Virtual IPs the peers assigned us, by IKE SA id (road-warrior client). */
+  #vips = new Map<number, { address: string; dns: readonly string[] }>();
+  #monitor: AddressMonitorPort | null = null;
+  #mobike: MobikeState = INITIAL_MOBIKE_STATE;
   #startedAt: number;
   #stopping: Promise<void> | null = null;
   #resolveDone!: () => void;
@@ -209,6 +216,7 @@ export class Daemon<P = unknown> {
       `started (pid ${Deno.pid}), config ${this.#config.path}, ` +
         `${this.#config.connections.length} connection(s), control ${this.#opts.socketPath}`,
     );
+    this.#startMonitor();
     this.#startActions(this.#config.connections.map((c) => c.name));
     await this.#queue;
   }
@@ -323,6 +331,7 @@ export class Daemon<P = unknown> {
         this.#log(e.level, "ike", e.line);
         break;
       case "event":
+        await this.#virtualIp(e.event);
         this.#event(e.event);
         this.state.apply(e, now);
         break;
@@ -333,6 +342,8 @@ export class Daemon<P = unknown> {
     const conn = "connectionName" in ev ? ev.connectionName : this.state.connectionOf(ev.ikeSaId);
     const what = ev.type === "child-up"
       ? `${ev.childName} in ${formatSpi(ev.spiIn)} out ${formatSpi(ev.spiOut)}`
+      : ev.type === "ike-updated"
+      ? `now ${ev.local.address}[${ev.local.port}] - ${ev.remote.address}[${ev.remote.port}]`
       : "reason" in ev
       ? ev.reason
       : "";
@@ -348,6 +359,106 @@ export class Daemon<P = unknown> {
     }
     for (const w of [...this.#waiters]) {
       if (w(ev)) this.#waiters.delete(w);
+    }
+  }
+
+  /** Starts the runtime's address monitor (MOBIKE), if any and if the engine can move SAs. */
+  #startMonitor(): void {
+    const e = this.#engine;
+    if (!e.ikeSas || !e.updateAddresses || !e.setLocalAddresses) return;
+    const m = this.#opts.runtime.createAddressMonitor?.(this.#config);
+    if (!m) return;
+    this.#monitor = m;
+    m.start((addresses) => this.#addressTick(m, addresses));
+  }
+
+  /** One address poll: announce a changed list, move IKE SAs whose path changed. */
+  #addressTick(m: AddressMonitorPort, addresses: readonly string[]): void {
+    const engine = this.#engine;
+    if (this.#stopping || !engine.ikeSas || !engine.updateAddresses || !engine.setLocalAddresses) {
+      return;
+    }
+    let plan;
+    try {
+      const sas = engine.ikeSas().map((s) => {
+        const name = s.connectionName ?? this.state.connectionOf(s.ikeSaId);
+        const c = this.#config.connections.find((c) => c.name === name);
+        return { ...s, localAddrs: c?.localAddrs ?? [] };
+      });
+      const vips = new Set(sas.flatMap((s) => s.vip ? [s.vip] : []));
+      plan = planMobike(this.#mobike, {
+        addresses: addresses.filter((a) => !vips.has(a)),
+        sas,
+        routeSource: (r) => m.routeSource(r),
+      });
+    } catch (err) {
+      this.#log("error", "net", `address monitor: ${errorMessage(err)}`);
+      return;
+    }
+    this.#mobike = plan.state;
+    for (const a of plan.actions) {
+      const conn = "ikeSaId" in a
+        ? `${this.state.connectionOf(a.ikeSaId) ?? "?"}[${a.ikeSaId}]`
+        : "";
+      switch (a.kind) {
+        case "announce":
+          this.#log("info", "net", `local addresses: ${a.addresses.join(", ") || "none"}`);
+          this.#run(() => engine.setLocalAddresses!(a.addresses, this.#now()));
+          break;
+        case "move":
+          this.#log(
+            "info",
+            "net",
+            `MOBIKE: moving ${conn} from ${a.from} to ${a.local} (${a.reason})`,
+          );
+          this.#run(() => engine.updateAddresses!(a.ikeSaId, a.local, this.#now()));
+          break;
+        case "stranded":
+          this.#log(
+            "warn",
+            "net",
+            `${conn} lost its address ${a.local} and cannot move (${a.reason})`,
+          );
+          break;
+      }
+    }
+  }
+
+  /**
+   * Road-warrior client: puts the virtual IP a peer assigned on the TUN
+   * (before `up` hears of the child, which the engine reports after it), and
+   * takes it away with its IKE SA unless another IKE SA holds the same
+   * address (reauthentication). DNS servers are logged and shown in
+   * `ipsec status`, never written to /etc/resolv.conf.
+   */
+  async #virtualIp(ev: EngineEvent): Promise<void> {
+    const dp = this.#dataplane;
+    try {
+      if (ev.type === "virtual-ip") {
+        this.#vips.set(ev.ikeSaId, { address: ev.address, dns: ev.dns });
+        const dns = ev.dns.length ? `, DNS ${ev.dns.join(" ")} (resolv.conf left alone)` : "";
+        if (!dp.addVirtualIp) {
+          this.#log("warn", "knl", `virtual IP ${ev.address}: the data plane cannot install it`);
+          return;
+        }
+        await dp.addVirtualIp(ev.address);
+        this.#log("info", "knl", `installed virtual IP ${ev.address} on the TUN${dns}`);
+      } else if (ev.type === "ike-rekeyed") {
+        const v = this.#vips.get(ev.oldIkeSaId);
+        if (v) {
+          this.#vips.delete(ev.oldIkeSaId);
+          this.#vips.set(ev.ikeSaId, v);
+        }
+      } else if (ev.type === "ike-down" || ev.type === "ike-failed") {
+        const v = this.#vips.get(ev.ikeSaId);
+        if (!v) return;
+        this.#vips.delete(ev.ikeSaId);
+        if ([...this.#vips.values()].some((o) => o.address === v.address)) return;
+        await dp.removeVirtualIp?.(v.address);
+        this.#log("info", "knl", `removed virtual IP ${v.address}`);
+      }
+    } catch (err) {
+      this.#log("error", "knl", `virtual IP: ${errorMessage(err)}`);
     }
   }
 
@@ -573,6 +684,12 @@ export class Daemon<P = unknown> {
       state: ike.state,
       since: ike.since,
       ...(details.has(ike.ikeSaId) ? { ike: { ...details.get(ike.ikeSaId)! } } : {}),
+      ...(this.#vips.has(ike.ikeSaId)
+        ? {
+          virtualIp: this.#vips.get(ike.ikeSaId)!.address,
+          dns: [...this.#vips.get(ike.ikeSaId)!.dns],
+        }
+        : {}),
       children: [...ike.children.values()].map((c) => ({
         childSaId: c.childSaId,
         name: c.name,
@@ -640,6 +757,7 @@ export class Daemon<P = unknown> {
 
   async #stop(): Promise<void> {
     this.#log("info", "dmn", "stopping: deleting SAs");
+    this.#monitor?.close();
     await this.#run(() => this.#engine.shutdown(this.#now()));
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
@@ -660,6 +778,7 @@ export class Daemon<P = unknown> {
       }
     }
     this.state.clear();
+    this.#vips.clear();
     this.#log("info", "dmn", "stopped");
     this.#resolveDone();
   }

@@ -82,6 +82,39 @@ export interface EnginePort<P = unknown> {
   childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
   /** Details of live IKE SAs for `ipsec status` (SPIs, endpoints, identities, algorithms). */
   describe?(): readonly IkeSaDetail[];
+  /** MOBIKE: live IKE SAs with their outer addresses (lib/daemon/mobike_driver.ts). */
+  ikeSas?(): readonly IkeSaAddresses[];
+  /** MOBIKE: move IKE SA `ikeSaId` (we are its original initiator) to our address `local`. */
+  updateAddresses?(ikeSaId: number, local: string, now: number): Effect[];
+  /** MOBIKE: this host's usable addresses changed (announced to MOBIKE peers). */
+  setLocalAddresses?(addresses: readonly string[], now: number): Effect[];
+}
+
+/** An IKE SA's outer addresses and MOBIKE role, as the address monitor needs them. */
+export interface IkeSaAddresses {
+  readonly ikeSaId: number;
+  /** Its connection, when the engine knows it. */
+  readonly connectionName?: string;
+  /** Our outer address (no port). */
+  readonly local: string;
+  /** The peer's outer address (no port). */
+  readonly remote: string;
+  /** We are the original initiator (only it may move the SA). */
+  readonly initiator: boolean;
+  /** Both sides announced MOBIKE_SUPPORTED. */
+  readonly mobike: boolean;
+  readonly established: boolean;
+  /** Our virtual IP from this SA (never an outer address). */
+  readonly vip?: string;
+}
+
+/** This host's addresses as the daemon watches them for MOBIKE (lib/daemon/address_monitor.ts). */
+export interface AddressMonitorPort {
+  /** Calls `onTick` with the usable addresses now and then periodically. */
+  start(onTick: (addresses: readonly string[]) => void): void;
+  /** Our route source toward `remote` (undefined: no route). */
+  routeSource(remote: string): string | undefined;
+  close(): void;
 }
 
 /** What `ipsec status` shows about one IKE SA beyond the daemon's own view. */
@@ -102,6 +135,8 @@ export interface IkeSaDetail {
   readonly algorithms: string;
   /** "local", "remote", "both" or "" for NAT detection results. */
   readonly nat: string;
+  /** Road-warrior gateway: the virtual IP leased to the peer from a pool. */
+  readonly peerVirtualIp?: string;
 }
 
 /** Counters of one installed SA. */
@@ -143,6 +178,13 @@ export interface DataplanePort<P = unknown> {
   onAcquire(cb: (a: AcquireEvent) => void): void;
   /** Registers the callback for byte/packet lifetime expiries (soft: rekey, hard: gone). */
   onExpire?(cb: (e: ExpireEvent) => void): void;
+  /**
+   * Road-warrior client: the peer assigned us `address` (CFG_REPLY); put it
+   * on the TUN as the source of traffic routed into it.
+   */
+  addVirtualIp?(address: string): Promise<void>;
+  /** Removes a virtual IP (its IKE SA is gone); the routes get their old source back. */
+  removeVirtualIp?(address: string): Promise<void>;
   /** Extra status for `ipsec status --json` (interfaces, drop counters). */
   describe?(): Promise<Json>;
   /** Removes routes, addresses, the TUN; stops workers. */
@@ -170,6 +212,8 @@ export interface DaemonRuntime<P = unknown> {
   createTransport(config: DaemonConfig<P>): IkeTransport;
   /** Milliseconds since the epoch (tests inject a fake clock). */
   now?(): number;
+  /** Watches this host's addresses for MOBIKE; absent = never (the daemon tests' fakes). */
+  createAddressMonitor?(config: DaemonConfig<P>): AddressMonitorPort;
   /** Receives the daemon's logger before any port is created (adapters log through it). */
   attachLog?(
     log: (level: LogLevel, subsystem: "knl" | "net" | "ike", message: string) => void,

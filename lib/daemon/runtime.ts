@@ -24,9 +24,12 @@ import { formatProposal } from "../crypto/proposal.ts";
 import { formatIdentity, formatIdentityPattern } from "../db/identity.ts";
 import { padIdText } from "../db/pad.ts";
 import type { PadEntry } from "../db/pad.ts";
+import { formatIpv4, formatIpv6 } from "../db/address.ts";
 import {
+  type AddressSelector,
   formatAddressSelector,
   formatPortSelector,
+  parseAddressSelector,
   protocolName,
   type Selector,
 } from "../db/selector.ts";
@@ -48,6 +51,7 @@ import {
 import { NATT_PORT, UdpIkeTransport } from "./udp_transport.ts";
 import { NattIkeTransport } from "./natt_transport.ts";
 import { routeSource } from "./route_source.ts";
+import { AddressMonitor } from "./address_monitor.ts";
 
 /** fwmark of everything the data plane sends (its packets skip the TUN table). */
 export const DATAPLANE_MARK = 0x5000;
@@ -117,23 +121,52 @@ function connectionInfo(c: ConnectionSection): ConnectionInfo {
   };
 }
 
-/** Networks to route into the TUN for a config (see the module doc). */
+/**
+ * The fewest CIDR blocks covering an address range exactly ("10.0.0.1-10.0.0.6"
+ * -> 10.0.0.1/32 10.0.0.2/31 10.0.0.4/31 10.0.0.6/32); none for ANY/OPAQUE.
+ */
+export function rangeCidrs(a: AddressSelector): string[] {
+  if (a.kind !== "range") return [];
+  const bits = a.version === 4 ? 32 : 128;
+  const text = (v: bigint) => a.version === 4 ? formatIpv4(Number(v)) : formatIpv6(v);
+  const out: string[] = [];
+  let start = BigInt(a.start);
+  const end = BigInt(a.end);
+  while (start <= end) {
+    let len = bits;
+    // Grow the block while it stays aligned and inside the range.
+    while (len > 0) {
+      const size = 1n << BigInt(bits - len + 1);
+      if (start % size !== 0n || start + size - 1n > end) break;
+      len--;
+    }
+    out.push(`${text(start)}/${len}`);
+    start += 1n << BigInt(bits - len);
+  }
+  return out;
+}
+
+/**
+ * Networks to route into the TUN for a config (see the module doc): fixed
+ * tunnel `remote_ts`, transport-mode peers, and a road-warrior gateway's
+ * pools (its clients' virtual IPs sit behind the tunnel).
+ */
 export function tunRoutes(config: Config): string[] {
   const routes = new Set<string>();
-  const cidr = (text: string) =>
-    text.includes("/") ? text : `${text}/${text.includes(":") ? 128 : 32}`;
+  const add = (a: AddressSelector) => rangeCidrs(a).forEach((r) => routes.add(r));
   for (const c of config.connections) {
     for (const ch of c.children) {
       if (ch.mode === "transport") {
         for (const a of c.remoteAddrs) {
-          if (!a.includes("/") && !a.includes("-")) routes.add(cidr(a));
+          if (!a.includes("/") && !a.includes("-")) add(parseAddressSelector(a));
         }
         continue;
       }
       for (const t of ch.remoteTs) {
-        if (t.dynamic || t.address.kind !== "range") continue;
-        const text = formatAddressSelector(t.address);
-        if (!text.includes("-")) routes.add(cidr(text));
+        if (!t.dynamic) add(t.address);
+        else {
+          for (const p of config.pools) if (c.pools.includes(p.name)) add(p.addrs);
+        }
       }
     }
   }
@@ -162,6 +195,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     ipv6: config.connections.some((c) =>
       [...c.localAddrs, ...c.remoteAddrs].some((a) => a.includes(":"))
     ),
+    inboundDefault: config.unmatchedInbound,
   };
   return {
     path,
@@ -207,6 +241,12 @@ export function createDefaultRuntime(): DaemonRuntime<RuntimePayload> {
       ike = (level, message) => log(level, "ike", message);
     },
     loadConfig: loadDaemonConfig,
+    // MOBIKE: our addresses, without the TUN's; route lookups as our packets are routed.
+    createAddressMonitor: (config) =>
+      new AddressMonitor({
+        excludeInterfaces: [config.payload.dataplane.tunName ?? "ipsec0"],
+        mark: DATAPLANE_MARK,
+      }),
     createEngine: (config) => new IkeEngineAdapter(config.payload, (l, m) => ike(l, m), localFor),
     createDataplane: (config) => {
       const port = config.payload.dataplane.udpEncapPort ?? 0;

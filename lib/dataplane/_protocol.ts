@@ -45,6 +45,8 @@ export interface WorkerInit {
   acquireTimeoutMs: number;
   /** Poll timeout = housekeeping period (ms). */
   tickMs: number;
+  /** False: plain read/write on the TUN even where io_uring would batch them. */
+  tunRing?: boolean;
 }
 
 /** A control request from the main thread. */

@@ -10,12 +10,19 @@
  *  1. poll(eventfd, TUN, raw ESP/AH v4/v6, UDP encap v4/v6; tickMs);
  *  2. control messages posted (shared counter) but not yet received: yield
  *     to the event loop until they are, then apply them in order;
- *  3. TUN: read up to `batch` packets, each -> DataplaneCore.outbound, which
+ *  3. TUN: read up to `batch` packets (io_uring: one system call for the
+ *     batch; else one read each), each -> DataplaneCore.outbound, which
  *     encapsulates straight into a sendmmsg slot; flush the batches;
  *  4. each readable socket: recvmmsg up to `batch` datagrams; rebuild the
  *     outer header in the slot's headroom where the kernel stripped it
- *     (IPv6 raw, UDP), then DataplaneCore.inbound -> TUN write;
+ *     (IPv6 raw, UDP), then DataplaneCore.inbound -> TUN write (io_uring:
+ *     queued, and the whole batch written in one system call before the
+ *     slots are reused);
  *  5. every tickMs: acquire timeouts.
+ *
+ * System calls, not ESP, dominate the cost per packet on virtual machines
+ * (~1.5-2.3 us each measured here, versus ~1 us for AES-GCM through
+ * libcrypto), so nothing on the path makes one per packet.
  *
  * Outbound IPsec and BYPASS packets leave through IPPROTO_RAW sockets
  * (header included, as EspSa/AhSa built it) with SO_MARK set, so policy
@@ -28,7 +35,7 @@ import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { EventFd } from "../../ffi/eventfd.ts";
 import { PollSet } from "../../ffi/poll.ts";
 import { MmsgBatch, type NetSocket, openRawSocket, openUdpSocket } from "../../ffi/socket.ts";
-import { openTun, TunDevice } from "../../ffi/tun.ts";
+import { openTun, TunDevice, TunRing } from "../../ffi/tun.ts";
 import { writeIpv4Header } from "../ip/ipv4.ts";
 import { writeIpv6Header } from "../ip/ipv6.ts";
 import { type CoreIo, DataplaneCore, type DataplaneEvent } from "./core.ts";
@@ -135,6 +142,13 @@ async function main(): Promise<void> {
     };
 
     const tunBuf = new Uint8Array(65536);
+    // Many TUN reads/writes per system call where io_uring is available (else one each).
+    const ring = init.tunRing === false
+      ? null
+      : TunRing.open(tun.fd, init.batch, Math.max(2048, init.tunMtu + 256));
+    if (ring) closers.push(ring);
+    /** Packets the next TUN read batch asks for (adapts to what the last one got). */
+    let tunWant = 8;
     const io: CoreIo = {
       reserveOut(v4) {
         const b = v4 ? tx4 : tx6;
@@ -146,10 +160,16 @@ async function main(): Promise<void> {
         }
         return s;
       },
-      commitOut(v4, length, dst) {
-        (v4 ? tx4 : tx6)!.commit(length, dst, 0);
+      commitOut(v4, length) {
+        (v4 ? tx4 : tx6)!.commitToIpDestination(length);
       },
-      toTun: (p) => tun.write(p),
+      toTun: ring
+        ? (p) => {
+          // Written by ring.flushWrites() before the receive slot is reused.
+          ring.queueWrite(p);
+          return true;
+        }
+        : (p) => tun.write(p),
       emit: (event: DataplaneEvent) => post({ type: "event", event }),
     };
     const core = new DataplaneCore(io, {
@@ -206,6 +226,7 @@ async function main(): Promise<void> {
     };
 
     const scratch = new Uint8Array(16);
+    const scratch4 = scratch.subarray(0, 4);
     const drainRx = (r: RxSocket) => {
       const b = r.batch;
       const n = b.recv(r.sock.fd);
@@ -215,7 +236,7 @@ async function main(): Promise<void> {
         const len = b.length(i);
         const at = HEADROOM;
         if (r.kind === "udp") {
-          inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, scratch);
+          inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, v4 ? scratch4 : scratch);
           continue;
         }
         const proto = r.kind;
@@ -250,6 +271,7 @@ async function main(): Promise<void> {
           core.inbound(slot, at - 40, at + len, proto, spi);
         }
       }
+      ring?.flushWrites();
       return n;
     };
 
@@ -264,6 +286,7 @@ async function main(): Promise<void> {
           if (m.type === "stats") {
             const s = core.stats();
             s.drops["send-failed"] += sendErrors;
+            s.drops["tun-write-failed"] += ring?.writeErrors ?? 0;
             post({ type: "reply", id: m.id, ok: true, value: s });
           } else {
             const value = handle(m);
@@ -276,7 +299,16 @@ async function main(): Promise<void> {
       }
       if (!running) break;
       try {
-        if (tunSlot > 0 && ps.readable(tunSlot)) {
+        if (tunSlot > 0 && ps.readable(tunSlot) && ring) {
+          for (let round = 0; round < 8; round++) {
+            const want = tunWant;
+            const n = ring.readBatch(want);
+            for (let i = 0; i < n; i++) core.outbound(ring.packet(i));
+            tunWant = Math.min(init.batch, Math.max(8, n * 2));
+            if (n < want) break;
+          }
+          flush();
+        } else if (tunSlot > 0 && ps.readable(tunSlot)) {
           for (let k = 0; k < init.batch * 4; k++) {
             const n = tun.read(tunBuf);
             if (n < 0) break;
@@ -350,8 +382,9 @@ function inboundUdp(
   const spi = readU32(slot, at);
   const spec = core.inboundSpec("esp", spi);
   const local = spec?.local ?? new Uint8Array(v4 ? 4 : 16);
-  const alen = b.copyPeerAddress(i, scratch, 0);
-  const src = scratch.subarray(0, alen);
+  // `scratch` is 4 bytes (IPv4) or 16 (IPv6): no view per packet.
+  b.copyPeerAddress(i, scratch, 0);
+  const src = scratch;
   // Rebuild IP + UDP headers in front of the ESP bytes so EspSa sees the packet as sent.
   const ipLen = v4 ? 20 : 40;
   const start = at - 8 - ipLen;

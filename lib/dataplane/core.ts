@@ -134,9 +134,15 @@ export interface CoreIo {
    * whole (the IP header included, as built). Null when the queue is full.
    */
   reserveOut(v4: boolean): Uint8Array | null;
-  /** Queues `length` bytes of the last reserved space for `dst` (the packet's destination). */
-  commitOut(v4: boolean, length: number, dst: Uint8Array): void;
-  /** Hands a decrypted packet to the TUN; false when the kernel refused it. */
+  /**
+   * Queues `length` bytes of the last reserved space, for the destination
+   * address in the IP header just built there.
+   */
+  commitOut(v4: boolean, length: number): void;
+  /**
+   * Hands a decrypted packet to the TUN; false when the kernel refused it.
+   * An edge that batches writes returns true and counts later refusals itself.
+   */
   toTun(packet: Uint8Array): boolean;
   /** Reports an event to the control side. */
   emit(e: DataplaneEvent): void;
@@ -354,7 +360,7 @@ export class DataplaneCore {
       return;
     }
     buf.set(packet.subarray(0, len));
-    this.#io.commitOut(v4, len, v4 ? buf.subarray(16, 20) : buf.subarray(24, 40));
+    this.#io.commitOut(v4, len);
     this.packets.bypass++;
   }
 
@@ -378,8 +384,8 @@ export class DataplaneCore {
       if (err === "sequence-exhausted") this.#expire(r, true, "sequence");
       return;
     }
-    // For transport mode the outer header is the packet's own; read dst from what was built.
-    this.#io.commitOut(v4, n, v4 ? buf.subarray(16, 20) : buf.subarray(24, 40));
+    // The destination is read from the built header (transport mode: the packet's own).
+    this.#io.commitOut(v4, n);
     this.packets.outbound++;
     r.packets++;
     r.bytes += packet.length;
@@ -583,10 +589,11 @@ class FlowCache {
     if (v === 4) {
       const ihl = (p[0] & 15) * 4;
       if (ihl < 20 || p.length < ihl + 4 || (((p[6] & 0x1f) << 8) | p[7]) !== 0) return false;
+      // Byte loops, not set(subarray): no allocation per packet.
       k[0] = 4;
-      k.set(p.subarray(12, 20), 1);
+      for (let i = 0; i < 8; i++) k[1 + i] = p[12 + i];
       k[9] = p[9];
-      k.set(p.subarray(ihl, ihl + 4), 10);
+      for (let i = 0; i < 4; i++) k[10 + i] = p[ihl + i];
       this.#len = 14;
       return true;
     }
@@ -596,9 +603,9 @@ class FlowCache {
         return false;
       }
       k[0] = 6;
-      k.set(p.subarray(8, 40), 1);
+      for (let i = 0; i < 32; i++) k[1 + i] = p[8 + i];
       k[33] = nh;
-      k.set(p.subarray(40, 44), 34);
+      for (let i = 0; i < 4; i++) k[34 + i] = p[40 + i];
       this.#len = 38;
       return true;
     }
@@ -631,7 +638,8 @@ class FlowCache {
   remember(p: Uint8Array, v: FlowValue): void {
     if (!this.#build(p)) return;
     const s = this.#hash();
-    this.#keys.set(this.#key.subarray(0, this.#len), s * FLOW_KEY);
+    const o = s * FLOW_KEY;
+    for (let i = 0; i < this.#len; i++) this.#keys[o + i] = this.#key[i];
     this.#used[s] = this.#len;
     this.#values[s] = v;
   }

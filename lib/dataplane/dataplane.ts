@@ -19,7 +19,8 @@
  * Public API:
  * - `Dataplane.start(opts)` -> Promise<Dataplane>: open TUN + sockets, configure routing.
  * - `dp.setPolicies(entries | null)`: the SPD (lib/db/spd.ts `SpdEntry[]`); null = discard all.
- *   Until called, everything from the TUN is dropped (fail closed).
+ *   Until called, everything from the TUN is dropped (fail closed). Also (re)installs the
+ *   inbound guard; `dp.inboundGuard` gives its rules and warnings.
  * - `dp.installSa(spec)`: an SA with keys (`SaSpec`, lib/dataplane/sa_spec.ts).
  * - `dp.removeSa(direction, protocol, spi)`, `dp.updateSa(...)` (MOBIKE address/NAT change).
  * - `dp.sendIke(bytes, remote, port)`: IKE over the UDP encapsulation socket (marker added).
@@ -37,12 +38,15 @@
  * `--allow-read` for the Worker module ({@linkcode defaultWorkerUrl}: from a
  * bundle, `dataplane_worker.js` must sit next to it).
  *
+ * Clear inbound packets (RFC 4301 5.2 step 3) never reach the Workers: the
+ * kernel delivers them. {@linkcode Dataplane.setPolicies} therefore also
+ * installs FIB rules (lib/dataplane/inbound_guard.ts) that drop clear
+ * packets the SPD says to DISCARD or that should have arrived protected;
+ * {@linkcode Dataplane.stop} removes them last. Off with `inboundGuard: false`.
+ *
  * Not done here: time-based lifetimes (the daemon's timers call removeSa);
  * more than one Worker per direction (a multi-queue TUN would spread flows,
- * but an SA's sequence counter must stay in one thread);
- * the inbound SPD check of plaintext packets (RFC 4301 5.2 step 3): clear
- * packets go to the kernel directly, the data plane only sees IPsec packets
- * and what is routed into the TUN.
+ * but an SA's sequence counter must stay in one thread).
  *
  * @example
  * ```ts
@@ -65,12 +69,13 @@
 import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
 import { signalEventFd } from "../../ffi/eventfd.ts";
 import { ifNameToIndex } from "../../ffi/libc.ts";
-import { Netlink, type RouteSpec, type RuleSpec } from "../../ffi/netlink.ts";
+import { Netlink, NetlinkError, type RouteSpec, type RuleSpec } from "../../ffi/netlink.ts";
 import { ipToBytes, parseIp } from "../db/address.ts";
 import type { SpdEntry } from "../db/spd.ts";
 import type { DataplaneEvent, DataplaneStats } from "./core.ts";
 import type { ControlRequest, WorkerInit, WorkerMessage } from "./_protocol.ts";
 import { type SaSpec, validateSaSpec } from "./sa_spec.ts";
+import { InboundGuard, type InboundGuardPlan } from "./inbound_guard.ts";
 
 export type { DataplaneEvent, DataplaneStats, DropReason, SaStats } from "./core.ts";
 export { DROP_REASONS } from "./core.ts";
@@ -118,6 +123,22 @@ export interface DataplaneOptions {
    * the Worker of its direction. 1: one Worker does both.
    */
   workers?: 1 | 2;
+  /**
+   * Drop clear inbound packets that the SPD says to DISCARD or to PROTECT
+   * (FIB rules, see lib/dataplane/inbound_guard.ts; default true).
+   */
+  inboundGuard?: boolean;
+  /** Priority of the guard's rules; it uses this and the next four (default 100). */
+  inboundGuardPriority?: number;
+  /**
+   * What the guard does with a clear inbound packet no SPD entry matches:
+   * "bypass" (default; like strongSwan, a config of connections protects
+   * only what it names) or "discard" (RFC 4301's default, for an explicit
+   * `policies:` list: end it with a BYPASS entry for what may pass).
+   */
+  inboundDefault?: "bypass" | "discard";
+  /** False: plain read/write on the TUN even where io_uring would batch them (default: io_uring when available). */
+  tunRing?: boolean;
 }
 
 /**
@@ -192,6 +213,19 @@ export class Dataplane {
   #stopped = false;
   #undo: (() => void)[] = [];
   #nl: Netlink | null = null;
+  #guard: InboundGuard | null = null;
+  /** TUN interface index and the routes into it (virtual IPs re-source them). */
+  #tunIndex = 0;
+  #tunRoutes: RouteSpec[] = [];
+  #ruleFamilies = new Set<4 | 6>();
+  #routeOpts: { sources: Uint8Array[]; table: number; mark: number; priority: number } = {
+    sources: [],
+    table: 220,
+    mark: 0x5000,
+    priority: 220,
+  };
+  /** Virtual IPs on the TUN (text -> bytes), newest last. */
+  #vips = new Map<string, Uint8Array>();
   /** The TUN device name. */
   tunName = "";
   /** The crypto backend the Workers use ("libcrypto", "node", "noble"). */
@@ -227,6 +261,7 @@ export class Dataplane {
       acquireQueue: opts.acquireQueue ?? 32,
       acquireTimeoutMs: opts.acquireTimeoutMs ?? 5000,
       tickMs: opts.tickMs ?? 100,
+      ...(opts.tunRing !== undefined ? { tunRing: opts.tunRing } : {}),
     };
     const url = opts.workerUrl ?? defaultWorkerUrl();
     try {
@@ -236,6 +271,12 @@ export class Dataplane {
       dp.backend = first.backend;
       if (workers === 2) await dp.#spawn(url, { ...base, role: "in", tunFd: first.tunFd });
       dp.#configureRouting(addresses, routes, sources, table, mark, opts.rulePriority ?? table);
+      if (opts.inboundGuard ?? true) {
+        const ikePorts = [500, 4500, opts.udpEncapPort ?? 0].filter((p) => p > 0);
+        const priority = opts.inboundGuardPriority;
+        const defaultDiscard = opts.inboundDefault === "discard";
+        dp.#guard = new InboundGuard({ tunName: dp.tunName, ikePorts, priority, defaultDiscard });
+      }
     } catch (e) {
       await dp.stop();
       throw e instanceof DataplaneError ? e : new DataplaneError((e as Error).message);
@@ -283,35 +324,74 @@ export class Dataplane {
     priority: number,
   ): void {
     const nl = Netlink.open();
+    this.#routeOpts = { sources, table, mark, priority };
     try {
       const idx = ifNameToIndex(this.tunName);
+      this.#tunIndex = idx;
       // A longer queue than the TUN default (500) absorbs bursts while the Worker encrypts.
       nl.setLink(idx, { up: true, txQueueLength: 4096 });
       for (const a of addresses) {
         nl.addAddress(idx, a.address, a.prefix, a.address.length === 16);
         this.#undo.push(() => nl.deleteAddress(idx, a.address, a.prefix));
       }
-      const families = new Set<4 | 6>();
-      for (const r of routes) {
-        const spec: RouteSpec = {
-          dst: r.address,
-          prefixLength: r.prefix,
-          ifindex: idx,
-          table,
-          prefSrc: sources.find((s) => s.length === r.address.length),
-          replace: true,
-        };
-        nl.addRoute(spec);
-        this.#undo.push(() => nl.deleteRoute(spec));
-        families.add(r.address.length === 4 ? 4 : 6);
-      }
-      for (const family of families) {
-        const rule: RuleSpec = { family, table, priority, fwmark: mark, invert: true };
-        nl.addRule(rule);
-        this.#undo.push(() => nl.deleteRule(rule));
-      }
+      this.#nl = nl;
+      this.#addRoutes(routes);
     } finally {
       this.#nl = nl;
+    }
+  }
+
+  /** Adds routes into the TUN (and the fwmark rule of a family's first route). */
+  #addRoutes(routes: { address: Uint8Array; prefix: number }[]): void {
+    const nl = this.#routing();
+    const { sources, table, mark, priority } = this.#routeOpts;
+    for (const r of routes) {
+      const len = r.address.length;
+      const spec: RouteSpec = {
+        dst: r.address,
+        prefixLength: r.prefix,
+        ifindex: this.#tunIndex,
+        table,
+        prefSrc: sources.find((s) => s.length === len),
+        replace: true,
+      };
+      const vip = [...this.#vips.values()].filter((v) => v.length === len).at(-1);
+      nl.addRoute(vip ? { ...spec, prefSrc: vip } : spec);
+      this.#undo.push(() => nl.deleteRoute(spec));
+      this.#tunRoutes.push(spec);
+      const family = len === 4 ? 4 : 6;
+      if (this.#ruleFamilies.has(family)) continue;
+      const rule: RuleSpec = { family, table, priority, fwmark: mark, invert: true };
+      try {
+        nl.addRule(rule);
+      } catch (e) {
+        // EEXIST: this very rule, left behind by a data plane that crashed: adopt it.
+        if (!(e instanceof NetlinkError && e.errno === 17)) throw e;
+      }
+      this.#ruleFamilies.add(family);
+      this.#undo.push(() => nl.deleteRule(rule));
+    }
+  }
+
+  /**
+   * Makes the routes into the TUN exactly `routes` (a reload): new ones are
+   * added before old ones go. The fwmark rules stay until {@linkcode stop}.
+   */
+  setRoutes(routes: string[]): void {
+    const want = routes.map(cidr);
+    const key = (a: Uint8Array, p: number) => `${[...a].join(".")}/${p}`;
+    const have = new Set(this.#tunRoutes.map((r) => key(r.dst, r.prefixLength)));
+    const keep = new Set(want.map((r) => key(r.address, r.prefix)));
+    this.#addRoutes(want.filter((r) => !have.has(key(r.address, r.prefix))));
+    const nl = this.#routing();
+    for (const r of [...this.#tunRoutes]) {
+      if (keep.has(key(r.dst, r.prefixLength))) continue;
+      try {
+        nl.deleteRoute(r);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.errno === 3)) throw e; // ESRCH: gone already
+      }
+      this.#tunRoutes.splice(this.#tunRoutes.indexOf(r), 1);
     }
   }
 
@@ -371,6 +451,67 @@ export class Dataplane {
     return p;
   }
 
+  /**
+   * Puts a virtual IP (assigned by the peer's CFG_REPLY) on the TUN and
+   * makes it the preferred source of the routes of its family into the TUN,
+   * so locally generated traffic to the remote traffic selectors leaves with
+   * it as inner source. Adding one that is there already only re-sources
+   * the routes. Everything goes with the TUN at {@linkcode stop}.
+   */
+  addVirtualIp(address: string): void {
+    const nl = this.#routing();
+    const a = cidr(address).address;
+    try {
+      nl.addAddress(this.#tunIndex, a, a.length * 8, a.length === 16);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.errno === 17)) throw e; // EEXIST
+    }
+    this.#vips.delete(address);
+    this.#vips.set(address, a);
+    this.#resource(a.length);
+  }
+
+  /**
+   * Removes a virtual IP: the routes get their previous source back first
+   * (the kernel drops routes whose source address disappears), then the
+   * address goes, then the routes are put back at once: deleting an
+   * interface's last IPv4 address flushes every route through it, and
+   * protected traffic must keep its way into the TUN.
+   */
+  removeVirtualIp(address: string): void {
+    const a = this.#vips.get(address);
+    if (!a) return;
+    const nl = this.#routing();
+    this.#vips.delete(address);
+    this.#resource(a.length);
+    try {
+      nl.deleteAddress(this.#tunIndex, a, a.length * 8);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.errno === 99)) throw e; // EADDRNOTAVAIL: gone already
+    }
+    this.#resource(a.length);
+  }
+
+  /** Virtual IPs on the TUN, oldest first. */
+  get virtualIps(): string[] {
+    return [...this.#vips.keys()];
+  }
+
+  #routing(): Netlink {
+    if (this.#stopped || !this.#nl) throw new DataplaneError("data plane is stopped");
+    return this.#nl;
+  }
+
+  /** Replaces the TUN routes of one family with the newest virtual IP (or the configured source). */
+  #resource(len: number): void {
+    const vip = [...this.#vips.values()].filter((v) => v.length === len).at(-1);
+    for (const r of this.#tunRoutes) {
+      if (r.dst.length !== len) continue;
+      const src = vip ?? r.prefSrc;
+      this.#routing().addRoute({ ...r, replace: true, ...(src ? { prefSrc: src } : {}) });
+    }
+  }
+
   /** Subscribes to events; returns an unsubscribe function. */
   on(listener: (e: DataplaneEvent) => void): () => void {
     this.#listeners.push(listener);
@@ -381,8 +522,15 @@ export class Dataplane {
   }
 
   /** Replaces the SPD. `null` discards all traffic from the TUN. */
-  setPolicies(entries: SpdEntry[] | null): Promise<void> {
-    return this.#request<void>("out", { type: "setPolicies", entries });
+  async setPolicies(entries: SpdEntry[] | null): Promise<void> {
+    await this.#request<void>("out", { type: "setPolicies", entries });
+    // null (no SPD known): the guard keeps what it has.
+    if (entries && this.#guard && !this.#stopped) this.#guard.apply(entries);
+  }
+
+  /** The inbound guard's rules and warnings for the current SPD (null: guard off). */
+  get inboundGuard(): InboundGuardPlan | null {
+    return this.#guard?.plan ?? null;
   }
 
   /** Installs an SA (rejects with the reason when the spec is unusable). */
@@ -483,5 +631,13 @@ export class Dataplane {
       link.worker.terminate();
     }
     this.#failAll(new DataplaneError("data plane is stopped"));
+    // Last: clear packets stay checked until nothing decrypts any more.
+    try {
+      this.#guard?.remove();
+    } catch (e) {
+      const message = `removing the inbound guard rules failed: ${(e as Error).message}`;
+      for (const l of this.#listeners) l({ type: "error", message });
+    }
+    this.#guard = null;
   }
 }

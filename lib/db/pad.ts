@@ -77,8 +77,20 @@ export class Pad {
     this.entries = entries;
   }
 
-  /** The first entry whose ID pattern matches the peer's identity, or undefined. */
-  match(id: Identity): PadEntry | undefined {
+  /**
+   * The entry deciding a peer with identity `id`: when the peer authenticates
+   * for configuration connection `connection` and that connection's own
+   * entry matches, that entry (two connections may both accept any
+   * identity, each with its own key); otherwise the first entry whose ID
+   * pattern matches, or undefined.
+   */
+  match(id: Identity, connection?: string): PadEntry | undefined {
+    if (connection !== undefined) {
+      const own = this.entries.find((e) =>
+        e.connection === connection && identityMatches(e.id, id)
+      );
+      if (own) return own;
+    }
     return this.entries.find((e) => identityMatches(e.id, id));
   }
 

@@ -458,3 +458,54 @@ export class Spd {
     return this.#decorrelated;
   }
 }
+
+/** An SA's concrete selectors for a named or PFP entry (see {@link withInstances}). */
+export interface SpdEntryInstance {
+  /** Index of the PROTECT entry it instantiates. */
+  readonly index: number;
+  readonly selectors: readonly Selector[];
+  /** Label of the materialized entry (default: the entry's label). */
+  readonly label?: string;
+}
+
+/**
+ * The entry list with instances materialized as ordinary (unnamed) PROTECT
+ * entries, each placed just before the entry it instantiates: a new
+ * {@link Spd} of the result decides every packet like {@link Spd.addInstance}
+ * on the original list (the instance matches at its entry's position, and
+ * named entries never match packets themselves). For a data plane that
+ * takes whole policy lists (a Worker): a gateway's named road-warrior entry
+ * becomes one concrete entry per connected client.
+ *
+ * @example
+ * ```ts
+ * const spd = new Spd(withInstances(entries, [{ index: 2, selectors: [toClient] }]));
+ * ```
+ */
+export function withInstances(
+  entries: readonly SpdEntry[],
+  instances: readonly SpdEntryInstance[],
+): SpdEntry[] {
+  const byIndex = new Map<number, SpdEntryInstance[]>();
+  for (const inst of instances) {
+    const entry = entries[inst.index];
+    if (!entry || entry.action !== "protect") {
+      throw new SpdError(
+        `SPD entry ${inst.index} is not a PROTECT entry: it cannot be instantiated`,
+      );
+    }
+    if (inst.selectors.length === 0) {
+      throw new SpdError(`instance of entry ${inst.index} has no selectors`);
+    }
+    byIndex.set(inst.index, [...(byIndex.get(inst.index) ?? []), inst]);
+  }
+  const out: SpdEntry[] = [];
+  entries.forEach((entry, i) => {
+    for (const inst of byIndex.get(i) ?? []) {
+      const { name: _name, ...rest } = entry;
+      out.push({ ...rest, selectors: inst.selectors, label: inst.label ?? entry.label });
+    }
+    out.push(entry);
+  });
+  return out;
+}

@@ -83,7 +83,7 @@ export type EspInboundResult =
     packet: Uint8Array;
     /** Next Header from the ESP trailer (4, 41, 6, 17, ...). */
     nextHeader: number;
-    /** Full (ESN-inferred) sequence number. */
+    /** Full (ESN-inferred) sequence number; exact below 2^53 (see `lastSeqHi` for more). */
     seq: number;
   }
   | { ok: false; drop: EspDropReason };
@@ -93,7 +93,7 @@ export type EspOutboundResult =
   | {
     ok: true;
     packet: Uint8Array;
-    /** Sequence number used. */
+    /** Sequence number used; exact below 2^53 (see `sequenceBig` for more). */
     seq: number;
     /** True once the soft sequence threshold is passed: rekey this SA. */
     rekey: boolean;
@@ -149,9 +149,12 @@ export interface SaCommonConfig {
   /** Tunnel mode: outer source and destination (both 4 or both 16 bytes). */
   tunnel?: TunnelEndpoints;
   /** Outbound: signal rekey once this many packets were sent (default hard - 2^20). */
-  seqSoftLimit?: number;
-  /** Outbound: refuse to send beyond this sequence number (default 2^32-1, ESN 2^53-1). */
-  seqHardLimit?: number;
+  seqSoftLimit?: number | bigint;
+  /**
+   * Outbound: refuse to send beyond this sequence number (default and
+   * maximum 2^32-1, with ESN 2^64-1: the counter never wraps).
+   */
+  seqHardLimit?: number | bigint;
   /** Tunnel outer DSCP: copy from inner (default) or a fixed 6-bit value. */
   dscp?: "copy" | number;
   /** Tunnel outer IPv4 DF bit: copy from inner IPv4 (default; set for inner IPv6), set, clear. */
@@ -166,6 +169,18 @@ const D_DUPLICATE = espDropCode("replay-duplicate");
 const D_TOO_OLD = espDropCode("replay-too-old");
 const D_ZERO = espDropCode("replay-zero");
 const D_INTERNAL = espDropCode("internal-error");
+const TWO32 = 0x1_0000_0000;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A sequence limit as exact uint32 halves. */
+function splitLimit(v: number | bigint, max: bigint, what: string): [number, number] {
+  if (typeof v === "number" && !Number.isSafeInteger(v)) {
+    throw new RangeError(`${what} must be an integer (a bigint above 2^53), got ${v}`);
+  }
+  const b = BigInt(v);
+  if (b < 1n || b > max) throw new RangeError(`${what} must be 1..${max}, got ${b}`);
+  return [Number(b >> 32n), Number(b & 0xffffffffn)];
+}
 
 /**
  * The state and plumbing every IPsec SA has; ESP and AH supply the
@@ -179,21 +194,37 @@ export abstract class IpsecSa {
   readonly replay: ReplayWindow;
   readonly antiReplay: boolean;
   readonly stats: EspStats;
-  readonly seqSoftLimit: number;
-  readonly seqHardLimit: number;
+  /** Soft sequence limit (exact). */
+  readonly seqSoftLimit: bigint;
+  /** Hard sequence limit (exact). */
+  readonly seqHardLimit: bigint;
   /** Start of the packet the last successful {@linkcode decapsulateInPlace} produced. */
   lastOffset = 0;
   /** Next Header of the last successfully decapsulated packet. */
   lastNextHeader = 0;
-  /** Full (ESN-inferred) sequence number of the last successfully decapsulated packet. */
+  /**
+   * Full (ESN-inferred) sequence number of the last successfully
+   * decapsulated packet; exact below 2^53 ({@linkcode lastSeqHi} and
+   * {@linkcode lastSeqLo} are exact).
+   */
   lastSeq = 0;
+  /** High 32 bits of the last decapsulated sequence number. */
+  lastSeqHi = 0;
+  /** Low 32 bits of the last decapsulated sequence number. */
+  lastSeqLo = 0;
   /** Tunnel-mode outer header settings. */
   protected readonly outer: OuterHeaderPolicy;
   /** Path MTU (0 = unknown). */
   protected readonly pathMtu: number;
   /** Tunnel-mode outer addresses. */
   protected endpoints?: TunnelEndpoints;
-  #seq = 0;
+  /** Last sequence number sent, as uint32 halves (no BigInt per packet). */
+  protected seqHi = 0;
+  protected seqLo = 0;
+  readonly #hardHi: number;
+  readonly #hardLo: number;
+  readonly #softHi: number;
+  readonly #softLo: number;
   #ipId = 0;
 
   constructor(cfg: SaCommonConfig, protocol: "ESP" | "AH") {
@@ -208,11 +239,16 @@ export abstract class IpsecSa {
     this.replay = new ReplayWindow({ size: cfg.replayWindowSize, esn: this.esn });
     this.antiReplay = cfg.antiReplay ?? true;
     this.stats = { inPackets: 0, inBytes: 0, outPackets: 0, outBytes: 0, drops: newDropCounters() };
-    this.seqHardLimit = cfg.seqHardLimit ?? (this.esn ? Number.MAX_SAFE_INTEGER : 0xffffffff);
-    if (!this.esn && this.seqHardLimit > 0xffffffff) {
+    const max = this.esn ? U64_MAX : 0xffffffffn;
+    if (!this.esn && cfg.seqHardLimit !== undefined && BigInt(cfg.seqHardLimit) > max) {
       throw new RangeError("without ESN the sequence number cannot exceed 2^32-1");
     }
-    this.seqSoftLimit = cfg.seqSoftLimit ?? Math.max(1, this.seqHardLimit - 0x100000);
+    [this.#hardHi, this.#hardLo] = splitLimit(cfg.seqHardLimit ?? max, max, "seqHardLimit");
+    this.seqHardLimit = (BigInt(this.#hardHi) << 32n) | BigInt(this.#hardLo);
+    const soft = cfg.seqSoftLimit ??
+      (this.seqHardLimit > 0x100000n ? this.seqHardLimit - 0x100000n : 1n);
+    [this.#softHi, this.#softLo] = splitLimit(soft, max, "seqSoftLimit");
+    this.seqSoftLimit = (BigInt(this.#softHi) << 32n) | BigInt(this.#softLo);
     this.outer = { dscp: cfg.dscp ?? "copy", df: cfg.df ?? "copy", ttl: cfg.ttl ?? 64 };
     this.pathMtu = cfg.pathMtu ?? 0;
   }
@@ -221,33 +257,51 @@ export abstract class IpsecSa {
   get tunnel(): TunnelEndpoints | undefined {
     return this.endpoints;
   }
-  /** Last sequence number sent (0 before the first packet). */
+  /** Last sequence number sent (0 before the first packet); exact below 2^53. */
   get sequence(): number {
-    return this.#seq;
+    return this.seqHi * TWO32 + this.seqLo;
+  }
+  /** Last sequence number sent, exact (for the control plane; not per packet). */
+  get sequenceBig(): bigint {
+    return (BigInt(this.seqHi) << 32n) | BigInt(this.seqLo);
   }
   /**
    * Restores the outbound counter (last sequence number sent), e.g. from
    * saved state or in tests. It can only move forward: a sequence number
-   * (and for AEAD the IV) must never be reused under one key.
+   * (and for AEAD the IV) must never be reused under one key. A number must
+   * be a safe integer; use a bigint above 2^53.
    */
-  restoreSequence(lastSent: number): void {
-    if (!Number.isInteger(lastSent) || lastSent < this.#seq || lastSent > this.seqHardLimit) {
-      throw new RangeError(`cannot move the sequence counter from ${this.#seq} to ${lastSent}`);
+  restoreSequence(lastSent: number | bigint): void {
+    const ok = typeof lastSent === "bigint" || Number.isSafeInteger(lastSent);
+    const v = ok ? BigInt(lastSent) : -1n;
+    if (v < this.sequenceBig || v > this.seqHardLimit) {
+      throw new RangeError(
+        `cannot move the sequence counter from ${this.sequenceBig} to ${lastSent}`,
+      );
     }
-    this.#seq = lastSent;
+    this.seqHi = Number(v >> 32n);
+    this.seqLo = Number(v & 0xffffffffn);
   }
   /** True once the hard sequence limit is reached: the SA must not send again. */
   get sequenceExhausted(): boolean {
-    return this.#seq >= this.seqHardLimit;
+    return this.seqHi > this.#hardHi || (this.seqHi === this.#hardHi && this.seqLo >= this.#hardLo);
   }
   /** True once the soft sequence limit is reached: ask IKE to rekey this SA. */
   get rekeyNeeded(): boolean {
-    return this.#seq >= this.seqSoftLimit;
+    return this.seqHi > this.#softHi || (this.seqHi === this.#softHi && this.seqLo >= this.#softLo);
   }
 
-  /** Takes the next outbound sequence number (callers check `sequenceExhausted` first). */
-  protected nextSequence(): number {
-    return ++this.#seq;
+  /**
+   * Takes the next outbound sequence number into `seqHi`/`seqLo` (callers
+   * check `sequenceExhausted` first, so it never passes 2^64-1).
+   */
+  protected nextSequence(): void {
+    if (this.seqLo === 0xffffffff) {
+      this.seqLo = 0;
+      this.seqHi++;
+    } else {
+      this.seqLo++;
+    }
   }
   /**
    * The next IPv4 Identification for an outer header; never 0, because the
@@ -260,21 +314,32 @@ export abstract class IpsecSa {
   }
 
   /**
-   * Before the ICV: the full sequence number for the wire's low 32 bits, or
-   * a negative drop code (duplicate, too old, zero). Changes nothing.
+   * Before the ICV: the high 32 bits of the full sequence number for the
+   * wire's low 32 bits (>= 0; 0 without ESN), or a negative drop code
+   * (duplicate, too old, zero). Changes nothing.
    */
   protected checkSequence(seqLow: number): number {
-    let seq: number;
-    if (this.antiReplay) seq = this.replay.check(seqLow);
-    else if (this.esn) seq = Math.max(this.replay.infer(seqLow), seqLow >>> 0);
-    else seq = seqLow >>> 0 || 1;
-    if (seq >= 0) return seq;
-    return seq === REPLAY_DUPLICATE ? D_DUPLICATE : seq === REPLAY_TOO_OLD ? D_TOO_OLD : D_ZERO;
+    let hi: number;
+    if (this.antiReplay) hi = this.replay.checkHigh(seqLow);
+    else if (this.esn) hi = Math.min(0xffffffff, Math.max(0, this.replay.inferHigh(seqLow)));
+    else hi = 0;
+    if (hi >= 0) return hi;
+    return hi === REPLAY_DUPLICATE ? D_DUPLICATE : hi === REPLAY_TOO_OLD ? D_TOO_OLD : D_ZERO;
   }
-  /** After the ICV verified: moves the window (RFC 4303/4302 section 3.4.3). */
-  protected acceptSequence(seq: number): boolean {
-    if (this.antiReplay) return this.replay.update(seq);
-    if (seq > this.replay.top) this.replay.update(seq);
+  /**
+   * After the ICV verified: moves the window (RFC 4303/4302 section 3.4.3)
+   * and records `hi:lo` as the last sequence number received.
+   */
+  protected acceptSequence(hi: number, lo: number): boolean {
+    lo >>>= 0;
+    if (this.antiReplay) {
+      if (!this.replay.accept(hi, lo)) return false;
+    } else if (hi > this.replay.topHi || (hi === this.replay.topHi && lo > this.replay.topLo)) {
+      this.replay.accept(hi, lo);
+    }
+    this.lastSeqHi = hi;
+    this.lastSeqLo = lo;
+    this.lastSeq = hi * TWO32 + lo;
     return true;
   }
 
@@ -292,7 +357,7 @@ export abstract class IpsecSa {
   /** Builds the result object for `n` bytes written to `out` (or a negative code). */
   protected outboundResult(out: Uint8Array, n: number): EspOutboundResult {
     if (n < 0) return { ok: false, error: espSendError(n) };
-    return { ok: true, packet: out.subarray(0, n), seq: this.#seq, rekey: this.rekeyNeeded };
+    return { ok: true, packet: out.subarray(0, n), seq: this.sequence, rekey: this.rekeyNeeded };
   }
 
   /** Protects an IP packet into a new buffer (see {@linkcode encapsulateInto}). */

@@ -70,7 +70,6 @@ import {
 } from "./_sa.ts";
 import { checkUdpEncapsulation } from "./udp_encap.ts";
 
-const TWO32 = 0x1_0000_0000;
 const AH_FIXED = 12;
 
 const D_TRUNCATED = espDropCode("truncated");
@@ -355,14 +354,14 @@ export class AhSa extends IpsecSa {
     pkt[nhOff] = IPPROTO_AH;
     if (v4) ipv4SetTotalLength(pkt, total);
     else ipv6SetPayloadLength(pkt, total - IPV6_HEADER);
-    const seq = this.nextSequence();
-    const hi = Math.floor(seq / TWO32);
+    this.nextSequence();
+    const hi = this.seqHi;
     pkt[hdrLen] = nextHeader;
     pkt[hdrLen + 1] = ahLen / 4 - 2; // RFC 4302 section 2.2: 32-bit words minus 2
     pkt[hdrLen + 2] = 0;
     pkt[hdrLen + 3] = 0;
     writeU32(pkt, hdrLen + 4, this.spi);
-    writeU32(pkt, hdrLen + 8, seq - hi * TWO32);
+    writeU32(pkt, hdrLen + 8, this.seqLo);
     pkt.fill(0, hdrLen + AH_FIXED, hdrLen + ahLen);
     pkt.set(body, hdrLen + ahLen);
     // A header we cannot normalise burns this sequence number; gaps are harmless.
@@ -391,18 +390,16 @@ export class AhSa extends IpsecSa {
     if (ahLen !== this.#ahLength(loc.v4)) return D_MALFORMED;
     if (loc.spi !== this.spi) return D_UNKNOWN_SPI;
     const seqLow = readU32(p, ahOff + 8);
-    const seq = this.checkSequence(seqLow);
-    if (seq < 0) return seq;
-    const hi = Math.floor(seq / TWO32);
+    const hi = this.checkSequence(seqLow);
+    if (hi < 0) return hi;
     if (!this.#computeIcv(p, ahOff, ahLen, end, hi, false)) return D_MALFORMED;
     if (!icvEqual(this.#mac, p, ahOff + AH_FIXED, this.icvLength)) return D_ICV;
-    if (!this.acceptSequence(seq)) return D_DUPLICATE;
+    if (!this.acceptSequence(hi, seqLow)) return D_DUPLICATE;
     const nh = p[ahOff];
     const bodyStart = ahOff + ahLen;
     this.stats.inPackets++;
     this.stats.inBytes += end - bodyStart;
     this.lastNextHeader = nh;
-    this.lastSeq = seq;
     if (this.mode === "tunnel") {
       const inner = p.subarray(bodyStart, end);
       const info = innerInfo(inner);

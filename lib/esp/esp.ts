@@ -63,10 +63,10 @@
  * decrypt, check padding, drop dummies (next header 59), rebuild. Nothing
  * is thrown: every failure is a counted {@linkcode EspDropReason}.
  *
- * Limits: sequence numbers are JavaScript numbers, exact to 2^53 (an ESN
- * high half below 2^21, i.e. 2^53 packets per SA, about 285 years at 10^9
- * packets a second); transport mode takes whole datagrams only; TFC padding
- * and dummy packets are tunnel mode only.
+ * Sequence numbers are exact 64-bit values (ESN) kept as uint32 halves:
+ * the counter never wraps (hard limit 2^64-1 with ESN, 2^32-1 without).
+ * Limits: transport mode takes whole datagrams only; TFC padding and dummy
+ * packets are tunnel mode only.
  *
  * @module
  */
@@ -117,7 +117,6 @@ const IPPROTO_IPV6 = 41;
 const IPPROTO_UDP = 17;
 const IPPROTO_TCP = 6;
 const UDP_HEADER = 8;
-const TWO32 = 0x1_0000_0000;
 
 export {
   ESP_DROP_REASONS,
@@ -320,14 +319,14 @@ export class EspSa extends IpsecSa {
     o: number,
     extra: number,
   ): number {
-    const seq = this.nextSequence();
+    this.nextSequence();
+    const hi = this.seqHi;
+    const lo = this.seqLo;
     const ivLen = this.#ivLength;
     const body = payload.length + extra + 2;
     const padded = Math.ceil(body / this.#align) * this.#align;
     const padLen = padded - body;
     writeU32(out, o, this.spi);
-    const hi = Math.floor(seq / TWO32);
-    const lo = seq - hi * TWO32;
     writeU32(out, o + 4, lo);
     const ptStart = o + 8 + ivLen;
     out.set(payload, ptStart);
@@ -424,7 +423,8 @@ export class EspSa extends IpsecSa {
       const info = innerInfo(packet);
       if (info === null) return S_MALFORMED;
       const extra = Math.max(0, this.#tfcPadTo - info.length);
-      const inner = packet.subarray(0, info.length);
+      // A TUN read is exactly one packet: trim (a new view) only when it is not.
+      const inner = info.length === packet.length ? packet : packet.subarray(0, info.length);
       return this.#tunnelOut(inner, info.proto, info.tos, extra, info.df, out, offset);
     }
     if (v === 4) return this.#transport4(packet, out, offset);
@@ -453,15 +453,14 @@ export class EspSa extends IpsecSa {
     const proto = udp ? IPPROTO_UDP : IPPROTO_ESP;
     writeOuterHeader(out, o, t.src, t.dst, proto, total, innerTos, df, this.nextIpId(), this.outer);
     this.#build(inner, nh, out, o + ipLen + udp, extra);
-    const pkt = out.subarray(o, o + total);
-    if (udp) this.#writeUdp(pkt, ipLen, t.src, t.dst);
+    if (udp) this.#writeUdp(out, o + ipLen, o + total, t.src, t.dst);
     return total;
   }
 
   /** UDP header at `off` (RFC 3948 section 2.1): checksum 0 over IPv4, computed over IPv6. */
-  #writeUdp(buf: Uint8Array, off: number, src: Uint8Array, dst: Uint8Array): void {
+  #writeUdp(buf: Uint8Array, off: number, end: number, src: Uint8Array, dst: Uint8Array): void {
     const u = this.#udpEncap!;
-    const len = buf.length - off;
+    const len = end - off;
     buf[off] = u.srcPort >> 8;
     buf[off + 1] = u.srcPort & 0xff;
     buf[off + 2] = u.dstPort >> 8;
@@ -471,7 +470,7 @@ export class EspSa extends IpsecSa {
     buf[off + 6] = 0;
     buf[off + 7] = 0;
     if (src.length === 16) {
-      let c = internetChecksum(buf.subarray(off), pseudoHeaderSum(src, dst, IPPROTO_UDP, len));
+      let c = internetChecksum(buf.subarray(off, end), pseudoHeaderSum(src, dst, IPPROTO_UDP, len));
       if (c === 0) c = 0xffff;
       buf[off + 6] = c >> 8;
       buf[off + 7] = c & 0xff;
@@ -495,7 +494,7 @@ export class EspSa extends IpsecSa {
     pkt[9] = udp ? IPPROTO_UDP : IPPROTO_ESP;
     ipv4SetTotalLength(pkt, total);
     ipv4SetChecksum(pkt, ihl);
-    if (udp) this.#writeUdp(pkt, ihl, pkt.subarray(12, 16), pkt.subarray(16, 20));
+    if (udp) this.#writeUdp(pkt, ihl, total, pkt.subarray(12, 16), pkt.subarray(16, 20));
     return total;
   }
 
@@ -514,7 +513,7 @@ export class EspSa extends IpsecSa {
     pkt.set(packet.subarray(0, ip.offset), 0);
     pkt[ip.nextHeaderOffset] = udp ? IPPROTO_UDP : IPPROTO_ESP;
     ipv6SetPayloadLength(pkt, total - IPV6_HEADER);
-    if (udp) this.#writeUdp(pkt, ip.offset, pkt.subarray(8, 24), pkt.subarray(24, 40));
+    if (udp) this.#writeUdp(pkt, ip.offset, total, pkt.subarray(8, 24), pkt.subarray(24, 40));
     return total;
   }
 
@@ -548,9 +547,8 @@ export class EspSa extends IpsecSa {
     if (ctLen % this.#align !== 0) return D_MALFORMED;
     if (readU32(buf, start) !== this.spi) return D_UNKNOWN_SPI;
     const seqLow = readU32(buf, start + 4);
-    const seq = this.checkSequence(seqLow);
-    if (seq < 0) return seq;
-    const hi = Math.floor(seq / TWO32);
+    const hi = this.checkSequence(seqLow);
+    if (hi < 0) return hi;
     const t = this.transform;
     if (t.kind === "aead") {
       const nonce = this.#nonce;
@@ -562,7 +560,7 @@ export class EspSa extends IpsecSa {
       if (!icvEqual(this.#mac, buf, ctEnd, icvLen)) return D_ICV;
     }
     // Authenticated: only now may the window move (RFC 4303 section 3.4.3).
-    if (!this.acceptSequence(seq)) return dropCode("replay-duplicate");
+    if (!this.acceptSequence(hi, seqLow)) return dropCode("replay-duplicate");
     if (t.kind === "cbc") {
       this.#dec!(buf.subarray(start + 8, ptStart), buf, ptStart, ctEnd);
     }
@@ -577,7 +575,6 @@ export class EspSa extends IpsecSa {
     if (nh === IPV6_NO_NEXT) return D_DUMMY;
     this.#ptStart = ptStart;
     this.lastNextHeader = nh;
-    this.lastSeq = seq;
     return payEnd;
   }
 

@@ -12,14 +12,16 @@
  * Protocol: call `check(seqLow)` before decrypting; call `update(seq)` with
  * the returned number only after the ICV verified.
  *
- * Sequence numbers are kept as JavaScript numbers: exact up to 2^53, which a
- * single SA cannot reach (2^53 packets is 285 years at a billion per second).
+ * Sequence numbers are exact 64-bit values kept as two uint32 halves (no
+ * BigInt on the hot path): {@linkcode ReplayWindow.checkHigh} returns the
+ * inferred high half and {@linkcode ReplayWindow.accept} takes both halves.
+ * `check`/`update`/`infer`/`top` are number conveniences, exact below 2^53.
  *
  * @example
  * ```ts
  * const w = new ReplayWindow({ size: 1024, esn: true });
- * const seq = w.check(0x00000005);
- * if (seq >= 0 && icvVerifies(seq)) w.update(seq);
+ * const hi = w.checkHigh(0x00000005);        // high half, or a negative REPLAY_* code
+ * if (hi >= 0 && icvVerifies(hi, 0x00000005)) w.accept(hi, 0x00000005);
  * ```
  *
  * @module
@@ -55,8 +57,9 @@ export class ReplayWindow {
   readonly esn: boolean;
   readonly #bits: Uint32Array;
   readonly #mask: number;
-  /** Highest authenticated sequence number so far (0 = none yet). */
-  #top = 0;
+  /** Highest authenticated sequence number so far, as uint32 halves (0/0 = none yet). */
+  #topHi = 0;
+  #topLo = 0;
 
   constructor(opts: ReplayWindowOptions = {}) {
     const size = opts.size ?? DEFAULT_REPLAY_WINDOW;
@@ -66,78 +69,126 @@ export class ReplayWindow {
     this.size = size;
     this.esn = opts.esn ?? false;
     // One spare block beyond the window, rounded up to a power of two (RFC 6479 section 2).
+    // At most 4096 blocks, so a block index is (low half >>> 5) & mask: the high
+    // half only adds multiples of 2^27 blocks.
     let blocks = 1;
     while (blocks < Math.ceil(size / 32) + 1) blocks *= 2;
     this.#bits = new Uint32Array(blocks);
     this.#mask = blocks - 1;
   }
 
-  /** Highest authenticated sequence number (0 before the first packet). */
+  /** Highest authenticated sequence number (0 before the first packet); exact below 2^53. */
   get top(): number {
-    return this.#top;
+    return this.#topHi * TWO32 + this.#topLo;
+  }
+  /** High 32 bits of {@linkcode top}. */
+  get topHi(): number {
+    return this.#topHi;
+  }
+  /** Low 32 bits of {@linkcode top}. */
+  get topLo(): number {
+    return this.#topLo;
+  }
+  /** {@linkcode top}, exact. */
+  get topBig(): bigint {
+    return (BigInt(this.#topHi) << 32n) | BigInt(this.#topLo);
   }
 
   /**
    * Checks the wire sequence number (low 32 bits) before decryption. Returns
-   * the full sequence number (>= 1) when the packet may be new, else
-   * {@linkcode REPLAY_DUPLICATE}, {@linkcode REPLAY_TOO_OLD} or
+   * the inferred high half (>= 0; always 0 without ESN) when the packet may
+   * be new, else {@linkcode REPLAY_DUPLICATE}, {@linkcode REPLAY_TOO_OLD} or
    * {@linkcode REPLAY_ZERO}. Never changes state.
    */
-  check(seqLow: number): number {
-    const seq = this.esn ? this.infer(seqLow) : seqLow >>> 0;
-    if (seq <= 0) return seq < 0 ? REPLAY_TOO_OLD : REPLAY_ZERO;
-    return this.#test(seq);
+  checkHigh(seqLow: number): number {
+    const lo = seqLow >>> 0;
+    const hi = this.esn ? this.inferHigh(lo) : 0;
+    if (hi < 0 || hi > 0xffffffff) return REPLAY_TOO_OLD;
+    if (hi === 0 && lo === 0) return REPLAY_ZERO;
+    const r = this.#test(hi, lo);
+    return r < 0 ? r : hi;
   }
 
   /**
-   * RFC 4303 Appendix A2.2: the 64-bit sequence number whose low half is
-   * `seqLow`, assuming it lies within the window or ahead of it. May be
-   * negative (before the first subspace), which callers treat as too old.
+   * {@linkcode checkHigh} as one number: the full sequence number (exact
+   * below 2^53) or a negative REPLAY_* code.
    */
-  infer(seqLow: number): number {
+  check(seqLow: number): number {
+    const hi = this.checkHigh(seqLow);
+    return hi < 0 ? hi : hi * TWO32 + (seqLow >>> 0);
+  }
+
+  /**
+   * RFC 4303 Appendix A2.2: the high half of the 64-bit sequence number
+   * whose low half is `seqLow`, assuming it lies within the window or ahead
+   * of it. May be -1 (before the first subspace) or 2^32 (beyond the last),
+   * which callers treat as too old.
+   */
+  inferHigh(seqLow: number): number {
     const seql = seqLow >>> 0;
-    const top = this.#top;
-    const th = Math.floor(top / TWO32);
-    const tl = top - th * TWO32;
+    const th = this.#topHi;
+    const tl = this.#topLo;
     const w = this.size;
-    let seqh: number;
     if (tl >= w - 1) {
       // Case A: the window lies within one subspace.
-      seqh = seql >= tl - w + 1 ? th : th + 1;
-    } else {
-      // Case B: the window spans two subspaces.
-      seqh = seql >= tl - w + 1 + TWO32 ? th - 1 : th;
+      return seql >= tl - w + 1 ? th : th + 1;
     }
-    return seqh * TWO32 + seql;
+    // Case B: the window spans two subspaces.
+    return seql >= tl - w + 1 + TWO32 ? th - 1 : th;
   }
 
-  #test(seq: number): number {
-    const top = this.#top;
-    if (seq > top) return seq;
-    if (seq <= top - this.size) return REPLAY_TOO_OLD;
-    const block = Math.floor(seq / 32) & this.#mask;
-    return (this.#bits[block] >>> (seq & 31)) & 1 ? REPLAY_DUPLICATE : seq;
+  /** {@linkcode inferHigh} as one number (exact below 2^53); may be negative. */
+  infer(seqLow: number): number {
+    return this.inferHigh(seqLow) * TWO32 + (seqLow >>> 0);
+  }
+
+  /** `hi:lo` if it is new and inside or ahead of the window, else a negative code. */
+  #test(hi: number, lo: number): number {
+    // top - seq; exact while it matters (|d| < 2^53), and its sign is always right.
+    const d = (this.#topHi - hi) * TWO32 + (this.#topLo - lo);
+    if (d < 0) return 0;
+    if (d >= this.size) return REPLAY_TOO_OLD;
+    const block = (lo >>> 5) & this.#mask;
+    return (this.#bits[block] >>> (lo & 31)) & 1 ? REPLAY_DUPLICATE : 0;
   }
 
   /**
-   * Records `seq` (a value {@linkcode check} returned) after its ICV verified.
-   * Returns false, changing nothing, if it became a duplicate or too old in
-   * the meantime.
+   * Records `hi:lo` (the high half {@linkcode checkHigh} returned and the wire's
+   * low half) after its ICV verified. Returns false, changing nothing, if it
+   * is zero or became a duplicate or too old in the meantime.
    */
-  update(seq: number): boolean {
-    if (!(seq >= 1) || this.#test(seq) < 0) return false;
+  accept(hi: number, lo: number): boolean {
+    hi >>>= 0;
+    lo >>>= 0;
+    if ((hi === 0 && lo === 0) || this.#test(hi, lo) < 0) return false;
     const bits = this.#bits;
     const mask = this.#mask;
-    const top = this.#top;
-    const block = Math.floor(seq / 32);
-    if (seq > top) {
-      const topBlock = Math.floor(top / 32);
-      let diff = block - topBlock;
+    const th = this.#topHi;
+    const tl = this.#topLo;
+    if (hi > th || (hi === th && lo > tl)) {
+      const topBlock = tl >>> 5;
+      // Blocks between the old top and the new one (capped: the whole bitmap is cleared).
+      let diff = (hi - th) * 0x8000000 + ((lo >>> 5) - topBlock);
       if (diff > mask + 1) diff = mask + 1;
       for (let i = 1; i <= diff; i++) bits[(topBlock + i) & mask] = 0;
-      this.#top = seq;
+      this.#topHi = hi;
+      this.#topLo = lo;
     }
-    bits[block & mask] |= 1 << (seq & 31);
+    bits[(lo >>> 5) & mask] |= 1 << (lo & 31);
     return true;
+  }
+
+  /**
+   * {@linkcode accept} for a whole sequence number (a number, exact below
+   * 2^53, or a bigint below 2^64).
+   */
+  update(seq: number | bigint): boolean {
+    if (typeof seq === "bigint") {
+      if (seq < 1n || seq >= 1n << 64n) return false;
+      return this.accept(Number(seq >> 32n), Number(seq & 0xffffffffn));
+    }
+    if (!(seq >= 1) || !Number.isSafeInteger(seq)) return false;
+    const hi = Math.floor(seq / TWO32);
+    return this.accept(hi, seq - hi * TWO32);
   }
 }

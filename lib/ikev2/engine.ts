@@ -222,7 +222,7 @@ function addressMatches(pattern: string, address: string): boolean {
 
 /** The sans-I/O IKEv2 engine (see the module documentation). */
 export class IkeEngine {
-  readonly config: EngineConfig;
+  #config: EngineConfig;
   readonly counters: EngineCounters = {
     parseErrors: 0,
     integrityFailures: 0,
@@ -255,7 +255,7 @@ export class IkeEngine {
   #ctx: TaskContext;
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
-    this.config = config;
+    this.#config = config;
     this.#random = opts.random ?? defaultRandom;
     this.#cookies = new CookieJar(
       this.#random,
@@ -264,11 +264,33 @@ export class IkeEngine {
     );
     this.#pools = new AddressPools(config.pools ?? []);
     this.#localAddresses = config.localAddresses ?? [];
+    const current = () => this.#config;
     this.#ctx = {
       random: (n) => this.#random(n),
-      config,
+      get config() {
+        return current();
+      },
       log: (level, line) => this.#log(level, line),
     };
+  }
+
+  /** The configuration new IKE SAs are made from (see {@link IkeEngine.reconfigure}). */
+  get config(): EngineConfig {
+    return this.#config;
+  }
+
+  /**
+   * Takes a new configuration (`ipsec reload`) without touching live SAs:
+   * each IKE SA keeps the connection it was made from (its children, rekeys
+   * and reauthentication follow it) until it is deleted; new SAs, `initiate`
+   * and peers' new requests use `config`. Leases of address pools that still
+   * exist are kept. To change what a live SA does, terminate it first (the
+   * daemon does that for changed and removed connections).
+   */
+  reconfigure(config: EngineConfig): void {
+    this.#config = config;
+    this.#pools = this.#pools.reconfigure(config.pools ?? []);
+    if (config.localAddresses) this.#localAddresses = config.localAddresses;
   }
 
   // ---------------------------------------------------------------------------

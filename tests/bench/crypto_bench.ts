@@ -13,32 +13,13 @@
  */
 import { type CryptoBackend, selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { createKeyExchange } from "../../lib/crypto/key_exchange.ts";
+import type { AeadInPlace } from "../../lib/crypto/types.ts";
 import { type BenchRow, formatTable, recordRows } from "./_results.ts";
+import { nsPerOp } from "./_timing.ts";
 
 const BUDGET_MS = Number(Deno.env.get("BENCH_MS") ?? 300);
 const SIZES = [64, 1400];
 const BACKENDS = ["libcrypto", "node", "noble"] as const;
-
-/**
- * ns per call of `f`: the fastest of 5 slices of BUDGET_MS / 5 after a
- * warm-up (the minimum resists other load on a shared machine).
- */
-function nsPerOp(f: () => void): number {
-  for (let i = 0; i < 50; i++) f();
-  let best = Infinity;
-  for (let slice = 0; slice < 5; slice++) {
-    let n = 0;
-    const t0 = performance.now();
-    let t = t0;
-    while (t - t0 < BUDGET_MS / 5) {
-      for (let i = 0; i < 16; i++) f();
-      n += 16;
-      t = performance.now();
-    }
-    best = Math.min(best, (t - t0) * 1e6 / n);
-  }
-  return best;
-}
 
 /** `openssl speed` in machine-readable form: ns per op for `cipher` at `bytes`. */
 async function opensslEvp(cipher: string, bytes: number): Promise<number | null> {
@@ -101,8 +82,20 @@ async function aeads(): Promise<void> {
         const aead = be.createAead(a.alg, key(a.keyLen), 16);
         const pt = new Uint8Array(size).fill(3);
         const sealed = aead.seal(nonce, pt, aad);
-        add(c, `${b} seal`, nsPerOp(() => aead.seal(nonce, pt, aad)));
-        add(c, `${b} open`, nsPerOp(() => aead.open(nonce, sealed, aad)));
+        add(c, `${b} seal`, nsPerOp(() => aead.seal(nonce, pt, aad), BUDGET_MS));
+        add(c, `${b} open`, nsPerOp(() => aead.open(nonce, sealed, aad), BUDGET_MS));
+        const ip = aead as Partial<AeadInPlace>;
+        if (ip.sealInPlace) {
+          // What the ESP hot path calls: no allocation, the tag lands after the data.
+          const buf = new Uint8Array(size + 64);
+          const seal = ip.sealInPlace.bind(aead);
+          add(
+            c,
+            `${b} seal in place`,
+            nsPerOp(() => seal(nonce, aad, buf, 32, 32 + size), BUDGET_MS),
+            "the ESP hot path",
+          );
+        }
       }
     }
   }
@@ -124,7 +117,7 @@ async function cbcHmac(): Promise<void> {
       if (!be) continue;
       const cbc = be.createBlockCipher("aes-cbc", key(32));
       const iv = new Uint8Array(16);
-      add(c, `${b} encrypt`, nsPerOp(() => cbc.encrypt(iv, padded)));
+      add(c, `${b} encrypt`, nsPerOp(() => cbc.encrypt(iv, padded), BUDGET_MS));
     }
     for (const [mac, keyLen] of [["hmac-sha256", 32], ["hmac-sha1", 20]] as const) {
       const h = `${mac} ${size}B`;
@@ -132,7 +125,7 @@ async function cbcHmac(): Promise<void> {
         const be = backend(b);
         if (!be) continue;
         const m = be.createMac(mac, key(keyLen));
-        add(h, `${b} compute`, nsPerOp(() => m.compute(data)));
+        add(h, `${b} compute`, nsPerOp(() => m.compute(data), BUDGET_MS));
       }
     }
   }
@@ -150,11 +143,16 @@ async function keyExchange(): Promise<void> {
     add(c, "openssl speed", await opensslEcdh(openssl), `openssl speed ${openssl}`);
     const peer = createKeyExchange(group).publicKey;
     const ke = createKeyExchange(group);
-    add(c, "deno-ipsec", nsPerOp(() => ke.computeSharedSecret(peer)), "lib/crypto/key_exchange.ts");
+    add(
+      c,
+      "deno-ipsec",
+      nsPerOp(() => ke.computeSharedSecret(peer), BUDGET_MS),
+      "lib/crypto/key_exchange.ts",
+    );
     add(
       `${name} keygen+secret`,
       "deno-ipsec",
-      nsPerOp(() => createKeyExchange(group).computeSharedSecret(peer)),
+      nsPerOp(() => createKeyExchange(group).computeSharedSecret(peer), BUDGET_MS),
     );
   }
 }

@@ -66,3 +66,25 @@ Deno.test("toEngineConfig(): pools and vips reach the engine's configuration pay
   assert.deepEqual(e.connections[0].pools, ["rw"]);
   assert.deepEqual(e.connections[0].vips, ["0.0.0.0"]);
 });
+
+Deno.test("toPeerConfig(): retransmit_timeout/retransmit_tries reach the engine only when written", () => {
+  assert.equal(toPeerConfig(parseConfig(conn("")).connections[0]).retransmit, undefined);
+  const both = toPeerConfig(
+    parseConfig(conn("    retransmit_timeout: 2s\n    retransmit_tries: 2")).connections[0],
+  );
+  assert.deepEqual(both.retransmit, { timeoutMs: 2000, base: 1.8, tries: 2 });
+  const one = toPeerConfig(parseConfig(conn("    retransmit_tries: 0")).connections[0]);
+  assert.deepEqual(one.retransmit, { timeoutMs: 4000, base: 1.8, tries: 0 });
+  assert.throws(() => parseConfig(conn("    retransmit_tries: 101")), /0\.\.100/);
+});
+
+Deno.test("toPeerConfig(): dpd_action in a child applies when the connection sets none", () => {
+  const child = conn("").replace(
+    "        remote_ts: 10.2.0.0/16",
+    "        remote_ts: 10.2.0.0/16\n        dpd_action: restart",
+  );
+  assert.equal(toPeerConfig(parseConfig(child).connections[0]).dpdAction, "restart");
+  const both = child.replace("    local:\n", "    dpd_action: trap\n    local:\n");
+  assert.equal(toPeerConfig(parseConfig(both).connections[0]).dpdAction, "trap");
+  assert.equal(toPeerConfig(parseConfig(conn("")).connections[0]).dpdAction, "clear");
+});

@@ -1,7 +1,9 @@
 /**
  * In-memory stand-ins for the daemon's ports (engine, data plane, IKE
  * transport, config loader). The fake engine plays a scripted peer: initiate
- * succeeds for every connection except those whose name starts with "fail".
+ * succeeds for every connection except those whose name starts with "fail";
+ * connections whose name starts with "vip" get virtual IP 10.3.0.<IKE SA id>
+ * (DNS 10.1.0.53) reported before their child, as the real engine does.
  */
 import type { Effect, Endpoint, SaInstall } from "../../lib/ikev2/effects.ts";
 import {
@@ -153,6 +155,17 @@ export class FakeEngine implements EnginePort<FakePayload> {
     return [
       { kind: "send", from: LOCAL, to: PEER, bytes: new Uint8Array([2, 2]) },
       { kind: "event", event: { type: "ike-up", ikeSaId: id, connectionName: name } },
+      ...(name.startsWith("vip")
+        ? [{
+          kind: "event" as const,
+          event: {
+            type: "virtual-ip" as const,
+            ikeSaId: id,
+            address: `10.3.0.${id}`,
+            dns: ["10.1.0.53"],
+          },
+        }]
+        : []),
       { kind: "installSa", sa: sa(id, c.childSaId, name, "in", c.spiIn) },
       { kind: "installSa", sa: sa(id, c.childSaId, name, "out", c.spiOut) },
       {
@@ -277,6 +290,18 @@ export class FakeDataplane<P = FakePayload> implements DataplanePort<P> {
     return Promise.resolve();
   }
   updated: Extract<Effect, { kind: "updateSa" }>[] = [];
+  /** Virtual IPs on the fake TUN. */
+  vips: string[] = [];
+  addVirtualIp(address: string): Promise<void> {
+    this.calls.push(`addVirtualIp ${address}`);
+    if (!this.vips.includes(address)) this.vips.push(address);
+    return Promise.resolve();
+  }
+  removeVirtualIp(address: string): Promise<void> {
+    this.calls.push(`removeVirtualIp ${address}`);
+    this.vips = this.vips.filter((v) => v !== address);
+    return Promise.resolve();
+  }
   updateSa(e: Extract<Effect, { kind: "updateSa" }>): Promise<void> {
     this.updated.push(e);
     return Promise.resolve();

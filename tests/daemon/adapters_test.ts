@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { type RuntimePayload, UserspaceDataplaneAdapter } from "../../lib/daemon/adapters.ts";
 import type { Dataplane, DataplaneEvent } from "../../lib/dataplane/dataplane.ts";
-import type { Endpoint } from "../../lib/ikev2/effects.ts";
+import type { Endpoint, SaInstall } from "../../lib/ikev2/effects.ts";
+import type { SaSpec } from "../../lib/dataplane/sa_spec.ts";
+import { Spd, type SpdEntry } from "../../lib/db/spd.ts";
+import { buildSpdEntries } from "../../lib/config/build.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { packetTuple } from "../../lib/db/selector.ts";
+import { sa } from "./_fakes.ts";
 
 /** The part of the Worker-based Dataplane the adapter drives, recording calls. */
 class RecordingDataplane {
@@ -10,11 +16,25 @@ class RecordingDataplane {
   calls: string[] = [];
   listener: ((e: DataplaneEvent) => void) | null = null;
   sendResult = true;
+  /** The last policy list and the order of SA/policy changes (gateway instances). */
+  policies: SpdEntry[] | null = null;
+  inboundGuard: { rules: unknown[]; protoBlock: unknown[]; warnings: string[] } | null = null;
+  order: string[] = [];
+  installSa(spec: SaSpec) {
+    this.order.push(`installSa ${spec.direction} ${spec.spi.toString(16)}`);
+    return Promise.resolve();
+  }
+  removeSa(dir: "in" | "out", _proto: "esp" | "ah", spi: number) {
+    this.order.push(`removeSa ${dir} ${spi.toString(16)}`);
+    return Promise.resolve(true);
+  }
   on(l: (e: DataplaneEvent) => void) {
     this.listener = l;
     return () => {};
   }
-  setPolicies() {
+  setPolicies(entries: SpdEntry[] | null) {
+    this.policies = entries;
+    this.order.push(`setPolicies ${entries?.length}`);
     return Promise.resolve();
   }
   sendIke(data: Uint8Array, remote: Uint8Array, port: number, raw: boolean) {
@@ -40,15 +60,16 @@ class RecordingDataplane {
   }
 }
 
-async function adapter() {
+async function adapter(spd: SpdEntry[] = []) {
   const fake = new RecordingDataplane();
+  const logs: string[] = [];
   const a = new UserspaceDataplaneAdapter(
-    () => {},
+    (_level, m) => logs.push(m),
     () => Promise.resolve(fake as unknown as Dataplane),
     4500,
   );
-  await a.configure({ engine: { connections: [] }, spd: [], dataplane: {} } as RuntimePayload);
-  return { a, fake };
+  await a.configure({ engine: { connections: [] }, spd, dataplane: {} } as RuntimePayload);
+  return { a, fake, logs };
 }
 
 Deno.test("UserspaceDataplaneAdapter: IKE from the encapsulation socket reaches onIke; sendIke passes raw", async () => {
@@ -100,5 +121,115 @@ Deno.test("UserspaceDataplaneAdapter: updateSa maps src/dst and UDP ports onto o
     "updateSa out esp 1001 local 192.0.2.1:4500 remote 198.51.100.7:31000",
     "updateSa in esp 2002 local 192.0.2.1:4500 remote 198.51.100.7:31000",
   ]);
+  await a.close();
+});
+
+const GATEWAY = await Deno.readTextFile(
+  new URL("../../examples/road_warrior_gateway.yaml", import.meta.url),
+);
+
+/** Client `n`'s child SA direction on the gateway: 10.1.0.0/16 <-> 10.3.0.n. */
+function clientSa(n: number, direction: "in" | "out", spi: number): SaInstall {
+  const base = sa(n, n * 10, "rw", direction, spi);
+  const vip = new Uint8Array([10, 3, 0, n]);
+  return {
+    ...base,
+    childName: "intranet",
+    remoteTs: [{ ...base.remoteTs[0], startAddress: vip, endAddress: vip }],
+  };
+}
+
+/** The engine's removal of client `n`'s outbound SA. */
+function removeOut(n: number, spi: number) {
+  const e = { kind: "removeSa", ikeSaId: n, childSaId: n * 10, protocol: "esp" } as const;
+  return { ...e, direction: "out", spi, dst: "192.0.2.2" } as const;
+}
+
+function decide(spd: SpdEntry[] | null, dst: string): string {
+  const d = new Spd(spd ?? []).lookupOutbound(
+    packetTuple({ src: "10.1.0.1", dst, protocol: 1, direction: "outbound" }),
+  );
+  return d.action === "protect" ? `protect ${d.entry?.label}` : d.action;
+}
+
+/*
+ * Gateway: the named entry "rw/intranet" (Name *@company.com, remote PFP)
+ * never matches packets itself; each client's outbound SA adds a concrete
+ * entry 10.1.0.0/16 -> its virtual IP for as long as that SA exists.
+ */
+Deno.test("UserspaceDataplaneAdapter: a road-warrior gateway's clients each get a policy for their SA", async () => {
+  const { a, fake, logs } = await adapter(buildSpdEntries(parseConfig(GATEWAY)));
+  const base = fake.policies!.length;
+  assert.equal(decide(fake.policies, "10.3.0.1"), "discard");
+
+  await a.installSa(clientSa(1, "in", 0xc001));
+  await a.installSa(clientSa(1, "out", 0xa001));
+  await a.installSa(clientSa(2, "out", 0xa002));
+  assert.equal(fake.policies!.length, base + 2);
+  assert.equal(decide(fake.policies, "10.3.0.1"), "protect rw/intranet 10.3.0.1");
+  assert.equal(decide(fake.policies, "10.3.0.2"), "protect rw/intranet 10.3.0.2");
+  assert.equal(decide(fake.policies, "10.3.0.3"), "discard");
+  assert.equal(decide(fake.policies, "10.2.0.1"), "discard");
+  // An instance's policy comes after its SA, and goes before it.
+  assert.deepEqual(fake.order.slice(1, 4), [
+    "installSa in c001",
+    "installSa out a001",
+    `setPolicies ${base + 1}`,
+  ]);
+
+  // A rekeyed SA of client 1 (installed before the old one goes) keeps the policy.
+  await a.installSa(clientSa(1, "out", 0xa011));
+  await a.removeSa(removeOut(1, 0xa001));
+  assert.equal(decide(fake.policies, "10.3.0.1"), "protect rw/intranet 10.3.0.1");
+  assert.deepEqual(fake.order.slice(-2), [`setPolicies ${base + 2}`, "removeSa out a001"]);
+
+  // Client 1 leaves: traffic to its address is discarded, not acquired.
+  await a.removeSa(removeOut(1, 0xa011));
+  assert.equal(decide(fake.policies, "10.3.0.1"), "discard");
+  assert.equal(decide(fake.policies, "10.3.0.2"), "protect rw/intranet 10.3.0.2");
+  const acquired: string[] = [];
+  a.onAcquire((x) => acquired.push(x.connectionName));
+  const index = fake.policies!.findIndex((e) => e.label === "rw/intranet 10.3.0.2");
+  fake.listener!({
+    type: "acquire",
+    policyIndex: index,
+    src: "10.1.0.1",
+    dst: "10.3.0.2",
+    protocol: 1,
+    srcPort: 0,
+    dstPort: 0,
+  });
+  assert.deepEqual(acquired, []);
+  assert.ok(logs.some((l) => /no SA for rw\/intranet 10\.3\.0\.2/.test(l)), logs.join("\n"));
+  await a.close();
+});
+
+Deno.test("UserspaceDataplaneAdapter: site-to-site SAs add no policies", async () => {
+  const { a, fake } = await adapter(buildSpdEntries(parseConfig(`
+connections:
+  rw:
+    local_addrs: 192.0.2.1
+    remote_addrs: 192.0.2.2
+    local: { auth: psk, id: a.example }
+    remote: { auth: psk, id: b.example }
+    children:
+      intranet: { local_ts: 10.1.0.0/16, remote_ts: 10.2.0.0/16 }
+secrets:
+  s: { secret: "0123456789abcdef" }
+`)));
+  const before = fake.policies!.length;
+  await a.installSa(clientSa(1, "out", 0xa001));
+  assert.equal(fake.policies!.length, before);
+  assert.deepEqual(fake.order, [`setPolicies ${before}`, "installSa out a001"]);
+  await a.close();
+});
+
+Deno.test("UserspaceDataplaneAdapter: inbound guard warnings are logged once, not per policy change", async () => {
+  const { a, fake, logs } = await adapter(buildSpdEntries(parseConfig(GATEWAY)));
+  fake.inboundGuard = { rules: [], protoBlock: [], warnings: ["ICMP type 8 widened to ICMP"] };
+  await a.installSa(clientSa(1, "out", 0xa001));
+  await a.installSa(clientSa(2, "out", 0xa002));
+  const warned = logs.filter((l) => l === "inbound guard: ICMP type 8 widened to ICMP");
+  assert.equal(warned.length, 1, logs.join("\n"));
   await a.close();
 });

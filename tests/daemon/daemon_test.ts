@@ -4,6 +4,7 @@ import { ControlClient } from "../../lib/daemon/control_client.ts";
 import { ControlError, type Json } from "../../lib/daemon/control_protocol.ts";
 import { ConfigLoadError } from "../../lib/daemon/ports.ts";
 import { config, conn, type FakePayload, FakeRuntime } from "./_fakes.ts";
+import type { Effect } from "../../lib/ikev2/effects.ts";
 
 type Obj = { [k: string]: Json };
 function obj(x: Json): Obj {
@@ -372,4 +373,87 @@ Deno.test("daemon: NAT port floating moves installed SAs (updateSa); keepalives 
     assert.equal(last.raw, true);
     assert.deepEqual([...last.bytes], [0xff]);
   });
+});
+
+/** The (fake) peer sends a message: the engine answers it with `effects`. */
+function peerSays(rt: FakeRuntime, effects: Effect[]): void {
+  rt.engine.script = effects;
+  rt.transport.deliver(new Uint8Array(40), { address: "192.0.2.2", port: 4500 }, {
+    address: "192.0.2.1",
+    port: 4500,
+  });
+}
+
+Deno.test("daemon: a virtual IP from the peer goes on the TUN before up returns, and goes with its IKE SA", async () => {
+  await withDaemon(
+    async ({ rt, c }) => {
+      const up = obj(await c.call("up", { name: "vip-office" }));
+      assert.equal(up.connection, "vip-office");
+      // Installed before `up` answered: traffic may leave with it at once.
+      assert.deepEqual(rt.dataplane.vips, ["10.3.0.1"]);
+      const ike = obj(list(await c.call("list-sas"))[0]);
+      assert.equal(ike.virtualIp, "10.3.0.1");
+      assert.deepEqual(ike.dns, ["10.1.0.53"]);
+      const status = obj(await c.call("status"));
+      assert.equal(obj(list(status.ikeSas)[0]).virtualIp, "10.3.0.1");
+      const log: string[] = [];
+      for await (const ev of c.stream("log", { lines: 100, follow: false })) {
+        log.push(String(obj(ev).message));
+      }
+      assert.ok(
+        log.some((l) => /installed virtual IP 10\.3\.0\.1 on the TUN, DNS 10\.1\.0\.53/.test(l)),
+        log.join("\n"),
+      );
+
+      // An IKE SA rekey keeps the address; only the deletion of the new SA removes it.
+      peerSays(rt, [{
+        kind: "event",
+        event: { type: "ike-rekeyed", ikeSaId: 7, oldIkeSaId: 1, connectionName: "vip-office" },
+      }]);
+      peerSays(rt, [{
+        kind: "event",
+        event: { type: "ike-down", ikeSaId: 1, connectionName: "vip-office", reason: "rekeyed" },
+      }]);
+      await c.call("status");
+      assert.deepEqual(rt.dataplane.vips, ["10.3.0.1"]);
+      peerSays(rt, [{
+        kind: "event",
+        event: { type: "ike-down", ikeSaId: 7, connectionName: "vip-office", reason: "deleted" },
+      }]);
+      await c.call("status");
+      assert.deepEqual(rt.dataplane.vips, []);
+      assert.ok(rt.dataplane.calls.includes("removeVirtualIp 10.3.0.1"));
+    },
+    (rt, dir) =>
+      rt.files.set(`${dir}/ipsec.yaml`, config(`${dir}/ipsec.yaml`, [conn("vip-office")])),
+  );
+});
+
+Deno.test("daemon: ipsec down removes the virtual IP; one shared by a reauthenticated SA stays", async () => {
+  await withDaemon(
+    async ({ rt, c }) => {
+      await c.call("up", { name: "vip-office" });
+      await c.call("down", { name: "vip-office" });
+      assert.deepEqual(rt.dataplane.vips, []);
+      assert.deepEqual(rt.dataplane.calls.filter((x) => /VirtualIp/.test(x)), [
+        "addVirtualIp 10.3.0.1",
+        "removeVirtualIp 10.3.0.1",
+      ]);
+      assert.equal(obj(list(await c.call("list-sas"))[0] ?? {}).virtualIp, undefined);
+
+      // Make-before-break reauthentication: the new IKE SA gets the same address.
+      await c.call("up", { name: "vip-office" }); // IKE SA 2: 10.3.0.2
+      peerSays(rt, [{
+        kind: "event",
+        event: { type: "virtual-ip", ikeSaId: 9, address: "10.3.0.2", dns: [] },
+      }, {
+        kind: "event",
+        event: { type: "ike-down", ikeSaId: 2, connectionName: "vip-office", reason: "reauth" },
+      }]);
+      await c.call("status");
+      assert.deepEqual(rt.dataplane.vips, ["10.3.0.2"]);
+    },
+    (rt, dir) =>
+      rt.files.set(`${dir}/ipsec.yaml`, config(`${dir}/ipsec.yaml`, [conn("vip-office")])),
+  );
 });

@@ -43,6 +43,8 @@ export interface PeerConfig {
   crypto?: "auto" | "libcrypto" | "node" | "noble";
   /** Data-path Workers (default 2). */
   workers?: 1 | 2;
+  /** False: plain TUN read/write instead of io_uring batches. */
+  tunRing?: boolean;
 }
 
 const cfg = JSON.parse(Deno.args[0]) as PeerConfig;
@@ -93,6 +95,7 @@ const dp = await Dataplane.start({
   udpEncapPort: cfg.encapPort,
   crypto: cfg.crypto ?? "auto",
   workers: cfg.workers,
+  ...(cfg.tunRing !== undefined ? { tunRing: cfg.tunRing } : {}),
 });
 const events: unknown[] = [];
 dp.on((e) => events.push(e));

@@ -24,6 +24,8 @@ export interface TunnelOptions {
   encapPort?: number;
   crypto?: PeerConfig["crypto"];
   workers?: 1 | 2;
+  /** False: the TUN fallback without io_uring (default: io_uring when available). */
+  tunRing?: boolean;
   /** Outer (veth) address family (default 4). */
   outer?: 4 | 6;
   /** Inner (TUN) address family in tunnel mode (default 4). */
@@ -63,6 +65,8 @@ async function startPeer(lab: NetnsLab, ns: string, cfg: PeerConfig): Promise<Pe
     "--allow-ffi",
     "--allow-read",
     "--no-prompt",
+    // Profiling hook for tests/bench (e.g. DP_PEER_V8_FLAGS=--perf-basic-prof for `perf`).
+    ...(Deno.env.get("DP_PEER_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("DP_PEER_V8_FLAGS")}`] : []),
   ]);
   let stderr = "";
   child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
@@ -123,6 +127,7 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       table: 220,
       crypto: o.crypto,
       workers: o.workers,
+      ...(o.tunRing !== undefined ? { tunRing: o.tunRing } : {}),
     };
     const cfgA: PeerConfig = {
       ...base,

@@ -71,8 +71,10 @@ class FakeIo implements CoreIo {
   reserveOut(): Uint8Array {
     return this.#buf;
   }
-  commitOut(_v4: boolean, length: number, dst: Uint8Array): void {
-    this.sent.push({ packet: this.#buf.slice(0, length), dst: dst.slice() });
+  commitOut(v4: boolean, length: number): void {
+    // The destination of the IP header the core built at the start of the slot.
+    const dst = v4 ? this.#buf.slice(16, 20) : this.#buf.slice(24, 40);
+    this.sent.push({ packet: this.#buf.slice(0, length), dst });
   }
   toTun(p: Uint8Array): boolean {
     this.tun.push(p.slice());

@@ -43,6 +43,14 @@ Deno.test("dataplane: one Worker for both directions, ping both ways, only ESP",
   });
 });
 
+// The TUN without io_uring (where it is blocked, e.g. Docker's default
+// seccomp profile): plain read/write, one packet per system call.
+Deno.test("dataplane: TUN without io_uring (plain read/write), ping both ways, only ESP", async () => {
+  await withTunnel({ tunRing: false }, async (t) => {
+    for (const p of await pingAndCapture(t)) assert.equal(p.proto, 50, JSON.stringify(p));
+  });
+});
+
 // Same, with ESP in UDP (RFC 3948) on port 4500 between the peers.
 Deno.test("dataplane: ESP-in-UDP (4500), ping both ways, only UDP/4500 ESP on the wire", async () => {
   await withTunnel({ encapPort: 4500 }, async (t) => {

@@ -18,6 +18,7 @@ import {
   Spd,
   type SpdEntry,
   SpdError,
+  withInstances,
 } from "../../lib/db/spd.ts";
 import { parseProposals } from "../../lib/crypto/proposal.ts";
 import { randomEntries, randomPacket, randomSelector, Rng } from "./_random_policy.ts";
@@ -354,24 +355,30 @@ Deno.test("Spd.addInstance(): an SA from a named entry gets an SPD-S cache entry
   assert.throws(() => spd.addInstance(0, [ANY_SELECTOR]), SpdError);
 });
 
+/** Random entries (some PROTECT ones named) and an Spd with random instances of PROTECT entries. */
+function randomNamedSpd(r: Rng, cacheSize: number) {
+  const entries = randomEntries(r, 2 + r.int(20), 256).map((e, i): SpdEntry =>
+    e.action === "protect" && r.int(2) === 0
+      ? { ...e, name: parseIdentityPattern(`*.n${i}.example`) }
+      : e
+  );
+  const spd = new Spd(entries, { cacheSize });
+  const instances: { index: number; selectors: Selector[] }[] = [];
+  entries.forEach((e, index) => {
+    if (e.action !== "protect") return;
+    for (let k = r.int(3); k > 0; k--) {
+      const selectors = [randomSelector(r, 256)];
+      instances.push({ index, selectors });
+      spd.addInstance(index, selectors);
+    }
+  });
+  return { entries, spd, instances };
+}
+
 Deno.test("Spd property: instances take their entry's place in the order", () => {
   const r = new Rng(2024);
   for (let round = 0; round < 20; round++) {
-    const entries = randomEntries(r, 2 + r.int(20), 256).map((e, i): SpdEntry =>
-      e.action === "protect" && r.int(2) === 0
-        ? { ...e, name: parseIdentityPattern(`*.n${i}.example`) }
-        : e
-    );
-    const spd = new Spd(entries, { cacheSize: 16 });
-    const instances: { index: number; selectors: Selector[] }[] = [];
-    entries.forEach((e, index) => {
-      if (e.action !== "protect") return;
-      for (let k = r.int(3); k > 0; k--) {
-        const selectors = [randomSelector(r, 256)];
-        instances.push({ index, selectors });
-        spd.addInstance(index, selectors);
-      }
-    });
+    const { entries, spd, instances } = randomNamedSpd(r, 16);
     // Oracle: ordered scan; a named entry matches only through its instances,
     // any entry also through its instances.
     const oracle = (p: ReturnType<typeof randomPacket>, dir: "outbound" | "inbound") => {
@@ -392,4 +399,26 @@ Deno.test("Spd property: instances take their entry's place in the order", () =>
       assert.deepStrictEqual(spd.lookupInbound(p).index, oracle(p, "inbound"), `round ${round}`);
     }
   }
+});
+
+Deno.test("withInstances(): materialized instances decide like Spd.addInstance", () => {
+  const r = new Rng(4301);
+  for (let round = 0; round < 20; round++) {
+    const { entries, spd: live, instances } = randomNamedSpd(r, 0);
+    const flat = new Spd(withInstances(entries, instances), { cacheSize: 0 });
+    assert.ok(flat.entries.every((e) => e.name === undefined || entries.includes(e)));
+    for (let k = 0; k < 300; k++) {
+      const p = randomPacket(r, 256);
+      for (const dir of ["outbound", "inbound"] as const) {
+        const a = dir === "outbound" ? live.lookupOutbound(p) : live.lookupInbound(p);
+        const b = dir === "outbound" ? flat.lookupOutbound(p) : flat.lookupInbound(p);
+        assert.deepStrictEqual(b.action, a.action, `round ${round} ${dir}`);
+        assert.deepStrictEqual(b.entry?.processing, a.entry?.processing, `round ${round} ${dir}`);
+      }
+    }
+  }
+  assert.throws(() =>
+    withInstances([{ selectors: [ANY_SELECTOR], action: "bypass" }], [
+      { index: 0, selectors: [ANY_SELECTOR] },
+    ]), SpdError);
 });

@@ -212,6 +212,46 @@ Deno.test("ESP sequence numbers never wrap: soft limit asks for rekey, hard limi
   assert.throws(() => pair("aes128gcm16", { seqHardLimit: 2 ** 33 }), RangeError);
 });
 
+Deno.test("ESP ESN counter is exact 64-bit: crosses 2^32 and 2^53, stops at 2^64 - 1", () => {
+  const pkt = udp4("10.0.0.1", "10.0.0.2", payload);
+  // 20-byte outer header, SPI, then the sequence number (big-endian).
+  const wireSeq = (p: Uint8Array) => new DataView(p.buffer, p.byteOffset).getUint32(24);
+  const { tx, rx } = pair("aes128gcm16", { esn: true });
+  tx.restoreSequence(0xffffffff - 1);
+  rx.replay.update(0xffffffff - 1);
+  for (const [hi, lo] of [[0, 0xffffffff], [1, 0], [1, 1]]) {
+    const o = tx.encapsulatePacket(pkt);
+    assert.ok(o.ok);
+    assert.equal(wireSeq(o.packet), lo, "only the low half is on the wire");
+    const r = rx.decapsulatePacket(o.packet);
+    assert.ok(r.ok);
+    assert.deepEqual([rx.lastSeqHi, rx.lastSeqLo], [hi, lo]);
+  }
+  // 2^53 + 1 is not a safe number: the counter must still step by exactly one.
+  tx.restoreSequence(1n << 53n);
+  rx.replay.update(1n << 53n);
+  for (const lo of [1, 2, 3]) {
+    const o = tx.encapsulatePacket(pkt);
+    assert.ok(o.ok);
+    assert.equal(wireSeq(o.packet), lo);
+    assert.equal(tx.sequenceBig, (1n << 53n) + BigInt(lo));
+    assert.ok(rx.decapsulatePacket(o.packet).ok);
+    assert.deepEqual([rx.lastSeqHi, rx.lastSeqLo], [2 ** 21, lo]);
+  }
+  assert.throws(() => tx.restoreSequence(2 ** 53 + 2), RangeError, "unsafe numbers are refused");
+  // The last number is 2^64 - 1; it never wraps to 0.
+  const last = pair("aes128gcm16", { esn: true, seqSoftLimit: (1n << 64n) - 3n }).tx;
+  last.restoreSequence((1n << 64n) - 3n);
+  assert.ok(last.rekeyNeeded);
+  assert.ok(last.encapsulatePacket(pkt).ok);
+  const o = last.encapsulatePacket(pkt);
+  assert.ok(o.ok && wireSeq(o.packet) === 0xffffffff);
+  assert.ok(last.sequenceExhausted);
+  assert.deepEqual(last.encapsulatePacket(pkt), { ok: false, error: "sequence-exhausted" });
+  assert.equal(last.sequenceBig, (1n << 64n) - 1n);
+  assert.throws(() => pair("aes128gcm16", { esn: true, seqHardLimit: 1n << 64n }), RangeError);
+});
+
 Deno.test("ESP ESN: high bits in the ICV, not on the wire; receiver infers them", () => {
   const { tx, rx } = pair("aes128-sha1", { esn: true });
   const pkt = udp4("10.0.0.1", "10.0.0.2", payload);

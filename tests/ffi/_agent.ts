@@ -88,16 +88,23 @@ if (action === "tun") {
     ifindex: idx,
     table: 220,
   };
+  // Link-scope routes, like the data plane's routes into the TUN.
+  const link4 = { dst: ip("10.80.0.0"), prefixLength: 16, ifindex: idx, table: 220 };
+  const link6 = { dst: ip("2001:db8:80::"), prefixLength: 48, ifindex: idx, table: 220 };
   const rule = { family: 4 as const, table: 220, priority: 220, fwmark: 0x100, invert: true };
   if (verb === "add") {
     nl.setLink(idx, { up: true, mtu: 1300, txQueueLength: 777 });
     nl.addAddress(idx, ip("10.78.0.1"), 24);
     nl.addAddress(idx, ip("2001:db8:78::1"), 64, true);
     nl.addRoute(route);
+    nl.addRoute(link4);
+    nl.addRoute(link6);
     nl.addRule(rule);
   } else {
     nl.deleteRule(rule);
     nl.deleteRoute(route);
+    nl.deleteRoute(link4);
+    nl.deleteRoute(link6);
     nl.deleteAddress(idx, ip("2001:db8:78::1"), 64);
     nl.deleteAddress(idx, ip("10.78.0.1"), 24);
   }

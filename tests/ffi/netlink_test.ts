@@ -31,9 +31,19 @@ Deno.test("netlink: addresses, table-220 route and fwmark rule appear in `ip -j`
     assert.deepEqual(addrs, ["10.78.0.1/24", "2001:db8:78::1/64"]);
     const routes = await ipj("route", "show", "table", "220");
     assert.deepEqual(
-      routes.map((r: Record<string, string>) => [r.dst, r.gateway, r.dev]),
-      [["10.79.0.0/16", "10.78.0.2", "vnl0"]],
+      routes.map((r: Record<string, string>) => [r.dst, r.gateway, r.dev, r.scope]),
+      [["10.79.0.0/16", "10.78.0.2", "vnl0", undefined], [
+        "10.80.0.0/16",
+        undefined,
+        "vnl0",
+        "link",
+      ]],
     );
+    const routes6 = await ipj("-6", "route", "show", "table", "220");
+    assert.deepEqual(routes6.map((r: Record<string, string>) => [r.dst, r.dev]), [[
+      "2001:db8:80::/48",
+      "vnl0",
+    ]]);
     const rules = (await ipj("rule", "show")).filter((r: { priority: number }) =>
       r.priority === 220
     );
@@ -48,7 +58,9 @@ Deno.test("netlink: addresses, table-220 route and fwmark rule appear in `ip -j`
       after[0].addr_info.filter((x: AddrInfo) => !x.local.startsWith("fe80")),
       [],
     );
+    // Link-scope IPv4 routes too (a delete with scope 0 would not match them).
     assert.deepEqual(await ipj("route", "show", "table", "220"), []);
+    assert.deepEqual(await ipj("-6", "route", "show", "table", "220"), []);
     const rulesAfter = (await ipj("rule", "show")).filter((r: { priority: number }) =>
       r.priority === 220
     );

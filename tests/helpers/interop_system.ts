@@ -20,8 +20,29 @@ import { type Host, ping, trafficBothWays } from "./interop_traffic.ts";
 const CHARON_IP = "10.99.0.1";
 const OUR_IP = "10.99.0.2";
 const PSK = "interop daemon psk 0123456789";
-const IKE = "aes256gcm16-prfsha384-ecp256";
-const ESP = "aes256gcm16";
+
+/**
+ * IKE and ESP proposals for both sides of the bench, and the algorithms
+ * charon's `swanctl --list-sas` must then show (strongSwan's names).
+ */
+export interface Proposals {
+  /** IKE proposal in strongSwan syntax, e.g. "aes256gcm16-prfsha384-ecp256". */
+  ike: string;
+  /** ESP proposal, e.g. "aes256gcm16". */
+  esp: string;
+  /** charon's IKE algorithm line, e.g. "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_256". */
+  charonIke: string;
+  /** charon's child SA algorithms, e.g. "ESP:AES_GCM_16-256". */
+  charonEsp: string;
+}
+
+/** What the bench negotiates unless {@linkcode BenchOverrides.proposals} says otherwise. */
+export const DEFAULT_PROPOSALS: Proposals = {
+  ike: "aes256gcm16-prfsha384-ecp256",
+  esp: "aes256gcm16",
+  charonIke: "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_256",
+  charonEsp: "ESP:AES_GCM_16-256",
+};
 
 /** Certificate files for both sides (PEM; our YAML and charon load them). */
 export interface Creds {
@@ -38,7 +59,40 @@ export interface Rekey {
   child?: number;
 }
 
-function ourConfig(creds?: Creds, rekey?: Rekey): string {
+/**
+ * Changes to our daemon's YAML on the bench, for road-warrior setups
+ * (tests/interop/daemon_vip_charon_test.ts).
+ */
+export interface OurOverrides {
+  /** The child's `local_ts` (default 10.2.0.0/24; "dynamic" with `vips`). */
+  localTs?: string;
+  /** The child's `remote_ts` (default 10.1.0.0/24; "dynamic" on a gateway with `pools`). */
+  remoteTs?: string;
+  /** `remote_addrs` (default charon's address); null leaves it out (any peer may connect). */
+  remoteAddrs?: string | null;
+  /** Extra lines of the connection ("vips: [0.0.0.0]", "pools: [rw]"). */
+  extra?: string[];
+  /** Extra top-level YAML appended to the file (e.g. a `pools:` section). */
+  sections?: string;
+}
+
+/** Everything {@linkcode withBench} can change beyond credentials and rekey times. */
+export interface BenchOverrides {
+  ours?: OurOverrides;
+  /** Fields of charon's connection to replace (TS, `extra` lines, `pools`, ...). */
+  charon?: Partial<SwanConn>;
+  /** Extra lines in charon's `charon-systemd { }` section of strongswan.conf. */
+  charonConf?: string;
+  /** IKE and ESP proposals on both sides (default {@linkcode DEFAULT_PROPOSALS}). */
+  proposals?: Proposals;
+}
+
+function ourConfig(
+  creds?: Creds,
+  rekey?: Rekey,
+  over: OurOverrides = {},
+  p: Proposals = DEFAULT_PROPOSALS,
+): string {
   const auth = creds
     ? {
       local:
@@ -48,20 +102,21 @@ function ourConfig(creds?: Creds, rekey?: Rekey): string {
     : { local: `auth: psk\n      id: ${ENGINE_ID}`, remote: `auth: psk\n      id: ${CHARON_ID}` };
   return `connections:
   gw:
-    local_addrs: [${OUR_IP}]
-    remote_addrs: [${CHARON_IP}]
-    proposals: [${IKE}]
+    local_addrs: [${OUR_IP}]${
+    over.remoteAddrs === null ? "" : `\n    remote_addrs: [${over.remoteAddrs ?? CHARON_IP}]`
+  }
+    proposals: [${p.ike}]
     encap: yes${rekey?.ike ? `\n    rekey_time: ${rekey.ike}s` : ""}
-    send_cert: always
+    send_cert: always${(over.extra ?? []).map((l) => `\n    ${l}`).join("")}
     local:
       ${auth.local}
     remote:
       ${auth.remote}
     children:
       net:
-        local_ts: [10.2.0.0/24]
-        remote_ts: [10.1.0.0/24]
-        esp_proposals: [${ESP}]${
+        local_ts: [${over.localTs ?? "10.2.0.0/24"}]
+        remote_ts: [${over.remoteTs ?? "10.1.0.0/24"}]
+        esp_proposals: [${p.esp}]${
     rekey?.child ? `\n        rekey_time: ${rekey.child}s\n        life_time: 60s` : ""
   }
 ${
@@ -70,10 +125,10 @@ ${
     id: [${ENGINE_ID}, ${CHARON_ID}]
     secret: "${PSK}"
 `
-  }`;
+  }${over.sections ?? ""}`;
 }
 
-function charonConn(creds?: Creds, rekey?: Rekey): SwanConn {
+function charonConn(creds?: Creds, rekey?: Rekey, p: Proposals = DEFAULT_PROPOSALS): SwanConn {
   return {
     name: "gw",
     childName: "net",
@@ -81,8 +136,8 @@ function charonConn(creds?: Creds, rekey?: Rekey): SwanConn {
     remoteAddr: OUR_IP,
     localId: CHARON_ID,
     remoteId: ENGINE_ID,
-    ikeProposal: IKE,
-    espProposal: ESP,
+    ikeProposal: p.ike,
+    espProposal: p.esp,
     localTs: "10.1.0.0/24",
     remoteTs: "10.2.0.0/24",
     extra: [
@@ -102,8 +157,16 @@ function charonConn(creds?: Creds, rekey?: Rekey): SwanConn {
   };
 }
 
-/** Both sides agree on the SAs: the same IKE SPIs and crossed ESP SPIs. */
-async function checkAgreement(charon: Charon, ours: DaemonIkeSa[]): Promise<string> {
+/**
+ * Both sides agree on the SAs: the same IKE SPIs and crossed ESP SPIs (and
+ * charon negotiated `want`, what the bench configures); returns charon's
+ * inbound SPI.
+ */
+export async function checkAgreement(
+  charon: Charon,
+  ours: DaemonIkeSa[],
+  want: Proposals = DEFAULT_PROPOSALS,
+): Promise<string> {
   const installed = (s: SwanIkeSa) => s.children.filter((c) => c.state === "INSTALLED");
   const sas = (await charon.waitSas(
     (s) => s.length === 1 && s[0].state === "ESTABLISHED" && installed(s[0]).length === 1,
@@ -117,14 +180,14 @@ async function checkAgreement(charon: Charon, ours: DaemonIkeSa[]): Promise<stri
   };
   const s = sas[0];
   if (o.ike.spiI !== s.spiI || o.ike.spiR !== s.spiR) throw new Error(`IKE SPIs differ\n${dump}`);
-  if (s.algorithms !== "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_256") {
+  if (s.algorithms !== want.charonIke) {
     throw new Error(`charon negotiated something else\n${dump}`);
   }
   const [oc, sc] = [o.children[0], s.children[0]];
   if (oc.inbound.spi !== sc.spiOut || oc.outbound.spi !== sc.spiIn) {
     throw new Error(`ESP SPIs differ\n${dump}`);
   }
-  if (sc.algorithms !== "ESP:AES_GCM_16-256" || sc.mode !== "TUNNEL-in-UDP") {
+  if (sc.algorithms !== want.charonEsp || sc.mode !== "TUNNEL-in-UDP") {
     throw new Error(`charon's child SA is not what we configured\n${dump}`);
   }
   return sc.spiIn;
@@ -138,17 +201,21 @@ export interface Bench {
   dir: string;
   c: string;
   d: string;
+  /** The proposals both sides were configured with. */
+  proposals: Proposals;
 }
 
 /**
  * Creates the namespaces, starts charon (PSK, or `creds`) and our daemon
- * (optionally with short `rekey` times on either side), runs `f`, and on
- * failure rethrows with both sides' logs; always cleans up.
+ * (optionally with short `rekey` times on either side, and with `over`
+ * changes to either side's configuration), runs `f`, and on failure rethrows
+ * with both sides' logs; always cleans up.
  */
 export async function withBench(
   creds: Creds | undefined,
   f: (b: Bench) => Promise<void>,
   rekey: { ours?: Rekey; charon?: Rekey } = {},
+  over: BenchOverrides = {},
 ) {
   const lab = await NetnsLab.create("ti-");
   const dir = await Deno.makeTempDir({ prefix: lab.prefix });
@@ -160,11 +227,18 @@ export async function withBench(
     await lab.veth(c, "vc", `${CHARON_IP}/24`, d, "vd", `${OUR_IP}/24`);
     await lab.runIn(c, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]);
     await lab.runIn(d, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]);
-    const conn = charonConn(creds, rekey.charon);
-    charon = await Charon.start({ ns: c, dir: `${dir}/charon`, swanctlConf: "" });
+    const proposals = over.proposals ?? DEFAULT_PROPOSALS;
+    const conn = { ...charonConn(creds, rekey.charon, proposals), ...over.charon };
+    charon = await Charon.start({
+      ns: c,
+      dir: `${dir}/charon`,
+      swanctlConf: "",
+      extraCharonConf: over.charonConf,
+    });
     await charon.reload(swanctlConf(conn), conn.key ? [conn.key] : []);
-    daemon = await OurDaemon.start(lab, d, `${dir}/ours`, ourConfig(creds, rekey.ours));
-    await f({ lab, charon, daemon, dir, c, d });
+    const yaml = ourConfig(creds, rekey.ours, over.ours, proposals);
+    daemon = await OurDaemon.start(lab, d, `${dir}/ours`, yaml);
+    await f({ lab, charon, daemon, dir, c, d, proposals });
   } catch (e) {
     const charonLog = (await charon?.log() ?? "").split("\n").filter((l) => !l.includes("[CFG]"));
     throw new Error(
@@ -179,7 +253,8 @@ export async function withBench(
   }
 }
 
-function must(r: RunResult, what: string): void {
+/** Throws with the command's output unless it exited 0. */
+export function must(r: RunResult, what: string): void {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout}${r.stderr}`);
 }
 
@@ -217,10 +292,17 @@ function traffic(b: Bench): Promise<void> {
   return trafficBothWays(b.lab, ours(b), theirs(b), 1 << 16);
 }
 
-/** `ipsec up`, agreement, counted pings, traffic both ways, `ipsec down`. */
-export async function weInitiate(b: Bench): Promise<void> {
+/**
+ * `ipsec up`, agreement, counted pings, traffic both ways, `ipsec down`;
+ * `whileUp` (if any) runs right after the agreement check, with the SAs up.
+ */
+export async function weInitiate(
+  b: Bench,
+  whileUp?: (b: Bench) => Promise<void>,
+): Promise<void> {
   must(await b.daemon.cli(["up", "gw", "--timeout", "15"]), "ipsec up gw");
-  const spi = await checkAgreement(b.charon, await b.daemon.listSas());
+  const spi = await checkAgreement(b.charon, await b.daemon.listSas(), b.proposals);
+  await whileUp?.(b);
   await pingCountedByCharon(b, spi);
   await traffic(b);
   must(await b.daemon.cli(["down", "gw"]), "ipsec down gw");
@@ -230,15 +312,21 @@ export async function weInitiate(b: Bench): Promise<void> {
 
 /**
  * `swanctl --initiate`, agreement, counted pings, traffic both ways (unless
- * `withTraffic` is false), `swanctl --terminate`.
+ * `withTraffic` is false), `swanctl --terminate`; `whileUp` (if any) runs
+ * right after the agreement check, with the SAs up.
  */
-export async function charonInitiates(b: Bench, withTraffic = true): Promise<void> {
+export async function charonInitiates(
+  b: Bench,
+  withTraffic = true,
+  whileUp?: (b: Bench) => Promise<void>,
+): Promise<void> {
   await b.charon.initiate("gw", "net");
   const ours = await b.daemon.waitSas(
     (s) => s.length === 1 && s[0].children.length === 1,
     "the SA charon initiated",
   );
-  const spi = await checkAgreement(b.charon, ours);
+  const spi = await checkAgreement(b.charon, ours, b.proposals);
+  await whileUp?.(b);
   await pingCountedByCharon(b, spi);
   if (withTraffic) await traffic(b);
   const r = await b.charon.terminate("gw");
@@ -256,7 +344,7 @@ export async function charonInitiates(b: Bench, withTraffic = true): Promise<voi
 export async function rekeysByItself(b: Bench): Promise<void> {
   must(await b.daemon.cli(["up", "gw", "--timeout", "15"]), "ipsec up gw");
   const first = (await b.charon.sas())[0];
-  const spi0 = await checkAgreement(b.charon, await b.daemon.listSas());
+  const spi0 = await checkAgreement(b.charon, await b.daemon.listSas(), b.proposals);
   const flow = ping(b.lab, ours(b), theirs(b), 40, 0.25, true);
   await b.charon.waitSas(
     (s) =>
@@ -265,7 +353,7 @@ export async function rekeysByItself(b: Bench): Promise<void> {
     "a rekeyed IKE SA and a rekeyed child SA",
     20_000,
   );
-  await checkAgreement(b.charon, await b.daemon.listSas());
+  await checkAgreement(b.charon, await b.daemon.listSas(), b.proposals);
   const pings = await flow;
   const m = /(\d+) packets transmitted, (\d+) received/.exec(pings.stdout);
   if (!m || Number(m[2]) !== Number(m[1])) {

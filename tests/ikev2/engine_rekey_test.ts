@@ -360,35 +360,45 @@ Deno.test("engine: IKE SA rekey by the responder swaps the initiator role", () =
 });
 
 /*
- *   rekey_time 60 s for the IKE SA and 50 s for the child on both ends, 10% loss,
- *   30 min: IKE SA and child rekeys interleave; nothing is lost and one IKE SA remains.
+ *   Issue 6's acceptance run: rekey_time 60 s for the IKE SA and for the
+ *   child on both ends (jittered, so both sides often rekey at once: RFC 7296
+ *   2.8.1/2.8.2 collisions), 10% loss, 1 hour: IKE SA and child rekeys
+ *   interleave; no application packet is lost and one IKE SA remains.
  */
-Deno.test("engine: periodic IKE and child rekeying together under 10% loss", () => {
-  const lifetimes = { rekeySeconds: 50, lifeSeconds: 110 };
-  const retransmit = { timeoutMs: 1000, base: 1.3, tries: 10 };
-  const t = new TwoPeers({
-    ...pskConfigs({
-      aliceChild: { lifetimes },
-      bobChild: { lifetimes },
-      alice: { retransmit, rekeySeconds: 60 },
-      bob: { retransmit, rekeySeconds: 60 },
-    }),
-    network: { seed: 3, lossRate: 0.1, jitterMs: 200 },
-    seed: 3,
+for (const seed of [3, 5, 6, 7]) {
+  Deno.test(`engine: 1 hour of IKE and child rekeying every 60 s on both ends at 10% loss (seed ${seed})`, () => {
+    const lifetimes = { rekeySeconds: 60, lifeSeconds: 120 };
+    const retransmit = { timeoutMs: 1000, base: 1.3, tries: 10 };
+    const t = new TwoPeers({
+      ...pskConfigs({
+        aliceChild: { lifetimes },
+        bobChild: { lifetimes },
+        alice: { retransmit, rekeySeconds: 60 },
+        bob: { retransmit, rekeySeconds: 60 },
+      }),
+      network: { seed, lossRate: 0.1, jitterMs: 200 },
+      seed,
+    });
+    t.initiate("alice", "site");
+    t.run(5000);
+    t.startTraffic(500);
+    t.run(t.clock.now + 60 * 60_000);
+    t.stopTraffic();
+    t.run(t.clock.now + 3000);
+    assert.deepEqual(t.traffic.lost, []);
+    assert.equal(t.traffic.noSa, 0);
+    assert.ok(t.alice.eventsOf("ike-rekeyed").length + t.bob.eventsOf("ike-rekeyed").length >= 40);
+    assert.ok(t.alice.eventsOf("child-up").length + t.bob.eventsOf("child-up").length >= 40);
+    // One established IKE SA each; an old one may still be "deleting" when
+    // the response to its Delete was lost (the peer forgot it: no answer to
+    // the retransmits, which give up within ~56 s).
+    const live = (p: typeof t.alice) =>
+      p.engine.list().filter((s) => s.state !== "deleting").map((s) => `${s.id} ${s.state}`);
+    assert.equal(live(t.alice).length, 1, t.alice.logs.slice(-30).join("\n"));
+    assert.equal(live(t.bob).length, 1, t.bob.logs.slice(-30).join("\n"));
+    assertMirrored(t.alice, t.bob);
   });
-  t.initiate("alice", "site");
-  t.run(5000);
-  t.startTraffic(500);
-  t.run(t.clock.now + 30 * 60_000);
-  t.stopTraffic();
-  t.run(t.clock.now + 3000);
-  assert.deepEqual(t.traffic.lost, []);
-  assert.equal(t.traffic.noSa, 0);
-  assert.ok(t.alice.eventsOf("ike-rekeyed").length + t.bob.eventsOf("ike-rekeyed").length >= 20);
-  assert.equal(t.alice.engine.list().length, 1, t.alice.logs.slice(-30).join("\n"));
-  assert.equal(t.bob.engine.list().length, 1);
-  assertMirrored(t.alice, t.bob);
-});
+}
 
 /*
  *   reauthentication, make-before-break:

@@ -14,18 +14,18 @@
  *           b: no local_addrs, no remote_addrs (road-warrior responder on the wildcard)
  * ```
  *
- * Captures run on b's interface: that is where ESP must be inside UDP.
+ * Both daemons and the CLI run from the bundle, as users run them
+ * (tests/helpers/build_bundle.ts). Captures run on b's interface: that is
+ * where ESP must be inside UDP.
  * Everything (daemons, capture, namespaces, temp files) is removed in
  * `finally`.
  *
  * @module
  */
-import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
+import { testBundle } from "../helpers/build_bundle.ts";
+import { tcpTransfer } from "../helpers/interop_traffic.ts";
 import { NetnsLab, run, type RunResult } from "../helpers/netns.ts";
 import { drain, startCapture, waitUntil } from "./_tunnel.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, `${ROOT}cli/main.ts`];
 
 /** Which topology. */
 export type NattKind = "encap" | "nat";
@@ -35,9 +35,14 @@ export interface NattReport {
   /** Pings a -> b and b -> a through the tunnel. */
   readonly pingAB: RunResult;
   readonly pingBA: RunResult;
-  /** tshark rows on b's interface: [ip.proto, ip.src, ip.dst, udp.srcport, udp.dstport, esp.spi]. */
+  /** The TCP transfer a -> b: null when b got the same bytes (SHA-256), else why not. */
+  readonly transferError: string | null;
+  /**
+   * tshark rows on b's interface (ESP, UDP, ICMP, TCP): [ip.proto, ip.src,
+   * ip.dst, udp.srcport, udp.dstport, esp.spi].
+   */
   readonly rows: string[][];
-  /** `ipsec list-sas --json` of each side after the pings. */
+  /** `ipsec list-sas --json` of each side after the pings (before the TCP transfer). */
   readonly sasA: IkeSaJson[];
   readonly sasB: IkeSaJson[];
   /**
@@ -104,9 +109,13 @@ secrets:
 `;
 }
 
-/** Builds the topology, brings the tunnel up from a, pings both ways, captures on b. */
-export async function runNattScenario(kind: NattKind): Promise<NattReport> {
-  const lab = await NetnsLab.create("tnat-");
+/**
+ * Builds the topology, brings the tunnel up from a, pings both ways and
+ * sends `transferBytes` over TCP from a to b, capturing on b.
+ */
+export async function runNattScenario(kind: NattKind, transferBytes: number): Promise<NattReport> {
+  const IPSEC = [await testBundle()];
+  const lab = await NetnsLab.create("te2e-");
   const dir = await Deno.makeTempDir({ prefix: lab.prefix });
   const logs: Record<string, string> = {};
   const allLogs = () => Object.entries(logs).map(([k, v]) => `--- ${k} ---\n${v}`).join("\n");
@@ -210,7 +219,7 @@ export async function runNattScenario(kind: NattKind): Promise<NattReport> {
     }
 
     // Capture on b's side of the wire: ESP must arrive inside UDP 4500.
-    const capture = startCapture(lab, b, "vb", "udp or esp or icmp", [
+    const capture = startCapture(lab, b, "vb", "udp or esp or icmp or tcp", [
       "ip.proto",
       "ip.src",
       "ip.dst",
@@ -229,16 +238,25 @@ export async function runNattScenario(kind: NattKind): Promise<NattReport> {
     if (up.code !== 0) throw new Error(`ipsec up failed: ${up.stdout}${up.stderr}\n${allLogs()}`);
     const pingAB = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", "10.1.0.1", "10.2.0.1"]);
     const pingBA = await lab.runIn(b, ["ping", "-c", "3", "-W", "2", "-I", "10.2.0.1", "10.1.0.1"]);
-    await waitUntil(
-      "tshark to report ESP",
-      () => Promise.resolve(rows.filter((f) => f[5]).length >= 12),
-      30,
-    ).catch(() => {});
-    await capture.stop();
+    // The SAs as the pings left them (their counters count exactly the 6 echoes each way).
     const sas = async (side: "a" | "b") =>
       JSON.parse((await cli(side, ["list-sas", "--json"])).stdout || "[]") as IkeSaJson[];
     const sasA = await sas("a");
     const sasB = await sas("b");
+    const transferError = await tcpTransfer(
+      lab,
+      { ns: a, ip: "10.1.0.1" },
+      { ns: b, ip: "10.2.0.1" },
+      transferBytes,
+    ).then(() => null, (e: Error) => e.message);
+    // At least one ESP packet per echo and per 1500 bytes of the stream.
+    const least = 12 + Math.ceil(transferBytes / 1500);
+    await waitUntil(
+      "tshark to report ESP",
+      () => Promise.resolve(rows.filter((f) => f[5]).length >= least),
+      50,
+    ).catch(() => {});
+    await capture.stop();
     let floated: NattReport["floated"] = null;
     if (kind === "nat") {
       // The NAT reboots (forgets every mapping): a's next datagrams get new ports.
@@ -260,7 +278,7 @@ export async function runNattScenario(kind: NattKind): Promise<NattReport> {
       }
     }
     for (const side of ["a", "b"] as const) await cli(side, ["stop"]);
-    return { pingAB, pingBA, rows, sasA, sasB, floated, logs: allLogs() };
+    return { pingAB, pingBA, transferError, rows, sasA, sasB, floated, logs: allLogs() };
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${allLogs()}`);
   } finally {

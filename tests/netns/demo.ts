@@ -1,7 +1,7 @@
 /**
  * `deno task demo`: a site-to-site IPsec tunnel between two network
  * namespaces, built and torn down by our own daemon and CLI. Needs root;
- * installs nothing. Exits 0 only if the ping went through the tunnel
+ * installs nothing. Exits 0 only if pings went both ways through the tunnel
  * encrypted (ESP on the wire, nothing in clear, the peer's SA decrypted it).
  *
  * Options: `--transport` (host-to-host transport mode instead of the
@@ -11,6 +11,8 @@
  * @module
  */
 import { runTunnelScenario, tunnelProblems } from "./_tunnel.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 let n = 0;
 const narrator = {
@@ -32,9 +34,9 @@ try {
   const report = await runTunnelScenario({
     prefix: "tdemo-",
     narrator,
-    bundle: Deno.args.includes("--bundle"),
+    ...(Deno.args.includes("--bundle") ? { command: [`${ROOT}dist/ipsec`] } : {}),
     mode,
-    ipsec,
+    protocol: ipsec,
   });
   const problems = tunnelProblems(report);
   if (problems.length > 0) {
@@ -43,7 +45,9 @@ try {
   }
   const how = ipsec === "esp" ? "encrypted" : "authenticated (AH)";
   console.log(
-    `\nOK: ping went through the SA ${how} (${report.ipsecPackets ?? "?"} ${PROTO} packets on ` +
+    `\nOK: pings went both ways through the SA ${how} (${
+      report.ipsecPackets ?? "?"
+    } ${PROTO} packets on ` +
       `the wire, none outside it, ${report.inboundPackets} verified by B); everything cleaned up.`,
   );
 } catch (e) {

@@ -101,6 +101,22 @@ export class AddressPools {
     return undefined;
   }
 
+  /**
+   * The pools of a new configuration (reload): a pool with the same name and
+   * range keeps its leases (its DNS servers follow the new configuration);
+   * others start empty.
+   */
+  reconfigure(pools: readonly PoolConfig[]): AddressPools {
+    const next = new AddressPools(pools);
+    for (const [name, p] of next.#pools) {
+      const old = this.#pools.get(name);
+      if (old && old.first === p.first && old.last === p.last) {
+        next.#pools.set(name, { ...old, config: p.config });
+      }
+    }
+    return next;
+  }
+
   /** Releases a lease (the address stays reserved for its owner while free). */
   release(name: string, address: string): void {
     const a = parseIpv4(address);

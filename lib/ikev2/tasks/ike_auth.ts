@@ -198,7 +198,7 @@ function verifyPeerAuth(
   let trustAnchors = cfg.remote.cacerts ?? [];
   let pinned = cfg.remote.certs ?? [];
   if (pad) {
-    const entry = pad.match(peer);
+    const entry = pad.match(peer, cfg.name);
     if (!entry) return `no PAD entry for ${peer.value}`;
     sa.padEntry = entry;
     method = entry.auth.method;

@@ -1,0 +1,218 @@
+/**
+ * Road warrior at the system level, quickly: our gateway daemon hands out
+ * virtual IPs from its pool to two client daemons at once; each client puts
+ * its VIP on the TUN (routes into the TUN use it as source), pings a host
+ * address on the gateway's local_ts, and the gateway pings each client's VIP
+ * back through that client's own SA. `ipsec down` on one client removes its
+ * VIP while the other keeps working. (The full certificate road-warrior e2e
+ * with a bulk TCP transfer lives in tests/netns.)
+ *
+ * ```
+ *  th1-c1: va1 192.0.2.11 ─┐
+ *                           ├─ br0 192.0.2.1 (th1-gw), lo 10.1.0.1, pool 10.3.0.0/24
+ *  th1-c2: va2 192.0.2.12 ─┘
+ * ```
+ */
+import assert from "node:assert/strict";
+import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
+import { NetnsLab, run, type RunResult } from "../helpers/netns.ts";
+
+const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, MAIN];
+const SECRET = `secrets:
+  users:
+    id: [vpn.company.com, alice@company.com, bob@company.com]
+    secret: "th1 road warrior key 0123456789"
+`;
+
+const GATEWAY = `connections:
+  rw:
+    local_addrs: [192.0.2.1]
+    pools: [rw_pool]
+    proposals: [aes256gcm16-prfsha384-x25519]
+    local:
+      auth: psk
+      id: vpn.company.com
+    remote:
+      auth: psk
+      id: "*@company.com"
+    children:
+      intranet:
+        local_ts: [10.1.0.0/16]
+        remote_ts: [dynamic]
+        esp_proposals: [aes256gcm16]
+pools:
+  rw_pool:
+    addrs: 10.3.0.0/24
+    dns: [10.1.0.53]
+${SECRET}`;
+
+function client(address: string, id: string): string {
+  return `connections:
+  office:
+    local_addrs: [${address}]
+    remote_addrs: [192.0.2.1]
+    vips: [0.0.0.0]
+    proposals: [aes256gcm16-prfsha384-x25519]
+    local:
+      auth: psk
+      id: ${id}
+    remote:
+      auth: psk
+      id: vpn.company.com
+    children:
+      intranet:
+        local_ts: [dynamic]
+        remote_ts: [10.1.0.0/16]
+        esp_proposals: [aes256gcm16]
+${SECRET}`;
+}
+
+/** Addresses on the TUN of `ns` ("10.3.0.1/32"). */
+async function tunAddresses(lab: NetnsLab, ns: string): Promise<string[]> {
+  const r = await lab.runIn(ns, ["ip", "-j", "-4", "addr", "show", "dev", "ipsec0"]);
+  const links = JSON.parse(r.stdout || "[]") as {
+    addr_info?: { local: string; prefixlen: number }[];
+  }[];
+  return links.flatMap((l) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+}
+
+function ok(r: RunResult, what: string): string {
+  assert.equal(r.code, 0, `${what}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+Deno.test({
+  name: "road warrior (netns): two clients get VIPs from the gateway's pool and ping both ways",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lab = await NetnsLab.create("th1-");
+    const dir = await Deno.makeTempDir({ prefix: "th1-" });
+    const logs = new Map<string, () => string>();
+    const sockets: string[] = [];
+    try {
+      const gw = await lab.addNs("gw");
+      const c1 = await lab.addNs("c1");
+      const c2 = await lab.addNs("c2");
+      await lab.runIn(gw, ["ip", "link", "add", "br0", "type", "bridge"]);
+      await lab.veth(c1, "va1", "192.0.2.11/24", gw, "vb1", undefined);
+      await lab.veth(c2, "va2", "192.0.2.12/24", gw, "vb2", undefined);
+      for (
+        const cmd of [
+          ["ip", "link", "set", "vb1", "master", "br0"],
+          ["ip", "link", "set", "vb2", "master", "br0"],
+          ["ip", "addr", "add", "192.0.2.1/24", "dev", "br0"],
+          ["ip", "link", "set", "br0", "up"],
+          ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"],
+        ]
+      ) ok(await lab.runIn(gw, cmd), cmd.join(" "));
+
+      const start = async (ns: string, name: string, yaml: string) => {
+        const config = `${dir}/${name}.yaml`;
+        const socket = `${dir}/${name}.sock`;
+        await Deno.writeTextFile(config, yaml);
+        const p = lab.spawnIn(ns, [
+          ...IPSEC,
+          "start",
+          "--foreground",
+          "--config",
+          config,
+          "--socket",
+          socket,
+          "--log-level",
+          "debug",
+        ]);
+        let text = "";
+        const sink = (s: ReadableStream<Uint8Array>) =>
+          s.pipeThrough(new TextDecoderStream()).pipeTo(
+            new WritableStream({ write: (c) => void (text += c) }),
+          ).catch(() => {});
+        void sink(p.stdout);
+        void sink(p.stderr);
+        logs.set(name, () => text);
+        sockets.push(socket);
+        for (let i = 0; i < 200; i++) {
+          if ((await run([...IPSEC, "status", "--socket", socket])).code === 0) return socket;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`daemon ${name} did not answer:\n${text}`);
+      };
+      const sGw = await start(gw, "gw", GATEWAY);
+      const s1 = await start(c1, "c1", client("192.0.2.11", "alice@company.com"));
+      const s2 = await start(c2, "c2", client("192.0.2.12", "bob@company.com"));
+      const ipsec = (args: string[], socket: string) =>
+        run([...IPSEC, ...args, "--socket", socket]);
+
+      for (const [s, name] of [[s1, "c1"], [s2, "c2"]]) {
+        ok(
+          await ipsec(["up", "office", "--timeout", "15"], s),
+          `${name}: ipsec up\n${logs.get(name)!()}`,
+        );
+      }
+      const vip1 = (await tunAddresses(lab, c1)).map((a) => a.split("/")[0]);
+      const vip2 = (await tunAddresses(lab, c2)).map((a) => a.split("/")[0]);
+      assert.equal(vip1.length, 1, `c1 TUN addresses: ${vip1}\n${logs.get("c1")!()}`);
+      assert.equal(vip2.length, 1, `c2 TUN addresses: ${vip2}`);
+      assert.match(vip1[0], /^10\.3\.0\.\d+$/);
+      assert.match(vip2[0], /^10\.3\.0\.\d+$/);
+      assert.notEqual(vip1[0], vip2[0]);
+
+      // Locally generated traffic to the gateway's local_ts leaves with the VIP.
+      const route = ok(await lab.runIn(c1, ["ip", "route", "get", "10.1.0.1"]), "route get");
+      assert.match(route, new RegExp(`dev ipsec0 .*src ${vip1[0].replaceAll(".", "\\.")}`));
+      const status = JSON.parse(ok(await ipsec(["status", "--json"], s1), "status")) as {
+        ikeSas: { virtualIp?: string; dns?: string[] }[];
+      };
+      assert.equal(status.ikeSas[0].virtualIp, vip1[0]);
+      assert.deepEqual(status.ikeSas[0].dns, ["10.1.0.53"]);
+
+      for (const [ns, vip] of [[c1, vip1[0]], [c2, vip2[0]]]) {
+        // No -I: the route's preferred source (the VIP) must be what matches the SA.
+        ok(
+          await lab.runIn(ns, ["ping", "-c", "3", "-i", "0.2", "-w", "10", "10.1.0.1"]),
+          `${ns} -> 10.1.0.1\n${logs.get("gw")!()}`,
+        );
+        ok(
+          await lab.runIn(gw, ["ping", "-c", "3", "-i", "0.2", "-w", "10", "-I", "10.1.0.1", vip]),
+          `gw -> ${vip}\n${logs.get("gw")!()}`,
+        );
+      }
+      const sad = JSON.parse(ok(await ipsec(["sad", "--json"], sGw), "gw sad")) as unknown[];
+      assert.equal(sad.length, 4, "the gateway has one child SA (two directions) per client");
+      const gwStatus = JSON.parse(ok(await ipsec(["status", "--json"], sGw), "gw status")) as {
+        ikeSas: { ike?: { peerVirtualIp?: string } }[];
+      };
+      assert.deepEqual(
+        gwStatus.ikeSas.map((s) => s.ike?.peerVirtualIp).sort(),
+        [vip1[0], vip2[0]].sort(),
+      );
+
+      // One client leaves: its VIP goes, the route stays (without it), the other keeps working.
+      ok(await ipsec(["down", "office"], s1), "c1: ipsec down");
+      assert.deepEqual(await tunAddresses(lab, c1), []);
+      const after = ok(await lab.runIn(c1, ["ip", "route", "show", "table", "220"]), "routes");
+      assert.match(after, /10\.1\.0\.0\/16 dev ipsec0/);
+      assert.doesNotMatch(after, /src 10\.3\.0\./);
+      ok(
+        await lab.runIn(gw, [
+          "ping",
+          "-c",
+          "2",
+          "-i",
+          "0.2",
+          "-w",
+          "10",
+          "-I",
+          "10.1.0.1",
+          vip2[0],
+        ]),
+        `gw -> ${vip2[0]} after c1 left`,
+      );
+    } finally {
+      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
+      await lab.cleanup();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
