@@ -73,6 +73,7 @@ import {
   type TsSpec,
 } from "./config.ts";
 import { readBlocks } from "../pki/pem.ts";
+import { parsePrivateKeyObject } from "../pki/keys.ts";
 import { YamlSource, type YamlValue } from "./_yaml.ts";
 
 /** Options for {@link parseConfig}. */
@@ -135,6 +136,31 @@ class Parser {
       }
     }
     return out;
+  }
+
+  /**
+   * A private key file: PKCS#8, PKCS#1 (`RSA PRIVATE KEY`, as strongSwan's
+   * `pki --gen` writes RSA keys) or SEC1 (`EC PRIVATE KEY`), PEM or DER;
+   * returned as PKCS#8 DER, what the signer takes.
+   */
+  keyFile(key: YamlValue): Uint8Array | undefined {
+    const items = key.list();
+    if (items.length > 1) key.error("expected one private key file");
+    const v = items[0];
+    const path = v?.string();
+    if (v === undefined || path === undefined) return undefined;
+    if (!this.#readFile) {
+      v.error(`cannot read '${path}': files are not available here`);
+      return undefined;
+    }
+    try {
+      const k = parsePrivateKeyObject(this.#readFile(path), `'${path}'`);
+      if (k) return new Uint8Array(k.export({ type: "pkcs8", format: "der" }));
+      v.error(`'${path}' is not a private key (expected PKCS#8, RSA or EC PRIVATE KEY)`);
+    } catch (e) {
+      v.error(`cannot read '${path}': ${msg(e)}`);
+    }
+    return undefined;
   }
 
   proposals(v: YamlValue, kind: "ike" | "esp" | "ah"): Proposal[] {
@@ -218,12 +244,12 @@ class Parser {
       }
     }
     const certs = this.files(f.certs);
-    const keys = this.files(f.key);
+    const key = this.keyFile(f.key);
     if (auth === "pubkey") {
       if (f.certs.missing) v.error("auth: pubkey needs 'certs' (our certificate file)");
       if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
     }
-    return { auth, ...(id ? { id } : {}), certs, ...(keys[0] ? { key: keys[0] } : {}) };
+    return { auth, ...(id ? { id } : {}), certs, ...(key ? { key } : {}) };
   }
 
   remote(v: YamlValue): RemoteAuth {

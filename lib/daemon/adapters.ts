@@ -347,6 +347,23 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
         else this.#log("debug", `IKE message on port ${e.localPort} from ${from.address} ignored`);
         break;
       }
+      case "discard": {
+        // RFC 4301 audit: one line per reason and second, with what was not shown.
+        const ports = e.protocol === 6 || e.protocol === 17 || e.protocol === 132
+          ? ` ports ${e.srcPort} -> ${e.dstPort}`
+          : "";
+        const more = e.suppressed > 0 ? ` (+${e.suppressed} more since the last report)` : "";
+        const why = e.reason === "no-policy"
+          ? "no SPD entry matches"
+          : e.reason === "policy-discard"
+          ? "a DISCARD entry matches"
+          : "outside its SA's traffic selectors";
+        this.#log(
+          "info",
+          `discarded ${e.direction} ${e.src} -> ${e.dst} proto ${e.protocol}${ports}: ${why}${more}`,
+        );
+        break;
+      }
       case "error":
         this.#log("error", `data plane: ${e.message}`);
         break;

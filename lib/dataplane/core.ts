@@ -93,7 +93,29 @@ export type DataplaneEvent =
     remotePort: number;
     localPort: number;
   }
+  | {
+    /**
+     * An audited discard (RFC 4301 sections 5.1 and 5.2): the first packet
+     * of a reason in each second; `suppressed` counts those not reported
+     * since the last event of that reason.
+     */
+    type: "discard";
+    direction: "outbound" | "inbound";
+    reason: AuditedDrop;
+    src: string;
+    dst: string;
+    protocol: number;
+    srcPort: number;
+    dstPort: number;
+    suppressed: number;
+  }
   | { type: "error"; message: string };
+
+/** Drop reasons reported as {@linkcode DataplaneEvent} "discard" (rate-limited). */
+export type AuditedDrop = "no-policy" | "policy-discard" | "sa-selector-mismatch";
+
+/** At most one "discard" event per reason in this many milliseconds. */
+export const AUDIT_INTERVAL_MS = 1000;
 
 /** Counters of one SA. */
 export interface SaStats {
@@ -203,6 +225,11 @@ export class DataplaneCore {
   /** Inbound: inner flows already found inside their SA's selectors. */
   readonly #inFlows = new FlowCache();
   readonly drops: Record<DropReason, number>;
+  readonly #audits: Record<AuditedDrop, { last: number; suppressed: number }> = {
+    "no-policy": { last: -Infinity, suppressed: 0 },
+    "policy-discard": { last: -Infinity, suppressed: 0 },
+    "sa-selector-mismatch": { last: -Infinity, suppressed: 0 },
+  };
   readonly packets = { outbound: 0, inbound: 0, bypass: 0, queued: 0, ike: 0, keepalive: 0 };
 
   constructor(io: CoreIo, o: CoreOptions = {}) {
@@ -312,8 +339,8 @@ export class DataplaneCore {
     if (slot >= 0) {
       const v = this.#flows.value(slot);
       if (v === BYPASS) this.#bypass(packet);
-      else if (v === NO_POLICY) this.drops["no-policy"]++;
-      else if (v === DISCARD) this.drops["policy-discard"]++;
+      else if (v === NO_POLICY) this.#discard("outbound", "no-policy", packet);
+      else if (v === DISCARD) this.#discard("outbound", "policy-discard", packet);
       else this.#protect(v, packet);
       return;
     }
@@ -330,7 +357,7 @@ export class DataplaneCore {
     const d = spd.lookupOutbound(k.tuple);
     if (d.action === "discard") {
       const none = d.index < 0;
-      this.drops[none ? "no-policy" : "policy-discard"]++;
+      this.#discard("outbound", none ? "no-policy" : "policy-discard", packet, k.tuple);
       this.#flows.remember(packet, none ? NO_POLICY : DISCARD);
       return;
     }
@@ -349,6 +376,49 @@ export class DataplaneCore {
       }
     }
     this.#acquire(d.index, d.entry?.label, k.tuple, packet);
+  }
+
+  /** Counts a discard and reports the first one per reason and second (audit). */
+  #discard(
+    direction: "outbound" | "inbound",
+    reason: AuditedDrop,
+    packet: Uint8Array,
+    tuple?: PacketTuple,
+  ): void {
+    this.drops[reason]++;
+    const a = this.#audits[reason];
+    const now = this.#now();
+    if (now - a.last < AUDIT_INTERVAL_MS) {
+      a.suppressed++;
+      return;
+    }
+    let t = tuple;
+    if (t === undefined) {
+      const k = packetKey(packet, direction);
+      if (!k.ok) return void a.suppressed++;
+      t = k.tuple;
+    }
+    const ip = (v: number | bigint) =>
+      formatIp(
+        t!.version === 4 ? { version: 4, value: v as number } : { version: 6, value: v as bigint },
+      );
+    // Outbound: local is the source; inbound: the remote is.
+    const [src, dst, sp, dp] = direction === "outbound"
+      ? [t.localAddress, t.remoteAddress, t.localPort, t.remotePort]
+      : [t.remoteAddress, t.localAddress, t.remotePort, t.localPort];
+    this.#io.emit({
+      type: "discard",
+      direction,
+      reason,
+      src: ip(src),
+      dst: ip(dst),
+      protocol: t.protocol,
+      srcPort: sp,
+      dstPort: dp,
+      suppressed: a.suppressed,
+    });
+    a.last = now;
+    a.suppressed = 0;
   }
 
   #bypass(packet: Uint8Array): void {
@@ -473,7 +543,7 @@ export class DataplaneCore {
       if (hit < 0 || this.#inFlows.value(hit) !== r) {
         const k = packetKey(inner, "inbound");
         if (!k.ok || !matches(r.selectors, k.tuple)) {
-          this.drops["sa-selector-mismatch"]++;
+          this.#discard("inbound", "sa-selector-mismatch", inner, k.ok ? k.tuple : undefined);
           r.selectorMismatch++;
           return;
         }

@@ -26,7 +26,8 @@
  * - `dp.sendIke(bytes, remote, port)`: IKE over the UDP encapsulation socket (marker added).
  * - `dp.stats()` -> counters per drop reason, per path and per SA.
  * - `dp.on(listener)`: events — "acquire" (PROTECT packet without SA: start IKE),
- *   "expire" (soft: rekey; hard: SA removed), "ike" (IKE message on port 4500), "error".
+ *   "expire" (soft: rekey; hard: SA removed), "ike" (IKE message on port 4500),
+ *   "discard" (audit: the first discard per reason and second, with the rest counted), "error".
  * - `dp.stop()`: close everything, remove rules/routes/addresses; the TUN disappears.
  *
  * MTU: the TUN MTU (`tunMtu`) should be the path MTU minus the SA overhead

@@ -168,6 +168,48 @@ Deno.test("DataplaneCore: BYPASS sends the packet unchanged, DISCARD drops it", 
   assert.equal(a.stats().packets.bypass, 1);
 });
 
+// RFC 4301 audit: every discard is counted, and the first one per reason and
+// second is reported with the packet's addresses (the daemon logs it).
+Deno.test("DataplaneCore: discards are counted and reported once per reason and second", () => {
+  let now = 10_000;
+  const { a, ioA } = pair({ now: () => now });
+  a.setPolicies([{ selectors: [sel("10.1.0.0/24", "10.8.0.0/24")], action: "discard" }]);
+  for (let i = 0; i < 5; i++) a.outbound(udpPacket("10.1.0.5", "10.8.0.1"));
+  a.outbound(udpPacket("10.1.0.5", "10.7.0.1"));
+  const discards = () => ioA.events.filter((e) => e.type === "discard");
+  assert.deepEqual(discards(), [
+    {
+      type: "discard",
+      direction: "outbound",
+      reason: "policy-discard",
+      src: "10.1.0.5",
+      dst: "10.8.0.1",
+      protocol: 17,
+      srcPort: 1000,
+      dstPort: 2000,
+      suppressed: 0,
+    },
+    {
+      type: "discard",
+      direction: "outbound",
+      reason: "no-policy",
+      src: "10.1.0.5",
+      dst: "10.7.0.1",
+      protocol: 17,
+      srcPort: 1000,
+      dstPort: 2000,
+      suppressed: 0,
+    },
+  ]);
+  assert.equal(a.drops["policy-discard"], 5);
+  // A second later the next one is reported with the four not shown.
+  now += 1000;
+  a.outbound(udpPacket("10.1.0.5", "10.8.0.2"));
+  const last = discards().at(-1)!;
+  assert.equal(last.type === "discard" && last.suppressed, 4);
+  assert.equal(last.type === "discard" && last.dst, "10.8.0.2");
+});
+
 Deno.test("DataplaneCore: inbound drops unknown SPI, replays and selector mismatches", () => {
   const { a, b, ioA, ioB } = pair();
   a.setPolicies([{

@@ -59,27 +59,8 @@ function signedWith(type: CertKeyType, count: number): (b: Bench) => Promise<voi
   };
 }
 
-/**
- * strongSwan's `pki --gen` writes RSA keys as PKCS#1 (`RSA PRIVATE KEY`) and
- * ECDSA keys as SEC1 (`EC PRIVATE KEY`); our daemon only signs with PKCS#8
- * keys today ("cannot build ike_auth: not a PKCS#8 DER private key", see
- * /work/notes/requests.md, H7 -> H1). Until it reads them, our side gets the
- * same key converted by `openssl pkcs8 -topk8` (charon keeps pki's file; the
- * certificates are pki's either way). Set to false once the daemon is fixed.
- */
-const OUR_KEY_AS_PKCS8 = true;
-
-/** `key` re-encoded as unencrypted PKCS#8 PEM by openssl, next to it. */
-async function toPkcs8(key: string): Promise<string> {
-  const out = key.replace(/\.key$/, "-pkcs8.key");
-  const args = ["pkcs8", "-topk8", "-nocrypt", "-in", key, "-out", out];
-  const o = await new Deno.Command("openssl", { args, stderr: "piped" }).output();
-  if (!o.success) {
-    throw new Error(`openssl ${args.join(" ")} failed: ${new TextDecoder().decode(o.stderr)}`);
-  }
-  return out;
-}
-
+// strongSwan's `pki --gen` writes RSA keys as PKCS#1 (`RSA PRIVATE KEY`) and
+// ECDSA keys as SEC1 (`EC PRIVATE KEY`): our daemon loads them as they are.
 const CASES: [Issuer, CertKeyType, string][] = [
   ["ipsec", "rsa", "RSA-2048 (RFC 7427)"],
   ["ipsec", "ed25519", "Ed25519"],
@@ -101,9 +82,7 @@ for (const [issuer, type, what] of CASES) {
         const creds: Creds = {
           ca: f.ca,
           ourCert: f.engineCert,
-          ourKey: OUR_KEY_AS_PKCS8 && issuer === "strongswan" && type !== "ed25519"
-            ? await toPkcs8(f.engineKey)
-            : f.engineKey,
+          ourKey: f.engineKey,
           charonCert: f.charonCert,
           charonKey: f.charonKey,
         };

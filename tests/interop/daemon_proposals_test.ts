@@ -11,14 +11,17 @@
  *   transfers (SHA-256 checked by the receiver) both ways through the tunnel.
  *
  * The four key exchange methods each appear once: modp2048, ecp256, ecp384
- * and x25519. The ESP algorithms all run in charon's libipsec (its ESP
- * context takes any AEAD or cipher + signer its crypto plugins offer: the
- * openssl plugin gives AES-GCM, AES-CBC, HMAC-SHA2 and ChaCha20-Poly1305).
+ * and x25519. All four ESP algorithms run in charon's userspace libipsec
+ * (kernel-libipsec), with the ciphers of its openssl plugin: for
+ * chacha20poly1305 its log says "using CHACHA20_POLY1305 for encryption", and
+ * the traffic checks below go through that ESP SA both ways.
  *
  * Expected names: charon's are strongSwan's printing of the IANA transforms
- * (`swanctl --list-sas`); ours are the IANA "IKEv2 Transform Type" names
- * (RFC 7296 section 3.3.2, RFC 4106 for AES-GCM in ESP, RFC 7634 for
- * ChaCha20-Poly1305, RFC 4868 for HMAC-SHA2-256-128, RFC 8031 for Curve25519).
+ * (`swanctl --list-sas`); ours are the IANA "IKEv2 Transform Type" names for
+ * encryption, PRF and integrity (RFC 7296 section 3.3.2; RFC 4106 AES-GCM,
+ * RFC 7634 ChaCha20-Poly1305, RFC 4868 HMAC-SHA2-256-128) and short names for
+ * the key exchange groups (MODP_2048 = 14, ECP_256 = 19, ECP_384 = 20,
+ * CURVE25519 = 31 per RFC 3526, RFC 5903, RFC 8031).
  *
  * @module
  */

@@ -225,6 +225,18 @@ export function drain(
   ).catch(() => {});
 }
 
+/** `e` with the daemon log files appended (for a failing test's message). */
+export function withLogs(e: unknown, logs: readonly string[]): Error {
+  const text = logs.map((l) => {
+    try {
+      return `--- ${l}\n${Deno.readTextFileSync(l)}`;
+    } catch {
+      return "";
+    }
+  }).join("\n");
+  return new Error(`${(e as Error).message}\n${text}`);
+}
+
 /** Polls `f` every 100 ms until it is true; throws after `tries`. */
 export async function waitUntil(
   what: string,

@@ -36,7 +36,7 @@ import {
   startUdpListener,
   UDP_SEND_PY as SEND_UDP,
 } from "../ffi/_netlink_rules_agent.ts";
-import { siteConfig, waitUntil } from "./_tunnel.ts";
+import { siteConfig, waitUntil, withLogs } from "./_tunnel.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, `${ROOT}cli/main.ts`];
@@ -238,14 +238,7 @@ async function scenario(
       () => Promise.resolve(heard().includes("clear-after-stop")),
     );
   } catch (e) {
-    const text = logs.map((l) => {
-      try {
-        return `--- ${l}\n${Deno.readTextFileSync(l)}`;
-      } catch {
-        return "";
-      }
-    }).join("\n");
-    throw new Error(`${(e as Error).message}\n${text}`);
+    throw withLogs(e, logs);
   } finally {
     await lab.cleanup();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
 import { NetnsLab } from "../helpers/netns.ts";
-import { siteConfig, twoSites } from "./_tunnel.ts";
+import { siteConfig, twoSites, withLogs } from "./_tunnel.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, `${ROOT}cli/main.ts`];
@@ -120,14 +120,7 @@ Deno.test("reload: a new connection comes up beside a live SA, which keeps its S
     assert.ok(await ping("10.1.0.1", "10.2.0.1"), "ping through site at the end");
     for (const [ns, s] of [[a, "a"], [b, "b"]] as const) await cli(ns, s, "stop");
   } catch (e) {
-    const text = logs.map((l) => {
-      try {
-        return `--- ${l}\n${Deno.readTextFileSync(l)}`;
-      } catch {
-        return "";
-      }
-    }).join("\n");
-    throw new Error(`${(e as Error).message}\n${text}`);
+    throw withLogs(e, logs);
   } finally {
     await lab.cleanup();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

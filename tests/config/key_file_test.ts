@@ -1,0 +1,99 @@
+/**
+ * `local.key` accepts what people have: PKCS#8 (`ipsec pki`, openssl genpkey),
+ * PKCS#1 `RSA PRIVATE KEY` and SEC1 `EC PRIVATE KEY` (strongSwan's `pki --gen`,
+ * `openssl genrsa`/`ecparam`), PEM or DER; the engine gets PKCS#8 DER. Keys
+ * are made by openssl (an independent implementation) in each encoding.
+ */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../lib/config/config.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+
+async function openssl(...args: string[]): Promise<Uint8Array> {
+  const r = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  return r.stdout;
+}
+
+const yaml = (key: string) => `
+connections:
+  gw:
+    remote_addrs: 192.0.2.2
+    local:
+      auth: pubkey
+      id: gw.example.org
+      certs: gw.pem
+      key: ${key}
+    remote:
+      auth: psk
+    children:
+      net:
+        local_ts: 10.1.0.0/24
+        remote_ts: 10.2.0.0/24
+secrets:
+  s:
+    secret: "0123456789abcdef"
+`;
+
+Deno.test("config: local.key in PKCS#8, PKCS#1 and SEC1, PEM or DER, becomes PKCS#8", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tcfg-key-" });
+  try {
+    for (
+      const [kind, gen] of [["rsa", ["genrsa", "-traditional", "2048"]], ["ec", [
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+      ]]] as const
+    ) {
+      const traditional = await openssl(...gen); // PKCS#1 / SEC1 PEM
+      await Deno.writeFile(`${dir}/${kind}.trad.pem`, traditional);
+      const pkcs8 = await openssl(
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        `${dir}/${kind}.trad.pem`,
+        "-outform",
+        "DER",
+      );
+      const der = await openssl(
+        kind,
+        ...(kind === "rsa" ? ["-traditional"] : []),
+        "-in",
+        `${dir}/${kind}.trad.pem`,
+        "-outform",
+        "DER",
+      );
+      assert.notDeepEqual(der, pkcs8, "the DER file must be the traditional encoding");
+      await Deno.writeFile(`${dir}/${kind}.trad.der`, der);
+      await Deno.writeFile(`${dir}/${kind}.p8.der`, pkcs8);
+      const label = new TextDecoder().decode(traditional).split("\n")[0];
+      assert.match(label, kind === "rsa" ? /RSA PRIVATE KEY/ : /EC PRIVATE KEY/);
+      for (const file of [`${kind}.trad.pem`, `${kind}.trad.der`, `${kind}.p8.der`]) {
+        const c = parseConfig(yaml(file), {
+          file: "t.yaml",
+          readFile: (p) =>
+            p === "gw.pem" ? new Uint8Array([0x30, 0x00]) : Deno.readFileSync(`${dir}/${p}`),
+        });
+        assert.deepEqual(c.connections[0].local.key, pkcs8, file);
+      }
+    }
+    // Not a key: a clear error at the key's line, nothing loads.
+    await Deno.writeTextFile(
+      `${dir}/junk.pem`,
+      "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+    );
+    assert.throws(
+      () =>
+        parseConfig(yaml("junk.pem"), {
+          file: "t.yaml",
+          readFile: (p) => Deno.readFileSync(`${dir}/${p}`),
+        }),
+      (e: unknown) =>
+        e instanceof ConfigError && /t\.yaml:9:\d+.*not a private key/s.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
