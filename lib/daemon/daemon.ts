@@ -152,7 +152,10 @@ export class Daemon<P = unknown> {
   #waiters = new Set<Waiter>();
   #pendingAcquires = new Set<string>();
   /** Virtual IPs the peers assigned us, by IKE SA id (road-warrior client). */
-  #vips = new Map<number, { address: string; dns: readonly string[] }>();
+  #vips = new Map<
+    number,
+    { address: string; addresses: readonly string[]; dns: readonly string[] }
+  >();
   #monitor: AddressMonitorPort | null = null;
   #mobike: MobikeState = INITIAL_MOBIKE_STATE;
   #startedAt: number;
@@ -385,7 +388,11 @@ export class Daemon<P = unknown> {
         const c = this.#config.connections.find((c) => c.name === name);
         return { ...s, localAddrs: c?.localAddrs ?? [] };
       });
-      const vips = new Set(sas.flatMap((s) => s.vip ? [s.vip] : []));
+      // Our virtual IPs (every family we were given) are never MOBIKE paths.
+      const vips = new Set([
+        ...sas.flatMap((s) => s.vip ? [s.vip] : []),
+        ...[...this.#vips.values()].flatMap((v) => v.addresses),
+      ]);
       plan = planMobike(this.#mobike, {
         addresses: addresses.filter((a) => !vips.has(a)),
         sas,
@@ -435,14 +442,19 @@ export class Daemon<P = unknown> {
     const dp = this.#dataplane;
     try {
       if (ev.type === "virtual-ip") {
-        this.#vips.set(ev.ikeSaId, { address: ev.address, dns: ev.dns });
-        const dns = ev.dns.length ? `, DNS ${ev.dns.join(" ")} (resolv.conf left alone)` : "";
-        if (!dp.addVirtualIp) {
-          this.#log("warn", "knl", `virtual IP ${ev.address}: the data plane cannot install it`);
-          return;
+        // One address per family (IPv4 and/or IPv6), each installed on the TUN.
+        const addresses = ev.addresses ?? [ev.address];
+        this.#vips.set(ev.ikeSaId, { address: ev.address, addresses, dns: ev.dns });
+        const dns = (ev.dns.length ? `, DNS ${ev.dns.join(" ")} (resolv.conf left alone)` : "") +
+          (ev.subnets?.length ? `, peer protects ${ev.subnets.join(" ")}` : "");
+        for (const address of addresses) {
+          if (!dp.addVirtualIp) {
+            this.#log("warn", "knl", `virtual IP ${address}: the data plane cannot install it`);
+            return;
+          }
+          await dp.addVirtualIp(address);
+          this.#log("info", "knl", `installed virtual IP ${address} on the TUN${dns}`);
         }
-        await dp.addVirtualIp(ev.address);
-        this.#log("info", "knl", `installed virtual IP ${ev.address} on the TUN${dns}`);
       } else if (ev.type === "ike-rekeyed") {
         const v = this.#vips.get(ev.oldIkeSaId);
         if (v) {
@@ -453,9 +465,11 @@ export class Daemon<P = unknown> {
         const v = this.#vips.get(ev.ikeSaId);
         if (!v) return;
         this.#vips.delete(ev.ikeSaId);
-        if ([...this.#vips.values()].some((o) => o.address === v.address)) return;
-        await dp.removeVirtualIp?.(v.address);
-        this.#log("info", "knl", `removed virtual IP ${v.address}`);
+        for (const address of v.addresses) {
+          if ([...this.#vips.values()].some((o) => o.addresses.includes(address))) continue;
+          await dp.removeVirtualIp?.(address);
+          this.#log("info", "knl", `removed virtual IP ${address}`);
+        }
       }
     } catch (err) {
       this.#log("error", "knl", `virtual IP: ${errorMessage(err)}`);
@@ -687,6 +701,7 @@ export class Daemon<P = unknown> {
       ...(this.#vips.has(ike.ikeSaId)
         ? {
           virtualIp: this.#vips.get(ike.ikeSaId)!.address,
+          virtualIps: [...this.#vips.get(ike.ikeSaId)!.addresses],
           dns: [...this.#vips.get(ike.ikeSaId)!.dns],
         }
         : {}),

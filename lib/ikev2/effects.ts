@@ -127,8 +127,13 @@ export type EngineEvent =
     /** The peer assigned us a virtual IP (use it as the inner source address). */
     readonly type: "virtual-ip";
     readonly ikeSaId: number;
+    /** The first assigned address (IPv4 if the peer gave one). */
     readonly address: string;
+    /** Every assigned address, one per family (IPv4 first); absent means just `address`. */
+    readonly addresses?: readonly string[];
     readonly dns: readonly string[];
+    /** Subnets the peer says it protects (INTERNAL_IP4/6_SUBNET), when it sent any. */
+    readonly subnets?: readonly string[];
   }
   | {
     readonly type: "ike-failed";

@@ -109,7 +109,14 @@ import {
 } from "./tasks/informational.ts";
 import type { TaskContext } from "./tasks/task_context.ts";
 import { espSaLines, ikev2DecryptionLine } from "./tasks/key_export.ts";
-import { AddressPools, buildCpReply, readCpReply, wantsIp4 } from "./tasks/config_payload.ts";
+import {
+  AddressPools,
+  buildCpReply,
+  readCpReply,
+  requestedVipFamilies,
+  subnetAttributes,
+  wantsSubnets,
+} from "./tasks/config_payload.ts";
 import { keGroups } from "./tasks/proposal_select.ts";
 import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
@@ -178,6 +185,10 @@ export interface IkeSaInfo {
   readonly vip?: string;
   /** The virtual IP we leased to the peer. */
   readonly peerVip?: string;
+  /** All our virtual IPs when there are several (one per family); `vip` is the first. */
+  readonly vips?: readonly string[];
+  /** All virtual IPs leased to the peer when there are several; `peerVip` is the first. */
+  readonly peerVips?: readonly string[];
   readonly children: readonly {
     readonly id: number;
     readonly name: string;
@@ -496,6 +507,8 @@ export class IkeEngine {
       natRemote: sa.natRemote,
       ...(sa.vip ? { vip: sa.vip } : {}),
       ...(sa.peerVip ? { peerVip: sa.peerVip.address } : {}),
+      ...(sa.vips.length > 1 ? { vips: [...sa.vips] } : {}),
+      ...(sa.peerVips.length > 1 ? { peerVips: sa.peerVips.map((v) => v.address) } : {}),
       children: [...sa.children.values()].map((c) => ({
         id: c.id,
         name: c.config.name,
@@ -1224,17 +1237,32 @@ export class IkeEngine {
     let child: ChildSa | undefined;
     let childError: { reason: string; notify: number } | undefined;
     const cp: Payload[] = [];
-    if (wantsIp4(req.payloads) && sa.config.pools?.length) {
+    const families = requestedVipFamilies(req.payloads);
+    // INTERNAL_IP*_SUBNET asked for: the subnets our children protect (RFC 7296 3.15.2).
+    const subnets = wantsSubnets(req.payloads)
+      ? subnetAttributes([...new Set(sa.config.children.flatMap((c) => c.localTs))])
+      : [];
+    if (!(families.length && sa.config.pools?.length) && subnets.length) {
+      cp.push(buildCpReply([], [], subnets));
+    }
+    if (families.length && sa.config.pools?.length) {
+      // One address per requested family, from the first pool of that family with room.
       const owner = sa.remoteId?.value ?? sa.remote.address;
-      for (const pool of sa.config.pools) {
-        const address = this.#pools.lease(pool, owner);
-        if (!address) continue;
-        sa.peerVip = { pool, address };
-        cp.push(buildCpReply(address, this.#pools.dns(pool)));
-        this.#log("info", `${sa.label} assigning virtual IP ${address} to peer '${owner}'`);
-        break;
+      for (const family of families) {
+        for (const pool of sa.config.pools) {
+          if (this.#pools.family(pool) !== family) continue;
+          const address = this.#pools.lease(pool, owner);
+          if (!address) continue;
+          sa.peerVips.push({ pool, address });
+          this.#log("info", `${sa.label} assigning virtual IP ${address} to peer '${owner}'`);
+          break;
+        }
       }
-      if (!sa.peerVip) {
+      sa.peerVip = sa.peerVips[0];
+      if (sa.peerVip) {
+        const dns = [...new Set(sa.peerVips.flatMap((v) => this.#pools.dns(v.pool)))];
+        cp.push(buildCpReply(sa.peerVips.map((v) => v.address), dns, subnets));
+      } else {
         childError = {
           reason: "no virtual IP available",
           notify: NotifyType.INTERNAL_ADDRESS_FAILURE,
@@ -1355,8 +1383,16 @@ export class IkeEngine {
         const vip = sa.config.vips?.length ? readCpReply(res.payloads) : undefined;
         if (vip) {
           sa.vip = vip.address;
-          this.#log("info", `${sa.label} installing virtual IP ${vip.address}`);
-          this.#event({ type: "virtual-ip", ikeSaId: sa.id, address: vip.address, dns: vip.dns });
+          sa.vips = vip.addresses;
+          this.#log("info", `${sa.label} installing virtual IP ${vip.addresses.join(" ")}`);
+          this.#event({
+            type: "virtual-ip",
+            ikeSaId: sa.id,
+            address: vip.address,
+            addresses: vip.addresses,
+            dns: vip.dns,
+            ...(vip.subnets.length ? { subnets: vip.subnets } : {}),
+          });
         } else if (sa.config.vips?.length) {
           this.#log("warn", `${sa.label} peer did not assign a virtual IP`);
         }
@@ -1602,6 +1638,8 @@ export class IkeEngine {
     fresh.candidates = old.candidates;
     fresh.vip = old.vip;
     fresh.peerVip = old.peerVip;
+    fresh.vips = old.vips;
+    fresh.peerVips = old.peerVips;
     return fresh;
   }
 
@@ -2002,9 +2040,11 @@ export class IkeEngine {
         this.#fx.push(e, { kind: "cancelTimer", id });
       }
     }
-    if (sa.peerVip && sa.rekeyedTo === undefined) {
-      this.#pools.release(sa.peerVip.pool, sa.peerVip.address);
-      this.#log("info", `${sa.label} released virtual IP ${sa.peerVip.address}`);
+    if (sa.rekeyedTo === undefined) {
+      for (const v of sa.peerVips) {
+        this.#pools.release(v.pool, v.address);
+        this.#log("info", `${sa.label} released virtual IP ${v.address}`);
+      }
     }
     sa.downReason = reason;
     sa.transition("destroyed");

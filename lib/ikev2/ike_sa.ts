@@ -156,6 +156,10 @@ export class IkeSa {
   vip: string | undefined;
   /** The virtual IP we leased to the peer, and from which pool. */
   peerVip: { readonly pool: string; readonly address: string } | undefined;
+  /** All our virtual IPs (one per family, IPv4 first); `vip` is the first. */
+  vips: string[] = [];
+  /** All virtual IPs leased to the peer (one per family); `peerVip` is the first. */
+  peerVips: { readonly pool: string; readonly address: string }[] = [];
   /** The PAD entry that authorized the peer (when the engine has a PAD). */
   padEntry: PadEntry | undefined;
   /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */

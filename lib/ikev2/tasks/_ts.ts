@@ -52,3 +52,19 @@ export function parseTsSpec(spec: string, ikeAddress: string): TrafficSelector[]
 export function parseTsSpecs(specs: readonly string[], ikeAddress: string): TrafficSelector[] {
   return specs.flatMap((s) => parseTsSpec(s, ikeAddress));
 }
+
+/**
+ * Parses a list of traffic selector strings where `dynamic` stands for
+ * every address of `addresses` (e.g. an IPv4 and an IPv6 virtual IP); other
+ * specs are parsed once, with the first address as the IKE address.
+ */
+export function parseTsSpecsDynamic(
+  specs: readonly string[],
+  addresses: readonly string[],
+): TrafficSelector[] {
+  return specs.flatMap((s) =>
+    /^\s*%?dynamic\b/.test(s)
+      ? addresses.flatMap((a) => parseTsSpec(s, a))
+      : parseTsSpec(s, addresses[0])
+  );
+}

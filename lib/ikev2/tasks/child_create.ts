@@ -36,7 +36,8 @@ import type { KeyExchange } from "../../crypto/types.ts";
 import type { Proposal as WireProposal } from "../payloads/sa.ts";
 import type { ChildConfig } from "../peer_config.ts";
 import { first, type IkeMessage, notify, type Payload } from "./_msg.ts";
-import { parseTsSpecs } from "./_ts.ts";
+import { parseTsSpecsDynamic } from "./_ts.ts";
+import { vipFamily } from "./config_payload.ts";
 import {
   checkAnswer,
   selectProposal,
@@ -69,12 +70,24 @@ export function configuredTs(
   c: ChildConfig,
 ): { local: TrafficSelector[]; remote: TrafficSelector[] } {
   return {
-    // With virtual IPs, "dynamic" is the assigned address (or any until we have one).
-    local: parseTsSpecs(
+    // With virtual IPs, "dynamic" is each assigned address (or any of each
+    // requested family until we have them).
+    local: parseTsSpecsDynamic(
       c.localTs,
-      sa.vip ?? (sa.config.vips?.length ? "0.0.0.0/0" : sa.local.address),
+      sa.vips.length
+        ? sa.vips
+        : sa.vip
+        ? [sa.vip]
+        : sa.config.vips?.length
+        ? [...new Set(sa.config.vips.map((v) => vipFamily(v) === 6 ? "::/0" : "0.0.0.0/0"))]
+        : [sa.local.address],
     ),
-    remote: parseTsSpecs(c.remoteTs, sa.peerVip?.address ?? sa.remote.address),
+    remote: parseTsSpecsDynamic(
+      c.remoteTs,
+      sa.peerVips.length
+        ? sa.peerVips.map((v) => v.address)
+        : [sa.peerVip?.address ?? sa.remote.address],
+    ),
   };
 }
 

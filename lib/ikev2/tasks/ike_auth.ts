@@ -157,7 +157,7 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   if (cfg.initialContact !== false && sa.reauthOf === undefined && !sa.peerHasOtherSa) {
     out.push(makeNotify(NotifyType.INITIAL_CONTACT));
   }
-  if (cfg.vips?.length) out.push(buildCpRequest(cfg.vips[0]));
+  if (cfg.vips?.length) out.push(buildCpRequest(cfg.vips));
   out.push(...child);
   sa.localId = cfg.local.id;
   return out;
