@@ -140,6 +140,11 @@ export interface ConnectionSection {
   readonly encap: boolean;
   readonly mobike: boolean;
   readonly fragmentation: boolean;
+  /**
+   * Largest IP packet for IKE messages before RFC 7383 fragmenting
+   * (`fragment_size`, bytes 576..65535); unset = the engine default (1280).
+   */
+  readonly fragmentSize?: number;
   readonly sendCert: "always" | "ifasked" | "never";
   readonly keyingTries: number;
   /**

@@ -358,6 +358,7 @@ class Parser {
         "encap",
         "mobike",
         "fragmentation",
+        "fragment_size",
         "send_cert",
         "keyingtries",
         "retransmit_timeout",
@@ -398,6 +399,7 @@ class Parser {
       encap: f.encap.bool(false),
       mobike: f.mobike.bool(true),
       fragmentation: f.fragmentation.bool(true),
+      ...(f.fragment_size.missing ? {} : { fragmentSize: f.fragment_size.int(1280, 576, 65535) }),
       sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
       keyingTries: f.keyingtries.int(1, 0, 1000),
       ...(f.retransmit_timeout.missing && f.retransmit_tries.missing ? {} : {

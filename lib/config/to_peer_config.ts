@@ -121,6 +121,7 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
       }
       : {}),
     fragmentation: c.fragmentation,
+    ...(c.fragmentSize !== undefined ? { fragmentSize: c.fragmentSize } : {}),
     ...(c.rekeyTimeSeconds > 0 ? { rekeySeconds: c.rekeyTimeSeconds } : {}),
     ...(c.encap ? { encap: true } : {}),
     mobike: c.mobike,

@@ -144,12 +144,15 @@ export function planMobike(
     // equals it: the engine may have followed our new source on a received
     // packet (NAT-T floating) without the peer hearing UPDATE_SA_ADDRESSES.
     const rerouted = prev !== undefined && prev !== src;
-    if (src === canonical(sa.local) && !rerouted) continue;
+    // The route prefers another of our addresses (also when this is the first
+    // look at a new SA: the route may have changed while it was set up).
+    const elsewhere = src !== canonical(sa.local);
+    if (!elsewhere && !rerouted) continue;
     if (!allowed(sa, src)) {
       if (gone) strand(`${src} is not in its local_addrs`);
       continue;
     }
-    if (gone || rerouted) {
+    {
       actions.push({
         kind: "move",
         ikeSaId: sa.ikeSaId,

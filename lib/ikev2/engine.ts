@@ -882,17 +882,21 @@ export class IkeEngine {
    */
   #float(sa: IkeSa, from: Endpoint, to: Endpoint): void {
     const same = (a: Endpoint, b: Endpoint) => a.address === b.address && a.port === b.port;
-    if (same(from, sa.remote) && same(to, sa.local)) return;
+    // Only the peer's endpoint and our port float. Our address stays: a
+    // transport on a wildcard socket may only guess which of our addresses a
+    // packet was sent to (the current route source), and our address moves
+    // by MOBIKE (updateAddresses), never by a guess.
+    if (same(from, sa.remote) && to.port === sa.local.port) return;
     // MOBIKE: only UPDATE_SA_ADDRESSES moves the SA, unless the peer is behind
     // a NAT whose mapping may change (RFC 4555 section 3.5).
     if (sa.mobike && !sa.natRemote) return;
     if (!(sa.natLocal || sa.natRemote || from.port === NATT_PORT)) return;
     this.#log(
       "info",
-      `${sa.label} peer floated to ${from.address}[${from.port}] (we are ${to.address}[${to.port}])`,
+      `${sa.label} peer floated to ${from.address}[${from.port}] (we are ${sa.local.address}[${to.port}])`,
     );
     sa.remote = { address: from.address, port: from.port };
-    sa.local = { address: to.address, port: to.port };
+    sa.local = { address: sa.local.address, port: to.port };
     this.#updateChildEndpoints(sa);
   }
 
@@ -940,6 +944,10 @@ export class IkeEngine {
           return undefined;
         case "complete":
           this.counters.fragmentsReassembled++;
+          this.#log(
+            "info",
+            `${sa.label} received fragment #${d.encrypted.fragmentNumber} of ${d.encrypted.totalFragments}, reassembled`,
+          );
           return r.message.payloads;
         case "dropped":
           if (r.reason === "integrity") {

@@ -95,12 +95,24 @@ Deno.test("planMobike() moves an SA when the route to its peer changes source, a
 Deno.test("planMobike() leaves an SA on a configured address that is not the route source", () => {
   // local_addrs names a secondary address: it is still there and the route never changed.
   const both = ["192.0.2.2", "192.0.2.3"];
+  const configured = sa({ local: "192.0.2.3", localAddrs: ["192.0.2.3"] });
   const r = polls([
-    { addresses: both, sas: [sa({ local: "192.0.2.3" })], routes: { [PEER]: "192.0.2.2" } },
-    { addresses: both, sas: [sa({ local: "192.0.2.3" })], routes: { [PEER]: "192.0.2.2" } },
+    { addresses: both, sas: [configured], routes: { [PEER]: "192.0.2.2" } },
+    { addresses: both, sas: [configured], routes: { [PEER]: "192.0.2.2" } },
   ]);
   assert.deepEqual(r[0], [{ kind: "announce", addresses: both }]);
   assert.deepEqual(r[1], []);
+});
+
+Deno.test("planMobike() moves a new SA whose route already prefers another address", () => {
+  // Without local_addrs, the SA follows the route: here the route changed
+  // while the SA was being set up, so the first look already finds it elsewhere.
+  const both = ["192.0.2.2", "192.0.2.3"];
+  const [first] = polls([
+    { addresses: both, sas: [sa({ local: "192.0.2.2" })], routes: { [PEER]: "192.0.2.3" } },
+  ]);
+  assert.deepEqual(first.map((a) => a.kind), ["move", "announce"]);
+  assert.equal(first[0].kind === "move" && first[0].local, "192.0.2.3");
 });
 
 Deno.test("planMobike() does not move without a route or to a source that is not usable", () => {

@@ -51,6 +51,12 @@ export interface Creds {
   ourKey: string;
   charonCert: string;
   charonKey: string;
+  /**
+   * Intermediate CA certificates (PEM files, issued by the root `ca`, the
+   * one nearest the end entities first): both sides send them after their
+   * own certificate (tests/interop/daemon_fragmentation_charon_test.ts).
+   */
+  intermediates?: string[];
 }
 
 /** Short rekey times for one side (seconds; absent = the defaults of hours). */
@@ -95,8 +101,9 @@ function ourConfig(
 ): string {
   const auth = creds
     ? {
-      local:
-        `auth: pubkey\n      id: ${ENGINE_ID}\n      certs: [${creds.ourCert}]\n      key: ${creds.ourKey}`,
+      local: `auth: pubkey\n      id: ${ENGINE_ID}\n      certs: [${
+        [creds.ourCert, ...creds.intermediates ?? []].join(", ")
+      }]\n      key: ${creds.ourKey}`,
       remote: `auth: pubkey\n      id: ${CHARON_ID}\n      cacerts: [${creds.ca}]`,
     }
     : { local: `auth: psk\n      id: ${ENGINE_ID}`, remote: `auth: psk\n      id: ${CHARON_ID}` };
@@ -152,7 +159,13 @@ function charonConn(creds?: Creds, rekey?: Rekey, p: Proposals = DEFAULT_PROPOSA
       ? [`rekey_time = ${rekey.child}s`, "life_time = 60s", "rand_time = 0s"]
       : [],
     ...(creds
-      ? { auth: "pubkey", cert: creds.charonCert, key: creds.charonKey, cacert: creds.ca }
+      ? {
+        auth: "pubkey",
+        cert: creds.charonCert,
+        key: creds.charonKey,
+        cacert: creds.ca,
+        ...(creds.intermediates ? { intermediates: creds.intermediates } : {}),
+      }
       : { auth: "psk", psk: PSK }),
   };
 }
