@@ -1,29 +1,9 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { toEngineConfig, toPeerConfig } from "../../lib/config/to_peer_config.ts";
+import { pskConnection } from "../helpers/config_yaml.ts";
 
-function conn(extra: string): string {
-  return `connections:
-  gw:
-    local_addrs: 192.0.2.1
-    remote_addrs: 198.51.100.1
-${extra}
-    local:
-      auth: psk
-      id: a.example.org
-    remote:
-      auth: psk
-      id: b.example.org
-    children:
-      net:
-        local_ts: 10.1.0.0/16
-        remote_ts: 10.2.0.0/16
-secrets:
-  s:
-    id: [a.example.org, b.example.org]
-    secret: "0123456789abcdef"
-`;
-}
+const conn = pskConnection;
 
 Deno.test("toPeerConfig(): encap: yes forces UDP encapsulation (PeerConfig.encap)", () => {
   const p = toPeerConfig(parseConfig(conn("    encap: yes")).connections[0]);
