@@ -356,7 +356,7 @@ export class Dataplane {
         prefSrc: sources.find((s) => s.length === len),
         replace: true,
       };
-      const vip = [...this.#vips.values()].filter((v) => v.length === len).at(-1);
+      const vip = this.#newestVip(len);
       nl.addRoute(vip ? { ...spec, prefSrc: vip } : spec);
       this.#undo.push(() => nl.deleteRoute(spec));
       this.#tunRoutes.push(spec);
@@ -504,8 +504,13 @@ export class Dataplane {
   }
 
   /** Replaces the TUN routes of one family with the newest virtual IP (or the configured source). */
+  /** The newest virtual IP of a family (address length 4 or 16), if any. */
+  #newestVip(len: number): Uint8Array | undefined {
+    return [...this.#vips.values()].filter((v) => v.length === len).at(-1);
+  }
+
   #resource(len: number): void {
-    const vip = [...this.#vips.values()].filter((v) => v.length === len).at(-1);
+    const vip = this.#newestVip(len);
     for (const r of this.#tunRoutes) {
       if (r.dst.length !== len) continue;
       const src = vip ?? r.prefSrc;

@@ -327,10 +327,7 @@ export class Spd {
    * responder's child SA from a named entry (remote = the client's address).
    */
   addInstance(index: number, selectors: readonly Selector[]): number {
-    const entry = this.entries[index];
-    if (!entry || entry.action !== "protect") {
-      throw new SpdError(`SPD entry ${index} is not a PROTECT entry: it cannot be instantiated`);
-    }
+    const entry = protectEntry(this.entries, index);
     const id = this.#nextInstance++;
     const inst: SpdInstance = {
       id,
@@ -468,6 +465,15 @@ export interface SpdEntryInstance {
   readonly label?: string;
 }
 
+/** Entry `index`, which must be PROTECT to be instantiated; else an {@link SpdError}. */
+function protectEntry(entries: readonly SpdEntry[], index: number): SpdEntry {
+  const entry = entries[index];
+  if (!entry || entry.action !== "protect") {
+    throw new SpdError(`SPD entry ${index} is not a PROTECT entry: it cannot be instantiated`);
+  }
+  return entry;
+}
+
 /**
  * The entry list with instances materialized as ordinary (unnamed) PROTECT
  * entries, each placed just before the entry it instantiates: a new
@@ -488,12 +494,7 @@ export function withInstances(
 ): SpdEntry[] {
   const byIndex = new Map<number, SpdEntryInstance[]>();
   for (const inst of instances) {
-    const entry = entries[inst.index];
-    if (!entry || entry.action !== "protect") {
-      throw new SpdError(
-        `SPD entry ${inst.index} is not a PROTECT entry: it cannot be instantiated`,
-      );
-    }
+    protectEntry(entries, inst.index);
     if (inst.selectors.length === 0) {
       throw new SpdError(`instance of entry ${inst.index} has no selectors`);
     }
