@@ -211,4 +211,10 @@ export interface Config {
    * with BYPASS entries for what may pass, as in the seeds' host SPD).
    */
   readonly unmatchedInbound: "bypass" | "discard";
+  /**
+   * `resolv_conf`: the file DNS servers a gateway assigns are written to
+   * while the IKE SA lasts (default /etc/resolv.conf, like strongSwan's
+   * resolve plugin); null (`resolv_conf: no`) leaves the resolver alone.
+   */
+  readonly resolvConf: string | null;
 }

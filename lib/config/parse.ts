@@ -792,7 +792,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   const root = src.root();
   const p = new Parser(src, opts.readFile);
   const f = root.fields(
-    ["connections", "secrets", "pools", "policies", "unmatched_inbound"] as const,
+    ["connections", "secrets", "pools", "policies", "unmatched_inbound", "resolv_conf"] as const,
   );
   if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
   const config: Config = {
@@ -808,6 +808,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
       x !== null
     ),
     unmatchedInbound: f.unmatched_inbound.oneOf(["bypass", "discard"] as const, "bypass"),
+    resolvConf: resolvConfPath(f.resolv_conf),
   };
   if (src.issues.length === 0) crossCheck(config, root);
   if (src.issues.length > 0) {
@@ -816,6 +817,22 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   }
   return config;
 }
+
+/** `resolv_conf`: an absolute path, or no/none/false for none; default /etc/resolv.conf. */
+function resolvConfPath(v: YamlValue): string | null {
+  if (v.missing) return DEFAULT_RESOLV_CONF;
+  const s = v.string();
+  if (s === undefined) return DEFAULT_RESOLV_CONF;
+  if (["no", "none", "false"].includes(s.toLowerCase())) return null;
+  if (!s.startsWith("/")) {
+    v.error(`'${s}' is not valid: expected an absolute path (e.g. /etc/resolv.conf) or no`);
+    return DEFAULT_RESOLV_CONF;
+  }
+  return s;
+}
+
+/** Where assigned DNS servers go unless `resolv_conf` says otherwise (as strongSwan's resolve plugin). */
+export const DEFAULT_RESOLV_CONF = "/etc/resolv.conf";
 
 /**
  * Reads and parses a configuration file; files it references (certs, keys,

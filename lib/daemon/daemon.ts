@@ -35,7 +35,7 @@ import {
   type IkeTransport,
   type SaCounters,
 } from "./ports.ts";
-import type { AddressMonitorPort } from "./ports.ts";
+import type { AddressMonitorPort, DnsPort } from "./ports.ts";
 import { INITIAL_MOBIKE_STATE, type MobikeState, planMobike } from "./mobike_driver.ts";
 import { formatSpi, SaState, type SaView } from "./sa_state.ts";
 
@@ -157,6 +157,8 @@ export class Daemon<P = unknown> {
     { address: string; addresses: readonly string[]; dns: readonly string[] }
   >();
   #monitor: AddressMonitorPort | null = null;
+  /** resolv.conf for assigned DNS servers (null: only shown in `ipsec status`). */
+  #dns: DnsPort | null;
   #mobike: MobikeState = INITIAL_MOBIKE_STATE;
   #startedAt: number;
   #stopping: Promise<void> | null = null;
@@ -172,6 +174,7 @@ export class Daemon<P = unknown> {
     this.#engine = opts.runtime.createEngine(config);
     this.#dataplane = opts.runtime.createDataplane(config);
     this.#transport = opts.runtime.createTransport(config);
+    this.#dns = opts.runtime.createDns?.(config) ?? null;
     this.#control = new ControlServer(opts.socketPath, {
       commands: this.#commands(),
       streams: {
@@ -219,6 +222,12 @@ export class Daemon<P = unknown> {
       `started (pid ${Deno.pid}), config ${this.#config.path}, ` +
         `${this.#config.connections.length} connection(s), control ${this.#opts.socketPath}`,
     );
+    if (this.#dns) {
+      const dns = this.#dns;
+      await dns.cleanStale().catch((e) =>
+        this.#log("warn", "knl", `DNS servers: cannot clean ${dns.path}: ${errorMessage(e)}`)
+      );
+    }
     this.#startMonitor();
     this.#startActions(this.#config.connections.map((c) => c.name));
     await this.#queue;
@@ -435,8 +444,9 @@ export class Daemon<P = unknown> {
    * Road-warrior client: puts the virtual IP a peer assigned on the TUN
    * (before `up` hears of the child, which the engine reports after it), and
    * takes it away with its IKE SA unless another IKE SA holds the same
-   * address (reauthentication). DNS servers are logged and shown in
-   * `ipsec status`, never written to /etc/resolv.conf.
+   * address (reauthentication). DNS servers are shown in `ipsec status`
+   * and, with `resolv_conf` set (default /etc/resolv.conf), written there
+   * while an IKE SA holds them.
    */
   async #virtualIp(ev: EngineEvent): Promise<void> {
     const dp = this.#dataplane;
@@ -444,8 +454,10 @@ export class Daemon<P = unknown> {
       if (ev.type === "virtual-ip") {
         // One address per family (IPv4 and/or IPv6), each installed on the TUN.
         const addresses = ev.addresses ?? [ev.address];
+        const previous = this.#vips.get(ev.ikeSaId);
         this.#vips.set(ev.ikeSaId, { address: ev.address, addresses, dns: ev.dns });
-        const dns = (ev.dns.length ? `, DNS ${ev.dns.join(" ")} (resolv.conf left alone)` : "") +
+        const dnsWhere = this.#dns ? "" : " (resolv_conf: no, left alone)";
+        const dns = (ev.dns.length ? `, DNS ${ev.dns.join(" ")}${dnsWhere}` : "") +
           (ev.subnets?.length ? `, peer protects ${ev.subnets.join(" ")}` : "");
         for (const address of addresses) {
           if (!dp.addVirtualIp) {
@@ -455,6 +467,7 @@ export class Daemon<P = unknown> {
           await dp.addVirtualIp(address);
           this.#log("info", "knl", `installed virtual IP ${address} on the TUN${dns}`);
         }
+        await this.#applyDns(ev.dns, previous?.dns ?? []);
       } else if (ev.type === "ike-rekeyed") {
         const v = this.#vips.get(ev.oldIkeSaId);
         if (v) {
@@ -465,6 +478,7 @@ export class Daemon<P = unknown> {
         const v = this.#vips.get(ev.ikeSaId);
         if (!v) return;
         this.#vips.delete(ev.ikeSaId);
+        await this.#applyDns([], v.dns);
         for (const address of v.addresses) {
           if ([...this.#vips.values()].some((o) => o.addresses.includes(address))) continue;
           await dp.removeVirtualIp?.(address);
@@ -473,6 +487,24 @@ export class Daemon<P = unknown> {
       }
     } catch (err) {
       this.#log("error", "knl", `virtual IP: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Writes `add` to resolv.conf and then drops `remove` (one holder each); logs, never throws. */
+  async #applyDns(add: readonly string[], remove: readonly string[]): Promise<void> {
+    const dns = this.#dns;
+    if (!dns || (add.length === 0 && remove.length === 0)) return;
+    try {
+      const written = await dns.add(add);
+      if (written.length) {
+        this.#log("info", "knl", `DNS servers ${written.join(" ")} written to ${dns.path}`);
+      }
+      const removed = await dns.remove(remove);
+      if (removed.length) {
+        this.#log("info", "knl", `DNS servers ${removed.join(" ")} removed from ${dns.path}`);
+      }
+    } catch (err) {
+      this.#log("error", "knl", `DNS servers in ${dns.path}: ${errorMessage(err)}`);
     }
   }
 
@@ -794,6 +826,17 @@ export class Daemon<P = unknown> {
     }
     this.state.clear();
     this.#vips.clear();
+    if (this.#dns) {
+      const dns = this.#dns;
+      await dns.removeAll().then(
+        (gone) => {
+          if (gone.length) {
+            this.#log("info", "knl", `DNS servers ${gone.join(" ")} removed from ${dns.path}`);
+          }
+        },
+        (e) => this.#log("error", "knl", `DNS servers in ${dns.path}: ${errorMessage(e)}`),
+      );
+    }
     this.#log("info", "dmn", "stopped");
     this.#resolveDone();
   }

@@ -57,6 +57,8 @@ export interface DaemonConfig<P = unknown> {
   readonly listenAddrs: readonly string[];
   /** Opaque configuration handed to the engine and data plane factories. */
   readonly payload: P;
+  /** `resolv_conf`: the file assigned DNS servers go to; null or absent = left alone. */
+  readonly resolvConf?: string | null;
 }
 
 /** A configuration file could not be loaded; nothing was changed. */
@@ -115,6 +117,20 @@ export interface AddressMonitorPort {
   /** Our route source toward `remote` (undefined: no route). */
   routeSource(remote: string): string | undefined;
   close(): void;
+}
+
+/** Where DNS servers a gateway assigned go (lib/daemon/resolv_conf.ts). */
+export interface DnsPort {
+  /** The file, for log lines. */
+  readonly path: string;
+  /** Removes what a daemon that died left behind. */
+  cleanStale(): Promise<void>;
+  /** One more holder of each server; resolves to the servers newly written. */
+  add(servers: readonly string[]): Promise<string[]>;
+  /** One holder fewer; resolves to the servers whose lines were removed. */
+  remove(servers: readonly string[]): Promise<string[]>;
+  /** Removes every line written (stop). */
+  removeAll(): Promise<string[]>;
 }
 
 /** What `ipsec status` shows about one IKE SA beyond the daemon's own view. */
@@ -212,6 +228,8 @@ export interface DaemonRuntime<P = unknown> {
   createTransport(config: DaemonConfig<P>): IkeTransport;
   /** Milliseconds since the epoch (tests inject a fake clock). */
   now?(): number;
+  /** Applies assigned DNS servers; absent or null = only shown (the daemon tests' fakes). */
+  createDns?(config: DaemonConfig<P>): DnsPort | null;
   /** Watches this host's addresses for MOBIKE; absent = never (the daemon tests' fakes). */
   createAddressMonitor?(config: DaemonConfig<P>): AddressMonitorPort;
   /** Receives the daemon's logger before any port is created (adapters log through it). */

@@ -51,6 +51,7 @@ import {
 import { NATT_PORT, UdpIkeTransport } from "./udp_transport.ts";
 import { NattIkeTransport } from "./natt_transport.ts";
 import { routeSource } from "./route_source.ts";
+import { ResolvConf } from "./resolv_conf.ts";
 import { AddressMonitor } from "./address_monitor.ts";
 
 /** fwmark of everything the data plane sends (its packets skip the TUN table). */
@@ -204,6 +205,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     pad: padRows(pad),
     listenAddrs,
     payload: { engine, spd, dataplane },
+    resolvConf: config.resolvConf,
   };
 }
 
@@ -241,6 +243,8 @@ export function createDefaultRuntime(): DaemonRuntime<RuntimePayload> {
       ike = (level, message) => log(level, "ike", message);
     },
     loadConfig: loadDaemonConfig,
+    // Assigned DNS servers into resolv.conf, as strongSwan's resolve plugin (fixed at start).
+    createDns: (config) => config.resolvConf ? new ResolvConf(config.resolvConf) : null,
     // MOBIKE: our addresses, without the TUN's; route lookups as our packets are routed.
     createAddressMonitor: (config) =>
       new AddressMonitor({

@@ -4,7 +4,10 @@
  * its VIP on the TUN (routes into the TUN use it as source), pings a host
  * address on the gateway's local_ts, and the gateway pings each client's VIP
  * back through that client's own SA. `ipsec down` on one client removes its
- * VIP while the other keeps working. (The full certificate road-warrior e2e
+ * VIP while the other keeps working. The pool's DNS server (10.1.0.53, a tiny
+ * responder behind the gateway) goes into each client's resolv.conf, names
+ * resolve through the tunnel, and `ipsec down` / `ipsec stop` restore the
+ * file. (The full certificate road-warrior e2e
  * with a bulk TCP transfer lives in tests/netns.)
  *
  * ```
@@ -15,7 +18,9 @@
  */
 import assert from "node:assert/strict";
 import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
-import { NetnsLab, run, type RunResult } from "../helpers/netns.ts";
+import { NetnsLab, RESOLV_CONF_SEED, run, type RunResult } from "../helpers/netns.ts";
+
+const DNS_RESPONDER = new URL("../helpers/dns_responder.ts", import.meta.url).pathname;
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, MAIN];
@@ -105,8 +110,17 @@ Deno.test({
           ["ip", "addr", "add", "192.0.2.1/24", "dev", "br0"],
           ["ip", "link", "set", "br0", "up"],
           ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"],
+          ["ip", "addr", "add", "10.1.0.53/32", "dev", "lo"],
         ]
       ) ok(await lab.runIn(gw, cmd), cmd.join(" "));
+      const dnsServer = lab.spawnDenoIn(gw, DNS_RESPONDER, ["10.1.0.53", "10.1.0.80"], [
+        "--allow-net",
+      ]);
+      let dnsLog = "";
+      void dnsServer.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+        new WritableStream({ write: (c) => void (dnsLog += c) }),
+      ).catch(() => {});
+      void dnsServer.stderr.cancel().catch(() => {});
 
       const start = async (ns: string, name: string, yaml: string) => {
         const config = `${dir}/${name}.yaml`;
@@ -167,6 +181,20 @@ Deno.test({
       assert.equal(status.ikeSas[0].virtualIp, vip1[0]);
       assert.deepEqual(status.ikeSas[0].dns, ["10.1.0.53"]);
 
+      // The assigned DNS server comes first in each client's resolv.conf (the
+      // namespace's own file, mounted by `ip netns exec`), the rest stays.
+      const ours = "nameserver 10.1.0.53 # by deno-ipsec\n";
+      for (const ns of [c1, c2]) {
+        assert.equal(await Deno.readTextFile(lab.resolvConf(ns)), ours + RESOLV_CONF_SEED);
+      }
+      // The system resolver uses it: the query goes through the SA to the server.
+      const name = ok(
+        await lab.runIn(c1, ["getent", "ahostsv4", "intranet.company.com"]),
+        `c1: getent (DNS server log: ${dnsLog})\n${logs.get("c1")!()}`,
+      );
+      assert.match(name, /^10\.1\.0\.80\s/);
+      assert.match(dnsLog, /query intranet\.company\.com/);
+
       for (const [ns, vip] of [[c1, vip1[0]], [c2, vip2[0]]]) {
         // No -I: the route's preferred source (the VIP) must be what matches the SA.
         ok(
@@ -191,6 +219,8 @@ Deno.test({
       // One client leaves: its VIP goes, the route stays (without it), the other keeps working.
       ok(await ipsec(["down", "office"], s1), "c1: ipsec down");
       assert.deepEqual(await tunAddresses(lab, c1), []);
+      assert.equal(await Deno.readTextFile(lab.resolvConf(c1)), RESOLV_CONF_SEED);
+      assert.equal(await Deno.readTextFile(lab.resolvConf(c2)), ours + RESOLV_CONF_SEED);
       const after = ok(await lab.runIn(c1, ["ip", "route", "show", "table", "220"]), "routes");
       assert.match(after, /10\.1\.0\.0\/16 dev ipsec0/);
       assert.doesNotMatch(after, /src 10\.3\.0\./);
@@ -209,6 +239,9 @@ Deno.test({
         ]),
         `gw -> ${vip2[0]} after c1 left`,
       );
+      // Stopping a client with its SA up takes its DNS server out too.
+      ok(await ipsec(["stop"], s2), "c2: ipsec stop");
+      assert.equal(await Deno.readTextFile(lab.resolvConf(c2)), RESOLV_CONF_SEED);
     } finally {
       for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
       await lab.cleanup();

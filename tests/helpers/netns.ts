@@ -55,6 +55,9 @@ export async function runOk(cmd: readonly string[]): Promise<string> {
   return r.stdout;
 }
 
+/** What a lab namespace's resolv.conf holds before any daemon writes to it. */
+export const RESOLV_CONF_SEED = "# resolv.conf of a test namespace\nnameserver 192.0.2.53\n";
+
 /** Namespaces, veths and processes owned by one test. */
 export class NetnsLab {
   /** Prefix of every namespace name (prefix + random tag). */
@@ -72,6 +75,9 @@ export class NetnsLab {
     }
     for (const ns of this.#namespaces) {
       new Deno.Command("ip", { args: ["netns", "del", ns], stderr: "null" }).outputSync();
+      try {
+        Deno.removeSync(`/etc/netns/${ns}`, { recursive: true });
+      } catch { /* not created */ }
     }
     Deno.exit(130);
   };
@@ -92,13 +98,25 @@ export class NetnsLab {
     return Promise.resolve(new NetnsLab(`${prefix}${hex}-`));
   }
 
-  /** Creates a namespace (loopback up) and returns its full name. */
+  /**
+   * Creates a namespace (loopback up) and returns its full name. It gets its
+   * own /etc/netns/NAME/resolv.conf ({@link RESOLV_CONF_SEED}), which `ip
+   * netns exec` mounts over /etc/resolv.conf: daemons that apply assigned
+   * DNS servers write there, never to the host's file.
+   */
   async addNs(name: string): Promise<string> {
     const full = `${this.prefix}${name}`;
     await runOk(["ip", "netns", "add", full]);
     this.#namespaces.push(full);
+    await Deno.mkdir(`/etc/netns/${full}`, { recursive: true });
+    await Deno.writeTextFile(this.resolvConf(full), RESOLV_CONF_SEED);
     await runOk(["ip", "-n", full, "link", "set", "lo", "up"]);
     return full;
+  }
+
+  /** The file processes in `ns` see as /etc/resolv.conf. */
+  resolvConf(ns: string): string {
+    return `/etc/netns/${ns}/resolv.conf`;
   }
 
   /**
@@ -197,6 +215,7 @@ export class NetnsLab {
         await run(["kill", "-9", pid]);
       }
       await run(["ip", "netns", "del", ns]);
+      await Deno.remove(`/etc/netns/${ns}`, { recursive: true }).catch(() => {});
     }
     for (const p of this.#tempPaths.splice(0)) await Deno.remove(p).catch(() => {});
   }

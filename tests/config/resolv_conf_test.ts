@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../lib/config/config.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { daemonConfig } from "../../lib/daemon/runtime.ts";
+
+const BASE = `connections:
+  home:
+    remote_addrs: [192.0.2.1]
+    vips: [0.0.0.0]
+    local: { auth: psk, id: alice@example.org }
+    remote: { auth: psk, id: gw.example.org }
+    children:
+      net: { remote_ts: [10.1.0.0/16] }
+secrets:
+  s: { id: [alice@example.org, gw.example.org], secret: "a long enough secret here" }
+`;
+
+Deno.test("config: resolv_conf defaults to /etc/resolv.conf (strongSwan's resolve plugin)", () => {
+  const c = parseConfig(BASE, { file: "t.yaml" });
+  assert.equal(c.resolvConf, "/etc/resolv.conf");
+  assert.equal(daemonConfig(c, "t.yaml").resolvConf, "/etc/resolv.conf");
+});
+
+Deno.test("config: resolv_conf takes an absolute path, or no to leave the resolver alone", () => {
+  for (
+    const [v, want] of [["/run/ipsec/resolv.conf", "/run/ipsec/resolv.conf"], ["no", null], [
+      "false",
+      null,
+    ], ["none", null]] as const
+  ) {
+    const c = parseConfig(`${BASE}resolv_conf: ${v}\n`, { file: "t.yaml" });
+    assert.equal(c.resolvConf, want, v);
+  }
+});
+
+Deno.test("config: a relative resolv_conf is an error naming file, line and key", () => {
+  assert.throws(
+    () => parseConfig(`${BASE}resolv_conf: resolv.conf\n`, { file: "t.yaml" }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /t\.yaml:11:\d+: resolv_conf: 'resolv\.conf' is not valid: expected an absolute path/.test(
+        e.message,
+      ),
+  );
+});
