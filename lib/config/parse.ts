@@ -74,6 +74,9 @@ import {
 } from "./config.ts";
 import { readBlocks } from "../pki/pem.ts";
 import { parsePrivateKeyObject } from "../pki/keys.ts";
+import { splitCertificate, subjectPublicKeyBits } from "../pki/_der.ts";
+import { Buffer } from "node:buffer";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import { YamlSource, type YamlValue } from "./_yaml.ts";
 
 /** Options for {@link parseConfig}. */
@@ -245,6 +248,7 @@ class Parser {
     }
     const certs = this.files(f.certs);
     const key = this.keyFile(f.key);
+    if (certs.length > 0 && key) keyMatchesCertificate(key, certs[0], f.key, f.certs);
     if (auth === "pubkey") {
       if (f.certs.missing) v.error("auth: pubkey needs 'certs' (our certificate file)");
       if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
@@ -816,6 +820,37 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     throw new ConfigError(sorted);
   }
   return config;
+}
+
+/**
+ * Our private key must be the one of our (end-entity, first) certificate:
+ * otherwise every AUTH we sign fails at the peer, so say so at load time.
+ */
+function keyMatchesCertificate(
+  pkcs8: Uint8Array,
+  cert: Uint8Array,
+  keyValue: YamlValue,
+  certsValue: YamlValue,
+): void {
+  let fromKey: Uint8Array;
+  let fromCert: Uint8Array;
+  try {
+    const priv = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+    const spki = createPublicKey(priv).export({ type: "spki", format: "der" });
+    fromKey = subjectPublicKeyBits(new Uint8Array(spki));
+    fromCert = subjectPublicKeyBits(splitCertificate(cert).spki);
+  } catch (e) {
+    certsValue.error(`cannot compare our key with the first certificate: ${msg(e)}`);
+    return;
+  }
+  const same = fromKey.length === fromCert.length && fromKey.every((b, i) => b === fromCert[i]);
+  if (!same) {
+    const certFile = certsValue.list()[0]?.string() ?? "certs[0]";
+    keyValue.error(
+      `this private key does not belong to the certificate '${certFile}' (their public keys ` +
+        "differ): use the key the certificate was issued for, or list that key's certificate first",
+    );
+  }
 }
 
 /** `resolv_conf`: an absolute path, or no/none/false for none; default /etc/resolv.conf. */

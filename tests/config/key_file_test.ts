@@ -36,6 +36,7 @@ secrets:
 
 Deno.test("config: local.key in PKCS#8, PKCS#1 and SEC1, PEM or DER, becomes PKCS#8", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tcfg-key-" });
+  const certs = new Map<string, Uint8Array>();
   try {
     for (
       const [kind, gen] of [["rsa", ["genrsa", "-traditional", "2048"]], ["ec", [
@@ -70,15 +71,32 @@ Deno.test("config: local.key in PKCS#8, PKCS#1 and SEC1, PEM or DER, becomes PKC
       await Deno.writeFile(`${dir}/${kind}.p8.der`, pkcs8);
       const label = new TextDecoder().decode(traditional).split("\n")[0];
       assert.match(label, kind === "rsa" ? /RSA PRIVATE KEY/ : /EC PRIVATE KEY/);
+      // The key's own certificate, made by openssl.
+      const cert = await openssl(
+        ...["req", "-x509", "-key", `${dir}/${kind}.trad.pem`, "-subj", "/CN=gw.example.org"],
+        ...["-days", "1", "-outform", "PEM"],
+      );
+      certs.set(kind, cert);
       for (const file of [`${kind}.trad.pem`, `${kind}.trad.der`, `${kind}.p8.der`]) {
         const c = parseConfig(yaml(file), {
           file: "t.yaml",
-          readFile: (p) =>
-            p === "gw.pem" ? new Uint8Array([0x30, 0x00]) : Deno.readFileSync(`${dir}/${p}`),
+          readFile: (p) => p === "gw.pem" ? cert : Deno.readFileSync(`${dir}/${p}`),
         });
         assert.deepEqual(c.connections[0].local.key, pkcs8, file);
       }
     }
+    // A key that is not the certificate's: an error at the key's line, nothing loads.
+    assert.throws(
+      () =>
+        parseConfig(yaml("ec.trad.pem"), {
+          file: "t.yaml",
+          readFile: (p) => p === "gw.pem" ? certs.get("rsa")! : Deno.readFileSync(`${dir}/${p}`),
+        }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /t\.yaml:9:\d+: connections\.gw\.local\.key: this private key does not belong to the certificate 'gw\.pem'/
+          .test(e.message),
+    );
     // Not a key: a clear error at the key's line, nothing loads.
     await Deno.writeTextFile(
       `${dir}/junk.pem`,
