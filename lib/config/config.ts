@@ -117,6 +117,12 @@ export interface ChildSection {
   readonly copyDf: boolean;
   /** Tunnel mode DSCP handling (`copy_dscp`: "out"/"yes" = copy, "no" = clear). */
   readonly copyDscp: boolean;
+  /**
+   * `tfc_padding` (RFC 4303 section 2.7, tunnel mode): pad inner packets to
+   * this many bytes, or to the TUN MTU ("mtu"); 0 = off. Never used when the
+   * peer sent ESP_TFC_PADDING_NOT_SUPPORTED.
+   */
+  readonly tfcPadding: number | "mtu";
 }
 
 /** One `connections.<name>` section. */

@@ -78,6 +78,13 @@ import { splitCertificate, subjectPublicKeyBits } from "../pki/_der.ts";
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { YamlSource, type YamlValue } from "./_yaml.ts";
+import {
+  type HostLookup,
+  hostNamesIn,
+  isHostName,
+  resolveHosts,
+  systemLookup,
+} from "./resolve_hosts.ts";
 
 /** Options for {@link parseConfig}. */
 export interface ParseConfigOptions {
@@ -89,6 +96,12 @@ export interface ParseConfigOptions {
    * an error.
    */
   readonly readFile?: (path: string) => Uint8Array;
+  /**
+   * Addresses of the DNS names in `remote_addrs`, or why there are none
+   * (lib/config/resolve_hosts.ts; {@link loadConfig} fills it). A name not
+   * in the map is an error.
+   */
+  readonly hosts?: ReadonlyMap<string, readonly string[] | Error>;
 }
 
 const PEER_ACTIONS = ["clear", "trap", "restart", "none"] as const;
@@ -117,10 +130,16 @@ export function decodeSecret(s: string): Uint8Array {
 class Parser {
   readonly #src: YamlSource;
   readonly #readFile?: (path: string) => Uint8Array;
+  readonly #hosts?: ReadonlyMap<string, readonly string[] | Error>;
 
-  constructor(src: YamlSource, readFile?: (path: string) => Uint8Array) {
+  constructor(
+    src: YamlSource,
+    readFile?: (path: string) => Uint8Array,
+    hosts?: ReadonlyMap<string, readonly string[] | Error>,
+  ) {
     this.#src = src;
     this.#readFile = readFile;
+    this.#hosts = hosts;
   }
 
   files(v: YamlValue): Uint8Array[] {
@@ -198,6 +217,19 @@ class Parser {
           out.push(s);
           continue;
         } catch { /* reported below */ }
+        if (isHostName(s)) {
+          // remote_addrs: a DNS name, resolved when the file was loaded.
+          const r = this.#hosts?.get(s);
+          if (Array.isArray(r)) out.push(...r);
+          else {
+            item.error(
+              r instanceof Error
+                ? `cannot resolve '${s}': ${r.message} (write an address, or fix the name)`
+                : `'${s}' is a DNS name: load the file with loadConfig() to resolve it`,
+            );
+          }
+          continue;
+        }
       }
       item.error(
         `'${s}' is not an IP address${allowRanges ? ", prefix or range" : ""} (DNS names ` +
@@ -298,6 +330,7 @@ class Parser {
         "replay_window",
         "copy_df",
         "copy_dscp",
+        "tfc_padding",
       ] as const,
     );
     if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
@@ -341,6 +374,7 @@ class Parser {
       replayWindow: f.replay_window.int(1024, 0, 65536),
       copyDf: f.copy_df.bool(true),
       copyDscp: copyDscp !== "no",
+      tfcPadding: tfcPadding(f.tfc_padding),
     };
   }
 
@@ -794,7 +828,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   const src = new YamlSource(text, file);
   if (src.issues.length > 0) throw new ConfigError(src.issues);
   const root = src.root();
-  const p = new Parser(src, opts.readFile);
+  const p = new Parser(src, opts.readFile, opts.hosts);
   const f = root.fields(
     ["connections", "secrets", "pools", "policies", "unmatched_inbound", "resolv_conf"] as const,
   );
@@ -820,6 +854,14 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     throw new ConfigError(sorted);
   }
   return config;
+}
+
+/** `tfc_padding`: 0 (off, default), a size in bytes (up to 65535), or `mtu`. */
+function tfcPadding(v: YamlValue): number | "mtu" {
+  const s = v.string();
+  if (s === undefined) return 0;
+  if (s.toLowerCase() === "mtu") return "mtu";
+  return v.int(0, 0, 65535);
 }
 
 /**
@@ -871,13 +913,18 @@ export const DEFAULT_RESOLV_CONF = "/etc/resolv.conf";
 
 /**
  * Reads and parses a configuration file; files it references (certs, keys,
- * secret files) are read relative to its directory.
+ * secret files) are read relative to its directory, and DNS names in
+ * `remote_addrs` are resolved with `resolve` (the system resolver).
  */
-export async function loadConfig(path: string): Promise<Config> {
+export async function loadConfig(
+  path: string,
+  resolve: HostLookup = systemLookup,
+): Promise<Config> {
   const text = await Deno.readTextFile(path);
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
   return parseConfig(text, {
     file: path,
     readFile: (p) => Deno.readFileSync(p.startsWith("/") ? p : dir + p),
+    hosts: await resolveHosts(hostNamesIn(text), resolve),
   });
 }
