@@ -6,8 +6,12 @@
  * Every symbol is synchronous (no `nonblocking`), so one ESP packet costs a
  * handful of FFI calls and no promise. Each primitive owns its EVP contexts:
  * the key schedule is set once at construction and only the IV is set per
- * call; scratch buffers (output length, tag) are preallocated. Contexts are
- * freed by {@linkcode LibcryptoHandle.free} or, failing that, by a
+ * call. Scratch fields (output length, tag, IV, AAD, OSSL_PARAM arrays) live
+ * in preallocated memory passed by address; per packet only the packet
+ * itself crosses as a typed array, and the in-place calls reuse one view per
+ * (buffer, offset), so the ESP path allocates nothing. The AEAD per-packet
+ * call sequence is described at `LibcryptoAead`. Contexts are freed by
+ * {@linkcode LibcryptoHandle.free} or, failing that, by a
  * `FinalizationRegistry` when the object is collected.
  *
  * @example
@@ -22,7 +26,7 @@
  * @module
  */
 
-import type { AeadInPlace, BlockCipher, Mac } from "../lib/crypto/types.ts";
+import type { AeadInPlace, BlockCipherRange, MacRange } from "../lib/crypto/types.ts";
 import { CryptoError } from "../lib/crypto/types.ts";
 
 const SYMBOLS = {
@@ -40,6 +44,49 @@ const SYMBOLS = {
     parameters: ["pointer", "pointer", "pointer", "pointer", "buffer", "i32"],
     result: "i32",
   },
+  EVP_CipherInit_p: {
+    name: "EVP_CipherInit_ex",
+    parameters: ["pointer", "pointer", "pointer", "pointer", "pointer", "i32"],
+    result: "i32",
+  },
+  // AEAD per-packet variants: fixed scratch fields go by address, packets as typed arrays.
+  EVP_EncryptUpdate_aadp: {
+    name: "EVP_EncryptUpdate",
+    parameters: ["pointer", "pointer", "pointer", "pointer", "i32"],
+    result: "i32",
+  },
+  EVP_DecryptUpdate_aadp: {
+    name: "EVP_DecryptUpdate",
+    parameters: ["pointer", "pointer", "pointer", "pointer", "i32"],
+    result: "i32",
+  },
+  EVP_EncryptUpdate_p: {
+    name: "EVP_EncryptUpdate",
+    parameters: ["pointer", "buffer", "pointer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_DecryptUpdate_p: {
+    name: "EVP_DecryptUpdate",
+    parameters: ["pointer", "buffer", "pointer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_EncryptFinal_p: {
+    name: "EVP_EncryptFinal_ex",
+    parameters: ["pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  EVP_DecryptFinal_p: {
+    name: "EVP_DecryptFinal_ex",
+    parameters: ["pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  EVP_CIPHER_CTX_ctrl_p: {
+    name: "EVP_CIPHER_CTX_ctrl",
+    parameters: ["pointer", "i32", "i32", "pointer"],
+    result: "i32",
+  },
+  EVP_CIPHER_CTX_set_params: { parameters: ["pointer", "pointer"], result: "i32" },
+  EVP_CIPHER_CTX_get_params: { parameters: ["pointer", "pointer"], result: "i32" },
   EVP_EncryptUpdate_aad: {
     name: "EVP_EncryptUpdate",
     parameters: ["pointer", "pointer", "buffer", "buffer", "i32"],
@@ -61,12 +108,10 @@ const SYMBOLS = {
     parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
     result: "i32",
   },
-  EVP_EncryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   EVP_DecryptUpdate: {
     parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
     result: "i32",
   },
-  EVP_DecryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   EVP_aes_128_gcm: { parameters: [], result: "pointer" },
   EVP_aes_192_gcm: { parameters: [], result: "pointer" },
   EVP_aes_256_gcm: { parameters: [], result: "pointer" },
@@ -108,8 +153,19 @@ export interface LibcryptoHandle {
   free(): void;
 }
 
+/**
+ * Which EVP calls an AEAD makes per packet: "init" is the documented
+ * EVP_CipherInit_ex(iv), AAD, Update, Final, tag ctrl; "params" sets the IV
+ * and tag through prebuilt OSSL_PARAM arrays (see `LibcryptoAead` in
+ * ffi/libcrypto.ts), one call fewer for AES-GCM and no per-packet
+ * EVP_CipherInit_ex.
+ */
+export type LibcryptoAeadSequence = "params" | "init";
+
 /** An AEAD with the allocation-free entry points the ESP hot path uses. */
 export interface LibcryptoAeadInPlace extends AeadInPlace, LibcryptoHandle {
+  /** The per-packet call sequence in use. */
+  readonly sequence: LibcryptoAeadSequence;
   /** Seals into `out` (ciphertext then tag); `out` may alias `plaintext`. */
   sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
   /** Opens into `out`; false on a bad tag. */
@@ -119,12 +175,22 @@ export interface LibcryptoAeadInPlace extends AeadInPlace, LibcryptoHandle {
 export interface Libcrypto {
   /** OpenSSL version number as reported by `OpenSSL_version_num()`. */
   readonly version: bigint;
-  /** AES-GCM (16/24/32-byte key) or ChaCha20-Poly1305 (32-byte key), 12-byte nonce. */
-  createAead(alg: LibcryptoAeadAlg, key: Uint8Array, tagLength: number): LibcryptoAeadInPlace;
+  /**
+   * AES-GCM (16/24/32-byte key) or ChaCha20-Poly1305 (32-byte key), 12-byte
+   * nonce. `sequence` defaults to "params" when this libcrypto gave
+   * byte-identical results with it in a self-test (once per algorithm and
+   * process), else "init"; asking for "params" where it failed throws.
+   */
+  createAead(
+    alg: LibcryptoAeadAlg,
+    key: Uint8Array,
+    tagLength: number,
+    sequence?: LibcryptoAeadSequence,
+  ): LibcryptoAeadInPlace;
   /** AES-CBC without padding (16/24/32-byte key). */
-  createBlockCipher(alg: "aes-cbc", key: Uint8Array): BlockCipher & LibcryptoHandle;
+  createBlockCipher(alg: "aes-cbc", key: Uint8Array): BlockCipherRange & LibcryptoHandle;
   /** HMAC with the given hash; output untruncated. */
-  createMac(alg: `hmac-${LibcryptoHash}`, key: Uint8Array): Mac & LibcryptoHandle;
+  createMac(alg: `hmac-${LibcryptoHash}`, key: Uint8Array): MacRange & LibcryptoHandle;
 }
 
 const cipherRegistry = new FinalizationRegistry<{ lib: Lib; ctxs: Deno.PointerValue[] }>(
@@ -160,7 +226,13 @@ export function loadLibcrypto(path = "libcrypto.so.3"): Libcrypto | null {
 function makeLibcrypto(lib: Lib, version: bigint): Libcrypto {
   return {
     version,
-    createAead: (alg, key, tagLength) => new LibcryptoAead(lib, alg, key, tagLength),
+    createAead: (alg, key, tagLength, sequence) => {
+      const params = probeFastPath(lib, alg);
+      if (sequence === "params" && !params) {
+        throw new CryptoError(`libcrypto: the "params" sequence failed its self-test for ${alg}`);
+      }
+      return new LibcryptoAead(lib, alg, key, tagLength, sequence !== "init" && params);
+    },
     createBlockCipher: (alg, key) => {
       if (alg !== "aes-cbc") throw new CryptoError(`libcrypto: unsupported cipher ${alg}`);
       return new LibcryptoCbc(lib, key);
@@ -175,21 +247,160 @@ function newCipherCtx(lib: Lib): Deno.PointerObject {
   return c;
 }
 
+/** EVP_CTRL_AEAD_SET_IV_FIXED (= EVP_CTRL_GCM_SET_IV_FIXED). */
+const CTRL_SET_IV_FIXED = 0x12;
+/** OSSL_PARAM_OCTET_STRING and OSSL_PARAM_UNMODIFIED (openssl/core.h, params.h). */
+const OSSL_PARAM_OCTET_STRING = 5;
+const OSSL_PARAM_UNMODIFIED = 0xffff_ffff_ffff_ffffn;
+
+// Native scratch of one AEAD direction (byte offsets). OpenSSL is given these
+// addresses once; per packet only the packet itself travels as a typed array,
+// because every "buffer" argument costs V8 a conversion on each call.
+const S_OUTL = 0; // int: bytes written by the last Update/Final
+const S_FINAL = 8; // 32 bytes for Final (stream AEADs write nothing there)
+const S_TAG = 40; // 16 bytes
+const S_IV = 56; // the 12-byte nonce; the GCM invocation field is S_IV + 4
+const S_AAD = 72; // AAD up to AAD_MAX bytes (longer AAD goes as a typed array)
+const AAD_MAX = 32;
+const S_IVGEN = 104; // 8 bytes: the GCM invocation field OpenSSL armed for the next seal
+const S_NAMES = 112; // NUL-terminated OSSL_PARAM names
+const S_PARAMS = 152; // OSSL_PARAM arrays
+const PARAM_SIZE = 40; // sizeof(OSSL_PARAM) on LP64: key, data_type, data, data_size, return_size
+const SCRATCH_SIZE = 512;
+const PARAM_NAMES = ["tag", "tlsivfixed", "tlsivinv", "tlsivgen"] as const;
+type ParamName = typeof PARAM_NAMES[number];
+
+/**
+ * A fixed block of memory for one EVP context: scratch fields and prebuilt
+ * `OSSL_PARAM` arrays pointing into it, so that a parameter get/set costs
+ * one FFI call with two pointers. ArrayBuffer memory never moves, and the
+ * owner keeps `bytes` alive as long as the context.
+ */
+class NativeScratch {
+  readonly bytes = new Uint8Array(SCRATCH_SIZE);
+  readonly outl = new Int32Array(this.bytes.buffer, S_OUTL, 1);
+  readonly #base: bigint;
+  readonly #names = new Map<ParamName, number>();
+  #nextParams = S_PARAMS;
+
+  constructor() {
+    const p = Deno.UnsafePointer.of(this.bytes);
+    if (p === null) throw new CryptoError("libcrypto: no address for the AEAD scratch");
+    this.#base = BigInt(Deno.UnsafePointer.value(p));
+    let o = S_NAMES;
+    for (const name of PARAM_NAMES) {
+      this.#names.set(name, o);
+      for (let i = 0; i < name.length; i++) this.bytes[o++] = name.charCodeAt(i);
+      this.bytes[o++] = 0;
+    }
+  }
+
+  /** The address of `bytes[offset]`. */
+  ptr(offset: number): Deno.PointerObject {
+    const p = Deno.UnsafePointer.create(this.#base + BigInt(offset));
+    if (p === null) throw new CryptoError("libcrypto: null scratch address");
+    return p;
+  }
+
+  /** Writes an OSSL_PARAM array of octet strings `[name, offset, size]` and returns its address. */
+  params(entries: readonly (readonly [ParamName, number, number])[]): Deno.PointerObject {
+    const at = this.#nextParams;
+    const end = at + (entries.length + 1) * PARAM_SIZE; // + the all-zero terminator
+    if (end > SCRATCH_SIZE) throw new CryptoError("libcrypto: AEAD scratch too small");
+    const dv = new DataView(this.bytes.buffer);
+    let o = at;
+    for (const [name, offset, size] of entries) {
+      dv.setBigUint64(o, this.#base + BigInt(this.#names.get(name)!), true);
+      dv.setUint32(o + 8, OSSL_PARAM_OCTET_STRING, true);
+      dv.setBigUint64(o + 16, this.#base + BigInt(offset), true);
+      dv.setBigUint64(o + 24, BigInt(size), true);
+      dv.setBigUint64(o + 32, OSSL_PARAM_UNMODIFIED, true);
+      o += PARAM_SIZE;
+    }
+    this.#nextParams = end;
+    return this.ptr(at);
+  }
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * An AEAD over two EVP contexts (encrypt, decrypt), keyed once.
+ *
+ * Per packet, the "params" sequence (chosen when {@linkcode probeFastPath}
+ * found it byte-identical to the "init" one):
+ *
+ * - AES-GCM seal: AAD, Update, Final, then one get_params that returns the
+ *   tag and arms the next IV (TLS1_GET_IV_GEN: the IV OpenSSL's invocation
+ *   counter holds, which for consecutive nonces such as ESP's sequence
+ *   numbers is the next one asked for; a nonce that differs re-arms first,
+ *   and OpenSSL reports the armed IV, so a seal never runs under any IV but
+ *   the requested one). 4 calls instead of 5, no EVP_CipherInit_ex.
+ * - AES-GCM open: one set_params with the expected tag and the invocation
+ *   field (TLS1_SET_IV_INV, after the 4-byte salt was fixed once), AAD,
+ *   Update, Final: 4 calls instead of 5.
+ * - ChaCha20-Poly1305: the nonce by set_params (TLS1_IV_FIXED, the whole
+ *   12 bytes; Final left the Poly1305 state to be re-derived) instead of
+ *   EVP_CipherInit_ex, whose provider path is slow; open sets tag and nonce
+ *   in that one call. A sequence that broke off re-initialises next time.
+ *
+ * The "init" sequence is EVP_CipherInit_ex(iv), AAD, Update, Final and the
+ * tag ctrl, as OpenSSL documents it.
+ */
 class LibcryptoAead implements LibcryptoAeadInPlace {
   readonly backend = "libcrypto" as const;
   readonly nonceLength = 12;
   readonly tagLength: number;
+  readonly sequence: LibcryptoAeadSequence;
+  readonly #fast: boolean;
   readonly #lib: Lib;
+  readonly #gcm: boolean;
   readonly #enc: Deno.PointerObject;
   readonly #dec: Deno.PointerObject;
-  readonly #outl = new Int32Array(1);
-  readonly #tag: Uint8Array;
-  /** Scratch for Final (stream AEADs write nothing there): no per-packet subarray. */
-  readonly #final = new Uint8Array(32);
+  readonly #es = new NativeScratch();
+  readonly #ds = new NativeScratch();
+  readonly #eOutl: Deno.PointerObject;
+  readonly #eFinal: Deno.PointerObject;
+  readonly #eAad: Deno.PointerObject;
+  readonly #eIv: Deno.PointerObject;
+  readonly #eTag: Deno.PointerObject;
+  readonly #dOutl: Deno.PointerObject;
+  readonly #dFinal: Deno.PointerObject;
+  readonly #dAad: Deno.PointerObject;
+  readonly #dIv: Deno.PointerObject;
+  readonly #dTag: Deno.PointerObject;
+  /** GCM seal: [tag, next IV]; ChaCha seal: [tag]. */
+  readonly #eGet: Deno.PointerObject;
+  /** GCM: [IV] to arm; ChaCha seal: [nonce]. */
+  readonly #eArm: Deno.PointerObject;
+  /** GCM open: [tag, invocation field]; ChaCha open: [tag, nonce]. */
+  readonly #dSet: Deno.PointerObject;
+  /** GCM seal: the nonce OpenSSL has armed (valid while #armed). */
+  readonly #armedIv = new Uint8Array(12);
+  #armed = false;
+  /** GCM open: the salt fixed in the decrypt context (valid while #salted). */
+  readonly #salt = new Uint8Array(4);
+  #salted = false;
+  /** ChaCha20-Poly1305: a sequence broke off, so the next one starts with EVP_CipherInit_ex. */
+  #encDirty = true;
+  #decDirty = true;
+  // One cached view per direction for the in-place calls (same buffer and offset each packet).
+  #sealBuf: Uint8Array | null = null;
+  #sealStart = -1;
+  #sealView: Uint8Array = EMPTY;
+  #openBuf: Uint8Array | null = null;
+  #openStart = -1;
+  #openView: Uint8Array = EMPTY;
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
 
-  constructor(lib: Lib, alg: LibcryptoAeadAlg, key: Uint8Array, tagLength: number) {
+  constructor(
+    lib: Lib,
+    alg: LibcryptoAeadAlg,
+    key: Uint8Array,
+    tagLength: number,
+    fastPath: boolean,
+  ) {
     let cipher: Deno.PointerValue;
     if (alg === "aes-gcm") {
       if (key.length === 16) cipher = lib.EVP_aes_128_gcm();
@@ -209,8 +420,31 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
       throw new CryptoError(`libcrypto: unsupported AEAD ${alg as string}`);
     }
     this.#lib = lib;
+    this.#gcm = alg === "aes-gcm";
+    this.#fast = fastPath;
+    this.sequence = fastPath ? "params" : "init";
     this.tagLength = tagLength;
-    this.#tag = new Uint8Array(tagLength);
+    const es = this.#es;
+    const ds = this.#ds;
+    this.#eOutl = es.ptr(S_OUTL);
+    this.#eFinal = es.ptr(S_FINAL);
+    this.#eAad = es.ptr(S_AAD);
+    this.#eIv = es.ptr(S_IV);
+    this.#eTag = es.ptr(S_TAG);
+    this.#dOutl = ds.ptr(S_OUTL);
+    this.#dFinal = ds.ptr(S_FINAL);
+    this.#dAad = ds.ptr(S_AAD);
+    this.#dIv = ds.ptr(S_IV);
+    this.#dTag = ds.ptr(S_TAG);
+    if (this.#gcm) {
+      this.#eGet = es.params([["tag", S_TAG, tagLength], ["tlsivgen", S_IVGEN, 8]]);
+      this.#eArm = es.params([["tlsivgen", S_IVGEN, 8]]);
+      this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivinv", S_IV + 4, 8]]);
+    } else {
+      this.#eGet = es.params([["tag", S_TAG, tagLength]]);
+      this.#eArm = es.params([["tlsivfixed", S_IV, 12]]);
+      this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivfixed", S_IV, 12]]);
+    }
     this.#enc = newCipherCtx(lib);
     this.#dec = newCipherCtx(lib);
     this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
@@ -242,12 +476,12 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
       throw new CryptoError("AEAD output buffer too small");
     }
     this.#seal(nonce, aad, plaintext, out, plaintext.length);
-    out.set(this.#tag, plaintext.length);
+    this.#tagTo(out, plaintext.length);
   }
 
   /**
    * Seals `buf[start..end)` in place and writes the tag to
-   * `buf[end..end+tagLength)`: one view per call, no other allocation.
+   * `buf[end..end+tagLength)`. No allocation when `buf` and `start` repeat.
    */
   sealInPlace(
     nonce: Uint8Array,
@@ -256,32 +490,113 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     start: number,
     end: number,
   ): void {
-    if (end + this.tagLength > buf.length || start > end) {
+    if (end + this.tagLength > buf.length || start > end || start < 0) {
       throw new CryptoError("AEAD output buffer too small");
     }
-    const region = start === 0 ? buf : buf.subarray(start);
+    let region = buf;
+    if (start !== 0) {
+      if (buf !== this.#sealBuf || start !== this.#sealStart) {
+        this.#sealBuf = buf;
+        this.#sealStart = start;
+        this.#sealView = buf.subarray(start);
+      }
+      region = this.#sealView;
+    }
     this.#seal(nonce, aad, region, region, end - start);
-    buf.set(this.#tag, end);
+    this.#tagTo(buf, end);
   }
 
-  /** Encrypts `len` bytes of `input` into `out`; the tag lands in #tag. */
+  #tagTo(out: Uint8Array, at: number): void {
+    const b = this.#es.bytes;
+    for (let i = 0; i < this.tagLength; i++) out[at + i] = b[S_TAG + i];
+  }
+
+  /** Encrypts `len` bytes of `input` into `out`; the tag lands in the encrypt scratch. */
   #seal(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number): void {
+    this.#check(nonce);
+    const ok = !this.#fast
+      ? this.#sealInit(nonce, aad, input, out, len)
+      : this.#gcm
+      ? this.#sealGcm(nonce, aad, input, out, len)
+      : this.#sealChacha(nonce, aad, input, out, len);
+    if (!ok) throw new CryptoError("libcrypto: AEAD seal failed");
+  }
+
+  /** AAD, Update and Final on the encrypt context: 1 when all succeeded. */
+  #encryptBody(aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number): number {
     const lib = this.#lib;
     const ctx = this.#enc;
-    const outl = this.#outl;
-    this.#check(nonce);
-    let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 1);
-    if (aad.length > 0) ok &= lib.EVP_EncryptUpdate_aad(ctx, null, outl, aad, aad.length);
+    const outl = this.#es.outl;
+    let ok = 1;
+    const alen = aad.length;
+    if (alen > AAD_MAX) {
+      ok &= lib.EVP_EncryptUpdate_aad(ctx, null, outl, aad, alen);
+    } else if (alen > 0) {
+      const b = this.#es.bytes;
+      for (let i = 0; i < alen; i++) b[S_AAD + i] = aad[i];
+      ok &= lib.EVP_EncryptUpdate_aadp(ctx, null, this.#eOutl, this.#eAad, alen);
+    }
     let n = 0;
     if (len > 0) {
-      ok &= lib.EVP_EncryptUpdate(ctx, out, outl, input, len);
+      ok &= lib.EVP_EncryptUpdate_p(ctx, out, this.#eOutl, input, len);
       n = outl[0];
     }
     // GCM and ChaCha20-Poly1305 are stream modes: Final writes no bytes (n === length).
-    ok &= lib.EVP_EncryptFinal_ex(ctx, this.#final, outl);
-    if (n !== len || outl[0] !== 0) ok = 0;
-    ok &= lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_GET_TAG, this.tagLength, this.#tag);
-    if (ok !== 1) throw new CryptoError("libcrypto: AEAD seal failed");
+    ok &= lib.EVP_EncryptFinal_p(ctx, this.#eFinal, this.#eOutl);
+    return n === len && outl[0] === 0 ? ok : 0;
+  }
+
+  #sealInit(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
+    const lib = this.#lib;
+    const ctx = this.#enc;
+    let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 1);
+    ok &= this.#encryptBody(aad, input, out, len);
+    ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_GET_TAG, this.tagLength, this.#eTag);
+    return ok === 1;
+  }
+
+  #sealGcm(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
+    const a = this.#armedIv;
+    let same = this.#armed;
+    for (let i = 11; same && i >= 0; i--) same = nonce[i] === a[i];
+    if (!same) this.#armGcm(nonce);
+    this.#armed = false; // until this sequence completes
+    let ok = this.#encryptBody(aad, input, out, len);
+    // The tag of this packet, and the IV of the next (this one + 1) armed.
+    ok &= this.#lib.EVP_CIPHER_CTX_get_params(this.#enc, this.#eGet);
+    if (ok !== 1) return false;
+    const b = this.#es.bytes;
+    for (let i = 0; i < 8; i++) a[4 + i] = b[S_IVGEN + i];
+    this.#armed = true;
+    return true;
+  }
+
+  /** Sets the whole GCM IV and arms it; OpenSSL must report back exactly `nonce`. */
+  #armGcm(nonce: Uint8Array): void {
+    const b = this.#es.bytes;
+    for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
+    // SET_IV_FIXED with length -1 restores the whole IV; IV_GEN then sets it up.
+    let ok = this.#lib.EVP_CIPHER_CTX_ctrl_p(this.#enc, CTRL_SET_IV_FIXED, -1, this.#eIv);
+    ok &= this.#lib.EVP_CIPHER_CTX_get_params(this.#enc, this.#eArm);
+    for (let i = 0; i < 8; i++) if (b[S_IVGEN + i] !== nonce[4 + i]) ok = 0;
+    if (ok !== 1) throw new CryptoError("libcrypto: AES-GCM IV set-up failed");
+    for (let i = 0; i < 12; i++) this.#armedIv[i] = nonce[i];
+  }
+
+  #sealChacha(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
+    const lib = this.#lib;
+    const ctx = this.#enc;
+    const b = this.#es.bytes;
+    for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
+    let ok = this.#encDirty
+      ? lib.EVP_CipherInit_p(ctx, null, null, null, this.#eIv, 1)
+      : lib.EVP_CIPHER_CTX_set_params(ctx, this.#eArm);
+    this.#encDirty = true;
+    ok &= this.#encryptBody(aad, input, out, len);
+    ok &= lib.EVP_CIPHER_CTX_get_params(ctx, this.#eGet);
+    if (ok !== 1) return false;
+    this.#encDirty = false;
+    return true;
   }
 
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
@@ -299,7 +614,8 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     const ctLen = sealed.length - this.tagLength;
     if (ctLen < 0 || out.length < ctLen) return false;
     // Copy the tag first: with in-place decryption `out` may overwrite it.
-    this.#tag.set(sealed.subarray(ctLen));
+    const b = this.#ds.bytes;
+    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = sealed[ctLen + i];
     return this.#open(nonce, aad, sealed, out, ctLen);
   }
 
@@ -315,29 +631,78 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     end: number,
   ): boolean {
     const ctLen = end - start - this.tagLength;
-    if (ctLen < 0 || end > buf.length) return false;
-    const tag = this.#tag;
-    for (let i = 0; i < tag.length; i++) tag[i] = buf[start + ctLen + i];
-    const region = start === 0 ? buf : buf.subarray(start);
+    if (ctLen < 0 || end > buf.length || start < 0) return false;
+    const b = this.#ds.bytes;
+    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = buf[start + ctLen + i];
+    let region = buf;
+    if (start !== 0) {
+      if (buf !== this.#openBuf || start !== this.#openStart) {
+        this.#openBuf = buf;
+        this.#openStart = start;
+        this.#openView = buf.subarray(start);
+      }
+      region = this.#openView;
+    }
     return this.#open(nonce, aad, region, region, ctLen);
   }
 
-  /** Decrypts `ctLen` bytes of `input` into `out` and checks the tag already in #tag. */
+  /** Decrypts `ctLen` bytes of `input` into `out` and checks the tag already in the scratch. */
   #open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, ctLen: number) {
     this.#check(nonce);
     const lib = this.#lib;
     const ctx = this.#dec;
-    const outl = this.#outl;
-    let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 0);
-    if (aad.length > 0) ok &= lib.EVP_DecryptUpdate_aad(ctx, null, outl, aad, aad.length);
+    const b = this.#ds.bytes;
+    let ok: number;
+    if (!this.#fast) {
+      ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 0);
+    } else if (this.#gcm) {
+      let salted = this.#salted;
+      for (let i = 0; salted && i < 4; i++) salted = nonce[i] === this.#salt[i];
+      if (!salted) this.#saltGcm(nonce);
+      for (let i = 4; i < 12; i++) b[S_IV + i] = nonce[i];
+      ok = lib.EVP_CIPHER_CTX_set_params(ctx, this.#dSet);
+    } else {
+      for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
+      if (this.#decDirty) {
+        ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#dIv, 0);
+        ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.#dTag);
+      } else {
+        ok = lib.EVP_CIPHER_CTX_set_params(ctx, this.#dSet);
+      }
+      this.#decDirty = true;
+    }
+    const outl = this.#ds.outl;
+    const alen = aad.length;
+    if (alen > AAD_MAX) {
+      ok &= lib.EVP_DecryptUpdate_aad(ctx, null, outl, aad, alen);
+    } else if (alen > 0) {
+      for (let i = 0; i < alen; i++) b[S_AAD + i] = aad[i];
+      ok &= lib.EVP_DecryptUpdate_aadp(ctx, null, this.#dOutl, this.#dAad, alen);
+    }
     let n = 0;
     if (ctLen > 0) {
-      ok &= lib.EVP_DecryptUpdate(ctx, out, outl, input, ctLen);
+      ok &= lib.EVP_DecryptUpdate_p(ctx, out, this.#dOutl, input, ctLen);
       n = outl[0];
     }
-    ok &= lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, this.tagLength, this.#tag);
+    if (!this.#fast) {
+      ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.#dTag);
+    }
     if (ok !== 1) return false;
-    return lib.EVP_DecryptFinal_ex(ctx, this.#final, outl) === 1 && n === ctLen && outl[0] === 0;
+    const verified = lib.EVP_DecryptFinal_p(ctx, this.#dFinal, this.#dOutl) === 1;
+    // Final ends the sequence whether or not the tag matched.
+    this.#decDirty = false;
+    return verified && n === ctLen && outl[0] === 0;
+  }
+
+  /** Fixes the 4-byte GCM salt in the decrypt context (once per salt). */
+  #saltGcm(nonce: Uint8Array): void {
+    const b = this.#ds.bytes;
+    for (let i = 0; i < 4; i++) b[S_IV + i] = nonce[i];
+    if (this.#lib.EVP_CIPHER_CTX_ctrl_p(this.#dec, CTRL_SET_IV_FIXED, 4, this.#dIv) !== 1) {
+      throw new CryptoError("libcrypto: AES-GCM salt set-up failed");
+    }
+    for (let i = 0; i < 4; i++) this.#salt[i] = nonce[i];
+    this.#salted = true;
   }
 
   #check(nonce: Uint8Array): void {
@@ -351,10 +716,68 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
+    this.#sealBuf = null;
+    this.#openBuf = null;
   }
 }
 
-class LibcryptoCbc implements BlockCipher, LibcryptoHandle {
+const fastPathVerdict = new Map<LibcryptoAeadAlg, boolean>();
+
+/**
+ * Whether the "params" per-packet sequence of {@linkcode LibcryptoAead}
+ * gives the same bytes as the documented one with this libcrypto: a few
+ * packets with consecutive and jumping nonces, AAD of 0/8/12/40 bytes, a
+ * forged tag followed by a good one. Run once per algorithm and process.
+ */
+function probeFastPath(lib: Lib, alg: LibcryptoAeadAlg): boolean {
+  let v = fastPathVerdict.get(alg);
+  if (v !== undefined) return v;
+  v = false;
+  // OSSL_PARAM is laid out for LP64 little-endian here.
+  if (Deno.build.arch === "x86_64" || Deno.build.arch === "aarch64") {
+    let fast: LibcryptoAead | undefined;
+    let plain: LibcryptoAead | undefined;
+    try {
+      const key = new Uint8Array(alg === "aes-gcm" ? 16 : 32).map((_, i) => i * 7 + 1);
+      fast = new LibcryptoAead(lib, alg, key, 16, true);
+      plain = new LibcryptoAead(lib, alg, key, 16, false);
+      v = probePackets(fast, plain);
+    } catch {
+      v = false;
+    } finally {
+      fast?.free();
+      plain?.free();
+    }
+  }
+  fastPathVerdict.set(alg, v);
+  return v;
+}
+
+function probePackets(fast: LibcryptoAead, plain: LibcryptoAead): boolean {
+  const same = (a: Uint8Array | null, b: Uint8Array | null) =>
+    a !== null && b !== null && a.length === b.length && a.every((x, i) => x === b[i]);
+  const nonce = Uint8Array.of(0xa1, 0xb2, 0xc3, 0xd4, 0, 0, 0, 0, 0, 0, 0, 1);
+  const lengths = [0, 1, 64, 1400, 17, 300, 5];
+  const aadLengths = [8, 12, 0, 40, 8, 12, 8];
+  for (let p = 0; p < lengths.length; p++) {
+    if (p === 4) nonce[6] ^= 0x5a; // a jump: GCM re-arms
+    const pt = new Uint8Array(lengths[p]).map((_, i) => (p * 31 + i) & 0xff);
+    const aad = new Uint8Array(aadLengths[p]).fill(p + 1);
+    const sealed = fast.seal(nonce, pt, aad);
+    if (!same(sealed, plain.seal(nonce, pt, aad))) return false;
+    const forged = sealed.slice();
+    forged[forged.length - 1] ^= 1;
+    if (fast.open(nonce, forged, aad) !== null) return false;
+    if (!same(fast.open(nonce, sealed, aad), pt)) return false;
+    for (let i = 11; i >= 4; i--) {
+      nonce[i] = (nonce[i] + 1) & 0xff;
+      if (nonce[i] !== 0) break;
+    }
+  }
+  return true;
+}
+
+class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   readonly backend = "libcrypto" as const;
   readonly blockSize = 16;
   readonly ivLength = 16;
@@ -362,6 +785,17 @@ class LibcryptoCbc implements BlockCipher, LibcryptoHandle {
   readonly #enc: Deno.PointerObject;
   readonly #dec: Deno.PointerObject;
   readonly #outl = new Int32Array(1);
+  /** Native copy of the IV and its address (the range calls pass it by address). */
+  readonly #iv = new Uint8Array(16);
+  readonly #ivPtr: Deno.PointerObject;
+  readonly #outlPtr: Deno.PointerObject;
+  // One cached view per direction for the range calls (same buffer and offset each packet).
+  #encBuf: Uint8Array | null = null;
+  #encStart = -1;
+  #encView: Uint8Array = EMPTY;
+  #decBuf: Uint8Array | null = null;
+  #decStart = -1;
+  #decView: Uint8Array = EMPTY;
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
 
@@ -372,6 +806,11 @@ class LibcryptoCbc implements BlockCipher, LibcryptoHandle {
     else if (key.length === 32) cipher = lib.EVP_aes_256_cbc();
     else throw new CryptoError(`AES-CBC key must be 16/24/32 bytes, got ${key.length}`);
     this.#lib = lib;
+    const ivPtr = Deno.UnsafePointer.of(this.#iv);
+    const outlPtr = Deno.UnsafePointer.of(this.#outl);
+    if (ivPtr === null || outlPtr === null) throw new CryptoError("libcrypto: no scratch address");
+    this.#ivPtr = ivPtr;
+    this.#outlPtr = outlPtr;
     this.#enc = newCipherCtx(lib);
     this.#dec = newCipherCtx(lib);
     this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
@@ -406,6 +845,58 @@ class LibcryptoCbc implements BlockCipher, LibcryptoHandle {
     this.#run(this.#dec, 0, iv, data, out);
   }
 
+  encryptRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number) {
+    this.#range(1, iv, ivOffset, buf, start, end);
+  }
+  decryptRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number) {
+    this.#range(0, iv, ivOffset, buf, start, end);
+  }
+
+  #range(
+    enc: number,
+    iv: Uint8Array,
+    ivOffset: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (this.#freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
+    const len = end - start;
+    if (ivOffset < 0 || ivOffset + 16 > iv.length) {
+      throw new CryptoError("AES-CBC IV must be 16 bytes");
+    }
+    if (start < 0 || len < 0 || end > buf.length || len % 16 !== 0) {
+      throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes inside the buffer`);
+    }
+    const n = this.#iv;
+    for (let i = 0; i < 16; i++) n[i] = iv[ivOffset + i];
+    let view: Uint8Array;
+    if (enc) {
+      if (buf !== this.#encBuf || start !== this.#encStart) {
+        this.#encBuf = buf;
+        this.#encStart = start;
+        this.#encView = start === 0 ? buf : buf.subarray(start);
+      }
+      view = this.#encView;
+    } else {
+      if (buf !== this.#decBuf || start !== this.#decStart) {
+        this.#decBuf = buf;
+        this.#decStart = start;
+        this.#decView = start === 0 ? buf : buf.subarray(start);
+      }
+      view = this.#decView;
+    }
+    const lib = this.#lib;
+    const ctx = enc ? this.#enc : this.#dec;
+    let ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#ivPtr, enc);
+    if (len > 0) {
+      ok &= enc
+        ? lib.EVP_EncryptUpdate_p(ctx, view, this.#outlPtr, view, len)
+        : lib.EVP_DecryptUpdate_p(ctx, view, this.#outlPtr, view, len);
+    }
+    if (ok !== 1) throw new CryptoError("libcrypto: AES-CBC failed");
+  }
+
   #run(ctx: Deno.PointerObject, enc: number, iv: Uint8Array, data: Uint8Array, out: Uint8Array) {
     if (this.#freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
     if (iv.length !== 16) throw new CryptoError(`AES-CBC IV must be 16 bytes, got ${iv.length}`);
@@ -429,17 +920,23 @@ class LibcryptoCbc implements BlockCipher, LibcryptoHandle {
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
+    this.#encBuf = null;
+    this.#decBuf = null;
   }
 }
 
 const HASH_LEN: Record<LibcryptoHash, number> = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
 
-class LibcryptoHmac implements Mac, LibcryptoHandle {
+class LibcryptoHmac implements MacRange, LibcryptoHandle {
   readonly backend = "libcrypto" as const;
   readonly outputLength: number;
   readonly #lib: Lib;
   readonly #ctx: Deno.PointerObject;
   readonly #outl = new Uint32Array(1);
+  // One cached view for computeRange (same buffer and offset each packet).
+  #rangeBuf: Uint8Array | null = null;
+  #rangeStart = -1;
+  #rangeView: Uint8Array = EMPTY;
   readonly #handle: { lib: Lib; ctx: Deno.PointerValue };
   #freed = false;
 
@@ -485,9 +982,29 @@ class LibcryptoHmac implements Mac, LibcryptoHandle {
     if (ok !== 1) throw new CryptoError("libcrypto: HMAC failed");
   }
 
+  /** The MAC of `buf[start..end)` followed by `tail`, into `out[0..outputLength)`. */
+  computeRange(out: Uint8Array, buf: Uint8Array, start: number, end: number, tail: Uint8Array) {
+    if (this.#freed) throw new CryptoError("libcrypto: HMAC used after free()");
+    if (out.length < this.outputLength) throw new CryptoError("HMAC output buffer too small");
+    if (start < 0 || end < start || end > buf.length) throw new CryptoError("HMAC range outside");
+    if (buf !== this.#rangeBuf || start !== this.#rangeStart) {
+      this.#rangeBuf = buf;
+      this.#rangeStart = start;
+      this.#rangeView = start === 0 ? buf : buf.subarray(start);
+    }
+    const lib = this.#lib;
+    const ctx = this.#ctx;
+    let ok = lib.HMAC_restart(ctx, null, 0, null, null);
+    if (end > start) ok &= lib.HMAC_Update(ctx, this.#rangeView, end - start);
+    if (tail.length > 0) ok &= lib.HMAC_Update(ctx, tail, tail.length);
+    ok &= lib.HMAC_Final(ctx, out, this.#outl);
+    if (ok !== 1) throw new CryptoError("libcrypto: HMAC failed");
+  }
+
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
+    this.#rangeBuf = null;
     hmacRegistry.unregister(this);
     if (this.#handle.ctx) this.#lib.HMAC_CTX_free(this.#handle.ctx);
     this.#handle.ctx = null;

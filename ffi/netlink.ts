@@ -99,6 +99,7 @@ const IFLA_TXQLEN = 13;
 const IFF_UP = 0x1;
 
 const RTN_UNICAST = 1;
+const RTN_BLACKHOLE = 6;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_NOWHERE = 255;
 const RT_SCOPE_LINK = 253;
@@ -149,6 +150,12 @@ export interface RouteSpec {
   metric?: number;
   /** Replace an existing route instead of failing with EEXIST. */
   replace?: boolean;
+  /**
+   * `blackhole`: packets to `dst` are dropped silently (no interface; such a
+   * route survives its table's other routes being flushed with their device).
+   * Default `unicast`.
+   */
+  kind?: "unicast" | "blackhole";
 }
 
 /**
@@ -389,8 +396,15 @@ export class Netlink {
     m.u8[b + 1] = r.prefixLength;
     m.u8[b + 4] = table < 256 ? table : 252; // RT_TABLE_COMPAT; real id in RTA_TABLE
     m.u8[b + 5] = RTPROT_STATIC;
-    m.u8[b + 6] = r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-    m.u8[b + 7] = RTN_UNICAST;
+    const blackhole = r.kind === "blackhole";
+    if (blackhole && (r.ifindex !== undefined || r.gateway)) {
+      throw new NetlinkError(
+        `route ${fmt(r.dst)}/${r.prefixLength}: a blackhole route has no interface or gateway`,
+        22,
+      );
+    }
+    m.u8[b + 6] = r.gateway || blackhole ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+    m.u8[b + 7] = blackhole ? RTN_BLACKHOLE : RTN_UNICAST;
     if (fam === 10) m.u8[b + 6] = RT_SCOPE_UNIVERSE;
     if (type === RTM_DELROUTE) {
       // Any protocol and (IPv4) any scope, as `ip route del` asks: scope 0
@@ -405,7 +419,8 @@ export class Netlink {
     if (r.prefSrc) m.attr(RTA_PREFSRC, r.prefSrc);
     if (r.metric !== undefined) m.attrU32(RTA_PRIORITY, r.metric);
     const verb = type === RTM_NEWROUTE ? "add" : "delete";
-    this.#request(m, `${verb} route ${fmt(r.dst)}/${r.prefixLength} table ${table}`);
+    const what = blackhole ? "blackhole route" : "route";
+    this.#request(m, `${verb} ${what} ${fmt(r.dst)}/${r.prefixLength} table ${table}`);
   }
 
   /**

@@ -3,7 +3,10 @@
  * optionally IFF_MULTI_QUEUE), non-blocking, with MTU and up/down set by
  * ioctl on a helper socket. Each `read` returns one IP packet; each `write`
  * injects one. {@linkcode TunRing} does a batch of them per system call
- * (io_uring), which the data path uses where the kernel allows it.
+ * (io_uring), which the data path uses where the kernel allows it. With
+ * `offload` (IFF_VNET_HDR + TUNSETOFFLOAD) each read and write is a
+ * virtio_net_hdr frame and reads may be TCP super-packets of up to 64 KB
+ * (lib/dataplane/offload.ts segments and coalesces them).
  *
  * @example
  * ```ts
@@ -27,6 +30,11 @@ const TUNSETIFF = 0x400454can;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFF_MULTI_QUEUE = 0x0100;
+const IFF_VNET_HDR = 0x4000;
+const TUNSETOFFLOAD = 0x400454d0n;
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
+const TUN_F_TSO6 = 0x04;
 const SIOCGIFFLAGS = 0x8913n;
 const SIOCSIFFLAGS = 0x8914n;
 const SIOCGIFMTU = 0x8921n;
@@ -44,7 +52,24 @@ export interface TunOptions {
   mtu?: number;
   /** Bring the link up after creation. */
   up?: boolean;
+  /**
+   * Try TUN offloads: IFF_VNET_HDR, then TUNSETOFFLOAD with checksum, TSO4
+   * and TSO6. Reads then return a `struct virtio_net_hdr` (10 bytes) and
+   * TCP super-packets of up to 64 KB, and every write must start with such
+   * a header (lib/dataplane/offload.ts). When the kernel refuses, the
+   * device is opened without them: check {@linkcode TunDevice.offload}.
+   */
+  offload?: boolean;
 }
+
+/** Bytes a read buffer needs for any frame of an offloading TUN (header + 64 KB packet). */
+export const TUN_OFFLOAD_FRAME = 65536 + 16;
+
+const IOCTL_INT_SYMBOLS = {
+  // ioctl(fd, request, unsigned long): TUNSETOFFLOAD takes its argument by value.
+  ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+let ioctlIntLib: Deno.DynamicLibrary<typeof IOCTL_INT_SYMBOLS>["symbols"] | null = null;
 
 /** One open TUN queue. */
 export class TunDevice {
@@ -53,12 +78,18 @@ export class TunDevice {
   /** Interface name the kernel assigned. */
   readonly name: string;
   readonly multiQueue: boolean;
+  /**
+   * Offloads on (IFF_VNET_HDR and TUNSETOFFLOAD accepted): every read and
+   * write carries a 10-byte virtio_net_hdr in front of the packet.
+   */
+  readonly offload: boolean;
   #closed = false;
 
-  constructor(fd: number, name: string, multiQueue: boolean) {
+  constructor(fd: number, name: string, multiQueue: boolean, offload = false) {
     this.fd = fd;
     this.name = name;
     this.multiQueue = multiQueue;
+    this.offload = offload;
   }
 
   /** Reads one packet into `buf`; returns its length, or -1 when none is queued. */
@@ -118,17 +149,43 @@ export function openTun(o: TunOptions = {}): TunDevice {
   if (new TextEncoder().encode(name).length >= IFNAMSIZ) {
     throw new RangeError(`interface name '${name}' is longer than 15 bytes`);
   }
+  if (o.offload) {
+    const t = openTunFd(name, o, true);
+    if (t !== null) return t;
+  }
+  return openTunFd(name, o, false)!;
+}
+
+/**
+ * Opens and configures the device; with `vnetHdr`, returns null (the fd
+ * closed, so a new device of that name is gone again) when the kernel
+ * refuses IFF_VNET_HDR or the offloads.
+ */
+function openTunFd(name: string, o: TunOptions, vnetHdr: boolean): TunDevice | null {
   const fd = libc().open(cString("/dev/net/tun"), O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd < 0) throw LibcError.last("open(/dev/net/tun)");
   try {
     const ifr = ifreq(name);
-    const flags = IFF_TUN | IFF_NO_PI | (o.multiQueue ? IFF_MULTI_QUEUE : 0);
+    const flags = IFF_TUN | IFF_NO_PI | (o.multiQueue ? IFF_MULTI_QUEUE : 0) |
+      (vnetHdr ? IFF_VNET_HDR : 0);
     ifr[16] = flags & 0xff;
     ifr[17] = flags >> 8;
     if (libc().ioctl(fd, TUNSETIFF, ifr) < 0) {
+      if (vnetHdr) {
+        closeFd(fd);
+        return null;
+      }
       throw LibcError.last(`ioctl(TUNSETIFF, ${name || "tun%d"})`);
     }
-    const tun = new TunDevice(fd, readCString(ifr, 0, IFNAMSIZ), o.multiQueue ?? false);
+    if (vnetHdr) {
+      ioctlIntLib ??= Deno.dlopen("libc.so.6", IOCTL_INT_SYMBOLS).symbols;
+      const offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+      if (ioctlIntLib.ioctl(fd, TUNSETOFFLOAD, BigInt(offloads)) < 0) {
+        closeFd(fd);
+        return null;
+      }
+    }
+    const tun = new TunDevice(fd, readCString(ifr, 0, IFNAMSIZ), o.multiQueue ?? false, vnetHdr);
     if (o.mtu !== undefined) tun.setMtu(o.mtu);
     if (o.up) tun.setUp(true);
     return tun;

@@ -39,13 +39,16 @@ import {
 } from "../crypto/proposal.ts";
 import { parseIp } from "../db/address.ts";
 import {
+  ID_TYPE,
   type Identity,
   identityEquals,
+  identityFromPayload,
   identityMatches,
   type IdentityPattern,
   parseIdentity,
   parseIdentityPattern,
 } from "../db/identity.ts";
+import { parseCertificate } from "../pki/certificate.ts";
 import {
   type AddressSelector,
   ANY_PORT,
@@ -417,6 +420,9 @@ class Parser {
     if (children.length === 0 && !f.children.missing) {
       f.children.error("expected at least one child");
     }
+    const certId = !local.id && local.auth === "pubkey" && local.certs.length > 0
+      ? certSubjectId(local.certs[0])
+      : undefined;
     return {
       name,
       version: 2,
@@ -425,8 +431,13 @@ class Parser {
       localPort: f.local_port.int(500, 1, 65535),
       remotePort: f.remote_port.int(500, 1, 65535),
       proposals: written.length > 0 ? written : defaultProposals("ike"),
-      // swanctl: without an id we are identified by our (single) address.
-      local: local.id || localAddrs.length !== 1
+      // swanctl: without an id we are identified by our certificate's subject DN
+      // (pubkey), else by our (single) address.
+      local: local.id
+        ? local
+        : certId
+        ? { ...local, id: certId }
+        : localAddrs.length !== 1
         ? local
         : { ...local, id: parseIdentity(localAddrs[0]) },
       remote: this.remote(f.remote),
@@ -708,8 +719,11 @@ export function parseTsSpec(text: string): TsSpec {
   const m = /^(.*)\[([^\]]*)\]$/.exec(addr);
   if (m) {
     addr = m[1].trim();
-    const [p, po] = m[2].split("/");
-    if (p !== undefined && p.trim() !== "" && p.trim() !== "%any") protocol = parseProtocol(p);
+    // Only the first "/" separates protocol and port: ICMP takes "type/code" ("[icmp/3/4]").
+    const slash = m[2].indexOf("/");
+    const p = slash < 0 ? m[2] : m[2].slice(0, slash);
+    const po = slash < 0 ? undefined : m[2].slice(slash + 1);
+    if (p.trim() !== "" && p.trim() !== "%any") protocol = parseProtocol(p);
     if (po !== undefined && po.trim() !== "" && po.trim() !== "%any") {
       if (protocol === "any") throw new SelectorError("is not valid: a port needs a protocol");
       port = protocol === IpProto.ICMP || protocol === IpProto.ICMPV6 || protocol === IpProto.MH
@@ -812,6 +826,20 @@ export function findSecret(config: Config, c: ConnectionSection): Uint8Array | u
     }
   }
   return best?.secret;
+}
+
+/**
+ * The subject DN of a DER certificate as an identity (strongSwan's default
+ * local id with certificates); undefined if it does not parse (the
+ * certificate's own checks report that).
+ */
+function certSubjectId(der: Uint8Array): Identity | undefined {
+  try {
+    const subject = parseCertificate(der, "certs[0]").subjectName.toArrayBuffer();
+    return identityFromPayload(ID_TYPE.dn, new Uint8Array(subject));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

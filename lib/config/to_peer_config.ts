@@ -10,7 +10,12 @@
  * @module
  */
 
-import { formatAddressSelector, type PortSelector, protocolName } from "../db/selector.ts";
+import {
+  formatAddressSelector,
+  isTypeProtocol,
+  type PortSelector,
+  protocolName,
+} from "../db/selector.ts";
 import type { ChildConfig, DpdAction, EngineConfig, PeerConfig } from "../ikev2/peer_config.ts";
 import type { ChildSection, Config, ConnectionSection, PeerAction, TsSpec } from "./config.ts";
 import { parseIdentity } from "../db/identity.ts";
@@ -22,17 +27,18 @@ export class PeerConfigError extends Error {
   override readonly name = "PeerConfigError";
 }
 
-function portText(p: PortSelector): string {
+function portText(p: PortSelector, typed: boolean): string {
   if (p.kind === "any") return "";
   if (p.kind === "opaque") return "opaque";
-  return p.start === p.end ? String(p.start) : `${p.start}-${p.end}`;
+  // ICMP/MH type selectors as a raw range: a lone number below 256 would read as a type.
+  return p.start === p.end && !typed ? String(p.start) : `${p.start}-${p.end}`;
 }
 
 /** Canonical text of a traffic selector spec. */
 export function tsSpecText(t: TsSpec): string {
   const addr = t.dynamic ? "dynamic" : formatAddressSelector(t.address).replace(/^ANY$/, "%any");
   if (t.protocol === "any") return addr;
-  const port = portText(t.port);
+  const port = portText(t.port, typeof t.protocol === "number" && isTypeProtocol(t.protocol));
   return `${addr}[${protocolName(t.protocol).toLowerCase()}${port ? `/${port}` : ""}]`;
 }
 
@@ -123,6 +129,7 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     fragmentation: c.fragmentation,
     ...(c.fragmentSize !== undefined ? { fragmentSize: c.fragmentSize } : {}),
     ...(c.rekeyTimeSeconds > 0 ? { rekeySeconds: c.rekeyTimeSeconds } : {}),
+    ...(c.reauthTimeSeconds > 0 ? { reauthSeconds: c.reauthTimeSeconds } : {}),
     ...(c.encap ? { encap: true } : {}),
     mobike: c.mobike,
     ...(c.vips.length ? { vips: c.vips } : {}),

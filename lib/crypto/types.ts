@@ -117,6 +117,29 @@ export interface MacInPlace extends Mac {
   computeTo(out: Uint8Array, parts: readonly Uint8Array[]): void;
 }
 
+/**
+ * Optional offset-based entry points of a {@link BlockCipher} (the libcrypto
+ * backend has them): no typed-array view is made per call.
+ */
+export interface BlockCipherRange extends BlockCipher {
+  /** Encrypts `buf[start..end)` in place under the IV at `iv[ivOffset..ivOffset+ivLength)`. */
+  encryptRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number): void;
+  /** Decrypts `buf[start..end)` in place under the IV at `iv[ivOffset..ivOffset+ivLength)`. */
+  decryptRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number): void;
+}
+
+/** Optional offset-based entry point of a {@link Mac} (the libcrypto backend has it). */
+export interface MacRange extends Mac {
+  /** The MAC of `buf[start..end)` followed by `tail` (may be empty), into `out[0..outputLength)`. */
+  computeRange(
+    out: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    tail: Uint8Array,
+  ): void;
+}
+
 /** A source of random bytes: `rng(n)` returns n random bytes (injected in tests). */
 export type Rng = (length: number) => Uint8Array;
 

@@ -11,7 +11,12 @@ import { type SpdEntry, withInstances } from "../db/spd.ts";
 import { formatTs, tsListsToSelectors } from "../db/narrow.ts";
 import { Dataplane, type DataplaneEvent, type DataplaneOptions } from "../dataplane/dataplane.ts";
 import type { Json } from "./control_protocol.ts";
-import { addressText, saSpecFromInstall, UnsupportedSaError } from "./install_spec.ts";
+import {
+  addressText,
+  type ChildSaSettings,
+  saSpecFromInstall,
+  UnsupportedSaError,
+} from "./install_spec.ts";
 import type { EncapChannel } from "./natt_transport.ts";
 import { isWildcardAddress } from "./route_source.ts";
 import { ipToBytes, parseIp } from "../db/address.ts";
@@ -23,7 +28,9 @@ import type {
   IkeSaAddresses,
   IkeSaDetail,
   SaCounters,
+  TableRow,
 } from "./ports.ts";
+import { decorrelatedRows, spdRows } from "./spd_table.ts";
 import { transformName, TransformType } from "../crypto/transforms.ts";
 
 /** What the production runtime builds from a config file. */
@@ -33,6 +40,8 @@ export interface RuntimePayload {
   readonly spd: readonly SpdEntry[];
   /** TUN, addresses, routes, marks. */
   readonly dataplane: DataplaneOptions;
+  /** Per `connection/child`: what its configuration says about its SAs' packets. */
+  readonly children?: ReadonlyMap<string, ChildSaSettings>;
 }
 
 /** Something worth a log line that happened inside an adapter. */
@@ -218,6 +227,8 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #spd: readonly SpdEntry[] = [];
   /** The configured SPD (see {@link RuntimePayload.spd}). */
   #base: readonly SpdEntry[] = [];
+  /** Child settings by `connection/child` (see {@link RuntimePayload.children}). */
+  #children: ReadonlyMap<string, ChildSaSettings> = new Map();
   /** Outbound SAs of named entries (`protocol:spi`): their concrete selectors (gateway side). */
   #instances = new Map<string, { connection: string; child: string; sa: SaInstall }>();
   /** Inbound guard warnings logged last (logged again only when they change). */
@@ -266,7 +277,14 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
       );
     }
     this.#base = config.spd;
+    this.#children = config.children ?? new Map();
     await this.#applyPolicies();
+  }
+
+  /** `ipsec spd`: the list the Worker enforces, clients' instances included (or decorrelated). */
+  spdTable(decorrelated = false): TableRow[] {
+    const list = this.#spd.length > 0 ? this.#spd : this.#base;
+    return decorrelated ? decorrelatedRows(list) : spdRows(list);
   }
 
   /** The named PROTECT entry of a connection's child, or -1 (its SAs need instances). */
@@ -375,22 +393,76 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     return this.#dp;
   }
 
-  async installSa(sa: SaInstall): Promise<void> {
-    await this.#need().installSa(saSpecFromInstall(sa));
-    // The SA first, then the policy that leads to it (no acquire in between).
-    if (sa.direction === "out" && this.#namedIndex(sa.connectionName, sa.childName) >= 0) {
-      const key = `${sa.protocol}:${sa.spi}`;
-      this.#instances.set(key, { connection: sa.connectionName, child: sa.childName, sa });
-      await this.#applyPolicies();
+  /**
+   * Posts the SA to its Worker at once (the daemon pipelines: calls reach
+   * the Workers in call order, see DataplanePort). A named entry's instance
+   * policy follows in one SPD push for every SA installed in this turn (the
+   * SA first, then the policy that leads to it: no acquire in between).
+   */
+  installSa(sa: SaInstall): Promise<void> {
+    let installed: Promise<void>;
+    try {
+      const settings = this.#children.get(`${sa.connectionName}/${sa.childName}`);
+      // An inbound SA must be in before the IKE response leaves (the daemon
+      // waits for it): wake its Worker now. Nothing waits for an outbound one
+      // but the log and `ipsec up`; its Worker takes it at its next wake-up
+      // (and before the next packet it handles), one wake-up for many.
+      installed = this.#need().installSa(saSpecFromInstall(sa, settings), {
+        wake: sa.direction === "in",
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (sa.direction !== "out" || this.#namedIndex(sa.connectionName, sa.childName) < 0) {
+      return installed;
+    }
+    const key = `${sa.protocol}:${sa.spi}`;
+    this.#instances.set(key, { connection: sa.connectionName, child: sa.childName, sa });
+    // A failed install takes its policy back (traffic to it is discarded, as before).
+    installed.catch(() => {
+      if (this.#instances.get(key)?.sa !== sa) return;
+      this.#instances.delete(key);
+      this.#policiesSoon().catch(() => {});
+    });
+    return Promise.all([installed, this.#policiesSoon()]).then(() => {});
+  }
+
+  /** The policy first, then its SA: traffic to a leaving client is discarded, never acquired. */
+  removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void> {
+    try {
+      const policies = e.direction === "out" && this.#instances.delete(`${e.protocol}:${e.spi}`)
+        ? this.#policiesNow()
+        : undefined;
+      const removed = this.#need().removeSa(e.direction, e.protocol, e.spi).then(() => {});
+      return policies ? Promise.all([policies, removed]).then(() => {}) : removed;
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 
-  async removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void> {
-    // The policy first, then its SA: traffic to a leaving client is discarded, never acquired.
-    if (e.direction === "out" && this.#instances.delete(`${e.protocol}:${e.spi}`)) {
-      await this.#applyPolicies();
+  /** The SPD push scheduled for the end of this turn (instances changed). */
+  #soon: { promise: Promise<void>; resolve: (p: Promise<void>) => void } | null = null;
+
+  /** Pushes the SPD once after every SA call of this turn (one push for many instances). */
+  #policiesSoon(): Promise<void> {
+    if (!this.#soon) {
+      let resolve!: (p: Promise<void>) => void;
+      const promise = new Promise<void>((r) => resolve = r);
+      this.#soon = { promise, resolve };
+      queueMicrotask(() => {
+        if (this.#soon?.promise === promise) void this.#policiesNow().catch(() => {});
+      });
     }
-    await this.#need().removeSa(e.direction, e.protocol, e.spi);
+    return this.#soon.promise;
+  }
+
+  /** Posts the SPD now, ahead of the next SA call (and answers a scheduled push with it). */
+  #policiesNow(): Promise<void> {
+    const soon = this.#soon;
+    this.#soon = null;
+    const p = this.#applyPolicies();
+    soon?.resolve(p);
+    return p;
   }
 
   addVirtualIp(address: string): Promise<void> {

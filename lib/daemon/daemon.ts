@@ -1,8 +1,9 @@
 /**
  * The ipsec daemon: the only event loop of the system. It owns the IKE
  * sockets, real timers and the control socket, feeds datagrams and timer
- * expiries to the sans-I/O IKEv2 engine and applies the engine's effects in
- * order:
+ * expiries to the sans-I/O IKEv2 engine and applies the engine's effects,
+ * pipelined (data plane calls issued at once and in order; what depends on
+ * them waits, per IKE SA; see `#run`):
  *
  * ```
  *  UDP 500/4500 ──► engine.handle ─┐
@@ -56,6 +57,12 @@ export interface DaemonOptions<P> {
 
 type Waiter = (ev: EngineEvent) => boolean;
 
+/** An effect on its way: `issued` resolves to the error of its data plane call, or null. */
+interface Step {
+  readonly e: Effect;
+  readonly issued: Promise<unknown> | undefined;
+}
+
 /**
  * Make before break: within one batch of engine effects, an outbound SA that
  * replaces one removed earlier in the batch (a rekey responder switching to
@@ -78,6 +85,64 @@ function installBeforeRemove(effects: readonly Effect[]): Effect[] {
     out.splice(at, 0, e);
   }
   return out;
+}
+
+/**
+ * Inbound SA before the peer may use it: the engine answers IKE_AUTH and
+ * CREATE_CHILD_SA with the response first and the SAs after it; a `send`
+ * that comes before an inbound `installSa` of the same batch moves right
+ * behind the last of them, so (see {@link Daemon.#run}) the response leaves
+ * only once the Worker has the SA the peer may send on as soon as it reads
+ * the response. The order among the sends stays.
+ */
+function sendsAfterInboundInstalls(effects: readonly Effect[]): Effect[] {
+  let last = -1;
+  effects.forEach((e, i) => {
+    if (e.kind === "installSa" && e.sa.direction === "in") last = i;
+  });
+  if (last < 0) return [...effects];
+  const early = effects.slice(0, last).filter((e) => e.kind === "send");
+  if (early.length === 0) return [...effects];
+  return [
+    ...effects.slice(0, last + 1).filter((e) => e.kind !== "send"),
+    ...early,
+    ...effects.slice(last + 1),
+  ];
+}
+
+/**
+ * An IKE_SA_INIT message (exchange type 34 in the IKE header, RFC 7296
+ * section 3.1): it comes before any SA of its IKE SA, so no data plane call
+ * can be one it must wait for.
+ */
+function isIkeSaInit(e: Extract<Effect, { kind: "send" }>): boolean {
+  return !e.raw && e.bytes.length >= 28 && e.bytes[18] === 34;
+}
+
+/**
+ * The IKE SAs a batch of effects (timers and IKE_SA_INIT sends taken out)
+ * touches, for the order of {@link Daemon.#run}: the ids of its SAs and
+ * events; "all" when it sends without naming an IKE SA (which one is it
+ * for? the daemon cannot tell) or moves virtual IPs (shared between IKE SAs
+ * during reauthentication); [] when it only logs.
+ */
+function laneOf(effects: readonly Effect[]): readonly number[] | "all" {
+  const ids = new Set<number>();
+  let sends = false;
+  for (const e of effects) {
+    if (e.kind === "installSa") ids.add(e.sa.ikeSaId);
+    else if (e.kind === "removeSa" || e.kind === "updateSa") ids.add(e.ikeSaId);
+    else if (e.kind === "send") sends = true;
+    else if (e.kind === "event") {
+      const ev = e.event;
+      if (ev.type === "virtual-ip" || ev.type === "ike-down" || ev.type === "ike-failed") {
+        return "all";
+      }
+      ids.add(ev.ikeSaId);
+      if (ev.type === "ike-rekeyed") ids.add(ev.oldIkeSaId);
+    }
+  }
+  return sends && ids.size === 0 ? "all" : [...ids];
 }
 
 function errorMessage(e: unknown): string {
@@ -148,7 +213,14 @@ export class Daemon<P = unknown> {
   #transport: IkeTransport;
   #control: ControlServer;
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
-  #queue: Promise<void> = Promise.resolve();
+  /** Per IKE SA id: the last batch of effects touching it (see {@link Daemon.#run}). */
+  #lanes = new Map<number, Promise<void>>();
+  /** The last batch that waited for everything before it. */
+  #barrier: Promise<void> = Promise.resolve();
+  /** Batches not yet applied. */
+  #pending = new Set<Promise<void>>();
+  /** Datagrams handed to the transport and not yet sent. */
+  #sends = new Set<Promise<void>>();
   #waiters = new Set<Waiter>();
   #pendingAcquires = new Set<string>();
   /** Virtual IPs the peers assigned us, by IKE SA id (road-warrior client). */
@@ -230,7 +302,7 @@ export class Daemon<P = unknown> {
     }
     this.#startMonitor();
     this.#startActions(this.#config.connections.map((c) => c.name));
-    await this.#queue;
+    await this.settled();
   }
 
   /** The loaded configuration. */
@@ -256,23 +328,88 @@ export class Daemon<P = unknown> {
     this.#opts.logSink?.(e);
   }
 
-  /** Runs an engine call and queues its effects; engine exceptions are logged, never fatal. */
+  /**
+   * Runs an engine call and applies its effects; engine exceptions are
+   * logged, never fatal. Resolves once its effects are applied.
+   *
+   * Pipelined, so that one handshake's data plane work never holds up
+   * another's datagrams:
+   * - data plane calls (installSa, removeSa, updateSa) are issued at once,
+   *   in engine order, whatever else is pending (the port applies them in
+   *   call order, see {@link DataplanePort}): install and delete of one SA
+   *   keep their order;
+   * - timers are (re)armed at once, and IKE_SA_INIT messages leave at once
+   *   (they come before any SA of their IKE SA);
+   * - the rest of the batch (sends, events, logs, SaState) is applied in
+   *   engine order, each step after the data plane calls issued before it in
+   *   the batch resolved, and after the earlier batches of the same IKE SAs
+   *   (ids of its SAs and events); a batch that names no IKE SA but sends
+   *   something (a retransmission, an INFORMATIONAL response) or that moves
+   *   virtual IPs waits for every earlier batch, and every later one waits
+   *   for it.
+   * So a response announcing an inbound SA (moved behind it by
+   * {@link sendsAfterInboundInstalls}) leaves only once the Worker has the
+   * SA, `ipsec up` hears of a child once its SAs are in, and a failed call
+   * is logged where it would have been applied.
+   */
   #run(call: () => Effect[]): Promise<void> {
     let effects: Effect[];
     try {
       effects = call();
     } catch (e) {
       this.#log("error", "ike", `engine error: ${errorMessage(e)}`);
-      return this.#queue;
+      return Promise.resolve();
     }
-    const ordered = installBeforeRemove(effects);
-    this.#queue = this.#queue.then(() => this.#applyAll(ordered));
-    return this.#queue;
+    const steps: Step[] = [];
+    for (const e of installBeforeRemove(sendsAfterInboundInstalls(effects))) {
+      if (e.kind === "setTimer" || e.kind === "cancelTimer") this.#timer(e);
+      else if (e.kind === "send" && isIkeSaInit(e)) this.#send(e);
+      else steps.push({ e, issued: this.#issue(e) });
+    }
+    if (steps.length === 0) return Promise.resolve();
+    const lane = laneOf(steps.map((s) => s.e));
+    const before = lane === "all"
+      ? [this.#barrier, ...this.#pending]
+      : [this.#barrier, ...lane.flatMap((id) => this.#lanes.get(id) ?? [])];
+    const done = (before.length === 1 ? before[0] : Promise.all(before))
+      .then(() => this.#applyAll(steps));
+    if (lane === "all") {
+      this.#barrier = done;
+      this.#lanes.clear();
+    } else {
+      for (const id of lane) this.#lanes.set(id, done);
+    }
+    this.#pending.add(done);
+    void done.finally(() => {
+      this.#pending.delete(done);
+      if (lane !== "all") {
+        for (const id of lane) if (this.#lanes.get(id) === done) this.#lanes.delete(id);
+      }
+    });
+    return done;
   }
 
-  async #applyAll(effects: Effect[]): Promise<void> {
-    for (const e of effects) {
+  /** Starts the data plane call of `e`, if it has one; resolves to its error or null. */
+  #issue(e: Effect): Promise<unknown> | undefined {
+    let p: Promise<void> | undefined;
+    try {
+      if (e.kind === "installSa") p = this.#dataplane.installSa(e.sa);
+      else if (e.kind === "removeSa") p = this.#dataplane.removeSa(e);
+      else if (e.kind === "updateSa") p = this.#dataplane.updateSa?.(e);
+    } catch (err) {
+      return Promise.resolve(err ?? new Error("data plane call failed"));
+    }
+    // Handled at once: the rejection is reported when the step is applied.
+    return p?.then(() => null, (err) => err ?? new Error("data plane call failed"));
+  }
+
+  async #applyAll(steps: readonly Step[]): Promise<void> {
+    for (const { e, issued } of steps) {
       try {
+        if (issued) {
+          const err = await issued;
+          if (err !== null) throw err;
+        }
         await this.#apply(e);
       } catch (err) {
         this.#log("error", "dmn", `applying ${e.kind} failed: ${errorMessage(err)}`);
@@ -280,14 +417,45 @@ export class Daemon<P = unknown> {
     }
   }
 
+  /** Sends without waiting for the socket (kept in `#sends` for {@link settled} and stop). */
+  #send(e: Extract<Effect, { kind: "send" }>): void {
+    let p: Promise<void>;
+    try {
+      p = this.#transport.send(e.bytes, e.from, e.to, e.raw);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    const done = p.then(
+      () => {},
+      (err) => this.#log("error", "dmn", `applying send failed: ${errorMessage(err)}`),
+    ).finally(() => this.#sends.delete(done));
+    this.#sends.add(done);
+  }
+
+  /** (Re)arms or cancels an engine timer. */
+  #timer(e: Extract<Effect, { kind: "setTimer" | "cancelTimer" }>): void {
+    const old = this.#timers.get(e.id);
+    if (old !== undefined) clearTimeout(old);
+    this.#timers.delete(e.id);
+    if (e.kind === "cancelTimer" || this.#stopping) return;
+    const id = e.id;
+    this.#timers.set(
+      id,
+      setTimeout(() => {
+        this.#timers.delete(id);
+        this.#run(() => this.#engine.timer(id, this.#now()));
+      }, Math.max(0, e.at - this.#now())),
+    );
+  }
+
+  /** Applies one effect; its data plane call (if any) already succeeded. */
   async #apply(e: Effect): Promise<void> {
     const now = this.#now();
     switch (e.kind) {
       case "send":
-        await this.#transport.send(e.bytes, e.from, e.to, e.raw);
+        this.#send(e);
         break;
       case "installSa":
-        await this.#dataplane.installSa(e.sa);
         this.state.apply(e, now);
         this.#log(
           "info",
@@ -305,13 +473,11 @@ export class Daemon<P = unknown> {
           this.#log("warn", "knl", `cannot move ${what}: the data plane has no updateSa`);
           break;
         }
-        await this.#dataplane.updateSa(e);
         this.state.apply(e, now);
         this.#log("info", "knl", `updated ${what}: ${e.src} -> ${e.dst}${udp}`);
         break;
       }
       case "removeSa":
-        await this.#dataplane.removeSa(e);
         this.state.apply(e, now);
         this.#log(
           "info",
@@ -319,26 +485,10 @@ export class Daemon<P = unknown> {
           `removed ${e.protocol.toUpperCase()} SA ${e.direction} SPI ${formatSpi(e.spi)}`,
         );
         break;
-      case "setTimer": {
-        const old = this.#timers.get(e.id);
-        if (old !== undefined) clearTimeout(old);
-        if (this.#stopping) break;
-        const id = e.id;
-        this.#timers.set(
-          id,
-          setTimeout(() => {
-            this.#timers.delete(id);
-            this.#run(() => this.#engine.timer(id, this.#now()));
-          }, Math.max(0, e.at - now)),
-        );
+      case "setTimer":
+      case "cancelTimer":
+        this.#timer(e);
         break;
-      }
-      case "cancelTimer": {
-        const old = this.#timers.get(e.id);
-        if (old !== undefined) clearTimeout(old);
-        this.#timers.delete(e.id);
-        break;
-      }
       case "log":
         this.#log(e.level, "ike", e.line);
         break;
@@ -525,13 +675,11 @@ export class Daemon<P = unknown> {
     this.#run(() => engine.childExpired!(e.childSaId, e.kind, this.#now()));
   }
 
-  /** Resolves once every effect issued so far has been applied. */
+  /** Resolves once every effect issued so far has been applied (and its datagrams sent). */
   async settled(): Promise<void> {
-    let q;
-    do {
-      q = this.#queue;
-      await q;
-    } while (q !== this.#queue);
+    while (this.#pending.size > 0 || this.#sends.size > 0) {
+      await Promise.all([...this.#pending, ...this.#sends]);
+    }
   }
 
   /** Pending engine timers (ids), for tests and `status --json`. */
@@ -676,7 +824,7 @@ export class Daemon<P = unknown> {
     await this.#dataplane.configure(next.payload);
     await this.#run(() => this.#engine.reconfigure(next.payload, this.#now()));
     this.#startActions([...added, ...changed]);
-    await this.#queue;
+    await this.settled();
     this.#log(
       "info",
       "cfg",
@@ -752,6 +900,18 @@ export class Daemon<P = unknown> {
     return this.state.sas().map((v) => saJson(v, counters.get(`${v.direction}:${v.spi}`)));
   }
 
+  /** `ipsec spd [--decorrelated]`, once queued effects (a client's SA) have landed. */
+  async #spd(args: { [k: string]: Json }): Promise<Json> {
+    await this.settled();
+    const decorrelated = args.decorrelated === true;
+    const table = this.#dataplane.spdTable?.(decorrelated);
+    if (table) return table as unknown as Json;
+    if (decorrelated) {
+      throw new ControlError("FAILED", "this data plane cannot show the decorrelated SPD");
+    }
+    return this.#config.spd as unknown as Json;
+  }
+
   #commands(): Partial<Record<string, ControlHandler>> {
     return {
       ping: () => ({ pong: true, pid: Deno.pid }),
@@ -759,7 +919,7 @@ export class Daemon<P = unknown> {
       status: async () => (await this.settled(), await this.#status()),
       "list-sas": async () => (await this.settled(), await this.#ikeSasJson()),
       "list-conns": () => this.#config.connections as unknown as Json,
-      spd: () => this.#config.spd as unknown as Json,
+      spd: (req) => this.#spd(req.args),
       pad: () => this.#config.pad as unknown as Json,
       sad: async () => (await this.settled(), await this.#sadJson()),
       up: (req) => this.#up(req.args),
@@ -806,6 +966,7 @@ export class Daemon<P = unknown> {
     this.#log("info", "dmn", "stopping: deleting SAs");
     this.#monitor?.close();
     await this.#run(() => this.#engine.shutdown(this.#now()));
+    await this.settled(); // the Deletes leave before the sockets close
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     for (

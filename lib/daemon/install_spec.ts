@@ -72,8 +72,32 @@ function limit(v: bigint): number | undefined {
  * await dataplane.installSa(saSpecFromInstall(effect.sa));
  * ```
  */
-export function saSpecFromInstall(sa: SaInstall): SaSpec {
+/**
+ * What a child's configuration (not the negotiation) says about its SAs'
+ * packets: `replay_window`, `copy_df`, `copy_dscp` and `tfc_padding`.
+ */
+export interface ChildSaSettings {
+  /** Anti-replay window in packets; 0 turns the check off. */
+  readonly replayWindow: number;
+  /** Tunnel mode: copy the inner DF bit to the outer header (else clear it). */
+  readonly copyDf: boolean;
+  /** Tunnel mode: copy the inner DSCP to the outer header (else 0). */
+  readonly copyDscp: boolean;
+  /** Tunnel-mode ESP: pad inner packets to this size (RFC 4303 section 2.7); 0 = off. */
+  readonly tfcPadTo: number;
+}
+
+/**
+ * The data plane's spec of an SA the engine negotiated, with its child's
+ * `settings` (absent: the data plane's defaults, a 1024-packet window, DF
+ * and DSCP copied, no TFC padding). TFC padding is used only on outbound
+ * tunnel-mode ESP SAs whose peer did not send ESP_TFC_PADDING_NOT_SUPPORTED.
+ */
+export function saSpecFromInstall(sa: SaInstall, settings?: ChildSaSettings): SaSpec {
   const out = sa.direction === "out";
+  const tunnel = sa.mode === "tunnel";
+  const tfc = settings && out && tunnel && sa.protocol === "esp" && sa.tfcPadding &&
+    settings.tfcPadTo > 0;
   const encr = encryption(sa);
   if (sa.protocol === "esp" && !encr) throw new UnsupportedSaError("ESP SA without encryption");
   const l = sa.lifetimes;
@@ -103,6 +127,18 @@ export function saSpecFromInstall(sa: SaInstall): SaSpec {
     },
     reqid: sa.childSaId,
     label: `${sa.connectionName}/${sa.childName}`,
+    ...(settings
+      ? {
+        replayWindow: settings.replayWindow,
+        ...(tunnel
+          ? {
+            df: settings.copyDf ? "copy" as const : "clear" as const,
+            dscp: settings.copyDscp ? "copy" as const : 0,
+          }
+          : {}),
+        ...(tfc ? { tfcPadTo: settings.tfcPadTo } : {}),
+      }
+      : {}),
   };
 }
 

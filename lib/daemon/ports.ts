@@ -180,7 +180,16 @@ export interface ExpireEvent {
   readonly description: string;
 }
 
-/** The packet path (TUN, ESP sockets, SAD) as the daemon drives it. */
+/**
+ * The packet path (TUN, ESP sockets, SAD) as the daemon drives it.
+ *
+ * Ordering: the daemon calls `installSa`, `removeSa` and `updateSa` as soon
+ * as the engine asks (pipelined), without waiting for earlier calls to
+ * resolve. An implementation must apply them in call order (e.g. post them
+ * to its Worker synchronously, in order); each promise resolves once that
+ * call took effect, and the daemon waits for it before anything that depends
+ * on it (the next `send`, `event` and SaState).
+ */
 export interface DataplanePort<P = unknown> {
   /** Apply a configuration: SPD, trap policies, routes. Called before any SA is installed. */
   configure(config: P): Promise<void>;
@@ -203,6 +212,12 @@ export interface DataplanePort<P = unknown> {
   removeVirtualIp?(address: string): Promise<void>;
   /** Extra status for `ipsec status --json` (interfaces, drop counters). */
   describe?(): Promise<Json>;
+  /**
+   * `ipsec spd` as enforced now: the configured entries plus a gateway's
+   * per-client instances of named entries (absent: the configured table);
+   * `decorrelated`: as SPD-S, SPD-O and SPD-I (RFC 4301 section 4.4.1.3).
+   */
+  spdTable?(decorrelated?: boolean): readonly TableRow[];
   /** Removes routes, addresses, the TUN; stops workers. */
   close(): Promise<void>;
 }

@@ -25,15 +25,7 @@ import { formatIdentity, formatIdentityPattern } from "../db/identity.ts";
 import { padIdText } from "../db/pad.ts";
 import type { PadEntry } from "../db/pad.ts";
 import { formatIpv4, formatIpv6 } from "../db/address.ts";
-import {
-  type AddressSelector,
-  formatAddressSelector,
-  formatPortSelector,
-  parseAddressSelector,
-  protocolName,
-  type Selector,
-} from "../db/selector.ts";
-import type { SpdEntry } from "../db/spd.ts";
+import { type AddressSelector, parseAddressSelector } from "../db/selector.ts";
 import type { DataplaneOptions } from "../dataplane/dataplane.ts";
 import {
   type AdapterLog,
@@ -52,41 +44,14 @@ import { NATT_PORT, UdpIkeTransport } from "./udp_transport.ts";
 import { NattIkeTransport } from "./natt_transport.ts";
 import { routeSource } from "./route_source.ts";
 import { ResolvConf } from "./resolv_conf.ts";
+import type { ChildSaSettings } from "./install_spec.ts";
+import { spdRows } from "./spd_table.ts";
+
+export { spdRows };
 import { AddressMonitor } from "./address_monitor.ts";
 
 /** fwmark of everything the data plane sends (its packets skip the TUN table). */
 export const DATAPLANE_MARK = 0x5000;
-
-function selectorText(s: Selector): string {
-  const proto = s.protocol === "any" ? "" : ` ${protocolName(s.protocol)}`;
-  const port = (p: Selector["localPort"]) =>
-    p.kind === "any" ? "" : `:${formatPortSelector(p, s.protocol)}`;
-  return `${formatAddressSelector(s.localAddress)}${port(s.localPort)} -> ` +
-    `${formatAddressSelector(s.remoteAddress)}${port(s.remotePort)}${proto}`;
-}
-
-/** `ipsec spd` rows: one per selector set, in SPD order. */
-export function spdRows(entries: readonly SpdEntry[]): TableRow[] {
-  const rows: TableRow[] = [];
-  entries.forEach((e, i) => {
-    const p = e.processing;
-    const processing = p
-      ? `${p.protocol.toUpperCase()} ${p.mode}` +
-        (p.tunnel ? ` ${p.tunnel.local} -> ${p.tunnel.remote}` : "")
-      : "";
-    e.selectors.forEach((s, j) => {
-      rows.push({
-        "#": j === 0 ? i + 1 : "",
-        label: j === 0 ? e.label ?? "" : "",
-        selector: selectorText(s),
-        name: j === 0 && e.name ? formatIdentityPattern(e.name) : "",
-        action: j === 0 ? e.action.toUpperCase() : "",
-        processing: j === 0 ? processing : "",
-      });
-    });
-  });
-  return rows;
-}
 
 /** `ipsec pad` rows: one per entry. */
 export function padRows(entries: readonly PadEntry[]): TableRow[] {
@@ -204,9 +169,25 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     spd: spdRows(spd),
     pad: padRows(pad),
     listenAddrs,
-    payload: { engine, spd, dataplane },
+    payload: { engine, spd, dataplane, children: childSettings(config, dataplane.tunMtu ?? 1400) },
     resolvConf: config.resolvConf,
   };
+}
+
+/** Each child's `replay_window`, `copy_df`, `copy_dscp`, `tfc_padding` (`mtu` = the TUN MTU). */
+export function childSettings(config: Config, tunMtu: number): Map<string, ChildSaSettings> {
+  const out = new Map<string, ChildSaSettings>();
+  for (const c of config.connections) {
+    for (const ch of c.children) {
+      out.set(`${c.name}/${ch.name}`, {
+        replayWindow: ch.replayWindow,
+        copyDf: ch.copyDf,
+        copyDscp: ch.copyDscp,
+        tfcPadTo: ch.tfcPadding === "mtu" ? tunMtu : ch.tfcPadding,
+      });
+    }
+  }
+  return out;
 }
 
 /** Loads and validates a config file; every problem becomes a {@link ConfigLoadError}. */

@@ -47,6 +47,11 @@ export interface WorkerInit {
   tickMs: number;
   /** False: plain read/write on the TUN even where io_uring would batch them. */
   tunRing?: boolean;
+  /**
+   * "out"/"both": try TUN offloads (virtio_net_hdr, TSO, checksum; see
+   * offload.ts). "in": the TUN fd has them on (as the "out" Worker reported).
+   */
+  tunOffload?: boolean;
 }
 
 /** A control request from the main thread. */
@@ -77,10 +82,24 @@ export type ControlRequest =
 /** A request as posted: with its id. */
 export type ControlMessage = ControlRequest & { id: number };
 
+/** The answer to one control message. */
+export type WorkerReply =
+  | { type: "reply"; id: number; ok: true; value?: boolean | DataplaneStats }
+  | { type: "reply"; id: number; ok: false; error: string };
+
 /** What the Worker posts back. */
 export type WorkerMessage =
-  | { type: "ready"; wakeFd: number; tunName: string; tunFd: number; backend: string }
-  | { type: "reply"; id: number; ok: true; value?: boolean | DataplaneStats }
-  | { type: "reply"; id: number; ok: false; error: string }
+  | {
+    type: "ready";
+    wakeFd: number;
+    tunName: string;
+    tunFd: number;
+    backend: string;
+    /** The TUN carries virtio_net_hdr frames (offloads accepted). */
+    tunOffload: boolean;
+  }
+  | WorkerReply
+  /** The replies to every control message handled in one wake-up, in order. */
+  | { type: "replies"; replies: WorkerReply[] }
   | { type: "event"; event: DataplaneEvent }
   | { type: "fatal"; message: string };

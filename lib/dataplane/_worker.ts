@@ -35,12 +35,14 @@ import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { EventFd } from "../../ffi/eventfd.ts";
 import { PollSet } from "../../ffi/poll.ts";
 import { MmsgBatch, type NetSocket, openRawSocket, openUdpSocket } from "../../ffi/socket.ts";
-import { openTun, TunDevice, TunRing } from "../../ffi/tun.ts";
+import { openTun, TUN_OFFLOAD_FRAME, TunDevice, TunRing } from "../../ffi/tun.ts";
 import { writeIpv4Header } from "../ip/ipv4.ts";
 import { writeIpv6Header } from "../ip/ipv6.ts";
 import { type CoreIo, DataplaneCore, type DataplaneEvent } from "./core.ts";
-import type { ControlMessage, WorkerInit, WorkerMessage } from "./_protocol.ts";
+import type { ControlMessage, WorkerInit, WorkerMessage, WorkerReply } from "./_protocol.ts";
 import { buildProcessor } from "./sa_spec.ts";
+import { TcpCoalescer } from "./offload.ts";
+import { setImmediate } from "node:timers";
 
 interface WorkerScope {
   postMessage(m: WorkerMessage): void;
@@ -75,8 +77,13 @@ scope.onmessage = (e: MessageEvent) => {
   }
 };
 
+/**
+ * One turn of the event loop, so posted control messages get delivered.
+ * setImmediate, not setTimeout(0): timers are clamped to >= 1 ms (2-3 ms
+ * measured on a loaded VM), and every SA install waits for this once.
+ */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 0));
+  return new Promise((r) => setImmediate(r));
 }
 
 let stopId = -1;
@@ -93,11 +100,11 @@ async function main(): Promise<void> {
     const receives = init.role !== "out";
     let tun: TunDevice;
     if (sends) {
-      tun = openTun({ name: init.tunName, mtu: init.tunMtu });
+      tun = openTun({ name: init.tunName, mtu: init.tunMtu, offload: init.tunOffload });
       closers.push(tun);
     } else {
       // The "out" Worker owns the TUN; this one only writes to it.
-      tun = new TunDevice(init.tunFd!, init.tunName, false);
+      tun = new TunDevice(init.tunFd!, init.tunName, false, init.tunOffload === true);
     }
     const rx: RxSocket[] = [];
     const families: (4 | 6)[] = init.ipv6 ? [4, 6] : [4];
@@ -141,12 +148,27 @@ async function main(): Promise<void> {
       }
     };
 
-    const tunBuf = new Uint8Array(65536);
+    const tunBuf = new Uint8Array(TUN_OFFLOAD_FRAME);
+    // Offloads on: reads are virtio_net_hdr frames of up to 64 KB (segmented by
+    // core.outboundFrame); writes go through a TcpCoalescer (GRO, below).
+    const vnet = tun.offload;
+    let tunWriteErrors = 0;
     // Many TUN reads/writes per system call where io_uring is available (else one each).
-    const ring = init.tunRing === false
-      ? null
-      : TunRing.open(tun.fd, init.batch, Math.max(2048, init.tunMtu + 256));
+    const ring = init.tunRing === false ? null : TunRing.open(
+      tun.fd,
+      init.batch,
+      vnet ? TUN_OFFLOAD_FRAME : Math.max(2048, init.tunMtu + 256),
+    );
     if (ring) closers.push(ring);
+    // GRO: in-order segments of one TCP flow in a receive batch become one
+    // super-packet; everything gets its virtio_net_hdr. Written at batch end.
+    const gro = vnet
+      ? new TcpCoalescer(
+        1 << 19,
+        ring ? (f) => ring.queueWrite(f) : (f) => void (tun.write(f) || tunWriteErrors++),
+        () => ring?.flushWrites(),
+      )
+      : null;
     /** Packets the next TUN read batch asks for (adapts to what the last one got). */
     let tunWant = 8;
     const io: CoreIo = {
@@ -163,7 +185,13 @@ async function main(): Promise<void> {
       commitOut(v4, length) {
         (v4 ? tx4 : tx6)!.commitToIpDestination(length);
       },
-      toTun: ring
+      toTun: gro
+        ? (p) => {
+          // Written by gro.flush() and ring.flushWrites() before the slot is reused.
+          gro.push(p);
+          return true;
+        }
+        : ring
         ? (p) => {
           // Written by ring.flushWrites() before the receive slot is reused.
           ring.queueWrite(p);
@@ -189,6 +217,7 @@ async function main(): Promise<void> {
       tunName: tun.name,
       tunFd: tun.fd,
       backend: backend.name,
+      tunOffload: vnet,
     });
 
     let running = true;
@@ -271,7 +300,9 @@ async function main(): Promise<void> {
           core.inbound(slot, at - 40, at + len, proto, spi);
         }
       }
+      gro?.flush();
       ring?.flushWrites();
+      gro?.reset();
       return n;
     };
 
@@ -280,30 +311,38 @@ async function main(): Promise<void> {
       if (ps.readable(0)) wake.drain();
       const posted = Atomics.load(control, 0);
       while (received < posted) await yieldToEventLoop();
+      // One message back for everything handled now (a postMessage costs more than an install).
+      const replies: WorkerReply[] = [];
       while (inbox.length > 0) {
         const m = inbox.shift()!;
         try {
           if (m.type === "stats") {
             const s = core.stats();
             s.drops["send-failed"] += sendErrors;
-            s.drops["tun-write-failed"] += ring?.writeErrors ?? 0;
-            post({ type: "reply", id: m.id, ok: true, value: s });
+            s.drops["tun-write-failed"] += (ring?.writeErrors ?? 0) + tunWriteErrors;
+            s.packets.coalesced = gro?.superPackets ?? 0;
+            replies.push({ type: "reply", id: m.id, ok: true, value: s });
           } else {
             const value = handle(m);
             // "stop" is answered after the fds are closed (below).
-            if (m.type !== "stop") post({ type: "reply", id: m.id, ok: true, value });
+            if (m.type !== "stop") replies.push({ type: "reply", id: m.id, ok: true, value });
           }
         } catch (e) {
-          post({ type: "reply", id: m.id, ok: false, error: (e as Error).message });
+          replies.push({ type: "reply", id: m.id, ok: false, error: (e as Error).message });
         }
       }
+      if (replies.length === 1) post(replies[0]);
+      else if (replies.length > 1) post({ type: "replies", replies });
       if (!running) break;
       try {
         if (tunSlot > 0 && ps.readable(tunSlot) && ring) {
           for (let round = 0; round < 8; round++) {
             const want = tunWant;
             const n = ring.readBatch(want);
-            for (let i = 0; i < n; i++) core.outbound(ring.packet(i));
+            for (let i = 0; i < n; i++) {
+              if (vnet) core.outboundFrame(ring.packet(i));
+              else core.outbound(ring.packet(i));
+            }
             tunWant = Math.min(init.batch, Math.max(8, n * 2));
             if (n < want) break;
           }
@@ -312,7 +351,8 @@ async function main(): Promise<void> {
           for (let k = 0; k < init.batch * 4; k++) {
             const n = tun.read(tunBuf);
             if (n < 0) break;
-            core.outbound(tunBuf.subarray(0, n));
+            if (vnet) core.outboundFrame(tunBuf.subarray(0, n));
+            else core.outbound(tunBuf.subarray(0, n));
           }
           flush();
         }

@@ -29,6 +29,7 @@ import { selectorMatches } from "../db/selector.ts";
 import { Spd, type SpdEntry } from "../db/spd.ts";
 import { ESP_DROP_REASONS, type EspDropReason, espDropReason, espSendError } from "../esp/esp.ts";
 import { clampTcpMss, mssForMtu } from "./mss.ts";
+import { TcpSegmenter } from "./offload.ts";
 import type { PacketProcessor, SaSpec } from "./sa_spec.ts";
 
 /** Every reason the data plane drops a packet (one counter each). */
@@ -57,6 +58,8 @@ export const DROP_REASONS = [
   "tun-write-failed",
   /** Received datagram is neither ESP/AH nor IKE/keepalive. */
   "not-ipsec",
+  /** A TUN offload frame (virtio_net_hdr) that cannot be segmented or checksummed. */
+  "offload-malformed",
 ] as const;
 /** A drop reason. */
 export type DropReason = typeof DROP_REASONS[number];
@@ -144,6 +147,10 @@ export interface DataplaneStats {
     queued: number;
     ike: number;
     keepalive: number;
+    /** TUN offload frames that were GSO super-packets (each counted in outbound per segment). */
+    superPackets: number;
+    /** GSO super-packets written to the TUN (GRO; counted by the Worker). */
+    coalesced: number;
   };
   drops: Record<DropReason, number>;
   sas: SaStats[];
@@ -185,6 +192,11 @@ export interface CoreOptions {
    * to fit it. Absent: no clamping.
    */
   clampMssToMtu?: number;
+  /**
+   * Largest packet {@linkcode DataplaneCore.outboundFrame} cuts a TUN
+   * super-packet into (default: `clampMssToMtu`, else 65535).
+   */
+  tunMtu?: number;
 }
 
 interface SaRecord {
@@ -214,6 +226,8 @@ export class DataplaneCore {
   readonly #acquireTimeout: number;
   readonly #mss4: number;
   readonly #mss6: number;
+  readonly #segmenter: TcpSegmenter;
+  readonly #outboundOne = (p: Uint8Array) => this.outbound(p);
   #spd: Spd | null = null;
   /** Outbound SAs, newest first (a rekeyed SA takes over at once). */
   #out: SaRecord[] = [];
@@ -230,7 +244,16 @@ export class DataplaneCore {
     "policy-discard": { last: -Infinity, suppressed: 0 },
     "sa-selector-mismatch": { last: -Infinity, suppressed: 0 },
   };
-  readonly packets = { outbound: 0, inbound: 0, bypass: 0, queued: 0, ike: 0, keepalive: 0 };
+  readonly packets = {
+    outbound: 0,
+    inbound: 0,
+    bypass: 0,
+    queued: 0,
+    ike: 0,
+    keepalive: 0,
+    superPackets: 0,
+    coalesced: 0,
+  };
 
   constructor(io: CoreIo, o: CoreOptions = {}) {
     this.#io = io;
@@ -241,6 +264,7 @@ export class DataplaneCore {
     const mtu = o.clampMssToMtu ?? 0;
     this.#mss4 = mtu > 0 ? mssForMtu(mtu, false) : 0;
     this.#mss6 = mtu > 0 ? mssForMtu(mtu, true) : 0;
+    this.#segmenter = new TcpSegmenter(o.tunMtu ?? (mtu > 0 ? mtu : 65535));
     this.drops = {} as Record<DropReason, number>;
     for (const r of DROP_REASONS) this.drops[r] = 0;
   }
@@ -331,6 +355,18 @@ export class DataplaneCore {
   }
 
   // ---------------------------------------------------------------- outbound
+
+  /**
+   * Processes one frame read from a TUN with offloads on (virtio_net_hdr +
+   * packet, lib/dataplane/offload.ts): a TCP super-packet is cut into
+   * segments of at most the TUN MTU, a packet with a partial checksum gets
+   * it completed; each resulting packet then goes through
+   * {@linkcode outbound}. The frame's bytes are reused in place.
+   */
+  outboundFrame(frame: Uint8Array): void {
+    if (frame.length > 1 && frame[1] !== 0) this.packets.superPackets++;
+    if (this.#segmenter.process(frame, this.#outboundOne) < 0) this.drops["offload-malformed"]++;
+  }
 
   /** Processes one packet read from the TUN. */
   outbound(packet: Uint8Array): void {

@@ -140,6 +140,15 @@ export interface DataplaneOptions {
   inboundDefault?: "bypass" | "discard";
   /** False: plain read/write on the TUN even where io_uring would batch them (default: io_uring when available). */
   tunRing?: boolean;
+  /**
+   * TUN offloads (default true): the kernel hands over TCP super-packets
+   * of up to 64 KB with checksums left to us, which the data plane cuts
+   * into segments itself (TSO), and decrypted in-order segments of a flow
+   * go back as one super-packet (GRO); see lib/dataplane/offload.ts. Falls
+   * back to plain packets when the kernel refuses;
+   * {@linkcode Dataplane.tunOffload} tells.
+   */
+  tunOffload?: boolean;
 }
 
 /**
@@ -177,6 +186,21 @@ export function tunMtuFor(
   return pathMtu - outer - esp;
 }
 
+/** Metric of the blackhole behind each TUN route (the TUN route has metric 0). */
+export const BACKSTOP_METRIC = 0xfff0;
+
+/** The blackhole route that catches a TUN route's traffic while that route is missing. */
+function backstopFor(r: RouteSpec): RouteSpec {
+  return {
+    dst: r.dst,
+    prefixLength: r.prefixLength,
+    table: r.table,
+    metric: BACKSTOP_METRIC,
+    kind: "blackhole",
+    replace: true,
+  };
+}
+
 /** A data plane that failed to start or was used after it stopped. */
 export class DataplaneError extends Error {
   override readonly name = "DataplaneError";
@@ -203,7 +227,19 @@ interface WorkerLink {
   /** [0] = control messages posted to it. */
   control: Int32Array;
   wakeFd: number;
+  /** The deferred wake-up of messages posted with `wake: false` (see {@link LAZY_WAKE_MS}). */
+  lazyWake?: ReturnType<typeof setTimeout>;
 }
+
+/**
+ * How long a message posted without a wake-up (an outbound SA the IKE
+ * exchange does not wait for) may sit before the Worker is woken for it;
+ * it is applied earlier when the Worker wakes anyway (a packet, its tick, a
+ * message that wakes it), always before the next packet it handles. One
+ * wake-up then serves many handshakes: a thread wake-up costs the main
+ * thread and the Worker more than the install itself.
+ */
+export const LAZY_WAKE_MS = 20;
 
 /** The running data plane (see the module documentation). */
 export class Dataplane {
@@ -231,6 +267,8 @@ export class Dataplane {
   tunName = "";
   /** The crypto backend the Workers use ("libcrypto", "node", "noble"). */
   backend = "";
+  /** TUN offloads are on (asked for with `tunOffload` and accepted by the kernel). */
+  tunOffload = false;
 
   private constructor() {}
 
@@ -263,6 +301,7 @@ export class Dataplane {
       acquireTimeoutMs: opts.acquireTimeoutMs ?? 5000,
       tickMs: opts.tickMs ?? 100,
       ...(opts.tunRing !== undefined ? { tunRing: opts.tunRing } : {}),
+      tunOffload: opts.tunOffload ?? true,
     };
     const url = opts.workerUrl ?? defaultWorkerUrl();
     try {
@@ -270,7 +309,15 @@ export class Dataplane {
       const first = await dp.#spawn(url, { ...base, role: workers === 2 ? "out" : "both" });
       dp.tunName = first.tunName;
       dp.backend = first.backend;
-      if (workers === 2) await dp.#spawn(url, { ...base, role: "in", tunFd: first.tunFd });
+      dp.tunOffload = first.tunOffload;
+      if (workers === 2) {
+        await dp.#spawn(url, {
+          ...base,
+          role: "in",
+          tunFd: first.tunFd,
+          tunOffload: first.tunOffload,
+        });
+      }
       dp.#configureRouting(addresses, routes, sources, table, mark, opts.rulePriority ?? table);
       if (opts.inboundGuard ?? true) {
         const ikePorts = [500, 4500, opts.udpEncapPort ?? 0].filter((p) => p > 0);
@@ -288,7 +335,7 @@ export class Dataplane {
   #spawn(
     url: URL | string,
     init: Omit<WorkerInit, "control">,
-  ): Promise<{ tunName: string; tunFd: number; backend: string }> {
+  ): Promise<{ tunName: string; tunFd: number; backend: string; tunOffload: boolean }> {
     const sab = new SharedArrayBuffer(8);
     const worker = new Worker(url, { type: "module" });
     const link: WorkerLink = { role: init.role, worker, control: new Int32Array(sab), wakeFd: -1 };
@@ -342,7 +389,7 @@ export class Dataplane {
     }
   }
 
-  /** Adds routes into the TUN (and the fwmark rule of a family's first route). */
+  /** Adds routes into the TUN, each with its blackhole backstop (and a family's fwmark rule). */
   #addRoutes(routes: { address: Uint8Array; prefix: number }[]): void {
     const nl = this.#routing();
     const { sources, table, mark, priority } = this.#routeOpts;
@@ -356,6 +403,13 @@ export class Dataplane {
         prefSrc: sources.find((s) => s.length === len),
         replace: true,
       };
+      // Fail closed: a blackhole behind each TUN route (higher metric) drops
+      // the traffic whenever the TUN route is missing: the kernel flushes
+      // every route through the TUN when its last IPv4 address (a virtual
+      // IP) goes, until we put them back, and all of them if we crash.
+      const backstop = backstopFor(spec);
+      nl.addRoute(backstop);
+      this.#undo.push(() => nl.deleteRoute(backstop));
       const vip = this.#newestVip(len);
       nl.addRoute(vip ? { ...spec, prefSrc: vip } : spec);
       this.#undo.push(() => nl.deleteRoute(spec));
@@ -387,10 +441,12 @@ export class Dataplane {
     const nl = this.#routing();
     for (const r of [...this.#tunRoutes]) {
       if (keep.has(key(r.dst, r.prefixLength))) continue;
-      try {
-        nl.deleteRoute(r);
-      } catch (e) {
-        if (!(e instanceof NetlinkError && e.errno === 3)) throw e; // ESRCH: gone already
+      for (const route of [r, backstopFor(r)]) {
+        try {
+          nl.deleteRoute(route);
+        } catch (e) {
+          if (!(e instanceof NetlinkError && e.errno === 3)) throw e; // ESRCH: gone already
+        }
       }
       this.#tunRoutes.splice(this.#tunRoutes.indexOf(r), 1);
     }
@@ -415,6 +471,8 @@ export class Dataplane {
       this.#pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
       else p.reject(new DataplaneError(m.error));
+    } else if (m.type === "replies") {
+      for (const r of m.replies) this.#onMessage(r);
     } else if (m.type === "event") {
       for (const l of this.#listeners) l(m.event);
     } else if (m.type === "fatal") {
@@ -433,22 +491,36 @@ export class Dataplane {
     return this.#links.find((l) => l.role === "both" || l.role === dir);
   }
 
-  #request<T>(dir: "in" | "out", req: ControlRequest): Promise<T> {
+  #request<T>(dir: "in" | "out", req: ControlRequest, wake = true): Promise<T> {
     const link = this.#link(dir);
     if (this.#stopped || !link || link.wakeFd < 0) {
       return Promise.reject(new DataplaneError("data plane is stopped"));
     }
-    return this.#post<T>(link, req);
+    return this.#post<T>(link, req, wake);
   }
 
-  #post<T>(link: WorkerLink, req: ControlRequest): Promise<T> {
+  /**
+   * Posts `req` to the Worker; `wake: false` leaves it for the Worker's next
+   * wake-up, or wakes it {@link LAZY_WAKE_MS} later. Messages are applied in
+   * posting order either way.
+   */
+  #post<T>(link: WorkerLink, req: ControlRequest, wake = true): Promise<T> {
     const id = this.#nextId++;
     const p = new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
     });
     Atomics.add(link.control, 0, 1);
     link.worker.postMessage({ ...req, id });
-    signalEventFd(link.wakeFd);
+    if (wake) {
+      clearTimeout(link.lazyWake);
+      link.lazyWake = undefined;
+      signalEventFd(link.wakeFd);
+    } else if (link.lazyWake === undefined) {
+      link.lazyWake = setTimeout(() => {
+        link.lazyWake = undefined;
+        if (!this.#stopped) signalEventFd(link.wakeFd);
+      }, LAZY_WAKE_MS);
+    }
     return p;
   }
 
@@ -539,14 +611,19 @@ export class Dataplane {
     return this.#guard?.plan ?? null;
   }
 
-  /** Installs an SA (rejects with the reason when the spec is unusable). */
-  installSa(spec: SaSpec): Promise<void> {
+  /**
+   * Installs an SA (rejects with the reason when the spec is unusable).
+   * `wake: false`: no hurry (see {@link LAZY_WAKE_MS}): the Worker applies
+   * it when it next wakes up, for whatever reason; until then its traffic is
+   * handled as having no SA yet (queued for the acquire, never sent clear).
+   */
+  installSa(spec: SaSpec, opts: { wake?: boolean } = {}): Promise<void> {
     try {
       validateSaSpec(spec);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#request<void>(spec.direction, { type: "installSa", spec });
+    return this.#request<void>(spec.direction, { type: "installSa", spec }, opts.wake ?? true);
   }
 
   /** Removes an SA; resolves to whether it was installed. */
@@ -620,6 +697,7 @@ export class Dataplane {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    for (const link of this.#links) clearTimeout(link.lazyWake);
     this.#runUndo();
     // The "in" Worker writes to the TUN the "out" Worker owns: stop it first.
     const order = [...this.#links].sort((a, b) => (a.role === "in" ? -1 : b.role === "in" ? 1 : 0));

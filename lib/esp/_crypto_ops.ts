@@ -12,8 +12,10 @@ import type {
   AeadInPlace,
   BlockCipher,
   BlockCipherInPlace as CipherInPlace,
+  BlockCipherRange,
   Mac,
   MacInPlace,
+  MacRange,
 } from "../crypto/types.ts";
 
 /** Seals `buf[start..end)` in place; the tag lands at `buf[end..end+tagLength)`. */
@@ -76,6 +78,59 @@ export function cipherOps(c: BlockCipher): {
   return {
     encrypt: (iv, b, s, e) => b.set(c.encrypt(iv, b.subarray(s, e)), s),
     decrypt: (iv, b, s, e) => b.set(c.decrypt(iv, b.subarray(s, e)), s),
+  };
+}
+
+/** CBC over `buf[start..end)` in place, the IV at `ivBuf[ivOff..)` (usually the packet itself). */
+export type CipherRangeOp = (
+  ivBuf: Uint8Array,
+  ivOff: number,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+) => void;
+
+/** Offset-based CBC for `c`: its own range calls when present (no views), else views + {@linkcode cipherOps}. */
+export function cipherRangeOps(c: BlockCipher): { encrypt: CipherRangeOp; decrypt: CipherRangeOp } {
+  const r = c as Partial<BlockCipherRange>;
+  if (typeof r.encryptRange === "function" && typeof r.decryptRange === "function") {
+    const x = c as BlockCipherRange;
+    return {
+      encrypt: (iv, io, b, s, e) => x.encryptRange(iv, io, b, s, e),
+      decrypt: (iv, io, b, s, e) => x.decryptRange(iv, io, b, s, e),
+    };
+  }
+  const ops = cipherOps(c);
+  const n = c.ivLength;
+  return {
+    encrypt: (iv, io, b, s, e) => ops.encrypt(iv.subarray(io, io + n), b, s, e),
+    decrypt: (iv, io, b, s, e) => ops.decrypt(iv.subarray(io, io + n), b, s, e),
+  };
+}
+
+/** The MAC of `buf[start..end)` then `tail` into `out`. */
+export type MacRangeOp = (
+  out: Uint8Array,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  tail: Uint8Array,
+) => void;
+
+/** Offset-based MAC for `m`: its own range call when present, else views + {@linkcode macOps}. */
+export function macRangeOps(m: Mac): MacRangeOp {
+  const r = m as Partial<MacRange>;
+  if (typeof r.computeRange === "function") {
+    const x = m as MacRange;
+    return (out, b, s, e, tail) => x.computeRange(out, b, s, e, tail);
+  }
+  const to = macOps(m);
+  const parts: Uint8Array[] = [];
+  return (out, b, s, e, tail) => {
+    parts.length = 0;
+    parts.push(b.subarray(s, e));
+    if (tail.length > 0) parts.push(tail);
+    to(out, parts);
   };
 }
 

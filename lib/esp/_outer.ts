@@ -6,16 +6,7 @@
  * @module
  */
 
-import { ipv4HeaderLength, ipv4IsFragment, writeIpv4Header } from "../ip/ipv4.ts";
-import {
-  IPV6_HEADER,
-  ipv6ExtLength,
-  ipv6PayloadLength,
-  ipv6TrafficClass,
-  ipv6Valid,
-  isIpv6ExtHeader,
-  writeIpv6Header,
-} from "../ip/ipv6.ts";
+import { IPV6_HEADER, ipv6ExtLength, isIpv6ExtHeader } from "../ip/ipv6.ts";
 import { readU32 } from "./_crypto_ops.ts";
 
 /** How the outer header is filled in tunnel mode. */
@@ -39,25 +30,39 @@ export interface InnerInfo {
 
 /** Reads the inner packet's length, TOS and DF, or returns null when malformed. */
 export function innerInfo(packet: Uint8Array): InnerInfo | null {
-  const v = packet.length > 0 ? packet[0] >> 4 : 0;
+  const info: InnerInfo = { length: 0, tos: 0, df: false, proto: 0 };
+  return innerInfoAt(packet, 0, packet.length, info) ? info : null;
+}
+
+/**
+ * {@linkcode innerInfo} for the packet at `p[off..end)`, written into the
+ * caller's `info` (no allocation, for the per-packet path). False when
+ * malformed (then `info` is unspecified).
+ */
+export function innerInfoAt(p: Uint8Array, off: number, end: number, info: InnerInfo): boolean {
+  const avail = end - off;
+  const v = avail > 0 ? p[off] >> 4 : 0;
   if (v === 4) {
-    if (ipv4HeaderLength(packet) < 0) return null;
-    return {
-      length: (packet[2] << 8) | packet[3],
-      tos: packet[1],
-      df: (packet[6] & 0x40) !== 0,
-      proto: 4,
-    };
+    if (avail < 20) return false;
+    const ihl = (p[off] & 0x0f) * 4;
+    const total = (p[off + 2] << 8) | p[off + 3];
+    if (ihl < 20 || total < ihl || total > avail) return false;
+    info.length = total;
+    info.tos = p[off + 1];
+    info.df = (p[off + 6] & 0x40) !== 0;
+    info.proto = 4;
+    return true;
   }
-  if (v === 6 && ipv6Valid(packet)) {
-    return {
-      length: IPV6_HEADER + ipv6PayloadLength(packet),
-      tos: ipv6TrafficClass(packet),
-      df: true,
-      proto: 41,
-    };
+  if (v === 6 && avail >= IPV6_HEADER) {
+    const total = IPV6_HEADER + ((p[off + 4] << 8) | p[off + 5]);
+    if (total > avail) return false;
+    info.length = total;
+    info.tos = ((p[off] & 0x0f) << 4) | (p[off + 1] >> 4);
+    info.df = true;
+    info.proto = 41;
+    return true;
   }
-  return null;
+  return false;
 }
 
 /** The outer DF bit for `policy` given the inner DF. */
@@ -66,8 +71,10 @@ export function outerDf(policy: OuterHeaderPolicy, innerDf: boolean): boolean {
 }
 
 /**
- * Writes the outer IPv4 (20 bytes) or IPv6 (40 bytes) header at `out[o..)`
- * for a packet of `total` bytes carrying `proto`. Returns the header length.
+ * Writes the outer IPv4 (20 bytes, no options, fragment offset 0) or IPv6
+ * (40 bytes, flow label 0) header at `out[o..)` for a packet of `total`
+ * bytes carrying `proto`. Returns the header length. Allocation-free: it
+ * runs once per outbound packet.
  */
 export function writeOuterHeader(
   out: Uint8Array,
@@ -85,27 +92,52 @@ export function writeOuterHeader(
   // RFC 4301 section 5.1.2.1 / RFC 6040: ECN copied, DSCP copied or mapped.
   const tos = d === "copy" ? innerTos : ((d & 0x3f) << 2) | (innerTos & 3);
   if (src.length === 4) {
-    writeIpv4Header(out, o, {
-      tos,
-      totalLength: total,
-      id,
-      df,
-      ttl: policy.ttl,
-      protocol: proto,
-      src,
-      dst,
-    });
+    const ttl = policy.ttl;
+    const flags = df ? 0x40 : 0;
+    out[o] = 0x45;
+    out[o + 1] = tos;
+    out[o + 2] = (total >> 8) & 0xff;
+    out[o + 3] = total & 0xff;
+    out[o + 4] = (id >> 8) & 0xff;
+    out[o + 5] = id & 0xff;
+    out[o + 6] = flags;
+    out[o + 7] = 0;
+    out[o + 8] = ttl;
+    out[o + 9] = proto;
+    const s0 = src[0], s1 = src[1], s2 = src[2], s3 = src[3];
+    const d0 = dst[0], d1 = dst[1], d2 = dst[2], d3 = dst[3];
+    out[o + 12] = s0;
+    out[o + 13] = s1;
+    out[o + 14] = s2;
+    out[o + 15] = s3;
+    out[o + 16] = d0;
+    out[o + 17] = d1;
+    out[o + 18] = d2;
+    out[o + 19] = d3;
+    // RFC 1071 checksum of the ten 16-bit words just written (checksum field zero).
+    let sum = (0x4500 | (tos & 0xff)) + (total & 0xffff) + (id & 0xffff) + (flags << 8) +
+      (((ttl & 0xff) << 8) | (proto & 0xff)) + ((s0 << 8) | s1) + ((s2 << 8) | s3) +
+      ((d0 << 8) | d1) + ((d2 << 8) | d3);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    out[o + 10] = c >> 8;
+    out[o + 11] = c & 0xff;
     return 20;
   }
-  writeIpv6Header(out, o, {
-    trafficClass: tos,
-    flowLabel: 0,
-    payloadLength: total - IPV6_HEADER,
-    nextHeader: proto,
-    hopLimit: policy.ttl,
-    src,
-    dst,
-  });
+  const payload = total - IPV6_HEADER;
+  out[o] = 0x60 | (tos >> 4);
+  out[o + 1] = (tos & 0x0f) << 4;
+  out[o + 2] = 0;
+  out[o + 3] = 0;
+  out[o + 4] = (payload >> 8) & 0xff;
+  out[o + 5] = payload & 0xff;
+  out[o + 6] = proto;
+  out[o + 7] = policy.ttl;
+  for (let i = 0; i < 16; i++) {
+    out[o + 8 + i] = src[i];
+    out[o + 24 + i] = dst[i];
+  }
   return IPV6_HEADER;
 }
 
@@ -134,7 +166,7 @@ export interface IpsecLocation {
  * a non-zero first word (RFC 3948). Never throws.
  */
 export function locateIpsec(p: Uint8Array, proto: 50 | 51): IpsecLocation {
-  const r: IpsecLocation = {
+  return locateIpsecInto(p, proto, {
     error: null,
     v4: true,
     udp: false,
@@ -143,45 +175,83 @@ export function locateIpsec(p: Uint8Array, proto: 50 | 51): IpsecLocation {
     headerLength: 0,
     nextHeaderOffset: 9,
     spi: 0,
-  };
-  let off: number;
+  });
+}
+
+/**
+ * {@linkcode locateIpsec} for a packet received into `p[base..limit)` (a
+ * buffer that may hold more), into the caller's `r` (every field is
+ * overwritten), so the per-packet path allocates nothing. Returns `r`.
+ * `espOffset` and `end` are indexes into `p`; `headerLength` and
+ * `nextHeaderOffset` count from `base` (from the packet's first byte).
+ */
+export function locateIpsecInto(
+  p: Uint8Array,
+  proto: 50 | 51,
+  r: IpsecLocation,
+  base = 0,
+  limit: number = p.length,
+): IpsecLocation {
+  r.error = null;
+  r.v4 = true;
+  r.udp = false;
+  r.espOffset = 0;
+  r.end = 0;
+  r.headerLength = 0;
+  r.nextHeaderOffset = 9;
+  r.spi = 0;
+  if (limit > p.length) limit = p.length;
+  const avail = limit - base;
+  if (base < 0 || avail <= 0) return fail(r, "malformed");
+  let off: number; // from base
   let nh: number;
-  if (p.length > 0 && p[0] >> 4 === 4) {
-    const ihl = ipv4HeaderLength(p);
-    if (ihl < 0 || ipv4IsFragment(p)) return fail(r, "malformed");
+  let total: number;
+  const v = p[base] >> 4;
+  if (v === 4) {
+    // As ipv4HeaderLength() and ipv4IsFragment(), against `avail`.
+    const ihl = (p[base] & 0x0f) * 4;
+    total = (p[base + 2] << 8) | p[base + 3];
+    if (avail < 20 || ihl < 20 || total < ihl || total > avail) return fail(r, "malformed");
+    if ((p[base + 6] & 0x3f) !== 0 || p[base + 7] !== 0) return fail(r, "malformed");
     off = ihl;
-    nh = p[9];
-    r.end = (p[2] << 8) | p[3];
-  } else if (p.length > 0 && p[0] >> 4 === 6 && ipv6Valid(p)) {
+    nh = p[base + 9];
+  } else if (
+    v === 6 && avail >= IPV6_HEADER &&
+    IPV6_HEADER + ((p[base + 4] << 8) | p[base + 5]) <= avail
+  ) {
     r.v4 = false;
-    r.end = IPV6_HEADER + ipv6PayloadLength(p);
+    total = IPV6_HEADER + ((p[base + 4] << 8) | p[base + 5]);
     let nhOff = 6;
-    nh = p[6];
+    nh = p[base + 6];
     off = IPV6_HEADER;
-    while (isIpv6ExtHeader(nh)) {
-      const len = ipv6ExtLength(p.subarray(0, r.end), off, nh);
-      if (len < 0) return fail(r, "truncated");
-      nhOff = off;
-      nh = p[off];
-      off += len;
+    if (isIpv6ExtHeader(nh)) {
+      const pkt = p.subarray(base, base + total); // rare: extension headers before ESP
+      while (isIpv6ExtHeader(nh)) {
+        const len = ipv6ExtLength(pkt, off, nh);
+        if (len < 0) return fail(r, "truncated");
+        nhOff = off;
+        nh = pkt[off];
+        off += len;
+      }
     }
     r.nextHeaderOffset = nhOff;
   } else {
     return fail(r, "malformed");
   }
+  r.end = base + total;
   r.headerLength = off;
   if (nh === 17 && proto === 50) {
-    if (off + 8 + 4 > r.end) return fail(r, "truncated");
+    if (off + 8 + 4 > total) return fail(r, "truncated");
     r.udp = true;
     off += 8;
-    if (readU32(p, off) === 0) return fail(r, "malformed"); // non-ESP marker: IKE, not ESP
+    if (readU32(p, base + off) === 0) return fail(r, "malformed"); // non-ESP marker: IKE
   } else if (nh !== proto) {
     return fail(r, "malformed");
   }
   const spiAt = proto === 50 ? off : off + 4;
-  if (spiAt + 8 > r.end) return fail(r, "truncated");
-  r.espOffset = off;
-  r.spi = readU32(p, spiAt);
+  if (spiAt + 8 > total) return fail(r, "truncated");
+  r.espOffset = base + off;
+  r.spi = readU32(p, base + spiAt);
   return r;
 }
 

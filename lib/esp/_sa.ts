@@ -351,8 +351,11 @@ export abstract class IpsecSa {
    * `out` must not overlap `packet`.
    */
   abstract encapsulateInto(packet: Uint8Array, out: Uint8Array, offset?: number): number;
-  /** Processes the whole packet `p` in place: result length (from `lastOffset`) or a drop code. */
-  protected abstract decapsulate(p: Uint8Array): number;
+  /**
+   * Processes the packet received into `buf[start..end)` in place: result
+   * length (from `lastOffset`, an index into `buf`) or a drop code.
+   */
+  protected abstract decapsulate(buf: Uint8Array, start: number, end: number): number;
 
   /** Builds the result object for `n` bytes written to `out` (or a negative code). */
   protected outboundResult(out: Uint8Array, n: number): EspOutboundResult {
@@ -391,15 +394,12 @@ export abstract class IpsecSa {
   decapsulateInPlace(buf: Uint8Array, start = 0, end: number = buf.length): number {
     let r: number;
     try {
-      r = this.decapsulate(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      // Offsets stay those of `buf`: no view per packet of a larger receive buffer.
+      r = this.decapsulate(buf, start, end);
     } catch {
       r = D_INTERNAL;
     }
-    if (r < 0) {
-      this.stats.drops[espDropReason(r)]++;
-      return r;
-    }
-    this.lastOffset += start;
+    if (r < 0) this.stats.drops[espDropReason(r)]++;
     return r;
   }
 }

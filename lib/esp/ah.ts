@@ -379,7 +379,14 @@ export class AhSa extends IpsecSa {
    * Verifies a received AH packet and strips AH in place (tunnel: the inner
    * packet; transport: the packet without AH): see {@linkcode decapsulateInPlace}.
    */
-  protected decapsulate(p: Uint8Array): number {
+  protected decapsulate(buf: Uint8Array, start: number, end: number): number {
+    const p = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    const r = this.#decapsulate(p);
+    if (r >= 0) this.lastOffset += start;
+    return r;
+  }
+
+  #decapsulate(p: Uint8Array): number {
     const loc = locateIpsec(p, IPPROTO_AH);
     if (loc.error === "truncated") return D_TRUNCATED;
     if (loc.error !== null) return D_MALFORMED;

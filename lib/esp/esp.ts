@@ -89,15 +89,25 @@ import {
 } from "../ip/ipv6.ts";
 import {
   aeadOps,
-  cipherOps,
+  type CipherRangeOp,
+  cipherRangeOps,
   icvEqual,
-  macOps,
+  type MacRangeOp,
+  macRangeOps,
   type OpenInPlace,
   readU32,
   type SealInPlace,
   writeU32,
 } from "./_crypto_ops.ts";
-import { innerInfo, type IpsecLocation, locateIpsec, outerDf, writeOuterHeader } from "./_outer.ts";
+import {
+  type InnerInfo,
+  innerInfoAt,
+  type IpsecLocation,
+  locateIpsec,
+  locateIpsecInto,
+  outerDf,
+  writeOuterHeader,
+} from "./_outer.ts";
 import {
   espDropCode,
   type EspDropReason,
@@ -182,6 +192,7 @@ export interface EspSaConfig extends SaCommonConfig {
 }
 
 const RNG_POOL = 4096;
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * One ESP Security Association (either direction). Holds the keyed
@@ -211,14 +222,25 @@ export class EspSa extends IpsecSa {
   readonly #aad: Uint8Array;
   readonly #seqHi = new Uint8Array(4);
   readonly #mac: Uint8Array;
-  readonly #macParts: Uint8Array[] = [];
   readonly #pool = new Uint8Array(RNG_POOL);
   #poolPos = RNG_POOL;
   readonly #seal?: SealInPlace;
   readonly #open?: OpenInPlace;
-  readonly #enc?: (iv: Uint8Array, b: Uint8Array, s: number, e: number) => void;
-  readonly #dec?: (iv: Uint8Array, b: Uint8Array, s: number, e: number) => void;
-  readonly #macTo?: (out: Uint8Array, parts: readonly Uint8Array[]) => void;
+  readonly #enc?: CipherRangeOp;
+  readonly #dec?: CipherRangeOp;
+  readonly #macTo?: MacRangeOp;
+  /** Per-packet scratch for the inner header and the received packet's layout. */
+  readonly #info: InnerInfo = { length: 0, tos: 0, df: false, proto: 0 };
+  readonly #loc: IpsecLocation = {
+    error: null,
+    v4: true,
+    udp: false,
+    espOffset: 0,
+    end: 0,
+    headerLength: 0,
+    nextHeaderOffset: 9,
+    spi: 0,
+  };
 
   constructor(cfg: EspSaConfig) {
     super(cfg, "ESP");
@@ -245,11 +267,11 @@ export class EspSa extends IpsecSa {
       }
       this.#icvLength = t.icvLength;
       this.#mac = new Uint8Array(t.integ.outputLength);
-      this.#macTo = macOps(t.integ);
+      this.#macTo = macRangeOps(t.integ);
       if (t.kind === "cbc") {
         this.#ivLength = t.cipher.ivLength;
         this.#align = Math.max(4, t.cipher.blockSize);
-        const ops = cipherOps(t.cipher);
+        const ops = cipherRangeOps(t.cipher);
         this.#enc = ops.encrypt;
         this.#dec = ops.decrypt;
       } else {
@@ -293,6 +315,18 @@ export class EspSa extends IpsecSa {
     const body = payloadLength + 2;
     const padded = Math.ceil(body / this.#align) * this.#align;
     return 8 + this.#ivLength + padded + this.#icvLength;
+  }
+
+  /** Writes `n` random bytes to `out[at..at+n)` from the pool (no view). */
+  #randomInto(out: Uint8Array, at: number, n: number): void {
+    if (this.#poolPos + n > RNG_POOL) {
+      this.#rng(this.#pool);
+      this.#poolPos = 0;
+    }
+    const pool = this.#pool;
+    const p = this.#poolPos;
+    for (let i = 0; i < n; i++) out[at + i] = pool[p + i];
+    this.#poolPos = p + n;
   }
 
   #random(n: number): Uint8Array {
@@ -351,12 +385,12 @@ export class EspSa extends IpsecSa {
       this.#seal!(nonce, this.#aad, out, ptStart, ptEnd);
     } else {
       if (t.kind === "cbc") {
-        const iv = out.subarray(o + 8, o + 8 + ivLen);
-        iv.set(this.#random(ivLen));
-        this.#enc!(iv, out, ptStart, ptEnd);
+        this.#randomInto(out, o + 8, ivLen);
+        this.#enc!(out, o + 8, out, ptStart, ptEnd);
       }
       this.#computeIcv(out, o, ptEnd, hi);
-      out.set(this.#mac.subarray(0, this.#icvLength), ptEnd);
+      const mac = this.#mac;
+      for (let i = 0; i < this.#icvLength; i++) out[ptEnd + i] = mac[i];
     }
     this.stats.outPackets++;
     this.stats.outBytes += payload.length;
@@ -377,15 +411,13 @@ export class EspSa extends IpsecSa {
 
   /** MAC over buf[start..end) (|| seq high with ESN) into #mac. */
   #computeIcv(buf: Uint8Array, start: number, end: number, hi: number): void {
-    const parts = this.#macParts;
-    parts.length = 0;
-    parts.push(buf.subarray(start, end));
     if (this.esn) {
       // RFC 4303 section 2.2.1: the high half is appended after the payload for the ICV.
       writeU32(this.#seqHi, 0, hi);
-      parts.push(this.#seqHi);
+      this.#macTo!(this.#mac, buf, start, end, this.#seqHi);
+    } else {
+      this.#macTo!(this.#mac, buf, start, end, NO_BYTES);
     }
-    this.#macTo!(this.#mac, parts);
   }
 
   /**
@@ -420,8 +452,8 @@ export class EspSa extends IpsecSa {
   encapsulateInto(packet: Uint8Array, out: Uint8Array, offset = 0): number {
     const v = packet.length > 0 ? packet[0] >> 4 : 0;
     if (this.mode === "tunnel") {
-      const info = innerInfo(packet);
-      if (info === null) return S_MALFORMED;
+      const info = this.#info;
+      if (!innerInfoAt(packet, 0, packet.length, info)) return S_MALFORMED;
       const extra = Math.max(0, this.#tfcPadTo - info.length);
       // A TUN read is exactly one packet: trim (a new view) only when it is not.
       const inner = info.length === packet.length ? packet : packet.subarray(0, info.length);
@@ -562,7 +594,7 @@ export class EspSa extends IpsecSa {
     // Authenticated: only now may the window move (RFC 4303 section 3.4.3).
     if (!this.acceptSequence(hi, seqLow)) return dropCode("replay-duplicate");
     if (t.kind === "cbc") {
-      this.#dec!(buf.subarray(start + 8, ptStart), buf, ptStart, ctEnd);
+      this.#dec!(buf, start + 8, buf, ptStart, ctEnd);
     }
     const padLen = buf[ctEnd - 2];
     const nh = buf[ctEnd - 1];
@@ -581,8 +613,8 @@ export class EspSa extends IpsecSa {
   /** Tunnel mode: the inner packet at `p[ptStart..end)`, TFC padding trimmed by its own length. */
   #tunnelInner(p: Uint8Array, ptStart: number, end: number, nh: number): number {
     if (nh !== IPPROTO_IPIP && nh !== IPPROTO_IPV6) return D_NEXT_HEADER;
-    const info = innerInfo(p.subarray(ptStart, end));
-    if (info === null || info.proto !== nh) return D_MALFORMED;
+    const info = this.#info;
+    if (!innerInfoAt(p, ptStart, end, info) || info.proto !== nh) return D_MALFORMED;
     this.lastOffset = ptStart;
     return info.length;
   }
@@ -616,9 +648,9 @@ export class EspSa extends IpsecSa {
    * Processes a whole received IP packet carrying ESP (directly or in UDP
    * per RFC 3948) in place: see {@linkcode decapsulateInPlace}.
    */
-  protected decapsulate(p: Uint8Array): number {
-    // 1. Locate ESP behind the outer header (and UDP header).
-    const loc = locateEsp(p);
+  protected decapsulate(p: Uint8Array, start: number, packetEnd: number): number {
+    // 1. Locate ESP behind the outer header (and UDP header) in p[start..packetEnd).
+    const loc = locateIpsecInto(p, IPPROTO_ESP, this.#loc, start, packetEnd);
     if (loc.error !== null) return dropCode(loc.error);
     // 2. Verify, update the window, decrypt.
     const r = this.#inbound(p, loc.espOffset, loc.end);
@@ -629,7 +661,7 @@ export class EspSa extends IpsecSa {
     // 3p. Transport: move the outer header next to the payload and fix it up.
     const hdrLen = loc.headerLength;
     const newStart = ptStart - hdrLen;
-    p.copyWithin(newStart, 0, hdrLen);
+    p.copyWithin(newStart, start, start + hdrLen);
     const out = p.subarray(newStart, r);
     if (loc.v4) {
       out[9] = nh;

@@ -1369,7 +1369,10 @@ export class IkeEngine {
         if (why) {
           this.#log("warn", `${sa.label} authentication of the responder failed: ${why}`);
           sa.pending.length = 0;
-          sa.pending.push({ kind: "auth_failed", reason: "responder authentication failed" });
+          sa.pending.push({
+            kind: "auth_failed",
+            reason: `responder authentication failed: ${why}`,
+          });
           this.#pump(sa, now);
           return;
         }
@@ -1539,8 +1542,10 @@ export class IkeEngine {
     this.#armDpd(sa);
     this.#armKeepalive(sa, now);
     this.#armIkeRekey(sa, now);
+    // Either end reauthenticates (as strongSwan's reauth_time does), the responder only
+    // when its connection names the peer's address (it becomes the new SA's initiator).
     const reauth = sa.config.reauthSeconds ?? 0;
-    if (reauth > 0 && sa.initiator) {
+    if (reauth > 0 && (sa.initiator || !addressMatches(sa.config.remoteAddress, ""))) {
       this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "reauth"), at: now + reauth * 1000 });
     }
   }
@@ -1810,6 +1815,12 @@ export class IkeEngine {
         return;
       }
       this.#log("warn", `${sa.label} CREATE_CHILD_SA for ${task.config.name} failed: ${co.reason}`);
+      if (co.notify === undefined && first(res, PayloadType.SA)) {
+        // The peer installed what it answered (e.g. tunnel mode for our transport request,
+        // RFC 7296 section 1.3.1): delete its half too (section 2.21.3).
+        sa.children.set(child.id, child);
+        sa.pending.push({ kind: "delete_child", childId: child.id, reason: co.reason });
+      }
       if (old?.state === "rekeying" && co.notify === NotifyType.CHILD_SA_NOT_FOUND) {
         // The peer does not know the SA we tried to rekey: drop our half too.
         this.#removeChild(sa, old, "unknown to the peer", now);

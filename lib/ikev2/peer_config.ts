@@ -126,7 +126,10 @@ export interface PeerConfig {
   readonly sendCertreq?: boolean;
   /** Rekey the IKE SA after this many seconds (minus up to 10% jitter; 0/absent = never). */
   readonly rekeySeconds?: number;
-  /** Reauthenticate (make-before-break) after this many seconds (initiator; 0/absent = never). */
+  /**
+   * Reauthenticate (make-before-break) after this many seconds (0/absent =
+   * never); a responder does it too when `remoteAddress` names the peer.
+   */
   readonly reauthSeconds?: number;
   /** Seconds of inbound silence before a DPD check (0 = off; default 30). */
   readonly dpdDelaySeconds?: number;

@@ -3,7 +3,11 @@
  * (libcrypto through FFI, node:crypto, noble), through the same keyed
  * objects the data plane uses (`Aead.seal/open`, `BlockCipher.encrypt`,
  * `Mac.compute`), next to `openssl speed -evp <cipher> -bytes <size>` on this
- * machine (one EVP call per op, no JS boundary: the floor). Key exchange:
+ * machine (no JS boundary) and, for the AEADs, `openssl speed -aead -evp`
+ * (plus 13 bytes of AAD per op). OpenSSL 3.0's AES-GCM loops re-key per op
+ * and its ChaCha20-Poly1305 loops do no per-op set-up: see esp_bench.ts. The
+ * libcrypto in-place seal is shown for both per-packet call sequences of
+ * ffi/libcrypto.ts ("params", the default, and "init"). Key exchange:
  * X25519 and ECP-256 shared secret vs `openssl speed ecdhx25519/ecdhp256`.
  *
  * Each case runs for BENCH_MS (default 300) ms after a warm-up, reporting
@@ -12,8 +16,8 @@
  * @module
  */
 import { type CryptoBackend, selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import { loadLibcrypto } from "../../ffi/libcrypto.ts";
 import { createKeyExchange } from "../../lib/crypto/key_exchange.ts";
-import type { AeadInPlace } from "../../lib/crypto/types.ts";
 import { type BenchRow, formatTable, recordRows } from "./_results.ts";
 import { nsPerOp } from "./_timing.ts";
 
@@ -21,10 +25,20 @@ const BUDGET_MS = Number(Deno.env.get("BENCH_MS") ?? 300);
 const SIZES = [64, 1400];
 const BACKENDS = ["libcrypto", "node", "noble"] as const;
 
-/** `openssl speed` in machine-readable form: ns per op for `cipher` at `bytes`. */
-async function opensslEvp(cipher: string, bytes: number): Promise<number | null> {
+/** `openssl speed [-aead]` in machine-readable form: ns per op for `cipher` at `bytes`. */
+async function opensslEvp(cipher: string, bytes: number, aead = false): Promise<number | null> {
   const r = await new Deno.Command("openssl", {
-    args: ["speed", "-evp", cipher, "-bytes", String(bytes), "-seconds", "1", "-mr"],
+    args: [
+      "speed",
+      ...(aead ? ["-aead"] : []),
+      "-evp",
+      cipher,
+      "-bytes",
+      String(bytes),
+      "-seconds",
+      "1",
+      "-mr",
+    ],
     stdout: "piped",
     stderr: "null",
   }).output().catch(() => null);
@@ -55,6 +69,7 @@ function backend(name: typeof BACKENDS[number]): CryptoBackend | null {
 }
 
 const key = (n: number) => new Uint8Array(n).fill(0x42);
+const lc = loadLibcrypto();
 const nonce = new Uint8Array(12).fill(7);
 const aad = new Uint8Array(8).fill(1);
 
@@ -73,6 +88,12 @@ async function aeads(): Promise<void> {
     for (const size of SIZES) {
       const c = `${a.name} ${size}B`;
       add(c, "openssl speed seal", await opensslEvp(a.openssl, size), "openssl speed -evp");
+      add(
+        c,
+        "openssl speed -aead seal",
+        await opensslEvp(a.openssl, size, true),
+        "openssl speed -aead -evp",
+      );
       for (const b of BACKENDS) {
         const be = backend(b);
         if (!be) {
@@ -84,17 +105,43 @@ async function aeads(): Promise<void> {
         const sealed = aead.seal(nonce, pt, aad);
         add(c, `${b} seal`, nsPerOp(() => aead.seal(nonce, pt, aad), BUDGET_MS));
         add(c, `${b} open`, nsPerOp(() => aead.open(nonce, sealed, aad), BUDGET_MS));
-        const ip = aead as Partial<AeadInPlace>;
-        if (ip.sealInPlace) {
-          // What the ESP hot path calls: no allocation, the tag lands after the data.
-          const buf = new Uint8Array(size + 64);
-          const seal = ip.sealInPlace.bind(aead);
-          add(
-            c,
-            `${b} seal in place`,
-            nsPerOp(() => seal(nonce, aad, buf, 32, 32 + size), BUDGET_MS),
-            "the ESP hot path",
-          );
+        if (b === "libcrypto" && lc) {
+          // What the ESP hot path calls (in place, no allocation), with both per-packet
+          // call sequences ("params" is the default) and nonces counting up as ESP's do.
+          for (const sequence of ["params", "init"] as const) {
+            const x = lc.createAead(a.alg, key(a.keyLen), 16, sequence);
+            const buf = new Uint8Array(size + 64);
+            const n = new Uint8Array(12).fill(7);
+            let ctr = 0;
+            add(
+              c,
+              `libcrypto seal in place (${sequence})`,
+              nsPerOp(() => {
+                ctr++;
+                n[8] = ctr >>> 24;
+                n[9] = (ctr >>> 16) & 0xff;
+                n[10] = (ctr >>> 8) & 0xff;
+                n[11] = ctr & 0xff;
+                x.sealInPlace(n, aad, buf, 32, 32 + size);
+              }, BUDGET_MS),
+              sequence === "params"
+                ? "the ESP hot path (default sequence), counter nonce"
+                : "init sequence, counter nonce",
+            );
+            x.sealInPlace(n, aad, buf, 32, 32 + size);
+            const sealed = buf.slice();
+            const work = new Uint8Array(buf.length);
+            add(
+              c,
+              `libcrypto open in place (${sequence})`,
+              nsPerOp(() => {
+                work.set(sealed);
+                if (!x.openInPlace(n, aad, work, 32, 32 + size + 16)) throw new Error("open");
+              }, BUDGET_MS),
+              `${sequence} sequence, includes one copy of the packet`,
+            );
+            x.free();
+          }
         }
       }
     }

@@ -62,6 +62,17 @@ rows.push(await iperf({}, "ESP tunnel AES-GCM-128 (libcrypto)", true));
 rows.push(await iperf({ workers: 1 }, "same, one Worker for both directions", true));
 rows.push(await iperf({ encapPort: 4500 }, "ESP-in-UDP tunnel AES-GCM-128", true));
 rows.push(await iperf({ crypto: "node" }, "ESP tunnel AES-GCM-128 (node:crypto)", true));
+// TUN offloads (TSO in, GRO out; lib/dataplane/offload.ts): off and on, run
+// alternately OFFLOAD_RUNS times each on this shared machine; medians.
+const OFFLOAD_RUNS = 3;
+const off: Row[] = [];
+const on: Row[] = [];
+for (let i = 0; i < OFFLOAD_RUNS; i++) {
+  off.push(await iperf({ tunOffload: false }, "ESP tunnel, TUN offload off", true));
+  on.push(await iperf({ tunOffload: true }, "ESP tunnel, TUN offload on (TSO+GRO)", true));
+}
+const median = (v: Row[]): Row => [...v].sort((a, b) => a.mbps - b.mbps)[v.length >> 1];
+rows.push(median(off), median(on));
 await recordRows(rows.map((r) => ({
   bench: "dataplane",
   case: r.name,
@@ -76,3 +87,11 @@ for (const r of rows) {
     `${r.name.padEnd(40)} ${r.mbps.toFixed(0).padStart(8)} Mbit/s  retransmits ${r.retransmits}`,
   );
 }
+console.log(
+  `TUN offload on/off: ${
+    (median(on).mbps / median(off).mbps).toFixed(2)
+  }x (medians of ${OFFLOAD_RUNS}: ` +
+    `off ${off.map((r) => r.mbps.toFixed(0)).join(", ")}; on ${
+      on.map((r) => r.mbps.toFixed(0)).join(", ")
+    } Mbit/s; load ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")})`,
+);

@@ -24,6 +24,20 @@
  * negotiated but not installed in a data plane, while charon installs them
  * into kernel-libipsec. The table says so.
  *
+ * The generator reports its own CPU too ("generator cpu"): a generator near
+ * 100 % means the rate says more about it than about the responder. The PSK
+ * responders run in BENCH_IKE_ROUNDS interleaved rounds (medians; see
+ * ROUNDS below), because the load of other jobs on a shared machine changes
+ * within seconds.
+ *
+ * Environment (besides BENCH_SECONDS): BENCH_IKE_ONLY=load-psk (only the
+ * PSK responder rates, 3 rounds), BENCH_IKE_ROUNDS, BENCH_IKE_CONCURRENCY
+ * (default 16), BENCH_IKE_BASELINE=DIR (also the daemon of another checkout:
+ * before/after in one run), BENCH_IKE_DAEMON_FLAGS="--cpu-prof
+ * --cpu-prof-dir=DIR" (deno flags for our daemon, which is stopped cleanly so
+ * the profile gets written), BENCH_IKE_THREADS=1 (CPU ticks per responder
+ * thread on stderr).
+ *
  * Run: `deno task bench ike` (root, strongswan). Internal modes (run by this
  * file inside a namespace): `responder DIR AUTH`, `loadgen DIR AUTH TARGET
  * SECONDS CONCURRENCY`, `memory N`.
@@ -40,7 +54,14 @@ import { pskConfigs } from "../helpers/two_peers.ts";
 import { type NetnsLab, run, waitForLine } from "../helpers/netns.ts";
 import { Charon } from "../helpers/strongswan.ts";
 import { A, B, cpuOf, daemonPids, ourYaml, rssKib, twoNamespaces, waitFor } from "./_lab.ts";
-import { type BenchRow, cpuPercent, formatTable, median, recordRows } from "./_results.ts";
+import {
+  type BenchRow,
+  cpuPercent,
+  formatTable,
+  median,
+  parseProcStat,
+  recordRows,
+} from "./_results.ts";
 
 /** Length of each load run (s): BENCH_IKE_SECONDS, else min(BENCH_SECONDS, 5). */
 const SECONDS = Math.max(
@@ -49,7 +70,8 @@ const SECONDS = Math.max(
     Deno.env.get("BENCH_IKE_SECONDS") ?? Math.min(5, Number(Deno.env.get("BENCH_SECONDS") ?? 10)),
   ),
 );
-const CONCURRENCY = 16;
+/** Handshakes the load generator keeps in flight (BENCH_IKE_CONCURRENCY, default 16). */
+const CONCURRENCY = Math.max(1, Number(Deno.env.get("BENCH_IKE_CONCURRENCY") ?? 16));
 const ESTABLISH_RUNS = 10;
 const MEMORY_SAS = Number(Deno.env.get("BENCH_IKE_SAS") ?? 10_000);
 const PSK = "bench-psk-0123456789abcdef";
@@ -415,11 +437,14 @@ async function loadgenMode(
     inFlight--;
     queueMicrotask(launch);
   };
+  const selfCpu = () => parseProcStat(Deno.readTextFileSync("/proc/self/stat"));
+  const cpu0 = selfCpu();
   const t0 = performance.now();
   launch();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   stopping = true;
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = cpuPercent(cpu0, selfCpu(), elapsed * 1000);
   const upAtStop = up;
   await Promise.race([finished, new Promise((r) => setTimeout(r, 3000))]);
   g.close();
@@ -430,6 +455,7 @@ async function loadgenMode(
     rate: upAtStop / elapsed,
     medianMs: latencies.length ? median(latencies) : null,
     engineErrors: g.engineErrors,
+    cpu,
   }));
   Deno.exit(0);
 }
@@ -441,6 +467,8 @@ interface LoadResult {
   rate: number;
   medianMs: number | null;
   engineErrors: number;
+  /** The generator's own CPU (%core, all its threads) while it ran. */
+  cpu: number;
 }
 
 /** Runs this file's loadgen mode inside namespace a and parses its JSON line. */
@@ -511,15 +539,25 @@ async function swanToSwan(auth: Auth, pkiDir: string): Promise<void> {
 }
 
 /** Our daemon (`ipsec start --foreground`) as a PSK responder in `ns`, ready when status answers. */
-async function startDaemon(lab: NetnsLab, ns: string, dir: string): Promise<void> {
+async function startDaemon(
+  lab: NetnsLab,
+  ns: string,
+  dir: string,
+  root = ROOT,
+): Promise<Deno.ChildProcess> {
   const ipsec = [Deno.execPath(), "run", "-A", `${ROOT}cli/main.ts`];
+  const extra = (Deno.env.get("BENCH_IKE_DAEMON_FLAGS") ?? "").split(" ").filter(Boolean);
   await Deno.writeTextFile(
     `${dir}/b.yaml`,
     ourYaml({ me: B, peer: A, ike: IKE_PROPOSAL, esp: ESP_PROPOSAL, psk: PSK, anyRemote: true }),
   );
   const socket = ["--socket", `${dir}/b.sock`];
   const child = lab.spawnIn(ns, [
-    ...ipsec,
+    Deno.execPath(),
+    "run",
+    "-A",
+    ...extra,
+    `${root}cli/main.ts`,
     "start",
     "--foreground",
     "--config",
@@ -532,30 +570,49 @@ async function startDaemon(lab: NetnsLab, ns: string, dir: string): Promise<void
     "our daemon to answer",
     async () => (await run([...ipsec, "status", ...socket])).code === 0,
   );
+  return child;
 }
+
+/** Who answers the load generator. */
+type Responder = "strongswan" | "deno-ipsec" | "deno-ipsec daemon" | "deno-ipsec daemon baseline";
+
+/**
+ * BENCH_IKE_BASELINE=DIR (a checkout of another revision, e.g. `git archive
+ * HEAD | tar -x -C DIR`): its daemon answers too, in every PSK round, as
+ * "deno-ipsec daemon (baseline)": before/after figures from the same run.
+ */
+const BASELINE = (() => {
+  const dir = Deno.env.get("BENCH_IKE_BASELINE");
+  return dir ? (dir.endsWith("/") ? dir : `${dir}/`) : "";
+})();
 
 /**
  * Our load generator against `responder` in namespace b: one handshake at a
  * time (establish latency), then CONCURRENCY in flight for SECONDS.
  */
 async function againstResponder(
-  responder: "strongswan" | "deno-ipsec" | "deno-ipsec daemon",
+  responder: Responder,
   auth: Auth,
   pkiDir: string,
 ): Promise<void> {
   const { lab, a, b } = await twoNamespaces();
   const dir = await Deno.makeTempDir({ prefix: "tbc-ike-" });
   let charon: Charon | undefined;
+  let daemon: Deno.ChildProcess | undefined;
   const label = responder === "strongswan"
     ? "charon"
     : responder === "deno-ipsec"
     ? "deno-ipsec engine"
-    : "deno-ipsec daemon";
+    : responder === "deno-ipsec daemon"
+    ? "deno-ipsec daemon"
+    : "deno-ipsec daemon (baseline)";
   try {
     if (responder === "strongswan") {
       charon = await startCharon(b, `${dir}/b`, "responder", auth, pkiDir);
     } else if (responder === "deno-ipsec daemon") {
-      await startDaemon(lab, b, dir);
+      daemon = await startDaemon(lab, b, dir);
+    } else if (responder === "deno-ipsec daemon baseline") {
+      daemon = await startDaemon(lab, b, dir, BASELINE);
     } else {
       const child = lab.spawnIn(b, [
         Deno.execPath(),
@@ -579,14 +636,36 @@ async function againstResponder(
       `UDP, median of ${single.up}`,
     );
     const [cpu0, rss0, t0] = [await cpuOf(pids), await rssKib(pids), Date.now()];
+    const threads0 = DEBUG_THREADS ? await threadTicks(pids) : new Map<string, number[]>();
     const load = await loadgen(lab, a, pkiDir, auth, SECONDS, CONCURRENCY);
     const ms = Date.now() - t0;
     const cpu = cpuPercent(cpu0, await cpuOf(pids), ms);
+    if (DEBUG_THREADS) {
+      for (const [t, [u, s]] of await threadTicks(pids)) {
+        const [u0, s0] = threads0.get(t) ?? [0, 0];
+        if (u - u0 + s - s0 > 0) {
+          console.error(`${label} thread ${t}: user ${u - u0} sys ${s - s0} ticks`);
+        }
+      }
+    }
     const rss1 = await rssKib(pids);
     const c = `load -> ${label} ${auth}`;
     const note = responder === "deno-ipsec" ? "engine only, child SAs not installed" : undefined;
-    if (responder === "deno-ipsec daemon") {
+    if (daemon) {
       add(c, "child SAs installed", await installedSas(dir), "SAs", "ipsec sad, in + out");
+      // A clean stop, so a daemon run with --cpu-prof (BENCH_IKE_DAEMON_FLAGS) writes its profile.
+      await run([
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${ROOT}cli/main.ts`,
+        "stop",
+        "--socket",
+        `${dir}/b.sock`,
+      ]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([daemon?.status, new Promise((r) => timer = setTimeout(r, 10_000))]);
+      clearTimeout(timer);
     }
     add(
       c,
@@ -598,6 +677,7 @@ async function againstResponder(
       }`,
     );
     add(c, "responder cpu", cpu, "%core", note);
+    add(c, "generator cpu", load.cpu, "%core", "the load generator's process");
     add(c, "handshakes/cpu-s", cpu > 0 ? load.rate / (cpu / 100) : null, "1/s", note);
     const total = load.up + single.up;
     add(c, "rss growth/SA", total ? (rss1 - rss0) * 1024 / total : null, "B", `${total} SAs`);
@@ -609,6 +689,22 @@ async function againstResponder(
     await lab.cleanup();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+const DEBUG_THREADS = Deno.env.get("BENCH_IKE_THREADS") === "1";
+
+/** utime/stime ticks per thread ("pid/tid comm") of `pids`. */
+async function threadTicks(pids: readonly number[]): Promise<Map<string, number[]>> {
+  const m = new Map<string, number[]>();
+  for (const p of pids) {
+    for await (const t of Deno.readDir(`/proc/${p}/task`)) {
+      const text = await Deno.readTextFile(`/proc/${p}/task/${t.name}/stat`).catch(() => "");
+      const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      m.set(`${p}/${t.name} ${comm}`, [Number(f[11]), Number(f[12])]);
+    }
+  }
+  return m;
 }
 
 /** SAs (both directions) in our daemon's SAD, via `ipsec sad --json`. */
@@ -660,12 +756,65 @@ async function memory(): Promise<void> {
   }
 }
 
+/**
+ * BENCH_IKE_ONLY=load-psk runs only the PSK responder rates (engine, daemon,
+ * charon), e.g. to profile the daemon.
+ */
+const LOAD_ONLY = Deno.env.get("BENCH_IKE_ONLY") === "load-psk";
+/**
+ * PSK responder rates: BENCH_IKE_ROUNDS rounds of engine, daemon, charon one
+ * after the other (default 3 with BENCH_IKE_ONLY=load-psk, else 1); each
+ * figure is the median over the rounds, its note gives the range. On a
+ * shared machine the load of other jobs changes within seconds: interleaved
+ * rounds give every responder the same mix of quiet and busy moments.
+ */
+const ROUNDS = Math.max(1, Number(Deno.env.get("BENCH_IKE_ROUNDS") ?? (LOAD_ONLY ? 3 : 1)));
+
+/** Merges rows measured in several rounds: the median value per case and metric. */
+function mergeRounds(all: readonly BenchRow[], rounds: number): BenchRow[] {
+  if (rounds < 2) return [...all];
+  const groups = new Map<string, BenchRow[]>();
+  for (const r of all) {
+    const key = `${r.case}\u0000${r.metric}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => {
+    const values = g.map((r) => r.value).filter((v): v is number => v !== null);
+    if (values.length === 0) return g[0];
+    const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v.toPrecision(3));
+    const range = `median of ${values.length} rounds (${fmt(Math.min(...values))}-${
+      fmt(Math.max(...values))
+    })`;
+    return {
+      ...g[0],
+      value: median(values),
+      note: g[0].note ? `${g[0].note}; ${range}` : range,
+    };
+  });
+}
+
+/** The PSK responder rates, ROUNDS times interleaved (see {@link ROUNDS}). */
+async function pskResponders(pkiDir: string): Promise<void> {
+  const from = rows.length;
+  for (let i = 0; i < ROUNDS; i++) {
+    const responders: Responder[] = [
+      "deno-ipsec",
+      ...(BASELINE ? ["deno-ipsec daemon baseline" as const] : []),
+      "deno-ipsec daemon",
+      "strongswan",
+    ];
+    for (const r of responders) await againstResponder(r, "psk", pkiDir);
+  }
+  rows.push(...mergeRounds(rows.splice(from), ROUNDS));
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const pkiDir = await Deno.makeTempDir({ prefix: "tbc-pki-" });
   try {
     await writePki(pkiDir);
-    for (const auth of ["psk", "ecdsa"] as const) {
+    if (LOAD_ONLY) await pskResponders(pkiDir);
+    for (const auth of LOAD_ONLY ? [] : ["psk", "ecdsa"] as const) {
       add(
         `deno-ipsec<->deno-ipsec ${auth}`,
         "establish",
@@ -674,11 +823,13 @@ async function main(): Promise<void> {
         `in memory, median of ${ESTABLISH_RUNS}`,
       );
       await swanToSwan(auth, pkiDir);
-      await againstResponder("deno-ipsec", auth, pkiDir);
-      if (auth === "psk") await againstResponder("deno-ipsec daemon", auth, pkiDir);
-      await againstResponder("strongswan", auth, pkiDir);
+      if (auth === "psk") await pskResponders(pkiDir);
+      else {
+        await againstResponder("deno-ipsec", auth, pkiDir);
+        await againstResponder("strongswan", auth, pkiDir);
+      }
     }
-    await memory();
+    if (!LOAD_ONLY) await memory();
   } finally {
     await Deno.remove(pkiDir, { recursive: true }).catch(() => {});
   }

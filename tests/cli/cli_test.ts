@@ -162,6 +162,10 @@ Deno.test("list-conns, spd, pad render the configuration", async () => {
       ["#", "LOCAL", "REMOTE", "ACTION"],
       ["1", "10.1.0.0/16", "10.2.0.0/16", "PROTECT"],
     ]);
+    // The fake data plane cannot decorrelate: a clear error, exit 1.
+    const dec = await ipsec("spd", "--decorrelated", "--socket", sock);
+    assert.equal(dec.code, 1, dec.err);
+    assert.match(dec.err, /cannot show the decorrelated SPD/);
     const pad = JSON.parse((await ipsec("pad", "--json", "--socket", sock)).out);
     assert.deepEqual(pad, [{ "#": 1, id: "b@example.org", auth: "psk" }]);
   });

@@ -170,6 +170,20 @@ Deno.test("UserspaceDataplaneAdapter: a road-warrior gateway's clients each get 
   assert.equal(decide(fake.policies, "10.3.0.2"), "protect rw/intranet 10.3.0.2");
   assert.equal(decide(fake.policies, "10.3.0.3"), "discard");
   assert.equal(decide(fake.policies, "10.2.0.1"), "discard");
+  // `ipsec spd` shows what is enforced: each client's instance just before the named entry.
+  const table = a.spdTable();
+  const at = (sel: RegExp) => table.findIndex((r) => sel.test(String(r.selector)));
+  const named = table.findIndex((r) => String(r.name) === "*@company.com");
+  assert.ok(named > 0, JSON.stringify(table));
+  const { "#": _n, ...row } = table[at(/-> 10\.3\.0\.1$/)];
+  assert.deepEqual(row, {
+    label: "rw/intranet 10.3.0.1",
+    selector: "10.1.0.0/16 -> 10.3.0.1",
+    name: "",
+    action: "PROTECT",
+    processing: "ESP tunnel 192.0.2.1 -> dynamic",
+  });
+  assert.ok(at(/-> 10\.3\.0\.1$/) < named && at(/-> 10\.3\.0\.2$/) < named);
   // An instance's policy comes after its SA, and goes before it.
   assert.deepEqual(fake.order.slice(1, 4), [
     "installSa in c001",

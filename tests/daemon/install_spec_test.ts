@@ -100,3 +100,39 @@ Deno.test("saSpecFromInstall(): ESP without encryption or an unknown cipher is r
     /unknown encryption transform 250/,
   );
 });
+
+Deno.test("saSpecFromInstall(): a child's replay_window, copy_df, copy_dscp and tfc_padding reach the spec", () => {
+  const gcm = { id: 20, keyLengthBits: 128, key: new Uint8Array(20) };
+  const settings = { replayWindow: 0, copyDf: false, copyDscp: false, tfcPadTo: 1200 };
+  // The peer accepts TFC padding: an outbound tunnel ESP SA pads to 1200 bytes.
+  const out = saSpecFromInstall({ ...base, encr: gcm, tfcPadding: true }, settings);
+  validateSaSpec(out);
+  assert.deepEqual(
+    [out.replayWindow, out.df, out.dscp, out.tfcPadTo],
+    [0, "clear", 0, 1200],
+  );
+  // ESP_TFC_PADDING_NOT_SUPPORTED from the peer, an inbound SA, transport mode: no padding.
+  assert.equal(saSpecFromInstall({ ...base, encr: gcm }, settings).tfcPadTo, undefined);
+  assert.equal(
+    saSpecFromInstall({ ...base, encr: gcm, tfcPadding: true, direction: "in" }, settings)
+      .tfcPadTo,
+    undefined,
+  );
+  const transport = saSpecFromInstall(
+    { ...base, encr: gcm, tfcPadding: true, mode: "transport" },
+    settings,
+  );
+  assert.deepEqual([transport.df, transport.dscp, transport.tfcPadTo], [
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  // The defaults (copy_df, copy_dscp: yes; window 1024; no TFC).
+  const d = saSpecFromInstall({ ...base, encr: gcm, tfcPadding: true }, {
+    replayWindow: 1024,
+    copyDf: true,
+    copyDscp: true,
+    tfcPadTo: 0,
+  });
+  assert.deepEqual([d.replayWindow, d.df, d.dscp, d.tfcPadTo], [1024, "copy", "copy", undefined]);
+});

@@ -4,7 +4,8 @@
  * its VIP on the TUN (routes into the TUN use it as source), pings a host
  * address on the gateway's local_ts, and the gateway pings each client's VIP
  * back through that client's own SA. `ipsec down` on one client removes its
- * VIP while the other keeps working. The pool's DNS server (10.1.0.53, a tiny
+ * VIP while the other keeps working. One client names the gateway by DNS
+ * name (its /etc/hosts resolves it when the file loads). The pool's DNS server (10.1.0.53, a tiny
  * responder behind the gateway) goes into each client's resolv.conf, names
  * resolve through the tunnel, and `ipsec down` / `ipsec stop` restore the
  * file. (The full certificate road-warrior e2e
@@ -52,11 +53,11 @@ pools:
     dns: [10.1.0.53]
 ${SECRET}`;
 
-function client(address: string, id: string): string {
+function client(address: string, id: string, gateway = "192.0.2.1"): string {
   return `connections:
   office:
     local_addrs: [${address}]
-    remote_addrs: [192.0.2.1]
+    remote_addrs: [${gateway}]
     vips: [0.0.0.0]
     proposals: [aes256gcm16-prfsha384-x25519]
     local:
@@ -80,6 +81,15 @@ async function tunAddresses(lab: NetnsLab, ns: string): Promise<string[]> {
     addr_info?: { local: string; prefixlen: number }[];
   }[];
   return links.flatMap((l) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+}
+
+/** Polls `cond` every 100 ms for up to 10 s. */
+async function waitFor(cond: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("condition not reached in 10 s");
 }
 
 function ok(r: RunResult, what: string): string {
@@ -153,7 +163,13 @@ Deno.test({
         throw new Error(`daemon ${name} did not answer:\n${text}`);
       };
       const sGw = await start(gw, "gw", GATEWAY);
-      const s1 = await start(c1, "c1", client("192.0.2.11", "alice@company.com"));
+      // c1 names its gateway: the system resolver (c1's /etc/hosts) answers at load time.
+      await lab.writeEtc(c1, "hosts", "127.0.0.1 localhost\n192.0.2.1 vpn.company.com\n");
+      const s1 = await start(
+        c1,
+        "c1",
+        client("192.0.2.11", "alice@company.com", "vpn.company.com"),
+      );
       const s2 = await start(c2, "c2", client("192.0.2.12", "bob@company.com"));
       const ipsec = (args: string[], socket: string) =>
         run([...IPSEC, ...args, "--socket", socket]);
@@ -206,6 +222,23 @@ Deno.test({
           `gw -> ${vip}\n${logs.get("gw")!()}`,
         );
       }
+      // `ipsec spd` on the gateway shows the PROTECT instance of each client.
+      const spdLabels = async () =>
+        (JSON.parse(ok(await ipsec(["spd", "--json"], sGw), "gw spd")) as { label: string }[])
+          .map((r) => r.label);
+      for (const vip of [vip1[0], vip2[0]]) {
+        assert.ok((await spdLabels()).includes(`rw/intranet ${vip}`), (await spdLabels()).join());
+      }
+      // Decorrelated (RFC 4301 section 4.4.1.3), each client's PROTECT piece is in SPD-S.
+      const dec = JSON.parse(
+        ok(await ipsec(["spd", "--decorrelated", "--json"], sGw), "gw spd --decorrelated"),
+      ) as { part: string; selector: string; label: string }[];
+      for (const vip of [vip1[0], vip2[0]]) {
+        assert.ok(
+          dec.some((r) => r.part === "SPD-S" && r.selector === `10.1.0.0/16 -> ${vip}`),
+          JSON.stringify(dec),
+        );
+      }
       const sad = JSON.parse(ok(await ipsec(["sad", "--json"], sGw), "gw sad")) as unknown[];
       assert.equal(sad.length, 4, "the gateway has one child SA (two directions) per client");
       const gwStatus = JSON.parse(ok(await ipsec(["status", "--json"], sGw), "gw status")) as {
@@ -220,9 +253,14 @@ Deno.test({
       ok(await ipsec(["down", "office"], s1), "c1: ipsec down");
       assert.deepEqual(await tunAddresses(lab, c1), []);
       assert.equal(await Deno.readTextFile(lab.resolvConf(c1)), RESOLV_CONF_SEED);
+      await waitFor(async () => !(await spdLabels()).includes(`rw/intranet ${vip1[0]}`));
+      assert.ok((await spdLabels()).includes(`rw/intranet ${vip2[0]}`));
       assert.equal(await Deno.readTextFile(lab.resolvConf(c2)), ours + RESOLV_CONF_SEED);
       const after = ok(await lab.runIn(c1, ["ip", "route", "show", "table", "220"]), "routes");
       assert.match(after, /10\.1\.0\.0\/16 dev ipsec0/);
+      // Behind it, the fail-closed blackhole that held the traffic while the
+      // kernel flushed the TUN's routes with its last IPv4 address.
+      assert.match(after, /blackhole 10\.1\.0\.0\/16 .*metric 65520/);
       assert.doesNotMatch(after, /src 10\.3\.0\./);
       ok(
         await lab.runIn(gw, [

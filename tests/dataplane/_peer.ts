@@ -45,6 +45,8 @@ export interface PeerConfig {
   workers?: 1 | 2;
   /** False: plain TUN read/write instead of io_uring batches. */
   tunRing?: boolean;
+  /** TUN offloads (TSO super-packets segmented by the data plane). */
+  tunOffload?: boolean;
 }
 
 const cfg = JSON.parse(Deno.args[0]) as PeerConfig;
@@ -96,13 +98,14 @@ const dp = await Dataplane.start({
   crypto: cfg.crypto ?? "auto",
   workers: cfg.workers,
   ...(cfg.tunRing !== undefined ? { tunRing: cfg.tunRing } : {}),
+  ...(cfg.tunOffload !== undefined ? { tunOffload: cfg.tunOffload } : {}),
 });
 const events: unknown[] = [];
 dp.on((e) => events.push(e));
 await dp.setPolicies(entries);
 await dp.installSa(sa("in"));
 await dp.installSa(sa("out"));
-console.log(JSON.stringify({ ready: true, backend: dp.backend }));
+console.log(JSON.stringify({ ready: true, backend: dp.backend, tunOffload: dp.tunOffload }));
 
 const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
 let buf = "";

@@ -26,6 +26,8 @@ export interface TunnelOptions {
   workers?: 1 | 2;
   /** False: the TUN fallback without io_uring (default: io_uring when available). */
   tunRing?: boolean;
+  /** TUN offloads on both ends (default: the data plane's default). */
+  tunOffload?: boolean;
   /** Outer (veth) address family (default 4). */
   outer?: 4 | 6;
   /** Inner (TUN) address family in tunnel mode (default 4). */
@@ -128,6 +130,7 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       crypto: o.crypto,
       workers: o.workers,
       ...(o.tunRing !== undefined ? { tunRing: o.tunRing } : {}),
+      ...(o.tunOffload !== undefined ? { tunOffload: o.tunOffload } : {}),
     };
     const cfgA: PeerConfig = {
       ...base,

@@ -445,3 +445,34 @@ Deno.test("ESP and AH transport mode refuse fragments (RFC 4303/4302 section 3.3
     assert.equal(sa.sequence, 0);
   }
 });
+
+Deno.test("ESP decapsulateInPlace at an offset: the received length bounds the packet, not the buffer", () => {
+  for (const mode of ["tunnel", "transport"] as const) {
+    for (const v6 of [false, true]) {
+      const { tx, rx } = pair("aes128gcm16", {
+        mode,
+        tunnel: mode === "tunnel"
+          ? { src: ip6("2001:db8::1"), dst: ip6("2001:db8::2") }
+          : undefined,
+        udpEncap: v6 ? undefined : { srcPort: 4500, dstPort: 4500 },
+      });
+      const pkt = v6
+        ? udp6("2001:db8::10", "2001:db8::20", payload)
+        : udp4("10.0.0.1", "10.0.0.2", payload);
+      const wire = tx.encapsulatePacket(pkt);
+      assert.ok(wire.ok);
+      const n = wire.packet.length;
+      const rbuf = new Uint8Array(4096).fill(0x5a);
+      // One byte short of the IP length: malformed, counted, nothing thrown.
+      rbuf.set(wire.packet, 300);
+      assert.equal(espDropReason(rx.decapsulateInPlace(rbuf, 300, 300 + n - 1)), "malformed");
+      assert.equal(rx.stats.drops.malformed, 1);
+      // Bytes after the IP length (the rest of the buffer) are not part of the packet.
+      const m = rx.decapsulateInPlace(rbuf, 300, 300 + n + 7);
+      assert.ok(m > 0, `${mode} v6=${v6}: ${espDropReason(m)}`);
+      assert.ok(rx.lastOffset >= 300 && rx.lastOffset + m <= 300 + n);
+      assert.equal(toHex(rbuf.subarray(rx.lastOffset, rx.lastOffset + m)), toHex(pkt));
+      assert.equal(rbuf[299], 0x5a, "nothing written before the packet");
+    }
+  }
+});

@@ -9,6 +9,9 @@
  *  - `tun-mq NAME`: opens two queues of one multi-queue TUN, writes a packet on each.
  *  - `netlink add|del DEV`: adds/deletes 10.78.0.1/24, 2001:db8:78::1/64,
  *    route 10.79.0.0/16 via 10.78.0.2 table 220, rule "not fwmark 0x100 lookup 220".
+ *  - `backstop add|del DEV`: 10.78.0.1/24 on DEV, 10.80.0.0/16 and 2001:db8:80::/48
+ *    into DEV in table 220, each with a blackhole route behind it (metric 65520);
+ *    `del` removes the blackholes and the IPv6 route.
  *  - `udp-recv 4|6 PORT COUNT` / `udp-send 4|6 DST PORT COUNT`: mmsg batches.
  *  - `raw-recv 4|6 PROTO COUNT` / `raw-send 4|6 DST PROTO COUNT`.
  *
@@ -107,6 +110,34 @@ if (action === "tun") {
     nl.deleteRoute(link6);
     nl.deleteAddress(idx, ip("2001:db8:78::1"), 64);
     nl.deleteAddress(idx, ip("10.78.0.1"), 24);
+  }
+  nl.close();
+  out({ done: verb });
+} else if (action === "backstop") {
+  const [verb, dev] = args;
+  const nl = Netlink.open();
+  const idx = nl.linkIndex(dev);
+  const link4 = { dst: ip("10.80.0.0"), prefixLength: 16, ifindex: idx, table: 220 };
+  const link6 = { dst: ip("2001:db8:80::"), prefixLength: 48, ifindex: idx, table: 220 };
+  const hole = (r: typeof link4) => ({
+    dst: r.dst,
+    prefixLength: r.prefixLength,
+    table: 220,
+    metric: 65520,
+    kind: "blackhole" as const,
+    replace: true,
+  });
+  if (verb === "add") {
+    nl.setLink(idx, { up: true });
+    nl.addAddress(idx, ip("10.78.0.1"), 24);
+    for (const r of [link4, link6]) {
+      nl.addRoute(hole(r));
+      nl.addRoute({ ...r, replace: true });
+    }
+  } else {
+    nl.deleteRoute(hole(link4));
+    nl.deleteRoute(hole(link6));
+    nl.deleteRoute(link6);
   }
   nl.close();
   out({ done: verb });

@@ -69,3 +69,42 @@ Deno.test("netlink: addresses, table-220 route and fwmark rule appear in `ip -j`
     await lab.cleanup();
   }
 });
+
+// The data plane's fail-closed backstop: a blackhole route (metric 65520)
+// behind each route into the TUN. Deleting the device's last IPv4 address
+// makes the kernel flush every IPv4 route through the device (as when a
+// road warrior's virtual IP goes); the blackhole, having no device, stays
+// and catches the traffic. `ip -j` (iproute2) is the independent reader.
+Deno.test("netlink: blackhole routes behind device routes survive the device's route flush", async () => {
+  const lab = await NetnsLab.create("tffi-");
+  try {
+    const a = await lab.addNs("bha");
+    const b = await lab.addNs("bhb");
+    await lab.veth(a, "vbh0", undefined, b, "vbh1", undefined);
+    const ipj = async (...args: string[]) =>
+      JSON.parse((await lab.runIn(a, ["ip", "-j", ...args])).stdout || "[]");
+    const show = async (v: "-4" | "-6") =>
+      (await ipj(v, "route", "show", "table", "220")).map((r: Record<string, unknown>) =>
+        [r.type ?? "unicast", r.dst, r.dev ?? "-", r.metric ?? 0].join(" ")
+      ).sort();
+
+    await (await startAgent(lab, a, ["backstop", "add", "vbh0"], false)).next();
+    assert.deepEqual(await show("-4"), [
+      "blackhole 10.80.0.0/16 - 65520",
+      "unicast 10.80.0.0/16 vbh0 0",
+    ]);
+    assert.deepEqual(await show("-6"), [
+      "blackhole 2001:db8:80::/48 lo 65520",
+      "unicast 2001:db8:80::/48 vbh0 1024",
+    ]);
+    const del = await lab.runIn(a, ["ip", "addr", "del", "10.78.0.1/24", "dev", "vbh0"]);
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(await show("-4"), ["blackhole 10.80.0.0/16 - 65520"]);
+
+    await (await startAgent(lab, a, ["backstop", "del", "vbh0"], false)).next();
+    assert.deepEqual(await show("-4"), []);
+    assert.deepEqual(await show("-6"), []);
+  } finally {
+    await lab.cleanup();
+  }
+});

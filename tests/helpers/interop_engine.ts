@@ -25,6 +25,7 @@
 import * as nodeCrypto from "node:crypto";
 import { parseProposals } from "../../lib/crypto/proposal.ts";
 import { parseIdentity } from "../../lib/db/identity.ts";
+import { formatTs } from "../../lib/db/narrow.ts";
 import { type Effect, IkeEngine } from "../../lib/ikev2/engine.ts";
 import type { EngineConfig, PeerConfig } from "../../lib/ikev2/peer_config.ts";
 import { readBlocks } from "../../lib/pki/pem.ts";
@@ -64,6 +65,22 @@ export interface EngineSpec {
   fragmentSize?: number;
   /** Retransmission policy (default the engine's: 4 s, base 1.8, 5 tries). */
   retransmit?: { timeoutMs: number; base: number; tries: number };
+  /** Mode of the first child (default "tunnel"). */
+  mode?: "tunnel" | "transport";
+  /** More child templates (created with {@linkcode EngineDriver.createChild} or by the peer). */
+  moreChildren?: {
+    name: string;
+    localTs: string[];
+    remoteTs: string[];
+    esp?: string;
+    mode?: "tunnel" | "transport";
+  }[];
+  /** Half-open SAs above which we demand cookies (0 = always). */
+  cookieThreshold?: number;
+  /** Reauthenticate (make-before-break) after this many seconds. */
+  reauthSeconds?: number;
+  /** Send IDr in IKE_AUTH requests (default: the engine's, true unless %any). */
+  sendIdr?: boolean;
 }
 
 /** A JSON line from the driver. */
@@ -81,6 +98,13 @@ export interface DriverChild {
   encrKeyBits?: number;
   integId?: number;
   encap: boolean;
+  /** "tunnel" or "transport". */
+  mode?: string;
+  /** Extended sequence numbers negotiated. */
+  esn?: boolean;
+  /** Negotiated traffic selectors ("10.1.0.0/16"). */
+  localTs?: string[];
+  remoteTs?: string[];
 }
 
 /** An IKE SA as the driver reports it in a `list` line. */
@@ -139,17 +163,30 @@ export function engineConfig(s: EngineSpec): EngineConfig {
     ...(s.fragmentSize ? { fragmentSize: s.fragmentSize } : {}),
     ...(s.vips ? { vips: s.vips } : {}),
     ...(s.pools ? { pools: s.pools.map((p) => p.name) } : {}),
-    children: [{
-      name: `${s.name}-net`,
-      mode: "tunnel",
-      protocol: "esp",
-      proposals: parseProposals(s.esp, "esp"),
-      localTs: s.localTs,
-      remoteTs: s.remoteTs,
-    }],
+    ...(s.reauthSeconds ? { reauthSeconds: s.reauthSeconds } : {}),
+    ...(s.sendIdr !== undefined ? { sendIdr: s.sendIdr } : {}),
+    children: [
+      {
+        name: `${s.name}-net`,
+        mode: s.mode ?? "tunnel",
+        protocol: "esp",
+        proposals: parseProposals(s.esp, "esp"),
+        localTs: s.localTs,
+        remoteTs: s.remoteTs,
+      },
+      ...(s.moreChildren ?? []).map((c) => ({
+        name: c.name,
+        mode: c.mode ?? "tunnel",
+        protocol: "esp" as const,
+        proposals: parseProposals(c.esp ?? s.esp, "esp"),
+        localTs: c.localTs,
+        remoteTs: c.remoteTs,
+      })),
+    ],
   };
   return {
     connections: [conn],
+    ...(s.cookieThreshold !== undefined ? { cookieThreshold: s.cookieThreshold } : {}),
     ...(s.pools ? { pools: s.pools } : {}),
     secrets: s.auth === "psk"
       ? [{ ids: [localId, remoteId], secret: new TextEncoder().encode(s.psk!) }]
@@ -206,12 +243,15 @@ async function driver(ip: string): Promise<void> {
             encrKeyBits: e.sa.encr?.keyLengthBits,
             integId: e.sa.integ?.id,
             encap: !!e.sa.encap,
+            esn: e.sa.esn,
           });
           out({
             type: "install",
             direction: e.sa.direction,
             spi: hex(e.sa.spi, 8),
             encap: !!e.sa.encap,
+            mode: e.sa.mode,
+            esn: e.sa.esn,
           });
           break;
         case "removeSa":
@@ -247,13 +287,21 @@ async function driver(ip: string): Promise<void> {
           spiIn: hex(c.spiIn, 8),
           spiOut: hex(c.spiOut, 8),
           encap: false,
+          mode: c.mode,
+          localTs: engine!.ikeSa(sa.id)?.children.get(c.id)?.localTs.map(formatTs),
+          remoteTs: engine!.ikeSa(sa.id)?.children.get(c.id)?.remoteTs.map(formatTs),
           ...installs.get(c.id),
         })),
       };
     });
   let stop = false;
   const command = (line: string) => {
-    const cmd = JSON.parse(line) as { op: string; spec?: EngineSpec; address?: string };
+    const cmd = JSON.parse(line) as {
+      op: string;
+      spec?: EngineSpec;
+      address?: string;
+      child?: string;
+    };
     try {
       switch (cmd.op) {
         case "config":
@@ -277,12 +325,24 @@ async function driver(ip: string): Promise<void> {
             for (const c of sa.children) apply(engine!.rekeyChild(c.id, Date.now()));
           }
           break;
+        case "createChild":
+          for (const sa of engine!.list().filter((s) => s.state === "established")) {
+            apply(engine!.createChild(sa.id, cmd.child!, Date.now()));
+          }
+          break;
+        case "closeChild":
+          for (const sa of engine!.list()) {
+            for (const c of sa.children.filter((c) => c.name === cmd.child)) {
+              apply(engine!.closeChild(c.id, Date.now()));
+            }
+          }
+          break;
         case "list":
           out({ type: "list", sas: list() });
           break;
         case "move":
           bind(cmd.address!);
-          for (const sa of engine!.list()) {
+          for (const sa of engine?.list() ?? []) {
             apply(engine!.updateAddresses(sa.id, cmd.address!, Date.now()));
           }
           break;
@@ -470,6 +530,16 @@ export class EngineDriver {
   /** We rekey every child SA (CREATE_CHILD_SA with N(REKEY_SA)). */
   rekeyChild(): Promise<void> {
     return this.#send({ op: "rekeyChild" });
+  }
+
+  /** Creates child `child` (a `moreChildren` name) on every established IKE SA. */
+  createChild(child: string): Promise<void> {
+    return this.#send({ op: "createChild", child });
+  }
+
+  /** Deletes every installed child SA named `child` (we send the Delete). */
+  closeChild(child: string): Promise<void> {
+    return this.#send({ op: "closeChild", child });
   }
 
   /** MOBIKE: binds `address` too and moves every IKE SA there (we must be the initiator). */

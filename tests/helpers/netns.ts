@@ -114,6 +114,14 @@ export class NetnsLab {
     return full;
   }
 
+  /**
+   * Writes /etc/netns/NS/NAME, which processes started in `ns` afterwards
+   * see as /etc/NAME (e.g. "hosts" for names the system resolver knows).
+   */
+  async writeEtc(ns: string, name: string, text: string): Promise<void> {
+    await Deno.writeTextFile(`/etc/netns/${ns}/${name}`, text);
+  }
+
   /** The file processes in `ns` see as /etc/resolv.conf. */
   resolvConf(ns: string): string {
     return `/etc/netns/${ns}/resolv.conf`;

@@ -145,6 +145,16 @@ Deno.test("engine: unknown initiator identity -> AUTHENTICATION_FAILED", () => {
   assert.deepEqual(generated(t.bob).slice(1), ["IKE_AUTH response 1 [ N(AUTH_FAILED) ]"]);
   assert.equal(t.alice.eventsOf("ike-failed").length, 1);
   assert.equal(t.bob.engine.list().length, 0);
+  // The log says who was refused and whom the connection expects.
+  assert.ok(
+    t.bob.logs.some((l) =>
+      l.includes(
+        "no connection for peer 'mallory@example.org' (rfc822) asking for our " +
+          "'bob.example.org' (fqdn): expected 'alice@example.org' (rfc822) in 'site'",
+      )
+    ),
+    t.bob.logs.join("\n"),
+  );
 });
 
 /*
@@ -170,6 +180,10 @@ Deno.test("engine: initiator rejecting the responder's identity sends AUTH_FAILE
   t.run(5000);
   assert.equal(generated(t.alice).at(-1), "INFORMATIONAL request 2 [ N(AUTH_FAILED) ]");
   assert.equal(t.alice.eventsOf("ike-failed").length, 1);
+  assert.match(
+    t.alice.eventsOf("ike-failed")[0].reason,
+    /'impostor\.example\.org' \(fqdn\) not accepted \(expected 'bob\.example\.org' \(fqdn\)\)/,
+  );
   assert.equal(t.alice.sad.size, 0);
   assert.equal(t.bob.eventsOf("ike-down").length, 1);
   assert.equal(t.bob.sad.size, 0);
@@ -193,6 +207,8 @@ Deno.test("engine: TS_UNACCEPTABLE fails the child but keeps the IKE SA", () => 
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
   assert.equal(t.bob.eventsOf("ike-up").length, 1);
   assert.equal(t.alice.eventsOf("child-failed").length, 1);
+  // The reason names the notify (not its number) so the log line says what went wrong.
+  assert.match(t.alice.eventsOf("child-failed")[0].reason, /: TS_UNACCEPTABLE$/);
   assert.equal(t.bob.eventsOf("child-failed").length, 1);
   assert.equal(t.alice.sad.size + t.bob.sad.size, 0);
 });

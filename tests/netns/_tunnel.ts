@@ -350,10 +350,12 @@ export async function netState(ns: string): Promise<string[]> {
 /**
  * The routes A's daemon installs from its configuration before any SA
  * (lib/daemon/runtime.ts: fixed `remote_ts` of tunnel children, the peer of
- * transport children), as {@link netState} prints them.
+ * transport children, each with its blackhole backstop), as {@link netState} prints them.
  */
 function trapRoutes(mode: TunnelMode): string[] {
-  return [`route ${mode === "transport" ? "192.0.2.2" : "10.2.0.0/24"} dev ipsec0`];
+  const dst = mode === "transport" ? "192.0.2.2" : "10.2.0.0/24";
+  // Each with its fail-closed blackhole behind it (lib/dataplane/dataplane.ts).
+  return [`route ${dst} dev ipsec0`, `route ${dst} dev -`];
 }
 
 /** Entries of `after` not in `before`. */

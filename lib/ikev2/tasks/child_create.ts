@@ -23,10 +23,16 @@
  * @module
  */
 import { deriveChildSaKeys } from "../../crypto/keys.ts";
-import { narrowTrafficSelectors, type TrafficSelector, tsContains } from "../../db/narrow.ts";
+import {
+  intersectTs,
+  narrowTrafficSelectors,
+  type TrafficSelector,
+  tsContains,
+  tsEquals,
+} from "../../db/narrow.ts";
 import { ChildSa } from "../child_sa.ts";
 import { constrainPeerTs, peerTsAllowed } from "../../db/pad.ts";
-import { NotifyType, PayloadType, ProtocolId } from "../constants.ts";
+import { notifyName, NotifyType, PayloadType, ProtocolId } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
 import { decodeInvalidKe, makeInvalidKe, makeNotify } from "../payloads/notify.ts";
 import type { KePayload } from "../payloads/ke.ts";
@@ -232,6 +238,45 @@ function u32(b: Uint8Array): number {
 }
 
 /**
+ * How well proposed selectors fit configured ones (per side, the best pair):
+ * 3 equal, 2 the proposal lies within the config, 1 they overlap, 0 disjoint.
+ */
+function tsFit(
+  proposed: readonly TrafficSelector[],
+  configured: readonly TrafficSelector[],
+): number {
+  let best = 0;
+  for (const p of proposed) {
+    for (const c of configured) {
+      const fit = tsEquals(p, c) ? 3 : tsContains(c, p) ? 2 : intersectTs(p, c) ? 1 : 0;
+      best = Math.max(best, fit);
+    }
+  }
+  return best;
+}
+
+/**
+ * The responder's child configs, best selector match first (stable: the
+ * configured order breaks ties), as strongSwan's `select_child_cfg` does: a
+ * request that is exactly one child's selectors must get that child even if
+ * an earlier, wider child would also take it.
+ */
+export function rankByTsMatch(
+  sa: IkeSa,
+  configs: readonly ChildConfig[],
+  tsi: readonly TrafficSelector[],
+  tsr: readonly TrafficSelector[],
+): ChildConfig[] {
+  if (configs.length < 2) return [...configs];
+  const scored = configs.map((c, i) => {
+    const ts = configuredTs(sa, c);
+    return { c, i, score: tsFit(tsi, ts.remote) + tsFit(tsr, ts.local) };
+  });
+  scored.sort((a, b) => b.score - a.score || a.i - b.i);
+  return scored.map((x) => x.c);
+}
+
+/**
  * Responder: picks a child config whose selectors narrow the request and
  * whose proposals match, keys the child and answers. Failures answer with
  * TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD or
@@ -290,7 +335,7 @@ export function respondChild(
   let tsOk = false;
   // PAD child SA constraints: the peer may only claim its allowed selectors (its side = TSi).
   const peerTs = sa.padEntry ? constrainPeerTs(sa.padEntry, tsi.selectors) : tsi.selectors;
-  for (const c of configs) {
+  for (const c of rankByTsMatch(sa, configs, peerTs, tsr.selectors)) {
     const ts = configuredTs(sa, c);
     const n = narrowTrafficSelectors(peerTs, tsr.selectors, {
       tsi: ts.remote,
@@ -408,7 +453,9 @@ export function processChildResponse(
     }
   }
   for (const t of CHILD_ERRORS) {
-    if (notify(res, t)) return { ok: false, reason: `peer refused the child SA (${t})`, notify: t };
+    if (notify(res, t)) {
+      return { ok: false, reason: `peer refused the child SA: ${notifyName(t)}`, notify: t };
+    }
   }
   const saP = first(res, PayloadType.SA);
   const tsi = first(res, PayloadType.TSi);

@@ -26,6 +26,7 @@
  */
 import { authSignedOctets, macedId, pskAuth } from "../../crypto/keys.ts";
 import {
+  formatIdentity,
   type Identity,
   identityEquals,
   identityFromPayload,
@@ -176,6 +177,34 @@ function remoteIdAccepts(cfg: PeerConfig, id: Identity): boolean {
   return !want || want.type === "any" || identityEquals(want, id);
 }
 
+/** An identity for a log line: `'moon@example.org' (rfc822)`. */
+function describeId(id: Identity): string {
+  return `'${formatIdentity(id)}' (${id.type})`;
+}
+
+/**
+ * Why no candidate connection takes the peer: its identity (and the one of
+ * ours it asked for in IDr) against what each connection expects, e.g.
+ * `no connection for peer 'moon@example.org' (rfc822): expected 'mallory@example.org' (rfc822)`.
+ */
+export function noConnection(
+  candidates: readonly PeerConfig[],
+  peer: Identity,
+  wantedLocal?: Identity,
+): string {
+  const expected = candidates.map((c) => {
+    const remote = c.remote.id && c.remote.id.type !== "any" ? describeId(c.remote.id) : "any";
+    const idr = wantedLocal && !identityEquals(c.local.id, wantedLocal)
+      ? ` and IDr ${describeId(c.local.id)}`
+      : "";
+    return `${remote}${idr} in '${c.name}'`;
+  });
+  const asked = wantedLocal ? ` asking for our ${describeId(wantedLocal)}` : "";
+  return `no connection for peer ${describeId(peer)}${asked}: expected ${
+    expected.length ? expected.join(", ") : "no connection for these addresses"
+  }`;
+}
+
 /** Verifies the peer's AUTH payload against `cfg.remote`; returns a log reason or undefined. */
 function verifyPeerAuth(
   sa: IkeSa,
@@ -268,7 +297,7 @@ export function respondAuth(
   const cfg = candidates.find((c) =>
     remoteIdAccepts(c, peer) && (!wantedLocal || identityEquals(c.local.id, wantedLocal))
   );
-  if (!cfg) return failed(`no connection for peer ${peer.value}`);
+  if (!cfg) return failed(noConnection(candidates, peer, wantedLocal));
   sa.config = cfg;
   sa.peerCertreq = all(req, PayloadType.CERTREQ).length > 0;
   const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now);
@@ -300,7 +329,11 @@ export function verifyResponderAuth(
   if (!idr) return "IKE_AUTH response without IDr";
   const peer = idOf(idr);
   if (!peer) return "unparsable IDr";
-  if (!remoteIdAccepts(sa.config, peer)) return `responder identity ${peer.value} not accepted`;
+  if (!remoteIdAccepts(sa.config, peer)) {
+    return `responder identity ${describeId(peer)} not accepted (expected ${
+      describeId(sa.config.remote.id!)
+    })`;
+  }
   const why = verifyPeerAuth(sa, ctx, res, "r", idr, peer, now);
   if (why) return why;
   sa.authInfo = authMethodName(first(res, PayloadType.AUTH)!.method);
