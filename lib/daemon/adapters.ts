@@ -30,7 +30,8 @@ import type {
   SaCounters,
   TableRow,
 } from "./ports.ts";
-import { decorrelatedRows, spdRows } from "./spd_table.ts";
+import { decorrelatedRows } from "./spd_table.ts";
+import { spdRows } from "../db/tables.ts";
 import { transformName, TransformType } from "../crypto/transforms.ts";
 
 /** What the production runtime builds from a config file. */

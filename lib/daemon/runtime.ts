@@ -22,8 +22,6 @@ import { loadConfig } from "../config/parse.ts";
 import { PeerConfigError, toEngineConfig, tsSpecText } from "../config/to_peer_config.ts";
 import { formatProposal } from "../crypto/proposal.ts";
 import { formatIdentity, formatIdentityPattern } from "../db/identity.ts";
-import { padIdText } from "../db/pad.ts";
-import type { PadEntry } from "../db/pad.ts";
 import { formatIpv4, formatIpv6 } from "../db/address.ts";
 import { type AddressSelector, parseAddressSelector } from "../db/selector.ts";
 import type { DataplaneOptions } from "../dataplane/dataplane.ts";
@@ -38,32 +36,17 @@ import {
   type ConnectionInfo,
   type DaemonConfig,
   type DaemonRuntime,
-  type TableRow,
 } from "./ports.ts";
 import { NATT_PORT, UdpIkeTransport } from "./udp_transport.ts";
 import { NattIkeTransport } from "./natt_transport.ts";
 import { routeSource } from "./route_source.ts";
 import { ResolvConf } from "./resolv_conf.ts";
 import type { ChildSaSettings } from "./install_spec.ts";
-import { spdRows } from "./spd_table.ts";
-
-export { spdRows };
+import { padRows, spdRows } from "../db/tables.ts";
 import { AddressMonitor } from "./address_monitor.ts";
 
 /** fwmark of everything the data plane sends (its packets skip the TUN table). */
 export const DATAPLANE_MARK = 0x5000;
-
-/** `ipsec pad` rows: one per entry. */
-export function padRows(entries: readonly PadEntry[]): TableRow[] {
-  return entries.map((e, i) => ({
-    "#": i + 1,
-    label: e.label ?? "",
-    id: padIdText(e),
-    auth: e.auth.method,
-    "spd lookup": e.spdLookup,
-    "remote addrs": e.remoteAddrs?.length ? e.remoteAddrs.join(",") : "%any",
-  }));
-}
 
 function connectionInfo(c: ConnectionSection): ConnectionInfo {
   return {

@@ -11,12 +11,7 @@
  */
 
 import { constantTimeEqual } from "../wire/bytes.ts";
-import {
-  formatIdentityPattern,
-  type Identity,
-  identityMatches,
-  type IdentityPattern,
-} from "./identity.ts";
+import { type Identity, identityMatches, type IdentityPattern } from "./identity.ts";
 import { intersectTsLists, type TrafficSelector, tsContains } from "./narrow.ts";
 
 /** How a peer proves its identity. */
@@ -118,9 +113,4 @@ export function constrainPeerTs(
 /** Whether every selector of `peerTs` lies inside the entry's constraints. */
 export function peerTsAllowed(entry: PadEntry, peerTs: readonly TrafficSelector[]): boolean {
   return peerTs.every((t) => entry.allowedTs.some((a) => tsContains(a, t)));
-}
-
-/** Short description of an entry's identity pattern (for tables). */
-export function padIdText(e: PadEntry): string {
-  return formatIdentityPattern(e.id);
 }

@@ -166,7 +166,12 @@ export interface IpsecLocation {
  * a non-zero first word (RFC 3948). Never throws.
  */
 export function locateIpsec(p: Uint8Array, proto: 50 | 51): IpsecLocation {
-  return locateIpsecInto(p, proto, {
+  return locateIpsecInto(p, proto, newIpsecLocation());
+}
+
+/** A fresh {@linkcode IpsecLocation} for {@linkcode locateIpsecInto} to fill. */
+export function newIpsecLocation(): IpsecLocation {
+  return {
     error: null,
     v4: true,
     udp: false,
@@ -175,7 +180,7 @@ export function locateIpsec(p: Uint8Array, proto: 50 | 51): IpsecLocation {
     headerLength: 0,
     nextHeaderOffset: 9,
     spi: 0,
-  });
+  };
 }
 
 /**

@@ -105,6 +105,7 @@ import {
   type IpsecLocation,
   locateIpsec,
   locateIpsecInto,
+  newIpsecLocation,
   outerDf,
   writeOuterHeader,
 } from "./_outer.ts";
@@ -231,16 +232,7 @@ export class EspSa extends IpsecSa {
   readonly #macTo?: MacRangeOp;
   /** Per-packet scratch for the inner header and the received packet's layout. */
   readonly #info: InnerInfo = { length: 0, tos: 0, df: false, proto: 0 };
-  readonly #loc: IpsecLocation = {
-    error: null,
-    v4: true,
-    udp: false,
-    espOffset: 0,
-    end: 0,
-    headerLength: 0,
-    nextHeaderOffset: 9,
-    spi: 0,
-  };
+  readonly #loc: IpsecLocation = newIpsecLocation();
 
   constructor(cfg: EspSaConfig) {
     super(cfg, "ESP");

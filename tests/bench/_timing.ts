@@ -30,3 +30,40 @@ export function nsPerOp(f: () => void, budgetMs: number, warmup = 50): number {
   }
   return best;
 }
+
+/**
+ * `openssl speed [-aead] -evp <cipher> -bytes <bytes>`: ns per `bytes`-byte
+ * operation (CPU time, as openssl reports it), or null when openssl is
+ * missing or does not know `cipher`.
+ *
+ * @example
+ * ```ts
+ * const ref = opensslEvpNs("aes-128-gcm", 1400, false);
+ * ```
+ */
+export function opensslEvpNs(cipher: string, bytes: number, aead: boolean): number | null {
+  try {
+    const r = new Deno.Command("openssl", {
+      args: [
+        "speed",
+        ...(aead ? ["-aead"] : []),
+        "-evp",
+        cipher,
+        "-bytes",
+        String(bytes),
+        "-seconds",
+        "1",
+        "-mr",
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    if (!r.success) return null;
+    // -mr output: "+F:<n>:<name>:<bytes per second for each size>"
+    const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.startsWith("+F:"));
+    const bps = line ? Number(line.split(":").at(-1)) : NaN;
+    return bps > 0 ? (1e9 * bytes) / bps : null;
+  } catch {
+    return null;
+  }
+}

@@ -19,33 +19,11 @@ import { type CryptoBackend, selectCryptoBackend } from "../../ffi/crypto_backen
 import { loadLibcrypto } from "../../ffi/libcrypto.ts";
 import { createKeyExchange } from "../../lib/crypto/key_exchange.ts";
 import { type BenchRow, formatTable, recordRows } from "./_results.ts";
-import { nsPerOp } from "./_timing.ts";
+import { nsPerOp, opensslEvpNs } from "./_timing.ts";
 
 const BUDGET_MS = Number(Deno.env.get("BENCH_MS") ?? 300);
 const SIZES = [64, 1400];
 const BACKENDS = ["libcrypto", "node", "noble"] as const;
-
-/** `openssl speed [-aead]` in machine-readable form: ns per op for `cipher` at `bytes`. */
-async function opensslEvp(cipher: string, bytes: number, aead = false): Promise<number | null> {
-  const r = await new Deno.Command("openssl", {
-    args: [
-      "speed",
-      ...(aead ? ["-aead"] : []),
-      "-evp",
-      cipher,
-      "-bytes",
-      String(bytes),
-      "-seconds",
-      "1",
-      "-mr",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).output().catch(() => null);
-  if (!r?.success) return null;
-  const m = /^\+F:\d+:[^:]+:([\d.]+)$/m.exec(new TextDecoder().decode(r.stdout));
-  return m ? bytes / Number(m[1]) * 1e9 : null;
-}
 
 /** `openssl speed ecdhx25519|ecdhp256`: ns per shared-secret derivation. */
 async function opensslEcdh(alg: string): Promise<number | null> {
@@ -73,7 +51,7 @@ const lc = loadLibcrypto();
 const nonce = new Uint8Array(12).fill(7);
 const aad = new Uint8Array(8).fill(1);
 
-async function aeads(): Promise<void> {
+function aeads(): void {
   const algs = [
     { name: "aes128gcm16", alg: "aes-gcm", keyLen: 16, openssl: "aes-128-gcm" },
     { name: "aes256gcm16", alg: "aes-gcm", keyLen: 32, openssl: "aes-256-gcm" },
@@ -87,11 +65,11 @@ async function aeads(): Promise<void> {
   for (const a of algs) {
     for (const size of SIZES) {
       const c = `${a.name} ${size}B`;
-      add(c, "openssl speed seal", await opensslEvp(a.openssl, size), "openssl speed -evp");
+      add(c, "openssl speed seal", opensslEvpNs(a.openssl, size, false), "openssl speed -evp");
       add(
         c,
         "openssl speed -aead seal",
-        await opensslEvp(a.openssl, size, true),
+        opensslEvpNs(a.openssl, size, true),
         "openssl speed -aead -evp",
       );
       for (const b of BACKENDS) {
@@ -148,7 +126,7 @@ async function aeads(): Promise<void> {
   }
 }
 
-async function cbcHmac(): Promise<void> {
+function cbcHmac(): void {
   for (const size of SIZES) {
     const data = new Uint8Array(size).fill(3);
     const padded = new Uint8Array(Math.ceil(size / 16) * 16).fill(3); // ESP pads to the block
@@ -156,7 +134,7 @@ async function cbcHmac(): Promise<void> {
     add(
       c,
       "openssl speed encrypt",
-      await opensslEvp("aes-256-cbc", padded.length),
+      opensslEvpNs("aes-256-cbc", padded.length, false),
       "openssl speed -evp",
     );
     for (const b of BACKENDS) {
@@ -206,8 +184,8 @@ async function keyExchange(): Promise<void> {
 
 if (import.meta.main) {
   const t0 = Date.now();
-  await aeads();
-  await cbcHmac();
+  aeads();
+  cbcHmac();
   await keyExchange();
   console.log(formatTable(rows));
   console.log(`crypto: ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -36,6 +36,7 @@ import { type CryptoBackendPreference, selectCryptoBackend } from "../../ffi/cry
 import { EspSa, type EspTransform } from "../../lib/esp/esp.ts";
 import { writeIpv4Header } from "../../lib/ip/ipv4.ts";
 import { type BenchRow, median, recordRows } from "./_results.ts";
+import { opensslEvpNs } from "./_timing.ts";
 
 const BUDGET_MS = Number(Deno.env.get("BENCH_MS") ?? 300);
 const REPEAT = Math.max(1, Number(Deno.env.get("BENCH_REPEAT") ?? 3));
@@ -138,36 +139,6 @@ function measureOnce(
   return { wall: ((t - t0) * 1e6) / iters, cpu: ((c.user + c.system) * 1e3) / iters };
 }
 
-/**
- * `openssl speed [-aead] -evp <cipher>` ns per `size`-byte operation (CPU
- * time, as openssl reports it), or null.
- */
-function opensslNs(cipher: string, size: number, aead: boolean): number | null {
-  try {
-    const r = new Deno.Command("openssl", {
-      args: [
-        "speed",
-        ...(aead ? ["-aead"] : []),
-        "-evp",
-        cipher,
-        "-bytes",
-        String(size),
-        "-seconds",
-        "1",
-        "-mr",
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    // -mr output: "+F:<n>:<name>:<bytes per second for each size>"
-    const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.startsWith("+F:"));
-    const bps = line ? Number(line.split(":").at(-1)) : NaN;
-    return bps > 0 ? (1e9 * size) / bps : null;
-  } catch {
-    return null;
-  }
-}
-
 const backends = (Deno.env.get("BENCH_BACKENDS") ?? "libcrypto,node,noble")
   .split(",").map((b) => b.trim()).filter((b) => b !== "") as CryptoBackendPreference[];
 const records: BenchRow[] = [];
@@ -185,8 +156,8 @@ const ratio = (ns: number, ref: number | null) =>
 for (const { name, openssl, aead } of ALGS) {
   for (const size of SIZES) {
     const ns = backends.map((b) => measure(name, b, size));
-    const ref = opensslNs(openssl, size, false);
-    const refAead = aead ? opensslNs(openssl, size, true) : null;
+    const ref = opensslEvpNs(openssl, size, false);
+    const refAead = aead ? opensslEvpNs(openssl, size, true) : null;
     backends.forEach((b, i) =>
       records.push({
         bench: "esp",

@@ -7,32 +7,14 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/config.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
+import { gwConnection } from "../helpers/config_yaml.ts";
+import { openssl } from "../helpers/openssl.ts";
 
-async function openssl(...args: string[]): Promise<Uint8Array> {
-  const r = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" }).output();
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  return r.stdout;
-}
-
-const yaml = (key: string) => `
-connections:
-  gw:
-    remote_addrs: 192.0.2.2
-    local:
-      auth: pubkey
-      id: gw.example.org
-      certs: gw.pem
-      key: ${key}
-    remote:
-      auth: psk
-    children:
-      net:
-        local_ts: 10.1.0.0/24
-        remote_ts: 10.2.0.0/24
-secrets:
-  s:
-    secret: "0123456789abcdef"
-`;
+// The leading newline keeps the line numbers the assertions below expect.
+const yaml = (key: string) =>
+  "\n" + gwConnection(
+    `      auth: pubkey\n      id: gw.example.org\n      certs: gw.pem\n      key: ${key}`,
+  );
 
 Deno.test("config: local.key in PKCS#8, PKCS#1 and SEC1, PEM or DER, becomes PKCS#8", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tcfg-key-" });

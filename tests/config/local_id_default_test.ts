@@ -6,31 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
+import { gwConnection } from "../helpers/config_yaml.ts";
+import { openssl } from "../helpers/openssl.ts";
 
-async function openssl(...args: string[]): Promise<Uint8Array> {
-  const r = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" }).output();
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  return r.stdout;
-}
-
-const yaml = (local: string) => `
-connections:
-  gw:
-    local_addrs: 192.0.2.1
-    remote_addrs: 192.0.2.2
-    local:
-${local}
-    remote:
-      auth: psk
-      id: peer.example.org
-    children:
-      net:
-        local_ts: 10.1.0.0/24
-        remote_ts: 10.2.0.0/24
-secrets:
-  s:
-    secret: "0123456789abcdef"
-`;
+const yaml = (local: string) =>
+  "\n" + gwConnection(local, { localAddrs: "192.0.2.1", remoteId: "peer.example.org" });
 
 Deno.test("config: without local.id, pubkey uses the certificate subject, psk the address", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tcfg-lid-" });

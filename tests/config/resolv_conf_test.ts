@@ -2,18 +2,9 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/config.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { daemonConfig } from "../../lib/daemon/runtime.ts";
+import { homeClient } from "../helpers/config_yaml.ts";
 
-const BASE = `connections:
-  home:
-    remote_addrs: [192.0.2.1]
-    vips: [0.0.0.0]
-    local: { auth: psk, id: alice@example.org }
-    remote: { auth: psk, id: gw.example.org }
-    children:
-      net: { remote_ts: [10.1.0.0/16] }
-secrets:
-  s: { id: [alice@example.org, gw.example.org], secret: "a long enough secret here" }
-`;
+const BASE = homeClient("[192.0.2.1]", "gw.example.org");
 
 Deno.test("config: resolv_conf defaults to /etc/resolv.conf (strongSwan's resolve plugin)", () => {
   const c = parseConfig(BASE, { file: "t.yaml" });

@@ -2,19 +2,9 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/config.ts";
 import { loadConfig, parseConfig } from "../../lib/config/parse.ts";
 import { hostNamesIn, isHostName, resolveHosts } from "../../lib/config/resolve_hosts.ts";
+import { homeClient } from "../helpers/config_yaml.ts";
 
-const yaml = (remote: string) =>
-  `connections:
-  home:
-    remote_addrs: ${remote}
-    vips: [0.0.0.0]
-    local: { auth: psk, id: alice@example.org }
-    remote: { auth: psk, id: vpn.example.org }
-    children:
-      net: { remote_ts: [10.1.0.0/16] }
-secrets:
-  s: { id: [alice@example.org, vpn.example.org], secret: "a long enough secret here" }
-`;
+const yaml = (remote: string) => homeClient(remote, "vpn.example.org");
 
 Deno.test("isHostName: RFC 1123 names, not addresses, ranges or junk", () => {
   for (const s of ["vpn.example.org", "localhost", "a-b.c1.example", "vpn.example.org."]) {

@@ -8,11 +8,8 @@ import assert from "node:assert/strict";
 import { type RuntimePayload, UserspaceDataplaneAdapter } from "../../lib/daemon/adapters.ts";
 import type { Dataplane } from "../../lib/dataplane/dataplane.ts";
 import type { SaSpec } from "../../lib/dataplane/sa_spec.ts";
-import type { SaInstall } from "../../lib/ikev2/effects.ts";
 import type { SpdEntry } from "../../lib/db/spd.ts";
-import { buildSpdEntries } from "../../lib/config/build.ts";
-import { parseConfig } from "../../lib/config/parse.ts";
-import { sa } from "./_fakes.ts";
+import { clientSa, gatewaySpd, removeOut } from "./_gateway.ts";
 
 /** Records what the adapter posts, in posting order; answers when the test says. */
 class PostedDataplane {
@@ -63,26 +60,6 @@ class PostedDataplane {
   }
 }
 
-const GATEWAY = await Deno.readTextFile(
-  new URL("../../examples/road_warrior_gateway.yaml", import.meta.url),
-);
-
-/** Client `n`'s child SA direction on the gateway: 10.1.0.0/16 <-> 10.3.0.n. */
-function clientSa(n: number, direction: "in" | "out", spi: number): SaInstall {
-  const base = sa(n, n * 10, "rw", direction, spi);
-  const vip = new Uint8Array([10, 3, 0, n]);
-  return {
-    ...base,
-    childName: "intranet",
-    remoteTs: [{ ...base.remoteTs[0], startAddress: vip, endAddress: vip }],
-  };
-}
-
-function removeOut(n: number, spi: number) {
-  const e = { kind: "removeSa", ikeSaId: n, childSaId: n * 10, protocol: "esp" } as const;
-  return { ...e, direction: "out", spi, dst: "192.0.2.2" } as const;
-}
-
 async function gateway() {
   const fake = new PostedDataplane();
   const a = new UserspaceDataplaneAdapter(
@@ -90,7 +67,7 @@ async function gateway() {
     () => Promise.resolve(fake as unknown as Dataplane),
     4500,
   );
-  const spd = buildSpdEntries(parseConfig(GATEWAY));
+  const spd = gatewaySpd();
   await a.configure({ engine: { connections: [] }, spd, dataplane: {} } as RuntimePayload);
   fake.posted = [];
   return { a, fake };

@@ -4,7 +4,7 @@ import { ControlClient } from "../../lib/daemon/control_client.ts";
 import { ControlError, type Json } from "../../lib/daemon/control_protocol.ts";
 import { ConfigLoadError } from "../../lib/daemon/ports.ts";
 import { config, conn, type FakePayload, FakeRuntime } from "./_fakes.ts";
-import type { Effect } from "../../lib/ikev2/effects.ts";
+import { peerSays, runDaemon } from "./_run_daemon.ts";
 
 type Obj = { [k: string]: Json };
 function obj(x: Json): Obj {
@@ -17,30 +17,19 @@ function list(x: Json): Json[] {
 }
 
 /** Starts a daemon over fakes on a temp socket; always stops it and removes the dir. */
-async function withDaemon(
+function withDaemon(
   fn: (
     ctx: { d: Daemon<FakePayload>; rt: FakeRuntime; c: ControlClient; dir: string },
   ) => Promise<void>,
   setup?: (rt: FakeRuntime, dir: string) => void,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
   const rt = new FakeRuntime();
-  rt.files.set(`${dir}/ipsec.yaml`, config(`${dir}/ipsec.yaml`, [conn("site"), conn("fail-peer")]));
-  setup?.(rt, dir);
-  const d = await Daemon.start({
-    runtime: rt,
-    configPath: `${dir}/ipsec.yaml`,
-    socketPath: `${dir}/ctl.sock`,
-    upTimeoutMs: 5000,
-  });
-  const c = await ControlClient.connect(`${dir}/ctl.sock`);
-  try {
-    await fn({ d, rt, c, dir });
-  } finally {
-    c.close();
-    await d.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  return runDaemon(
+    rt,
+    [conn("site"), conn("fail-peer")],
+    (ctx) => fn({ ...ctx, rt }),
+    (dir) => setup?.(rt, dir),
+  );
 }
 
 function isCode(code: string) {
@@ -374,15 +363,6 @@ Deno.test("daemon: NAT port floating moves installed SAs (updateSa); keepalives 
     assert.deepEqual([...last.bytes], [0xff]);
   });
 });
-
-/** The (fake) peer sends a message: the engine answers it with `effects`. */
-function peerSays(rt: FakeRuntime, effects: Effect[]): void {
-  rt.engine.script = effects;
-  rt.transport.deliver(new Uint8Array(40), { address: "192.0.2.2", port: 4500 }, {
-    address: "192.0.2.1",
-    port: 4500,
-  });
-}
 
 Deno.test("daemon: a virtual IP from the peer goes on the TUN before up returns, and goes with its IKE SA", async () => {
   await withDaemon(

@@ -232,10 +232,10 @@ Deno.test({
       // Decorrelated (RFC 4301 section 4.4.1.3), each client's PROTECT piece is in SPD-S.
       const dec = JSON.parse(
         ok(await ipsec(["spd", "--decorrelated", "--json"], sGw), "gw spd --decorrelated"),
-      ) as { part: string; selector: string; label: string }[];
+      ) as { part: string; local: string; remote: string; label: string }[];
       for (const vip of [vip1[0], vip2[0]]) {
         assert.ok(
-          dec.some((r) => r.part === "SPD-S" && r.selector === `10.1.0.0/16 -> ${vip}`),
+          dec.some((r) => r.part === "SPD-S" && r.local === "10.1.0.0/16" && r.remote === vip),
           JSON.stringify(dec),
         );
       }

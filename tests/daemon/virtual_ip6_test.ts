@@ -5,31 +5,12 @@
  * have the same address on its new SA).
  */
 import assert from "node:assert/strict";
-import { Daemon } from "../../lib/daemon/daemon.ts";
-import { ControlClient } from "../../lib/daemon/control_client.ts";
-import type { Effect } from "../../lib/ikev2/effects.ts";
-import { config, conn, FakeRuntime } from "./_fakes.ts";
-
-function peerSays(rt: FakeRuntime, effects: Effect[]): void {
-  rt.engine.script = effects;
-  rt.transport.deliver(new Uint8Array(40), { address: "192.0.2.2", port: 4500 }, {
-    address: "192.0.2.1",
-    port: 4500,
-  });
-}
+import { conn, FakeRuntime } from "./_fakes.ts";
+import { peerSays, runDaemon } from "./_run_daemon.ts";
 
 Deno.test("daemon: dual-stack virtual IPs go on the TUN together and leave one by one", async () => {
-  const dir = await Deno.makeTempDir();
   const rt = new FakeRuntime();
-  rt.files.set(`${dir}/ipsec.yaml`, config(`${dir}/ipsec.yaml`, [conn("vip-office")]));
-  const d = await Daemon.start({
-    runtime: rt,
-    configPath: `${dir}/ipsec.yaml`,
-    socketPath: `${dir}/ctl.sock`,
-    upTimeoutMs: 5000,
-  });
-  const c = await ControlClient.connect(`${dir}/ctl.sock`);
-  try {
+  await runDaemon(rt, [conn("vip-office")], async ({ c }) => {
     await c.call("up", { name: "vip-office" }); // IKE SA 1: 10.3.0.1 (IPv4 only)
     peerSays(rt, [{
       kind: "event",
@@ -63,9 +44,5 @@ Deno.test("daemon: dual-stack virtual IPs go on the TUN together and leave one b
     }]);
     await c.call("status");
     assert.deepEqual(rt.dataplane.vips, ["10.3.0.1"]);
-  } finally {
-    c.close();
-    await d.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Tunnel, TunnelOptions } from "./_tunnel.ts";
 import { pingAndCapture, withTunnel } from "./_wire.ts";
+import { tcpTransfer } from "../helpers/interop_traffic.ts";
 
 // TUN offloads (lib/dataplane/offload.ts) on both ends: the kernel hands the
 // data plane TCP super-packets of up to 64 KB, which it cuts into segments
@@ -37,69 +38,6 @@ async function fragmentCounters(t: Tunnel, ns: string): Promise<number> {
   return n;
 }
 
-// Receiver and sender for either address family (the shared helper in
-// tests/helpers/interop_traffic.ts speaks IPv4 only).
-const SERVER = `
-import hashlib, socket, sys
-s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(1)
-print("listening", flush=True)
-c, _ = s.accept()
-h, n = hashlib.sha256(), 0
-while True:
-    b = c.recv(65536)
-    if not b:
-        break
-    h.update(b)
-    n += len(b)
-print(n, h.hexdigest(), flush=True)
-`;
-const CLIENT = `
-import socket, sys
-data = open(sys.argv[4], "rb").read()
-c = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=20, source_address=(sys.argv[1], 0))
-c.sendall(data)
-c.shutdown(socket.SHUT_WR)
-c.close()
-`;
-
-/** Sends BYTES random bytes over TCP from `from` to `to`; asserts length and SHA-256 match. */
-async function tcpTransfer(
-  t: Tunnel,
-  from: { ns: string; ip: string },
-  to: { ns: string; ip: string },
-  port: number,
-): Promise<void> {
-  const data = new Uint8Array(BYTES);
-  for (let i = 0; i < BYTES; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-  const file = await t.lab.tempFile(".bin");
-  await Deno.writeFile(file, data);
-  const hex = (b: ArrayBuffer) =>
-    Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
-  const want = hex(await crypto.subtle.digest("SHA-256", data));
-  const srv = t.lab.spawnIn(to.ns, ["python3", "-c", SERVER, to.ip, String(port)]);
-  const lines = srv.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  const line = async () => {
-    while (!out.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`TCP server ended early: ${out}`);
-      out += value;
-    }
-    const l = out.slice(0, out.indexOf("\n"));
-    out = out.slice(l.length + 1);
-    return l;
-  };
-  await line();
-  const c = await t.lab.runIn(from.ns, ["python3", "-c", CLIENT, from.ip, to.ip, `${port}`, file]);
-  assert.equal(c.code, 0, `TCP client failed: ${c.stderr}`);
-  assert.equal(await line(), `${BYTES} ${want}`, `${from.ip} -> ${to.ip}: bytes differ`);
-  await lines.cancel();
-  await srv.status;
-}
-
 interface Counters {
   packets: { superPackets: number; coalesced: number; outbound: number };
   drops: Record<string, number>;
@@ -111,8 +49,9 @@ async function transferBothWays(o: TunnelOptions): Promise<void> {
       assert.equal(p.proto, o.encapPort ? 17 : 50, `not ESP on the wire: ${JSON.stringify(p)}`);
     }
     const frag0 = await fragmentCounters(t, t.a) + await fragmentCounters(t, t.b);
-    await tcpTransfer(t, { ns: t.a, ip: t.innerA }, { ns: t.b, ip: t.innerB }, 5001);
-    await tcpTransfer(t, { ns: t.b, ip: t.innerB }, { ns: t.a, ip: t.innerA }, 5002);
+    const a = { ns: t.a, ip: t.innerA }, b = { ns: t.b, ip: t.innerB };
+    await tcpTransfer(t.lab, a, b, BYTES, 5001);
+    await tcpTransfer(t.lab, b, a, BYTES, 5002);
     for (const end of ["a", "b"] as const) {
       const s = (await t.stats(end)).stats as unknown as Counters;
       assert.ok(s.packets.superPackets > 0, `${end} saw no super-packet: ${JSON.stringify(s)}`);

@@ -36,6 +36,78 @@ async function swan(args: string[], out: string): Promise<void> {
   await Deno.writeFile(out, o.stdout);
 }
 
+/** strongSwan's pki: the self-signed CA certificate `ca.pem` of `ca.key` in `dir`. */
+function swanCa(dir: string, dn: string): Promise<void> {
+  const f = (n: string) => `${dir}/${n}`;
+  return swan(
+    ["--self", "--ca", "--in", f("ca.key"), "--type", "priv", "--dn", dn, "--outform", "pem"],
+    f("ca.pem"),
+  );
+}
+
+/** strongSwan's pki: `<k>.pem` for `<k>.key` in `dir`, issued by `<issuer>.pem`/`.key`. */
+function swanIssue(
+  dir: string,
+  issuer: string,
+  k: string,
+  dn: string,
+  extra: string[],
+): Promise<void> {
+  const f = (n: string) => `${dir}/${n}`;
+  return swan([
+    "--issue",
+    "--cacert",
+    f(`${issuer}.pem`),
+    "--cakey",
+    f(`${issuer}.key`),
+    "--in",
+    f(`${k}.key`),
+    "--type",
+    "priv",
+    "--dn",
+    dn,
+    ...extra,
+    "--outform",
+    "pem",
+  ], f(`${k}.pem`));
+}
+
+/** One end-entity certificate of {@link issueSwanSet}: files `<name>.key` and `<name>.pem`. */
+export interface SwanEndEntity {
+  name: string;
+  /** Subject DN. */
+  dn: string;
+  /** subjectAltName, if any. */
+  san?: string;
+}
+
+/**
+ * strongSwan's `pki` writes a self-signed CA (`ca.key`, `ca.pem`, subject
+ * `caDn`) and one certificate per end entity, issued by that CA, into `dir`.
+ *
+ * @example
+ * ```ts
+ * await issueSwanSet(dir, "ecdsa", "CN=CA", [{ name: "moon", dn: "CN=moon", san: "moon" }]);
+ * ```
+ */
+export async function issueSwanSet(
+  dir: string,
+  type: CertKeyType,
+  caDn: string,
+  ees: readonly SwanEndEntity[],
+): Promise<void> {
+  const f = (n: string) => `${dir}/${n}`;
+  // strongSwan's pki defaults to ECDSA P-384 and RSA-3072; the tests want P-256 and RSA-2048.
+  const size = type === "rsa" ? ["--size", "2048"] : type === "ecdsa" ? ["--size", "256"] : [];
+  for (const k of ["ca", ...ees.map((e) => e.name)]) {
+    await swan(["--gen", "--type", type, ...size, "--outform", "pem"], f(`${k}.key`));
+  }
+  await swanCa(dir, caDn);
+  for (const e of ees) {
+    await swanIssue(dir, "ca", e.name, e.dn, e.san ? ["--san", e.san] : []);
+  }
+}
+
 /** Issues a CA and both end-entity certificates into `dir` (PEM files). */
 export async function issueCerts(
   dir: string,
@@ -84,40 +156,12 @@ export async function issueCerts(
       ]);
     }
   } else {
-    for (const k of ["ca", "moon", "sun"]) {
-      await swan(["--gen", "--type", type, ...size, "--outform", "pem"], f(`${k}.key`));
-    }
-    await swan([
-      "--self",
-      "--ca",
-      "--in",
-      f("ca.key"),
-      "--type",
-      "priv",
-      "--dn",
+    await issueSwanSet(
+      dir,
+      type,
       "C=CH, O=strongSwan interop, CN=Interop CA",
-      "--outform",
-      "pem",
-    ], f("ca.pem"));
-    for (const [k, id] of ees) {
-      await swan([
-        "--issue",
-        "--cacert",
-        f("ca.pem"),
-        "--cakey",
-        f("ca.key"),
-        "--in",
-        f(`${k}.key`),
-        "--type",
-        "priv",
-        "--dn",
-        `C=CH, O=strongSwan interop, CN=${id}`,
-        "--san",
-        id,
-        "--outform",
-        "pem",
-      ], f(`${k}.pem`));
-    }
+      ees.map(([name, id]) => ({ name, dn: `C=CH, O=strongSwan interop, CN=${id}`, san: id })),
+    );
   }
   return {
     ca: f("ca.pem"),
@@ -146,38 +190,11 @@ export async function issueChain(
   const names = ["ca", ...Array.from({ length: depth }, (_, i) => `im${i + 1}`), "moon", "sun"];
   await Promise.all(names.map(gen));
   const dn = (cn: string) => `C=CH, O=strongSwan interop chain, CN=${cn}`;
-  await swan([
-    "--self",
-    "--ca",
-    "--in",
-    f("ca.key"),
-    "--type",
-    "priv",
-    "--dn",
-    dn("Root CA"),
-    "--outform",
-    "pem",
-  ], f("ca.pem"));
+  await swanCa(dir, dn("Root CA"));
   let issuer = "ca";
   const intermediates: string[] = [];
-  const issue = async (k: string, subject: string, extra: string[]) => {
-    await swan([
-      "--issue",
-      "--cacert",
-      f(`${issuer}.pem`),
-      "--cakey",
-      f(`${issuer}.key`),
-      "--in",
-      f(`${k}.key`),
-      "--type",
-      "priv",
-      "--dn",
-      dn(subject),
-      ...extra,
-      "--outform",
-      "pem",
-    ], f(`${k}.pem`));
-  };
+  const issue = (k: string, subject: string, extra: string[]) =>
+    swanIssue(dir, issuer, k, dn(subject), extra);
   for (let i = 1; i <= depth; i++) {
     await issue(`im${i}`, `Intermediate CA ${i}`, ["--ca"]);
     intermediates.unshift(f(`im${i}.pem`));

@@ -31,6 +31,69 @@ export const ENGINE_ID = "sun.example.org";
 const CHARON_TS = "10.1.0.0/16";
 const ENGINE_TS = "10.2.0.0/16";
 
+/** What {@link startBench} started; {@link stopBench} undoes it. */
+export interface Bench {
+  lab: NetnsLab;
+  charon: Charon;
+  engine: EngineDriver;
+  dir: string;
+  /** The namespace of our engine driver ("e"). */
+  engineNs: string;
+}
+
+/**
+ * Namespaces `<prefix>XXXX-c` and `-e` joined by a veth (`charonIp`/24 on
+ * "vc", `engineIp`/24 on "ve"), then `setup` (more addresses), charon in "c"
+ * (`extraCharonConf` in its section) and our engine driver in "e" bound to
+ * `engineIp`. A failure on the way undoes what was done and rethrows.
+ */
+export async function startBench(
+  prefix: string,
+  charonIp: string,
+  engineIp: string,
+  extraCharonConf: string,
+  setup: (lab: NetnsLab, c: string, e: string) => Promise<void>,
+): Promise<Bench> {
+  const lab = await NetnsLab.create(prefix);
+  const dir = await Deno.makeTempDir({ prefix: lab.prefix });
+  let charon: Charon | undefined;
+  try {
+    const c = await lab.addNs("c");
+    const e = await lab.addNs("e");
+    await lab.veth(c, "vc", `${charonIp}/24`, e, "ve", `${engineIp}/24`);
+    await setup(lab, c, e);
+    charon = await Charon.start({ ns: c, dir: `${dir}/charon`, swanctlConf: "", extraCharonConf });
+    const engine = await EngineDriver.start(lab, e, engineIp);
+    return { lab, charon, engine, dir, engineNs: e };
+  } catch (err) {
+    await charon?.stop();
+    await lab.cleanup();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** Stops both sides of a bench and removes its namespaces and files. */
+export async function stopBench(b: Omit<Bench, "engineNs">): Promise<void> {
+  await b.engine.stop().catch(() => {});
+  await b.charon.stop().catch(() => {});
+  await b.lab.cleanup();
+  await Deno.remove(b.dir, { recursive: true }).catch(() => {});
+}
+
+/** Waits for our next child-up after `mark` (throws on a failure event first); returns it. */
+export async function engineUp(
+  engine: EngineDriver,
+  mark: number,
+): Promise<Record<string, unknown>> {
+  const up = await engine.waitFor(
+    (o) => o.type === "event" && /^(child-up|child-failed|ike-failed|ike-down)$/.test(`${o.event}`),
+    mark,
+  );
+  if (up.event !== "child-up") throw new Error(`engine: ${up.event}: ${up.reason}`);
+  return up;
+}
+
 /** strongSwan's names for IANA transform ids (strongSwan `transform_names`, not our tables). */
 const SWAN_ENCR: Record<number, string> = {
   12: "AES_CBC",
@@ -181,37 +244,16 @@ export class InteropLab {
    * `extraCharonConf` lines in its `charon-systemd` section) and the engine driver.
    */
   static async create(extraCharonConf = ""): Promise<InteropLab> {
-    const lab = await NetnsLab.create("ti-");
-    const dir = await Deno.makeTempDir({ prefix: lab.prefix });
-    let charon: Charon | undefined;
-    try {
-      const c = await lab.addNs("c");
-      const e = await lab.addNs("e");
-      await lab.veth(c, "vc", `${CHARON_IP}/24`, e, "ve", `${ENGINE_IP}/24`);
+    const b = await startBench("ti-", CHARON_IP, ENGINE_IP, extraCharonConf, async (lab, c) => {
       // kernel-libipsec routes the remote TS via its TUN with a source address in the local TS.
       await lab.runIn(c, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]);
-      charon = await Charon.start({
-        ns: c,
-        dir: `${dir}/charon`,
-        swanctlConf: "",
-        extraCharonConf,
-      });
-      const engine = await EngineDriver.start(lab, e, ENGINE_IP);
-      return new InteropLab(lab, charon, engine, dir, e);
-    } catch (err) {
-      await charon?.stop();
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      throw err;
-    }
+    });
+    return new InteropLab(b.lab, b.charon, b.engine, b.dir, b.engineNs);
   }
 
   /** Stops both sides and removes namespaces and files. */
-  async close(): Promise<void> {
-    await this.engine.stop().catch(() => {});
-    await this.charon.stop().catch(() => {});
-    await this.lab.cleanup();
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  close(): Promise<void> {
+    return stopBench(this);
   }
 
   /** charon's connection for a case. */
@@ -309,12 +351,7 @@ export class InteropLab {
     const mark = this.engine.mark();
     if (c.initiator === "engine") await this.engine.initiate();
     else await this.charon.initiate(c.name, `${c.name}-net`);
-    const up = await this.engine.waitFor(
-      (o) =>
-        o.type === "event" && /^(child-up|child-failed|ike-failed|ike-down)$/.test(`${o.event}`),
-      mark,
-    );
-    if (up.event !== "child-up") throw new Error(`engine: ${up.event}: ${up.reason}`);
+    await engineUp(this.engine, mark);
   }
 
   /**

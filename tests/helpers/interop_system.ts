@@ -230,19 +230,16 @@ export async function withBench(
   rekey: { ours?: Rekey; charon?: Rekey } = {},
   over: BenchOverrides = {},
 ) {
-  const lab = await NetnsLab.create("ti-");
-  const dir = await Deno.makeTempDir({ prefix: lab.prefix });
-  let charon: Charon | undefined;
-  let daemon: OurDaemon | undefined;
-  try {
-    const c = await lab.addNs("c");
-    const d = await lab.addNs("d");
-    await lab.veth(c, "vc", `${CHARON_IP}/24`, d, "vd", `${OUR_IP}/24`);
-    await lab.runIn(c, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]);
-    await lab.runIn(d, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]);
+  await withSystemLab({
+    prefix: "ti-",
+    charonAddr: `${CHARON_IP}/24`,
+    ourAddr: `${OUR_IP}/24`,
+    charonLo: ["10.1.0.1/32"],
+    ourLo: ["10.2.0.1/32"],
+  }, async ({ lab, dir, c, d }, sides) => {
     const proposals = over.proposals ?? DEFAULT_PROPOSALS;
     const conn = { ...charonConn(creds, rekey.charon, proposals), ...over.charon };
-    charon = await Charon.start({
+    const charon = sides.charon = await Charon.start({
       ns: c,
       dir: `${dir}/charon`,
       swanctlConf: "",
@@ -250,17 +247,64 @@ export async function withBench(
     });
     await charon.reload(swanctlConf(conn), conn.key ? [conn.key] : []);
     const yaml = ourConfig(creds, rekey.ours, over.ours, proposals);
-    daemon = await OurDaemon.start(lab, d, `${dir}/ours`, yaml);
+    const daemon = sides.daemon = await OurDaemon.start(lab, d, `${dir}/ours`, yaml);
     await f({ lab, charon, daemon, dir, c, d, proposals });
+  });
+}
+
+/** Where {@link withSystemLab} puts charon and our daemon. */
+export interface SystemLabOptions {
+  /** Namespaces `<prefix>XXXX-c` (charon) and `-d` (our daemon). */
+  prefix: string;
+  /** Outer address/prefix length of charon's veth end "vc". */
+  charonAddr: string;
+  /** Outer address/prefix length of our veth end "vd". */
+  ourAddr: string;
+  /** Inner addresses on charon's `lo`. */
+  charonLo: string[];
+  /** Inner addresses on our `lo`. */
+  ourLo: string[];
+}
+
+/** The two sides as `f` of {@link withSystemLab} starts them (stopped, and logged, by it). */
+export interface SystemSides {
+  charon?: Charon;
+  daemon?: OurDaemon;
+}
+
+/**
+ * Creates the namespaces joined by a veth with their addresses and runs `f`,
+ * which starts charon and our daemon into `sides`; on failure rethrows with
+ * both sides' logs; always stops both and removes namespaces and files.
+ */
+export async function withSystemLab(
+  o: SystemLabOptions,
+  f: (
+    lab: { lab: NetnsLab; dir: string; c: string; d: string },
+    sides: SystemSides,
+  ) => Promise<void>,
+): Promise<void> {
+  const lab = await NetnsLab.create(o.prefix);
+  const dir = await Deno.makeTempDir({ prefix: lab.prefix });
+  const sides: SystemSides = {};
+  try {
+    const c = await lab.addNs("c");
+    const d = await lab.addNs("d");
+    await lab.veth(c, "vc", o.charonAddr, d, "vd", o.ourAddr);
+    for (const [ns, addrs] of [[c, o.charonLo], [d, o.ourLo]] as const) {
+      for (const a of addrs) await lab.runIn(ns, ["ip", "addr", "add", a, "dev", "lo"]);
+    }
+    await f({ lab, dir, c, d }, sides);
   } catch (e) {
-    const charonLog = (await charon?.log() ?? "").split("\n").filter((l) => !l.includes("[CFG]"));
+    const charonLog = (await sides.charon?.log() ?? "").split("\n")
+      .filter((l) => !l.includes("[CFG]"));
     throw new Error(
       `${(e as Error).message}\n--- charon log ---\n${charonLog.join("\n")}` +
-        `\n--- our daemon log ---\n${daemon?.log() ?? ""}`,
+        `\n--- our daemon log ---\n${sides.daemon?.log() ?? ""}`,
     );
   } finally {
-    await daemon?.stop().catch(() => {});
-    await charon?.stop().catch(() => {});
+    await sides.daemon?.stop().catch(() => {});
+    await sides.charon?.stop().catch(() => {});
     await lab.cleanup();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

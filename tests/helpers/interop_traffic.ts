@@ -56,9 +56,10 @@ export async function pingBothWays(lab: NetnsLab, a: Host, b: Host): Promise<voi
   }
 }
 
+// The receiver picks the address family from its address (IPv4 or IPv6).
 const SERVER = `
 import hashlib, socket, sys
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(1)

@@ -12,9 +12,10 @@
  *
  * @module
  */
-import { EngineDriver, type EngineSpec } from "../helpers/interop_engine.ts";
-import { NetnsLab } from "../helpers/netns.ts";
-import { Charon, type SwanIkeSa } from "../helpers/strongswan.ts";
+import type { EngineDriver, EngineSpec } from "../helpers/interop_engine.ts";
+import { engineUp, startBench, stopBench } from "../helpers/interop_lab.ts";
+import type { NetnsLab } from "../helpers/netns.ts";
+import type { Charon, SwanIkeSa } from "../helpers/strongswan.ts";
 
 export const C4 = "10.98.0.1";
 export const E4 = "10.98.0.2";
@@ -131,13 +132,7 @@ export class GapLab {
 
   /** Namespaces `tc<tag>-XXXX-c/e`; `extraCharonConf` goes into charon's section. */
   static async create(tag: string, extraCharonConf = ""): Promise<GapLab> {
-    const lab = await NetnsLab.create(`tc${tag}-`);
-    const dir = await Deno.makeTempDir({ prefix: lab.prefix });
-    let charon: Charon | undefined;
-    try {
-      const c = await lab.addNs("c");
-      const e = await lab.addNs("e");
-      await lab.veth(c, "vc", `${C4}/24`, e, "ve", `${E4}/24`);
+    const b = await startBench(`tc${tag}-`, C4, E4, extraCharonConf, async (lab, c, e) => {
       await lab.runIn(c, ["ip", "addr", "add", `${C6}/64`, "dev", "vc", "nodad"]);
       await lab.runIn(e, ["ip", "addr", "add", `${E6}/64`, "dev", "ve", "nodad"]);
       // kernel-libipsec routes each remote TS with a source address inside the local TS.
@@ -145,29 +140,19 @@ export class GapLab {
         await lab.runIn(c, ["ip", "addr", "add", a, "dev", "lo"]);
       }
       await lab.runIn(c, ["ip", "addr", "add", "fd01::1/128", "dev", "lo"]);
-      charon = await Charon.start({
-        ns: c,
-        dir: `${dir}/charon`,
-        swanctlConf: "",
-        extraCharonConf,
-      });
+    });
+    try {
       // The driver binds the IPv6 address too (its `move` op binds more addresses).
-      const engine = await EngineDriver.start(lab, e, E4);
-      await engine.move(E6);
-      return new GapLab(lab, charon, engine, dir);
+      await b.engine.move(E6);
     } catch (err) {
-      await charon?.stop();
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await stopBench(b);
       throw err;
     }
+    return new GapLab(b.lab, b.charon, b.engine, b.dir);
   }
 
-  async close(): Promise<void> {
-    await this.engine.stop().catch(() => {});
-    await this.charon.stop().catch(() => {});
-    await this.lab.cleanup();
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  close(): Promise<void> {
+    return stopBench(this);
   }
 
   /** Loads `conf` into charon (keys copied to its private/) and `spec` into the engine. */
@@ -200,14 +185,8 @@ export class GapLab {
   }
 
   /** Waits for our next child-up (throws on a failure event first); returns the event. */
-  async engineUp(mark: number): Promise<Record<string, unknown>> {
-    const up = await this.engine.waitFor(
-      (o) =>
-        o.type === "event" && /^(child-up|child-failed|ike-failed|ike-down)$/.test(`${o.event}`),
-      mark,
-    );
-    if (up.event !== "child-up") throw new Error(`engine: ${up.event}: ${up.reason}`);
-    return up;
+  engineUp(mark: number): Promise<Record<string, unknown>> {
+    return engineUp(this.engine, mark);
   }
 
   /** Waits for one ESTABLISHED IKE SA on charon with `n` INSTALLED children. */

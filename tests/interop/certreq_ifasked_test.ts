@@ -16,15 +16,10 @@
  * @module
  */
 import { C4, C6, check, E4, E6, gapConf, GapLab, gapSpec } from "./_gap_lab.ts";
+import { issueSwanSet } from "../helpers/interop_certs.ts";
 
 const DN_C = "C=CH, O=gap interop, OU=Lab Site A, CN=moon, E=moon@example.org";
 const DN_E = "C=CH, O=gap interop, OU=Lab, CN=sun, E=sun@example.org";
-
-async function pki(args: string[], out: string): Promise<void> {
-  const o = await new Deno.Command("pki", { args, stdout: "piped", stderr: "piped" }).output();
-  if (o.code !== 0) throw new Error(`pki ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
-  await Deno.writeFile(out, o.stdout);
-}
 
 Deno.test({
   name: "strongSwan interop: certificates sent only on CERTREQ, long DN identities",
@@ -34,38 +29,10 @@ Deno.test({
     const lab = await GapLab.create("q");
     try {
       const f = (n: string) => `${lab.dir}/${n}`;
-      for (const k of ["ca", "moon", "sun"]) {
-        await pki(["--gen", "--type", "rsa", "--size", "2048", "--outform", "pem"], f(`${k}.key`));
-      }
-      await pki([
-        "--self",
-        "--ca",
-        "--in",
-        f("ca.key"),
-        "--type",
-        "priv",
-        "--dn",
-        "C=CH, O=gap interop, CN=Gap RSA CA",
-        "--outform",
-        "pem",
-      ], f("ca.pem"));
-      for (const [k, dn] of [["moon", DN_C], ["sun", DN_E]]) {
-        await pki([
-          "--issue",
-          "--cacert",
-          f("ca.pem"),
-          "--cakey",
-          f("ca.key"),
-          "--in",
-          f(`${k}.key`),
-          "--type",
-          "priv",
-          "--dn",
-          dn,
-          "--outform",
-          "pem",
-        ], f(`${k}.pem`));
-      }
+      await issueSwanSet(lab.dir, "rsa", "C=CH, O=gap interop, CN=Gap RSA CA", [
+        { name: "moon", dn: DN_C },
+        { name: "sun", dn: DN_E },
+      ]);
       // Over IPv6 too: the RSA IKE_AUTH messages need RFC 7383 fragments that fit 1280 bytes.
       for (const [family, c, e] of [["IPv4", C4, E4], ["IPv6", C6, E6]] as const) {
         const conf = gapConf([{

@@ -12,7 +12,7 @@
  * @module
  */
 import { OurDaemon } from "../helpers/interop_daemon.ts";
-import { NetnsLab } from "../helpers/netns.ts";
+import { withSystemLab } from "../helpers/interop_system.ts";
 import { Charon } from "../helpers/strongswan.ts";
 import { pingBothWays, trafficBothWays } from "../helpers/interop_traffic.ts";
 import { check, gapConf, PSK } from "./_gap_lab.ts";
@@ -57,25 +57,20 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const lab = await NetnsLab.create("tc6d-");
-    const dir = await Deno.makeTempDir({ prefix: lab.prefix });
-    let charon: Charon | undefined;
-    let daemon: OurDaemon | undefined;
-    try {
-      const c = await lab.addNs("c");
-      const d = await lab.addNs("d");
-      await lab.veth(c, "vc", `${C6}/64`, d, "vd", `${D6}/64`);
-      for (
-        const [ns, addrs] of [[c, ["10.1.0.1/32", "fd01::1/128"]], [d, [
-          "10.2.0.1/32",
-          "fd02::1/128",
-        ]]] as const
-      ) {
-        for (const a of addrs) await lab.runIn(ns, ["ip", "addr", "add", a, "dev", "lo"]);
-      }
-      charon = await Charon.start({ ns: c, dir: `${dir}/charon`, swanctlConf: "" });
+    await withSystemLab({
+      prefix: "tc6d-",
+      charonAddr: `${C6}/64`,
+      ourAddr: `${D6}/64`,
+      charonLo: ["10.1.0.1/32", "fd01::1/128"],
+      ourLo: ["10.2.0.1/32", "fd02::1/128"],
+    }, async ({ lab, dir, c, d }, sides) => {
+      const charon = sides.charon = await Charon.start({
+        ns: c,
+        dir: `${dir}/charon`,
+        swanctlConf: "",
+      });
       await charon.reload(CONF);
-      daemon = await OurDaemon.start(lab, d, `${dir}/ours`, YAML);
+      const daemon = sides.daemon = await OurDaemon.start(lab, d, `${dir}/ours`, YAML);
       const hosts = [
         [{ ns: d, ip: "10.2.0.1" }, { ns: c, ip: "10.1.0.1" }],
         [{ ns: d, ip: "fd02::1" }, { ns: c, ip: "fd01::1" }],
@@ -83,18 +78,18 @@ Deno.test({
       for (const who of ["daemon", "charon"] as const) {
         const ok = await t.step(`${who} initiates`, async () => {
           if (who === "daemon") {
-            const r = await daemon!.cli(["up", "gw", "--timeout", "15"]);
+            const r = await daemon.cli(["up", "gw", "--timeout", "15"]);
             check(r.code === 0, "ipsec up gw", r);
-          } else await charon!.initiate("gw", "net");
-          const s = (await charon!.waitSas(
+          } else await charon.initiate("gw", "net");
+          const s = (await charon.waitSas(
             (x) =>
               x.length === 1 && x[0].state === "ESTABLISHED" &&
               x[0].children.some((ch) => ch.state === "INSTALLED"),
             "an IKE SA with its child",
           ))[0];
           check(s.localAddr === C6 && s.remoteAddr === D6, "not over IPv6", s);
-          await daemon!.waitSas((x) => x.length === 1 && x[0].children.length === 1, "our SA");
-          // (The shared TCP helper is IPv4-only: IPv6 inside gets pings, small and large.)
+          await daemon.waitSas((x) => x.length === 1 && x[0].children.length === 1, "our SA");
+          // (TCP over IPv4 inside; IPv6 inside gets pings, small and large.)
           await trafficBothWays(lab, hosts[0][0], hosts[0][1], 1 << 16);
           for (const [ours, theirs] of hosts) {
             await pingBothWays(lab, ours, theirs);
@@ -114,26 +109,14 @@ Deno.test({
               check(r.code === 0, `1200-byte ping ${from.ip} -> ${to.ip}`, r);
             }
           }
-          const after = (await charon!.sas())[0].children[0];
+          const after = (await charon.sas())[0].children[0];
           check(after.bytesIn > 0 && after.bytesOut > 0, "charon saw no ESP", after);
-          const r = await charon!.terminate("gw");
+          const r = await charon.terminate("gw");
           check(r.code === 0, "swanctl --terminate", r);
-          await daemon!.waitSas((x) => x.length === 0, "no SAs after the Delete");
+          await daemon.waitSas((x) => x.length === 0, "no SAs after the Delete");
         });
         if (!ok) throw new Error(`${who} initiates: failed`);
       }
-    } catch (e) {
-      const log = (await charon?.log() ?? "").split("\n").filter((l) => !l.includes("[CFG]"));
-      throw new Error(
-        `${(e as Error).message}\n--- charon ---\n${log.join("\n")}\n--- ours ---\n${
-          daemon?.log() ?? ""
-        }`,
-      );
-    } finally {
-      await daemon?.stop().catch(() => {});
-      await charon?.stop().catch(() => {});
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 });

@@ -16,6 +16,7 @@
  * @module
  */
 import type { EngineSpec } from "../helpers/interop_engine.ts";
+import { issueSwanSet } from "../helpers/interop_certs.ts";
 import { C4, check, E4, gapConf, type GapConn, GapLab, gapSpec } from "./_gap_lab.ts";
 
 interface IdCase {
@@ -88,50 +89,12 @@ const CASES: IdCase[] = [
   },
 ];
 
-async function pki(args: string[], out: string): Promise<void> {
-  const o = await new Deno.Command("pki", { args, stdout: "piped", stderr: "piped" }).output();
-  if (o.code !== 0) throw new Error(`pki ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
-  await Deno.writeFile(out, o.stdout);
-}
-
 /** CA, moon and sun keys and certificates (ECDSA P-256) from strongSwan's pki. */
-async function issue(dir: string, c: NonNullable<IdCase["certs"]>): Promise<void> {
-  const f = (n: string) => `${dir}/${n}`;
-  for (const k of ["ca", "moon", "sun"]) {
-    await pki(["--gen", "--type", "ecdsa", "--size", "256", "--outform", "pem"], f(`${k}.key`));
-  }
-  await pki([
-    "--self",
-    "--ca",
-    "--in",
-    f("ca.key"),
-    "--type",
-    "priv",
-    "--dn",
-    "C=CH, O=gap interop, CN=Gap CA",
-    "--outform",
-    "pem",
-  ], f("ca.pem"));
-  for (
-    const [k, dn, san] of [["moon", c.charonDn, c.charonSan], ["sun", c.engineDn, c.engineSan]]
-  ) {
-    await pki([
-      "--issue",
-      "--cacert",
-      f("ca.pem"),
-      "--cakey",
-      f("ca.key"),
-      "--in",
-      f(`${k}.key`),
-      "--type",
-      "priv",
-      "--dn",
-      dn!,
-      ...(san ? ["--san", san] : []),
-      "--outform",
-      "pem",
-    ], f(`${k}.pem`));
-  }
+function issue(dir: string, c: NonNullable<IdCase["certs"]>): Promise<void> {
+  return issueSwanSet(dir, "ecdsa", "C=CH, O=gap interop, CN=Gap CA", [
+    { name: "moon", dn: c.charonDn, san: c.charonSan },
+    { name: "sun", dn: c.engineDn, san: c.engineSan },
+  ]);
 }
 
 function setup(
@@ -165,6 +128,29 @@ function setup(
   return { conf, spec, keys: c.certs ? [f("moon.key")] : [] };
 }
 
+/**
+ * Brings case `c` up, `who` initiating, and checks charon shows the expected
+ * identities and both sides hold the same single IKE SA.
+ */
+async function upWithIds(lab: GapLab, c: IdCase, who: "engine" | "charon"): Promise<void> {
+  const mark = lab.engine.mark();
+  if (who === "engine") await lab.engine.initiate();
+  else await lab.charon.initiate(c.name, `${c.name}-net`);
+  await lab.engineUp(mark);
+  const s = await lab.charonUp();
+  check(s.localId === c.charonShown && s.remoteId === c.engineShown, "charon's identities", s);
+  const o = (await lab.engine.list()).filter((x) => x.state === "established");
+  check(o.length === 1 && o[0].spiI === s.spiI, "one IKE SA, same SPIs", o, s);
+}
+
+/** Our first child-up or ike-failed event after `mark`. */
+function upOrFailed(lab: GapLab, mark: number): Promise<Record<string, unknown>> {
+  return lab.engine.waitFor(
+    (o) => o.type === "event" && /^(child-up|ike-failed)$/.test(`${o.event}`),
+    mark,
+  );
+}
+
 Deno.test({
   name: "strongSwan interop: identity types (FQDN, email, KEY_ID, IPv4/6, DN) and wrong IDs",
   sanitizeResources: false,
@@ -181,18 +167,7 @@ Deno.test({
             lab.withLogs(async () => {
               const { conf, spec, keys } = setup(c, dir);
               await lab.load(conf, spec, keys);
-              const mark = lab.engine.mark();
-              if (who === "engine") await lab.engine.initiate();
-              else await lab.charon.initiate(c.name, `${c.name}-net`);
-              await lab.engineUp(mark);
-              const s = await lab.charonUp();
-              check(
-                s.localId === c.charonShown && s.remoteId === c.engineShown,
-                "charon's identities",
-                s,
-              );
-              const o = (await lab.engine.list()).filter((x) => x.state === "established");
-              check(o.length === 1 && o[0].spiI === s.spiI, "one IKE SA, same SPIs", o, s);
+              await upWithIds(lab, c, who);
               await lab.reset();
             }));
         }
@@ -207,14 +182,7 @@ Deno.test({
               lab.withLogs(async () => {
                 const { conf, spec, keys } = setup(c, dir, { engineRemote: "%any" });
                 await lab.load(conf, spec, keys);
-                const mark = lab.engine.mark();
-                if (who === "engine") await lab.engine.initiate();
-                else await lab.charon.initiate(c.name, `${c.name}-net`);
-                await lab.engineUp(mark);
-                const s = await lab.charonUp();
-                check(s.localId === c.charonShown && s.remoteId === c.engineShown, "ids", s);
-                const o = (await lab.engine.list()).filter((x) => x.state === "established");
-                check(o.length === 1 && o[0].spiI === s.spiI, "one IKE SA, same SPIs", o, s);
+                await upWithIds(lab, c, who);
                 await lab.reset();
               }),
           );
@@ -235,10 +203,7 @@ Deno.test({
                 const logMark = await lab.charon.logMark();
                 if (who === "engine") await lab.engine.initiate();
                 else await lab.charon.initiate(c.name, `${c.name}-net`).catch(() => {});
-                const ev = await lab.engine.waitFor(
-                  (o) => o.type === "event" && /^(child-up|ike-failed)$/.test(`${o.event}`),
-                  mark,
-                );
+                const ev = await upOrFailed(lab, mark);
                 check(ev.event === "ike-failed", "the IKE SA came up with the wrong peer", ev);
                 const log = lab.engine.log(mark);
                 // As initiator we send IDr=bogus and charon refuses it; as responder we refuse.
@@ -266,10 +231,7 @@ Deno.test({
                   const mark = lab.engine.mark();
                   const logMark = await lab.charon.logMark();
                   await lab.engine.initiate();
-                  const ev = await lab.engine.waitFor(
-                    (o) => o.type === "event" && /^(child-up|ike-failed)$/.test(`${o.event}`),
-                    mark,
-                  );
+                  const ev = await upOrFailed(lab, mark);
                   check(ev.event === "ike-failed", "we accepted the wrong responder", ev);
                   check(
                     `${ev.reason}`.includes(`'${c.charonShown}'`) &&
@@ -296,10 +258,7 @@ Deno.test({
                 if (who === "engine") await lab.engine.initiate();
                 else await lab.charon.initiate(c.name, `${c.name}-net`).catch(() => {});
                 if (who === "engine") {
-                  const ev = await lab.engine.waitFor(
-                    (o) => o.type === "event" && /^(child-up|ike-failed)$/.test(`${o.event}`),
-                    mark,
-                  );
+                  const ev = await upOrFailed(lab, mark);
                   check(ev.event === "ike-failed", "the IKE SA came up", ev);
                   check(/AUTHENTICATION_FAILED/.test(`${ev.reason}`), "reason", ev);
                 } else {

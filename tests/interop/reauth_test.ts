@@ -14,18 +14,15 @@
  *
  * @module
  */
-import { C4, check, E4, gapConf, GapLab, gapSpec } from "./_gap_lab.ts";
+import { check, GapLab, gapSpec } from "./_gap_lab.ts";
+import { reauthConf, waitReauthenticated } from "./_reauth.ts";
 
 function conf(reauth: string): string {
-  return gapConf([{
-    name: "ra",
-    localAddrs: C4,
-    remoteAddrs: E4,
-    local: { id: "moon.example.org" },
-    remote: { id: "sun.example.org" },
-    children: [{ name: "ra-net", localTs: "10.1.0.0/16", remoteTs: "10.2.0.0/16" }],
-    extra: ["rekey_time = 0", `reauth_time = ${reauth}`, "over_time = 1s", "rand_time = 0"],
-  }], [["moon.example.org", "sun.example.org"]]);
+  return reauthConf("ra", reauth, [{
+    name: "ra-net",
+    localTs: "10.1.0.0/16",
+    remoteTs: "10.2.0.0/16",
+  }]);
 }
 
 Deno.test({
@@ -56,17 +53,7 @@ Deno.test({
               const m2 = lab.engine.mark();
               const logMark = await lab.charon.logMark();
               // Reauthentication repeats every few seconds: compare right after the first one.
-              await lab.engine.waitFor(
-                (o) => o.type === "event" && o.event === "ike-down",
-                m2,
-                20_000,
-              );
-              const after = (await lab.charon.waitSas(
-                (s) =>
-                  s.length === 1 && s[0].state === "ESTABLISHED" && s[0].spiI !== before.spiI &&
-                  s[0].children.filter((c) => c.state === "INSTALLED").length === 1,
-                "one new ESTABLISHED IKE SA with one child after the reauthentication",
-              ))[0];
+              const after = await waitReauthenticated(lab, m2, before, 1);
               const ours = await lab.engine.list();
               if (reauther === "charon") await lab.charon.waitLog(/reauthenticat/i, logMark);
               check(ours.length === 1, "engine: expected exactly one IKE SA", ours, after);

@@ -8,21 +8,14 @@
  *
  * @module
  */
-import { C4, check, E4, gapConf, GapLab, gapSpec } from "./_gap_lab.ts";
+import { check, GapLab, gapSpec } from "./_gap_lab.ts";
+import { reauthConf, waitReauthenticated } from "./_reauth.ts";
 
 function conf(reauth: string): string {
-  return gapConf([{
-    name: "r2",
-    localAddrs: C4,
-    remoteAddrs: E4,
-    local: { id: "moon.example.org" },
-    remote: { id: "sun.example.org" },
-    children: [
-      { name: "r2-net", localTs: "10.1.0.0/24", remoteTs: "10.2.0.0/24" },
-      { name: "r2-two", localTs: "10.1.2.0/24", remoteTs: "10.2.2.0/24" },
-    ],
-    extra: ["rekey_time = 0", `reauth_time = ${reauth}`, "over_time = 1s", "rand_time = 0"],
-  }], [["moon.example.org", "sun.example.org"]]);
+  return reauthConf("r2", reauth, [
+    { name: "r2-net", localTs: "10.1.0.0/24", remoteTs: "10.2.0.0/24" },
+    { name: "r2-two", localTs: "10.1.2.0/24", remoteTs: "10.2.2.0/24" },
+  ]);
 }
 
 Deno.test({
@@ -64,17 +57,7 @@ Deno.test({
             );
             const before = await lab.charonUp(2);
             const m2 = lab.engine.mark();
-            await lab.engine.waitFor(
-              (o) => o.type === "event" && o.event === "ike-down",
-              m2,
-              20_000,
-            );
-            const after = (await lab.charon.waitSas(
-              (s) =>
-                s.length === 1 && s[0].state === "ESTABLISHED" && s[0].spiI !== before.spiI &&
-                s[0].children.filter((c) => c.state === "INSTALLED").length === 2,
-              "one new IKE SA with both children",
-            ))[0];
+            const after = await waitReauthenticated(lab, m2, before, 2);
             const ours = (await lab.engine.list()).filter((x) => x.state === "established");
             check(ours.length === 1 && ours[0].spiI === after.spiI, "IKE SAs differ", ours, after);
             const oc = ours[0].children.filter((c) => c.state === "installed");
