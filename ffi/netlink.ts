@@ -53,6 +53,8 @@ const RTM_NEWADDR = 20;
 const RTM_DELADDR = 21;
 const RTM_NEWROUTE = 24;
 const RTM_DELROUTE = 25;
+const RTM_GETROUTE = 26;
+const NLM_F_DUMP = 0x300;
 const RTM_NEWRULE = 32;
 const RTM_DELRULE = 33;
 
@@ -496,7 +498,52 @@ export class Netlink {
     );
   }
 
-  #request(m: NlBuilder, what: string): void {
+  /**
+   * The routes of `table` for one address family (RTM_GETROUTE dump), with
+   * destination, prefix length, interface, metric and kind (unicast or
+   * blackhole; other kinds are left out).
+   */
+  listRoutes(family: 4 | 6, table: number): RouteSpec[] {
+    const m = new NlBuilder(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP);
+    const b = m.reserve(12);
+    m.u8[b] = family === 4 ? 2 : 10;
+    const out: RouteSpec[] = [];
+    this.#request(m, `list routes of table ${table}`, (type, body) => {
+      if (type !== RTM_NEWROUTE || body.length < 12) return;
+      const kind = body[7] === RTN_BLACKHOLE
+        ? "blackhole"
+        : body[7] === RTN_UNICAST
+        ? "unicast"
+        : null;
+      if (!kind) return;
+      const r: RouteSpec = {
+        dst: new Uint8Array(family === 4 ? 4 : 16),
+        prefixLength: body[1],
+        table: body[4],
+        kind,
+      };
+      const dv = new DataView(body.buffer, body.byteOffset, body.length);
+      for (let off = 12; off + 4 <= body.length;) {
+        const len = dv.getUint16(off, true);
+        const t = dv.getUint16(off + 2, true);
+        if (len < 4 || off + len > body.length) break;
+        const v = body.subarray(off + 4, off + len);
+        if (t === RTA_DST && v.length === r.dst.length) r.dst = v.slice();
+        else if (t === RTA_TABLE && v.length === 4) r.table = dv.getUint32(off + 4, true);
+        else if (t === RTA_OIF && v.length === 4) r.ifindex = dv.getUint32(off + 4, true);
+        else if (t === RTA_PRIORITY && v.length === 4) r.metric = dv.getUint32(off + 4, true);
+        off += (len + 3) & ~3;
+      }
+      if (r.table === table) out.push(r);
+    });
+    return out;
+  }
+
+  #request(
+    m: NlBuilder,
+    what: string,
+    onMessage?: (type: number, body: Uint8Array) => void,
+  ): void {
     const seq = this.#seq++;
     const msg = m.finish(seq);
     const sa = new Uint8Array(12);
@@ -519,6 +566,9 @@ export class Netlink {
           return;
         }
         if (s === seq && t === NLMSG_DONE) return;
+        if (s === seq && onMessage) {
+          onMessage(t, this.#rx.subarray(off + 16, Math.min(off + len, r)));
+        }
         off += (len + 3) & ~3;
       }
     }

@@ -384,6 +384,7 @@ export class Dataplane {
       }
       this.#nl = nl;
       this.#addRoutes(routes);
+      this.#dropStaleBackstops(table);
     } finally {
       this.#nl = nl;
     }
@@ -425,6 +426,28 @@ export class Dataplane {
       }
       this.#ruleFamilies.add(family);
       this.#undo.push(() => nl.deleteRule(rule));
+    }
+  }
+
+  /**
+   * Removes blackhole backstops in `table` that no route of ours has: a data
+   * plane that was killed left them (fail closed), and the configuration
+   * that starts now no longer routes those networks into the TUN.
+   */
+  #dropStaleBackstops(table: number): void {
+    const nl = this.#routing();
+    const key = (a: Uint8Array, p: number) => `${[...a].join(".")}/${p}`;
+    const ours = new Set(this.#tunRoutes.map((r) => key(r.dst, r.prefixLength)));
+    for (const family of [4, 6] as const) {
+      for (const r of nl.listRoutes(family, table)) {
+        if (r.kind !== "blackhole" || r.metric !== BACKSTOP_METRIC) continue;
+        if (ours.has(key(r.dst, r.prefixLength))) continue;
+        try {
+          nl.deleteRoute(backstopFor({ ...r, table }));
+        } catch (e) {
+          if (!(e instanceof NetlinkError && e.errno === 3)) throw e; // ESRCH: gone already
+        }
+      }
     }
   }
 

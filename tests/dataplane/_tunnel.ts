@@ -28,6 +28,8 @@ export interface TunnelOptions {
   tunRing?: boolean;
   /** TUN offloads on both ends (default: the data plane's default). */
   tunOffload?: boolean;
+  /** Runs after the namespaces exist and before either end starts (e.g. to leave stale routes). */
+  beforeStart?: (lab: NetnsLab, a: string, b: string) => Promise<void>;
   /** Outer (veth) address family (default 4). */
   outer?: 4 | 6;
   /** Inner (TUN) address family in tunnel mode (default 4). */
@@ -52,6 +54,8 @@ export interface Tunnel {
   stats(end: "a" | "b"): Promise<{ stats: Record<string, unknown>; events: unknown[] }>;
   /** Sends a command line to one end's _peer.ts and returns its JSON answer. */
   command(end: "a" | "b", line: string): Promise<Record<string, unknown>>;
+  /** Kills one end's process with SIGKILL (a crash: no clean-up of its own). */
+  kill(end: "a" | "b"): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -160,6 +164,7 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       keyOut: cfgA.keyIn,
       keyIn: cfgA.keyOut,
     };
+    await o.beforeStart?.(lab, a, b);
     const pa = await startPeer(lab, a, cfgA);
     const pb = await startPeer(lab, b, cfgB);
     const peers = { a: pa, b: pb };
@@ -180,6 +185,10 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       async command(end, line) {
         await peers[end].write(line);
         return JSON.parse(await peers[end].next());
+      },
+      async kill(end) {
+        peers[end].child.kill("SIGKILL");
+        await peers[end].child.status;
       },
       async close() {
         for (const p of [pa, pb]) {

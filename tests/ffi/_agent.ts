@@ -12,13 +12,15 @@
  *  - `backstop add|del DEV`: 10.78.0.1/24 on DEV, 10.80.0.0/16 and 2001:db8:80::/48
  *    into DEV in table 220, each with a blackhole route behind it (metric 65520);
  *    `del` removes the blackholes and the IPv6 route.
+ *  - `routes TABLE`: prints Netlink.listRoutes of TABLE for IPv4 and IPv6
+ *    ({ dst, prefixLength, kind, metric, ifindex } each).
  *  - `udp-recv 4|6 PORT COUNT` / `udp-send 4|6 DST PORT COUNT`: mmsg batches.
  *  - `raw-recv 4|6 PROTO COUNT` / `raw-send 4|6 DST PROTO COUNT`.
  *
  * @module
  */
 
-import { parseIp } from "../../lib/db/address.ts";
+import { formatIp, ipFromBytes, parseIp } from "../../lib/db/address.ts";
 import { ipToBytes } from "../../lib/db/address.ts";
 import { internetChecksum } from "../../lib/ip/checksum.ts";
 import { ifNameToIndex } from "../../ffi/libc.ts";
@@ -113,6 +115,20 @@ if (action === "tun") {
   }
   nl.close();
   out({ done: verb });
+} else if (action === "routes") {
+  const nl = Netlink.open();
+  const text = (a: Uint8Array) => formatIp(ipFromBytes(a));
+  out({
+    routes: [4, 6].flatMap((f) =>
+      nl.listRoutes(f as 4 | 6, Number(args[0])).map((r) => ({
+        dst: `${text(r.dst)}/${r.prefixLength}`,
+        kind: r.kind,
+        metric: r.metric ?? 0,
+        ifindex: r.ifindex ?? 0,
+      }))
+    ),
+  });
+  nl.close();
 } else if (action === "backstop") {
   const [verb, dev] = args;
   const nl = Netlink.open();

@@ -97,6 +97,21 @@ Deno.test("netlink: blackhole routes behind device routes survive the device's r
       "blackhole 2001:db8:80::/48 lo 65520",
       "unicast 2001:db8:80::/48 vbh0 1024",
     ]);
+    // Our route dump (RTM_GETROUTE) reads the same table.
+    const idx = JSON.parse((await lab.runIn(a, ["ip", "-j", "link", "show", "vbh0"])).stdout)[0]
+      .ifindex;
+    const dumped = (await (await startAgent(lab, a, ["routes", "220"], false)).next())
+      .routes as { dst: string; kind: string; metric: number; ifindex: number }[];
+    assert.deepEqual(
+      dumped.map((r) => `${r.kind} ${r.dst} ${r.metric} ${r.ifindex === idx ? "vbh0" : "-"}`)
+        .sort(),
+      [
+        "blackhole 10.80.0.0/16 65520 -",
+        "blackhole 2001:db8:80::/48 65520 -",
+        "unicast 10.80.0.0/16 0 vbh0",
+        "unicast 2001:db8:80::/48 1024 vbh0",
+      ],
+    );
     const del = await lab.runIn(a, ["ip", "addr", "del", "10.78.0.1/24", "dev", "vbh0"]);
     assert.equal(del.code, 0, del.stderr);
     assert.deepEqual(await show("-4"), ["blackhole 10.80.0.0/16 - 65520"]);
