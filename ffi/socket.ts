@@ -39,6 +39,10 @@ const SO_BINDTODEVICE = 25;
 const SO_MARK = 36;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
+/** SOL_UDP socket options (linux/udp.h). */
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
+export const UDP_GRO = 104;
 /** `MSG_DONTWAIT`: per-call non-blocking. */
 export const MSG_DONTWAIT = 0x40;
 
@@ -349,8 +353,31 @@ export class MmsgBatch {
   /** Messages filled for sending. */
   #pending = 0;
   #failed = 0;
+  /** Bytes of msg_control per message (0: none), after the headers. */
+  readonly #control: number;
+  readonly #ctlOff: number;
+  /** Staging slots (headroom + slotSize each) for {@linkcode stage}. */
+  readonly #stageOff: number;
+  readonly #stageStride: number;
+  readonly #stagingSize: number;
+  readonly #stageViews: Uint8Array[] = [];
+  #staged = 0;
+  /** Address of the memory, as a number (for iovecs built elsewhere). */
+  readonly #base: number;
 
-  constructor(count = 64, slotSize = 2048, headroom = 0) {
+  /**
+   * `options.control`: bytes of ancillary data to receive per message (e.g.
+   * 32 for UDP_GRO's segment size, {@linkcode groSize}). `options.staging`:
+   * extra slots of `options.stagingSize` bytes (default `slotSize`), each
+   * with the same headroom, that {@linkcode stage} copies parts of received
+   * messages into (to split a coalesced UDP datagram).
+   */
+  constructor(
+    count = 64,
+    slotSize = 2048,
+    headroom = 0,
+    options: { control?: number; staging?: number; stagingSize?: number } = {},
+  ) {
     if (!Number.isInteger(count) || count < 1 || count > 1024) {
       throw new RangeError(`batch count must be 1..1024, got ${count}`);
     }
@@ -363,16 +390,38 @@ export class MmsgBatch {
     this.count = count;
     this.slotSize = slotSize;
     this.headroom = headroom;
+    const control = options.control ?? 0;
+    const staging = options.staging ?? 0;
+    const stagingSize = options.stagingSize ?? slotSize;
+    if (!Number.isInteger(stagingSize) || stagingSize < 64 || stagingSize > 65536) {
+      throw new RangeError(`staging slot size must be 64..65536, got ${stagingSize}`);
+    }
+    if (!Number.isInteger(control) || control < 0 || control > 256 || control % 8 !== 0) {
+      throw new RangeError(`control bytes must be 0..256 in steps of 8, got ${control}`);
+    }
+    if (!Number.isInteger(staging) || staging < 0 || staging > 4096) {
+      throw new RangeError(`staging slots must be 0..4096, got ${staging}`);
+    }
+    this.#control = control;
     this.#stride = (headroom + slotSize + 7) & ~7;
+    this.#stagingSize = stagingSize;
+    this.#stageStride = (headroom + stagingSize + 7) & ~7;
     this.#nameOff = count * this.#stride;
     this.#iovOff = this.#nameOff + count * NAME;
     this.#hdrOff = this.#iovOff + count * IOV;
-    const total = this.#hdrOff + count * MMSG;
+    this.#ctlOff = this.#hdrOff + count * MMSG;
+    this.#stageOff = this.#ctlOff + count * control;
+    const total = this.#stageOff + staging * this.#stageStride;
     this.#mem = new Uint8Array(new ArrayBuffer(total));
     this.#dv = new DataView(this.#mem.buffer);
-    this.#hdrs = this.#mem.subarray(this.#hdrOff);
-    const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#mem)));
+    this.#hdrs = this.#mem.subarray(this.#hdrOff, this.#ctlOff);
+    this.#base = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#mem)));
+    const base = BigInt(this.#base);
     const dv = this.#dv;
+    for (let k = 0; k < staging; k++) {
+      const s = this.#stageOff + k * this.#stageStride;
+      this.#stageViews.push(this.#mem.subarray(s, s + this.#stageStride));
+    }
     for (let i = 0; i < count; i++) {
       const h = this.#hdrOff + i * MMSG;
       const iov = this.#iovOff + i * IOV;
@@ -382,6 +431,7 @@ export class MmsgBatch {
       dv.setUint32(h + 8, NAME, true);
       dv.setBigUint64(h + 16, base + BigInt(iov), true);
       dv.setBigUint64(h + 24, 1n, true);
+      if (control > 0) dv.setBigUint64(h + 32, base + BigInt(this.#ctlOff + i * control), true);
       const s = i * this.#stride;
       this.#slotViews.push(this.#mem.subarray(s, s + this.#stride));
       this.#dataViews.push(this.#mem.subarray(s + headroom, s + headroom + slotSize));
@@ -397,7 +447,9 @@ export class MmsgBatch {
     for (let i = 0; i < this.count; i++) {
       dv.setUint32(this.#hdrOff + i * MMSG + 8, NAME, true);
       dv.setUint32(this.#iovOff + i * IOV + 8, this.slotSize, true); // iov_len (high half is 0)
+      if (this.#control > 0) dv.setUint32(this.#hdrOff + i * MMSG + 40, this.#control, true);
     }
+    this.#staged = 0;
     const n = libc().recvmmsg(fd, this.#hdrs, this.count, MSG_DONTWAIT, null);
     if (n < 0) {
       const e = errno();
@@ -418,6 +470,57 @@ export class MmsgBatch {
    */
   slot(i: number): Uint8Array {
     return this.#slotViews[i];
+  }
+
+  /**
+   * The segment size the kernel reported for received message `i` when it
+   * coalesced several datagrams of one flow into it (UDP_GRO ancillary data):
+   * the message is then segments of this size, the last one possibly
+   * shorter. 0 when the message is one datagram.
+   */
+  groSize(i: number): number {
+    if (this.#control === 0) return 0;
+    const h = this.#hdrOff + i * MMSG;
+    const dv = this.#dv;
+    const len = dv.getUint32(h + 40, true); // msg_controllen (low half)
+    let c = this.#ctlOff + i * this.#control;
+    const end = c + Math.min(len, this.#control);
+    while (c + 16 <= end) {
+      const clen = dv.getUint32(c, true);
+      if (clen < 16) break;
+      if (dv.getInt32(c + 8, true) === SOL_UDP && dv.getInt32(c + 12, true) === UDP_GRO) {
+        return clen >= 18 ? dv.getUint16(c + 16, true) : 0;
+      }
+      c += (clen + 7) & ~7;
+    }
+    return 0;
+  }
+
+  /**
+   * Copies `length` bytes of received message `i`, from offset `from` of its
+   * data, into the next staging slot after its headroom (no allocation);
+   * returns that slot (headroom included, like {@linkcode slot}), or null
+   * when every staging slot is in use since the last {@linkcode recv} /
+   * {@linkcode resetStaging}, or `length` is bigger than a staging slot.
+   */
+  stage(i: number, from: number, length: number): Uint8Array | null {
+    const k = this.#staged;
+    if (k >= this.#stageViews.length || length > this.#stagingSize) return null;
+    this.#staged = k + 1;
+    const src = i * this.#stride + this.headroom + from;
+    const dst = this.#stageOff + k * this.#stageStride + this.headroom;
+    this.#mem.copyWithin(dst, src, src + length);
+    return this.#stageViews[k];
+  }
+
+  /** Staging slots left before {@linkcode stage} returns null. */
+  get stagingFree(): number {
+    return this.#stageViews.length - this.#staged;
+  }
+
+  /** Makes every staging slot free again (their views must be done with). */
+  resetStaging(): void {
+    this.#staged = 0;
   }
 
   /** Received bytes of message `i` (a view, valid until the next call). */
@@ -519,15 +622,50 @@ export class MmsgBatch {
     this.#pending = i + 1;
   }
 
+  /** Bytes queued in message `i` (before {@linkcode flush}). */
+  pendingLength(i: number): number {
+    return this.#dv.getUint32(this.#iovOff + i * IOV + 8, true);
+  }
+
+  /** Offset of message `i`'s data in {@linkcode memory}. */
+  dataOffset(i: number): number {
+    return i * this.#stride + this.headroom;
+  }
+
+  /** Address of message `i`'s data (for an iovec). */
+  dataAddress(i: number): number {
+    return this.#base + i * this.#stride + this.headroom;
+  }
+
+  /** All of the batch's memory (slots first): read queued messages through {@linkcode dataOffset}. */
+  get memory(): Uint8Array {
+    return this.#mem;
+  }
+
   /**
    * Sends the queued messages with `sendmmsg` and clears the queue. Returns
    * how many were sent; the rest (socket buffer full, or an error for one
    * destination) are dropped: `pending before - returned`.
    */
   flush(fd: number): number {
-    let done = 0;
     const total = this.#pending;
     this.#pending = 0;
+    return this.sendRange(fd, 0, total);
+  }
+
+  /** Drops the queued messages without sending them. */
+  clear(): void {
+    this.#pending = 0;
+  }
+
+  /**
+   * Sends queued messages `from` (inclusive) to `to` (exclusive) with
+   * `sendmmsg`, leaving the queue as it is (see {@linkcode clear}). Returns
+   * how many were sent, as {@linkcode flush} does.
+   */
+  sendRange(fd: number, from: number, to: number): number {
+    let done = from;
+    const total = to;
     this.#failed = 0;
     while (done < total) {
       const n = libc().sendmmsg(fd, this.#hdrs.subarray(done * MMSG), total - done, 0);
@@ -546,7 +684,7 @@ export class MmsgBatch {
       }
       break;
     }
-    return done - this.#failed;
+    return done - from - this.#failed;
   }
 
   /** errno of the last per-message send failure in {@linkcode flush} (0 if none). */

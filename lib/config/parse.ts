@@ -858,7 +858,15 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   const root = src.root();
   const p = new Parser(src, opts.readFile, opts.hosts);
   const f = root.fields(
-    ["connections", "secrets", "pools", "policies", "unmatched_inbound", "resolv_conf"] as const,
+    [
+      "connections",
+      "secrets",
+      "pools",
+      "policies",
+      "unmatched_inbound",
+      "resolv_conf",
+      "udp_offload",
+    ] as const,
   );
   if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
   const config: Config = {
@@ -875,6 +883,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     ),
     unmatchedInbound: f.unmatched_inbound.oneOf(["bypass", "discard"] as const, "bypass"),
     resolvConf: resolvConfPath(f.resolv_conf),
+    udpOffload: f.udp_offload.bool(false),
   };
   if (src.issues.length === 0) crossCheck(config, root);
   if (src.issues.length > 0) {

@@ -145,6 +145,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
       [...c.localAddrs, ...c.remoteAddrs].some((a) => a.includes(":"))
     ),
     inboundDefault: config.unmatchedInbound,
+    udpOffload: config.udpOffload,
   };
   return {
     path,

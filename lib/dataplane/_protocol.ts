@@ -27,6 +27,13 @@ export interface WorkerInit {
   role: "both" | "out" | "in";
   /** Role "in": the TUN fd opened by the "out" Worker (fds are process-wide). */
   tunFd?: number;
+  /** Role "in": the UDP encapsulation sockets the "out" Worker opened (UDP_GRO on or not). */
+  udpFds?: { fd: number; family: 4 | 6; gro: boolean }[];
+  /**
+   * True: UDP segmentation offload (UDP_SEGMENT) for ESP in UDP and
+   * UDP_GRO on the encapsulation socket.
+   */
+  udpOffload?: boolean;
   /** Int32Array over a SharedArrayBuffer: [0] = control messages posted. */
   control: SharedArrayBuffer;
   tunName: string;
@@ -97,6 +104,8 @@ export type WorkerMessage =
     backend: string;
     /** The TUN carries virtio_net_hdr frames (offloads accepted). */
     tunOffload: boolean;
+    /** The UDP encapsulation sockets opened (role "out"/"both"). */
+    udpFds: { fd: number; family: 4 | 6; gro: boolean }[];
   }
   | WorkerReply
   /** The replies to every control message handled in one wake-up, in order. */

@@ -26,7 +26,13 @@
  *
  * Outbound IPsec and BYPASS packets leave through IPPROTO_RAW sockets
  * (header included, as EspSa/AhSa built it) with SO_MARK set, so policy
- * routing sends them to the wire and never back into the TUN.
+ * routing sends them to the wire and never back into the TUN. Runs of
+ * equal-sized ESP-in-UDP datagrams of one flow leave instead as one
+ * segmented send on the UDP encapsulation socket (UDP_SEGMENT, see
+ * ffi/udp_gso.ts), and that socket asks for UDP_GRO: the kernel may hand
+ * over several datagrams of one flow in one buffer, which step 4 splits.
+ * The UDP sockets are opened by the Worker that sends (segmented ESP and
+ * IKE leave through them) and read by the one that receives.
  *
  * @module
  */
@@ -34,7 +40,15 @@
 import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { EventFd } from "../../ffi/eventfd.ts";
 import { PollSet } from "../../ffi/poll.ts";
-import { MmsgBatch, type NetSocket, openRawSocket, openUdpSocket } from "../../ffi/socket.ts";
+import {
+  MmsgBatch,
+  NetSocket,
+  openRawSocket,
+  openUdpSocket,
+  SOL_UDP,
+  UDP_GRO,
+} from "../../ffi/socket.ts";
+import { UdpGsoSender } from "../../ffi/udp_gso.ts";
 import { openTun, TUN_OFFLOAD_FRAME, TunDevice, TunRing } from "../../ffi/tun.ts";
 import { writeIpv4Header } from "../ip/ipv4.ts";
 import { writeIpv6Header } from "../ip/ipv6.ts";
@@ -55,12 +69,20 @@ const post = (m: WorkerMessage) => scope.postMessage(m);
 /** Headroom before received data: room for an IPv6 header plus a UDP header. */
 const HEADROOM = 48;
 const RX_SLOT = 9216;
+/** A UDP_GRO buffer: up to 64 KB of datagrams of one flow. */
+const GRO_SLOT = 65536;
+/** UDP_GRO buffers per recvmmsg. */
+const GRO_BATCH = 32;
+/** Slots that the datagrams of UDP_GRO buffers are copied into, with headroom. */
+const GRO_STAGING = 256;
 const IPPROTO_RAW = 255;
 
 interface RxSocket {
   sock: NetSocket;
   kind: "esp" | "ah" | "udp";
   batch: MmsgBatch;
+  /** UDP_GRO is on: a datagram may be several (MmsgBatch.groSize). */
+  gro: boolean;
 }
 
 const inbox: ControlMessage[] = [];
@@ -111,21 +133,54 @@ async function main(): Promise<void> {
     const rxSlot = Math.max(RX_SLOT, init.tunMtu + 512);
     const open = (sock: NetSocket, kind: RxSocket["kind"]) => {
       closers.push(sock);
-      rx.push({ sock, kind, batch: new MmsgBatch(init.batch, rxSlot, HEADROOM) });
+      rx.push({ sock, kind, batch: new MmsgBatch(init.batch, rxSlot, HEADROOM), gro: false });
     };
+    // UDP encapsulation sockets: the sending Worker opens them, the receiving one reads them.
+    const udpSocks: { sock: NetSocket; gro: boolean }[] = [];
+    const udpFds: { fd: number; family: 4 | 6; gro: boolean }[] = [];
+    if (init.udpEncapPort && sends) {
+      for (const f of families) {
+        const sock = openUdpSocket({
+          family: f,
+          port: init.udpEncapPort,
+          mark: init.mark,
+          receiveBufferBytes: 4 << 20,
+          sendBufferBytes: 4 << 20,
+        });
+        closers.push(sock);
+        let gro = false;
+        if (init.udpOffload === true) {
+          try {
+            sock.setIntOption(SOL_UDP, UDP_GRO, 1, "UDP_GRO");
+            gro = true;
+          } catch {
+            // Before Linux 5.0: one datagram per receive, as without offload.
+          }
+        }
+        udpSocks.push({ sock, gro });
+        udpFds.push({ fd: sock.fd, family: f, gro });
+      }
+    } else if (init.udpEncapPort) {
+      for (const u of init.udpFds ?? []) {
+        udpSocks.push({
+          sock: new NetSocket(u.fd, u.family, "udp", init.udpEncapPort),
+          gro: u.gro,
+        });
+      }
+    }
     for (const f of receives ? families : []) {
       open(openRawSocket({ family: f, protocol: 50, receiveBufferBytes: 4 << 20 }), "esp");
       if (init.ah) open(openRawSocket({ family: f, protocol: 51 }), "ah");
-      if (init.udpEncapPort) {
-        open(
-          openUdpSocket({
-            family: f,
-            port: init.udpEncapPort,
-            mark: init.mark,
-            receiveBufferBytes: 4 << 20,
-          }),
-          "udp",
-        );
+      const u = udpSocks.find((x) => x.sock.family === f);
+      if (u) {
+        const batch = u.gro
+          ? new MmsgBatch(GRO_BATCH, GRO_SLOT, HEADROOM, {
+            control: 32,
+            staging: GRO_STAGING,
+            stagingSize: rxSlot,
+          })
+          : new MmsgBatch(init.batch, rxSlot, HEADROOM);
+        rx.push({ sock: u.sock, kind: "udp", batch, gro: u.gro });
       }
     }
     // Outbound: header-included raw sockets, one per family.
@@ -136,15 +191,24 @@ async function main(): Promise<void> {
     const txSlot = Math.min(65536, Math.max(2048, init.tunMtu + 256));
     const tx4 = sends ? new MmsgBatch(init.batch, txSlot) : null;
     const tx6 = sends && init.ipv6 ? new MmsgBatch(init.batch, txSlot) : null;
+    // Runs of ESP-in-UDP datagrams leave as segmented sends on the UDP socket.
+    const gsoFor = (f: 4 | 6) => {
+      const u = udpSocks.find((x) => x.sock.family === f);
+      return sends && u && init.udpOffload === true
+        ? new UdpGsoSender(u.sock.fd, f, u.sock.port, init.batch)
+        : null;
+    };
+    const gso4 = gsoFor(4);
+    const gso6 = init.ipv6 ? gsoFor(6) : null;
     let sendErrors = 0;
     const flush = () => {
       if (tx4 && tx4.pending) {
         const n = tx4.pending;
-        sendErrors += n - tx4.flush(txSock[0].fd);
+        sendErrors += n - (gso4 ? gso4.flush(tx4, txSock[0].fd) : tx4.flush(txSock[0].fd));
       }
       if (tx6 && tx6.pending) {
         const n = tx6.pending;
-        sendErrors += n - tx6.flush(txSock[1].fd);
+        sendErrors += n - (gso6 ? gso6.flush(tx6, txSock[1].fd) : tx6.flush(txSock[1].fd));
       }
     };
 
@@ -218,6 +282,7 @@ async function main(): Promise<void> {
       tunFd: tun.fd,
       backend: backend.name,
       tunOffload: vnet,
+      udpFds,
     });
 
     let running = true;
@@ -238,8 +303,9 @@ async function main(): Promise<void> {
           return true;
         case "sendIke": {
           const v4 = m.remote.length === 4;
-          const r = rx.find((x) => x.kind === "udp" && x.sock.family === (v4 ? 4 : 6));
+          const r = udpSocks.find((x) => x.sock.family === (v4 ? 4 : 6));
           if (!r) throw new Error("no UDP encapsulation socket for this address family");
+          (v4 ? gso4 : gso6)?.beforeOtherSend();
           // Non-ESP marker (RFC 3948 section 2.2), except for a raw keepalive.
           const d = m.raw ? m.data : new Uint8Array(4 + m.data.length);
           if (!m.raw) d.set(m.data, 4);
@@ -254,6 +320,13 @@ async function main(): Promise<void> {
       }
     };
 
+    /** Writes out everything queued for the TUN (received packets are views into the batches). */
+    const flushTun = () => {
+      gro?.flush();
+      ring?.flushWrites();
+      gro?.reset();
+    };
+    let udpCoalesced = 0;
     const scratch = new Uint8Array(16);
     const scratch4 = scratch.subarray(0, 4);
     const drainRx = (r: RxSocket) => {
@@ -265,7 +338,31 @@ async function main(): Promise<void> {
         const len = b.length(i);
         const at = HEADROOM;
         if (r.kind === "udp") {
-          inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, v4 ? scratch4 : scratch);
+          const seg = r.gro ? b.groSize(i) : 0;
+          const sc = v4 ? scratch4 : scratch;
+          if (seg === 0 || seg >= len) {
+            inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, sc);
+            continue;
+          }
+          // Several datagrams of one flow (UDP_GRO): the first is processed in
+          // place, each other one from a staging slot with headroom of its own.
+          udpCoalesced++;
+          inboundUdp(core, b, i, slot, seg, v4, init.udpEncapPort, sc);
+          for (let off = seg; off < len; off += seg) {
+            const l = Math.min(seg, len - off);
+            let s = b.stage(i, off, l);
+            if (s === null && b.stagingFree === 0) {
+              // Every staging slot may still be queued for the TUN: write them out first.
+              flushTun();
+              b.resetStaging();
+              s = b.stage(i, off, l);
+            }
+            if (s === null) {
+              core.drops["not-ipsec"]++;
+              continue;
+            }
+            inboundUdp(core, b, i, s, l, v4, init.udpEncapPort, sc);
+          }
           continue;
         }
         const proto = r.kind;
@@ -300,9 +397,7 @@ async function main(): Promise<void> {
           core.inbound(slot, at - 40, at + len, proto, spi);
         }
       }
-      gro?.flush();
-      ring?.flushWrites();
-      gro?.reset();
+      flushTun();
       return n;
     };
 
@@ -321,6 +416,8 @@ async function main(): Promise<void> {
             s.drops["send-failed"] += sendErrors;
             s.drops["tun-write-failed"] += (ring?.writeErrors ?? 0) + tunWriteErrors;
             s.packets.coalesced = gro?.superPackets ?? 0;
+            s.packets.udpSegmented = (gso4?.stats.segments ?? 0) + (gso6?.stats.segments ?? 0);
+            s.packets.udpCoalesced = udpCoalesced;
             replies.push({ type: "reply", id: m.id, ok: true, value: s });
           } else {
             const value = handle(m);
@@ -358,7 +455,7 @@ async function main(): Promise<void> {
         }
         for (let k = 0; k < rx.length; k++) {
           if (!ps.readable(rxBase + k)) continue;
-          for (let round = 0; round < 4; round++) if (drainRx(rx[k]) < init.batch) break;
+          for (let round = 0; round < 4; round++) if (drainRx(rx[k]) < rx[k].batch.count) break;
         }
         flush();
       } catch (e) {

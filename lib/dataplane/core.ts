@@ -151,6 +151,10 @@ export interface DataplaneStats {
     superPackets: number;
     /** GSO super-packets written to the TUN (GRO; counted by the Worker). */
     coalesced: number;
+    /** ESP-in-UDP datagrams sent in segmented sends (UDP_SEGMENT; counted by the Worker). */
+    udpSegmented: number;
+    /** Received UDP buffers that held several datagrams (UDP_GRO; counted by the Worker). */
+    udpCoalesced: number;
   };
   drops: Record<DropReason, number>;
   sas: SaStats[];
@@ -253,6 +257,8 @@ export class DataplaneCore {
     keepalive: 0,
     superPackets: 0,
     coalesced: 0,
+    udpSegmented: 0,
+    udpCoalesced: 0,
   };
 
   constructor(io: CoreIo, o: CoreOptions = {}) {

@@ -149,6 +149,15 @@ export interface DataplaneOptions {
    * {@linkcode Dataplane.tunOffload} tells.
    */
   tunOffload?: boolean;
+  /**
+   * UDP offloads for ESP in UDP (default false): runs of equal-sized
+   * datagrams of one flow leave in one segmented send (UDP_SEGMENT; see
+   * ffi/udp_gso.ts) and the encapsulation socket accepts coalesced
+   * datagrams (UDP_GRO). The datagrams on the wire are the same, but
+   * captures on the host (tcpdump; any veth) show the unsegmented buffers.
+   * Falls back to one datagram per send when the kernel refuses.
+   */
+  udpOffload?: boolean;
 }
 
 /**
@@ -302,6 +311,7 @@ export class Dataplane {
       tickMs: opts.tickMs ?? 100,
       ...(opts.tunRing !== undefined ? { tunRing: opts.tunRing } : {}),
       tunOffload: opts.tunOffload ?? true,
+      udpOffload: opts.udpOffload ?? false,
     };
     const url = opts.workerUrl ?? defaultWorkerUrl();
     try {
@@ -316,6 +326,7 @@ export class Dataplane {
           role: "in",
           tunFd: first.tunFd,
           tunOffload: first.tunOffload,
+          udpFds: first.udpFds,
         });
       }
       dp.#configureRouting(addresses, routes, sources, table, mark, opts.rulePriority ?? table);
@@ -335,7 +346,7 @@ export class Dataplane {
   #spawn(
     url: URL | string,
     init: Omit<WorkerInit, "control">,
-  ): Promise<{ tunName: string; tunFd: number; backend: string; tunOffload: boolean }> {
+  ): Promise<Extract<WorkerMessage, { type: "ready" }>> {
     const sab = new SharedArrayBuffer(8);
     const worker = new Worker(url, { type: "module" });
     const link: WorkerLink = { role: init.role, worker, control: new Int32Array(sab), wakeFd: -1 };
@@ -509,7 +520,7 @@ export class Dataplane {
     this.#pending.clear();
   }
 
-  /** The Worker handling `dir` ("out": policies and outbound SAs; "in": inbound SAs, IKE). */
+  /** The Worker handling `dir` ("out": policies, outbound SAs, IKE sends; "in": inbound SAs). */
   #link(dir: "in" | "out"): WorkerLink | undefined {
     return this.#links.find((l) => l.role === "both" || l.role === dir);
   }
@@ -684,7 +695,8 @@ export class Dataplane {
     remotePort: number,
     raw = false,
   ): Promise<boolean> {
-    return this.#request<boolean>("in", { type: "sendIke", data, remote, remotePort, raw });
+    // The "out" Worker opened the UDP socket and sends segmented ESP on it (ffi/udp_gso.ts).
+    return this.#request<boolean>("out", { type: "sendIke", data, remote, remotePort, raw });
   }
 
   /** All counters: per path, per drop reason, per SA (both Workers merged). */

@@ -252,7 +252,9 @@ async function benchOurs(cipher: string, lastTry: boolean): Promise<boolean> {
     for (const [ns, me, peer] of [[a, A, B], [b, B, A]] as const) {
       await Deno.writeTextFile(
         `${dir}/${ns}.yaml`,
-        ourYaml({ me, peer, ike: IKE_PROPOSAL, esp: cipher, psk: PSK, encap: true }),
+        // udp_offload is off by default (captures would show unsegmented buffers).
+        ourYaml({ me, peer, ike: IKE_PROPOSAL, esp: cipher, psk: PSK, encap: true }) +
+          "udp_offload: yes\n",
       );
       const child = lab.spawnIn(ns, [
         ...ipsec,

@@ -47,6 +47,8 @@ export interface PeerConfig {
   tunRing?: boolean;
   /** TUN offloads (TSO super-packets segmented by the data plane). */
   tunOffload?: boolean;
+  /** UDP_SEGMENT/UDP_GRO for ESP in UDP (default: the data plane's default). */
+  udpOffload?: boolean;
 }
 
 const cfg = JSON.parse(Deno.args[0]) as PeerConfig;
@@ -99,6 +101,7 @@ const dp = await Dataplane.start({
   workers: cfg.workers,
   ...(cfg.tunRing !== undefined ? { tunRing: cfg.tunRing } : {}),
   ...(cfg.tunOffload !== undefined ? { tunOffload: cfg.tunOffload } : {}),
+  ...(cfg.udpOffload !== undefined ? { udpOffload: cfg.udpOffload } : {}),
 });
 const events: unknown[] = [];
 dp.on((e) => events.push(e));

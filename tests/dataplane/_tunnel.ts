@@ -28,6 +28,8 @@ export interface TunnelOptions {
   tunRing?: boolean;
   /** TUN offloads on both ends (default: the data plane's default). */
   tunOffload?: boolean;
+  /** UDP_SEGMENT/UDP_GRO for ESP in UDP on both ends (default: the data plane's default). */
+  udpOffload?: boolean;
   /** Runs after the namespaces exist and before either end starts (e.g. to leave stale routes). */
   beforeStart?: (lab: NetnsLab, a: string, b: string) => Promise<void>;
   /** Outer (veth) address family (default 4). */
@@ -135,6 +137,7 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       workers: o.workers,
       ...(o.tunRing !== undefined ? { tunRing: o.tunRing } : {}),
       ...(o.tunOffload !== undefined ? { tunOffload: o.tunOffload } : {}),
+      ...(o.udpOffload !== undefined ? { udpOffload: o.udpOffload } : {}),
     };
     const cfgA: PeerConfig = {
       ...base,

@@ -15,7 +15,10 @@ import { tcpTransfer } from "../helpers/interop_traffic.ts";
 //   (GRO), and no frame was refused;
 // - no ESP packet was fragmented (the netns's /proc/net/snmp on both ends,
 //   kept by the kernel): every segment fit the ESP budget of the path;
-// - tshark sees only ESP on the wire.
+// - tshark sees only ESP on the wire;
+// - ESP in UDP with udpOffload: both ends sent runs of datagrams in segmented sends
+//   (UDP_SEGMENT) and received coalesced ones (UDP_GRO), and the bytes
+//   still arrived intact: the datagrams were cut where they began.
 
 const BYTES = 8 << 20;
 
@@ -39,7 +42,13 @@ async function fragmentCounters(t: Tunnel, ns: string): Promise<number> {
 }
 
 interface Counters {
-  packets: { superPackets: number; coalesced: number; outbound: number };
+  packets: {
+    superPackets: number;
+    coalesced: number;
+    outbound: number;
+    udpSegmented: number;
+    udpCoalesced: number;
+  };
   drops: Record<string, number>;
 }
 
@@ -60,6 +69,19 @@ async function transferBothWays(o: TunnelOptions): Promise<void> {
       assert.equal(s.drops["offload-malformed"], 0);
       assert.equal(s.drops["encapsulation-failed"], 0);
       assert.equal(s.drops["tun-write-failed"], 0);
+      if (o.encapPort && o.udpOffload) {
+        assert.ok(
+          s.packets.udpSegmented > 0,
+          `${end} made no segmented send: ${JSON.stringify(s)}`,
+        );
+        assert.ok(
+          s.packets.udpCoalesced > 0,
+          `${end} got no coalesced datagram: ${JSON.stringify(s)}`,
+        );
+        assert.equal(s.drops["send-failed"], 0);
+      } else {
+        assert.equal(s.packets.udpSegmented, 0);
+      }
     }
     assert.equal(await fragmentCounters(t, t.a) + await fragmentCounters(t, t.b), frag0);
     // The TCP MIB counts IPv4 and IPv6 together.
@@ -76,7 +98,11 @@ Deno.test("dataplane offload: IPv6 inside, IPv6 outside, 8 MB each way intact", 
 });
 
 Deno.test("dataplane offload: ESP-in-UDP with one Worker, 8 MB each way intact", async () => {
-  await transferBothWays({ encapPort: 4500, workers: 1 });
+  await transferBothWays({ encapPort: 4500, workers: 1, udpOffload: true });
+});
+
+Deno.test("dataplane offload: ESP-in-UDP over IPv6, two Workers, 8 MB each way intact", async () => {
+  await transferBothWays({ encapPort: 4500, outer: 6, udpOffload: true });
 });
 
 Deno.test("dataplane offload: TUN without io_uring (plain read/write), 8 MB each way intact", async () => {

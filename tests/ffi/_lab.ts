@@ -16,14 +16,18 @@ export interface Agent {
   next(): Promise<Record<string, unknown>>;
 }
 
-/** Starts the agent in `ns` with only --allow-ffi and waits for "ready" (or its first line). */
+/**
+ * Starts the agent (`script`, default {@linkcode AGENT}) in `ns` with only
+ * --allow-ffi and waits for "ready" (or its first line).
+ */
 export async function startAgent(
   lab: NetnsLab,
   ns: string,
   args: readonly string[],
   waitReady = true,
+  script = AGENT,
 ): Promise<Agent> {
-  const child = lab.spawnDenoIn(ns, AGENT, args, ["--allow-ffi", "--no-prompt"]);
+  const child = lab.spawnDenoIn(ns, script, args, ["--allow-ffi", "--no-prompt"]);
   const errText = child.stderr.pipeThrough(new TextDecoderStream());
   let stderr = "";
   errText.pipeTo(new WritableStream({ write: (c) => void (stderr += c) })).catch(() => {});

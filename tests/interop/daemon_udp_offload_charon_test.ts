@@ -1,0 +1,103 @@
+/**
+ * `udp_offload: yes` against strongSwan's charon (kernel-libipsec): our
+ * daemon sends ESP in UDP in segmented sends (UDP_SEGMENT) and receives on
+ * a UDP_GRO socket. charon's socket has no UDP_GRO, so its kernel cuts our
+ * buffers into datagrams before charon reads them: if a cut fell anywhere
+ * but on a datagram boundary, charon's ESP would fail its ICV and TCP would
+ * stall. 4 MB of TCP go each way with the same SHA-256 on both ends,
+ * charon's byte counters must move, and our data plane must have made
+ * segmented sends (else nothing was tested).
+ *
+ * ```
+ *  ns "c": charon 192.0.2.1, lo 10.1.0.1  <== veth ==>  ns "d": daemon 192.0.2.2, lo 10.2.0.1
+ * ```
+ *
+ * @module
+ */
+import { OurDaemon } from "../helpers/interop_daemon.ts";
+import { withSystemLab } from "../helpers/interop_system.ts";
+import { Charon } from "../helpers/strongswan.ts";
+import { trafficBothWays } from "../helpers/interop_traffic.ts";
+import { check, gapConf, PSK } from "./_gap_lab.ts";
+
+const C = "192.0.2.1";
+const D = "192.0.2.2";
+
+const YAML = `connections:
+  gw:
+    local_addrs: [${D}]
+    remote_addrs: [${C}]
+    proposals: [aes256gcm16-prfsha256-x25519]
+    encap: yes
+    local:
+      auth: psk
+      id: sun.example.org
+    remote:
+      auth: psk
+      id: moon.example.org
+    children:
+      net:
+        local_ts: [10.2.0.0/24]
+        remote_ts: [10.1.0.0/24]
+        esp_proposals: [aes256gcm16]
+secrets:
+  gw-psk:
+    id: [sun.example.org, moon.example.org]
+    secret: "${PSK}"
+udp_offload: yes
+`;
+
+const CONF = gapConf([{
+  name: "gw",
+  localAddrs: C,
+  remoteAddrs: D,
+  local: { id: "moon.example.org" },
+  remote: { id: "sun.example.org" },
+  children: [{ name: "net", localTs: "10.1.0.0/24", remoteTs: "10.2.0.0/24" }],
+}], [["moon.example.org", "sun.example.org"]]);
+
+Deno.test({
+  name: "strongSwan interop, our daemon: udp_offload: yes, 4 MB each way through charon",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withSystemLab({
+      prefix: "tcgd-",
+      charonAddr: `${C}/24`,
+      ourAddr: `${D}/24`,
+      charonLo: ["10.1.0.1/32"],
+      ourLo: ["10.2.0.1/32"],
+    }, async ({ lab, dir, c, d }, sides) => {
+      const charon = sides.charon = await Charon.start({
+        ns: c,
+        dir: `${dir}/charon`,
+        swanctlConf: "",
+      });
+      await charon.reload(CONF);
+      const daemon = sides.daemon = await OurDaemon.start(lab, d, `${dir}/ours`, YAML);
+      const r = await daemon.cli(["up", "gw", "--timeout", "15"]);
+      check(r.code === 0, "ipsec up gw", r);
+      await charon.waitSas(
+        (x) =>
+          x.length === 1 && x[0].state === "ESTABLISHED" &&
+          x[0].children.some((ch) => ch.state === "INSTALLED"),
+        "an IKE SA with its child",
+      );
+      await trafficBothWays(lab, { ns: d, ip: "10.2.0.1" }, { ns: c, ip: "10.1.0.1" }, 4 << 20);
+      const child = (await charon.sas())[0].children[0];
+      check(
+        child.bytesIn > 4 << 20 && child.bytesOut > 4 << 20,
+        "charon moved too few bytes",
+        child,
+      );
+      const status = await daemon.call("status") as {
+        dataplane: { packets: { udpSegmented: number } };
+      };
+      check(
+        status.dataplane.packets.udpSegmented > 0,
+        "our data plane made no segmented send",
+        status.dataplane,
+      );
+    });
+  },
+});
