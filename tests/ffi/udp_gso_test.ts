@@ -90,3 +90,31 @@ for (const fam of [4, 6] as const) {
     });
   }
 }
+
+// A segment over the path MTU: the kernel refuses the segmented send
+// (EINVAL). The run then goes through the raw socket, where its packets
+// that do not fit fail alone (EMSGSIZE, DF set) and the rest still go; the
+// second run is segmented as before, offload stays on, nothing throws.
+Deno.test("udp gso: a run over the path MTU falls back to the raw socket, the rest still goes", async () => {
+  const lab = await NetnsLab.create("tgso-");
+  try {
+    const [a, b] = await twoHosts(lab);
+    await lab.runIn(a, ["ip", "link", "set", "dev", "vgs0", "mtu", "1000"]);
+    const rx = await startAgent(lab, b, ["recv", "4", `${PORT}`, "5", "0"], true, AGENT);
+    const tx = await startAgent(
+      lab,
+      a,
+      ["send", "4", "192.0.2.1", "192.0.2.2", `${PORT}`],
+      true,
+      AGENT,
+    );
+    const sent = await tx.next();
+    const got = (await rx.next()) as unknown as Received;
+    // Five 1,028-byte packets cannot leave; 120, 300 and the three 200-byte ones do.
+    assert.equal(sent.sent, 5, JSON.stringify(sent));
+    assert.deepEqual(sent.stats, { sends: 1, segments: 3, fallbacks: 1, disabledBy: 0 });
+    assert.deepEqual(got.datagrams.map((d) => d.len), [120, 300, 200, 200, 200]);
+  } finally {
+    await lab.cleanup();
+  }
+});
