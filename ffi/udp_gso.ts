@@ -94,7 +94,7 @@ export class UdpGsoSender {
     this.#udpFd = udpFd;
     this.family = family;
     this.port = port;
-    // Worst case every run is 2 messages: maxMessages / 2 headers, maxMessages iovecs.
+    // One iovec per message; names, control and headers per run (at most maxMessages / 2).
     this.#nameOff = 0;
     this.#ctlOff = maxMessages * NAME;
     this.#iovOff = this.#ctlOff + maxMessages * CTL;
@@ -125,6 +125,11 @@ export class UdpGsoSender {
     let sent = 0;
     let i = 0;
     while (i < total) {
+      if (!this.enabled) {
+        // The kernel said segmented sends cannot work here: the rest goes raw.
+        sent += batch.sendRange(rawFd, i, total);
+        break;
+      }
       if (this.#run[i] < 0) {
         // A stretch of raw packets.
         let j = i + 1;

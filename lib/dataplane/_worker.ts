@@ -137,7 +137,6 @@ async function main(): Promise<void> {
     };
     // UDP encapsulation sockets: the sending Worker opens them, the receiving one reads them.
     const udpSocks: { sock: NetSocket; gro: boolean }[] = [];
-    const udpFds: { fd: number; family: 4 | 6; gro: boolean }[] = [];
     if (init.udpEncapPort && sends) {
       for (const f of families) {
         const sock = openUdpSocket({
@@ -158,7 +157,6 @@ async function main(): Promise<void> {
           }
         }
         udpSocks.push({ sock, gro });
-        udpFds.push({ fd: sock.fd, family: f, gro });
       }
     } else if (init.udpEncapPort) {
       for (const u of init.udpFds ?? []) {
@@ -282,7 +280,9 @@ async function main(): Promise<void> {
       tunFd: tun.fd,
       backend: backend.name,
       tunOffload: vnet,
-      udpFds,
+      udpFds: sends
+        ? udpSocks.map((u) => ({ fd: u.sock.fd, family: u.sock.family, gro: u.gro }))
+        : [],
     });
 
     let running = true;

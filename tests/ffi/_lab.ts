@@ -53,3 +53,20 @@ export async function startAgent(
     },
   };
 }
+
+/**
+ * Two namespaces `${tag}a` and `${tag}b` joined by veths `v${tag}0`/`v${tag}1`
+ * with 192.0.2.1/24 and 192.0.2.2/24, and `${v6Prefix}1`/`${v6Prefix}2` /64.
+ */
+export async function twoHosts(
+  lab: NetnsLab,
+  tag: string,
+  v6Prefix: string,
+): Promise<[string, string]> {
+  const a = await lab.addNs(`${tag}a`);
+  const b = await lab.addNs(`${tag}b`);
+  await lab.veth(a, `v${tag}0`, "192.0.2.1/24", b, `v${tag}1`, "192.0.2.2/24");
+  await lab.runIn(a, ["ip", "addr", "add", `${v6Prefix}1/64`, "dev", `v${tag}0`, "nodad"]);
+  await lab.runIn(b, ["ip", "addr", "add", `${v6Prefix}2/64`, "dev", `v${tag}1`, "nodad"]);
+  return [a, b];
+}

@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
 import { NetnsLab } from "../helpers/netns.ts";
-import { startAgent } from "./_lab.ts";
-
-async function twoHosts(lab: NetnsLab): Promise<[string, string]> {
-  const a = await lab.addNs("sa");
-  const b = await lab.addNs("sb");
-  await lab.veth(a, "vso0", "192.0.2.1/24", b, "vso1", "192.0.2.2/24");
-  await lab.runIn(a, ["ip", "addr", "add", "2001:db8:5::1/64", "dev", "vso0", "nodad"]);
-  await lab.runIn(b, ["ip", "addr", "add", "2001:db8:5::2/64", "dev", "vso1", "nodad"]);
-  return [a, b];
-}
+import { startAgent, twoHosts } from "./_lab.ts";
 
 const expected = (count: number) =>
   Array.from({ length: count }, (_, i) => [0, 0, 1, 0, 0, 0, 0, i + 1, 0xab, i]);
@@ -25,7 +16,7 @@ for (const fam of [4, 6] as const) {
   Deno.test(`socket: UDP/IPv${fam} sendmmsg -> recvmmsg between namespaces`, async () => {
     const lab = await NetnsLab.create("tffi-");
     try {
-      const [a, b] = await twoHosts(lab);
+      const [a, b] = await twoHosts(lab, "so", "2001:db8:5::");
       const rx = await startAgent(lab, b, ["udp-recv", `${fam}`, "4500", "5"]);
       const tx = await (await startAgent(lab, a, ["udp-send", `${fam}`, dst, "4500", "5"], false))
         .next();
@@ -48,7 +39,7 @@ for (const fam of [4, 6] as const) {
   Deno.test(`socket: raw ESP (protocol 50) over IPv${fam} between namespaces`, async () => {
     const lab = await NetnsLab.create("tffi-");
     try {
-      const [a, b] = await twoHosts(lab);
+      const [a, b] = await twoHosts(lab, "so", "2001:db8:5::");
       const rx = await startAgent(lab, b, ["raw-recv", `${fam}`, "50", "3"]);
       const tx = await (await startAgent(lab, a, ["raw-send", `${fam}`, dst, "50", "3"], false))
         .next();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetnsLab } from "../helpers/netns.ts";
-import { startAgent } from "./_lab.ts";
+import { startAgent, twoHosts } from "./_lab.ts";
 
 // UdpGsoSender (ffi/udp_gso.ts) between two namespaces joined by a veth
 // (MTU 1500). The receiving kernel is the oracle: whatever the sender
@@ -19,15 +19,6 @@ import { startAgent } from "./_lab.ts";
 
 const PORT = 4500;
 
-async function twoHosts(lab: NetnsLab): Promise<[string, string]> {
-  const a = await lab.addNs("ga");
-  const b = await lab.addNs("gb");
-  await lab.veth(a, "vgs0", "192.0.2.1/24", b, "vgs1", "192.0.2.2/24");
-  await lab.runIn(a, ["ip", "addr", "add", "2001:db8:6::1/64", "dev", "vgs0", "nodad"]);
-  await lab.runIn(b, ["ip", "addr", "add", "2001:db8:6::2/64", "dev", "vgs1", "nodad"]);
-  return [a, b];
-}
-
 const AGENT = new URL("./_udp_gso_agent.ts", import.meta.url).pathname;
 
 interface Received {
@@ -43,7 +34,7 @@ for (const fam of [4, 6] as const) {
     Deno.test(name, async () => {
       const lab = await NetnsLab.create("tgso-");
       try {
-        const [a, b] = await twoHosts(lab);
+        const [a, b] = await twoHosts(lab, "gs", "2001:db8:6::");
         const [src, dst] = fam === 4
           ? ["192.0.2.1", "192.0.2.2"]
           : ["2001:db8:6::1", "2001:db8:6::2"];
@@ -98,7 +89,7 @@ for (const fam of [4, 6] as const) {
 Deno.test("udp gso: a run over the path MTU falls back to the raw socket, the rest still goes", async () => {
   const lab = await NetnsLab.create("tgso-");
   try {
-    const [a, b] = await twoHosts(lab);
+    const [a, b] = await twoHosts(lab, "gs", "2001:db8:6::");
     await lab.runIn(a, ["ip", "link", "set", "dev", "vgs0", "mtu", "1000"]);
     const rx = await startAgent(lab, b, ["recv", "4", `${PORT}`, "5", "0"], true, AGENT);
     const tx = await startAgent(

@@ -100,6 +100,39 @@ ${
 }
 
 /** The engine spec defaults of the gap bench (PSK, IPv4, one tunnel child). */
+/**
+ * Our daemon's YAML for one PSK site-to-site connection "gw" (ESP in UDP)
+ * with child "net", as sun.example.org against charon's moon.example.org;
+ * `extra` is appended at top level (e.g. "udp_offload: yes\n").
+ */
+export function sunGwYaml(
+  o: { local: string; remote: string; localTs: string[]; remoteTs: string[]; extra?: string },
+): string {
+  const list = (ts: string[]) => ts.map((t) => (t.includes(":") ? `"${t}"` : t)).join(", ");
+  return `connections:
+  gw:
+    local_addrs: [${o.local}]
+    remote_addrs: [${o.remote}]
+    proposals: [aes256gcm16-prfsha256-x25519]
+    encap: yes
+    local:
+      auth: psk
+      id: sun.example.org
+    remote:
+      auth: psk
+      id: moon.example.org
+    children:
+      net:
+        local_ts: [${list(o.localTs)}]
+        remote_ts: [${list(o.remoteTs)}]
+        esp_proposals: [aes256gcm16]
+secrets:
+  gw-psk:
+    id: [sun.example.org, moon.example.org]
+    secret: "${PSK}"
+${o.extra ?? ""}`;
+}
+
 export function gapSpec(o: Partial<EngineSpec> & { name: string }): EngineSpec {
   return {
     localAddr: E4,

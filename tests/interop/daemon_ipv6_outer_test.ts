@@ -15,33 +15,17 @@ import { OurDaemon } from "../helpers/interop_daemon.ts";
 import { withSystemLab } from "../helpers/interop_system.ts";
 import { Charon } from "../helpers/strongswan.ts";
 import { pingBothWays, trafficBothWays } from "../helpers/interop_traffic.ts";
-import { check, gapConf, PSK } from "./_gap_lab.ts";
+import { check, gapConf, sunGwYaml } from "./_gap_lab.ts";
 
 const C6 = "fd98::1";
 const D6 = "fd98::2";
 
-const YAML = `connections:
-  gw:
-    local_addrs: [${D6}]
-    remote_addrs: [${C6}]
-    proposals: [aes256gcm16-prfsha256-x25519]
-    encap: yes
-    local:
-      auth: psk
-      id: sun.example.org
-    remote:
-      auth: psk
-      id: moon.example.org
-    children:
-      net:
-        local_ts: [10.2.0.0/24, "fd02::/64"]
-        remote_ts: [10.1.0.0/24, "fd01::/64"]
-        esp_proposals: [aes256gcm16]
-secrets:
-  gw-psk:
-    id: [sun.example.org, moon.example.org]
-    secret: "${PSK}"
-`;
+const YAML = sunGwYaml({
+  local: D6,
+  remote: C6,
+  localTs: ["10.2.0.0/24", "fd02::/64"],
+  remoteTs: ["10.1.0.0/24", "fd01::/64"],
+});
 
 const CONF = gapConf([{
   name: "gw",

@@ -18,34 +18,18 @@ import { OurDaemon } from "../helpers/interop_daemon.ts";
 import { withSystemLab } from "../helpers/interop_system.ts";
 import { Charon } from "../helpers/strongswan.ts";
 import { trafficBothWays } from "../helpers/interop_traffic.ts";
-import { check, gapConf, PSK } from "./_gap_lab.ts";
+import { check, gapConf, sunGwYaml } from "./_gap_lab.ts";
 
 const C = "192.0.2.1";
 const D = "192.0.2.2";
 
-const YAML = `connections:
-  gw:
-    local_addrs: [${D}]
-    remote_addrs: [${C}]
-    proposals: [aes256gcm16-prfsha256-x25519]
-    encap: yes
-    local:
-      auth: psk
-      id: sun.example.org
-    remote:
-      auth: psk
-      id: moon.example.org
-    children:
-      net:
-        local_ts: [10.2.0.0/24]
-        remote_ts: [10.1.0.0/24]
-        esp_proposals: [aes256gcm16]
-secrets:
-  gw-psk:
-    id: [sun.example.org, moon.example.org]
-    secret: "${PSK}"
-udp_offload: yes
-`;
+const YAML = sunGwYaml({
+  local: D,
+  remote: C,
+  localTs: ["10.2.0.0/24"],
+  remoteTs: ["10.1.0.0/24"],
+  extra: "udp_offload: yes\n",
+});
 
 const CONF = gapConf([{
   name: "gw",
