@@ -18,27 +18,18 @@ import { OurDaemon } from "../helpers/interop_daemon.ts";
 import { withSystemLab } from "../helpers/interop_system.ts";
 import { Charon } from "../helpers/strongswan.ts";
 import { trafficBothWays } from "../helpers/interop_traffic.ts";
-import { check, gapConf, sunGwYaml } from "./_gap_lab.ts";
+import { check, sunMoonGw } from "./_gap_lab.ts";
 
 const C = "192.0.2.1";
 const D = "192.0.2.2";
 
-const YAML = sunGwYaml({
-  local: D,
-  remote: C,
-  localTs: ["10.2.0.0/24"],
-  remoteTs: ["10.1.0.0/24"],
+const { yaml: YAML, charonConf: CONF } = sunMoonGw({
+  ours: D,
+  charon: C,
+  ourTs: ["10.2.0.0/24"],
+  charonTs: ["10.1.0.0/24"],
   extra: "udp_offload: yes\n",
 });
-
-const CONF = gapConf([{
-  name: "gw",
-  localAddrs: C,
-  remoteAddrs: D,
-  local: { id: "moon.example.org" },
-  remote: { id: "sun.example.org" },
-  children: [{ name: "net", localTs: "10.1.0.0/24", remoteTs: "10.2.0.0/24" }],
-}], [["moon.example.org", "sun.example.org"]]);
 
 Deno.test({
   name: "strongSwan interop, our daemon: udp_offload: yes, 4 MB each way through charon",
