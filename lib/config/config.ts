@@ -227,9 +227,9 @@ export interface Config {
    * `udp_offload` (default no): ESP-in-UDP datagrams of one flow leave in
    * segmented sends (UDP_SEGMENT) and arrive coalesced (UDP_GRO), which
    * raised TCP throughput by a third to two thirds in our measurements.
-   * The wire carries the same datagrams,
-   * but a capture on this host (tcpdump on the sending interface, on a veth,
-   * or on a receiving NIC that does GRO) shows the unsegmented buffers.
+   * The wire carries the same datagrams, but a capture on this host
+   * (tcpdump on the sending interface, on a veth, or on a receiving NIC
+   * that does GRO) shows the unsegmented buffers.
    */
   readonly udpOffload: boolean;
 }
