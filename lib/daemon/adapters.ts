@@ -238,6 +238,8 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #expire: ((e: ExpireEvent) => void) | null = null;
   #log: AdapterLog;
   #start: (o: DataplaneOptions) => Promise<Dataplane>;
+  /** udp_offload the running data plane was started with. */
+  #udpOffload = false;
 
   constructor(
     log: AdapterLog,
@@ -261,13 +263,16 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   }
 
   async configure(config: RuntimePayload): Promise<void> {
+    const udpOffload = config.dataplane.udpOffload === true;
     if (!this.#dp) {
       this.#dp = await this.#start(config.dataplane);
+      this.#udpOffload = udpOffload;
       this.#dp.on((e) => this.#event(e));
       this.#log(
         "info",
         `data plane up: TUN ${this.#dp.tunName}, crypto ${this.#dp.backend}, ` +
-          `routes ${(config.dataplane.routes ?? []).join(" ") || "none"}`,
+          `routes ${(config.dataplane.routes ?? []).join(" ") || "none"}` +
+          (udpOffload ? ", UDP offloads on" : ""),
       );
     } else {
       // A reload: the routes into the TUN follow the new configuration.
@@ -276,6 +281,14 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
         "info",
         `routes into the TUN: ${(config.dataplane.routes ?? []).join(" ") || "none"}`,
       );
+      if (udpOffload !== this.#udpOffload) {
+        // The sockets were set up when the data plane started.
+        this.#log(
+          "warn",
+          `udp_offload: ${udpOffload ? "yes" : "no"} takes effect at the next 'ipsec start' ` +
+            `(the data plane keeps udp_offload: ${this.#udpOffload ? "yes" : "no"} until then)`,
+        );
+      }
     }
     this.#base = config.spd;
     this.#children = config.children ?? new Map();

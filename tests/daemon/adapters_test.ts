@@ -224,3 +224,21 @@ Deno.test("UserspaceDataplaneAdapter: inbound guard warnings are logged once, no
   assert.equal(warned.length, 1, logs.join("\n"));
   await a.close();
 });
+
+Deno.test("UserspaceDataplaneAdapter: a reload that changes udp_offload says it waits for the next start", async () => {
+  const { a, logs } = await adapter();
+  const reload = (udpOffload: boolean) =>
+    a.configure(
+      { engine: { connections: [] }, spd: [], dataplane: { udpOffload } } as RuntimePayload,
+    );
+  await reload(false);
+  assert.ok(!logs.some((l) => l.includes("udp_offload")), logs.join("\n"));
+  await reload(true);
+  assert.ok(
+    logs.includes(
+      "udp_offload: yes takes effect at the next 'ipsec start' (the data plane keeps udp_offload: no until then)",
+    ),
+    logs.join("\n"),
+  );
+  await a.close();
+});
