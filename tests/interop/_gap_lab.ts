@@ -100,54 +100,6 @@ ${
 }
 
 /** The engine spec defaults of the gap bench (PSK, IPv4, one tunnel child). */
-/**
- * One PSK site-to-site connection "gw" (ESP in UDP) with child "net": our
- * daemon's YAML as sun.example.org at `ours` protecting `ourTs`, and the
- * matching swanctl.conf for charon as moon.example.org at `charon`
- * protecting `charonTs`. `extra` is appended to the YAML at top level
- * (e.g. "udp_offload: yes\n").
- */
-export function sunMoonGw(o: {
-  ours: string;
-  charon: string;
-  ourTs: string[];
-  charonTs: string[];
-  extra?: string;
-}): { yaml: string; charonConf: string } {
-  const list = (ts: string[]) => ts.map((t) => (t.includes(":") ? `"${t}"` : t)).join(", ");
-  const yaml = `connections:
-  gw:
-    local_addrs: [${o.ours}]
-    remote_addrs: [${o.charon}]
-    proposals: [aes256gcm16-prfsha256-x25519]
-    encap: yes
-    local:
-      auth: psk
-      id: sun.example.org
-    remote:
-      auth: psk
-      id: moon.example.org
-    children:
-      net:
-        local_ts: [${list(o.ourTs)}]
-        remote_ts: [${list(o.charonTs)}]
-        esp_proposals: [aes256gcm16]
-secrets:
-  gw-psk:
-    id: [sun.example.org, moon.example.org]
-    secret: "${PSK}"
-${o.extra ?? ""}`;
-  const charonConf = gapConf([{
-    name: "gw",
-    localAddrs: o.charon,
-    remoteAddrs: o.ours,
-    local: { id: "moon.example.org" },
-    remote: { id: "sun.example.org" },
-    children: [{ name: "net", localTs: o.charonTs.join(","), remoteTs: o.ourTs.join(",") }],
-  }], [["moon.example.org", "sun.example.org"]]);
-  return { yaml, charonConf };
-}
-
 export function gapSpec(o: Partial<EngineSpec> & { name: string }): EngineSpec {
   return {
     localAddr: E4,

@@ -15,17 +15,42 @@ import { OurDaemon } from "../helpers/interop_daemon.ts";
 import { withSystemLab } from "../helpers/interop_system.ts";
 import { Charon } from "../helpers/strongswan.ts";
 import { pingBothWays, trafficBothWays } from "../helpers/interop_traffic.ts";
-import { check, sunMoonGw } from "./_gap_lab.ts";
+import { check, gapConf, PSK } from "./_gap_lab.ts";
 
 const C6 = "fd98::1";
 const D6 = "fd98::2";
 
-const { yaml: YAML, charonConf: CONF } = sunMoonGw({
-  ours: D6,
-  charon: C6,
-  ourTs: ["10.2.0.0/24", "fd02::/64"],
-  charonTs: ["10.1.0.0/24", "fd01::/64"],
-});
+const YAML = `connections:
+  gw:
+    local_addrs: [${D6}]
+    remote_addrs: [${C6}]
+    proposals: [aes256gcm16-prfsha256-x25519]
+    encap: yes
+    local:
+      auth: psk
+      id: sun.example.org
+    remote:
+      auth: psk
+      id: moon.example.org
+    children:
+      net:
+        local_ts: [10.2.0.0/24, "fd02::/64"]
+        remote_ts: [10.1.0.0/24, "fd01::/64"]
+        esp_proposals: [aes256gcm16]
+secrets:
+  gw-psk:
+    id: [sun.example.org, moon.example.org]
+    secret: "${PSK}"
+`;
+
+const CONF = gapConf([{
+  name: "gw",
+  localAddrs: C6,
+  remoteAddrs: D6,
+  local: { id: "moon.example.org" },
+  remote: { id: "sun.example.org" },
+  children: [{ name: "net", localTs: "10.1.0.0/24,fd01::/64", remoteTs: "10.2.0.0/24,fd02::/64" }],
+}], [["moon.example.org", "sun.example.org"]]);
 
 Deno.test({
   name: "strongSwan interop, our daemon: site-to-site over IPv6 outer, v4 and v6 inside",

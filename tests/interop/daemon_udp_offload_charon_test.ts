@@ -14,65 +14,44 @@
  *
  * @module
  */
-import { OurDaemon } from "../helpers/interop_daemon.ts";
-import { withSystemLab } from "../helpers/interop_system.ts";
-import { Charon } from "../helpers/strongswan.ts";
+import { check } from "./_gap_lab.ts";
 import { trafficBothWays } from "../helpers/interop_traffic.ts";
-import { check, sunMoonGw } from "./_gap_lab.ts";
-
-const C = "192.0.2.1";
-const D = "192.0.2.2";
-
-const { yaml: YAML, charonConf: CONF } = sunMoonGw({
-  ours: D,
-  charon: C,
-  ourTs: ["10.2.0.0/24"],
-  charonTs: ["10.1.0.0/24"],
-  extra: "udp_offload: yes\n",
-});
+import { withBench } from "../helpers/interop_system.ts";
 
 Deno.test({
   name: "strongSwan interop, our daemon: udp_offload: yes, 4 MB each way through charon",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    await withSystemLab({
-      prefix: "tcgd-",
-      charonAddr: `${C}/24`,
-      ourAddr: `${D}/24`,
-      charonLo: ["10.1.0.1/32"],
-      ourLo: ["10.2.0.1/32"],
-    }, async ({ lab, dir, c, d }, sides) => {
-      const charon = sides.charon = await Charon.start({
-        ns: c,
-        dir: `${dir}/charon`,
-        swanctlConf: "",
-      });
-      await charon.reload(CONF);
-      const daemon = sides.daemon = await OurDaemon.start(lab, d, `${dir}/ours`, YAML);
-      const r = await daemon.cli(["up", "gw", "--timeout", "15"]);
-      check(r.code === 0, "ipsec up gw", r);
-      await charon.waitSas(
-        (x) =>
-          x.length === 1 && x[0].state === "ESTABLISHED" &&
-          x[0].children.some((ch) => ch.state === "INSTALLED"),
-        "an IKE SA with its child",
-      );
-      await trafficBothWays(lab, { ns: d, ip: "10.2.0.1" }, { ns: c, ip: "10.1.0.1" }, 4 << 20);
-      const child = (await charon.sas())[0].children[0];
-      check(
-        child.bytesIn > 4 << 20 && child.bytesOut > 4 << 20,
-        "charon moved too few bytes",
-        child,
-      );
-      const status = await daemon.call("status") as {
-        dataplane: { packets: { udpSegmented: number } };
-      };
-      check(
-        status.dataplane.packets.udpSegmented > 0,
-        "our data plane made no segmented send",
-        status.dataplane,
-      );
-    });
+    await withBench(
+      undefined,
+      async ({ lab, charon, daemon, c, d }) => {
+        const r = await daemon.cli(["up", "gw", "--timeout", "15"]);
+        check(r.code === 0, "ipsec up gw", r);
+        await charon.waitSas(
+          (x) =>
+            x.length === 1 && x[0].state === "ESTABLISHED" &&
+            x[0].children.some((ch) => ch.state === "INSTALLED"),
+          "an IKE SA with its child",
+        );
+        await trafficBothWays(lab, { ns: d, ip: "10.2.0.1" }, { ns: c, ip: "10.1.0.1" }, 4 << 20);
+        const child = (await charon.sas())[0].children[0];
+        check(
+          child.bytesIn > 4 << 20 && child.bytesOut > 4 << 20,
+          "charon moved too few bytes",
+          child,
+        );
+        const status = await daemon.call("status") as {
+          dataplane: { packets: { udpSegmented: number } };
+        };
+        check(
+          status.dataplane.packets.udpSegmented > 0,
+          "our data plane made no segmented send",
+          status.dataplane,
+        );
+      },
+      {},
+      { ours: { sections: "udp_offload: yes\n" } },
+    );
   },
 });
