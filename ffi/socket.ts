@@ -37,7 +37,8 @@ const SO_RCVBUFFORCE = 33;
 const SO_SNDBUFFORCE = 32;
 const SO_BINDTODEVICE = 25;
 const SO_MARK = 36;
-const IPPROTO_IPV6 = 41;
+/** IPv6 socket option level. */
+export const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 /** SOL_UDP socket options (linux/udp.h). */
 export const SOL_UDP = 17;
@@ -316,9 +317,12 @@ export function formatSockaddr(address: Uint8Array, port: number): string {
 
 // --------------------------------------------------------------- mmsg batches
 
-const MMSG = 64; // sizeof(struct mmsghdr) on LP64
-const IOV = 16; // sizeof(struct iovec)
-const NAME = 32; // room for sockaddr_in6 (28)
+/** sizeof(struct mmsghdr) on LP64. */
+export const MMSG = 64;
+/** sizeof(struct iovec). */
+export const IOV = 16;
+/** Room per message for a sockaddr_in6 (28 bytes). */
+export const NAME = 32;
 
 /**
  * A preallocated array of `struct mmsghdr` with one data slot, iovec and

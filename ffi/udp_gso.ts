@@ -29,16 +29,22 @@
  */
 
 import { EAGAIN, EINTR, errno, libc } from "./libc.ts";
-import { encodeSockaddr, type MmsgBatch, SOL_UDP, UDP_SEGMENT } from "./socket.ts";
+import {
+  encodeSockaddr,
+  IOV,
+  IPPROTO_IPV6,
+  MMSG,
+  type MmsgBatch,
+  NAME,
+  SOL_UDP,
+  UDP_SEGMENT,
+} from "./socket.ts";
 
-const MMSG = 64;
-const IOV = 16;
-const NAME = 32;
+/** Control bytes per message: UDP_SEGMENT, PKTINFO and TOS/TCLASS cmsgs (24 + 40 + 24). */
 const CTL = 96;
 const IPPROTO_IP = 0;
 const IP_TOS = 1;
 const IP_PKTINFO = 8;
-const IPPROTO_IPV6 = 41;
 const IPV6_PKTINFO = 50;
 const IPV6_TCLASS = 67;
 const IP_MTU_DISCOVER = 10;
