@@ -42,19 +42,26 @@ export function nsPerOp(f: () => void, budgetMs: number, warmup = 50): number {
  * ```
  */
 export function opensslEvpNs(cipher: string, bytes: number, aead: boolean): number | null {
+  return opensslSpeedNs([...(aead ? ["-aead"] : []), "-evp", cipher], bytes);
+}
+
+/**
+ * `openssl speed -hmac <hash> -bytes <bytes>`: ns per HMAC of `bytes` bytes
+ * (CPU time), or null when openssl is missing or does not know `hash`.
+ *
+ * @example
+ * ```ts
+ * const ref = opensslHmacNs("sha256", 104);
+ * ```
+ */
+export function opensslHmacNs(hash: string, bytes: number): number | null {
+  return opensslSpeedNs(["-hmac", hash], bytes);
+}
+
+function opensslSpeedNs(what: string[], bytes: number): number | null {
   try {
     const r = new Deno.Command("openssl", {
-      args: [
-        "speed",
-        ...(aead ? ["-aead"] : []),
-        "-evp",
-        cipher,
-        "-bytes",
-        String(bytes),
-        "-seconds",
-        "1",
-        "-mr",
-      ],
+      args: ["speed", ...what, "-bytes", String(bytes), "-seconds", "1", "-mr"],
       stdout: "piped",
       stderr: "null",
     }).outputSync();
@@ -66,4 +73,44 @@ export function opensslEvpNs(cipher: string, bytes: number, aead: boolean): numb
   } catch {
     return null;
   }
+}
+
+let sealBinary: string | null | undefined;
+
+/**
+ * CPU ns of one AEAD seal of `bytes` bytes done in C through OpenSSL's EVP
+ * API with the per-packet steps ESP needs (nonce, AAD, Final, tag; see
+ * tests/bench/evp_aead_seal.c), or null when it cannot be built here (no
+ * gcc or no OpenSSL headers: Debian's libssl-dev).
+ *
+ * @example
+ * ```ts
+ * const ref = evpAeadSealNs("chacha20-poly1305", 64, 300);
+ * ```
+ */
+export function evpAeadSealNs(cipher: string, bytes: number, ms: number): number | null {
+  if (sealBinary === undefined) {
+    sealBinary = null;
+    try {
+      const dir = Deno.makeTempDirSync({ prefix: "evp-seal-" });
+      const src = new URL("./evp_aead_seal.c", import.meta.url).pathname;
+      const r = new Deno.Command("gcc", {
+        args: ["-O2", "-o", `${dir}/evp_aead_seal`, src, "-lcrypto"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      if (r.success) sealBinary = `${dir}/evp_aead_seal`;
+      globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    } catch {
+      // no gcc
+    }
+  }
+  if (sealBinary === null) return null;
+  const r = new Deno.Command(sealBinary, {
+    args: [cipher, String(bytes), String(ms)],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const v = Number(new TextDecoder().decode(r.stdout).trim());
+  return r.success && v > 0 ? v : null;
 }

@@ -18,7 +18,8 @@
  * "deno-ipsec: not measured (reason)" and record `null`, never a number.
  *
  * Run: `deno task bench compare` (root, iperf3, strongswan); env
- * `BENCH_COMPARE=veth,strongswan,deno-ipsec` picks the cases. Cleans up
+ * `BENCH_COMPARE=veth,strongswan,deno-ipsec` picks the cases and
+ * `BENCH_CIPHERS=aes128gcm16,aes256gcm16,chacha20poly1305` the ciphers. Cleans up
  * namespaces and processes in `finally`.
  *
  * @module
@@ -33,7 +34,10 @@ const UDP_SECONDS = Math.max(2, Math.ceil(SECONDS / 2));
 const TCP_RUNS = 3;
 const UDP_RATES: readonly (number | "max")[] = [20_000, 40_000, "max"];
 const UDP_PAYLOAD = 64;
-const CIPHERS = ["aes128gcm16", "aes256gcm16", "chacha20poly1305"] as const;
+const ALL_CIPHERS = ["aes128gcm16", "aes256gcm16", "chacha20poly1305"] as const;
+const CIPHERS = ALL_CIPHERS.filter((c) =>
+  (Deno.env.get("BENCH_CIPHERS") ?? ALL_CIPHERS.join(",")).split(",").includes(c)
+);
 const IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519";
 const PSK = "bench-psk-0123456789abcdef";
 const ROOT = new URL("../../", import.meta.url).pathname;

@@ -158,3 +158,69 @@ Deno.test("libcrypto AES-CBC and HMAC range calls equal noble and node:crypto at
     }
   }
 });
+
+Deno.test("libcrypto AES-CBC range calls stay standard CBC across packets (chained contexts)", () => {
+  // The range calls keep one context running and fold the IV into the first
+  // block: every packet must still be CBC under its own IV, whatever came
+  // before on the same context (other packets, whole-buffer calls, other
+  // buffers and offsets), and a receiver's context is independent of the sender's.
+  const rnd = prng(7);
+  for (const keyLen of [16, 32]) {
+    const key = rnd(keyLen);
+    const tx = lc.createBlockCipher("aes-cbc", key);
+    const rx = lc.createBlockCipher("aes-cbc", key);
+    const other = new Uint8Array(2048);
+    for (let i = 0; i < 200; i++) {
+      const blocks = 1 + (i * 7) % 90;
+      const off = (i * 13) % 40;
+      const buf = i % 3 === 0 ? other : new Uint8Array(off + 16 + blocks * 16 + 8);
+      buf.set(rnd(16 + blocks * 16), off);
+      const iv = buf.slice(off, off + 16);
+      const pt = buf.slice(off + 16, off + 16 + blocks * 16);
+      const want = cbc(key, iv, { disablePadding: true }).encrypt(pt);
+      tx.encryptRange(buf, off, buf, off + 16, off + 16 + blocks * 16);
+      assert.equal(toHex(buf.subarray(off + 16, off + 16 + blocks * 16)), toHex(want), `enc ${i}`);
+      if (i % 5 === 4) rx.decryptRange(rnd(16), 0, rnd(32), 0, 32); // a packet for someone else
+      rx.decryptRange(buf, off, buf, off + 16, off + 16 + blocks * 16);
+      assert.equal(toHex(buf.subarray(off + 16, off + 16 + blocks * 16)), toHex(pt), `dec ${i}`);
+      if (i % 17 === 0) {
+        // The whole-buffer calls set their own IV on the same contexts.
+        const iv2 = rnd(16);
+        const d = rnd(48);
+        const c = tx.encrypt(iv2, d);
+        assert.equal(toHex(c), toHex(cbc(key, iv2, { disablePadding: true }).encrypt(d)));
+        assert.equal(toHex(rx.decrypt(iv2, c)), toHex(d));
+      }
+    }
+    tx.free();
+    rx.free();
+  }
+});
+
+Deno.test("libcrypto HMAC takes the low-level hash path and equals node:crypto for any key length", () => {
+  // The low-level path (precomputed inner/outer states) self-tests against
+  // HMAC_CTX per instance and falls back to it; OpenSSL 3.0 as CI installs it has
+  // the functions, so the fast path must be the one in use here.
+  const rnd = prng(5);
+  for (const hash of ["sha1", "sha256", "sha384", "sha512"] as const) {
+    for (const keyLen of [0, 1, 20, 64, 65, 128, 129, 200]) {
+      const key = rnd(keyLen);
+      const m = lc.createMac(`hmac-${hash}`, key) as ReturnType<typeof lc.createMac> & {
+        lowLevel: boolean;
+      };
+      assert.equal(m.lowLevel, true, `${hash}: low-level path not in use`);
+      for (const len of [0, 1, 55, 56, 64, 111, 112, 128, 1500]) {
+        const a = rnd(len);
+        const b = rnd(len % 7);
+        const want = createHmac(hash, key).update(a).update(b).digest();
+        assert.equal(toHex(m.compute(a, b)), toHex(want), `${hash} key ${keyLen} len ${len}`);
+        const out = new Uint8Array(m.outputLength + 3);
+        const buf = new Uint8Array(len + 9);
+        buf.set(a, 5);
+        m.computeRange(out, buf, 5, 5 + len, b);
+        assert.equal(toHex(out.subarray(0, m.outputLength)), toHex(want));
+      }
+      m.free();
+    }
+  }
+});
