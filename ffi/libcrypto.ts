@@ -980,73 +980,141 @@ const HASH_BLOCK: Record<LibcryptoHash, number> = {
   sha512: 128,
 };
 
-/** One hash's low-level functions (SHA256_Init, ...; deprecated in OpenSSL 3 but exported). */
-interface ShaFunctions {
-  init(ctx: Deno.PointerObject): number;
-  update(ctx: Deno.PointerObject, data: Uint8Array, len: number): number;
-  updateP(ctx: Deno.PointerObject, data: Deno.PointerObject, len: number): number;
-  final(md: Uint8Array, ctx: Deno.PointerObject): number;
-  finalP(md: Deno.PointerObject, ctx: Deno.PointerObject): number;
-}
+// The low-level hash functions (SHA256_Init, ...; deprecated in OpenSSL 3
+// but exported), optional: a libcrypto built without deprecated APIs lacks
+// them and HMAC stays on HMAC_CTX. Lengths go as u32 like HMAC_Update's
+// above (a packet is far below 4 GB). Each hash has its own call sites in
+// `shaInit`..`shaFinalP`: one site calling several FFI functions loses
+// V8's fast calls (about 1 us per MAC instead of 0.4).
+const SHA_SYMBOLS = {
+  SHA1_Init: { parameters: ["pointer"], result: "i32", optional: true },
+  SHA1_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
+  SHA1_Update_p: {
+    name: "SHA1_Update",
+    parameters: ["pointer", "pointer", "u32"],
+    result: "i32",
+    optional: true,
+  },
+  SHA1_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
+  SHA1_Final_p: {
+    name: "SHA1_Final",
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
+  SHA256_Init: { parameters: ["pointer"], result: "i32", optional: true },
+  SHA256_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
+  SHA256_Update_p: {
+    name: "SHA256_Update",
+    parameters: ["pointer", "pointer", "u32"],
+    result: "i32",
+    optional: true,
+  },
+  SHA256_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
+  SHA256_Final_p: {
+    name: "SHA256_Final",
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
+  SHA384_Init: { parameters: ["pointer"], result: "i32", optional: true },
+  SHA384_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
+  SHA384_Update_p: {
+    name: "SHA384_Update",
+    parameters: ["pointer", "pointer", "u32"],
+    result: "i32",
+    optional: true,
+  },
+  SHA384_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
+  SHA384_Final_p: {
+    name: "SHA384_Final",
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
+  SHA512_Init: { parameters: ["pointer"], result: "i32", optional: true },
+  SHA512_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
+  SHA512_Update_p: {
+    name: "SHA512_Update",
+    parameters: ["pointer", "pointer", "u32"],
+    result: "i32",
+    optional: true,
+  },
+  SHA512_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
+  SHA512_Final_p: {
+    name: "SHA512_Final",
+    parameters: ["pointer", "pointer"],
+    result: "i32",
+    optional: true,
+  },
+} as const;
 
-function shaSymbols(prefix: string) {
-  return {
-    init: { name: `${prefix}_Init`, parameters: ["pointer"], result: "i32", optional: true },
-    update: {
-      name: `${prefix}_Update`,
-      parameters: ["pointer", "buffer", "u32"],
-      result: "i32",
-      optional: true,
-    },
-    updateP: {
-      name: `${prefix}_Update`,
-      parameters: ["pointer", "pointer", "u32"],
-      result: "i32",
-      optional: true,
-    },
-    final: {
-      name: `${prefix}_Final`,
-      parameters: ["buffer", "pointer"],
-      result: "i32",
-      optional: true,
-    },
-    finalP: {
-      name: `${prefix}_Final`,
-      parameters: ["pointer", "pointer"],
-      result: "i32",
-      optional: true,
-    },
-  } as const;
-}
+type Sha = Deno.DynamicLibrary<typeof SHA_SYMBOLS>["symbols"];
+type Ptr = Deno.PointerObject;
 
-const SHA_PREFIX: Record<LibcryptoHash, string> = {
-  sha1: "SHA1",
-  sha256: "SHA256",
-  sha384: "SHA384",
-  sha512: "SHA512",
-};
-const shaCache = new Map<string, ShaFunctions | null>();
+const shaLibs = new Map<string, Sha | null>();
 
 /**
  * The low-level functions of `hash` in the library at `path`, or null when
- * they are missing (a libcrypto built without deprecated APIs) or fail the
- * self-test against the HMAC API in {@linkcode LibcryptoHmac}.
+ * any is missing. (Whether they agree with HMAC_CTX is checked per
+ * instance in {@linkcode LibcryptoHmac}.)
  */
-function shaFunctions(path: string, hash: LibcryptoHash): ShaFunctions | null {
-  const known = shaCache.get(`${path} ${hash}`);
-  if (known !== undefined) return known;
-  let fns: ShaFunctions | null = null;
-  try {
-    const f = Deno.dlopen(path, shaSymbols(SHA_PREFIX[hash])).symbols;
-    const { init, update, updateP, final, finalP } = f;
-    if (init && update && updateP && final && finalP) {
-      fns = { init, update, updateP, final, finalP };
+function shaFunctions(path: string, hash: LibcryptoHash): Sha | null {
+  let f = shaLibs.get(path);
+  if (f === undefined) {
+    try {
+      f = Deno.dlopen(path, SHA_SYMBOLS).symbols;
+    } catch {
+      f = null;
     }
-  } catch {
-    fns = null;
+    shaLibs.set(path, f);
   }
-  shaCache.set(`${path} ${hash}`, fns);
-  return fns;
+  if (f === null) return null;
+  const ok = hash === "sha1"
+    ? f.SHA1_Init && f.SHA1_Update && f.SHA1_Update_p && f.SHA1_Final && f.SHA1_Final_p
+    : hash === "sha256"
+    ? f.SHA256_Init && f.SHA256_Update && f.SHA256_Update_p && f.SHA256_Final &&
+      f.SHA256_Final_p
+    : hash === "sha384"
+    ? f.SHA384_Init && f.SHA384_Update && f.SHA384_Update_p && f.SHA384_Final &&
+      f.SHA384_Final_p
+    : f.SHA512_Init && f.SHA512_Update && f.SHA512_Update_p && f.SHA512_Final &&
+      f.SHA512_Final_p;
+  return ok ? f : null;
+}
+
+/** Hash numbers for the `sha*` switches. */
+const SHA_ID: Record<LibcryptoHash, number> = { sha1: 1, sha256: 256, sha384: 384, sha512: 512 };
+
+function shaInit(f: Sha, h: number, c: Ptr): number {
+  if (h === 1) return f.SHA1_Init!(c);
+  if (h === 256) return f.SHA256_Init!(c);
+  if (h === 384) return f.SHA384_Init!(c);
+  return f.SHA512_Init!(c);
+}
+function shaUpdate(f: Sha, h: number, c: Ptr, d: Uint8Array, n: number): number {
+  if (h === 1) return f.SHA1_Update!(c, d, n);
+  if (h === 256) return f.SHA256_Update!(c, d, n);
+  if (h === 384) return f.SHA384_Update!(c, d, n);
+  return f.SHA512_Update!(c, d, n);
+}
+function shaUpdateP(f: Sha, h: number, c: Ptr, d: Ptr, n: number): number {
+  if (h === 1) return f.SHA1_Update_p!(c, d, n);
+  if (h === 256) return f.SHA256_Update_p!(c, d, n);
+  if (h === 384) return f.SHA384_Update_p!(c, d, n);
+  return f.SHA512_Update_p!(c, d, n);
+}
+function shaFinal(f: Sha, h: number, md: Uint8Array, c: Ptr): number {
+  if (h === 1) return f.SHA1_Final!(md, c);
+  if (h === 256) return f.SHA256_Final!(md, c);
+  if (h === 384) return f.SHA384_Final!(md, c);
+  return f.SHA512_Final!(md, c);
+}
+function shaFinalP(f: Sha, h: number, md: Ptr, c: Ptr): number {
+  if (h === 1) return f.SHA1_Final_p!(md, c);
+  if (h === 256) return f.SHA256_Final_p!(md, c);
+  if (h === 384) return f.SHA384_Final_p!(md, c);
+  return f.SHA512_Final_p!(md, c);
 }
 
 // Layout of LibcryptoHmac's native state block: the working hash state, the
@@ -1078,7 +1146,9 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
   readonly #handle: { lib: Lib; ctx: Deno.PointerValue };
   #freed = false;
   /** The low-level path, or null (then HMAC_CTX). */
-  #sha: ShaFunctions | null = null;
+  #sha: Sha | null = null;
+  /** SHA_ID of the hash. */
+  readonly #h: number;
   readonly #state = new Uint8Array(H_SIZE);
   #work: Deno.PointerObject | null = null;
   #md: Deno.PointerObject | null = null;
@@ -1093,6 +1163,7 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
     else throw new CryptoError(`libcrypto: unsupported MAC ${alg}`);
     this.#lib = lib;
     this.outputLength = HASH_LEN[hash];
+    this.#h = SHA_ID[hash];
     const ctx = lib.HMAC_CTX_new();
     if (ctx === null) throw new CryptoError("libcrypto: HMAC_CTX_new failed");
     this.#ctx = ctx;
@@ -1109,7 +1180,7 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
   }
 
   /** Sets up the low-level path and checks it against HMAC_CTX; false: not usable. */
-  #precompute(sha: ShaFunctions, hash: LibcryptoHash, key: Uint8Array): boolean {
+  #precompute(sha: Sha, hash: LibcryptoHash, key: Uint8Array): boolean {
     const st = this.#state;
     const base = Deno.UnsafePointer.of(st);
     if (base === null) return false;
@@ -1118,17 +1189,18 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
     if (mdp === null) return false;
     const block = HASH_BLOCK[hash];
     const hlen = HASH_LEN[hash];
+    const h = this.#h;
     let k = key;
     if (k.length > block) {
       // RFC 2104 section 2: a key longer than the block is hashed first.
-      if (sha.init(work) !== 1 || sha.update(work, k, k.length) !== 1) return false;
-      if (sha.finalP(mdp, work) !== 1) return false;
+      if (shaInit(sha, h, work) !== 1 || shaUpdate(sha, h, work, k, k.length) !== 1) return false;
+      if (shaFinalP(sha, h, mdp, work) !== 1) return false;
       k = st.slice(H_MD, H_MD + hlen);
     }
     const pad = new Uint8Array(block);
     for (const [at, x] of [[H_INNER, 0x36], [H_OUTER, 0x5c]] as const) {
       for (let i = 0; i < block; i++) pad[i] = (i < k.length ? k[i] : 0) ^ x;
-      if (sha.init(work) !== 1 || sha.update(work, pad, block) !== 1) return false;
+      if (shaInit(sha, h, work) !== 1 || shaUpdate(sha, h, work, pad, block) !== 1) return false;
       st.copyWithin(at, H_WORK, H_WORK + 256);
     }
     this.#work = work;
@@ -1164,7 +1236,7 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
       const work = this.#work!;
       this.#state.copyWithin(H_WORK, H_INNER, H_INNER + 256);
       let ok = 1;
-      for (const p of parts) if (p.length > 0) ok &= sha.update(work, p, p.length);
+      for (const p of parts) if (p.length > 0) ok &= shaUpdate(sha, this.#h, work, p, p.length);
       if (ok === 1 && this.#outer(sha, out)) return;
       throw new CryptoError("libcrypto: HMAC failed");
     }
@@ -1194,23 +1266,25 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
   }
 
   /** HMAC of `view[0..len)` + `tail` through the precomputed states. */
-  #lowLevel(sha: ShaFunctions, out: Uint8Array, view: Uint8Array, len: number, tail: Uint8Array) {
+  #lowLevel(sha: Sha, out: Uint8Array, view: Uint8Array, len: number, tail: Uint8Array) {
     const work = this.#work!;
+    const h = this.#h;
     this.#state.copyWithin(H_WORK, H_INNER, H_INNER + 256);
     let ok = 1;
-    if (len > 0) ok &= sha.update(work, view, len);
-    if (tail.length > 0) ok &= sha.update(work, tail, tail.length);
+    if (len > 0) ok &= shaUpdate(sha, h, work, view, len);
+    if (tail.length > 0) ok &= shaUpdate(sha, h, work, tail, tail.length);
     return ok === 1 && this.#outer(sha, out);
   }
 
   /** Finishes the inner hash in the working state and writes the outer one to `out`. */
-  #outer(sha: ShaFunctions, out: Uint8Array): boolean {
+  #outer(sha: Sha, out: Uint8Array): boolean {
     const work = this.#work!;
     const md = this.#md!;
-    let ok = sha.finalP(md, work);
+    const h = this.#h;
+    let ok = shaFinalP(sha, h, md, work);
     this.#state.copyWithin(H_WORK, H_OUTER, H_OUTER + 256);
-    ok &= sha.updateP(work, md, this.outputLength);
-    ok &= sha.final(out, work); // callers checked out.length >= outputLength
+    ok &= shaUpdateP(sha, h, work, md, this.outputLength);
+    ok &= shaFinal(sha, h, out, work); // callers checked out.length >= outputLength
     return ok === 1;
   }
 
