@@ -33,7 +33,7 @@ function generated(p: Peer): string[] {
 /*
  *   alice (initiator)                                  bob (responder)
  *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ] -->
- *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]
+ *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]
  *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
  *        <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
  */
@@ -46,7 +46,7 @@ Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () =>
     "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.deepEqual(generated(t.bob), [
-    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]",
+    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]",
     "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
@@ -332,4 +332,34 @@ Deno.test("engine: NAT port floating updates the IKE SA and the installed SAs in
   assert.ok(t.bob.effects.some((e) => e.kind === "updateSa" && e.direction === "in"));
   assert.equal(t.bob.eventsOf("child-up").length, 1, "no renegotiation");
   assert.equal(t.alice.engine.list()[0].state, "established");
+});
+
+/*
+ *   alice (no child configured)                        bob
+ *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ] -->
+ *        <-- IKE_SA_INIT response 0 [ ... N(CHDLESS_SUP) ]
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
+ *        <-- IKE_AUTH response 1 [ IDr AUTH N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
+ */
+Deno.test("engine: a childless IKE_AUTH (RFC 6023) brings up the IKE SA alone", () => {
+  const cfg = pskConfigs();
+  const alice = {
+    ...cfg.alice,
+    connections: cfg.alice.connections.map((c) => ({ ...c, children: [] })),
+  };
+  const t = new TwoPeers({ alice, bob: cfg.bob });
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.deepEqual(generated(t.alice), [
+    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]",
+    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+  ]);
+  assert.deepEqual(generated(t.bob), [
+    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]",
+    "IKE_AUTH response 1 [ IDr AUTH N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+  ]);
+  assert.equal(t.alice.eventsOf("ike-up").length, 1);
+  assert.equal(t.bob.eventsOf("ike-up").length, 1);
+  assert.equal(t.alice.eventsOf("child-up").length + t.bob.eventsOf("child-up").length, 0);
+  assert.equal(t.alice.sad.size + t.bob.sad.size, 0);
 });

@@ -202,6 +202,11 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
         sa.config.encap ? ctx.random : undefined,
       ),
       ...capabilityNotifies(sa),
+      // RFC 6023: we accept an IKE_AUTH without SA/TSi/TSr (an IKE SA
+      // without a child; children follow with CREATE_CHILD_SA). As
+      // initiator we always ask for the first child, so only the response
+      // says it (as strongSwan does with its default `childless = allow`).
+      makeNotify(NotifyType.CHILDLESS_IKEV2_SUPPORTED),
       ...certreqPayloads(sa.config),
     ],
   };
