@@ -345,11 +345,21 @@ async function main(): Promise<void> {
             continue;
           }
           // Several datagrams of one flow (UDP_GRO): the first is processed in
-          // place, each other one from a staging slot with headroom of its own.
+          // place like any datagram; the others in place too when they are ESP
+          // of a tunnel-mode SA (no headers to rebuild in front), else each
+          // from a staging slot with headroom of its own.
           udpCoalesced++;
           inboundUdp(core, b, i, slot, seg, v4, init.udpEncapPort, sc);
           for (let off = seg; off < len; off += seg) {
             const l = Math.min(seg, len - off);
+            const e = at + off;
+            // ESP (not a keepalive, not IKE's zero marker) of a tunnel-mode SA.
+            if (
+              l >= 8 && readU32(slot, e) !== 0 &&
+              core.inboundEspPayload(slot, e, e + l, readU32(slot, e))
+            ) {
+              continue;
+            }
             let s = b.stage(i, off, l);
             if (s === null && b.stagingFree === 0) {
               // Every staging slot may still be queued for the TUN: write them out first.
@@ -517,6 +527,8 @@ function inboundUdp(
     return;
   }
   const spi = readU32(slot, at);
+  // Tunnel mode: the ESP bytes as they are.
+  if (core.inboundEspPayload(slot, at, at + len, spi)) return;
   const spec = core.inboundSpec("esp", spi);
   const local = spec?.local ?? new Uint8Array(v4 ? 4 : 16);
   // `scratch` is 4 bytes (IPv4) or 16 (IPv6): no view per packet.

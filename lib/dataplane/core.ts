@@ -572,7 +572,32 @@ export class DataplaneCore {
       this.drops["unknown-spi"]++;
       return;
     }
-    const n = r.proc.decapsulateInPlace(buf, start, end);
+    this.#deliver(r, buf, r.proc.decapsulateInPlace(buf, start, end));
+  }
+
+  /**
+   * Processes the payload of a UDP/4500 datagram carrying ESP (RFC 3948):
+   * `buf[start..end)` is SPI .. ICV with no IP or UDP header in front, and
+   * `spi` its SPI. A tunnel-mode SA needs nothing of the outer headers, so it
+   * takes the bytes as they are (no headers rebuilt, no headroom needed).
+   * Returns false, having done nothing, when the SA is in transport mode
+   * (its inner checksums depend on the outer addresses, RFC 3948 section
+   * 3.1.2): the caller then rebuilds the headers and calls {@linkcode inbound}.
+   */
+  inboundEspPayload(buf: Uint8Array, start: number, end: number, spi: number): boolean {
+    const r = this.#inEsp.get(spi);
+    if (r === undefined) {
+      this.drops["unknown-spi"]++;
+      return true;
+    }
+    const proc = r.proc;
+    if (proc.mode !== "tunnel" || proc.decapsulateEspInPlace === undefined) return false;
+    this.#deliver(r, buf, proc.decapsulateEspInPlace(buf, start, end));
+    return true;
+  }
+
+  /** After decapsulation (`n`: length at `r.proc.lastOffset`, or a drop code): checks, counts, writes. */
+  #deliver(r: SaRecord, buf: Uint8Array, n: number): void {
     if (n < 0) {
       this.drops["decapsulation-failed"]++;
       if (espDropReason(n) === "expired") this.#expire(r, true, "sequence");

@@ -37,6 +37,8 @@ export interface PacketProcessor {
   requiredOutLength(packetLength: number): number;
   encapsulateInto(packet: Uint8Array, out: Uint8Array, offset?: number): number;
   decapsulateInPlace(buf: Uint8Array, start?: number, end?: number): number;
+  /** ESP only: the same for ESP bytes without an IP header (a UDP/4500 payload). */
+  decapsulateEspInPlace?(buf: Uint8Array, start?: number, end?: number): number;
   updateEndpoints(
     tunnel: { src: Uint8Array; dst: Uint8Array } | undefined,
     udpEncap: { srcPort: number; dstPort: number } | undefined,
