@@ -354,12 +354,8 @@ async function main(): Promise<void> {
             const l = Math.min(seg, len - off);
             const e = at + off;
             // ESP (not a keepalive, not IKE's zero marker) of a tunnel-mode SA.
-            if (
-              l >= 8 && readU32(slot, e) !== 0 &&
-              core.inboundEspPayload(slot, e, e + l, readU32(slot, e))
-            ) {
-              continue;
-            }
+            const spi = l >= 8 ? readU32(slot, e) : 0;
+            if (spi !== 0 && core.inboundEspPayload(slot, e, e + l, spi)) continue;
             let s = b.stage(i, off, l);
             if (s === null && b.stagingFree === 0) {
               // Every staging slot may still be queued for the TUN: write them out first.

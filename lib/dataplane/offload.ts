@@ -475,6 +475,8 @@ let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 /**
  * One's-complement sum (unfolded) of `b[start..end)` as big-endian 16-bit
  * words from `start`, an odd last byte padded with zero, plus `initial`.
+ * Ranges of SIMD_FROM bytes or more go to WebAssembly SIMD
+ * (lib/ip/sum16_simd.ts) where the runtime has it; the rest as follows.
  *
  * The middle is summed as aligned native 32-bit words (RFC 1071 section
  * 2: the sum does not depend on byte order up to a final swap, and a word
