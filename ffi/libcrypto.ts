@@ -983,138 +983,112 @@ const HASH_BLOCK: Record<LibcryptoHash, number> = {
 // The low-level hash functions (SHA256_Init, ...; deprecated in OpenSSL 3
 // but exported), optional: a libcrypto built without deprecated APIs lacks
 // them and HMAC stays on HMAC_CTX. Lengths go as u32 like HMAC_Update's
-// above (a packet is far below 4 GB). Each hash has its own call sites in
-// `shaInit`..`shaFinalP`: one site calling several FFI functions loses
-// V8's fast calls (about 1 us per MAC instead of 0.4).
-const SHA_SYMBOLS = {
-  SHA1_Init: { parameters: ["pointer"], result: "i32", optional: true },
-  SHA1_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
-  SHA1_Update_p: {
-    name: "SHA1_Update",
-    parameters: ["pointer", "pointer", "u32"],
-    result: "i32",
-    optional: true,
-  },
-  SHA1_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
-  SHA1_Final_p: {
-    name: "SHA1_Final",
-    parameters: ["pointer", "pointer"],
-    result: "i32",
-    optional: true,
-  },
-  SHA256_Init: { parameters: ["pointer"], result: "i32", optional: true },
-  SHA256_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
-  SHA256_Update_p: {
-    name: "SHA256_Update",
-    parameters: ["pointer", "pointer", "u32"],
-    result: "i32",
-    optional: true,
-  },
-  SHA256_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
-  SHA256_Final_p: {
-    name: "SHA256_Final",
-    parameters: ["pointer", "pointer"],
-    result: "i32",
-    optional: true,
-  },
-  SHA384_Init: { parameters: ["pointer"], result: "i32", optional: true },
-  SHA384_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
-  SHA384_Update_p: {
-    name: "SHA384_Update",
-    parameters: ["pointer", "pointer", "u32"],
-    result: "i32",
-    optional: true,
-  },
-  SHA384_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
-  SHA384_Final_p: {
-    name: "SHA384_Final",
-    parameters: ["pointer", "pointer"],
-    result: "i32",
-    optional: true,
-  },
-  SHA512_Init: { parameters: ["pointer"], result: "i32", optional: true },
-  SHA512_Update: { parameters: ["pointer", "buffer", "u32"], result: "i32", optional: true },
-  SHA512_Update_p: {
-    name: "SHA512_Update",
-    parameters: ["pointer", "pointer", "u32"],
-    result: "i32",
-    optional: true,
-  },
-  SHA512_Final: { parameters: ["buffer", "pointer"], result: "i32", optional: true },
-  SHA512_Final_p: {
-    name: "SHA512_Final",
-    parameters: ["pointer", "pointer"],
-    result: "i32",
-    optional: true,
-  },
-} as const;
+// above (a packet is far below 4 GB). Each hash is opened as its own symbol
+// set and called from its own sites in `shaInit`..`shaFinalP`: one site
+// reaching several FFI functions loses V8's fast calls (about 1 us per MAC
+// instead of 0.25).
+function shaSymbols(prefix: string) {
+  return {
+    init: { name: `${prefix}_Init`, parameters: ["pointer"], result: "i32", optional: true },
+    update: {
+      name: `${prefix}_Update`,
+      parameters: ["pointer", "buffer", "u32"],
+      result: "i32",
+      optional: true,
+    },
+    updateP: {
+      name: `${prefix}_Update`,
+      parameters: ["pointer", "pointer", "u32"],
+      result: "i32",
+      optional: true,
+    },
+    final: {
+      name: `${prefix}_Final`,
+      parameters: ["buffer", "pointer"],
+      result: "i32",
+      optional: true,
+    },
+    finalP: {
+      name: `${prefix}_Final`,
+      parameters: ["pointer", "pointer"],
+      result: "i32",
+      optional: true,
+    },
+  } as const;
+}
 
-type Sha = Deno.DynamicLibrary<typeof SHA_SYMBOLS>["symbols"];
+type ShaFns = Deno.DynamicLibrary<ReturnType<typeof shaSymbols>>["symbols"];
+type Sha = Record<LibcryptoHash, ShaFns | null>;
 type Ptr = Deno.PointerObject;
 
-const shaLibs = new Map<string, Sha | null>();
+const SHA_PREFIX: Record<LibcryptoHash, string> = {
+  sha1: "SHA1",
+  sha256: "SHA256",
+  sha384: "SHA384",
+  sha512: "SHA512",
+};
+const shaLibs = new Map<string, Sha>();
 
 /**
- * The low-level functions of `hash` in the library at `path`, or null when
- * any is missing. (Whether they agree with HMAC_CTX is checked per
- * instance in {@linkcode LibcryptoHmac}.)
+ * The low-level hash functions in the library at `path` (each hash's set,
+ * null where the library lacks one), when `hash` has all of them; else null.
+ * (Whether they agree with HMAC_CTX is checked per instance in
+ * {@linkcode LibcryptoHmac}.)
  */
 function shaFunctions(path: string, hash: LibcryptoHash): Sha | null {
-  let f = shaLibs.get(path);
-  if (f === undefined) {
-    try {
-      f = Deno.dlopen(path, SHA_SYMBOLS).symbols;
-    } catch {
-      f = null;
-    }
-    shaLibs.set(path, f);
+  let sets = shaLibs.get(path);
+  if (sets === undefined) {
+    const open = (h: LibcryptoHash): ShaFns | null => {
+      try {
+        const f = Deno.dlopen(path, shaSymbols(SHA_PREFIX[h])).symbols;
+        return f.init && f.update && f.updateP && f.final && f.finalP ? f : null;
+      } catch {
+        return null;
+      }
+    };
+    sets = {
+      sha1: open("sha1"),
+      sha256: open("sha256"),
+      sha384: open("sha384"),
+      sha512: open("sha512"),
+    };
+    shaLibs.set(path, sets);
   }
-  if (f === null) return null;
-  const ok = hash === "sha1"
-    ? f.SHA1_Init && f.SHA1_Update && f.SHA1_Update_p && f.SHA1_Final && f.SHA1_Final_p
-    : hash === "sha256"
-    ? f.SHA256_Init && f.SHA256_Update && f.SHA256_Update_p && f.SHA256_Final &&
-      f.SHA256_Final_p
-    : hash === "sha384"
-    ? f.SHA384_Init && f.SHA384_Update && f.SHA384_Update_p && f.SHA384_Final &&
-      f.SHA384_Final_p
-    : f.SHA512_Init && f.SHA512_Update && f.SHA512_Update_p && f.SHA512_Final &&
-      f.SHA512_Final_p;
-  return ok ? f : null;
+  return sets[hash] !== null ? sets : null;
 }
 
 /** Hash numbers for the `sha*` switches. */
 const SHA_ID: Record<LibcryptoHash, number> = { sha1: 1, sha256: 256, sha384: 384, sha512: 512 };
 
 function shaInit(f: Sha, h: number, c: Ptr): number {
-  if (h === 1) return f.SHA1_Init!(c);
-  if (h === 256) return f.SHA256_Init!(c);
-  if (h === 384) return f.SHA384_Init!(c);
-  return f.SHA512_Init!(c);
+  if (h === 1) return f.sha1!.init!(c);
+  if (h === 256) return f.sha256!.init!(c);
+  if (h === 384) return f.sha384!.init!(c);
+  return f.sha512!.init!(c);
 }
 function shaUpdate(f: Sha, h: number, c: Ptr, d: Uint8Array, n: number): number {
-  if (h === 1) return f.SHA1_Update!(c, d, n);
-  if (h === 256) return f.SHA256_Update!(c, d, n);
-  if (h === 384) return f.SHA384_Update!(c, d, n);
-  return f.SHA512_Update!(c, d, n);
+  if (h === 1) return f.sha1!.update!(c, d, n);
+  if (h === 256) return f.sha256!.update!(c, d, n);
+  if (h === 384) return f.sha384!.update!(c, d, n);
+  return f.sha512!.update!(c, d, n);
 }
 function shaUpdateP(f: Sha, h: number, c: Ptr, d: Ptr, n: number): number {
-  if (h === 1) return f.SHA1_Update_p!(c, d, n);
-  if (h === 256) return f.SHA256_Update_p!(c, d, n);
-  if (h === 384) return f.SHA384_Update_p!(c, d, n);
-  return f.SHA512_Update_p!(c, d, n);
+  if (h === 1) return f.sha1!.updateP!(c, d, n);
+  if (h === 256) return f.sha256!.updateP!(c, d, n);
+  if (h === 384) return f.sha384!.updateP!(c, d, n);
+  return f.sha512!.updateP!(c, d, n);
 }
 function shaFinal(f: Sha, h: number, md: Uint8Array, c: Ptr): number {
-  if (h === 1) return f.SHA1_Final!(md, c);
-  if (h === 256) return f.SHA256_Final!(md, c);
-  if (h === 384) return f.SHA384_Final!(md, c);
-  return f.SHA512_Final!(md, c);
+  if (h === 1) return f.sha1!.final!(md, c);
+  if (h === 256) return f.sha256!.final!(md, c);
+  if (h === 384) return f.sha384!.final!(md, c);
+  return f.sha512!.final!(md, c);
 }
 function shaFinalP(f: Sha, h: number, md: Ptr, c: Ptr): number {
-  if (h === 1) return f.SHA1_Final_p!(md, c);
-  if (h === 256) return f.SHA256_Final_p!(md, c);
-  if (h === 384) return f.SHA384_Final_p!(md, c);
-  return f.SHA512_Final_p!(md, c);
+  if (h === 1) return f.sha1!.finalP!(md, c);
+  if (h === 256) return f.sha256!.finalP!(md, c);
+  if (h === 384) return f.sha384!.finalP!(md, c);
+  return f.sha512!.finalP!(md, c);
 }
 
 // Layout of LibcryptoHmac's native state block: the working hash state, the
