@@ -260,6 +260,39 @@ export function openRawSocket(o: RawSocketOptions): NetSocket {
   return openSocket(o, SOCK_RAW, o.protocol, "raw");
 }
 
+/** IPPROTO_IP / IP_MTU and IPV6_MTU: the path MTU of a connected socket's route. */
+const IPPROTO_IP = 0;
+const IP_MTU = 14;
+const IPV6_MTU = 24;
+
+/**
+ * The MTU of the route toward `remote` (4 or 16 address bytes) as the kernel
+ * knows it (interface MTU, or a smaller learned path MTU): a UDP socket with
+ * fwmark `mark` is connected (nothing is sent) and asked for IP_MTU /
+ * IPV6_MTU. Undefined when there is no route.
+ */
+export function routeMtu(remote: Uint8Array, mark = 0): number | undefined {
+  const family = remote.length === 4 ? 4 : 6;
+  let sock: NetSocket;
+  try {
+    sock = openUdpSocket({ family, port: 0, ...(mark ? { mark } : {}) });
+  } catch {
+    return undefined;
+  }
+  try {
+    const sa = new Uint8Array(128);
+    const len = encodeSockaddr(sa, 0, remote, 4500);
+    if (libc().connect(sock.fd, sa, len) < 0) return undefined;
+    return family === 4
+      ? sock.getIntOption(IPPROTO_IP, IP_MTU, "IP_MTU")
+      : sock.getIntOption(IPPROTO_IPV6, IPV6_MTU, "IPV6_MTU");
+  } catch {
+    return undefined;
+  } finally {
+    sock.close();
+  }
+}
+
 // ------------------------------------------------------------------ sockaddr
 
 /**

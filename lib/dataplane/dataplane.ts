@@ -70,6 +70,7 @@
 import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
 import { signalEventFd } from "../../ffi/eventfd.ts";
 import { ifNameToIndex } from "../../ffi/libc.ts";
+import { routeMtu } from "../../ffi/socket.ts";
 import { Netlink, NetlinkError, type RouteSpec, type RuleSpec } from "../../ffi/netlink.ts";
 import { ipToBytes, parseIp } from "../db/address.ts";
 import type { SpdEntry } from "../db/spd.ts";
@@ -656,6 +657,11 @@ export class Dataplane {
       validateSaSpec(spec);
     } catch (e) {
       return Promise.reject(e);
+    }
+    // Outbound ESP: the route's MTU toward the peer bounds the keystream-aligned padding.
+    if (spec.direction === "out" && spec.protocol === "esp" && spec.pathMtu === undefined) {
+      const mtu = routeMtu(spec.remote, this.#routeOpts.mark);
+      if (mtu !== undefined && mtu >= 68 && mtu <= 65536) spec = { ...spec, pathMtu: mtu };
     }
     return this.#request<void>(spec.direction, { type: "installSa", spec }, opts.wake ?? true);
   }

@@ -100,6 +100,14 @@ export interface SaSpec {
   ttl?: number;
   /** TFC padding target (tunnel mode). */
   tfcPadTo?: number;
+  /**
+   * The MTU of the route toward the peer when the SA was installed (bytes).
+   * Outbound AEAD ESP SAs then pad the encrypted part to a whole keystream
+   * block (64 bytes for ChaCha20-Poly1305, 16 for AES-GCM) whenever the packet
+   * stays within it (see `alignPadding` in lib/esp/esp.ts). Absent: minimal
+   * padding.
+   */
+  pathMtu?: number;
   /** Opaque id tying the SA to IKE state (e.g. the CHILD_SA's unique id). */
   reqid?: number;
   /** Free text for tables. */
@@ -125,6 +133,10 @@ export function validateSaSpec(s: SaSpec): void {
   }
   if (s.local.length !== s.remote.length || (s.local.length !== 4 && s.local.length !== 16)) {
     throw new SaSpecError(`${what}: local and remote must both be IPv4 or both IPv6 addresses`);
+  }
+  const mtu = s.pathMtu;
+  if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65536)) {
+    throw new SaSpecError(`${what}: path MTU must be 68..65536 bytes, got ${mtu}`);
   }
   if (s.protocol === "ah") {
     if (s.encap) throw new SaSpecError(`${what}: AH cannot be UDP-encapsulated (RFC 3948)`);
@@ -211,6 +223,9 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
       udpEncap,
       allowNullEncryption: e.alg === "null",
       tfcPadTo: s.tfcPadTo,
+      ...(out && s.pathMtu !== undefined && transform.kind === "aead"
+        ? { alignPadding: { to: e.alg === "chacha20-poly1305" ? 64 : 16, limit: s.pathMtu } }
+        : {}),
     });
   } catch (err) {
     if (err instanceof SaSpecError) throw err;

@@ -190,6 +190,17 @@ export interface EspSaConfig extends SaCommonConfig {
   rng?: (out: Uint8Array) => void;
   /** Tunnel mode: pad inner packets up to this many bytes (TFC, RFC 4303 section 2.7). */
   tfcPadTo?: number;
+  /**
+   * Outbound: grow the padding (RFC 4303 section 2.4 allows up to 255 bytes)
+   * so the encrypted part (payload, padding, Pad Length, Next Header) is a
+   * multiple of `to` bytes, whenever the IP packet that leaves stays within
+   * `limit` bytes (the path MTU) and `to` is a multiple of the alignment the
+   * transform needs anyway. For ciphers that work in blocks of keystream: OpenSSL's
+   * ChaCha20-Poly1305 makes an extra keystream call for a partial 64-byte
+   * block on both sides (~20% of a 1400-byte seal), AES-GCM a partial
+   * 16-byte one. Without it (the default) padding is the minimum.
+   */
+  alignPadding?: { to: number; limit: number };
 }
 
 const RNG_POOL = 4096;
@@ -216,6 +227,9 @@ export class EspSa extends IpsecSa {
   readonly #ivLength: number;
   readonly #icvLength: number;
   readonly #align: number;
+  /** Alignment padding ({@linkcode EspSaConfig.alignPadding}); 0 = off. */
+  #alignTo = 0;
+  #alignLimit = 0;
   readonly #tfcPadTo: number;
   readonly #rng: (out: Uint8Array) => void;
   // Preallocated scratch.
@@ -274,6 +288,16 @@ export class EspSa extends IpsecSa {
         this.#align = 4;
       }
     }
+    const ap = cfg.alignPadding;
+    if (ap !== undefined) {
+      if (!Number.isInteger(ap.to) || ap.to < this.#align || ap.to > 256 || ap.to % this.#align) {
+        throw new RangeError(
+          `alignment padding to ${ap.to} bytes: must be a multiple of ${this.#align} up to 256`,
+        );
+      }
+      this.#alignTo = ap.to;
+      this.#alignLimit = ap.limit;
+    }
   }
 
   /** The current UDP encapsulation ports, if any. */
@@ -289,6 +313,8 @@ export class EspSa extends IpsecSa {
   updateEndpoints(tunnel: TunnelEndpoints | undefined, udpEncap: UdpEncapPorts | undefined): void {
     if (this.mode === "tunnel") this.endpoints = validateTunnel(tunnel);
     this.#udpEncap = udpEncap;
+    // The path MTU that bounded the alignment padding was the old path's.
+    this.#alignTo = 0;
   }
   /** Bytes of ESP overhead for `payloadLength` bytes of payload (no IP/UDP header). */
   overhead(payloadLength: number): number {
@@ -300,13 +326,29 @@ export class EspSa extends IpsecSa {
    */
   requiredOutLength(packetLength: number): number {
     const inner = Math.max(packetLength, this.#tfcPadTo);
-    return IPV6_HEADER + UDP_HEADER + this.#espLength(inner);
+    return IPV6_HEADER + UDP_HEADER + this.#espLength(inner) + this.#alignTo;
   }
 
+  /** Minimal ESP length (SPI .. ICV) for `payloadLength` bytes of payload. */
   #espLength(payloadLength: number): number {
     const body = payloadLength + 2;
     const padded = Math.ceil(body / this.#align) * this.#align;
     return 8 + this.#ivLength + padded + this.#icvLength;
+  }
+
+  /**
+   * ESP length for `payloadLength` bytes of payload in an IP packet with
+   * `headers` bytes in front of ESP: aligned ({@linkcode EspSaConfig.alignPadding})
+   * when the packet then stays within the limit, else minimal.
+   */
+  #espLengthIn(payloadLength: number, headers: number): number {
+    const min = this.#espLength(payloadLength);
+    const to = this.#alignTo;
+    if (to === 0) return min;
+    // `to` <= 256: at most 255 bytes of padding, as RFC 4303 section 2.4 allows.
+    const padded = Math.ceil((payloadLength + 2) / to) * to;
+    const len = 8 + this.#ivLength + padded + this.#icvLength;
+    return headers + len <= this.#alignLimit ? len : min;
   }
 
   /** Writes `n` random bytes to `out[at..at+n)` from the pool (no view). */
@@ -334,9 +376,11 @@ export class EspSa extends IpsecSa {
   // ------------------------------------------------------------------ outbound
 
   /**
-   * Writes the ESP part (SPI .. ICV) for `payload` + `extra` zero bytes of
-   * TFC padding with `nextHeader` at `out[o..)` and returns its end. The
-   * caller has checked the space and that the sequence space is not exhausted.
+   * Writes the ESP part (SPI .. ICV), `espLen` bytes, for `payload` +
+   * `extra` zero bytes of TFC padding with `nextHeader` at `out[o..)` and
+   * returns its end. `espLen` comes from {@linkcode #espLength} or
+   * {@linkcode #espLengthIn} for the same payload; the caller has checked the
+   * space and that the sequence space is not exhausted.
    */
   #build(
     payload: Uint8Array,
@@ -344,14 +388,14 @@ export class EspSa extends IpsecSa {
     out: Uint8Array,
     o: number,
     extra: number,
+    espLen: number,
   ): number {
     this.nextSequence();
     const hi = this.seqHi;
     const lo = this.seqLo;
     const ivLen = this.#ivLength;
     const body = payload.length + extra + 2;
-    const padded = Math.ceil(body / this.#align) * this.#align;
-    const padLen = padded - body;
+    const padLen = espLen - 8 - ivLen - this.#icvLength - body;
     writeU32(out, o, this.spi);
     writeU32(out, o + 4, lo);
     const ptStart = o + 8 + ivLen;
@@ -419,7 +463,7 @@ export class EspSa extends IpsecSa {
   encapsulateEsp(payload: Uint8Array, nextHeader: number): EspOutboundResult {
     if (this.sequenceExhausted) return { ok: false, error: "sequence-exhausted" };
     const out = new Uint8Array(this.#espLength(payload.length));
-    return this.outboundResult(out, this.#build(payload, nextHeader, out, 0, 0));
+    return this.outboundResult(out, this.#build(payload, nextHeader, out, 0, 0, out.length));
   }
 
   /**
@@ -431,7 +475,7 @@ export class EspSa extends IpsecSa {
     if (this.mode !== "tunnel") return { ok: false, error: "wrong-family" };
     const payload = this.#random(Math.min(Math.max(0, length), 1024)).slice();
     const pad = Math.max(0, length - payload.length);
-    const out = new Uint8Array(IPV6_HEADER + UDP_HEADER + this.#espLength(length));
+    const out = new Uint8Array(this.requiredOutLength(length));
     return this.outboundResult(out, this.#tunnelOut(payload, IPV6_NO_NEXT, 0, pad, false, out, 0));
   }
 
@@ -469,14 +513,14 @@ export class EspSa extends IpsecSa {
     const v4 = t.src.length === 4;
     const ipLen = v4 ? 20 : IPV6_HEADER;
     const udp = this.#udpEncap ? UDP_HEADER : 0;
-    const total = ipLen + udp + this.#espLength(inner.length + extra);
+    const total = ipLen + udp + this.#espLengthIn(inner.length + extra, ipLen + udp);
     const df = outerDf(this.outer, innerDf);
     if (this.pathMtu > 0 && total > this.pathMtu && (df || !v4)) return S_TOO_BIG;
     if (out.length - o < total) return S_SMALL;
     if (this.sequenceExhausted) return S_EXHAUSTED;
     const proto = udp ? IPPROTO_UDP : IPPROTO_ESP;
     writeOuterHeader(out, o, t.src, t.dst, proto, total, innerTos, df, this.nextIpId(), this.outer);
-    this.#build(inner, nh, out, o + ipLen + udp, extra);
+    this.#build(inner, nh, out, o + ipLen + udp, extra, total - ipLen - udp);
     if (udp) this.#writeUdp(out, o + ipLen, o + total, t.src, t.dst);
     return total;
   }
@@ -508,11 +552,11 @@ export class EspSa extends IpsecSa {
     if (ipv4IsFragment(packet)) return S_FRAGMENT;
     const end = (packet[2] << 8) | packet[3];
     const udp = this.#udpEncap ? UDP_HEADER : 0;
-    const total = ihl + udp + this.#espLength(end - ihl);
+    const total = ihl + udp + this.#espLengthIn(end - ihl, ihl + udp);
     if (this.pathMtu > 0 && total > this.pathMtu && (packet[6] & 0x40) !== 0) return S_TOO_BIG;
     if (out.length - o < total) return S_SMALL;
     if (this.sequenceExhausted) return S_EXHAUSTED;
-    this.#build(packet.subarray(ihl, end), packet[9], out, o + ihl + udp, 0);
+    this.#build(packet.subarray(ihl, end), packet[9], out, o + ihl + udp, 0, total - ihl - udp);
     const pkt = out.subarray(o, o + total);
     pkt.set(packet.subarray(0, ihl), 0);
     pkt[9] = udp ? IPPROTO_UDP : IPPROTO_ESP;
@@ -528,11 +572,12 @@ export class EspSa extends IpsecSa {
     if (ip.fragment) return S_FRAGMENT; // whole datagrams only (RFC 4303 section 3.3.4)
     const end = IPV6_HEADER + ipv6PayloadLength(packet);
     const udp = this.#udpEncap ? UDP_HEADER : 0;
-    const total = ip.offset + udp + this.#espLength(end - ip.offset);
+    const total = ip.offset + udp + this.#espLengthIn(end - ip.offset, ip.offset + udp);
     if (this.pathMtu > 0 && total > this.pathMtu) return S_TOO_BIG;
     if (out.length - o < total) return S_SMALL;
     if (this.sequenceExhausted) return S_EXHAUSTED;
-    this.#build(packet.subarray(ip.offset, end), ip.nextHeader, out, o + ip.offset + udp, 0);
+    const espAt = o + ip.offset + udp;
+    this.#build(packet.subarray(ip.offset, end), ip.nextHeader, out, espAt, 0, o + total - espAt);
     const pkt = out.subarray(o, o + total);
     pkt.set(packet.subarray(0, ip.offset), 0);
     pkt[ip.nextHeaderOffset] = udp ? IPPROTO_UDP : IPPROTO_ESP;

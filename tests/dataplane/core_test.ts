@@ -236,6 +236,34 @@ Deno.test("DataplaneCore: inbound drops unknown SPI, replays and selector mismat
   assert.deepEqual(sa.drops, { "replay-duplicate": 1, "sa-selector-mismatch": 1 });
 });
 
+Deno.test("DataplaneCore: an inbound SA removed or replaced under the same SPI is not used any more", () => {
+  const { a, b, ioA, ioB } = pair();
+  a.setPolicies([protectAtoB]);
+  a.installSa(spec("out"), buildProcessor(spec("out"), backend));
+  b.installSa(spec("in"), buildProcessor(spec("in"), backend));
+  for (let i = 0; i < 3; i++) a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  const [p1, p2, p3] = ioA.sent.map((s) => s.packet);
+  b.inbound(p1, 0, p1.length, "esp", 0x1001);
+  assert.equal(ioB.tun.length, 1);
+  // Removed: the SPI is unknown at once, although it was the one found last.
+  assert.equal(b.removeSa("in", "esp", 0x1001), true);
+  b.inbound(p2, 0, p2.length, "esp", 0x1001);
+  assert.equal(b.drops["unknown-spi"], 1);
+  // Installed again with another key under the same SPI: the new SA decides (its tag fails).
+  const other = spec("in", {
+    encryption: { alg: "aes-gcm", key: KEY.map((x) => x ^ 0xff), salt: SALT, icvLength: 16 },
+  });
+  b.installSa(other, buildProcessor(other, backend));
+  b.inbound(p3, 0, p3.length, "esp", 0x1001);
+  assert.equal(b.drops["decapsulation-failed"], 1);
+  assert.equal(ioB.tun.length, 1);
+  // The payload path (ESP in UDP, no headers) takes the same SA.
+  b.installSa(spec("in"), buildProcessor(spec("in"), backend));
+  const esp = p3.subarray(20);
+  assert.equal(b.inboundEspPayload(esp, 0, esp.length, 0x1001), true);
+  assert.equal(ioB.tun.length, 2);
+});
+
 Deno.test("DataplaneCore: a hard packet limit removes the SA; later traffic waits for a new one", () => {
   const { a, ioA } = pair();
   a.setPolicies([protectAtoB]);
@@ -264,6 +292,32 @@ Deno.test("buildProcessor() names the field to fix", () => {
     () => buildProcessor(spec("out", { remote: new Uint8Array(16) }), backend),
     /must both be IPv4 or both IPv6/,
   );
+  assert.throws(() => buildProcessor(spec("out", { pathMtu: 40 }), backend), /path MTU must be/);
+});
+
+Deno.test("buildProcessor(): outbound AEAD SAs pad to whole keystream blocks within pathMtu", () => {
+  const chacha = {
+    alg: "chacha20-poly1305" as const,
+    key: new Uint8Array(32).fill(9),
+    salt: SALT,
+    icvLength: 16,
+  };
+  const inner = udpPacket("10.1.0.5", "10.2.0.7", 1372); // 1400 bytes
+  const sizes: number[] = [];
+  for (
+    const s of [
+      spec("out", { encryption: chacha, pathMtu: 1500 }),
+      spec("out", { pathMtu: 1500 }), // AES-GCM: 16-byte blocks
+      spec("out", { encryption: chacha }), // no path MTU: minimal
+      spec("out", { encryption: chacha, pathMtu: 1459 }), // aligned (1460) would not fit
+    ]
+  ) {
+    const p = buildProcessor(s, backend);
+    const out = new Uint8Array(2048);
+    sizes.push(p.encapsulateInto(inner, out, 0));
+  }
+  // 20 IPv4 + 8 ESP + 8 IV + encrypted part + 16 ICV; 1400 + 2 -> 1408 or 1404.
+  assert.deepEqual(sizes, [1460, 1460, 1456, 1456]);
 });
 
 Deno.test("DataplaneCore: TCP SYNs through an SA get the MSS clamped to the TUN MTU", () => {

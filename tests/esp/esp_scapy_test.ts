@@ -39,7 +39,12 @@ function espCase(
   udp: boolean,
   esn: boolean,
   inner: Uint8Array,
-  extra: { tfcPadTo?: number; what?: string; esnHigh?: number } = {},
+  extra: {
+    tfcPadTo?: number;
+    what?: string;
+    esnHigh?: number;
+    alignPadding?: { to: number; limit: number };
+  } = {},
 ): InteropCase {
   const t = v6 ? T6 : T4;
   const high = extra.esnHigh ?? 3;
@@ -59,6 +64,7 @@ function espCase(
         tunnel: mode === "tunnel" ? endpoints(t, v6) : undefined,
         udpEncap: udp ? { srcPort: 4500, dstPort: 4500 } : undefined,
         tfcPadTo: extra.tfcPadTo,
+        alignPadding: extra.alignPadding,
       }),
     scapy: {
       proto: "ESP",
@@ -120,6 +126,34 @@ Deno.test("ESP interoperates with scapy: TFC padding is carried inside the encry
       what: " tfc=600",
     })
   );
+  assert.equal(await runInterop(list), list.length);
+});
+
+Deno.test("ESP interoperates with scapy: padding grown to whole keystream blocks", async () => {
+  // Inner packets of 1400 and 1395 bytes: 1402 / 1397 bytes to encrypt grow
+  // to 1408 (64-byte ChaCha20 blocks, 16-byte AES-GCM blocks); scapy strips
+  // the padding by its Pad Length like any receiver.
+  const list: InteropCase[] = [];
+  for (const [alg, to] of [["chacha20poly1305", 64], ["aes128gcm16", 16]] as const) {
+    for (const size of [1400, 1395]) {
+      for (
+        const [mode, v6, udp] of [["tunnel", false, true], ["tunnel", true, true], [
+          "transport",
+          false,
+          false,
+        ]] as const
+      ) {
+        const data = new Uint8Array(size - (v6 ? 48 : 28)).map((_, i) => i);
+        const inner = v6
+          ? udp6("2001:db8::a", "2001:db8::b", data)
+          : udp4("10.1.0.1", "10.2.0.1", data);
+        list.push(espCase(alg, mode, v6, udp, false, inner, {
+          alignPadding: { to, limit: 1500 },
+          what: ` aligned to ${to}, ${size} bytes`,
+        }));
+      }
+    }
+  }
   assert.equal(await runInterop(list), list.length);
 });
 

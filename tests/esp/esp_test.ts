@@ -476,3 +476,70 @@ Deno.test("ESP decapsulateInPlace at an offset: the received length bounds the p
     }
   }
 });
+
+Deno.test("ESP alignment padding: whole keystream blocks within the path MTU, else minimal", () => {
+  const udpEncap = { srcPort: 4500, dstPort: 4500 };
+  // 20 IPv4 + 8 UDP + 8 ESP header + 8 IV + encrypted part + 16 ICV.
+  const outer = 20 + 8 + 8 + 8 + 16;
+  const cases = [
+    // [alg, to, inner size, limit, encrypted part expected]
+    ["chacha20poly1305", 64, 1400, 1500, 1408],
+    ["chacha20poly1305", 64, 1400, 1467, 1404], // aligned would be 1468 bytes: minimal
+    ["chacha20poly1305", 64, 1400, 1468, 1408],
+    ["chacha20poly1305", 64, 100, 1500, 128],
+    ["chacha20poly1305", 64, 1342, 1500, 1344], // already whole blocks
+    ["aes128gcm16", 16, 1400, 1500, 1408],
+    ["aes128gcm16", 16, 1393, 1500, 1408],
+  ] as const;
+  for (const pref of ["libcrypto", "noble"] as const) {
+    for (const [alg, to, size, limit, encrypted] of cases) {
+      const what = `${pref} ${alg} to ${to}, ${size} bytes, limit ${limit}`;
+      // The receiver pads minimally itself: alignment is the sender's choice alone.
+      const { tx } = pair(alg, { udpEncap, alignPadding: { to, limit } }, pref);
+      const { rx } = pair(alg, { udpEncap }, pref === "noble" ? "libcrypto" : "noble");
+      const inner = udp4("10.0.0.1", "10.0.0.2", new Uint8Array(size - 28).map((_, i) => i));
+      assert.ok(tx.requiredOutLength(size) >= outer + encrypted, what);
+      const out = tx.encapsulatePacket(inner);
+      assert.ok(out.ok, what);
+      assert.equal(out.packet.length, outer + encrypted, what);
+      const back = rx.decapsulatePacket(out.packet.slice());
+      assert.ok(back.ok, what);
+      assert.equal(toHex(back.packet), toHex(inner), what);
+    }
+  }
+  // The padding bytes are 1, 2, 3, ... (RFC 4303 section 2.4), read after decryption by noble.
+  const { tx } = pair("chacha20poly1305", { alignPadding: { to: 64, limit: 1500 } });
+  const { rx } = pair("chacha20poly1305", {}, "noble");
+  const esp = tx.encapsulateEsp(new Uint8Array(100), 4);
+  assert.equal(esp.ok && esp.packet.length, 8 + 8 + 104 + 16); // no IP packet: minimal
+  const inner = udp4("10.0.0.1", "10.0.0.2", new Uint8Array(72));
+  const out = tx.encapsulatePacket(inner);
+  assert.ok(out.ok);
+  const body = out.packet.slice(20);
+  const opened = rx.decapsulateEsp(body);
+  assert.ok(opened.ok);
+  // 100 inner bytes + 2 -> 128: 26 padding bytes.
+  const clear = body.subarray(16, 16 + 128);
+  const expected = Uint8Array.from({ length: 26 }, (_, i) => i + 1);
+  // decapsulateEsp decrypted in place: the trailer is still there after the payload.
+  assert.equal(toHex(clear.subarray(100, 126)), toHex(expected));
+  assert.deepEqual([clear[126], clear[127]], [26, 4]);
+});
+
+Deno.test("ESP alignment padding: a bad block size is refused; an address move turns it off", () => {
+  assert.throws(
+    () => pair("aes256-sha256", { alignPadding: { to: 8, limit: 1500 } }),
+    /multiple of 16/,
+  );
+  assert.throws(
+    () => pair("chacha20poly1305", { alignPadding: { to: 512, limit: 1500 } }),
+    /up to 256/,
+  );
+  const { tx } = pair("chacha20poly1305", { alignPadding: { to: 64, limit: 1500 } });
+  const inner = udp4("10.0.0.1", "10.0.0.2", new Uint8Array(72));
+  const before = tx.encapsulatePacket(inner);
+  assert.equal(before.ok && before.packet.length, 20 + 8 + 8 + 128 + 16);
+  tx.updateEndpoints({ src: ip4("192.0.2.9"), dst: ip4("192.0.2.2") }, undefined);
+  const after = tx.encapsulatePacket(inner);
+  assert.equal(after.ok && after.packet.length, 20 + 8 + 8 + 104 + 16);
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { NetnsLab } from "../helpers/netns.ts";
 import { startAgent, twoHosts } from "./_lab.ts";
+import { routeMtu } from "../../ffi/socket.ts";
 
 const expected = (count: number) =>
   Array.from({ length: count }, (_, i) => [0, 0, 1, 0, 0, 0, 0, i + 1, 0xab, i]);
@@ -61,3 +62,34 @@ for (const fam of [4, 6] as const) {
     }
   });
 }
+
+// The route MTU toward a peer (IP_MTU / IPV6_MTU of a connected socket);
+// nothing is sent.
+Deno.test("socket: routeMtu() reads the MTU of the route toward an address", async () => {
+  // Loopback: lo's MTU (IPv4 reports at most 65535).
+  const lo = Number((await Deno.readTextFile("/sys/class/net/lo/mtu")).trim());
+  assert.equal(routeMtu(Uint8Array.of(127, 0, 0, 1)), Math.min(lo, 65535));
+  // A namespace with a 1280-byte link: its MTU for both families; no route: undefined.
+  const lab = await NetnsLab.create("tffi-");
+  try {
+    const ns = await lab.addNs("mtu");
+    const peer = await lab.addNs("peer");
+    await lab.veth(ns, "m0", "192.0.2.1/24", peer, "m1", undefined);
+    for (const cmd of ["link set m0 mtu 1280", "addr add 2001:db8:7::1/64 dev m0 nodad"]) {
+      const r = await lab.runIn(ns, ["ip", ...cmd.split(" ")]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const mod = new URL("../../ffi/socket.ts", import.meta.url).href;
+    const r = await lab.runIn(ns, [
+      Deno.execPath(),
+      "eval",
+      `import { routeMtu } from "${mod}";` +
+      `const v6 = new Uint8Array(16); v6.set([0x20, 1, 0xd, 0xb8, 0, 7], 0); v6[15] = 9;` +
+      `console.log(routeMtu(Uint8Array.of(192, 0, 2, 9)), routeMtu(v6),` +
+      ` String(routeMtu(Uint8Array.of(198, 51, 100, 1))));`,
+    ]);
+    assert.equal(r.stdout.trim(), "1280 1280 undefined", r.stderr);
+  } finally {
+    await lab.cleanup();
+  }
+});
