@@ -8,10 +8,13 @@
  * Two software backends: "node" (node:crypto, synchronous; RSA, ECDSA except
  * P-521 signing, which Deno's node:crypto cannot do, EdDSA) and "noble"
  * (@noble/curves; ECDSA and EdDSA, deterministic RFC 6979 / RFC 8032
- * signatures with optional injected entropy). Each operation defaults to
- * the faster correct one: noble signs ECDSA, node verifies it and does
- * EdDSA and RSA. Each backend is the other's cross-check in tests. Signing
- * is pure given the key and, for PSS and node ECDSA, the platform CSPRNG.
+ * signatures with optional injected entropy), and for ECDSA the system
+ * OpenSSL through FFI, "libcrypto" (ffi/libcrypto_ecdsa.ts; nonces from
+ * OpenSSL's DRBG), where it loads. Each operation defaults to the faster
+ * correct one: libcrypto does ECDSA both ways (else noble signs and node
+ * verifies), node does EdDSA and RSA. The backends cross-check each other
+ * in tests. Signing is pure given the key and, for PSS and node or
+ * libcrypto ECDSA, the platform CSPRNG.
  *
  * Sign with {@link createSignatureAuth}, check with {@link verifySignatureAuth};
  * pick the method and scheme with {@link chooseSignatureScheme}.
@@ -32,6 +35,7 @@ import { ed448 } from "@noble/curves/ed448.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { CryptoError, type Rng } from "./types.ts";
+import { type LibcryptoEcKey, loadLibcryptoEcdsa } from "../../ffi/libcrypto_ecdsa.ts";
 import {
   decodeDigitalSignatureAuth,
   decodeSignatureAlgorithmId,
@@ -50,7 +54,7 @@ import {
 export * from "./signature_algorithm.ts";
 
 /** The backends that implement signatures. */
-export type SignatureBackend = "node" | "noble";
+export type SignatureBackend = "node" | "noble" | "libcrypto";
 
 /** The NIST curves of ECDSA keys. */
 export type EcCurve = "P-256" | "P-384" | "P-521";
@@ -269,6 +273,7 @@ function checkKey(key: SignatureKeyInfo, scheme: SignatureScheme): void {
  */
 function defaultBackend(key: SignatureKeyInfo, op: "sign" | "verify"): SignatureBackend {
   if (key.type !== "ec") return "node";
+  if (loadLibcryptoEcdsa() !== null) return "libcrypto";
   return key.curve === "P-521" || op === "sign" ? "noble" : "node";
 }
 
@@ -282,6 +287,7 @@ export function signatureBackendSupports(
   backend: SignatureBackend,
   key: SignatureKeyInfo,
 ): boolean {
+  if (backend === "libcrypto") return key.type === "ec" && loadLibcryptoEcdsa() !== null;
   if (backend === "noble") return key.type !== "rsa";
   return !(key.type === "ec" && key.curve === "P-521");
 }
@@ -339,7 +345,17 @@ export function sign(
   checkKey(key, scheme);
   const s = SIGNATURE_SCHEMES[scheme];
   const fmt = opts.ecdsaFormat ?? "der";
-  if (pickBackend(key, opts.backend, true, "sign") === "noble") {
+  const backend = pickBackend(key, opts.backend, true, "sign");
+  if (backend === "libcrypto") {
+    let der: Uint8Array;
+    try {
+      der = loadLibcryptoEcdsa()!.sign(libcryptoKey(key), s.digest!, data);
+    } catch (e) {
+      throw new CryptoError(`${scheme} signing failed (${(e as Error).message})`);
+    }
+    return fmt === "raw" ? ecdsaDerToRaw(der, fieldBytes(key.curve!)) : der;
+  }
+  if (backend === "noble") {
     if (s.keyType === "ec") {
       const c = NOBLE_CURVES[key.curve!];
       return c.sign(DIGESTS[s.digest!](data), key.raw!, {
@@ -358,6 +374,80 @@ export function sign(
   } catch (e) {
     throw new CryptoError(`${scheme} signing failed (${(e as Error).message})`);
   }
+}
+
+/** libcrypto's handle of each key, made on first use. */
+const libcryptoKeys = new WeakMap<SigningKey | VerifyingKey, LibcryptoEcKey>();
+
+function libcryptoKey(key: SigningKey | VerifyingKey): LibcryptoEcKey {
+  let k = libcryptoKeys.get(key);
+  if (k === undefined) {
+    const lc = loadLibcryptoEcdsa()!;
+    const der = key.nodeKey.export(
+      key.private ? { format: "der", type: "pkcs8" } : { format: "der", type: "spki" },
+    );
+    const bytes = new Uint8Array(der.buffer, der.byteOffset, der.byteLength);
+    const parsed = key.private ? lc.privateKey(bytes) : lc.publicKey(bytes);
+    if (parsed === null) throw new CryptoError("libcrypto could not load this EC key");
+    k = parsed;
+    libcryptoKeys.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * The fixed-width r || s form (RFC 4754) of a DER ECDSA-Sig-Value
+ * (RFC 3279): each integer without its sign byte, left-padded to `n` bytes.
+ */
+export function ecdsaDerToRaw(der: Uint8Array, n: number): Uint8Array {
+  const bad = () => new CryptoError("malformed DER ECDSA signature");
+  let o = 0;
+  const len = () => {
+    let l = der[o++];
+    if (l === 0x81) l = der[o++];
+    else if (l > 0x80) throw bad();
+    return l;
+  };
+  if (der[o++] !== 0x30) throw bad();
+  const seqEnd = len() + o;
+  if (seqEnd !== der.length) throw bad();
+  const out = new Uint8Array(2 * n);
+  for (let k = 0; k < 2; k++) {
+    if (der[o++] !== 0x02) throw bad();
+    const l = len();
+    let v = der.subarray(o, o + l);
+    o += l;
+    while (v.length > 0 && v[0] === 0) v = v.subarray(1);
+    if (v.length > n || o > seqEnd) throw bad();
+    out.set(v, (k + 1) * n - v.length);
+  }
+  if (o !== seqEnd) throw bad();
+  return out;
+}
+
+/** The DER ECDSA-Sig-Value (RFC 3279) of a fixed-width r || s signature. */
+export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
+  const half = raw.length / 2;
+  const int = (b: Uint8Array) => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    const v = b.subarray(i);
+    const pad = v[0] >= 0x80 ? 1 : 0;
+    const out = new Uint8Array(2 + pad + v.length);
+    out[0] = 0x02;
+    out[1] = pad + v.length;
+    out.set(v, 2 + pad);
+    return out;
+  };
+  const r = int(raw.subarray(0, half));
+  const s = int(raw.subarray(half));
+  const body = r.length + s.length;
+  const head = body < 0x80 ? [0x30, body] : [0x30, 0x81, body];
+  const out = new Uint8Array(head.length + body);
+  out.set(head, 0);
+  out.set(r, head.length);
+  out.set(s, head.length + r.length);
+  return out;
 }
 
 /** Options of {@link verify}. */
@@ -385,7 +475,14 @@ export function verify(
   checkKey(pub, scheme);
   const s = SIGNATURE_SCHEMES[scheme];
   const fmt = opts.ecdsaFormat ?? "der";
-  if (pickBackend(pub, opts.backend, true, "verify") === "noble") {
+  const backend = pickBackend(pub, opts.backend, true, "verify");
+  if (backend === "libcrypto") {
+    const n = fieldBytes(pub.curve!);
+    if (fmt === "raw" && signature.length !== 2 * n) return false;
+    const der = fmt === "raw" ? ecdsaRawToDer(signature) : signature;
+    return loadLibcryptoEcdsa()!.verify(libcryptoKey(pub), s.digest!, data, der);
+  }
+  if (backend === "noble") {
     try {
       if (s.keyType === "ec") {
         const c = NOBLE_CURVES[pub.curve!];

@@ -27,7 +27,7 @@ import {
   splitCertificate,
   subjectPublicKeyBits,
 } from "./_der.ts";
-import { verifyWithSpki } from "./_verify.ts";
+import { type VerifyOutcome, verifyWithSpki } from "./_verify.ts";
 import { Reader } from "../wire/reader.ts";
 import { equalBytes } from "../wire/bytes.ts";
 
@@ -99,12 +99,49 @@ interface Node {
   cert: x509.X509Certificate;
   der: Uint8Array;
   parts: CertParts;
+  /** Memos: subject / authority key identifiers (undefined = not looked up yet). */
+  ski?: string | null;
+  aki?: string | null;
+  /** Memo: the node:crypto public key. */
+  publicKey?: nodeCrypto.KeyObject;
+  /** Signature checks of this certificate against an issuer's node (pure in their bytes). */
+  verdicts: Map<Node, VerifyOutcome>;
+}
+
+/**
+ * Parsed certificates by their DER bytes, most recently used last: a peer
+ * sends the same chain at every handshake, and parsing it (and checking its
+ * signatures) was most of an ECDSA IKE_AUTH's cost. Everything kept is a
+ * function of the bytes alone; validity times, roles and identities are
+ * checked at every use.
+ */
+const NODE_CACHE_MAX = 256;
+const nodeCache = new Map<string, Node>();
+
+/** The DER bytes as a string key (one char per byte). */
+function derKey(der: Uint8Array): string {
+  let k = "";
+  for (let i = 0; i < der.length; i += 8192) {
+    k += String.fromCharCode.apply(null, der.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return k;
 }
 
 function toNode(c: CertificateInput): Node {
+  const bytes = c instanceof Uint8Array ? c : new Uint8Array(c.rawData);
+  const key = derKey(bytes);
+  const hit = nodeCache.get(key);
+  if (hit) {
+    nodeCache.delete(key);
+    nodeCache.set(key, hit);
+    return hit;
+  }
   const cert = c instanceof Uint8Array ? new x509.X509Certificate(new Uint8Array(c)) : c;
   const der = new Uint8Array(cert.rawData);
-  return { cert, der, parts: splitCertificate(der) };
+  const n: Node = { cert, der, parts: splitCertificate(der), verdicts: new Map() };
+  nodeCache.set(key, n);
+  if (nodeCache.size > NODE_CACHE_MAX) nodeCache.delete(nodeCache.keys().next().value!);
+  return n;
 }
 
 function tryNode(c: CertificateInput): Node | null {
@@ -165,9 +202,17 @@ function isSelfIssued(n: Node): boolean {
 
 function keyIdOf(n: Node, oid: string): string | null {
   if (oid === EXT.subjectKeyId) {
-    return n.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId?.toLowerCase() ?? null;
+    if (n.ski === undefined) {
+      n.ski = n.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId?.toLowerCase() ??
+        null;
+    }
+    return n.ski;
   }
-  return n.cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase() ?? null;
+  if (n.aki === undefined) {
+    n.aki = n.cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase() ??
+      null;
+  }
+  return n.aki;
 }
 
 /** Loose DN comparison: same RDN sequence, values compared case-insensitively. */
@@ -324,12 +369,16 @@ export function validateChain(
     let found: { n: Node; anchor: boolean } | null = null;
     let unsupported = false;
     for (const c of candidates) {
-      const outcome = verifyWithSpki(
-        c.n.parts.spki,
-        cur.cert.signatureAlgorithm,
-        cur.parts.tbs,
-        cur.parts.signature,
-      );
+      let outcome = cur.verdicts.get(c.n);
+      if (outcome === undefined) {
+        outcome = verifyWithSpki(
+          c.n.parts.spki,
+          cur.cert.signatureAlgorithm,
+          cur.parts.tbs,
+          cur.parts.signature,
+        );
+        cur.verdicts.set(c.n, outcome);
+      }
       if (outcome === "ok") {
         found = c;
         break;
@@ -501,11 +550,12 @@ function hexBytes(hex: string): Uint8Array {
  */
 export function publicKeyOf(cert: CertificateInput): nodeCrypto.KeyObject {
   const n = toNode(cert);
-  return nodeCrypto.createPublicKey({
+  n.publicKey ??= nodeCrypto.createPublicKey({
     key: Buffer.from(n.parts.spki),
     format: "der",
     type: "spki",
   });
+  return n.publicKey;
 }
 
 /**

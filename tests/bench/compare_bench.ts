@@ -13,8 +13,11 @@
  * iperf3 UDP with 64-byte payloads offered at 20k, 40k pkt/s and unlimited
  * ("max"), delivered pkt/s and loss; CPU of each daemon (from
  * /proc/PID/stat) during the TCP runs and the max-rate UDP run. Ciphers:
- * AES-GCM-128, AES-GCM-256, ChaCha20-Poly1305. Ratios us/strongSwan close
- * the table. Cases that cannot be measured print
+ * AES-GCM-128, AES-GCM-256, ChaCha20-Poly1305, one after the other. Per
+ * cipher both tunnels are up at once (two namespace pairs) and the runs
+ * alternate: TCP run 1 strongSwan, TCP run 1 deno-ipsec, run 2 ..., then
+ * each UDP rate for both; so the two figures of a ratio are taken seconds
+ * apart. Ratios us/strongSwan close the table. Cases that cannot be measured print
  * "deno-ipsec: not measured (reason)" and record `null`, never a number.
  *
  * Run: `deno task bench compare` (root, iperf3, strongswan); env
@@ -64,7 +67,7 @@ interface Path {
 async function withCpu<T>(
   p: Path,
   f: () => Promise<T>,
-): Promise<{ result: T; cpuA: number; cpuB: number }> {
+): Promise<{ result: T; cpuA: number; cpuB: number; ms: number }> {
   const [a0, b0, t0] = [await cpuOf(p.pids.a), await cpuOf(p.pids.b), Date.now()];
   const result = await f();
   const ms = Date.now() - t0;
@@ -72,6 +75,7 @@ async function withCpu<T>(
     result,
     cpuA: cpuPercent(a0, await cpuOf(p.pids.a), ms),
     cpuB: cpuPercent(b0, await cpuOf(p.pids.b), ms),
+    ms,
   };
 }
 
@@ -120,50 +124,87 @@ async function iperf(p: Path, extra: string[], seconds: number): Promise<IperfJs
   }
 }
 
-/** All iperf3 measurements of one case; failures become `null` rows with the reason. */
-async function measure(name: string, p: Path): Promise<void> {
-  const daemons = p.pids.a.length + p.pids.b.length > 0;
-  try {
-    const tcp = await withCpu(p, async () => {
-      const runs: number[] = [];
-      for (let i = 0; i < TCP_RUNS; i++) {
-        const j = await iperf(p, [], SECONDS);
-        runs.push((j.end.sum_received?.bits_per_second ?? 0) / 1e6);
+/** A case being measured: its row name and path. */
+interface Case {
+  name: string;
+  p: Path;
+}
+
+/** CPU ticks of both sides' daemons summed over a case's runs. */
+interface CpuSum {
+  a: number;
+  b: number;
+  ms: number;
+}
+
+/** One iperf3 run of `c` with its daemons' CPU added to `cpu`. */
+async function timed<T>(c: Case, cpu: CpuSum, f: () => Promise<T>): Promise<T> {
+  const u = await withCpu(c.p, f);
+  cpu.a += u.cpuA * u.ms;
+  cpu.b += u.cpuB * u.ms;
+  cpu.ms += u.ms;
+  return u.result;
+}
+
+/**
+ * All iperf3 measurements of `cases`, interleaved: TCP run 1 of every case,
+ * then run 2, ...; then each UDP rate for every case in turn. Figures that
+ * are compared (strongSwan and us, one cipher) are thus taken seconds apart,
+ * not a whole pass apart: this VM's speed drifts by tens of percent from
+ * one minute to the next. Failures become `null` rows with the reason.
+ */
+async function measure(cases: readonly Case[]): Promise<void> {
+  const daemons = (c: Case) => c.p.pids.a.length + c.p.pids.b.length > 0;
+  const tcp = cases.map(() => ({ runs: [] as number[], error: "", cpu: { a: 0, b: 0, ms: 0 } }));
+  for (let i = 0; i < TCP_RUNS; i++) {
+    for (const [k, c] of cases.entries()) {
+      if (tcp[k].error) continue;
+      try {
+        const j = await timed(c, tcp[k].cpu, () => iperf(c.p, [], SECONDS));
+        tcp[k].runs.push((j.end.sum_received?.bits_per_second ?? 0) / 1e6);
+      } catch (e) {
+        tcp[k].error = (e as Error).message.slice(0, 120);
       }
-      return runs;
-    });
-    add(name, "tcp", median(tcp.result), "Mbit/s", `median of ${TCP_RUNS} x ${SECONDS}s`);
-    if (daemons) {
-      add(name, "cpu_a@tcp", tcp.cpuA, "%core", "initiator daemon, TCP sender side");
-      add(name, "cpu_b@tcp", tcp.cpuB, "%core", "responder daemon");
     }
-  } catch (e) {
-    add(name, "tcp", null, "Mbit/s", `failed: ${(e as Error).message.slice(0, 120)}`);
+  }
+  for (const [k, c] of cases.entries()) {
+    const t = tcp[k];
+    if (t.error) {
+      add(c.name, "tcp", null, "Mbit/s", `failed: ${t.error}`);
+      continue;
+    }
+    add(c.name, "tcp", median(t.runs), "Mbit/s", `median of ${TCP_RUNS} x ${SECONDS}s`);
+    if (daemons(c)) {
+      add(c.name, "cpu_a@tcp", t.cpu.a / t.cpu.ms, "%core", "initiator daemon, TCP sender side");
+      add(c.name, "cpu_b@tcp", t.cpu.b / t.cpu.ms, "%core", "responder daemon");
+    }
   }
   for (const rate of UDP_RATES) {
     const bits = rate === "max" ? "0" : String(rate * UDP_PAYLOAD * 8);
-    try {
-      const u = await withCpu(
-        p,
-        () => iperf(p, ["-u", "-l", String(UDP_PAYLOAD), "-b", bits, "-w", "4M"], UDP_SECONDS),
-      );
-      const s = u.result.end.sum;
-      if (!s) throw new Error("iperf3 JSON without end.sum");
-      const delivered = (s.packets - s.lost_packets) / s.seconds;
-      add(
-        name,
-        `udp_pps@${rate}`,
-        delivered,
-        "pkt/s",
-        `offered ${Math.round(s.packets / s.seconds)}`,
-      );
-      add(name, `loss@${rate}`, s.lost_percent, "%");
-      if (daemons && rate === "max") {
-        add(name, "cpu_a@udpmax", u.cpuA, "%core");
-        add(name, "cpu_b@udpmax", u.cpuB, "%core");
+    for (const c of cases) {
+      try {
+        const cpu = { a: 0, b: 0, ms: 0 };
+        const args = ["-u", "-l", String(UDP_PAYLOAD), "-b", bits, "-w", "4M"];
+        const j = await timed(c, cpu, () => iperf(c.p, args, UDP_SECONDS));
+        const s = j.end.sum;
+        if (!s) throw new Error("iperf3 JSON without end.sum");
+        const delivered = (s.packets - s.lost_packets) / s.seconds;
+        add(
+          c.name,
+          `udp_pps@${rate}`,
+          delivered,
+          "pkt/s",
+          `offered ${Math.round(s.packets / s.seconds)}`,
+        );
+        add(c.name, `loss@${rate}`, s.lost_percent, "%");
+        if (daemons(c) && rate === "max") {
+          add(c.name, "cpu_a@udpmax", cpu.a / cpu.ms, "%core");
+          add(c.name, "cpu_b@udpmax", cpu.b / cpu.ms, "%core");
+        }
+      } catch (e) {
+        const msg = (e as Error).message.slice(0, 120);
+        add(c.name, `udp_pps@${rate}`, null, "pkt/s", `failed: ${msg}`);
       }
-    } catch (e) {
-      add(name, `udp_pps@${rate}`, null, "pkt/s", `failed: ${(e as Error).message.slice(0, 120)}`);
     }
   }
 }
@@ -177,24 +218,30 @@ function tunnelUp(lab: NetnsLab, a: string): Promise<boolean> {
 async function benchVeth(): Promise<void> {
   const { lab, a, b } = await twoNamespaces();
   try {
-    await measure("veth (no IPsec)", {
-      lab,
-      a,
-      b,
-      src: A.outer,
-      dst: B.outer,
-      pids: { a: [], b: [] },
-    });
+    await measure([{
+      name: "veth (no IPsec)",
+      p: { lab, a, b, src: A.outer, dst: B.outer, pids: { a: [], b: [] } },
+    }]);
   } finally {
     await lab.cleanup();
   }
 }
 
-async function benchStrongswan(cipher: string): Promise<void> {
-  const name = `strongswan ${cipher}`;
+/** A tunnel set up and carrying a ping, until `close`. */
+interface Running extends Case {
+  close(): Promise<void>;
+}
+
+/** charon in both namespaces of a fresh pair, the tunnel up. Throws with the reason. */
+async function startStrongswan(cipher: string): Promise<Running> {
   const { lab, a, b } = await twoNamespaces();
   const dir = await Deno.makeTempDir({ prefix: "tbc-swan-" });
   const charons: Charon[] = [];
+  const close = async () => {
+    for (const c of charons) await c.stop();
+    await lab.cleanup();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
   try {
     for (const [ns, me, peer] of [[a, A, B], [b, B, A]] as const) {
       charons.push(
@@ -221,38 +268,37 @@ async function benchStrongswan(cipher: string): Promise<void> {
     const up = await charons[0].swanctl(["--initiate", "--child", "bench", "--timeout", "15"]);
     if (up.code !== 0) throw new Error(`swanctl --initiate failed: ${up.stdout}${up.stderr}`);
     await waitFor("the strongSwan tunnel to carry a ping", () => tunnelUp(lab, a));
-    await measure(name, {
-      lab,
-      a,
-      b,
-      src: A.inner,
-      dst: B.inner,
-      pids: { a: await daemonPids(a), b: await daemonPids(b) },
-    });
+    const pids = { a: await daemonPids(a), b: await daemonPids(b) };
+    return {
+      name: `strongswan ${cipher}`,
+      p: { lab, a, b, src: A.inner, dst: B.inner, pids },
+      close,
+    };
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0].slice(0, 160);
-    console.log(`${name}: not measured (${msg})`);
-    add(name, "tcp", null, "Mbit/s", `not measured: ${msg}`);
-  } finally {
-    for (const c of charons) await c.stop();
-    await lab.cleanup();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await close();
+    throw e;
   }
 }
 
 /**
- * Our daemons in both namespaces, then {@link measure}. Setup failures
- * (daemon start, `ipsec up`, first ping) return false without a row unless
- * `lastTry`, so the caller can try once more on a busy machine.
+ * Our daemons in both namespaces of a fresh pair, the tunnel up. Throws with
+ * the reason (and prints the daemons' logs when `lastTry`).
  */
-async function benchOurs(cipher: string, lastTry: boolean): Promise<boolean> {
+async function startOurs(cipher: string, lastTry: boolean): Promise<Running> {
   const name = `deno-ipsec ${cipher}`;
   const { lab, a, b } = await twoNamespaces();
   const dir = await Deno.makeTempDir({ prefix: "tbc-us-" });
   const logs = new Map<string, string>();
   const ipsec = [Deno.execPath(), "run", "-A", `${ROOT}cli/main.ts`];
+  const children: Deno.ChildProcess[] = [];
+  const close = async () => {
+    for (const c of children) {
+      if (c.pid) await run(["kill", "-TERM", String(c.pid)]);
+    }
+    await lab.cleanup();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
   try {
-    const children: Deno.ChildProcess[] = [];
     for (const [ns, me, peer] of [[a, A, B], [b, B, A]] as const) {
       await Deno.writeTextFile(
         `${dir}/${ns}.yaml`,
@@ -294,37 +340,57 @@ async function benchOurs(cipher: string, lastTry: boolean): Promise<boolean> {
       encap?: string;
     }[];
     if (!sad.some((r) => r.encap)) caseNotes.set(name, "raw ESP: encap: yes not applied");
-    await measure(name, {
-      lab,
-      a,
-      b,
-      src: A.inner,
-      dst: B.inner,
-      pids: { a: await daemonPids(a), b: await daemonPids(b) },
-    });
-    for (const c of children) {
-      if (c.pid) await run(["kill", "-TERM", String(c.pid)]);
-    }
-    return true;
+    const pids = { a: await daemonPids(a), b: await daemonPids(b) };
+    return { name, p: { lab, a, b, src: A.inner, dst: B.inner, pids }, close };
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0].slice(0, 160);
-    if (!lastTry) {
-      console.log(`deno-ipsec ${cipher}: setup failed (${msg}), trying once more`);
-      return false;
-    }
-    console.log(`deno-ipsec: not measured (${cipher}: ${msg})`);
-    for (const [ns, log] of logs) {
-      if (log.trim()) {
-        console.error(
-          `--- daemon log ${ns} (tail) ---\n${log.trim().split("\n").slice(-15).join("\n")}`,
-        );
+    if (lastTry) {
+      for (const [ns, log] of logs) {
+        if (log.trim()) {
+          console.error(
+            `--- daemon log ${ns} (tail) ---\n${log.trim().split("\n").slice(-15).join("\n")}`,
+          );
+        }
       }
     }
-    add(name, "tcp", null, "Mbit/s", `not measured: ${msg}`);
-    return false;
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * One cipher: strongSwan's tunnel and ours set up side by side (each in its
+ * own pair of namespaces; the idle one costs next to nothing), then
+ * measured interleaved ({@link measure}). A side that cannot be set up gets
+ * a "not measured" row with the reason; ours is tried twice (busy machine).
+ */
+async function benchCipher(cipher: string, swan: boolean, us: boolean): Promise<void> {
+  const running: Running[] = [];
+  const first = (e: unknown) => (e as Error).message.split("\n")[0].slice(0, 160);
+  try {
+    if (swan) {
+      try {
+        running.push(await startStrongswan(cipher));
+      } catch (e) {
+        console.log(`strongswan ${cipher}: not measured (${first(e)})`);
+        add(`strongswan ${cipher}`, "tcp", null, "Mbit/s", `not measured: ${first(e)}`);
+      }
+    }
+    if (us) {
+      try {
+        running.push(
+          await startOurs(cipher, false).catch((e) => {
+            console.log(`deno-ipsec ${cipher}: setup failed (${first(e)}), trying once more`);
+            return startOurs(cipher, true);
+          }),
+        );
+      } catch (e) {
+        console.log(`deno-ipsec: not measured (${cipher}: ${first(e)})`);
+        add(`deno-ipsec ${cipher}`, "tcp", null, "Mbit/s", `not measured: ${first(e)}`);
+      }
+    }
+    if (running.length > 0) await measure(running);
   } finally {
-    await lab.cleanup();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    for (const r of running) await r.close();
   }
 }
 
@@ -359,11 +425,8 @@ if (import.meta.main) {
   );
   const only = (Deno.env.get("BENCH_COMPARE") ?? "veth,strongswan,deno-ipsec").split(",");
   if (only.includes("veth")) await benchVeth();
-  if (only.includes("strongswan")) { for (const c of CIPHERS) await benchStrongswan(c); }
-  if (only.includes("deno-ipsec")) {
-    for (const c of CIPHERS) {
-      if (!(await benchOurs(c, false))) await benchOurs(c, true);
-    }
+  for (const c of CIPHERS) {
+    await benchCipher(c, only.includes("strongswan"), only.includes("deno-ipsec"));
   }
   ratios();
   console.log(formatTable(rows));

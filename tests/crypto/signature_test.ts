@@ -6,6 +6,8 @@ import {
   decodeDigitalSignatureAuth,
   decodeSignatureAlgorithmId,
   decodeSignatureHashAlgorithms,
+  ecdsaDerToRaw,
+  ecdsaRawToDer,
   encodeSignatureAlgorithmId,
   encodeSignatureHashAlgorithms,
   exportSpki,
@@ -25,7 +27,9 @@ import { CryptoError } from "../../lib/crypto/types.ts";
 import { runPythonJson } from "./_python.ts";
 import { readDer, readDerSequence } from "../../lib/crypto/_asn1.ts";
 
-const BACKENDS: SignatureBackend[] = ["node", "noble"];
+const BACKENDS: SignatureBackend[] = ["node", "noble", "libcrypto"];
+/** The backends with EdDSA (libcrypto here is ECDSA only). */
+const EDDSA_BACKENDS: SignatureBackend[] = ["node", "noble"];
 const ascii = (s: string) => new TextEncoder().encode(s);
 
 // ---------------------------------------------------------------------------
@@ -137,7 +141,7 @@ Deno.test("Ed25519 matches RFC 8032 7.1 tests 1-3 on both backends", () => {
     const pub = loadVerifyingKey(fromHex("302a300506032b6570032100" + v.public));
     assert.equal(toHex(exportSpki(key)), "302a300506032b6570032100" + v.public);
     const msg = fromHex(v.message);
-    for (const b of BACKENDS) {
+    for (const b of EDDSA_BACKENDS) {
       assert.equal(toHex(sign(key, "ed25519", msg, { backend: b })), v.signature, b);
       assert.ok(verify(pub, "ed25519", msg, fromHex(v.signature), { backend: b }));
       const bad = fromHex(v.signature);
@@ -163,7 +167,7 @@ Deno.test("Ed448 matches RFC 8032 7.4 (blank) on both backends", () => {
   const key = loadSigningKey(fromHex("3047020100300506032b6571043b0439" + secret));
   const pub = loadVerifyingKey(fromHex("3043300506032b6571033a00" + pubHex));
   assert.equal(toHex(key.publicKey.raw!), pubHex);
-  for (const b of BACKENDS) {
+  for (const b of EDDSA_BACKENDS) {
     assert.equal(toHex(sign(key, "ed448", new Uint8Array(0), { backend: b })), sig, b);
     assert.ok(verify(pub, "ed448", new Uint8Array(0), fromHex(sig), { backend: b }));
     assert.equal(verify(pub, "ed448", Uint8Array.of(0), fromHex(sig), { backend: b }), false);
@@ -190,29 +194,71 @@ Deno.test("ECDSA P-256 matches RFC 6979 A.2.5 (deterministic k) and both backend
   }
 });
 
-Deno.test("default backend signs ECDSA deterministically (RFC 6979 A.2.5) and node verifies", () => {
-  // Same RFC 6979 A.2.5 key and "sample" signature as above, through the
-  // defaults the engine uses (no backend option).
+Deno.test("default ECDSA backend is libcrypto here; noble and node verify what it signs", () => {
+  // The RFC 6979 A.2.5 key: its deterministic "sample" signature verifies through the
+  // default (libcrypto), and the default's own (random-nonce) signatures verify on the others.
   const key = loadSigningKey(
     fromHex(
       "3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420" +
         "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
     ),
   );
+  assert.ok(signatureBackendSupports("libcrypto", key), "libcrypto loads on this machine");
   const rs = "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716" +
     "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8";
   const msg = ascii("sample");
-  assert.equal(toHex(sign(key, "ecdsa-sha256", msg, { ecdsaFormat: "raw" })), rs);
   assert.ok(verify(key, "ecdsa-sha256", msg, fromHex(rs), { ecdsaFormat: "raw" }));
   const bad = fromHex(rs);
   bad[5] ^= 1;
   assert.equal(verify(key, "ecdsa-sha256", msg, bad, { ecdsaFormat: "raw" }), false);
-  // DER form by default; node (the default verifier) accepts it for P-256 and P-384.
-  for (const [name, scheme] of [["p256", "ecdsa-sha256"], ["p384", "ecdsa-sha384"]] as const) {
-    const sig = sign(KEYS[name], scheme, MSG);
-    assert.deepEqual(sig, sign(KEYS[name], scheme, MSG, { backend: "noble" }), name);
-    assert.ok(verify(PUBS[name], scheme, MSG, sig, { backend: "node" }), name);
-    assert.ok(verify(PUBS[name], scheme, MSG, sig), name);
+  assert.equal(verify(key, "ecdsa-sha256", msg, bad.subarray(1), { ecdsaFormat: "raw" }), false);
+  for (
+    const [name, scheme] of [["p256", "ecdsa-sha256"], ["p384", "ecdsa-sha384"], [
+      "p521",
+      "ecdsa-sha512",
+    ]] as const
+  ) {
+    for (const fmt of ["der", "raw"] as const) {
+      const sig = sign(KEYS[name], scheme, MSG, { ecdsaFormat: fmt });
+      // A fresh nonce each time (OpenSSL's DRBG), unlike noble's RFC 6979 default.
+      assert.notDeepEqual(sig, sign(KEYS[name], scheme, MSG, { ecdsaFormat: fmt }), name);
+      for (const b of name === "p521" ? ["noble" as const] : ["noble" as const, "node" as const]) {
+        assert.ok(verify(PUBS[name], scheme, MSG, sig, { backend: b, ecdsaFormat: fmt }), name);
+      }
+      assert.ok(verify(PUBS[name], scheme, MSG, sig, { ecdsaFormat: fmt }), name);
+      assert.equal(verify(PUBS[name], scheme, ascii("other"), sig, { ecdsaFormat: fmt }), false);
+    }
+  }
+  // Not an EC key: libcrypto does not take it, and asking for it strictly throws.
+  assert.equal(signatureBackendSupports("libcrypto", KEYS.ed25519), false);
+  assert.throws(() => sign(KEYS.ed25519, "ed25519", MSG, { backend: "libcrypto" }), CryptoError);
+});
+
+Deno.test("ecdsaDerToRaw()/ecdsaRawToDer() agree with noble's DER and compact forms", () => {
+  // noble signs deterministically: the same (r, s) in both encodings.
+  for (
+    const [name, scheme, n] of [["p256", "ecdsa-sha256", 32], ["p384", "ecdsa-sha384", 48], [
+      "p521",
+      "ecdsa-sha512",
+      66,
+    ]] as const
+  ) {
+    for (let i = 0; i < 20; i++) {
+      const m = ascii(`message ${i}`);
+      const der = sign(KEYS[name], scheme, m, { backend: "noble", ecdsaFormat: "der" });
+      const raw = sign(KEYS[name], scheme, m, { backend: "noble", ecdsaFormat: "raw" });
+      assert.equal(toHex(ecdsaDerToRaw(der, n)), toHex(raw), `${name} ${i}`);
+      assert.equal(toHex(ecdsaRawToDer(raw)), toHex(der), `${name} ${i}`);
+    }
+  }
+  // Short integers (leading zero bytes) and a high bit that needs a sign byte.
+  const raw = new Uint8Array(64);
+  raw[31] = 1;
+  raw[32] = 0x80;
+  assert.equal(toHex(ecdsaRawToDer(raw)), "3026020101022100" + "80" + "00".repeat(31));
+  assert.equal(toHex(ecdsaDerToRaw(ecdsaRawToDer(raw), 32)), toHex(raw));
+  for (const bad of ["", "3000", "30060201010201", "3006020101020101ff", "31060201010201010"]) {
+    assert.throws(() => ecdsaDerToRaw(fromHex(bad.length % 2 ? bad + "0" : bad), 32), CryptoError);
   }
 });
 
@@ -261,8 +307,8 @@ Deno.test("deterministic signatures equal pyca/cryptography's (RSA PKCS#1, RFC 6
       const backends: SignatureBackend[] = keyType === "rsa"
         ? ["node"]
         : keyType === "ec"
-        ? ["noble"] // node's ECDSA is randomized: checked by verification below
-        : BACKENDS;
+        ? ["noble"] // node's and libcrypto's ECDSA are randomized: checked by verification below
+        : EDDSA_BACKENDS;
       for (const b of backends) {
         const ours = sign(KEYS[name], scheme, MSG, { backend: b, ecdsaFormat: fmt });
         assert.equal(toHex(ours), sigHex, `${name} ${label} ${b}`);
@@ -297,6 +343,7 @@ Deno.test("every scheme signs on every backend and the other backend verifies", 
     const rsa = name.startsWith("rsa");
     for (const fmt of ["der", "raw"] as const) {
       for (const sb of rsa ? ["node" as const] : BACKENDS) {
+        if (sb === "libcrypto" && !name.startsWith("p")) continue; // ECDSA only
         if (sb === "node" && name === "p521") {
           // Deno's node:crypto cannot sign P-521 and rejects valid P-521/SHA-256
           // signatures (pyca/cryptography accepts them), so node refuses P-521.
@@ -309,7 +356,11 @@ Deno.test("every scheme signs on every backend and the other backend verifies", 
         }
         const sig = sign(KEYS[name], scheme, MSG, { backend: sb, ecdsaFormat: fmt });
         for (
-          const vb of rsa ? ["node" as const] : name === "p521" ? ["noble" as const] : BACKENDS
+          const vb of rsa
+            ? ["node" as const]
+            : name === "p521"
+            ? ["noble" as const, "libcrypto" as const]
+            : BACKENDS.filter((b) => signatureBackendSupports(b, PUBS[name]))
         ) {
           const opts = { backend: vb, ecdsaFormat: fmt } as const;
           assert.ok(verify(PUBS[name], scheme, MSG, sig, opts), `${name} ${scheme} ${sb}->${vb}`);

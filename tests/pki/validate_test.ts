@@ -562,3 +562,32 @@ Deno.test("validateChain() verifies P-521 signatures with SHA-256 and SHA-384 (o
     }
   });
 });
+
+Deno.test("validateChain() keeps parsed certificates by their bytes, never a verdict for other bytes or keys", async () => {
+  await withTempDir(async (t) => {
+    const d = t.dir;
+    // Two roots with the same name and different keys; the leaf is signed by the first.
+    const k1 = await swKey(d, "r1", "ecdsa", 256);
+    const k2 = await swKey(d, "r2", "ecdsa", 256);
+    const dn = ["--ca", "--dn", "C=CH, CN=Same Root"];
+    const r1 = await swSelf(d, "r1", k1, dn);
+    const r2 = await swSelf(d, "r2", k2, dn);
+    const leaf = await swIssue(d, "leaf", await swKey(d, "ee", "ecdsa", 256), {
+      cert: r1,
+      key: k1,
+    }, ["--dn", "C=CH, CN=leaf"]);
+    const now = Date.now();
+    for (let round = 0; round < 3; round++) {
+      // Fresh copies each time: the cache goes by content, not by object.
+      // (its key identifier differs: not even a candidate issuer)
+      assert.equal(failure(validateChain(read(leaf), [], [read(r2)], now)).code, "unknown_issuer");
+      assert.equal(validateChain(read(leaf), [], [read(r1)], now).ok, true);
+      assert.equal(validateChain(read(leaf), [], [read(r2), read(r1)], now).ok, true);
+    }
+    // The same certificate with one signature bit flipped is other bytes: checked afresh.
+    const bad = read(leaf);
+    bad[bad.length - 5] ^= 1;
+    assert.equal(failure(validateChain(bad, [], [read(r1)], now)).code, "bad_signature");
+    assert.equal(validateChain(read(leaf), [], [read(r1)], now).ok, true);
+  });
+});

@@ -21,6 +21,8 @@ import {
   createSignatureAuth,
   loadSigningKey,
   loadVerifyingKey,
+  type SigningKey,
+  type VerifyingKey,
   verifySignatureAuth as verifyAuthData,
 } from "../../crypto/signature.ts";
 import { equalBytes } from "../../wire/bytes.ts";
@@ -36,9 +38,39 @@ export function signAuth(
   octets: Uint8Array,
   peerHashes: readonly number[],
 ): { method: number; data: Uint8Array } {
-  const key = loadSigningKey(pkcs8);
+  let key = signingKeys.get(pkcs8);
+  if (key === undefined) {
+    key = loadSigningKey(pkcs8);
+    signingKeys.set(pkcs8, key);
+  }
   const choice = chooseSignatureScheme(key, peerHashes.length ? peerHashes : undefined);
   return createSignatureAuth(key, choice, octets);
+}
+
+/**
+ * Our private keys parsed once per configured key (the config keeps the same
+ * bytes object until a reload replaces it): parsing one took ~10% of an ECDSA
+ * handshake.
+ */
+const signingKeys = new WeakMap<Uint8Array, SigningKey>();
+
+/** Peers' public keys by SubjectPublicKeyInfo bytes, most recently used last (bounded). */
+const VERIFYING_KEYS_MAX = 256;
+const verifyingKeys = new Map<string, VerifyingKey>();
+
+function verifyingKeyOf(spki: Uint8Array): VerifyingKey {
+  const k = String.fromCharCode.apply(null, spki as unknown as number[]);
+  let key = verifyingKeys.get(k);
+  if (key !== undefined) {
+    verifyingKeys.delete(k);
+  } else {
+    key = loadVerifyingKey(spki);
+    if (verifyingKeys.size >= VERIFYING_KEYS_MAX) {
+      verifyingKeys.delete(verifyingKeys.keys().next().value!);
+    }
+  }
+  verifyingKeys.set(k, key);
+  return key;
 }
 
 /** Inputs of {@link verifySignatureAuth}. */
@@ -76,7 +108,7 @@ export function verifySignatureAuth(c: SignatureCheck): string | undefined {
     spki = new Uint8Array(r.cert.publicKey.rawData);
   }
   try {
-    const r = verifyAuthData(loadVerifyingKey(spki), c.method, c.data, c.octets);
+    const r = verifyAuthData(verifyingKeyOf(spki), c.method, c.data, c.octets);
     return r.ok ? undefined : r.reason;
   } catch (e) {
     return (e as Error).message;

@@ -135,14 +135,23 @@ export function certreqPayloads(cfg: PeerConfig): Payload[] {
   if (cfg.remote.auth !== "pubkey" || cfg.sendCertreq === false) return [];
   const hashes: Uint8Array[] = [];
   for (const der of cfg.remote.cacerts ?? []) {
-    try {
-      hashes.push(sha1(new Uint8Array(new X509Certificate(new Uint8Array(der)).publicKey.rawData)));
-    } catch {
-      // An unparsable CA certificate is reported by config validation, not here.
+    let h = caKeyHashes.get(der);
+    if (h === undefined) {
+      try {
+        h = sha1(new Uint8Array(new X509Certificate(new Uint8Array(der)).publicKey.rawData));
+      } catch {
+        // An unparsable CA certificate is reported by config validation, not here.
+        h = null;
+      }
+      caKeyHashes.set(der, h);
     }
+    if (h !== null) hashes.push(h);
   }
   return hashes.length ? [makeCertreq(hashes)] : [];
 }
+
+/** SHA-1 of each configured CA's public key (null: unparsable), per certificate bytes object. */
+const caKeyHashes = new WeakMap<Uint8Array, Uint8Array | null>();
 
 /** Initiator: IDi [CERT+] [CERTREQ] [IDr] AUTH [N(INITIAL_CONTACT)] plus `child`. */
 export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]): Payload[] {
