@@ -266,16 +266,23 @@ const IP_MTU = 14;
 const IPV6_MTU = 24;
 
 /**
- * The MTU of the route toward `remote` (4 or 16 address bytes) as the kernel
- * knows it (interface MTU, or a smaller learned path MTU): a UDP socket with
- * fwmark `mark` is connected (nothing is sent) and asked for IP_MTU /
- * IPV6_MTU. Undefined when there is no route.
+ * Asks the kernel about its route toward `remote` (4 or 16 address bytes):
+ * a UDP socket with fwmark `mark` is connected (nothing is sent) and handed
+ * to `ask` with its sockaddr scratch. Undefined when there is no route or
+ * `ask` throws.
  */
-export function routeMtu(remote: Uint8Array, mark = 0): number | undefined {
-  const family = remote.length === 4 ? 4 : 6;
+export function withRouteTo<T>(
+  remote: Uint8Array,
+  mark: number,
+  ask: (sock: NetSocket, sockaddr: Uint8Array) => T | undefined,
+): T | undefined {
   let sock: NetSocket;
   try {
-    sock = openUdpSocket({ family, port: 0, ...(mark ? { mark } : {}) });
+    sock = openUdpSocket({
+      family: remote.length === 4 ? 4 : 6,
+      port: 0,
+      ...(mark ? { mark } : {}),
+    });
   } catch {
     return undefined;
   }
@@ -283,14 +290,29 @@ export function routeMtu(remote: Uint8Array, mark = 0): number | undefined {
     const sa = new Uint8Array(128);
     const len = encodeSockaddr(sa, 0, remote, 4500);
     if (libc().connect(sock.fd, sa, len) < 0) return undefined;
-    return family === 4
-      ? sock.getIntOption(IPPROTO_IP, IP_MTU, "IP_MTU")
-      : sock.getIntOption(IPPROTO_IPV6, IPV6_MTU, "IPV6_MTU");
+    return ask(sock, sa);
   } catch {
     return undefined;
   } finally {
     sock.close();
   }
+}
+
+/**
+ * The MTU of the route toward `remote` (4 or 16 address bytes) as the kernel
+ * knows it (interface MTU, or a smaller learned path MTU), from IP_MTU /
+ * IPV6_MTU of a connected socket ({@linkcode withRouteTo}). Undefined when
+ * there is no route.
+ */
+export function routeMtu(remote: Uint8Array, mark = 0): number | undefined {
+  return withRouteTo(
+    remote,
+    mark,
+    (sock) =>
+      remote.length === 4
+        ? sock.getIntOption(IPPROTO_IP, IP_MTU, "IP_MTU")
+        : sock.getIntOption(IPPROTO_IPV6, IPV6_MTU, "IPV6_MTU"),
+  );
 }
 
 // ------------------------------------------------------------------ sockaddr

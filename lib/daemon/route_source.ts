@@ -14,7 +14,7 @@
  * @module
  */
 import { libc } from "../../ffi/libc.ts";
-import { decodeSockaddrAddress, encodeSockaddr, openUdpSocket } from "../../ffi/socket.ts";
+import { decodeSockaddrAddress, withRouteTo } from "../../ffi/socket.ts";
 import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../db/address.ts";
 
 /** True for "0.0.0.0", "::", "%any" and the like: no concrete address. */
@@ -33,24 +33,12 @@ export function isWildcardAddress(address: string): boolean {
 export function routeSource(remote: string, mark = 0): string | undefined {
   const ip = parseIp(remote);
   if (!ip) return undefined;
-  const family = ip.version;
-  let sock;
-  try {
-    sock = openUdpSocket({ family, port: 0, ...(mark ? { mark } : {}) });
-  } catch {
-    return undefined;
-  }
-  try {
-    const sa = new Uint8Array(128);
-    const len = encodeSockaddr(sa, 0, ipToBytes(ip), 4500);
-    if (libc().connect(sock.fd, sa, len) < 0) return undefined;
+  return withRouteTo(ipToBytes(ip), mark, (sock, sa) => {
     const l = new Uint32Array([128]);
     if (libc().getsockname(sock.fd, sa, l) < 0) return undefined;
     const local = decodeSockaddrAddress(sa, 0);
     if (local.length !== 4 && local.length !== 16) return undefined;
     const text = formatIp(ipFromBytes(local));
     return isWildcardAddress(text) ? undefined : text;
-  } finally {
-    sock.close();
-  }
+  });
 }
