@@ -30,6 +30,7 @@ import {
 import { type VerifyOutcome, verifyWithSpki } from "./_verify.ts";
 import { Reader } from "../wire/reader.ts";
 import { equalBytes } from "../wire/bytes.ts";
+import { BytesCache } from "../wire/bytes_cache.ts";
 
 /** A certificate as DER bytes or as parsed by @peculiar/x509. */
 export type CertificateInput = Uint8Array | x509.X509Certificate;
@@ -115,33 +116,14 @@ interface Node {
  * function of the bytes alone; validity times, roles and identities are
  * checked at every use.
  */
-const NODE_CACHE_MAX = 256;
-const nodeCache = new Map<string, Node>();
-
-/** The DER bytes as a string key (one char per byte). */
-function derKey(der: Uint8Array): string {
-  let k = "";
-  for (let i = 0; i < der.length; i += 8192) {
-    k += String.fromCharCode.apply(null, der.subarray(i, i + 8192) as unknown as number[]);
-  }
-  return k;
-}
+const nodes = new BytesCache<Node>(256);
 
 function toNode(c: CertificateInput): Node {
-  const bytes = c instanceof Uint8Array ? c : new Uint8Array(c.rawData);
-  const key = derKey(bytes);
-  const hit = nodeCache.get(key);
-  if (hit) {
-    nodeCache.delete(key);
-    nodeCache.set(key, hit);
-    return hit;
-  }
-  const cert = c instanceof Uint8Array ? new x509.X509Certificate(new Uint8Array(c)) : c;
-  const der = new Uint8Array(cert.rawData);
-  const n: Node = { cert, der, parts: splitCertificate(der), verdicts: new Map() };
-  nodeCache.set(key, n);
-  if (nodeCache.size > NODE_CACHE_MAX) nodeCache.delete(nodeCache.keys().next().value!);
-  return n;
+  return nodes.get(c instanceof Uint8Array ? c : new Uint8Array(c.rawData), () => {
+    const cert = c instanceof Uint8Array ? new x509.X509Certificate(new Uint8Array(c)) : c;
+    const der = new Uint8Array(cert.rawData);
+    return { cert, der, parts: splitCertificate(der), verdicts: new Map() };
+  });
 }
 
 function tryNode(c: CertificateInput): Node | null {

@@ -26,6 +26,7 @@ import {
   verifySignatureAuth as verifyAuthData,
 } from "../../crypto/signature.ts";
 import { equalBytes } from "../../wire/bytes.ts";
+import { BytesCache } from "../../wire/bytes_cache.ts";
 import { certMatchesId, validatePeerCertificate } from "../../pki/validate.ts";
 import { X509Certificate } from "@peculiar/x509";
 
@@ -54,24 +55,8 @@ export function signAuth(
  */
 const signingKeys = new WeakMap<Uint8Array, SigningKey>();
 
-/** Peers' public keys by SubjectPublicKeyInfo bytes, most recently used last (bounded). */
-const VERIFYING_KEYS_MAX = 256;
-const verifyingKeys = new Map<string, VerifyingKey>();
-
-function verifyingKeyOf(spki: Uint8Array): VerifyingKey {
-  const k = String.fromCharCode.apply(null, spki as unknown as number[]);
-  let key = verifyingKeys.get(k);
-  if (key !== undefined) {
-    verifyingKeys.delete(k);
-  } else {
-    key = loadVerifyingKey(spki);
-    if (verifyingKeys.size >= VERIFYING_KEYS_MAX) {
-      verifyingKeys.delete(verifyingKeys.keys().next().value!);
-    }
-  }
-  verifyingKeys.set(k, key);
-  return key;
-}
+/** Peers' public keys by SubjectPublicKeyInfo bytes (bounded). */
+const verifyingKeys = new BytesCache<VerifyingKey>(256);
 
 /** Inputs of {@link verifySignatureAuth}. */
 export interface SignatureCheck {
@@ -107,8 +92,10 @@ export function verifySignatureAuth(c: SignatureCheck): string | undefined {
     if (!r.ok) return r.error.message;
     spki = new Uint8Array(r.cert.publicKey.rawData);
   }
+  const bytes = spki;
   try {
-    const r = verifyAuthData(verifyingKeyOf(spki), c.method, c.data, c.octets);
+    const key = verifyingKeys.get(bytes, () => loadVerifyingKey(bytes));
+    const r = verifyAuthData(key, c.method, c.data, c.octets);
     return r.ok ? undefined : r.reason;
   } catch (e) {
     return (e as Error).message;
