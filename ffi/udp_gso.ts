@@ -23,7 +23,11 @@
  * If the kernel refuses a segmented send (no UDP_SEGMENT, no checksum
  * offload on the route's device, a segment over the path MTU), the run is
  * sent through the raw socket instead, and offload is switched off for good
- * when the error says it cannot work here (anything but EINVAL/EMSGSIZE).
+ * when the error says it cannot work here (EIO: no checksum offload on the
+ * device; ENOPROTOOPT / EOPNOTSUPP: no UDP_SEGMENT). Any other errno only
+ * sends that run the other way: errno is read by a second FFI call, and the
+ * runtime may have changed it in between (an ENOENT was seen under load),
+ * so an unexpected value must not switch offload off for good.
  *
  * Layout of `struct msghdr` inside `struct mmsghdr`: see {@linkcode MmsgBatch}.
  */
@@ -50,8 +54,10 @@ const IPV6_TCLASS = 67;
 const IP_MTU_DISCOVER = 10;
 const IP_PMTUDISC_WANT = 1;
 const IP_PMTUDISC_DO = 2;
-const EINVAL = 22;
-const EMSGSIZE = 90;
+/** errnos of a refused segmented send that mean offload cannot work on this route. */
+const EIO = 5;
+const ENOPROTOOPT = 92;
+const EOPNOTSUPP = 95;
 
 /** Segments per send (the kernel's UDP_MAX_SEGMENTS is 64 before Linux 6.9, 128 after). */
 export const GSO_MAX_SEGMENTS = 64;
@@ -307,7 +313,7 @@ export class UdpGsoSender {
       // The kernel refused run `done` (EINVAL: a segment over the path MTU; EIO: no
       // checksum offload on the route's device; ENOPROTOOPT: no UDP_SEGMENT).
       this.stats.fallbacks++;
-      if (e !== EINVAL && e !== EMSGSIZE) this.stats.disabledBy = e;
+      if (e === EIO || e === ENOPROTOOPT || e === EOPNOTSUPP) this.stats.disabledBy = e;
       const first = this.#firstOf[done];
       if (!this.enabled) {
         sent += batch.sendRange(rawFd, first, from + this.#span(from, msgs));
