@@ -35,6 +35,7 @@ import { ed448 } from "@noble/curves/ed448.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { CryptoError, type Rng } from "./types.ts";
+import { derTlv, readDer, readDerSequence, Tag } from "./_asn1.ts";
 import { type LibcryptoEcKey, loadLibcryptoEcdsa } from "../../ffi/libcrypto_ecdsa.ts";
 import {
   decodeDigitalSignatureAuth,
@@ -400,54 +401,36 @@ function libcryptoKey(key: SigningKey | VerifyingKey): LibcryptoEcKey {
  * (RFC 3279): each integer without its sign byte, left-padded to `n` bytes.
  */
 export function ecdsaDerToRaw(der: Uint8Array, n: number): Uint8Array {
-  const bad = () => new CryptoError("malformed DER ECDSA signature");
-  let o = 0;
-  const len = () => {
-    let l = der[o++];
-    if (l === 0x81) l = der[o++];
-    else if (l > 0x80) throw bad();
-    return l;
-  };
-  if (der[o++] !== 0x30) throw bad();
-  const seqEnd = len() + o;
-  if (seqEnd !== der.length) throw bad();
-  const out = new Uint8Array(2 * n);
-  for (let k = 0; k < 2; k++) {
-    if (der[o++] !== 0x02) throw bad();
-    const l = len();
-    let v = der.subarray(o, o + l);
-    o += l;
-    while (v.length > 0 && v[0] === 0) v = v.subarray(1);
-    if (v.length > n || o > seqEnd) throw bad();
-    out.set(v, (k + 1) * n - v.length);
+  const what = "DER ECDSA signature";
+  const seq = readDer(der, 0, what);
+  if (seq.tag !== Tag.SEQUENCE || seq.end !== der.length) {
+    throw new CryptoError(`malformed ${what}: expected one SEQUENCE`);
   }
-  if (o !== seqEnd) throw bad();
+  const ints = readDerSequence(seq.value, what);
+  if (ints.length !== 2 || ints.some((d) => d.tag !== Tag.INTEGER)) {
+    throw new CryptoError(`malformed ${what}: expected two INTEGERs`);
+  }
+  const out = new Uint8Array(2 * n);
+  ints.forEach((d, k) => {
+    let v = d.value;
+    while (v.length > 0 && v[0] === 0) v = v.subarray(1);
+    if (v.length > n) throw new CryptoError(`malformed ${what}: integer longer than ${n} bytes`);
+    out.set(v, (k + 1) * n - v.length);
+  });
   return out;
 }
 
 /** The DER ECDSA-Sig-Value (RFC 3279) of a fixed-width r || s signature. */
 export function ecdsaRawToDer(raw: Uint8Array): Uint8Array {
-  const half = raw.length / 2;
   const int = (b: Uint8Array) => {
     let i = 0;
     while (i < b.length - 1 && b[i] === 0) i++;
     const v = b.subarray(i);
-    const pad = v[0] >= 0x80 ? 1 : 0;
-    const out = new Uint8Array(2 + pad + v.length);
-    out[0] = 0x02;
-    out[1] = pad + v.length;
-    out.set(v, 2 + pad);
-    return out;
+    // A sign byte keeps a value with its high bit set positive.
+    return derTlv(Tag.INTEGER, v[0] >= 0x80 ? Uint8Array.of(0) : new Uint8Array(0), v);
   };
-  const r = int(raw.subarray(0, half));
-  const s = int(raw.subarray(half));
-  const body = r.length + s.length;
-  const head = body < 0x80 ? [0x30, body] : [0x30, 0x81, body];
-  const out = new Uint8Array(head.length + body);
-  out.set(head, 0);
-  out.set(r, head.length);
-  out.set(s, head.length + r.length);
-  return out;
+  const half = raw.length / 2;
+  return derTlv(Tag.SEQUENCE, int(raw.subarray(0, half)), int(raw.subarray(half)));
 }
 
 /** Options of {@link verify}. */
