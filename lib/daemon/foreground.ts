@@ -23,6 +23,50 @@ export interface ForegroundOptions<P> {
 }
 
 /**
+ * Log lines to a file or stderr, written once per turn of the event loop (a
+ * busy responder logs several lines per handshake; a write each was ~5% of
+ * its time). A write error never reaches the daemon. Once the reader of a
+ * pipe is gone (BrokenPipe) every later write would fail the same way, so
+ * the writer closes and drops lines instead of trying (and building an
+ * error) again each time.
+ */
+export class LineWriter {
+  readonly #out: { writeSync(b: Uint8Array): number };
+  readonly #enc = new TextEncoder();
+  #pending: string[] = [];
+  #closed = false;
+
+  constructor(out: { writeSync(b: Uint8Array): number }) {
+    this.#out = out;
+  }
+
+  /** True once the output is gone (lines are dropped). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues one line (without its newline); it leaves at the end of this turn. */
+  write(line: string): void {
+    if (this.#closed) return;
+    if (this.#pending.push(line) === 1) queueMicrotask(() => this.flush());
+  }
+
+  /** Writes the queued lines now. */
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join("\n") + "\n";
+    this.#pending = [];
+    if (this.#closed) return;
+    try {
+      const bytes = this.#enc.encode(text);
+      for (let o = 0; o < bytes.length;) o += this.#out.writeSync(bytes.subarray(o));
+    } catch (e) {
+      if (e instanceof Deno.errors.BrokenPipe) this.#closed = true;
+    }
+  }
+}
+
+/**
  * Starts a daemon in this process and installs signal handlers that stop it.
  * Resolves with the running daemon; `await daemon.done` to wait for the end.
  */
@@ -33,25 +77,11 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
     file = await Deno.open(opts.logFile, { append: true, create: true, mode: 0o600 });
     out = file;
   }
-  // Lines of one turn of the event loop leave in one write (a busy responder
-  // logs several lines per handshake; a write each was ~5% of its time).
-  const enc = new TextEncoder();
-  let pending: string[] = [];
-  const flush = () => {
-    const text = pending.join("\n") + "\n";
-    pending = [];
-    try {
-      const bytes = enc.encode(text);
-      for (let o = 0; o < bytes.length;) o += out.writeSync(bytes.subarray(o));
-    } catch { /* a log line must never stop the daemon */ }
-  };
-  const write = (line: string) => {
-    if (pending.push(line) === 1) queueMicrotask(flush);
-  };
+  const lines = new LineWriter(out);
   const levels = opts.logLevels ?? { default: "info", subsystems: {} };
   const sink = (e: LogEntry) => {
-    if (!entryEnabled(e, levels)) return;
-    write(
+    if (lines.closed || !entryEnabled(e, levels)) return;
+    lines.write(
       opts.logJson
         ? JSON.stringify({ ...e, time: new Date(e.time).toISOString() })
         : formatLogEntry(e),
@@ -66,7 +96,7 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
       logSink: sink,
     });
   } catch (e) {
-    if (pending.length > 0) flush();
+    lines.flush();
     file?.close();
     throw e;
   }
@@ -75,7 +105,7 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   void daemon.done.finally(() => {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    if (pending.length > 0) flush();
+    lines.flush();
     file?.close();
   });
   return daemon;

@@ -562,6 +562,9 @@ async function startDaemon(
     "--foreground",
     "--config",
     `${dir}/b.yaml`,
+    // A log file, as charon gets one (its filelog in tests/helpers/strongswan.ts).
+    "--log-file",
+    `${dir}/b.log`,
     ...socket,
   ]);
   void child.stderr.cancel().catch(() => {});
