@@ -9,7 +9,12 @@ import type { Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
 import { type SpdEntry, withInstances } from "../db/spd.ts";
 import { formatTs, tsListsToSelectors } from "../db/narrow.ts";
-import { Dataplane, type DataplaneEvent, type DataplaneOptions } from "../dataplane/dataplane.ts";
+import {
+  Dataplane,
+  type DataplaneEvent,
+  type DataplaneOptions,
+  type PolicyInstance,
+} from "../dataplane/dataplane.ts";
 import type { Json } from "./control_protocol.ts";
 import {
   addressText,
@@ -224,8 +229,6 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #onIke: ((bytes: Uint8Array, from: Endpoint) => void) | null = null;
   /** The UDP encapsulation port (RFC 3948). */
   readonly port: number;
-  /** The policy list the Worker has: the configured SPD plus one entry per named-entry SA. */
-  #spd: readonly SpdEntry[] = [];
   /** The configured SPD (see {@link RuntimePayload.spd}). */
   #base: readonly SpdEntry[] = [];
   /** Child settings by `connection/child` (see {@link RuntimePayload.children}). */
@@ -295,9 +298,12 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     await this.#applyPolicies();
   }
 
-  /** `ipsec spd`: the list the Worker enforces, clients' instances included (or decorrelated). */
+  /**
+   * `ipsec spd`: what the Worker enforces, each client's instance shown as
+   * an entry just before its named entry (or decorrelated).
+   */
   spdTable(decorrelated = false): TableRow[] {
-    const list = this.#spd.length > 0 ? this.#spd : this.#base;
+    const list = withInstances(this.#base, this.#instanceList());
     return decorrelated ? decorrelatedRows(list) : spdRows(list);
   }
 
@@ -310,26 +316,31 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   }
 
   /**
-   * Hands the Worker the configured SPD with every named-entry SA
-   * materialized (lib/db/spd.ts withInstances): a road-warrior gateway's
-   * entry "Name *@company.com, remote PFP" gets one concrete entry per
-   * client SA (local TS -> the client's virtual IP), so outbound traffic to
-   * a client finds PROTECT and then that client's SA by its selectors.
+   * The named-entry SAs as SPD instances: a road-warrior gateway's entry
+   * "Name *@company.com, remote PFP" matches, per client SA, the SA's
+   * selectors (local TS -> the client's virtual IP), so outbound traffic to
+   * a client finds PROTECT and then that client's SA. SAs whose entry went
+   * away with a reload have none.
    */
-  async #applyPolicies(): Promise<void> {
-    const instances = [];
-    for (const i of this.#instances.values()) {
+  #instanceList(): (PolicyInstance & { label: string })[] {
+    const out = [];
+    for (const [key, i] of this.#instances) {
       const index = this.#namedIndex(i.connection, i.child);
       if (index < 0) continue; // its entry went away with a reload
-      instances.push({
+      out.push({
+        key,
         index,
         selectors: tsListsToSelectors(i.sa.localTs, i.sa.remoteTs),
         label: `${i.connection}/${i.child} ${i.sa.remoteTs.map(formatTs).join(",")}`,
       });
     }
-    this.#spd = withInstances(this.#base, instances);
+    return out;
+  }
+
+  /** Hands the Worker (and the inbound guard) the configured SPD with every SA instance. */
+  async #applyPolicies(): Promise<void> {
     const dp = this.#need();
-    await dp.setPolicies([...this.#spd]);
+    await dp.setPolicies([...this.#base], this.#instanceList());
     // The inbound guard's FIB rules cannot say everything the SPD says: tell once.
     const guard = dp.inboundGuard;
     const warned = guard?.warnings.join("\n") ?? "";
@@ -343,14 +354,16 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #event(e: DataplaneEvent): void {
     switch (e.type) {
       case "acquire": {
-        // The index is into the list the Worker had; instances may have moved it since.
-        const at = this.#spd[e.policyIndex];
-        const entry = at?.label === e.label ? at : this.#spd.find((x) => x.label === e.label) ?? at;
+        // The index is into the list the Worker had; a reload may have moved it since.
+        const at = this.#base[e.policyIndex];
+        const entry = at?.label === e.label
+          ? at
+          : this.#base.find((x) => x.label === e.label) ?? at;
         const p = entry?.processing;
         const packet = `${e.src} -> ${e.dst} proto ${e.protocol}`;
-        if (entry && !this.#base.includes(entry)) {
+        if (e.instance) {
           // An instance whose SA is going: only its peer can bring it back.
-          this.#log("debug", `no SA for ${entry.label ?? "a named entry"} (${packet}): dropped`);
+          this.#log("debug", `no SA for ${entry?.label ?? "a named entry"} (${packet}): dropped`);
           return;
         }
         if (!p?.connection) {
@@ -409,9 +422,9 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
 
   /**
    * Posts the SA to its Worker at once (the daemon pipelines: calls reach
-   * the Workers in call order, see DataplanePort). A named entry's instance
-   * policy follows in one SPD push for every SA installed in this turn (the
-   * SA first, then the policy that leads to it: no acquire in between).
+   * the Workers in call order, see DataplanePort). A named entry's outbound
+   * SA brings its SPD instance right after it (the SA first, then the policy
+   * that leads to it: no acquire in between), one change per SA.
    */
   installSa(sa: SaInstall): Promise<void> {
     let installed: Promise<void>;
@@ -432,51 +445,37 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     }
     const key = `${sa.protocol}:${sa.spi}`;
     this.#instances.set(key, { connection: sa.connectionName, child: sa.childName, sa });
+    let policy: Promise<void>;
+    try {
+      policy = this.#need().addPolicyInstance({
+        key,
+        index: this.#namedIndex(sa.connectionName, sa.childName),
+        selectors: tsListsToSelectors(sa.localTs, sa.remoteTs),
+      });
+    } catch (e) {
+      policy = Promise.reject(e);
+    }
     // A failed install takes its policy back (traffic to it is discarded, as before).
     installed.catch(() => {
       if (this.#instances.get(key)?.sa !== sa) return;
       this.#instances.delete(key);
-      this.#policiesSoon().catch(() => {});
+      this.#dp?.removePolicyInstance(key).catch(() => {});
     });
-    return Promise.all([installed, this.#policiesSoon()]).then(() => {});
+    return Promise.all([installed, policy]).then(() => {});
   }
 
   /** The policy first, then its SA: traffic to a leaving client is discarded, never acquired. */
   removeSa(e: Extract<Effect, { kind: "removeSa" }>): Promise<void> {
     try {
-      const policies = e.direction === "out" && this.#instances.delete(`${e.protocol}:${e.spi}`)
-        ? this.#policiesNow()
+      const key = `${e.protocol}:${e.spi}`;
+      const policy = e.direction === "out" && this.#instances.delete(key)
+        ? this.#need().removePolicyInstance(key)
         : undefined;
       const removed = this.#need().removeSa(e.direction, e.protocol, e.spi).then(() => {});
-      return policies ? Promise.all([policies, removed]).then(() => {}) : removed;
+      return policy ? Promise.all([policy, removed]).then(() => {}) : removed;
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-
-  /** The SPD push scheduled for the end of this turn (instances changed). */
-  #soon: { promise: Promise<void>; resolve: (p: Promise<void>) => void } | null = null;
-
-  /** Pushes the SPD once after every SA call of this turn (one push for many instances). */
-  #policiesSoon(): Promise<void> {
-    if (!this.#soon) {
-      let resolve!: (p: Promise<void>) => void;
-      const promise = new Promise<void>((r) => resolve = r);
-      this.#soon = { promise, resolve };
-      queueMicrotask(() => {
-        if (this.#soon?.promise === promise) void this.#policiesNow().catch(() => {});
-      });
-    }
-    return this.#soon.promise;
-  }
-
-  /** Posts the SPD now, ahead of the next SA call (and answers a scheduled push with it). */
-  #policiesNow(): Promise<void> {
-    const soon = this.#soon;
-    this.#soon = null;
-    const p = this.#applyPolicies();
-    soon?.resolve(p);
-    return p;
   }
 
   addVirtualIp(address: string): Promise<void> {
@@ -538,7 +537,7 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
       packets: { ...s.packets },
       drops,
       virtualIps: this.#dp.virtualIps,
-      policies: this.#spd.length,
+      policies: this.#base.length + this.#instanceList().length,
     };
   }
 

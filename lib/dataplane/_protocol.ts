@@ -13,7 +13,7 @@
 
 import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
 import type { SpdEntry } from "../db/spd.ts";
-import type { DataplaneEvent, DataplaneStats } from "./core.ts";
+import type { DataplaneEvent, DataplaneStats, PolicyInstance } from "./core.ts";
 import type { SaSpec } from "./sa_spec.ts";
 
 /** Worker start-up parameters (from Dataplane.start options). */
@@ -74,7 +74,9 @@ export type ControlRequest =
     remote: Uint8Array;
     encap?: { localPort: number; remotePort: number };
   }
-  | { type: "setPolicies"; entries: SpdEntry[] | null }
+  | { type: "setPolicies"; entries: SpdEntry[] | null; instances?: PolicyInstance[] }
+  | { type: "addPolicyInstance"; instance: PolicyInstance }
+  | { type: "removePolicyInstance"; key: string }
   | {
     type: "sendIke";
     data: Uint8Array;

@@ -299,8 +299,13 @@ async function main(): Promise<void> {
         case "updateSa":
           return core.updateSa(m.direction, m.protocol, m.spi, m.local, m.remote, m.encap);
         case "setPolicies":
-          core.setPolicies(m.entries);
+          core.setPolicies(m.entries, m.instances);
           return true;
+        case "addPolicyInstance":
+          core.addPolicyInstance(m.instance);
+          return true;
+        case "removePolicyInstance":
+          return core.removePolicyInstance(m.key);
         case "sendIke": {
           const v4 = m.remote.length === 4;
           const r = udpSocks.find((x) => x.sock.family === (v4 ? 4 : 6));

@@ -64,6 +64,18 @@ export const DROP_REASONS = [
 /** A drop reason. */
 export type DropReason = typeof DROP_REASONS[number];
 
+/**
+ * An SA's instance of a named PROTECT entry (RFC 4301 section 4.4.1.3): the
+ * entry at `index` matches packets within `selectors` (the SA's) from now on.
+ */
+export interface PolicyInstance {
+  /** The caller's name for it (the daemon: the outbound SA's protocol and SPI). */
+  readonly key: string;
+  /** Index of the named PROTECT entry in the SPD. */
+  readonly index: number;
+  readonly selectors: readonly Selector[];
+}
+
 /** Something the control side (IKE daemon) must hear about. */
 export type DataplaneEvent =
   | {
@@ -71,6 +83,8 @@ export type DataplaneEvent =
     /** Index of the PROTECT entry in the SPD given to setPolicies. */
     policyIndex: number;
     label?: string;
+    /** The packet matched an SA's instance of that (named) entry, not the entry itself. */
+    instance?: boolean;
     /** The triggering packet (RFC 4301 PFP data), addresses as text. */
     src: string;
     dst: string;
@@ -247,6 +261,8 @@ export class DataplaneCore {
   readonly #pending = new Map<string, PendingAcquire>();
   #queued = 0;
   readonly #flows = new FlowCache();
+  /** Instance ids in the SPD by the caller's key (see addPolicyInstance). */
+  #instanceIds = new Map<string, number>();
   /** Inbound: inner flows already found inside their SA's selectors. */
   readonly #inFlows = new FlowCache();
   readonly drops: Record<DropReason, number>;
@@ -283,8 +299,44 @@ export class DataplaneCore {
   }
 
   /** Replaces the SPD (a new one has empty caches). Null discards everything. */
-  setPolicies(entries: readonly SpdEntry[] | null): void {
-    this.#spd = entries === null ? null : new Spd(entries);
+  setPolicies(
+    entries: readonly SpdEntry[] | null,
+    instances: readonly PolicyInstance[] = [],
+  ): void {
+    const spd = entries === null ? null : new Spd(entries);
+    const ids = new Map<string, number>();
+    if (spd) { for (const i of instances) ids.set(i.key, spd.addInstance(i.index, i.selectors)); }
+    this.#spd = spd;
+    this.#instanceIds = ids;
+    this.#policiesChanged();
+  }
+
+  /**
+   * Adds (or replaces) an SA's instance of a named PROTECT entry of the
+   * current SPD (lib/db/spd.ts addInstance): one change, however many
+   * instances there are.
+   */
+  addPolicyInstance(i: PolicyInstance): void {
+    const spd = this.#spd;
+    if (spd === null) throw new Error("no SPD: an instance needs its entry");
+    const id = spd.addInstance(i.index, i.selectors);
+    const old = this.#instanceIds.get(i.key);
+    if (old !== undefined) spd.removeInstance(old);
+    this.#instanceIds.set(i.key, id);
+    this.#flows.clear();
+  }
+
+  /** Removes instance `key`; returns whether it existed. */
+  removePolicyInstance(key: string): boolean {
+    const id = this.#instanceIds.get(key);
+    if (id === undefined || this.#spd === null) return false;
+    this.#instanceIds.delete(key);
+    this.#spd.removeInstance(id);
+    this.#policiesChanged();
+    return true;
+  }
+
+  #policiesChanged(): void {
     this.#flows.clear();
     // Queued packets are re-decided when an SA arrives; drop those whose policy is gone.
     for (const [k, p] of this.#pending) {
@@ -426,7 +478,7 @@ export class DataplaneCore {
         return;
       }
     }
-    this.#acquire(d.index, d.entry?.label, k.tuple, packet);
+    this.#acquire(d.index, d.entry?.label, k.tuple, packet, d.instance !== undefined);
   }
 
   /** Counts a discard and reports the first one per reason and second (audit). */
@@ -513,7 +565,13 @@ export class DataplaneCore {
     this.#checkLimits(r);
   }
 
-  #acquire(index: number, label: string | undefined, t: PacketTuple, packet: Uint8Array): void {
+  #acquire(
+    index: number,
+    label: string | undefined,
+    t: PacketTuple,
+    packet: Uint8Array,
+    instance: boolean,
+  ): void {
     const key = `${index}|${t.remoteAddress}`;
     let p = this.#pending.get(key);
     if (p === undefined) {
@@ -533,6 +591,7 @@ export class DataplaneCore {
         type: "acquire",
         policyIndex: index,
         label,
+        ...(instance ? { instance } : {}),
         src: local,
         dst: remote,
         protocol: t.protocol,

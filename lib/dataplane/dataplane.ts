@@ -74,12 +74,18 @@ import { routeMtu } from "../../ffi/socket.ts";
 import { Netlink, NetlinkError, type RouteSpec, type RuleSpec } from "../../ffi/netlink.ts";
 import { ipToBytes, parseIp } from "../db/address.ts";
 import type { SpdEntry } from "../db/spd.ts";
-import type { DataplaneEvent, DataplaneStats } from "./core.ts";
+import type { DataplaneEvent, DataplaneStats, PolicyInstance } from "./core.ts";
 import type { ControlRequest, WorkerInit, WorkerMessage } from "./_protocol.ts";
 import { type SaSpec, validateSaSpec } from "./sa_spec.ts";
 import { InboundGuard, type InboundGuardPlan } from "./inbound_guard.ts";
 
-export type { DataplaneEvent, DataplaneStats, DropReason, SaStats } from "./core.ts";
+export type {
+  DataplaneEvent,
+  DataplaneStats,
+  DropReason,
+  PolicyInstance,
+  SaStats,
+} from "./core.ts";
 export { DROP_REASONS } from "./core.ts";
 export type { EncryptionSpec, IntegritySpec, SaByteLimits, SaSpec } from "./sa_spec.ts";
 
@@ -634,11 +640,36 @@ export class Dataplane {
     };
   }
 
-  /** Replaces the SPD. `null` discards all traffic from the TUN. */
-  async setPolicies(entries: SpdEntry[] | null): Promise<void> {
-    await this.#request<void>("out", { type: "setPolicies", entries });
+  /**
+   * Replaces the SPD and the SA instances of its named entries (see
+   * {@link addPolicyInstance}). `null` discards all traffic from the TUN.
+   */
+  async setPolicies(entries: SpdEntry[] | null, instances: PolicyInstance[] = []): Promise<void> {
+    await this.#request<void>("out", {
+      type: "setPolicies",
+      entries,
+      ...(instances.length ? { instances } : {}),
+    });
     // null (no SPD known): the guard keeps what it has.
-    if (entries && this.#guard && !this.#stopped) this.#guard.apply(entries);
+    if (entries && this.#guard && !this.#stopped) this.#guard.apply(entries, instances);
+  }
+
+  /**
+   * Adds (or replaces, same key) an SA's instance of a named PROTECT entry
+   * of the current SPD: outbound packets within the SA's selectors get that
+   * entry's PROTECT (then the SA), and the inbound guard drops them arriving
+   * in clear. One change per SA, however many clients a gateway has.
+   */
+  async addPolicyInstance(instance: PolicyInstance): Promise<void> {
+    await this.#request<void>("out", { type: "addPolicyInstance", instance });
+    if (this.#guard && !this.#stopped) this.#guard.addInstance(instance);
+  }
+
+  /** Removes an instance (its SA is going); resolves to whether it was there. */
+  async removePolicyInstance(key: string): Promise<boolean> {
+    const had = await this.#request<boolean>("out", { type: "removePolicyInstance", key });
+    if (this.#guard && !this.#stopped) this.#guard.removeInstance(key);
+    return had;
   }
 
   /** The inbound guard's rules and warnings for the current SPD (null: guard off). */

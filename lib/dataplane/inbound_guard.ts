@@ -61,11 +61,28 @@
  * same move VRF setups make (`ip rule add pref 1000 lookup local`).
  *
  * Updates are make-before-break: the new rule set goes to the other of two
- * priorities (`P` or `P + 1`), then the old one is deleted. Stale rules at
+ * priorities (`P` or `P + 1`), then the old one is deleted.
+ *
+ * ## SA instances of named entries: the instance band
+ *
+ * A road-warrior gateway's named entry gets one instance per client SA
+ * (lib/db/spd.ts addInstance): clear packets from that client's address
+ * must be dropped like those of any PROTECT entry. Putting them into the
+ * slot would rewrite every rule on every client that comes or goes (and
+ * the kernel keeps rules in a list: thousands of clients made each change
+ * cost hundreds of milliseconds). So an instance's rules go to a band of
+ * their own at `P - 2` or `P - 1`, before the slots, after the same fixed
+ * exemptions, one rule added or deleted per instance. That is exact when
+ * no earlier inbound BYPASS entry overlaps the instance (the instance's
+ * rules only drop; earlier DISCARD and PROTECT entries would drop the same
+ * packets); otherwise that instance is placed in the slot at its entry's
+ * position, as before, and the whole set is rewritten. {@linkcode
+ * InboundGuard.apply} replaces entries and instances together (the new
+ * band, then the new slot, then the old band goes). Stale rules at
  * `P`, `P + 1`, `B` and `D` are deleted when a guard starts. After a crash the
  * rules stay (fail closed) until the next start; by hand:
  * `ip rule add pref 0 lookup local`, then `ip rule del pref N` for N in
- * `P..P+4` until it fails (and the same with `ip -6`).
+ * `P-2..P+4` until it fails (and the same with `ip -6`).
  *
  * ## What it does not do (honestly)
  *
@@ -86,8 +103,8 @@
  *   PROTECT entry covers the routers on the path (remote ANY), "fragmentation
  *   needed" for our ESP packets is dropped too; put an ICMP BYPASS entry
  *   first, as the seeds' host SPD does.
- * - Named entries (and the SA instances made from them at run time) match no
- *   packets until IKE instantiates them, so they are not guarded.
+ * - Named entries match no packets until IKE instantiates them, so they are
+ *   not guarded themselves; their SA instances are (see above).
  * - Rules have no counters and nothing is logged per packet. An IPv4 drop
  *   is counted by the kernel as `InAddrErrors` in `/proc/net/snmp`
  *   (`nstat -az IpInAddrErrors`; tests/netns/clear_inbound_test.ts checks
@@ -115,11 +132,13 @@ import { ipToBytes } from "../db/address.ts";
 import {
   type AddressSelector,
   hasPorts,
+  intersectSelectors,
   isTypeProtocol,
   type PortSelector,
+  type Selector,
   selectorVersions,
 } from "../db/selector.ts";
-import type { SpdEntry } from "../db/spd.ts";
+import { type SpdEntry, withInstances } from "../db/spd.ts";
 
 /** Where the guard's rules go and what they always let through. */
 export interface InboundGuardOptions {
@@ -128,7 +147,8 @@ export interface InboundGuardOptions {
   /** UDP destination ports that always pass (IKE, ESP-in-UDP; default 500 and 4500). */
   readonly ikePorts?: readonly number[];
   /**
-   * Priority `P` of the rules; the guard uses `P` and `P + 1` (two slots
+   * Priority `P` of the rules; the guard uses `P - 2` and `P - 1` (the
+   * instance band, see the module documentation), `P` and `P + 1` (two slots
    * for make-before-break), `P + 2` (a barrier, `goto E`, so that only a
    * `goto D` reaches the block), `P + 3` (the IPv4 any-protocol drop block
    * `D`) and `P + 4` (the moved local lookup `E`). Default 100: it must stay
@@ -255,6 +275,107 @@ function matchKey(r: RuleSpec): string {
 }
 
 /**
+ * The rules of one unnamed entry for `family`, appended to `out` (the
+ * fixed exemptions not included).
+ */
+function entryRules(
+  e: SpdEntry,
+  i: number,
+  family: 4 | 6,
+  o: Pick<PlanOptions, "priority" | "protoBlock" | "end">,
+  warnings: Set<string>,
+  out: RuleSpec[],
+): void {
+  if ((e.direction ?? "both") === "outbound") return;
+  const fromSpd = out;
+  const what = entryName(e, i);
+  for (const s of e.selectors) {
+    if (!selectorVersions(s).includes(family)) continue;
+    let ipProto: number | undefined;
+    if (s.protocol === "opaque") {
+      warnings.add(`${what}: an OPAQUE protocol cannot be matched by a rule; skipped`);
+      continue;
+    }
+    if (s.protocol !== "any") ipProto = s.protocol;
+    let sport: [number, number] | undefined | null;
+    let dport: [number, number] | undefined | null;
+    if (s.localPort.kind === "opaque" || s.remotePort.kind === "opaque") {
+      warnings.add(`${what}: OPAQUE ports cannot be matched by a rule; skipped`);
+      continue;
+    }
+    if (ipProto !== undefined && isTypeProtocol(ipProto)) {
+      if (s.localPort.kind !== "any" || s.remotePort.kind !== "any") {
+        warnings.add(
+          `${what}: rules cannot match ICMP/MH types: applied to all of protocol ${ipProto}`,
+        );
+      }
+    } else if (ipProto === undefined || hasPorts(ipProto)) {
+      sport = fibPorts(s.remotePort, what, warnings);
+      dport = fibPorts(s.localPort, what, warnings);
+      if (sport === null || dport === null) continue;
+      if (ipProto === undefined && (sport || dport)) {
+        warnings.add(
+          `${what}: with protocol ANY, rules match port ranges for port protocols only ` +
+            `(not ICMP/MH message types)`,
+        );
+      }
+    } else if (s.localPort.kind !== "any" || s.remotePort.kind !== "any") {
+      // Protocol without ports but a port range: only OPAQUE-port packets could match.
+      continue;
+    }
+    // IPv4 drops of any protocol go through D, which lets ARP's lookups pass.
+    const toBlock = family === 4 && ipProto === undefined && e.action !== "bypass";
+    const action = e.action === "bypass" || toBlock ? "goto" : "blackhole";
+    const target = toBlock ? o.protoBlock : o.end;
+    for (const from of prefixesOf(s.remoteAddress, family)) {
+      for (const to of prefixesOf(s.localAddress, family)) {
+        const r: RuleSpec = {
+          family,
+          priority: o.priority,
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          ...(ipProto !== undefined ? { ipProto } : {}),
+          ...(sport ? { sport } : {}),
+          ...(dport ? { dport } : {}),
+          action,
+          ...(action === "goto" ? { goto: target } : {}),
+        };
+        fromSpd.push(r);
+        if (fromSpd.length > MAX_GUARD_RULES) {
+          throw new InboundGuardError(
+            `the SPD needs more than ${MAX_GUARD_RULES} IPv${family} guard rules ` +
+              `(${what} splits into many prefixes): use prefixes instead of address ranges`,
+          );
+        }
+      }
+    }
+  }
+}
+
+/** The exemptions that come first in every rule set (TUN, lo, ESP, AH, IKE, ICMPv6). */
+function fixedRules(
+  family: 4 | 6,
+  o: Pick<PlanOptions, "priority" | "end" | "tunName" | "ikePorts">,
+): RuleSpec[] {
+  const pass = (r: Omit<RuleSpec, "family" | "priority">): RuleSpec => ({
+    family,
+    priority: o.priority,
+    ...r,
+    action: "goto",
+    goto: o.end,
+  });
+  const ikePorts = [...new Set(o.ikePorts ?? [500, 4500])].sort((a, b) => a - b);
+  return [
+    pass({ iif: o.tunName }),
+    pass({ iif: "lo" }),
+    pass({ ipProto: ESP }),
+    pass({ ipProto: AH }),
+    ...ikePorts.map((p) => pass({ ipProto: UDP, dport: [p, p] })),
+    ...(family === 6 ? [pass({ ipProto: ICMPV6 })] : []),
+  ];
+}
+
+/**
  * Turns ordered SPD entries into the guard's ordered FIB rules (see the
  * module documentation). Pure.
  *
@@ -273,7 +394,6 @@ export function planInboundGuard(
   const warnings = new Set<string>();
   const rules: RuleSpec[] = [];
   const protoBlock: RuleSpec[] = [];
-  const ikePorts = [...new Set(o.ikePorts ?? [500, 4500])].sort((a, b) => a - b);
   for (const family of [4, 6] as const) {
     const pass = (r: Omit<RuleSpec, "family" | "priority">): RuleSpec => ({
       family,
@@ -282,80 +402,11 @@ export function planInboundGuard(
       action: "goto",
       goto: o.end,
     });
-    const fixed: RuleSpec[] = [
-      pass({ iif: o.tunName }),
-      pass({ iif: "lo" }),
-      pass({ ipProto: ESP }),
-      pass({ ipProto: AH }),
-      ...ikePorts.map((p) => pass({ ipProto: UDP, dport: [p, p] })),
-      ...(family === 6 ? [pass({ ipProto: ICMPV6 })] : []),
-    ];
+    const fixed = fixedRules(family, o);
     const fromSpd: RuleSpec[] = [];
     entries.forEach((e, i) => {
       if (e.name !== undefined) return;
-      if ((e.direction ?? "both") === "outbound") return;
-      const what = entryName(e, i);
-      for (const s of e.selectors) {
-        if (!selectorVersions(s).includes(family)) continue;
-        let ipProto: number | undefined;
-        if (s.protocol === "opaque") {
-          warnings.add(`${what}: an OPAQUE protocol cannot be matched by a rule; skipped`);
-          continue;
-        }
-        if (s.protocol !== "any") ipProto = s.protocol;
-        let sport: [number, number] | undefined | null;
-        let dport: [number, number] | undefined | null;
-        if (s.localPort.kind === "opaque" || s.remotePort.kind === "opaque") {
-          warnings.add(`${what}: OPAQUE ports cannot be matched by a rule; skipped`);
-          continue;
-        }
-        if (ipProto !== undefined && isTypeProtocol(ipProto)) {
-          if (s.localPort.kind !== "any" || s.remotePort.kind !== "any") {
-            warnings.add(
-              `${what}: rules cannot match ICMP/MH types: applied to all of protocol ${ipProto}`,
-            );
-          }
-        } else if (ipProto === undefined || hasPorts(ipProto)) {
-          sport = fibPorts(s.remotePort, what, warnings);
-          dport = fibPorts(s.localPort, what, warnings);
-          if (sport === null || dport === null) continue;
-          if (ipProto === undefined && (sport || dport)) {
-            warnings.add(
-              `${what}: with protocol ANY, rules match port ranges for port protocols only ` +
-                `(not ICMP/MH message types)`,
-            );
-          }
-        } else if (s.localPort.kind !== "any" || s.remotePort.kind !== "any") {
-          // Protocol without ports but a port range: only OPAQUE-port packets could match.
-          continue;
-        }
-        // IPv4 drops of any protocol go through D, which lets ARP's lookups pass.
-        const toBlock = family === 4 && ipProto === undefined && e.action !== "bypass";
-        const action = e.action === "bypass" || toBlock ? "goto" : "blackhole";
-        const target = toBlock ? o.protoBlock : o.end;
-        for (const from of prefixesOf(s.remoteAddress, family)) {
-          for (const to of prefixesOf(s.localAddress, family)) {
-            const r: RuleSpec = {
-              family,
-              priority: o.priority,
-              ...(from ? { from } : {}),
-              ...(to ? { to } : {}),
-              ...(ipProto !== undefined ? { ipProto } : {}),
-              ...(sport ? { sport } : {}),
-              ...(dport ? { dport } : {}),
-              action,
-              ...(action === "goto" ? { goto: target } : {}),
-            };
-            fromSpd.push(r);
-            if (fromSpd.length > MAX_GUARD_RULES) {
-              throw new InboundGuardError(
-                `the SPD needs more than ${MAX_GUARD_RULES} IPv${family} guard rules ` +
-                  `(${what} splits into many prefixes): use prefixes instead of address ranges`,
-              );
-            }
-          }
-        }
-      }
+      entryRules(e, i, family, o, warnings, fromSpd);
     });
     if (o.defaultDiscard) {
       // IPv4 through D, so that ARP's protocol-0 lookups still pass.
@@ -400,6 +451,49 @@ export interface RuleSink {
   deleteRulesAt(family: 4 | 6, priority: number): number;
 }
 
+/** An SA's instance of a named PROTECT entry (lib/db/spd.ts addInstance), for the guard. */
+export interface GuardInstanceSpec {
+  /** The caller's name for it (the data plane uses the SA's protocol and SPI). */
+  readonly key: string;
+  /** Index of the named PROTECT entry in the entries applied. */
+  readonly index: number;
+  /** The SA's selectors (a part of what the entry covers). */
+  readonly selectors: readonly Selector[];
+}
+
+interface GuardInstance {
+  readonly index: number;
+  readonly selectors: readonly Selector[];
+  /** Its rules in the instance band, or null: materialized in the slot. */
+  readonly band: RuleSpec[] | null;
+}
+
+/** Entry `index` must be a PROTECT entry; else an {@link InboundGuardError}. */
+function protectIndex(entries: readonly SpdEntry[], index: number): void {
+  if (entries[index]?.action !== "protect") {
+    throw new InboundGuardError(`SPD entry ${index} is not a PROTECT entry: no instance of it`);
+  }
+}
+
+/**
+ * Whether an instance of entry `index` may sit in the instance band, before
+ * every entry, and still decide its packets as at the entry's position: its
+ * rules only drop (PROTECT arriving in clear), so only an earlier entry that
+ * passes some of its packets (an inbound BYPASS overlapping it) would decide
+ * differently. Earlier DISCARD and PROTECT entries drop them as well.
+ */
+function fitsBand(entries: readonly SpdEntry[], index: number, sels: readonly Selector[]): boolean {
+  for (let j = 0; j < index; j++) {
+    const e = entries[j];
+    if (e.name !== undefined || e.action !== "bypass") continue;
+    if ((e.direction ?? "both") === "outbound") continue;
+    for (const a of e.selectors) {
+      for (const b of sels) if (intersectSelectors(a, b) !== null) return false;
+    }
+  }
+  return true;
+}
+
 /**
  * Installs, replaces and removes the guard's rules (see the module
  * documentation). Synchronous; each call leaves the kernel consistent.
@@ -425,11 +519,22 @@ export class InboundGuard {
   /** Families whose any-protocol drop block is installed at `D`. */
   readonly #blocks = new Set<4 | 6>();
   #plan: InboundGuardPlan = { rules: [], protoBlock: [], warnings: [] };
+  /** The entries last applied (instances refer to them by index). */
+  #entries: readonly SpdEntry[] = [];
+  /** SA instances of named entries, by the caller's key. */
+  readonly #instances = new Map<string, GuardInstance>();
+  /** Priority of the instance band in use (`P - 2` or `P - 1`), null before the first apply. */
+  #band: number | null = null;
+  /** Families whose band has its fixed exemptions. */
+  readonly #bandFamilies = new Set<4 | 6>();
 
   /** `sink` defaults to a Netlink socket opened on first use. */
   constructor(o: InboundGuardOptions, sink?: RuleSink) {
     this.#o = o;
     this.#base = o.priority ?? 100;
+    if (!Number.isInteger(this.#base) || this.#base < 3) {
+      throw new InboundGuardError(`guard priority ${this.#base}: must be an integer of 3 or more`);
+    }
     this.#sink = sink ?? null;
   }
 
@@ -456,14 +561,200 @@ export class InboundGuard {
    * (make-before-break). Returns the plan. Throws {@linkcode NetlinkError}
    * or {@linkcode InboundGuardError}; the previous set then stays in place.
    */
-  apply(entries: readonly SpdEntry[]): InboundGuardPlan {
+  apply(
+    entries: readonly SpdEntry[],
+    instances: readonly GuardInstanceSpec[] = [],
+  ): InboundGuardPlan {
     const nl = this.#nl();
-    const [barrier, block, end] = [this.#base + 2, this.#base + 3, this.#base + 4];
     if (this.#slot === null) {
       for (const f of [4, 6] as const) {
-        for (const p of [this.#base, this.#base + 1, block, barrier]) nl.deleteRulesAt(f, p);
+        for (const p of [this.#base - 2, this.#base - 1, this.#base, this.#base + 1]) {
+          nl.deleteRulesAt(f, p);
+        }
+        for (const p of [this.#base + 3, this.#base + 2]) nl.deleteRulesAt(f, p);
       }
     }
+    for (const i of instances) protectIndex(entries, i.index);
+    // Instances go to the band when that decides their packets as their
+    // entry's position would, the others into the slot with the entries.
+    const band = this.#band === this.#base - 2 ? this.#base - 1 : this.#base - 2;
+    const next = new Map<string, GuardInstance>();
+    const inSlot: GuardInstanceSpec[] = [];
+    const bandWarnings = new Set<string>();
+    for (const i of instances) {
+      const rules = fitsBand(entries, i.index, i.selectors)
+        ? this.#bandRules(entries, i, band, bandWarnings)
+        : null;
+      if (rules === null) inSlot.push(i);
+      next.set(i.key, { index: i.index, selectors: i.selectors, band: rules });
+    }
+    const bandRules = [...next.values()].flatMap((i) => i.band ?? []);
+    const bandFamilies = new Set(bandRules.map((r) => r.family));
+    const bandBlocks = new Set(
+      bandRules.filter((r) => r.goto === this.#base + 3).map((r) => r.family),
+    );
+    // Make before break: the new band, then the slot, then the old band goes.
+    try {
+      for (const f of bandFamilies) this.#moveLocal(f);
+      for (const f of bandBlocks) this.#ensureBlock(f);
+      for (const f of bandFamilies) {
+        for (const r of fixedRules(f, this.#planOptions(band))) nl.addRule(r, false);
+      }
+      for (const r of bandRules) nl.addRule(r, false);
+    } catch (e) {
+      for (const f of [4, 6] as const) nl.deleteRulesAt(f, band);
+      throw e;
+    }
+    let plan: InboundGuardPlan;
+    try {
+      plan = this.#applySlot(withInstances(entries, inSlot), bandFamilies, bandBlocks);
+    } catch (e) {
+      for (const f of [4, 6] as const) nl.deleteRulesAt(f, band);
+      throw e;
+    }
+    if (this.#band !== null) { for (const f of [4, 6] as const) nl.deleteRulesAt(f, this.#band); }
+    this.#band = band;
+    this.#bandFamilies.clear();
+    for (const f of bandFamilies) this.#bandFamilies.add(f);
+    this.#entries = entries;
+    this.#instances.clear();
+    for (const [k, v] of next) this.#instances.set(k, v);
+    this.#plan = {
+      ...plan,
+      warnings: [...new Set([...plan.warnings, ...bandWarnings])],
+    };
+    return this.#plan;
+  }
+
+  /**
+   * Adds (or replaces) the instance `i.key` of PROTECT entry `i.index` of
+   * the entries last applied: its rules go to the instance band, or, when an
+   * earlier BYPASS entry overlaps it, the whole set is applied again with the
+   * instance in its entry's place. Throws like {@linkcode apply}; the
+   * previous rules then stay.
+   */
+  addInstance(i: GuardInstanceSpec): void {
+    protectIndex(this.#entries, i.index);
+    if (this.#slot === null || this.#band === null) {
+      throw new InboundGuardError("the guard has no rules yet: apply an SPD first");
+    }
+    const old = this.#instances.get(i.key);
+    if (!fitsBand(this.#entries, i.index, i.selectors) || (old && old.band === null)) {
+      this.apply(this.#entries, [...this.#specs().filter((s) => s.key !== i.key), i]);
+      return;
+    }
+    const warnings = new Set<string>();
+    const rules = this.#bandRules(this.#entries, i, this.#band, warnings);
+    const nl = this.#nl();
+    const added: RuleSpec[] = [];
+    try {
+      for (const r of rules) {
+        if (!this.#bandFamilies.has(r.family)) {
+          this.#moveLocal(r.family);
+          for (const f of fixedRules(r.family, this.#planOptions(this.#band))) {
+            nl.addRule(f, false);
+          }
+          this.#bandFamilies.add(r.family);
+        }
+        if (r.goto === this.#base + 3) this.#ensureBlock(r.family);
+        nl.addRule(r, false);
+        added.push(r);
+      }
+    } catch (e) {
+      for (const r of added) this.#quietDelete(r);
+      throw e;
+    }
+    // The new rules are in: the replaced instance's rules go.
+    if (old?.band) { for (const r of old.band) this.#quietDelete(r); }
+    this.#instances.set(i.key, { index: i.index, selectors: i.selectors, band: rules });
+  }
+
+  /** Removes instance `key` (its SA is gone). Returns false when unknown. */
+  removeInstance(key: string): boolean {
+    const i = this.#instances.get(key);
+    if (!i) return false;
+    if (i.band === null) {
+      this.apply(this.#entries, this.#specs().filter((s) => s.key !== key));
+      return true;
+    }
+    for (const r of i.band) this.#quietDelete(r);
+    this.#instances.delete(key);
+    return true;
+  }
+
+  /** The instances held, in the band or in the slot. */
+  get instanceCount(): { band: number; slot: number } {
+    let band = 0;
+    for (const i of this.#instances.values()) if (i.band !== null) band++;
+    return { band, slot: this.#instances.size - band };
+  }
+
+  #specs(): GuardInstanceSpec[] {
+    return [...this.#instances].map(([key, i]) => ({
+      key,
+      index: i.index,
+      selectors: i.selectors,
+    }));
+  }
+
+  #planOptions(priority: number): PlanOptions {
+    return {
+      tunName: this.#o.tunName,
+      ikePorts: this.#o.ikePorts,
+      priority,
+      protoBlock: this.#base + 3,
+      end: this.#base + 4,
+    };
+  }
+
+  /** The band rules of instance `i` (its entry with the SA's selectors). */
+  #bandRules(
+    entries: readonly SpdEntry[],
+    i: GuardInstanceSpec,
+    band: number,
+    warnings: Set<string>,
+  ): RuleSpec[] {
+    const { name: _name, ...entry } = entries[i.index];
+    const out: RuleSpec[] = [];
+    for (const f of [4, 6] as const) {
+      entryRules(
+        { ...entry, selectors: i.selectors },
+        i.index,
+        f,
+        this.#planOptions(band),
+        warnings,
+        out,
+      );
+    }
+    return out;
+  }
+
+  /** The IPv4 any-protocol block `D` and its barrier, if not there yet. */
+  #ensureBlock(f: 4 | 6): void {
+    if (this.#blocks.has(f)) return;
+    const nl = this.#nl();
+    const [barrier, block, end] = [this.#base + 2, this.#base + 3, this.#base + 4];
+    nl.addRule({ family: f, priority: barrier, action: "goto", goto: end });
+    try {
+      for (let p = 1; p <= 255; p++) {
+        nl.addRule({ family: f, priority: block, ipProto: p, action: "blackhole" }, false);
+      }
+    } catch (e) {
+      nl.deleteRulesAt(f, block);
+      nl.deleteRulesAt(f, barrier);
+      throw e;
+    }
+    this.#blocks.add(f);
+  }
+
+  /** The slot part of {@linkcode apply}: `entries` with the non-band instances materialized. */
+  #applySlot(
+    entries: readonly SpdEntry[],
+    bandFamilies: ReadonlySet<4 | 6>,
+    bandBlocks: ReadonlySet<4 | 6>,
+  ): InboundGuardPlan {
+    const nl = this.#nl();
+    const [barrier, block, end] = [this.#base + 2, this.#base + 3, this.#base + 4];
     const old = this.#slot;
     const slot = old === this.#base ? this.#base + 1 : this.#base;
     const plan = planInboundGuard(entries, {
@@ -497,12 +788,14 @@ export class InboundGuard {
     for (const f of newBlocks) this.#blocks.add(f);
     if (old !== null) { for (const f of [4, 6] as const) nl.deleteRulesAt(f, old); }
     for (const f of [...this.#blocks]) {
-      if (plan.protoBlock.some((r) => r.family === f)) continue;
+      if (plan.protoBlock.some((r) => r.family === f) || bandBlocks.has(f)) continue;
       nl.deleteRulesAt(f, block);
       nl.deleteRulesAt(f, barrier);
       this.#blocks.delete(f);
     }
-    for (const f of [...this.#moved.keys()]) if (!families.has(f)) this.#restoreLocal(f);
+    for (const f of [...this.#moved.keys()]) {
+      if (!families.has(f) && !bandFamilies.has(f)) this.#restoreLocal(f);
+    }
     this.#slot = slot;
     this.#installed = [...plan.rules];
     this.#plan = plan;
@@ -516,7 +809,8 @@ export class InboundGuard {
     try {
       for (const f of [4, 6] as const) {
         // The block before its barrier (see apply).
-        for (const p of [this.#base, this.#base + 1, this.#base + 3, this.#base + 2]) {
+        const all = [this.#base - 2, this.#base - 1, this.#base, this.#base + 1];
+        for (const p of [...all, this.#base + 3, this.#base + 2]) {
           nl.deleteRulesAt(f, p);
         }
       }
@@ -525,6 +819,10 @@ export class InboundGuard {
     } finally {
       this.#installed = [];
       this.#slot = null;
+      this.#band = null;
+      this.#bandFamilies.clear();
+      this.#instances.clear();
+      this.#entries = [];
       if (this.#ownsSink) (this.#sink as Netlink).close();
       if (this.#ownsSink) this.#sink = null;
       this.#ownsSink = false;

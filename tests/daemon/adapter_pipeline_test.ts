@@ -1,15 +1,18 @@
 /**
  * UserspaceDataplaneAdapter under the daemon's pipelining: calls arrive
  * before earlier ones resolved, and must reach the Workers in call order;
- * a road-warrior gateway's client policies follow their SAs in one SPD push
- * per turn, and go before their SAs.
+ * a road-warrior gateway's client policies (SPD instances) are posted right
+ * after their SAs, one each, and go before their SAs.
  */
 import assert from "node:assert/strict";
 import { type RuntimePayload, UserspaceDataplaneAdapter } from "../../lib/daemon/adapters.ts";
-import type { Dataplane } from "../../lib/dataplane/dataplane.ts";
+import type { Dataplane, PolicyInstance } from "../../lib/dataplane/dataplane.ts";
 import type { SaSpec } from "../../lib/dataplane/sa_spec.ts";
 import type { SpdEntry } from "../../lib/db/spd.ts";
 import { clientSa, gatewaySpd, removeOut } from "./_gateway.ts";
+
+/** "esp:40961" -> "a001" (the adapter keys instances by the outbound SA). */
+const spiOf = (key: string) => Number(key.split(":")[1]).toString(16);
 
 /** Records what the adapter posts, in posting order; answers when the test says. */
 class PostedDataplane {
@@ -47,10 +50,14 @@ class PostedDataplane {
   removeSa(dir: "in" | "out", _proto: "esp" | "ah", spi: number) {
     return this.#post(`removeSa ${dir} ${spi.toString(16)}`).then(() => true);
   }
-  setPolicies(entries: SpdEntry[] | null) {
-    const clients = (entries ?? []).filter((e) => e.label?.startsWith("rw/intranet 10.3"))
-      .map((e) => e.label!.split(" ")[1]).join(",");
-    return this.#post(`setPolicies [${clients}]`);
+  setPolicies(entries: SpdEntry[] | null, instances: PolicyInstance[] = []) {
+    return this.#post(`setPolicies ${entries?.length} [${instances.map((i) => spiOf(i.key))}]`);
+  }
+  addPolicyInstance(i: PolicyInstance) {
+    return this.#post(`instance + ${spiOf(i.key)}`);
+  }
+  removePolicyInstance(key: string) {
+    return this.#post(`instance - ${spiOf(key)}`).then(() => true);
   }
   on() {
     return () => {};
@@ -75,10 +82,10 @@ async function gateway() {
 
 /*
  * Two clients' handshakes complete in one turn (nothing awaited in between):
- * their SAs are posted as the calls come, then one SPD push with both
- * clients' policies; a client leaving: its policy goes before its SA.
+ * their SAs are posted as the calls come, each outbound SA followed by its
+ * instance; a client leaving: its instance goes before its SA.
  */
-Deno.test("adapter pipeline: SAs posted in call order, one policy push after them, removal policy first", async () => {
+Deno.test("adapter pipeline: SAs posted in call order, each instance after its SA, removal policy first", async () => {
   const { a, fake } = await gateway();
   fake.auto = false;
   const calls = [
@@ -91,13 +98,13 @@ Deno.test("adapter pipeline: SAs posted in call order, one policy push after the
   assert.deepEqual(fake.posted, [
     "installSa in c001",
     "installSa out a001",
+    "instance + a001",
     "installSa in c002",
     "installSa out a002",
+    "instance + a002",
   ]);
   // Only inbound SAs wake their Worker at once (the IKE response waits for them).
   assert.deepEqual(fake.lazy, ["installSa out a001", "installSa out a002"]);
-  await Promise.resolve();
-  assert.deepEqual(fake.posted.slice(4), ["setPolicies [10.3.0.1,10.3.0.2]"]);
   let done = false;
   void Promise.all(calls.slice(1)).then(() => done = true);
   fake.answer("installSa in c001");
@@ -114,13 +121,12 @@ Deno.test("adapter pipeline: SAs posted in call order, one policy push after the
     a.removeSa(removeOut(1, 0xa001)),
     a.installSa(clientSa(3, "out", 0xa003)),
   ];
-  assert.deepEqual(fake.posted.slice(5), [
-    "setPolicies [10.3.0.2]",
+  assert.deepEqual(fake.posted.slice(6), [
+    "instance - a001",
     "removeSa out a001",
     "installSa out a003",
+    "instance + a003",
   ]);
-  await Promise.resolve();
-  assert.deepEqual(fake.posted.slice(8), ["setPolicies [10.3.0.2,10.3.0.3]"]);
   fake.answerAll();
   await Promise.all(more);
   await a.close();
@@ -130,13 +136,11 @@ Deno.test("adapter pipeline: a failed install takes its client's policy back and
   const { a, fake } = await gateway();
   fake.auto = false;
   const call = a.installSa(clientSa(4, "out", 0xa004));
-  await Promise.resolve();
-  assert.deepEqual(fake.posted, ["installSa out a004", "setPolicies [10.3.0.4]"]);
+  assert.deepEqual(fake.posted, ["installSa out a004", "instance + a004"]);
   fake.answer("installSa out a004", new Error("no room for another SA"));
   await assert.rejects(call, /no room for another SA/);
-  // The next turn's push has no policy for the SA that is not there.
-  await Promise.resolve();
-  assert.deepEqual(fake.posted.at(-1), "setPolicies []");
+  // The instance of the SA that is not there goes.
+  assert.deepEqual(fake.posted.at(-1), "instance - a004");
   fake.answerAll();
   await a.close();
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type RuntimePayload, UserspaceDataplaneAdapter } from "../../lib/daemon/adapters.ts";
-import type { Dataplane, DataplaneEvent } from "../../lib/dataplane/dataplane.ts";
+import type { Dataplane, DataplaneEvent, PolicyInstance } from "../../lib/dataplane/dataplane.ts";
 import type { Endpoint } from "../../lib/ikev2/effects.ts";
 import type { SaSpec } from "../../lib/dataplane/sa_spec.ts";
 import { Spd, type SpdEntry } from "../../lib/db/spd.ts";
@@ -18,6 +18,8 @@ class RecordingDataplane {
   sendResult = true;
   /** The last policy list and the order of SA/policy changes (gateway instances). */
   policies: SpdEntry[] | null = null;
+  /** SA instances of named entries, by key. */
+  instances = new Map<string, PolicyInstance>();
   inboundGuard: { rules: unknown[]; protoBlock: unknown[]; warnings: string[] } | null = null;
   order: string[] = [];
   installSa(spec: SaSpec) {
@@ -32,10 +34,20 @@ class RecordingDataplane {
     this.listener = l;
     return () => {};
   }
-  setPolicies(entries: SpdEntry[] | null) {
+  setPolicies(entries: SpdEntry[] | null, instances: PolicyInstance[] = []) {
     this.policies = entries;
-    this.order.push(`setPolicies ${entries?.length}`);
+    this.instances = new Map(instances.map((i) => [i.key, i]));
+    this.order.push(`setPolicies ${entries?.length} +${instances.length}`);
     return Promise.resolve();
+  }
+  addPolicyInstance(i: PolicyInstance) {
+    this.instances.set(i.key, i);
+    this.order.push(`addPolicyInstance ${i.key}`);
+    return Promise.resolve();
+  }
+  removePolicyInstance(key: string) {
+    this.order.push(`removePolicyInstance ${key}`);
+    return Promise.resolve(this.instances.delete(key));
   }
   sendIke(data: Uint8Array, remote: Uint8Array, port: number, raw: boolean) {
     this.calls.push(`sendIke [${[...data]}] ${remote.join(".")}:${port}${raw ? " raw" : ""}`);
@@ -124,11 +136,15 @@ Deno.test("UserspaceDataplaneAdapter: updateSa maps src/dst and UDP ports onto o
   await a.close();
 });
 
-function decide(spd: SpdEntry[] | null, dst: string): string {
-  const d = new Spd(spd ?? []).lookupOutbound(
+/** What the Worker's SPD (entries plus instances) decides for a packet to `dst`. */
+function decide(fake: RecordingDataplane, dst: string): string {
+  const spd = new Spd(fake.policies ?? []);
+  for (const i of fake.instances.values()) spd.addInstance(i.index, i.selectors);
+  const d = spd.lookupOutbound(
     packetTuple({ src: "10.1.0.1", dst, protocol: 1, direction: "outbound" }),
   );
-  return d.action === "protect" ? `protect ${d.entry?.label}` : d.action;
+  if (d.action !== "protect") return d.action;
+  return `protect ${d.entry?.label}${d.instance !== undefined ? " instance" : ""}`;
 }
 
 /*
@@ -139,16 +155,18 @@ function decide(spd: SpdEntry[] | null, dst: string): string {
 Deno.test("UserspaceDataplaneAdapter: a road-warrior gateway's clients each get a policy for their SA", async () => {
   const { a, fake, logs } = await adapter(gatewaySpd());
   const base = fake.policies!.length;
-  assert.equal(decide(fake.policies, "10.3.0.1"), "discard");
+  assert.equal(decide(fake, "10.3.0.1"), "discard");
 
   await a.installSa(clientSa(1, "in", 0xc001));
   await a.installSa(clientSa(1, "out", 0xa001));
   await a.installSa(clientSa(2, "out", 0xa002));
-  assert.equal(fake.policies!.length, base + 2);
-  assert.equal(decide(fake.policies, "10.3.0.1"), "protect rw/intranet 10.3.0.1");
-  assert.equal(decide(fake.policies, "10.3.0.2"), "protect rw/intranet 10.3.0.2");
-  assert.equal(decide(fake.policies, "10.3.0.3"), "discard");
-  assert.equal(decide(fake.policies, "10.2.0.1"), "discard");
+  // The configured list stays; each client SA adds one instance (no SPD rewrite).
+  assert.equal(fake.policies!.length, base);
+  assert.deepEqual([...fake.instances.keys()], [`esp:${0xa001}`, `esp:${0xa002}`]);
+  assert.equal(decide(fake, "10.3.0.1"), "protect rw/intranet instance");
+  assert.equal(decide(fake, "10.3.0.2"), "protect rw/intranet instance");
+  assert.equal(decide(fake, "10.3.0.3"), "discard");
+  assert.equal(decide(fake, "10.2.0.1"), "discard");
   // `ipsec spd` shows what is enforced: each client's instance just before the named entry.
   const table = a.spdTable();
   const at = (remote: string) => table.findIndex((r) => r.remote === remote);
@@ -165,25 +183,30 @@ Deno.test("UserspaceDataplaneAdapter: a road-warrior gateway's clients each get 
   assert.deepEqual(fake.order.slice(1, 4), [
     "installSa in c001",
     "installSa out a001",
-    `setPolicies ${base + 1}`,
+    `addPolicyInstance esp:${0xa001}`,
   ]);
 
   // A rekeyed SA of client 1 (installed before the old one goes) keeps the policy.
   await a.installSa(clientSa(1, "out", 0xa011));
   await a.removeSa(removeOut(1, 0xa001));
-  assert.equal(decide(fake.policies, "10.3.0.1"), "protect rw/intranet 10.3.0.1");
-  assert.deepEqual(fake.order.slice(-2), [`setPolicies ${base + 2}`, "removeSa out a001"]);
+  assert.equal(decide(fake, "10.3.0.1"), "protect rw/intranet instance");
+  assert.deepEqual(fake.order.slice(-2), [
+    `removePolicyInstance esp:${0xa001}`,
+    "removeSa out a001",
+  ]);
 
   // Client 1 leaves: traffic to its address is discarded, not acquired.
   await a.removeSa(removeOut(1, 0xa011));
-  assert.equal(decide(fake.policies, "10.3.0.1"), "discard");
-  assert.equal(decide(fake.policies, "10.3.0.2"), "protect rw/intranet 10.3.0.2");
+  assert.equal(decide(fake, "10.3.0.1"), "discard");
+  assert.equal(decide(fake, "10.3.0.2"), "protect rw/intranet instance");
   const acquired: string[] = [];
   a.onAcquire((x) => acquired.push(x.connectionName));
-  const index = fake.policies!.findIndex((e) => e.label === "rw/intranet 10.3.0.2");
+  const index = fake.policies!.findIndex((e) => e.name !== undefined);
   fake.listener!({
     type: "acquire",
     policyIndex: index,
+    label: fake.policies![index].label,
+    instance: true,
     src: "10.1.0.1",
     dst: "10.3.0.2",
     protocol: 1,
@@ -191,7 +214,10 @@ Deno.test("UserspaceDataplaneAdapter: a road-warrior gateway's clients each get 
     dstPort: 0,
   });
   assert.deepEqual(acquired, []);
-  assert.ok(logs.some((l) => /no SA for rw\/intranet 10\.3\.0\.2/.test(l)), logs.join("\n"));
+  assert.ok(
+    logs.some((l) => /no SA for rw\/intranet \(10\.1\.0\.1 -> 10\.3\.0\.2/.test(l)),
+    logs.join("\n"),
+  );
   await a.close();
 });
 
@@ -211,15 +237,25 @@ secrets:
   const before = fake.policies!.length;
   await a.installSa(clientSa(1, "out", 0xa001));
   assert.equal(fake.policies!.length, before);
-  assert.deepEqual(fake.order, [`setPolicies ${before}`, "installSa out a001"]);
+  assert.deepEqual(fake.order, [`setPolicies ${before} +0`, "installSa out a001"]);
   await a.close();
 });
 
 Deno.test("UserspaceDataplaneAdapter: inbound guard warnings are logged once, not per policy change", async () => {
   const { a, fake, logs } = await adapter(gatewaySpd());
   fake.inboundGuard = { rules: [], protoBlock: [], warnings: ["ICMP type 8 widened to ICMP"] };
+  const reload = () =>
+    a.configure(
+      { engine: { connections: [] }, spd: gatewaySpd(), dataplane: {} } as RuntimePayload,
+    );
+  await reload();
   await a.installSa(clientSa(1, "out", 0xa001));
+  await reload();
+  // A reload hands over the clients' instances with the new list, in one message.
+  assert.match(fake.order.at(-1)!, /^setPolicies \d+ \+1$/);
+  assert.equal(fake.instances.size, 1);
   await a.installSa(clientSa(2, "out", 0xa002));
+  await reload();
   const warned = logs.filter((l) => l === "inbound guard: ICMP type 8 widened to ICMP");
   assert.equal(warned.length, 1, logs.join("\n"));
   await a.close();

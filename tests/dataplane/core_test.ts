@@ -3,6 +3,7 @@ import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { ipToBytes, parseIp } from "../../lib/db/address.ts";
 import { ANY_PORT, parseAddressSelector, type Selector } from "../../lib/db/selector.ts";
 import type { SpdEntry } from "../../lib/db/spd.ts";
+import { parseIdentityPattern } from "../../lib/db/identity.ts";
 import { writeIpv4Header } from "../../lib/ip/ipv4.ts";
 import { type CoreIo, DataplaneCore, type DataplaneEvent } from "../../lib/dataplane/core.ts";
 import { buildProcessor, type SaSpec, SaSpecError } from "../../lib/dataplane/sa_spec.ts";
@@ -424,4 +425,57 @@ Deno.test("DataplaneCore: outboundFrame() cuts a TUN super-packet into ESP packe
   a.outboundFrame(bad);
   assert.equal(a.drops["offload-malformed"], 1);
   assert.equal(ioA.sent.length, 8);
+});
+
+/*
+ * A gateway's named entry matches no packet itself; an SA's instance makes
+ * it match that SA's selectors (one change per SA, no SPD rebuild).
+ */
+Deno.test("DataplaneCore: SPD instances of a named entry come and go one at a time", () => {
+  const { a, ioA } = pair();
+  const named: SpdEntry = {
+    label: "rw",
+    name: parseIdentityPattern("*@example.com"),
+    selectors: [sel("10.1.0.0/24", "10.2.0.0/16")],
+    action: "protect",
+    processing: { protocol: "esp", mode: "tunnel", proposals: [] },
+  };
+  a.setPolicies([named]);
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(a.drops["no-policy"], 1, "the named entry alone matches nothing");
+
+  const out = spec("out", { selectors: [sel("10.1.0.0/24", "10.2.0.7")] });
+  a.installSa(out, buildProcessor(out, backend));
+  a.addPolicyInstance({ key: "esp:1001", index: 0, selectors: out.selectors! });
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(ioA.sent.length, 1);
+  assert.equal(spiOf(ioA.sent[0].packet), 0x1001);
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.8"));
+  assert.equal(a.drops["no-policy"], 2, "another client's address has no instance");
+
+  // Its SA gone first: the instance still matches, the packet waits and the
+  // acquire says it is an instance's (the daemon lets the peer bring it back).
+  a.removeSa("out", "esp", 0x1001);
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(ioA.sent.length, 1);
+  const acq = ioA.events.find((e) => e.type === "acquire");
+  assert.ok(acq && acq.type === "acquire" && acq.instance === true && acq.policyIndex === 0);
+  assert.equal(a.queued, 1);
+
+  // The instance goes: its queued packet with it, new ones find no policy.
+  assert.equal(a.removePolicyInstance("esp:1001"), true);
+  assert.equal(a.removePolicyInstance("esp:1001"), false);
+  assert.equal(a.queued, 0);
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(a.drops["no-policy"], 3);
+
+  // A new SPD comes with the instances it keeps.
+  a.installSa(out, buildProcessor(out, backend));
+  a.setPolicies([named], [{ key: "esp:1001", index: 0, selectors: out.selectors! }]);
+  a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  assert.equal(ioA.sent.length, 2);
+  // An instance of an entry that is not PROTECT is refused; nothing changes.
+  a.setPolicies([{ ...named, action: "discard", processing: undefined }]);
+  assert.throws(() => a.addPolicyInstance({ key: "k", index: 0, selectors: out.selectors! }));
+  assert.throws(() => a.addPolicyInstance({ key: "k", index: 5, selectors: out.selectors! }));
 });

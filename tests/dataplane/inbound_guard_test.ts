@@ -20,6 +20,7 @@ import {
   type Selector,
 } from "../../lib/db/selector.ts";
 import { Spd, type SpdEntry } from "../../lib/db/spd.ts";
+import { parseIdentityPattern } from "../../lib/db/identity.ts";
 import { randomEntries, randomPacket, Rng } from "../db/_random_policy.ts";
 import { siteConfig } from "../netns/_tunnel.ts";
 
@@ -455,4 +456,149 @@ Deno.test("InboundGuard: leftovers of a crashed run are flushed and the local ru
   ]);
   guard.remove();
   assert.deepEqual(sink.show(4), ["0: from all lookup 255"]);
+});
+
+/** The kernel's walk over everything in `sink` (priority order, then insertion order). */
+function sinkDrops(sink: FakeSink, t: PacketTuple, iif: string): boolean {
+  const ports = hasPorts(t.protocol);
+  const sport = ports ? t.remotePort : 0;
+  const dport = ports ? t.localPort : 0;
+  const all = [...sink.rules].filter((r) => r.family === t.version)
+    .sort((a, b) => a.priority - b.priority); // stable: insertion order within a priority
+  for (let i = 0; i < all.length; i++) {
+    const r = all[i];
+    if (r.iif !== undefined && r.iif !== iif) continue;
+    if (!inPrefix(r.from, t.remoteAddress, t.version)) continue;
+    if (!inPrefix(r.to, t.localAddress, t.version)) continue;
+    if (r.ipProto !== undefined && r.ipProto !== t.protocol) continue;
+    if (r.sport && (sport < r.sport[0] || sport > r.sport[1])) continue;
+    if (r.dport && (dport < r.dport[0] || dport > r.dport[1])) continue;
+    if (r.table !== undefined) return false; // lookup local: delivered
+    if (r.action === "blackhole") return true;
+    const next = all.findIndex((x) => x.priority === r.goto);
+    if (next < 0) return false;
+    i = next - 1;
+  }
+  return false;
+}
+
+const clientTuple = (remote: string, protocol = 17, localPort = 53): PacketTuple => ({
+  version: 4,
+  localAddress: parseIp("10.1.0.5")!.value as number,
+  remoteAddress: parseIp(remote)!.value as number,
+  protocol,
+  localPort: hasPorts(protocol) ? localPort : OPAQUE,
+  remotePort: hasPorts(protocol) ? 40000 : OPAQUE,
+});
+
+/*
+ * A road-warrior gateway: each client SA's instance of the named entry is
+ * one rule added or deleted in the instance band (98/99), not a rewrite of
+ * the whole set, and the rules decide like the SPD with its instances.
+ */
+Deno.test("InboundGuard: SA instances of a named entry are one rule each in the band, decided like the SPD", () => {
+  const named: SpdEntry = {
+    label: "rw",
+    name: parseIdentityPattern("*@example.com"),
+    selectors: [
+      sel({
+        localAddress: v4("10.1.0.0", "10.1.255.255"),
+        remoteAddress: v4("10.3.0.0", "10.3.255.255"),
+      }),
+    ],
+    action: "protect",
+    processing: { ...PROTECT, mode: "tunnel" },
+  };
+  const entries: SpdEntry[] = [
+    // Earlier BYPASS that overlaps no client: instances may go to the band.
+    { selectors: [sel({ remoteAddress: v4("10.9.0.0", "10.9.255.255") })], action: "bypass" },
+    named,
+  ];
+  const client = (n: number) => ({
+    key: `esp:${n}`,
+    index: 1,
+    selectors: [
+      sel({
+        localAddress: v4("10.1.0.0", "10.1.255.255"),
+        remoteAddress: v4(`10.3.0.${n}`, `10.3.0.${n}`),
+      }),
+    ],
+  });
+  const sink = new FakeSink();
+  const guard = new InboundGuard({ tunName: "ipsec0" }, sink);
+  guard.apply(entries, [client(1)]);
+  assert.deepEqual(guard.instanceCount, { band: 1, slot: 0 });
+  assert.ok(
+    sink.show(4).includes("98: from 10.3.0.1/32 to 10.1.0.0/16 goto 103"),
+    sink.show(4).join("\n"),
+  );
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.1"), "va"), true);
+  assert.equal(
+    sinkDrops(sink, clientTuple("10.3.0.1"), "ipsec0"),
+    false,
+    "decrypted traffic passes",
+  );
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.1", 50), "va"), false, "ESP passes");
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.1", 17, 500), "va"), false, "IKE passes");
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.2"), "va"), false);
+
+  // One client more, one client less: one rule each.
+  sink.calls = [];
+  guard.addInstance(client(2));
+  assert.deepEqual(sink.calls, ["add* v4 98: from 10.3.0.2/32 to 10.1.0.0/16 goto 103"]);
+  sink.calls = [];
+  assert.equal(guard.removeInstance("esp:1"), true);
+  assert.equal(guard.removeInstance("esp:1"), false);
+  assert.deepEqual(sink.calls, ["del v4 98: from 10.3.0.1/32 to 10.1.0.0/16 goto 103"]);
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.1"), "va"), false);
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.2"), "va"), true);
+
+  // Against the SPD with the same instances, over many packets.
+  const spd = new Spd(entries);
+  spd.addInstance(1, client(2).selectors);
+  for (const remote of ["10.3.0.1", "10.3.0.2", "10.9.0.1", "10.4.0.1"]) {
+    for (const [proto, port] of [[17, 53], [6, 22], [1, 0], [47, 0]]) {
+      const t = clientTuple(remote, proto, port);
+      const d = spd.lookupInbound(t);
+      assert.equal(
+        sinkDrops(sink, t, "va"),
+        d.action !== "bypass" && d.index >= 0,
+        `${remote} ${proto}`,
+      );
+    }
+  }
+
+  // A reload moves the band make-before-break (98 -> 99) with the instances given.
+  guard.apply(entries, [client(2), client(3)]);
+  assert.ok(!sink.show(4).some((r) => r.startsWith("98:")));
+  assert.equal(sink.show(4).filter((r) => r.startsWith("99: from 10.3.0.")).length, 2);
+
+  // An earlier BYPASS overlapping the clients (DNS from the pool): instances
+  // then sit at their entry's place in the slot, exact, and DNS passes.
+  const dns: SpdEntry = {
+    selectors: [
+      sel({
+        remoteAddress: v4("10.3.0.0", "10.3.0.255"),
+        protocol: 17,
+        localPort: { kind: "range", start: 53, end: 53 },
+      }),
+    ],
+    action: "bypass",
+  };
+  guard.apply([dns, named], [client(2)]);
+  assert.deepEqual(guard.instanceCount, { band: 0, slot: 1 });
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.2", 17, 53), "va"), false);
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.2", 6, 22), "va"), true);
+  guard.addInstance(client(4)); // the whole set again, still exact
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.4", 6, 22), "va"), true);
+  assert.equal(sinkDrops(sink, clientTuple("10.3.0.4", 17, 53), "va"), false);
+
+  // Refused: an instance of an entry that is not PROTECT; nothing changes.
+  const before = sink.show(4);
+  assert.throws(() => guard.addInstance({ ...client(5), index: 0 }), InboundGuardError);
+  assert.deepEqual(sink.show(4), before);
+
+  guard.remove();
+  assert.deepEqual(sink.show(4), ["0: from all lookup 255"]);
+  assert.deepEqual(sink.exposed, []);
 });
