@@ -237,7 +237,8 @@ export class EspSa extends IpsecSa {
   readonly #aad: Uint8Array;
   readonly #seqHi = new Uint8Array(4);
   readonly #mac: Uint8Array;
-  readonly #pool = new Uint8Array(RNG_POOL);
+  /** Random bytes for IVs and dummy packets, allocated on first use (AEAD SAs never need it). */
+  #pool: Uint8Array = NO_BYTES;
   #poolPos = RNG_POOL;
   readonly #seal?: SealInPlace;
   readonly #open?: OpenInPlace;
@@ -354,6 +355,7 @@ export class EspSa extends IpsecSa {
   /** Writes `n` random bytes to `out[at..at+n)` from the pool (no view). */
   #randomInto(out: Uint8Array, at: number, n: number): void {
     if (this.#poolPos + n > RNG_POOL) {
+      if (this.#pool.length === 0) this.#pool = new Uint8Array(RNG_POOL);
       this.#rng(this.#pool);
       this.#poolPos = 0;
     }
@@ -365,6 +367,7 @@ export class EspSa extends IpsecSa {
 
   #random(n: number): Uint8Array {
     if (this.#poolPos + n > RNG_POOL) {
+      if (this.#pool.length === 0) this.#pool = new Uint8Array(RNG_POOL);
       this.#rng(this.#pool);
       this.#poolPos = 0;
     }
