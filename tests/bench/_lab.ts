@@ -115,6 +115,8 @@ export interface OurYamlOptions {
   anyRemote?: boolean;
   /** Force ESP in UDP 4500 like strongSwan's kernel-libipsec. */
   encap?: boolean;
+  /** Responder only: lease virtual IPs from this range (remote_ts dynamic). */
+  pool?: string;
 }
 
 /** Our daemon's YAML (the format of examples/site_to_site.yaml) for one PSK side. */
@@ -122,7 +124,9 @@ export function ourYaml(o: OurYamlOptions): string {
   return `connections:
   bench:
     local_addrs: [${o.me.outer}]
-${o.anyRemote ? "" : `    remote_addrs: [${o.peer.outer}]\n`}    proposals: [${o.ike}]
+${o.anyRemote ? "" : `    remote_addrs: [${o.peer.outer}]\n`}${
+    o.pool ? "    pools: bench_pool\n" : ""
+  }    proposals: [${o.ike}]
     encap: ${o.encap ? "yes" : "no"}
     dpd_delay: 0s
     local:
@@ -135,10 +139,10 @@ ${o.anyRemote ? "" : `    remote_addrs: [${o.peer.outer}]\n`}    proposals: [${o
       bench:
         mode: tunnel
         local_ts: [${o.me.net}]
-        remote_ts: [${o.peer.net}]
+        remote_ts: [${o.pool ? "dynamic" : o.peer.net}]
         esp_proposals: [${o.esp}]
         start_action: none
-secrets:
+${o.pool ? `pools:\n  bench_pool:\n    addrs: ${o.pool}\n` : ""}secrets:
   bench-psk:
     id: [${o.me.id}, ${o.peer.id}]
     secret: "${o.psk}"

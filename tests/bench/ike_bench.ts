@@ -80,7 +80,15 @@ const ESP_PROPOSAL = "aes256gcm16";
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-type Auth = "psk" | "ecdsa";
+/**
+ * How the load generator's clients authenticate: PSK, ECDSA certificates,
+ * or PSK as road warriors that each get a virtual IP from the responder's
+ * pool (`psk-vip`: every client SA then brings its own SPD instance on a
+ * gateway, lib/db/spd.ts addInstance).
+ */
+type Auth = "psk" | "ecdsa" | "psk-vip";
+/** The responder's pool for `psk-vip` (room for every handshake of a run). */
+const VIP_POOL = "10.200.0.0/16";
 
 // ---------------------------------------------------------------------------
 // Configurations
@@ -151,6 +159,18 @@ function engineConfigs(
   const a = { ...base.alice, secrets };
   const b = { ...base.bob, secrets, cookieThreshold: 1_000_000 };
   if (auth === "psk") return { a, b };
+  if (auth === "psk-vip") {
+    // A road warrior: asks for a virtual IP; its side of the child is that address.
+    const rw = {
+      ...a,
+      connections: a.connections.map((c) => ({
+        ...c,
+        vips: ["0.0.0.0"],
+        children: c.children.map((ch) => ({ ...ch, localTs: ["dynamic"] })),
+      })),
+    };
+    return { a: rw, b };
+  }
   const read = (f: string) => Deno.readFileSync(`${pkiDir}/${f}`);
   const ca = read("ca.der");
   const withCerts = (cfg: EngineConfig, me: "a" | "b"): EngineConfig => ({
@@ -174,14 +194,17 @@ function engineConfigs(
 function charonConf(role: "initiator" | "responder", auth: Auth): string {
   const [me, peer] = role === "initiator" ? [A, B] : [B, A];
   const tag = role === "initiator" ? "a" : "b";
-  const local = auth === "psk" ? "auth = psk" : `auth = pubkey\n      certs = ${tag}.der`;
-  const remote = auth === "psk" ? "auth = psk" : "auth = pubkey";
+  const psk = auth !== "ecdsa";
+  const vip = auth === "psk-vip" && role === "responder";
+  const local = psk ? "auth = psk" : `auth = pubkey\n      certs = ${tag}.der`;
+  const remote = psk ? "auth = psk" : "auth = pubkey";
   return `connections {
   bench {
     version = 2
     local_addrs = ${me.outer}
     ${role === "initiator" ? `remote_addrs = ${peer.outer}` : ""}
     proposals = ${IKE_PROPOSAL}
+    ${vip ? "pools = bench_pool" : ""}
     unique = never
     dpd_delay = 0
     send_cert = always
@@ -196,14 +219,14 @@ function charonConf(role: "initiator" | "responder", auth: Auth): string {
     children {
       bench {
         local_ts = ${me.net}
-        remote_ts = ${peer.net}
+        remote_ts = ${vip ? "dynamic" : peer.net}
         esp_proposals = ${ESP_PROPOSAL}
       }
     }
   }
 }
-${
-    auth === "psk"
+${vip ? `pools {\n  bench_pool {\n    addrs = ${VIP_POOL}\n  }\n}\n` : ""}${
+    psk
       ? `secrets {\n  ike-bench {\n    id-1 = ${A.id}\n    id-2 = ${B.id}\n    secret = "${PSK}"\n  }\n}\n`
       : ""
   }`;
@@ -544,12 +567,22 @@ async function startDaemon(
   ns: string,
   dir: string,
   root = ROOT,
+  auth: Auth = "psk",
 ): Promise<Deno.ChildProcess> {
   const ipsec = [Deno.execPath(), "run", "-A", `${ROOT}cli/main.ts`];
   const extra = (Deno.env.get("BENCH_IKE_DAEMON_FLAGS") ?? "").split(" ").filter(Boolean);
+  const pool = auth === "psk-vip" ? VIP_POOL : undefined;
   await Deno.writeTextFile(
     `${dir}/b.yaml`,
-    ourYaml({ me: B, peer: A, ike: IKE_PROPOSAL, esp: ESP_PROPOSAL, psk: PSK, anyRemote: true }),
+    ourYaml({
+      me: B,
+      peer: A,
+      ike: IKE_PROPOSAL,
+      esp: ESP_PROPOSAL,
+      psk: PSK,
+      anyRemote: true,
+      pool,
+    }),
   );
   const socket = ["--socket", `${dir}/b.sock`];
   const child = lab.spawnIn(ns, [
@@ -613,9 +646,9 @@ async function againstResponder(
     if (responder === "strongswan") {
       charon = await startCharon(b, `${dir}/b`, "responder", auth, pkiDir);
     } else if (responder === "deno-ipsec daemon") {
-      daemon = await startDaemon(lab, b, dir);
+      daemon = await startDaemon(lab, b, dir, ROOT, auth);
     } else if (responder === "deno-ipsec daemon baseline") {
-      daemon = await startDaemon(lab, b, dir, BASELINE);
+      daemon = await startDaemon(lab, b, dir, BASELINE, auth);
     } else {
       const child = lab.spawnIn(b, [
         Deno.execPath(),
@@ -761,7 +794,8 @@ async function memory(): Promise<void> {
 
 /**
  * BENCH_IKE_ONLY=load-psk runs only the PSK responder rates (engine, daemon,
- * charon), e.g. to profile the daemon.
+ * charon; then daemon and charon handing out virtual IPs), e.g. to profile
+ * the daemon.
  */
 const LOAD_ONLY = Deno.env.get("BENCH_IKE_ONLY") === "load-psk";
 /**
@@ -796,7 +830,10 @@ function mergeRounds(all: readonly BenchRow[], rounds: number): BenchRow[] {
   });
 }
 
-/** The PSK responder rates, ROUNDS times interleaved (see {@link ROUNDS}). */
+/**
+ * The PSK responder rates, ROUNDS times interleaved (see {@link ROUNDS}),
+ * without and with virtual IPs for the clients (`psk-vip`).
+ */
 async function pskResponders(pkiDir: string): Promise<void> {
   const from = rows.length;
   for (let i = 0; i < ROUNDS; i++) {
@@ -807,6 +844,10 @@ async function pskResponders(pkiDir: string): Promise<void> {
       "strongswan",
     ];
     for (const r of responders) await againstResponder(r, "psk", pkiDir);
+    // Road warriors with virtual IPs: a gateway's per-client SPD instances (not the engine alone).
+    for (const r of responders) {
+      if (r !== "deno-ipsec") await againstResponder(r, "psk-vip", pkiDir);
+    }
   }
   rows.push(...mergeRounds(rows.splice(from), ROUNDS));
 }
