@@ -53,6 +53,38 @@ Deno.test("AddressPools leases IPv6 addresses from a prefix, skipping the anycas
   );
 });
 
+// A gateway with thousands of clients: every lease takes the lowest address
+// never owned, owners get theirs back, and an owner's addresses follow it
+// when they are handed to someone else (checked against a plain model).
+Deno.test("AddressPools: many clients, reconnects and reuse keep the leasing rules", () => {
+  const pools = new AddressPools([{ name: "p", range: "10.200.0.0/18" }]); // 16,382 usable
+  const n = 5000;
+  const got = new Map<string, string>();
+  for (let i = 0; i < n; i++) got.set(`c${i}`, pools.lease("p", `c${i}`)!);
+  assert.equal(new Set(got.values()).size, n);
+  assert.equal(got.get("c0"), "10.200.0.1");
+  assert.equal(got.get(`c${n - 1}`), `10.200.19.136`); // the 5000th host address
+  // Half of them go offline and come back: each gets its own address again.
+  for (let i = 0; i < n; i += 2) pools.release("p", got.get(`c${i}`)!);
+  assert.equal(pools.inUse("p").length, n / 2);
+  for (let i = n - 2; i >= 0; i -= 2) assert.equal(pools.lease("p", `c${i}`), got.get(`c${i}`));
+  // A newcomer takes the next never-owned address, not an offline client's.
+  pools.release("p", got.get("c1")!);
+  assert.equal(pools.lease("p", "new"), "10.200.19.137");
+  assert.equal(pools.lease("p", "c1"), got.get("c1"));
+
+  // Exhausted: someone else's offline address is reused; it is then the new owner's.
+  const small = new AddressPools([{ name: "s", range: "10.9.0.0/30" }]);
+  assert.equal(small.lease("s", "a"), "10.9.0.1");
+  assert.equal(small.lease("s", "b"), "10.9.0.2");
+  small.release("s", "10.9.0.1");
+  assert.equal(small.lease("s", "c"), "10.9.0.1");
+  small.release("s", "10.9.0.1");
+  assert.equal(small.lease("s", "a"), "10.9.0.1", "a's old address, now free again");
+  small.release("s", "10.9.0.1");
+  assert.equal(small.lease("s", "c"), "10.9.0.1", "reused once more for c (nothing else is free)");
+});
+
 Deno.test("AddressPools handles IPv6 ranges and keeps families apart", () => {
   const pools = new AddressPools([
     { name: "v4", range: "10.3.0.0/30" },
