@@ -447,11 +447,12 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     this.#instances.set(key, { connection: sa.connectionName, child: sa.childName, sa });
     let policy: Promise<void>;
     try {
+      // With its SA, at the Worker's next wake-up (before the next packet it handles).
       policy = this.#need().addPolicyInstance({
         key,
         index: this.#namedIndex(sa.connectionName, sa.childName),
         selectors: tsListsToSelectors(sa.localTs, sa.remoteTs),
-      });
+      }, { wake: false });
     } catch (e) {
       policy = Promise.reject(e);
     }

@@ -659,9 +659,14 @@ export class Dataplane {
    * of the current SPD: outbound packets within the SA's selectors get that
    * entry's PROTECT (then the SA), and the inbound guard drops them arriving
    * in clear. One change per SA, however many clients a gateway has.
+   * `wake: false` as for {@link installSa} (applied before the next packet
+   * the Worker handles).
    */
-  async addPolicyInstance(instance: PolicyInstance): Promise<void> {
-    await this.#request<void>("out", { type: "addPolicyInstance", instance });
+  async addPolicyInstance(
+    instance: PolicyInstance,
+    opts: { wake?: boolean } = {},
+  ): Promise<void> {
+    await this.#request<void>("out", { type: "addPolicyInstance", instance }, opts.wake ?? true);
     if (this.#guard && !this.#stopped) this.#guard.addInstance(instance);
   }
 

@@ -53,8 +53,10 @@ class PostedDataplane {
   setPolicies(entries: SpdEntry[] | null, instances: PolicyInstance[] = []) {
     return this.#post(`setPolicies ${entries?.length} [${instances.map((i) => spiOf(i.key))}]`);
   }
-  addPolicyInstance(i: PolicyInstance) {
-    return this.#post(`instance + ${spiOf(i.key)}`);
+  addPolicyInstance(i: PolicyInstance, opts: { wake?: boolean } = {}) {
+    const call = `instance + ${spiOf(i.key)}`;
+    if (opts.wake === false) this.lazy.push(call);
+    return this.#post(call);
   }
   removePolicyInstance(key: string) {
     return this.#post(`instance - ${spiOf(key)}`).then(() => true);
@@ -103,8 +105,14 @@ Deno.test("adapter pipeline: SAs posted in call order, each instance after its S
     "installSa out a002",
     "instance + a002",
   ]);
-  // Only inbound SAs wake their Worker at once (the IKE response waits for them).
-  assert.deepEqual(fake.lazy, ["installSa out a001", "installSa out a002"]);
+  // Only inbound SAs wake their Worker at once (the IKE response waits for them);
+  // an outbound SA and its instance go together at the Worker's next wake-up.
+  assert.deepEqual(fake.lazy, [
+    "installSa out a001",
+    "instance + a001",
+    "installSa out a002",
+    "instance + a002",
+  ]);
   let done = false;
   void Promise.all(calls.slice(1)).then(() => done = true);
   fake.answer("installSa in c001");
