@@ -55,8 +55,8 @@ interface Pool {
   readonly last: bigint;
   /** address -> owner identity; owners keep their address while offline. */
   readonly owners: Map<bigint, string>;
-  /** owner identity -> its addresses, in leasing order (the index of `owners`). */
-  readonly byOwner: Map<string, bigint[]>;
+  /** owner identity -> its addresses not in use (it gets one of them back first). */
+  readonly offlineOf: Map<string, Set<bigint>>;
   /** addresses in use. */
   readonly online: Set<bigint>;
   /**
@@ -110,7 +110,7 @@ export class AddressPools {
         config: c,
         ...r,
         owners: new Map(),
-        byOwner: new Map(),
+        offlineOf: new Map(),
         online: new Set(),
         cursor: r.first,
       });
@@ -128,22 +128,18 @@ export class AddressPools {
     if (!p) return undefined;
     const take = (a: bigint) => {
       const before = p.owners.get(a);
-      if (before !== owner) {
-        if (before !== undefined) {
-          const left = p.byOwner.get(before)!.filter((x) => x !== a);
-          if (left.length) p.byOwner.set(before, left);
-          else p.byOwner.delete(before);
-        }
-        p.owners.set(a, owner);
-        const mine = p.byOwner.get(owner);
-        if (mine) mine.push(a);
-        else p.byOwner.set(owner, [a]);
+      if (before !== undefined) {
+        const off = p.offlineOf.get(before);
+        off?.delete(a);
+        if (off?.size === 0) p.offlineOf.delete(before);
       }
+      p.owners.set(a, owner);
       p.online.add(a);
       return format(p.version, a);
     };
     // The owner's own address back first (the same identity keeps its IP).
-    for (const a of p.byOwner.get(owner) ?? []) if (!p.online.has(a)) return take(a);
+    const mine = p.offlineOf.get(owner);
+    if (mine) return take(mine.values().next().value!);
     while (p.cursor <= p.last && p.owners.has(p.cursor)) p.cursor++;
     if (p.cursor <= p.last) return take(p.cursor);
     // Exhausted: reuse an offline address of someone else.
@@ -173,7 +169,13 @@ export class AddressPools {
   release(name: string, address: string): void {
     const p = this.#pools.get(name);
     const a = parseIp(address);
-    if (p && a?.version === p.version) p.online.delete(BigInt(a.value));
+    if (!p || a?.version !== p.version) return;
+    const v = BigInt(a.value);
+    if (!p.online.delete(v)) return;
+    const owner = p.owners.get(v)!;
+    const off = p.offlineOf.get(owner);
+    if (off) off.add(v);
+    else p.offlineOf.set(owner, new Set([v]));
   }
 
   /** DNS servers of pool `name`. */

@@ -73,6 +73,20 @@ Deno.test("AddressPools: many clients, reconnects and reuse keep the leasing rul
   assert.equal(pools.lease("p", "new"), "10.200.19.137");
   assert.equal(pools.lease("p", "c1"), got.get("c1"));
 
+  // One identity on many devices (a shared PSK identity): one address per SA,
+  // and a free one of its own when it has one.
+  const shared = new AddressPools([{ name: "s", range: "10.8.0.0/24" }]);
+  assert.deepEqual([1, 2, 3].map(() => shared.lease("s", "team")), [
+    "10.8.0.1",
+    "10.8.0.2",
+    "10.8.0.3",
+  ]);
+  shared.release("s", "10.8.0.2");
+  shared.release("s", "10.8.0.2"); // twice: no harm
+  assert.equal(shared.lease("s", "other"), "10.8.0.4");
+  assert.equal(shared.lease("s", "team"), "10.8.0.2");
+  assert.equal(shared.lease("s", "team"), "10.8.0.5");
+
   // Exhausted: someone else's offline address is reused; it is then the new owner's.
   const small = new AddressPools([{ name: "s", range: "10.9.0.0/30" }]);
   assert.equal(small.lease("s", "a"), "10.9.0.1");
