@@ -540,6 +540,10 @@ export class Daemon<P = unknown> {
     if (this.#stopping || !engine.ikeSas || !engine.updateAddresses || !engine.setLocalAddresses) {
       return;
     }
+    // A wildcard listener binds each address too (answers leave from the address asked).
+    this.#transport.setLocalAddresses?.(addresses).catch((err) =>
+      this.#log("warn", "net", `IKE sockets for our addresses: ${errorMessage(err)}`)
+    );
     let plan;
     try {
       const sas = engine.ikeSas().map((s) => {

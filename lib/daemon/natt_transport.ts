@@ -97,6 +97,10 @@ export class NattIkeTransport implements IkeTransport {
     return this.#o.ike.send(bytes, from, to, raw);
   }
 
+  setLocalAddresses(addresses: readonly string[]): Promise<void> {
+    return this.#o.ike.setLocalAddresses?.(addresses) ?? Promise.resolve();
+  }
+
   close(): void {
     this.#o.encap?.onIke(null);
     this.#o.ike.close();

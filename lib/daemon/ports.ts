@@ -231,6 +231,12 @@ export interface IkeTransport {
    * `raw` bytes (a NAT-T keepalive) go out as they are.
    */
   send(bytes: Uint8Array, from: Endpoint, to: Endpoint, raw?: boolean): Promise<void>;
+  /**
+   * Our addresses (from the address monitor, on every poll): a transport
+   * listening on the wildcard binds each of them as well, so that a request
+   * to one of them is answered from it.
+   */
+  setLocalAddresses?(addresses: readonly string[]): Promise<void>;
   close(): void;
 }
 

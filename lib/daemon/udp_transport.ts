@@ -9,11 +9,21 @@
  * (`bindNatt: false`, see lib/daemon/natt_transport.ts): ESP-in-UDP must
  * reach its Workers, and only one socket can own the port.
  *
+ * Listening on the wildcard, a request sent to one of several addresses of
+ * this host must be answered from that address (the peer's NAT detection
+ * hashes it, and firewalls expect it), which a wildcard socket cannot tell
+ * or do. So besides the wildcard sockets, each of our addresses gets its own
+ * socket ({@linkcode UdpIkeTransport.setLocalAddresses}, fed by the address
+ * monitor): the kernel delivers to the most specific one, and what it
+ * receives is answered through it. All of them set SO_REUSEADDR, which lets
+ * the specific binds share the port with the wildcard.
+ *
  * @module
  */
 import dgram from "node:dgram";
 import type { Endpoint } from "../ikev2/effects.ts";
 import type { IkeTransport } from "./ports.ts";
+import { isWildcardAddress } from "./route_source.ts";
 
 /** The IKE port. */
 export const IKE_PORT = 500;
@@ -63,6 +73,8 @@ interface Bound {
   readonly socket: dgram.Socket;
   readonly local: Endpoint;
   readonly natt: boolean;
+  /** Bound to one of our addresses next to the wildcard (see setLocalAddresses). */
+  readonly specific?: boolean;
 }
 
 /**
@@ -77,6 +89,9 @@ interface Bound {
 export class UdpIkeTransport implements IkeTransport {
   #opts: UdpIkeTransportOptions;
   #bound: Bound[] = [];
+  #onMessage: ((bytes: Uint8Array, from: Endpoint, to: Endpoint) => void) | null = null;
+  /** Addresses with sockets of their own (or being bound), wildcard listening only. */
+  #specific = new Set<string>();
 
   constructor(opts: UdpIkeTransportOptions) {
     this.#opts = opts;
@@ -91,11 +106,10 @@ export class UdpIkeTransport implements IkeTransport {
     onMessage: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => void,
   ): Promise<void> {
     const addrs = this.#opts.addresses.length > 0 ? this.#opts.addresses : ["0.0.0.0", "::"];
-    const ports: [number, boolean][] = [[this.#opts.ikePort ?? IKE_PORT, false]];
-    if (this.#opts.bindNatt ?? true) ports.push([this.#opts.nattPort ?? NATT_PORT, true]);
+    this.#onMessage = onMessage;
     try {
       for (const address of addrs) {
-        for (const [port, natt] of ports) {
+        for (const [port, natt] of this.#ports()) {
           this.#bound.push(await this.#bind(address, port, natt, onMessage));
         }
       }
@@ -105,14 +119,68 @@ export class UdpIkeTransport implements IkeTransport {
     }
   }
 
+  #ports(): [number, boolean][] {
+    // The ports actually bound (0 asks the kernel; the wildcard's port is then the one).
+    const ike = this.#bound.find((b) => !b.natt && !b.specific)?.local.port;
+    const natt = this.#bound.find((b) => b.natt && !b.specific)?.local.port;
+    const ports: [number, boolean][] = [[ike ?? this.#opts.ikePort ?? IKE_PORT, false]];
+    if (this.#opts.bindNatt ?? true) ports.push([natt ?? this.#opts.nattPort ?? NATT_PORT, true]);
+    return ports;
+  }
+
+  /**
+   * Our addresses now (wildcard listening only; otherwise a no-op): each
+   * gets sockets of its own on the IKE ports, and those of addresses that
+   * went away are closed. An address that cannot be bound yet (an IPv6
+   * address still in duplicate address detection) is tried again on the
+   * next call; meanwhile the wildcard socket serves it as before.
+   */
+  async setLocalAddresses(addresses: readonly string[]): Promise<void> {
+    if (this.#opts.addresses.length > 0 || !this.#onMessage) return;
+    const want = new Set(addresses.filter((a) => !isWildcardAddress(a)));
+    for (const b of [...this.#bound]) {
+      if (b.specific && !want.has(b.local.address)) {
+        this.#bound = this.#bound.filter((x) => x !== b);
+        this.#specific.delete(b.local.address);
+        try {
+          b.socket.close();
+        } catch { /* already closed */ }
+      }
+    }
+    const onMessage = this.#onMessage;
+    for (const address of want) {
+      if (this.#specific.has(address)) continue;
+      this.#specific.add(address);
+      const got: Bound[] = [];
+      try {
+        for (const [port, natt] of this.#ports()) {
+          got.push(await this.#bind(address, port, natt, onMessage, true));
+        }
+      } catch {
+        for (const b of got) b.socket.close();
+        this.#specific.delete(address);
+        continue;
+      }
+      // Closed meanwhile, or the address went away in a later call: drop them.
+      if (!this.#onMessage || !this.#specific.has(address)) {
+        for (const b of got) b.socket.close();
+        continue;
+      }
+      this.#bound.push(...got);
+    }
+  }
+
   #bind(
     address: string,
     port: number,
     natt: boolean,
     onMessage: (bytes: Uint8Array, from: Endpoint, to: Endpoint) => void,
+    specific = false,
   ): Promise<Bound> {
     const v6 = address.includes(":");
-    const socket = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6 });
+    // SO_REUSEADDR on the wildcard too: an address of ours may then bind the port as well.
+    const reuseAddr = this.#opts.addresses.length === 0;
+    const socket = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr });
     return new Promise((resolve, reject) => {
       socket.once("error", (e) => {
         reject(new Error(`cannot bind UDP ${address} port ${port} for IKE: ${e.message}`));
@@ -129,7 +197,7 @@ export class UdpIkeTransport implements IkeTransport {
           else if (d.kind === "esp" && this.#opts.onEsp) this.#opts.onEsp(d.bytes, from, local);
           else if (d.kind !== "keepalive") this.#opts.onDrop?.(`${d.kind} on NAT-T port`, from);
         });
-        resolve({ socket, local, natt });
+        resolve({ socket, local, natt, ...(specific ? { specific } : {}) });
       });
     });
   }
@@ -157,6 +225,8 @@ export class UdpIkeTransport implements IkeTransport {
   }
 
   close(): void {
+    this.#onMessage = null;
+    this.#specific.clear();
     for (const b of this.#bound) {
       try {
         b.socket.close();

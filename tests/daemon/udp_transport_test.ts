@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import dgram from "node:dgram";
 import {
   addNonEspMarker,
   classifyNattDatagram,
@@ -81,5 +82,73 @@ Deno.test("UdpIkeTransport: IKE on both ports, marker added and removed on NAT-T
   } finally {
     a.close();
     b.close();
+  }
+});
+
+// A wildcard listener on a host with several addresses: a request to one of
+// them arrives on that address's own socket (so `to` is exact) and the answer
+// leaves from it; addresses that go away lose their sockets.
+Deno.test("UdpIkeTransport: on the wildcard, each local address gets its own socket and answers from it", async () => {
+  const got: { n: number; from: Endpoint; to: Endpoint }[] = [];
+  let wake = () => {};
+  const t = new UdpIkeTransport({ addresses: [], ikePort: 0, bindNatt: false });
+  const peer = dgram.createSocket("udp4");
+  const answers: { from: string; bytes: number[] }[] = [];
+  try {
+    await t.start((bytes, from, to) => {
+      got.push({ n: bytes[0], from, to });
+      wake();
+    });
+    await new Promise<void>((r) => peer.bind(0, "127.0.0.1", r));
+    peer.on("message", (m, rinfo) => {
+      answers.push({ from: rinfo.address, bytes: [...m] });
+      wake();
+    });
+    const port = t.endpoints[0].port;
+    const until = (n: () => boolean) =>
+      new Promise<void>((r) => {
+        wake = () => n() && r();
+        wake();
+      });
+    // Sent again until it arrives (a socket being closed drops what it had
+    // queued); each request has its own number.
+    let asked = 0;
+    const ask = async (to: string) => {
+      const n = ++asked;
+      const send = () => peer.send(new Uint8Array([n]), port, to);
+      send();
+      const again = setInterval(send, 100);
+      await until(() => got.some((g) => g.n === n));
+      clearInterval(again);
+      return got.find((g) => g.n === n)!;
+    };
+    assert.equal((await ask("127.0.0.2")).to.address, "0.0.0.0", "only the wildcard so far");
+    await t.setLocalAddresses(["127.0.0.2", "127.0.0.3"]);
+    assert.deepEqual(
+      t.endpoints.map((e) => e.address).sort(),
+      ["0.0.0.0", "127.0.0.2", "127.0.0.3", "::"],
+    );
+    assert.equal((await ask("127.0.0.2")).to.address, "127.0.0.2");
+    const third = await ask("127.0.0.3");
+    assert.equal(third.to.address, "127.0.0.3");
+    assert.equal((await ask("127.0.0.4")).to.address, "0.0.0.0");
+    // The answer to a request to 127.0.0.3 leaves from 127.0.0.3.
+    const from = third.from;
+    await t.send(new Uint8Array([9]), { address: "127.0.0.3", port }, from);
+    await until(() => answers.length === 1);
+    assert.deepEqual(answers[0], { from: "127.0.0.3", bytes: [9] });
+    // 127.0.0.3 goes away: its socket closes, the wildcard serves it again.
+    await t.setLocalAddresses(["127.0.0.2"]);
+    assert.ok(!t.endpoints.some((e) => e.address === "127.0.0.3"));
+    assert.equal((await ask("127.0.0.3")).to.address, "0.0.0.0");
+    // A listener on given addresses binds nothing more.
+    const fixed = new UdpIkeTransport({ addresses: ["127.0.0.1"], ikePort: 0, bindNatt: false });
+    await fixed.start(() => {});
+    await fixed.setLocalAddresses(["127.0.0.2"]);
+    assert.equal(fixed.endpoints.length, 1);
+    fixed.close();
+  } finally {
+    t.close();
+    peer.close();
   }
 });
