@@ -42,6 +42,7 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
     result: "isize",
   },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },

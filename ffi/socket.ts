@@ -39,8 +39,15 @@ const SO_BINDTODEVICE = 25;
 const SO_MARK = 36;
 /** IPv6 socket option level. */
 export const IPPROTO_IPV6 = 41;
+/** IPv4: report each datagram's local address (struct in_pktinfo); on send, choose the source. */
+export const IP_PKTINFO = 8;
+/** IPv6: report each datagram's local address (struct in6_pktinfo). */
+export const IPV6_RECVPKTINFO = 49;
+/** IPv6 ancillary data type of struct in6_pktinfo (received, and on send the source). */
+export const IPV6_PKTINFO = 50;
 const IPV6_V6ONLY = 26;
 /** SOL_UDP socket options (linux/udp.h). */
+export const IPPROTO_IP = 0;
 export const SOL_UDP = 17;
 export const UDP_SEGMENT = 103;
 export const UDP_GRO = 104;
@@ -89,6 +96,8 @@ export class NetSocket {
   #closed = false;
   readonly #name = new Uint8Array(128);
   readonly #nameLen = new Uint32Array(1);
+  /** struct msghdr, iovec, sockaddr and control for {@linkcode sendToFrom} (made on first use). */
+  #msg: Uint8Array<ArrayBuffer> | null = null;
 
   constructor(fd: number, family: 4 | 6, kind: "udp" | "raw", port: number) {
     this.fd = fd;
@@ -111,6 +120,67 @@ export class NetSocket {
       throw new LibcError(`sendto(${formatSockaddr(address, port)})`, e);
     }
     return n;
+  }
+
+  /**
+   * Like {@linkcode sendTo}, from our address `local` (4/16 bytes): the
+   * datagram's source on a socket bound to the wildcard (IP_PKTINFO /
+   * IPV6_PKTINFO ancillary data). UDP only.
+   */
+  sendToFrom(data: Uint8Array, address: Uint8Array, port: number, local: Uint8Array): number {
+    // The datagram is copied in too: a small typed array may live on the V8
+    // heap, where a garbage collection can move it.
+    const iovOff = MSGHDR, nameOff = MSGHDR + IOV, ctlOff = nameOff + 128, dataOff = ctlOff + 64;
+    if (!this.#msg || this.#msg.length < dataOff + data.length) {
+      this.#msg = new Uint8Array(new ArrayBuffer(dataOff + Math.max(2048, data.length)));
+    }
+    const m = this.#msg;
+    const dv = new DataView(m.buffer);
+    const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(m)));
+    m.set(data, dataOff);
+    const nameLen = encodeSockaddr(m, nameOff, address, port);
+    m.fill(0, ctlOff, dataOff);
+    let ctlLen: number;
+    if (local.length === 4) {
+      // struct cmsghdr (16) + struct in_pktinfo { ifindex, spec_dst, addr } (12).
+      dv.setBigUint64(ctlOff, 28n, true);
+      dv.setInt32(ctlOff + 8, IPPROTO_IP, true);
+      dv.setInt32(ctlOff + 12, IP_PKTINFO, true);
+      m.set(local, ctlOff + 16 + 4);
+      ctlLen = 32;
+    } else {
+      // struct cmsghdr (16) + struct in6_pktinfo { addr (16), ifindex } (20).
+      dv.setBigUint64(ctlOff, 36n, true);
+      dv.setInt32(ctlOff + 8, IPPROTO_IPV6, true);
+      dv.setInt32(ctlOff + 12, IPV6_PKTINFO, true);
+      m.set(local, ctlOff + 16);
+      ctlLen = 40;
+    }
+    dv.setBigUint64(iovOff, base + BigInt(dataOff), true);
+    dv.setBigUint64(iovOff + 8, BigInt(data.length), true);
+    dv.setBigUint64(0, base + BigInt(nameOff), true); // msg_name
+    dv.setUint32(8, nameLen, true); // msg_namelen
+    dv.setBigUint64(16, base + BigInt(iovOff), true); // msg_iov
+    dv.setBigUint64(24, 1n, true); // msg_iovlen
+    dv.setBigUint64(32, base + BigInt(ctlOff), true); // msg_control
+    dv.setBigUint64(40, BigInt(ctlLen), true); // msg_controllen
+    dv.setInt32(48, 0, true); // msg_flags
+    const n = Number(libc().sendmsg(this.fd, m, 0));
+    if (n < 0) {
+      const e = errno();
+      if (e === EAGAIN || e === EINTR) return -1;
+      throw new LibcError(`sendmsg(${formatSockaddr(address, port)})`, e);
+    }
+    return n;
+  }
+
+  /**
+   * Turns the per-datagram local address on or off (IP_PKTINFO or
+   * IPV6_RECVPKTINFO): {@linkcode MmsgBatch.localAddress} then reads it.
+   */
+  setPacketInfo(on: boolean): void {
+    if (this.family === 4) this.setIntOption(IPPROTO_IP, IP_PKTINFO, on ? 1 : 0, "IP_PKTINFO");
+    else this.setIntOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, on ? 1 : 0, "IPV6_RECVPKTINFO");
   }
 
   /**
@@ -261,7 +331,6 @@ export function openRawSocket(o: RawSocketOptions): NetSocket {
 }
 
 /** IPPROTO_IP / IP_MTU and IPV6_MTU: the path MTU of a connected socket's route. */
-const IPPROTO_IP = 0;
 const IP_MTU = 14;
 const IPV6_MTU = 24;
 
@@ -376,6 +445,8 @@ export function formatSockaddr(address: Uint8Array, port: number): string {
 export const MMSG = 64;
 /** sizeof(struct iovec). */
 export const IOV = 16;
+/** sizeof(struct msghdr). */
+const MSGHDR = 56;
 /** Room per message for a sockaddr_in6 (28 bytes). */
 export const NAME = 32;
 
@@ -553,6 +624,35 @@ export class MmsgBatch {
       c += (clen + 7) & ~7;
     }
     return 0;
+  }
+
+  /**
+   * The local address received message `i` was sent to (IP_PKTINFO /
+   * IPV6_PKTINFO ancillary data, see {@linkcode NetSocket.setPacketInfo}),
+   * or null when the kernel gave none.
+   */
+  localAddress(i: number): Uint8Array | null {
+    if (this.#control === 0) return null;
+    const h = this.#hdrOff + i * MMSG;
+    const dv = this.#dv;
+    const len = dv.getUint32(h + 40, true); // msg_controllen (low half)
+    let c = this.#ctlOff + i * this.#control;
+    const end = c + Math.min(len, this.#control);
+    while (c + 16 <= end) {
+      const clen = dv.getUint32(c, true);
+      if (clen < 16) break;
+      const level = dv.getInt32(c + 8, true);
+      const type = dv.getInt32(c + 12, true);
+      // in_pktinfo: ifindex, spec_dst, addr (the header's destination).
+      if (level === IPPROTO_IP && type === IP_PKTINFO && clen >= 28) {
+        return this.#mem.slice(c + 24, c + 28);
+      }
+      if (level === IPPROTO_IPV6 && type === IPV6_PKTINFO && clen >= 36) {
+        return this.#mem.slice(c + 16, c + 32);
+      }
+      c += (clen + 7) & ~7;
+    }
+    return null;
   }
 
   /**

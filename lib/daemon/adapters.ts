@@ -56,8 +56,9 @@ export type AdapterLog = (level: "error" | "warn" | "info" | "debug", message: s
 /**
  * Connections without a local address but with a fixed peer get our route
  * source toward that peer (`localFor`): the engine needs a real address for
- * NAT detection and as the SAs' outer source. Unresolvable ones stay as
- * they are.
+ * NAT detection and as the SAs' outer source when it initiates. As
+ * responder they still answer requests to any of our addresses (`anyLocal`).
+ * Unresolvable ones stay as they are.
  */
 export function withLocalAddresses(
   config: EngineConfig,
@@ -68,7 +69,7 @@ export function withLocalAddresses(
     connections: config.connections.map((c) => {
       if (!isWildcardAddress(c.localAddress) || isWildcardAddress(c.remoteAddress)) return c;
       const local = localFor(c.remoteAddress);
-      return local ? { ...c, localAddress: local } : c;
+      return local ? { ...c, localAddress: local, anyLocal: true } : c;
     }),
   };
 }
@@ -226,7 +227,7 @@ function addressBytes(text: string): Uint8Array {
  */
 export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>, EncapChannel {
   #dp: Dataplane | null = null;
-  #onIke: ((bytes: Uint8Array, from: Endpoint) => void) | null = null;
+  #onIke: ((bytes: Uint8Array, from: Endpoint, local?: string) => void) | null = null;
   /** The UDP encapsulation port (RFC 3948). */
   readonly port: number;
   /** The configured SPD (see {@link RuntimePayload.spd}). */
@@ -254,16 +255,39 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     this.port = udpEncapPort;
   }
 
-  onIke(cb: ((bytes: Uint8Array, from: Endpoint) => void) | null): void {
+  onIke(cb: ((bytes: Uint8Array, from: Endpoint, local?: string) => void) | null): void {
     this.#onIke = cb;
   }
 
-  async sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean): Promise<void> {
-    const sent = await this.#need().sendIke(bytes, addressBytes(to.address), to.port, raw);
+  async sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean, from?: Endpoint): Promise<void> {
+    const local = from && !isWildcardAddress(from.address) ? addressBytes(from.address) : undefined;
+    const sent = await this.#need().sendIke(bytes, addressBytes(to.address), to.port, raw, local);
     if (!sent) {
       throw new Error(`sending IKE to ${to.address}[${to.port}] from port ${this.port} failed`);
     }
   }
+
+  /**
+   * Our addresses (address monitor): with several of one family, IKE on the
+   * encapsulation socket reports which one it was sent to (IP_PKTINFO), so
+   * that the answer leaves from it; with one, the route's source is it.
+   */
+  setLocalAddresses(addresses: readonly string[]): Promise<void> {
+    const dp = this.#dp;
+    if (!dp) return Promise.resolve();
+    for (const f of [4, 6] as const) {
+      const several = addresses.filter((a) => a.includes(":") === (f === 6)).length > 1;
+      if (several === this.#packetInfo[f]) continue;
+      try {
+        dp.setPacketInfo(f, several);
+        this.#packetInfo[f] = several;
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return Promise.resolve();
+  }
+  #packetInfo = { 4: false, 6: false };
 
   async configure(config: RuntimePayload): Promise<void> {
     const udpOffload = config.dataplane.udpOffload === true;
@@ -388,7 +412,7 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
       }
       case "ike": {
         const from = { address: addressText(e.remote), port: e.remotePort };
-        if (this.#onIke) this.#onIke(e.data, from);
+        if (this.#onIke) this.#onIke(e.data, from, e.local ? addressText(e.local) : undefined);
         else this.#log("debug", `IKE message on port ${e.localPort} from ${from.address} ignored`);
         break;
       }

@@ -16,9 +16,12 @@
  * ```
  *
  * `to` is always a concrete address: datagrams received on a wildcard
- * socket (and every "ike" event, which carries only the port) get our route
- * source address toward the sender (or the single configured listen
- * address of that family). The engine hashes it for NAT detection and uses
+ * socket get the address they were sent to when the socket can tell (port
+ * 500: a socket per local address, lib/daemon/udp_transport.ts; port 4500:
+ * the "ike" event's `local`, from IP_PKTINFO, on while the host has several
+ * addresses of that family), else our route source address toward the
+ * sender (or the single configured listen address of that family). What we
+ * send from 4500 leaves from the SA's address (IP_PKTINFO on send). The engine hashes it for NAT detection and uses
  * it as the SAs' outer source, so 0.0.0.0 would fake a NAT and break ESP.
  *
  * @module
@@ -31,10 +34,18 @@ import { isWildcardAddress } from "./route_source.ts";
 export interface EncapChannel {
   /** The port it owns (4500). */
   readonly port: number;
-  /** Registers the receiver of IKE messages that arrive on `port` (marker stripped). */
-  onIke(cb: ((bytes: Uint8Array, from: Endpoint) => void) | null): void;
-  /** Sends an IKE message from `port` (marker added) or, `raw`, bytes as they are. */
-  sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean): Promise<void>;
+  /**
+   * Registers the receiver of IKE messages that arrive on `port` (marker
+   * stripped); `local` is the address it was sent to when the socket tells.
+   */
+  onIke(cb: ((bytes: Uint8Array, from: Endpoint, local?: string) => void) | null): void;
+  /**
+   * Sends an IKE message from `port` (marker added) or, `raw`, bytes as they
+   * are; from `from`'s address when given (the socket is bound to the wildcard).
+   */
+  sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean, from?: Endpoint): Promise<void>;
+  /** Our addresses (see {@link IkeTransport.setLocalAddresses}). */
+  setLocalAddresses?(addresses: readonly string[]): Promise<void>;
 }
 
 /** Options of {@link NattIkeTransport}. */
@@ -86,19 +97,23 @@ export class NattIkeTransport implements IkeTransport {
         : to;
     await this.#o.ike.start((bytes, from, to) => onMessage(bytes, from, concrete(to, from)));
     const encap = this.#o.encap;
-    encap?.onIke((bytes, from) =>
-      onMessage(bytes, from, { address: this.localAddressFor(from.address), port: encap.port })
+    encap?.onIke((bytes, from, local) =>
+      onMessage(bytes, from, {
+        address: local ?? this.localAddressFor(from.address),
+        port: encap.port,
+      })
     );
   }
 
   send(bytes: Uint8Array, from: Endpoint, to: Endpoint, raw = false): Promise<void> {
     const encap = this.#o.encap;
-    if (encap && from.port === encap.port) return encap.sendIke(bytes, to, raw);
+    if (encap && from.port === encap.port) return encap.sendIke(bytes, to, raw, from);
     return this.#o.ike.send(bytes, from, to, raw);
   }
 
-  setLocalAddresses(addresses: readonly string[]): Promise<void> {
-    return this.#o.ike.setLocalAddresses?.(addresses) ?? Promise.resolve();
+  async setLocalAddresses(addresses: readonly string[]): Promise<void> {
+    await this.#o.ike.setLocalAddresses?.(addresses);
+    await this.#o.encap?.setLocalAddresses?.(addresses);
   }
 
   close(): void {

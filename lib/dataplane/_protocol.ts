@@ -84,6 +84,8 @@ export type ControlRequest =
     remotePort: number;
     /** Send `data` as it is (a NAT-T keepalive), without the non-ESP marker. */
     raw?: boolean;
+    /** Our address to send from (the socket is bound to the wildcard); absent = the route's. */
+    local?: Uint8Array;
   }
   | { type: "stats" }
   | { type: "stop" };

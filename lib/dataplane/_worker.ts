@@ -171,13 +171,15 @@ async function main(): Promise<void> {
       if (init.ah) open(openRawSocket({ family: f, protocol: 51 }), "ah");
       const u = udpSocks.find((x) => x.sock.family === f);
       if (u) {
+        // Control room for UDP_GRO's segment size and the local address (IP_PKTINFO,
+        // switched on by the main thread when the host has several addresses).
         const batch = u.gro
           ? new MmsgBatch(GRO_BATCH, GRO_SLOT, HEADROOM, {
-            control: 32,
+            control: 96,
             staging: GRO_STAGING,
             stagingSize: rxSlot,
           })
-          : new MmsgBatch(init.batch, rxSlot, HEADROOM);
+          : new MmsgBatch(init.batch, rxSlot, HEADROOM, { control: 64 });
         rx.push({ sock: u.sock, kind: "udp", batch, gro: u.gro });
       }
     }
@@ -314,7 +316,10 @@ async function main(): Promise<void> {
           // Non-ESP marker (RFC 3948 section 2.2), except for a raw keepalive.
           const d = m.raw ? m.data : new Uint8Array(4 + m.data.length);
           if (!m.raw) d.set(m.data, 4);
-          return r.sock.sendTo(d, m.remote, m.remotePort) === d.length;
+          const sent = m.local
+            ? r.sock.sendToFrom(d, m.remote, m.remotePort, m.local)
+            : r.sock.sendTo(d, m.remote, m.remotePort);
+          return sent === d.length;
         }
         case "stop":
           running = false;
@@ -511,6 +516,7 @@ function inboundUdp(
   }
   if (len >= 4 && readU32(slot, at) === 0) {
     core.packets.ike++;
+    const local = b.localAddress(i);
     post({
       type: "event",
       event: {
@@ -519,6 +525,7 @@ function inboundUdp(
         remote: b.peerAddress(i),
         remotePort: b.peerPort(i),
         localPort,
+        ...(local ? { local } : {}),
       },
     });
     return;

@@ -109,6 +109,8 @@ export type DataplaneEvent =
     remote: Uint8Array;
     remotePort: number;
     localPort: number;
+    /** The address it was sent to, when the socket reports it (IP_PKTINFO). */
+    local?: Uint8Array;
   }
   | {
     /**

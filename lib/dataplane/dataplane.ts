@@ -70,7 +70,7 @@
 import type { CryptoBackendPreference } from "../../ffi/crypto_backend.ts";
 import { signalEventFd } from "../../ffi/eventfd.ts";
 import { ifNameToIndex } from "../../ffi/libc.ts";
-import { routeMtu } from "../../ffi/socket.ts";
+import { NetSocket, routeMtu } from "../../ffi/socket.ts";
 import { Netlink, NetlinkError, type RouteSpec, type RuleSpec } from "../../ffi/netlink.ts";
 import { ipToBytes, parseIp } from "../db/address.ts";
 import type { SpdEntry } from "../db/spd.ts";
@@ -267,6 +267,9 @@ export class Dataplane {
   #undo: (() => void)[] = [];
   #nl: Netlink | null = null;
   #guard: InboundGuard | null = null;
+  /** The UDP encapsulation sockets (the "out" Worker's; shared fds). */
+  #udpFds: { fd: number; family: 4 | 6; gro: boolean }[] = [];
+  #udpPort = 0;
   /** TUN interface index and the routes into it (virtual IPs re-source them). */
   #tunIndex = 0;
   #tunRoutes: RouteSpec[] = [];
@@ -326,6 +329,8 @@ export class Dataplane {
       const first = await dp.#spawn(url, { ...base, role: workers === 2 ? "out" : "both" });
       dp.tunName = first.tunName;
       dp.backend = first.backend;
+      dp.#udpFds = first.udpFds;
+      dp.#udpPort = base.udpEncapPort;
       dp.tunOffload = first.tunOffload;
       if (workers === 2) {
         await dp.#spawn(url, {
@@ -736,9 +741,30 @@ export class Dataplane {
     remote: Uint8Array,
     remotePort: number,
     raw = false,
+    local?: Uint8Array,
   ): Promise<boolean> {
     // The "out" Worker opened the UDP socket and sends segmented ESP on it (ffi/udp_gso.ts).
-    return this.#request<boolean>("out", { type: "sendIke", data, remote, remotePort, raw });
+    return this.#request<boolean>("out", {
+      type: "sendIke",
+      data,
+      remote,
+      remotePort,
+      raw,
+      ...(local ? { local } : {}),
+    });
+  }
+
+  /**
+   * Whether IKE arriving on the UDP encapsulation socket of `family` says
+   * which of our addresses it was sent to (the "ike" event's `local`).
+   * Worth it only when this host has several addresses of that family: the
+   * kernel then adds 32-40 bytes of ancillary data to every datagram.
+   */
+  setPacketInfo(family: 4 | 6, on: boolean): void {
+    for (const u of this.#udpFds) {
+      if (u.family !== family || this.#stopped) continue;
+      new NetSocket(u.fd, u.family, "udp", this.#udpPort).setPacketInfo(on);
+    }
   }
 
   /** All counters: per path, per drop reason, per SA (both Workers merged). */

@@ -1015,7 +1015,8 @@ export class IkeEngine {
       return;
     }
     const candidates = this.config.connections.filter((c) =>
-      addressMatches(c.localAddress, to.address) && addressMatches(c.remoteAddress, from.address)
+      (c.anyLocal === true || addressMatches(c.localAddress, to.address)) &&
+      addressMatches(c.remoteAddress, from.address)
     );
     const statelessReply = (p: Payload[], why: string) => {
       const m: IkeMessage = { ...reqMsg, response: true, initiator: false, payloads: p };

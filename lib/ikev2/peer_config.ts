@@ -97,6 +97,12 @@ export interface PeerConfig {
   readonly name: string;
   /** Our IKE address (used as source and for "dynamic" TS). */
   readonly localAddress: string;
+  /**
+   * `localAddress` is only where we initiate from (the route's source, the
+   * configuration named none): as responder, requests to any of our
+   * addresses match, and the SA takes the address the request was sent to.
+   */
+  readonly anyLocal?: boolean;
   /** The peer's address ("%any" on a responder-only connection). */
   readonly remoteAddress: string;
   /** Our IKE port (default 500). */

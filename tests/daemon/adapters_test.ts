@@ -49,9 +49,15 @@ class RecordingDataplane {
     this.order.push(`removePolicyInstance ${key}`);
     return Promise.resolve(this.instances.delete(key));
   }
-  sendIke(data: Uint8Array, remote: Uint8Array, port: number, raw: boolean) {
-    this.calls.push(`sendIke [${[...data]}] ${remote.join(".")}:${port}${raw ? " raw" : ""}`);
+  sendIke(data: Uint8Array, remote: Uint8Array, port: number, raw: boolean, local?: Uint8Array) {
+    this.calls.push(
+      `sendIke [${[...data]}] ${remote.join(".")}:${port}${raw ? " raw" : ""}` +
+        (local ? ` from ${local.join(".")}` : ""),
+    );
     return Promise.resolve(this.sendResult);
+  }
+  setPacketInfo(family: 4 | 6, on: boolean) {
+    this.calls.push(`setPacketInfo ${family} ${on}`);
   }
   updateSa(
     dir: "in" | "out",
@@ -98,10 +104,40 @@ Deno.test("UserspaceDataplaneAdapter: IKE from the encapsulation socket reaches 
   assert.deepEqual(got, [{ bytes: [1, 2], from: { address: "198.51.100.7", port: 31000 } }]);
   await a.sendIke(new Uint8Array([9]), { address: "198.51.100.7", port: 31000 }, false);
   await a.sendIke(new Uint8Array([0xff]), { address: "198.51.100.7", port: 31000 }, true);
+  // From one of our addresses (a wildcard "from" leaves the choice to the route).
+  const to = { address: "198.51.100.7", port: 31000 };
+  await a.sendIke(new Uint8Array([8]), to, false, { address: "192.0.2.10", port: 4500 });
+  await a.sendIke(new Uint8Array([7]), to, false, { address: "0.0.0.0", port: 4500 });
   assert.deepEqual(fake.calls, [
     "sendIke [9] 198.51.100.7:31000",
     "sendIke [255] 198.51.100.7:31000 raw",
+    "sendIke [8] 198.51.100.7:31000 from 192.0.2.10",
+    "sendIke [7] 198.51.100.7:31000",
   ]);
+  // The address IP_PKTINFO reported comes along.
+  const locals: (string | undefined)[] = [];
+  a.onIke((_b, _from, local) => locals.push(local));
+  fake.listener!({
+    type: "ike",
+    data: new Uint8Array([1]),
+    remote: new Uint8Array([198, 51, 100, 7]),
+    remotePort: 31000,
+    localPort: 4500,
+    local: new Uint8Array([192, 0, 2, 10]),
+  });
+  assert.deepEqual(locals, ["192.0.2.10"]);
+  // Packet info only while a family has several addresses.
+  fake.calls = [];
+  await a.setLocalAddresses(["192.0.2.9"]);
+  await a.setLocalAddresses(["192.0.2.9", "192.0.2.10", "2001:db8::1"]);
+  await a.setLocalAddresses(["192.0.2.9", "192.0.2.10", "2001:db8::1"]);
+  await a.setLocalAddresses(["2001:db8::1", "2001:db8::2"]);
+  assert.deepEqual(fake.calls, [
+    "setPacketInfo 4 true",
+    "setPacketInfo 4 false",
+    "setPacketInfo 6 true",
+  ]);
+
   fake.sendResult = false;
   await assert.rejects(
     () => a.sendIke(new Uint8Array([9]), { address: "198.51.100.7", port: 31000 }, false),

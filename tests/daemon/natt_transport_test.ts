@@ -8,18 +8,23 @@ import { FakeTransport } from "./_fakes.ts";
 
 class FakeEncap implements EncapChannel {
   readonly port = 4500;
-  sent: { bytes: number[]; to: Endpoint; raw: boolean }[] = [];
-  #cb: ((bytes: Uint8Array, from: Endpoint) => void) | null = null;
-  onIke(cb: ((bytes: Uint8Array, from: Endpoint) => void) | null): void {
+  sent: { bytes: number[]; to: Endpoint; raw: boolean; from?: string }[] = [];
+  addresses: string[][] = [];
+  #cb: ((bytes: Uint8Array, from: Endpoint, local?: string) => void) | null = null;
+  onIke(cb: ((bytes: Uint8Array, from: Endpoint, local?: string) => void) | null): void {
     this.#cb = cb;
   }
-  sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean): Promise<void> {
-    this.sent.push({ bytes: [...bytes], to, raw });
+  sendIke(bytes: Uint8Array, to: Endpoint, raw: boolean, from?: Endpoint): Promise<void> {
+    this.sent.push({ bytes: [...bytes], to, raw, ...(from ? { from: from.address } : {}) });
     return Promise.resolve();
   }
-  /** A data plane "ike" event. */
-  deliver(bytes: Uint8Array, from: Endpoint): void {
-    this.#cb?.(bytes, from);
+  setLocalAddresses(addresses: readonly string[]): Promise<void> {
+    this.addresses.push([...addresses]);
+    return Promise.resolve();
+  }
+  /** A data plane "ike" event (`local`: what IP_PKTINFO said). */
+  deliver(bytes: Uint8Array, from: Endpoint, local?: string): void {
+    this.#cb?.(bytes, from, local);
   }
   get listening(): boolean {
     return this.#cb !== null;
@@ -49,9 +54,10 @@ Deno.test("NattIkeTransport: sends from 4500 go through the data plane, raw keep
   await s.t.send(new Uint8Array([2]), { address: "192.0.2.1", port: 4500 }, peer4500);
   await s.t.send(new Uint8Array([0xff]), { address: "192.0.2.1", port: 4500 }, peer4500, true);
   assert.deepEqual(s.ike.sent.map((x) => [...x.bytes]), [[1]]);
+  // From our address: the data plane's wildcard socket sends from it.
   assert.deepEqual(s.encap.sent, [
-    { bytes: [2], to: peer4500, raw: false },
-    { bytes: [0xff], to: peer4500, raw: true },
+    { bytes: [2], to: peer4500, raw: false, from: "192.0.2.1" },
+    { bytes: [0xff], to: peer4500, raw: true, from: "192.0.2.1" },
   ]);
   s.t.close();
   assert.equal(s.ike.closed, true);
@@ -76,6 +82,17 @@ Deno.test("NattIkeTransport: IKE from the data plane arrives for our address on 
       to: { address: "0.0.0.0", port: 4500 },
     },
   ]);
+});
+
+// Several addresses: the socket reports where a datagram went (IP_PKTINFO);
+// that beats the route's source, which may be another of ours.
+Deno.test("NattIkeTransport: IKE on 4500 sent to one of several addresses is for that address", async () => {
+  const s = setup([], () => "192.0.2.9");
+  await s.start();
+  s.encap.deliver(new Uint8Array([7]), { address: "198.51.100.7", port: 31000 }, "192.0.2.10");
+  assert.deepEqual(s.got[0].to, { address: "192.0.2.10", port: 4500 });
+  await s.t.setLocalAddresses(["192.0.2.9", "192.0.2.10"]);
+  assert.deepEqual(s.encap.addresses, [["192.0.2.9", "192.0.2.10"]]);
 });
 
 Deno.test("NattIkeTransport: a wildcard socket's datagrams get a concrete local address", async () => {
@@ -130,11 +147,10 @@ Deno.test("withLocalAddresses(): connections without a local address get the rou
     ],
   };
   const out = withLocalAddresses(cfg, (r) => r === "198.51.100.7" ? "192.0.2.9" : undefined);
-  assert.deepEqual(out.connections.map((c) => `${c.name} ${c.localAddress}`), [
-    "rw 192.0.2.9",
-    "fixed 192.0.2.1",
-    "responder %any",
-    "noroute 0.0.0.0",
-  ]);
+  // A resolved one still answers requests to any of our addresses (anyLocal).
+  assert.deepEqual(
+    out.connections.map((c) => `${c.name} ${c.localAddress}${c.anyLocal ? " any" : ""}`),
+    ["rw 192.0.2.9 any", "fixed 192.0.2.1", "responder %any", "noroute 0.0.0.0"],
+  );
   assert.equal(out.secrets, cfg.secrets);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NetnsLab } from "../helpers/netns.ts";
 import { startAgent, twoHosts } from "./_lab.ts";
-import { routeMtu } from "../../ffi/socket.ts";
+import { MmsgBatch, type NetSocket, openUdpSocket, routeMtu } from "../../ffi/socket.ts";
 
 const expected = (count: number) =>
   Array.from({ length: count }, (_, i) => [0, 0, 1, 0, 0, 0, 0, i + 1, 0xab, i]);
@@ -91,5 +91,68 @@ Deno.test("socket: routeMtu() reads the MTU of the route toward an address", asy
     assert.equal(r.stdout.trim(), "1280 1280 undefined", r.stderr);
   } finally {
     await lab.cleanup();
+  }
+});
+
+// A socket bound to the wildcard on a host with several addresses (here
+// 127.0.0.0/8 on lo): with packet info on, each received datagram says which
+// address it was sent to, and a reply can leave from a chosen one.
+Deno.test("socket: packet info gives the local address of each datagram; sendToFrom picks the source", async () => {
+  const ip4 = (s: string) => new Uint8Array(s.split(".").map(Number));
+  const server = openUdpSocket({ family: 4, port: 0 });
+  const client = openUdpSocket({ family: 4, port: 0, address: ip4("127.0.0.1") });
+  const server6 = openUdpSocket({ family: 6, port: 0 });
+  const loop6 = new Uint8Array(16);
+  loop6[15] = 1;
+  const client6 = openUdpSocket({ family: 6, port: 0, address: loop6 });
+  try {
+    const batch = new MmsgBatch(8, 4096, 0, { control: 64 });
+    const receive = async (s: NetSocket, want: number) => {
+      for (let tries = 0; tries < 100; tries++) {
+        const n = batch.recv(s.fd);
+        if (n >= want) return n;
+        if (n > 0) throw new Error(`got ${n} of ${want} datagrams at once`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error("nothing arrived");
+    };
+    // Off (the default): no local address.
+    client.sendTo(new Uint8Array([1]), ip4("127.0.0.2"), server.port);
+    await receive(server, 1);
+    assert.equal(batch.localAddress(0), null);
+
+    server.setPacketInfo(true);
+    client.sendTo(new Uint8Array([2]), ip4("127.0.0.2"), server.port);
+    client.sendTo(new Uint8Array([3]), ip4("127.0.0.3"), server.port);
+    await receive(server, 2);
+    assert.deepEqual([...batch.localAddress(0)!], [127, 0, 0, 2]);
+    assert.deepEqual([...batch.localAddress(1)!], [127, 0, 0, 3]);
+    assert.deepEqual([...batch.data(1)], [3]);
+
+    // The answer leaves from the address asked, not the route's (127.0.0.1).
+    const big = new Uint8Array(3000).map((_, i) => i & 0xff);
+    assert.equal(server.sendToFrom(big, ip4("127.0.0.1"), client.port, ip4("127.0.0.3")), 3000);
+    client.setPacketInfo(true);
+    await receive(client, 1);
+    assert.deepEqual([...batch.peerAddress(0)], [127, 0, 0, 3]);
+    assert.equal(batch.peerPort(0), server.port);
+    assert.deepEqual(batch.data(0), big);
+    assert.deepEqual([...batch.localAddress(0)!], [127, 0, 0, 1]);
+
+    // IPv6 (::1): the same through IPV6_RECVPKTINFO / IPV6_PKTINFO.
+    server6.setPacketInfo(true);
+    client6.sendTo(new Uint8Array([6]), loop6, server6.port);
+    await receive(server6, 1);
+    assert.deepEqual([...batch.localAddress(0)!], [...loop6]);
+    assert.equal(server6.sendToFrom(new Uint8Array([7]), loop6, client6.port, loop6), 1);
+    await receive(client6, 1);
+    assert.deepEqual([...batch.data(0)], [7]);
+
+    server.setPacketInfo(false);
+    client.sendTo(new Uint8Array([4]), ip4("127.0.0.2"), server.port);
+    await receive(server, 1);
+    assert.equal(batch.localAddress(0), null, "off again");
+  } finally {
+    for (const s of [server, client, server6, client6]) s.close();
   }
 });
