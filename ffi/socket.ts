@@ -609,21 +609,8 @@ export class MmsgBatch {
    * shorter. 0 when the message is one datagram.
    */
   groSize(i: number): number {
-    if (this.#control === 0) return 0;
-    const h = this.#hdrOff + i * MMSG;
-    const dv = this.#dv;
-    const len = dv.getUint32(h + 40, true); // msg_controllen (low half)
-    let c = this.#ctlOff + i * this.#control;
-    const end = c + Math.min(len, this.#control);
-    while (c + 16 <= end) {
-      const clen = dv.getUint32(c, true);
-      if (clen < 16) break;
-      if (dv.getInt32(c + 8, true) === SOL_UDP && dv.getInt32(c + 12, true) === UDP_GRO) {
-        return clen >= 18 ? dv.getUint16(c + 16, true) : 0;
-      }
-      c += (clen + 7) & ~7;
-    }
-    return 0;
+    const c = this.#cmsg(i, SOL_UDP, UDP_GRO, 2);
+    return c < 0 ? 0 : this.#dv.getUint16(c, true);
   }
 
   /**
@@ -632,27 +619,32 @@ export class MmsgBatch {
    * or null when the kernel gave none.
    */
   localAddress(i: number): Uint8Array | null {
-    if (this.#control === 0) return null;
-    const h = this.#hdrOff + i * MMSG;
+    // in_pktinfo: ifindex, spec_dst, addr (the header's destination); in6_pktinfo: addr, ifindex.
+    const v4 = this.#cmsg(i, IPPROTO_IP, IP_PKTINFO, 12);
+    if (v4 >= 0) return this.#mem.slice(v4 + 8, v4 + 12);
+    const v6 = this.#cmsg(i, IPPROTO_IPV6, IPV6_PKTINFO, 20);
+    return v6 < 0 ? null : this.#mem.slice(v6, v6 + 16);
+  }
+
+  /**
+   * Offset of the data of message `i`'s control message `level`/`type`
+   * with at least `min` bytes of data, or -1.
+   */
+  #cmsg(i: number, level: number, type: number, min: number): number {
+    if (this.#control === 0) return -1;
     const dv = this.#dv;
-    const len = dv.getUint32(h + 40, true); // msg_controllen (low half)
+    const len = dv.getUint32(this.#hdrOff + i * MMSG + 40, true); // msg_controllen (low half)
     let c = this.#ctlOff + i * this.#control;
     const end = c + Math.min(len, this.#control);
     while (c + 16 <= end) {
       const clen = dv.getUint32(c, true);
       if (clen < 16) break;
-      const level = dv.getInt32(c + 8, true);
-      const type = dv.getInt32(c + 12, true);
-      // in_pktinfo: ifindex, spec_dst, addr (the header's destination).
-      if (level === IPPROTO_IP && type === IP_PKTINFO && clen >= 28) {
-        return this.#mem.slice(c + 24, c + 28);
-      }
-      if (level === IPPROTO_IPV6 && type === IPV6_PKTINFO && clen >= 36) {
-        return this.#mem.slice(c + 16, c + 32);
+      if (dv.getInt32(c + 8, true) === level && dv.getInt32(c + 12, true) === type) {
+        return clen >= 16 + min ? c + 16 : -1;
       }
       c += (clen + 7) & ~7;
     }
-    return null;
+    return -1;
   }
 
   /**

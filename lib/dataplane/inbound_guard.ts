@@ -352,18 +352,21 @@ function entryRules(
   }
 }
 
+/** A rule that lets what `r` matches pass: `goto` the local lookup `E`. */
+function passRule(
+  family: 4 | 6,
+  o: Pick<PlanOptions, "priority" | "end">,
+  r: Omit<RuleSpec, "family" | "priority">,
+): RuleSpec {
+  return { family, priority: o.priority, ...r, action: "goto", goto: o.end };
+}
+
 /** The exemptions that come first in every rule set (TUN, lo, ESP, AH, IKE, ICMPv6). */
 function fixedRules(
   family: 4 | 6,
   o: Pick<PlanOptions, "priority" | "end" | "tunName" | "ikePorts">,
 ): RuleSpec[] {
-  const pass = (r: Omit<RuleSpec, "family" | "priority">): RuleSpec => ({
-    family,
-    priority: o.priority,
-    ...r,
-    action: "goto",
-    goto: o.end,
-  });
+  const pass = (r: Omit<RuleSpec, "family" | "priority">) => passRule(family, o, r);
   const ikePorts = [...new Set(o.ikePorts ?? [500, 4500])].sort((a, b) => a - b);
   return [
     pass({ iif: o.tunName }),
@@ -395,13 +398,7 @@ export function planInboundGuard(
   const rules: RuleSpec[] = [];
   const protoBlock: RuleSpec[] = [];
   for (const family of [4, 6] as const) {
-    const pass = (r: Omit<RuleSpec, "family" | "priority">): RuleSpec => ({
-      family,
-      priority: o.priority,
-      ...r,
-      action: "goto",
-      goto: o.end,
-    });
+    const pass = (r: Omit<RuleSpec, "family" | "priority">) => passRule(family, o, r);
     const fixed = fixedRules(family, o);
     const fromSpd: RuleSpec[] = [];
     entries.forEach((e, i) => {

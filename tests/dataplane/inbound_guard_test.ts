@@ -294,11 +294,18 @@ function inPrefix(p: RuleSpec["from"], x: number | bigint, v: 4 | 6): boolean {
  * local): first match; "goto" continues at the first rule of that priority.
  */
 function kernelDrops(plan: InboundGuardPlan, t: PacketTuple, iif: string): boolean {
+  return walkRules([...plan.rules, ...plan.protoBlock], t, iif);
+}
+
+/**
+ * First match over `all` (in the kernel's order); "goto" continues at the
+ * first rule of that priority, a lookup (the local table) delivers.
+ */
+function walkRules(all: readonly RuleSpec[], t: PacketTuple, iif: string): boolean {
   // Like the kernel's flow dissector: real ports only for port protocols, else 0.
   const ports = hasPorts(t.protocol);
   const sport = ports ? t.remotePort : 0;
   const dport = ports ? t.localPort : 0;
-  const all = [...plan.rules, ...plan.protoBlock];
   for (let i = 0; i < all.length; i++) {
     const r = all[i];
     if (r.family !== t.version) continue;
@@ -308,9 +315,10 @@ function kernelDrops(plan: InboundGuardPlan, t: PacketTuple, iif: string): boole
     if (r.ipProto !== undefined && r.ipProto !== t.protocol) continue;
     if (r.sport && (sport < r.sport[0] || sport > r.sport[1])) continue;
     if (r.dport && (dport < r.dport[0] || dport > r.dport[1])) continue;
+    if (r.table !== undefined) return false; // lookup local: delivered
     if (r.action === "blackhole") return true;
     assert.equal(r.action, "goto");
-    const next = all.findIndex((x) => x.priority === r.goto);
+    const next = all.findIndex((x) => x.family === t.version && x.priority === r.goto);
     if (next < 0) return false; // E: lookup local
     i = next - 1;
   }
@@ -460,26 +468,8 @@ Deno.test("InboundGuard: leftovers of a crashed run are flushed and the local ru
 
 /** The kernel's walk over everything in `sink` (priority order, then insertion order). */
 function sinkDrops(sink: FakeSink, t: PacketTuple, iif: string): boolean {
-  const ports = hasPorts(t.protocol);
-  const sport = ports ? t.remotePort : 0;
-  const dport = ports ? t.localPort : 0;
-  const all = [...sink.rules].filter((r) => r.family === t.version)
-    .sort((a, b) => a.priority - b.priority); // stable: insertion order within a priority
-  for (let i = 0; i < all.length; i++) {
-    const r = all[i];
-    if (r.iif !== undefined && r.iif !== iif) continue;
-    if (!inPrefix(r.from, t.remoteAddress, t.version)) continue;
-    if (!inPrefix(r.to, t.localAddress, t.version)) continue;
-    if (r.ipProto !== undefined && r.ipProto !== t.protocol) continue;
-    if (r.sport && (sport < r.sport[0] || sport > r.sport[1])) continue;
-    if (r.dport && (dport < r.dport[0] || dport > r.dport[1])) continue;
-    if (r.table !== undefined) return false; // lookup local: delivered
-    if (r.action === "blackhole") return true;
-    const next = all.findIndex((x) => x.priority === r.goto);
-    if (next < 0) return false;
-    i = next - 1;
-  }
-  return false;
+  // sort() is stable: insertion order within a priority.
+  return walkRules([...sink.rules].sort((a, b) => a.priority - b.priority), t, iif);
 }
 
 const clientTuple = (remote: string, protocol = 17, localPort = 53): PacketTuple => ({
