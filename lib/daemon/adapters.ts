@@ -327,7 +327,12 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
    * an entry just before its named entry (or decorrelated).
    */
   spdTable(decorrelated = false): TableRow[] {
-    const list = withInstances(this.#base, this.#instanceList());
+    // Each instance row shows its SA's outer addresses where the entry says "dynamic".
+    const instances = this.#instanceList().map((i) => {
+      const sa = this.#instances.get(i.key)!.sa;
+      return { ...i, tunnel: { local: sa.src, remote: sa.dst } };
+    });
+    const list = withInstances(this.#base, instances);
     return decorrelated ? decorrelatedRows(list) : spdRows(list);
   }
 

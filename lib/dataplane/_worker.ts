@@ -316,9 +316,15 @@ async function main(): Promise<void> {
           // Non-ESP marker (RFC 3948 section 2.2), except for a raw keepalive.
           const d = m.raw ? m.data : new Uint8Array(4 + m.data.length);
           if (!m.raw) d.set(m.data, 4);
-          const sent = m.local
-            ? r.sock.sendToFrom(d, m.remote, m.remotePort, m.local)
-            : r.sock.sendTo(d, m.remote, m.remotePort);
+          let sent = -1;
+          if (m.local) {
+            try {
+              sent = r.sock.sendToFrom(d, m.remote, m.remotePort, m.local);
+            } catch {
+              // That address is not ours any more (MOBIKE will move the SA): the route's source.
+            }
+          }
+          if (sent < 0) sent = r.sock.sendTo(d, m.remote, m.remotePort);
           return sent === d.length;
         }
         case "stop":

@@ -463,6 +463,8 @@ export interface SpdEntryInstance {
   readonly selectors: readonly Selector[];
   /** Label of the materialized entry (default: the entry's label). */
   readonly label?: string;
+  /** The SA's outer addresses, for a tunnel-mode entry's "dynamic" ones (tables). */
+  readonly tunnel?: { readonly local: string; readonly remote: string };
 }
 
 /** Entry `index`, which must be PROTECT to be instantiated; else an {@link SpdError}. */
@@ -504,7 +506,15 @@ export function withInstances(
   entries.forEach((entry, i) => {
     for (const inst of byIndex.get(i) ?? []) {
       const { name: _name, ...rest } = entry;
-      out.push({ ...rest, selectors: inst.selectors, label: inst.label ?? entry.label });
+      const p = rest.processing;
+      out.push({
+        ...rest,
+        selectors: inst.selectors,
+        label: inst.label ?? entry.label,
+        ...(p?.mode === "tunnel" && inst.tunnel
+          ? { processing: { ...p, tunnel: inst.tunnel } }
+          : {}),
+      });
     }
     out.push(entry);
   });

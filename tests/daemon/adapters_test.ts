@@ -213,7 +213,8 @@ Deno.test("UserspaceDataplaneAdapter: a road-warrior gateway's clients each get 
     [row.label, row.local, row.remote, row.name, row.action],
     ["rw/intranet 10.3.0.1", "10.1.0.0/16", "10.3.0.1", "", "PROTECT"],
   );
-  assert.match(String(row.processing), /^ESP tunnel 192\.0\.2\.1->dynamic /);
+  // The client's outer address, not the named entry's "dynamic".
+  assert.match(String(row.processing), /^ESP tunnel 192\.0\.2\.1->192\.0\.2\.2 /);
   assert.ok(at("10.3.0.1") < named && at("10.3.0.2") < named);
   // An instance's policy comes after its SA, and goes before it.
   assert.deepEqual(fake.order.slice(1, 4), [

@@ -139,6 +139,12 @@ Deno.test("socket: packet info gives the local address of each datagram; sendToF
     assert.deepEqual(batch.data(0), big);
     assert.deepEqual([...batch.localAddress(0)!], [127, 0, 0, 1]);
 
+    // Not one of our addresses: refused (the data plane then sends from the route's source).
+    assert.throws(
+      () => server.sendToFrom(big, ip4("127.0.0.1"), client.port, ip4("192.0.2.77")),
+      /sendmsg/,
+    );
+
     // IPv6 (::1): the same through IPV6_RECVPKTINFO / IPV6_PKTINFO.
     server6.setPacketInfo(true);
     client6.sendTo(new Uint8Array([6]), loop6, server6.port);
