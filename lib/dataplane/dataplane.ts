@@ -671,8 +671,9 @@ export class Dataplane {
     instance: PolicyInstance,
     opts: { wake?: boolean } = {},
   ): Promise<void> {
-    await this.#request<void>("out", { type: "addPolicyInstance", instance }, opts.wake ?? true);
+    // The guard's rule at once (a lazy wake-up may keep the Worker's part a while).
     if (this.#guard && !this.#stopped) this.#guard.addInstance(instance);
+    await this.#request<void>("out", { type: "addPolicyInstance", instance }, opts.wake ?? true);
   }
 
   /** Removes an instance (its SA is going); resolves to whether it was there. */
