@@ -170,7 +170,7 @@ export class UdpIkeTransport implements IkeTransport {
     }
   }
 
-  #bind(
+  async #bind(
     address: string,
     port: number,
     natt: boolean,
@@ -180,8 +180,11 @@ export class UdpIkeTransport implements IkeTransport {
     const v6 = address.includes(":");
     // SO_REUSEADDR on the wildcard too: an address of ours may then bind the port as well.
     const reuseAddr = this.#opts.addresses.length === 0;
+    // But another IKE daemon on this port (charon sets SO_REUSEADDR as well) must
+    // still be an error: a bind without it fails while anyone holds the port.
+    if (reuseAddr && !specific && port !== 0) await this.#probe(address, port, v6);
     const socket = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr });
-    return new Promise((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       socket.once("error", (e) => {
         reject(new Error(`cannot bind UDP ${address} port ${port} for IKE: ${e.message}`));
       });
@@ -199,6 +202,17 @@ export class UdpIkeTransport implements IkeTransport {
         });
         resolve({ socket, local, natt, ...(specific ? { specific } : {}) });
       });
+    });
+  }
+
+  /** Binds and closes a socket without SO_REUSEADDR: rejects when the port is taken. */
+  #probe(address: string, port: number, v6: boolean): Promise<void> {
+    const probe = dgram.createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6 });
+    return new Promise((resolve, reject) => {
+      probe.once("error", (e) => {
+        reject(new Error(`cannot bind UDP ${address} port ${port} for IKE: ${e.message}`));
+      });
+      probe.bind(port, address, () => probe.close(() => resolve()));
     });
   }
 

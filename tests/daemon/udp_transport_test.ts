@@ -152,3 +152,19 @@ Deno.test("UdpIkeTransport: on the wildcard, each local address gets its own soc
     peer.close();
   }
 });
+
+// Listening on the wildcard uses SO_REUSEADDR (for the per-address sockets),
+// which another daemon that also sets it (charon does) would share silently:
+// a port someone holds is still an error.
+Deno.test("UdpIkeTransport: on the wildcard, a port another socket holds is refused", async () => {
+  const other = dgram.createSocket({ type: "udp4", reuseAddr: true });
+  await new Promise<void>((r) => other.bind(0, "0.0.0.0", r));
+  const port = other.address().port;
+  const t = new UdpIkeTransport({ addresses: [], ikePort: port, bindNatt: false });
+  try {
+    await assert.rejects(() => t.start(() => {}), /cannot bind UDP 0\.0\.0\.0 port \d+ for IKE/);
+  } finally {
+    t.close();
+    other.close();
+  }
+});
