@@ -26,7 +26,7 @@ import { formatIp } from "../db/address.ts";
 import { packetKey } from "../db/packet_key.ts";
 import type { PacketTuple, Selector } from "../db/selector.ts";
 import { selectorMatches } from "../db/selector.ts";
-import { Spd, type SpdEntry } from "../db/spd.ts";
+import { exactRemote, Spd, type SpdEntry } from "../db/spd.ts";
 import { ESP_DROP_REASONS, type EspDropReason, espDropReason, espSendError } from "../esp/esp.ts";
 import { clampTcpMss, mssForMtu } from "./mss.ts";
 import { TcpSegmenter } from "./offload.ts";
@@ -220,6 +220,8 @@ export interface CoreOptions {
 }
 
 interface SaRecord {
+  /** Install order of outbound SAs: the newest matching one carries a flow. */
+  seq: number;
   spec: SaSpec;
   proc: PacketProcessor;
   selectors: readonly Selector[];
@@ -251,6 +253,14 @@ export class DataplaneCore {
   #spd: Spd | null = null;
   /** Outbound SAs, newest first (a rekeyed SA takes over at once). */
   #out: SaRecord[] = [];
+  /**
+   * The outbound SAs again, by the one remote address their selectors allow
+   * (a gateway's client SAs), or in `#outLoose`: a flow's SA is found
+   * without looking at every client's.
+   */
+  readonly #outByRemote = new Map<number | bigint, SaRecord[]>();
+  #outLoose: SaRecord[] = [];
+  #outSeq = 0;
   readonly #inEsp = new Map<number, SaRecord>();
   readonly #inAh = new Map<number, SaRecord>();
   /**
@@ -264,7 +274,7 @@ export class DataplaneCore {
   #queued = 0;
   readonly #flows = new FlowCache();
   /** Instance ids in the SPD by the caller's key (see addPolicyInstance). */
-  #instanceIds = new Map<string, number>();
+  #instanceIds = new Map<string, { id: number; selectors: readonly Selector[] }>();
   /** Inbound: inner flows already found inside their SA's selectors. */
   readonly #inFlows = new FlowCache();
   readonly drops: Record<DropReason, number>;
@@ -306,10 +316,15 @@ export class DataplaneCore {
     instances: readonly PolicyInstance[] = [],
   ): void {
     const spd = entries === null ? null : new Spd(entries);
-    const ids = new Map<string, number>();
-    if (spd) { for (const i of instances) ids.set(i.key, spd.addInstance(i.index, i.selectors)); }
+    const ids = new Map<string, { id: number; selectors: readonly Selector[] }>();
+    if (spd) {
+      for (const i of instances) {
+        ids.set(i.key, { id: spd.addInstance(i.index, i.selectors), selectors: i.selectors });
+      }
+    }
     this.#spd = spd;
     this.#instanceIds = ids;
+    this.#flows.clear();
     this.#policiesChanged();
   }
 
@@ -323,23 +338,27 @@ export class DataplaneCore {
     if (spd === null) throw new Error("no SPD: an instance needs its entry");
     const id = spd.addInstance(i.index, i.selectors);
     const old = this.#instanceIds.get(i.key);
-    if (old !== undefined) spd.removeInstance(old);
-    this.#instanceIds.set(i.key, id);
-    this.#flows.clear();
+    if (old !== undefined) {
+      spd.removeInstance(old.id);
+      this.#flows.forgetRemote(old.selectors);
+    }
+    this.#instanceIds.set(i.key, { id, selectors: i.selectors });
+    // Only flows to this SA's addresses are decided differently now.
+    this.#flows.forgetRemote(i.selectors);
   }
 
   /** Removes instance `key`; returns whether it existed. */
   removePolicyInstance(key: string): boolean {
-    const id = this.#instanceIds.get(key);
-    if (id === undefined || this.#spd === null) return false;
+    const inst = this.#instanceIds.get(key);
+    if (inst === undefined || this.#spd === null) return false;
     this.#instanceIds.delete(key);
-    this.#spd.removeInstance(id);
+    this.#spd.removeInstance(inst.id);
+    this.#flows.forgetRemote(inst.selectors);
     this.#policiesChanged();
     return true;
   }
 
   #policiesChanged(): void {
-    this.#flows.clear();
     // Queued packets are re-decided when an SA arrives; drop those whose policy is gone.
     for (const [k, p] of this.#pending) {
       const d = this.#spd?.lookupOutbound(p.tuple);
@@ -350,6 +369,7 @@ export class DataplaneCore {
   /** Installs an SA with its keyed processor. Outbound SAs release matching queued packets. */
   installSa(spec: SaSpec, proc: PacketProcessor): void {
     const rec: SaRecord = {
+      seq: 0,
       spec,
       proc,
       selectors: spec.selectors ?? [],
@@ -360,13 +380,24 @@ export class DataplaneCore {
       softSent: false,
     };
     if (spec.direction === "in") {
-      (spec.protocol === "esp" ? this.#inEsp : this.#inAh).set(spec.spi, rec);
+      const map = spec.protocol === "esp" ? this.#inEsp : this.#inAh;
+      const old = map.get(spec.spi);
+      if (old) this.#inFlows.forgetValue(old);
+      map.set(spec.spi, rec);
       this.#forgetLastEsp();
-      this.#inFlows.clear();
       return;
     }
-    this.#out = [rec, ...this.#out.filter((r) => !sameSa(r.spec, spec))];
-    this.#flows.clear();
+    rec.seq = ++this.#outSeq;
+    const replaced = this.#out.filter((r) => sameSa(r.spec, spec));
+    if (replaced.length > 0) this.#out = this.#out.filter((r) => !sameSa(r.spec, spec));
+    for (const r of replaced) {
+      this.#unindexOut(r);
+      this.#flows.forgetValue(r);
+    }
+    this.#out.unshift(rec);
+    this.#indexOut(rec);
+    // Only flows the new SA could carry change (it is the newest that matches them).
+    this.#flows.forgetRemote(rec.selectors);
     for (const [k, p] of this.#pending) {
       if (!matches(rec.selectors, p.tuple)) continue;
       this.#pending.delete(k);
@@ -378,14 +409,54 @@ export class DataplaneCore {
   /** Removes an SA; returns whether it was installed. */
   removeSa(direction: "in" | "out", protocol: "esp" | "ah", spi: number): boolean {
     if (direction === "in") {
-      this.#inFlows.clear();
+      const map = protocol === "esp" ? this.#inEsp : this.#inAh;
+      const old = map.get(spi);
+      if (old) this.#inFlows.forgetValue(old);
       this.#forgetLastEsp();
-      return (protocol === "esp" ? this.#inEsp : this.#inAh).delete(spi);
+      return map.delete(spi);
     }
-    const before = this.#out.length;
-    this.#out = this.#out.filter((r) => !(r.spec.protocol === protocol && r.spec.spi === spi));
-    this.#flows.clear();
-    return this.#out.length !== before;
+    const gone = this.#out.filter((r) => r.spec.protocol === protocol && r.spec.spi === spi);
+    if (gone.length === 0) return false;
+    this.#out = this.#out.filter((r) => !gone.includes(r));
+    for (const r of gone) {
+      this.#unindexOut(r);
+      this.#flows.forgetValue(r);
+    }
+    return true;
+  }
+
+  #indexOut(r: SaRecord): void {
+    const key = r.selectors.length > 0 ? exactRemote(r.selectors) : undefined;
+    if (key === undefined) this.#outLoose.push(r);
+    else {
+      const list = this.#outByRemote.get(key);
+      if (list) list.push(r);
+      else this.#outByRemote.set(key, [r]);
+    }
+  }
+
+  #unindexOut(r: SaRecord): void {
+    const key = r.selectors.length > 0 ? exactRemote(r.selectors) : undefined;
+    if (key === undefined) {
+      this.#outLoose = this.#outLoose.filter((x) => x !== r);
+      return;
+    }
+    const rest = (this.#outByRemote.get(key) ?? []).filter((x) => x !== r);
+    if (rest.length > 0) this.#outByRemote.set(key, rest);
+    else this.#outByRemote.delete(key);
+  }
+
+  /** The newest outbound SA whose selectors match `t` (what a scan of `#out` finds first). */
+  #findOut(t: PacketTuple): SaRecord | undefined {
+    let best: SaRecord | undefined;
+    const exact = this.#outByRemote.get(t.remoteAddress);
+    if (exact) {
+      for (const r of exact) if ((!best || r.seq > best.seq) && matches(r.selectors, t)) best = r;
+    }
+    for (const r of this.#outLoose) {
+      if ((!best || r.seq > best.seq) && matches(r.selectors, t)) best = r;
+    }
+    return best;
   }
 
   /** Changes the outer addresses / NAT-T ports of an SA in place (MOBIKE). */
@@ -471,14 +542,11 @@ export class DataplaneCore {
       this.#bypass(packet);
       return;
     }
-    const out = this.#out;
-    for (let i = 0; i < out.length; i++) {
-      const r = out[i];
-      if (matches(r.selectors, k.tuple)) {
-        this.#flows.remember(packet, r);
-        this.#protect(r, packet);
-        return;
-      }
+    const r = this.#findOut(k.tuple);
+    if (r) {
+      this.#flows.remember(packet, r);
+      this.#protect(r, packet);
+      return;
     }
     this.#acquire(d.index, d.entry?.label, k.tuple, packet, d.instance !== undefined);
   }
@@ -795,8 +863,10 @@ const FLOW_KEY = 40;
  * fields (version, addresses, protocol, first 4 bytes of the transport
  * header: ports or ICMP type/code), so a flow skips key extraction, SPD
  * lookup and SA search. Only plain packets are cached: IPv4 without
- * fragmentation offset, IPv6 without extension headers. Cleared whenever
- * policies or outbound SAs change.
+ * fragmentation offset, IPv6 without extension headers. Cleared when the
+ * policies change; an SA or SPD instance that comes or goes forgets only
+ * the flows it could decide (by their remote address), so a gateway's other
+ * clients keep theirs.
  */
 class FlowCache {
   readonly #keys = new Uint8Array(FLOW_SLOTS * FLOW_KEY);
@@ -870,6 +940,52 @@ class FlowCache {
   clear(): void {
     this.#used.fill(0);
     this.#values.fill(null);
+  }
+
+  /** Forgets the flows decided for `v` (an SA that goes or is replaced). */
+  forgetValue(v: FlowValue): void {
+    const values = this.#values;
+    for (let s = 0; s < FLOW_SLOTS; s++) {
+      if (values[s] === v) {
+        values[s] = null;
+        this.#used[s] = 0;
+      }
+    }
+  }
+
+  /**
+   * Forgets the flows whose remote address (outbound: the destination;
+   * inbound: the source) any of `selectors` allows; no selectors: all.
+   */
+  forgetRemote(selectors: readonly Selector[]): void {
+    if (selectors.length === 0 || selectors.some((x) => x.remoteAddress.kind !== "range")) {
+      return this.clear();
+    }
+    const keys = this.#keys;
+    for (let s = 0; s < FLOW_SLOTS; s++) {
+      const len = this.#used[s];
+      if (len === 0) continue;
+      const o = s * FLOW_KEY;
+      const v = keys[o];
+      let a: number | bigint;
+      // Keys: version, source, destination, ...; the destination is the remote (outbound).
+      if (v === 4) {
+        a = ((keys[o + 5] << 24) | (keys[o + 6] << 16) | (keys[o + 7] << 8) | keys[o + 8]) >>> 0;
+      } else {
+        let b = 0n;
+        for (let i = 0; i < 16; i++) b = (b << 8n) | BigInt(keys[o + 17 + i]);
+        a = b;
+      }
+      for (const x of selectors) {
+        const r = x.remoteAddress;
+        if (r.kind !== "range" || r.version !== v) continue;
+        if (a >= r.start && a <= r.end) {
+          this.#used[s] = 0;
+          this.#values[s] = null;
+          break;
+        }
+      }
+    }
   }
 }
 

@@ -182,7 +182,11 @@ interface SpdInstance {
 }
 
 /** The single remote address all selectors share, if any (the instance index key). */
-function exactRemote(selectors: readonly Selector[]): number | bigint | undefined {
+/**
+ * The one remote address all of `selectors` are limited to (an SA toward a
+ * road warrior's virtual IP), or undefined: the key of per-address indexes.
+ */
+export function exactRemote(selectors: readonly Selector[]): number | bigint | undefined {
   let key: number | bigint | undefined;
   for (const s of selectors) {
     const a = s.remoteAddress;

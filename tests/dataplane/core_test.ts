@@ -479,3 +479,52 @@ Deno.test("DataplaneCore: SPD instances of a named entry come and go one at a ti
   assert.throws(() => a.addPolicyInstance({ key: "k", index: 0, selectors: out.selectors! }));
   assert.throws(() => a.addPolicyInstance({ key: "k", index: 5, selectors: out.selectors! }));
 });
+
+/*
+ * A gateway with many clients: a flow's SA is the newest one whose selectors
+ * match (as a scan of every SA would find), looked up by the client's
+ * address; SAs that come and go re-decide only the flows they could carry.
+ */
+Deno.test("DataplaneCore: outbound SAs by client address keep the newest-match rule through installs and removals", () => {
+  const { a, ioA } = pair();
+  a.setPolicies([{
+    label: "gw",
+    selectors: [sel("10.1.0.0/24", "10.3.0.0/16")],
+    action: "protect",
+    processing: { protocol: "esp", mode: "tunnel", proposals: [] },
+  }]);
+  const install = (spi: number, remote: string) => {
+    const s = spec("out", { spi, selectors: [sel("10.1.0.0/24", remote)] });
+    a.installSa(s, buildProcessor(s, backend));
+  };
+  const spiTo = (dst: string) => {
+    const before = ioA.sent.length;
+    a.outbound(udpPacket("10.1.0.5", dst));
+    assert.equal(ioA.sent.length, before + 1, `a packet to ${dst} left`);
+    return spiOf(ioA.sent.at(-1)!.packet);
+  };
+  install(0x1fff, "10.3.0.0/16"); // a loose SA, older than the clients'
+  for (let n = 1; n <= 50; n++) install(0x2000 + n, `10.3.0.${n}`);
+  for (let n = 1; n <= 50; n++) assert.equal(spiTo(`10.3.0.${n}`), 0x2000 + n);
+  assert.equal(spiTo("10.3.1.7"), 0x1fff);
+  // Cached flows of other clients are not disturbed by one more client.
+  install(0x2033, "10.3.0.51");
+  assert.equal(spiTo("10.3.0.6"), 0x2006);
+  assert.equal(spiTo("10.3.0.51"), 0x2033);
+  // A newer loose SA is the newest match for everyone it covers, cached or not.
+  install(0x1ffe, "10.3.0.0/16");
+  assert.equal(spiTo("10.3.0.5"), 0x1ffe);
+  assert.equal(spiTo("10.3.1.7"), 0x1ffe);
+  a.removeSa("out", "esp", 0x1ffe);
+  assert.equal(spiTo("10.3.0.5"), 0x2005);
+  assert.equal(spiTo("10.3.1.7"), 0x1fff);
+  // A client's SA goes: its flows fall back to the loose SA; a rekey replaces in place.
+  a.removeSa("out", "esp", 0x2005);
+  assert.equal(spiTo("10.3.0.5"), 0x1fff);
+  install(0x2006, "10.3.0.6"); // the same SPI again: replaced, still carried
+  assert.equal(spiTo("10.3.0.6"), 0x2006);
+  install(0x3006, "10.3.0.6"); // a rekey: the new SA before the old one goes
+  assert.equal(spiTo("10.3.0.6"), 0x3006);
+  a.removeSa("out", "esp", 0x2006);
+  assert.equal(spiTo("10.3.0.6"), 0x3006);
+});
