@@ -236,6 +236,8 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #children: ReadonlyMap<string, ChildSaSettings> = new Map();
   /** Outbound SAs of named entries (`protocol:spi`): their concrete selectors (gateway side). */
   #instances = new Map<string, { connection: string; child: string; sa: SaInstall }>();
+  /** Per family: the encapsulation socket reports local addresses (IP_PKTINFO). */
+  #packetInfo = { 4: false, 6: false };
   /** Inbound guard warnings logged last (logged again only when they change). */
   #guardWarned = "";
   #acquire: ((a: AcquireEvent) => void) | null = null;
@@ -287,7 +289,6 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     }
     return Promise.resolve();
   }
-  #packetInfo = { 4: false, 6: false };
 
   async configure(config: RuntimePayload): Promise<void> {
     const udpOffload = config.dataplane.udpOffload === true;
@@ -469,9 +470,8 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
     } catch (e) {
       return Promise.reject(e);
     }
-    if (sa.direction !== "out" || this.#namedIndex(sa.connectionName, sa.childName) < 0) {
-      return installed;
-    }
+    const index = sa.direction === "out" ? this.#namedIndex(sa.connectionName, sa.childName) : -1;
+    if (index < 0) return installed;
     const key = `${sa.protocol}:${sa.spi}`;
     this.#instances.set(key, { connection: sa.connectionName, child: sa.childName, sa });
     let policy: Promise<void>;
@@ -479,7 +479,7 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
       // With its SA, at the Worker's next wake-up (before the next packet it handles).
       policy = this.#need().addPolicyInstance({
         key,
-        index: this.#namedIndex(sa.connectionName, sa.childName),
+        index,
         selectors: tsListsToSelectors(sa.localTs, sa.remoteTs),
       }, { wake: false });
     } catch (e) {

@@ -15,14 +15,15 @@
  *  data plane "ike" event ──► onMessage(bytes, from, { our address, 4500 })
  * ```
  *
- * `to` is always a concrete address: datagrams received on a wildcard
- * socket get the address they were sent to when the socket can tell (port
- * 500: a socket per local address, lib/daemon/udp_transport.ts; port 4500:
- * the "ike" event's `local`, from IP_PKTINFO, on while the host has several
- * addresses of that family), else our route source address toward the
- * sender (or the single configured listen address of that family). What we
- * send from 4500 leaves from the SA's address (IP_PKTINFO on send). The engine hashes it for NAT detection and uses
- * it as the SAs' outer source, so 0.0.0.0 would fake a NAT and break ESP.
+ * `to` is always a concrete address. On a wildcard socket it is the address
+ * the datagram was sent to when the socket can tell (port 500: a socket per
+ * local address, lib/daemon/udp_transport.ts; port 4500: the "ike" event's
+ * `local` from IP_PKTINFO, on while the host has several addresses of that
+ * family), else our route source address toward the sender (or the single
+ * configured listen address of that family). The engine hashes `to` for NAT
+ * detection and uses it as the SAs' outer source, so 0.0.0.0 would fake a
+ * NAT and break ESP. What we send from 4500 leaves from the SA's address
+ * (IP_PKTINFO on send).
  *
  * @module
  */

@@ -269,7 +269,6 @@ export class Dataplane {
   #guard: InboundGuard | null = null;
   /** The UDP encapsulation sockets (the "out" Worker's; shared fds). */
   #udpFds: { fd: number; family: 4 | 6; gro: boolean }[] = [];
-  #udpPort = 0;
   /** TUN interface index and the routes into it (virtual IPs re-source them). */
   #tunIndex = 0;
   #tunRoutes: RouteSpec[] = [];
@@ -330,7 +329,6 @@ export class Dataplane {
       dp.tunName = first.tunName;
       dp.backend = first.backend;
       dp.#udpFds = first.udpFds;
-      dp.#udpPort = base.udpEncapPort;
       dp.tunOffload = first.tunOffload;
       if (workers === 2) {
         await dp.#spawn(url, {
@@ -764,7 +762,8 @@ export class Dataplane {
   setPacketInfo(family: 4 | 6, on: boolean): void {
     for (const u of this.#udpFds) {
       if (u.family !== family || this.#stopped) continue;
-      new NetSocket(u.fd, u.family, "udp", this.#udpPort).setPacketInfo(on);
+      // A handle on the Worker's socket for one option (not to be closed here).
+      new NetSocket(u.fd, u.family, "udp", 0).setPacketInfo(on);
     }
   }
 

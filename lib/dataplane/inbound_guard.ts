@@ -726,7 +726,11 @@ export class InboundGuard {
     return out;
   }
 
-  /** The IPv4 any-protocol block `D` and its barrier, if not there yet. */
+  /**
+   * The IPv4 any-protocol block `D` and its barrier, if not there yet. The
+   * barrier first: only a `goto D` may reach the block, never a packet
+   * falling through the slots while a set is being replaced or removed.
+   */
   #ensureBlock(f: 4 | 6): void {
     if (this.#blocks.has(f)) return;
     const nl = this.#nl();
@@ -767,22 +771,19 @@ export class InboundGuard {
     const newBlocks = [...new Set(plan.protoBlock.map((r) => r.family))]
       .filter((f) => !this.#blocks.has(f));
     try {
+      for (const f of newBlocks) this.#ensureBlock(f);
       // Not exclusive: the kernel would call "from all blackhole" a duplicate of an
       // earlier "from X blackhole" of the same priority (it compares given fields only).
-      // The barrier first: only a `goto D` may reach the block, never a packet
-      // falling through the slots while a set is being replaced or removed.
-      for (const f of newBlocks) {
-        nl.addRule({ family: f, priority: barrier, action: "goto", goto: end });
-      }
-      for (const r of plan.protoBlock) if (newBlocks.includes(r.family)) nl.addRule(r, false);
       for (const r of plan.rules) nl.addRule(r, false);
     } catch (e) {
       for (const f of families) nl.deleteRulesAt(f, slot);
-      for (const f of newBlocks) nl.deleteRulesAt(f, block);
-      for (const f of newBlocks) nl.deleteRulesAt(f, barrier);
+      for (const f of newBlocks) {
+        nl.deleteRulesAt(f, block);
+        nl.deleteRulesAt(f, barrier);
+        this.#blocks.delete(f);
+      }
       throw e;
     }
-    for (const f of newBlocks) this.#blocks.add(f);
     if (old !== null) { for (const f of [4, 6] as const) nl.deleteRulesAt(f, old); }
     for (const f of [...this.#blocks]) {
       if (plan.protoBlock.some((r) => r.family === f) || bandBlocks.has(f)) continue;
