@@ -120,17 +120,20 @@ import {
 import { keGroups } from "./tasks/proposal_select.ts";
 import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
-import { compareBytes } from "../wire/bytes.ts";
-import { NATT_PORT } from "./tasks/natd.ts";
+import { compareBytes, constantTimeEqual } from "../wire/bytes.ts";
+import { buildNatd, NATT_PORT } from "./tasks/natd.ts";
 import {
   addressNotifies,
   buildUpdateRequest,
   COOKIE2_BYTES,
   cookie2Echo,
   mobikeAuthNotifies,
+  natdEcho,
+  probesNatMapping,
   processUpdateResponse,
   readPeerAddresses,
   respondUpdate,
+  seenMapping,
 } from "./tasks/mobike.ts";
 
 export type { Effect, Endpoint, EngineEvent } from "./effects.ts";
@@ -701,7 +704,9 @@ export class IkeEngine {
             break;
           }
           case "dpd":
-            payloads = [];
+            // RFC 4555 section 3.8: behind a NAT, a MOBIKE initiator's liveness
+            // check asks the peer where it sees us (NAT detection both ways).
+            payloads = probesNatMapping(sa) ? buildNatd(sa.spiI, sa.spiR, sa.local, sa.remote) : [];
             sa.dpdPending = true;
             break;
           case "create_child": {
@@ -845,7 +850,8 @@ export class IkeEngine {
         } else if (!this.#open(sa, d, now)) return;
         this.counters.retransmittedRequests++;
         this.#log("debug", `${sa.label} received retransmit of request ${h.messageId}`);
-        this.#send(sa, sa.local, sa.remote, sa.window.lastResponse!.packets);
+        const back = replyPath(sa, from, to);
+        this.#send(sa, back.to, back.from, sa.window.lastResponse!.packets);
         return;
       }
     }
@@ -872,7 +878,16 @@ export class IkeEngine {
     sa.lastInbound = now;
     if (!isInitResponse) this.#float(sa, from, to);
     if (h.response) this.#onResponse(sa, m, bytes, now);
-    else this.#onRequest(sa, m, now, from, to);
+    else {
+      // Responses go back where the request came from (RFC 7296 section 2.11),
+      // also when the SA does not follow the peer there (MOBIKE).
+      this.#requestPath = replyPath(sa, from, to);
+      try {
+        this.#onRequest(sa, m, now, from, to);
+      } finally {
+        this.#requestPath = undefined;
+      }
+    }
   }
 
   /**
@@ -887,9 +902,11 @@ export class IkeEngine {
     // packet was sent to (the current route source), and our address moves
     // by MOBIKE (updateAddresses), never by a guess.
     if (same(from, sa.remote) && to.port === sa.local.port) return;
-    // MOBIKE: only UPDATE_SA_ADDRESSES moves the SA, unless the peer is behind
-    // a NAT whose mapping may change (RFC 4555 section 3.5).
-    if (sa.mobike && !sa.natRemote) return;
+    // MOBIKE: only UPDATE_SA_ADDRESSES moves the SA. The host not behind a NAT
+    // MUST NOT follow IKE packets (RFC 4555 section 3.8): an initiator behind
+    // one finds its new mapping by NAT detection in liveness checks and moves
+    // the SA itself (#checkNatMapping).
+    if (sa.mobike && !sa.natLocal) return;
     if (!(sa.natLocal || sa.natRemote || from.port === NATT_PORT)) return;
     this.#log(
       "info",
@@ -1101,6 +1118,9 @@ export class IkeEngine {
   // Requests from the peer (we answer)
 
   /** Answers `req` (to where it came from when `path` is given, else to the SA's peer). */
+  /** Where the request being handled came from, and our port it came to ({@link replyPath}). */
+  #requestPath: { from: Endpoint; to: Endpoint } | undefined;
+
   #respond(
     sa: IkeSa,
     req: IkeMessage,
@@ -1110,7 +1130,8 @@ export class IkeEngine {
     const m = this.#message(sa, req.exchange, req.mid, true, payloads);
     const packets = this.#encodeProtected(sa, m);
     sa.window.storeResponse(req.mid, packets);
-    this.#send(sa, path?.to ?? sa.local, path?.from ?? sa.remote, packets);
+    const back = path ?? this.#requestPath;
+    this.#send(sa, back?.to ?? sa.local, back?.from ?? sa.remote, packets);
   }
 
   #onRequest(sa: IkeSa, req: IkeMessage, now: number, from: Endpoint, to: Endpoint): void {
@@ -1143,7 +1164,10 @@ export class IkeEngine {
         // Child SAs may already have moved to the SA that replaced this one.
         const home = this.#home(sa);
         const r = processInformationalRequest(sa, req, home.children);
-        this.#respond(sa, req, [...r.payloads, ...(sa.mobike ? cookie2Echo(req) : [])]);
+        this.#respond(sa, req, [
+          ...r.payloads,
+          ...(sa.mobike ? [...natdEcho(sa, req, from, to), ...cookie2Echo(req)] : []),
+        ]);
         for (const spi of r.unknownSpis) {
           this.#log("debug", `${sa.label} peer deleted unknown SPI ${spi.toString(16)}`);
         }
@@ -1446,6 +1470,7 @@ export class IkeEngine {
       case "dpd":
         sa.window.completeRequest();
         sa.dpdPending = false;
+        if (probesNatMapping(sa)) this.#checkNatMapping(sa, res);
         break;
       case "create_child":
         sa.window.completeRequest();
@@ -1464,6 +1489,8 @@ export class IkeEngine {
         }
         sa.natLocal = o.natLocal;
         sa.natRemote = o.natRemote;
+        const seen = seenMapping(sa, res);
+        sa.natMapping = seen instanceof Uint8Array ? seen : undefined;
         this.#moved(sa, now);
         break;
       }
@@ -2249,6 +2276,29 @@ export class IkeEngine {
   }
 
   /**
+   * MOBIKE initiator behind a NAT, a liveness check answered (RFC 4555
+   * section 3.8): when the peer saw us at another mapping than last time, or
+   * this is the first time we learn it (the NAT may have mapped us anew
+   * since IKE_AUTH, which carries no NAT detection), UPDATE_SA_ADDRESSES
+   * moves the SA and its child SAs to the endpoints the peer sees now.
+   */
+  #checkNatMapping(sa: IkeSa, res: IkeMessage): void {
+    const seen = seenMapping(sa, res);
+    if (!(seen instanceof Uint8Array)) return;
+    const known = sa.natMapping;
+    sa.natMapping = seen;
+    if (known && constantTimeEqual(known, seen)) return;
+    if (sa.pending.some((t) => t.kind === "mobike_update")) return;
+    this.#log(
+      "info",
+      `${sa.label} ${
+        known ? "NAT mapping changed" : "NAT mapping learned"
+      }, updating SA addresses (MOBIKE)`,
+    );
+    sa.pending.push({ kind: "mobike_update" });
+  }
+
+  /**
    * MOBIKE initiator, the current path died (a request went unanswered):
    * send it again to the peer's next address not tried yet, then move the
    * SA there with UPDATE_SA_ADDRESSES (RFC 4555 section 3.5). False when
@@ -2282,4 +2332,13 @@ export class IkeEngine {
       this.#startInitiator(cfg, now);
     }
   }
+}
+
+/**
+ * The endpoints to answer a request that came `from` the peer `to` us: back
+ * to its source, from the port it reached. Our address stays the SA's: on a
+ * wildcard socket `to.address` may only be a guess (the route source).
+ */
+function replyPath(sa: IkeSa, from: Endpoint, to: Endpoint): { from: Endpoint; to: Endpoint } {
+  return { from, to: { address: sa.local.address, port: to.port } };
 }

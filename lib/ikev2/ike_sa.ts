@@ -144,6 +144,12 @@ export class IkeSa {
   mobike = false;
   /** The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS), MOBIKE. */
   peerAddresses: string[] = [];
+  /**
+   * MOBIKE initiator behind a NAT: the NAT_DETECTION_DESTINATION_IP the peer
+   * last answered with (where it sees us); another one means the NAT mapped
+   * us anew (RFC 4555 section 3.8).
+   */
+  natMapping: Uint8Array | undefined = undefined;
   /** Peer addresses that did not answer since the last successful move (MOBIKE initiator). */
   readonly triedRemotes: Set<string> = new Set();
   /** IKE_SA_INIT retries done (COOKIE, INVALID_KE). */

@@ -151,7 +151,8 @@ Deno.test("engine: MOBIKE update detects a NAT that appeared and switches to UDP
   // Behind the NAT alice now sends keepalives (RFC 3948).
   t.run(t.clock.now + 25_000);
   assert.ok(sends(t.alice).some((s) => s.raw && s.bytes.length === 1 && s.bytes[0] === 0xff));
-  // The NAT forgets the mapping; bob follows the new public port (peer behind NAT).
+  // The NAT forgets the mapping: alice's next liveness check (NAT detection in it,
+  // RFC 4555 section 3.8) shows her the new one, and she moves the SAs there.
   t.natRebind(40000);
   t.run(t.clock.now + 45_000);
   assert.deepEqual(t.bob.engine.list()[0].remote, { address: NAT.address, port: 40000 });
@@ -300,6 +301,8 @@ Deno.test("engine: with MOBIKE only UPDATE_SA_ADDRESSES moves the SA, not any me
     const expected = mobike ? { address: "192.0.2.1", port: 500 } : elsewhere;
     assert.deepEqual(t.bob.engine.list()[0].remote, expected, `mobike ${mobike}`);
     assert.deepEqual(t.bob.outbound().map((s) => s.dst), [expected.address]);
+    // Either way the answer goes back where the request came from (RFC 7296 section 2.11).
+    assert.deepEqual(sends(t.bob).at(-1)!.to, elsewhere, `mobike ${mobike}`);
   }
 });
 
@@ -361,4 +364,49 @@ Deno.test("engine: MOBIKE works on the IKE SA that replaced a rekeyed one", () =
   assert.deepEqual(t.bob.engine.list()[0].remote, { address: NEW_ADDRESS, port: NATT_PORT });
   assert.deepEqual(t.bob.outbound().map((s) => s.dst), [NEW_ADDRESS]);
   assertEspFlows(t, 3000);
+});
+
+/*
+ *   alice behind a NAT (10.9.0.5 -> 203.0.113.7:30000), MOBIKE, bob not behind one
+ *   (silence: liveness checks carry NAT detection, RFC 4555 section 3.8)
+ *   INFORMATIONAL request n [ N(NATD_S_IP) N(NATD_D_IP) ] -->
+ *            <-- INFORMATIONAL response n [ N(NATD_S_IP) N(NATD_D_IP) ]   (where bob sees her)
+ *   (the same mapping as the last exchange told her: nothing to do)
+ *   the NAT maps her anew (203.0.113.7:40000); bob must not follow IKE packets by himself
+ *   INFORMATIONAL request m [ N(NATD_S_IP) N(NATD_D_IP) ] -->             (from port 40000)
+ *            <-- INFORMATIONAL response m [ N(NATD_S_IP) N(NATD_D_IP) ]   (to port 40000)
+ *   INFORMATIONAL request m+1 [ N(UPD_SA_ADDR) N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ] -->
+ *                                              bob moves the SAs to port 40000
+ */
+Deno.test("engine: MOBIKE initiator behind a NAT finds a new mapping by NAT detection in liveness checks", () => {
+  // Only alice checks liveness (a gateway's checks would keep her from needing one).
+  const t = established({ alice: { dpdDelaySeconds: 10 }, bob: { dpdDelaySeconds: 0 } });
+  const id = t.alice.engine.list()[0].id;
+  t.relocateAlice("10.9.0.5", NAT);
+  t.apply(t.alice, t.alice.engine.updateAddresses(id, "10.9.0.5", t.clock.now));
+  t.run(t.clock.now + 1000);
+  assert.deepEqual(t.bob.engine.list()[0].remote, NAT);
+  t.stopTraffic();
+  const updates = () => generated(t.alice).filter((l) => l.includes("N(UPD_SA_ADDR)")).length;
+  const before = updates();
+  t.run(t.clock.now + 40_000);
+  const probe = /^INFORMATIONAL request \d+ \[ N\(NATD_S_IP\) N\(NATD_D_IP\) \]$/;
+  assert.ok(generated(t.alice).some((l) => probe.test(l)), generated(t.alice).join("\n"));
+  assert.ok(
+    generated(t.bob).some((l) =>
+      /^INFORMATIONAL response \d+ \[ N\(NATD_S_IP\) N\(NATD_D_IP\) \]$/.test(l)
+    ),
+    generated(t.bob).join("\n"),
+  );
+  assert.equal(updates(), before, "an unchanged mapping moves nothing");
+
+  t.natRebind(40000);
+  t.run(t.clock.now + 40_000);
+  assert.equal(updates(), before + 1, generated(t.alice).join("\n"));
+  assert.ok(t.alice.logs.some((l) => l.includes("NAT mapping changed")));
+  assert.ok(!t.bob.logs.some((l) => l.includes("floated")), "bob followed an IKE packet");
+  assert.deepEqual(t.bob.engine.list()[0].remote, { address: NAT.address, port: 40000 });
+  assert.deepEqual(t.bob.outbound().map((s) => s.encap), [{ srcPort: NATT_PORT, dstPort: 40000 }]);
+  assert.equal(t.alice.engine.list().length, 1);
+  assert.equal(t.bob.engine.list().length, 1);
 });

@@ -45,10 +45,11 @@ import {
   makeAdditionalAddress,
   makeNoNatsAllowed,
   makeNotify,
+  NAT_DETECTION_DATA_LENGTH,
   type NotifyPayload,
 } from "../payloads/notify.ts";
 import { all, type IkeMessage, notify, type Payload } from "./_msg.ts";
-import { buildNatd, checkNatd } from "./natd.ts";
+import { buildNatd, checkNatd, natdHash } from "./natd.ts";
 
 /** Bytes of the COOKIE2 we send (8..64 allowed, RFC 4555 section 3.8). */
 export const COOKIE2_BYTES = 16;
@@ -185,6 +186,55 @@ export function respondUpdate(
     natRemote: nat?.natRemote ?? false,
     payloads: [...buildNatd(sa.spiI, sa.spiR, to, from), ...echo],
   };
+}
+
+/**
+ * Whether our liveness checks on `sa` carry NAT detection (RFC 4555 section
+ * 3.8): MOBIKE, we are the original initiator (only it moves the SA) and
+ * behind a NAT, whose mapping of us may change.
+ */
+export function probesNatMapping(sa: IkeSa): boolean {
+  return sa.mobike && sa.initiator && sa.natLocal;
+}
+
+/**
+ * RFC 4555 section 3.8: an INFORMATIONAL request that carries
+ * NAT_DETECTION_*_IP (a liveness check from an initiator behind a NAT) gets
+ * NAT detection for the endpoints it arrived with (`from` the peer, `to`
+ * us) in its response; a request without them gets none.
+ */
+export function natdEcho(
+  sa: IkeSa,
+  req: { payloads: readonly Payload[] },
+  from: Endpoint,
+  to: Endpoint,
+): NotifyPayload[] {
+  const asked = all(req, PayloadType.NOTIFY).some((n) =>
+    n.notifyType === NotifyType.NAT_DETECTION_SOURCE_IP ||
+    n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP
+  );
+  return asked ? buildNatd(sa.spiI, sa.spiR, to, from) : [];
+}
+
+/**
+ * What the peer saw as our endpoint, from its response's
+ * NAT_DETECTION_DESTINATION_IP (the hash of the address and port it sent
+ * to): "direct" when that is our own endpoint (no NAT in front of us),
+ * else the hash itself, which changes when the NAT maps us anew
+ * (RFC 4555 section 3.8); undefined when the response has none.
+ */
+export function seenMapping(sa: IkeSa, res: { payloads: readonly Payload[] }):
+  | "direct"
+  | Uint8Array
+  | undefined {
+  const dst = all(res, PayloadType.NOTIFY).filter((n) =>
+    n.notifyType === NotifyType.NAT_DETECTION_DESTINATION_IP &&
+    n.data.length === NAT_DETECTION_DATA_LENGTH
+  );
+  if (dst.length === 0) return undefined;
+  const own = natdHash(sa.spiI, sa.spiR, sa.local);
+  if (dst.some((n) => constantTimeEqual(n.data, own))) return "direct";
+  return dst[0].data.slice();
 }
 
 /** N(COOKIE2) copied from a request, to put in its response (RFC 4555 section 3.8). */
