@@ -1557,6 +1557,7 @@ export class IkeEngine {
     if (sa.established) return;
     sa.transition("established");
     sa.establishedAt = now;
+    sa.forgetHandshake();
     if (this.#halfOpen.delete(sa)) {
       this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "halfopen") });
     }
@@ -1746,6 +1747,7 @@ export class IkeEngine {
     fresh.transition("established");
     fresh.establishedAt = now;
     fresh.lastInbound = now;
+    fresh.forgetHandshake();
     this.#register(fresh);
   }
 

@@ -240,6 +240,19 @@ export class IkeSa {
   }
 
   /** Moves to `next`; throws {@link IkeSaStateError} if not allowed. */
+  /**
+   * Drops what only IKE_SA_INIT and IKE_AUTH needed (the key exchange, both
+   * IKE_SA_INIT messages, our offer, the cookie) once the SA is up: about a
+   * kilobyte per SA on a gateway. The nonces stay (rekey collisions compare them).
+   */
+  forgetHandshake(): void {
+    this.keyExchange = undefined;
+    this.initRequest = undefined;
+    this.initResponse = undefined;
+    this.initOffer = undefined;
+    this.cookie = undefined;
+  }
+
   transition(next: IkeSaState): void {
     if (next === this.#state) return;
     if (!IKE_SA_TRANSITIONS[this.#state].includes(next)) {

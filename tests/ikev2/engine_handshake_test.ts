@@ -53,6 +53,14 @@ Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () =>
   assert.equal(t.bob.eventsOf("ike-up").length, 1);
   assert.equal(t.alice.eventsOf("child-up").length, 1);
   assertMirrored(t.alice, t.bob);
+  // Once up, neither side keeps what only the handshake needed.
+  for (const p of [t.alice, t.bob]) {
+    const sa = p.engine.ikeSa(p.engine.list()[0].id)!;
+    assert.equal(sa.keyExchange, undefined);
+    assert.equal(sa.initRequest, undefined);
+    assert.equal(sa.initResponse, undefined);
+    assert.equal(sa.initOffer, undefined);
+  }
   const out = t.alice.outbound()[0];
   assert.equal(out.src, "192.0.2.1");
   assert.equal(out.dst, "192.0.2.2");
