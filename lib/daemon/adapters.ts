@@ -32,6 +32,7 @@ import type {
   ExpireEvent,
   IkeSaAddresses,
   IkeSaDetail,
+  MappingEvent,
   SaCounters,
   TableRow,
 } from "./ports.ts";
@@ -138,6 +139,10 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.childExpired(childSaId, kind, now);
   }
 
+  peerMapping(childSaId: number, from: Endpoint, now: number): Effect[] {
+    return this.#engine.peerMapping(childSaId, from, now);
+  }
+
   /**
    * The new configuration applies to new IKE SAs; live ones keep theirs (the
    * daemon terminated those of changed and removed connections before).
@@ -242,6 +247,7 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
   #guardWarned = "";
   #acquire: ((a: AcquireEvent) => void) | null = null;
   #expire: ((e: ExpireEvent) => void) | null = null;
+  #mapping: ((e: MappingEvent) => void) | null = null;
   #log: AdapterLog;
   #start: (o: DataplaneOptions) => Promise<Dataplane>;
   /** udp_offload the running data plane was started with. */
@@ -416,6 +422,11 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
         this.#expire({ childSaId: e.reqid, kind: e.hard ? "hard" : "soft", description });
         break;
       }
+      case "mapping": {
+        const from = { address: addressText(e.remote), port: e.remotePort };
+        if (e.reqid !== undefined && this.#mapping) this.#mapping({ childSaId: e.reqid, from });
+        break;
+      }
       case "ike": {
         const from = { address: addressText(e.remote), port: e.remotePort };
         if (this.#onIke) this.#onIke(e.data, from, e.local ? addressText(e.local) : undefined);
@@ -554,6 +565,10 @@ export class UserspaceDataplaneAdapter implements DataplanePort<RuntimePayload>,
 
   onExpire(cb: (e: ExpireEvent) => void): void {
     this.#expire = cb;
+  }
+
+  onMapping(cb: (e: MappingEvent) => void): void {
+    this.#mapping = cb;
   }
 
   async describe(): Promise<Json> {

@@ -34,6 +34,7 @@ import {
   type ExpireEvent,
   type IkeSaDetail,
   type IkeTransport,
+  type MappingEvent,
   type SaCounters,
 } from "./ports.ts";
 import type { AddressMonitorPort, DnsPort } from "./ports.ts";
@@ -273,6 +274,7 @@ export class Daemon<P = unknown> {
     try {
       this.#dataplane.onAcquire((a) => this.#acquire(a));
       this.#dataplane.onExpire?.((e) => this.#expire(e));
+      this.#dataplane.onMapping?.((e) => this.#mapping(e));
       await this.#dataplane.configure(this.#config.payload);
       steps.push(() => this.#dataplane.close());
       await this.#transport.start((bytes, from, to) =>
@@ -677,6 +679,13 @@ export class Daemon<P = unknown> {
     const engine = this.#engine;
     if (!engine.childExpired) return;
     this.#run(() => engine.childExpired!(e.childSaId, e.kind, this.#now()));
+  }
+
+  #mapping(e: MappingEvent): void {
+    if (this.#stopping) return;
+    const engine = this.#engine;
+    if (!engine.peerMapping) return;
+    this.#run(() => engine.peerMapping!(e.childSaId, e.from, this.#now()));
   }
 
   /** Resolves once every effect issued so far has been applied (and its datagrams sent). */

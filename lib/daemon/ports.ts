@@ -82,6 +82,8 @@ export interface EnginePort<P = unknown> {
   shutdown(now: number): Effect[];
   /** A child SA hit a data plane lifetime: rekey (soft) or delete (hard). */
   childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
+  /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */
+  peerMapping?(childSaId: number, from: Endpoint, now: number): Effect[];
   /** Details of live IKE SAs for `ipsec status` (SPIs, endpoints, identities, algorithms). */
   describe?(): readonly IkeSaDetail[];
   /** MOBIKE: live IKE SAs with their outer addresses (lib/daemon/mobike_driver.ts). */
@@ -172,6 +174,16 @@ export interface AcquireEvent {
 }
 
 /** A child SA reached a byte/packet (or sequence number) lifetime in the data plane. */
+/**
+ * Authenticated ESP of an inbound UDP-encapsulated SA arrived from `from`,
+ * not from the SA's peer endpoint (a NAT mapped the peer anew).
+ */
+export interface MappingEvent {
+  /** The engine's child SA id (the data plane's reqid). */
+  readonly childSaId: number;
+  readonly from: Endpoint;
+}
+
 export interface ExpireEvent {
   /** The engine's child SA id (the data plane's reqid). */
   readonly childSaId: number;
@@ -203,6 +215,8 @@ export interface DataplanePort<P = unknown> {
   onAcquire(cb: (a: AcquireEvent) => void): void;
   /** Registers the callback for byte/packet lifetime expiries (soft: rekey, hard: gone). */
   onExpire?(cb: (e: ExpireEvent) => void): void;
+  /** Registers the callback for ESP from a peer's new NAT mapping. */
+  onMapping?(cb: (e: MappingEvent) => void): void;
   /**
    * Road-warrior client: the peer assigned us `address` (CFG_REPLY); put it
    * on the TUN as the source of traffic routed into it.

@@ -356,6 +356,9 @@ async function main(): Promise<void> {
         if (r.kind === "udp") {
           const seg = r.gro ? b.groSize(i) : 0;
           const sc = v4 ? scratch4 : scratch;
+          // Where it came from: authenticated ESP from a new NAT mapping is reported.
+          b.copyPeerAddress(i, sc, 0);
+          core.udpSource(sc, sc.length, b.peerPort(i));
           if (seg === 0 || seg >= len) {
             inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, sc);
             continue;
@@ -419,6 +422,7 @@ async function main(): Promise<void> {
           core.inbound(slot, at - 40, at + len, proto, spi);
         }
       }
+      if (r.kind === "udp") core.udpSource(scratch, 0, -1);
       flushTun();
       return n;
     };

@@ -128,7 +128,23 @@ export type DataplaneEvent =
     dstPort: number;
     suppressed: number;
   }
+  | {
+    /**
+     * Authenticated ESP of a UDP-encapsulated inbound SA came from another
+     * address or port than the SA's peer: a NAT in front of the peer mapped
+     * it anew (RFC 7296 section 2.23, RFC 4555 section 3.8). At most one per
+     * SA in {@linkcode MAPPING_INTERVAL_MS}.
+     */
+    type: "mapping";
+    spi: number;
+    reqid?: number;
+    remote: Uint8Array;
+    remotePort: number;
+  }
   | { type: "error"; message: string };
+
+/** At most one "mapping" event per SA in this many milliseconds. */
+export const MAPPING_INTERVAL_MS = 1000;
 
 /** Drop reasons reported as {@linkcode DataplaneEvent} "discard" (rate-limited). */
 export type AuditedDrop = "no-policy" | "policy-discard" | "sa-selector-mismatch";
@@ -230,6 +246,8 @@ interface SaRecord {
   selectorMismatch: number;
   encapFailed: number;
   softSent: boolean;
+  /** When the last "mapping" event of this (inbound) SA went out. */
+  mappingAt: number;
 }
 
 interface PendingAcquire {
@@ -272,6 +290,10 @@ export class DataplaneCore {
   #lastEsp: SaRecord | undefined = undefined;
   readonly #pending = new Map<string, PendingAcquire>();
   #queued = 0;
+  /** Source of the UDP datagram being processed ({@linkcode udpSource}); port -1: none. */
+  readonly #srcAddr = new Uint8Array(16);
+  #srcLen = 0;
+  #srcPort = -1;
   readonly #flows = new FlowCache();
   /** Instance ids in the SPD by the caller's key (see addPolicyInstance). */
   #instanceIds = new Map<string, { id: number; selectors: readonly Selector[] }>();
@@ -378,6 +400,7 @@ export class DataplaneCore {
       selectorMismatch: 0,
       encapFailed: 0,
       softSent: false,
+      mappingAt: -Infinity,
     };
     if (spec.direction === "in") {
       const map = spec.protocol === "esp" ? this.#inEsp : this.#inAh;
@@ -734,6 +757,39 @@ export class DataplaneCore {
     return true;
   }
 
+  /**
+   * The source of the UDP datagram(s) the next inbound calls process
+   * (`address[0..length)`, `port`), until the next call; `port` -1 for
+   * packets that did not come in UDP. An authenticated ESP packet of an
+   * encapsulated SA from elsewhere than the SA's peer raises a "mapping"
+   * event.
+   */
+  udpSource(address: Uint8Array, length: number, port: number): void {
+    for (let i = 0; i < length; i++) this.#srcAddr[i] = address[i];
+    this.#srcLen = length;
+    this.#srcPort = port;
+  }
+
+  /** After an authenticated packet of inbound SA `r`: did it come from another NAT mapping? */
+  #checkSource(r: SaRecord): void {
+    const encap = r.spec.encap;
+    if (encap === undefined || this.#srcPort < 0) return;
+    const remote = r.spec.remote;
+    let same = this.#srcPort === encap.remotePort && remote.length === this.#srcLen;
+    for (let i = 0; same && i < remote.length; i++) same = remote[i] === this.#srcAddr[i];
+    if (same) return;
+    const now = this.#now();
+    if (now - r.mappingAt < MAPPING_INTERVAL_MS) return;
+    r.mappingAt = now;
+    this.#io.emit({
+      type: "mapping",
+      spi: r.spec.spi,
+      ...(r.spec.reqid !== undefined ? { reqid: r.spec.reqid } : {}),
+      remote: this.#srcAddr.slice(0, this.#srcLen),
+      remotePort: this.#srcPort,
+    });
+  }
+
   /** The inbound ESP SA of `spi`, through the last-found cache. */
   #espIn(spi: number): SaRecord | undefined {
     if (spi === this.#lastEspSpi) return this.#lastEsp;
@@ -775,6 +831,7 @@ export class DataplaneCore {
     r.packets++;
     r.bytes += n;
     this.packets.inbound++;
+    if (this.#srcPort >= 0) this.#checkSource(r);
     if (!this.#io.toTun(inner)) this.drops["tun-write-failed"]++;
     this.#checkLimits(r);
   }

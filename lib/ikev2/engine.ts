@@ -427,6 +427,28 @@ export class IkeEngine {
     );
   }
 
+  /**
+   * Authenticated ESP of child SA `childSaId` came from `from`, not from the
+   * IKE SA's peer endpoint: a NAT in front of the peer mapped it anew. When
+   * the peer is behind a NAT and we are not, the IKE SA and its child SAs
+   * follow (RFC 7296 section 2.23 SHOULD, and RFC 4555 section 3.8 MAY with
+   * MOBIKE: a peer that checks no liveness would otherwise never be reached
+   * again); otherwise nothing changes.
+   */
+  peerMapping(childSaId: number, from: Endpoint, now: number): Effect[] {
+    return this.#run(now, () =>
+      this.#forChild(childSaId, (sa) => {
+        if (!sa.established || !sa.natRemote || sa.natLocal) return;
+        if (sa.remote.address === from.address && sa.remote.port === from.port) return;
+        this.#log(
+          "info",
+          `${sa.label} ESP from ${from.address}[${from.port}]: the peer's NAT mapping changed, following it`,
+        );
+        sa.remote = { address: from.address, port: from.port };
+        this.#updateChildEndpoints(sa);
+      }));
+  }
+
   /** Creates another child SA from connection config `childName` on IKE SA `ikeSaId`. */
   createChild(ikeSaId: number, childName: string, now: number): Effect[] {
     return this.#run(now, () => {

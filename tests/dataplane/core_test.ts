@@ -528,3 +528,47 @@ Deno.test("DataplaneCore: outbound SAs by client address keep the newest-match r
   a.removeSa("out", "esp", 0x2006);
   assert.equal(spiTo("10.3.0.6"), 0x3006);
 });
+
+Deno.test("DataplaneCore: authenticated ESP-in-UDP from another NAT mapping of the peer is reported", () => {
+  let t = 1000;
+  const { a, b, ioA, ioB } = pair({ now: () => t });
+  a.setPolicies([protectAtoB]);
+  const enc = { encap: { localPort: 4500, remotePort: 4500 }, reqid: 9 };
+  a.installSa(spec("out", enc), buildProcessor(spec("out", enc), backend));
+  b.installSa(spec("in", enc), buildProcessor(spec("in", enc), backend));
+  for (let i = 0; i < 5; i++) a.outbound(udpPacket("10.1.0.5", "10.2.0.7"));
+  // IPv4 (20) + UDP (8) + ESP: the ESP bytes as a UDP socket hands them over.
+  const esp = (k: number) => ioA.sent[k].packet.slice(28);
+  const mappings = () => ioB.events.filter((e) => e.type === "mapping");
+  const deliver = (p: Uint8Array) => b.inboundEspPayload(p, 0, p.length, 0x1001);
+  // From the SA's peer endpoint: nothing to report.
+  b.udpSource(ip("192.0.2.1"), 4, 4500);
+  deliver(esp(0));
+  assert.equal(ioB.tun.length, 1);
+  assert.deepEqual(mappings(), []);
+  // From another port: reported once, however many packets come (one per second at most).
+  b.udpSource(ip("192.0.2.1"), 4, 31000);
+  deliver(esp(1));
+  deliver(esp(2));
+  assert.equal(ioB.tun.length, 3);
+  assert.deepEqual(mappings(), [{
+    type: "mapping",
+    spi: 0x1001,
+    reqid: 9,
+    remote: ip("192.0.2.1"),
+    remotePort: 31000,
+  }]);
+  // A packet that does not authenticate reports nothing, wherever it comes from.
+  t += 2000;
+  const forged = esp(3);
+  forged[forged.length - 1] ^= 1;
+  b.udpSource(ip("198.51.100.9"), 4, 5555);
+  deliver(forged);
+  assert.equal(b.drops["decapsulation-failed"], 1);
+  assert.equal(mappings().length, 1);
+  // Not from a UDP socket: no source to compare.
+  b.udpSource(ip("0.0.0.0"), 0, -1);
+  deliver(esp(4));
+  assert.equal(ioB.tun.length, 4);
+  assert.equal(mappings().length, 1);
+});

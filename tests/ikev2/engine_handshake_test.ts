@@ -326,8 +326,9 @@ Deno.test("engine: IKE_AUTH without IDr; IPv4 and FQDN identities", () => {
  *   there and moves its SAs' UDP encapsulation (updateSa effects, no rekey).
  */
 Deno.test("engine: NAT port floating updates the IKE SA and the installed SAs in place", () => {
+  // Without MOBIKE (with it, only UPDATE_SA_ADDRESSES moves the SA: engine_mobike_test.ts).
   const t = new TwoPeers({
-    ...pskConfigs({ alice: { dpdDelaySeconds: 10 }, bob: { dpdDelaySeconds: 0 } }),
+    ...pskConfigs({ alice: { dpdDelaySeconds: 10 }, bob: { dpdDelaySeconds: 0, mobike: false } }),
     aliceNat: { address: "203.0.113.7", port: 30000 },
   });
   t.initiate("alice", "site");
@@ -340,6 +341,40 @@ Deno.test("engine: NAT port floating updates the IKE SA and the installed SAs in
   assert.ok(t.bob.effects.some((e) => e.kind === "updateSa" && e.direction === "in"));
   assert.equal(t.bob.eventsOf("child-up").length, 1, "no renegotiation");
   assert.equal(t.alice.engine.list()[0].state, "established");
+});
+
+/*
+ *   alice behind a NAT (203.0.113.7:30000), no liveness checks on either side
+ *   the NAT maps her anew (port 40000); her ESP now comes from there
+ *   bob's data plane reports authenticated ESP from 203.0.113.7:40000 (peerMapping):
+ *   bob follows (RFC 7296 section 2.23; RFC 4555 section 3.8 allows it with MOBIKE)
+ */
+Deno.test("engine: ESP from the peer's new NAT mapping moves the IKE SA and its child SAs", () => {
+  for (const mobike of [true, false]) {
+    const t = new TwoPeers({
+      ...pskConfigs({ alice: { dpdDelaySeconds: 0 }, bob: { dpdDelaySeconds: 0, mobike } }),
+      aliceNat: { address: "203.0.113.7", port: 30000 },
+    });
+    t.initiate("alice", "site");
+    t.run(5000);
+    const bobSa = t.bob.engine.list()[0];
+    const childId = bobSa.children[0].id;
+    const spi = t.bob.outbound()[0].spi;
+    t.natRebind(40000);
+    const moved = { address: "203.0.113.7", port: 40000 };
+    t.apply(t.bob, t.bob.engine.peerMapping(childId, moved, t.clock.now));
+    assert.deepEqual(t.bob.engine.list()[0].remote, moved, `mobike ${mobike}`);
+    assert.deepEqual(t.bob.sad.get(`out/${spi}`)?.encap, { srcPort: 4500, dstPort: 40000 });
+    assert.equal(t.bob.eventsOf("child-up").length, 1, "no renegotiation");
+    // Alice is behind the NAT, bob is not: alice never follows ESP herself.
+    const aliceChild = t.alice.engine.list()[0].children[0].id;
+    const before = t.alice.engine.list()[0].remote;
+    t.apply(
+      t.alice,
+      t.alice.engine.peerMapping(aliceChild, { address: "192.0.2.99", port: 4500 }, t.clock.now),
+    );
+    assert.deepEqual(t.alice.engine.list()[0].remote, before);
+  }
 });
 
 /*
