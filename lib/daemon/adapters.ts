@@ -165,7 +165,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
         connectionName: s.name,
         local: s.local.address,
         remote: s.remote.address,
-        initiator: s.initiator,
+        initiator: sa?.originalInitiator ?? s.initiator,
         mobike: sa?.mobike ?? false,
         established: s.state === "established",
         ...(s.vip ? { vip: s.vip } : {}),

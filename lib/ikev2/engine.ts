@@ -472,11 +472,13 @@ export class IkeEngine {
     return this.#run(now, () => {
       const sa = this.#sas.get(ikeSaId);
       if (!sa?.established || sa.rekeyedTo !== undefined) return;
-      if (!sa.initiator || !sa.mobike) {
+      if (!sa.originalInitiator || !sa.mobike) {
         this.#log(
           "warn",
           `${sa.label} cannot move the IKE_SA to ${local}: ${
-            sa.initiator ? "the peer does not support MOBIKE" : "only the initiator may (MOBIKE)"
+            sa.originalInitiator
+              ? "the peer does not support MOBIKE"
+              : "only the initiator may (MOBIKE)"
           }`,
         );
         return;
@@ -1171,7 +1173,7 @@ export class IkeEngine {
             this.#log("warn", `${sa.label} peer reports ${notifyName(p.notifyType)}`);
           }
         }
-        if (sa.mobike && !sa.initiator && notify(req, NotifyType.UPDATE_SA_ADDRESSES)) {
+        if (sa.mobike && !sa.originalInitiator && notify(req, NotifyType.UPDATE_SA_ADDRESSES)) {
           this.#respondUpdate(sa, req, from, to, now);
           return;
         }
@@ -1689,6 +1691,7 @@ export class IkeEngine {
       now,
       retransmit: old.config.retransmit ?? this.config.retransmit,
     });
+    fresh.originalInitiator = old.originalInitiator;
     fresh.natLocal = old.natLocal;
     fresh.natRemote = old.natRemote;
     fresh.peerFragmentation = old.peerFragmentation;
@@ -1732,6 +1735,7 @@ export class IkeEngine {
     // MOBIKE may have moved the old SA while the rekey was in flight.
     fresh.local = old.local;
     fresh.remote = old.remote;
+    fresh.originalInitiator = old.originalInitiator;
     fresh.natLocal = old.natLocal;
     fresh.natRemote = old.natRemote;
     const keep: SaTask[] = old.pending.filter((t) =>
@@ -2329,7 +2333,7 @@ export class IkeEngine {
    * there is no other address to try.
    */
   #switchPath(sa: IkeSa, now: number): boolean {
-    if (!sa.mobike || !sa.initiator) return false;
+    if (!sa.mobike || !sa.originalInitiator) return false;
     sa.triedRemotes.add(sa.remote.address);
     const candidates = [sa.config.remoteAddress, ...sa.peerAddresses];
     const next = candidates.find((a) => a !== "%any" && !sa.triedRemotes.has(a));

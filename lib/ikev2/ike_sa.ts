@@ -99,8 +99,17 @@ export interface IkeSaCounters {
 export class IkeSa {
   /** Engine-unique id (used in timer ids and effects). */
   readonly id: number;
-  /** We are the original initiator. */
+  /**
+   * We initiated this IKE SA (IKE_SA_INIT, or the CREATE_CHILD_SA that
+   * rekeyed it): the I flag of its messages and its SPI roles.
+   */
   readonly initiator: boolean;
+  /**
+   * We started the IKE SA this one descends from by IKE_SA_INIT, whoever
+   * rekeyed it since: the MOBIKE initiator (RFC 4555), who moves it to new
+   * addresses and watches its NAT mapping.
+   */
+  originalInitiator: boolean;
   /** The connection config; responders pick it after IKE_SA_INIT or on IDr. */
   config: PeerConfig;
   spiI: bigint;
@@ -224,6 +233,7 @@ export class IkeSa {
   }) {
     this.id = opts.id;
     this.initiator = opts.initiator;
+    this.originalInitiator = opts.initiator;
     this.config = opts.config;
     this.spiI = opts.spiI;
     this.spiR = opts.spiR;

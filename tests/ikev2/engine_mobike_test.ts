@@ -347,23 +347,31 @@ Deno.test("engine: MOBIKE initiator switches to the peer's additional address wh
  *   INFORMATIONAL request 0 [ N(UPD_SA_ADDR) N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ] -->
  *            <-- INFORMATIONAL response 0 [ N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ]
  */
-Deno.test("engine: MOBIKE works on the IKE SA that replaced a rekeyed one", () => {
-  const t = established({ bobEngine: { localAddresses: ["192.0.2.2", "198.51.100.2"] } });
-  t.apply(t.alice, t.alice.engine.rekeyIke(t.alice.engine.list()[0].id, t.clock.now));
-  t.run(t.clock.now + 2000);
-  const [info] = t.alice.engine.list();
-  assert.equal(t.alice.eventsOf("ike-rekeyed").length, 1);
-  assert.deepEqual(t.alice.engine.ikeSa(info.id)!.peerAddresses, ["198.51.100.2"]);
-  t.relocateAlice(NEW_ADDRESS);
-  t.apply(t.alice, t.alice.engine.updateAddresses(info.id, NEW_ADDRESS, t.clock.now));
-  t.run(t.clock.now + 1000);
-  assert.equal(
-    generated(t.alice).at(-1),
-    "INFORMATIONAL request 0 [ N(UPD_SA_ADDR) N(NATD_S_IP) N(NATD_D_IP) N(COOKIE2) ]",
-  );
-  assert.deepEqual(t.bob.engine.list()[0].remote, { address: NEW_ADDRESS, port: NATT_PORT });
-  assert.deepEqual(t.bob.outbound().map((s) => s.dst), [NEW_ADDRESS]);
-  assertEspFlows(t, 3000);
+Deno.test("engine: MOBIKE works on the IKE SA that replaced a rekeyed one", async (ctx) => {
+  // Whoever rekeyed, alice started the IKE SA and stays the one who moves it (as charon's
+  // COND_ORIGINAL_INITIATOR survives a rekey), though the new SA's I flag is the rekeyer's.
+  for (const rekeyer of ["alice", "bob"] as const) {
+    await ctx.step(`${rekeyer} rekeys`, () => {
+      const t = established({ bobEngine: { localAddresses: ["192.0.2.2", "198.51.100.2"] } });
+      const p = t[rekeyer];
+      t.apply(p, p.engine.rekeyIke(p.engine.list()[0].id, t.clock.now));
+      t.run(t.clock.now + 2000);
+      const [info] = t.alice.engine.list();
+      assert.equal(t.alice.eventsOf("ike-rekeyed").length, 1);
+      assert.equal(info.initiator, rekeyer === "alice");
+      assert.deepEqual(t.alice.engine.ikeSa(info.id)!.peerAddresses, ["198.51.100.2"]);
+      t.relocateAlice(NEW_ADDRESS);
+      t.apply(t.alice, t.alice.engine.updateAddresses(info.id, NEW_ADDRESS, t.clock.now));
+      t.run(t.clock.now + 1000);
+      assert.match(
+        generated(t.alice).at(-1)!,
+        /^INFORMATIONAL request \d+ \[ N\(UPD_SA_ADDR\) N\(NATD_S_IP\) N\(NATD_D_IP\) N\(COOKIE2\) \]$/,
+      );
+      assert.deepEqual(t.bob.engine.list()[0].remote, { address: NEW_ADDRESS, port: NATT_PORT });
+      assert.deepEqual(t.bob.outbound().map((s) => s.dst), [NEW_ADDRESS]);
+      assertEspFlows(t, 3000);
+    });
+  }
 });
 
 /*

@@ -51,7 +51,12 @@ const established = (s: SwanIkeSa[]) =>
  * the route to charon uses `newAddr`), and checks that the same IKE SA moved
  * there on both sides and still carries traffic.
  */
-function mobikeTest(name: string, newAddr: string, change: (b: DaemonBench) => Promise<void>) {
+function mobikeTest(
+  name: string,
+  newAddr: string,
+  change: (b: DaemonBench) => Promise<void>,
+  prepare?: (b: DaemonBench) => Promise<void>,
+) {
   Deno.test({
     name: `strongSwan interop, our daemon: MOBIKE, ${name}`,
     sanitizeResources: false,
@@ -70,6 +75,7 @@ function mobikeTest(name: string, newAddr: string, change: (b: DaemonBench) => P
       }, async (b) => {
         const up = await b.daemon.cli(["up", "gw", "--timeout", "15"]);
         if (up.code !== 0) throw new Error(`ipsec up gw failed:\n${up.stdout}${up.stderr}`);
+        await prepare?.(b);
         const [before] = await b.charon.waitSas(established, "charon's IKE SA");
         const [ours] = await b.daemon.listSas() as OurSa[];
         if (ours?.ike?.spiI !== before.spiI || ours.ike.spiR !== before.spiR) {
@@ -148,5 +154,33 @@ mobikeTest(
       OTHER_LINK.ours,
     ]);
     if (r.code !== 0) throw new Error(`ip route add failed: ${r.stderr}`);
+  },
+);
+
+mobikeTest(
+  "charon rekeyed the IKE SA, then our outer address is replaced",
+  NEW_ADDR,
+  async (b) => {
+    await b.lab.runIn(b.d, ["sysctl", "-qw", "net.ipv4.conf.vd.promote_secondaries=1"]);
+    await b.lab.runIn(b.d, ["ip", "addr", "add", `${NEW_ADDR}/24`, "dev", "vd"]);
+    await b.lab.runIn(b.d, ["ip", "addr", "del", `${BENCH.ours}/24`, "dev", "vd"]);
+  },
+  // charon initiates the rekey: the new IKE SA's I flag is charon's, but we started the
+  // IKE SA and stay the MOBIKE initiator (RFC 4555; charon keeps COND_ORIGINAL_INITIATOR).
+  async (b) => {
+    const [first] = await b.charon.waitSas(established, "charon's IKE SA");
+    const r = await b.charon.swanctl(["--rekey", "--ike", "gw"]);
+    if (r.code !== 0) throw new Error(`swanctl --rekey failed:\n${r.stdout}${r.stderr}`);
+    const [rekeyed] = await b.charon.waitSas(
+      (s) => established(s) && s[0].spiI !== first.spiI,
+      "charon's rekeyed IKE SA",
+    );
+    if (rekeyed.initiator !== true) {
+      throw new Error(`charon did not initiate the rekey: ${JSON.stringify(rekeyed)}`);
+    }
+    await b.daemon.waitSas(
+      (s) => s.length === 1 && (s[0] as OurSa).ike?.spiI === rekeyed.spiI,
+      "our side of the rekeyed IKE SA",
+    );
   },
 );

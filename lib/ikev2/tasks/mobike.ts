@@ -194,7 +194,7 @@ export function respondUpdate(
  * behind a NAT, whose mapping of us may change.
  */
 export function probesNatMapping(sa: IkeSa): boolean {
-  return sa.mobike && sa.initiator && sa.natLocal;
+  return sa.mobike && sa.originalInitiator && sa.natLocal;
 }
 
 /**
