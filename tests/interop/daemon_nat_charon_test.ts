@@ -14,6 +14,7 @@
  *  b. our daemon inside (initiates, DPD 2 s)      charon outside (remote_addrs = %any)
  *  c. as a., charon with mobike = no
  *  d. as a., charon without liveness checks (dpd_delay = 0, its default)
+ *  e. as d., charon a road warrior: a virtual IP from our pool (vips = 0.0.0.0)
  * ```
  *
  * With MOBIKE the side outside must not follow the inside side's IKE
@@ -58,7 +59,22 @@ interface OurSa {
   }[];
 }
 
-function ourYaml(o: { weInside: boolean }): string {
+/** One case of the test. */
+interface Case {
+  /** charon behind the NAT (initiating), else our daemon. */
+  charonInside: boolean;
+  /** MOBIKE on charon (default yes). */
+  mobike?: boolean;
+  /** Liveness checks every 2 s on the side inside (default yes). */
+  dpd?: boolean;
+  /** charon inside asks our gateway for a virtual IP from a pool (a road warrior). */
+  vip?: boolean;
+}
+
+/** Our pool for the road-warrior case. */
+const POOL = "10.4.0.";
+
+function ourYaml(o: { weInside: boolean; vip: boolean }): string {
   return `connections:
   nat:
 ${
@@ -75,17 +91,17 @@ ${
     children:
       net:
         local_ts: [${o.weInside ? INSIDE_NET : OUTSIDE_NET}]
-        remote_ts: [${o.weInside ? OUTSIDE_NET : INSIDE_NET}]
+        remote_ts: [${o.weInside ? OUTSIDE_NET : o.vip ? "dynamic" : INSIDE_NET}]
         esp_proposals: [aes256gcm16]
         start_action: none
-secrets:
+${o.vip ? "    pools: [rw]\n" : ""}secrets:
   nat-psk:
     id: [${ENGINE_ID}, ${CHARON_ID}]
     secret: "${PSK}"
-`;
+${o.vip ? `pools:\n  rw:\n    addrs: ${POOL}0/24\n` : ""}`;
 }
 
-function charonConf(o: { charonInside: boolean; mobike: boolean; dpd: boolean }): string {
+function charonConf(o: Required<Case>): string {
   const conf = swanctlConf({
     name: "nat",
     childName: "net",
@@ -97,11 +113,12 @@ function charonConf(o: { charonInside: boolean; mobike: boolean; dpd: boolean })
     psk: PSK,
     ikeProposal: "aes256gcm16-prfsha384-ecp256",
     espProposal: "aes256gcm16",
-    localTs: o.charonInside ? INSIDE_NET : OUTSIDE_NET,
+    localTs: o.vip ? "dynamic" : o.charonInside ? INSIDE_NET : OUTSIDE_NET,
     remoteTs: o.charonInside ? OUTSIDE_NET : INSIDE_NET,
     extra: [
       o.charonInside && o.dpd ? "dpd_delay = 2s" : "dpd_delay = 0",
       `mobike = ${o.mobike ? "yes" : "no"}`,
+      ...(o.vip ? ["vips = 0.0.0.0"] : []),
     ],
   });
   // Nothing forced: the NAT must be detected (swanctlConf writes encap = yes for the other benches).
@@ -123,7 +140,9 @@ async function until(what: string, f: () => Promise<boolean>, ms = 15_000): Prom
 const portOf = (ep: string) => Number(/\[(\d+)\]$/.exec(ep)?.[1] ?? NaN);
 const hostOf = (ep: string) => ep.replace(/\[\d+\]$/, "");
 
-async function scenario(charonInside: boolean, mobike = true, dpd = true): Promise<void> {
+async function scenario(c: Case): Promise<void> {
+  const o: Required<Case> = { mobike: true, dpd: true, vip: false, ...c };
+  const { charonInside, mobike, dpd } = o;
   const lab = await NetnsLab.create("tnat-");
   const dir = await Deno.makeTempDir({ prefix: lab.prefix });
   let charon: Charon | undefined;
@@ -131,12 +150,12 @@ async function scenario(charonInside: boolean, mobike = true, dpd = true): Promi
   try {
     const i = await lab.addNs("i");
     const r = await lab.addNs("r");
-    const o = await lab.addNs("o");
+    const outsideNs = await lab.addNs("o");
     await lab.veth(i, "vi", `${INSIDE}/24`, r, "ri", "172.16.0.1/24");
-    await lab.veth(r, "ro", `${NAT_OUT}/24`, o, "vo", `${OUTSIDE}/24`);
+    await lab.veth(r, "ro", `${NAT_OUT}/24`, outsideNs, "vo", `${OUTSIDE}/24`);
     await run(["ip", "-n", i, "route", "add", "default", "via", "172.16.0.1"]);
     await run(["ip", "-n", i, "addr", "add", "10.1.0.1/32", "dev", "lo"]);
-    await run(["ip", "-n", o, "addr", "add", "10.2.0.1/32", "dev", "lo"]);
+    await run(["ip", "-n", outsideNs, "addr", "add", "10.2.0.1/32", "dev", "lo"]);
     await lab.runIn(r, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     for (const rule of [["-p", "udp", "-j", "MASQUERADE", "--to-ports", "20000-29999"]]) {
       const nat = await lab.runIn(r, [
@@ -152,10 +171,15 @@ async function scenario(charonInside: boolean, mobike = true, dpd = true): Promi
       assert(nat.code === 0, `iptables MASQUERADE failed: ${nat.stderr}`);
     }
     // The inside network is reachable only through the tunnel; the outside one too.
-    const [charonNs, ourNs] = charonInside ? [i, o] : [o, i];
+    const [charonNs, ourNs] = charonInside ? [i, outsideNs] : [outsideNs, i];
     charon = await Charon.start({ ns: charonNs, dir: `${dir}/charon`, swanctlConf: "" });
-    await charon.reload(charonConf({ charonInside, mobike, dpd }), []);
-    daemon = await OurDaemon.start(lab, ourNs, `${dir}/ours`, ourYaml({ weInside: !charonInside }));
+    await charon.reload(charonConf(o), []);
+    daemon = await OurDaemon.start(
+      lab,
+      ourNs,
+      `${dir}/ours`,
+      ourYaml({ weInside: !charonInside, vip: o.vip }),
+    );
 
     if (charonInside) await charon.initiate("nat", "net");
     else {
@@ -201,7 +225,12 @@ async function scenario(charonInside: boolean, mobike = true, dpd = true): Promi
     const swanChild = swan.children.find((c) => c.state === "INSTALLED")!;
     assert(swanChild.mode === "TUNNEL-in-UDP", `charon's child SA mode\n${dump()}`);
 
-    const [hi, ho] = [inside(i), outside(o)];
+    // The road warrior's traffic comes from its virtual IP, out of our pool.
+    const vip = swan.localVips[0];
+    if (o.vip) {
+      assert(swan.localVips.length === 1 && vip.startsWith(POOL), `charon's VIP\n${dump()}`);
+    }
+    const [hi, ho] = [o.vip ? { ns: i, ip: vip } : inside(i), outside(outsideNs)];
     await trafficBothWays(lab, hi, ho, 1 << 16);
 
     // The NAT forgets every mapping; the inside side's next packets get new ports.
@@ -273,26 +302,33 @@ Deno.test({
   name: "interop NAT: charon behind a NAT initiates to our daemon",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () => scenario(true),
+  fn: () => scenario({ charonInside: true }),
 });
 
 Deno.test({
   name: "interop NAT: our daemon behind a NAT initiates to charon",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () => scenario(false),
+  fn: () => scenario({ charonInside: false }),
 });
 
 Deno.test({
   name: "interop NAT: charon behind a NAT without MOBIKE initiates to our daemon",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () => scenario(true, false),
+  fn: () => scenario({ charonInside: true, mobike: false }),
 });
 
 Deno.test({
   name: "interop NAT: charon behind a NAT without liveness checks initiates to our daemon",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () => scenario(true, true, false),
+  fn: () => scenario({ charonInside: true, dpd: false }),
+});
+
+Deno.test({
+  name: "interop NAT: charon as a road warrior behind a NAT gets a virtual IP from our pool",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () => scenario({ charonInside: true, vip: true, dpd: false }),
 });
