@@ -1141,10 +1141,13 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Requests from the peer (we answer)
 
-  /** Answers `req` (to where it came from when `path` is given, else to the SA's peer). */
   /** Where the request being handled came from, and our port it came to ({@link replyPath}). */
   #requestPath: { from: Endpoint; to: Endpoint } | undefined;
 
+  /**
+   * Answers `req`: along `path` when given, else back where the request being
+   * handled came from, else to the SA's peer.
+   */
   #respond(
     sa: IkeSa,
     req: IkeMessage,
@@ -1184,6 +1187,19 @@ export class IkeEngine {
             "info",
             `${sa.label} peer addresses: ${peerAddresses.join(", ") || "(no additional)"}`,
           );
+          // The responder's address list comes from its address in use (RFC 4555
+          // section 3.6): when that changed, the initiator's SAs follow (as charon's).
+          if (
+            sa.originalInitiator &&
+            (from.address !== sa.remote.address || from.port !== sa.remote.port)
+          ) {
+            this.#log(
+              "info",
+              `${sa.label} remote address changed from ${sa.remote.address}[${sa.remote.port}] to ${from.address}[${from.port}]`,
+            );
+            sa.remote = { address: from.address, port: from.port };
+            this.#moved(sa, now);
+          }
         }
         // Child SAs may already have moved to the SA that replaced this one.
         const home = this.#home(sa);
@@ -1399,11 +1415,18 @@ export class IkeEngine {
         sa.window.completeRequest();
         sa.initResponse = raw;
         this.#exportIkeKeys(sa);
-        if ((sa.natLocal || sa.natRemote) && sa.remote.port === IKE_PORT) {
+        const nat = sa.natLocal || sa.natRemote;
+        // With MOBIKE on our side and NAT traversal on the peer's, IKE_AUTH goes to
+        // port 4500 even without a NAT (RFC 4555 section 3.1; a NAT may come later).
+        const mobike = sa.config.mobike !== false && sa.peerNatT;
+        if ((nat || mobike) && sa.remote.port === IKE_PORT) {
           // RFC 7296 section 2.23: continue on port 4500 once a NAT is detected.
           sa.local = { address: sa.local.address, port: NATT_PORT };
           sa.remote = { address: sa.remote.address, port: NATT_PORT };
-          this.#log("info", `${sa.label} NAT detected, switching to port ${NATT_PORT}`);
+          this.#log(
+            "info",
+            `${sa.label} ${nat ? "NAT detected" : "MOBIKE"}, switching to port ${NATT_PORT}`,
+          );
         }
         sa.protection = ikeSaProtection(sa.suite!, sa.keys!, true, { randomBytes: this.#random });
         break;
@@ -1695,6 +1718,7 @@ export class IkeEngine {
     fresh.natLocal = old.natLocal;
     fresh.natRemote = old.natRemote;
     fresh.peerFragmentation = old.peerFragmentation;
+    fresh.peerNatT = old.peerNatT;
     fresh.peerSignatureHashes = old.peerSignatureHashes;
     fresh.mobike = old.mobike;
     fresh.peerAddresses = old.peerAddresses;

@@ -143,6 +143,8 @@ export class IkeSa {
   natLocal = false;
   /** The peer is behind a NAT. */
   natRemote = false;
+  /** The peer sent NAT detection in IKE_SA_INIT (it supports NAT traversal, RFC 7296 2.23). */
+  peerNatT = false;
   /** Peer sent IKEV2_FRAGMENTATION_SUPPORTED. */
   peerFragmentation = false;
   /** Hash algorithms from the peer's SIGNATURE_HASH_ALGORITHMS. */

@@ -26,7 +26,10 @@ function pcap(
   g.setUint32(16, 65535, true);
   g.setUint32(20, 101, true); // LINKTYPE_RAW
   parts.push(new Uint8Array(g.buffer));
-  for (const d of datagrams) {
+  for (const e of datagrams) {
+    // On port 4500 IKE goes behind the non-ESP marker (RFC 3948), which the transport adds.
+    const natt = e.from.port === 4500 || e.to.port === 4500;
+    const d = natt ? { ...e, bytes: new Uint8Array([0, 0, 0, 0, ...e.bytes]) } : e;
     const len = 28 + d.bytes.length;
     const p = new Uint8Array(16 + len);
     const v = new DataView(p.buffer);

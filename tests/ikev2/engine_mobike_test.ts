@@ -252,7 +252,9 @@ Deno.test("engine: without MOBIKE on the peer, updateAddresses() sends nothing",
   const fx = t.alice.engine.updateAddresses(id, NEW_ADDRESS, t.clock.now);
   assert.equal(fx.filter((e) => e.kind === "send").length, 0);
   assert.ok(fx.some((e) => e.kind === "log" && e.line.includes("does not support MOBIKE")));
-  assert.deepEqual(t.alice.engine.list()[0].local, { address: "192.0.2.1", port: 500 });
+  // Unmoved; on port 4500 since IKE_AUTH: alice offers MOBIKE and bob supports NAT
+  // traversal, which is all she knows then (RFC 4555 section 3.1).
+  assert.deepEqual(t.alice.engine.list()[0].local, { address: "192.0.2.1", port: NATT_PORT });
 });
 
 /*
@@ -298,7 +300,8 @@ Deno.test("engine: with MOBIKE only UPDATE_SA_ADDRESSES moves the SA, not any me
       t.bob,
       t.bob.engine.handle(req.bytes, elsewhere, { address: "192.0.2.2", port: 4500 }, t.clock.now),
     );
-    const expected = mobike ? { address: "192.0.2.1", port: 500 } : elsewhere;
+    // (Alice offers MOBIKE, so IKE runs on port 4500 from IKE_AUTH on: RFC 4555 section 3.1.)
+    const expected = mobike ? { address: "192.0.2.1", port: NATT_PORT } : elsewhere;
     assert.deepEqual(t.bob.engine.list()[0].remote, expected, `mobike ${mobike}`);
     assert.deepEqual(t.bob.outbound().map((s) => s.dst), [expected.address]);
     // Either way the answer goes back where the request came from (RFC 7296 section 2.11).
@@ -408,13 +411,45 @@ Deno.test("engine: MOBIKE initiator behind a NAT finds a new mapping by NAT dete
   );
   assert.equal(updates(), before, "an unchanged mapping moves nothing");
 
+  const bobLogs = t.bob.logs.length;
   t.natRebind(40000);
   t.run(t.clock.now + 40_000);
   assert.equal(updates(), before + 1, generated(t.alice).join("\n"));
   assert.ok(t.alice.logs.some((l) => l.includes("NAT mapping changed")));
-  assert.ok(!t.bob.logs.some((l) => l.includes("floated")), "bob followed an IKE packet");
+  assert.ok(
+    !t.bob.logs.slice(bobLogs).some((l) => l.includes("floated")),
+    "bob followed an IKE packet",
+  );
   assert.deepEqual(t.bob.engine.list()[0].remote, { address: NAT.address, port: 40000 });
   assert.deepEqual(t.bob.outbound().map((s) => s.encap), [{ srcPort: NATT_PORT, dstPort: 40000 }]);
   assert.equal(t.alice.engine.list().length, 1);
   assert.equal(t.bob.engine.list().length, 1);
+});
+
+/*
+ *   bob (responder) now uses 198.51.100.2 and tells alice from there:
+ *   (198.51.100.2:4500 -> 192.0.2.1:4500)
+ *            <-- INFORMATIONAL request 0 [ N(ADD_4_ADDR) ]
+ *   alice (original initiator) takes the source as bob's address in use (RFC 4555
+ *   section 3.6, as charon does): the IKE SA and the child SAs go there.
+ *   Bob, the responder, never follows alice's address lists that way.
+ */
+Deno.test("engine: MOBIKE initiator follows the responder's address list from its new address", () => {
+  const t = established({ bobEngine: { localAddresses: ["192.0.2.2", "198.51.100.2"] } });
+  const fx = t.bob.engine.setLocalAddresses(["198.51.100.2", "192.0.2.2"], t.clock.now);
+  const req = fx.find((e): e is Extract<Effect, { kind: "send" }> => e.kind === "send")!;
+  assert.ok(req, "bob announces its addresses");
+  const moved = { address: "198.51.100.2", port: NATT_PORT };
+  const to = { address: "192.0.2.1", port: NATT_PORT };
+  t.apply(t.alice, t.alice.engine.handle(req.bytes, moved, to, t.clock.now));
+  assert.deepEqual(t.alice.engine.list()[0].remote, moved);
+  assert.deepEqual(t.alice.outbound().map((s) => s.dst), ["198.51.100.2"]);
+  assert.equal(t.alice.eventsOf("ike-updated").length, 1);
+  assert.deepEqual(sends(t.alice).at(-1)!.to, moved, "answered where it came from");
+
+  const fx2 = t.alice.engine.setLocalAddresses(["192.0.2.1", "192.0.2.77"], t.clock.now);
+  const req2 = fx2.find((e): e is Extract<Effect, { kind: "send" }> => e.kind === "send")!;
+  const elsewhere = { address: "192.0.2.77", port: NATT_PORT };
+  t.apply(t.bob, t.bob.engine.handle(req2.bytes, elsewhere, req2.to, t.clock.now));
+  assert.deepEqual(t.bob.engine.list()[0].remote, { address: "192.0.2.1", port: NATT_PORT });
 });

@@ -178,6 +178,7 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
   sa.nonceI = ni;
   sa.nonceR = ctx.random(NONCE_LENGTH);
   const nat = checkNatd(req.payloads, sa.spiI, 0n, sa.local, sa.remote);
+  sa.peerNatT = nat !== undefined;
   if (nat) {
     sa.natLocal = nat.natLocal || sa.config.encap === true;
     sa.natRemote = nat.natRemote;
@@ -286,6 +287,7 @@ export function processInitResponse(sa: IkeSa, res: IkeMessage, _ctx: TaskContex
   }
   sa.suite = ikeSuite(suite, ke.group)!;
   const nat = checkNatd(res.payloads, sa.spiI, sa.spiR, sa.local, sa.remote);
+  sa.peerNatT = nat !== undefined;
   if (nat) {
     sa.natLocal = nat.natLocal || sa.config.encap === true;
     sa.natRemote = nat.natRemote;
