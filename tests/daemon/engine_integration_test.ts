@@ -146,7 +146,7 @@ Deno.test("daemons with the real engine: up installs matching SAs on both sides,
       assert.match(String(ike.algorithms), /^ENCR_AES_GCM_16\/256\/PRF_HMAC_SHA2_384\/\S+$/);
       assert.match(String(ike.spiI), /^[0-9a-f]{16}$/);
       assert.equal(ike.initiator, true);
-      assert.equal(ike.local, "192.0.2.1[500]");
+      assert.equal(ike.local, "192.0.2.1[4500]", "IKE_AUTH on 4500: MOBIKE and NAT-T (RFC 4555)");
       assert.equal(ike.remoteId, "bob.example.org");
 
       const down = obj(await c.call("down", { name: "site" }));
