@@ -113,6 +113,7 @@ import {
   AddressPools,
   buildCpReply,
   readCpReply,
+  requestedVipAddress,
   requestedVipFamilies,
   subnetAttributes,
   wantsSubnets,
@@ -676,6 +677,8 @@ export class IkeEngine {
     this.#register(sa);
     sa.transition("connecting");
     sa.reauthOf = reauthOf?.id;
+    // Reauthenticating, ask for the virtual IPs the old SA holds (as charon does).
+    if (reauthOf) sa.reauthVips = [...reauthOf.vips];
     sa.peerHasOtherSa = [...this.#sas.values()].some((o) =>
       o !== sa && o.state === "established" && o.remote.address === sa.remote.address
     );
@@ -1322,9 +1325,11 @@ export class IkeEngine {
       // One address per requested family, from the first pool of that family with room.
       const owner = sa.remoteId?.value ?? sa.remote.address;
       for (const family of families) {
+        // A client that reauthenticates asks for the address it holds (RFC 7296 3.15.1).
+        const asked = requestedVipAddress(req.payloads, family);
         for (const pool of sa.config.pools) {
           if (this.#pools.family(pool) !== family) continue;
-          const address = this.#pools.lease(pool, owner);
+          const address = this.#pools.lease(pool, owner, asked);
           if (!address) continue;
           sa.peerVips.push({ pool, address });
           this.#log("info", `${sa.label} assigning virtual IP ${address} to peer '${owner}'`);

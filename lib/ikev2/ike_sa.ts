@@ -175,6 +175,8 @@ export class IkeSa {
   peerVip: { readonly pool: string; readonly address: string } | undefined;
   /** All our virtual IPs (one per family, IPv4 first); `vip` is the first. */
   vips: string[] = [];
+  /** Initiator reauthenticating: the virtual IPs the replaced SA holds, to ask for again. */
+  reauthVips: string[] = [];
   /** All virtual IPs leased to the peer (one per family); `peerVip` is the first. */
   peerVips: { readonly pool: string; readonly address: string }[] = [];
   /** The PAD entry that authorized the peer (when the engine has a PAD). */

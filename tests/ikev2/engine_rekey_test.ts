@@ -438,3 +438,32 @@ Deno.test("engine: reauthentication brings up the new IKE SA before deleting the
   assert.equal(q.bob.engine.list().length, 1);
   assert.deepEqual(q.traffic.lost, []);
 });
+
+/*
+ *   alice (vips 0.0.0.0) gets 10.3.0.1 from bob's pool; reauthentication, make-before-break:
+ *   IKE_AUTH request 1 [ ... CPRQ(ADDR=10.3.0.1) ... ] -->   (the address she holds)
+ *        <-- IKE_AUTH response 1 [ ... CPRP(ADDR=10.3.0.1) ... ]
+ *   the old IKE SA goes; the address stays leased to the new one
+ */
+Deno.test("engine: a road warrior keeps its virtual IP when it reauthenticates", () => {
+  const cfg = pskConfigs({
+    alice: { reauthSeconds: 100, vips: ["0.0.0.0"] },
+    aliceChild: { localTs: ["dynamic"] },
+    bob: { pools: ["rw"] },
+    bobChild: { remoteTs: ["dynamic"] },
+  });
+  const t = new TwoPeers({
+    ...cfg,
+    bob: { ...cfg.bob, pools: [{ name: "rw", range: "10.3.0.0/24" }] },
+  });
+  t.initiate("alice", "site");
+  t.run(5000);
+  const first = t.alice.engine.list()[0];
+  assert.equal(first.vip, "10.3.0.1");
+  t.run(t.clock.now + 110_000);
+  const [now] = t.alice.engine.list();
+  assert.notEqual(now.spiI, first.spiI, "reauthenticated");
+  assert.equal(now.vip, "10.3.0.1");
+  // The old IKE SA is gone on both sides.
+  assert.equal(t.bob.engine.list().length, 1);
+});

@@ -57,8 +57,11 @@ interface Pool {
   readonly owners: Map<bigint, string>;
   /** owner identity -> its addresses not in use (it gets one of them back first). */
   readonly offlineOf: Map<string, Set<bigint>>;
-  /** addresses in use. */
-  readonly online: Set<bigint>;
+  /**
+   * Addresses in use, with how many IKE SAs hold each: a road warrior that
+   * reauthenticates make-before-break holds its address on both SAs.
+   */
+  readonly online: Map<bigint, number>;
   /**
    * Every address below it has an owner (addresses never lose theirs), so
    * the lowest free one is found from here: a lease costs the same with 10
@@ -111,7 +114,7 @@ export class AddressPools {
         ...r,
         owners: new Map(),
         offlineOf: new Map(),
-        online: new Set(),
+        online: new Map(),
         cursor: r.first,
       });
     }
@@ -122,8 +125,14 @@ export class AddressPools {
     return this.#pools.get(name)?.version;
   }
 
-  /** Leases an address of pool `name` to `owner`; undefined when exhausted or unknown. */
-  lease(name: string, owner: string): string | undefined {
+  /**
+   * Leases an address of pool `name` to `owner`; undefined when exhausted or
+   * unknown. `requested` (an address the peer asked for, e.g. the one it
+   * holds while it reauthenticates) is given when `owner` owns it, even
+   * while another IKE SA of the owner still holds it (as strongSwan's pools
+   * reassign an online lease); then both hold it until both release it.
+   */
+  lease(name: string, owner: string, requested?: string): string | undefined {
     const p = this.#pools.get(name);
     if (!p) return undefined;
     const take = (a: bigint) => {
@@ -134,9 +143,13 @@ export class AddressPools {
         if (off?.size === 0) p.offlineOf.delete(before);
       }
       p.owners.set(a, owner);
-      p.online.add(a);
+      p.online.set(a, (p.online.get(a) ?? 0) + 1);
       return format(p.version, a);
     };
+    const want = requested === undefined ? undefined : parseIp(requested);
+    if (want?.version === p.version && p.owners.get(BigInt(want.value)) === owner) {
+      return take(BigInt(want.value));
+    }
     // The owner's own address back first (the same identity keeps its IP).
     const mine = p.offlineOf.get(owner);
     if (mine) return take(mine.values().next().value!);
@@ -171,7 +184,13 @@ export class AddressPools {
     const a = parseIp(address);
     if (!p || a?.version !== p.version) return;
     const v = BigInt(a.value);
-    if (!p.online.delete(v)) return;
+    const holders = p.online.get(v);
+    if (holders === undefined) return;
+    if (holders > 1) {
+      p.online.set(v, holders - 1);
+      return;
+    }
+    p.online.delete(v);
     const owner = p.owners.get(v)!;
     const off = p.offlineOf.get(owner);
     if (off) off.add(v);
@@ -186,7 +205,7 @@ export class AddressPools {
   /** Addresses in use in pool `name` (for status output and tests). */
   inUse(name: string): string[] {
     const p = this.#pools.get(name);
-    return p ? [...p.online].map((a) => format(p.version, a)) : [];
+    return p ? [...p.online.keys()].map((a) => format(p.version, a)) : [];
   }
 }
 
@@ -245,6 +264,29 @@ export function requestedVipFamilies(payloads: readonly Payload[]): (4 | 6)[] {
     ...(types.has(A.INTERNAL_IP4_ADDRESS) ? [4 as const] : []),
     ...(types.has(A.INTERNAL_IP6_ADDRESS) ? [6 as const] : []),
   ];
+}
+
+/**
+ * The specific address a message's CFG_REQUEST asks for in `family`
+ * (INTERNAL_IP4_ADDRESS / INTERNAL_IP6_ADDRESS with a value that is not all
+ * zeros); undefined when it asks for any address or none.
+ */
+export function requestedVipAddress(
+  payloads: readonly Payload[],
+  family: 4 | 6,
+): string | undefined {
+  const type = family === 4 ? A.INTERNAL_IP4_ADDRESS : A.INTERNAL_IP6_ADDRESS;
+  const len = family === 4 ? 4 : 16;
+  for (const p of all({ payloads }, PayloadType.CP)) {
+    if (p.cfgType !== CfgType.CFG_REQUEST) continue;
+    for (const a of p.attributes) {
+      if (a.type !== type || a.value.length < len) continue;
+      const bytes = a.value.subarray(0, len);
+      if (bytes.every((b) => b === 0)) continue;
+      return formatIp(ipFromBytes(bytes));
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -43,7 +43,7 @@ import { X509Certificate } from "@peculiar/x509";
 import type { PeerConfig, SharedSecret } from "../peer_config.ts";
 import { all, first, type IkeMessage, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
-import { buildCpRequest } from "./config_payload.ts";
+import { buildCpRequest, vipFamily } from "./config_payload.ts";
 import { type TaskContext, TaskError } from "./task_context.ts";
 
 /** The ID payload for an identity. */
@@ -167,7 +167,12 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   if (cfg.initialContact !== false && sa.reauthOf === undefined && !sa.peerHasOtherSa) {
     out.push(makeNotify(NotifyType.INITIAL_CONTACT));
   }
-  if (cfg.vips?.length) out.push(buildCpRequest(cfg.vips));
+  if (cfg.vips?.length) {
+    // Reauthenticating, each "any address" entry asks for the address we hold in its family.
+    const held = (w: string) =>
+      sa.reauthVips.find((v) => vipFamily(v) === vipFamily(w) && isAny(w)) ?? w;
+    out.push(buildCpRequest(cfg.vips.map(held)));
+  }
   out.push(...child);
   sa.localId = cfg.local.id;
   return out;
@@ -348,4 +353,9 @@ export function verifyResponderAuth(
   sa.authInfo = authMethodName(first(res, PayloadType.AUTH)!.method);
   sa.remoteId = peer;
   return undefined;
+}
+
+/** A `vips` entry that asks for any address of its family ("0.0.0.0", "::", "%any", "%any6"). */
+function isAny(want: string): boolean {
+  return want === "%any" || want === "%any6" || want === "0.0.0.0" || want === "::";
 }

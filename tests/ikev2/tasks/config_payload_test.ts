@@ -17,6 +17,7 @@ import {
   buildCpRequest,
   PoolError,
   readCpReply,
+  requestedVipAddress,
   requestedVipFamilies,
   subnetAttributes,
   vipFamily,
@@ -236,4 +237,35 @@ Deno.test("INTERNAL_IP4/6_SUBNET: the responder lists prefix selectors, the init
   };
   assert.equal(wantsSubnets([ask]), true);
   assert.equal(wantsSubnets([buildCpRequest("0.0.0.0")]), false);
+});
+
+Deno.test("AddressPools: an owner asking for the address it holds gets it again, held twice", () => {
+  const pools = new AddressPools([{ name: "rw", range: "10.3.0.0/24" }]);
+  const a = pools.lease("rw", "alice")!;
+  assert.equal(a, "10.3.0.1");
+  // Make-before-break reauthentication: the new IKE SA asks for 10.3.0.1 while the old holds it.
+  assert.equal(pools.lease("rw", "alice", a), a);
+  // Someone else asking for it does not get it.
+  assert.equal(pools.lease("rw", "bob", a), "10.3.0.2");
+  // The old SA goes: the address stays in use for the new one.
+  pools.release("rw", a);
+  assert.deepEqual(pools.inUse("rw").sort(), ["10.3.0.1", "10.3.0.2"]);
+  assert.equal(pools.lease("rw", "carol"), "10.3.0.3", "not handed to another client");
+  // The new SA goes too: now it is free (and kept for alice).
+  pools.release("rw", a);
+  assert.deepEqual(pools.inUse("rw").sort(), ["10.3.0.2", "10.3.0.3"]);
+  assert.equal(pools.lease("rw", "alice"), a);
+  // An address outside the pool, or of the other family, is ignored.
+  assert.equal(pools.lease("rw", "dave", "192.0.2.9"), "10.3.0.4");
+  assert.equal(pools.lease("rw", "erin", "2001:db8::1"), "10.3.0.5");
+});
+
+Deno.test("requestedVipAddress() reads a specific address, not 'any'", () => {
+  const req = (...vips: string[]) => [buildCpRequest(vips)];
+  assert.equal(requestedVipAddress(req("0.0.0.0"), 4), undefined);
+  assert.equal(requestedVipAddress(req("10.3.0.7"), 4), "10.3.0.7");
+  assert.equal(requestedVipAddress(req("10.3.0.7"), 6), undefined);
+  assert.equal(requestedVipAddress(req("0.0.0.0", "2001:db8::5"), 6), "2001:db8::5");
+  assert.equal(requestedVipAddress(req("::"), 6), undefined);
+  assert.equal(requestedVipAddress([buildCpReply(["10.3.0.7"], [])], 4), undefined, "a reply");
 });
