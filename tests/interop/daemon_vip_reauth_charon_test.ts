@@ -17,6 +17,10 @@
  * flows both ways after the reauthentication, and the address is still
  * leased (in `ipsec status --json`) once the old IKE SA is gone.
  *
+ * The other way round, our daemon is the road warrior (`reauth_time`, our
+ * make-before-break reauthentication asks for the address it holds) and
+ * charon's pool must give it the same address again.
+ *
  * @module
  */
 import { type Bench, must, withBench } from "../helpers/interop_system.ts";
@@ -108,4 +112,40 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () => scenario(true),
+});
+
+Deno.test({
+  name:
+    "strongSwan interop, our daemon: our road warrior keeps charon's virtual IP across its reauthentication",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withBench(
+      undefined,
+      async (b) => {
+        must(await b.daemon.cli(["up", "gw", "--timeout", "15"]), "ipsec up gw");
+        const first = await charonSa(b, () => true, "charon's IKE SA");
+        const vip = first.remoteVips[0];
+        if (first.remoteVips.length !== 1 || !vip?.startsWith("10.3.0.")) {
+          throw new Error(`our virtual IP in charon's view: ${JSON.stringify(first)}`);
+        }
+        await trafficBothWays(b.lab, { ns: b.d, ip: vip }, { ns: b.c, ip: "10.1.0.1" }, 1 << 14);
+        // Our reauth_time passes: make-before-break, asking for the address we hold.
+        const second = await charonSa(b, (s) => s.spiI !== first.spiI, "our reauthenticated SA");
+        if (second.remoteVips.join() !== vip) {
+          throw new Error(`charon gave another address: ${vip} -> ${second.remoteVips}`);
+        }
+        await b.daemon.waitSas((s) => s.length === 1, "only the new IKE SA on our side", 20_000);
+        await trafficBothWays(b.lab, { ns: b.d, ip: vip }, { ns: b.c, ip: "10.1.0.1" }, 1 << 14);
+      },
+      {},
+      {
+        ours: { localTs: "dynamic", extra: ["vips: [0.0.0.0]", "reauth_time: 6s"] },
+        charon: {
+          remoteTs: "dynamic",
+          extra: ["dpd_delay = 0", "pools = rw"],
+          pools: "  rw {\n    addrs = 10.3.0.0/24\n  }",
+        },
+      },
+    ),
 });
