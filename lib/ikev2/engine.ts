@@ -2334,24 +2334,20 @@ export class IkeEngine {
 
   /**
    * MOBIKE initiator behind a NAT, a liveness check answered (RFC 4555
-   * section 3.8): when the peer saw us at another mapping than last time, or
-   * this is the first time we learn it (the NAT may have mapped us anew
-   * since IKE_AUTH, which carries no NAT detection), UPDATE_SA_ADDRESSES
-   * moves the SA and its child SAs to the endpoints the peer sees now.
+   * section 3.8): when the peer saw us at another mapping than last time,
+   * UPDATE_SA_ADDRESSES moves the SA and its child SAs to the endpoints the
+   * peer sees now. The first answer only sets the mapping to compare with
+   * (as charon does: an update with unchanged addresses makes a
+   * kernel-libipsec charon rekey every child SA).
    */
   #checkNatMapping(sa: IkeSa, res: IkeMessage): void {
     const seen = seenMapping(sa, res);
     if (!(seen instanceof Uint8Array)) return;
     const known = sa.natMapping;
     sa.natMapping = seen;
-    if (known && constantTimeEqual(known, seen)) return;
+    if (!known || constantTimeEqual(known, seen)) return;
     if (sa.pending.some((t) => t.kind === "mobike_update")) return;
-    this.#log(
-      "info",
-      `${sa.label} ${
-        known ? "NAT mapping changed" : "NAT mapping learned"
-      }, updating SA addresses (MOBIKE)`,
-    );
+    this.#log("info", `${sa.label} NAT mapping changed, updating SA addresses (MOBIKE)`);
     sa.pending.push({ kind: "mobike_update" });
   }
 
