@@ -252,6 +252,25 @@ export async function withBench(
   });
 }
 
+/**
+ * A test named "strongSwan interop, our daemon: NAME" running `f` on a PSK
+ * bench ({@linkcode withBench}); the daemons and namespaces outlive single
+ * test steps, so Deno's resource and op sanitizers are off.
+ */
+export function benchTest(
+  name: string,
+  f: (b: Bench) => Promise<void>,
+  over: BenchOverrides = {},
+  rekey: { ours?: Rekey; charon?: Rekey } = {},
+): void {
+  Deno.test({
+    name: `strongSwan interop, our daemon: ${name}`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: () => withBench(undefined, f, rekey, over),
+  });
+}
+
 /** Where {@link withSystemLab} puts charon and our daemon. */
 export interface SystemLabOptions {
   /** Namespaces `<prefix>XXXX-c` (charon) and `-d` (our daemon). */

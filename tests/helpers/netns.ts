@@ -164,6 +164,33 @@ export class NetnsLab {
     }
   }
 
+  /**
+   * Makes `ns` a NAT router: IPv4 forwarding on, and everything leaving by
+   * `outDev` masqueraded (iptables). With `udpPorts` ("20000-29999") UDP gets
+   * source ports from that range, as carrier-grade NATs do, so a peer must use
+   * the mapped ports.
+   */
+  async masquerade(ns: string, outDev: string, udpPorts?: string): Promise<void> {
+    await runOk(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    const rules = [
+      ...(udpPorts ? [["-p", "udp", "-j", "MASQUERADE", "--to-ports", udpPorts]] : []),
+      ["-j", "MASQUERADE"],
+    ];
+    for (const rule of rules) {
+      const r = await this.runIn(ns, [
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-o",
+        outDev,
+        ...rule,
+      ]);
+      if (r.code !== 0) throw new Error(`iptables MASQUERADE in ${ns} failed: ${r.stderr}`);
+    }
+  }
+
   /** Runs `cmd` inside namespace `ns`. */
   runIn(ns: string, cmd: readonly string[]): Promise<RunResult> {
     return run(["ip", "netns", "exec", ns, ...cmd]);

@@ -319,6 +319,12 @@ ${secrets}${c.pools ? `pools {\n${c.pools}\n}\n` : ""}${
   }`;
 }
 
+/** One ESTABLISHED IKE SA with an INSTALLED child SA (a `waitSas` predicate). */
+export function oneInstalled(s: readonly SwanIkeSa[]): boolean {
+  return s.length === 1 && s[0].state === "ESTABLISHED" &&
+    s[0].children.some((c) => c.state === "INSTALLED");
+}
+
 /** A child SA from `swanctl --list-sas`. */
 export interface SwanChildSa {
   name: string;

@@ -156,20 +156,7 @@ async function scenario(c: Case): Promise<void> {
     await run(["ip", "-n", i, "route", "add", "default", "via", "172.16.0.1"]);
     await run(["ip", "-n", i, "addr", "add", "10.1.0.1/32", "dev", "lo"]);
     await run(["ip", "-n", outsideNs, "addr", "add", "10.2.0.1/32", "dev", "lo"]);
-    await lab.runIn(r, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    for (const rule of [["-p", "udp", "-j", "MASQUERADE", "--to-ports", "20000-29999"]]) {
-      const nat = await lab.runIn(r, [
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-o",
-        "ro",
-        ...rule,
-      ]);
-      assert(nat.code === 0, `iptables MASQUERADE failed: ${nat.stderr}`);
-    }
+    await lab.masquerade(r, "ro", "20000-29999");
     // The inside network is reachable only through the tunnel; the outside one too.
     const [charonNs, ourNs] = charonInside ? [i, outsideNs] : [outsideNs, i];
     charon = await Charon.start({ ns: charonNs, dir: `${dir}/charon`, swanctlConf: "" });

@@ -82,23 +82,7 @@ Deno.test({
       const o = await lab.addNs("o");
       await lab.veth(r, "ro", "198.51.100.1/24", o, "vo", `${GATEWAY}/24`);
       await run(["ip", "-n", o, "addr", "add", "10.2.0.1/32", "dev", "lo"]);
-      await lab.runIn(r, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-      const nat = await lab.runIn(r, [
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-o",
-        "ro",
-        "-p",
-        "udp",
-        "-j",
-        "MASQUERADE",
-        "--to-ports",
-        "20000-29999",
-      ]);
-      assert.equal(nat.code, 0, `iptables: ${nat.stderr}`);
+      await lab.masquerade(r, "ro", "20000-29999");
       daemon = await OurDaemon.start(lab, o, `${dir}/ours`, ourYaml);
       const clients: { ns: string; id: string; charon: Charon }[] = [];
       for (const [k, id] of [[1, CHARON_ID], [2, CAROL_ID]] as const) {

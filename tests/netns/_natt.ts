@@ -135,25 +135,8 @@ export async function runNattScenario(kind: NattKind, transferBytes: number): Pr
       await lab.veth(a, "va", "172.16.0.2/24", r, "ra", "172.16.0.1/24");
       await lab.veth(r, "rb", "198.51.100.1/24", b, "vb", "198.51.100.2/24");
       await run(["ip", "-n", a, "route", "add", "default", "via", "172.16.0.1"]);
-      await lab.runIn(r, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
       // UDP gets new source ports (as carrier-grade NATs do): b must use the mapped ones.
-      const rules = [
-        ["-p", "udp", "-j", "MASQUERADE", "--to-ports", "20000-29999"],
-        ["-j", "MASQUERADE"],
-      ];
-      for (const rule of rules) {
-        const nat = await lab.runIn(r, [
-          "iptables",
-          "-t",
-          "nat",
-          "-A",
-          "POSTROUTING",
-          "-o",
-          "rb",
-          ...rule,
-        ]);
-        if (nat.code !== 0) throw new Error(`iptables MASQUERADE failed: ${nat.stderr}`);
-      }
+      await lab.masquerade(r, "rb", "20000-29999");
       aPublic = "198.51.100.1";
       bAddr = "198.51.100.2";
     }
