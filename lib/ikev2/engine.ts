@@ -439,7 +439,7 @@ export class IkeEngine {
   peerMapping(childSaId: number, from: Endpoint, now: number): Effect[] {
     return this.#run(now, () =>
       this.#forChild(childSaId, (sa) => {
-        if (!sa.established || !sa.natRemote || sa.natLocal) return;
+        if (!sa.established || !sa.natRemote || sa.natLocalSeen) return;
         if (sa.remote.address === from.address && sa.remote.port === from.port) return;
         this.#log(
           "info",
@@ -933,7 +933,7 @@ export class IkeEngine {
     // MUST NOT follow IKE packets (RFC 4555 section 3.8): an initiator behind
     // one finds its new mapping by NAT detection in liveness checks and moves
     // the SA itself (#checkNatMapping).
-    if (sa.mobike && !sa.natLocal) return;
+    if (sa.mobike && !sa.natLocalSeen) return;
     if (!(sa.natLocal || sa.natRemote || from.port === NATT_PORT)) return;
     this.#log(
       "info",
@@ -1274,7 +1274,7 @@ export class IkeEngine {
     }
     sa.remote = { address: from.address, port: from.port };
     sa.local = { address: to.address, port: to.port };
-    sa.natLocal = r.natLocal;
+    sa.setNatLocal(r.natLocal);
     sa.natRemote = r.natRemote;
     this.#respond(sa, req, r.payloads);
     this.#moved(sa, now);
@@ -1539,7 +1539,7 @@ export class IkeEngine {
           this.#log("warn", `${sa.label} address update failed: ${o.reason}`);
           break;
         }
-        sa.natLocal = o.natLocal;
+        sa.setNatLocal(o.natLocal);
         sa.natRemote = o.natRemote;
         const seen = seenMapping(sa, res);
         sa.natMapping = seen instanceof Uint8Array ? seen : undefined;
@@ -1721,6 +1721,7 @@ export class IkeEngine {
     });
     fresh.originalInitiator = old.originalInitiator;
     fresh.natLocal = old.natLocal;
+    fresh.natLocalSeen = old.natLocalSeen;
     fresh.natRemote = old.natRemote;
     fresh.peerFragmentation = old.peerFragmentation;
     fresh.peerNatT = old.peerNatT;
@@ -1766,6 +1767,7 @@ export class IkeEngine {
     fresh.remote = old.remote;
     fresh.originalInitiator = old.originalInitiator;
     fresh.natLocal = old.natLocal;
+    fresh.natLocalSeen = old.natLocalSeen;
     fresh.natRemote = old.natRemote;
     const keep: SaTask[] = old.pending.filter((t) =>
       t.kind === "create_child" || t.kind === "delete_child" || t.kind === "notify" ||

@@ -139,8 +139,17 @@ export class IkeSa {
   /** Cookie to echo in the retried IKE_SA_INIT (initiator). */
   cookie: Uint8Array | undefined;
   keys: IkeSaKeys | undefined;
-  /** We are behind a NAT (our address/port differs from what the peer sees). */
+  /**
+   * We count as behind a NAT (our address/port differs from what the peer
+   * sees, or `encap: yes` forces UDP encapsulation): ESP goes in UDP and NAT
+   * keepalives leave.
+   */
   natLocal = false;
+  /**
+   * NAT detection found us behind a NAT: `natLocal` without `encap: yes`
+   * (which only pretends, as charon's fake NAT does).
+   */
+  natLocalSeen = false;
   /** The peer is behind a NAT. */
   natRemote = false;
   /** The peer sent NAT detection in IKE_SA_INIT (it supports NAT traversal, RFC 7296 2.23). */
@@ -265,6 +274,12 @@ export class IkeSa {
     this.initResponse = undefined;
     this.initOffer = undefined;
     this.cookie = undefined;
+  }
+
+  /** What NAT detection found of our side: `natLocal` also counts forced encapsulation. */
+  setNatLocal(seen: boolean): void {
+    this.natLocalSeen = seen;
+    this.natLocal = seen || this.config.encap === true;
   }
 
   transition(next: IkeSaState): void {

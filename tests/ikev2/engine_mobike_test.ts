@@ -291,8 +291,10 @@ Deno.test("engine: MOBIKE peers announce changed address lists (ADDITIONAL_IP4_A
  *   without MOBIKE, the same datagram on port 4500 moves them (RFC 7296 2.23)
  */
 Deno.test("engine: with MOBIKE only UPDATE_SA_ADDRESSES moves the SA, not any message", () => {
-  for (const mobike of [true, false]) {
-    const t = established({ bob: { mobike } });
+  // `encap: yes` on bob only forces UDP encapsulation: he is still not behind a NAT.
+  for (const [mobike, encap] of [[true, false], [false, false], [true, true]] as const) {
+    const t = established({ bob: { mobike, encap } });
+    assert.equal(t.bob.engine.list()[0].natLocal, encap);
     const fx = t.alice.engine.invalidSpi("192.0.2.2", "esp", 0x1234, t.clock.now);
     const req = fx.find((e): e is Extract<Effect, { kind: "send" }> => e.kind === "send")!;
     const elsewhere = { address: "198.51.100.66", port: NATT_PORT };

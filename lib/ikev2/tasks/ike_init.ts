@@ -180,7 +180,7 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
   const nat = checkNatd(req.payloads, sa.spiI, 0n, sa.local, sa.remote);
   sa.peerNatT = nat !== undefined;
   if (nat) {
-    sa.natLocal = nat.natLocal || sa.config.encap === true;
+    sa.setNatLocal(nat.natLocal);
     sa.natRemote = nat.natRemote;
   }
   readCapabilities(sa, req);
@@ -289,7 +289,7 @@ export function processInitResponse(sa: IkeSa, res: IkeMessage, _ctx: TaskContex
   const nat = checkNatd(res.payloads, sa.spiI, sa.spiR, sa.local, sa.remote);
   sa.peerNatT = nat !== undefined;
   if (nat) {
-    sa.natLocal = nat.natLocal || sa.config.encap === true;
+    sa.setNatLocal(nat.natLocal);
     sa.natRemote = nat.natRemote;
   }
   readCapabilities(sa, res);
