@@ -815,6 +815,46 @@ export class IkeEngine {
 
   // ---------------------------------------------------------------------------
   // Receiving
+  /** When a message of another IKE major version was last reported, by source address. */
+  readonly #versionReported = new Map<string, number>();
+
+  /**
+   * A message of another major version than 2 (RFC 7296 section 2.5). IKEv1
+   * is dropped with a log line saying so (once a minute per peer, as a
+   * misconfigured peer retransmits); a request of a higher version gets an
+   * unauthenticated N(INVALID_MAJOR_VERSION) in a version 2.0 header, as the
+   * RFC says it SHOULD.
+   */
+  #otherVersion(bytes: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
+    const major = bytes[17] >> 4;
+    const last = this.#versionReported.get(from.address);
+    if (last === undefined || now - last >= 60_000) {
+      if (this.#versionReported.size >= 1024) this.#versionReported.clear();
+      this.#versionReported.set(from.address, now);
+      this.#log(
+        "info",
+        major === 1
+          ? `IKEv1 message from ${from.address}[${from.port}] dropped: only IKEv2 is spoken here (the peer must use IKE version 2)`
+          : `IKE version ${major} message from ${from.address}[${from.port}] dropped: only version 2 is spoken here`,
+      );
+    }
+    const flags = bytes[19];
+    if (major < 2 || (flags & 0x20) !== 0) return; // not for IKEv1, never to a response
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out = encodeMessage({
+      header: {
+        spiI: view.getBigUint64(0),
+        spiR: view.getBigUint64(8),
+        exchangeType: bytes[18],
+        initiator: (flags & 0x08) === 0,
+        response: true,
+        messageId: view.getUint32(20),
+      },
+      // The version we speak goes in this header (RFC 7296 section 3.10.1), the data is empty.
+      payloads: [makeNotify(NotifyType.INVALID_MAJOR_VERSION)],
+    });
+    this.#fx.push({ kind: "send", from: to, to: from, bytes: out });
+  }
 
   #handle(bytes: Uint8Array, from: Endpoint, to: Endpoint, now: number): void {
     if (bytes.length === 1 && bytes[0] === 0xff) return; // a peer's NAT-T keepalive
@@ -823,6 +863,10 @@ export class IkeEngine {
       d = decodeMessage(bytes);
     } catch (e) {
       this.counters.parseErrors++;
+      if (bytes.length >= 28 && bytes[17] >> 4 !== 2) {
+        this.#otherVersion(bytes, from, to, now);
+        return;
+      }
       this.#log(
         "debug",
         `dropping unparsable message from ${from.address}: ${(e as Error).message}`,

@@ -128,3 +128,50 @@ Deno.test("engine: authentic malformed IKE_AUTH request gets INVALID_SYNTAX and 
   assert.equal(t.bob.engine.halfOpenCount, 0);
   assert.match(t.bob.eventsOf("ike-failed")[0].reason, /malformed IKE_AUTH request/);
 });
+
+/** An IKE header (28 bytes, no payloads) of major version `major`, an IKE_SA_INIT request. */
+function otherVersion(major: number, flags = 0x08): Uint8Array {
+  const b = new Uint8Array(28);
+  b.set([1, 2, 3, 4, 5, 6, 7, 8], 0); // SPIi
+  b[17] = major << 4;
+  b[18] = ExchangeType.IKE_SA_INIT;
+  b[19] = flags;
+  b[27] = 28;
+  return b;
+}
+
+/*
+ *   an IKEv1 Main Mode packet (version 1.0) -->   dropped; one log line says IKEv1 is not spoken
+ *   a version 3.0 IKE_SA_INIT request       -->
+ *           <-- version 2.0 response N(INVALID_MAJOR_VERSION), unauthenticated (RFC 7296 2.5)
+ *   a version 3.0 response                  -->   dropped (nothing answers a response)
+ */
+Deno.test("engine: other IKE major versions: IKEv1 is dropped with a clear log line, 3.0 gets INVALID_MAJOR_VERSION", () => {
+  const t = new TwoPeers(pskConfigs());
+  const handle = (b: Uint8Array) => t.bob.engine.handle(b, ALICE, BOB, t.clock.now);
+  const v1 = handle(otherVersion(1));
+  assert.equal(v1.filter((e) => e.kind === "send").length, 0);
+  const lines = v1.filter((e) => e.kind === "log").map((e) => e.kind === "log" ? e.line : "");
+  assert.ok(lines.some((l) => l.includes("IKEv1") && l.includes("192.0.2.1")), lines.join("\n"));
+  // A retransmitting IKEv1 peer is reported once a minute, not per packet.
+  const again = handle(otherVersion(1));
+  assert.equal(again.filter((e) => e.kind === "log" && e.line.includes("IKEv1")).length, 0);
+
+  const v3 = handle(otherVersion(3));
+  const sent = v3.filter((e): e is Extract<typeof e, { kind: "send" }> => e.kind === "send");
+  assert.equal(sent.length, 1);
+  assert.deepEqual([sent[0].to, sent[0].from], [ALICE, BOB]);
+  const d = decodeMessage(sent[0].bytes);
+  assert.equal(sent[0].bytes[17], 0x20, "version 2.0 in the header");
+  assert.equal(d.header.response, true);
+  assert.equal(d.header.initiator, false);
+  assert.equal(d.header.spiI, 0x0102030405060708n);
+  assert.equal(d.header.exchangeType, ExchangeType.IKE_SA_INIT);
+  assert.equal(d.payloads.length, 1);
+  const n = d.payloads[0];
+  assert.ok(n.type === PayloadType.NOTIFY && n.notifyType === 5 && n.data.length === 0);
+  // A response of another version is never answered.
+  const resp = handle(otherVersion(3, 0x20));
+  assert.equal(resp.filter((e) => e.kind === "send").length, 0);
+  assert.equal(t.bob.engine.list().length, 0, "no state");
+});
