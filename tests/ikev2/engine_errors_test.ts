@@ -44,6 +44,16 @@ Deno.test("engine: NO_PROPOSAL_CHOSEN for IKE fails the initiator and leaves no 
   t.initiate("alice", "site");
   t.run(5000);
   assert.deepEqual(generated(t.bob), ["IKE_SA_INIT response 0 [ N(NO_PROP) ]"]);
+  // The responder's log names both sides' proposals, as strongSwan's does.
+  assert.ok(
+    t.bob.logs.some((l) =>
+      l.includes(
+        "received IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048; " +
+          "configured IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/CURVE25519",
+      )
+    ),
+    t.bob.logs.join("\n"),
+  );
   assert.equal(t.alice.eventsOf("ike-failed").length, 1);
   assert.equal(t.alice.engine.list().length, 0);
   assert.equal(t.bob.engine.list().length, 0);
@@ -229,6 +239,12 @@ Deno.test("engine: child NO_PROPOSAL_CHOSEN keeps the IKE SA", () => {
   );
   assert.equal(t.alice.engine.list()[0].state, "established");
   assert.equal(t.alice.eventsOf("child-failed").length, 1);
+  assert.ok(
+    t.bob.logs.some((l) =>
+      l.includes("received ESP:AES_GCM_16_128/NO_EXT_SEQ; configured ESP:AES_CBC_256/")
+    ),
+    t.bob.logs.join("\n"),
+  );
   assert.equal(t.alice.sad.size + t.bob.sad.size, 0);
 });
 

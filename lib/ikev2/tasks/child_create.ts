@@ -46,6 +46,7 @@ import { parseTsSpecsDynamic } from "./_ts.ts";
 import { vipFamily } from "./config_payload.ts";
 import {
   checkAnswer,
+  describeOffer,
   selectProposal,
   suiteFromChoice,
   toWireProposals,
@@ -400,7 +401,12 @@ export function respondChild(
   }
   return tsProblem && !tsOk
     ? failWith(NotifyType.TS_UNACCEPTABLE, "traffic selectors unacceptable")
-    : failWith(NotifyType.NO_PROPOSAL_CHOSEN, "no acceptable child SA proposal");
+    : failWith(
+      NotifyType.NO_PROPOSAL_CHOSEN,
+      `no acceptable child SA proposal: received ${describeOffer(saP.proposals)}; configured ${
+        describeOffer(configs.flatMap((c) => c.proposals))
+      }`,
+    );
 }
 
 /** Initiator: result of the child part of a response. */

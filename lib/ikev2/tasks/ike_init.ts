@@ -42,6 +42,7 @@ import { buildNatd, checkNatd } from "./natd.ts";
 import { certreqPayloads } from "./ike_auth.ts";
 import {
   checkAnswer,
+  describeOffer,
   ikeSuite,
   keGroups,
   selectProposal,
@@ -146,7 +147,12 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
     preferOwn: sa.config.preferOwnProposals,
   });
   if (!choice) {
-    return fail(NotifyType.NO_PROPOSAL_CHOSEN, "no acceptable IKE proposal offered");
+    return fail(
+      NotifyType.NO_PROPOSAL_CHOSEN,
+      `no acceptable IKE proposal: received ${describeOffer(saP.proposals)}; configured ${
+        describeOffer(sa.config.proposals)
+      }`,
+    );
   }
   const suite = suiteFromChoice(choice.chosen);
   if (!suite.encrId || !suite.prfId || !suite.keId) {

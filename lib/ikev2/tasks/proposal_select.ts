@@ -20,8 +20,8 @@
  *
  * @module
  */
-import type { Proposal, TransformSpec } from "../../crypto/proposal.ts";
-import { EsnId, TransformType } from "../../crypto/transforms.ts";
+import { describeProposal, type Proposal, type TransformSpec } from "../../crypto/proposal.ts";
+import { EsnId, transformName, TransformType } from "../../crypto/transforms.ts";
 import { ProtocolId } from "../constants.ts";
 import {
   makeTransform,
@@ -31,6 +31,35 @@ import {
 } from "../payloads/sa.ts";
 
 const PROTOCOL_IDS = { ike: ProtocolId.IKE, esp: ProtocolId.ESP, ah: ProtocolId.AH } as const;
+
+/**
+ * Proposals as strongSwan logs them ("IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_256,
+ * ..."), for the log line of a NO_PROPOSAL_CHOSEN: what the peer offered
+ * against what we have configured.
+ */
+export function describeOffer(proposals: readonly (WireProposal | Proposal)[]): string {
+  const names = proposals.map((p) => {
+    if ("transforms" in p) {
+      const proto = p.protocolId === ProtocolId.IKE
+        ? "IKE"
+        : p.protocolId === ProtocolId.AH
+        ? "AH"
+        : "ESP";
+      // In strongSwan's order: encryption, integrity, PRF, key exchange, ESN.
+      const rank = [0, 0, 2, 1, 3, 4];
+      const ts = [...p.transforms].sort((a, b) => (rank[a.type] ?? 9) - (rank[b.type] ?? 9)).map(
+        (t) => {
+          const n = transformName(t.type, t.id).replace(/^(ENCR|AUTH)_/, "");
+          const len = transformKeyLength(t);
+          return len ? `${n}_${len}` : n;
+        },
+      );
+      return `${proto}:${ts.join("/")}`;
+    }
+    return describeProposal(p);
+  });
+  return names.join(", ") || "none";
+}
 const TYPES = [
   TransformType.ENCR,
   TransformType.PRF,
