@@ -36,6 +36,7 @@ import { notifyName, NotifyType, PayloadType, ProtocolId } from "../constants.ts
 import type { IkeSa } from "../ike_sa.ts";
 import { decodeInvalidKe, makeInvalidKe, makeNotify } from "../payloads/notify.ts";
 import type { KePayload } from "../payloads/ke.ts";
+import { formatTs } from "../payloads/ts.ts";
 import { MAX_NONCE_LENGTH, MIN_NONCE_LENGTH } from "../payloads/nonce.ts";
 import { createKeyExchange } from "../../crypto/key_exchange.ts";
 import type { KeyExchange } from "../../crypto/types.ts";
@@ -400,7 +401,14 @@ export function respondChild(
       : { ok: true, child, payloads: out };
   }
   return tsProblem && !tsOk
-    ? failWith(NotifyType.TS_UNACCEPTABLE, "traffic selectors unacceptable")
+    ? failWith(
+      NotifyType.TS_UNACCEPTABLE,
+      `traffic selectors ${peerTs.map(formatTs).join(" ")} === ${
+        tsr.selectors.map(formatTs).join(" ")
+      } unacceptable; configured ${
+        configs.map((c) => `${c.remoteTs.join(" ")} === ${c.localTs.join(" ")}`).join(", ")
+      }`,
+    )
     : failWith(
       NotifyType.NO_PROPOSAL_CHOSEN,
       `no acceptable child SA proposal: received ${describeOffer(saP.proposals)}; configured ${
