@@ -55,6 +55,12 @@ Deno.test("engine: NO_PROPOSAL_CHOSEN for IKE fails the initiator and leaves no 
     t.bob.logs.join("\n"),
   );
   assert.equal(t.alice.eventsOf("ike-failed").length, 1);
+  // The initiator's reason (what `ipsec up` prints) says what it offered.
+  assert.equal(
+    t.alice.eventsOf("ike-failed")[0].reason,
+    "peer answered NO_PROPOSAL_CHOSEN: it accepts none of " +
+      "IKE:AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048",
+  );
   assert.equal(t.alice.engine.list().length, 0);
   assert.equal(t.bob.engine.list().length, 0);
 });

@@ -27,7 +27,7 @@
 import { computeSkeyseed, deriveIkeSaKeys } from "../../crypto/keys.ts";
 import { createKeyExchange } from "../../crypto/key_exchange.ts";
 import { keInfo } from "../../crypto/transforms.ts";
-import { HashAlgorithm, NotifyType, PayloadType } from "../constants.ts";
+import { HashAlgorithm, notifyName, NotifyType, PayloadType } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
 import { MAX_NONCE_LENGTH, MIN_NONCE_LENGTH } from "../payloads/nonce.ts";
 import {
@@ -267,9 +267,12 @@ export function processInitResponse(sa: IkeSa, res: IkeMessage, _ctx: TaskContex
   }
   const err = errorNotify(res);
   if (err) {
+    const offered = err.notifyType === NotifyType.NO_PROPOSAL_CHOSEN
+      ? `: it accepts none of ${describeOffer(sa.config.proposals)}`
+      : "";
     return {
       kind: "failed",
-      reason: `peer answered with error ${err.notifyType}`,
+      reason: `peer answered ${notifyName(err.notifyType)}${offered}`,
       notify: err.notifyType,
     };
   }
