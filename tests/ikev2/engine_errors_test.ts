@@ -229,7 +229,7 @@ Deno.test("engine: TS_UNACCEPTABLE fails the child but keeps the IKE SA", () => 
   // Bob's reason shows what was asked and what he has, as strongSwan's log does.
   assert.equal(
     t.bob.eventsOf("child-failed")[0].reason,
-    "traffic selectors 10.1.0.0-10.1.255.255 === 10.2.0.0-10.2.255.255 unacceptable; " +
+    "traffic selectors 10.1.0.0/16 === 10.2.0.0/16 unacceptable; " +
       "configured 172.16.0.0/12 === 10.2.0.0/16",
   );
   assert.equal(t.alice.sad.size + t.bob.sad.size, 0);

@@ -36,7 +36,7 @@ import { notifyName, NotifyType, PayloadType, ProtocolId } from "../constants.ts
 import type { IkeSa } from "../ike_sa.ts";
 import { decodeInvalidKe, makeInvalidKe, makeNotify } from "../payloads/notify.ts";
 import type { KePayload } from "../payloads/ke.ts";
-import { formatTs } from "../payloads/ts.ts";
+import { formatTs } from "../../db/narrow.ts";
 import { MAX_NONCE_LENGTH, MIN_NONCE_LENGTH } from "../payloads/nonce.ts";
 import { createKeyExchange } from "../../crypto/key_exchange.ts";
 import type { KeyExchange } from "../../crypto/types.ts";
