@@ -4,6 +4,7 @@ import { command as listConns } from "./list_conns.ts";
 import { command as listSas } from "./list_sas.ts";
 import { command as log } from "./log.ts";
 import { command as pad } from "./pad.ts";
+import { command as rekey } from "./rekey.ts";
 import { command as reload } from "./reload.ts";
 import { command as sad } from "./sad.ts";
 import { command as spd } from "./spd.ts";
@@ -25,6 +26,7 @@ export const COMMANDS: Record<string, Command> = {
   reload,
   up,
   down,
+  rekey,
   status,
   "list-sas": listSas,
   "list-conns": listConns,

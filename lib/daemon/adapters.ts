@@ -139,6 +139,14 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.childExpired(childSaId, kind, now);
   }
 
+  rekeyIke(ikeSaId: number, now: number): Effect[] {
+    return this.#engine.rekeyIke(ikeSaId, now);
+  }
+
+  rekeyChild(childSaId: number, now: number): Effect[] {
+    return this.#engine.rekeyChild(childSaId, now);
+  }
+
   peerMapping(childSaId: number, from: Endpoint, now: number): Effect[] {
     return this.#engine.peerMapping(childSaId, from, now);
   }

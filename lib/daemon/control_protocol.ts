@@ -32,6 +32,7 @@ export const CONTROL_COMMANDS = [
   "pad",
   "up",
   "down",
+  "rekey",
   "reload",
   "stop",
   "log",

@@ -810,6 +810,61 @@ export class Daemon<P = unknown> {
     return await result;
   }
 
+  /**
+   * `ipsec rekey NAME [--child CHILD]`: rekeys the IKE SA(s) of a connection,
+   * or its child SAs named CHILD, now; answers once each has been replaced
+   * (new SPIs; IKE: the children move over, child: make-before-break).
+   */
+  async #rekey(args: { [k: string]: Json }): Promise<Json> {
+    const name = stringArg(args, "name", true);
+    const child = stringArg(args, "child", false);
+    const conn = this.#connection(name);
+    if (child && !conn.children.some((c) => c.name === child)) {
+      throw new ControlError("NOT_FOUND", `connection '${name}' has no child '${child}'`);
+    }
+    const engine = this.#engine;
+    if (!engine.rekeyIke || !engine.rekeyChild) {
+      throw new ControlError("FAILED", "this engine cannot rekey on request");
+    }
+    const ikes = this.state.ikeSas().filter((s) =>
+      s.connectionName === name && s.state === "established"
+    );
+    if (ikes.length === 0) {
+      throw new ControlError("NOT_FOUND", `connection '${name}' has no IKE SA`);
+    }
+    const children = child
+      ? ikes.flatMap((s) => [...s.children.values()].filter((c) => c.name === child))
+      : [];
+    if (child && children.length === 0) {
+      throw new ControlError("NOT_FOUND", `connection '${name}' has no child SA '${child}' up`);
+    }
+    const waiting = new Set(child ? children.map((c) => c.childSaId) : ikes.map((s) => s.ikeSaId));
+    const count = waiting.size;
+    const done = () => ({ connection: name, ...(child ? { child } : {}), rekeyed: count });
+    const result = this.#waitFor(
+      (ev) => {
+        if (ev.type === "ike-failed" && ev.connectionName === name) {
+          return new ControlError("FAILED", `IKE SA for '${name}' failed: ${ev.reason}`);
+        }
+        // A child SA is replaced when the old one goes down for its rekey; an IKE SA when
+        // its successor is announced.
+        const gone = child
+          ? ev.type === "child-down" && waiting.delete(ev.childSaId)
+          : ev.type === "ike-rekeyed" && waiting.delete(ev.oldIkeSaId);
+        return gone && waiting.size === 0 ? done() : undefined;
+      },
+      this.#timeoutArg(args, this.#opts.upTimeoutMs ?? 30_000),
+      `rekeying '${name}'${child ? `/${child}` : ""}`,
+    );
+    this.#log("info", "dmn", `ipsec rekey ${name}${child ? ` --child ${child}` : ""}`);
+    await this.#run(() =>
+      child
+        ? children.flatMap((c) => engine.rekeyChild!(c.childSaId, this.#now()))
+        : ikes.flatMap((s) => engine.rekeyIke!(s.ikeSaId, this.#now()))
+    );
+    return await result;
+  }
+
   async #reload(args: { [k: string]: Json }): Promise<Json> {
     const path = stringArg(args, "config", false) ?? this.#config.path;
     let next: DaemonConfig<P>;
@@ -937,6 +992,7 @@ export class Daemon<P = unknown> {
       sad: async () => (await this.settled(), await this.#sadJson()),
       up: (req) => this.#up(req.args),
       down: (req) => this.#down(req.args),
+      rekey: (req) => this.#rekey(req.args),
       reload: (req) => this.#reload(req.args),
       stop: () => {
         setTimeout(() => void this.stop(), 20);

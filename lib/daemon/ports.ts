@@ -82,6 +82,10 @@ export interface EnginePort<P = unknown> {
   shutdown(now: number): Effect[];
   /** A child SA hit a data plane lifetime: rekey (soft) or delete (hard). */
   childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
+  /** Rekey IKE SA `ikeSaId` now (`ipsec rekey NAME`). */
+  rekeyIke?(ikeSaId: number, now: number): Effect[];
+  /** Rekey child SA `childSaId` now (`ipsec rekey NAME --child CHILD`). */
+  rekeyChild?(childSaId: number, now: number): Effect[];
   /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */
   peerMapping?(childSaId: number, from: Endpoint, now: number): Effect[];
   /** Details of live IKE SAs for `ipsec status` (SPIs, endpoints, identities, algorithms). */
