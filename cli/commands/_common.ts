@@ -66,6 +66,23 @@ export function timeoutSeconds(value: string | undefined, fallback: number): num
   return t;
 }
 
+/** `--child CHILD` and `--timeout SECONDS` of the commands that act on one connection. */
+export const CHILD_TIMEOUT_OPTIONS = {
+  child: { type: "string" },
+  timeout: { type: "string", short: "t" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** The daemon request naming connection `name`, with `--child` and `--timeout` if given. */
+export function connectionRequest(
+  name: string,
+  values: { child?: string; timeout?: string },
+): { [k: string]: Json } {
+  const req: { [k: string]: Json } = { name };
+  if (values.child) req.child = values.child;
+  if (values.timeout !== undefined) req.timeoutSeconds = timeoutSeconds(values.timeout, 30);
+  return req;
+}
+
 /** The control socket: --socket, else $IPSEC_SOCKET, else the default. */
 export function socketPath(flag: string | undefined): string {
   if (flag) return flag;

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import type { Json } from "../../lib/daemon/control_protocol.ts";
 import {
   callDaemon,
+  CHILD_TIMEOUT_OPTIONS,
+  connectionRequest,
   defineCommand,
   io,
   JSON_OPTION,
@@ -14,7 +15,6 @@ import {
   SOCKET_HELP,
   SOCKET_OPTION,
   socketPath,
-  timeoutSeconds,
 } from "./_common.ts";
 import type { Command } from "./mod.ts";
 
@@ -39,14 +39,11 @@ export const command: Command = defineCommand({
   options: {
     ...SOCKET_OPTION,
     ...JSON_OPTION,
-    child: { type: "string" },
-    timeout: { type: "string", short: "t" },
+    ...CHILD_TIMEOUT_OPTIONS,
   },
   positionals: { min: 1, max: 1, names: "connection NAME" },
 }, async ({ values, positionals }) => {
-  const req: { [k: string]: Json } = { name: positionals[0] };
-  if (values.child) req.child = values.child;
-  if (values.timeout !== undefined) req.timeoutSeconds = timeoutSeconds(values.timeout, 30);
+  const req = connectionRequest(positionals[0], values);
   const data = await callDaemon(socketPath(values.socket), "rekey", req);
   if (values.json) printJson(data);
   else {

@@ -11,6 +11,8 @@ import type { Json } from "../../lib/daemon/control_protocol.ts";
 import { ConfigLoadError } from "../../lib/daemon/ports.ts";
 import {
   callDaemon,
+  CHILD_TIMEOUT_OPTIONS,
+  connectionRequest,
   daemonRunning,
   defineCommand,
   EXIT,
@@ -20,7 +22,6 @@ import {
   SOCKET_HELP,
   SOCKET_OPTION,
   socketPath,
-  timeoutSeconds,
 } from "./_common.ts";
 import type { Command } from "./mod.ts";
 
@@ -52,15 +53,12 @@ export const command: Command = defineCommand({
   options: {
     ...SOCKET_OPTION,
     ...JSON_OPTION,
-    child: { type: "string" },
+    ...CHILD_TIMEOUT_OPTIONS,
     config: { type: "string", short: "c" },
-    timeout: { type: "string", short: "t" },
   },
   positionals: { min: 1, max: 1, names: "connection NAME" },
 }, async ({ values, positionals }) => {
-  const req: { [k: string]: Json } = { name: positionals[0] };
-  if (values.child) req.child = values.child;
-  if (values.timeout !== undefined) req.timeoutSeconds = timeoutSeconds(values.timeout, 30);
+  const req = connectionRequest(positionals[0], values);
   const socket = resolve(socketPath(values.socket));
   const print = (d: Json) => values.json ? printJson(d) : io.out(describeUp(d));
   if (!values.config || await daemonRunning(socket)) {
