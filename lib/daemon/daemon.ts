@@ -737,12 +737,7 @@ export class Daemon<P = unknown> {
   }
 
   async #up(args: { [k: string]: Json }): Promise<Json> {
-    const name = stringArg(args, "name", true);
-    const child = stringArg(args, "child", false);
-    const conn = this.#connection(name);
-    if (child && !conn.children.some((c) => c.name === child)) {
-      throw new ControlError("NOT_FOUND", `connection '${name}' has no child '${child}'`);
-    }
+    const { name, child } = this.#connectionArgs(args);
     if (this.#stopping) throw new ControlError("FAILED", "daemon is stopping");
     const result = this.#waitFor(
       (ev) => {
@@ -776,6 +771,17 @@ export class Daemon<P = unknown> {
     this.#log("info", "dmn", `ipsec up ${name}${child ? `/${child}` : ""}`);
     await this.#run(() => this.#engine.initiate(name, this.#now(), child));
     return await result;
+  }
+
+  /** The `name` of a configured connection and, if given, the `child` it has (else NOT_FOUND). */
+  #connectionArgs(args: { [k: string]: Json }): { name: string; child: string | undefined } {
+    const name = stringArg(args, "name", true);
+    const child = stringArg(args, "child", false);
+    const conn = this.#connection(name);
+    if (child && !conn.children.some((c) => c.name === child)) {
+      throw new ControlError("NOT_FOUND", `connection '${name}' has no child '${child}'`);
+    }
+    return { name, child };
   }
 
   #timeoutArg(args: { [k: string]: Json }, fallbackMs: number): number {
@@ -816,12 +822,7 @@ export class Daemon<P = unknown> {
    * (new SPIs; IKE: the children move over, child: make-before-break).
    */
   async #rekey(args: { [k: string]: Json }): Promise<Json> {
-    const name = stringArg(args, "name", true);
-    const child = stringArg(args, "child", false);
-    const conn = this.#connection(name);
-    if (child && !conn.children.some((c) => c.name === child)) {
-      throw new ControlError("NOT_FOUND", `connection '${name}' has no child '${child}'`);
-    }
+    const { name, child } = this.#connectionArgs(args);
     const engine = this.#engine;
     if (!engine.rekeyIke || !engine.rekeyChild) {
       throw new ControlError("FAILED", "this engine cannot rekey on request");
