@@ -847,6 +847,12 @@ export class Daemon<P = unknown> {
         if (ev.type === "ike-failed" && ev.connectionName === name) {
           return new ControlError("FAILED", `IKE SA for '${name}' failed: ${ev.reason}`);
         }
+        if (
+          child && ev.type === "child-failed" && ev.childName === child &&
+          this.state.connectionOf(ev.ikeSaId) === name
+        ) {
+          return new ControlError("FAILED", `rekeying child SA '${child}' failed: ${ev.reason}`);
+        }
         // A child SA is replaced when the old one goes down for its rekey; an IKE SA when
         // its successor is announced.
         const gone = child
