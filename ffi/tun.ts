@@ -336,7 +336,7 @@ export class TunRing {
   readonly #cqMask: number;
   readonly #cqes: number;
   readonly #slot: number;
-  /** Read slots, allocated on the first readBatch (a write-only ring needs none). */
+  /** Read slots: given to open(), else allocated on the first readBatch (a write-only ring needs none). */
   #rx: Uint8Array | null = null;
   #rxBase = 0;
   readonly #rxLen: Int32Array;
@@ -412,10 +412,27 @@ export class TunRing {
     this.#order = new Int32Array(entries);
   }
 
-  /** An io_uring of `entries` operations for the TUN `fd`, or null if io_uring is unavailable. */
-  static open(fd: number, entries = 64, slotSize = 65536): TunRing | null {
+  /**
+   * An io_uring of `entries` operations for the TUN `fd`, or null if
+   * io_uring is unavailable. Reads land in `readBuffer` (at least `entries *
+   * slotSize` bytes, kept by the ring; the data plane passes memory its
+   * checksum code reads in place) or in a buffer of the ring's own.
+   */
+  static open(
+    fd: number,
+    entries = 64,
+    slotSize = 65536,
+    readBuffer?: Uint8Array,
+  ): TunRing | null {
     if (!Number.isInteger(entries) || entries < 1 || entries > 4096) {
       throw new RangeError(`io_uring entries must be 1..4096, got ${entries}`);
+    }
+    if (readBuffer !== undefined && readBuffer.length < entries * slotSize) {
+      throw new RangeError(
+        `TUN read buffer of ${readBuffer.length} bytes; ${entries} slots of ${slotSize} need ${
+          entries * slotSize
+        }`,
+      );
     }
     let lib: UringLib;
     try {
@@ -433,6 +450,10 @@ export class TunRing {
     } catch {
       closeFd(ringFd);
       return null;
+    }
+    if (readBuffer !== undefined) {
+      ring.#rx = readBuffer;
+      ring.#rxBase = addressOf(readBuffer);
     }
     if (ring.#probe()) return ring;
     ring.close(); // closing the ring cancels a parked read

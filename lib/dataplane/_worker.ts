@@ -56,6 +56,7 @@ import { type CoreIo, DataplaneCore, type DataplaneEvent } from "./core.ts";
 import type { ControlMessage, WorkerInit, WorkerMessage, WorkerReply } from "./_protocol.ts";
 import { buildProcessor } from "./sa_spec.ts";
 import { TcpCoalescer } from "./offload.ts";
+import { reserveSimdMemory } from "../ip/sum16_simd.ts";
 import { setImmediate } from "node:timers";
 
 interface WorkerScope {
@@ -76,6 +77,8 @@ const GRO_BATCH = 32;
 /** Slots that the datagrams of UDP_GRO buffers are copied into, with headroom. */
 const GRO_STAGING = 256;
 const IPPROTO_RAW = 255;
+/** Bytes of coalesced (GRO) frames written per TUN batch before the arena is reused. */
+const GRO_ARENA = 1 << 19;
 
 interface RxSocket {
   sock: NetSocket;
@@ -212,23 +215,33 @@ async function main(): Promise<void> {
       }
     };
 
-    const tunBuf = new Uint8Array(TUN_OFFLOAD_FRAME);
     // Offloads on: reads are virtio_net_hdr frames of up to 64 KB (segmented by
     // core.outboundFrame); writes go through a TcpCoalescer (GRO, below).
     const vnet = tun.offload;
+    const tunSlotSize = vnet ? TUN_OFFLOAD_FRAME : Math.max(2048, init.tunMtu + 256);
+    // With offloads, every segment's TCP checksum is summed where the TUN read
+    // put it, or where GRO copies it: that memory is the SIMD sum's own, so
+    // no range is copied first (null without WebAssembly SIMD).
+    const ringBytes = sends && init.tunRing !== false ? init.batch * tunSlotSize : 0;
+    const groBytes = vnet && receives ? GRO_ARENA : 0;
+    const simd = vnet ? reserveSimdMemory(TUN_OFFLOAD_FRAME + ringBytes + groBytes) : null;
+    const tunBuf = simd?.subarray(0, TUN_OFFLOAD_FRAME) ?? new Uint8Array(TUN_OFFLOAD_FRAME);
     let tunWriteErrors = 0;
     // Many TUN reads/writes per system call where io_uring is available (else one each).
     const ring = init.tunRing === false ? null : TunRing.open(
       tun.fd,
       init.batch,
-      vnet ? TUN_OFFLOAD_FRAME : Math.max(2048, init.tunMtu + 256),
+      tunSlotSize,
+      simd && ringBytes > 0
+        ? simd.subarray(TUN_OFFLOAD_FRAME, TUN_OFFLOAD_FRAME + ringBytes)
+        : undefined,
     );
     if (ring) closers.push(ring);
     // GRO: in-order segments of one TCP flow in a receive batch become one
     // super-packet; everything gets its virtio_net_hdr. Written at batch end.
     const gro = vnet
       ? new TcpCoalescer(
-        1 << 19,
+        simd && groBytes > 0 ? simd.subarray(TUN_OFFLOAD_FRAME + ringBytes) : GRO_ARENA,
         ring ? (f) => ring.queueWrite(f) : (f) => void (tun.write(f) || tunWriteErrors++),
         () => ring?.flushWrites(),
       )

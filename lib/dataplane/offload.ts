@@ -316,11 +316,20 @@ export class TcpCoalescer {
   superPackets = 0;
   coalesced = 0;
 
-  constructor(arenaBytes: number, emit: (frame: Uint8Array) => void, release: () => void) {
-    if (arenaBytes < VNET_HDR_LEN + MAX_SUPER) {
-      throw new RangeError(`the arena must hold one frame of 64 KB, got ${arenaBytes}`);
+  /**
+   * `arena`: its size, or the buffer itself (the data plane passes memory
+   * that the SIMD checksum reads in place, lib/ip/sum16_simd.ts).
+   */
+  constructor(
+    arena: number | Uint8Array,
+    emit: (frame: Uint8Array) => void,
+    release: () => void,
+  ) {
+    const bytes = typeof arena === "number" ? arena : arena.length;
+    if (bytes < VNET_HDR_LEN + MAX_SUPER) {
+      throw new RangeError(`the arena must hold one frame of 64 KB, got ${bytes}`);
     }
-    this.#arena = new Uint8Array(arenaBytes);
+    this.#arena = typeof arena === "number" ? new Uint8Array(arena) : arena;
     this.#emit = emit;
     this.#release = release;
   }
@@ -348,14 +357,19 @@ export class TcpCoalescer {
     if (hdr < l4 + 20 || payload <= 0 || (flags & ~PSH) !== ACK) return this.#plain(p);
     // Only segments with a valid checksum join: the kernel does not check a
     // super-packet's, and one it forwards gets new ones when it is cut again.
+    // The payload is checked where it is copied to (the arena may be memory
+    // the SIMD sum reads in place), and only counted once it verified.
     const tcpLen = len - l4;
     const pseudo = v === 4 ? sum16Bytes(p, 12, 20, TCP + tcpLen) : sum16(p, 8, 40, TCP + tcpLen);
-    if (fold(sum16(p, l4, len, pseudo)) !== 0xffff) return this.#plain(p);
     const seq = be32(p, l4 + 4);
+    const a = this.#arena;
     if (this.#start >= 0 && this.#fits(p, v === 4, hdr, seq, payload)) {
-      const a = this.#arena;
       const at = this.#start + VNET_HDR_LEN + this.#len;
       a.set(p.subarray(hdr), at);
+      // The TCP header's length is a multiple of 4: the payload's 16-bit words line up.
+      if (fold(sum16(a, at, at + payload, sum16Bytes(p, l4, hdr, pseudo))) !== 0xffff) {
+        return this.#plain(p);
+      }
       this.#len += payload;
       this.#count++;
       this.#nextSeq = (seq + payload) >>> 0;
@@ -364,12 +378,14 @@ export class TcpCoalescer {
       return;
     }
     this.flush();
-    if (this.#used + VNET_HDR_LEN + len > this.#arena.length) {
+    if (this.#used + VNET_HDR_LEN + len > a.length) {
       this.#release();
       this.#used = 0;
     }
+    const o = this.#used + VNET_HDR_LEN;
+    a.set(p, o);
+    if (fold(sum16(a, o + l4, o + len, pseudo)) !== 0xffff) return this.#plain(p);
     this.#start = this.#used;
-    this.#arena.set(p, this.#start + VNET_HDR_LEN);
     this.#len = len;
     this.#hdr = hdr;
     this.#l4 = l4;

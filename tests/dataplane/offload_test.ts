@@ -14,6 +14,7 @@ import {
   writeVnetHeader,
 } from "../../lib/dataplane/offload.ts";
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from "../../lib/ip/checksum.ts";
+import { reserveSimdMemory } from "../../lib/ip/sum16_simd.ts";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -47,8 +48,17 @@ for (const v of vectors.cases) {
   });
 }
 
+/**
+ * Memory the WebAssembly SIMD sum reads in place, as the data plane Worker
+ * reserves it for its TUN reads and GRO arena (once per thread).
+ */
+const simdMem = reserveSimdMemory(1 << 20);
+
 /** Coalesces `packets` (each copied behind 16 spare bytes) and returns the frames as hex. */
-function coalesce(packets: Uint8Array[], arena = 1 << 18): { frames: string[]; raw: Uint8Array[] } {
+function coalesce(
+  packets: Uint8Array[],
+  arena: number | Uint8Array = 1 << 18,
+): { frames: string[]; raw: Uint8Array[] } {
   const raw: Uint8Array[] = [];
   const gro = new TcpCoalescer(arena, (f) => raw.push(f.slice()), () => {});
   for (const p of packets) {
@@ -236,6 +246,40 @@ Deno.test("TcpCoalescer writes a segment with a bad TCP checksum alone, unchange
   assert.deepEqual(raw.map((f) => readVnetHeader(f).gsoType), [0, 0, 1]);
   assert.deepEqual(raw[1].subarray(VNET_HDR_LEN), segs[1]);
   assert.ok(!checksumsOk(raw[1].subarray(VNET_HDR_LEN)));
+});
+
+Deno.test("TcpSegmenter and TcpCoalescer give the same bytes on buffers in SIMD memory", () => {
+  assert.ok(simdMem !== null, "WebAssembly SIMD is available in Deno");
+  const mem = simdMem!;
+  for (const v of vectors.cases) {
+    const frame = hex(v.frame);
+    const inSimd = mem.subarray(4096 + 1, 4096 + 1 + frame.length); // at an odd address too
+    inSimd.set(frame);
+    assert.deepEqual(run(new TcpSegmenter(v.maxPacket), inSimd).out, v.segments, v.name);
+    assert.deepEqual(coalesce(v.segments.map(hex), mem.subarray(1 << 19)).frames, v.gro, v.name);
+  }
+  // Bad checksums (each payload byte in turn), a gap and another flow, against the plain arena.
+  const segs = vectors.cases[0].segments.map(hex);
+  const inputs: Uint8Array[][] = [];
+  for (let i = 0; i < segs.length; i++) {
+    for (const at of [40, 41, segs[i].length - 1]) {
+      const bad = segs.map((p) => p.slice());
+      bad[i][at] ^= 0x81;
+      inputs.push(bad);
+    }
+  }
+  inputs.push([segs[0], segs[2], segs[3]]);
+  const other = segs.map((p) => p.slice());
+  other[1][21] ^= 1;
+  inputs.push(other);
+  for (const input of inputs) {
+    const plain = coalesce(input).frames;
+    assert.deepEqual(coalesce(input, mem.subarray(1 << 19)).frames, plain);
+    assert.deepEqual(
+      coalesce(input, mem.subarray((1 << 19) + 3, (1 << 19) + 3 + 65545)).frames,
+      plain,
+    );
+  }
 });
 
 Deno.test("TcpCoalescer releases the arena before reusing it", () => {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { onesComplementSum } from "../../lib/ip/checksum.ts";
-import { SIMD_SUM16_MAX, simdSum16, simdSum16Available } from "../../lib/ip/sum16_simd.ts";
+import {
+  reserveSimdMemory,
+  SIMD_SUM16_MAX,
+  simdSum16,
+  simdSum16Available,
+} from "../../lib/ip/sum16_simd.ts";
 import { SUM16_WASM_BASE64 } from "../../lib/ip/_sum16_wasm.ts";
 import { fromHex } from "../../lib/wire/bytes.ts";
 import { assembleSum16 } from "../helpers/build_sum16_wasm.ts";
@@ -47,6 +52,33 @@ Deno.test("simdSum16() handles all-0xFF data (largest lane sums) and all zeros",
   assert.equal(simdSum16(z, 0, z.length), 0);
   // Stale bytes in the module's memory past the end never leak into a sum.
   assert.equal(simdSum16(z, 0, 5), 0);
+});
+
+Deno.test("reserveSimdMemory(): ranges of it are summed in place, the same as elsewhere; once only", () => {
+  const mem = reserveSimdMemory(200_000)!;
+  assert.equal(mem.length, 200_000);
+  assert.ok(mem.every((x) => x === 0));
+  for (let at = 0; at < mem.length; at += 65536) {
+    crypto.getRandomValues(mem.subarray(at, Math.min(mem.length, at + 65536)));
+  }
+  const copy = mem.slice();
+  for (let i = 0; i < 2000; i++) {
+    const len = i < 10 ? SIMD_SUM16_MAX - i : Math.floor(Math.random() * 3000);
+    // The last ranges end at the region's last byte (the 16-byte loads read past it).
+    const start = i < 20 ? mem.length - len : Math.floor(Math.random() * (mem.length - len));
+    const want = onesComplementSum(copy.subarray(start, start + len));
+    assert.ok(same(simdSum16(mem, start, start + len), want), `start ${start} len ${len}`);
+    // A view of the memory at another offset is the same memory.
+    const view = mem.subarray(start, start + len);
+    assert.ok(same(simdSum16(view, 0, len), want));
+  }
+  // Summing in place neither changed the region nor, through the copy area, it.
+  assert.deepEqual(mem, copy);
+  assert.ok(same(simdSum16(copy, 5, 1505), onesComplementSum(copy.subarray(5, 1505))));
+  assert.deepEqual(mem, copy);
+  // Growing the memory again would detach `mem`.
+  assert.throws(() => reserveSimdMemory(1), /once per thread/);
+  assert.throws(() => reserveSimdMemory(0), RangeError);
 });
 
 Deno.test("simdSum16() refuses a range over 64 KB", () => {
