@@ -1,7 +1,7 @@
 /**
  * `ipsec pki`: keys, CAs and certificates for IKEv2, with strongSwan `pki`
  * compatible subcommand aliases (`--gen`, `--self`, `--issue`, `--print`,
- * `--verify`, `--pub`, `--req`) and option names (`--type`, `--size`, `--in`,
+ * `--verify`, `--pub`, `--req`, `--signcrl`) and option names (`--type`, `--size`, `--in`,
  * `--dn`, `--san`, `--flag`, `--lifetime`, `--cacert`, `--cakey`,
  * `--outform pem|der`).
  *
@@ -48,6 +48,15 @@ import {
 import { lintCertificate } from "../../lib/pki/lint.ts";
 import { checkSelfSignature, validateChain } from "../../lib/pki/validate.ts";
 import { quickstart } from "../../lib/pki/quickstart.ts";
+import {
+  createCrl,
+  type Crl,
+  CRL_REASONS,
+  type CrlReasonName,
+  formatCrl,
+  normalizeSerial,
+  parseCrls,
+} from "../../lib/pki/crl.ts";
 
 /** A command-line mistake: exit code 2. */
 class UsageError extends Error {}
@@ -166,7 +175,8 @@ type Credential =
   | { kind: "cert"; cert: X509Certificate; all: X509Certificate[] }
   | { kind: "csr"; csr: CertificateRequest }
   | { kind: "priv"; key: nodeCrypto.KeyObject }
-  | { kind: "pub"; spki: Uint8Array };
+  | { kind: "pub"; spki: Uint8Array }
+  | { kind: "crl"; crls: Crl[] };
 
 function pkcs1PublicToSpki(der: Uint8Array): Uint8Array {
   const k = nodeCrypto.createPublicKey({ key: Buffer.from(der), format: "der", type: "pkcs1" });
@@ -187,6 +197,8 @@ function detect(bytes: Uint8Array, what: string): Credential {
     case "CERTIFICATE REQUEST":
     case "NEW CERTIFICATE REQUEST":
       return { kind: "csr", csr: parseCertificateRequest(bytes, what) };
+    case "X509 CRL":
+      return { kind: "crl", crls: parseCrls(bytes, what) };
     case "PUBLIC KEY":
       return { kind: "pub", spki: publicKeyInfo(first.der, what).spki };
     case "RSA PUBLIC KEY":
@@ -213,11 +225,14 @@ function detect(bytes: Uint8Array, what: string): Credential {
     return { kind: "pub", spki: publicKeyInfo(bytes, what).spki };
   } catch { /* not a public key */ }
   try {
+    return { kind: "crl", crls: parseCrls(bytes, what) };
+  } catch { /* not a CRL */ }
+  try {
     return { kind: "pub", spki: pkcs1PublicToSpki(bytes) };
   } catch { /* not a PKCS#1 public key */ }
   const key = parsePrivateKeyObject(bytes, what);
   if (key) return { kind: "priv", key };
-  throw new PkiError(`${what}: not a certificate, request or key (unrecognised DER)`);
+  throw new PkiError(`${what}: not a certificate, request, key or CRL (unrecognised DER)`);
 }
 
 function spkiOf(c: Credential): Uint8Array {
@@ -228,6 +243,8 @@ function spkiOf(c: Credential): Uint8Array {
       return new Uint8Array(c.csr.publicKey.rawData);
     case "pub":
       return c.spki;
+    case "crl":
+      throw new PkiError("a CRL has no public key");
     case "priv":
       return new Uint8Array(
         nodeCrypto.createPublicKey(c.key).export({ type: "spki", format: "der" }),
@@ -441,10 +458,11 @@ Warnings are printed for gateway certificates that IKEv2 clients would reject.`,
     },
   },
   print: {
-    summary: "print a certificate, request or key in human readable form",
+    summary: "print a certificate, request, key or CRL in human readable form",
     usage: `usage: ipsec pki print [--in FILE]
 
-  --in FILE           certificate (bundle), PKCS#10 request, public or private key (default stdin)
+  --in FILE           certificate (bundle), PKCS#10 request, public or private key,
+                      or CRL (default stdin)
   --type TYPE         accepted for strongSwan compatibility; the input type is detected`,
     options: { in: { type: "string", short: "i" }, type: { type: "string", short: "t" } },
     async run(v) {
@@ -471,6 +489,9 @@ Warnings are printed for gateway certificates that IKEv2 clients would reject.`,
         case "pub":
           console.log(describeKey(c.spki, what));
           break;
+        case "crl":
+          console.log(c.crls.map((x) => formatCrl(x, now)).join("\n\n"));
+          break;
         case "priv": {
           const k = describeKeyObject(c.key, what);
           console.log(
@@ -490,10 +511,16 @@ Warnings are printed for gateway certificates that IKEv2 clients would reject.`,
                       used as intermediates (default stdin)
   --cacert FILE       trusted CA certificate(s) (repeatable; bundles allowed).
                       Without it, a self-signed --in is checked against itself.
+  --crl FILE          CRL(s) to check the chain against (repeatable)
+  --revocation MODE   relaxed (default: only a listed certificate fails), ifuri
+                      (also one naming a CRL distribution point without a current
+                      CRL) or strict (every certificate needs a current CRL)
 Exits 0 when the certificate is trusted, 1 otherwise.`,
     options: {
       in: { type: "string", short: "i" },
       cacert: { type: "string", short: "c", multiple: true },
+      crl: { type: "string", multiple: true },
+      revocation: { type: "string" },
     },
     async run(v) {
       const [bytes, what] = await readInput(str(v, "in"));
@@ -513,15 +540,119 @@ Exits 0 when the certificate is trusted, 1 otherwise.`,
         }
         anchors.push(leaf);
       }
+      const crls: Crl[] = [];
+      for (const p of strs(v, "crl")) {
+        const [b] = await readInput(p, "--crl");
+        crls.push(...parseCrls(b, p));
+      }
+      const revocation = str(v, "revocation") ?? "relaxed";
+      if (revocation !== "relaxed" && revocation !== "ifuri" && revocation !== "strict") {
+        throw new UsageError(`--revocation must be strict, ifuri or relaxed, got '${revocation}'`);
+      }
       const r = validateChain(leaf, intermediates, anchors, new Date(), {
         purpose: isCaCertificate(leaf) ? "ca" : "peer",
+        crls,
+        revocation,
       });
       if (!r.ok) {
         console.error(`certificate not trusted: ${r.error.message}`);
         return 1;
       }
       for (const c of r.path.slice(1)) console.log(`  using trusted certificate "${c.subject}"`);
-      console.log("certificate trusted, lifetimes valid");
+      console.log(
+        `certificate trusted, lifetimes valid${
+          crls.length > 0 ? ", not revoked by the CRLs given" : ""
+        }`,
+      );
+      return 0;
+    },
+  },
+  signcrl: {
+    summary: "issue a certificate revocation list (CRL) signed by a CA",
+    usage: `usage: ipsec pki signcrl --cacert CA.pem --cakey CA.key [--lastcrl OLD.crl]
+                          [--cert REVOKED.pem]... [--serial HEX]... [--reason REASON]
+
+  --cacert FILE       the CA certificate
+  --cakey FILE        the CA's private key
+  --lastcrl FILE      the CA's previous CRL: its entries are kept, its number + 1 used
+  --cert FILE         a certificate to revoke (repeatable)
+  --serial HEX        a serial number to revoke (repeatable)
+  --reason REASON     reason for the certificates revoked now: ${
+      Object.keys(CRL_REASONS).filter((r) => r !== "removeFromCRL").join(", ")
+    }
+  --lifetime DAYS     days until the next update (default 15)
+${OUT_HELP}`,
+    options: {
+      cacert: { type: "string", short: "c" },
+      cakey: { type: "string", short: "k" },
+      lastcrl: { type: "string" },
+      cert: { type: "string", short: "z", multiple: true },
+      serial: { type: "string", short: "s", multiple: true },
+      reason: { type: "string", short: "r" },
+      lifetime: { type: "string", short: "l" },
+      ...OUT,
+    },
+    async run(v) {
+      const caPath = required(v, "cacert");
+      const caKeyPath = required(v, "cakey");
+      const reasonText = str(v, "reason");
+      let reason: number | undefined;
+      if (reasonText !== undefined) {
+        if (!(reasonText in CRL_REASONS) || reasonText === "removeFromCRL") {
+          throw new UsageError(
+            `unknown --reason '${reasonText}' (one of ${
+              Object.keys(CRL_REASONS).filter((r) => r !== "removeFromCRL").join(", ")
+            })`,
+          );
+        }
+        reason = CRL_REASONS[reasonText as CrlReasonName];
+      }
+      const [caBytes] = await readInput(caPath, "--cacert");
+      const issuerCert = parseCertificate(caBytes, caPath);
+      const [keyBytes] = await readInput(caKeyPath, "--cakey");
+      const issuerKey = await importPrivateKey(keyBytes, caKeyPath);
+      const now = new Date();
+      const revoked = new Map<string, { serial: string; date: Date; reason?: number }>();
+      let crlNumber = "1";
+      const last = str(v, "lastcrl");
+      if (last !== undefined) {
+        const [b] = await readInput(last, "--lastcrl");
+        const [old] = parseCrls(b, last);
+        if (old.issuer !== issuerCert.subject) {
+          throw new PkiError(`${last}: issued by "${old.issuer}", not by "${issuerCert.subject}"`);
+        }
+        for (const r of old.revoked.values()) revoked.set(r.serial, r);
+        crlNumber = (BigInt(`0x${old.crlNumber ?? "0"}`) + 1n).toString(16);
+      }
+      const add = (serial: string) => {
+        const s = normalizeSerial(serial);
+        if (!revoked.has(s)) {
+          revoked.set(s, { serial: s, date: now, ...(reason !== undefined ? { reason } : {}) });
+        }
+      };
+      for (const p of strs(v, "cert")) {
+        const [b] = await readInput(p, "--cert");
+        for (const c of parseCertificates(b, p)) {
+          if (c.issuer !== issuerCert.subject) {
+            throw new PkiError(`${p}: "${c.subject}" was issued by "${c.issuer}", not by this CA`);
+          }
+          add(c.serialNumber);
+        }
+      }
+      for (const s of strs(v, "serial")) {
+        if (!/^[0-9a-fA-F:]+$/.test(s)) throw new UsageError(`--serial '${s}' is not hexadecimal`);
+        add(s);
+      }
+      const lifetime = str(v, "lifetime");
+      const der = await createCrl({
+        issuerCert,
+        issuerKey,
+        revoked: [...revoked.values()],
+        now,
+        ...(lifetime !== undefined ? { lifetimeDays: Number(lifetime) } : {}),
+        crlNumber,
+      });
+      await output(v, "X509 CRL", der);
       return 0;
     },
   },
@@ -609,6 +740,8 @@ const ALIASES: Record<string, string> = {
   "-a": "print",
   "--verify": "verify",
   "-v": "verify",
+  "--signcrl": "signcrl",
+  "-c": "signcrl",
   "--quickstart": "quickstart",
 };
 
@@ -669,6 +802,7 @@ export async function run(args: string[]): Promise<number> {
  * which is not imported so that `ipsec pki` type-checks on its own).
  */
 export const pkiCommand: { summary: string; run(args: string[]): Promise<number> } = {
-  summary: "keys, CAs and certificates (gen, self, issue, print, verify, quickstart)",
+  summary:
+    "keys, CAs, certificates and CRLs (gen, self, issue, print, verify, signcrl, quickstart)",
   run,
 };

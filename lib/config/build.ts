@@ -243,7 +243,13 @@ export function buildPadEntries(config: Config): PadEntry[] {
       }
       auth = { method: "psk", secret };
     } else {
-      auth = { method: "pubkey", trustAnchors: c.remote.cacerts, pinned: c.remote.certs };
+      auth = {
+        method: "pubkey",
+        trustAnchors: c.remote.cacerts,
+        pinned: c.remote.certs,
+        crls: c.remote.crls,
+        revocation: c.remote.revocation,
+      };
     }
     return {
       label: c.name,

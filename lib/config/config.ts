@@ -15,6 +15,8 @@ import type { Proposal } from "../crypto/proposal.ts";
 import type { Identity, IdentityPattern } from "../db/identity.ts";
 import type { AddressSelector, PfpFlags, PortSelector, ProtocolSelector } from "../db/selector.ts";
 import type { SpdAction, SpdDirection } from "../db/spd.ts";
+import type { Crl } from "../pki/crl.ts";
+import type { RevocationPolicy } from "../pki/validate.ts";
 
 /** Where a value came from in a file (1-based line and column). */
 export interface SourcePos {
@@ -87,6 +89,10 @@ export interface RemoteAuth {
   readonly cacerts: readonly Uint8Array[];
   /** Pinned peer certificates (`certs`), DER. */
   readonly certs: readonly Uint8Array[];
+  /** CRLs of the peer's CAs (`crls`). */
+  readonly crls: readonly Crl[];
+  /** `revocation`: strict, ifuri or relaxed (default). */
+  readonly revocation: RevocationPolicy;
 }
 
 /** When a child SA is established (`start_action`). */

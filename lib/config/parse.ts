@@ -76,6 +76,7 @@ import {
   type TsSpec,
 } from "./config.ts";
 import { readBlocks } from "../pki/pem.ts";
+import { type Crl, parseCrls } from "../pki/crl.ts";
 import { parsePrivateKeyObject } from "../pki/keys.ts";
 import { splitCertificate, subjectPublicKeyBits } from "../pki/_der.ts";
 import { Buffer } from "node:buffer";
@@ -156,6 +157,25 @@ class Parser {
       }
       try {
         out.push(...readBlocks(this.#readFile(path), `'${path}'`).map((b) => b.der));
+      } catch (e) {
+        item.error(`cannot read '${path}': ${msg(e)}`);
+      }
+    }
+    return out;
+  }
+
+  /** CRL files (PEM `X509 CRL` blocks or DER), parsed. */
+  crlFiles(v: YamlValue): Crl[] {
+    const out: Crl[] = [];
+    for (const item of v.list()) {
+      const path = item.string();
+      if (path === undefined) continue;
+      if (!this.#readFile) {
+        item.error(`cannot read '${path}': files are not available here`);
+        continue;
+      }
+      try {
+        out.push(...parseCrls(this.#readFile(path), `'${path}'`));
       } catch (e) {
         item.error(`cannot read '${path}': ${msg(e)}`);
       }
@@ -292,7 +312,7 @@ class Parser {
   }
 
   remote(v: YamlValue): RemoteAuth {
-    const f = v.fields(["auth", "id", "cacerts", "certs"] as const);
+    const f = v.fields(["auth", "id", "cacerts", "certs", "crls", "revocation"] as const);
     const auth = f.auth.oneOf(["psk", "pubkey"] as const, "pubkey");
     let idPattern: IdentityPattern = { type: "any" };
     let id: Identity | undefined;
@@ -310,7 +330,12 @@ class Parser {
     if (auth === "pubkey" && cacerts.length === 0 && certs.length === 0 && f.cacerts.missing) {
       v.error("auth: pubkey needs 'cacerts' (trust anchors) or 'certs' (pinned peer certificates)");
     }
-    return { auth, idPattern, ...(id ? { id } : {}), cacerts, certs };
+    const crls = this.crlFiles(f.crls);
+    const revocation = f.revocation.oneOf(["strict", "ifuri", "relaxed"] as const, "relaxed");
+    if (auth === "psk" && (crls.length > 0 || !f.revocation.missing)) {
+      v.error("'crls' and 'revocation' apply to auth: pubkey only");
+    }
+    return { auth, idPattern, ...(id ? { id } : {}), cacerts, certs, crls, revocation };
   }
 
   child(name: string, v: YamlValue): ChildSection {

@@ -105,6 +105,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
       ...(c.remote.id ? { id: c.remote.id } : {}),
       ...(c.remote.cacerts.length ? { cacerts: c.remote.cacerts } : {}),
       ...(c.remote.certs.length ? { certs: c.remote.certs } : {}),
+      ...(c.remote.crls.length ? { crls: c.remote.crls } : {}),
+      ...(c.remote.revocation !== "relaxed" ? { revocation: c.remote.revocation } : {}),
     },
     children: c.children.map(child),
     sendIdr: c.remote.id !== undefined,

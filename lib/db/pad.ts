@@ -13,6 +13,8 @@
 import { constantTimeEqual } from "../wire/bytes.ts";
 import { type Identity, identityMatches, type IdentityPattern } from "./identity.ts";
 import { intersectTsLists, type TrafficSelector, tsContains } from "./narrow.ts";
+import type { Crl } from "../pki/crl.ts";
+import type { RevocationPolicy } from "../pki/validate.ts";
 
 /** How a peer proves its identity. */
 export type PadAuth =
@@ -23,6 +25,10 @@ export type PadAuth =
     readonly trustAnchors: readonly Uint8Array[];
     /** Pinned end-entity certificates (DER), accepted without a CA. */
     readonly pinned?: readonly Uint8Array[];
+    /** CRLs of the trust anchors and intermediates. */
+    readonly crls?: readonly Crl[];
+    /** How strictly revocation is checked (default relaxed). */
+    readonly revocation?: RevocationPolicy;
   };
 
 /** One PAD entry. */

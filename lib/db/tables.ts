@@ -87,6 +87,14 @@ export function padRows(entries: readonly PadEntry[]): TableRow[] {
       ? "psk"
       : `pubkey (${e.auth.trustAnchors.length} CA${e.auth.trustAnchors.length === 1 ? "" : "s"}${
         e.auth.pinned?.length ? `, ${e.auth.pinned.length} pinned` : ""
+      }${
+        e.auth.crls?.length
+          ? `, ${e.auth.crls.length} CRL${e.auth.crls.length === 1 ? "" : "s"}`
+          : ""
+      }${
+        e.auth.revocation && e.auth.revocation !== "relaxed"
+          ? `, revocation ${e.auth.revocation}`
+          : ""
       })`,
     "may claim": e.allowedTs.length === 0 ? "nothing" : e.allowedTs.map(formatTs).join(" "),
     "spd lookup": e.spdLookup === "name" ? "by ID (named)" : "by TS",

@@ -25,6 +25,8 @@ import type { Identity } from "../db/identity.ts";
 import type { RetransmitPolicy } from "./exchange.ts";
 import type { Pad } from "../db/pad.ts";
 import type { PoolConfig } from "./tasks/config_payload.ts";
+import type { Crl } from "../pki/crl.ts";
+import type { RevocationPolicy } from "../pki/validate.ts";
 
 /** How one side authenticates. */
 export type AuthKind = "psk" | "pubkey";
@@ -55,6 +57,10 @@ export interface RemoteAuthConfig {
   readonly cacerts?: readonly Uint8Array[];
   /** Pinned peer certificates (DER) accepted without a CA. */
   readonly certs?: readonly Uint8Array[];
+  /** CRLs of the peer's CAs. */
+  readonly crls?: readonly Crl[];
+  /** How strictly revocation is checked (default relaxed). */
+  readonly revocation?: RevocationPolicy;
 }
 
 /** Action when DPD finds the peer dead or a child is closed by the peer. */

@@ -87,3 +87,29 @@ export function subjectPublicKeyBits(spki: Uint8Array): Uint8Array {
   if (!bits || bits.tag !== 0x03) r.fail("no subjectPublicKey");
   return bits.contents.subarray(1);
 }
+
+/** The parts of a CRL (RFC 5280 section 5.1) a signature check needs. */
+export interface CrlParts {
+  /** DER tbsCertList, the signed bytes. */
+  tbs: Uint8Array;
+  /** DER issuer Name. */
+  issuer: Uint8Array;
+  /** The signatureValue BIT STRING contents without the unused-bits byte. */
+  signature: Uint8Array;
+}
+
+/** Splits a DER CertificateList (RFC 5280 section 5.1); throws ParseError. */
+export function splitCrl(der: Uint8Array): CrlParts {
+  const r = new Reader(der, "CertificateList");
+  const crl = readTlv(r);
+  r.end();
+  if (crl.tag !== 0x30) r.fail("not a SEQUENCE");
+  const [tbs, , sig] = children(crl.contents, "CertificateList");
+  if (!tbs || !sig || tbs.tag !== 0x30 || sig.tag !== 0x03) r.fail("malformed CertificateList");
+  const f = children(tbs.contents, "tbsCertList");
+  const i = f[0]?.tag === 0x02 ? 1 : 0; // optional version INTEGER (v2)
+  const issuer = f[i + 1];
+  if (!issuer || issuer.tag !== 0x30) r.fail("malformed tbsCertList");
+  if (sig.contents[0] !== 0) r.fail("signature BIT STRING has unused bits");
+  return { tbs: tbs.raw, issuer: issuer.raw, signature: sig.contents.subarray(1) };
+}

@@ -12,7 +12,9 @@
  * are CAs (basicConstraints cA, or a v1 self-signed anchor); pathLenConstraint;
  * keyUsage keyCertSign on issuers and digitalSignature on the leaf when a
  * keyUsage extension is present; no unknown critical extensions.
- * Not checked: revocation (CRL/OCSP), name constraints (a critical
+ * Revocation, when CRLs are given (`crls`, see {@linkcode checkRevocation}):
+ * every certificate on the path but the trust anchor is looked up in the
+ * CRLs its issuer signed. Not checked: OCSP, name constraints (a critical
  * nameConstraints extension makes validation fail), policies.
  *
  * @module
@@ -31,6 +33,7 @@ import { type VerifyOutcome, verifyWithSpki } from "./_verify.ts";
 import { Reader } from "../wire/reader.ts";
 import { equalBytes } from "../wire/bytes.ts";
 import { BytesCache } from "../wire/bytes_cache.ts";
+import { type Crl, CRL_REASONS, normalizeSerial, reasonName } from "./crl.ts";
 
 /** A certificate as DER bytes or as parsed by @peculiar/x509. */
 export type CertificateInput = Uint8Array | x509.X509Certificate;
@@ -48,7 +51,18 @@ export type ChainErrorCode =
   | "unsupported_critical_extension"
   | "unsupported_algorithm"
   | "no_certificate"
-  | "id_mismatch";
+  | "id_mismatch"
+  | "revoked"
+  | "revocation_unknown";
+
+/**
+ * How strictly revocation is checked, as strongSwan's `revocation`:
+ * `relaxed` (default) fails only a certificate a CRL lists; `ifuri` also
+ * fails one that names a CRL distribution point when no current CRL of its
+ * issuer is at hand; `strict` fails every certificate without a current CRL
+ * of its issuer.
+ */
+export type RevocationPolicy = "strict" | "ifuri" | "relaxed";
 
 /**
  * A chain validation failure. `message` is a one-line, user-facing reason
@@ -260,6 +274,10 @@ export interface ValidateOptions {
    * carry basicConstraints CA:TRUE and allow keyCertSign.
    */
   purpose?: "peer" | "ca";
+  /** CRLs to look the path's certificates up in (see {@linkcode checkRevocation}). */
+  crls?: readonly Crl[];
+  /** Default `relaxed`. */
+  revocation?: RevocationPolicy;
 }
 
 function checkLeafRole(n: Node, purpose: "peer" | "ca"): ChainError | null {
@@ -388,7 +406,11 @@ export function validateChain(
     const err = checkIssuerRole(found.n, path, found.anchor, at);
     if (err) return fail(err);
     path.push(found.n);
-    if (found.anchor) return { ok: true, path: path.map((n) => n.cert) };
+    if (found.anchor) {
+      const revoked = checkRevocation(path, options.crls ?? [], options.revocation, at);
+      if (revoked) return fail(revoked);
+      return { ok: true, path: path.map((n) => n.cert) };
+    }
     cur = found.n;
   }
   return fail(
@@ -398,6 +420,108 @@ export function validateChain(
       `no path to a trust anchor within ${MAX_PATH} certificates for ${q(leafNode)}`,
     ),
   );
+}
+
+/** Signature checks of a CRL against issuers' nodes (pure in their bytes). */
+const crlVerdicts = new WeakMap<Crl, Map<Node, VerifyOutcome>>();
+
+/** Why `crl` cannot speak for certificates of `issuer` at `now`, or null when it can. */
+function crlProblem(crl: Crl, issuer: Node, now: Date): string | null {
+  const of = `the CRL of "${crl.issuer}"`;
+  if (crl.unusable) return `${of} cannot be used: ${crl.unusable}`;
+  const ku = keyUsage(issuer);
+  if (ku !== null && !(ku & x509.KeyUsageFlags.cRLSign)) {
+    return `${of} is ignored: the issuer's keyUsage lacks cRLSign`;
+  }
+  let verdicts = crlVerdicts.get(crl);
+  if (!verdicts) crlVerdicts.set(crl, verdicts = new Map());
+  let v = verdicts.get(issuer);
+  if (v === undefined) {
+    v = verifyWithSpki(
+      issuer.parts.spki,
+      crl.signatureAlgorithm,
+      crl.parts.tbs,
+      crl.parts.signature,
+    );
+    verdicts.set(issuer, v);
+  }
+  if (v !== "ok") {
+    return v === "unsupported"
+      ? `${of} is signed with an unsupported algorithm ${crl.signatureAlgorithm.name}`
+      : `${of} does not verify with the key of ${q(issuer)}`;
+  }
+  if (now < crl.thisUpdate) return `${of} is not valid before ${crl.thisUpdate.toISOString()}`;
+  return null;
+}
+
+/** A serial number as `01:a3:...` (as strongSwan and openssl print them). */
+function colonSerial(serial: string): string {
+  const even = serial.length % 2 ? "0" + serial : serial;
+  return even.match(/../g)!.join(":");
+}
+
+/**
+ * Looks every certificate of `path` (leaf first, trust anchor last) but the
+ * anchor up in the CRLs signed by its issuer: a CRL counts when its issuer
+ * name is the issuer's subject, its signature verifies with the issuer's
+ * key, the issuer may sign CRLs (cRLSign, when it has a keyUsage) and it is
+ * not dated in the future. A certificate listed in such a CRL is revoked
+ * (also when the CRL is past its nextUpdate; removeFromCRL entries do not
+ * count). One not listed passes when a CRL that counts is current
+ * (nextUpdate not passed) or when `policy` does not ask for one. Returns
+ * the first failure, or null.
+ */
+function checkRevocation(
+  path: readonly Node[],
+  crls: readonly Crl[],
+  policy: RevocationPolicy = "relaxed",
+  now: Date,
+): ChainError | null {
+  if (crls.length === 0 && policy === "relaxed") return null;
+  for (let i = 0; i + 1 < path.length; i++) {
+    const cert = path[i];
+    const issuer = path[i + 1];
+    const serial = normalizeSerial(cert.cert.serialNumber);
+    let current = false;
+    const notes: string[] = [];
+    for (const crl of crls) {
+      if (!sameName(crl.parts.issuer, issuer.parts.subject)) continue;
+      const problem = crlProblem(crl, issuer, now);
+      if (problem) {
+        notes.push(problem);
+        continue;
+      }
+      const r = crl.revoked.get(serial);
+      if (r && r.reason !== CRL_REASONS.removeFromCRL) {
+        return new ChainError(
+          "revoked",
+          cert.cert.subject,
+          `certificate ${q(cert)} (serial ${
+            colonSerial(serial)
+          }) was revoked on ${r.date.toISOString()}${
+            r.reason !== undefined ? ` (${reasonName(r.reason)})` : ""
+          } according to the CRL of "${crl.issuer}"`,
+        );
+      }
+      if (!crl.nextUpdate || now <= crl.nextUpdate) current = true;
+      else {notes.push(
+          `the CRL of "${crl.issuer}" is out of date since ${crl.nextUpdate.toISOString()}`,
+        );}
+    }
+    if (current || policy === "relaxed") continue;
+    const cdp = cert.cert.extensions.some((e) => e.type === EXT.crlDistributionPoints);
+    if (policy === "ifuri" && !cdp) continue;
+    return new ChainError(
+      "revocation_unknown",
+      cert.cert.subject,
+      `revocation status of ${q(cert)} is unknown: no current CRL of ${q(issuer)}${
+        notes.length > 0 ? ` (${notes.join("; ")})` : ""
+      }, and revocation is ${policy}${
+        cdp ? " (the certificate names a CRL distribution point)" : ""
+      }`,
+    );
+  }
+  return null;
 }
 
 /** IKEv2 Identification payload ID types (RFC 7296 section 3.5). */
@@ -594,6 +718,10 @@ export interface PeerCertificateInput {
   idData: Uint8Array;
   /** Validation time. */
   now: Date | number;
+  /** CRLs of the peer's CAs (`remote.crls`). */
+  crls?: readonly Crl[];
+  /** `remote.revocation` (default relaxed). */
+  revocation?: RevocationPolicy;
 }
 
 /** The outcome of {@linkcode validatePeerCertificate}. */
@@ -641,7 +769,10 @@ export function validatePeerCertificate(p: PeerCertificateInput): PeerCertificat
       error: new ChainError("no_certificate", "", "peer sent no certificate"),
     };
   }
-  const chain = validateChain(leaf, rest, p.trustAnchors, p.now);
+  const chain = validateChain(leaf, rest, p.trustAnchors, p.now, {
+    ...(p.crls ? { crls: p.crls } : {}),
+    ...(p.revocation ? { revocation: p.revocation } : {}),
+  });
   if (!chain.ok) return chain;
   const cert = chain.path[0];
   if (!certMatchesId(cert, p.idType, p.idData)) {

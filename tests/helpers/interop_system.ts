@@ -78,6 +78,8 @@ export interface OurOverrides {
   remoteAddrs?: string | null;
   /** Extra lines of the connection ("vips: [0.0.0.0]", "pools: [rw]"). */
   extra?: string[];
+  /** Extra lines of the connection's `remote` block ("crls: [ca.crl]", "revocation: strict"). */
+  remoteExtra?: string[];
   /** Extra top-level YAML appended to the file (e.g. a `pools:` section). */
   sections?: string;
 }
@@ -104,7 +106,9 @@ function ourConfig(
       local: `auth: pubkey\n      id: ${ENGINE_ID}\n      certs: [${
         [creds.ourCert, ...creds.intermediates ?? []].join(", ")
       }]\n      key: ${creds.ourKey}`,
-      remote: `auth: pubkey\n      id: ${CHARON_ID}\n      cacerts: [${creds.ca}]`,
+      remote: `auth: pubkey\n      id: ${CHARON_ID}\n      cacerts: [${creds.ca}]${
+        (over.remoteExtra ?? []).map((l) => `\n      ${l}`).join("")
+      }`,
     }
     : { local: `auth: psk\n      id: ${ENGINE_ID}`, remote: `auth: psk\n      id: ${CHARON_ID}` };
   return `connections:

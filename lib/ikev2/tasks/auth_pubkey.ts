@@ -27,7 +27,12 @@ import {
 } from "../../crypto/signature.ts";
 import { equalBytes } from "../../wire/bytes.ts";
 import { BytesCache } from "../../wire/bytes_cache.ts";
-import { certMatchesId, validatePeerCertificate } from "../../pki/validate.ts";
+import {
+  certMatchesId,
+  type RevocationPolicy,
+  validatePeerCertificate,
+} from "../../pki/validate.ts";
+import type { Crl } from "../../pki/crl.ts";
 import { X509Certificate } from "@peculiar/x509";
 
 /**
@@ -69,6 +74,9 @@ export interface SignatureCheck {
   readonly trustAnchors: readonly Uint8Array[];
   /** Peer certificates accepted as they are (no CA). */
   readonly pinned: readonly Uint8Array[];
+  /** CRLs of the peer's CAs, and how strictly revocation is checked. */
+  readonly crls?: readonly Crl[];
+  readonly revocation?: RevocationPolicy;
   readonly idType: number;
   readonly idData: Uint8Array;
   readonly now: number;
@@ -85,6 +93,8 @@ export function verifySignatureAuth(c: SignatureCheck): string | undefined {
     const r = validatePeerCertificate({
       certs: c.certs,
       trustAnchors: c.trustAnchors,
+      ...(c.crls ? { crls: c.crls } : {}),
+      ...(c.revocation ? { revocation: c.revocation } : {}),
       idType: c.idType,
       idData: c.idData,
       now: c.now,

@@ -240,6 +240,8 @@ function verifyPeerAuth(
   let secret: Uint8Array | undefined;
   let trustAnchors = cfg.remote.cacerts ?? [];
   let pinned = cfg.remote.certs ?? [];
+  let crls = cfg.remote.crls;
+  let revocation = cfg.remote.revocation;
   if (pad) {
     const entry = pad.match(peer, cfg.name);
     if (!entry) return `no PAD entry for ${peer.value}`;
@@ -249,6 +251,8 @@ function verifyPeerAuth(
     else {
       trustAnchors = entry.auth.trustAnchors;
       pinned = entry.auth.pinned ?? [];
+      crls = entry.auth.crls;
+      revocation = entry.auth.revocation;
     }
   }
   if (method === "psk") {
@@ -273,6 +277,8 @@ function verifyPeerAuth(
     certs,
     trustAnchors,
     pinned,
+    ...(crls ? { crls } : {}),
+    ...(revocation ? { revocation } : {}),
     idType: id.idType,
     idData: id.data,
     now,

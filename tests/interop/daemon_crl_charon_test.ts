@@ -1,0 +1,140 @@
+/**
+ * Revocation against strongSwan's charon (tests/helpers/interop_system.ts),
+ * with ECDSA certificates from `ipsec pki`:
+ *
+ * - charon's certificate revoked in a CRL made by strongSwan's own
+ *   `pki --signcrl` and loaded into our daemon (`remote.crls`): we refuse it
+ *   whichever side starts, and say why (serial, date, reason, CRL issuer);
+ * - a current CRL that lists another certificate, `revocation: strict`:
+ *   charon's certificate passes;
+ * - our certificate revoked in a CRL made by `ipsec pki signcrl` and loaded
+ *   into charon (swanctl's x509crl/): charon refuses us, so charon read our
+ *   CRL and its signature verified.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { issueCerts } from "../helpers/interop_certs.ts";
+import { type Creds, withBench } from "../helpers/interop_system.ts";
+import { run as ipsecPki } from "../../cli/commands/pki.ts";
+import { swPkiMust } from "../pki/_tools.ts";
+
+async function issue(dir: string): Promise<Creds & { caKey: string }> {
+  const f = await issueCerts(dir, "ipsec", "ecdsa");
+  return {
+    ca: f.ca,
+    caKey: `${dir}/ca.key`,
+    ourCert: f.engineCert,
+    ourKey: f.engineKey,
+    charonCert: f.charonCert,
+    charonKey: f.charonKey,
+  };
+}
+
+/** A CRL from strongSwan's `pki --signcrl` (PEM file `out`). */
+async function swanCrl(creds: { ca: string; caKey: string }, revoke: string[], out: string) {
+  const r = await swPkiMust([
+    "--signcrl",
+    "--cacert",
+    creds.ca,
+    "--cakey",
+    creds.caKey,
+    ...revoke,
+    "--outform",
+    "pem",
+  ]);
+  await Deno.writeFile(out, r.bytes);
+}
+
+Deno.test({
+  name: "strongSwan interop, our daemon: a peer certificate revoked by a CRL is refused",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ti-crl-" });
+    try {
+      const creds = await issue(dir);
+      const crl = `${dir}/moon.crl`;
+      await swanCrl(creds, ["--reason", "key-compromise", "--cert", creds.charonCert], crl);
+      await withBench(
+        creds,
+        async (b) => {
+          // charon starts: our daemon checks its certificate and refuses it.
+          await assert.rejects(b.charon.initiate("gw", "net", 8), /initiate failed/);
+          assert.match(
+            b.daemon.log(),
+            /certificate "C=CH, O=deno-ipsec interop, CN=moon.example.org" \(serial [0-9a-f:]+\) was revoked on \S+ \(keyCompromise\) according to the CRL of "C=CH, O=deno-ipsec interop, CN=Interop CA"/,
+          );
+          assert.deepEqual(await b.daemon.listSas(), []);
+          // We start: charon's certificate in its IKE_AUTH answer is refused the same way.
+          const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
+          assert.notEqual(up.code, 0, "ipsec up must fail");
+          assert.match(up.stdout + up.stderr, /revoked/);
+          await b.charon.waitSas((s) => s.length === 0, "charon to have no SAs");
+        },
+        {},
+        { ours: { remoteExtra: [`crls: [${crl}]`] } },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "strongSwan interop, our daemon: strict revocation with a current CRL; charon honours our CRL",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ti-crl-" });
+    try {
+      const creds = await issue(dir);
+      // strongSwan's CRL lists some other serial: charon's certificate is not revoked.
+      const other = `${dir}/other.crl`;
+      await swanCrl(creds, ["--serial", "0badc0de"], other);
+      await withBench(
+        creds,
+        async (b) => {
+          await b.charon.initiate("gw", "net", 8);
+          await b.daemon.waitSas((s) => s.length === 1 && s[0].children.length === 1, "the SA");
+          const r = await b.charon.terminate("gw");
+          assert.equal(r.code, 0, r.stdout + r.stderr);
+          await b.daemon.waitSas((s) => s.length === 0, "no SAs after swanctl --terminate");
+
+          // Our certificate revoked by `ipsec pki signcrl`, loaded into charon.
+          const crlDir = `${b.charon.dir}/x509crl`;
+          await Deno.mkdir(crlDir, { recursive: true });
+          const code = await ipsecPki([
+            "signcrl",
+            "--cacert",
+            creds.ca,
+            "--cakey",
+            creds.caKey,
+            "--cert",
+            creds.ourCert,
+            "--reason",
+            "superseded",
+            "--out",
+            `${crlDir}/ours.crl`,
+          ]);
+          assert.equal(code, 0);
+          const load = await b.charon.swanctl([
+            "--load-creds",
+            "--file",
+            `${b.charon.dir}/swanctl.conf`,
+          ]);
+          assert.equal(load.code, 0, load.stdout + load.stderr);
+          assert.match(load.stdout, /loaded certificate from '.*ours\.crl'/);
+          const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
+          assert.notEqual(up.code, 0, "charon must refuse our revoked certificate");
+          await b.charon.waitLog(/certificate was revoked on .* reason: superseded/);
+        },
+        {},
+        { ours: { remoteExtra: [`crls: [${other}]`, "revocation: strict"] } },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
