@@ -86,6 +86,7 @@ const CERT_OPTS: Options = {
   ca: { type: "boolean", short: "b" },
   pathlen: { type: "string", short: "p" },
   serial: { type: "string", short: "s" },
+  crl: { type: "string", short: "u", multiple: true },
 };
 const OUT_HELP = `  --out FILE          write to FILE instead of stdout
   --outform pem|der   output encoding (default pem)`;
@@ -96,7 +97,8 @@ const CERT_HELP = `  --dn DN             subject, e.g. "C=CH, O=Example, CN=vpn.
   --flag FLAG         ${CERT_FLAGS.join(", ")} (repeatable)
   --ca                issue a CA certificate (basicConstraints CA:TRUE)
   --pathlen N         CA path length constraint
-  --serial HEX        serial number (default random)`;
+  --serial HEX        serial number (default random)
+  --crl URI           CRL distribution point to name (repeatable; for revocation: ifuri)`;
 const TYPE_IN = ["priv", "pub", "x509", "pkcs10", "rsa", "ecdsa", "ed25519"];
 
 function str(v: Values, k: string): string | undefined {
@@ -287,6 +289,7 @@ function profileOf(v: Values): Omit<CertificateProfile, "subject"> {
     pathLen: int(v, "pathlen"),
     lifetimeDays: lifetimeOf(v),
     serial: serialOf(v),
+    crlUris: strs(v, "crl"),
     now: new Date(),
   };
 }

@@ -110,6 +110,8 @@ export interface CertificateProfile {
   now: Date;
   /** Serial number bytes (default: 16 random bytes, positive). */
   serial?: Uint8Array;
+  /** CRL distribution point URIs (crlDistributionPoints, RFC 5280 section 4.2.1.13). */
+  crlUris?: readonly string[];
 }
 
 function randomSerial(): Uint8Array {
@@ -144,6 +146,12 @@ async function buildExtensions(
   if (sans.length) ext.push(new x509.SubjectAlternativeNameExtension(sans, false));
   ext.push(await x509.SubjectKeyIdentifierExtension.create(new Uint8Array(subjectSpki), false));
   if (authorityKeyId) ext.push(new x509.AuthorityKeyIdentifierExtension(authorityKeyId, false));
+  if (p.crlUris?.length) {
+    for (const u of p.crlUris) {
+      if (!URL.canParse(u)) throw new PkiError(`CRL distribution point '${u}' is not a URI`);
+    }
+    ext.push(new x509.CRLDistributionPointsExtension([...p.crlUris], false));
+  }
   return ext;
 }
 

@@ -297,10 +297,21 @@ Deno.test("ipsec pki signcrl: openssl and strongSwan's pki read it; --lastcrl ke
         `CN=${n}`,
         "--san",
         `${n}.example.test`,
+        ...(n === "y" ? ["--crl", "http://crl.example.test/our.crl"] : []),
         "--out",
         f(`${n}.pem`),
       ]);
     }
+    // y names a CRL distribution point (as openssl reads it): with revocation ifuri and no CRL
+    // it is not trusted; x (no distribution point) is.
+    const yText = await must("openssl", ["x509", "-in", f("y.pem"), "-noout", "-text"]);
+    assert.match(
+      yText.stdout,
+      /CRL Distribution Points:\s+Full Name:\s+URI:http:\/\/crl\.example\.test\/our\.crl/,
+    );
+    const ifuri = ["--cacert", f("ca.pem"), "--revocation", "ifuri"];
+    assert.equal(await ipsecPki(["verify", "--in", f("y.pem"), ...ifuri]), 1);
+    assert.equal(await ipsecPki(["verify", "--in", f("x.pem"), ...ifuri]), 0);
     const base = ["signcrl", "--cacert", f("ca.pem"), "--cakey", f("ca.key")];
     await pki([...base, "--cert", f("x.pem"), "--reason", "keyCompromise", "--out", f("1.crl")]);
     const text1 = await must("openssl", [
