@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
-import { issueCertificate, selfSignCertificate } from "../../lib/pki/certificate.ts";
-import { exportPrivateKeyDer, generateKeyPair, type KeyType } from "../../lib/pki/keys.ts";
+import {
+  issueCertificate,
+  selfSignCertificate,
+  type X509Certificate,
+} from "../../lib/pki/certificate.ts";
+import {
+  exportPrivateKeyDer,
+  generateKeyPair,
+  type KeyPair,
+  type KeyType,
+} from "../../lib/pki/keys.ts";
+import { createCrl, parseCrls } from "../../lib/pki/crl.ts";
 import { parseIdentity } from "../../lib/db/identity.ts";
 import type { EngineConfig, PeerConfig } from "../../lib/ikev2/peer_config.ts";
 import { type Peer, pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
@@ -10,8 +20,11 @@ const ISSUED = new Date("2026-01-01T00:00:00Z");
 
 interface Pki {
   ca: Uint8Array;
-  alice: { cert: Uint8Array; key: Uint8Array };
-  bob: { cert: Uint8Array; key: Uint8Array };
+  /** The CA's certificate and key (to sign CRLs). */
+  caCert: X509Certificate;
+  caKey: KeyPair;
+  alice: { cert: Uint8Array; key: Uint8Array; serial: string };
+  bob: { cert: Uint8Array; key: Uint8Array; serial: string };
 }
 
 async function makePki(type: KeyType, bits?: number, opts: { aliceSan?: string } = {}) {
@@ -33,10 +46,16 @@ async function makePki(type: KeyType, bits?: number, opts: { aliceSan?: string }
       now: ISSUED,
       lifetimeDays: 365,
     });
-    return { cert: new Uint8Array(c.rawData), key: await exportPrivateKeyDer(k) };
+    return {
+      cert: new Uint8Array(c.rawData),
+      key: await exportPrivateKeyDer(k),
+      serial: c.serialNumber,
+    };
   };
   return {
     ca: new Uint8Array(ca.rawData),
+    caCert: ca,
+    caKey,
     alice: await leaf("alice", opts.aliceSan ?? "alice@example.org"),
     bob: await leaf("bob", "bob.example.org"),
   } satisfies Pki;
@@ -162,6 +181,50 @@ Deno.test("engine: certificate from an untrusted CA -> AUTHENTICATION_FAILED", a
   assert.equal(generated(t.bob).at(-1), "IKE_AUTH response 1 [ N(AUTH_FAILED) ]");
   assert.equal(t.alice.eventsOf("ike-failed").length, 1);
   assert.equal(t.bob.engine.list().length, 0);
+});
+
+/*
+ *   alice's certificate is listed in the CA's CRL that bob holds:
+ *   <-- IKE_AUTH response 1 [ N(AUTH_FAILED) ]
+ */
+Deno.test("engine: revoked peer certificate -> AUTHENTICATION_FAILED; strict passes a listed-clean one", async () => {
+  const pki = await makePki("ecdsa", 256);
+  const crlOf = async (serials: string[]) =>
+    parseCrls(
+      await createCrl({
+        issuerCert: pki.caCert,
+        issuerKey: pki.caKey,
+        revoked: serials.map((serial) => ({ serial, date: ISSUED, reason: 1 })),
+        now: new Date(NOW - 86_400_000),
+      }),
+    );
+  const bobRemote = (crls: Awaited<ReturnType<typeof crlOf>>, revocation?: "strict") => ({
+    bob: {
+      remote: {
+        auth: "pubkey" as const,
+        id: parseIdentity("alice@example.org"),
+        cacerts: [pki.ca],
+        crls,
+        ...(revocation ? { revocation } : {}),
+      },
+    },
+  });
+  const revoked = run(certConfigs(pki, bobRemote(await crlOf([pki.alice.serial]))));
+  assert.equal(generated(revoked.bob).at(-1), "IKE_AUTH response 1 [ N(AUTH_FAILED) ]");
+  assert.ok(
+    revoked.bob.logs.some((l) =>
+      /CN=alice" \(serial [0-9a-f:]+\) was revoked on 2026-01-01/.test(l)
+    ),
+  );
+  assert.equal(revoked.alice.eventsOf("ike-failed").length, 1);
+  assert.equal(revoked.bob.engine.list().length, 0);
+  // strict without any CRL fails; with a current CRL that lists bob only, alice gets in.
+  const unknown = run(certConfigs(pki, bobRemote([], "strict")));
+  assert.equal(generated(unknown.bob).at(-1), "IKE_AUTH response 1 [ N(AUTH_FAILED) ]");
+  assert.ok(unknown.bob.logs.some((l) => l.includes("revocation status of")));
+  const clean = run(certConfigs(pki, bobRemote(await crlOf([pki.bob.serial]), "strict")));
+  assert.equal(clean.bob.engine.list().length, 1);
+  assert.equal(clean.alice.engine.list().length, 1);
 });
 
 /*
