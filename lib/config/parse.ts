@@ -146,27 +146,19 @@ class Parser {
     this.#hosts = hosts;
   }
 
+  /** The DER blocks of every file listed (PEM or DER; certificates). */
   files(v: YamlValue): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const item of v.list()) {
-      const path = item.string();
-      if (path === undefined) continue;
-      if (!this.#readFile) {
-        item.error(`cannot read '${path}': files are not available here`);
-        continue;
-      }
-      try {
-        out.push(...readBlocks(this.#readFile(path), `'${path}'`).map((b) => b.der));
-      } catch (e) {
-        item.error(`cannot read '${path}': ${msg(e)}`);
-      }
-    }
-    return out;
+    return this.#eachFile(v, (bytes, what) => readBlocks(bytes, what).map((b) => b.der));
   }
 
   /** CRL files (PEM `X509 CRL` blocks or DER), parsed. */
   crlFiles(v: YamlValue): Crl[] {
-    const out: Crl[] = [];
+    return this.#eachFile(v, parseCrls);
+  }
+
+  /** `read(bytes, what)` of each file listed; a file that cannot be read or decoded is an error there. */
+  #eachFile<T>(v: YamlValue, read: (bytes: Uint8Array, what: string) => T[]): T[] {
+    const out: T[] = [];
     for (const item of v.list()) {
       const path = item.string();
       if (path === undefined) continue;
@@ -175,7 +167,7 @@ class Parser {
         continue;
       }
       try {
-        out.push(...parseCrls(this.#readFile(path), `'${path}'`));
+        out.push(...read(this.#readFile(path), `'${path}'`));
       } catch (e) {
         item.error(`cannot read '${path}': ${msg(e)}`);
       }

@@ -55,28 +55,40 @@ export interface CertParts {
   signature: Uint8Array;
 }
 
+/**
+ * The signed SEQUENCE { tbs, signatureAlgorithm, signatureValue } shared by
+ * certificates and CRLs: the tbs TLV, its fields, and the signature bits.
+ * Throws ParseError naming `what`.
+ */
+function splitSigned(
+  der: Uint8Array,
+  what: string,
+  tbsName: string,
+): { r: Reader; tbs: Tlv; fields: Tlv[]; signature: Uint8Array } {
+  const r = new Reader(der, what);
+  const outer = readTlv(r);
+  r.end();
+  if (outer.tag !== 0x30) r.fail("not a SEQUENCE");
+  const [tbs, , sig] = children(outer.contents, what);
+  if (!tbs || !sig || tbs.tag !== 0x30 || sig.tag !== 0x03) r.fail(`malformed ${what}`);
+  if (sig.contents[0] !== 0) r.fail("signature BIT STRING has unused bits");
+  return {
+    r,
+    tbs,
+    fields: children(tbs.contents, tbsName),
+    signature: sig.contents.subarray(1),
+  };
+}
+
 /** Splits a DER certificate (RFC 5280 section 4.1); throws ParseError. */
 export function splitCertificate(der: Uint8Array): CertParts {
-  const r = new Reader(der, "Certificate");
-  const cert = readTlv(r);
-  r.end();
-  if (cert.tag !== 0x30) r.fail("not a SEQUENCE");
-  const [tbs, , sig] = children(cert.contents, "Certificate");
-  if (!tbs || !sig || tbs.tag !== 0x30 || sig.tag !== 0x03) r.fail("malformed Certificate");
-  const f = children(tbs.contents, "tbsCertificate");
-  const i = f[0]?.tag === 0xa0 ? 1 : 0; // optional [0] version
-  const [, , issuer, , subject, spki] = f.slice(i);
+  const { r, tbs, fields, signature } = splitSigned(der, "Certificate", "tbsCertificate");
+  const i = fields[0]?.tag === 0xa0 ? 1 : 0; // optional [0] version
+  const [, , issuer, , subject, spki] = fields.slice(i);
   if (!spki || issuer.tag !== 0x30 || subject.tag !== 0x30 || spki.tag !== 0x30) {
     r.fail("malformed tbsCertificate");
   }
-  if (sig.contents[0] !== 0) r.fail("signature BIT STRING has unused bits");
-  return {
-    tbs: tbs.raw,
-    issuer: issuer.raw,
-    subject: subject.raw,
-    spki: spki.raw,
-    signature: sig.contents.subarray(1),
-  };
+  return { tbs: tbs.raw, issuer: issuer.raw, subject: subject.raw, spki: spki.raw, signature };
 }
 
 /** The subjectPublicKey BIT STRING contents (without unused-bits byte) of a SPKI. */
@@ -100,16 +112,9 @@ export interface CrlParts {
 
 /** Splits a DER CertificateList (RFC 5280 section 5.1); throws ParseError. */
 export function splitCrl(der: Uint8Array): CrlParts {
-  const r = new Reader(der, "CertificateList");
-  const crl = readTlv(r);
-  r.end();
-  if (crl.tag !== 0x30) r.fail("not a SEQUENCE");
-  const [tbs, , sig] = children(crl.contents, "CertificateList");
-  if (!tbs || !sig || tbs.tag !== 0x30 || sig.tag !== 0x03) r.fail("malformed CertificateList");
-  const f = children(tbs.contents, "tbsCertList");
-  const i = f[0]?.tag === 0x02 ? 1 : 0; // optional version INTEGER (v2)
-  const issuer = f[i + 1];
+  const { r, tbs, fields, signature } = splitSigned(der, "CertificateList", "tbsCertList");
+  const i = fields[0]?.tag === 0x02 ? 1 : 0; // optional version INTEGER (v2)
+  const issuer = fields[i + 1];
   if (!issuer || issuer.tag !== 0x30) r.fail("malformed tbsCertList");
-  if (sig.contents[0] !== 0) r.fail("signature BIT STRING has unused bits");
-  return { tbs: tbs.raw, issuer: issuer.raw, signature: sig.contents.subarray(1) };
+  return { tbs: tbs.raw, issuer: issuer.raw, signature };
 }

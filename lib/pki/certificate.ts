@@ -197,6 +197,18 @@ export async function selfSignCertificate(
   });
 }
 
+/**
+ * The CA certificate's SubjectPublicKeyInfo, after checking that `key` is
+ * its private half (what signs certificates and CRLs); throws {@linkcode PkiError}.
+ */
+export function issuerSpki(cert: X509Certificate, key: KeyPair): Uint8Array {
+  const spki = new Uint8Array(cert.publicKey.rawData);
+  if (!equalBytes(spki, key.spki)) {
+    throw new PkiError(`CA private key does not match the CA certificate '${cert.subject}'`);
+  }
+  return spki;
+}
+
 /** Parameters for {@linkcode issueCertificate}. */
 export interface IssueParams extends Omit<CertificateProfile, "subject"> {
   /** Subject DN; defaults to the request's subject when `request` is given. */
@@ -224,12 +236,7 @@ export interface IssueParams extends Omit<CertificateProfile, "subject"> {
  * ```
  */
 export async function issueCertificate(p: IssueParams): Promise<X509Certificate> {
-  const caSpki = new Uint8Array(p.issuerCert.publicKey.rawData);
-  if (!equalBytes(caSpki, p.issuerKey.spki)) {
-    throw new PkiError(
-      `CA private key does not match the CA certificate '${p.issuerCert.subject}'`,
-    );
-  }
+  const caSpki = issuerSpki(p.issuerCert, p.issuerKey);
   if (p.now > p.issuerCert.notAfter) {
     throw new PkiError(
       `CA certificate '${p.issuerCert.subject}' expired on ${p.issuerCert.notAfter.toISOString()}`,

@@ -18,7 +18,7 @@ import type { SigAlg } from "./_verify.ts";
 import { PkiError } from "./pki_error.ts";
 import { readBlocks } from "./pem.ts";
 import { type KeyPair, signingAlgorithm } from "./keys.ts";
-import { equalBytes } from "../wire/bytes.ts";
+import { issuerSpki } from "./certificate.ts";
 
 /** CRLReason codes by name (RFC 5280 section 5.3.1; 7 is unused). */
 export const CRL_REASONS = {
@@ -173,11 +173,6 @@ export function parseCrls(input: Uint8Array | string, what = "input"): Crl[] {
   return crls.map((b) => toCrl(new Uint8Array(b.der), what));
 }
 
-/** Whether two CRLs are the same bytes. */
-export function sameCrl(a: Crl, b: Crl): boolean {
-  return equalBytes(a.der, b.der);
-}
-
 /** The contents octets of a positive DER INTEGER holding `hex`, as hex. */
 function integerContents(serial: string): string {
   const n = normalizeSerial(serial);
@@ -209,12 +204,7 @@ export interface CrlParams {
  * {@linkcode PkiError} when the key does not belong to `issuerCert`.
  */
 export async function createCrl(p: CrlParams): Promise<Uint8Array> {
-  const caSpki = new Uint8Array(p.issuerCert.publicKey.rawData);
-  if (!equalBytes(caSpki, p.issuerKey.spki)) {
-    throw new PkiError(
-      `CA private key does not match the CA certificate '${p.issuerCert.subject}'`,
-    );
-  }
+  const caSpki = issuerSpki(p.issuerCert, p.issuerKey);
   const days = p.lifetimeDays ?? 15;
   if (!Number.isFinite(days) || days <= 0) {
     throw new PkiError(`invalid lifetime ${days} (days, > 0)`);
@@ -252,14 +242,14 @@ export function formatCrl(c: Crl, now: Date): string {
     : "(none)";
   const lines = [
     `issuer:    "${c.issuer}"`,
-    `crlNumber: ${c.crlNumber ? colon(c.crlNumber) : "(none)"}`,
+    `crlNumber: ${c.crlNumber ? formatSerial(c.crlNumber) : "(none)"}`,
     `thisUpdate: ${c.thisUpdate.toISOString()}`,
     `nextUpdate: ${next}`,
     `revoked:   ${c.revoked.size} certificate${c.revoked.size === 1 ? "" : "s"}`,
   ];
   for (const r of c.revoked.values()) {
     lines.push(
-      `  ${colon(r.serial)}  ${r.date.toISOString()}${
+      `  ${formatSerial(r.serial)}  ${r.date.toISOString()}${
         r.reason !== undefined ? `  ${reasonName(r.reason)}` : ""
       }`,
     );
@@ -268,7 +258,8 @@ export function formatCrl(c: Crl, now: Date): string {
   return lines.join("\n");
 }
 
-function colon(hexSerial: string): string {
+/** A serial number (hex) as `01:a3:...`, as strongSwan and openssl print them. */
+export function formatSerial(hexSerial: string): string {
   const even = hexSerial.length % 2 ? "0" + hexSerial : hexSerial;
   return even.match(/../g)!.join(":");
 }

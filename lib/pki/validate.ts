@@ -33,7 +33,7 @@ import { type VerifyOutcome, verifyWithSpki } from "./_verify.ts";
 import { Reader } from "../wire/reader.ts";
 import { equalBytes } from "../wire/bytes.ts";
 import { BytesCache } from "../wire/bytes_cache.ts";
-import { type Crl, CRL_REASONS, normalizeSerial, reasonName } from "./crl.ts";
+import { type Crl, CRL_REASONS, formatSerial, normalizeSerial, reasonName } from "./crl.ts";
 
 /** A certificate as DER bytes or as parsed by @peculiar/x509. */
 export type CertificateInput = Uint8Array | x509.X509Certificate;
@@ -454,12 +454,6 @@ function crlProblem(crl: Crl, issuer: Node, now: Date): string | null {
   return null;
 }
 
-/** A serial number as `01:a3:...` (as strongSwan and openssl print them). */
-function colonSerial(serial: string): string {
-  const even = serial.length % 2 ? "0" + serial : serial;
-  return even.match(/../g)!.join(":");
-}
-
 /**
  * Looks every certificate of `path` (leaf first, trust anchor last) but the
  * anchor up in the CRLs signed by its issuer: a CRL counts when its issuer
@@ -497,7 +491,7 @@ function checkRevocation(
           "revoked",
           cert.cert.subject,
           `certificate ${q(cert)} (serial ${
-            colonSerial(serial)
+            formatSerial(serial)
           }) was revoked on ${r.date.toISOString()}${
             r.reason !== undefined ? ` (${reasonName(r.reason)})` : ""
           } according to the CRL of "${crl.issuer}"`,
