@@ -497,10 +497,13 @@ function checkRevocation(
           } according to the CRL of "${crl.issuer}"`,
         );
       }
-      if (!crl.nextUpdate || now <= crl.nextUpdate) current = true;
-      else {notes.push(
+      if (!crl.nextUpdate || now <= crl.nextUpdate) {
+        current = true;
+      } else {
+        notes.push(
           `the CRL of "${crl.issuer}" is out of date since ${crl.nextUpdate.toISOString()}`,
-        );}
+        );
+      }
     }
     if (current || policy === "relaxed") continue;
     const cdp = cert.cert.extensions.some((e) => e.type === EXT.crlDistributionPoints);
