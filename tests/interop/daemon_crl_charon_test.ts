@@ -5,6 +5,7 @@
  * - charon's certificate revoked in a CRL made by strongSwan's own
  *   `pki --signcrl` and loaded into our daemon (`remote.crls`): we refuse it
  *   whichever side starts, and say why (serial, date, reason, CRL issuer);
+ *   after `ipsec reload` without the CRL, charon gets in;
  * - a current CRL that lists another certificate, `revocation: strict`:
  *   charon's certificate passes;
  * - our certificate revoked in a CRL made by `ipsec pki signcrl` and loaded
@@ -71,6 +72,13 @@ Deno.test({
           assert.notEqual(up.code, 0, "ipsec up must fail");
           assert.match(up.stdout + up.stderr, /revoked/);
           await b.charon.waitSas((s) => s.length === 0, "charon to have no SAs");
+          // `ipsec reload` re-reads remote.crls: without the CRL charon gets in.
+          const yaml = await Deno.readTextFile(b.daemon.config);
+          await Deno.writeTextFile(b.daemon.config, yaml.replace(`crls: [${crl}]`, "crls: []"));
+          const reload = await b.daemon.cli(["reload"]);
+          assert.equal(reload.code, 0, reload.stdout + reload.stderr);
+          await b.charon.initiate("gw", "net", 8);
+          await b.daemon.waitSas((s) => s.length === 1 && s[0].children.length === 1, "the SA");
         },
         {},
         { ours: { remoteExtra: [`crls: [${crl}]`] } },
