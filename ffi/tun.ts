@@ -344,8 +344,12 @@ export class TunRing {
   readonly #order: Int32Array;
   #queued = 0;
   #tail: number;
+  // The addresses of the last two buffers written from (GRO arena, receive
+  // slots): finding an address is a runtime call, too dear per packet.
   #lastBuf: ArrayBufferLike | null = null;
   #lastBase = 0;
+  #prevBuf: ArrayBufferLike | null = null;
+  #prevBase = 0;
   #closed = false;
   /** Writes the kernel refused (EAGAIN: TUN queue full, EINVAL/EIO: malformed). */
   writeErrors = 0;
@@ -584,8 +588,11 @@ export class TunRing {
     if (this.#queued >= this.entries) this.flushWrites();
     const buf = packet.buffer;
     if (buf !== this.#lastBuf) {
+      const base = buf === this.#prevBuf ? this.#prevBase : addressOf(new Uint8Array(buf));
+      this.#prevBuf = this.#lastBuf;
+      this.#prevBase = this.#lastBase;
       this.#lastBuf = buf;
-      this.#lastBase = addressOf(new Uint8Array(buf));
+      this.#lastBase = base;
     }
     this.#push(IORING_OP_WRITE, this.#lastBase + packet.byteOffset, packet.length, 0);
     this.#queued++;

@@ -24,6 +24,11 @@ interface Sum16Module {
   sum: (ptr: number, len: number) => number;
   memory: WebAssembly.Memory;
   mem: Uint8Array;
+  /**
+   * `memory.buffer`, kept: that getter is a call into the runtime, too dear
+   * once per segment (the memory only changes in reserveSimdMemory).
+   */
+  buffer: ArrayBufferLike;
 }
 
 /** Bytes at the start of the module's memory where ranges from elsewhere are copied. */
@@ -40,6 +45,7 @@ function instantiate(): Sum16Module | null {
       sum: inst.exports.sum as (ptr: number, len: number) => number,
       memory,
       mem: new Uint8Array(memory.buffer),
+      buffer: memory.buffer,
     };
   } catch {
     // No WebAssembly, or no SIMD (the module does not validate).
@@ -74,7 +80,7 @@ export function simdSum16(b: Uint8Array, start: number, end: number): number {
     throw new RangeError(`simdSum16: range of ${len} bytes (at most ${SIMD_SUM16_MAX})`);
   }
   let s: number;
-  if (b.buffer === mod.memory.buffer) {
+  if (b.buffer === mod.buffer) {
     // In the module's memory already (reserveSimdMemory): no copy.
     s = mod.sum(b.byteOffset + start, len);
   } else {
@@ -110,6 +116,7 @@ export function reserveSimdMemory(bytes: number): Uint8Array | null {
   const need = start + bytes + 16;
   const have = mod.memory.buffer.byteLength;
   if (need > have) mod.memory.grow(Math.ceil((need - have) / 65536));
-  mod.mem = new Uint8Array(mod.memory.buffer);
-  return new Uint8Array(mod.memory.buffer, start, bytes);
+  mod.buffer = mod.memory.buffer;
+  mod.mem = new Uint8Array(mod.buffer);
+  return new Uint8Array(mod.buffer, start, bytes);
 }

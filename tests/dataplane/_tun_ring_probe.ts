@@ -2,7 +2,8 @@
  * Run inside a fresh network namespace by tun_ring_test.ts: opens a TUN,
  * sends UDP datagrams through it, reads them back with TunRing.readBatch
  * (checking order), then writes replies with TunRing.queueWrite/flushWrites
- * and receives them on a socket. Prints one JSON line with what it saw.
+ * (from views into shared buffers and from buffers of their own) and
+ * receives them on a socket. Prints one JSON line with what it saw.
  *
  * @module
  */
@@ -49,9 +50,12 @@ for (let tries = 0; tries < 1000 && seen.length < COUNT; tries++) {
   }
 }
 // 2. Replies 10.77.0.2:7001 -> 10.77.0.1:7000 written through the ring, one flush per 50.
+// Views into two shared buffers, alternating, and every seventh a buffer of
+// its own: the ring caches the addresses of the buffers it writes from.
+const shared = [new Uint8Array(32 * COUNT), new Uint8Array(32 * COUNT)];
 const bufs: Uint8Array[] = [];
 for (let i = 0; i < COUNT; i++) {
-  const p = new Uint8Array(30);
+  const p = i % 7 === 6 ? new Uint8Array(30) : shared[i % 2].subarray(32 * i + 2, 32 * i + 32);
   writeIpv4Header(p, 0, {
     tos: 0,
     totalLength: 30,
