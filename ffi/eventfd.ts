@@ -54,11 +54,13 @@ export class EventFd {
   /** Reads and resets the counter; returns its value (0 when it was 0). */
   drain(): number {
     const n = Number(libc().read(this.fd, this.#buf, 8n));
-    if (n !== 8) {
+    if (n < 0) {
       const e = errno();
       if (e === EAGAIN) return 0;
       throw new LibcError("read(eventfd)", e);
     }
+    // An eventfd read is all 8 bytes or an error; anything else has no errno to report.
+    if (n !== 8) throw new Error(`read(eventfd ${this.fd}) returned ${n} bytes, not 8`);
     return Number(new DataView(this.#buf.buffer).getBigUint64(0, true));
   }
 

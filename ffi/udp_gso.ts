@@ -307,9 +307,11 @@ export class UdpGsoSender {
         done += n;
         continue;
       }
+      // errno means something only after a failure (-1); 0 messages sent is not one.
+      if (n === 0) break;
       const e = errno();
-      if (n < 0 && e === EINTR) continue;
-      if (n < 0 && e === EAGAIN) break; // socket buffer full: the rest is dropped
+      if (e === EINTR) continue;
+      if (e === EAGAIN) break; // socket buffer full: the rest is dropped
       // The kernel refused run `done` (EINVAL: a segment over the path MTU; EIO: no
       // checksum offload on the route's device; ENOPROTOOPT: no UDP_SEGMENT).
       this.stats.fallbacks++;
