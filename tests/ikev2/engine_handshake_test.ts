@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseIdentity } from "../../lib/db/identity.ts";
-import { formatTs } from "../../lib/ikev2/payloads/ts.ts";
+import { formatTsRange } from "../../lib/ikev2/payloads/ts.ts";
 import { decodeMessage } from "../../lib/ikev2/message.ts";
 import { ExchangeType } from "../../lib/ikev2/constants.ts";
 import { equalBytes } from "../../lib/wire/bytes.ts";
@@ -68,8 +68,8 @@ Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () =>
   assert.equal(out.encr?.id, 20); // ENCR_AES_GCM_16
   assert.equal(out.encr?.key.length, 36); // 256-bit key + 4-byte salt
   assert.equal(out.integ, undefined);
-  assert.deepEqual(out.localTs.map(formatTs), ["10.1.0.0-10.1.255.255"]);
-  assert.deepEqual(out.remoteTs.map(formatTs), ["10.2.0.0-10.2.255.255"]);
+  assert.deepEqual(out.localTs.map(formatTsRange), ["10.1.0.0-10.1.255.255"]);
+  assert.deepEqual(out.remoteTs.map(formatTsRange), ["10.2.0.0-10.2.255.255"]);
   const [ia] = t.alice.engine.list();
   assert.equal(ia.state, "established");
   assert.equal(ia.remoteId, "bob.example.org");
@@ -188,8 +188,8 @@ Deno.test("engine: USE_TRANSPORT_MODE gives transport SAs on both sides", () => 
   assertMirrored(t.alice, t.bob);
   const out = t.alice.outbound()[0];
   assert.equal(out.mode, "transport");
-  assert.deepEqual(out.localTs.map(formatTs), ["192.0.2.1-192.0.2.1"]);
-  assert.deepEqual(out.remoteTs.map(formatTs), ["192.0.2.2-192.0.2.2"]);
+  assert.deepEqual(out.localTs.map(formatTsRange), ["192.0.2.1-192.0.2.1"]);
+  assert.deepEqual(out.remoteTs.map(formatTsRange), ["192.0.2.2-192.0.2.2"]);
 });
 
 /*
@@ -226,8 +226,8 @@ Deno.test("engine: responder narrows traffic selectors (RFC 7296 2.9)", () => {
   t.initiate("alice", "site");
   t.run(5000);
   assertMirrored(t.alice, t.bob);
-  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTs), ["10.1.0.0-10.1.255.255"]);
-  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTs), ["10.1.0.0-10.1.255.255"]);
+  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTsRange), ["10.1.0.0-10.1.255.255"]);
+  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTsRange), ["10.1.0.0-10.1.255.255"]);
   assert.ok(generated(t.bob).some((l) => l.includes("N(ADD_TS_POSS)")));
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseIdentity, parseIdentityPattern } from "../../lib/db/identity.ts";
 import { Pad } from "../../lib/db/pad.ts";
-import { formatTs, tsRange } from "../../lib/ikev2/payloads/ts.ts";
+import { formatTsRange, tsRange } from "../../lib/ikev2/payloads/ts.ts";
 import { type Peer, pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
 
 function generated(p: Peer): string[] {
@@ -33,8 +33,8 @@ Deno.test("engine: PAD entry authorizes the peer and constrains its traffic sele
   t.initiate("alice", "site");
   t.run(5000);
   assert.equal(t.bob.eventsOf("ike-up").length, 1, t.bob.logs.join("\n"));
-  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTs), ["10.1.0.0-10.1.0.255"]);
-  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTs), ["10.1.0.0-10.1.0.255"]);
+  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTsRange), ["10.1.0.0-10.1.0.255"]);
+  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTsRange), ["10.1.0.0-10.1.0.255"]);
 });
 
 /*
@@ -165,7 +165,7 @@ Deno.test("engine: DN, KEY_ID and IPv6 identities over IPv6", () => {
     assert.equal(t.alice.engine.list()[0].remoteId, bi.value);
     assert.equal(t.bob.engine.list()[0].remoteId, ai.value);
     assert.equal(t.alice.outbound()[0].dst, "2001:db8::2");
-    assert.deepEqual(t.alice.outbound()[0].remoteTs.map(formatTs), [
+    assert.deepEqual(t.alice.outbound()[0].remoteTs.map(formatTsRange), [
       "fd00:2::-fd00:2::ffff:ffff:ffff:ffff",
     ]);
   }
@@ -215,8 +215,8 @@ Deno.test("engine: configuration payload assigns a virtual IP from a pool", () =
   assert.match(generated(t.bob)[1], /CPRP\(ADDR DNS\) .*SA TSi TSr/);
   const ev = t.alice.eventsOf("virtual-ip");
   assert.deepEqual(ev.map((e) => [e.address, e.dns]), [["10.3.0.1", ["10.3.0.53"]]]);
-  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTs), ["10.3.0.1-10.3.0.1"]);
-  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTs), ["10.3.0.1-10.3.0.1"]);
+  assert.deepEqual(t.alice.outbound()[0].localTs.map(formatTsRange), ["10.3.0.1-10.3.0.1"]);
+  assert.deepEqual(t.bob.outbound()[0].remoteTs.map(formatTsRange), ["10.3.0.1-10.3.0.1"]);
   assert.deepEqual(t.bob.engine.leases("rw"), ["10.3.0.1"]);
   assert.equal(t.alice.engine.list()[0].vip, "10.3.0.1");
   t.apply(t.alice, t.alice.engine.terminate(t.alice.engine.list()[0].id, t.clock.now));

@@ -163,8 +163,12 @@ export function tsRange(
   };
 }
 
-/** Prints a selector like strongSwan: "10.0.0.0-10.0.255.255[tcp/80-90]" style, compact. */
-export function formatTs(t: TrafficSelector): string {
+/**
+ * Prints a selector as the raw ranges on the wire: `10.0.0.0-10.0.255.255[6/80-90]`
+ * (protocol number, `OPAQUE` ports), for wire-level checks. Admins see selectors
+ * the way swanctl prints them: `formatTs` in lib/db/narrow.ts.
+ */
+export function formatTsRange(t: TrafficSelector): string {
   const range = `${formatIp(t.startAddress)}-${formatIp(t.endAddress)}`;
   const ports = t.startPort === 0 && t.endPort === 65535
     ? ""

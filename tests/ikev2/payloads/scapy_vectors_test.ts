@@ -13,7 +13,7 @@ import { encodeHeader } from "../../../lib/ikev2/header.ts";
 import { Writer } from "../../../lib/wire/writer.ts";
 import { PayloadType } from "../../../lib/ikev2/constants.ts";
 import { transformKeyLength } from "../../../lib/ikev2/payloads/sa.ts";
-import { formatTs } from "../../../lib/ikev2/payloads/ts.ts";
+import { formatTsRange } from "../../../lib/ikev2/payloads/ts.ts";
 
 const vectors = JSON.parse(
   await Deno.readTextFile(new URL("../../vectors/ikev2/scapy_vectors.json", import.meta.url)),
@@ -98,12 +98,12 @@ Deno.test("scapy IKE_AUTH payload set (IDi, CERTREQ, IDr, AUTH, CP, SA, TSi, TSr
     [5, 0, undefined],
   ]);
   const [tsi] = pick(m.payloads, PayloadType.TSi);
-  assert.deepEqual(tsi.selectors.map(formatTs), [
+  assert.deepEqual(tsi.selectors.map(formatTsRange), [
     "10.1.0.0-10.1.255.255[6/80-443]",
     "2001:db8::-2001:db8::ffff:ffff:ffff:ffff",
   ]);
   const [tsr] = pick(m.payloads, PayloadType.TSr);
-  assert.deepEqual(tsr.selectors.map(formatTs), ["192.0.2.1-192.0.2.1[17/500]"]);
+  assert.deepEqual(tsr.selectors.map(formatTsRange), ["192.0.2.1-192.0.2.1[17/500]"]);
   const [n] = pick(m.payloads, PayloadType.NOTIFY);
   assert.deepEqual([n.notifyType, n.protocolId, toHex(n.spi)], [16393, 3, "c0ffee02"]);
   assert.equal(toHex(encodeMessage({ header: m.header, payloads: m.payloads })), toHex(bytes));

@@ -3,7 +3,7 @@ import { toHex } from "../../../lib/wire/bytes.ts";
 import { Writer } from "../../../lib/wire/writer.ts";
 import {
   encodeTs,
-  formatTs,
+  formatTsRange,
   type TrafficSelector,
   tsRange,
 } from "../../../lib/ikev2/payloads/ts.ts";
@@ -15,18 +15,21 @@ Deno.test("TrafficSelector is interchangeable with lib/db/narrow.ts's type", () 
   // Compile-time checks both ways: decoded selectors feed narrowing and back.
   const fromWire: DbTrafficSelector = tsRange("10.0.0.0", "10.0.0.255");
   const fromDb: TrafficSelector = anyTs(6);
-  assert.equal(formatTs(fromWire), "10.0.0.0-10.0.0.255");
-  assert.equal(formatTs(fromDb), "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+  assert.equal(formatTsRange(fromWire), "10.0.0.0-10.0.0.255");
+  assert.equal(formatTsRange(fromDb), "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
 });
 
-Deno.test("formatTs() shows protocol and ports only when narrowed", () => {
-  assert.equal(formatTs(tsRange("10.0.0.1", "10.0.0.1", 6, 80, 80)), "10.0.0.1-10.0.0.1[6/80]");
-  assert.equal(formatTs(tsRange("10.0.0.1", "10.0.0.1", 17)), "10.0.0.1-10.0.0.1[17]");
+Deno.test("formatTsRange() shows protocol and ports only when narrowed", () => {
   assert.equal(
-    formatTs(tsRange("10.0.0.1", "10.0.0.1", 1, 65535, 0)),
+    formatTsRange(tsRange("10.0.0.1", "10.0.0.1", 6, 80, 80)),
+    "10.0.0.1-10.0.0.1[6/80]",
+  );
+  assert.equal(formatTsRange(tsRange("10.0.0.1", "10.0.0.1", 17)), "10.0.0.1-10.0.0.1[17]");
+  assert.equal(
+    formatTsRange(tsRange("10.0.0.1", "10.0.0.1", 1, 65535, 0)),
     "10.0.0.1-10.0.0.1[1/OPAQUE]",
   );
-  assert.equal(formatTs(tsRange("::", "::1", 58, 128, 129)), "::-::1[58/128-129]");
+  assert.equal(formatTsRange(tsRange("::", "::1", 58, 128, 129)), "::-::1[58/128-129]");
 });
 
 Deno.test("tsRange()/encodeTs() reject mixed versions, bad addresses and empty lists", () => {
