@@ -605,7 +605,8 @@ export function formatAddressSelector(a: AddressSelector): string {
   const size = a.version === 4
     ? BigInt(a.end as number) - BigInt(a.start as number) + 1n
     : (a.end as bigint) - (a.start as bigint) + 1n;
-  if ((size & (size - 1n)) === 0n && BigInt(a.start) % size === 0n) {
+  // An inverted range (start > end, as a peer may send one) is printed as it is.
+  if (size > 0n && (size & (size - 1n)) === 0n && BigInt(a.start) % size === 0n) {
     const len = full - (size.toString(2).length - 1);
     return `${f(a.start)}/${len}`;
   }

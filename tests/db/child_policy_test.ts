@@ -341,3 +341,25 @@ Deno.test("narrowing: IPv6, several selectors per list, and OPAQUE ports", () =>
     "TS_UNACCEPTABLE",
   );
 });
+
+Deno.test("a peer's inverted selector (start after end) is printed as it came and narrows to nothing", () => {
+  const inverted: TrafficSelector = {
+    ipVersion: 4,
+    ipProtocol: 6,
+    startPort: 90,
+    endPort: 80,
+    startAddress: Uint8Array.of(10, 1, 0, 9),
+    endAddress: Uint8Array.of(10, 1, 0, 8),
+  };
+  assert.equal(formatTs(inverted), "10.1.0.9-10.1.0.8[tcp/90-80]");
+  const v6: TrafficSelector = {
+    ...anyTs(6),
+    startAddress: Uint8Array.of(0x20, 1, 0x0d, 0xb8, ...new Array(11).fill(0), 1),
+    endAddress: Uint8Array.of(0x20, 1, 0x0d, 0xb8, ...new Array(12).fill(0)),
+  };
+  assert.equal(formatTs(v6), "2001:db8::1-2001:db8::");
+  assert.equal(
+    narrowTrafficSelectors([inverted], [anyTs(4)], { tsi: [anyTs(4)], tsr: [anyTs(4)] }),
+    "TS_UNACCEPTABLE",
+  );
+});

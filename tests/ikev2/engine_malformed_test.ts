@@ -7,7 +7,12 @@
 import assert from "node:assert/strict";
 import { ExchangeType, PayloadType } from "../../lib/ikev2/constants.ts";
 import type { IkeSa } from "../../lib/ikev2/ike_sa.ts";
-import { decodeMessage, decryptMessage, sealProtected } from "../../lib/ikev2/message.ts";
+import {
+  decodeMessage,
+  decryptMessage,
+  openProtected,
+  sealProtected,
+} from "../../lib/ikev2/message.ts";
 import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
 
 const ALICE = { address: "192.0.2.1", port: 500 };
@@ -174,4 +179,34 @@ Deno.test("engine: other IKE major versions: IKEv1 is dropped with a clear log l
   const resp = handle(otherVersion(3, 0x20));
   assert.equal(resp.filter((e) => e.kind === "send").length, 0);
   assert.equal(t.bob.engine.list().length, 0, "no state");
+});
+
+/*
+ *   CREATE_CHILD_SA request 2 [ SA No TSi TSr ] -->     (a second child SA, alice's SPI x)
+ *                  <-- CREATE_CHILD_SA response 2 [ SA No TSi TSr ]
+ *   CREATE_CHILD_SA request 3, the same payloads -->    (SPI x again: it is taken)
+ *                  <-- CREATE_CHILD_SA response 3 [ N(NO_PROP) ]
+ *   bob keeps both child SAs, one outbound SA each
+ */
+Deno.test("engine: a CREATE_CHILD_SA reusing the SPI of a child SA gets NO_PROPOSAL_CHOSEN", () => {
+  const { t, sa } = established();
+  const bob = t.bob.engine.ikeSa(t.bob.engine.list()[0].id)!;
+  const fx = t.alice.engine.createChild(sa.id, "net", t.clock.now);
+  const send = fx.find((e) => e.kind === "send");
+  assert.ok(send?.kind === "send");
+  const d = decodeMessage(send.bytes);
+  assert.ok(d.encrypted?.type === PayloadType.SK);
+  const inner = openProtected(d, bob.protection!.inbound).slice();
+  const first = d.encrypted.innerNextPayload;
+  t.apply(t.alice, fx);
+  t.run(t.clock.now + 1000);
+  assert.equal(t.bob.engine.list()[0].children.length, 2);
+  assert.equal(t.bob.sad.size, 4);
+
+  const again = sealed(sa, ExchangeType.CREATE_CHILD_SA, inner, first);
+  t.apply(t.bob, t.bob.engine.handle(again, ALICE, BOB, t.clock.now));
+  assert.equal(generated(t.bob).at(-1), "CREATE_CHILD_SA response 3 [ N(NO_PROP) ]");
+  assert.ok(t.bob.logs.some((l) => /SPI [0-9a-f]{8} is already that of child SA net\[/.test(l)));
+  assert.equal(t.bob.engine.list()[0].children.length, 2);
+  assert.equal(t.bob.sad.size, 4);
 });

@@ -279,6 +279,23 @@ export function rankByTsMatch(
 }
 
 /**
+ * Why the peer's SPI cannot key an outbound SA of ours, if it cannot: 0 and
+ * 1-255 are reserved (RFC 4303 section 2.1), and an SPI another child SA of
+ * this IKE SA already sends with would make two outbound SAs one (the SAD
+ * finds them by SPI: deleting either would take the other's away).
+ */
+function peerSpiProblem(sa: IkeSa, spi: number, self?: ChildSa): string | undefined {
+  const hex = spi.toString(16).padStart(8, "0");
+  if (spi < 256) return `the peer's SPI ${hex} is reserved (RFC 4303 section 2.1)`;
+  for (const c of sa.children.values()) {
+    if (c !== self && c.spiOut === spi) {
+      return `the peer's SPI ${hex} is already that of child SA ${c.config.name}[${c.id}]`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Responder: picks a child config whose selectors narrow the request and
  * whose proposals match, keys the child and answers. Failures answer with
  * TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD or
@@ -350,6 +367,8 @@ export function respondChild(
     tsOk = true;
     const choice = selectProposal(saP.proposals, c.proposals, { ignoreKe: !create });
     if (!choice || choice.chosen.spi.length !== 4) continue;
+    const spiProblem = peerSpiProblem(sa, u32(choice.chosen.spi));
+    if (spiProblem) return failWith(NotifyType.NO_PROPOSAL_CHOSEN, spiProblem);
     const group = choice.chosen.transforms.find((t) => t.type === 4)?.id;
     let sharedSecret: Uint8Array | undefined;
     let keOut: KePayload | undefined;
@@ -481,6 +500,8 @@ export function processChildResponse(
   if (!answer || answer.spi.length !== 4) {
     return { ok: false, reason: "peer chose a child proposal we did not offer" };
   }
+  const spiProblem = peerSpiProblem(sa, u32(answer.spi), child);
+  if (spiProblem) return { ok: false, reason: spiProblem };
   const old = create?.rekeyOf;
   const ts = old ? { local: old.localTs, remote: old.remoteTs } : configuredTs(sa, child.config);
   const within = (got: readonly TrafficSelector[], asked: readonly TrafficSelector[]) =>

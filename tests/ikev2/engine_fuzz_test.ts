@@ -1,0 +1,341 @@
+/**
+ * A peer that holds the IKE SA's keys can send anything: authentic requests
+ * whose plaintext is a mutated copy of a genuine one (CREATE_CHILD_SA for a
+ * new child, a child rekey and an IKE rekey; INFORMATIONAL with a Delete or
+ * empty). The responder must never throw, must answer every such request
+ * with its Message ID (RFC 7296 sections 2.21 and 3.10.1: INVALID_SYNTAX and
+ * the like, or a normal answer), and must keep its SAD consistent: one
+ * outbound SA per child SA it lists, no two on one SPI.
+ */
+import assert from "node:assert/strict";
+import { ExchangeType, PayloadType } from "../../lib/ikev2/constants.ts";
+import type { Effect, Endpoint } from "../../lib/ikev2/effects.ts";
+import type { IkeSa } from "../../lib/ikev2/ike_sa.ts";
+import { decodeMessage, openProtected, sealProtected } from "../../lib/ikev2/message.ts";
+import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
+
+interface Seed {
+  what: string;
+  exchangeType: number;
+  first: number;
+  inner: Uint8Array;
+  from: Endpoint;
+  to: Endpoint;
+}
+
+/**
+ * alice and bob with an IKE SA and one child SA (same seed: same SPIs and
+ * keys every time); with MOBIKE, bob has a second address and both use 4500.
+ */
+function established(mobike: boolean): { t: TwoPeers; alice: IkeSa; bob: IkeSa } {
+  const t = new TwoPeers(
+    mobike
+      ? pskConfigs({ bobEngine: { localAddresses: ["192.0.2.2", "198.51.100.2"] } })
+      : pskConfigs({ alice: { mobike: false }, bob: { mobike: false } }),
+  );
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.equal(t.bob.sad.size, 2);
+  const alice = t.alice.engine.ikeSa(t.alice.engine.list()[0].id)!;
+  const bob = t.bob.engine.ikeSa(t.bob.engine.list()[0].id)!;
+  assert.equal(bob.mobike, mobike);
+  return { t, alice, bob };
+}
+
+/** The plaintext of the request alice sends when `act` runs (not delivered to bob). */
+function seed(what: string, mobike: boolean, act: (t: TwoPeers) => Effect[]): Seed {
+  const { t, bob } = established(mobike);
+  const send = act(t).find((e) => e.kind === "send");
+  assert.ok(send?.kind === "send", `${what}: alice sent nothing`);
+  const d = decodeMessage(send.bytes);
+  assert.ok(d.encrypted?.type === PayloadType.SK, `${what}: not an SK message`);
+  return {
+    what,
+    exchangeType: d.header.exchangeType,
+    first: d.encrypted.innerNextPayload,
+    inner: openProtected(d, bob.protection!.inbound).slice(),
+    from: send.from,
+    to: send.to,
+  };
+}
+
+function seeds(mobike: boolean): Seed[] {
+  const now = (t: TwoPeers) => t.clock.now;
+  const ike = (t: TwoPeers) => t.alice.engine.list()[0].id;
+  const child = (t: TwoPeers) => t.alice.engine.list()[0].children[0].id;
+  const common = [
+    seed("child rekey", mobike, (t) => t.alice.engine.rekeyChild(child(t), now(t))),
+    seed("IKE rekey", mobike, (t) => t.alice.engine.rekeyIke(ike(t), now(t))),
+    seed("new child", mobike, (t) => t.alice.engine.createChild(ike(t), "net", now(t))),
+    seed("child delete", mobike, (t) => t.alice.engine.closeChild(child(t), now(t))),
+    seed("IKE delete", mobike, (t) => t.alice.engine.terminate(ike(t), now(t))),
+  ];
+  if (!mobike) return common;
+  return [
+    ...common,
+    seed("MOBIKE update", true, (t) => {
+      t.relocateAlice("198.51.100.10");
+      return t.alice.engine.updateAddresses(ike(t), "198.51.100.10", now(t));
+    }),
+    seed("additional addresses", true, (t) => {
+      const fx = t.alice.engine.setLocalAddresses(["192.0.2.1", "198.51.100.11"], now(t));
+      return fx.some((e) => e.kind === "send")
+        ? fx
+        : t.alice.engine.setLocalAddresses(["192.0.2.1", "198.51.100.12", "2001:db8::1"], now(t));
+    }),
+  ];
+}
+
+/** A deterministic generator of mutations. */
+function mutator(seed: number) {
+  let s = seed >>> 0;
+  const rnd = (n: number) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 8) % n;
+  };
+  return (b: Uint8Array): Uint8Array => {
+    const out = b.slice();
+    switch (rnd(5)) {
+      case 0: // a few bit flips
+        for (let k = 1 + rnd(4); k > 0; k--) out[rnd(out.length)] ^= 1 << rnd(8);
+        return out;
+      case 1: // one byte anything
+        out[rnd(out.length)] = rnd(256);
+        return out;
+      case 2: // a length field (bytes 2-3 of a payload header somewhere) set to anything
+      {
+        const at = rnd(Math.max(1, out.length - 1));
+        out[at] = rnd(256);
+        out[at + 1] = rnd(256);
+        return out;
+      }
+      case 3: // cut short
+        return out.subarray(0, rnd(out.length));
+      default: { // a byte run repeated in the middle
+        const at = rnd(out.length);
+        const n = 1 + rnd(16);
+        const r = new Uint8Array(out.length + n);
+        r.set(out.subarray(0, at));
+        r.set(out.subarray(at, Math.min(out.length, at + n)), at);
+        r.set(out.subarray(at), at + Math.min(n, out.length - at));
+        return r;
+      }
+    }
+  };
+}
+
+/** Sends `rounds` mutations of `all` to bob and checks every answer and bob's SAD. */
+function fuzz(mobike: boolean, all: readonly Seed[], rounds: number, seedValue: number): void {
+  const mutate = mutator(seedValue);
+  let pair = established(mobike);
+  let answered = 0;
+  let rebuilt = 0;
+  for (let i = 0; i < rounds; i++) {
+    const s = all[i % all.length];
+    const inner = mutate(s.inner);
+    const mid = pair.bob.window.expectedMid;
+    const bytes = sealProtected(
+      {
+        spiI: pair.alice.spiI,
+        spiR: pair.alice.spiR,
+        exchangeType: s.exchangeType,
+        initiator: true,
+        response: false,
+        messageId: mid,
+      },
+      pair.alice.protection!.outbound,
+      inner,
+      s.first,
+    );
+    let fx: Effect[];
+    try {
+      fx = pair.t.bob.engine.handle(bytes, s.from, s.to, pair.t.clock.now);
+    } catch (e) {
+      throw new Error(`${s.what} mutation ${i} made handle() throw: ${(e as Error).stack}`);
+    }
+    pair.t.apply(pair.t.bob, fx);
+    const responses = fx.filter((e) => {
+      if (e.kind !== "send") return false;
+      const h = decodeMessage(e.bytes).header;
+      return h.response && h.messageId === mid;
+    });
+    assert.equal(responses.length, 1, `${s.what} mutation ${i}: ${responses.length} answers`);
+    answered++;
+    // Outbound SAs: one per child SA bob lists, never two children on one SPI
+    // (inbound SAs of deleted children linger a moment for packets in flight).
+    const outSpis = new Set<number>();
+    for (const ikeSa of pair.t.bob.engine.list()) {
+      for (const c of ikeSa.children) {
+        assert.ok(
+          !outSpis.has(c.spiOut),
+          `${s.what} mutation ${i}: two children send on ${c.spiOut}`,
+        );
+        outSpis.add(c.spiOut);
+      }
+    }
+    for (const sa of pair.t.bob.sad.values()) {
+      if (sa.direction !== "out") continue;
+      assert.ok(outSpis.has(sa.spi), `${s.what} mutation ${i}: outbound SA ${sa.spi} of no child`);
+    }
+    // Start again from a fresh IKE SA when this one is gone or was replaced.
+    const now = pair.t.bob.engine.list();
+    if (
+      now.length !== 1 || now[0].state !== "established" || !pair.t.bob.engine.ikeSa(pair.bob.id)
+    ) {
+      pair = established(mobike);
+      rebuilt++;
+    }
+  }
+  assert.equal(answered, rounds);
+  assert.ok(rebuilt > 0, "some mutations must have kept the Delete of the IKE SA intact");
+}
+
+Deno.test("fuzz: authentic mutated CREATE_CHILD_SA/INFORMATIONAL requests: no throw, always answered, one outbound SA per child", () => {
+  const all = seeds(false);
+  assert.deepEqual(all.map((x) => x.exchangeType), [
+    ExchangeType.CREATE_CHILD_SA,
+    ExchangeType.CREATE_CHILD_SA,
+    ExchangeType.CREATE_CHILD_SA,
+    ExchangeType.INFORMATIONAL,
+    ExchangeType.INFORMATIONAL,
+  ]);
+  fuzz(false, all, 1500, 20261207);
+});
+
+Deno.test("fuzz: the same with MOBIKE, and mutated UPDATE_SA_ADDRESSES and address notifications", () => {
+  const all = seeds(true);
+  assert.deepEqual(all.slice(5).map((x) => x.exchangeType), [
+    ExchangeType.INFORMATIONAL,
+    ExchangeType.INFORMATIONAL,
+  ]);
+  assert.deepEqual(all[5].from, { address: "198.51.100.10", port: 4500 });
+  fuzz(true, all, 1500, 42);
+});
+
+/** An action alice starts and the plaintext of bob's genuine answer to it. */
+interface ResponseSeed {
+  what: string;
+  act: (t: TwoPeers) => Effect[];
+  exchangeType: number;
+  first: number;
+  inner: Uint8Array;
+}
+
+function responseSeeds(mobike: boolean): ResponseSeed[] {
+  const now = (t: TwoPeers) => t.clock.now;
+  const ike = (t: TwoPeers) => t.alice.engine.list()[0].id;
+  const child = (t: TwoPeers) => t.alice.engine.list()[0].children[0]?.id ?? -1;
+  const acts: [string, (t: TwoPeers) => Effect[]][] = [
+    ["child rekey", (t) => t.alice.engine.rekeyChild(child(t), now(t))],
+    ["IKE rekey", (t) => t.alice.engine.rekeyIke(ike(t), now(t))],
+    ["new child", (t) => t.alice.engine.createChild(ike(t), "net", now(t))],
+    ["child delete", (t) => t.alice.engine.closeChild(child(t), now(t))],
+  ];
+  if (mobike) {
+    acts.push(["MOBIKE update", (t) => {
+      t.relocateAlice("198.51.100.10");
+      return t.alice.engine.updateAddresses(ike(t), "198.51.100.10", now(t));
+    }]);
+  }
+  return acts.map(([what, act]) => {
+    const { t, alice } = established(mobike);
+    t.apply(t.alice, act(t));
+    const before = t.bob.effects.length;
+    t.run(t.clock.now + 50);
+    const send = t.bob.effects.slice(before).find((e) => e.kind === "send");
+    assert.ok(send?.kind === "send", `${what}: bob answered nothing`);
+    const d = decodeMessage(send.bytes);
+    assert.ok(d.header.response && d.encrypted?.type === PayloadType.SK, `${what}: no SK answer`);
+    return {
+      what,
+      act,
+      exchangeType: d.header.exchangeType,
+      first: d.encrypted.innerNextPayload,
+      inner: openProtected(d, alice.protection!.inbound).slice(),
+    };
+  });
+}
+
+/**
+ * alice starts an exchange, and bob's authentic answer is a mutated copy of
+ * a genuine one: alice must never throw, must not wait for that answer any
+ * more unless it did not parse, and must keep one outbound SA per child SA
+ * on its own SPI.
+ */
+function fuzzResponses(
+  mobike: boolean,
+  all: readonly ResponseSeed[],
+  rounds: number,
+  seedValue: number,
+) {
+  const mutate = mutator(seedValue);
+  let pair = established(mobike);
+  let reached = 0;
+  for (let i = 0; i < rounds; i++) {
+    const s = all[i % all.length];
+    // The request goes into the simulated network, which nothing runs: bob never sees it.
+    const started = s.act(pair.t);
+    pair.t.apply(pair.t.alice, started);
+    const sent = started.filter((e) => e.kind === "send");
+    if (sent.length !== 1 || sent[0].kind !== "send" || !pair.alice.window.busy) {
+      pair = established(mobike);
+      continue;
+    }
+    reached++;
+    const request = decodeMessage(sent[0].bytes).header;
+    const bytes = sealProtected(
+      {
+        spiI: pair.bob.spiI,
+        spiR: pair.bob.spiR,
+        exchangeType: request.exchangeType,
+        initiator: false,
+        response: true,
+        messageId: request.messageId,
+      },
+      pair.bob.protection!.outbound,
+      mutate(s.inner),
+      s.first,
+    );
+    const parseErrors = pair.t.alice.engine.counters.parseErrors;
+    let fx: Effect[];
+    try {
+      fx = pair.t.alice.engine.handle(bytes, sent[0].to, sent[0].from, pair.t.clock.now);
+    } catch (e) {
+      throw new Error(`${s.what} answer mutation ${i} made handle() throw: ${(e as Error).stack}`);
+    }
+    pair.t.apply(pair.t.alice, fx);
+    const sa = pair.t.alice.engine.ikeSa(pair.alice.id);
+    // An answer that does not parse is dropped like a lost one: the request is
+    // retransmitted until the peer's cached answer parses or alice gives up.
+    const unparsed = pair.t.alice.engine.counters.parseErrors > parseErrors;
+    assert.ok(
+      unparsed || !sa || sa.window.outstanding?.mid !== request.messageId,
+      `${s.what} answer mutation ${i}: alice still waits for answer ${request.messageId}`,
+    );
+    const outSpis = new Set<number>();
+    for (const ikeSa of pair.t.alice.engine.list()) {
+      for (const c of ikeSa.children) {
+        if (c.spiOut === 0) continue;
+        assert.ok(
+          !outSpis.has(c.spiOut),
+          `${s.what} answer mutation ${i}: two children on one SPI`,
+        );
+        outSpis.add(c.spiOut);
+      }
+    }
+    for (const x of pair.t.alice.sad.values()) {
+      if (x.direction !== "out") continue;
+      assert.ok(outSpis.has(x.spi), `${s.what} answer mutation ${i}: outbound SA of no child`);
+    }
+    const now = pair.t.alice.engine.list();
+    if (now.length !== 1 || now[0].state !== "established" || !sa || sa.window.busy) {
+      pair = established(mobike);
+    }
+  }
+  assert.ok(reached > rounds * 0.9, `only ${reached} of ${rounds} answers reached alice`);
+}
+
+Deno.test("fuzz: authentic mutated answers to CREATE_CHILD_SA/INFORMATIONAL: no throw, nothing left waiting", () => {
+  fuzzResponses(false, responseSeeds(false), 1000, 7);
+  fuzzResponses(true, responseSeeds(true), 1000, 8);
+});
