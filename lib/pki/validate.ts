@@ -136,6 +136,11 @@ function toNode(c: CertificateInput): Node {
   return nodes.get(c instanceof Uint8Array ? c : new Uint8Array(c.rawData), () => {
     const cert = c instanceof Uint8Array ? new x509.X509Certificate(new Uint8Array(c)) : c;
     const der = new Uint8Array(cert.rawData);
+    // @peculiar/x509 parses names and extensions on first use: parse them now,
+    // so a certificate a peer mangled fails here ("malformed"), not midway.
+    void cert.subject;
+    void cert.issuer;
+    for (const e of cert.extensions) void e.type;
     return { cert, der, parts: splitCertificate(der), verdicts: new Map() };
   });
 }
@@ -759,6 +764,18 @@ export type PeerCertificateResult =
  * ```
  */
 export function validatePeerCertificate(p: PeerCertificateInput): PeerCertificateResult {
+  try {
+    return validatePeer(p);
+  } catch (e) {
+    // A part of a certificate the peer sent that only parses on use (a key, a name).
+    return {
+      ok: false,
+      error: new ChainError("malformed", "", `peer certificate unusable: ${(e as Error).message}`),
+    };
+  }
+}
+
+function validatePeer(p: PeerCertificateInput): PeerCertificateResult {
   const [leaf, ...rest] = p.certs;
   if (leaf === undefined) {
     return {

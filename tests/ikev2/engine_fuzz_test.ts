@@ -12,6 +12,11 @@ import { ExchangeType, PayloadType } from "../../lib/ikev2/constants.ts";
 import type { Effect, Endpoint } from "../../lib/ikev2/effects.ts";
 import type { IkeSa } from "../../lib/ikev2/ike_sa.ts";
 import { decodeMessage, openProtected, sealProtected } from "../../lib/ikev2/message.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { toEngineConfig } from "../../lib/config/to_peer_config.ts";
+import type { EngineConfig } from "../../lib/ikev2/peer_config.ts";
+import { issueCertificate, selfSignCertificate } from "../../lib/pki/certificate.ts";
+import { exportPrivateKeyDer, generateKeyPair } from "../../lib/pki/keys.ts";
 import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
 
 interface Seed {
@@ -338,4 +343,219 @@ function fuzzResponses(
 Deno.test("fuzz: authentic mutated answers to CREATE_CHILD_SA/INFORMATIONAL: no throw, nothing left waiting", () => {
   fuzzResponses(false, responseSeeds(false), 1000, 7);
   fuzzResponses(true, responseSeeds(true), 1000, 8);
+});
+
+/** A gateway with IPv4 and IPv6 pools and a road warrior asking for both (PSK). */
+const GATEWAY = `
+connections:
+  rw:
+    local_addrs: 192.0.2.1
+    pools: [v4, v6]
+    proposals: aes256gcm16-prfsha384-x25519
+    local: { auth: psk, id: vpn.company.com }
+    remote: { auth: psk, id: "*@company.com" }
+    children:
+      intranet:
+        local_ts: 10.1.0.0/16, 2001:db8:1::/48
+        remote_ts: dynamic
+        esp_proposals: aes256gcm16
+pools:
+  v4: { addrs: 10.3.0.0/24, dns: [10.1.0.53] }
+  v6: { addrs: "2001:db8:ff::/112", dns: ["2001:db8::53"] }
+secrets:
+  users: { secret: "road warrior key 0123456789" }
+`;
+const CLIENT = `
+connections:
+  office:
+    local_addrs: 192.0.2.100
+    remote_addrs: 192.0.2.1
+    vips: [0.0.0.0, "::"]
+    proposals: aes256gcm16-prfsha384-x25519
+    local: { auth: psk, id: alice@company.com }
+    remote: { auth: psk, id: vpn.company.com }
+    children:
+      intranet:
+        local_ts: dynamic
+        remote_ts: 10.1.0.0/16, 2001:db8:1::/48
+        esp_proposals: aes256gcm16
+secrets:
+  users: { secret: "road warrior key 0123456789" }
+`;
+
+/**
+ * Anyone who completes IKE_SA_INIT holds keys that make its IKE_AUTH
+ * "authentic" before it has proven anything: the initiator's genuine
+ * IKE_AUTH request (IDi, AUTH, CERT, CP, SA, TSi, TSr, notifies), mutated,
+ * must never make the responder throw, must get exactly one answer, and
+ * must leave SAs installed only for IKE SAs that came up. Returns how many
+ * came up.
+ */
+function fuzzIkeAuth(
+  cfg: { alice: EngineConfig; bob: EngineConfig },
+  rounds: number,
+  seedValue: number,
+  startMs = 0,
+): number {
+  const mutate = mutator(seedValue);
+  const name = cfg.alice.connections[0].name;
+  const only = (fx: Effect[]) => {
+    const s = fx.filter((e) => e.kind === "send");
+    assert.equal(s.length, 1);
+    return s[0] as Extract<Effect, { kind: "send" }>;
+  };
+  let t = new TwoPeers({ ...cfg, startMs });
+  let up = 0;
+  for (let i = 0; i < rounds; i++) {
+    // A fresh pair now and then: the initiator's half-open SAs pile up otherwise.
+    if (i % 100 === 99) t = new TwoPeers({ ...cfg, startMs, seed: i + 1 });
+    const now = t.clock.now;
+    const initFx = t.alice.engine.initiate(name, now);
+    t.apply(t.alice, initFx);
+    const init = only(initFx);
+    const initAnswerFx = t.bob.engine.handle(init.bytes, init.from, init.to, now);
+    t.apply(t.bob, initAnswerFx);
+    const initAnswer = only(initAnswerFx);
+    const authFx = t.alice.engine.handle(initAnswer.bytes, initAnswer.from, initAnswer.to, now);
+    t.apply(t.alice, authFx);
+    const auth = only(authFx);
+    const d = decodeMessage(auth.bytes);
+    assert.ok(d.encrypted?.type === PayloadType.SK);
+    const alice = t.alice.engine.ikeSa(t.alice.engine.list().at(-1)!.id)!;
+    const bob = [...t.bob.engine.list()].reverse().find((x) => x.spiI === d.header.spiI)!;
+    const bobSa = t.bob.engine.ikeSa(bob.id)!;
+    const inner = mutate(openProtected(d, bobSa.protection!.inbound));
+    const bytes = sealProtected(
+      {
+        spiI: alice.spiI,
+        spiR: alice.spiR,
+        exchangeType: ExchangeType.IKE_AUTH,
+        initiator: true,
+        response: false,
+        messageId: 1,
+      },
+      alice.protection!.outbound,
+      inner,
+      d.encrypted.innerNextPayload,
+    );
+    let fx: Effect[];
+    try {
+      fx = t.bob.engine.handle(bytes, auth.from, auth.to, now);
+    } catch (e) {
+      (e as Error).message = `IKE_AUTH mutation ${i} made handle() throw: ${(e as Error).message}`;
+      throw e;
+    }
+    t.apply(t.bob, fx);
+    const answers = fx.filter((e) => {
+      if (e.kind !== "send") return false;
+      const h = decodeMessage(e.bytes).header;
+      return h.response && h.messageId === 1 && h.exchangeType === ExchangeType.IKE_AUTH;
+    });
+    assert.equal(answers.length, 1, `IKE_AUTH mutation ${i}: ${answers.length} answers`);
+    if (t.bob.engine.ikeSa(bob.id)?.established) up++;
+    // SAs only for child SAs of IKE SAs that are up.
+    const spis = new Set<number>();
+    for (const x of t.bob.engine.list()) {
+      if (x.state !== "established") continue;
+      for (const c of x.children) spis.add(c.spiIn).add(c.spiOut);
+    }
+    for (const sa of t.bob.sad.values()) {
+      assert.ok(spis.has(sa.spi), `IKE_AUTH mutation ${i}: SA ${sa.spi} without an IKE SA up`);
+    }
+  }
+  return up;
+}
+
+Deno.test("fuzz: mutated IKE_AUTH requests (with a configuration payload) against a gateway with pools", () => {
+  const cfg = {
+    alice: toEngineConfig(parseConfig(CLIENT)),
+    bob: toEngineConfig(parseConfig(GATEWAY)),
+  };
+  const up = fuzzIkeAuth(cfg, 600, 77);
+  // Mutations of the CP, SA, TS and notify payloads keep the AUTH valid: some come up.
+  assert.ok(up > 0 && up < 600, `${up} of 600 came up`);
+});
+
+Deno.test("fuzz: mutated IKE_AUTH requests with ECDSA certificates (CERT, CERTREQ, AUTH by signature)", async () => {
+  const issued = new Date("2026-01-01T00:00:00Z");
+  const caKey = await generateKeyPair("ecdsa", 256);
+  const ca = await selfSignCertificate(caKey, {
+    subject: "C=CH, O=Test, CN=Fuzz CA",
+    ca: true,
+    now: issued,
+    lifetimeDays: 3650,
+  });
+  const leaf = async (cn: string, san: string) => {
+    const k = await generateKeyPair("ecdsa", 256);
+    const c = await issueCertificate({
+      subject: `C=CH, O=Test, CN=${cn}`,
+      sans: [san],
+      issuerCert: ca,
+      issuerKey: caKey,
+      subjectSpki: k.spki,
+      now: issued,
+      lifetimeDays: 365,
+    });
+    return { cert: new Uint8Array(c.rawData), key: await exportPrivateKeyDer(k) };
+  };
+  const [a, b] = [await leaf("alice", "alice@example.org"), await leaf("bob", "bob.example.org")];
+  const caDer = new Uint8Array(ca.rawData);
+  const base = pskConfigs();
+  const ac = base.alice.connections[0], bc = base.bob.connections[0];
+  const cfg = {
+    alice: {
+      connections: [{
+        ...ac,
+        local: { auth: "pubkey" as const, id: ac.local.id, certs: [a.cert], privateKey: a.key },
+        remote: { auth: "pubkey" as const, id: ac.remote.id, cacerts: [caDer] },
+      }],
+    },
+    bob: {
+      connections: [{
+        ...bc,
+        local: { auth: "pubkey" as const, id: bc.local.id, certs: [b.cert], privateKey: b.key },
+        remote: { auth: "pubkey" as const, id: bc.remote.id, cacerts: [caDer] },
+      }],
+    },
+  };
+  const up = fuzzIkeAuth(cfg, 300, 99, Date.parse("2026-06-01T00:00:00Z"));
+  assert.ok(up > 0 && up < 300, `${up} of 300 came up`);
+});
+
+/**
+ * IKE_SA_INIT is in clear: anyone can send anything. The initiator's genuine
+ * request (SA, KE, Ni, NAT detection, notifies) with its payloads mutated
+ * (the header's length fixed up) must never make the responder throw, gets
+ * at most one answer, and leaves no SA installed.
+ */
+Deno.test("fuzz: mutated IKE_SA_INIT requests: no throw, at most one answer, nothing installed", () => {
+  const mutate = mutator(5150);
+  const cfg = pskConfigs();
+  let t = new TwoPeers(cfg);
+  for (let i = 0; i < 3000; i++) {
+    if (i % 200 === 199) t = new TwoPeers({ ...cfg, seed: i + 1 });
+    const fx = t.alice.engine.initiate("site", t.clock.now);
+    const send = fx.find((e) => e.kind === "send");
+    assert.ok(send?.kind === "send");
+    const body = mutate(send.bytes.subarray(28));
+    const bytes = new Uint8Array(28 + body.length);
+    bytes.set(send.bytes.subarray(0, 28));
+    bytes.set(body, 28);
+    new DataView(bytes.buffer).setUint32(24, bytes.length);
+    let answer: Effect[];
+    try {
+      answer = t.bob.engine.handle(bytes, send.from, send.to, t.clock.now);
+    } catch (e) {
+      (e as Error).message = `IKE_SA_INIT mutation ${i} made handle() throw: ${
+        (e as Error).message
+      }`;
+      throw e;
+    }
+    t.apply(t.bob, answer);
+    assert.ok(
+      answer.filter((e) => e.kind === "send").length <= 1,
+      `mutation ${i}: several answers`,
+    );
+    assert.equal(t.bob.sad.size, 0, `mutation ${i}: an SA after IKE_SA_INIT`);
+  }
 });

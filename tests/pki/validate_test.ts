@@ -591,3 +591,51 @@ Deno.test("validateChain() keeps parsed certificates by their bytes, never a ver
     assert.equal(validateChain(read(leaf), [], [read(r1)], now).ok, true);
   });
 });
+
+Deno.test("validatePeerCertificate() never throws on certificates a peer mangled (strongSwan-made, mutated)", async () => {
+  await withTempDir(async (t) => {
+    const d = t.dir;
+    const caKey = await swKey(d, "ca", "ecdsa");
+    const ca = await swSelf(d, "ca", caKey, ["--ca", "--dn", "C=CH, CN=CA"]);
+    const eeKey = await swKey(d, "ee", "ecdsa");
+    const leaf = read(
+      await swIssue(d, "leaf", eeKey, { cert: ca, key: caKey }, [
+        "--dn",
+        "C=CH, O=Test, CN=sun.example.com",
+        "--san",
+        "sun.example.com",
+        "--san",
+        "sun@example.com",
+        "--san",
+        "192.0.2.1",
+        "--crl",
+        "http://crl.example.com/ca.crl",
+      ]),
+    );
+    let seed = 4321;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const codes = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const bad = leaf.slice();
+      for (let k = 1 + rnd(3); k > 0; k--) bad[rnd(bad.length)] = rnd(256);
+      let r: ReturnType<typeof validatePeerCertificate>;
+      try {
+        r = validatePeerCertificate({
+          certs: [bad, bad],
+          trustAnchors: [read(ca)],
+          idType: IKE_ID.FQDN,
+          idData: enc("sun.example.com"),
+          now: new Date(),
+        });
+      } catch (e) {
+        throw new Error(`mutation ${i} threw: ${(e as Error).message}`);
+      }
+      if (!r.ok) codes.add(r.error.code);
+    }
+    // Mangled DER or fields, or intact fields under a signature that no longer verifies.
+    assert.ok(codes.has("malformed") && codes.has("bad_signature"), [...codes].join(" "));
+  });
+});
