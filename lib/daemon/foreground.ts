@@ -87,6 +87,21 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
         : formatLogEntry(e),
     );
   };
+  // What ends the process goes to the log too: a detached daemon (ipsec start)
+  // has no stderr, and `ipsec start` shows the log's last lines when it dies.
+  const fatal = (what: string, e: unknown) => {
+    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    sink({ time: Date.now(), level: "error", subsystem: "dmn", message: `${what}: ${text}` });
+    lines.flush();
+  };
+  const onRejection = (ev: PromiseRejectionEvent) => fatal("unhandled rejection", ev.reason);
+  const onError = (ev: ErrorEvent) => fatal("uncaught exception", ev.error ?? ev.message);
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
+  const unhook = () => {
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    globalThis.removeEventListener("error", onError);
+  };
   let daemon: Daemon<P>;
   try {
     daemon = await Daemon.start({
@@ -96,7 +111,8 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
       logSink: sink,
     });
   } catch (e) {
-    lines.flush();
+    fatal("the daemon did not start", e);
+    unhook();
     file?.close();
     throw e;
   }
@@ -105,6 +121,7 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   void daemon.done.finally(() => {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    unhook();
     lines.flush();
     file?.close();
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { LineWriter } from "../../lib/daemon/foreground.ts";
+import { LineWriter, startForeground } from "../../lib/daemon/foreground.ts";
+import { FakeRuntime } from "./_fakes.ts";
 
 const dec = new TextDecoder();
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -49,4 +50,21 @@ Deno.test("LineWriter: after BrokenPipe it stops writing; other errors are retri
   w.flush();
   await tick();
   assert.equal(calls, 2, "no write after the pipe broke");
+});
+
+Deno.test("startForeground: a daemon that cannot start says why in its log file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rt = new FakeRuntime();
+    await assert.rejects(startForeground({
+      runtime: rt,
+      configPath: `${dir}/missing.yaml`,
+      socketPath: `${dir}/ctl.sock`,
+      logFile: `${dir}/ipsec.log`,
+    }));
+    const log = await Deno.readTextFile(`${dir}/ipsec.log`);
+    assert.match(log, /\[dmn\] error the daemon did not start: .*missing\.yaml/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
