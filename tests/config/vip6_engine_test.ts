@@ -13,63 +13,8 @@ import { parseIdentity } from "../../lib/db/identity.ts";
 import { formatTs, type TrafficSelector } from "../../lib/db/narrow.ts";
 import { peerTsAllowed } from "../../lib/db/pad.ts";
 import type { EngineConfig } from "../../lib/ikev2/peer_config.ts";
+import { clientYaml, gatewayYaml } from "../helpers/road_warrior_yaml.ts";
 import { TwoPeers } from "../helpers/two_peers.ts";
-
-function gateway(pools: string): string {
-  return `
-connections:
-  rw:
-    local_addrs: 192.0.2.1
-    pools: ${pools}
-    proposals: aes256gcm16-prfsha384-x25519
-    local:
-      auth: psk
-      id: vpn.company.com
-    remote:
-      auth: psk
-      id: "*@company.com"
-    children:
-      intranet:
-        local_ts: 10.1.0.0/16, 2001:db8:1::/48
-        remote_ts: dynamic
-        esp_proposals: aes256gcm16
-pools:
-  v4:
-    addrs: 10.3.0.0/24
-    dns: [10.1.0.53]
-  v6:
-    addrs: 2001:db8:ff::/112
-    dns: [2001:db8::53]
-secrets:
-  users:
-    secret: "road warrior key 0123456789"
-`;
-}
-
-function client(vips: string): string {
-  return `
-connections:
-  office:
-    local_addrs: 192.0.2.100
-    remote_addrs: 192.0.2.1
-    vips: ${vips}
-    proposals: aes256gcm16-prfsha384-x25519
-    local:
-      auth: psk
-      id: alice@company.com
-    remote:
-      auth: psk
-      id: vpn.company.com
-    children:
-      intranet:
-        local_ts: dynamic
-        remote_ts: 10.1.0.0/16, 2001:db8:1::/48
-        esp_proposals: aes256gcm16
-secrets:
-  users:
-    secret: "road warrior key 0123456789"
-`;
-}
 
 function engineConfig(yaml: string): EngineConfig {
   return toEngineConfig(parseConfig(yaml));
@@ -85,7 +30,7 @@ function connect(alice: EngineConfig, bob: EngineConfig): TwoPeers {
 const texts = (ts: readonly TrafficSelector[]) => ts.map(formatTs).sort();
 
 Deno.test("PAD from config: an IPv6 pool is part of the peer's allowed TS", () => {
-  const gw = engineConfig(gateway("[v4, v6]"));
+  const gw = engineConfig(gatewayYaml("[v4, v6]"));
   const entry = gw.pad!.match(parseIdentity("alice@company.com"));
   assert.deepEqual(texts(entry!.allowedTs), ["10.3.0.0/24", "2001:db8:ff::/112"]);
 });
@@ -98,7 +43,7 @@ Deno.test("PAD from config: an IPv6 pool is part of the peer's allowed TS", () =
  *         TSi=2001:db8:ff::1/128, TSr=2001:db8:1::/48 }
  */
 Deno.test("IPv6 virtual IP: the client gets an address of the IPv6 pool and SAs for it", () => {
-  const p = connect(engineConfig(client("'::'")), engineConfig(gateway("[v4, v6]")));
+  const p = connect(engineConfig(clientYaml("'::'")), engineConfig(gatewayYaml("[v4, v6]")));
   const ev = p.alice.eventsOf("virtual-ip");
   assert.equal(ev.length, 1, p.alice.logs.join("\n"));
   assert.equal(ev[0].address, "2001:db8:ff::1");
@@ -129,7 +74,10 @@ Deno.test("IPv6 virtual IP: the client gets an address of the IPv6 pool and SAs 
  *   INFORMATIONAL { D(IKE) } -->  both leases go back to the pools
  */
 Deno.test("dual-stack virtual IPs: one address per family, both released on delete", () => {
-  const p = connect(engineConfig(client("[0.0.0.0, '::']")), engineConfig(gateway("[v4, v6]")));
+  const p = connect(
+    engineConfig(clientYaml("[0.0.0.0, '::']")),
+    engineConfig(gatewayYaml("[v4, v6]")),
+  );
   const ev = p.alice.eventsOf("virtual-ip");
   assert.equal(ev.length, 1, p.alice.logs.join("\n"));
   assert.equal(ev[0].address, "10.3.0.1");
@@ -167,7 +115,7 @@ Deno.test("dual-stack virtual IPs: one address per family, both released on dele
  *   <-- { IDr, AUTH, N(INTERNAL_ADDRESS_FAILURE) }   (no child SA)
  */
 Deno.test("IPv6 virtual IP from a gateway without an IPv6 pool: INTERNAL_ADDRESS_FAILURE", () => {
-  const p = connect(engineConfig(client("'::'")), engineConfig(gateway("v4")));
+  const p = connect(engineConfig(clientYaml("'::'")), engineConfig(gatewayYaml("v4")));
   assert.equal(p.alice.eventsOf("virtual-ip").length, 0);
   assert.equal(p.bob.sad.size, 0);
   assert.deepEqual(p.bob.engine.leases("v4"), []);
@@ -182,7 +130,7 @@ Deno.test("IPv6 virtual IP from a gateway without an IPv6 pool: INTERNAL_ADDRESS
  * a pool is just not answered) and an SA whose TSi is that address alone.
  */
 Deno.test("dual-stack request, IPv6 pool only: the IPv6 address alone is assigned", () => {
-  const p = connect(engineConfig(client("[0.0.0.0, '::']")), engineConfig(gateway("v6")));
+  const p = connect(engineConfig(clientYaml("[0.0.0.0, '::']")), engineConfig(gatewayYaml("v6")));
   const ev = p.alice.eventsOf("virtual-ip");
   assert.equal(ev.length, 1, p.alice.logs.join("\n"));
   assert.deepEqual(ev[0].addresses, ["2001:db8:ff::1"]);

@@ -1,96 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  issueCertificate,
-  selfSignCertificate,
-  type X509Certificate,
-} from "../../lib/pki/certificate.ts";
-import {
-  exportPrivateKeyDer,
-  generateKeyPair,
-  type KeyPair,
-  type KeyType,
-} from "../../lib/pki/keys.ts";
 import { createCrl, parseCrls } from "../../lib/pki/crl.ts";
 import { parseIdentity } from "../../lib/db/identity.ts";
-import type { EngineConfig, PeerConfig } from "../../lib/ikev2/peer_config.ts";
+import type { EngineConfig } from "../../lib/ikev2/peer_config.ts";
 import { type Peer, pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
-
-const NOW = Date.parse("2026-06-01T00:00:00Z");
-const ISSUED = new Date("2026-01-01T00:00:00Z");
-
-interface Pki {
-  ca: Uint8Array;
-  /** The CA's certificate and key (to sign CRLs). */
-  caCert: X509Certificate;
-  caKey: KeyPair;
-  alice: { cert: Uint8Array; key: Uint8Array; serial: string };
-  bob: { cert: Uint8Array; key: Uint8Array; serial: string };
-}
-
-async function makePki(type: KeyType, bits?: number, opts: { aliceSan?: string } = {}) {
-  const caKey = await generateKeyPair("ecdsa", 256);
-  const ca = await selfSignCertificate(caKey, {
-    subject: "C=CH, O=Test, CN=Test CA",
-    ca: true,
-    now: ISSUED,
-    lifetimeDays: 3650,
-  });
-  const leaf = async (cn: string, san: string) => {
-    const k = await generateKeyPair(type, bits);
-    const c = await issueCertificate({
-      subject: `C=CH, O=Test, CN=${cn}`,
-      sans: [san],
-      issuerCert: ca,
-      issuerKey: caKey,
-      subjectSpki: k.spki,
-      now: ISSUED,
-      lifetimeDays: 365,
-    });
-    return {
-      cert: new Uint8Array(c.rawData),
-      key: await exportPrivateKeyDer(k),
-      serial: c.serialNumber,
-    };
-  };
-  return {
-    ca: new Uint8Array(ca.rawData),
-    caCert: ca,
-    caKey,
-    alice: await leaf("alice", opts.aliceSan ?? "alice@example.org"),
-    bob: await leaf("bob", "bob.example.org"),
-  } satisfies Pki;
-}
-
-function certConfigs(
-  pki: Pki,
-  extra: { alice?: Partial<PeerConfig>; bob?: Partial<PeerConfig> } = {},
-): { alice: EngineConfig; bob: EngineConfig } {
-  const base = pskConfigs();
-  const a = base.alice.connections[0], b = base.bob.connections[0];
-  return {
-    alice: {
-      connections: [{
-        ...a,
-        local: {
-          auth: "pubkey",
-          id: a.local.id,
-          certs: [pki.alice.cert],
-          privateKey: pki.alice.key,
-        },
-        remote: { auth: "pubkey", id: a.remote.id, cacerts: [pki.ca] },
-        ...extra.alice,
-      }],
-    },
-    bob: {
-      connections: [{
-        ...b,
-        local: { auth: "pubkey", id: b.local.id, certs: [pki.bob.cert], privateKey: pki.bob.key },
-        remote: { auth: "pubkey", id: b.remote.id, cacerts: [pki.ca] },
-        ...extra.bob,
-      }],
-    },
-  };
-}
+import { certConfigs, ISSUED, makePki, NOW } from "../helpers/engine_pki.ts";
 
 function generated(p: Peer): string[] {
   return p.logs.filter((l) => l.includes("generating")).map((l) => l.replace(/^.*generating /, ""));

@@ -15,8 +15,8 @@ import { decodeMessage, openProtected, sealProtected } from "../../lib/ikev2/mes
 import { parseConfig } from "../../lib/config/parse.ts";
 import { toEngineConfig } from "../../lib/config/to_peer_config.ts";
 import type { EngineConfig } from "../../lib/ikev2/peer_config.ts";
-import { issueCertificate, selfSignCertificate } from "../../lib/pki/certificate.ts";
-import { exportPrivateKeyDer, generateKeyPair } from "../../lib/pki/keys.ts";
+import { certConfigs, makePki, NOW } from "../helpers/engine_pki.ts";
+import { clientYaml, gatewayYaml } from "../helpers/road_warrior_yaml.ts";
 import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
 
 interface Seed {
@@ -345,44 +345,6 @@ Deno.test("fuzz: authentic mutated answers to CREATE_CHILD_SA/INFORMATIONAL: no 
   fuzzResponses(true, responseSeeds(true), 1000, 8);
 });
 
-/** A gateway with IPv4 and IPv6 pools and a road warrior asking for both (PSK). */
-const GATEWAY = `
-connections:
-  rw:
-    local_addrs: 192.0.2.1
-    pools: [v4, v6]
-    proposals: aes256gcm16-prfsha384-x25519
-    local: { auth: psk, id: vpn.company.com }
-    remote: { auth: psk, id: "*@company.com" }
-    children:
-      intranet:
-        local_ts: 10.1.0.0/16, 2001:db8:1::/48
-        remote_ts: dynamic
-        esp_proposals: aes256gcm16
-pools:
-  v4: { addrs: 10.3.0.0/24, dns: [10.1.0.53] }
-  v6: { addrs: "2001:db8:ff::/112", dns: ["2001:db8::53"] }
-secrets:
-  users: { secret: "road warrior key 0123456789" }
-`;
-const CLIENT = `
-connections:
-  office:
-    local_addrs: 192.0.2.100
-    remote_addrs: 192.0.2.1
-    vips: [0.0.0.0, "::"]
-    proposals: aes256gcm16-prfsha384-x25519
-    local: { auth: psk, id: alice@company.com }
-    remote: { auth: psk, id: vpn.company.com }
-    children:
-      intranet:
-        local_ts: dynamic
-        remote_ts: 10.1.0.0/16, 2001:db8:1::/48
-        esp_proposals: aes256gcm16
-secrets:
-  users: { secret: "road warrior key 0123456789" }
-`;
-
 /**
  * Anyone who completes IKE_SA_INIT holds keys that make its IKE_AUTH
  * "authentic" before it has proven anything: the initiator's genuine
@@ -468,8 +430,8 @@ function fuzzIkeAuth(
 
 Deno.test("fuzz: mutated IKE_AUTH requests (with a configuration payload) against a gateway with pools", () => {
   const cfg = {
-    alice: toEngineConfig(parseConfig(CLIENT)),
-    bob: toEngineConfig(parseConfig(GATEWAY)),
+    alice: toEngineConfig(parseConfig(clientYaml('[0.0.0.0, "::"]'))),
+    bob: toEngineConfig(parseConfig(gatewayYaml("[v4, v6]"))),
   };
   const up = fuzzIkeAuth(cfg, 600, 77);
   // Mutations of the CP, SA, TS and notify payloads keep the AUTH valid: some come up.
@@ -477,48 +439,7 @@ Deno.test("fuzz: mutated IKE_AUTH requests (with a configuration payload) agains
 });
 
 Deno.test("fuzz: mutated IKE_AUTH requests with ECDSA certificates (CERT, CERTREQ, AUTH by signature)", async () => {
-  const issued = new Date("2026-01-01T00:00:00Z");
-  const caKey = await generateKeyPair("ecdsa", 256);
-  const ca = await selfSignCertificate(caKey, {
-    subject: "C=CH, O=Test, CN=Fuzz CA",
-    ca: true,
-    now: issued,
-    lifetimeDays: 3650,
-  });
-  const leaf = async (cn: string, san: string) => {
-    const k = await generateKeyPair("ecdsa", 256);
-    const c = await issueCertificate({
-      subject: `C=CH, O=Test, CN=${cn}`,
-      sans: [san],
-      issuerCert: ca,
-      issuerKey: caKey,
-      subjectSpki: k.spki,
-      now: issued,
-      lifetimeDays: 365,
-    });
-    return { cert: new Uint8Array(c.rawData), key: await exportPrivateKeyDer(k) };
-  };
-  const [a, b] = [await leaf("alice", "alice@example.org"), await leaf("bob", "bob.example.org")];
-  const caDer = new Uint8Array(ca.rawData);
-  const base = pskConfigs();
-  const ac = base.alice.connections[0], bc = base.bob.connections[0];
-  const cfg = {
-    alice: {
-      connections: [{
-        ...ac,
-        local: { auth: "pubkey" as const, id: ac.local.id, certs: [a.cert], privateKey: a.key },
-        remote: { auth: "pubkey" as const, id: ac.remote.id, cacerts: [caDer] },
-      }],
-    },
-    bob: {
-      connections: [{
-        ...bc,
-        local: { auth: "pubkey" as const, id: bc.local.id, certs: [b.cert], privateKey: b.key },
-        remote: { auth: "pubkey" as const, id: bc.remote.id, cacerts: [caDer] },
-      }],
-    },
-  };
-  const up = fuzzIkeAuth(cfg, 300, 99, Date.parse("2026-06-01T00:00:00Z"));
+  const up = fuzzIkeAuth(certConfigs(await makePki("ecdsa", 256)), 300, 99, NOW);
   assert.ok(up > 0 && up < 300, `${up} of 300 came up`);
 });
 
