@@ -89,8 +89,8 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
   };
   // What ends the process goes to the log too: a detached daemon (ipsec start)
   // has no stderr, and `ipsec start` shows the log's last lines when it dies.
-  const fatal = (what: string, e: unknown) => {
-    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  const fatal = (what: string, e: unknown, stack = true) => {
+    const text = e instanceof Error ? (stack && e.stack ? e.stack : e.message) : String(e);
     sink({ time: Date.now(), level: "error", subsystem: "dmn", message: `${what}: ${text}` });
     lines.flush();
   };
@@ -111,7 +111,8 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
       logSink: sink,
     });
   } catch (e) {
-    fatal("the daemon did not start", e);
+    // On stderr the CLI reports it already (e.g. a configuration error).
+    if (file) fatal("the daemon did not start", e, false);
     unhook();
     file?.close();
     throw e;
