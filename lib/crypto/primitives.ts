@@ -188,8 +188,15 @@ export function createBlockCipher(
 }
 
 /**
- * Throws unless `counterBlock` is 16 bytes and `length` bytes of keystream
- * fit under its 32-bit block counter without wrapping (RFC 3686 section 4).
+ * Throws {@link CryptoError} unless `counterBlock[offset..offset+16)` exists
+ * and `length` bytes of keystream fit under its 32-bit block counter without
+ * wrapping (RFC 3686 section 4). Backends with their own AES-CTR (the
+ * libcrypto FFI one) call it before each operation.
+ *
+ * @example
+ * ```ts
+ * checkCtrRange(counterBlock16, 0, packet.length); // fine from counter 1 up to 64 GiB
+ * ```
  */
 export function checkCtrRange(counterBlock: Uint8Array, offset: number, length: number): void {
   if (offset < 0 || offset + 16 > counterBlock.length) {
