@@ -43,7 +43,7 @@ function libcryptoBackend(lc: Libcrypto): CryptoBackend {
   return {
     name: "libcrypto",
     createAead: (alg, key, tagLength) => lc.createAead(alg, key, tagLength),
-    createBlockCipher: (_alg, key) => lc.createBlockCipher("aes-cbc", key),
+    createBlockCipher: (alg, key) => lc.createBlockCipher(alg, key),
     createMac: (alg, key) => {
       if (alg === "aes-xcbc") return createAesXcbcMac(key, cbc);
       if (alg === "aes-cmac") return createAesCmac(key, cbc);

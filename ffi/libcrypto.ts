@@ -1,6 +1,6 @@
 /**
  * The system OpenSSL 3 `libcrypto.so.3` through `Deno.dlopen`: AES-GCM,
- * ChaCha20-Poly1305, AES-CBC and HMAC implementing the contracts of
+ * ChaCha20-Poly1305, AES-CBC, AES-CTR and HMAC implementing the contracts of
  * `lib/crypto/types.ts`.
  *
  * Every symbol is synchronous (no `nonblocking`), so one ESP packet costs a
@@ -26,7 +26,13 @@
  * @module
  */
 
-import type { AeadInPlace, BlockCipherRange, MacRange } from "../lib/crypto/types.ts";
+import type {
+  AeadInPlace,
+  BlockCipherInPlace,
+  BlockCipherRange,
+  MacRange,
+} from "../lib/crypto/types.ts";
+import { checkCtrRange } from "../lib/crypto/primitives.ts";
 import { CryptoError } from "../lib/crypto/types.ts";
 
 const SYMBOLS = {
@@ -118,6 +124,9 @@ const SYMBOLS = {
   EVP_aes_128_cbc: { parameters: [], result: "pointer" },
   EVP_aes_192_cbc: { parameters: [], result: "pointer" },
   EVP_aes_256_cbc: { parameters: [], result: "pointer" },
+  EVP_aes_128_ctr: { parameters: [], result: "pointer" },
+  EVP_aes_192_ctr: { parameters: [], result: "pointer" },
+  EVP_aes_256_ctr: { parameters: [], result: "pointer" },
   EVP_chacha20_poly1305: { parameters: [], result: "pointer" },
   EVP_sha1: { parameters: [], result: "pointer" },
   EVP_sha256: { parameters: [], result: "pointer" },
@@ -187,8 +196,14 @@ export interface Libcrypto {
     tagLength: number,
     sequence?: LibcryptoAeadSequence,
   ): LibcryptoAeadInPlace;
-  /** AES-CBC without padding (16/24/32-byte key). */
-  createBlockCipher(alg: "aes-cbc", key: Uint8Array): BlockCipherRange & LibcryptoHandle;
+  /**
+   * AES-CBC without padding, or AES-CTR (RFC 3686: the 16-byte "IV" is the
+   * initial counter block, block size 1), with a 16/24/32-byte key.
+   */
+  createBlockCipher(
+    alg: "aes-cbc" | "aes-ctr",
+    key: Uint8Array,
+  ): BlockCipherRange & BlockCipherInPlace & LibcryptoHandle;
   /** HMAC with the given hash; output untruncated. */
   createMac(alg: `hmac-${LibcryptoHash}`, key: Uint8Array): MacRange & LibcryptoHandle;
 }
@@ -234,6 +249,7 @@ function makeLibcrypto(lib: Lib, version: bigint, path: string): Libcrypto {
       return new LibcryptoAead(lib, alg, key, tagLength, sequence !== "init" && params);
     },
     createBlockCipher: (alg, key) => {
+      if (alg === "aes-ctr") return new LibcryptoCtr(lib, key);
       if (alg !== "aes-cbc") throw new CryptoError(`libcrypto: unsupported cipher ${alg}`);
       return new LibcryptoCbc(lib, key);
     },
@@ -969,6 +985,110 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
     this.#handle.ctxs = [];
     this.#encBuf = null;
     this.#decBuf = null;
+  }
+}
+
+/**
+ * AES-CTR (RFC 3686) on one encrypting EVP context (CTR decryption is the
+ * same keystream XOR). Per call: EVP_CipherInit_ex with only the counter
+ * block (which also drops any keystream left from the previous call), then
+ * one EVP_EncryptUpdate in place. The counter block goes by address from a
+ * native copy; the range calls reuse one view per (buffer, offset).
+ */
+class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHandle {
+  readonly backend = "libcrypto" as const;
+  readonly blockSize = 1;
+  readonly ivLength = 16;
+  readonly #lib: Lib;
+  readonly #ctx: Deno.PointerObject;
+  readonly #outl = new Int32Array(1);
+  readonly #iv = new Uint8Array(16);
+  readonly #ivPtr: Deno.PointerObject;
+  readonly #outlPtr: Deno.PointerObject;
+  #buf: Uint8Array | null = null;
+  #start = -1;
+  #view: Uint8Array = EMPTY;
+  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
+  #freed = false;
+
+  constructor(lib: Lib, key: Uint8Array) {
+    let cipher: Deno.PointerValue;
+    if (key.length === 16) cipher = lib.EVP_aes_128_ctr();
+    else if (key.length === 24) cipher = lib.EVP_aes_192_ctr();
+    else if (key.length === 32) cipher = lib.EVP_aes_256_ctr();
+    else throw new CryptoError(`AES-CTR key must be 16/24/32 bytes, got ${key.length}`);
+    this.#lib = lib;
+    const ivPtr = Deno.UnsafePointer.of(this.#iv);
+    const outlPtr = Deno.UnsafePointer.of(this.#outl);
+    if (ivPtr === null || outlPtr === null) throw new CryptoError("libcrypto: no scratch address");
+    this.#ivPtr = ivPtr;
+    this.#outlPtr = outlPtr;
+    this.#ctx = newCipherCtx(lib);
+    this.#handle = { lib, ctxs: [this.#ctx] };
+    cipherRegistry.register(this, this.#handle, this);
+    if (lib.EVP_CipherInit_ex(this.#ctx, cipher, null, key, null, 1) !== 1) {
+      this.free();
+      throw new CryptoError("libcrypto: AES-CTR init failed");
+    }
+  }
+
+  encrypt(iv: Uint8Array, data: Uint8Array): Uint8Array {
+    if (iv.length !== 16) throw new CryptoError(`AES-CTR counter block must be 16 bytes`);
+    const out = data.slice();
+    this.#xorRange(iv, 0, out, 0, out.length);
+    return out;
+  }
+  decrypt(iv: Uint8Array, data: Uint8Array): Uint8Array {
+    return this.encrypt(iv, data);
+  }
+  /** Encrypts into `out` (may alias `data` exactly). */
+  encryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void {
+    if (iv.length !== 16) throw new CryptoError(`AES-CTR counter block must be 16 bytes`);
+    if (out.length < data.length) throw new CryptoError("AES-CTR output buffer too small");
+    if (out !== data) out.set(data);
+    this.#xorRange(iv, 0, out, 0, data.length);
+  }
+  /** Decrypts into `out` (may alias `data` exactly). */
+  decryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void {
+    this.encryptTo(iv, data, out);
+  }
+  encryptRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number) {
+    this.#xorRange(iv, ivOffset, buf, start, end);
+  }
+  decryptRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number) {
+    this.#xorRange(iv, ivOffset, buf, start, end);
+  }
+
+  /** XORs `buf[start..end)` in place with the keystream of the counter block at `iv[ivOffset..)`. */
+  #xorRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number): void {
+    if (this.#freed) throw new CryptoError("libcrypto: AES-CTR used after free()");
+    const len = end - start;
+    if (start < 0 || len < 0 || end > buf.length) {
+      throw new CryptoError("AES-CTR range outside the buffer");
+    }
+    checkCtrRange(iv, ivOffset, len);
+    if (len === 0) return;
+    if (buf !== this.#buf || start !== this.#start) {
+      this.#buf = buf;
+      this.#start = start;
+      this.#view = start === 0 ? buf : buf.subarray(start);
+    }
+    const n = this.#iv;
+    for (let i = 0; i < 16; i++) n[i] = iv[ivOffset + i];
+    const lib = this.#lib;
+    const ctx = this.#ctx;
+    let ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#ivPtr, 1);
+    ok &= lib.EVP_EncryptUpdate_p(ctx, this.#view, this.#outlPtr, this.#view, len);
+    if (ok !== 1) throw new CryptoError("libcrypto: AES-CTR failed");
+  }
+
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    cipherRegistry.unregister(this);
+    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
+    this.#handle.ctxs = [];
+    this.#buf = null;
   }
 }
 

@@ -96,6 +96,12 @@ function cbcCipher(key: Uint8Array): BlockCipher {
   };
 }
 
+function ctrCipher(key: Uint8Array): BlockCipher {
+  const k = key.slice();
+  const run = (iv: Uint8Array, data: Uint8Array) => ctr(k, iv).encrypt(data);
+  return { backend: "noble", blockSize: 1, ivLength: 16, encrypt: run, decrypt: run };
+}
+
 function hmacMac(hash: HashName, key: Uint8Array): Mac {
   const base = hmac.create(HASHES[hash], key);
   return {
@@ -116,6 +122,7 @@ export const nobleProvider: Provider = {
   aesGcm: gcmAead,
   chacha20Poly1305: chachaAead,
   aesCbc: cbcCipher,
+  aesCtr: ctrCipher,
   hmac: hmacMac,
 };
 

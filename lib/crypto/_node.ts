@@ -1,7 +1,8 @@
 /**
  * Private: the node:crypto backend (OpenSSL/BoringSSL inside Deno). Deno's
- * node:crypto lacks AES-192-GCM/CBC, so {@link nodeProvider.supportsAesKey}
- * says no for 24-byte keys and the factories fall back to noble.
+ * node:crypto lacks AES-192-GCM/CBC (it has AES-192-CTR), so
+ * {@link nodeProvider.supportsAesKey} says no for 24-byte keys in those modes
+ * and the factories fall back to noble.
  *
  * Also the ECDH half of key_exchange.ts ({@link nodeEcdh}): raw keys are wrapped in PKCS#8 / SubjectPublicKeyInfo
  * DER (RFC 5915, RFC 5480, RFC 8410) to become KeyObjects, and
@@ -87,6 +88,16 @@ function cbcCipher(key: Uint8Array): BlockCipher {
   };
 }
 
+function ctrCipher(key: Uint8Array): BlockCipher {
+  const k = key.slice();
+  const alg = `aes-${k.length * 8}-ctr`;
+  const run = (iv: Uint8Array, data: Uint8Array): Uint8Array => {
+    const out = createCipheriv(alg, k, iv).update(data);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  };
+  return { backend: "node", blockSize: 1, ivLength: 16, encrypt: run, decrypt: run };
+}
+
 /** Input block sizes of the hashes (RFC 2104 "B"). */
 const HASH_BLOCK: Readonly<Record<HashName, number>> = {
   sha1: 64,
@@ -125,10 +136,12 @@ function hmacMac(hash: HashName, key: Uint8Array): Mac {
 /** The node:crypto backend. */
 export const nodeProvider: Provider = {
   backend: "node",
-  supportsAesKey: (n) => n === 16 || n === 32,
+  // Deno's node:crypto has aes-192-ctr but no aes-192-gcm/cbc.
+  supportsAesKey: (n, mode) => n === 16 || n === 32 || (n === 24 && mode === "ctr"),
   aesGcm: (key, tagLength) => nodeAead(`aes-${key.length * 8}-gcm`, key, tagLength),
   chacha20Poly1305: (key) => nodeAead("chacha20-poly1305", key, 16),
   aesCbc: cbcCipher,
+  aesCtr: ctrCipher,
   hmac: hmacMac,
 };
 

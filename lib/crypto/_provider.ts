@@ -6,6 +6,9 @@
  */
 import type { Aead, Backend, BlockCipher, Mac } from "./types.ts";
 
+/** The AES modes a provider offers. */
+export type AesMode = "gcm" | "cbc" | "ctr";
+
 /** Hash functions the HMACs are built on. */
 export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
 
@@ -13,14 +16,16 @@ export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
 export interface Provider {
   /** Which implementation this is. */
   readonly backend: Backend;
-  /** Whether this backend implements AES with a key of `keyBytes` here. */
-  supportsAesKey(keyBytes: number): boolean;
+  /** Whether this backend implements AES (in `mode`, default any) with a key of `keyBytes` here. */
+  supportsAesKey(keyBytes: number, mode?: AesMode): boolean;
   /** AES-GCM keyed once. */
   aesGcm(key: Uint8Array, tagLength: number): Aead;
   /** ChaCha20-Poly1305 keyed once. */
   chacha20Poly1305(key: Uint8Array): Aead;
   /** Raw AES-CBC keyed once. */
   aesCbc(key: Uint8Array): BlockCipher;
+  /** AES-CTR keyed once: the "IV" is the 16-byte initial counter block, block size 1. */
+  aesCtr(key: Uint8Array): BlockCipher;
   /** HMAC keyed once. */
   hmac(hash: HashName, key: Uint8Array): Mac;
 }

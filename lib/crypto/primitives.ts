@@ -3,8 +3,9 @@
  * software backends: "node" (node:crypto, native OpenSSL inside Deno) and
  * "noble" (pure JavaScript). When no backend is given the faster one that
  * supports the algorithm is used: node (measured ~3-10x faster than noble for
- * 1400-byte packets, see tests/bench/crypto_bench.ts), except AES-192 where
- * Deno's node:crypto has no aes-192-gcm/cbc and noble is the only choice.
+ * 1400-byte packets, see tests/bench/crypto_bench.ts), except AES-192-GCM/CBC
+ * where Deno's node:crypto has no aes-192-gcm/cbc and noble is the only choice
+ * (it does have aes-192-ctr).
  * The system-libcrypto FFI backend lives in ffi/libcrypto.ts and implements
  * the same interfaces.
  *
@@ -16,7 +17,7 @@
  */
 import { CryptoError } from "./types.ts";
 import type { Aead, BlockCipher, Mac, Prf } from "./types.ts";
-import type { Provider } from "./_provider.ts";
+import type { AesMode, Provider } from "./_provider.ts";
 import { nobleProvider } from "./_noble.ts";
 import { nodeProvider } from "./_node.ts";
 import { aesXcbcPrfKey, createAesXcbcMac } from "./aes_xcbc.ts";
@@ -29,8 +30,12 @@ export type { MacAlgorithm } from "./transforms.ts";
 export type SoftwareBackend = "noble" | "node";
 /** AEAD algorithms of {@link createAead}. */
 export type AeadAlgorithm = "aes-gcm" | "chacha20-poly1305";
-/** Block cipher modes of {@link createBlockCipher}. */
-export type BlockCipherAlgorithm = "aes-cbc";
+/**
+ * Block cipher modes of {@link createBlockCipher}: AES-CBC (RFC 3602) and
+ * AES-CTR (RFC 3686), the latter as a stream (block size 1) whose 16-byte
+ * "IV" is the initial counter block.
+ */
+export type BlockCipherAlgorithm = "aes-cbc" | "aes-ctr";
 
 const PROVIDERS: Readonly<Record<SoftwareBackend, Provider>> = {
   noble: nobleProvider,
@@ -43,18 +48,23 @@ function aesKeyCheck(what: string, key: Uint8Array): void {
   }
 }
 
-function pickAes(what: string, key: Uint8Array, backend?: SoftwareBackend): Provider {
+function pickAes(
+  what: string,
+  key: Uint8Array,
+  backend?: SoftwareBackend,
+  mode?: AesMode,
+): Provider {
   aesKeyCheck(what, key);
   if (backend) {
     const p = PROVIDERS[backend];
-    if (!p.supportsAesKey(key.length)) {
+    if (!p.supportsAesKey(key.length, mode)) {
       throw new CryptoError(
         `${what}: backend '${backend}' has no AES-${key.length * 8} here; use 'noble'`,
       );
     }
     return p;
   }
-  return nodeProvider.supportsAesKey(key.length) ? nodeProvider : nobleProvider;
+  return nodeProvider.supportsAesKey(key.length, mode) ? nodeProvider : nobleProvider;
 }
 
 /**
@@ -67,7 +77,7 @@ export function backendSupports(
   keyBytes: number,
 ): boolean {
   if (alg.startsWith("hmac-") || alg === "chacha20-poly1305") return true;
-  return PROVIDERS[backend].supportsAesKey(keyBytes);
+  return PROVIDERS[backend].supportsAesKey(keyBytes, alg === "aes-ctr" ? "ctr" : undefined);
 }
 
 function guardAead(a: Aead): Aead {
@@ -129,12 +139,23 @@ export function createAead(
 }
 
 /**
- * A raw AES-CBC cipher (no padding) keyed once with a 16/24/32-byte key.
+ * A raw AES-CBC cipher (no padding) or AES-CTR keystream, keyed once with a
+ * 16/24/32-byte key.
+ *
+ * AES-CBC takes a 16-byte IV and whole 16-byte blocks. AES-CTR takes the
+ * 16-byte initial counter block as `iv` and any data length; encrypt and
+ * decrypt are the same operation. The counter block is incremented as a
+ * 32-bit big-endian counter in its last four bytes (RFC 3686 section 4:
+ * nonce(4) || IV(8) || 00000001); a call that would wrap that counter is
+ * refused, so callers that start at 1 never notice the difference from a
+ * 128-bit increment.
  *
  * @example
  * ```ts
  * const c = createBlockCipher("aes-cbc", key);
  * const ct = c.encrypt(iv16, paddedPlaintext);
+ * const ctr = createBlockCipher("aes-ctr", key);
+ * const ct2 = ctr.encrypt(counterBlock16, anyLengthPlaintext);
  * ```
  */
 export function createBlockCipher(
@@ -142,6 +163,7 @@ export function createBlockCipher(
   key: Uint8Array,
   backend?: SoftwareBackend,
 ): BlockCipher {
+  if (alg === "aes-ctr") return guardCtr(pickAes("AES-CTR", key, backend, "ctr").aesCtr(key));
   if (alg !== "aes-cbc") throw new CryptoError(`unknown block cipher '${alg as string}'`);
   const c = pickAes("AES-CBC", key, backend).aesCbc(key);
   const check = (iv: Uint8Array, data: Uint8Array) => {
@@ -153,6 +175,50 @@ export function createBlockCipher(
   return {
     backend: c.backend,
     blockSize: 16,
+    ivLength: 16,
+    encrypt(iv, data) {
+      check(iv, data);
+      return c.encrypt(iv, data);
+    },
+    decrypt(iv, data) {
+      check(iv, data);
+      return c.decrypt(iv, data);
+    },
+  };
+}
+
+/**
+ * Throws {@link CryptoError} unless `counterBlock[offset..offset+16)` exists
+ * and `length` bytes of keystream fit under its 32-bit block counter without
+ * wrapping (RFC 3686 section 4). Backends with their own AES-CTR (the
+ * libcrypto FFI one) call it before each operation.
+ *
+ * @example
+ * ```ts
+ * checkCtrRange(counterBlock16, 0, packet.length); // fine from counter 1 up to 64 GiB
+ * ```
+ */
+export function checkCtrRange(counterBlock: Uint8Array, offset: number, length: number): void {
+  if (offset < 0 || offset + 16 > counterBlock.length) {
+    throw new CryptoError("AES-CTR counter block must be 16 bytes");
+  }
+  const c = ((counterBlock[offset + 12] << 24) | (counterBlock[offset + 13] << 16) |
+    (counterBlock[offset + 14] << 8) | counterBlock[offset + 15]) >>> 0;
+  if (c + Math.ceil(length / 16) - 1 > 0xffffffff) {
+    throw new CryptoError(`AES-CTR: ${length} bytes would wrap the 32-bit block counter`);
+  }
+}
+
+function guardCtr(c: BlockCipher): BlockCipher {
+  const check = (iv: Uint8Array, data: Uint8Array) => {
+    if (iv.length !== 16) {
+      throw new CryptoError(`AES-CTR counter block must be 16 bytes, got ${iv.length}`);
+    }
+    checkCtrRange(iv, 0, data.length);
+  };
+  return {
+    backend: c.backend,
+    blockSize: 1,
     ivLength: 16,
     encrypt(iv, data) {
       check(iv, data);

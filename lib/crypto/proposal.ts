@@ -5,9 +5,8 @@
  * printed back in canonical form.
  *
  * The keyword table follows strongSwan's `proposal_keywords_static.txt`
- * (restricted to the transforms deno-ipsec implements, so AES-CTR is not
- * accepted, plus the weak MODP groups so they can be rejected with a clear
- * message).
+ * (restricted to the transforms deno-ipsec implements, plus the weak MODP
+ * groups so they can be rejected with a clear message).
  *
  * @module
  */
@@ -100,6 +99,7 @@ function buildKeywords(): Map<string, ProposalKeyword> {
   add(["aes"], { type: T.ENCR, id: EncrId.AES_CBC, keyLength: 128 });
   for (const bits of [128, 192, 256]) {
     add([`aes${bits}`], { type: T.ENCR, id: EncrId.AES_CBC, keyLength: bits });
+    add([`aes${bits}ctr`], { type: T.ENCR, id: EncrId.AES_CTR, keyLength: bits });
     add([`aes${bits}gcm8`, `aes${bits}gcm64`], {
       type: T.ENCR,
       id: EncrId.AES_GCM_8,

@@ -33,7 +33,11 @@ export interface Aead {
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
 }
 
-/** A raw block cipher mode without padding (AES-CBC), keyed once. */
+/**
+ * A raw block cipher mode without padding, keyed once: AES-CBC (block size
+ * 16, 16-byte IV) or AES-CTR (block size 1; the "IV" is the 16-byte initial
+ * counter block, and encrypt and decrypt are the same keystream XOR).
+ */
 export interface BlockCipher {
   /** Which implementation backs it. */
   readonly backend: Backend;

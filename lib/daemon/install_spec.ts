@@ -37,6 +37,10 @@ function encryption(sa: SaInstall): EncryptionSpec | undefined {
     case "cbc":
       if (info.name !== "ENCR_AES_CBC") break;
       return { alg: "aes-cbc", key };
+    case "ctr":
+      if (info.name !== "ENCR_AES_CTR") break;
+      // RFC 3686 section 5.1: the last 4 bytes of the KEYMAT are the nonce.
+      return { alg: "aes-ctr", key: key.subarray(0, keyLen), nonce: key.subarray(keyLen) };
     case "aead":
       return {
         alg: info.name === "ENCR_CHACHA20_POLY1305" ? "chacha20-poly1305" : "aes-gcm",

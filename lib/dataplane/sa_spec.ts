@@ -45,10 +45,14 @@ export interface PacketProcessor {
   ): void;
 }
 
-/** Encryption of an ESP SA. `salt` (4 bytes) is for AEADs (RFC 4106/7634 KEYMAT). */
+/**
+ * Encryption of an ESP SA. `salt` (4 bytes) is for AEADs (RFC 4106/7634
+ * KEYMAT), `nonce` (4 bytes) for AES-CTR (RFC 3686 section 5.1).
+ */
 export type EncryptionSpec =
   | { alg: "aes-gcm" | "chacha20-poly1305"; key: Uint8Array; salt: Uint8Array; icvLength: number }
   | { alg: "aes-cbc"; key: Uint8Array }
+  | { alg: "aes-ctr"; key: Uint8Array; nonce: Uint8Array }
   | { alg: "null" };
 
 /** Integrity of an SA (required for AH and for non-AEAD ESP). */
@@ -208,14 +212,27 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
     } else {
       const i = s.integrity!;
       const integ = backend.createMac(i.alg, i.key);
-      transform = e.alg === "aes-cbc"
-        ? {
+      if (e.alg === "aes-cbc") {
+        transform = {
           kind: "cbc",
           cipher: backend.createBlockCipher("aes-cbc", e.key),
           integ,
           icvLength: i.icvLength,
+        };
+      } else if (e.alg === "aes-ctr") {
+        if (e.nonce.length !== 4) {
+          throw new SaSpecError(`${describe(s)}: AES-CTR nonce must be 4 bytes`);
         }
-        : { kind: "null", integ, icvLength: i.icvLength };
+        transform = {
+          kind: "ctr",
+          cipher: backend.createBlockCipher("aes-ctr", e.key),
+          nonce: e.nonce,
+          integ,
+          icvLength: i.icvLength,
+        };
+      } else {
+        transform = { kind: "null", integ, icvLength: i.icvLength };
+      }
     }
     return new EspSa({
       ...common,

@@ -2,8 +2,9 @@
  * ESP (RFC 4303) packet processing for one Security Association: tunnel and
  * transport mode over IPv4 and IPv6, optional UDP encapsulation (RFC 3948),
  * AEAD transforms (AES-GCM per RFC 4106, ChaCha20-Poly1305 per RFC 7634),
- * AES-CBC with HMAC (RFC 3602, 2404, 4868) and NULL encryption with
- * integrity (RFC 4303 section 3.2.1, only when explicitly allowed).
+ * AES-CBC and AES-CTR with HMAC (RFC 3602, 3686, 2404, 4868) and NULL
+ * encryption with integrity (RFC 4303 section 3.2.1, only when explicitly
+ * allowed).
  *
  * ```
  *  0                   1                   2                   3
@@ -11,7 +12,7 @@
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |               Security Parameters Index (SPI)                 |
  * |                      Sequence Number                          |
- * |                    IV (8 for AEAD, 16 for CBC)                |
+ * |              IV (8 for AEAD and CTR, 16 for CBC)              |
  * ~                    Payload Data (+ TFC padding)               ~
  * |               |     Padding (0-255 bytes)                     |
  * |                               |  Pad Length   | Next Header   |
@@ -172,11 +173,16 @@ export type EspCoreResult =
 /**
  * The keyed transform of an SA. For AEAD, `salt` is the 4-byte salt from
  * KEYMAT (RFC 4106 section 8.1, RFC 7634 section 2); the IV on the wire is
- * the 64-bit sequence number, so it never repeats under one key.
+ * the 64-bit sequence number, so it never repeats under one key. AES-CTR
+ * (RFC 3686) likewise: `cipher` is an "aes-ctr" {@link BlockCipher}, `nonce`
+ * the 4-byte nonce from the end of its KEYMAT (section 5.1), the 8-byte IV
+ * the sequence number, and the counter block nonce || IV || 00000001
+ * (section 4); integrity is a separate MAC over the encrypted packet.
  */
 export type EspTransform =
   | { kind: "aead"; aead: Aead; salt: Uint8Array }
   | { kind: "cbc"; cipher: BlockCipher; integ: Mac; icvLength: number }
+  | { kind: "ctr"; cipher: BlockCipher; nonce: Uint8Array; integ: Mac; icvLength: number }
   | { kind: "null"; integ: Mac; icvLength: number };
 
 /** What an {@linkcode EspSa} is configured with (plus the common SA settings). */
@@ -234,6 +240,8 @@ export class EspSa extends IpsecSa {
   readonly #rng: (out: Uint8Array) => void;
   // Preallocated scratch.
   readonly #nonce = new Uint8Array(12);
+  /** AES-CTR counter block: nonce(4) || IV(8) || 00000001 (RFC 3686 section 4). */
+  readonly #counter = new Uint8Array(16);
   readonly #aad: Uint8Array;
   readonly #seqHi = new Uint8Array(4);
   readonly #mac: Uint8Array;
@@ -278,6 +286,18 @@ export class EspSa extends IpsecSa {
       if (t.kind === "cbc") {
         this.#ivLength = t.cipher.ivLength;
         this.#align = Math.max(4, t.cipher.blockSize);
+        const ops = cipherRangeOps(t.cipher);
+        this.#enc = ops.encrypt;
+        this.#dec = ops.decrypt;
+      } else if (t.kind === "ctr") {
+        if (t.nonce.length !== 4) throw new RangeError("AES-CTR nonce must be 4 bytes");
+        if (t.cipher.blockSize !== 1 || t.cipher.ivLength !== 16) {
+          throw new RangeError("ESP AES-CTR needs an aes-ctr cipher (16-byte counter block)");
+        }
+        this.#counter.set(t.nonce, 0);
+        this.#counter[15] = 1;
+        this.#ivLength = 8;
+        this.#align = 4;
         const ops = cipherRangeOps(t.cipher);
         this.#enc = ops.encrypt;
         this.#dec = ops.decrypt;
@@ -426,6 +446,14 @@ export class EspSa extends IpsecSa {
       if (t.kind === "cbc") {
         this.#randomInto(out, o + 8, ivLen);
         this.#enc!(out, o + 8, out, ptStart, ptEnd);
+      } else if (t.kind === "ctr") {
+        // RFC 3686 section 3.1: the IV must never repeat under a key: the 64-bit sequence number.
+        writeU32(out, o + 8, hi);
+        writeU32(out, o + 12, lo);
+        const cb = this.#counter;
+        writeU32(cb, 4, hi);
+        writeU32(cb, 8, lo);
+        this.#enc!(cb, 0, out, ptStart, ptEnd);
       }
       this.#computeIcv(out, o, ptEnd, hi);
       const mac = this.#mac;
@@ -635,6 +663,10 @@ export class EspSa extends IpsecSa {
     if (!this.acceptSequence(hi, seqLow)) return dropCode("replay-duplicate");
     if (t.kind === "cbc") {
       this.#dec!(buf, start + 8, buf, ptStart, ctEnd);
+    } else if (t.kind === "ctr") {
+      const cb = this.#counter;
+      for (let i = 0; i < 8; i++) cb[4 + i] = buf[start + 8 + i];
+      this.#dec!(cb, 0, buf, ptStart, ctEnd);
     }
     const padLen = buf[ctEnd - 2];
     const nh = buf[ctEnd - 1];

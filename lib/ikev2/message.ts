@@ -354,15 +354,18 @@ export function encodeInnerPayloads(payloads: readonly Payload[]): Uint8Array {
  * padded plaintext; message.ts and fragment.ts frame it.
  */
 export interface SkProtection {
-  /** "aead" (GCM, ChaCha20-Poly1305) or "cbc" (AES-CBC + separate integrity). */
-  readonly kind: "aead" | "cbc";
-  /** Explicit IV bytes in each SK payload (8 AEAD, 16 AES-CBC). */
+  /**
+   * "aead" (GCM, ChaCha20-Poly1305), "cbc" (AES-CBC + separate integrity) or
+   * "ctr" (AES-CTR + separate integrity, RFC 5930).
+   */
+  readonly kind: "aead" | "cbc" | "ctr";
+  /** Explicit IV bytes in each SK payload (8 AEAD and AES-CTR, 16 AES-CBC). */
   readonly ivLength: number;
-  /** Alignment of (payloads + padding + Pad Length): 16 for CBC, 1 for AEAD. */
+  /** Alignment of (payloads + padding + Pad Length): 16 for CBC, 1 for AEAD and CTR. */
   readonly blockSize: number;
   /** ICV bytes after the ciphertext. */
   readonly icvLength: number;
-  /** A fresh IV: random for CBC, a counter for AEAD (never repeats under this key). */
+  /** A fresh IV: random for CBC, a counter for AEAD and CTR (never repeats under this key). */
   nextIv(): Uint8Array;
   /**
    * Seals `padded`; `authPrefix` is the message from the IKE header to the
@@ -378,11 +381,11 @@ export interface SkProtection {
 
 /** What {@linkcode createSkProtection} needs for one direction. */
 export interface SkProtectionParams {
-  /** Encryption transform id (12 AES-CBC, 18/19/20 AES-GCM, 28 ChaCha20-Poly1305). */
+  /** Encryption transform id (12 AES-CBC, 13 AES-CTR, 18/19/20 AES-GCM, 28 ChaCha20-Poly1305). */
   readonly encrId: number;
-  /** SK_ei or SK_er (for AEAD including the 4-byte salt at the end). */
+  /** SK_ei or SK_er (for AEAD and AES-CTR including the 4-byte salt/nonce at the end). */
   readonly encrKey: Uint8Array;
-  /** Integrity transform id; required for CBC, absent for AEAD. */
+  /** Integrity transform id; required for CBC and CTR, absent for AEAD. */
   readonly integId?: number;
   /** SK_ai or SK_ar. */
   readonly integKey?: Uint8Array;
@@ -392,7 +395,7 @@ export interface SkProtectionParams {
 export interface SkProtectionOptions {
   /** Crypto backend (default: the fastest available). */
   readonly backend?: SoftwareBackend;
-  /** Randomness for CBC IVs and the AEAD counter start (tests inject it). */
+  /** Randomness for CBC IVs and the AEAD/CTR counter start (tests inject it). */
   readonly randomBytes?: (n: number) => Uint8Array;
 }
 
@@ -400,9 +403,23 @@ function defaultRandom(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
+/** A 64-bit IV counter from a random start below 2^63: IVs never repeat under one key. */
+function ivCounter(random: (n: number) => Uint8Array): () => Uint8Array {
+  const seed = random(8);
+  if (seed.length !== 8) throw new CryptoError(`randomBytes(8) returned ${seed.length} bytes`);
+  let counter = new DataView(seed.buffer, seed.byteOffset, 8).getBigUint64(0) &
+    0x7fffffffffffffffn;
+  return () => {
+    const iv = new Uint8Array(8);
+    new DataView(iv.buffer).setBigUint64(0, counter);
+    counter = (counter + 1n) & 0xffffffffffffffffn;
+    return iv;
+  };
+}
+
 /**
  * Keys one direction of SK protection. Throws CryptoError for transforms
- * not usable for IKE (AES-CTR, NULL) or wrong key lengths.
+ * not usable for IKE (NULL) or wrong key lengths.
  */
 export function createSkProtection(
   params: SkProtectionParams,
@@ -421,22 +438,14 @@ export function createSkProtection(
       ? createAead("chacha20-poly1305", key, info.icvLength, opts.backend)
       : createAead("aes-gcm", key, info.icvLength, opts.backend);
     // RFC 5282 needs AEAD IVs that never repeat under a key: a 64-bit counter from a random start.
-    const seed = random(8);
-    if (seed.length !== 8) throw new CryptoError(`randomBytes(8) returned ${seed.length} bytes`);
-    let counter = new DataView(seed.buffer, seed.byteOffset, 8).getBigUint64(0) &
-      0x7fffffffffffffffn;
+    const nextIv = ivCounter(random);
     const nonce = (iv: Uint8Array) => concat(salt, iv);
     return {
       kind: "aead",
       ivLength: 8,
       blockSize: 1,
       icvLength: info.icvLength,
-      nextIv() {
-        const iv = new Uint8Array(8);
-        new DataView(iv.buffer).setBigUint64(0, counter);
-        counter = (counter + 1n) & 0xffffffffffffffffn;
-        return iv;
-      },
+      nextIv,
       seal(authPrefix, iv, padded) {
         return concat(iv, aead.seal(nonce(iv), padded, authPrefix));
       },
@@ -450,12 +459,13 @@ export function createSkProtection(
       },
     };
   }
-  if (info.kind !== "cbc") {
+  if (info.kind !== "cbc" && info.kind !== "ctr") {
     throw new CryptoError(`${info.name} is not supported for IKE SA protection`);
   }
   if (params.integId === undefined || params.integKey === undefined) {
     throw new CryptoError(`${info.name} needs an integrity transform and key`);
   }
+  if (info.kind === "ctr") return ctrProtection(params, params.integId, params.integKey, opts);
   const cipher = createBlockCipher("aes-cbc", params.encrKey, opts.backend);
   const integ = createIntegMac(params.integId, params.integKey, opts.backend);
   const bs = cipher.blockSize;
@@ -483,6 +493,58 @@ export function createSkProtection(
         throw new IntegrityError("icv-mismatch", "integrity checksum did not verify");
       }
       return cipher.decrypt(body.subarray(0, cipher.ivLength), signed.subarray(cipher.ivLength));
+    },
+  };
+}
+
+/**
+ * AES-CTR SK protection (RFC 5930): SK_e is key || 4-byte nonce, each SK
+ * payload carries an 8-byte IV (a counter here, RFC 5930 section 2 only asks
+ * that it never repeat under a key), the keystream starts at the counter
+ * block nonce || IV || 00000001 (RFC 3686 section 4), no padding is needed
+ * (block size 1), and the ICV covers the message up to the end of the
+ * ciphertext as with AES-CBC.
+ */
+function ctrProtection(
+  params: SkProtectionParams,
+  integId: number,
+  integKey: Uint8Array,
+  opts: SkProtectionOptions,
+): SkProtection {
+  const keyLen = params.encrKey.length - 4;
+  if (keyLen <= 0) throw new CryptoError(`AES-CTR key of ${params.encrKey.length} bytes`);
+  const cipher = createBlockCipher("aes-ctr", params.encrKey.subarray(0, keyLen), opts.backend);
+  const counterBlock = new Uint8Array(16);
+  counterBlock.set(params.encrKey.subarray(keyLen), 0);
+  counterBlock[15] = 1;
+  const block = (iv: Uint8Array) => {
+    counterBlock.set(iv, 4);
+    return counterBlock;
+  };
+  const integ = createIntegMac(integId, integKey, opts.backend);
+  const icvLen = integ.icvLength;
+  return {
+    kind: "ctr",
+    ivLength: 8,
+    blockSize: 1,
+    icvLength: icvLen,
+    nextIv: ivCounter(opts.randomBytes ?? defaultRandom),
+    seal(authPrefix, iv, padded) {
+      if (iv.length !== 8) throw new CryptoError(`AES-CTR IV must be 8 bytes, got ${iv.length}`);
+      const ct = cipher.encrypt(block(iv), padded);
+      const icv = integ.mac.compute(authPrefix, iv, ct).subarray(0, icvLen);
+      return concat(iv, ct, icv);
+    },
+    open(authPrefix, body) {
+      if (body.length < 8 + 1 + icvLen) {
+        throw new IntegrityError("too-short", `${body.length} sealed bytes`);
+      }
+      const signed = body.subarray(0, body.length - icvLen);
+      const want = integ.mac.compute(authPrefix, signed).subarray(0, icvLen);
+      if (!constantTimeEqual(want, body.subarray(body.length - icvLen))) {
+        throw new IntegrityError("icv-mismatch", "integrity checksum did not verify");
+      }
+      return cipher.decrypt(block(body.subarray(0, 8)), signed.subarray(8));
     },
   };
 }

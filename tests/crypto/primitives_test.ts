@@ -12,6 +12,7 @@ import {
 } from "../../lib/crypto/primitives.ts";
 import { CryptoError } from "../../lib/crypto/types.ts";
 import { ascii, cstr } from "./_cstr.ts";
+import { counterBlock, RFC3686_VECTORS } from "../vectors/crypto/rfc3686_vectors.ts";
 
 const BACKENDS: SoftwareBackend[] = ["noble", "node"];
 
@@ -537,4 +538,51 @@ Deno.test("default backends: node where supported, noble for AES-192", () => {
   for (const m of ["hmac-sha256", "aes-xcbc", "aes-cmac"] as MacAlgorithm[]) {
     assert.equal(createMac(m, new Uint8Array(16)).backend, "node");
   }
+});
+
+// Source: RFC 3686 section 6, test vectors #1-#9 (tests/vectors/crypto/rfc3686_vectors.ts).
+Deno.test("createBlockCipher() AES-CTR matches RFC 3686 test vectors #1-#9 on every backend", () => {
+  let checked = 0;
+  for (const b of BACKENDS) {
+    for (const v of RFC3686_VECTORS) {
+      assert.ok(backendSupports(b, "aes-ctr", v.key.length / 2), `${b} AES-CTR ${v.name}`);
+      const c = createBlockCipher("aes-ctr", fromHex(v.key), b);
+      assert.equal(c.backend, b);
+      assert.equal(c.blockSize, 1);
+      assert.equal(c.ivLength, 16);
+      const cb = fromHex(counterBlock(v));
+      assert.equal(toHex(c.encrypt(cb, fromHex(v.plaintext))), v.ciphertext, `${b} ${v.name}`);
+      assert.equal(toHex(c.decrypt(cb, fromHex(v.ciphertext))), v.plaintext, `${b} ${v.name}`);
+      // The counter block is not consumed: the same call gives the same output.
+      assert.equal(toHex(cb), counterBlock(v));
+      // Every prefix of a keystream is the keystream of the prefix (stream cipher, any length).
+      const pt = fromHex(v.plaintext);
+      for (const n of [0, 1, 15, 17]) {
+        assert.equal(toHex(c.encrypt(cb, pt.subarray(0, n))), v.ciphertext.slice(0, 2 * n));
+      }
+      checked++;
+    }
+  }
+  assert.equal(checked, 18);
+});
+
+Deno.test("createBlockCipher() AES-CTR refuses bad counter blocks and a wrapping block counter", () => {
+  const isCE = (f: () => unknown) => assert.throws(f, CryptoError);
+  for (const b of BACKENDS) {
+    const c = createBlockCipher("aes-ctr", new Uint8Array(16), b);
+    isCE(() => c.encrypt(new Uint8Array(8), new Uint8Array(4)));
+    isCE(() => c.encrypt(new Uint8Array(12), new Uint8Array(4)));
+    // Counter ffffffff: one block fits, a second would wrap the 32-bit counter (RFC 3686 section 4).
+    const last = new Uint8Array(16).fill(0xff, 12);
+    assert.equal(c.encrypt(last, new Uint8Array(16)).length, 16);
+    isCE(() => c.encrypt(last, new Uint8Array(17)));
+  }
+  isCE(() => createBlockCipher("aes-ctr", new Uint8Array(20)));
+});
+
+Deno.test("default AES-CTR backend: node, including AES-192 (Deno's node:crypto has aes-192-ctr)", () => {
+  for (const n of [16, 24, 32]) {
+    assert.equal(createBlockCipher("aes-ctr", new Uint8Array(n)).backend, "node");
+  }
+  assert.equal(backendSupports("node", "aes-cbc", 24), false);
 });

@@ -98,8 +98,8 @@ Deno.test("parseProposal() rejects bad proposals with typed errors", () => {
     assert.equal(e.proposal, "aes257-sha256-modp2048");
   }
   throwsProposal(() => parseProposal("aes128gcm16-sha256-prfsha256-x25519", "ike"), /AEAD/);
-  // AES-CTR is in the IANA registry but not implemented, so it is no keyword.
-  throwsProposal(() => parseProposal("aes128ctr-sha256", "esp"), /unknown algorithm 'aes128ctr'/);
+  // strongSwan has no key-length-less "aesctr" keyword, so neither do we.
+  throwsProposal(() => parseProposal("aesctr-sha256", "esp"), /unknown algorithm 'aesctr'/);
   throwsProposal(() => parseProposal("aes128gcm16-sha256", "esp"), /AEAD/);
   throwsProposal(() => parseProposal("aes128-sha256", "ike"), /missing key exchange/);
   throwsProposal(() => parseProposal("aes128gcm16-x25519", "ike"), /explicit PRF/);
@@ -136,4 +136,40 @@ Deno.test("parseProposals() expands default", () => {
       assert.deepEqual(p.esn, [{ id: 0 }]);
     }
   }
+});
+
+// strongSwan's keywords aes128ctr/aes192ctr/aes256ctr (proposal_keywords_static.txt) are
+// ENCR_AES_CTR (IANA Transform Type 1 id 13, RFC 5930) with the Key Length attribute.
+Deno.test("parseProposal() AES-CTR keywords for IKE and ESP, with integrity like AES-CBC", () => {
+  const ike = parseProposal("aes128ctr-sha256-x25519", "ike");
+  assert.deepEqual(ike.encr, [{ id: 13, keyLength: 128 }]);
+  assert.deepEqual(ike.integ, [{ id: 12 }]);
+  assert.deepEqual(ike.prf, [{ id: 5 }]);
+  assert.deepEqual(ike.ke, [{ id: 31 }]);
+  assert.equal(formatProposal(ike), "aes128ctr-sha256-x25519");
+  assert.equal(
+    describeProposal(ike),
+    "IKE:AES_CTR_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE25519",
+  );
+  const esp = parseProposal("aes192ctr-aes256ctr-sha384-esn", "esp");
+  assert.deepEqual(esp.encr, [{ id: 13, keyLength: 192 }, { id: 13, keyLength: 256 }]);
+  assert.deepEqual(esp.integ, [{ id: 13 }]);
+  assert.deepEqual(esp.esn, [{ id: 1 }]);
+  assert.equal(formatProposal(esp), "aes192ctr-aes256ctr-sha384-esn");
+  assert.deepEqual(proposalTransforms(parseProposal("aes256ctr-sha256", "esp")), [
+    { type: 1, id: 13, keyLength: 256 },
+    { type: 3, id: 12 },
+    { type: 5, id: 0 },
+  ]);
+  // CTR is not an AEAD: it needs an integrity algorithm and mixes with CBC, not with GCM.
+  assert.throws(() => parseProposal("aes128ctr-x25519", "ike"), ProposalError);
+  assert.throws(() => parseProposal("aes128ctr", "esp"), ProposalError);
+  assert.throws(() => parseProposal("aes128ctr-aes128gcm16-sha256", "esp"), ProposalError);
+  assert.deepEqual(parseProposal("aes128ctr-aes128-sha256", "esp").encr, [
+    { id: 13, keyLength: 128 },
+    { id: 12, keyLength: 128 },
+  ]);
+  // Listed among the expected keywords of an error message.
+  assert.throws(() => parseProposal("aes128cbc-sha256", "esp"), /aes128ctr/);
+  assert.throws(() => parseProposal("aesctr-sha256", "esp"), ProposalError);
 });

@@ -136,3 +136,19 @@ Deno.test("saSpecFromInstall(): a child's replay_window, copy_df, copy_dscp and 
   });
   assert.deepEqual([d.replayWindow, d.df, d.dscp, d.tfcPadTo], [1024, "copy", "copy", undefined]);
 });
+
+Deno.test("saSpecFromInstall(): AES-CTR KEYMAT is key then 4-byte nonce (RFC 3686 section 5.1)", () => {
+  for (const bits of [128, 192, 256]) {
+    const keymat = Uint8Array.from({ length: bits / 8 + 4 }, (_, i) => i + 1);
+    const spec = saSpecFromInstall({
+      ...base,
+      encr: { id: 13, keyLengthBits: bits, key: keymat },
+      integ: { id: 12, key: new Uint8Array(32) },
+    });
+    validateSaSpec(spec);
+    assert.ok(spec.encryption?.alg === "aes-ctr");
+    assert.deepEqual([...spec.encryption.key], [...keymat.subarray(0, bits / 8)]);
+    assert.deepEqual([...spec.encryption.nonce], [...keymat.subarray(bits / 8)]);
+    assert.equal(spec.integrity?.icvLength, 16);
+  }
+});

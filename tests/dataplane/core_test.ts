@@ -572,3 +572,33 @@ Deno.test("DataplaneCore: authenticated ESP-in-UDP from another NAT mapping of t
   assert.equal(ioB.tun.length, 4);
   assert.equal(mappings().length, 1);
 });
+
+Deno.test("buildProcessor(): AES-CTR + HMAC SAs carry traffic core to core on every backend", () => {
+  const ctr = { alg: "aes-ctr" as const, key: KEY, nonce: SALT };
+  const integrity = { alg: "hmac-sha256" as const, key: new Uint8Array(32).fill(5), icvLength: 16 };
+  for (const pref of ["libcrypto", "node", "noble"] as const) {
+    const be = selectCryptoBackend(pref);
+    const tx = buildProcessor(spec("out", { encryption: ctr, integrity }), be);
+    const rx = buildProcessor(spec("in", { encryption: ctr, integrity }), be);
+    const inner = udpPacket("10.1.0.5", "10.2.0.7", 33);
+    const out = new Uint8Array(2048);
+    const n = tx.encapsulateInto(inner, out, 0);
+    // 20 IPv4 + 8 ESP + 8 IV + (61 + 2 -> 64, 4-byte alignment only) + 16 ICV.
+    assert.equal(n, 20 + 8 + 8 + 64 + 16, pref);
+    const m = rx.decapsulateInPlace(out, 0, n);
+    assert.equal(m, inner.length, pref);
+    assert.deepEqual(out.subarray(rx.lastOffset, rx.lastOffset + m), inner);
+  }
+  assert.throws(
+    () => buildProcessor(spec("out", { encryption: ctr }), backend),
+    /aes-ctr needs an integrity algorithm/,
+  );
+  assert.throws(
+    () =>
+      buildProcessor(
+        spec("out", { encryption: { ...ctr, nonce: new Uint8Array(3) }, integrity }),
+        backend,
+      ),
+    /AES-CTR nonce must be 4 bytes/,
+  );
+});

@@ -116,12 +116,15 @@ export const ESP_ALGS = [
   "aes256-sha256",
   "aes192-sha384",
   "aes128-sha512",
+  "aes128ctr-sha256",
+  "aes192ctr-sha1",
+  "aes256ctr-sha512",
   "null-sha256",
 ] as const;
 export type EspAlg = typeof ESP_ALGS[number];
 
 interface AlgSpec {
-  kind: "aead" | "cbc" | "null";
+  kind: "aead" | "cbc" | "ctr" | "null";
   aead?: "aes-gcm" | "chacha20-poly1305";
   keyLength: number;
   tagLength?: number;
@@ -194,6 +197,30 @@ export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
     scapyCrypt: "AES-CBC",
     scapyAuth: "SHA2-512-256",
   },
+  "aes128ctr-sha256": {
+    kind: "ctr",
+    keyLength: 16,
+    hmac: "sha256",
+    icvLength: 16,
+    scapyCrypt: "AES-CTR",
+    scapyAuth: "SHA2-256-128",
+  },
+  "aes192ctr-sha1": {
+    kind: "ctr",
+    keyLength: 24,
+    hmac: "sha1",
+    icvLength: 12,
+    scapyCrypt: "AES-CTR",
+    scapyAuth: "HMAC-SHA1-96",
+  },
+  "aes256ctr-sha512": {
+    kind: "ctr",
+    keyLength: 32,
+    hmac: "sha512",
+    icvLength: 32,
+    scapyCrypt: "AES-CTR",
+    scapyAuth: "SHA2-512-256",
+  },
   "null-sha256": {
     kind: "null",
     keyLength: 0,
@@ -206,7 +233,7 @@ export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
 
 const HMAC_KEY = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
 
-/** The raw test keys of `alg` (cipher key, 4-byte salt, integrity key). */
+/** The raw test keys of `alg` (cipher key, 4-byte salt or AES-CTR nonce, integrity key). */
 export function testKeys(alg: EspAlg, seed = 1): {
   key: Uint8Array;
   salt: Uint8Array;
@@ -233,7 +260,8 @@ export function scapyParams(alg: EspAlg, seed = 1): {
   const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   return {
     crypt_algo: s.scapyCrypt,
-    crypt_key: s.kind === "aead" ? hex(k.key) + hex(k.salt) : hex(k.key),
+    // scapy takes AEAD and AES-CTR keys as KEYMAT: key || 4-byte salt/nonce (RFC 4106, 3686).
+    crypt_key: s.kind === "aead" || s.kind === "ctr" ? hex(k.key) + hex(k.salt) : hex(k.key),
     crypt_icv_size: s.kind === "aead" ? s.tagLength : undefined,
     auth_algo: s.scapyAuth ?? "NULL",
     auth_key: hex(k.integKey),
@@ -254,6 +282,15 @@ export function makeTransform(
   }
   const integ = be.createMac(`hmac-${s.hmac!}`, k.integKey);
   if (s.kind === "null") return { kind: "null", integ, icvLength: s.icvLength! };
+  if (s.kind === "ctr") {
+    return {
+      kind: "ctr",
+      cipher: be.createBlockCipher("aes-ctr", k.key),
+      nonce: k.salt,
+      integ,
+      icvLength: s.icvLength!,
+    };
+  }
   // Deno's node:crypto has no AES-192: use noble there.
   const cbe = s.keyLength === 24 && pref === "node" ? selectCryptoBackend("noble") : be;
   return {

@@ -7,7 +7,9 @@ import {
   type EspSaConfig,
   espSendError,
 } from "../../lib/esp/esp.ts";
-import { toHex } from "../../lib/wire/bytes.ts";
+import { fromHex, toHex } from "../../lib/wire/bytes.ts";
+import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
+import { RFC3686_VECTORS } from "../vectors/crypto/rfc3686_vectors.ts";
 import {
   ESP_ALGS,
   type EspAlg,
@@ -542,4 +544,65 @@ Deno.test("ESP alignment padding: a bad block size is refused; an address move t
   tx.updateEndpoints({ src: ip4("192.0.2.9"), dst: ip4("192.0.2.2") }, undefined);
   const after = tx.encapsulatePacket(inner);
   assert.equal(after.ok && after.packet.length, 20 + 8 + 8 + 104 + 16);
+});
+
+Deno.test("ESP AES-CTR: IV is the 64-bit sequence number, 4-byte alignment only, no block padding", () => {
+  const { tx, rx } = pair("aes128ctr-sha256", { esn: true });
+  tx.restoreSequence((1n << 32n) + 0xfffffffdn);
+  // The receiver already is in the ESN subspace of the sender (high half 1).
+  assert.ok(rx.replay.accept(1, 0xfffffff0));
+  for (let i = 0; i < 4; i++) {
+    const seq = (1n << 32n) + 0xfffffffen + BigInt(i);
+    // Inner packets of 28+n bytes: the encrypted part (inner + 2) is padded to 4, not 16.
+    const inner = udp4("10.0.0.1", "10.0.0.2", payload.subarray(0, 1 + i));
+    const o = tx.encapsulatePacket(inner);
+    assert.ok(o.ok);
+    // Outer IPv4 (20) | SPI, seq (8) | IV (8) | ciphertext | ICV (16).
+    assert.equal(toHex(o.packet.subarray(28, 36)), seq.toString(16).padStart(16, "0"));
+    const ctLen = o.packet.length - 20 - 8 - 8 - 16;
+    assert.equal(ctLen, Math.ceil((inner.length + 2) / 4) * 4, `ciphertext of ${inner.length}`);
+    const back = rx.decapsulatePacket(o.packet.slice());
+    assert.ok(back.ok, `${seq}: ${!back.ok && back.drop}`);
+    assert.equal(toHex(back.packet), toHex(inner));
+  }
+});
+
+// Source: RFC 3686 section 6 test vector #2 (tests/vectors/crypto/rfc3686_vectors.ts): an ESP
+// packet whose IV is that vector's IV must carry that vector's keystream. With a NULL MAC-free
+// view of it: the 32-byte plaintext 00..1f as payload gives the vector's ciphertext on the wire.
+Deno.test("ESP AES-CTR: the wire bytes follow RFC 3686 test vector #2 for IV = its sequence number", () => {
+  const v = RFC3686_VECTORS[1];
+  for (const pref of ["libcrypto", "node", "noble"] as const) {
+    const be = selectCryptoBackend(pref);
+    const integ = be.createMac("hmac-sha256", new Uint8Array(32));
+    const sa = new EspSa({
+      spi: 0x1000,
+      mode: "transport",
+      esn: true,
+      transform: {
+        kind: "ctr",
+        cipher: be.createBlockCipher("aes-ctr", fromHex(v.key)),
+        nonce: fromHex(v.nonce),
+        integ,
+        icvLength: 16,
+      },
+    });
+    // IV = sequence number = the vector's IV (ESN: 64 bits of it).
+    sa.restoreSequence(BigInt("0x" + v.iv) - 1n);
+    // A transport-mode IPv4 packet whose payload is 30 bytes: 30 + Pad Length + Next Header
+    // = 32 bytes of plaintext (no padding), the first 30 from the vector's plaintext.
+    const pt = fromHex(v.plaintext);
+    const ip = udp4("10.0.0.1", "10.0.0.2", pt.subarray(8, 30));
+    ip.set(pt.subarray(0, 8), 20); // UDP header bytes replaced by the vector's first 8 bytes
+    const o = sa.encapsulatePacket(ip);
+    assert.ok(o.ok, pref);
+    const esp = o.packet.subarray(20);
+    assert.equal(toHex(esp.subarray(8, 16)), v.iv, pref);
+    const ct = esp.subarray(16, 16 + 32);
+    // The last two plaintext bytes are Pad Length 0 and Next Header 17 instead of 1e 1f.
+    const want = fromHex(v.ciphertext);
+    want[30] ^= 0x1e ^ 0x00;
+    want[31] ^= 0x1f ^ 17;
+    assert.equal(toHex(ct), toHex(want), pref);
+  }
 });

@@ -5,6 +5,7 @@ import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { cbc as nobleCbc, gcm as nobleGcm } from "@noble/ciphers/aes.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { fromHex, toHex } from "../../lib/wire/bytes.ts";
+import { counterBlock, RFC3686_VECTORS } from "../vectors/crypto/rfc3686_vectors.ts";
 
 // No skipping: CI installs libssl3 (bash .ci/install_deps.sh); without it every test fails loudly.
 const loaded = loadLibcrypto();
@@ -287,4 +288,48 @@ Deno.test("libcrypto sealInPlace/openInPlace at an offset equal seal/open and re
       assert.equal(toHex(buf.subarray(24, 24 + len)), toHex(pt));
     }
   }
+});
+
+// Source: RFC 3686 section 6, test vectors #1-#9 (tests/vectors/crypto/rfc3686_vectors.ts).
+Deno.test({
+  name: "libcrypto AES-CTR matches RFC 3686 #1-#9: whole-buffer, in-place and offset entry points",
+  fn() {
+    for (const v of RFC3686_VECTORS) {
+      const c = lc.createBlockCipher("aes-ctr", fromHex(v.key));
+      assert.equal(c.blockSize, 1);
+      const cb = fromHex(counterBlock(v));
+      const pt = fromHex(v.plaintext);
+      assert.equal(toHex(c.encrypt(cb, pt)), v.ciphertext, v.name);
+      assert.equal(toHex(c.decrypt(cb, fromHex(v.ciphertext))), v.plaintext, v.name);
+      // In place (out aliases data), twice: each call starts a fresh keystream.
+      for (let round = 0; round < 2; round++) {
+        const b = pt.slice();
+        c.encryptTo(cb, b, b);
+        assert.equal(toHex(b), v.ciphertext, `${v.name} encryptTo`);
+        c.decryptTo(cb, b, b);
+        assert.equal(toHex(b), v.plaintext, `${v.name} decryptTo`);
+      }
+      // Offsets: data at 13..13+n of a larger buffer, counter block at 5 of another one.
+      const ivBuf = new Uint8Array(40).fill(0xee);
+      ivBuf.set(cb, 5);
+      const buf = new Uint8Array(13 + pt.length + 9).fill(0xaa);
+      buf.set(pt, 13);
+      for (let round = 0; round < 2; round++) {
+        c.encryptRange(ivBuf, 5, buf, 13, 13 + pt.length);
+        assert.equal(toHex(buf.subarray(13, 13 + pt.length)), v.ciphertext, `${v.name} range`);
+        assert.ok(buf.subarray(0, 13).every((x) => x === 0xaa), "bytes before untouched");
+        assert.ok(buf.subarray(13 + pt.length).every((x) => x === 0xaa), "bytes after untouched");
+        c.decryptRange(ivBuf, 5, buf, 13, 13 + pt.length);
+        assert.equal(toHex(buf.subarray(13, 13 + pt.length)), v.plaintext, `${v.name} range`);
+      }
+      // A partial-block call must not leave keystream behind for the next one.
+      const head = c.encrypt(cb, pt.subarray(0, 5));
+      assert.equal(toHex(head), v.ciphertext.slice(0, 10));
+      assert.equal(toHex(c.encrypt(cb, pt)), v.ciphertext, `${v.name} after a partial block`);
+      assert.throws(() => c.encrypt(new Uint8Array(8), pt));
+      assert.throws(() => c.encryptRange(ivBuf, 30, buf, 13, 14));
+      c.free();
+      assert.throws(() => c.encrypt(cb, pt));
+    }
+  },
 });

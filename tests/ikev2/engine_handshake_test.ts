@@ -101,6 +101,9 @@ const IKE_PROPOSALS = [
   "aes128-sha1-prfsha1-modp3072",
   "aes128-aesxcbc-prfaesxcbc-x25519",
   "aes256-aescmac-prfaescmac-x25519",
+  "aes128ctr-sha256-x25519",
+  "aes192ctr-sha384-ecp256",
+  "aes256ctr-sha512-prfsha256-modp2048",
 ];
 
 for (const ike of IKE_PROPOSALS) {
@@ -128,6 +131,9 @@ const ESP_PROPOSALS: [string, number, number | undefined][] = [
   ["aes256-sha512", 12, 14],
   ["aes192-sha384", 12, 13],
   ["aes128-sha1", 12, 2],
+  ["aes128ctr-sha256", 13, 12],
+  ["aes192ctr-sha1-esn", 13, 2],
+  ["aes256ctr-sha512", 13, 14],
 ];
 for (const [esp, encr, integ] of ESP_PROPOSALS) {
   /*
@@ -146,6 +152,11 @@ for (const [esp, encr, integ] of ESP_PROPOSALS) {
     assert.equal(out.encr?.id, encr);
     assert.equal(out.integ?.id, integ);
     assert.equal(out.esn, esp.endsWith("-esn"));
+    if (encr === 13) {
+      // RFC 3686 section 5.1: KEYMAT for AES-CTR is the key plus a 4-byte nonce.
+      const bits = Number(esp.slice(3, 6));
+      assert.equal(out.encr?.key.length, bits / 8 + 4, esp);
+    }
   });
 }
 

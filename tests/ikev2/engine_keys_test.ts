@@ -66,12 +66,13 @@ async function tshark(file: string, uat?: string): Promise<string> {
   return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
 }
 
-for (
-  const [ike, esp] of [["aes256-sha256-modp2048", "aes128-sha256"], [
-    "aes128gcm16-prfsha256-x25519",
-    "aes256gcm16",
-  ]]
-) {
+const CASES = [
+  ["aes256-sha256-modp2048", "aes128-sha256"],
+  ["aes128gcm16-prfsha256-x25519", "aes256gcm16"],
+  ["aes128ctr-sha256-x25519", "aes256ctr-sha256"],
+] as const;
+
+for (const [ike, esp] of CASES) {
   /*
    *   alice (exportKeys)                        bob
    *   IKE_SA_INIT ... / IKE_AUTH [ IDi ... ] -->  (captured to a pcap)
@@ -92,6 +93,13 @@ for (
       assert.equal(ikeLines.length, 1);
       assert.equal(espLines.length, 2);
       assert.match(espLines[0], /^"IPv4","192\.0\.2\.1","192\.0\.2\.2","0x[0-9a-f]{8}","AES-/);
+      if (ike.includes("ctr")) {
+        // Wireshark's names (packet-isakmp.c, packet-ipsec.c); keys include the 4-byte nonce.
+        assert.match(ikeLines[0], /,"AES-CTR-128 \[RFC5930\]",/);
+        assert.match(ikeLines[0], /,"HMAC_SHA2_256_128 \[RFC4868\]"$/);
+        assert.match(ikeLines[0], /^[0-9a-f]{16},[0-9a-f]{16},[0-9a-f]{40},[0-9a-f]{40},/);
+        assert.match(espLines[0], /,"AES-CTR \[RFC3686\]","0x[0-9a-f]{72}","HMAC-SHA-256-128/);
+      }
       assert.equal(
         t.bob.effects.filter((e) => e.kind === "exportKeys").length,
         0,

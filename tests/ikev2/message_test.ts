@@ -18,6 +18,7 @@ import {
   openProtected,
   padPlaintext,
   type Payload,
+  sealedLength,
   type SkProtection,
   type SkProtectionParams,
 } from "../../lib/ikev2/message.ts";
@@ -127,6 +128,18 @@ const SUITES: { name: string; p: SkProtectionParams }[] = [
   { name: "AES-GCM-192/12", p: { encrId: 19, encrKey: key(28, 1) } },
   { name: "AES-GCM-256/16", p: { encrId: 20, encrKey: key(36, 1) } },
   { name: "ChaCha20-Poly1305", p: { encrId: 28, encrKey: key(36, 1) } },
+  {
+    name: "AES-CTR-128/SHA256",
+    p: { encrId: 13, encrKey: key(20, 1), integId: 12, integKey: key(32, 2) },
+  },
+  {
+    name: "AES-CTR-192/XCBC-96",
+    p: { encrId: 13, encrKey: key(28, 1), integId: 5, integKey: key(16, 2) },
+  },
+  {
+    name: "AES-CTR-256/SHA512",
+    p: { encrId: 13, encrKey: key(36, 1), integId: 14, integKey: key(64, 2) },
+  },
 ];
 
 const AUTH_REQUEST: IkeMessage = {
@@ -216,11 +229,25 @@ Deno.test("padPlaintext() aligns payloads + padding + Pad Length to the block si
   assert.equal(padPlaintext(new Uint8Array(5), 1).length, 6);
 });
 
-Deno.test("AEAD IVs never repeat under one key (counter)", () => {
-  const prot = createSkProtection(SUITES[8].p, { randomBytes: fixedBytes("7fffffffffffffff") });
-  const seen = new Set<string>();
-  for (let i = 0; i < 100; i++) seen.add(toHex(prot.nextIv()));
-  assert.equal(seen.size, 100);
+Deno.test("AEAD and AES-CTR IVs never repeat under one key (counter)", () => {
+  for (const p of [SUITES[8].p, SUITES[10].p]) {
+    const prot = createSkProtection(p, { randomBytes: fixedBytes("7fffffffffffffff") });
+    assert.equal(prot.ivLength, 8);
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) seen.add(toHex(prot.nextIv()));
+    assert.equal(seen.size, 100);
+  }
+});
+
+Deno.test("AES-CTR SK: no padding (block size 1), 8-byte IV, ICV of the integrity transform", () => {
+  const prot = createSkProtection(SUITES[10].p);
+  assert.equal(prot.kind, "ctr");
+  assert.equal(prot.blockSize, 1);
+  assert.equal(prot.icvLength, 16);
+  for (const n of [0, 1, 5, 16, 17]) {
+    assert.equal(padPlaintext(new Uint8Array(n), prot.blockSize).length, n + 1);
+    assert.equal(sealedLength(prot, n), 8 + n + 1 + 16);
+  }
 });
 
 Deno.test("ikeSaProtection(): initiator's outbound is the responder's inbound", () => {
@@ -253,11 +280,18 @@ Deno.test("tshark decrypts our SK payloads and reports the ICV correct", async (
   const cbc = createSkProtection(SUITES[3].p);
   const gcm = createSkProtection(SUITES[8].p);
   const gcm8 = createSkProtection(SUITES[6].p);
+  const ctr = createSkProtection(SUITES[10].p);
+  const ctr256 = createSkProtection(SUITES[12].p);
   const m1 = encryptMessage(AUTH_REQUEST, cbc);
   const m2 = encryptMessage({ ...AUTH_REQUEST, header: { ...AUTH_REQUEST.header, spiI: 2n } }, gcm);
   const m3 = encryptMessage(
     { ...AUTH_REQUEST, header: { ...AUTH_REQUEST.header, spiI: 3n } },
     gcm8,
+  );
+  const m4 = encryptMessage({ ...AUTH_REQUEST, header: { ...AUTH_REQUEST.header, spiI: 4n } }, ctr);
+  const m5 = encryptMessage(
+    { ...AUTH_REQUEST, header: { ...AUTH_REQUEST.header, spiI: 5n } },
+    ctr256,
   );
   const hex = (b: Uint8Array | undefined) => (b ? toHex(b) : "");
   const row = (spiI: string, p: SkProtectionParams, encr: string, integ: string) => ({
@@ -270,7 +304,7 @@ Deno.test("tshark decrypts our SK payloads and reports the ICV correct", async (
     skAr: hex(p.integKey),
     integ,
   });
-  const frames = await tsharkDissect([m1, m2, m3], [
+  const frames = await tsharkDissect([m1, m2, m3, m4, m5], [
     row("0102030405060708", SUITES[3].p, "AES-CBC-256 [RFC3602]", "HMAC_SHA2_256_128 [RFC4868]"),
     row(
       "0000000000000002",
@@ -284,8 +318,11 @@ Deno.test("tshark decrypts our SK payloads and reports the ICV correct", async (
       "AES-GCM-128 with 8 octet ICV [RFC5282]",
       "NONE [RFC4306]",
     ),
+    // Wireshark's AES-CTR keys include the 4-byte nonce (RFC 5930), as SK_e does.
+    row("0000000000000004", SUITES[10].p, "AES-CTR-128 [RFC5930]", "HMAC_SHA2_256_128 [RFC4868]"),
+    row("0000000000000005", SUITES[12].p, "AES-CTR-256 [RFC5930]", "HMAC_SHA2_512_256 [RFC4868]"),
   ]);
-  assert.equal(frames.length, 3);
+  assert.equal(frames.length, 5);
   for (const f of frames) {
     assert.match(f, /Integrity Checksum Data: [0-9a-f]+ \(\d+ bytes\).*\[correct\]/);
     assert.match(f, /ID type: ID_RFC822_ADDR \(3\)/);
@@ -503,7 +540,10 @@ Deno.test("createSkProtection() refuses transforms that cannot protect IKE", () 
     () => createSkProtection({ encrId: 12, encrKey: key(16, 0) }),
     /needs an integrity/,
   );
-  assert.throws(() => createSkProtection({ encrId: 13, encrKey: key(20, 0) }), /not supported/);
+  assert.throws(
+    () => createSkProtection({ encrId: 13, encrKey: key(20, 0) }),
+    /needs an integrity/,
+  );
 });
 
 Deno.test("encode errors are RangeErrors naming the field", () => {

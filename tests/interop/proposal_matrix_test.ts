@@ -1,7 +1,10 @@
 /**
  * IKE/ESP proposal interop with strongSwan: every cipher suite the issue
- * names (aes128gcm16, aes256gcm16, chacha20poly1305, aes256-sha256) with
- * every key exchange (modp2048, ecp256, ecp384, x25519), in both directions.
+ * names (aes128gcm16, aes256gcm16, chacha20poly1305, aes256-sha256) and
+ * AES-CTR with HMAC (aes128ctr-sha256, aes192ctr-sha512, aes256ctr-sha384;
+ * RFC 5930 for IKE, RFC 3686 for ESP, charon's openssl plugin and
+ * kernel-libipsec) with every key exchange (modp2048, ecp256, ecp384,
+ * x25519), in both directions.
  * Each case establishes an IKE SA and a child SA, checks that our engine and
  * charon agree on IKE SPIs, ESP SPIs and the algorithms charon reports, then
  * deletes the IKE SA (the deleter alternates, so each side deletes as both
@@ -34,6 +37,24 @@ const CIPHERS = [
     esp: "aes256-sha256",
     swan: "AES_CBC-256/HMAC_SHA2_256_128",
     prf: "SHA2_256",
+  },
+  {
+    ike: "aes128ctr-sha256",
+    esp: "aes128ctr-sha256",
+    swan: "AES_CTR-128/HMAC_SHA2_256_128",
+    prf: "SHA2_256",
+  },
+  {
+    ike: "aes192ctr-sha512",
+    esp: "aes192ctr-sha512",
+    swan: "AES_CTR-192/HMAC_SHA2_512_256",
+    prf: "SHA2_512",
+  },
+  {
+    ike: "aes256ctr-sha384",
+    esp: "aes256ctr-sha384",
+    swan: "AES_CTR-256/HMAC_SHA2_384_192",
+    prf: "SHA2_384",
   },
 ] as const;
 
@@ -68,7 +89,7 @@ function cases(): InteropCase[] {
 }
 
 Deno.test({
-  name: "strongSwan interop: proposal matrix (4 ciphers x 4 groups x both directions)",
+  name: "strongSwan interop: proposal matrix (7 ciphers x 4 groups x both directions)",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {

@@ -3,9 +3,11 @@
 sealed by python `cryptography` (Debian python3-cryptography 38, OpenSSL),
 independently of our code, following RFC 7296 section 3.14 (AES-CBC + HMAC /
 AES-CMAC-96, ICV over header..ciphertext), RFC 5282 (AES-GCM: nonce = salt ||
-IV, AAD = IKE header .. SK generic header) and RFC 7634 (ChaCha20-Poly1305,
-same layout). Padding: zero bytes, the minimum that aligns to the block size
-(16 for CBC, 1 for AEAD), then the Pad Length octet.
+IV, AAD = IKE header .. SK generic header), RFC 7634 (ChaCha20-Poly1305,
+same layout) and RFC 5930 (AES-CTR + HMAC: SK_e = key || 4-byte nonce, 8-byte
+IV, counter block nonce || IV || 00000001 per RFC 3686 section 4, ICV as for
+CBC). Padding: zero bytes, the minimum that aligns to the block size (16 for
+CBC, 1 for AEAD and CTR), then the Pad Length octet.
 
 Inner payloads (hand-built from the RFC 7296 diagrams):
   N(INITIAL_CONTACT)  = 2a 00 0008 | 00 00 4000       (next: Delete)
@@ -85,6 +87,25 @@ def cbc(key_bits, integ_id):
     })
 
 
+def ctr(key_bits, integ_id):
+    ek = key(key_bits // 8 + 4, 0x40)  # key || 4-byte nonce (RFC 5930 section 4)
+    k, nonce = ek[:-4], ek[-4:]
+    name, alen, icvlen, _ = INTEG[integ_id]
+    ak = key(alen, 0x70)
+    iv = bytes.fromhex("0011223344556677")
+    padded = pad(INNER, 1)
+    enc = Cipher(algorithms.AES(k), modes.CTR(nonce + iv + b"\x00\x00\x00\x01")).encryptor()
+    ct = enc.update(padded) + enc.finalize()
+    body_len = 8 + len(ct) + icvlen
+    prefix = header(28 + 4 + body_len) + sk_header(body_len)
+    icv = mac(integ_id, ak, prefix + iv + ct)[:icvlen]
+    vectors.append({
+        "name": f"AES-CTR-{key_bits} + {name}", "encrId": 13, "keyBits": key_bits,
+        "integId": integ_id, "skE": ek.hex(), "skA": ak.hex(), "iv": iv.hex(),
+        "message": (prefix + iv + ct + icv).hex(),
+    })
+
+
 def aead(name, encr_id, key_bits, icvlen):
     ek = key(key_bits // 8 + 4, 0x30)  # key || 4-byte salt
     k, salt = ek[:-4], ek[-4:]
@@ -113,6 +134,9 @@ aead("AES-GCM-256 ICV16", 20, 256, 16)
 aead("AES-GCM-192 ICV12", 19, 192, 12)
 aead("AES-GCM-256 ICV8", 18, 256, 8)
 aead("ChaCha20-Poly1305", 28, 256, 16)
+ctr(128, 12)
+ctr(192, 2)
+ctr(256, 14)
 
 print(json.dumps({
     "source": "python3-cryptography " + cryptography.__version__ + " via gen_sk_vectors.py",
