@@ -5,6 +5,7 @@
  * @module
  */
 import type { Aead, Backend, BlockCipher, Mac } from "./types.ts";
+import type { CcmBlockOps } from "./aes_ccm.ts";
 
 /** Hash functions the HMACs are built on. */
 export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
@@ -17,6 +18,8 @@ export interface Provider {
   supportsAesKey(keyBytes: number): boolean;
   /** AES-GCM keyed once. */
   aesGcm(key: Uint8Array, tagLength: number): Aead;
+  /** The AES-CBC-MAC and AES-CTR operations AES-CCM is built from (aes_ccm.ts), keyed once. */
+  aesCcmOps(key: Uint8Array): CcmBlockOps;
   /** ChaCha20-Poly1305 keyed once. */
   chacha20Poly1305(key: Uint8Array): Aead;
   /** Raw AES-CBC keyed once. */
