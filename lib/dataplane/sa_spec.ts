@@ -45,9 +45,17 @@ export interface PacketProcessor {
   ): void;
 }
 
-/** Encryption of an ESP SA. `salt` (4 bytes) is for AEADs (RFC 4106/7634 KEYMAT). */
+/**
+ * Encryption of an ESP SA. `salt` is for AEADs: 4 bytes for AES-GCM and
+ * ChaCha20-Poly1305 (RFC 4106/7634 KEYMAT), 3 for AES-CCM (RFC 4309).
+ */
 export type EncryptionSpec =
-  | { alg: "aes-gcm" | "chacha20-poly1305"; key: Uint8Array; salt: Uint8Array; icvLength: number }
+  | {
+    alg: "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
+    key: Uint8Array;
+    salt: Uint8Array;
+    icvLength: number;
+  }
   | { alg: "aes-cbc"; key: Uint8Array }
   | { alg: "null" };
 
@@ -145,7 +153,7 @@ export function validateSaSpec(s: SaSpec): void {
   } else {
     const e = s.encryption;
     if (!e) throw new SaSpecError(`${what}: ESP needs an encryption algorithm (or "null")`);
-    const aead = e.alg === "aes-gcm" || e.alg === "chacha20-poly1305";
+    const aead = e.alg === "aes-gcm" || e.alg === "aes-ccm" || e.alg === "chacha20-poly1305";
     if (!aead && !s.integrity) {
       throw new SaSpecError(`${what}: ${e.alg} needs an integrity algorithm`);
     }
@@ -198,8 +206,11 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
     }
     const e = s.encryption!;
     let transform: EspTransform;
-    if (e.alg === "aes-gcm" || e.alg === "chacha20-poly1305") {
-      if (e.salt.length !== 4) throw new SaSpecError(`${describe(s)}: AEAD salt must be 4 bytes`);
+    if (e.alg === "aes-gcm" || e.alg === "aes-ccm" || e.alg === "chacha20-poly1305") {
+      const saltLength = e.alg === "aes-ccm" ? 3 : 4;
+      if (e.salt.length !== saltLength) {
+        throw new SaSpecError(`${describe(s)}: ${e.alg} salt must be ${saltLength} bytes`);
+      }
       transform = {
         kind: "aead",
         aead: backend.createAead(e.alg, e.key, e.icvLength),
