@@ -39,14 +39,14 @@ function encryption(sa: SaInstall): EncryptionSpec | undefined {
       if (info.name !== "ENCR_AES_CBC") break;
       return { alg: "aes-cbc", key };
     case "aead": {
-        const alg = aeadAlgorithm(info.id);
-        if (!alg) break;
-        return {
-          alg,
-          key: key.subarray(0, keyLen),
-          salt: key.subarray(keyLen),
-          icvLength: info.icvLength,
-        };
+      const alg = aeadAlgorithm(info.id);
+      if (!alg) break;
+      return {
+        alg,
+        key: key.subarray(0, keyLen),
+        salt: key.subarray(keyLen),
+        icvLength: info.icvLength,
+      };
     }
     default:
       break;
