@@ -1,6 +1,6 @@
 /**
  * The system OpenSSL 3 `libcrypto.so.3` through `Deno.dlopen`: AES-GCM,
- * ChaCha20-Poly1305, AES-CBC, AES-CTR and HMAC implementing the contracts of
+ * AES-CCM, ChaCha20-Poly1305, AES-CBC, AES-CTR and HMAC implementing the contracts of
  * `lib/crypto/types.ts`.
  *
  * Every symbol is synchronous (no `nonblocking`), so one ESP packet costs a
@@ -121,6 +121,9 @@ const SYMBOLS = {
   EVP_aes_128_gcm: { parameters: [], result: "pointer" },
   EVP_aes_192_gcm: { parameters: [], result: "pointer" },
   EVP_aes_256_gcm: { parameters: [], result: "pointer" },
+  EVP_aes_128_ccm: { parameters: [], result: "pointer" },
+  EVP_aes_192_ccm: { parameters: [], result: "pointer" },
+  EVP_aes_256_ccm: { parameters: [], result: "pointer" },
   EVP_aes_128_cbc: { parameters: [], result: "pointer" },
   EVP_aes_192_cbc: { parameters: [], result: "pointer" },
   EVP_aes_256_cbc: { parameters: [], result: "pointer" },
@@ -152,7 +155,7 @@ const CTRL_GET_TAG = 0x10;
 const CTRL_SET_TAG = 0x11;
 
 /** AEAD algorithms this backend provides. */
-export type LibcryptoAeadAlg = "aes-gcm" | "chacha20-poly1305";
+export type LibcryptoAeadAlg = "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
 /** Hash functions for HMAC. */
 export type LibcryptoHash = "sha1" | "sha256" | "sha384" | "sha512";
 
@@ -189,6 +192,8 @@ export interface Libcrypto {
    * nonce. `sequence` defaults to "params" when this libcrypto gave
    * byte-identical results with it in a self-test (once per algorithm and
    * process), else "init"; asking for "params" where it failed throws.
+   * AES-CCM (16/24/32-byte key, 11-byte nonce as RFC 4309/5282 use it) has
+   * only the "init" sequence.
    */
   createAead(
     alg: LibcryptoAeadAlg,
@@ -242,6 +247,12 @@ function makeLibcrypto(lib: Lib, version: bigint, path: string): Libcrypto {
   return {
     version,
     createAead: (alg, key, tagLength, sequence) => {
+      if (alg === "aes-ccm") {
+        if (sequence === "params") {
+          throw new CryptoError('libcrypto: AES-CCM has no "params" sequence');
+        }
+        return new LibcryptoCcm(lib, key, tagLength);
+      }
       const params = probeFastPath(lib, alg);
       if (sequence === "params" && !params) {
         throw new CryptoError(`libcrypto: the "params" sequence failed its self-test for ${alg}`);
@@ -724,6 +735,244 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
   #check(nonce: Uint8Array): void {
     if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
     if (nonce.length !== 12) throw new CryptoError(`nonce must be 12 bytes, got ${nonce.length}`);
+  }
+
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    cipherRegistry.unregister(this);
+    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
+    this.#handle.ctxs = [];
+    this.#sealBuf = null;
+    this.#openBuf = null;
+  }
+}
+
+/**
+ * AES-CCM (RFC 4309 / RFC 5282: 11-byte nonce, L = 4) over two EVP contexts
+ * (encrypt, decrypt), keyed once with the nonce and tag lengths fixed by
+ * ctrl before the key. CCM needs the whole message in one Update, after its
+ * length, so each packet is:
+ *
+ * - seal: EVP_CipherInit_ex(iv), Update(NULL, NULL, plaintext length),
+ *   Update(AAD), Update(plaintext), GET_TAG ctrl (5 calls);
+ * - open: EVP_CipherInit_ex(iv), SET_TAG ctrl, Update(NULL, NULL, ciphertext
+ *   length), Update(AAD), Update(ciphertext), which verifies the tag and
+ *   fails on a mismatch (5 calls; no Final).
+ *
+ * Nonce, AAD (up to 32 bytes), tag and output length live in native scratch
+ * passed by address, so the in-place calls allocate nothing. On a bad tag
+ * OpenSSL wipes the output, so an in-place open that fails leaves zeros
+ * where the ciphertext was (the caller drops the packet either way).
+ */
+class LibcryptoCcm implements LibcryptoAeadInPlace {
+  readonly backend = "libcrypto" as const;
+  readonly nonceLength = 11;
+  readonly tagLength: number;
+  readonly sequence: LibcryptoAeadSequence = "init";
+  readonly #lib: Lib;
+  readonly #enc: Deno.PointerObject;
+  readonly #dec: Deno.PointerObject;
+  readonly #es = new NativeScratch();
+  readonly #ds = new NativeScratch();
+  readonly #eOutl: Deno.PointerObject;
+  readonly #eAad: Deno.PointerObject;
+  readonly #eIv: Deno.PointerObject;
+  readonly #eTag: Deno.PointerObject;
+  readonly #eFinal: Deno.PointerObject;
+  readonly #dOutl: Deno.PointerObject;
+  readonly #dAad: Deno.PointerObject;
+  readonly #dIv: Deno.PointerObject;
+  readonly #dTag: Deno.PointerObject;
+  readonly #dFinal: Deno.PointerObject;
+  #sealBuf: Uint8Array | null = null;
+  #sealStart = -1;
+  #sealView: Uint8Array = EMPTY;
+  #openBuf: Uint8Array | null = null;
+  #openStart = -1;
+  #openView: Uint8Array = EMPTY;
+  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
+  #freed = false;
+
+  constructor(lib: Lib, key: Uint8Array, tagLength: number) {
+    let cipher: Deno.PointerValue;
+    if (key.length === 16) cipher = lib.EVP_aes_128_ccm();
+    else if (key.length === 24) cipher = lib.EVP_aes_192_ccm();
+    else if (key.length === 32) cipher = lib.EVP_aes_256_ccm();
+    else throw new CryptoError(`AES-CCM key must be 16/24/32 bytes, got ${key.length}`);
+    if (tagLength !== 8 && tagLength !== 12 && tagLength !== 16) {
+      throw new CryptoError(`AES-CCM tag must be 8/12/16 bytes, got ${tagLength}`);
+    }
+    this.#lib = lib;
+    this.tagLength = tagLength;
+    const es = this.#es;
+    const ds = this.#ds;
+    this.#eOutl = es.ptr(S_OUTL);
+    this.#eAad = es.ptr(S_AAD);
+    this.#eIv = es.ptr(S_IV);
+    this.#eTag = es.ptr(S_TAG);
+    this.#eFinal = es.ptr(S_FINAL);
+    this.#dOutl = ds.ptr(S_OUTL);
+    this.#dAad = ds.ptr(S_AAD);
+    this.#dIv = ds.ptr(S_IV);
+    this.#dTag = ds.ptr(S_TAG);
+    this.#dFinal = ds.ptr(S_FINAL);
+    this.#enc = newCipherCtx(lib);
+    this.#dec = newCipherCtx(lib);
+    this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
+    cipherRegistry.register(this, this.#handle, this);
+    for (const [ctx, enc] of [[this.#enc, 1], [this.#dec, 0]] as const) {
+      if (
+        lib.EVP_CipherInit_ex(ctx, cipher, null, null, null, enc) !== 1 ||
+        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, 11, null) !== 1 ||
+        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, tagLength, null) !== 1 ||
+        lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
+      ) {
+        this.free();
+        throw new CryptoError("libcrypto: AES-CCM init failed");
+      }
+    }
+  }
+
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    const out = new Uint8Array(plaintext.length + this.tagLength);
+    this.sealTo(nonce, plaintext, aad, out);
+    return out;
+  }
+
+  /** Seals into `out` (ciphertext then tag); `out` may alias `plaintext` exactly. */
+  sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void {
+    if (out.length < plaintext.length + this.tagLength) {
+      throw new CryptoError("AEAD output buffer too small");
+    }
+    this.#seal(nonce, aad, plaintext, out, plaintext.length);
+    this.#tagTo(out, plaintext.length);
+  }
+
+  /** Seals `buf[start..end)` in place, tag to `buf[end..end+tagLength)`. */
+  sealInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (end + this.tagLength > buf.length || start > end || start < 0) {
+      throw new CryptoError("AEAD output buffer too small");
+    }
+    let region = buf;
+    if (start !== 0) {
+      if (buf !== this.#sealBuf || start !== this.#sealStart) {
+        this.#sealBuf = buf;
+        this.#sealStart = start;
+        this.#sealView = buf.subarray(start);
+      }
+      region = this.#sealView;
+    }
+    this.#seal(nonce, aad, region, region, end - start);
+    this.#tagTo(buf, end);
+  }
+
+  #tagTo(out: Uint8Array, at: number): void {
+    const b = this.#es.bytes;
+    for (let i = 0; i < this.tagLength; i++) out[at + i] = b[S_TAG + i];
+  }
+
+  /** Nonce to the scratch, then the AAD Update (with the length Update before it). */
+  #begin(
+    ctx: Deno.PointerObject,
+    s: NativeScratch,
+    ivPtr: Deno.PointerObject,
+    outlPtr: Deno.PointerObject,
+    aadPtr: Deno.PointerObject,
+    enc: 0 | 1,
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    len: number,
+  ): number {
+    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
+    if (nonce.length !== 11) throw new CryptoError(`nonce must be 11 bytes, got ${nonce.length}`);
+    const lib = this.#lib;
+    const b = s.bytes;
+    for (let i = 0; i < 11; i++) b[S_IV + i] = nonce[i];
+    let ok = lib.EVP_CipherInit_p(ctx, null, null, null, ivPtr, enc);
+    if (enc === 0) ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.#dTag);
+    const update = enc ? lib.EVP_EncryptUpdate_aadp : lib.EVP_DecryptUpdate_aadp;
+    // CCM: the message length first (NULL in and out), then the AAD.
+    ok &= update(ctx, null, outlPtr, null, len);
+    const alen = aad.length;
+    if (alen > AAD_MAX) {
+      const f = enc ? lib.EVP_EncryptUpdate_aad : lib.EVP_DecryptUpdate_aad;
+      ok &= f(ctx, null, s.outl, aad, alen);
+    } else if (alen > 0) {
+      for (let i = 0; i < alen; i++) b[S_AAD + i] = aad[i];
+      ok &= update(ctx, null, outlPtr, aadPtr, alen);
+    }
+    return ok;
+  }
+
+  #seal(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
+    const lib = this.#lib;
+    const ctx = this.#enc;
+    let ok = this.#begin(ctx, this.#es, this.#eIv, this.#eOutl, this.#eAad, 1, nonce, aad, len);
+    // An empty message still needs the Update with non-NULL buffers that computes the tag.
+    ok &= len > 0
+      ? lib.EVP_EncryptUpdate_p(ctx, out, this.#eOutl, input, len)
+      : lib.EVP_EncryptUpdate_aadp(ctx, this.#eFinal, this.#eOutl, this.#eAad, 0);
+    const n = this.#es.outl[0];
+    ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_GET_TAG, this.tagLength, this.#eTag);
+    if (ok !== 1 || n !== len) throw new CryptoError("libcrypto: AES-CCM seal failed");
+  }
+
+  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    if (sealed.length < this.tagLength) return null;
+    const out = new Uint8Array(sealed.length - this.tagLength);
+    return this.openTo(nonce, sealed, aad, out) ? out : null;
+  }
+
+  /** Opens into `out` (may alias `sealed` exactly); false on a bad tag. */
+  openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean {
+    const ctLen = sealed.length - this.tagLength;
+    if (ctLen < 0 || out.length < ctLen) return false;
+    const b = this.#ds.bytes;
+    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = sealed[ctLen + i];
+    return this.#open(nonce, aad, sealed, out, ctLen);
+  }
+
+  /** Opens `buf[start..end)` (ciphertext || tag) in place; false on a bad tag. */
+  openInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean {
+    const ctLen = end - start - this.tagLength;
+    if (ctLen < 0 || end > buf.length || start < 0) return false;
+    const b = this.#ds.bytes;
+    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = buf[start + ctLen + i];
+    let region = buf;
+    if (start !== 0) {
+      if (buf !== this.#openBuf || start !== this.#openStart) {
+        this.#openBuf = buf;
+        this.#openStart = start;
+        this.#openView = buf.subarray(start);
+      }
+      region = this.#openView;
+    }
+    return this.#open(nonce, aad, region, region, ctLen);
+  }
+
+  #open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, ctLen: number) {
+    const lib = this.#lib;
+    const ctx = this.#dec;
+    let ok = this.#begin(ctx, this.#ds, this.#dIv, this.#dOutl, this.#dAad, 0, nonce, aad, ctLen);
+    if (ok !== 1) return false;
+    // This Update decrypts and verifies the tag (OpenSSL wipes `out` on a mismatch).
+    ok = ctLen > 0
+      ? lib.EVP_DecryptUpdate_p(ctx, out, this.#dOutl, input, ctLen)
+      : lib.EVP_DecryptUpdate_aadp(ctx, this.#dFinal, this.#dOutl, this.#dAad, 0);
+    return ok === 1 && this.#ds.outl[0] === ctLen;
   }
 
   free(): void {

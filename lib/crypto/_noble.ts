@@ -15,6 +15,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { constantTimeEqual } from "../wire/bytes.ts";
 import type { Aead, BlockCipher, Mac } from "./types.ts";
+import type { CcmBlockOps } from "./aes_ccm.ts";
 import {
   ECDH_INFO,
   type EcdhGroup,
@@ -81,6 +82,21 @@ function chachaAead(key: Uint8Array): Aead {
   };
 }
 
+const ZERO_IV = new Uint8Array(16);
+
+/** CBC-MAC and CTR for AES-CCM (aes_ccm.ts); noble's CTR increments all 128 bits. */
+function ccmOps(key: Uint8Array): CcmBlockOps {
+  const k = key.slice();
+  return {
+    backend: "noble",
+    cbcMac(data) {
+      const out = cbc(k, ZERO_IV, { disablePadding: true }).encrypt(data);
+      return out.subarray(out.length - 16);
+    },
+    ctr: (counter, data) => ctr(k, counter).encrypt(data),
+  };
+}
+
 function cbcCipher(key: Uint8Array): BlockCipher {
   const k = key.slice();
   return {
@@ -120,6 +136,7 @@ export const nobleProvider: Provider = {
   backend: "noble",
   supportsAesKey: (n) => n === 16 || n === 24 || n === 32,
   aesGcm: gcmAead,
+  aesCcmOps: ccmOps,
   chacha20Poly1305: chachaAead,
   aesCbc: cbcCipher,
   aesCtr: ctrCipher,

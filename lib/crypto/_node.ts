@@ -20,6 +20,7 @@ import {
   diffieHellman,
 } from "node:crypto";
 import type { Aead, BlockCipher, Mac } from "./types.ts";
+import type { CcmBlockOps } from "./aes_ccm.ts";
 import {
   ECDH_INFO,
   type EcdhGroup,
@@ -98,6 +99,27 @@ function ctrCipher(key: Uint8Array): BlockCipher {
   return { backend: "node", blockSize: 1, ivLength: 16, encrypt: run, decrypt: run };
 }
 
+const ZERO_IV = new Uint8Array(16);
+
+/** CBC-MAC and CTR for AES-CCM (aes_ccm.ts): Deno's node:crypto has no aes-*-ccm cipher. */
+function ccmOps(key: Uint8Array): CcmBlockOps {
+  const k = key.slice();
+  const bits = k.length * 8;
+  return {
+    backend: "node",
+    cbcMac(data) {
+      const c = createCipheriv(`aes-${bits}-cbc`, k, ZERO_IV);
+      c.setAutoPadding(false);
+      const out = c.update(data);
+      return new Uint8Array(out.buffer, out.byteOffset + out.byteLength - 16, 16);
+    },
+    ctr(counter, data) {
+      const out = createCipheriv(`aes-${bits}-ctr`, k, counter).update(data);
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    },
+  };
+}
+
 /** Input block sizes of the hashes (RFC 2104 "B"). */
 const HASH_BLOCK: Readonly<Record<HashName, number>> = {
   sha1: 64,
@@ -139,6 +161,7 @@ export const nodeProvider: Provider = {
   // Deno's node:crypto has aes-192-ctr but no aes-192-gcm/cbc.
   supportsAesKey: (n, mode) => n === 16 || n === 32 || (n === 24 && mode === "ctr"),
   aesGcm: (key, tagLength) => nodeAead(`aes-${key.length * 8}-gcm`, key, tagLength),
+  aesCcmOps: ccmOps,
   chacha20Poly1305: (key) => nodeAead("chacha20-poly1305", key, 16),
   aesCbc: cbcCipher,
   aesCtr: ctrCipher,

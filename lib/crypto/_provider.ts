@@ -5,6 +5,7 @@
  * @module
  */
 import type { Aead, Backend, BlockCipher, Mac } from "./types.ts";
+import type { CcmBlockOps } from "./aes_ccm.ts";
 
 /** The AES modes a provider offers. */
 export type AesMode = "gcm" | "cbc" | "ctr";
@@ -20,6 +21,8 @@ export interface Provider {
   supportsAesKey(keyBytes: number, mode?: AesMode): boolean;
   /** AES-GCM keyed once. */
   aesGcm(key: Uint8Array, tagLength: number): Aead;
+  /** The AES-CBC-MAC and AES-CTR operations AES-CCM is built from (aes_ccm.ts), keyed once. */
+  aesCcmOps(key: Uint8Array): CcmBlockOps;
   /** ChaCha20-Poly1305 keyed once. */
   chacha20Poly1305(key: Uint8Array): Aead;
   /** Raw AES-CBC keyed once. */

@@ -22,14 +22,15 @@ import { nobleProvider } from "./_noble.ts";
 import { nodeProvider } from "./_node.ts";
 import { aesXcbcPrfKey, createAesXcbcMac } from "./aes_xcbc.ts";
 import { aesCmacPrfKey, createAesCmac } from "./aes_cmac.ts";
-import { integInfo, type MacAlgorithm, prfInfo } from "./transforms.ts";
+import { createCcmAead } from "./aes_ccm.ts";
+import { EncrId, integInfo, type MacAlgorithm, prfInfo } from "./transforms.ts";
 
 export type { MacAlgorithm } from "./transforms.ts";
 
 /** The in-process software backends these factories can build on. */
 export type SoftwareBackend = "noble" | "node";
 /** AEAD algorithms of {@link createAead}. */
-export type AeadAlgorithm = "aes-gcm" | "chacha20-poly1305";
+export type AeadAlgorithm = "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
 /**
  * Block cipher modes of {@link createBlockCipher}: AES-CBC (RFC 3602) and
  * AES-CTR (RFC 3686), the latter as a stream (block size 1) whose 16-byte
@@ -77,6 +78,7 @@ export function backendSupports(
   keyBytes: number,
 ): boolean {
   if (alg.startsWith("hmac-") || alg === "chacha20-poly1305") return true;
+  // aes-ccm: node builds it on aes-*-cbc, which Deno lacks for AES-192 like GCM.
   return PROVIDERS[backend].supportsAesKey(keyBytes, alg === "aes-ctr" ? "ctr" : undefined);
 }
 
@@ -102,10 +104,12 @@ function guardAead(a: Aead): Aead {
 }
 
 /**
- * An AEAD keyed once. `key` excludes the 4-byte salt (callers build the
- * 12-byte nonce = salt || 8-byte IV). AES-GCM takes 16/24/32-byte keys and tag
- * lengths 8, 12 or 16 (RFC 4106); ChaCha20-Poly1305 takes a 32-byte key and
- * only tag length 16 (RFC 7634).
+ * An AEAD keyed once. `key` excludes the salt (callers build the nonce =
+ * salt || 8-byte IV: 12 bytes with a 4-byte salt for AES-GCM and
+ * ChaCha20-Poly1305, 11 bytes with a 3-byte salt for AES-CCM). AES-GCM and
+ * AES-CCM take 16/24/32-byte keys and tag lengths 8, 12 or 16 (RFC 4106,
+ * RFC 4309); ChaCha20-Poly1305 takes a 32-byte key and only tag length 16
+ * (RFC 7634).
  *
  * @example
  * ```ts
@@ -126,6 +130,12 @@ export function createAead(
     }
     return guardAead(pickAes("AES-GCM", key, backend).aesGcm(key, tagLength));
   }
+  if (alg === "aes-ccm") {
+    if (tagLength !== 8 && tagLength !== 12 && tagLength !== 16) {
+      throw new CryptoError(`AES-CCM tag length must be 8, 12 or 16, got ${tagLength}`);
+    }
+    return createAesCcm(key, tagLength, 11, backend);
+  }
   if (alg === "chacha20-poly1305") {
     if (key.length !== 32) {
       throw new CryptoError(`ChaCha20-Poly1305 needs a 32-byte key, got ${key.length}`);
@@ -136,6 +146,52 @@ export function createAead(
     return guardAead(PROVIDERS[backend ?? "node"].chacha20Poly1305(key));
   }
   throw new CryptoError(`unknown AEAD '${alg as string}'`);
+}
+
+/**
+ * AES-CCM (NIST SP 800-38C) keyed once with any nonce length 7..13 and tag
+ * length 4, 6, .., 16; IPsec uses {@link createAead}("aes-ccm"), which is
+ * this with an 11-byte nonce (RFC 4309, RFC 5282).
+ *
+ * @example
+ * ```ts
+ * const ccm = createAesCcm(key16, 8, 13); // RFC 3610 packet vector parameters
+ * ccm.seal(nonce13, plaintext, aad); // ciphertext || 8-byte tag
+ * ```
+ */
+export function createAesCcm(
+  key: Uint8Array,
+  tagLength: number,
+  nonceLength: number,
+  backend?: SoftwareBackend,
+): Aead {
+  const ops = pickAes("AES-CCM", key, backend).aesCcmOps(key);
+  return guardAead(createCcmAead(ops, nonceLength, tagLength));
+}
+
+/**
+ * The {@link createAead} algorithm of an AEAD encryption transform (IANA
+ * Transform Type 1 id), or `undefined` for one that is not an AEAD.
+ *
+ * @example
+ * ```ts
+ * aeadAlgorithm(EncrId.AES_CCM_16); // "aes-ccm"
+ * ```
+ */
+export function aeadAlgorithm(encrId: number): AeadAlgorithm | undefined {
+  switch (encrId) {
+    case EncrId.AES_GCM_8:
+    case EncrId.AES_GCM_12:
+    case EncrId.AES_GCM_16:
+      return "aes-gcm";
+    case EncrId.AES_CCM_8:
+    case EncrId.AES_CCM_12:
+    case EncrId.AES_CCM_16:
+      return "aes-ccm";
+    case EncrId.CHACHA20_POLY1305:
+      return "chacha20-poly1305";
+  }
+  return undefined;
 }
 
 /**

@@ -100,6 +100,21 @@ function buildKeywords(): Map<string, ProposalKeyword> {
   for (const bits of [128, 192, 256]) {
     add([`aes${bits}`], { type: T.ENCR, id: EncrId.AES_CBC, keyLength: bits });
     add([`aes${bits}ctr`], { type: T.ENCR, id: EncrId.AES_CTR, keyLength: bits });
+    add([`aes${bits}ccm8`, `aes${bits}ccm64`], {
+      type: T.ENCR,
+      id: EncrId.AES_CCM_8,
+      keyLength: bits,
+    });
+    add([`aes${bits}ccm12`, `aes${bits}ccm96`], {
+      type: T.ENCR,
+      id: EncrId.AES_CCM_12,
+      keyLength: bits,
+    });
+    add([`aes${bits}ccm16`, `aes${bits}ccm128`, `aes${bits}ccm`], {
+      type: T.ENCR,
+      id: EncrId.AES_CCM_16,
+      keyLength: bits,
+    });
     add([`aes${bits}gcm8`, `aes${bits}gcm64`], {
       type: T.ENCR,
       id: EncrId.AES_GCM_8,

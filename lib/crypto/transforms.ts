@@ -4,7 +4,7 @@
  * output lengths) and printable names.
  *
  * Sources: IANA ikev2-parameters (Transform Type Values, Transform Type 1-5),
- * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 7634 (ChaCha20-Poly1305),
+ * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 4309/5282 (CCM), RFC 7634 (ChaCha20-Poly1305),
  * RFC 3686/5930 (CTR), RFC 4868 (HMAC-SHA2), RFC 3566/4434 (XCBC),
  * RFC 4494/4615 (CMAC), RFC 3526/5903/8031 (groups).
  *
@@ -27,6 +27,9 @@ export const EncrId = {
   NULL: 11,
   AES_CBC: 12,
   AES_CTR: 13,
+  AES_CCM_8: 14,
+  AES_CCM_12: 15,
+  AES_CCM_16: 16,
   AES_GCM_8: 18,
   AES_GCM_12: 19,
   AES_GCM_16: 20,
@@ -92,7 +95,7 @@ export interface EncrInfo {
   readonly blockSize: number;
   /** Explicit IV length carried in each packet, in bytes. */
   readonly ivLength: number;
-  /** Salt/nonce bytes taken from keying material after the key (RFC 4106, 7634, 3686). */
+  /** Salt/nonce bytes taken from keying material after the key (RFC 4106, 4309, 7634, 3686). */
   readonly saltLength: number;
   /** ICV (tag) length in bytes for AEADs, 0 otherwise. */
   readonly icvLength: number;
@@ -204,6 +207,42 @@ export const ENCR_TRANSFORMS: Readonly<Record<number, EncrInfo>> = {
     ivLength: 8,
     saltLength: 4,
     icvLength: 0,
+    ike: true,
+  },
+  14: {
+    id: 14,
+    name: "ENCR_AES_CCM_8",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 3,
+    icvLength: 8,
+    ike: true,
+  },
+  15: {
+    id: 15,
+    name: "ENCR_AES_CCM_12",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 3,
+    icvLength: 12,
+    ike: true,
+  },
+  16: {
+    id: 16,
+    name: "ENCR_AES_CCM_16",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 3,
+    icvLength: 16,
     ike: true,
   },
   18: {
@@ -414,7 +453,8 @@ export function transformName(type: number, id: number): string {
 
 /**
  * Total keying material an encryption transform takes from prf+ in bytes:
- * key plus salt (RFC 4106 section 8.1, RFC 7634 section 2, RFC 3686 section 5.1).
+ * key plus salt (RFC 4106 section 8.1, RFC 4309 section 7.1, RFC 7634 section 2,
+ * RFC 3686 section 5.1).
  */
 export function encrKeymatLength(id: number, keyLengthBits?: number): number {
   const e = encrInfo(id);

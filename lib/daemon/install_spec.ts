@@ -6,6 +6,7 @@
  * @module
  */
 import { encrInfo, integInfo } from "../crypto/transforms.ts";
+import { aeadAlgorithm } from "../crypto/primitives.ts";
 import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../db/address.ts";
 import { tsListsToSelectors } from "../db/narrow.ts";
 import type { SaInstall } from "../ikev2/effects.ts";
@@ -41,13 +42,16 @@ function encryption(sa: SaInstall): EncryptionSpec | undefined {
       if (info.name !== "ENCR_AES_CTR") break;
       // RFC 3686 section 5.1: the last 4 bytes of the KEYMAT are the nonce.
       return { alg: "aes-ctr", key: key.subarray(0, keyLen), nonce: key.subarray(keyLen) };
-    case "aead":
+    case "aead": {
+      const alg = aeadAlgorithm(info.id);
+      if (!alg) break;
       return {
-        alg: info.name === "ENCR_CHACHA20_POLY1305" ? "chacha20-poly1305" : "aes-gcm",
+        alg,
         key: key.subarray(0, keyLen),
         salt: key.subarray(keyLen),
         icvLength: info.icvLength,
       };
+    }
     default:
       break;
   }

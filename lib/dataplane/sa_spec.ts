@@ -46,11 +46,17 @@ export interface PacketProcessor {
 }
 
 /**
- * Encryption of an ESP SA. `salt` (4 bytes) is for AEADs (RFC 4106/7634
- * KEYMAT), `nonce` (4 bytes) for AES-CTR (RFC 3686 section 5.1).
+ * Encryption of an ESP SA. `salt` is for AEADs: 4 bytes for AES-GCM and
+ * ChaCha20-Poly1305 (RFC 4106/7634 KEYMAT), 3 for AES-CCM (RFC 4309);
+ * `nonce` (4 bytes) for AES-CTR (RFC 3686 section 5.1).
  */
 export type EncryptionSpec =
-  | { alg: "aes-gcm" | "chacha20-poly1305"; key: Uint8Array; salt: Uint8Array; icvLength: number }
+  | {
+    alg: "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
+    key: Uint8Array;
+    salt: Uint8Array;
+    icvLength: number;
+  }
   | { alg: "aes-cbc"; key: Uint8Array }
   | { alg: "aes-ctr"; key: Uint8Array; nonce: Uint8Array }
   | { alg: "null" };
@@ -149,7 +155,7 @@ export function validateSaSpec(s: SaSpec): void {
   } else {
     const e = s.encryption;
     if (!e) throw new SaSpecError(`${what}: ESP needs an encryption algorithm (or "null")`);
-    const aead = e.alg === "aes-gcm" || e.alg === "chacha20-poly1305";
+    const aead = e.alg === "aes-gcm" || e.alg === "aes-ccm" || e.alg === "chacha20-poly1305";
     if (!aead && !s.integrity) {
       throw new SaSpecError(`${what}: ${e.alg} needs an integrity algorithm`);
     }
@@ -202,8 +208,11 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
     }
     const e = s.encryption!;
     let transform: EspTransform;
-    if (e.alg === "aes-gcm" || e.alg === "chacha20-poly1305") {
-      if (e.salt.length !== 4) throw new SaSpecError(`${describe(s)}: AEAD salt must be 4 bytes`);
+    if (e.alg === "aes-gcm" || e.alg === "aes-ccm" || e.alg === "chacha20-poly1305") {
+      const saltLength = e.alg === "aes-ccm" ? 3 : 4;
+      if (e.salt.length !== saltLength) {
+        throw new SaSpecError(`${describe(s)}: ${e.alg} salt must be ${saltLength} bytes`);
+      }
       transform = {
         kind: "aead",
         aead: backend.createAead(e.alg, e.key, e.icvLength),

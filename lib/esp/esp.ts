@@ -171,13 +171,15 @@ export type EspCoreResult =
   | { ok: false; drop: EspDropReason };
 
 /**
- * The keyed transform of an SA. For AEAD, `salt` is the 4-byte salt from
- * KEYMAT (RFC 4106 section 8.1, RFC 7634 section 2); the IV on the wire is
- * the 64-bit sequence number, so it never repeats under one key. AES-CTR
- * (RFC 3686) likewise: `cipher` is an "aes-ctr" {@link BlockCipher}, `nonce`
- * the 4-byte nonce from the end of its KEYMAT (section 5.1), the 8-byte IV
- * the sequence number, and the counter block nonce || IV || 00000001
- * (section 4); integrity is a separate MAC over the encrypted packet.
+ * The keyed transform of an SA. For AEAD, `salt` is the salt from KEYMAT:
+ * 4 bytes for AES-GCM and ChaCha20-Poly1305 (RFC 4106 section 8.1, RFC 7634
+ * section 2), 3 bytes for AES-CCM (RFC 4309 section 7.1); the nonce is salt
+ * || IV and the IV on the wire is the 64-bit sequence number, so it never
+ * repeats under one key.
+ * AES-CTR (RFC 3686) likewise: `cipher` is an "aes-ctr" {@link BlockCipher},
+ * `nonce` the 4-byte nonce from the end of its KEYMAT (section 5.1), the
+ * 8-byte IV the sequence number, and the counter block nonce || IV ||
+ * 00000001 (section 4); integrity is a separate MAC over the encrypted packet.
  */
 export type EspTransform =
   | { kind: "aead"; aead: Aead; salt: Uint8Array }
@@ -239,7 +241,10 @@ export class EspSa extends IpsecSa {
   readonly #tfcPadTo: number;
   readonly #rng: (out: Uint8Array) => void;
   // Preallocated scratch.
-  readonly #nonce = new Uint8Array(12);
+  /** AEAD nonce: salt || 8-byte IV (12 bytes, or 11 for AES-CCM). */
+  readonly #nonce: Uint8Array;
+  /** Where the IV starts in {@link #nonce} (the salt length). */
+  readonly #ivAt: number;
   /** AES-CTR counter block: nonce(4) || IV(8) || 00000001 (RFC 3686 section 4). */
   readonly #counter = new Uint8Array(16);
   readonly #aad: Uint8Array;
@@ -266,8 +271,14 @@ export class EspSa extends IpsecSa {
     this.#aad = new Uint8Array(this.esn ? 12 : 8);
     const t = cfg.transform;
     if (t.kind === "aead") {
-      if (t.salt.length !== 4) throw new RangeError("AEAD salt must be 4 bytes");
-      if (t.aead.nonceLength !== 12) throw new RangeError("ESP AEAD needs a 12-byte nonce");
+      if (t.salt.length !== 4 && t.salt.length !== 3) {
+        throw new RangeError("AEAD salt must be 4 bytes (3 for AES-CCM)");
+      }
+      if (t.aead.nonceLength !== t.salt.length + 8) {
+        throw new RangeError(`ESP AEAD needs a ${t.salt.length + 8}-byte nonce (salt || IV)`);
+      }
+      this.#nonce = new Uint8Array(t.aead.nonceLength);
+      this.#ivAt = t.salt.length;
       this.#nonce.set(t.salt, 0);
       this.#ivLength = 8;
       this.#icvLength = t.aead.tagLength;
@@ -277,6 +288,8 @@ export class EspSa extends IpsecSa {
       this.#open = ops.open;
       this.#mac = new Uint8Array(0);
     } else {
+      this.#nonce = NO_BYTES;
+      this.#ivAt = 0;
       if (t.icvLength < 12 || t.icvLength > t.integ.outputLength) {
         throw new RangeError(`ICV length ${t.icvLength} invalid for this MAC`);
       }
@@ -434,12 +447,14 @@ export class EspSa extends IpsecSa {
     const ptEnd = p;
     const t = this.transform;
     if (t.kind === "aead") {
-      // RFC 4106 section 3.1 / RFC 7634 section 2: IV = 64-bit counter (our sequence number).
+      // RFC 4106 section 3.1 / RFC 4309 section 3.1 / RFC 7634 section 2:
+      // IV = 64-bit counter (our sequence number).
       writeU32(out, o + 8, hi);
       writeU32(out, o + 12, lo);
       const nonce = this.#nonce;
-      writeU32(nonce, 4, hi);
-      writeU32(nonce, 8, lo);
+      const at = this.#ivAt;
+      writeU32(nonce, at, hi);
+      writeU32(nonce, at + 4, lo);
       this.#fillAad(hi, lo);
       this.#seal!(nonce, this.#aad, out, ptStart, ptEnd);
     } else {
@@ -652,7 +667,8 @@ export class EspSa extends IpsecSa {
     const t = this.transform;
     if (t.kind === "aead") {
       const nonce = this.#nonce;
-      for (let i = 0; i < 8; i++) nonce[4 + i] = buf[start + 8 + i];
+      const at = this.#ivAt;
+      for (let i = 0; i < 8; i++) nonce[at + i] = buf[start + 8 + i];
       this.#fillAad(hi, seqLow);
       if (!this.#open!(nonce, this.#aad, buf, ptStart, end)) return D_ICV;
     } else {

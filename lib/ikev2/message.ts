@@ -57,11 +57,16 @@ import { Reader } from "../wire/reader.ts";
 import { Writer } from "../wire/writer.ts";
 import { ParseError } from "../wire/parse_error.ts";
 import { concat } from "../wire/bytes.ts";
-import { createAead, createBlockCipher, createIntegMac } from "../crypto/primitives.ts";
+import {
+  aeadAlgorithm,
+  createAead,
+  createBlockCipher,
+  createIntegMac,
+} from "../crypto/primitives.ts";
 import type { SoftwareBackend } from "../crypto/primitives.ts";
 import { constantTimeEqual } from "../wire/bytes.ts";
 import { CryptoError } from "../crypto/types.ts";
-import { EncrId, encrInfo } from "../crypto/transforms.ts";
+import { encrInfo } from "../crypto/transforms.ts";
 import type { IkeSaKeys, KeySuite } from "../crypto/keys.ts";
 import {
   CfgType,
@@ -383,7 +388,7 @@ export interface SkProtection {
 export interface SkProtectionParams {
   /** Encryption transform id (12 AES-CBC, 13 AES-CTR, 18/19/20 AES-GCM, 28 ChaCha20-Poly1305). */
   readonly encrId: number;
-  /** SK_ei or SK_er (for AEAD and AES-CTR including the 4-byte salt/nonce at the end). */
+  /** SK_ei or SK_er (for AEAD and AES-CTR including the salt/nonce at the end: 4 bytes, 3 for AES-CCM). */
   readonly encrKey: Uint8Array;
   /** Integrity transform id; required for CBC and CTR, absent for AEAD. */
   readonly integId?: number;
@@ -434,9 +439,9 @@ export function createSkProtection(
     const keyLen = params.encrKey.length - info.saltLength;
     const key = params.encrKey.subarray(0, keyLen);
     const salt = params.encrKey.slice(keyLen);
-    const aead = params.encrId === EncrId.CHACHA20_POLY1305
-      ? createAead("chacha20-poly1305", key, info.icvLength, opts.backend)
-      : createAead("aes-gcm", key, info.icvLength, opts.backend);
+    const alg = aeadAlgorithm(params.encrId);
+    if (!alg) throw new CryptoError(`${info.name} is not a known AEAD`);
+    const aead = createAead(alg, key, info.icvLength, opts.backend);
     // RFC 5282 needs AEAD IVs that never repeat under a key: a 64-bit counter from a random start.
     const nextIv = ivCounter(random);
     const nonce = (iv: Uint8Array) => concat(salt, iv);

@@ -60,6 +60,11 @@ Deno.test("parseProposal() round-trips the documented examples", () => {
       "aes192gcm8-aes256gcm12-prfaescmac-x448",
     ],
     ["aes256-aescmac-prfaesxcbc-ecp521", "ike", "aes256-aescmac-prfaesxcbc-ecp521"],
+    ["aes256ccm16-prfsha256-x25519", "ike", "aes256ccm16-prfsha256-x25519"],
+    ["aes128ccm16", "esp", "aes128ccm16"],
+    ["aes128ccm128-aes192ccm-aes256ccm", "esp", "aes128ccm16-aes192ccm16-aes256ccm16"],
+    ["aes128ccm64-aes192ccm96-prfsha384-ecp256", "ike", "aes128ccm8-aes192ccm12-prfsha384-ecp256"],
+    ["aes256ccm8-aes256ccm12-esn", "esp", "aes256ccm8-aes256ccm12-esn"],
     ["aes-sha1-modp4096", "ike", "aes128-sha1-modp4096"],
     ["aes128-sha256-esn-noesn", "esp", "aes128-sha256-esn-noesn"],
     ["AES128-SHA512-noesn", "esp", "aes128-sha512"],
@@ -79,6 +84,16 @@ Deno.test("parseProposal() round-trips the documented examples", () => {
   ]);
   assert.deepEqual(parseProposal("aesxcbc", "ah").integ, [{ id: 5 }]);
   assert.deepEqual(parseProposal("chacha20poly1305-prfsha256-ecp256", "ike").encr, [{ id: 28 }]);
+  // AES-CCM: ENCR_AES_CCM_8/12/16 are transforms 14/15/16 with a Key Length attribute.
+  assert.deepEqual(parseProposal("aes128ccm8-aes192ccm12-aes256ccm16", "esp").encr, [
+    { id: 14, keyLength: 128 },
+    { id: 15, keyLength: 192 },
+    { id: 16, keyLength: 256 },
+  ]);
+  assert.equal(
+    describeProposal(parseProposal("aes256ccm16-prfsha256-x25519", "ike")),
+    "IKE:AES_CCM_16_256/PRF_HMAC_SHA2_256/CURVE25519",
+  );
 });
 
 function throwsProposal(f: () => unknown, re: RegExp): void {
@@ -101,6 +116,9 @@ Deno.test("parseProposal() rejects bad proposals with typed errors", () => {
   // strongSwan has no key-length-less "aesctr" keyword, so neither do we.
   throwsProposal(() => parseProposal("aesctr-sha256", "esp"), /unknown algorithm 'aesctr'/);
   throwsProposal(() => parseProposal("aes128gcm16-sha256", "esp"), /AEAD/);
+  throwsProposal(() => parseProposal("aes128ccm16-sha256", "esp"), /AEAD/);
+  throwsProposal(() => parseProposal("aes128ccm16-prfsha256", "ike"), /key exchange|KE|group/i);
+  throwsProposal(() => parseProposal("aes128ccm4", "esp"), /unknown algorithm 'aes128ccm4'/);
   throwsProposal(() => parseProposal("aes128-sha256", "ike"), /missing key exchange/);
   throwsProposal(() => parseProposal("aes128gcm16-x25519", "ike"), /explicit PRF/);
   throwsProposal(() => parseProposal("aes128-modp2048", "ike"), /needs an integrity/);

@@ -5,7 +5,8 @@ import {
   UnsupportedSaError,
 } from "../../lib/daemon/install_spec.ts";
 import type { SaInstall } from "../../lib/ikev2/effects.ts";
-import { validateSaSpec } from "../../lib/dataplane/sa_spec.ts";
+import { buildProcessor, SaSpecError, validateSaSpec } from "../../lib/dataplane/sa_spec.ts";
+import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 
 const ts = (a: number[], b: number[]) => ({
   ipVersion: 4 as const,
@@ -151,4 +152,69 @@ Deno.test("saSpecFromInstall(): AES-CTR KEYMAT is key then 4-byte nonce (RFC 368
     assert.deepEqual([...spec.encryption.nonce], [...keymat.subarray(bits / 8)]);
     assert.equal(spec.integrity?.icvLength, 16);
   }
+});
+
+Deno.test("saSpecFromInstall(): AES-CCM KEYMAT is key then 3-byte salt (RFC 4309 section 7.1); both directions key one SA", () => {
+  for (const [id, icv] of [[14, 8], [15, 12], [16, 16]]) {
+    for (const bits of [128, 192, 256]) {
+      const keymat = Uint8Array.from({ length: bits / 8 + 3 }, (_, i) => i + id);
+      const out = saSpecFromInstall({ ...base, encr: { id, keyLengthBits: bits, key: keymat } });
+      validateSaSpec(out);
+      assert.ok(out.encryption?.alg === "aes-ccm");
+      assert.deepEqual([...out.encryption.key], [...keymat.subarray(0, bits / 8)]);
+      assert.deepEqual([...out.encryption.salt], [...keymat.subarray(bits / 8)]);
+      assert.equal(out.encryption.icvLength, icv);
+      const inb = saSpecFromInstall({
+        ...base,
+        direction: "in",
+        encr: { id, keyLengthBits: bits, key: keymat },
+      });
+      // libcrypto seals, noble opens: an ESP packet of the SA round-trips.
+      const tx = buildProcessor(out, selectCryptoBackend("libcrypto"));
+      const rx = buildProcessor(inb, selectCryptoBackend("noble"));
+      const inner = Uint8Array.of(
+        0x45,
+        0,
+        0,
+        24,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+        10,
+        1,
+        0,
+        1,
+        10,
+        2,
+        0,
+        1,
+        1,
+        2,
+        3,
+        4,
+      );
+      const buf = new Uint8Array(tx.requiredOutLength(inner.length));
+      const n = tx.encapsulateInto(inner, buf);
+      assert.ok(n > 0);
+      const len = rx.decapsulateInPlace(buf, 0, n);
+      assert.ok(len >= 0, `decapsulate ${id}/${bits}: ${len}`);
+      assert.deepEqual([...buf.subarray(rx.lastOffset, rx.lastOffset + len)], [...inner]);
+    }
+  }
+  // A 4-byte salt is wrong for CCM.
+  const bad = saSpecFromInstall({
+    ...base,
+    encr: { id: 16, keyLengthBits: 128, key: new Uint8Array(19) },
+  });
+  assert.ok(bad.encryption?.alg === "aes-ccm");
+  bad.encryption.salt = new Uint8Array(4);
+  assert.throws(
+    () => buildProcessor(bad, selectCryptoBackend("noble")),
+    (e: unknown) => e instanceof SaSpecError && /aes-ccm salt must be 3 bytes/.test(e.message),
+  );
 });

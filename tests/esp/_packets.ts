@@ -111,6 +111,9 @@ export const ESP_ALGS = [
   "aes256gcm16",
   "aes128gcm8",
   "aes128gcm12",
+  "aes128ccm16",
+  "aes256ccm8",
+  "aes192ccm12",
   "chacha20poly1305",
   "aes128-sha1",
   "aes256-sha256",
@@ -125,7 +128,7 @@ export type EspAlg = typeof ESP_ALGS[number];
 
 interface AlgSpec {
   kind: "aead" | "cbc" | "ctr" | "null";
-  aead?: "aes-gcm" | "chacha20-poly1305";
+  aead?: "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
   keyLength: number;
   tagLength?: number;
   hmac?: "sha1" | "sha256" | "sha384" | "sha512";
@@ -157,6 +160,21 @@ export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
     keyLength: 16,
     tagLength: 12,
     scapyCrypt: "AES-GCM",
+  },
+  aes128ccm16: {
+    kind: "aead",
+    aead: "aes-ccm",
+    keyLength: 16,
+    tagLength: 16,
+    scapyCrypt: "AES-CCM",
+  },
+  aes256ccm8: { kind: "aead", aead: "aes-ccm", keyLength: 32, tagLength: 8, scapyCrypt: "AES-CCM" },
+  aes192ccm12: {
+    kind: "aead",
+    aead: "aes-ccm",
+    keyLength: 24,
+    tagLength: 12,
+    scapyCrypt: "AES-CCM",
   },
   chacha20poly1305: {
     kind: "aead",
@@ -233,7 +251,7 @@ export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
 
 const HMAC_KEY = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
 
-/** The raw test keys of `alg` (cipher key, 4-byte salt or AES-CTR nonce, integrity key). */
+/** The raw test keys of `alg` (cipher key, salt of 4 bytes or 3 for AES-CCM or AES-CTR nonce, integrity key). */
 export function testKeys(alg: EspAlg, seed = 1): {
   key: Uint8Array;
   salt: Uint8Array;
@@ -242,7 +260,7 @@ export function testKeys(alg: EspAlg, seed = 1): {
   const s = ALG_SPECS[alg];
   return {
     key: seqBytes(s.keyLength, seed),
-    salt: seqBytes(4, seed + 100),
+    salt: seqBytes(s.aead === "aes-ccm" ? 3 : 4, seed + 100),
     integKey: s.hmac ? seqBytes(HMAC_KEY[s.hmac], seed + 50) : new Uint8Array(0),
   };
 }
@@ -278,7 +296,9 @@ export function makeTransform(
   const s = ALG_SPECS[alg];
   const k = testKeys(alg, seed);
   if (s.kind === "aead") {
-    return { kind: "aead", aead: be.createAead(s.aead!, k.key, s.tagLength!), salt: k.salt };
+    // Deno's node:crypto has no AES-192 (CCM there is built on aes-*-cbc): use noble there.
+    const abe = s.keyLength === 24 && pref === "node" ? selectCryptoBackend("noble") : be;
+    return { kind: "aead", aead: abe.createAead(s.aead!, k.key, s.tagLength!), salt: k.salt };
   }
   const integ = be.createMac(`hmac-${s.hmac!}`, k.integKey);
   if (s.kind === "null") return { kind: "null", integ, icvLength: s.icvLength! };

@@ -98,6 +98,9 @@ export async function engineUp(
 const SWAN_ENCR: Record<number, string> = {
   12: "AES_CBC",
   13: "AES_CTR",
+  14: "AES_CCM_8",
+  15: "AES_CCM_12",
+  16: "AES_CCM_16",
   18: "AES_GCM_8",
   19: "AES_GCM_12",
   20: "AES_GCM_16",

@@ -94,6 +94,9 @@ const IKE_PROPOSALS = [
   "aes192gcm16-prfsha256-ecp256",
   "aes256gcm8-prfsha512-ecp384",
   "aes256gcm12-prfsha256-ecp521",
+  "aes128ccm16-prfsha256-x25519",
+  "aes192ccm8-prfsha384-ecp256",
+  "aes256ccm12-prfsha512-x25519",
   "chacha20poly1305-prfsha256-x448",
   "aes128-sha256-modp2048",
   "aes256-sha384-x25519",
@@ -127,6 +130,9 @@ const ESP_PROPOSALS: [string, number, number | undefined][] = [
   ["aes128gcm16", 20, undefined],
   ["aes256gcm16-esn", 20, undefined],
   ["chacha20poly1305", 28, undefined],
+  ["aes128ccm16", 16, undefined],
+  ["aes256ccm8-esn", 14, undefined],
+  ["aes192ccm12", 15, undefined],
   ["aes128-sha256", 12, 12],
   ["aes256-sha512", 12, 14],
   ["aes192-sha384", 12, 13],
@@ -152,11 +158,10 @@ for (const [esp, encr, integ] of ESP_PROPOSALS) {
     assert.equal(out.encr?.id, encr);
     assert.equal(out.integ?.id, integ);
     assert.equal(out.esn, esp.endsWith("-esn"));
-    if (encr === 13) {
-      // RFC 3686 section 5.1: KEYMAT for AES-CTR is the key plus a 4-byte nonce.
-      const bits = Number(esp.slice(3, 6));
-      assert.equal(out.encr?.key.length, bits / 8 + 4, esp);
-    }
+    // KEYMAT: the AES key, then the salt (RFC 4309 section 7.1: 3 bytes for CCM).
+    const bits = Number(esp.match(/^aes(\d+)/)?.[1] ?? 256);
+    const salt = encr === 12 ? 0 : encr >= 14 && encr <= 16 ? 3 : 4;
+    assert.equal(out.encr?.key.length, bits / 8 + salt);
   });
 }
 

@@ -70,6 +70,9 @@ const CASES = [
   ["aes256-sha256-modp2048", "aes128-sha256"],
   ["aes128gcm16-prfsha256-x25519", "aes256gcm16"],
   ["aes128ctr-sha256-x25519", "aes256ctr-sha256"],
+  // Wireshark decrypts IKEv2 with AES-CCM (RFC 5282) but has no ESP AES-CCM.
+  ["aes256ccm16-prfsha256-x25519", "aes128gcm16"],
+  ["aes128ccm8-prfsha384-x25519", "aes256gcm16"],
 ] as const;
 
 for (const [ike, esp] of CASES) {
@@ -120,3 +123,29 @@ for (const [ike, esp] of CASES) {
     },
   });
 }
+
+/*
+ *   alice (exportKeys)                        bob
+ *   IKE_SA_INIT + IKE_AUTH with IKE and ESP AES-CCM
+ *   -> one ikev2_decryption_table line naming AES-CCM (as strongSwan's save-keys does),
+ *      no esp_sa lines (Wireshark's ESP dissector has no AES-CCM).
+ */
+Deno.test("engine: AES-CCM key export: the IKE line names AES-CCM, ESP gets no line", () => {
+  const cfg = pskConfigs({
+    ikeProposals: "aes192ccm12-prfsha256-x25519",
+    espProposals: "aes128ccm16",
+  });
+  cfg.alice = { ...cfg.alice, exportKeys: true };
+  const t = new TwoPeers(cfg);
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.equal(t.alice.eventsOf("ike-up").length, 1, t.alice.logs.join("\n"));
+  const keys = t.alice.effects.filter((e) => e.kind === "exportKeys");
+  const ike = keys.filter((e) => e.table === "ikev2_decryption_table").map((e) => e.line);
+  assert.equal(ike.length, 1);
+  assert.match(
+    ike[0],
+    /^[0-9a-f]{16},[0-9a-f]{16},[0-9a-f]{54},[0-9a-f]{54},"AES-CCM-192 with 12 octet ICV \[RFC5282\]",,,"NONE \[RFC4306\]"$/,
+  );
+  assert.equal(keys.filter((e) => e.table === "esp_sa").length, 0);
+});

@@ -11,7 +11,8 @@
  *   transfers (SHA-256 checked by the receiver) both ways through the tunnel.
  *
  * The four key exchange methods each appear at least once: modp2048, ecp256,
- * ecp384 and x25519. All five ESP algorithms run in charon's userspace libipsec
+ * ecp384 and x25519. All ESP algorithms (AES-GCM, ChaCha20-Poly1305, AES-CBC
+ * and AES-CTR with HMAC, AES-CCM) run in charon's userspace libipsec
  * (kernel-libipsec), with the ciphers of its openssl plugin: for
  * chacha20poly1305 its log says "using CHACHA20_POLY1305 for encryption", and
  * the traffic checks below go through that ESP SA both ways.
@@ -19,7 +20,7 @@
  * Expected names: charon's are strongSwan's printing of the IANA transforms
  * (`swanctl --list-sas`); ours are the IANA "IKEv2 Transform Type" names for
  * encryption, PRF and integrity (RFC 7296 section 3.3.2; RFC 4106 AES-GCM,
- * RFC 7634 ChaCha20-Poly1305, RFC 3686/5930 AES-CTR, RFC 4868
+ * RFC 7634 ChaCha20-Poly1305, RFC 3686/5930 AES-CTR, RFC 4309/5282 AES-CCM, RFC 4868
  * HMAC-SHA2-256-128) and short names for
  * the key exchange groups (MODP_2048 = 14, ECP_256 = 19, ECP_384 = 20,
  * CURVE25519 = 31 per RFC 3526, RFC 5903, RFC 8031).
@@ -102,6 +103,18 @@ const CASES: Case[] = [
     ourIke: "ENCR_AES_CTR/128/AUTH_HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE25519",
     ourEncr: "ENCR_AES_CTR/128",
     ourInteg: "AUTH_HMAC_SHA2_256_128",
+  },
+  {
+    // AES-CCM (RFC 5282 for IKE, RFC 4309 for ESP: 3-byte salt, 11-byte nonce).
+    proposals: {
+      ike: "aes256ccm16-prfsha256-x25519",
+      esp: "aes128ccm16",
+      charonIke: "AES_CCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519",
+      charonEsp: "ESP:AES_CCM_16-128",
+    },
+    ourIke: "ENCR_AES_CCM_16/256/PRF_HMAC_SHA2_256/CURVE25519",
+    ourEncr: "ENCR_AES_CCM_16/128",
+    ourInteg: "",
   },
 ];
 

@@ -16,6 +16,9 @@
  *  then the deleter:    ──INFORMATIONAL [ D ]──► the other side
  * ```
  *
+ * AES-CCM (RFC 4309 / RFC 5282, charon's openssl plugin) has its own smaller
+ * set: each ICV length and key size once, IKE and ESP, both directions.
+ *
  * The expected strongSwan spellings are written out here from strongSwan's
  * transform names, independently of our own tables.
  *
@@ -100,6 +103,60 @@ Deno.test({
           `${c.ike} / ${c.esp}: ${c.initiator} initiates, ${c.deleter} deletes`,
           () => lab.runCase(c),
         );
+      }
+    } finally {
+      await lab.close();
+    }
+  },
+});
+
+/** AES-CCM for IKE and ESP: [IKE proposal, ESP proposal, charon's IKE line, charon's ESP line]. */
+const CCM_CASES = [
+  [
+    "aes128ccm16-prfsha256-x25519",
+    "aes128ccm16",
+    "AES_CCM_16-128/PRF_HMAC_SHA2_256/CURVE_25519",
+    "ESP:AES_CCM_16-128",
+  ],
+  [
+    "aes256ccm8-prfsha384-ecp256",
+    "aes256ccm12",
+    "AES_CCM_8-256/PRF_HMAC_SHA2_384/ECP_256",
+    "ESP:AES_CCM_12-256",
+  ],
+  [
+    "aes192ccm12-prfsha512-modp2048",
+    "aes192ccm8",
+    "AES_CCM_12-192/PRF_HMAC_SHA2_512/MODP_2048",
+    "ESP:AES_CCM_8-192",
+  ],
+] as const;
+
+Deno.test({
+  name: "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, both directions",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    const lab = await InteropLab.create();
+    try {
+      let n = 0;
+      for (const [ike, esp, expectIke, expectEsp] of CCM_CASES) {
+        for (const initiator of ["engine", "charon"] as const) {
+          n++;
+          const c: InteropCase = {
+            name: `ccm${n}`,
+            ike,
+            esp,
+            initiator,
+            deleter: n % 2 === 0 ? "engine" : "charon",
+            expectIke,
+            expectEsp,
+          };
+          await t.step(
+            `${ike} / ${esp}: ${initiator} initiates, ${c.deleter} deletes`,
+            () => lab.runCase(c),
+          );
+        }
       }
     } finally {
       await lab.close();

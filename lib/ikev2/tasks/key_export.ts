@@ -32,11 +32,20 @@ const GCM_ICV: Readonly<Record<number, number>> = {
   [EncrId.AES_GCM_16]: 16,
 };
 
+/** Wireshark's IKEv2 table has AES-CCM; its ESP one (packet-ipsec.c) has no CCM, so no esp_sa line. */
+const CCM_ICV: Readonly<Record<number, number>> = {
+  [EncrId.AES_CCM_8]: 8,
+  [EncrId.AES_CCM_12]: 12,
+  [EncrId.AES_CCM_16]: 16,
+};
+
 function ikeEncrName(id: number, bits: number | undefined): string | undefined {
   if (id === EncrId.AES_CBC) return `AES-CBC-${bits} [RFC3602]`;
   if (id === EncrId.AES_CTR) return `AES-CTR-${bits} [RFC5930]`;
   const icv = GCM_ICV[id];
   if (icv) return `AES-GCM-${bits} with ${icv} octet ICV [RFC5282]`;
+  const ccm = CCM_ICV[id];
+  if (ccm) return `AES-CCM-${bits} with ${ccm} octet ICV [RFC5282]`;
   return undefined;
 }
 
@@ -63,7 +72,9 @@ export function ikev2DecryptionLine(sa: IkeSa): string | undefined {
   const s = sa.suite, k = sa.keys;
   if (!s || !k) return undefined;
   const encr = ikeEncrName(s.encrId, s.encrKeyBits);
-  const integ = GCM_ICV[s.encrId] ? "NONE [RFC4306]" : IKE_INTEG[s.integId ?? 0];
+  const integ = GCM_ICV[s.encrId] || CCM_ICV[s.encrId]
+    ? "NONE [RFC4306]"
+    : IKE_INTEG[s.integId ?? 0];
   if (!encr || !integ) return undefined;
   return `${spi64(sa.spiI)},${spi64(sa.spiR)},${toHex(k.skEi)},${toHex(k.skEr)},"${encr}",` +
     `${toHex(k.skAi)},${toHex(k.skAr)},"${integ}"`;

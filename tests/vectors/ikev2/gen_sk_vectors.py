@@ -3,11 +3,12 @@
 sealed by python `cryptography` (Debian python3-cryptography 38, OpenSSL),
 independently of our code, following RFC 7296 section 3.14 (AES-CBC + HMAC /
 AES-CMAC-96, ICV over header..ciphertext), RFC 5282 (AES-GCM: nonce = salt ||
-IV, AAD = IKE header .. SK generic header), RFC 7634 (ChaCha20-Poly1305,
-same layout) and RFC 5930 (AES-CTR + HMAC: SK_e = key || 4-byte nonce, 8-byte
-IV, counter block nonce || IV || 00000001 per RFC 3686 section 4, ICV as for
-CBC). Padding: zero bytes, the minimum that aligns to the block size (16 for
-CBC, 1 for AEAD and CTR), then the Pad Length octet.
+IV, AAD = IKE header .. SK generic header; AES-CCM the same with a 3-byte
+salt, so an 11-byte nonce), RFC 7634 (ChaCha20-Poly1305, same layout) and
+RFC 5930 (AES-CTR + HMAC: SK_e = key || 4-byte nonce, 8-byte IV, counter
+block nonce || IV || 00000001 per RFC 3686 section 4, ICV as for CBC).
+Padding: zero bytes, the minimum that aligns to the block size (16 for CBC,
+1 for AEAD and CTR), then the Pad Length octet.
 
 Inner payloads (hand-built from the RFC 7296 diagrams):
   N(INITIAL_CONTACT)  = 2a 00 0008 | 00 00 4000       (next: Delete)
@@ -23,7 +24,7 @@ import struct
 import cryptography
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 INNER = bytes.fromhex("2a000008" "00004000" "0000000c" "03040001" "01020304")
 SPI_I = 0x0102030405060708
@@ -107,14 +108,17 @@ def ctr(key_bits, integ_id):
 
 
 def aead(name, encr_id, key_bits, icvlen):
-    ek = key(key_bits // 8 + 4, 0x30)  # key || 4-byte salt
-    k, salt = ek[:-4], ek[-4:]
+    salt_len = 3 if encr_id in (14, 15, 16) else 4  # RFC 5282: CCM salt 3 bytes, GCM 4
+    ek = key(key_bits // 8 + salt_len, 0x30)  # key || salt
+    k, salt = ek[:-salt_len], ek[-salt_len:]
     iv = bytes.fromhex("0011223344556677")
     padded = pad(INNER, 1)
     body_len = 8 + len(padded) + icvlen
     prefix = header(28 + 4 + body_len) + sk_header(body_len)
     if encr_id == 28:
         sealed = ChaCha20Poly1305(k).encrypt(salt + iv, padded, prefix)
+    elif encr_id in (14, 15, 16):
+        sealed = AESCCM(k, tag_length=icvlen).encrypt(salt + iv, padded, prefix)
     else:
         sealed = AESGCM(k).encrypt(salt + iv, padded, prefix)
         sealed = sealed[:len(padded)] + sealed[len(padded):][:icvlen]  # truncated GCM tag
@@ -137,6 +141,9 @@ aead("ChaCha20-Poly1305", 28, 256, 16)
 ctr(128, 12)
 ctr(192, 2)
 ctr(256, 14)
+aead("AES-CCM-128 ICV16", 16, 128, 16)
+aead("AES-CCM-192 ICV12", 15, 192, 12)
+aead("AES-CCM-256 ICV8", 14, 256, 8)
 
 print(json.dumps({
     "source": "python3-cryptography " + cryptography.__version__ + " via gen_sk_vectors.py",
