@@ -48,7 +48,6 @@ function backend(name: typeof BACKENDS[number]): CryptoBackend | null {
 
 const key = (n: number) => new Uint8Array(n).fill(0x42);
 const lc = loadLibcrypto();
-const nonce = new Uint8Array(12).fill(7);
 const aad = new Uint8Array(8).fill(1);
 
 function aeads(): void {
@@ -61,6 +60,7 @@ function aeads(): void {
       keyLen: 32,
       openssl: "chacha20-poly1305",
     },
+    { name: "aes128ccm16", alg: "aes-ccm", keyLen: 16, openssl: "aes-128-ccm" },
   ] as const;
   for (const a of algs) {
     for (const size of SIZES) {
@@ -79,6 +79,8 @@ function aeads(): void {
           continue;
         }
         const aead = be.createAead(a.alg, key(a.keyLen), 16);
+        // AES-CCM's IPsec nonce is 11 bytes (3-byte salt, RFC 4309), the others' 12.
+        const nonce = new Uint8Array(aead.nonceLength).fill(7);
         const pt = new Uint8Array(size).fill(3);
         const sealed = aead.seal(nonce, pt, aad);
         add(c, `${b} seal`, nsPerOp(() => aead.seal(nonce, pt, aad), BUDGET_MS));
@@ -86,20 +88,23 @@ function aeads(): void {
         if (b === "libcrypto" && lc) {
           // What the ESP hot path calls (in place, no allocation), with both per-packet
           // call sequences ("params" is the default) and nonces counting up as ESP's do.
-          for (const sequence of ["params", "init"] as const) {
+          // AES-CCM has only the "init" sequence.
+          const sequences = a.alg === "aes-ccm" ? ["init"] as const : ["params", "init"] as const;
+          for (const sequence of sequences) {
             const x = lc.createAead(a.alg, key(a.keyLen), 16, sequence);
             const buf = new Uint8Array(size + 64);
-            const n = new Uint8Array(12).fill(7);
+            const n = new Uint8Array(x.nonceLength).fill(7);
+            const last = n.length - 1;
             let ctr = 0;
             add(
               c,
               `libcrypto seal in place (${sequence})`,
               nsPerOp(() => {
                 ctr++;
-                n[8] = ctr >>> 24;
-                n[9] = (ctr >>> 16) & 0xff;
-                n[10] = (ctr >>> 8) & 0xff;
-                n[11] = ctr & 0xff;
+                n[last - 3] = ctr >>> 24;
+                n[last - 2] = (ctr >>> 16) & 0xff;
+                n[last - 1] = (ctr >>> 8) & 0xff;
+                n[last] = ctr & 0xff;
                 x.sealInPlace(n, aad, buf, 32, 32 + size);
               }, BUDGET_MS),
               sequence === "params"
@@ -143,6 +148,31 @@ function cbcHmac(): void {
       const cbc = be.createBlockCipher("aes-cbc", key(32));
       const iv = new Uint8Array(16);
       add(c, `${b} encrypt`, nsPerOp(() => cbc.encrypt(iv, padded), BUDGET_MS));
+    }
+    // AES-CTR (RFC 3686): no padding to the block; the "IV" is the counter block.
+    const t = `aes128-ctr ${size}B`;
+    add(t, "openssl speed encrypt", opensslEvpNs("aes-128-ctr", size, false), "openssl speed -evp");
+    for (const b of BACKENDS) {
+      const be = backend(b);
+      if (!be) continue;
+      const ctr = be.createBlockCipher("aes-ctr", key(16));
+      const block = new Uint8Array(16);
+      block[15] = 1;
+      add(t, `${b} encrypt`, nsPerOp(() => ctr.encrypt(block, data), BUDGET_MS));
+    }
+    if (lc) {
+      // What ESP calls: in place, the counter block at an offset, no allocation.
+      const x = lc.createBlockCipher("aes-ctr", key(16));
+      const block = new Uint8Array(16);
+      block[15] = 1;
+      const buf = data.slice();
+      add(
+        t,
+        "libcrypto encrypt in place",
+        nsPerOp(() => x.encryptRange(block, 0, buf, 0, size), BUDGET_MS),
+        "the ESP hot path",
+      );
+      x.free();
     }
     for (const [mac, keyLen] of [["hmac-sha256", 32], ["hmac-sha1", 20]] as const) {
       const h = `${mac} ${size}B`;
