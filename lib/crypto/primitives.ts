@@ -221,16 +221,23 @@ export function createBlockCipher(
 ): BlockCipher {
   if (alg === "aes-ctr") return guardCtr(pickAes("AES-CTR", key, backend, "ctr").aesCtr(key));
   if (alg !== "aes-cbc") throw new CryptoError(`unknown block cipher '${alg as string}'`);
-  const c = pickAes("AES-CBC", key, backend).aesCbc(key);
-  const check = (iv: Uint8Array, data: Uint8Array) => {
+  return guarded(pickAes("AES-CBC", key, backend).aesCbc(key), 16, (iv, data) => {
     if (iv.length !== 16) throw new CryptoError(`AES-CBC IV must be 16 bytes, got ${iv.length}`);
     if (data.length % 16 !== 0) {
       throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes, got ${data.length}`);
     }
-  };
+  });
+}
+
+/** `c` with `check(iv, data)` run before every call; the IV is 16 bytes for both AES modes. */
+function guarded(
+  c: BlockCipher,
+  blockSize: number,
+  check: (iv: Uint8Array, data: Uint8Array) => void,
+): BlockCipher {
   return {
     backend: c.backend,
-    blockSize: 16,
+    blockSize,
     ivLength: 16,
     encrypt(iv, data) {
       check(iv, data);
@@ -266,25 +273,12 @@ export function checkCtrRange(counterBlock: Uint8Array, offset: number, length: 
 }
 
 function guardCtr(c: BlockCipher): BlockCipher {
-  const check = (iv: Uint8Array, data: Uint8Array) => {
+  return guarded(c, 1, (iv, data) => {
     if (iv.length !== 16) {
       throw new CryptoError(`AES-CTR counter block must be 16 bytes, got ${iv.length}`);
     }
     checkCtrRange(iv, 0, data.length);
-  };
-  return {
-    backend: c.backend,
-    blockSize: 1,
-    ivLength: 16,
-    encrypt(iv, data) {
-      check(iv, data);
-      return c.encrypt(iv, data);
-    },
-    decrypt(iv, data) {
-      check(iv, data);
-      return c.decrypt(iv, data);
-    },
-  };
+  });
 }
 
 function aesCbcFactory(backend?: SoftwareBackend) {
