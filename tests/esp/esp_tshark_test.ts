@@ -12,28 +12,11 @@ import { EspSa } from "../../lib/esp/esp.ts";
 import { toHex } from "../../lib/wire/bytes.ts";
 import { ALG_SPECS, makeTransform, testKeys, udp4 } from "./_packets.ts";
 import { ip4 } from "./_packets.ts";
+import { rawIpPcap } from "../helpers/pcap.ts";
 
 /** A pcap (LINKTYPE_RAW) of IP packets. */
 function pcap(packets: Uint8Array[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const g = new DataView(new ArrayBuffer(24));
-  g.setUint32(0, 0xa1b2c3d4, true);
-  g.setUint16(4, 2, true);
-  g.setUint16(6, 4, true);
-  g.setUint32(16, 65535, true);
-  g.setUint32(20, 101, true);
-  parts.push(new Uint8Array(g.buffer));
-  packets.forEach((p, i) => {
-    const h = new DataView(new ArrayBuffer(16));
-    h.setUint32(0, i, true);
-    h.setUint32(8, p.length, true);
-    h.setUint32(12, p.length, true);
-    parts.push(new Uint8Array(h.buffer), p);
-  });
-  const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
-  let o = 0;
-  for (const x of parts) (out.set(x, o), o += x.length);
-  return out;
+  return rawIpPcap(packets.map((packet, i) => ({ packet, atMs: i * 1000 })));
 }
 
 const WIRESHARK_INTEG = {

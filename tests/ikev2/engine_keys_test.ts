@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
+import { rawIpPcap, udp4Datagram } from "../helpers/pcap.ts";
 
 /** A pcap (LINKTYPE_RAW, IPv4) of the datagrams, UDP checksums 0. */
 function pcap(
@@ -18,45 +19,13 @@ function pcap(
     at: number;
   }[],
 ): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const g = new DataView(new ArrayBuffer(24));
-  g.setUint32(0, 0xa1b2c3d4, true);
-  g.setUint16(4, 2, true);
-  g.setUint16(6, 4, true);
-  g.setUint32(16, 65535, true);
-  g.setUint32(20, 101, true); // LINKTYPE_RAW
-  parts.push(new Uint8Array(g.buffer));
-  for (const e of datagrams) {
+  return rawIpPcap(datagrams.map((d) => {
     // On port 4500 IKE goes behind the non-ESP marker (RFC 3948), which the transport adds.
-    const natt = e.from.port === 4500 || e.to.port === 4500;
-    const d = natt ? { ...e, bytes: new Uint8Array([0, 0, 0, 0, ...e.bytes]) } : e;
-    const len = 28 + d.bytes.length;
-    const p = new Uint8Array(16 + len);
-    const v = new DataView(p.buffer);
-    v.setUint32(0, Math.floor(d.at / 1000), true);
-    v.setUint32(4, Math.floor((d.at % 1000) * 1000), true);
-    v.setUint32(8, len, true);
-    v.setUint32(12, len, true);
-    p[16] = 0x45;
-    v.setUint16(18, len);
-    p[24] = 64;
-    p[25] = 17;
-    p.set(d.from.address.split(".").map(Number), 28);
-    p.set(d.to.address.split(".").map(Number), 32);
-    let sum = 0;
-    for (let i = 16; i < 36; i += 2) sum += v.getUint16(i);
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-    v.setUint16(26, ~sum & 0xffff);
-    v.setUint16(36, d.from.port);
-    v.setUint16(38, d.to.port);
-    v.setUint16(40, 8 + d.bytes.length);
-    p.set(d.bytes, 44);
-    parts.push(p);
-  }
-  const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
-  let o = 0;
-  for (const x of parts) (out.set(x, o), o += x.length);
-  return out;
+    const natt = d.from.port === 4500 || d.to.port === 4500;
+    const bytes = natt ? new Uint8Array([0, 0, 0, 0, ...d.bytes]) : d.bytes;
+    const packet = udp4Datagram(d.from.address, d.from.port, d.to.address, d.to.port, bytes);
+    return { packet, atMs: d.at };
+  }));
 }
 
 async function tshark(file: string, uat?: string): Promise<string> {

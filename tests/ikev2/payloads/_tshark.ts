@@ -6,6 +6,7 @@
  * strongSwan's save-keys plugin writes it), so tshark decrypts SK payloads
  * and checks their ICV.
  */
+import { rawIpPcap, udp4Datagram } from "../../helpers/pcap.ts";
 
 /** One row of Wireshark's ikev2_decryption_table. */
 export interface TsharkIkeKeys {
@@ -21,40 +22,12 @@ export interface TsharkIkeKeys {
   integ: string;
 }
 
-function u16(n: number): number[] {
-  return [n >> 8, n & 0xff];
-}
-function u32le(n: number): number[] {
-  return [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
-}
-
-function ipv4Checksum(h: number[]): number {
-  let s = 0;
-  for (let i = 0; i < h.length; i += 2) s += (h[i] << 8) | h[i + 1];
-  while (s > 0xffff) s = (s & 0xffff) + (s >> 16);
-  return ~s & 0xffff;
-}
-
 /** A pcap (linktype 101, raw IP) with each message in IPv4/UDP 500->500. */
 export function pcapOf(messages: Uint8Array[]): Uint8Array {
-  const out: number[] = [
-    ...u32le(0xa1b2c3d4),
-    ...[2, 0, 4, 0],
-    ...u32le(0),
-    ...u32le(0),
-    ...u32le(65535),
-    ...u32le(101),
-  ];
-  messages.forEach((m, i) => {
-    const udpLen = 8 + m.length;
-    const ip = [0x45, 0, ...u16(20 + udpLen), 0, i, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
-    const c = ipv4Checksum(ip);
-    ip[10] = c >> 8;
-    ip[11] = c & 0xff;
-    const pkt = [...ip, ...u16(500), ...u16(500), ...u16(udpLen), 0, 0, ...m];
-    out.push(...u32le(i + 1), ...u32le(0), ...u32le(pkt.length), ...u32le(pkt.length), ...pkt);
-  });
-  return Uint8Array.from(out);
+  return rawIpPcap(messages.map((m, i) => ({
+    packet: udp4Datagram("192.0.2.1", 500, "192.0.2.2", 500, m, i),
+    atMs: (i + 1) * 1000,
+  })));
 }
 
 /** Dissects `messages` with tshark; returns the verbose text of each frame. */
