@@ -7,6 +7,7 @@
  */
 import { cbc, ctr, gcm } from "@noble/ciphers/aes.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
+import { brainpoolP256r1, brainpoolP384r1, brainpoolP512r1 } from "@noble/curves/misc.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { x448 } from "@noble/curves/ed448.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
@@ -146,6 +147,29 @@ export const nobleProvider: Provider = {
 /** The NIST curves of the ECP groups (RFC 5903). */
 export const NIST_CURVES = { 19: p256, 20: p384, 21: p521 } as const;
 
+/**
+ * The Brainpool curves of groups 28-30 (RFC 6954, curves of RFC 5639); only
+ * this backend has them (Deno's node:crypto knows no Brainpool curve).
+ */
+export const BRAINPOOL_CURVES = {
+  28: brainpoolP256r1,
+  29: brainpoolP384r1,
+  30: brainpoolP512r1,
+} as const;
+
+/** An ECDH key on a short-Weierstrass curve of @noble/curves: public value x || y, g^ir = x. */
+export function nobleEcpKey(
+  curve: typeof p256 | typeof brainpoolP256r1,
+  priv: Uint8Array,
+  fieldLength: number,
+): EcdhKey {
+  const k = priv.slice();
+  return {
+    publicKey: () => curve.getPublicKey(k, false).subarray(1),
+    derive: (peer) => curve.getSharedSecret(k, sec1(peer), false).subarray(1, 1 + fieldLength),
+  };
+}
+
 function sec1(peer: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + peer.length);
   out[0] = 0x04;
@@ -160,10 +184,5 @@ export function nobleEcdh(group: EcdhGroup, priv: Uint8Array): EcdhKey {
     const c = group === 31 ? x25519 : x448;
     return { publicKey: () => c.getPublicKey(k), derive: (peer) => c.getSharedSecret(k, peer) };
   }
-  const c = NIST_CURVES[group];
-  const n = ECDH_INFO[group].secretLength;
-  return {
-    publicKey: () => c.getPublicKey(k, false).subarray(1),
-    derive: (peer) => c.getSharedSecret(k, sec1(peer), false).subarray(1, 1 + n),
-  };
+  return nobleEcpKey(NIST_CURVES[group], k, ECDH_INFO[group].secretLength);
 }

@@ -4,9 +4,10 @@
  *   node:crypto's DiffieHellman with our own private exponent; peer values
  *   are checked 1 < y < p-1 and g^ir is left-padded to the length of p
  *   (RFC 7296 section 2.14).
- * - ECP 256/384/521 (RFC 5903): the KE data is x || y without the 0x04
- *   prefix, g^ir is the x coordinate; peer points are validated here (on the
- *   curve, not infinity) before either backend sees them.
+ * - ECP 256/384/521 (RFC 5903) and Brainpool 256/384/512 (RFC 6954, groups
+ *   28-30; noble only): the KE data is x || y without the 0x04 prefix, g^ir
+ *   is the x coordinate; peer points are validated here (on the curve, not
+ *   infinity) before either backend sees them.
  * - Curve25519/Curve448 (RFC 8031, RFC 7748); an all-zero shared secret is
  *   rejected.
  *
@@ -23,7 +24,7 @@ import { CryptoError, type KeyExchange, type Rng } from "./types.ts";
 import type { SoftwareBackend } from "./primitives.ts";
 import { ECDH_INFO, type EcdhGroup, type EcdhKey } from "./_provider.ts";
 import { nodeEcdh } from "./_node.ts";
-import { NIST_CURVES, nobleEcdh } from "./_noble.ts";
+import { BRAINPOOL_CURVES, NIST_CURVES, nobleEcdh, nobleEcpKey } from "./_noble.ts";
 import { KeId, keInfo, transformName } from "./transforms.ts";
 import {
   MODP_EXPONENT_BYTES,
@@ -137,16 +138,34 @@ function bindEcdh(group: EcdhGroup, secret: Uint8Array, plan: EcdhPlan) {
   };
 }
 
-function ecpExchange(group: 19 | 20 | 21, priv: Uint8Array, plan: EcdhPlan): KeyExchange {
-  const curve = NIST_CURVES[group];
-  const fieldLen = ECDH_INFO[group].secretLength;
+/** The ECP groups: NIST (RFC 5903) and Brainpool (RFC 6954). */
+type EcpGroup = 19 | 20 | 21 | 28 | 29 | 30;
+
+function ecpCurve(group: EcpGroup) {
+  return group === 19 || group === 20 || group === 21
+    ? NIST_CURVES[group]
+    : BRAINPOOL_CURVES[group];
+}
+
+function ecpExchange(group: EcpGroup, priv: Uint8Array, backend?: SoftwareBackend): KeyExchange {
+  const curve = ecpCurve(group);
+  const fieldLen = keInfo(group)!.sharedSecretLength;
   const name = transformName(4, group);
   const d = bytesToBigint(priv);
   if (d < 1n || d >= curve.Point.Fn.ORDER) {
     throw new CryptoError(`${name}: private scalar out of range`);
   }
   const secret = bigintToBytes(d, curve.Point.Fn.BYTES);
-  const { publicKey, derive } = bindEcdh(group, secret, plan);
+  let publicKey: Uint8Array;
+  let derive: (peer: Uint8Array) => Uint8Array;
+  if (group === 19 || group === 20 || group === 21) {
+    ({ publicKey, derive } = bindEcdh(group, secret, ecdhPlan(group, backend)));
+  } else {
+    // Brainpool: @noble/curves whatever the backend (node:crypto has no Brainpool curve).
+    const key = nobleEcpKey(curve, secret, fieldLen);
+    publicKey = key.publicKey().slice();
+    derive = key.derive;
+  }
   return {
     group,
     publicKey,
@@ -162,7 +181,7 @@ function ecpExchange(group: 19 | 20 | 21, priv: Uint8Array, plan: EcdhPlan): Key
       try {
         // Our own check, whatever the backend: coordinates below p, the
         // point on the curve and not infinity (SP 800-56A 5.6.2.3.4; the
-        // curves have cofactor 1, so that is full validation).
+        // NIST and Brainpool curves have cofactor 1, so that is full validation).
         curve.Point.fromBytes(sec1).assertValidity();
         return derive(peer).slice(); // x coordinate only (RFC 5903 section 7)
       } catch (e) {
@@ -221,8 +240,11 @@ export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8A
     }
     case KeId.ECP_256:
     case KeId.ECP_384:
-    case KeId.ECP_521: {
-      const c = NIST_CURVES[group];
+    case KeId.ECP_521:
+    case KeId.ECP_256_BP:
+    case KeId.ECP_384_BP:
+    case KeId.ECP_512_BP: {
+      const c = ecpCurve(group);
       const n = c.Point.Fn.ORDER;
       const d = bytesToBigint(rng(c.Point.Fn.BYTES + 8)) % (n - 1n) + 1n;
       return bigintToBytes(d, c.Point.Fn.BYTES);
@@ -237,7 +259,7 @@ export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8A
 
 /**
  * Starts one side of a key exchange for an IANA Transform Type 4 id
- * (14, 15, 16, 19, 20, 21, 31, 32; 1, 2, 5 with `allowWeak`). Weak groups
+ * (14, 15, 16, 19, 20, 21, 28, 29, 30, 31, 32; 1, 2, 5 with `allowWeak`). Weak groups
  * without the opt-in and unknown groups throw {@link CryptoError}.
  *
  * @example
@@ -265,7 +287,7 @@ export interface KeyExchangeOptions {
   /**
    * Implementation of the elliptic-curve groups (19/20/21/31/32): "node"
    * (node:crypto) or "noble" (@noble/curves, pure JavaScript, portable) for
-   * every step. Unset picks the fastest per step (node for g^ir, noble's
+   * every step; the Brainpool groups (28/29/30) always run on noble. Unset picks the fastest per step (node for g^ir, noble's
    * precomputed tables for most public values); the bytes are the same.
    * MODP always uses node:crypto.
    */
@@ -304,7 +326,10 @@ export function createKeyExchangeFromPrivate(
     case KeId.ECP_256:
     case KeId.ECP_384:
     case KeId.ECP_521:
-      return ecpExchange(group, privateKey, ecdhPlan(group, opts.backend));
+    case KeId.ECP_256_BP:
+    case KeId.ECP_384_BP:
+    case KeId.ECP_512_BP:
+      return ecpExchange(group, privateKey, opts.backend);
     case KeId.CURVE25519:
     case KeId.CURVE448:
       return curveExchange(group, privateKey, ecdhPlan(group, opts.backend));

@@ -156,6 +156,9 @@ function buildKeywords(): Map<string, ProposalKeyword> {
   add(["ecp256"], { type: T.KE, id: KeId.ECP_256 });
   add(["ecp384"], { type: T.KE, id: KeId.ECP_384 });
   add(["ecp521"], { type: T.KE, id: KeId.ECP_521 });
+  add(["ecp256bp"], { type: T.KE, id: KeId.ECP_256_BP });
+  add(["ecp384bp"], { type: T.KE, id: KeId.ECP_384_BP });
+  add(["ecp512bp"], { type: T.KE, id: KeId.ECP_512_BP });
   add(["x25519", "curve25519"], { type: T.KE, id: KeId.CURVE25519 });
   add(["x448", "curve448"], { type: T.KE, id: KeId.CURVE448 });
 

@@ -6,7 +6,7 @@
  * Sources: IANA ikev2-parameters (Transform Type Values, Transform Type 1-5),
  * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 4309/5282 (CCM), RFC 7634 (ChaCha20-Poly1305),
  * RFC 3686/5930 (CTR), RFC 4868 (HMAC-SHA2), RFC 3566/4434 (XCBC),
- * RFC 4494/4615 (CMAC), RFC 3526/5903/8031 (groups).
+ * RFC 4494/4615 (CMAC), RFC 3526/5903/6954/8031 (groups).
  *
  * @module
  */
@@ -66,6 +66,9 @@ export const KeId = {
   ECP_256: 19,
   ECP_384: 20,
   ECP_521: 21,
+  ECP_256_BP: 28,
+  ECP_384_BP: 29,
+  ECP_512_BP: 30,
   CURVE25519: 31,
   CURVE448: 32,
 } as const;
@@ -377,6 +380,33 @@ export const KE_TRANSFORMS: Readonly<Record<number, KeInfo>> = {
     kind: "ecp",
     publicKeyLength: 132,
     sharedSecretLength: 66,
+    weak: false,
+    implemented: true,
+  },
+  28: {
+    id: 28,
+    name: "ECP_256_BP",
+    kind: "ecp",
+    publicKeyLength: 64,
+    sharedSecretLength: 32,
+    weak: false,
+    implemented: true,
+  },
+  29: {
+    id: 29,
+    name: "ECP_384_BP",
+    kind: "ecp",
+    publicKeyLength: 96,
+    sharedSecretLength: 48,
+    weak: false,
+    implemented: true,
+  },
+  30: {
+    id: 30,
+    name: "ECP_512_BP",
+    kind: "ecp",
+    publicKeyLength: 128,
+    sharedSecretLength: 64,
     weak: false,
     implemented: true,
   },

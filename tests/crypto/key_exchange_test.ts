@@ -20,6 +20,7 @@ import {
 } from "../../lib/crypto/modp_groups.ts";
 import { keInfo } from "../../lib/crypto/transforms.ts";
 import { CryptoError } from "../../lib/crypto/types.ts";
+import { runPythonJson } from "./_python.ts";
 
 /** Parses "0x36, 0x51, ..." C array bodies (as printed in strongSwan) and plain hex. */
 function h(s: string): Uint8Array {
@@ -213,6 +214,111 @@ Deno.test("ECP 19/20/21 match RFC 5903 and RFC 5114 vectors (x || y, g^ir = x)",
 });
 
 // ---------------------------------------------------------------------------
+// Brainpool (RFC 6954 groups 28/29/30: KE data x || y, g^ir = x as for ECP).
+// Source: RFC 7027 appendix A.1-A.3 (dA, QA, dB, QB, Z on brainpoolP256r1,
+// P384r1 and P512r1); IKEv2 takes x_Z only.
+// ---------------------------------------------------------------------------
+const BRAINPOOL_VECTORS: DhVector[] = [
+  {
+    name: "RFC 7027 A.1 brainpoolP256r1",
+    group: 28,
+    privI: h("81DB1EE100150FF2EA338D708271BE38300CB54241D79950F77B063039804F1D"),
+    privR: h("55E40BC41E37E3E2AD25C3C6654511FFA8474A91A0032087593852D3E7D76BD3"),
+    pubI: h(
+      "44106E913F92BC02A1705D9953A8414DB95E1AAA49E81D9E85F929A8E3100BE5" +
+        "8AB4846F11CACCB73CE49CBDD120F5A900A69FD32C272223F789EF10EB089BDC",
+    ),
+    pubR: h(
+      "8D2D688C6CF93E1160AD04CC4429117DC2C41825E1E9FCA0ADDD34E6F1B39F7B" +
+        "990C57520812BE512641E47034832106BC7D3E8DD0E4C7F1136D7006547CEC6A",
+    ),
+    shared: h("89AFC39D41D3B327814B80940B042590F96556EC91E6AE7939BCE31F3A18BF2B"),
+  },
+  {
+    name: "RFC 7027 A.2 brainpoolP384r1",
+    group: 29,
+    privI: h(
+      "1E20F5E048A5886F1F157C74E91BDE2B98C8B52D58E5003D57053FC4B0BD65D6F15EB5D1EE1610DF870795143627D042",
+    ),
+    privR: h(
+      "032640BC6003C59260F7250C3DB58CE647F98E1260ACCE4ACDA3DD869F74E01F8BA5E0324309DB6A9831497ABAC96670",
+    ),
+    pubI: h(
+      "68B665DD91C195800650CDD363C625F4E742E8134667B767B1B476793588F885AB698C852D4A6E77A252D6380FCAF068" +
+        "55BC91A39C9EC01DEE36017B7D673A931236D2F1F5C83942D049E3FA20607493E0D038FF2FD30C2AB67D15C85F7FAA59",
+    ),
+    pubR: h(
+      "4D44326F269A597A5B58BBA565DA5556ED7FD9A8A9EB76C25F46DB69D19DC8CE6AD18E404B15738B2086DF37E71D1EB4" +
+        "62D692136DE56CBE93BF5FA3188EF58BC8A3A0EC6C1E151A21038A42E9185329B5B275903D192F8D4E1F32FE9CC78C48",
+    ),
+    shared: h(
+      "0BD9D3A7EA0B3D519D09D8E48D0785FB744A6B355E6304BC51C229FBBCE239BBADF6403715C35D4FB2A5444F575D4F42",
+    ),
+  },
+  {
+    name: "RFC 7027 A.3 brainpoolP512r1",
+    group: 30,
+    privI: h(
+      "16302FF0DBBB5A8D733DAB7141C1B45ACBC8715939677F6A56850A38BD87BD59" +
+        "B09E80279609FF333EB9D4C061231FB26F92EEB04982A5F1D1764CAD57665422",
+    ),
+    privR: h(
+      "230E18E1BCC88A362FA54E4EA3902009292F7F8033624FD471B5D8ACE49D12CF" +
+        "ABBC19963DAB8E2F1EBA00BFFB29E4D72D13F2224562F405CB80503666B25429",
+    ),
+    pubI: h(
+      "0A420517E406AAC0ACDCE90FCD71487718D3B953EFD7FBEC5F7F27E28C614999" +
+        "9397E91E029E06457DB2D3E640668B392C2A7E737A7F0BF04436D11640FD09FD" +
+        "72E6882E8DB28AAD36237CD25D580DB23783961C8DC52DFA2EC138AD472A0FCE" +
+        "F3887CF62B623B2A87DE5C588301EA3E5FC269B373B60724F5E82A6AD147FDE7",
+    ),
+    pubR: h(
+      "9D45F66DE5D67E2E6DB6E93A59CE0BB48106097FF78A081DE781CDB31FCE8CCB" +
+        "AAEA8DD4320C4119F1E9CD437A2EAB3731FA9668AB268D871DEDA55A5473199F" +
+        "2FDC313095BCDD5FB3A91636F07A959C8E86B5636A1E930E8396049CB481961D" +
+        "365CC11453A06C719835475B12CB52FC3C383BCE35E27EF194512B71876285FA",
+    ),
+    shared: h(
+      "A7927098655F1F9976FA50A9D566865DC530331846381C87256BAF3226244B76" +
+        "D36403C024D7BBF0AA0803EAFF405D3D24F11A9B5C0BEF679FE1454B21C4CD1F",
+    ),
+  },
+];
+
+Deno.test("Brainpool 28/29/30 match RFC 7027 vectors (x || y, g^ir = x) on every backend setting", () => {
+  for (const v of BRAINPOOL_VECTORS) checkVector(v);
+});
+
+Deno.test("Brainpool agrees with python cryptography (pyca, OpenSSL) on fresh keys", async () => {
+  const input = [28, 29, 30].map((group) => {
+    const ke = createKeyExchange(group);
+    return { group, pub: toHex(ke.publicKey), ke };
+  });
+  const script = `
+import json, sys
+from cryptography.hazmat.primitives.asymmetric import ec
+CURVES = {28: ec.BrainpoolP256R1(), 29: ec.BrainpoolP384R1(), 30: ec.BrainpoolP512R1()}
+out = []
+for c in json.load(sys.stdin):
+    curve = CURVES[c["group"]]
+    n = len(c["pub"]) // 4
+    peer = ec.EllipticCurvePublicKey.from_encoded_point(curve, bytes.fromhex("04" + c["pub"]))
+    k = ec.generate_private_key(curve)
+    nums = k.public_key().public_numbers()
+    pub = nums.x.to_bytes(n, "big") + nums.y.to_bytes(n, "big")
+    out.append({"pub": pub.hex(), "shared": k.exchange(ec.ECDH(), peer).hex()})
+print(json.dumps(out))
+`;
+  const out = await runPythonJson(
+    script,
+    input.map(({ group, pub }) => ({ group, pub })),
+  ) as { pub: string; shared: string }[];
+  for (const [i, { group, ke }] of input.entries()) {
+    assert.equal(toHex(ke.computeSharedSecret(fromHex(out[i].pub))), out[i].shared, `${group}`);
+  }
+});
+
+// ---------------------------------------------------------------------------
 // Curve25519/448. Source: RFC 7748 section 6.1/6.2 and RFC 8031 appendix A,
 // as reproduced in strongSwan test_vectors/curve25519.c and curve448.c.
 // ---------------------------------------------------------------------------
@@ -398,7 +504,7 @@ Deno.test("invalid peer public values are rejected with CryptoError", () => {
     assert.ok(ke.computeSharedSecret(bytesOf(2n, len)).length === len); // 1 < y < p-1 is fine
   }
   for (const opts of EC_BACKENDS) {
-    for (const v of ECP_VECTORS) {
+    for (const v of [...ECP_VECTORS, ...BRAINPOOL_VECTORS]) {
       const ke = createKeyExchangeFromPrivate(v.group, v.privI, opts);
       const off = v.pubR.slice();
       off[off.length - 1] ^= 1; // y no longer on the curve
@@ -447,7 +553,7 @@ Deno.test("weak, unknown and unimplemented groups are refused; bad private keys 
 });
 
 Deno.test("injected RNG makes key generation reproducible; pairs agree for every group", () => {
-  for (const g of [14, 15, 16, 19, 20, 21, 31, 32]) {
+  for (const g of [14, 15, 16, 19, 20, 21, 28, 29, 30, 31, 32]) {
     const a1 = createKeyExchange(g, countingRng(11));
     const a2 = createKeyExchange(g, countingRng(11));
     assert.deepEqual(a1.publicKey, a2.publicKey, `group ${g}`);
@@ -457,7 +563,7 @@ Deno.test("injected RNG makes key generation reproducible; pairs agree for every
     assert.equal(a1.group, g);
   }
   // ECP scalars stay in [1, n-1] even for an all-0xff RNG.
-  for (const g of [19, 20, 21]) {
+  for (const g of [19, 20, 21, 28, 29, 30]) {
     const d = generatePrivateKey(g, (n) => new Uint8Array(n).fill(0xff));
     assert.ok(createKeyExchangeFromPrivate(g, d).publicKey.length > 0);
   }

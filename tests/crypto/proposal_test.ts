@@ -60,6 +60,8 @@ Deno.test("parseProposal() round-trips the documented examples", () => {
       "aes192gcm8-aes256gcm12-prfaescmac-x448",
     ],
     ["aes256-aescmac-prfaesxcbc-ecp521", "ike", "aes256-aescmac-prfaesxcbc-ecp521"],
+    ["aes256-sha384-ecp256bp-ecp384bp-ecp512bp", "ike", "aes256-sha384-ecp256bp-ecp384bp-ecp512bp"],
+    ["aes256gcm16-ecp256bp", "esp", "aes256gcm16-ecp256bp"],
     ["aes256ccm16-prfsha256-x25519", "ike", "aes256ccm16-prfsha256-x25519"],
     ["aes128ccm16", "esp", "aes128ccm16"],
     ["aes128ccm128-aes192ccm-aes256ccm", "esp", "aes128ccm16-aes192ccm16-aes256ccm16"],

@@ -125,6 +125,9 @@ const SWAN_KE: Record<number, string> = {
   19: "ECP_256",
   20: "ECP_384",
   21: "ECP_521",
+  28: "ECP_256_BP",
+  29: "ECP_384_BP",
+  30: "ECP_512_BP",
   31: "CURVE_25519",
   32: "CURVE_448",
 };

@@ -17,7 +17,8 @@
  * ```
  *
  * AES-CCM (RFC 4309 / RFC 5282, charon's openssl plugin) has its own smaller
- * set: each ICV length and key size once, IKE and ESP, both directions.
+ * set: each ICV length and key size once, IKE and ESP, both directions; so
+ * have the Brainpool groups (RFC 6954: ecp256bp, ecp384bp, ecp512bp).
  *
  * The expected strongSwan spellings are written out here from strongSwan's
  * transform names, independently of our own tables.
@@ -110,8 +111,11 @@ Deno.test({
   },
 });
 
-/** AES-CCM for IKE and ESP: [IKE proposal, ESP proposal, charon's IKE line, charon's ESP line]. */
-const CCM_CASES = [
+/**
+ * AES-CCM for IKE and ESP, and the Brainpool groups (RFC 6954) for IKE:
+ * [IKE proposal, ESP proposal, charon's IKE line, charon's ESP line].
+ */
+const EXPLICIT_CASES = [
   [
     "aes128ccm16-prfsha256-x25519",
     "aes128ccm16",
@@ -130,21 +134,40 @@ const CCM_CASES = [
     "AES_CCM_12-192/PRF_HMAC_SHA2_512/MODP_2048",
     "ESP:AES_CCM_8-192",
   ],
+  [
+    "aes256gcm16-prfsha256-ecp256bp",
+    "aes256gcm16",
+    "AES_GCM_16-256/PRF_HMAC_SHA2_256/ECP_256_BP",
+    "ESP:AES_GCM_16-256",
+  ],
+  [
+    "aes128-sha256-ecp384bp",
+    "aes128-sha256",
+    "AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_384_BP",
+    "ESP:AES_CBC-128/HMAC_SHA2_256_128",
+  ],
+  [
+    "chacha20poly1305-prfsha512-ecp512bp",
+    "chacha20poly1305",
+    "CHACHA20_POLY1305/PRF_HMAC_SHA2_512/ECP_512_BP",
+    "ESP:CHACHA20_POLY1305",
+  ],
 ] as const;
 
 Deno.test({
-  name: "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, both directions",
+  name:
+    "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, Brainpool ECP 256/384/512, both directions",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
     const lab = await InteropLab.create();
     try {
       let n = 0;
-      for (const [ike, esp, expectIke, expectEsp] of CCM_CASES) {
+      for (const [ike, esp, expectIke, expectEsp] of EXPLICIT_CASES) {
         for (const initiator of ["engine", "charon"] as const) {
           n++;
           const c: InteropCase = {
-            name: `ccm${n}`,
+            name: `x${n}`,
             ike,
             esp,
             initiator,
