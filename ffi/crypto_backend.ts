@@ -12,12 +12,13 @@
  * @module
  */
 
-import type { Aead, Backend, BlockCipher, Mac } from "../lib/crypto/types.ts";
+import type { Aead, Backend, BlockCipher, Gmac, Mac } from "../lib/crypto/types.ts";
 import {
   type AeadAlgorithm,
   type BlockCipherAlgorithm,
   createAead,
   createBlockCipher,
+  createGmac,
   createMac,
   type MacAlgorithm,
 } from "../lib/crypto/primitives.ts";
@@ -36,6 +37,8 @@ export interface CryptoBackend {
   createBlockCipher(alg: BlockCipherAlgorithm, key: Uint8Array): BlockCipher;
   /** HMACs, AES-XCBC and AES-CMAC (the latter two over this backend's AES-CBC). */
   createMac(alg: MacAlgorithm, key: Uint8Array): Mac;
+  /** AES-GMAC (RFC 4543) with a 16/24/32-byte key (salt excluded). */
+  createGmac(key: Uint8Array): Gmac;
 }
 
 function libcryptoBackend(lc: Libcrypto): CryptoBackend {
@@ -49,6 +52,7 @@ function libcryptoBackend(lc: Libcrypto): CryptoBackend {
       if (alg === "aes-cmac") return createAesCmac(key, cbc);
       return lc.createMac(alg, key);
     },
+    createGmac: (key) => lc.createGmac(key),
   };
 }
 
@@ -58,6 +62,7 @@ function softwareBackend(name: "node" | "noble" | undefined): CryptoBackend {
     createAead: (alg, key, tagLength) => createAead(alg, key, tagLength, name),
     createBlockCipher: (alg, key) => createBlockCipher(alg, key, name),
     createMac: (alg, key) => createMac(alg, key, name),
+    createGmac: (key) => createGmac(key, name),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The system OpenSSL 3 `libcrypto.so.3` through `Deno.dlopen`: AES-GCM,
- * AES-CCM, ChaCha20-Poly1305, AES-CBC, AES-CTR and HMAC implementing the contracts of
+ * AES-CCM, AES-GMAC, ChaCha20-Poly1305, AES-CBC, AES-CTR and HMAC implementing the contracts of
  * `lib/crypto/types.ts`.
  *
  * Every symbol is synchronous (no `nonblocking`), so one ESP packet costs a
@@ -30,6 +30,7 @@ import type {
   AeadInPlace,
   BlockCipherInPlace,
   BlockCipherRange,
+  GmacRange,
   MacRange,
 } from "../lib/crypto/types.ts";
 import { checkCtrRange } from "../lib/crypto/primitives.ts";
@@ -211,6 +212,11 @@ export interface Libcrypto {
   ): BlockCipherRange & BlockCipherInPlace & LibcryptoHandle;
   /** HMAC with the given hash; output untruncated. */
   createMac(alg: `hmac-${LibcryptoHash}`, key: Uint8Array): MacRange & LibcryptoHandle;
+  /**
+   * AES-GMAC (RFC 4543: AES-GCM with an empty plaintext, 12-byte nonce,
+   * 16-byte tag) with a 16/24/32-byte key.
+   */
+  createGmac(key: Uint8Array): GmacRange & LibcryptoHandle;
 }
 
 const cipherRegistry = new FinalizationRegistry<{ lib: Lib; ctxs: Deno.PointerValue[] }>(
@@ -265,6 +271,7 @@ function makeLibcrypto(lib: Lib, version: bigint, path: string): Libcrypto {
       return new LibcryptoCbc(lib, key);
     },
     createMac: (alg, key) => new LibcryptoHmac(lib, alg, key, path),
+    createGmac: (key) => new LibcryptoGmac(lib, key),
   };
 }
 
@@ -983,6 +990,131 @@ class LibcryptoCcm implements LibcryptoAeadInPlace {
     this.#handle.ctxs = [];
     this.#sealBuf = null;
     this.#openBuf = null;
+  }
+}
+
+/**
+ * AES-GMAC (RFC 4543) over one AES-GCM encrypt context keyed once. Per tag:
+ * EVP_CipherInit_ex(iv), an AAD Update for the head (from the scratch), an
+ * AAD Update for the range (the packet as a typed array, one cached view per
+ * (buffer, offset)), Final (no plaintext) and the GET_TAG ctrl: 5 calls, no
+ * allocation. Verification is the caller's constant-time compare of the tag.
+ */
+class LibcryptoGmac implements GmacRange, LibcryptoHandle {
+  readonly backend = "libcrypto" as const;
+  readonly nonceLength = 12;
+  readonly tagLength = 16;
+  readonly #lib: Lib;
+  readonly #ctx: Deno.PointerObject;
+  readonly #s = new NativeScratch();
+  readonly #outl: Deno.PointerObject;
+  readonly #aad: Deno.PointerObject;
+  readonly #iv: Deno.PointerObject;
+  readonly #tag: Deno.PointerObject;
+  readonly #final: Deno.PointerObject;
+  #viewBuf: Uint8Array | null = null;
+  #viewStart = -1;
+  #view: Uint8Array = EMPTY;
+  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
+  #freed = false;
+
+  constructor(lib: Lib, key: Uint8Array) {
+    let cipher: Deno.PointerValue;
+    if (key.length === 16) cipher = lib.EVP_aes_128_gcm();
+    else if (key.length === 24) cipher = lib.EVP_aes_192_gcm();
+    else if (key.length === 32) cipher = lib.EVP_aes_256_gcm();
+    else throw new CryptoError(`AES-GMAC key must be 16/24/32 bytes, got ${key.length}`);
+    this.#lib = lib;
+    const s = this.#s;
+    this.#outl = s.ptr(S_OUTL);
+    this.#aad = s.ptr(S_AAD);
+    this.#iv = s.ptr(S_IV);
+    this.#tag = s.ptr(S_TAG);
+    this.#final = s.ptr(S_FINAL);
+    this.#ctx = newCipherCtx(lib);
+    this.#handle = { lib, ctxs: [this.#ctx] };
+    cipherRegistry.register(this, this.#handle, this);
+    if (
+      lib.EVP_CipherInit_ex(this.#ctx, cipher, null, null, null, 1) !== 1 ||
+      lib.EVP_CIPHER_CTX_ctrl(this.#ctx, CTRL_SET_IVLEN, 12, null) !== 1 ||
+      lib.EVP_CipherInit_ex(this.#ctx, null, null, key, null, 1) !== 1
+    ) {
+      this.free();
+      throw new CryptoError("libcrypto: AES-GMAC init failed");
+    }
+  }
+
+  compute(nonce: Uint8Array, ...aad: Uint8Array[]): Uint8Array {
+    let ok = this.#begin(nonce);
+    for (const a of aad) ok &= this.#update(a, a.length);
+    const out = new Uint8Array(16);
+    this.#finish(ok, out, 0);
+    return out;
+  }
+
+  computeRange(
+    out: Uint8Array,
+    outOffset: number,
+    nonce: Uint8Array,
+    head: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (start < 0 || start > end || end > buf.length || outOffset + 16 > out.length) {
+      throw new CryptoError("AES-GMAC range out of bounds");
+    }
+    let ok = this.#begin(nonce);
+    ok &= this.#update(head, head.length);
+    if (end > start) {
+      let region = buf;
+      if (start !== 0) {
+        if (buf !== this.#viewBuf || start !== this.#viewStart) {
+          this.#viewBuf = buf;
+          this.#viewStart = start;
+          this.#view = buf.subarray(start);
+        }
+        region = this.#view;
+      }
+      ok &= this.#lib.EVP_EncryptUpdate_aad(this.#ctx, null, this.#s.outl, region, end - start);
+    }
+    this.#finish(ok, out, outOffset);
+  }
+
+  #begin(nonce: Uint8Array): number {
+    if (this.#freed) throw new CryptoError("libcrypto: AES-GMAC used after free()");
+    if (nonce.length !== 12) throw new CryptoError(`nonce must be 12 bytes, got ${nonce.length}`);
+    const b = this.#s.bytes;
+    for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
+    return this.#lib.EVP_CipherInit_p(this.#ctx, null, null, null, this.#iv, 1);
+  }
+
+  /** One AAD Update: short AAD through the scratch, longer as a typed array. */
+  #update(a: Uint8Array, len: number): number {
+    if (len === 0) return 1;
+    const lib = this.#lib;
+    if (len > AAD_MAX) return lib.EVP_EncryptUpdate_aad(this.#ctx, null, this.#s.outl, a, len);
+    const b = this.#s.bytes;
+    for (let i = 0; i < len; i++) b[S_AAD + i] = a[i];
+    return lib.EVP_EncryptUpdate_aadp(this.#ctx, null, this.#outl, this.#aad, len);
+  }
+
+  #finish(ok: number, out: Uint8Array, at: number): void {
+    const lib = this.#lib;
+    ok &= lib.EVP_EncryptFinal_p(this.#ctx, this.#final, this.#outl);
+    ok &= lib.EVP_CIPHER_CTX_ctrl_p(this.#ctx, CTRL_GET_TAG, 16, this.#tag);
+    if (ok !== 1 || this.#s.outl[0] !== 0) throw new CryptoError("libcrypto: AES-GMAC failed");
+    const b = this.#s.bytes;
+    for (let i = 0; i < 16; i++) out[at + i] = b[S_TAG + i];
+  }
+
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    cipherRegistry.unregister(this);
+    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
+    this.#handle.ctxs = [];
+    this.#viewBuf = null;
   }
 }
 

@@ -16,7 +16,7 @@
  * @module
  */
 import { CryptoError } from "./types.ts";
-import type { Aead, BlockCipher, Mac, Prf } from "./types.ts";
+import type { Aead, BlockCipher, Gmac, Mac, Prf } from "./types.ts";
 import type { AesMode, Provider } from "./_provider.ts";
 import { nobleProvider } from "./_noble.ts";
 import { nodeProvider } from "./_node.ts";
@@ -167,6 +167,45 @@ export function createAesCcm(
 ): Aead {
   const ops = pickAes("AES-CCM", key, backend).aesCcmOps(key);
   return guardAead(createCcmAead(ops, nonceLength, tagLength));
+}
+
+const NO_PLAINTEXT = new Uint8Array(0);
+
+/**
+ * AES-GMAC (RFC 4543) keyed once with a 16/24/32-byte key (the 4-byte salt
+ * excluded): the 16-byte tag of AES-GCM over an empty plaintext with the
+ * message as AAD, built on this backend's AES-GCM (NIST SP 800-38D: GMAC is
+ * GCM with no plaintext).
+ *
+ * @example
+ * ```ts
+ * const gmac = createGmac(key16);
+ * const tag = gmac.compute(nonce12, spiSeqIv, payload); // 16 bytes over spiSeqIv || payload
+ * ```
+ */
+export function createGmac(key: Uint8Array, backend?: SoftwareBackend): Gmac {
+  const gcm = createAead("aes-gcm", key, 16, backend);
+  return {
+    backend: gcm.backend,
+    nonceLength: 12,
+    tagLength: 16,
+    compute(nonce, ...aad) {
+      let n = 0;
+      for (const a of aad) n += a.length;
+      let all: Uint8Array;
+      if (aad.length === 1) {
+        all = aad[0];
+      } else {
+        all = new Uint8Array(n);
+        let o = 0;
+        for (const a of aad) {
+          all.set(a, o);
+          o += a.length;
+        }
+      }
+      return gcm.seal(nonce, NO_PLAINTEXT, all);
+    },
+  };
 }
 
 /**

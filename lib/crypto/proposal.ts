@@ -130,6 +130,8 @@ function buildKeywords(): Map<string, ProposalKeyword> {
       id: EncrId.AES_GCM_16,
       keyLength: bits,
     });
+    // RFC 4543 (integrity only, ESP only): strongSwan's aes128gmac .. aes256gmac.
+    add([`aes${bits}gmac`], { type: T.ENCR, id: EncrId.NULL_AUTH_AES_GMAC, keyLength: bits });
   }
   add(["chacha20poly1305"], { type: T.ENCR, id: EncrId.CHACHA20_POLY1305 });
 
@@ -196,6 +198,7 @@ function keywordsFor(protocol: ProposalProtocol, opts: ParseProposalOptions): st
     if (k.type === T.ENCR && k.id === EncrId.NULL && (protocol === "ike" || !opts.allowNull)) {
       continue;
     }
+    if (k.type === T.ENCR && protocol === "ike" && encrInfo(k.id)?.ike === false) continue;
     out.push(name);
   }
   return out;
@@ -232,7 +235,8 @@ function pushUnique(list: TransformSpec[], t: TransformSpec): void {
  *
  * Throws {@link ProposalError} for unknown keywords, AEAD combined with an
  * integrity algorithm, a missing integrity algorithm or KE method, weak groups
- * (unless `allowWeak`) and ENCR_NULL (unless `allowNull`, ESP only).
+ * (unless `allowWeak`), ENCR_NULL (unless `allowNull`, ESP only) and
+ * AES-GMAC (`aes128gmac`..`aes256gmac`, RFC 4543: ESP only) in IKE proposals.
  *
  * @example
  * ```ts
@@ -278,6 +282,12 @@ export function parseProposal(
           if (!opts.allowNull) {
             fail("'null' encryption needs to be allowed explicitly (allowNull)", w);
           }
+        } else if (protocol === "ike" && encrInfo(k.id)?.ike === false) {
+          fail(
+            `'${w}' (${transformName(T.ENCR, k.id)}) is ESP only: it authenticates without ` +
+              "encrypting, and IKE SAs need encryption",
+            w,
+          );
         }
         pushUnique(encr, spec);
         break;

@@ -4,7 +4,8 @@
  * output lengths) and printable names.
  *
  * Sources: IANA ikev2-parameters (Transform Type Values, Transform Type 1-5),
- * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 4309/5282 (CCM), RFC 7634 (ChaCha20-Poly1305),
+ * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 4309/5282 (CCM), RFC 4543 (GMAC),
+ * RFC 7634 (ChaCha20-Poly1305),
  * RFC 3686/5930 (CTR), RFC 4868 (HMAC-SHA2), RFC 3566/4434 (XCBC),
  * RFC 4494/4615 (CMAC), RFC 3526/5903/6954/8031 (groups).
  *
@@ -33,6 +34,7 @@ export const EncrId = {
   AES_GCM_8: 18,
   AES_GCM_12: 19,
   AES_GCM_16: 20,
+  NULL_AUTH_AES_GMAC: 21,
   CHACHA20_POLY1305: 28,
 } as const;
 /** Transform Type 2 (pseudo-random function) ids. */
@@ -78,7 +80,11 @@ export const EsnId = {
   ESN: 1,
 } as const;
 
-/** How an encryption transform works. */
+/**
+ * How an encryption transform works. ENCR_NULL_AUTH_AES_GMAC (RFC 4543) is
+ * an "aead": like the AEADs it is a combined mode that takes no integrity
+ * transform, though it encrypts nothing (integrity only).
+ */
 export type EncrKind = "cbc" | "ctr" | "aead" | "null";
 
 /** Metadata of one encryption transform. */
@@ -102,7 +108,7 @@ export interface EncrInfo {
   readonly saltLength: number;
   /** ICV (tag) length in bytes for AEADs, 0 otherwise. */
   readonly icvLength: number;
-  /** May be used for IKE SAs (NULL is ESP only). */
+  /** May be used for IKE SAs (NULL and AES-GMAC are ESP only). */
   readonly ike: boolean;
 }
 
@@ -283,6 +289,20 @@ export const ENCR_TRANSFORMS: Readonly<Record<number, EncrInfo>> = {
     saltLength: 4,
     icvLength: 16,
     ike: true,
+  },
+  // RFC 4543: 8-byte IV (section 3.1), 16-byte ICV (3.4), KEYMAT key || 4-byte salt (5.1);
+  // ESP only (an IKE SA needs confidentiality; RFC 8221 lists it for ESP).
+  21: {
+    id: 21,
+    name: "ENCR_NULL_AUTH_AES_GMAC",
+    kind: "aead",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 16,
+    ike: false,
   },
   28: {
     id: 28,

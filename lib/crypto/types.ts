@@ -34,6 +34,23 @@ export interface Aead {
 }
 
 /**
+ * AES-GMAC keyed once (RFC 4543, NIST SP 800-38D): AES-GCM over an empty
+ * plaintext, so the tag authenticates the AAD only and nothing is
+ * encrypted. ESP uses a 12-byte nonce (4-byte salt || 8-byte IV) and the
+ * whole 16-byte tag (RFC 4543 section 3).
+ */
+export interface Gmac {
+  /** Which implementation backs it. */
+  readonly backend: Backend;
+  /** Length of the nonce in bytes (12). */
+  readonly nonceLength: number;
+  /** Length of the tag in bytes (16). */
+  readonly tagLength: number;
+  /** The tag over the concatenation of `aad` under `nonce`. */
+  compute(nonce: Uint8Array, ...aad: Uint8Array[]): Uint8Array;
+}
+
+/**
  * A raw block cipher mode without padding, keyed once: AES-CBC (block size
  * 16, 16-byte IV) or AES-CTR (block size 1; the "IV" is the 16-byte initial
  * counter block, and encrypt and decrypt are the same keystream XOR).
@@ -141,6 +158,26 @@ export interface MacRange extends Mac {
     start: number,
     end: number,
     tail: Uint8Array,
+  ): void;
+}
+
+/**
+ * Optional offset-based entry point of a {@link Gmac} (the libcrypto backend
+ * has it): no concatenation and no typed-array view per call.
+ */
+export interface GmacRange extends Gmac {
+  /**
+   * The tag over `head` || `buf[start..end)` under `nonce`, into
+   * `out[outOffset..outOffset+tagLength)` (which may follow `end` in `buf`).
+   */
+  computeRange(
+    out: Uint8Array,
+    outOffset: number,
+    nonce: Uint8Array,
+    head: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
   ): void;
 }
 

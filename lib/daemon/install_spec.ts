@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { encrInfo, integInfo } from "../crypto/transforms.ts";
+import { EncrId, encrInfo, integInfo } from "../crypto/transforms.ts";
 import { aeadAlgorithm } from "../crypto/primitives.ts";
 import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../db/address.ts";
 import { tsListsToSelectors } from "../db/narrow.ts";
@@ -43,6 +43,10 @@ function encryption(sa: SaInstall): EncryptionSpec | undefined {
       // RFC 3686 section 5.1: the last 4 bytes of the KEYMAT are the nonce.
       return { alg: "aes-ctr", key: key.subarray(0, keyLen), nonce: key.subarray(keyLen) };
     case "aead": {
+      if (info.id === EncrId.NULL_AUTH_AES_GMAC) {
+        // RFC 4543 section 5.1: the last 4 bytes of the KEYMAT are the salt.
+        return { alg: "aes-gmac", key: key.subarray(0, keyLen), salt: key.subarray(keyLen) };
+      }
       const alg = aeadAlgorithm(info.id);
       if (!alg) break;
       return {

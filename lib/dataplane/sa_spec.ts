@@ -48,7 +48,9 @@ export interface PacketProcessor {
 /**
  * Encryption of an ESP SA. `salt` is for AEADs: 4 bytes for AES-GCM and
  * ChaCha20-Poly1305 (RFC 4106/7634 KEYMAT), 3 for AES-CCM (RFC 4309);
- * `nonce` (4 bytes) for AES-CTR (RFC 3686 section 5.1).
+ * `nonce` (4 bytes) for AES-CTR (RFC 3686 section 5.1). "aes-gmac" is
+ * ENCR_NULL_AUTH_AES_GMAC (RFC 4543): integrity only, a 4-byte salt and a
+ * 16-byte ICV, no integrity algorithm of its own.
  */
 export type EncryptionSpec =
   | {
@@ -57,6 +59,7 @@ export type EncryptionSpec =
     salt: Uint8Array;
     icvLength: number;
   }
+  | { alg: "aes-gmac"; key: Uint8Array; salt: Uint8Array }
   | { alg: "aes-cbc"; key: Uint8Array }
   | { alg: "aes-ctr"; key: Uint8Array; nonce: Uint8Array }
   | { alg: "null" };
@@ -155,7 +158,9 @@ export function validateSaSpec(s: SaSpec): void {
   } else {
     const e = s.encryption;
     if (!e) throw new SaSpecError(`${what}: ESP needs an encryption algorithm (or "null")`);
-    const aead = e.alg === "aes-gcm" || e.alg === "aes-ccm" || e.alg === "chacha20-poly1305";
+    // AES-GMAC is a combined mode like the AEADs: its ICV is its own (RFC 4543).
+    const aead = e.alg === "aes-gcm" || e.alg === "aes-ccm" || e.alg === "chacha20-poly1305" ||
+      e.alg === "aes-gmac";
     if (!aead && !s.integrity) {
       throw new SaSpecError(`${what}: ${e.alg} needs an integrity algorithm`);
     }
@@ -218,6 +223,11 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
         aead: backend.createAead(e.alg, e.key, e.icvLength),
         salt: e.salt,
       };
+    } else if (e.alg === "aes-gmac") {
+      if (e.salt.length !== 4) {
+        throw new SaSpecError(`${describe(s)}: aes-gmac salt must be 4 bytes`);
+      }
+      transform = { kind: "gmac", gmac: backend.createGmac(e.key), salt: e.salt };
     } else {
       const i = s.integrity!;
       const integ = backend.createMac(i.alg, i.key);

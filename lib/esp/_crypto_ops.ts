@@ -13,6 +13,8 @@ import type {
   BlockCipher,
   BlockCipherInPlace as CipherInPlace,
   BlockCipherRange,
+  Gmac,
+  GmacRange,
   Mac,
   MacInPlace,
   MacRange,
@@ -142,6 +144,27 @@ export function macOps(m: Mac): (out: Uint8Array, parts: readonly Uint8Array[]) 
     return (out, parts) => x.computeTo(out, parts);
   }
   return (out, parts) => out.set(m.compute(...parts));
+}
+
+/** The GMAC tag of `head` || `buf[start..end)` under `nonce`, into `out[outOff..outOff+16)`. */
+export type GmacRangeOp = (
+  out: Uint8Array,
+  outOff: number,
+  nonce: Uint8Array,
+  head: Uint8Array,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+) => void;
+
+/** Offset-based GMAC for `g`: its own range call when present, else one view and `compute`. */
+export function gmacRangeOps(g: Gmac): GmacRangeOp {
+  const r = g as Partial<GmacRange>;
+  if (typeof r.computeRange === "function") {
+    const x = g as GmacRange;
+    return (out, oo, n, head, b, s, e) => x.computeRange(out, oo, n, head, b, s, e);
+  }
+  return (out, oo, n, head, b, s, e) => out.set(g.compute(n, head, b.subarray(s, e)), oo);
 }
 
 /** Constant-time comparison of `a[0..n)` with `b[off..off+n)`. */

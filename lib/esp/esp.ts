@@ -2,7 +2,8 @@
  * ESP (RFC 4303) packet processing for one Security Association: tunnel and
  * transport mode over IPv4 and IPv6, optional UDP encapsulation (RFC 3948),
  * AEAD transforms (AES-GCM per RFC 4106, ChaCha20-Poly1305 per RFC 7634),
- * AES-CBC and AES-CTR with HMAC (RFC 3602, 3686, 2404, 4868) and NULL
+ * AES-CBC and AES-CTR with HMAC (RFC 3602, 3686, 2404, 4868), AES-GMAC
+ * (RFC 4543: integrity only, the payload stays in the clear) and NULL
  * encryption with integrity (RFC 4303 section 3.2.1, only when explicitly
  * allowed).
  *
@@ -12,7 +13,7 @@
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |               Security Parameters Index (SPI)                 |
  * |                      Sequence Number                          |
- * |              IV (8 for AEAD and CTR, 16 for CBC)              |
+ * |          IV (8 for AEAD, GMAC and CTR, 16 for CBC)            |
  * ~                    Payload Data (+ TFC padding)               ~
  * |               |     Padding (0-255 bytes)                     |
  * |                               |  Pad Length   | Next Header   |
@@ -72,7 +73,7 @@
  * @module
  */
 
-import type { Aead, BlockCipher, Mac } from "../crypto/types.ts";
+import type { Aead, BlockCipher, Gmac, Mac } from "../crypto/types.ts";
 import { fixTransportChecksum, internetChecksum, pseudoHeaderSum } from "../ip/checksum.ts";
 import {
   ipv4HeaderLength,
@@ -92,6 +93,8 @@ import {
   aeadOps,
   type CipherRangeOp,
   cipherRangeOps,
+  type GmacRangeOp,
+  gmacRangeOps,
   icvEqual,
   type MacRangeOp,
   macRangeOps,
@@ -180,9 +183,15 @@ export type EspCoreResult =
  * `nonce` the 4-byte nonce from the end of its KEYMAT (section 5.1), the
  * 8-byte IV the sequence number, and the counter block nonce || IV ||
  * 00000001 (section 4); integrity is a separate MAC over the encrypted packet.
+ * AES-GMAC (RFC 4543, ENCR_NULL_AUTH_AES_GMAC): `gmac` keyed with the key,
+ * `salt` the 4-byte salt after it in KEYMAT, the 8-byte IV the sequence
+ * number, nonce salt || IV (section 3.1); nothing is encrypted and the
+ * 16-byte ICV is the GMAC of SPI || Sequence Number (64 bits with ESN) || IV
+ * || payload .. Next Header (section 3.3).
  */
 export type EspTransform =
   | { kind: "aead"; aead: Aead; salt: Uint8Array }
+  | { kind: "gmac"; gmac: Gmac; salt: Uint8Array }
   | { kind: "cbc"; cipher: BlockCipher; integ: Mac; icvLength: number }
   | { kind: "ctr"; cipher: BlockCipher; nonce: Uint8Array; integ: Mac; icvLength: number }
   | { kind: "null"; integ: Mac; icvLength: number };
@@ -241,7 +250,7 @@ export class EspSa extends IpsecSa {
   readonly #tfcPadTo: number;
   readonly #rng: (out: Uint8Array) => void;
   // Preallocated scratch.
-  /** AEAD nonce: salt || 8-byte IV (12 bytes, or 11 for AES-CCM). */
+  /** AEAD and GMAC nonce: salt || 8-byte IV (12 bytes, or 11 for AES-CCM). */
   readonly #nonce: Uint8Array;
   /** Where the IV starts in {@link #nonce} (the salt length). */
   readonly #ivAt: number;
@@ -258,6 +267,7 @@ export class EspSa extends IpsecSa {
   readonly #enc?: CipherRangeOp;
   readonly #dec?: CipherRangeOp;
   readonly #macTo?: MacRangeOp;
+  readonly #gmacTo?: GmacRangeOp;
   /** Per-packet scratch for the inner header and the received packet's layout. */
   readonly #info: InnerInfo = { length: 0, tos: 0, df: false, proto: 0 };
   readonly #loc: IpsecLocation = newIpsecLocation();
@@ -268,8 +278,9 @@ export class EspSa extends IpsecSa {
     this.#udpEncap = cfg.udpEncap;
     this.#tfcPadTo = cfg.tfcPadTo ?? 0;
     this.#rng = cfg.rng ?? ((b) => crypto.getRandomValues(b));
-    this.#aad = new Uint8Array(this.esn ? 12 : 8);
     const t = cfg.transform;
+    // SPI || [Seq high] || Seq low; GMAC adds the IV (RFC 4543 section 3.3).
+    this.#aad = new Uint8Array((this.esn ? 12 : 8) + (t.kind === "gmac" ? 8 : 0));
     if (t.kind === "aead") {
       if (t.salt.length !== 4 && t.salt.length !== 3) {
         throw new RangeError("AEAD salt must be 4 bytes (3 for AES-CCM)");
@@ -287,6 +298,20 @@ export class EspSa extends IpsecSa {
       this.#seal = ops.seal;
       this.#open = ops.open;
       this.#mac = new Uint8Array(0);
+    } else if (t.kind === "gmac") {
+      if (t.salt.length !== 4) throw new RangeError("AES-GMAC salt must be 4 bytes");
+      if (t.gmac.nonceLength !== 12 || t.gmac.tagLength !== 16) {
+        throw new RangeError("ESP AES-GMAC needs a 12-byte nonce and a 16-byte tag");
+      }
+      this.#nonce = new Uint8Array(12);
+      this.#ivAt = 4;
+      this.#nonce.set(t.salt, 0);
+      this.#ivLength = 8;
+      this.#icvLength = 16;
+      // Nothing is encrypted: only ESP's own 4-byte alignment (RFC 4303 section 2.4).
+      this.#align = 4;
+      this.#mac = new Uint8Array(16);
+      this.#gmacTo = gmacRangeOps(t.gmac);
     } else {
       this.#nonce = NO_BYTES;
       this.#ivAt = 0;
@@ -457,6 +482,19 @@ export class EspSa extends IpsecSa {
       writeU32(nonce, at + 4, lo);
       this.#fillAad(hi, lo);
       this.#seal!(nonce, this.#aad, out, ptStart, ptEnd);
+    } else if (t.kind === "gmac") {
+      // RFC 4543 section 3.1: IV = our 64-bit sequence number, nonce = salt || IV;
+      // section 3.3: the ICV is the GMAC of SPI || Seq (|| ESN) || IV || payload .. Next Header.
+      writeU32(out, o + 8, hi);
+      writeU32(out, o + 12, lo);
+      const nonce = this.#nonce;
+      writeU32(nonce, 4, hi);
+      writeU32(nonce, 8, lo);
+      const aad = this.#aad;
+      this.#fillAad(hi, lo);
+      writeU32(aad, aad.length - 8, hi);
+      writeU32(aad, aad.length - 4, lo);
+      this.#gmacTo!(out, ptEnd, nonce, aad, out, ptStart, ptEnd);
     } else {
       if (t.kind === "cbc") {
         this.#randomInto(out, o + 8, ivLen);
@@ -671,6 +709,18 @@ export class EspSa extends IpsecSa {
       for (let i = 0; i < 8; i++) nonce[at + i] = buf[start + 8 + i];
       this.#fillAad(hi, seqLow);
       if (!this.#open!(nonce, this.#aad, buf, ptStart, end)) return D_ICV;
+    } else if (t.kind === "gmac") {
+      const nonce = this.#nonce;
+      const aad = this.#aad;
+      this.#fillAad(hi, seqLow);
+      const ivAt = aad.length - 8;
+      for (let i = 0; i < 8; i++) {
+        const b = buf[start + 8 + i];
+        nonce[4 + i] = b;
+        aad[ivAt + i] = b;
+      }
+      this.#gmacTo!(this.#mac, 0, nonce, aad, buf, ptStart, ctEnd);
+      if (!icvEqual(this.#mac, buf, ctEnd, icvLen)) return D_ICV;
     } else {
       this.#computeIcv(buf, start, ctEnd, hi);
       if (!icvEqual(this.#mac, buf, ctEnd, icvLen)) return D_ICV;

@@ -272,3 +272,21 @@ Deno.test("loadConfig(): reads PEM certificates and keys relative to the file (o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parseConfig(): AES-GMAC is accepted for ESP and refused for IKE with file:line:col", () => {
+  const esp = parseConfig(GOOD.replace("esp_proposals: aes256gcm16", "esp_proposals: aes128gmac"), {
+    file: "t.yaml",
+  });
+  assert.deepStrictEqual(esp.connections[0].children[0].proposals[0].encr, [
+    { id: 21, keyLength: 128 },
+  ]);
+  const ike = GOOD.replace(
+    "    local_addrs: 192.0.2.1\n",
+    "    local_addrs: 192.0.2.1\n    proposals: aes256gmac-prfsha256-x25519\n",
+  );
+  const [first] = issues(ike);
+  assert.match(
+    first,
+    /^t\.yaml:4:16: connections\.site-a\.proposals: 'aes256gmac-prfsha256-x25519': 'aes256gmac' \(ENCR_NULL_AUTH_AES_GMAC\) is ESP only/,
+  );
+});

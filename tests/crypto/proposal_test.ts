@@ -67,6 +67,8 @@ Deno.test("parseProposal() round-trips the documented examples", () => {
     ["aes128ccm128-aes192ccm-aes256ccm", "esp", "aes128ccm16-aes192ccm16-aes256ccm16"],
     ["aes128ccm64-aes192ccm96-prfsha384-ecp256", "ike", "aes128ccm8-aes192ccm12-prfsha384-ecp256"],
     ["aes256ccm8-aes256ccm12-esn", "esp", "aes256ccm8-aes256ccm12-esn"],
+    ["aes128gmac-aes192gmac-aes256gmac-esn", "esp", "aes128gmac-aes192gmac-aes256gmac-esn"],
+    ["aes256gmac-x25519", "esp", "aes256gmac-x25519"],
     ["aes-sha1-modp4096", "ike", "aes128-sha1-modp4096"],
     ["aes128-sha256-esn-noesn", "esp", "aes128-sha256-esn-noesn"],
     ["AES128-SHA512-noesn", "esp", "aes128-sha512"],
@@ -86,6 +88,26 @@ Deno.test("parseProposal() round-trips the documented examples", () => {
   ]);
   assert.deepEqual(parseProposal("aesxcbc", "ah").integ, [{ id: 5 }]);
   assert.deepEqual(parseProposal("chacha20poly1305-prfsha256-ecp256", "ike").encr, [{ id: 28 }]);
+  // AES-GMAC: ENCR_NULL_AUTH_AES_GMAC is transform 21 with a Key Length attribute, no integrity.
+  const gmac = parseProposal("aes128gmac-aes192gmac-aes256gmac", "esp");
+  assert.deepEqual(gmac.encr, [
+    { id: 21, keyLength: 128 },
+    { id: 21, keyLength: 192 },
+    { id: 21, keyLength: 256 },
+  ]);
+  assert.deepEqual(gmac.integ, []);
+  // Offered for ESP, never listed as a choice for IKE.
+  const expected = (text: string, protocol: "ike" | "esp") => {
+    try {
+      parseProposal(text, protocol);
+    } catch (e) {
+      assert.ok(e instanceof ProposalError);
+      return e.message;
+    }
+    throw new Error("no error");
+  };
+  assert.match(expected("bogus", "esp"), /aes128gmac, .*aes192gmac, .*aes256gmac/);
+  assert.doesNotMatch(expected("bogus-prfsha256-x25519", "ike"), /gmac/);
   // AES-CCM: ENCR_AES_CCM_8/12/16 are transforms 14/15/16 with a Key Length attribute.
   assert.deepEqual(parseProposal("aes128ccm8-aes192ccm12-aes256ccm16", "esp").encr, [
     { id: 14, keyLength: 128 },
@@ -121,6 +143,15 @@ Deno.test("parseProposal() rejects bad proposals with typed errors", () => {
   throwsProposal(() => parseProposal("aes128ccm16-sha256", "esp"), /AEAD/);
   throwsProposal(() => parseProposal("aes128ccm16-prfsha256", "ike"), /key exchange|KE|group/i);
   throwsProposal(() => parseProposal("aes128ccm4", "esp"), /unknown algorithm 'aes128ccm4'/);
+  // AES-GMAC (RFC 4543): a combined mode like the AEADs, and ESP only.
+  throwsProposal(() => parseProposal("aes128gmac-sha256", "esp"), /AEAD/);
+  for (const w of ["aes128gmac", "aes192gmac", "aes256gmac"]) {
+    throwsProposal(
+      () => parseProposal(`${w}-prfsha256-x25519`, "ike"),
+      new RegExp(`'${w}' \\(ENCR_NULL_AUTH_AES_GMAC\\) is ESP only`),
+    );
+  }
+  throwsProposal(() => parseProposal("aes128gmac", "ah"), /not allowed for AH/);
   throwsProposal(() => parseProposal("aes128-sha256", "ike"), /missing key exchange/);
   throwsProposal(() => parseProposal("aes128gcm16-x25519", "ike"), /explicit PRF/);
   throwsProposal(() => parseProposal("aes128-modp2048", "ike"), /needs an integrity/);

@@ -218,3 +218,49 @@ Deno.test("saSpecFromInstall(): AES-CCM KEYMAT is key then 3-byte salt (RFC 4309
     (e: unknown) => e instanceof SaSpecError && /aes-ccm salt must be 3 bytes/.test(e.message),
   );
 });
+
+Deno.test("saSpecFromInstall(): AES-GMAC KEYMAT is key then 4-byte salt (RFC 4543 section 5.1), no integrity; both directions key one SA", () => {
+  const inner = new Uint8Array(24);
+  inner.set([0x45, 0, 0, 24, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 0, 1, 10, 2, 0, 1, 1, 2, 3, 4]);
+  for (const bits of [128, 192, 256]) {
+    const keymat = Uint8Array.from({ length: bits / 8 + 4 }, (_, i) => i + 21);
+    const encr = { id: 21, keyLengthBits: bits, key: keymat };
+    const out = saSpecFromInstall({ ...base, encr });
+    validateSaSpec(out);
+    assert.ok(out.encryption?.alg === "aes-gmac");
+    assert.deepEqual([...out.encryption.key], [...keymat.subarray(0, bits / 8)]);
+    assert.deepEqual([...out.encryption.salt], [...keymat.subarray(bits / 8)]);
+    assert.equal(out.integrity, undefined);
+    const inb = saSpecFromInstall({ ...base, direction: "in", encr });
+    // libcrypto computes the ICV, noble checks it: an ESP packet of the SA round-trips.
+    const tx = buildProcessor(out, selectCryptoBackend("libcrypto"));
+    const rx = buildProcessor(inb, selectCryptoBackend("noble"));
+    const buf = new Uint8Array(tx.requiredOutLength(inner.length));
+    const n = tx.encapsulateInto(inner, buf);
+    assert.ok(n > 0);
+    // Integrity only: the inner packet is on the wire as it was (after SPI, sequence, IV).
+    assert.deepEqual([...buf.subarray(n - 16 - 2 - 2 - 24, n - 16 - 4)], [...inner]);
+    const len = rx.decapsulateInPlace(buf, 0, n);
+    assert.ok(len >= 0, `decapsulate ${bits}: ${len}`);
+    assert.deepEqual([...buf.subarray(rx.lastOffset, rx.lastOffset + len)], [...inner]);
+  }
+  // An integrity algorithm next to AES-GMAC, or a 3-byte salt, is refused.
+  const spec = saSpecFromInstall({
+    ...base,
+    encr: { id: 21, keyLengthBits: 128, key: new Uint8Array(20) },
+  });
+  assert.throws(
+    () =>
+      validateSaSpec({
+        ...spec,
+        integrity: { alg: "hmac-sha256", key: new Uint8Array(32), icvLength: 16 },
+      }),
+    (e: unknown) => e instanceof SaSpecError && /aes-gmac is an AEAD/.test(e.message),
+  );
+  assert.ok(spec.encryption?.alg === "aes-gmac");
+  spec.encryption.salt = new Uint8Array(3);
+  assert.throws(
+    () => buildProcessor(spec, selectCryptoBackend("noble")),
+    (e: unknown) => e instanceof SaSpecError && /aes-gmac salt must be 4 bytes/.test(e.message),
+  );
+});

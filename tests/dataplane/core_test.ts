@@ -602,3 +602,29 @@ Deno.test("buildProcessor(): AES-CTR + HMAC SAs carry traffic core to core on ev
     /AES-CTR nonce must be 4 bytes/,
   );
 });
+
+Deno.test("buildProcessor(): AES-GMAC SAs carry traffic core to core on every backend, in the clear", () => {
+  const gmac = { alg: "aes-gmac" as const, key: KEY, salt: SALT };
+  for (const pref of ["libcrypto", "node", "noble"] as const) {
+    const be = selectCryptoBackend(pref);
+    const tx = buildProcessor(spec("out", { encryption: gmac }), be);
+    const rx = buildProcessor(spec("in", { encryption: gmac }), be);
+    const inner = udpPacket("10.1.0.5", "10.2.0.7", 33);
+    const out = new Uint8Array(2048);
+    const n = tx.encapsulateInto(inner, out, 0);
+    // 20 IPv4 + 8 ESP + 8 IV + (61 + 2 -> 64, 4-byte alignment) + 16 ICV; the inner packet as is.
+    assert.equal(n, 20 + 8 + 8 + 64 + 16, pref);
+    assert.deepEqual(out.subarray(36, 36 + inner.length), inner);
+    const bad = out.slice(0, n);
+    bad[40] ^= 1;
+    assert.equal(rx.decapsulateInPlace(bad, 0, n) < 0, true, `${pref}: a changed byte passed`);
+    const m = rx.decapsulateInPlace(out, 0, n);
+    assert.equal(m, inner.length, pref);
+    assert.deepEqual(out.subarray(rx.lastOffset, rx.lastOffset + m), inner);
+  }
+  const integrity = { alg: "hmac-sha256" as const, key: new Uint8Array(32).fill(5), icvLength: 16 };
+  assert.throws(
+    () => buildProcessor(spec("out", { encryption: gmac, integrity }), backend),
+    /aes-gmac is an AEAD; drop the integrity algorithm/,
+  );
+});

@@ -123,11 +123,14 @@ export const ESP_ALGS = [
   "aes192ctr-sha1",
   "aes256ctr-sha512",
   "null-sha256",
+  "aes128gmac",
+  "aes192gmac",
+  "aes256gmac",
 ] as const;
 export type EspAlg = typeof ESP_ALGS[number];
 
 interface AlgSpec {
-  kind: "aead" | "cbc" | "ctr" | "null";
+  kind: "aead" | "cbc" | "ctr" | "null" | "gmac";
   aead?: "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
   keyLength: number;
   tagLength?: number;
@@ -247,6 +250,10 @@ export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
     scapyCrypt: "NULL",
     scapyAuth: "SHA2-256-128",
   },
+  // RFC 4543; scapy 2.5 lacks it, tests/helpers/scapy_ipsec.py registers it.
+  aes128gmac: { kind: "gmac", keyLength: 16, tagLength: 16, scapyCrypt: "AES-NULL-GMAC" },
+  aes192gmac: { kind: "gmac", keyLength: 24, tagLength: 16, scapyCrypt: "AES-NULL-GMAC" },
+  aes256gmac: { kind: "gmac", keyLength: 32, tagLength: 16, scapyCrypt: "AES-NULL-GMAC" },
 };
 
 const HMAC_KEY = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 } as const;
@@ -278,9 +285,11 @@ export function scapyParams(alg: EspAlg, seed = 1): {
   const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   return {
     crypt_algo: s.scapyCrypt,
-    // scapy takes AEAD and AES-CTR keys as KEYMAT: key || 4-byte salt/nonce (RFC 4106, 3686).
-    crypt_key: s.kind === "aead" || s.kind === "ctr" ? hex(k.key) + hex(k.salt) : hex(k.key),
-    crypt_icv_size: s.kind === "aead" ? s.tagLength : undefined,
+    // scapy takes AEAD, GMAC and AES-CTR keys as KEYMAT: key || salt/nonce (RFC 4106, 4543, 3686).
+    crypt_key: s.kind === "aead" || s.kind === "ctr" || s.kind === "gmac"
+      ? hex(k.key) + hex(k.salt)
+      : hex(k.key),
+    crypt_icv_size: s.kind === "aead" || s.kind === "gmac" ? s.tagLength : undefined,
     auth_algo: s.scapyAuth ?? "NULL",
     auth_key: hex(k.integKey),
   };
@@ -299,6 +308,11 @@ export function makeTransform(
     // Deno's node:crypto has no AES-192 (CCM there is built on aes-*-cbc): use noble there.
     const abe = s.keyLength === 24 && pref === "node" ? selectCryptoBackend("noble") : be;
     return { kind: "aead", aead: abe.createAead(s.aead!, k.key, s.tagLength!), salt: k.salt };
+  }
+  if (s.kind === "gmac") {
+    // GMAC is built on AES-GCM: Deno's node:crypto has no AES-192 there either.
+    const gbe = s.keyLength === 24 && pref === "node" ? selectCryptoBackend("noble") : be;
+    return { kind: "gmac", gmac: gbe.createGmac(k.key), salt: k.salt };
   }
   const integ = be.createMac(`hmac-${s.hmac!}`, k.integKey);
   if (s.kind === "null") return { kind: "null", integ, icvLength: s.icvLength! };

@@ -88,7 +88,14 @@ Deno.test("ESP backends interoperate: libcrypto sender, noble receiver and back"
   }
 });
 
-Deno.test("ESP AEAD IV is the 64-bit sequence number and never repeats", () => {
+Deno.test("ESP AEAD and GMAC IV is the 64-bit sequence number and never repeats", () => {
+  for (const alg of ["aes128gcm16", "aes128gmac"] as const) {
+    const { tx } = pair(alg, { esn: true });
+    tx.restoreSequence(2 ** 32 + 5);
+    const o = tx.encapsulatePacket(udp4("10.0.0.1", "10.0.0.2", payload));
+    assert.ok(o.ok);
+    assert.equal(toHex(o.packet.subarray(28, 36)), "0000000100000006", alg);
+  }
   const { tx } = pair("aes128gcm16", { esn: true });
   const seen = new Set<string>();
   for (let i = 1; i <= 50; i++) {
@@ -109,6 +116,8 @@ Deno.test("ESP negative: wrong ICV, replay, left of window, truncated, bad paddi
     "aes128ctr-sha256",
     "aes128ccm16",
     "aes256ccm8",
+    "aes128gmac",
+    "aes256gmac",
   ] as const;
   for (const alg of algs) {
     const { tx, rx } = pair(alg, { replayWindowSize: 64 });
@@ -179,6 +188,9 @@ Deno.test("ESP inbound never throws on random garbage and mutations; the SA stil
     ["aes128ctr-sha256", "noble"],
     ["aes128ccm16", "libcrypto"],
     ["aes256ccm8", "noble"],
+    ["aes128gmac", "libcrypto"],
+    ["aes192gmac", "noble"],
+    ["aes256gmac", "node"],
   ] as const;
   for (const [alg, pref] of cases) {
     const { tx, rx } = pair(alg, {}, pref);

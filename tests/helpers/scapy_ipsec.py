@@ -19,12 +19,18 @@ Case fields:
 
 Result: {"ok": true, "packet": hex} or {"ok": false, "error": "..."}.
 
-Two gaps in scapy 2.5 are filled here with independent code, not ours:
+Three gaps in scapy 2.5 are filled here with independent code, not ours:
   - ESP with ESN and an HMAC: scapy's sign()/verify() leave the ESN high half
     out of the ESP ICV; RFC 4303 section 2.2.1 appends it after the packet.
     We compute that ICV with Python's stdlib hmac and let scapy do the rest.
   - AES-XCBC-MAC-96 (RFC 3566) is not in scapy: registered below, built on
     cryptography's AES-ECB and checked against RFC 3566 test cases at start.
+  - ENCR_NULL_AUTH_AES_GMAC (RFC 4543; scapy >= 2.6 calls it 'AES-NULL-GMAC')
+    is not in scapy 2.5: registered below as a CryptAlgo whose encrypt and
+    decrypt compute the ICV with cryptography's AESGCM over an empty
+    plaintext, nonce salt || IV, AAD SPI || Seq (ESN: high || low) || IV ||
+    payload .. Next Header (sections 3.2-3.4), the payload left in the clear;
+    scapy does the rest (padding, tunnel/transport, IPv6, NAT-T).
 """
 import hashlib
 import hmac
@@ -32,11 +38,14 @@ import json
 import struct
 import sys
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
-from scapy.layers.ipsec import AH, AUTH_ALGOS, ESP, AuthAlgo, SecurityAssociation
+from scapy.layers.ipsec import (AH, AUTH_ALGOS, CRYPT_ALGOS, ESP, AuthAlgo, CryptAlgo,
+                                IPSecIntegrityError, SecurityAssociation, _ESPPlain)
 from scapy.compat import raw
 
 
@@ -82,6 +91,37 @@ assert _xcbc(_K, "000102030405060708090a0b0c0d0e0f") == "d2a246fa349b68a79998a43
 assert _xcbc(_K, "000102030405060708090a0b0c0d0e0f10111213") == "47f51b4564966215b8985c63055ed308"
 AUTH_ALGOS["AES-XCBC-96"] = AuthAlgo("AES-XCBC-96", mac=XcbcMac, digestmod=lambda: None,
                                      icv_size=12, key_size=(16,))
+
+class NullGmacAlgo(CryptAlgo):
+    """RFC 4543 ESP: integrity only; the ICV is AES-GMAC over the whole ESP packet."""
+
+    @staticmethod
+    def _aad(esp, iv, esn_en, esn):
+        if esn_en:
+            return struct.pack("!LLL", esp.spi, esn, esp.seq) + iv
+        return struct.pack("!LL", esp.spi, esp.seq) + iv
+
+    def encrypt(self, sa, esp, key, icv_size=None, esn_en=False, esn=0):
+        data = esp.data_for_encryption()
+        aad = self._aad(esp, esp.iv, esn_en, esn) + data
+        tag = AESGCM(key).encrypt(sa.crypt_salt + esp.iv, b"", aad)
+        return ESP(spi=esp.spi, seq=esp.seq, data=esp.iv + data + tag)
+
+    def decrypt(self, sa, esp, key, icv_size=None, esn_en=False, esn=0):
+        iv, data, icv = esp.data[:8], esp.data[8:-16], esp.data[-16:]
+        try:
+            AESGCM(key).decrypt(sa.crypt_salt + iv, icv, self._aad(esp, iv, esn_en, esn) + data)
+        except InvalidTag as err:
+            raise IPSecIntegrityError(err)
+        padlen, nh = data[-2], data[-1]
+        return _ESPPlain(spi=esp.spi, seq=esp.seq, iv=iv, data=data[:len(data) - padlen - 2],
+                         padding=data[len(data) - padlen - 2:len(data) - 2], padlen=padlen,
+                         nh=nh, icv=icv)
+
+
+CRYPT_ALGOS["AES-NULL-GMAC"] = NullGmacAlgo("AES-NULL-GMAC", cipher=AESGCM, mode=None,
+                                            key_size=(16, 24, 32), block_size=1, iv_size=8,
+                                            salt_size=4, icv_size=16)
 
 HASHES = {"HMAC-SHA1-96": (hashlib.sha1, 12), "SHA2-256-128": (hashlib.sha256, 16),
           "SHA2-384-192": (hashlib.sha384, 24), "SHA2-512-256": (hashlib.sha512, 32)}

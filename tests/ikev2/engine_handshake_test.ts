@@ -140,6 +140,10 @@ const ESP_PROPOSALS: [string, number, number | undefined][] = [
   ["aes128ctr-sha256", 13, 12],
   ["aes192ctr-sha1-esn", 13, 2],
   ["aes256ctr-sha512", 13, 14],
+  // RFC 4543: integrity only, KEYMAT key || 4-byte salt, no integrity transform.
+  ["aes128gmac", 21, undefined],
+  ["aes256gmac-esn", 21, undefined],
+  ["aes192gmac", 21, undefined],
 ];
 for (const [esp, encr, integ] of ESP_PROPOSALS) {
   /*

@@ -118,3 +118,25 @@ Deno.test("engine: AES-CCM key export: the IKE line names AES-CCM, ESP gets no l
   );
   assert.equal(keys.filter((e) => e.table === "esp_sa").length, 0);
 });
+
+/*
+ *   alice (exportKeys)                        bob
+ *   IKE_SA_INIT + IKE_AUTH with IKE AES-GCM and ESP AES-GMAC (RFC 4543)
+ *   -> the IKE line as usual, no esp_sa lines: Wireshark's ESP dissector
+ *      (packet-ipsec.c) has no GMAC, and "NULL" would take the IV for payload.
+ */
+Deno.test("engine: AES-GMAC ESP key export gives no esp_sa line", () => {
+  const cfg = pskConfigs({
+    ikeProposals: "aes128gcm16-prfsha256-x25519",
+    espProposals: "aes256gmac",
+  });
+  cfg.alice = { ...cfg.alice, exportKeys: true };
+  const t = new TwoPeers(cfg);
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.equal(t.alice.eventsOf("ike-up").length, 1, t.alice.logs.join("\n"));
+  assert.equal(t.alice.outbound()[0].encr?.id, 21);
+  const keys = t.alice.effects.filter((e) => e.kind === "exportKeys");
+  assert.equal(keys.filter((e) => e.table === "ikev2_decryption_table").length, 1);
+  assert.equal(keys.filter((e) => e.table === "esp_sa").length, 0);
+});

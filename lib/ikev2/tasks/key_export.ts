@@ -80,7 +80,12 @@ export function ikev2DecryptionLine(sa: IkeSa): string | undefined {
     `${toHex(k.skAi)},${toHex(k.skAr)},"${integ}"`;
 }
 
-/** The two `esp_sa` lines (outbound, inbound) of an ESP child SA, or none. */
+/**
+ * The two `esp_sa` lines (outbound, inbound) of an ESP child SA, or none.
+ * ENCR_NULL_AUTH_AES_GMAC (RFC 4543) gets none: Wireshark's ESP table
+ * (packet-ipsec.c) has no GMAC entry, and "NULL" would dissect its 8-byte IV
+ * as payload (strongSwan's save-keys exports nothing for it either).
+ */
 export function espSaLines(sa: IkeSa, c: ChildSa): string[] {
   const s = c.suite;
   if (!s || s.protocol !== "esp" || s.encrId === undefined) return [];
