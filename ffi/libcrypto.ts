@@ -359,6 +359,262 @@ class NativeScratch {
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
+ * `buf.subarray(start)`, made once and reused while the same buffer and
+ * offset come back (per packet they do), so the in-place and range calls
+ * create no typed-array view; at offset 0 it is `buf` itself.
+ */
+class ViewCache {
+  #buf: Uint8Array | null = null;
+  #start = -1;
+  #view: Uint8Array = EMPTY;
+
+  at(buf: Uint8Array, start: number): Uint8Array {
+    if (start === 0) return buf;
+    if (buf !== this.#buf || start !== this.#start) {
+      this.#buf = buf;
+      this.#start = start;
+      this.#view = buf.subarray(start);
+    }
+    return this.#view;
+  }
+
+  /** Lets go of the last buffer. */
+  clear(): void {
+    this.#buf = null;
+    this.#view = EMPTY;
+  }
+}
+
+/**
+ * What the AEADs over two EVP contexts (encrypt, decrypt) share: keying both
+ * contexts, each direction's native scratch and the addresses of its fields,
+ * the public seal/open entry points around each algorithm's own
+ * {@linkcode sealRegion} and {@linkcode openRegion}, and freeing.
+ */
+abstract class EvpAeadPair implements LibcryptoAeadInPlace {
+  readonly backend = "libcrypto" as const;
+  abstract readonly nonceLength: number;
+  abstract readonly sequence: LibcryptoAeadSequence;
+  readonly tagLength: number;
+  protected readonly lib: Lib;
+  protected readonly enc: Deno.PointerObject;
+  protected readonly dec: Deno.PointerObject;
+  /** Encrypt-side scratch (nonce, AAD, tag, output length) and its addresses. */
+  protected readonly es = new NativeScratch();
+  protected readonly eOutl: Deno.PointerObject;
+  protected readonly eFinal: Deno.PointerObject;
+  protected readonly eAad: Deno.PointerObject;
+  protected readonly eIv: Deno.PointerObject;
+  protected readonly eTag: Deno.PointerObject;
+  /** Decrypt-side scratch and its addresses. */
+  protected readonly ds = new NativeScratch();
+  protected readonly dOutl: Deno.PointerObject;
+  protected readonly dFinal: Deno.PointerObject;
+  protected readonly dAad: Deno.PointerObject;
+  protected readonly dIv: Deno.PointerObject;
+  protected readonly dTag: Deno.PointerObject;
+  readonly #sealViews = new ViewCache();
+  readonly #openViews = new ViewCache();
+  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
+  #freed = false;
+
+  /**
+   * Keys both contexts with `cipher`: IV length `ivLength`, and for CCM
+   * (`tagFirst`) the tag length, which must come before the key.
+   */
+  protected constructor(
+    lib: Lib,
+    cipher: Deno.PointerValue,
+    key: Uint8Array,
+    o: { tagLength: number; ivLength: number; tagFirst: boolean; name: string },
+  ) {
+    this.lib = lib;
+    this.tagLength = o.tagLength;
+    const es = this.es;
+    const ds = this.ds;
+    this.eOutl = es.ptr(S_OUTL);
+    this.eFinal = es.ptr(S_FINAL);
+    this.eAad = es.ptr(S_AAD);
+    this.eIv = es.ptr(S_IV);
+    this.eTag = es.ptr(S_TAG);
+    this.dOutl = ds.ptr(S_OUTL);
+    this.dFinal = ds.ptr(S_FINAL);
+    this.dAad = ds.ptr(S_AAD);
+    this.dIv = ds.ptr(S_IV);
+    this.dTag = ds.ptr(S_TAG);
+    this.enc = newCipherCtx(lib);
+    this.dec = newCipherCtx(lib);
+    this.#handle = { lib, ctxs: [this.enc, this.dec] };
+    cipherRegistry.register(this, this.#handle, this);
+    for (const [ctx, enc] of [[this.enc, 1], [this.dec, 0]] as const) {
+      if (
+        lib.EVP_CipherInit_ex(ctx, cipher, null, null, null, enc) !== 1 ||
+        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, o.ivLength, null) !== 1 ||
+        (o.tagFirst && lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, o.tagLength, null) !== 1) ||
+        lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
+      ) {
+        this.free();
+        throw new CryptoError(`libcrypto: ${o.name} init failed`);
+      }
+    }
+  }
+
+  /** Encrypts `len` bytes of `input` into `out`, the tag into the encrypt scratch; throws on failure. */
+  protected abstract sealRegion(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    out: Uint8Array,
+    len: number,
+  ): void;
+
+  /** Decrypts `ctLen` bytes of `input` into `out`; false unless the tag in the decrypt scratch verifies. */
+  protected abstract openRegion(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    out: Uint8Array,
+    ctLen: number,
+  ): boolean;
+
+  /** Throws when freed or when `nonce` has the wrong length. */
+  protected check(nonce: Uint8Array): void {
+    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
+    if (nonce.length !== this.nonceLength) {
+      throw new CryptoError(`nonce must be ${this.nonceLength} bytes, got ${nonce.length}`);
+    }
+  }
+
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    const out = new Uint8Array(plaintext.length + this.tagLength);
+    this.sealTo(nonce, plaintext, aad, out);
+    return out;
+  }
+
+  /**
+   * Seals into `out` (ciphertext at `out[0..pt.length)`, tag right after);
+   * `out` may alias `plaintext` exactly (in-place). Hot-path variant of seal.
+   */
+  sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void {
+    if (out.length < plaintext.length + this.tagLength) {
+      throw new CryptoError("AEAD output buffer too small");
+    }
+    this.sealRegion(nonce, aad, plaintext, out, plaintext.length);
+    this.#tagTo(out, plaintext.length);
+  }
+
+  /**
+   * Seals `buf[start..end)` in place and writes the tag to
+   * `buf[end..end+tagLength)`. No allocation when `buf` and `start` repeat.
+   */
+  sealInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (end + this.tagLength > buf.length || start > end || start < 0) {
+      throw new CryptoError("AEAD output buffer too small");
+    }
+    const region = this.#sealViews.at(buf, start);
+    this.sealRegion(nonce, aad, region, region, end - start);
+    this.#tagTo(buf, end);
+  }
+
+  #tagTo(out: Uint8Array, at: number): void {
+    const b = this.es.bytes;
+    for (let i = 0; i < this.tagLength; i++) out[at + i] = b[S_TAG + i];
+  }
+
+  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    if (sealed.length < this.tagLength) return null;
+    const out = new Uint8Array(sealed.length - this.tagLength);
+    return this.openTo(nonce, sealed, aad, out) ? out : null;
+  }
+
+  /**
+   * Opens into `out` (length >= sealed.length - tagLength; may alias `sealed`
+   * exactly). Returns false when the tag does not verify; `out` then holds
+   * unauthenticated bytes the caller must discard.
+   */
+  openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean {
+    const ctLen = sealed.length - this.tagLength;
+    if (ctLen < 0 || out.length < ctLen) return false;
+    // Copy the tag first: with in-place decryption `out` may overwrite it.
+    const b = this.ds.bytes;
+    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = sealed[ctLen + i];
+    return this.openRegion(nonce, aad, sealed, out, ctLen);
+  }
+
+  /**
+   * Opens `buf[start..end)` (ciphertext || tag) in place; the plaintext
+   * replaces the ciphertext. False when the tag does not verify.
+   */
+  openInPlace(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ): boolean {
+    const ctLen = end - start - this.tagLength;
+    if (ctLen < 0 || end > buf.length || start < 0) return false;
+    const b = this.ds.bytes;
+    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = buf[start + ctLen + i];
+    const region = this.#openViews.at(buf, start);
+    return this.openRegion(nonce, aad, region, region, ctLen);
+  }
+
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    cipherRegistry.unregister(this);
+    for (const c of this.#handle.ctxs) if (c) this.lib.EVP_CIPHER_CTX_free(c);
+    this.#handle.ctxs = [];
+    this.#sealViews.clear();
+    this.#openViews.clear();
+  }
+}
+
+/** The EVP cipher of AES-GCM (16/24/32-byte key) or ChaCha20-Poly1305 (32-byte key), checked. */
+function aeadCipher(
+  lib: Lib,
+  alg: LibcryptoAeadAlg,
+  key: Uint8Array,
+  tagLength: number,
+): Deno.PointerValue {
+  if (alg === "aes-gcm") {
+    if (tagLength !== 8 && tagLength !== 12 && tagLength !== 16) {
+      throw new CryptoError(`AES-GCM tag must be 8/12/16 bytes, got ${tagLength}`);
+    }
+    return aesCipher("AES-GCM", key, lib.EVP_aes_128_gcm, lib.EVP_aes_192_gcm, lib.EVP_aes_256_gcm);
+  }
+  if (alg === "chacha20-poly1305") {
+    if (key.length !== 32) {
+      throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
+    }
+    if (tagLength !== 16) throw new CryptoError("ChaCha20-Poly1305 tag is 16 bytes");
+    return lib.EVP_chacha20_poly1305();
+  }
+  throw new CryptoError(`libcrypto: unsupported AEAD ${alg as string}`);
+}
+
+/** The EVP cipher for an AES key of 16, 24 or 32 bytes. */
+function aesCipher(
+  what: string,
+  key: Uint8Array,
+  aes128: () => Deno.PointerValue,
+  aes192: () => Deno.PointerValue,
+  aes256: () => Deno.PointerValue,
+): Deno.PointerValue {
+  if (key.length === 16) return aes128();
+  if (key.length === 24) return aes192();
+  if (key.length === 32) return aes256();
+  throw new CryptoError(`${what} key must be 16/24/32 bytes, got ${key.length}`);
+}
+
+/**
  * An AEAD over two EVP contexts (encrypt, decrypt), keyed once.
  *
  * Per packet, the "params" sequence (chosen when {@linkcode probeFastPath}
@@ -381,28 +637,11 @@ const EMPTY: Uint8Array = new Uint8Array(0);
  * The "init" sequence is EVP_CipherInit_ex(iv), AAD, Update, Final and the
  * tag ctrl, as OpenSSL documents it.
  */
-class LibcryptoAead implements LibcryptoAeadInPlace {
-  readonly backend = "libcrypto" as const;
+class LibcryptoAead extends EvpAeadPair {
   readonly nonceLength = 12;
-  readonly tagLength: number;
   readonly sequence: LibcryptoAeadSequence;
   readonly #fast: boolean;
-  readonly #lib: Lib;
   readonly #gcm: boolean;
-  readonly #enc: Deno.PointerObject;
-  readonly #dec: Deno.PointerObject;
-  readonly #es = new NativeScratch();
-  readonly #ds = new NativeScratch();
-  readonly #eOutl: Deno.PointerObject;
-  readonly #eFinal: Deno.PointerObject;
-  readonly #eAad: Deno.PointerObject;
-  readonly #eIv: Deno.PointerObject;
-  readonly #eTag: Deno.PointerObject;
-  readonly #dOutl: Deno.PointerObject;
-  readonly #dFinal: Deno.PointerObject;
-  readonly #dAad: Deno.PointerObject;
-  readonly #dIv: Deno.PointerObject;
-  readonly #dTag: Deno.PointerObject;
   /** GCM seal: [tag, next IV]; ChaCha seal: [tag]. */
   readonly #eGet: Deno.PointerObject;
   /** GCM: [IV] to arm; ChaCha seal: [nonce]. */
@@ -418,15 +657,6 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
   /** ChaCha20-Poly1305: a sequence broke off, so the next one starts with EVP_CipherInit_ex. */
   #encDirty = true;
   #decDirty = true;
-  // One cached view per direction for the in-place calls (same buffer and offset each packet).
-  #sealBuf: Uint8Array | null = null;
-  #sealStart = -1;
-  #sealView: Uint8Array = EMPTY;
-  #openBuf: Uint8Array | null = null;
-  #openStart = -1;
-  #openView: Uint8Array = EMPTY;
-  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
-  #freed = false;
 
   constructor(
     lib: Lib,
@@ -435,41 +665,17 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     tagLength: number,
     fastPath: boolean,
   ) {
-    let cipher: Deno.PointerValue;
-    if (alg === "aes-gcm") {
-      if (key.length === 16) cipher = lib.EVP_aes_128_gcm();
-      else if (key.length === 24) cipher = lib.EVP_aes_192_gcm();
-      else if (key.length === 32) cipher = lib.EVP_aes_256_gcm();
-      else throw new CryptoError(`AES-GCM key must be 16/24/32 bytes, got ${key.length}`);
-      if (tagLength !== 8 && tagLength !== 12 && tagLength !== 16) {
-        throw new CryptoError(`AES-GCM tag must be 8/12/16 bytes, got ${tagLength}`);
-      }
-    } else if (alg === "chacha20-poly1305") {
-      if (key.length !== 32) {
-        throw new CryptoError(`ChaCha20-Poly1305 key must be 32 bytes, got ${key.length}`);
-      }
-      if (tagLength !== 16) throw new CryptoError("ChaCha20-Poly1305 tag is 16 bytes");
-      cipher = lib.EVP_chacha20_poly1305();
-    } else {
-      throw new CryptoError(`libcrypto: unsupported AEAD ${alg as string}`);
-    }
-    this.#lib = lib;
+    super(lib, aeadCipher(lib, alg, key, tagLength), key, {
+      tagLength,
+      ivLength: 12,
+      tagFirst: false,
+      name: "AEAD",
+    });
     this.#gcm = alg === "aes-gcm";
     this.#fast = fastPath;
     this.sequence = fastPath ? "params" : "init";
-    this.tagLength = tagLength;
-    const es = this.#es;
-    const ds = this.#ds;
-    this.#eOutl = es.ptr(S_OUTL);
-    this.#eFinal = es.ptr(S_FINAL);
-    this.#eAad = es.ptr(S_AAD);
-    this.#eIv = es.ptr(S_IV);
-    this.#eTag = es.ptr(S_TAG);
-    this.#dOutl = ds.ptr(S_OUTL);
-    this.#dFinal = ds.ptr(S_FINAL);
-    this.#dAad = ds.ptr(S_AAD);
-    this.#dIv = ds.ptr(S_IV);
-    this.#dTag = ds.ptr(S_TAG);
+    const es = this.es;
+    const ds = this.ds;
     if (this.#gcm) {
       this.#eGet = es.params([["tag", S_TAG, tagLength], ["tlsivgen", S_IVGEN, 8]]);
       this.#eArm = es.params([["tlsivgen", S_IVGEN, 8]]);
@@ -479,75 +685,17 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
       this.#eArm = es.params([["tlsivfixed", S_IV, 12]]);
       this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivfixed", S_IV, 12]]);
     }
-    this.#enc = newCipherCtx(lib);
-    this.#dec = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
-    cipherRegistry.register(this, this.#handle, this);
-    for (const [ctx, enc] of [[this.#enc, 1], [this.#dec, 0]] as const) {
-      if (
-        lib.EVP_CipherInit_ex(ctx, cipher, null, null, null, enc) !== 1 ||
-        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, 12, null) !== 1 ||
-        lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
-      ) {
-        this.free();
-        throw new CryptoError("libcrypto: AEAD init failed");
-      }
-    }
-  }
-
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-    const out = new Uint8Array(plaintext.length + this.tagLength);
-    this.sealTo(nonce, plaintext, aad, out);
-    return out;
-  }
-
-  /**
-   * Seals into `out` (ciphertext at `out[0..pt.length)`, tag right after);
-   * `out` may alias `plaintext` exactly (in-place). Hot-path variant of seal.
-   */
-  sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void {
-    if (out.length < plaintext.length + this.tagLength) {
-      throw new CryptoError("AEAD output buffer too small");
-    }
-    this.#seal(nonce, aad, plaintext, out, plaintext.length);
-    this.#tagTo(out, plaintext.length);
-  }
-
-  /**
-   * Seals `buf[start..end)` in place and writes the tag to
-   * `buf[end..end+tagLength)`. No allocation when `buf` and `start` repeat.
-   */
-  sealInPlace(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-  ): void {
-    if (end + this.tagLength > buf.length || start > end || start < 0) {
-      throw new CryptoError("AEAD output buffer too small");
-    }
-    let region = buf;
-    if (start !== 0) {
-      if (buf !== this.#sealBuf || start !== this.#sealStart) {
-        this.#sealBuf = buf;
-        this.#sealStart = start;
-        this.#sealView = buf.subarray(start);
-      }
-      region = this.#sealView;
-    }
-    this.#seal(nonce, aad, region, region, end - start);
-    this.#tagTo(buf, end);
-  }
-
-  #tagTo(out: Uint8Array, at: number): void {
-    const b = this.#es.bytes;
-    for (let i = 0; i < this.tagLength; i++) out[at + i] = b[S_TAG + i];
   }
 
   /** Encrypts `len` bytes of `input` into `out`; the tag lands in the encrypt scratch. */
-  #seal(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number): void {
-    this.#check(nonce);
+  protected sealRegion(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    out: Uint8Array,
+    len: number,
+  ): void {
+    this.check(nonce);
     const ok = !this.#fast
       ? this.#sealInit(nonce, aad, input, out, len)
       : this.#gcm
@@ -558,34 +706,34 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
 
   /** AAD, Update and Final on the encrypt context: 1 when all succeeded. */
   #encryptBody(aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number): number {
-    const lib = this.#lib;
-    const ctx = this.#enc;
-    const outl = this.#es.outl;
+    const lib = this.lib;
+    const ctx = this.enc;
+    const outl = this.es.outl;
     let ok = 1;
     const alen = aad.length;
     if (alen > AAD_MAX) {
       ok &= lib.EVP_EncryptUpdate_aad(ctx, null, outl, aad, alen);
     } else if (alen > 0) {
-      const b = this.#es.bytes;
+      const b = this.es.bytes;
       for (let i = 0; i < alen; i++) b[S_AAD + i] = aad[i];
-      ok &= lib.EVP_EncryptUpdate_aadp(ctx, null, this.#eOutl, this.#eAad, alen);
+      ok &= lib.EVP_EncryptUpdate_aadp(ctx, null, this.eOutl, this.eAad, alen);
     }
     let n = 0;
     if (len > 0) {
-      ok &= lib.EVP_EncryptUpdate_p(ctx, out, this.#eOutl, input, len);
+      ok &= lib.EVP_EncryptUpdate_p(ctx, out, this.eOutl, input, len);
       n = outl[0];
     }
     // GCM and ChaCha20-Poly1305 are stream modes: Final writes no bytes (n === length).
-    ok &= lib.EVP_EncryptFinal_p(ctx, this.#eFinal, this.#eOutl);
+    ok &= lib.EVP_EncryptFinal_p(ctx, this.eFinal, this.eOutl);
     return n === len && outl[0] === 0 ? ok : 0;
   }
 
   #sealInit(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
-    const lib = this.#lib;
-    const ctx = this.#enc;
+    const lib = this.lib;
+    const ctx = this.enc;
     let ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 1);
     ok &= this.#encryptBody(aad, input, out, len);
-    ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_GET_TAG, this.tagLength, this.#eTag);
+    ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_GET_TAG, this.tagLength, this.eTag);
     return ok === 1;
   }
 
@@ -597,9 +745,9 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     this.#armed = false; // until this sequence completes
     let ok = this.#encryptBody(aad, input, out, len);
     // The tag of this packet, and the IV of the next (this one + 1) armed.
-    ok &= this.#lib.EVP_CIPHER_CTX_get_params(this.#enc, this.#eGet);
+    ok &= this.lib.EVP_CIPHER_CTX_get_params(this.enc, this.#eGet);
     if (ok !== 1) return false;
-    const b = this.#es.bytes;
+    const b = this.es.bytes;
     for (let i = 0; i < 8; i++) a[4 + i] = b[S_IVGEN + i];
     this.#armed = true;
     return true;
@@ -607,23 +755,23 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
 
   /** Sets the whole GCM IV and arms it; OpenSSL must report back exactly `nonce`. */
   #armGcm(nonce: Uint8Array): void {
-    const b = this.#es.bytes;
+    const b = this.es.bytes;
     for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
     // SET_IV_FIXED with length -1 restores the whole IV; IV_GEN then sets it up.
-    let ok = this.#lib.EVP_CIPHER_CTX_ctrl_p(this.#enc, CTRL_SET_IV_FIXED, -1, this.#eIv);
-    ok &= this.#lib.EVP_CIPHER_CTX_get_params(this.#enc, this.#eArm);
+    let ok = this.lib.EVP_CIPHER_CTX_ctrl_p(this.enc, CTRL_SET_IV_FIXED, -1, this.eIv);
+    ok &= this.lib.EVP_CIPHER_CTX_get_params(this.enc, this.#eArm);
     for (let i = 0; i < 8; i++) if (b[S_IVGEN + i] !== nonce[4 + i]) ok = 0;
     if (ok !== 1) throw new CryptoError("libcrypto: AES-GCM IV set-up failed");
     for (let i = 0; i < 12; i++) this.#armedIv[i] = nonce[i];
   }
 
   #sealChacha(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
-    const lib = this.#lib;
-    const ctx = this.#enc;
-    const b = this.#es.bytes;
+    const lib = this.lib;
+    const ctx = this.enc;
+    const b = this.es.bytes;
     for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
     let ok = this.#encDirty
-      ? lib.EVP_CipherInit_p(ctx, null, null, null, this.#eIv, 1)
+      ? lib.EVP_CipherInit_p(ctx, null, null, null, this.eIv, 1)
       : lib.EVP_CIPHER_CTX_set_params(ctx, this.#eArm);
     this.#encDirty = true;
     ok &= this.#encryptBody(aad, input, out, len);
@@ -633,59 +781,18 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     return true;
   }
 
-  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
-    if (sealed.length < this.tagLength) return null;
-    const out = new Uint8Array(sealed.length - this.tagLength);
-    return this.openTo(nonce, sealed, aad, out) ? out : null;
-  }
-
-  /**
-   * Opens into `out` (length >= sealed.length - tagLength; may alias `sealed`
-   * exactly). Returns false when the tag does not verify; `out` then holds
-   * unauthenticated bytes the caller must discard.
-   */
-  openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean {
-    const ctLen = sealed.length - this.tagLength;
-    if (ctLen < 0 || out.length < ctLen) return false;
-    // Copy the tag first: with in-place decryption `out` may overwrite it.
-    const b = this.#ds.bytes;
-    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = sealed[ctLen + i];
-    return this.#open(nonce, aad, sealed, out, ctLen);
-  }
-
-  /**
-   * Opens `buf[start..end)` (ciphertext || tag) in place; the plaintext
-   * replaces the ciphertext. False when the tag does not verify.
-   */
-  openInPlace(
+  /** Decrypts `ctLen` bytes of `input` into `out` and checks the tag already in the scratch. */
+  protected openRegion(
     nonce: Uint8Array,
     aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
+    input: Uint8Array,
+    out: Uint8Array,
+    ctLen: number,
   ): boolean {
-    const ctLen = end - start - this.tagLength;
-    if (ctLen < 0 || end > buf.length || start < 0) return false;
-    const b = this.#ds.bytes;
-    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = buf[start + ctLen + i];
-    let region = buf;
-    if (start !== 0) {
-      if (buf !== this.#openBuf || start !== this.#openStart) {
-        this.#openBuf = buf;
-        this.#openStart = start;
-        this.#openView = buf.subarray(start);
-      }
-      region = this.#openView;
-    }
-    return this.#open(nonce, aad, region, region, ctLen);
-  }
-
-  /** Decrypts `ctLen` bytes of `input` into `out` and checks the tag already in the scratch. */
-  #open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, ctLen: number) {
-    this.#check(nonce);
-    const lib = this.#lib;
-    const ctx = this.#dec;
-    const b = this.#ds.bytes;
+    this.check(nonce);
+    const lib = this.lib;
+    const ctx = this.dec;
+    const b = this.ds.bytes;
     let ok: number;
     if (!this.#fast) {
       ok = lib.EVP_CipherInit_iv(ctx, null, null, null, nonce, 0);
@@ -698,31 +805,31 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     } else {
       for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
       if (this.#decDirty) {
-        ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#dIv, 0);
-        ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.#dTag);
+        ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.dIv, 0);
+        ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.dTag);
       } else {
         ok = lib.EVP_CIPHER_CTX_set_params(ctx, this.#dSet);
       }
       this.#decDirty = true;
     }
-    const outl = this.#ds.outl;
+    const outl = this.ds.outl;
     const alen = aad.length;
     if (alen > AAD_MAX) {
       ok &= lib.EVP_DecryptUpdate_aad(ctx, null, outl, aad, alen);
     } else if (alen > 0) {
       for (let i = 0; i < alen; i++) b[S_AAD + i] = aad[i];
-      ok &= lib.EVP_DecryptUpdate_aadp(ctx, null, this.#dOutl, this.#dAad, alen);
+      ok &= lib.EVP_DecryptUpdate_aadp(ctx, null, this.dOutl, this.dAad, alen);
     }
     let n = 0;
     if (ctLen > 0) {
-      ok &= lib.EVP_DecryptUpdate_p(ctx, out, this.#dOutl, input, ctLen);
+      ok &= lib.EVP_DecryptUpdate_p(ctx, out, this.dOutl, input, ctLen);
       n = outl[0];
     }
     if (!this.#fast) {
-      ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.#dTag);
+      ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.dTag);
     }
     if (ok !== 1) return false;
-    const verified = lib.EVP_DecryptFinal_p(ctx, this.#dFinal, this.#dOutl) === 1;
+    const verified = lib.EVP_DecryptFinal_p(ctx, this.dFinal, this.dOutl) === 1;
     // Final ends the sequence whether or not the tag matched.
     this.#decDirty = false;
     return verified && n === ctLen && outl[0] === 0;
@@ -730,28 +837,13 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
 
   /** Fixes the 4-byte GCM salt in the decrypt context (once per salt). */
   #saltGcm(nonce: Uint8Array): void {
-    const b = this.#ds.bytes;
+    const b = this.ds.bytes;
     for (let i = 0; i < 4; i++) b[S_IV + i] = nonce[i];
-    if (this.#lib.EVP_CIPHER_CTX_ctrl_p(this.#dec, CTRL_SET_IV_FIXED, 4, this.#dIv) !== 1) {
+    if (this.lib.EVP_CIPHER_CTX_ctrl_p(this.dec, CTRL_SET_IV_FIXED, 4, this.dIv) !== 1) {
       throw new CryptoError("libcrypto: AES-GCM salt set-up failed");
     }
     for (let i = 0; i < 4; i++) this.#salt[i] = nonce[i];
     this.#salted = true;
-  }
-
-  #check(nonce: Uint8Array): void {
-    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
-    if (nonce.length !== 12) throw new CryptoError(`nonce must be 12 bytes, got ${nonce.length}`);
-  }
-
-  free(): void {
-    if (this.#freed) return;
-    this.#freed = true;
-    cipherRegistry.unregister(this);
-    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
-    this.#handle.ctxs = [];
-    this.#sealBuf = null;
-    this.#openBuf = null;
   }
 }
 
@@ -772,117 +864,22 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
  * OpenSSL wipes the output, so an in-place open that fails leaves zeros
  * where the ciphertext was (the caller drops the packet either way).
  */
-class LibcryptoCcm implements LibcryptoAeadInPlace {
-  readonly backend = "libcrypto" as const;
+class LibcryptoCcm extends EvpAeadPair {
   readonly nonceLength = 11;
-  readonly tagLength: number;
   readonly sequence: LibcryptoAeadSequence = "init";
-  readonly #lib: Lib;
-  readonly #enc: Deno.PointerObject;
-  readonly #dec: Deno.PointerObject;
-  readonly #es = new NativeScratch();
-  readonly #ds = new NativeScratch();
-  readonly #eOutl: Deno.PointerObject;
-  readonly #eAad: Deno.PointerObject;
-  readonly #eIv: Deno.PointerObject;
-  readonly #eTag: Deno.PointerObject;
-  readonly #eFinal: Deno.PointerObject;
-  readonly #dOutl: Deno.PointerObject;
-  readonly #dAad: Deno.PointerObject;
-  readonly #dIv: Deno.PointerObject;
-  readonly #dTag: Deno.PointerObject;
-  readonly #dFinal: Deno.PointerObject;
-  #sealBuf: Uint8Array | null = null;
-  #sealStart = -1;
-  #sealView: Uint8Array = EMPTY;
-  #openBuf: Uint8Array | null = null;
-  #openStart = -1;
-  #openView: Uint8Array = EMPTY;
-  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
-  #freed = false;
 
   constructor(lib: Lib, key: Uint8Array, tagLength: number) {
-    let cipher: Deno.PointerValue;
-    if (key.length === 16) cipher = lib.EVP_aes_128_ccm();
-    else if (key.length === 24) cipher = lib.EVP_aes_192_ccm();
-    else if (key.length === 32) cipher = lib.EVP_aes_256_ccm();
-    else throw new CryptoError(`AES-CCM key must be 16/24/32 bytes, got ${key.length}`);
     if (tagLength !== 8 && tagLength !== 12 && tagLength !== 16) {
       throw new CryptoError(`AES-CCM tag must be 8/12/16 bytes, got ${tagLength}`);
     }
-    this.#lib = lib;
-    this.tagLength = tagLength;
-    const es = this.#es;
-    const ds = this.#ds;
-    this.#eOutl = es.ptr(S_OUTL);
-    this.#eAad = es.ptr(S_AAD);
-    this.#eIv = es.ptr(S_IV);
-    this.#eTag = es.ptr(S_TAG);
-    this.#eFinal = es.ptr(S_FINAL);
-    this.#dOutl = ds.ptr(S_OUTL);
-    this.#dAad = ds.ptr(S_AAD);
-    this.#dIv = ds.ptr(S_IV);
-    this.#dTag = ds.ptr(S_TAG);
-    this.#dFinal = ds.ptr(S_FINAL);
-    this.#enc = newCipherCtx(lib);
-    this.#dec = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
-    cipherRegistry.register(this, this.#handle, this);
-    for (const [ctx, enc] of [[this.#enc, 1], [this.#dec, 0]] as const) {
-      if (
-        lib.EVP_CipherInit_ex(ctx, cipher, null, null, null, enc) !== 1 ||
-        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, 11, null) !== 1 ||
-        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, tagLength, null) !== 1 ||
-        lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
-      ) {
-        this.free();
-        throw new CryptoError("libcrypto: AES-CCM init failed");
-      }
-    }
-  }
-
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-    const out = new Uint8Array(plaintext.length + this.tagLength);
-    this.sealTo(nonce, plaintext, aad, out);
-    return out;
-  }
-
-  /** Seals into `out` (ciphertext then tag); `out` may alias `plaintext` exactly. */
-  sealTo(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void {
-    if (out.length < plaintext.length + this.tagLength) {
-      throw new CryptoError("AEAD output buffer too small");
-    }
-    this.#seal(nonce, aad, plaintext, out, plaintext.length);
-    this.#tagTo(out, plaintext.length);
-  }
-
-  /** Seals `buf[start..end)` in place, tag to `buf[end..end+tagLength)`. */
-  sealInPlace(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
-  ): void {
-    if (end + this.tagLength > buf.length || start > end || start < 0) {
-      throw new CryptoError("AEAD output buffer too small");
-    }
-    let region = buf;
-    if (start !== 0) {
-      if (buf !== this.#sealBuf || start !== this.#sealStart) {
-        this.#sealBuf = buf;
-        this.#sealStart = start;
-        this.#sealView = buf.subarray(start);
-      }
-      region = this.#sealView;
-    }
-    this.#seal(nonce, aad, region, region, end - start);
-    this.#tagTo(buf, end);
-  }
-
-  #tagTo(out: Uint8Array, at: number): void {
-    const b = this.#es.bytes;
-    for (let i = 0; i < this.tagLength; i++) out[at + i] = b[S_TAG + i];
+    const cipher = aesCipher(
+      "AES-CCM",
+      key,
+      lib.EVP_aes_128_ccm,
+      lib.EVP_aes_192_ccm,
+      lib.EVP_aes_256_ccm,
+    );
+    super(lib, cipher, key, { tagLength, ivLength: 11, tagFirst: true, name: "AES-CCM" });
   }
 
   /** Nonce to the scratch, then the AAD Update (with the length Update before it). */
@@ -897,13 +894,12 @@ class LibcryptoCcm implements LibcryptoAeadInPlace {
     aad: Uint8Array,
     len: number,
   ): number {
-    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
-    if (nonce.length !== 11) throw new CryptoError(`nonce must be 11 bytes, got ${nonce.length}`);
-    const lib = this.#lib;
+    this.check(nonce);
+    const lib = this.lib;
     const b = s.bytes;
     for (let i = 0; i < 11; i++) b[S_IV + i] = nonce[i];
     let ok = lib.EVP_CipherInit_p(ctx, null, null, null, ivPtr, enc);
-    if (enc === 0) ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.#dTag);
+    if (enc === 0) ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_SET_TAG, this.tagLength, this.dTag);
     const update = enc ? lib.EVP_EncryptUpdate_aadp : lib.EVP_DecryptUpdate_aadp;
     // CCM: the message length first (NULL in and out), then the AAD.
     ok &= update(ctx, null, outlPtr, null, len);
@@ -918,78 +914,41 @@ class LibcryptoCcm implements LibcryptoAeadInPlace {
     return ok;
   }
 
-  #seal(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number) {
-    const lib = this.#lib;
-    const ctx = this.#enc;
-    let ok = this.#begin(ctx, this.#es, this.#eIv, this.#eOutl, this.#eAad, 1, nonce, aad, len);
+  protected sealRegion(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    input: Uint8Array,
+    out: Uint8Array,
+    len: number,
+  ): void {
+    const lib = this.lib;
+    const ctx = this.enc;
+    let ok = this.#begin(ctx, this.es, this.eIv, this.eOutl, this.eAad, 1, nonce, aad, len);
     // An empty message still needs the Update with non-NULL buffers that computes the tag.
     ok &= len > 0
-      ? lib.EVP_EncryptUpdate_p(ctx, out, this.#eOutl, input, len)
-      : lib.EVP_EncryptUpdate_aadp(ctx, this.#eFinal, this.#eOutl, this.#eAad, 0);
-    const n = this.#es.outl[0];
-    ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_GET_TAG, this.tagLength, this.#eTag);
+      ? lib.EVP_EncryptUpdate_p(ctx, out, this.eOutl, input, len)
+      : lib.EVP_EncryptUpdate_aadp(ctx, this.eFinal, this.eOutl, this.eAad, 0);
+    const n = this.es.outl[0];
+    ok &= lib.EVP_CIPHER_CTX_ctrl_p(ctx, CTRL_GET_TAG, this.tagLength, this.eTag);
     if (ok !== 1 || n !== len) throw new CryptoError("libcrypto: AES-CCM seal failed");
   }
 
-  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
-    if (sealed.length < this.tagLength) return null;
-    const out = new Uint8Array(sealed.length - this.tagLength);
-    return this.openTo(nonce, sealed, aad, out) ? out : null;
-  }
-
-  /** Opens into `out` (may alias `sealed` exactly); false on a bad tag. */
-  openTo(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean {
-    const ctLen = sealed.length - this.tagLength;
-    if (ctLen < 0 || out.length < ctLen) return false;
-    const b = this.#ds.bytes;
-    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = sealed[ctLen + i];
-    return this.#open(nonce, aad, sealed, out, ctLen);
-  }
-
-  /** Opens `buf[start..end)` (ciphertext || tag) in place; false on a bad tag. */
-  openInPlace(
+  protected openRegion(
     nonce: Uint8Array,
     aad: Uint8Array,
-    buf: Uint8Array,
-    start: number,
-    end: number,
+    input: Uint8Array,
+    out: Uint8Array,
+    ctLen: number,
   ): boolean {
-    const ctLen = end - start - this.tagLength;
-    if (ctLen < 0 || end > buf.length || start < 0) return false;
-    const b = this.#ds.bytes;
-    for (let i = 0; i < this.tagLength; i++) b[S_TAG + i] = buf[start + ctLen + i];
-    let region = buf;
-    if (start !== 0) {
-      if (buf !== this.#openBuf || start !== this.#openStart) {
-        this.#openBuf = buf;
-        this.#openStart = start;
-        this.#openView = buf.subarray(start);
-      }
-      region = this.#openView;
-    }
-    return this.#open(nonce, aad, region, region, ctLen);
-  }
-
-  #open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, ctLen: number) {
-    const lib = this.#lib;
-    const ctx = this.#dec;
-    let ok = this.#begin(ctx, this.#ds, this.#dIv, this.#dOutl, this.#dAad, 0, nonce, aad, ctLen);
+    const lib = this.lib;
+    const ctx = this.dec;
+    let ok = this.#begin(ctx, this.ds, this.dIv, this.dOutl, this.dAad, 0, nonce, aad, ctLen);
     if (ok !== 1) return false;
     // This Update decrypts and verifies the tag (OpenSSL wipes `out` on a mismatch).
     ok = ctLen > 0
-      ? lib.EVP_DecryptUpdate_p(ctx, out, this.#dOutl, input, ctLen)
-      : lib.EVP_DecryptUpdate_aadp(ctx, this.#dFinal, this.#dOutl, this.#dAad, 0);
-    return ok === 1 && this.#ds.outl[0] === ctLen;
-  }
-
-  free(): void {
-    if (this.#freed) return;
-    this.#freed = true;
-    cipherRegistry.unregister(this);
-    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
-    this.#handle.ctxs = [];
-    this.#sealBuf = null;
-    this.#openBuf = null;
+      ? lib.EVP_DecryptUpdate_p(ctx, out, this.dOutl, input, ctLen)
+      : lib.EVP_DecryptUpdate_aadp(ctx, this.dFinal, this.dOutl, this.dAad, 0);
+    return ok === 1 && this.ds.outl[0] === ctLen;
   }
 }
 
@@ -1012,18 +971,18 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
   readonly #iv: Deno.PointerObject;
   readonly #tag: Deno.PointerObject;
   readonly #final: Deno.PointerObject;
-  #viewBuf: Uint8Array | null = null;
-  #viewStart = -1;
-  #view: Uint8Array = EMPTY;
+  readonly #views = new ViewCache();
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
 
   constructor(lib: Lib, key: Uint8Array) {
-    let cipher: Deno.PointerValue;
-    if (key.length === 16) cipher = lib.EVP_aes_128_gcm();
-    else if (key.length === 24) cipher = lib.EVP_aes_192_gcm();
-    else if (key.length === 32) cipher = lib.EVP_aes_256_gcm();
-    else throw new CryptoError(`AES-GMAC key must be 16/24/32 bytes, got ${key.length}`);
+    const cipher = aesCipher(
+      "AES-GMAC",
+      key,
+      lib.EVP_aes_128_gcm,
+      lib.EVP_aes_192_gcm,
+      lib.EVP_aes_256_gcm,
+    );
     this.#lib = lib;
     const s = this.#s;
     this.#outl = s.ptr(S_OUTL);
@@ -1067,15 +1026,7 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
     let ok = this.#begin(nonce);
     ok &= this.#update(head, head.length);
     if (end > start) {
-      let region = buf;
-      if (start !== 0) {
-        if (buf !== this.#viewBuf || start !== this.#viewStart) {
-          this.#viewBuf = buf;
-          this.#viewStart = start;
-          this.#view = buf.subarray(start);
-        }
-        region = this.#view;
-      }
+      const region = this.#views.at(buf, start);
       ok &= this.#lib.EVP_EncryptUpdate_aad(this.#ctx, null, this.#s.outl, region, end - start);
     }
     this.#finish(ok, out, outOffset);
@@ -1114,7 +1065,7 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
-    this.#viewBuf = null;
+    this.#views.clear();
   }
 }
 
@@ -1187,12 +1138,8 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   readonly #ivPtr: Deno.PointerObject;
   readonly #outlPtr: Deno.PointerObject;
   // One cached view per direction for the range calls (same buffer and offset each packet).
-  #encBuf: Uint8Array | null = null;
-  #encStart = -1;
-  #encView: Uint8Array = EMPTY;
-  #decBuf: Uint8Array | null = null;
-  #decStart = -1;
-  #decView: Uint8Array = EMPTY;
+  readonly #encViews = new ViewCache();
+  readonly #decViews = new ViewCache();
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
   /**
@@ -1212,11 +1159,13 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   #decChained = false;
 
   constructor(lib: Lib, key: Uint8Array) {
-    let cipher: Deno.PointerValue;
-    if (key.length === 16) cipher = lib.EVP_aes_128_cbc();
-    else if (key.length === 24) cipher = lib.EVP_aes_192_cbc();
-    else if (key.length === 32) cipher = lib.EVP_aes_256_cbc();
-    else throw new CryptoError(`AES-CBC key must be 16/24/32 bytes, got ${key.length}`);
+    const cipher = aesCipher(
+      "AES-CBC",
+      key,
+      lib.EVP_aes_128_cbc,
+      lib.EVP_aes_192_cbc,
+      lib.EVP_aes_256_cbc,
+    );
     this.#lib = lib;
     const ivPtr = Deno.UnsafePointer.of(this.#iv);
     const outlPtr = Deno.UnsafePointer.of(this.#outl);
@@ -1280,22 +1229,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
     if (start < 0 || len < 0 || end > buf.length || len % 16 !== 0) {
       throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes inside the buffer`);
     }
-    let view: Uint8Array;
-    if (enc) {
-      if (buf !== this.#encBuf || start !== this.#encStart) {
-        this.#encBuf = buf;
-        this.#encStart = start;
-        this.#encView = start === 0 ? buf : buf.subarray(start);
-      }
-      view = this.#encView;
-    } else {
-      if (buf !== this.#decBuf || start !== this.#decStart) {
-        this.#decBuf = buf;
-        this.#decStart = start;
-        this.#decView = start === 0 ? buf : buf.subarray(start);
-      }
-      view = this.#decView;
-    }
+    const view = (enc ? this.#encViews : this.#decViews).at(buf, start);
     if (len === 0) return;
     const lib = this.#lib;
     let ok = 1;
@@ -1364,8 +1298,8 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
-    this.#encBuf = null;
-    this.#decBuf = null;
+    this.#encViews.clear();
+    this.#decViews.clear();
   }
 }
 
@@ -1386,18 +1320,18 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
   readonly #iv = new Uint8Array(16);
   readonly #ivPtr: Deno.PointerObject;
   readonly #outlPtr: Deno.PointerObject;
-  #buf: Uint8Array | null = null;
-  #start = -1;
-  #view: Uint8Array = EMPTY;
+  readonly #views = new ViewCache();
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
 
   constructor(lib: Lib, key: Uint8Array) {
-    let cipher: Deno.PointerValue;
-    if (key.length === 16) cipher = lib.EVP_aes_128_ctr();
-    else if (key.length === 24) cipher = lib.EVP_aes_192_ctr();
-    else if (key.length === 32) cipher = lib.EVP_aes_256_ctr();
-    else throw new CryptoError(`AES-CTR key must be 16/24/32 bytes, got ${key.length}`);
+    const cipher = aesCipher(
+      "AES-CTR",
+      key,
+      lib.EVP_aes_128_ctr,
+      lib.EVP_aes_192_ctr,
+      lib.EVP_aes_256_ctr,
+    );
     this.#lib = lib;
     const ivPtr = Deno.UnsafePointer.of(this.#iv);
     const outlPtr = Deno.UnsafePointer.of(this.#outl);
@@ -1449,17 +1383,13 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
     }
     checkCtrRange(iv, ivOffset, len);
     if (len === 0) return;
-    if (buf !== this.#buf || start !== this.#start) {
-      this.#buf = buf;
-      this.#start = start;
-      this.#view = start === 0 ? buf : buf.subarray(start);
-    }
+    const view = this.#views.at(buf, start);
     const n = this.#iv;
     for (let i = 0; i < 16; i++) n[i] = iv[ivOffset + i];
     const lib = this.#lib;
     const ctx = this.#ctx;
     let ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#ivPtr, 1);
-    ok &= lib.EVP_EncryptUpdate_p(ctx, this.#view, this.#outlPtr, this.#view, len);
+    ok &= lib.EVP_EncryptUpdate_p(ctx, view, this.#outlPtr, view, len);
     if (ok !== 1) throw new CryptoError("libcrypto: AES-CTR failed");
   }
 
@@ -1469,7 +1399,7 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
-    this.#buf = null;
+    this.#views.clear();
   }
 }
 
@@ -1615,9 +1545,7 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
   readonly #ctx: Deno.PointerObject;
   readonly #outl = new Uint32Array(1);
   // One cached view for computeRange (same buffer and offset each packet).
-  #rangeBuf: Uint8Array | null = null;
-  #rangeStart = -1;
-  #rangeView: Uint8Array = EMPTY;
+  readonly #rangeViews = new ViewCache();
   readonly #handle: { lib: Lib; ctx: Deno.PointerValue };
   #freed = false;
   /** The low-level path, or null (then HMAC_CTX). */
@@ -1729,14 +1657,10 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
     if (this.#freed) throw new CryptoError("libcrypto: HMAC used after free()");
     if (out.length < this.outputLength) throw new CryptoError("HMAC output buffer too small");
     if (start < 0 || end < start || end > buf.length) throw new CryptoError("HMAC range outside");
-    if (buf !== this.#rangeBuf || start !== this.#rangeStart) {
-      this.#rangeBuf = buf;
-      this.#rangeStart = start;
-      this.#rangeView = start === 0 ? buf : buf.subarray(start);
-    }
+    const view = this.#rangeViews.at(buf, start);
     const ok = this.#sha !== null
-      ? this.#lowLevel(this.#sha, out, this.#rangeView, end - start, tail)
-      : this.#legacy(out, this.#rangeView, end - start, tail);
+      ? this.#lowLevel(this.#sha, out, view, end - start, tail)
+      : this.#legacy(out, view, end - start, tail);
     if (!ok) throw new CryptoError("libcrypto: HMAC failed");
   }
 
@@ -1777,7 +1701,7 @@ class LibcryptoHmac implements MacRange, LibcryptoHandle {
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
-    this.#rangeBuf = null;
+    this.#rangeViews.clear();
     this.#sha = null;
     hmacRegistry.unregister(this);
     if (this.#handle.ctx) this.#lib.HMAC_CTX_free(this.#handle.ctx);
