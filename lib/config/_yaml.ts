@@ -196,6 +196,20 @@ export class YamlValue {
   }
 
   /**
+   * A YAML string (not a number, boolean or null: `updown: 42` is an error),
+   * or undefined when missing or not a string.
+   */
+  text(): string | undefined {
+    if (this.#text !== undefined) return this.#text;
+    if (this.missing) return undefined;
+    if (!isScalar(this.node) || typeof this.node.value !== "string") {
+      this.error("expected a string");
+      return undefined;
+    }
+    return this.node.value;
+  }
+
+  /**
    * A scalar exactly as written (so `0x0011` stays text, not a number), or
    * undefined when missing or not a scalar.
    */

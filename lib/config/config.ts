@@ -129,6 +129,13 @@ export interface ChildSection {
    * peer sent ESP_TFC_PADDING_NOT_SUPPORTED.
    */
   readonly tfcPadding: number | "mtu";
+  /**
+   * `updown`: a script run (no shell, no arguments; PLUTO_* environment as
+   * strongSwan's updown plugin sets it) when a child SA of this child comes
+   * up or goes away (lib/daemon/updown.ts). Relative paths are resolved like
+   * the other file options (from the config file's directory).
+   */
+  readonly updown?: string;
 }
 
 /** One `connections.<name>` section. */

@@ -106,6 +106,12 @@ export interface ParseConfigOptions {
    * in the map is an error.
    */
   readonly hosts?: ReadonlyMap<string, readonly string[] | Error>;
+  /**
+   * Turns a path the configuration names but does not read (a child's
+   * `updown` script) into the one to use; {@link loadConfig} resolves it
+   * from the file's directory, as `readFile` does. Default: as written.
+   */
+  readonly resolvePath?: (path: string) => string;
 }
 
 const PEER_ACTIONS = ["clear", "trap", "restart", "none"] as const;
@@ -135,15 +141,29 @@ class Parser {
   readonly #src: YamlSource;
   readonly #readFile?: (path: string) => Uint8Array;
   readonly #hosts?: ReadonlyMap<string, readonly string[] | Error>;
+  readonly #resolvePath: (path: string) => string;
 
   constructor(
     src: YamlSource,
     readFile?: (path: string) => Uint8Array,
     hosts?: ReadonlyMap<string, readonly string[] | Error>,
+    resolvePath?: (path: string) => string,
   ) {
     this.#src = src;
     this.#readFile = readFile;
     this.#hosts = hosts;
+    this.#resolvePath = resolvePath ?? ((p) => p);
+  }
+
+  /** A child's `updown` script: a non-empty string, resolved like the other file options. */
+  updown(v: YamlValue): string | undefined {
+    const s = v.text();
+    if (s === undefined) return undefined;
+    if (s.trim() === "") {
+      v.error("expected the path of a script");
+      return undefined;
+    }
+    return this.#resolvePath(s);
   }
 
   /** The DER blocks of every file listed (PEM or DER; certificates). */
@@ -351,6 +371,7 @@ class Parser {
         "copy_df",
         "copy_dscp",
         "tfc_padding",
+        "updown",
       ] as const,
     );
     if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
@@ -375,6 +396,7 @@ class Parser {
       rekeyPackets === 0n ? 0n : (rekeyPackets * 11n) / 10n,
     );
     const copyDscp = f.copy_dscp.oneOf(["out", "in", "yes", "no"] as const, "out");
+    const updown = this.updown(f.updown);
     return {
       name,
       localTs: this.ts(f.local_ts),
@@ -395,6 +417,7 @@ class Parser {
       copyDf: f.copy_df.bool(true),
       copyDscp: copyDscp !== "no",
       tfcPadding: tfcPadding(f.tfc_padding),
+      ...(updown !== undefined ? { updown } : {}),
     };
   }
 
@@ -873,7 +896,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
   const src = new YamlSource(text, file);
   if (src.issues.length > 0) throw new ConfigError(src.issues);
   const root = src.root();
-  const p = new Parser(src, opts.readFile, opts.hosts);
+  const p = new Parser(src, opts.readFile, opts.hosts, opts.resolvePath);
   const f = root.fields(
     [
       "connections",
@@ -976,9 +999,11 @@ export async function loadConfig(
 ): Promise<Config> {
   const text = await Deno.readTextFile(path);
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+  const resolvePath = (p: string) => p.startsWith("/") ? p : dir + p;
   return parseConfig(text, {
     file: path,
-    readFile: (p) => Deno.readFileSync(p.startsWith("/") ? p : dir + p),
+    readFile: (p) => Deno.readFileSync(resolvePath(p)),
+    resolvePath,
     hosts: await resolveHosts(hostNamesIn(text), resolve),
   });
 }

@@ -13,7 +13,8 @@
  *  address poll ──► MOBIKE driver ─┘                (lib/daemon/mobike_driver.ts)
  *                                               ├─► removeSa   ──► data plane (+ SaState)
  *                                               ├─► setTimer / cancelTimer ──► timers
- *                                               └─► log / event ──► LogRing, `up` waiters
+ *                                               └─► log / event ──► LogRing, `up` waiters,
+ *                                                          `updown` scripts (lib/daemon/updown.ts)
  * ```
  *
  * Everything it drives sits behind the ports of lib/daemon/ports.ts.
@@ -40,6 +41,15 @@ import {
 import type { AddressMonitorPort, DnsPort } from "./ports.ts";
 import { INITIAL_MOBIKE_STATE, type MobikeState, planMobike } from "./mobike_driver.ts";
 import { formatSpi, SaState, type SaView } from "./sa_state.ts";
+import {
+  execScript,
+  scriptProblem,
+  updownEnvironments,
+  type UpdownIkeInfo,
+  UpdownRunner,
+  type UpdownSession,
+  UpdownTracker,
+} from "./updown.ts";
 
 /** Options of {@link Daemon.start}. */
 export interface DaemonOptions<P> {
@@ -54,6 +64,8 @@ export interface DaemonOptions<P> {
   readonly upTimeoutMs?: number;
   /** How long `ipsec down` waits for the IKE SA to be deleted (default 10 s). */
   readonly downTimeoutMs?: number;
+  /** How long stop waits for `updown` scripts still running (default 10 s). */
+  readonly updownTimeoutMs?: number;
 }
 
 type Waiter = (ev: EngineEvent) => boolean;
@@ -233,6 +245,9 @@ export class Daemon<P = unknown> {
   /** resolv.conf for assigned DNS servers (null: only shown in `ipsec status`). */
   #dns: DnsPort | null;
   #mobike: MobikeState = INITIAL_MOBIKE_STATE;
+  /** Child SAs whose `updown` script ran `up` (rekeys join, see lib/daemon/updown.ts). */
+  #updown = new UpdownTracker();
+  #scripts: UpdownRunner;
   #startedAt: number;
   #stopping: Promise<void> | null = null;
   #resolveDone!: () => void;
@@ -248,6 +263,10 @@ export class Daemon<P = unknown> {
     this.#dataplane = opts.runtime.createDataplane(config);
     this.#transport = opts.runtime.createTransport(config);
     this.#dns = opts.runtime.createDns?.(config) ?? null;
+    this.#scripts = new UpdownRunner(
+      (level, message) => this.#log(level, "knl", message),
+      opts.runtime.runScript ?? execScript,
+    );
     this.#control = new ControlServer(opts.socketPath, {
       commands: this.#commands(),
       streams: {
@@ -302,6 +321,7 @@ export class Daemon<P = unknown> {
         this.#log("warn", "knl", `DNS servers: cannot clean ${dns.path}: ${errorMessage(e)}`)
       );
     }
+    this.#checkScripts();
     this.#startMonitor();
     this.#startActions(this.#config.connections.map((c) => c.name));
     await this.settled();
@@ -322,6 +342,74 @@ export class Daemon<P = unknown> {
         }
       }
     }
+  }
+
+  /** A missing or non-executable `updown` script is an error in the log (nothing else changes). */
+  #checkScripts(): void {
+    const check = this.#opts.runtime.checkScript ?? scriptProblem;
+    for (const c of this.#config.connections) {
+      for (const ch of c.children) {
+        const problem = ch.updown !== undefined ? check(ch.updown) : null;
+        if (problem) this.#log("error", "cfg", `${c.name}/${ch.name}: ${problem}`);
+      }
+    }
+  }
+
+  /** The `updown` script of a child, if it has one. */
+  #updownScript(connection: string, child: string): string | undefined {
+    return this.#config.connections.find((c) => c.name === connection)?.children
+      .find((ch) => ch.name === child)?.updown;
+  }
+
+  /** What `updown` scripts learn about IKE SA `ikeSaId` (identities, virtual IPs, DNS). */
+  #updownIke(ikeSaId: number): UpdownIkeInfo {
+    let d;
+    try {
+      d = this.#engine.describe?.().find((x) => x.ikeSaId === ikeSaId);
+    } catch { /* no details: the addresses stand in for the identities */ }
+    const v = this.#vips.get(ikeSaId);
+    return {
+      interfaceName: this.#config.interfaceName ?? "unknown",
+      myId: d?.localId ?? "",
+      peerId: d?.remoteId ?? "",
+      myVirtualIps: v?.addresses ?? [],
+      peerVirtualIps: d?.peerVirtualIp ? [d.peerVirtualIp] : [],
+      dns: v?.dns ?? [],
+    };
+  }
+
+  /**
+   * Child SA events for `updown` scripts: a new child SA runs `up`, the last
+   * of its line (rekeys replace, they run nothing, as in charon) `down`. The
+   * scripts run in the background, in order per child SA.
+   */
+  #updownEvent(ev: EngineEvent): void {
+    let session: UpdownSession | null = null;
+    switch (ev.type) {
+      case "child-up":
+        session = this.#updown.up(
+          ev,
+          (c, ch) => this.#updownScript(c, ch),
+          (id) => this.#updownIke(id),
+        );
+        if (session) this.#runUpdown(session, true);
+        break;
+      case "child-down":
+        session = this.#updown.down(ev);
+        if (session) this.#runUpdown(session, false);
+        break;
+      case "ike-rekeyed":
+        this.#updown.ikeRekeyed(ev.oldIkeSaId, ev.ikeSaId);
+        break;
+      case "ike-updated":
+        this.#updown.ikeUpdated(ev.ikeSaId, ev.local.address, ev.remote);
+        break;
+    }
+  }
+
+  #runUpdown(s: UpdownSession, up: boolean): void {
+    const envs = updownEnvironments({ ...s.sa, up });
+    void this.#scripts.enqueue(s.reqid, s.script, envs);
   }
 
   #log(level: LogLevel, subsystem: LogSubsystem, message: string): void {
@@ -459,6 +547,7 @@ export class Daemon<P = unknown> {
         break;
       case "installSa":
         this.state.apply(e, now);
+        this.#updown.installed(e.sa);
         this.#log(
           "info",
           "knl",
@@ -498,6 +587,7 @@ export class Daemon<P = unknown> {
         await this.#virtualIp(e.event);
         this.#event(e.event);
         this.state.apply(e, now);
+        this.#updownEvent(e.event);
         break;
     }
   }
@@ -686,6 +776,16 @@ export class Daemon<P = unknown> {
     const engine = this.#engine;
     if (!engine.peerMapping) return;
     this.#run(() => engine.peerMapping!(e.childSaId, e.from, this.#now()));
+  }
+
+  /** Waits (bounded) for the `updown` scripts still running, as at stop. */
+  async #scriptsDone(): Promise<void> {
+    const ms = this.#opts.updownTimeoutMs ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((r) => timer = setTimeout(() => r(true), ms));
+    const timedOut = await Promise.race([this.#scripts.idle().then(() => false), late]);
+    clearTimeout(timer);
+    if (timedOut) this.#log("warn", "knl", `updown scripts still running after ${ms / 1000} s`);
   }
 
   /** Resolves once every effect issued so far has been applied (and its datagrams sent). */
@@ -896,6 +996,7 @@ export class Daemon<P = unknown> {
       if (live.has(n)) await this.#run(() => this.#engine.terminate(n, this.#now()));
     }
     this.#config = next;
+    this.#checkScripts();
     await this.#dataplane.configure(next.payload);
     await this.#run(() => this.#engine.reconfigure(next.payload, this.#now()));
     this.#startActions([...added, ...changed]);
@@ -1043,6 +1144,9 @@ export class Daemon<P = unknown> {
     this.#monitor?.close();
     await this.#run(() => this.#engine.shutdown(this.#now()));
     await this.settled(); // the Deletes leave before the sockets close
+    // Child SAs still up go with the data plane: their `updown` scripts run `down` now.
+    for (const session of this.#updown.drain()) this.#runUpdown(session, false);
+    await this.#scriptsDone();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     for (

@@ -9,6 +9,7 @@
  */
 import type { Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
 import type { Json } from "./control_protocol.ts";
+import type { ScriptExec } from "./updown.ts";
 
 /** When a child SA is brought up (swanctl `start_action`). */
 export type StartAction = "none" | "trap" | "start";
@@ -22,6 +23,8 @@ export interface ChildInfo {
   readonly remoteTs: readonly string[];
   readonly proposals: readonly string[];
   readonly startAction: StartAction;
+  /** `updown`: the script run when a child SA comes up or goes (lib/daemon/updown.ts). */
+  readonly updown?: string;
 }
 
 /** One connection as `ipsec list-conns` shows it. */
@@ -59,6 +62,8 @@ export interface DaemonConfig<P = unknown> {
   readonly payload: P;
   /** `resolv_conf`: the file assigned DNS servers go to; null or absent = left alone. */
   readonly resolvConf?: string | null;
+  /** The data plane's TUN (PLUTO_INTERFACE of `updown` scripts; absent = "unknown"). */
+  readonly interfaceName?: string;
 }
 
 /** A configuration file could not be loaded; nothing was changed. */
@@ -271,6 +276,10 @@ export interface DaemonRuntime<P = unknown> {
   createDns?(config: DaemonConfig<P>): DnsPort | null;
   /** Watches this host's addresses for MOBIKE; absent = never (the daemon tests' fakes). */
   createAddressMonitor?(config: DaemonConfig<P>): AddressMonitorPort;
+  /** Runs `updown` scripts (default: Deno.Command, lib/daemon/updown.ts). */
+  runScript?: ScriptExec;
+  /** Why an `updown` script cannot run, or null (default: stat, lib/daemon/updown.ts). */
+  checkScript?(path: string): string | null;
   /** Receives the daemon's logger before any port is created (adapters log through it). */
   attachLog?(
     log: (level: LogLevel, subsystem: "knl" | "net" | "ike", message: string) => void,

@@ -66,6 +66,7 @@ function connectionInfo(c: ConnectionSection): ConnectionInfo {
       remoteTs: ch.remoteTs.map(tsSpecText),
       proposals: ch.proposals.map(formatProposal),
       startAction: ch.startAction,
+      ...(ch.updown !== undefined ? { updown: ch.updown } : {}),
     })),
   };
 }
@@ -155,6 +156,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     listenAddrs,
     payload: { engine, spd, dataplane, children: childSettings(config, dataplane.tunMtu ?? 1400) },
     resolvConf: config.resolvConf,
+    interfaceName: dataplane.tunName ?? "ipsec0",
   };
 }
 

@@ -102,6 +102,11 @@ export type EngineEvent =
     readonly childName: string;
     readonly spiIn: number;
     readonly spiOut: number;
+    /**
+     * CREATE_CHILD_SA rekey: the child SA this one replaces (it goes down with
+     * reason "rekeyed" once this one is in). Absent for a new child SA.
+     */
+    readonly rekeyOf?: number;
   }
   | {
     readonly type: "child-down";

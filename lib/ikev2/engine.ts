@@ -1710,6 +1710,7 @@ export class IkeEngine {
       childName: c.config.name,
       spiIn: c.spiIn,
       spiOut: c.spiOut,
+      ...(c.rekeyOf !== undefined ? { rekeyOf: c.rekeyOf } : {}),
     });
   }
 
@@ -1978,8 +1979,8 @@ export class IkeEngine {
     }
     if (old && old.state === "rekeyed") {
       // The peer rekeyed the same child at the same time (RFC 7296 2.8.1).
-      this.#installChild(sa, child, now);
       child.rekeyOf = old.id;
+      this.#installChild(sa, child, now);
       this.#resolveRekeyCollision(sa, old);
       return;
     }

@@ -70,6 +70,13 @@ Deno.test("engine: child rekey is make-before-break and loses no packets", () =>
   assert.notEqual(t.alice.inbound()[0].spi, oldIn);
   assert.equal(t.alice.eventsOf("child-up").length, 2);
   assert.equal(t.alice.eventsOf("child-down")[0].reason, "rekeyed");
+  // The replacement names the child SA it replaces, on both sides (updown runs nothing for it).
+  for (const side of [t.alice, t.bob]) {
+    const [first, second] = side.eventsOf("child-up");
+    assert.equal(first.rekeyOf, undefined);
+    assert.equal(second.rekeyOf, first.childSaId);
+    assert.equal(side.eventsOf("child-down")[0].childSaId, first.childSaId);
+  }
 });
 
 /*
