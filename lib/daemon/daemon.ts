@@ -43,6 +43,7 @@ import { INITIAL_MOBIKE_STATE, type MobikeState, planMobike } from "./mobike_dri
 import { formatSpi, SaState, type SaView } from "./sa_state.ts";
 import {
   execScript,
+  interfaceOfAddress,
   scriptProblem,
   updownEnvironments,
   type UpdownIkeInfo,
@@ -370,6 +371,13 @@ export class Daemon<P = unknown> {
     const v = this.#vips.get(ikeSaId);
     return {
       interfaceName: this.#config.interfaceName ?? "unknown",
+      interfaceOf: (address) => {
+        try {
+          return interfaceOfAddress(address, Deno.networkInterfaces());
+        } catch {
+          return undefined;
+        }
+      },
       myId: d?.localId ?? "",
       peerId: d?.remoteId ?? "",
       myVirtualIps: v?.addresses ?? [],

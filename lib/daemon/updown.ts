@@ -36,7 +36,7 @@ export interface UpdownSa {
   readonly up: boolean;
   /** The child's name (PLUTO_CONNECTION). */
   readonly childName: string;
-  /** Our TUN (PLUTO_INTERFACE). */
+  /** The interface of our outer address, else our TUN (PLUTO_INTERFACE). */
   readonly interfaceName: string;
   /** PLUTO_REQID: stays the same across rekeys. */
   readonly reqid: number;
@@ -167,9 +167,35 @@ export function updownEnvironments(sa: UpdownSa): UpdownEnv[] {
   return out;
 }
 
+/**
+ * The name of the interface holding `address` in `interfaces` (as
+ * `Deno.networkInterfaces()` lists them), or undefined.
+ *
+ * @example
+ * ```ts
+ * interfaceOfAddress("192.0.2.1", Deno.networkInterfaces()); // "eth0"
+ * ```
+ */
+export function interfaceOfAddress(
+  address: string,
+  interfaces: readonly { name: string; address: string }[],
+): string | undefined {
+  const want = parseIp(address);
+  if (!want) return undefined;
+  const text = formatIp(want);
+  for (const i of interfaces) {
+    const a = parseIp(i.address.split("%")[0]);
+    if (a && formatIp(a) === text) return i.name;
+  }
+  return undefined;
+}
+
 /** What the daemon knows about the IKE SA of a child SA when it comes up. */
 export interface UpdownIkeInfo {
+  /** PLUTO_INTERFACE when {@linkcode interfaceOf} finds none (our TUN). */
   readonly interfaceName: string;
+  /** The interface of our outer address (charon's PLUTO_INTERFACE), if known. */
+  readonly interfaceOf?: (address: string) => string | undefined;
   readonly myId: string;
   readonly peerId: string;
   readonly myVirtualIps: readonly string[];
@@ -240,7 +266,7 @@ export class UpdownTracker {
       reqid: ev.childSaId,
       sa: {
         childName: install.childName,
-        interfaceName: info.interfaceName,
+        interfaceName: info.interfaceOf?.(me) ?? info.interfaceName,
         reqid: ev.childSaId,
         protocol: install.protocol,
         uniqueId: ev.ikeSaId,

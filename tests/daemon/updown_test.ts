@@ -5,6 +5,7 @@ import { parseAddressSelector } from "../../lib/db/selector.ts";
 import type { EngineEvent, SaInstall } from "../../lib/ikev2/effects.ts";
 import {
   execScript,
+  interfaceOfAddress,
   type ScriptExec,
   scriptProblem,
   tsSubnet,
@@ -331,4 +332,18 @@ Deno.test("execScript(): no shell, no arguments, only PATH and the PLUTO_* envir
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("interfaceOfAddress(): the interface holding our outer address, IPv4 and IPv6 in any spelling", () => {
+  const list = [
+    { name: "lo", address: "127.0.0.1" },
+    { name: "eth0", address: "192.0.2.1" },
+    { name: "eth0", address: "fe80::1%eth0" },
+    { name: "eth1", address: "2001:db8:0:0::7" },
+  ];
+  assert.equal(interfaceOfAddress("192.0.2.1", list), "eth0");
+  assert.equal(interfaceOfAddress("2001:db8::7", list), "eth1");
+  assert.equal(interfaceOfAddress("fe80::1", list), "eth0");
+  assert.equal(interfaceOfAddress("192.0.2.9", list), undefined);
+  assert.equal(interfaceOfAddress("not an address", list), undefined);
 });

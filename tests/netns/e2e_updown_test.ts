@@ -161,7 +161,8 @@ Deno.test({
         const child = ike.children[0];
         assert.deepStrictEqual(Object.fromEntries(up), {
           PLUTO_CONNECTION: "net",
-          PLUTO_INTERFACE: "ipsec0",
+          // The interface of our outer address, as charon gives it.
+          PLUTO_INTERFACE: name === "a" ? "va" : "vb",
           PLUTO_ME: e.me,
           PLUTO_MY_CLIENT: e.my,
           PLUTO_MY_ID: `${name}.example.com`,
