@@ -165,6 +165,8 @@ export interface ConnectionSection {
    */
   readonly fragmentSize?: number;
   readonly sendCert: "always" | "ifasked" | "never";
+  /** `unique`: the IKE SA uniqueness policy (no, never, keep, replace; default no). */
+  readonly unique: "no" | "never" | "keep" | "replace";
   readonly keyingTries: number;
   /**
    * IKE retransmissions (`retransmit_timeout`, `retransmit_tries`), only

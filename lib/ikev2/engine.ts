@@ -1353,6 +1353,12 @@ export class IkeEngine {
       return;
     }
     const initialContact = notify(req, NotifyType.INITIAL_CONTACT) !== undefined;
+    if (this.#checkUniqueness(sa, initialContact, now)) {
+      this.#log("info", `${sa.label} cancelling IKE_SA setup due to uniqueness policy (keep)`);
+      this.#respond(sa, req, [makeNotify(NotifyType.AUTHENTICATION_FAILED)]);
+      this.#destroy(sa, "refused by uniqueness policy (unique: keep)", "ike-failed");
+      return;
+    }
     let childPayloads: Payload[] = [];
     let child: ChildSa | undefined;
     let childError: { reason: string; notify: number } | undefined;
@@ -1407,7 +1413,6 @@ export class IkeEngine {
     }
     this.#respond(sa, req, [...auth.payloads, ...cp, ...childPayloads, ...mobike]);
     this.#established(sa, now);
-    if (initialContact) this.#initialContact(sa);
     if (child) this.#installChild(sa, child, now);
     else if (childError) {
       this.#log("warn", `${sa.label} child SA refused: ${childError.reason}`);
@@ -1420,17 +1425,42 @@ export class IkeEngine {
     }
   }
 
-  /** INITIAL_CONTACT: forget older IKE SAs with the same peer identity (RFC 7296 2.4). */
-  #initialContact(sa: IkeSa): void {
-    for (const other of [...this.#sas.values()]) {
-      if (
-        other !== sa && other.config.name === sa.config.name && other.remoteId &&
-        sa.remoteId && other.remoteId.type === sa.remoteId.type &&
-        other.remoteId.value === sa.remoteId.value
-      ) {
+  /** Other IKE SAs of `sa`'s connection with the same peer identity (not the one it reauthenticates). */
+  #duplicates(sa: IkeSa): IkeSa[] {
+    const id = sa.remoteId;
+    if (!id) return [];
+    return [...this.#sas.values()].filter((other) =>
+      other !== sa && other.id !== sa.reauthOf && other.config.name === sa.config.name &&
+      other.remoteId !== undefined && other.remoteId.type === id.type &&
+      other.remoteId.value === id.value
+    );
+  }
+
+  /**
+   * strongSwan's uniqueness policy (`unique`) once `sa` is authenticated;
+   * true when it cancels `sa`. INITIAL_CONTACT (RFC 7296 section 2.4) makes
+   * any policy but "never" forget the older IKE SAs with the same peer
+   * identity at once; otherwise "replace" deletes the established ones and
+   * "keep" cancels `sa` while one is established.
+   */
+  #checkUniqueness(sa: IkeSa, initialContact: boolean, now: number): boolean {
+    const policy = sa.config.unique ?? "no";
+    if (policy === "never" || (policy === "no" && !initialContact)) return false;
+    let cancel = false;
+    for (const other of this.#duplicates(sa)) {
+      if (initialContact) {
+        this.#log("info", `${other.label} destroying duplicate IKE_SA, received INITIAL_CONTACT`);
         this.#destroy(other, "replaced (INITIAL_CONTACT)", "ike-down");
+      } else if (!other.established) {
+        continue;
+      } else if (policy === "replace") {
+        this.#log("info", `${other.label} deleting duplicate IKE_SA due to uniqueness policy`);
+        this.#queue(other, { kind: "delete_ike", reason: "replaced (unique: replace)" }, now);
+      } else if (policy === "keep") {
+        cancel = true;
       }
     }
+    return cancel;
   }
 
   // ---------------------------------------------------------------------------
@@ -1501,6 +1531,12 @@ export class IkeEngine {
           notify(res, NotifyType.MOBIKE_SUPPORTED) !== undefined;
         if (sa.mobike) sa.peerAddresses = readPeerAddresses(res) ?? [];
         this.#established(sa, now);
+        if (this.#checkUniqueness(sa, false, now)) {
+          // unique: keep on the initiator: the peer has the new SA up, so it is deleted.
+          this.#log("info", `${sa.label} deleting IKE_SA due to uniqueness policy (keep)`);
+          this.#queue(sa, { kind: "delete_ike", reason: "uniqueness policy (unique: keep)" }, now);
+          return;
+        }
         const replaced = sa.reauthOf !== undefined ? this.#sas.get(sa.reauthOf) : undefined;
         if (replaced?.established) {
           // Reauthentication, make-before-break: the old IKE SA and its children go

@@ -98,6 +98,9 @@ export interface ChildConfig {
   readonly closeAction?: DpdAction;
 }
 
+/** strongSwan's `unique` values (see {@linkcode PeerConfig.unique}). */
+export type UniquePolicy = "no" | "never" | "keep" | "replace";
+
 /** One IKE connection (a swanctl `connections.<name>` section). */
 export interface PeerConfig {
   readonly name: string;
@@ -134,6 +137,13 @@ export interface PeerConfig {
   readonly sendIdr?: boolean;
   /** When to send our certificate chain (default "ifasked"). */
   readonly sendCert?: "always" | "ifasked" | "never";
+  /**
+   * strongSwan's uniqueness policy for IKE SAs with the same peer identity
+   * (default "no"): "no" replaces them only when the new one carries
+   * INITIAL_CONTACT, "never" not even then, "replace" deletes established
+   * ones of this connection, "keep" refuses the new one while one is up.
+   */
+  readonly unique?: UniquePolicy;
   /** Send CERTREQ for our trust anchors (default true for pubkey). */
   readonly sendCertreq?: boolean;
   /** Rekey the IKE SA after this many seconds (minus up to 10% jitter; 0/absent = never). */

@@ -1,0 +1,20 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../lib/config/config.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { toPeerConfig } from "../../lib/config/to_peer_config.ts";
+import { pskConnection } from "../helpers/config_yaml.ts";
+
+Deno.test("unique: no (default), never, keep, replace reach the engine; others are refused", () => {
+  assert.equal(toPeerConfig(parseConfig(pskConnection("")).connections[0]).unique, undefined);
+  for (const u of ["never", "keep", "replace"] as const) {
+    const c = parseConfig(pskConnection(`    unique: ${u}`)).connections[0];
+    assert.equal(c.unique, u);
+    assert.equal(toPeerConfig(c).unique, u);
+  }
+  assert.throws(
+    () => parseConfig(pskConnection("    unique: sometimes")),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /unique: 'sometimes' is not valid: expected one of/.test(e.message),
+  );
+});
