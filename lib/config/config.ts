@@ -165,6 +165,8 @@ export interface ConnectionSection {
    */
   readonly fragmentSize?: number;
   readonly sendCert: "always" | "ifasked" | "never";
+  /** `send_certreq`: send CERTREQ payloads for our trust anchors (pubkey; default yes). */
+  readonly sendCertreq: boolean;
   /** `unique`: the IKE SA uniqueness policy (no, never, keep, replace; default no). */
   readonly unique: "no" | "never" | "keep" | "replace";
   readonly keyingTries: number;

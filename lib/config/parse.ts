@@ -441,6 +441,7 @@ class Parser {
         "fragmentation",
         "fragment_size",
         "send_cert",
+        "send_certreq",
         "unique",
         "keyingtries",
         "retransmit_timeout",
@@ -492,6 +493,7 @@ class Parser {
       ...(f.fragment_size.missing ? {} : { fragmentSize: f.fragment_size.int(1280, 576, 65535) }),
       sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
       unique: f.unique.oneOf(["no", "never", "keep", "replace"] as const, "no"),
+      sendCertreq: f.send_certreq.bool(true),
       keyingTries: f.keyingtries.int(1, 0, 1000),
       ...(f.retransmit_timeout.missing && f.retransmit_tries.missing ? {} : {
         retransmit: {

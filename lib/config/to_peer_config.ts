@@ -111,6 +111,7 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     children: c.children.map(child),
     sendIdr: c.remote.id !== undefined,
     sendCert: c.sendCert,
+    ...(c.sendCertreq ? {} : { sendCertreq: false }),
     ...(c.unique !== "no" ? { unique: c.unique } : {}),
     dpdDelaySeconds: c.dpdDelaySeconds,
     // swanctl writes dpd_action per child: the connection's when set, else a child's.

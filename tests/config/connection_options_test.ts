@@ -18,3 +18,9 @@ Deno.test("unique: no (default), never, keep, replace reach the engine; others a
       /unique: 'sometimes' is not valid: expected one of/.test(e.message),
   );
 });
+
+Deno.test("send_certreq: yes (default) leaves the engine default, no turns CERTREQ off", () => {
+  assert.equal(toPeerConfig(parseConfig(pskConnection("")).connections[0]).sendCertreq, undefined);
+  const c = toPeerConfig(parseConfig(pskConnection("    send_certreq: no")).connections[0]);
+  assert.equal(c.sendCertreq, false);
+});
