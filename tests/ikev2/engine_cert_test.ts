@@ -233,3 +233,19 @@ Deno.test("engine: IKE fragmentation of IKE_AUTH with RSA certificates, also und
   assert.equal(t.net.sent.filter((s) => s.bytes[16] === 53).length, 0);
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
 });
+
+/*
+ *   alice and bob with send_certreq: no (and send_cert: always)
+ *   IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]   (no CERTREQ)
+ *   IKE_AUTH request 1 [ IDi CERT IDr AUTH N(INIT_CONTACT) SA TSi TSr ... ]                  (no CERTREQ)
+ */
+Deno.test("engine: sendCertreq false sends no CERTREQ; certificates still authenticate", async () => {
+  const pki = await makePki("ecdsa", 256);
+  // Without a CERTREQ, send_cert: ifasked (the default) would send no certificate either.
+  const quiet = { sendCertreq: false, sendCert: "always" } as const;
+  const t = run(certConfigs(pki, { alice: quiet, bob: quiet }));
+  assert.equal(t.alice.eventsOf("ike-up").length, 1, [...t.alice.logs, ...t.bob.logs].join("\n"));
+  assert.ok(!generated(t.bob)[0].includes("CERTREQ"), generated(t.bob)[0]);
+  assert.ok(!generated(t.alice)[1].includes("CERTREQ"), generated(t.alice)[1]);
+  assert.match(generated(t.alice)[1], /^IKE_AUTH request 1 \[ IDi CERT IDr AUTH /);
+});
