@@ -135,6 +135,11 @@ export interface ChildSection {
    * up or goes away (lib/daemon/updown.ts). Relative paths are resolved like
    * the other file options (from the config file's directory).
    */
+  /**
+   * `inactivity`: close a child SA of this child when no packet went either
+   * way for this long (the IKE SA too when it was its last child); 0 = never.
+   */
+  readonly inactivitySeconds: number;
   readonly updown?: string;
 }
 

@@ -372,6 +372,7 @@ class Parser {
         "copy_dscp",
         "tfc_padding",
         "updown",
+        "inactivity",
       ] as const,
     );
     if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
@@ -417,6 +418,7 @@ class Parser {
       copyDf: f.copy_df.bool(true),
       copyDscp: copyDscp !== "no",
       tfcPadding: tfcPadding(f.tfc_padding),
+      inactivitySeconds: f.inactivity.seconds(0),
       ...(updown !== undefined ? { updown } : {}),
     };
   }

@@ -143,6 +143,14 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.rekeyIke(ikeSaId, now);
   }
 
+  closeChild(childSaId: number, now: number): Effect[] {
+    return this.#engine.closeChild(childSaId, now);
+  }
+
+  terminateIke(ikeSaId: number, now: number): Effect[] {
+    return this.#engine.terminate(ikeSaId, now);
+  }
+
   rekeyChild(childSaId: number, now: number): Effect[] {
     return this.#engine.rekeyChild(childSaId, now);
   }

@@ -40,7 +40,8 @@ import {
 } from "./ports.ts";
 import type { AddressMonitorPort, DnsPort } from "./ports.ts";
 import { INITIAL_MOBIKE_STATE, type MobikeState, planMobike } from "./mobike_driver.ts";
-import { formatSpi, SaState, type SaView } from "./sa_state.ts";
+import { formatSpi, type IkeView, SaState, type SaView } from "./sa_state.ts";
+import { type InactivitySample, InactivityTracker } from "./inactivity.ts";
 import {
   execScript,
   interfaceOfAddress,
@@ -243,6 +244,9 @@ export class Daemon<P = unknown> {
     { address: string; addresses: readonly string[]; dns: readonly string[] }
   >();
   #monitor: AddressMonitorPort | null = null;
+  readonly #inactivity = new InactivityTracker();
+  #inactivityTimer: ReturnType<typeof setInterval> | undefined;
+  #inactivityBusy = false;
   /** resolv.conf for assigned DNS servers (null: only shown in `ipsec status`). */
   #dns: DnsPort | null;
   #mobike: MobikeState = INITIAL_MOBIKE_STATE;
@@ -324,6 +328,7 @@ export class Daemon<P = unknown> {
     }
     this.#checkScripts();
     this.#startMonitor();
+    this.#startInactivity();
     this.#startActions(this.#config.connections.map((c) => c.name));
     await this.settled();
   }
@@ -625,6 +630,74 @@ export class Daemon<P = unknown> {
   }
 
   /** Starts the runtime's address monitor (MOBIKE), if any and if the engine can move SAs. */
+  /** `inactivity`: once a second while any child of the configuration has a limit. */
+  #startInactivity(): void {
+    clearInterval(this.#inactivityTimer);
+    this.#inactivityTimer = undefined;
+    const limited = this.#config.connections.some((c) =>
+      c.children.some((ch) => (ch.inactivitySeconds ?? 0) > 0)
+    );
+    if (!limited || !this.#engine.closeChild || !this.#dataplane.counters) return;
+    this.#inactivityTimer = setInterval(() => void this.#inactivityTick(), 1000);
+  }
+
+  /**
+   * Closes child SAs whose packet counters stood still for their
+   * `inactivity` (and the IKE SA with its last child, as charon does).
+   */
+  async #inactivityTick(): Promise<void> {
+    if (this.#inactivityBusy) return;
+    this.#inactivityBusy = true;
+    try {
+      const limits = new Map<string, number>();
+      for (const c of this.#config.connections) {
+        for (const ch of c.children) {
+          const s = ch.inactivitySeconds ?? 0;
+          if (s > 0) limits.set(`${c.name}/${ch.name}`, s * 1000);
+        }
+      }
+      const counters = await this.#counters();
+      const samples: InactivitySample[] = [];
+      const owner = new Map<number, IkeView>();
+      for (const ike of this.state.ikeSas()) {
+        for (const ch of ike.children.values()) {
+          const limitMs = limits.get(`${ike.connectionName}/${ch.name}`);
+          if (limitMs === undefined || ch.state !== "installed") continue;
+          const cin = ch.inbound ? counters.get(`in:${ch.inbound.spi}`) : undefined;
+          const cout = ch.outbound ? counters.get(`out:${ch.outbound.spi}`) : undefined;
+          if (!cin && !cout) continue; // no counters: never call it idle
+          samples.push({
+            childSaId: ch.childSaId,
+            limitMs,
+            packets: (cin?.packets ?? 0n) + (cout?.packets ?? 0n),
+          });
+          owner.set(ch.childSaId, ike);
+        }
+      }
+      for (const id of this.#inactivity.check(samples, this.#now())) {
+        const ike = owner.get(id)!;
+        const name = ike.children.get(id)?.name ?? "?";
+        const up = [...ike.children.values()].filter((c) => c.state === "installed");
+        const last = up.length === 1 && this.#engine.terminateIke !== undefined;
+        const seconds = (limits.get(`${ike.connectionName}/${name}`) ?? 0) / 1000;
+        this.#log(
+          "info",
+          "ike",
+          `closing CHILD_SA ${ike.connectionName}/${name} #${id} after ${seconds}s of inactivity` +
+            (last ? ", with its IKE_SA (its last CHILD_SA)" : ""),
+        );
+        const now = this.#now();
+        await this.#run(() =>
+          last ? this.#engine.terminateIke!(ike.ikeSaId, now) : this.#engine.closeChild!(id, now)
+        );
+      }
+    } catch (e) {
+      this.#log("warn", "ike", `inactivity check failed: ${errorMessage(e)}`);
+    } finally {
+      this.#inactivityBusy = false;
+    }
+  }
+
   #startMonitor(): void {
     const e = this.#engine;
     if (!e.ikeSas || !e.updateAddresses || !e.setLocalAddresses) return;
@@ -1005,6 +1078,7 @@ export class Daemon<P = unknown> {
     }
     this.#config = next;
     this.#checkScripts();
+    this.#startInactivity();
     await this.#dataplane.configure(next.payload);
     await this.#run(() => this.#engine.reconfigure(next.payload, this.#now()));
     this.#startActions([...added, ...changed]);
@@ -1150,6 +1224,7 @@ export class Daemon<P = unknown> {
   async #stop(): Promise<void> {
     this.#log("info", "dmn", "stopping: deleting SAs");
     this.#monitor?.close();
+    clearInterval(this.#inactivityTimer);
     await this.#run(() => this.#engine.shutdown(this.#now()));
     await this.settled(); // the Deletes leave before the sockets close
     // Child SAs still up go with the data plane: their `updown` scripts run `down` now.

@@ -25,6 +25,8 @@ export interface ChildInfo {
   readonly startAction: StartAction;
   /** `updown`: the script run when a child SA comes up or goes (lib/daemon/updown.ts). */
   readonly updown?: string;
+  /** `inactivity`: close an idle child SA after this many seconds (absent = never). */
+  readonly inactivitySeconds?: number;
 }
 
 /** One connection as `ipsec list-conns` shows it. */
@@ -89,6 +91,10 @@ export interface EnginePort<P = unknown> {
   childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
   /** Rekey IKE SA `ikeSaId` now (`ipsec rekey NAME`). */
   rekeyIke?(ikeSaId: number, now: number): Effect[];
+  /** Delete child SA `childSaId` (INFORMATIONAL with a Delete; `inactivity`). */
+  closeChild?(childSaId: number, now: number): Effect[];
+  /** Delete IKE SA `ikeSaId` and its child SAs (`inactivity` of its last child). */
+  terminateIke?(ikeSaId: number, now: number): Effect[];
   /** Rekey child SA `childSaId` now (`ipsec rekey NAME --child CHILD`). */
   rekeyChild?(childSaId: number, now: number): Effect[];
   /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */

@@ -67,6 +67,7 @@ function connectionInfo(c: ConnectionSection): ConnectionInfo {
       proposals: ch.proposals.map(formatProposal),
       startAction: ch.startAction,
       ...(ch.updown !== undefined ? { updown: ch.updown } : {}),
+      ...(ch.inactivitySeconds > 0 ? { inactivitySeconds: ch.inactivitySeconds } : {}),
     })),
   };
 }

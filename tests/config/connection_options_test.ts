@@ -24,3 +24,12 @@ Deno.test("send_certreq: yes (default) leaves the engine default, no turns CERTR
   const c = toPeerConfig(parseConfig(pskConnection("    send_certreq: no")).connections[0]);
   assert.equal(c.sendCertreq, false);
 });
+
+Deno.test("inactivity: a child's idle limit reaches the daemon's connection list (0 = off)", () => {
+  const yaml = pskConnection("").replace(
+    "        remote_ts: 10.2.0.0/16\n",
+    "        remote_ts: 10.2.0.0/16\n        inactivity: 90s\n",
+  );
+  assert.equal(parseConfig(yaml).connections[0].children[0].inactivitySeconds, 90);
+  assert.equal(parseConfig(pskConnection("")).connections[0].children[0].inactivitySeconds, 0);
+});

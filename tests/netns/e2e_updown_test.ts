@@ -14,36 +14,8 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
-import { NetnsLab, run, type RunResult } from "../helpers/netns.ts";
-
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, MAIN];
-
-function site(me: string, peer: string, myNet: string, peerNet: string): string {
-  const [id, peerId] = [
-    `${me === "192.0.2.1" ? "a" : "b"}.example.com`,
-    `${me === "192.0.2.1" ? "b" : "a"}.example.com`,
-  ];
-  return `connections:
-  site:
-    local_addrs: [${me}]
-    remote_addrs: [${peer}]
-    proposals: [aes256gcm16-prfsha384-x25519]
-    local: { auth: psk, id: ${id} }
-    remote: { auth: psk, id: ${peerId} }
-    children:
-      net:
-        local_ts: [${myNet}]
-        remote_ts: [${peerNet}]
-        esp_proposals: [aes256gcm16]
-        updown: hooks/updown.sh
-secrets:
-  ike:
-    id: [a.example.com, b.example.com]
-    secret: "updown e2e key 0123456789abcdef"
-`;
-}
+import { NetnsLab, run } from "../helpers/netns.ts";
+import { IPSEC, ok, siteYaml, startDaemonIn, waitFor } from "./_daemons.ts";
 
 /** The PLUTO_* blocks the script wrote, one map per run. */
 async function runs(file: string): Promise<Map<string, string>[]> {
@@ -53,20 +25,6 @@ async function runs(file: string): Promise<Map<string, string>[]> {
       b.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
     )
   );
-}
-
-/** Polls `cond` every 100 ms for up to 15 s. */
-async function waitFor(cond: () => Promise<boolean>, what: () => string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`condition not reached in 15 s: ${what()}`);
-}
-
-function ok(r: RunResult, what: string): string {
-  assert.equal(r.code, 0, `${what}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
 }
 
 interface ChildJson {
@@ -93,7 +51,7 @@ Deno.test({
       const b = await lab.addNs("b");
       await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
 
-      const start = async (ns: string, name: string, yaml: string) => {
+      const start = async (ns: string, name: "a" | "b") => {
         // etc/<name>.yaml names hooks/updown.sh: resolved from etc/.
         await Deno.mkdir(`${dir}/${name}/hooks`, { recursive: true });
         const out = `${dir}/${name}/updown.out`;
@@ -103,39 +61,19 @@ Deno.test({
           `#!/bin/sh\n{ env | grep ^PLUTO_ | sort; echo ---; } >> '${out}'\necho "hello from updown $PLUTO_VERB"\n`,
         );
         await Deno.chmod(script, 0o755);
-        const config = `${dir}/${name}/${name}.yaml`;
-        const socket = `${dir}/${name}.sock`;
-        await Deno.writeTextFile(config, yaml);
-        const p = lab.spawnIn(ns, [
-          ...IPSEC,
-          "start",
-          "--foreground",
-          "--config",
-          config,
-          "--socket",
-          socket,
-          "--log-level",
-          "debug",
-        ]);
-        let text = "";
-        const sink = (s: ReadableStream<Uint8Array>) =>
-          s.pipeThrough(new TextDecoderStream()).pipeTo(
-            new WritableStream({ write: (c) => void (text += c) }),
-          ).catch(() => {});
-        void sink(p.stdout);
-        void sink(p.stderr);
-        logs.set(name, () => text);
-        sockets.push(socket);
-        for (let i = 0; i < 200; i++) {
-          if ((await run([...IPSEC, "status", "--socket", socket])).code === 0) {
-            return { socket, out, process: p };
-          }
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        throw new Error(`daemon ${name} did not answer:\n${text}`);
+        const d = await startDaemonIn(
+          lab,
+          ns,
+          dir,
+          name,
+          siteYaml(name, "updown: hooks/updown.sh"),
+        );
+        logs.set(name, d.log);
+        sockets.push(d.socket);
+        return { ...d, out };
       };
-      const A = await start(a, "a", site("192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16"));
-      const B = await start(b, "b", site("192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16"));
+      const A = await start(a, "a");
+      const B = await start(b, "b");
       const ipsec = (args: string[], socket: string) =>
         run([...IPSEC, ...args, "--socket", socket]);
       const why = () => `\n--- a ---\n${logs.get("a")!()}\n--- b ---\n${logs.get("b")!()}`;
