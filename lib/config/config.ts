@@ -163,7 +163,8 @@ export interface ConnectionSection {
   /** Force UDP encapsulation of ESP (`encap`). */
   readonly encap: boolean;
   readonly mobike: boolean;
-  readonly fragmentation: boolean;
+  /** RFC 7383 fragmentation: on, off, or "accept" (announced and received, never sent). */
+  readonly fragmentation: boolean | "accept";
   /**
    * Largest IP packet for IKE messages before RFC 7383 fragmenting
    * (`fragment_size`, bytes 576..65535); unset = the engine default (1280).

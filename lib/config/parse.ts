@@ -491,7 +491,9 @@ class Parser {
       reauthTimeSeconds: f.reauth_time.seconds(0),
       encap: f.encap.bool(false),
       mobike: f.mobike.bool(true),
-      fragmentation: f.fragmentation.bool(true),
+      fragmentation: fragmentation(
+        f.fragmentation.oneOf(["yes", "no", "accept", "force", "true", "false"] as const, "yes"),
+      ),
       ...(f.fragment_size.missing ? {} : { fragmentSize: f.fragment_size.int(1280, 576, 65535) }),
       sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
       unique: f.unique.oneOf(["no", "never", "keep", "replace"] as const, "no"),
@@ -937,6 +939,17 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     throw new ConfigError(sorted);
   }
   return config;
+}
+
+/**
+ * swanctl's `fragmentation`: yes (default; force, which strongSwan applies
+ * to IKEv1 only, is the same for IKEv2), no, or accept (announce RFC 7383
+ * support and take fragments, but send none).
+ */
+function fragmentation(
+  v: "yes" | "no" | "accept" | "force" | "true" | "false",
+): boolean | "accept" {
+  return v === "accept" ? "accept" : v !== "no" && v !== "false";
 }
 
 /** `tfc_padding`: 0 (off, default), a size in bytes (up to 65535), or `mtu`. */

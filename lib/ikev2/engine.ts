@@ -615,7 +615,7 @@ export class IkeEngine {
     const bytes = this.#encode(sa, m);
     if (
       m.exchange === ExchangeType.IKE_SA_INIT || !sa.peerFragmentation ||
-      sa.config.fragmentation === false
+      sa.config.fragmentation === false || sa.config.fragmentation === "accept"
     ) return [bytes];
     const v6 = sa.remote.address.includes(":");
     // IP packet size -> IKE message size: IP header, UDP header, non-ESP marker on 4500.

@@ -165,8 +165,11 @@ export interface PeerConfig {
    * protected messages are sent as RFC 7383 fragments if the peer supports it.
    */
   readonly fragmentSize?: number;
-  /** Advertise IKEV2_FRAGMENTATION_SUPPORTED and fragment (default true). */
-  readonly fragmentation?: boolean;
+  /**
+   * Advertise IKEV2_FRAGMENTATION_SUPPORTED and fragment (default true);
+   * "accept": advertise and reassemble, but never send fragments.
+   */
+  readonly fragmentation?: boolean | "accept";
   /**
    * Announce SIGNATURE_HASH_ALGORITHMS (RFC 7427) in IKE_SA_INIT (default
    * true). Without it a peer signs with the RFC 4754 ECDSA methods.

@@ -33,3 +33,14 @@ Deno.test("inactivity: a child's idle limit reaches the daemon's connection list
   assert.equal(parseConfig(yaml).connections[0].children[0].inactivitySeconds, 90);
   assert.equal(parseConfig(pskConnection("")).connections[0].children[0].inactivitySeconds, 0);
 });
+
+Deno.test("fragmentation: yes/force -> on, no -> off, accept -> announced but never sent", () => {
+  const frag = (v: string) =>
+    toPeerConfig(parseConfig(pskConnection(`    fragmentation: ${v}`)).connections[0])
+      .fragmentation;
+  assert.equal(frag("yes"), true);
+  assert.equal(frag("force"), true);
+  assert.equal(frag("no"), false);
+  assert.equal(frag("accept"), "accept");
+  assert.throws(() => frag("sometimes"), ConfigError);
+});

@@ -232,6 +232,22 @@ Deno.test("engine: IKE fragmentation of IKE_AUTH with RSA certificates, also und
   t.run(NOW + 5000);
   assert.equal(t.net.sent.filter((s) => s.bytes[16] === 53).length, 0);
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
+  // fragmentation: accept (alice): announced, so bob fragments; alice sends hers whole.
+  const acc = new TwoPeers({
+    ...certConfigs(pki, {
+      alice: { fragmentSize: 576, fragmentation: "accept" },
+      bob: { fragmentSize: 576 },
+    }),
+    startMs: NOW,
+  });
+  acc.initiate("alice", "site");
+  acc.run(NOW + 5000);
+  assert.equal(acc.alice.eventsOf("ike-up").length, 1, acc.alice.logs.join("\n"));
+  const aliceIp = "192.0.2.1";
+  const fragments = acc.net.sent.filter((s) => s.bytes[16] === 53);
+  assert.ok(fragments.length > 0, "bob fragments its IKE_AUTH response");
+  assert.ok(fragments.every((s) => s.from.address !== aliceIp), "alice sent no fragment");
+  assert.ok(acc.alice.engine.counters.fragmentsReassembled >= 1);
 });
 
 /*
