@@ -280,7 +280,7 @@ const CTRL_SET_IV_FIXED = 0x12;
 const OSSL_PARAM_OCTET_STRING = 5;
 const OSSL_PARAM_UNMODIFIED = 0xffff_ffff_ffff_ffffn;
 
-// Native scratch of one AEAD direction (byte offsets). OpenSSL is given these
+// Native scratch of an AEAD (byte offsets). OpenSSL is given these
 // addresses once; per packet only the packet itself travels as a typed array,
 // because every "buffer" argument costs V8 a conversion on each call.
 const S_OUTL = 0; // int: bytes written by the last Update/Final
@@ -352,7 +352,59 @@ class NativeScratch {
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
- * An AEAD over two EVP contexts (encrypt, decrypt), keyed once.
+ * The scratch that every {@linkcode LibcryptoAead} of one kind (AES-GCM or
+ * ChaCha20-Poly1305, and tag length) in this thread shares, for both
+ * directions, with the addresses and `OSSL_PARAM` arrays in it. Each seal
+ * or open writes what it hands to OpenSSL and copies out what it keeps
+ * before it returns, and no two of them run at once in one thread, so
+ * nothing in the scratch outlives a call. (One block per direction and SA,
+ * with its views and pointer objects, cost some 2 KB of memory per SA.)
+ */
+interface AeadScratch {
+  readonly s: NativeScratch;
+  readonly outl: Deno.PointerObject;
+  readonly final: Deno.PointerObject;
+  readonly aad: Deno.PointerObject;
+  readonly iv: Deno.PointerObject;
+  readonly tag: Deno.PointerObject;
+  /** GCM seal: [tag, next IV]; ChaCha seal: [tag]. */
+  readonly eGet: Deno.PointerObject;
+  /** GCM: [IV] to arm; ChaCha seal: [nonce]. */
+  readonly eArm: Deno.PointerObject;
+  /** GCM open: [tag, invocation field]; ChaCha open: [tag, nonce]. */
+  readonly dSet: Deno.PointerObject;
+}
+
+const aeadScratches = new Map<string, AeadScratch>();
+
+/** This thread's {@linkcode AeadScratch} for AES-GCM (`gcm`) or ChaCha20-Poly1305 with `tagLength`. */
+function aeadScratch(gcm: boolean, tagLength: number): AeadScratch {
+  const key = `${gcm ? "gcm" : "chacha"}/${tagLength}`;
+  let sc = aeadScratches.get(key);
+  if (sc) return sc;
+  const s = new NativeScratch();
+  sc = {
+    s,
+    outl: s.ptr(S_OUTL),
+    final: s.ptr(S_FINAL),
+    aad: s.ptr(S_AAD),
+    iv: s.ptr(S_IV),
+    tag: s.ptr(S_TAG),
+    eGet: gcm
+      ? s.params([["tag", S_TAG, tagLength], ["tlsivgen", S_IVGEN, 8]])
+      : s.params([["tag", S_TAG, tagLength]]),
+    eArm: gcm ? s.params([["tlsivgen", S_IVGEN, 8]]) : s.params([["tlsivfixed", S_IV, 12]]),
+    dSet: gcm
+      ? s.params([["tag", S_TAG, tagLength], ["tlsivinv", S_IV + 4, 8]])
+      : s.params([["tag", S_TAG, tagLength], ["tlsivfixed", S_IV, 12]]),
+  };
+  aeadScratches.set(key, sc);
+  return sc;
+}
+
+/**
+ * An AEAD over two EVP contexts (encrypt, decrypt), each made and keyed on
+ * its first use (an ESP SA only ever uses one).
  *
  * Per packet, the "params" sequence (chosen when {@linkcode probeFastPath}
  * found it byte-identical to the "init" one):
@@ -382,10 +434,18 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
   readonly #fast: boolean;
   readonly #lib: Lib;
   readonly #gcm: boolean;
-  readonly #enc: Deno.PointerObject;
-  readonly #dec: Deno.PointerObject;
-  readonly #es = new NativeScratch();
-  readonly #ds = new NativeScratch();
+  /** The EVP_CIPHER, for the contexts made on first use. */
+  readonly #cipher: Deno.PointerValue;
+  /**
+   * The encrypt and the decrypt context, each made by the first seal or
+   * open: an SA only ever uses one direction, and a keyed context costs some
+   * 1.7 KB of native memory.
+   */
+  #enc: Deno.PointerObject | null = null;
+  #dec: Deno.PointerObject | null = null;
+  /** Shared by both directions and by every AEAD of this kind in the thread. */
+  readonly #es: NativeScratch;
+  readonly #ds: NativeScratch;
   readonly #eOutl: Deno.PointerObject;
   readonly #eFinal: Deno.PointerObject;
   readonly #eAad: Deno.PointerObject;
@@ -402,11 +462,16 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
   readonly #eArm: Deno.PointerObject;
   /** GCM open: [tag, invocation field]; ChaCha open: [tag, nonce]. */
   readonly #dSet: Deno.PointerObject;
+  /**
+   * One allocation (a typed array of its own costs ~0.5 KB) for #armedIv,
+   * #salt and, from byte 16, a copy of the key until both contexts exist.
+   */
+  readonly #state: Uint8Array;
   /** GCM seal: the nonce OpenSSL has armed (valid while #armed). */
-  readonly #armedIv = new Uint8Array(12);
+  readonly #armedIv: Uint8Array;
   #armed = false;
   /** GCM open: the salt fixed in the decrypt context (valid while #salted). */
-  readonly #salt = new Uint8Array(4);
+  readonly #salt: Uint8Array;
   #salted = false;
   /** ChaCha20-Poly1305: a sequence broke off, so the next one starts with EVP_CipherInit_ex. */
   #encDirty = true;
@@ -451,41 +516,41 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     this.#fast = fastPath;
     this.sequence = fastPath ? "params" : "init";
     this.tagLength = tagLength;
-    const es = this.#es;
-    const ds = this.#ds;
-    this.#eOutl = es.ptr(S_OUTL);
-    this.#eFinal = es.ptr(S_FINAL);
-    this.#eAad = es.ptr(S_AAD);
-    this.#eIv = es.ptr(S_IV);
-    this.#eTag = es.ptr(S_TAG);
-    this.#dOutl = ds.ptr(S_OUTL);
-    this.#dFinal = ds.ptr(S_FINAL);
-    this.#dAad = ds.ptr(S_AAD);
-    this.#dIv = ds.ptr(S_IV);
-    this.#dTag = ds.ptr(S_TAG);
-    if (this.#gcm) {
-      this.#eGet = es.params([["tag", S_TAG, tagLength], ["tlsivgen", S_IVGEN, 8]]);
-      this.#eArm = es.params([["tlsivgen", S_IVGEN, 8]]);
-      this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivinv", S_IV + 4, 8]]);
-    } else {
-      this.#eGet = es.params([["tag", S_TAG, tagLength]]);
-      this.#eArm = es.params([["tlsivfixed", S_IV, 12]]);
-      this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivfixed", S_IV, 12]]);
-    }
-    this.#enc = newCipherCtx(lib);
-    this.#dec = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
+    const sc = aeadScratch(this.#gcm, tagLength);
+    this.#es = this.#ds = sc.s;
+    this.#eOutl = this.#dOutl = sc.outl;
+    this.#eFinal = this.#dFinal = sc.final;
+    this.#eAad = this.#dAad = sc.aad;
+    this.#eIv = this.#dIv = sc.iv;
+    this.#eTag = this.#dTag = sc.tag;
+    this.#eGet = sc.eGet;
+    this.#eArm = sc.eArm;
+    this.#dSet = sc.dSet;
+    this.#cipher = cipher;
+    this.#state = new Uint8Array(16 + key.length);
+    this.#state.set(key, 16);
+    this.#armedIv = this.#state.subarray(0, 12);
+    this.#salt = this.#state.subarray(12, 16);
+    this.#handle = { lib, ctxs: [] };
     cipherRegistry.register(this, this.#handle, this);
-    for (const [ctx, enc] of [[this.#enc, 1], [this.#dec, 0]] as const) {
-      if (
-        lib.EVP_CipherInit_ex(ctx, cipher, null, null, null, enc) !== 1 ||
-        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, 12, null) !== 1 ||
-        lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
-      ) {
-        this.free();
-        throw new CryptoError("libcrypto: AEAD init failed");
-      }
+  }
+
+  /** Makes and keys the encrypt (`enc` 1) or decrypt (0) context, on its first use. */
+  #context(enc: 0 | 1): void {
+    const lib = this.#lib;
+    const ctx = newCipherCtx(lib);
+    this.#handle.ctxs.push(ctx); // freed by free() or the finalizer, also if keying fails
+    const key = this.#state.subarray(16);
+    if (
+      lib.EVP_CipherInit_ex(ctx, this.#cipher, null, null, null, enc) !== 1 ||
+      lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, 12, null) !== 1 ||
+      lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
+    ) {
+      throw new CryptoError("libcrypto: AEAD init failed");
     }
+    if (enc) this.#enc = ctx;
+    else this.#dec = ctx;
+    if (this.#enc && this.#dec) key.fill(0);
   }
 
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -541,6 +606,7 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
   /** Encrypts `len` bytes of `input` into `out`; the tag lands in the encrypt scratch. */
   #seal(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, len: number): void {
     this.#check(nonce);
+    if (this.#enc === null) this.#context(1);
     const ok = !this.#fast
       ? this.#sealInit(nonce, aad, input, out, len)
       : this.#gcm
@@ -676,6 +742,7 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
   /** Decrypts `ctLen` bytes of `input` into `out` and checks the tag already in the scratch. */
   #open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array, ctLen: number) {
     this.#check(nonce);
+    if (this.#dec === null) this.#context(0);
     const lib = this.#lib;
     const ctx = this.#dec;
     const b = this.#ds.bytes;
@@ -743,6 +810,8 @@ class LibcryptoAead implements LibcryptoAeadInPlace {
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
+    this.#enc = this.#dec = null;
+    this.#state.fill(0);
     this.#sealBuf = null;
     this.#openBuf = null;
   }
