@@ -386,10 +386,55 @@ class ViewCache {
 }
 
 /**
- * What the AEADs over two EVP contexts (encrypt, decrypt) share: keying both
- * contexts, each direction's native scratch and the addresses of its fields,
- * the public seal/open entry points around each algorithm's own
- * {@linkcode sealRegion} and {@linkcode openRegion}, and freeing.
+ * The native scratch every AEAD of one kind (algorithm and tag length) in
+ * this thread shares, for both directions, with the addresses of its fields
+ * and the `OSSL_PARAM` arrays built in it. Each seal or open writes what it
+ * hands to OpenSSL and copies out what it keeps before it returns, and no
+ * two run at once in one thread, so nothing in it outlives a call. (A block
+ * per direction and SA, with its pointer objects, cost some 2 KB per SA.)
+ */
+class SharedScratch {
+  readonly s = new NativeScratch();
+  readonly outl = this.s.ptr(S_OUTL);
+  readonly final = this.s.ptr(S_FINAL);
+  readonly aad = this.s.ptr(S_AAD);
+  readonly iv = this.s.ptr(S_IV);
+  readonly tag = this.s.ptr(S_TAG);
+  readonly #params = new Map<string, Deno.PointerObject>();
+
+  /** The `OSSL_PARAM` array `name` of this scratch, built on first use. */
+  params(
+    name: string,
+    entries: readonly (readonly [ParamName, number, number])[],
+  ): Deno.PointerObject {
+    let p = this.#params.get(name);
+    if (p === undefined) {
+      p = this.s.params(entries);
+      this.#params.set(name, p);
+    }
+    return p;
+  }
+}
+
+const sharedScratches = new Map<string, SharedScratch>();
+
+/** This thread's {@linkcode SharedScratch} for AEAD kind `kind` (e.g. "gcm/16"). */
+function sharedScratch(kind: string): SharedScratch {
+  let sc = sharedScratches.get(kind);
+  if (!sc) {
+    sc = new SharedScratch();
+    sharedScratches.set(kind, sc);
+  }
+  return sc;
+}
+
+/**
+ * What the AEADs over two EVP contexts (encrypt, decrypt) share: the
+ * contexts, each made and keyed on its first use (an ESP SA only ever uses
+ * one, and a keyed context costs some 1.7 KB), the thread's native scratch
+ * of their kind and the addresses in it, the public seal/open entry points
+ * around each algorithm's own {@linkcode sealRegion} and
+ * {@linkcode openRegion}, and freeing.
  */
 abstract class EvpAeadPair implements LibcryptoAeadInPlace {
   readonly backend = "libcrypto" as const;
@@ -397,66 +442,85 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
   abstract readonly sequence: LibcryptoAeadSequence;
   readonly tagLength: number;
   protected readonly lib: Lib;
-  protected readonly enc: Deno.PointerObject;
-  protected readonly dec: Deno.PointerObject;
-  /** Encrypt-side scratch (nonce, AAD, tag, output length) and its addresses. */
-  protected readonly es = new NativeScratch();
+  /** The thread's scratch of this kind; both directions use it. */
+  protected readonly sc: SharedScratch;
+  protected readonly es: NativeScratch;
   protected readonly eOutl: Deno.PointerObject;
   protected readonly eFinal: Deno.PointerObject;
   protected readonly eAad: Deno.PointerObject;
   protected readonly eIv: Deno.PointerObject;
   protected readonly eTag: Deno.PointerObject;
-  /** Decrypt-side scratch and its addresses. */
-  protected readonly ds = new NativeScratch();
+  protected readonly ds: NativeScratch;
   protected readonly dOutl: Deno.PointerObject;
   protected readonly dFinal: Deno.PointerObject;
   protected readonly dAad: Deno.PointerObject;
   protected readonly dIv: Deno.PointerObject;
   protected readonly dTag: Deno.PointerObject;
+  readonly #cipher: Deno.PointerValue;
+  readonly #o: { ivLength: number; tagFirst: boolean; name: string };
+  /** A copy of the key until both contexts are keyed (then zeroed). */
+  readonly #key: Uint8Array;
+  #enc: Deno.PointerObject | null = null;
+  #dec: Deno.PointerObject | null = null;
   readonly #sealViews = new ViewCache();
   readonly #openViews = new ViewCache();
   readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
   #freed = false;
 
   /**
-   * Keys both contexts with `cipher`: IV length `ivLength`, and for CCM
-   * (`tagFirst`) the tag length, which must come before the key.
+   * Remembers how to key a context with `cipher`: IV length `ivLength`, and
+   * for CCM (`tagFirst`) the tag length, which must come before the key.
+   * `kind` names the shared scratch (algorithm and tag length).
    */
   protected constructor(
     lib: Lib,
     cipher: Deno.PointerValue,
     key: Uint8Array,
-    o: { tagLength: number; ivLength: number; tagFirst: boolean; name: string },
+    o: { tagLength: number; ivLength: number; tagFirst: boolean; name: string; kind: string },
   ) {
     this.lib = lib;
     this.tagLength = o.tagLength;
-    const es = this.es;
-    const ds = this.ds;
-    this.eOutl = es.ptr(S_OUTL);
-    this.eFinal = es.ptr(S_FINAL);
-    this.eAad = es.ptr(S_AAD);
-    this.eIv = es.ptr(S_IV);
-    this.eTag = es.ptr(S_TAG);
-    this.dOutl = ds.ptr(S_OUTL);
-    this.dFinal = ds.ptr(S_FINAL);
-    this.dAad = ds.ptr(S_AAD);
-    this.dIv = ds.ptr(S_IV);
-    this.dTag = ds.ptr(S_TAG);
-    this.enc = newCipherCtx(lib);
-    this.dec = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.enc, this.dec] };
+    this.#cipher = cipher;
+    this.#o = o;
+    this.#key = key.slice();
+    const sc = sharedScratch(o.kind);
+    this.sc = sc;
+    this.es = this.ds = sc.s;
+    this.eOutl = this.dOutl = sc.outl;
+    this.eFinal = this.dFinal = sc.final;
+    this.eAad = this.dAad = sc.aad;
+    this.eIv = this.dIv = sc.iv;
+    this.eTag = this.dTag = sc.tag;
+    this.#handle = { lib, ctxs: [] };
     cipherRegistry.register(this, this.#handle, this);
-    for (const [ctx, enc] of [[this.enc, 1], [this.dec, 0]] as const) {
-      if (
-        lib.EVP_CipherInit_ex(ctx, cipher, null, null, null, enc) !== 1 ||
-        lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, o.ivLength, null) !== 1 ||
-        (o.tagFirst && lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, o.tagLength, null) !== 1) ||
-        lib.EVP_CipherInit_ex(ctx, null, null, key, null, enc) !== 1
-      ) {
-        this.free();
-        throw new CryptoError(`libcrypto: ${o.name} init failed`);
-      }
+  }
+
+  /** The encrypt context, made and keyed by the first call. */
+  protected get enc(): Deno.PointerObject {
+    return this.#enc ?? (this.#enc = this.#context(1));
+  }
+
+  /** The decrypt context, made and keyed by the first call. */
+  protected get dec(): Deno.PointerObject {
+    return this.#dec ?? (this.#dec = this.#context(0));
+  }
+
+  #context(enc: 0 | 1): Deno.PointerObject {
+    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
+    const lib = this.lib;
+    const ctx = newCipherCtx(lib);
+    this.#handle.ctxs.push(ctx); // freed by free() or the finalizer, also if keying fails
+    const o = this.#o;
+    if (
+      lib.EVP_CipherInit_ex(ctx, this.#cipher, null, null, null, enc) !== 1 ||
+      lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_IVLEN, o.ivLength, null) !== 1 ||
+      (o.tagFirst && lib.EVP_CIPHER_CTX_ctrl(ctx, CTRL_SET_TAG, this.tagLength, null) !== 1) ||
+      lib.EVP_CipherInit_ex(ctx, null, null, this.#key, null, enc) !== 1
+    ) {
+      throw new CryptoError(`libcrypto: ${o.name} init failed`);
     }
+    if (this.#handle.ctxs.length === 2) this.#key.fill(0);
+    return ctx;
   }
 
   /** Encrypts `len` bytes of `input` into `out`, the tag into the encrypt scratch; throws on failure. */
@@ -572,6 +636,8 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
     cipherRegistry.unregister(this);
     for (const c of this.#handle.ctxs) if (c) this.lib.EVP_CIPHER_CTX_free(c);
     this.#handle.ctxs = [];
+    this.#enc = this.#dec = null;
+    this.#key.fill(0);
     this.#sealViews.clear();
     this.#openViews.clear();
   }
@@ -670,20 +736,20 @@ class LibcryptoAead extends EvpAeadPair {
       ivLength: 12,
       tagFirst: false,
       name: "AEAD",
+      kind: `${alg}/${tagLength}`,
     });
     this.#gcm = alg === "aes-gcm";
     this.#fast = fastPath;
     this.sequence = fastPath ? "params" : "init";
-    const es = this.es;
-    const ds = this.ds;
+    const sc = this.sc;
     if (this.#gcm) {
-      this.#eGet = es.params([["tag", S_TAG, tagLength], ["tlsivgen", S_IVGEN, 8]]);
-      this.#eArm = es.params([["tlsivgen", S_IVGEN, 8]]);
-      this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivinv", S_IV + 4, 8]]);
+      this.#eGet = sc.params("eGet", [["tag", S_TAG, tagLength], ["tlsivgen", S_IVGEN, 8]]);
+      this.#eArm = sc.params("eArm", [["tlsivgen", S_IVGEN, 8]]);
+      this.#dSet = sc.params("dSet", [["tag", S_TAG, tagLength], ["tlsivinv", S_IV + 4, 8]]);
     } else {
-      this.#eGet = es.params([["tag", S_TAG, tagLength]]);
-      this.#eArm = es.params([["tlsivfixed", S_IV, 12]]);
-      this.#dSet = ds.params([["tag", S_TAG, tagLength], ["tlsivfixed", S_IV, 12]]);
+      this.#eGet = sc.params("eGet", [["tag", S_TAG, tagLength]]);
+      this.#eArm = sc.params("eArm", [["tlsivfixed", S_IV, 12]]);
+      this.#dSet = sc.params("dSet", [["tag", S_TAG, tagLength], ["tlsivfixed", S_IV, 12]]);
     }
   }
 
@@ -879,7 +945,13 @@ class LibcryptoCcm extends EvpAeadPair {
       lib.EVP_aes_192_ccm,
       lib.EVP_aes_256_ccm,
     );
-    super(lib, cipher, key, { tagLength, ivLength: 11, tagFirst: true, name: "AES-CCM" });
+    super(lib, cipher, key, {
+      tagLength,
+      ivLength: 11,
+      tagFirst: true,
+      name: "AES-CCM",
+      kind: `aes-ccm/${tagLength}`,
+    });
   }
 
   /** Nonce to the scratch, then the AAD Update (with the length Update before it). */

@@ -52,6 +52,7 @@ import {
   type UpdownSession,
   UpdownTracker,
 } from "./updown.ts";
+import { TimerQueue } from "./timer_queue.ts";
 
 /** Options of {@link Daemon.start}. */
 export interface DaemonOptions<P> {
@@ -227,7 +228,8 @@ export class Daemon<P = unknown> {
   #dataplane: DataplanePort<P>;
   #transport: IkeTransport;
   #control: ControlServer;
-  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Engine timers by id (one real timer for all of them). */
+  #timers = new TimerQueue((id) => this.#run(() => this.#engine.timer(id, this.#now())));
   /** Per IKE SA id: the last batch of effects touching it (see {@link Daemon.#run}). */
   #lanes = new Map<number, Promise<void>>();
   /** The last batch that waited for everything before it. */
@@ -537,18 +539,9 @@ export class Daemon<P = unknown> {
 
   /** (Re)arms or cancels an engine timer. */
   #timer(e: Extract<Effect, { kind: "setTimer" | "cancelTimer" }>): void {
-    const old = this.#timers.get(e.id);
-    if (old !== undefined) clearTimeout(old);
     this.#timers.delete(e.id);
     if (e.kind === "cancelTimer" || this.#stopping) return;
-    const id = e.id;
-    this.#timers.set(
-      id,
-      setTimeout(() => {
-        this.#timers.delete(id);
-        this.#run(() => this.#engine.timer(id, this.#now()));
-      }, Math.max(0, e.at - this.#now())),
-    );
+    this.#timers.set(e.id, e.at - this.#now());
   }
 
   /** Applies one effect; its data plane call (if any) already succeeded. */
@@ -878,7 +871,7 @@ export class Daemon<P = unknown> {
 
   /** Pending engine timers (ids), for tests and `status --json`. */
   timerIds(): string[] {
-    return [...this.#timers.keys()].sort();
+    return [...this.#timers.ids()].sort();
   }
 
   #waitFor(
@@ -1230,8 +1223,7 @@ export class Daemon<P = unknown> {
     // Child SAs still up go with the data plane: their `updown` scripts run `down` now.
     for (const session of this.#updown.drain()) this.#runUpdown(session, false);
     await this.#scriptsDone();
-    for (const t of this.#timers.values()) clearTimeout(t);
-    this.#timers.clear();
+    this.#timers.close();
     for (
       const [step, f] of [
         // The data plane's routing keeps protected traffic in the TUN (encrypted

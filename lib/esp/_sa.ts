@@ -132,7 +132,11 @@ export function validateTunnel(t: TunnelEndpoints | undefined): TunnelEndpoints 
   if (!t || t.src.length !== t.dst.length || (t.src.length !== 4 && t.src.length !== 16)) {
     throw new RangeError("tunnel mode needs outer src/dst of the same family (4 or 16 bytes)");
   }
-  return { src: t.src.slice(), dst: t.dst.slice() };
+  // Own copies, in one buffer (a buffer each costs ~0.5 KB per SA).
+  const both = new Uint8Array(2 * t.src.length);
+  both.set(t.src, 0);
+  both.set(t.dst, t.src.length);
+  return { src: both.subarray(0, t.src.length), dst: both.subarray(t.src.length) };
 }
 
 /** Settings ESP and AH SAs share. */

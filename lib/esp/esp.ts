@@ -249,15 +249,15 @@ export class EspSa extends IpsecSa {
   #alignLimit = 0;
   readonly #tfcPadTo: number;
   readonly #rng: (out: Uint8Array) => void;
-  // Preallocated scratch.
+  // Preallocated scratch, all views of one buffer (one buffer each cost ~0.5 KB per SA).
   /** AEAD and GMAC nonce: salt || 8-byte IV (12 bytes, or 11 for AES-CCM). */
   readonly #nonce: Uint8Array;
   /** Where the IV starts in {@link #nonce} (the salt length). */
   readonly #ivAt: number;
   /** AES-CTR counter block: nonce(4) || IV(8) || 00000001 (RFC 3686 section 4). */
-  readonly #counter = new Uint8Array(16);
+  readonly #counter: Uint8Array;
   readonly #aad: Uint8Array;
-  readonly #seqHi = new Uint8Array(4);
+  readonly #seqHi: Uint8Array;
   readonly #mac: Uint8Array;
   /** Random bytes for IVs and dummy packets, allocated on first use (AEAD SAs never need it). */
   #pool: Uint8Array = NO_BYTES;
@@ -279,8 +279,17 @@ export class EspSa extends IpsecSa {
     this.#tfcPadTo = cfg.tfcPadTo ?? 0;
     this.#rng = cfg.rng ?? ((b) => crypto.getRandomValues(b));
     const t = cfg.transform;
-    // SPI || [Seq high] || Seq low; GMAC adds the IV (RFC 4543 section 3.3).
-    this.#aad = new Uint8Array((this.esn ? 12 : 8) + (t.kind === "gmac" ? 8 : 0));
+    // [counter 16 | seq high 4 | AAD | nonce (AEAD, GMAC) | MAC output (integrity, GMAC)]
+    // AAD: SPI || [Seq high] || Seq low; GMAC adds the IV (RFC 4543 section 3.3).
+    const aadLength = (this.esn ? 12 : 8) + (t.kind === "gmac" ? 8 : 0);
+    const nonceLength = t.kind === "aead" ? t.aead.nonceLength : t.kind === "gmac" ? 12 : 0;
+    const macLength = t.kind === "aead" ? 0 : t.kind === "gmac" ? 16 : t.integ.outputLength;
+    const scratch = new Uint8Array(20 + aadLength + nonceLength + macLength);
+    let at = 0;
+    const take = (n: number) => scratch.subarray(at, at += n);
+    this.#counter = take(16);
+    this.#seqHi = take(4);
+    this.#aad = take(aadLength);
     if (t.kind === "aead") {
       if (t.salt.length !== 4 && t.salt.length !== 3) {
         throw new RangeError("AEAD salt must be 4 bytes (3 for AES-CCM)");
@@ -288,7 +297,7 @@ export class EspSa extends IpsecSa {
       if (t.aead.nonceLength !== t.salt.length + 8) {
         throw new RangeError(`ESP AEAD needs a ${t.salt.length + 8}-byte nonce (salt || IV)`);
       }
-      this.#nonce = new Uint8Array(t.aead.nonceLength);
+      this.#nonce = take(nonceLength);
       this.#ivAt = t.salt.length;
       this.#nonce.set(t.salt, 0);
       this.#ivLength = 8;
@@ -297,20 +306,20 @@ export class EspSa extends IpsecSa {
       const ops = aeadOps(t.aead);
       this.#seal = ops.seal;
       this.#open = ops.open;
-      this.#mac = new Uint8Array(0);
+      this.#mac = NO_BYTES;
     } else if (t.kind === "gmac") {
       if (t.salt.length !== 4) throw new RangeError("AES-GMAC salt must be 4 bytes");
       if (t.gmac.nonceLength !== 12 || t.gmac.tagLength !== 16) {
         throw new RangeError("ESP AES-GMAC needs a 12-byte nonce and a 16-byte tag");
       }
-      this.#nonce = new Uint8Array(12);
+      this.#nonce = take(12);
       this.#ivAt = 4;
       this.#nonce.set(t.salt, 0);
       this.#ivLength = 8;
       this.#icvLength = 16;
       // Nothing is encrypted: only ESP's own 4-byte alignment (RFC 4303 section 2.4).
       this.#align = 4;
-      this.#mac = new Uint8Array(16);
+      this.#mac = take(16);
       this.#gmacTo = gmacRangeOps(t.gmac);
     } else {
       this.#nonce = NO_BYTES;
@@ -319,7 +328,7 @@ export class EspSa extends IpsecSa {
         throw new RangeError(`ICV length ${t.icvLength} invalid for this MAC`);
       }
       this.#icvLength = t.icvLength;
-      this.#mac = new Uint8Array(t.integ.outputLength);
+      this.#mac = take(macLength);
       this.#macTo = macRangeOps(t.integ);
       if (t.kind === "cbc") {
         this.#ivLength = t.cipher.ivLength;

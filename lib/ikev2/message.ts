@@ -438,7 +438,7 @@ export function createSkProtection(
   if (info.kind === "aead") {
     const keyLen = params.encrKey.length - info.saltLength;
     const key = params.encrKey.subarray(0, keyLen);
-    const salt = params.encrKey.slice(keyLen);
+    const salt = params.encrKey.subarray(keyLen); // read only: no buffer of its own
     const alg = aeadAlgorithm(params.encrId);
     if (!alg) throw new CryptoError(`${info.name} is not a known AEAD`);
     const aead = createAead(alg, key, info.icvLength, opts.backend);

@@ -13,7 +13,10 @@
  *    b, for BENCH_IKE_SECONDS (default min(BENCH_SECONDS, 5)).
  *    Besides handshakes/s it reports the responder's CPU and handshakes per
  *    responder CPU-second (the generator shares the 2 cores, so the raw rate
- *    can be generator-bound), and RSS growth per IKE SA.
+ *    can be generator-bound), and RSS growth per IKE SA, read at rest: 5 s
+ *    after the load stopped, for every responder alike (right after the load
+ *    it also counted garbage; `tests/bench/ike_mem.ts` splits our daemon's
+ *    figure into V8 heaps, garbage and native memory).
  * 3. Memory per IKE SA with 10,000 SAs in one in-memory responder engine
  *    (`Deno.memoryUsage().heapUsed` after gc, run with --expose-gc).
  *
@@ -73,10 +76,12 @@ const SECONDS = Math.max(
 /** Handshakes the load generator keeps in flight (BENCH_IKE_CONCURRENCY, default 16). */
 const CONCURRENCY = Math.max(1, Number(Deno.env.get("BENCH_IKE_CONCURRENCY") ?? 16));
 const ESTABLISH_RUNS = 10;
+/** Idle time after a load run before the responder's RSS is read (see againstResponder). */
+const REST_MS = 5000;
 const MEMORY_SAS = Number(Deno.env.get("BENCH_IKE_SAS") ?? 10_000);
-const PSK = "bench-psk-0123456789abcdef";
-const IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519";
-const ESP_PROPOSAL = "aes256gcm16";
+export const PSK = "bench-psk-0123456789abcdef";
+export const IKE_PROPOSAL = "aes256gcm16-prfsha384-x25519";
+export const ESP_PROPOSAL = "aes256gcm16";
 const SELF = new URL(import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -86,7 +91,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
  * pool (`psk-vip`: every client SA then brings its own SPD instance on a
  * gateway, lib/db/spd.ts addInstance).
  */
-type Auth = "psk" | "ecdsa" | "psk-vip";
+export type Auth = "psk" | "ecdsa" | "psk-vip";
 /** The responder's pool for `psk-vip` (room for every handshake of a run). */
 const VIP_POOL = "10.200.0.0/16";
 
@@ -125,7 +130,7 @@ async function writePki(dir: string): Promise<void> {
  * Engine configs for initiator A and responder B (remote %any). With
  * `pkiDir` both authenticate with the ECDSA certificates written there.
  */
-function engineConfigs(
+export function engineConfigs(
   auth: Auth,
   pkiDir?: string,
   target = B.outer,
@@ -236,7 +241,7 @@ ${vip ? `pools {\n  bench_pool {\n    addrs = ${VIP_POOL}\n  }\n}\n` : ""}${
 }
 
 /** Starts charon in `ns` for `role`; certificates copied into its swanctl dirs. */
-async function startCharon(
+export async function startCharon(
   ns: string,
   dir: string,
   role: "initiator" | "responder",
@@ -339,7 +344,7 @@ function memoryMode(n: number): void {
 // Over UDP
 
 /** Drives one engine on a UDP socket on port 500: receive loop plus a 20 ms timer sweep. */
-class UdpEngine {
+export class UdpEngine {
   readonly engine: IkeEngine;
   readonly sock: Deno.DatagramConn;
   readonly timers = new Map<string, number>();
@@ -565,15 +570,17 @@ async function swanToSwan(auth: Auth, pkiDir: string): Promise<void> {
 }
 
 /** Our daemon (`ipsec start --foreground`) as a PSK responder in `ns`, ready when status answers. */
-async function startDaemon(
+export async function startDaemon(
   lab: NetnsLab,
   ns: string,
   dir: string,
   root = ROOT,
   auth: Auth = "psk",
+  extra: readonly string[] = (Deno.env.get("BENCH_IKE_DAEMON_FLAGS") ?? "").split(" ").filter(
+    Boolean,
+  ),
 ): Promise<Deno.ChildProcess> {
   const ipsec = [Deno.execPath(), "run", "-A", `${ROOT}cli/main.ts`];
-  const extra = (Deno.env.get("BENCH_IKE_DAEMON_FLAGS") ?? "").split(" ").filter(Boolean);
   const pool = auth === "psk-vip" ? VIP_POOL : undefined;
   await Deno.writeTextFile(
     `${dir}/b.yaml`,
@@ -687,6 +694,11 @@ async function againstResponder(
         }
       }
     }
+    // RSS at rest: the load has stopped and the responder had REST_MS to free
+    // (V8: to collect) what the handshakes left behind; right after the load
+    // it also counted garbage not yet collected (tests/bench/ike_mem.ts
+    // splits the figure up, with a forced gc).
+    await new Promise((r) => setTimeout(r, REST_MS));
     const rss1 = await rssKib(pids);
     const c = `load -> ${label} ${auth}`;
     const note = responder === "deno-ipsec" ? "engine only, child SAs not installed" : undefined;
@@ -719,7 +731,13 @@ async function againstResponder(
     add(c, "generator cpu", load.cpu, "%core", "the load generator's process");
     add(c, "handshakes/cpu-s", cpu > 0 ? load.rate / (cpu / 100) : null, "1/s", note);
     const total = load.up + single.up;
-    add(c, "rss growth/SA", total ? (rss1 - rss0) * 1024 / total : null, "B", `${total} SAs`);
+    add(
+      c,
+      "rss growth/SA",
+      total ? (rss1 - rss0) * 1024 / total : null,
+      "B",
+      `${total} SAs, at rest (${REST_MS / 1000} s after the load)`,
+    );
   } catch (e) {
     add(`load -> ${label} ${auth}`, "handshakes/s", null, "1/s", `not measured: ${errText(e)}`);
     if (charon) console.error((await charon.log()).split("\n").slice(-20).join("\n"));
@@ -747,7 +765,7 @@ async function threadTicks(pids: readonly number[]): Promise<Map<string, number[
 }
 
 /** SAs (both directions) in our daemon's SAD, via `ipsec sad --json`. */
-async function installedSas(dir: string): Promise<number | null> {
+export async function installedSas(dir: string): Promise<number | null> {
   const r = await run([
     Deno.execPath(),
     "run",
