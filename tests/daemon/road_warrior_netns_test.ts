@@ -18,13 +18,11 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
 import { NetnsLab, RESOLV_CONF_SEED, run, type RunResult } from "../helpers/netns.ts";
+import { IPSEC, startDaemonIn } from "../helpers/netns_daemons.ts";
 
 const DNS_RESPONDER = new URL("../helpers/dns_responder.ts", import.meta.url).pathname;
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const IPSEC = [Deno.execPath(), "run", ...DAEMON_PERMISSIONS, MAIN];
 const SECRET = `secrets:
   users:
     id: [vpn.company.com, alice@company.com, bob@company.com]
@@ -133,34 +131,10 @@ Deno.test({
       void dnsServer.stderr.cancel().catch(() => {});
 
       const start = async (ns: string, name: string, yaml: string) => {
-        const config = `${dir}/${name}.yaml`;
-        const socket = `${dir}/${name}.sock`;
-        await Deno.writeTextFile(config, yaml);
-        const p = lab.spawnIn(ns, [
-          ...IPSEC,
-          "start",
-          "--foreground",
-          "--config",
-          config,
-          "--socket",
-          socket,
-          "--log-level",
-          "debug",
-        ]);
-        let text = "";
-        const sink = (s: ReadableStream<Uint8Array>) =>
-          s.pipeThrough(new TextDecoderStream()).pipeTo(
-            new WritableStream({ write: (c) => void (text += c) }),
-          ).catch(() => {});
-        void sink(p.stdout);
-        void sink(p.stderr);
-        logs.set(name, () => text);
-        sockets.push(socket);
-        for (let i = 0; i < 200; i++) {
-          if ((await run([...IPSEC, "status", "--socket", socket])).code === 0) return socket;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        throw new Error(`daemon ${name} did not answer:\n${text}`);
+        const d = await startDaemonIn(lab, ns, dir, name, yaml);
+        logs.set(name, d.log);
+        sockets.push(d.socket);
+        return d.socket;
       };
       const sGw = await start(gw, "gw", GATEWAY);
       // c1 names its gateway: the system resolver (c1's /etc/hosts) answers at load time.

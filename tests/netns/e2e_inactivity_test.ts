@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { NetnsLab, run } from "../helpers/netns.ts";
-import { IPSEC, ok, siteYaml, startDaemonIn, waitFor } from "./_daemons.ts";
+import { IPSEC, ok, siteYaml, startDaemonIn, waitFor } from "../helpers/netns_daemons.ts";
 
 Deno.test({
   name: "inactivity (netns): an idle child SA is closed with its IKE SA, a busy one stays",

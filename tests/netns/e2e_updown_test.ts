@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { NetnsLab, run } from "../helpers/netns.ts";
-import { IPSEC, ok, siteYaml, startDaemonIn, waitFor } from "./_daemons.ts";
+import { IPSEC, ok, siteYaml, startDaemonIn, waitFor } from "../helpers/netns_daemons.ts";
 
 /** The PLUTO_* blocks the script wrote, one map per run. */
 async function runs(file: string): Promise<Map<string, string>[]> {

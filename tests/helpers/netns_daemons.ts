@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
-import { type NetnsLab, run, type RunResult } from "../helpers/netns.ts";
+import { type NetnsLab, run, type RunResult } from "./netns.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 /** The CLI as the tests run it. */
