@@ -281,6 +281,57 @@ function newCipherCtx(lib: Lib): Deno.PointerObject {
   return c;
 }
 
+/**
+ * The EVP cipher contexts one object owns: made by {@linkcode add}, freed by
+ * {@linkcode free} or, should the owner be dropped without it, by the
+ * finalizer.
+ */
+class CipherContexts {
+  readonly #lib: Lib;
+  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
+  #freed = false;
+
+  constructor(lib: Lib, owner: object) {
+    this.#lib = lib;
+    this.#handle = { lib, ctxs: [] };
+    cipherRegistry.register(owner, this.#handle, this);
+  }
+
+  /** Whether {@linkcode free} ran. */
+  get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** How many contexts were made. */
+  get count(): number {
+    return this.#handle.ctxs.length;
+  }
+
+  /** A new context, owned from now on (also freed if keying it fails). */
+  add(): Deno.PointerObject {
+    const c = newCipherCtx(this.#lib);
+    this.#handle.ctxs.push(c);
+    return c;
+  }
+
+  /** Frees every context; false when that was done before. */
+  free(): boolean {
+    if (this.#freed) return false;
+    this.#freed = true;
+    cipherRegistry.unregister(this);
+    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
+    this.#handle.ctxs = [];
+    return true;
+  }
+}
+
+/** The address of a typed array's first byte (ArrayBuffer memory never moves). */
+function addressOf(a: Uint8Array | Int32Array): Deno.PointerObject {
+  const p = Deno.UnsafePointer.of(a);
+  if (p === null) throw new CryptoError("libcrypto: no scratch address");
+  return p;
+}
+
 /** EVP_CTRL_AEAD_SET_IV_FIXED (= EVP_CTRL_GCM_SET_IV_FIXED). */
 const CTRL_SET_IV_FIXED = 0x12;
 /** OSSL_PARAM_OCTET_STRING and OSSL_PARAM_UNMODIFIED (openssl/core.h, params.h). */
@@ -464,8 +515,7 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
   #dec: Deno.PointerObject | null = null;
   readonly #sealViews = new ViewCache();
   readonly #openViews = new ViewCache();
-  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
-  #freed = false;
+  readonly #ctxs: CipherContexts;
 
   /**
    * Remembers how to key a context with `cipher`: IV length `ivLength`, and
@@ -491,8 +541,7 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
     this.eAad = this.dAad = sc.aad;
     this.eIv = this.dIv = sc.iv;
     this.eTag = this.dTag = sc.tag;
-    this.#handle = { lib, ctxs: [] };
-    cipherRegistry.register(this, this.#handle, this);
+    this.#ctxs = new CipherContexts(lib, this);
   }
 
   /** The encrypt context, made and keyed by the first call. */
@@ -506,10 +555,9 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
   }
 
   #context(enc: 0 | 1): Deno.PointerObject {
-    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
+    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AEAD used after free()");
     const lib = this.lib;
-    const ctx = newCipherCtx(lib);
-    this.#handle.ctxs.push(ctx); // freed by free() or the finalizer, also if keying fails
+    const ctx = this.#ctxs.add();
     const o = this.#o;
     if (
       lib.EVP_CipherInit_ex(ctx, this.#cipher, null, null, null, enc) !== 1 ||
@@ -519,7 +567,7 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
     ) {
       throw new CryptoError(`libcrypto: ${o.name} init failed`);
     }
-    if (this.#handle.ctxs.length === 2) this.#key.fill(0);
+    if (this.#ctxs.count === 2) this.#key.fill(0);
     return ctx;
   }
 
@@ -543,7 +591,7 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
 
   /** Throws when freed or when `nonce` has the wrong length. */
   protected check(nonce: Uint8Array): void {
-    if (this.#freed) throw new CryptoError("libcrypto: AEAD used after free()");
+    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AEAD used after free()");
     if (nonce.length !== this.nonceLength) {
       throw new CryptoError(`nonce must be ${this.nonceLength} bytes, got ${nonce.length}`);
     }
@@ -631,11 +679,7 @@ abstract class EvpAeadPair implements LibcryptoAeadInPlace {
   }
 
   free(): void {
-    if (this.#freed) return;
-    this.#freed = true;
-    cipherRegistry.unregister(this);
-    for (const c of this.#handle.ctxs) if (c) this.lib.EVP_CIPHER_CTX_free(c);
-    this.#handle.ctxs = [];
+    if (!this.#ctxs.free()) return;
     this.#enc = this.#dec = null;
     this.#key.fill(0);
     this.#sealViews.clear();
@@ -1044,8 +1088,7 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
   readonly #tag: Deno.PointerObject;
   readonly #final: Deno.PointerObject;
   readonly #views = new ViewCache();
-  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
-  #freed = false;
+  readonly #ctxs: CipherContexts;
 
   constructor(lib: Lib, key: Uint8Array) {
     const cipher = aesCipher(
@@ -1062,9 +1105,8 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
     this.#iv = s.ptr(S_IV);
     this.#tag = s.ptr(S_TAG);
     this.#final = s.ptr(S_FINAL);
-    this.#ctx = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.#ctx] };
-    cipherRegistry.register(this, this.#handle, this);
+    this.#ctxs = new CipherContexts(lib, this);
+    this.#ctx = this.#ctxs.add();
     if (
       lib.EVP_CipherInit_ex(this.#ctx, cipher, null, null, null, 1) !== 1 ||
       lib.EVP_CIPHER_CTX_ctrl(this.#ctx, CTRL_SET_IVLEN, 12, null) !== 1 ||
@@ -1105,7 +1147,7 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
   }
 
   #begin(nonce: Uint8Array): number {
-    if (this.#freed) throw new CryptoError("libcrypto: AES-GMAC used after free()");
+    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-GMAC used after free()");
     if (nonce.length !== 12) throw new CryptoError(`nonce must be 12 bytes, got ${nonce.length}`);
     const b = this.#s.bytes;
     for (let i = 0; i < 12; i++) b[S_IV + i] = nonce[i];
@@ -1132,11 +1174,7 @@ class LibcryptoGmac implements GmacRange, LibcryptoHandle {
   }
 
   free(): void {
-    if (this.#freed) return;
-    this.#freed = true;
-    cipherRegistry.unregister(this);
-    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
-    this.#handle.ctxs = [];
+    if (!this.#ctxs.free()) return;
     this.#views.clear();
   }
 }
@@ -1212,8 +1250,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   // One cached view per direction for the range calls (same buffer and offset each packet).
   readonly #encViews = new ViewCache();
   readonly #decViews = new ViewCache();
-  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
-  #freed = false;
+  readonly #ctxs: CipherContexts;
   /**
    * The range calls keep each context running instead of setting the IV per
    * packet (EVP_CipherInit_ex costs more than encrypting 80 bytes): a CBC
@@ -1239,15 +1276,11 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
       lib.EVP_aes_256_cbc,
     );
     this.#lib = lib;
-    const ivPtr = Deno.UnsafePointer.of(this.#iv);
-    const outlPtr = Deno.UnsafePointer.of(this.#outl);
-    if (ivPtr === null || outlPtr === null) throw new CryptoError("libcrypto: no scratch address");
-    this.#ivPtr = ivPtr;
-    this.#outlPtr = outlPtr;
-    this.#enc = newCipherCtx(lib);
-    this.#dec = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.#enc, this.#dec] };
-    cipherRegistry.register(this, this.#handle, this);
+    this.#ivPtr = addressOf(this.#iv);
+    this.#outlPtr = addressOf(this.#outl);
+    this.#ctxs = new CipherContexts(lib, this);
+    this.#enc = this.#ctxs.add();
+    this.#dec = this.#ctxs.add();
     for (const [ctx, enc] of [[this.#enc, 1], [this.#dec, 0]] as const) {
       if (
         lib.EVP_CipherInit_ex(ctx, cipher, null, key, null, enc) !== 1 ||
@@ -1293,7 +1326,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
     start: number,
     end: number,
   ): void {
-    if (this.#freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
+    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
     const len = end - start;
     if (ivOffset < 0 || ivOffset + 16 > iv.length) {
       throw new CryptoError("AES-CBC IV must be 16 bytes");
@@ -1346,7 +1379,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   }
 
   #run(ctx: Deno.PointerObject, enc: number, iv: Uint8Array, data: Uint8Array, out: Uint8Array) {
-    if (this.#freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
+    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
     if (iv.length !== 16) throw new CryptoError(`AES-CBC IV must be 16 bytes, got ${iv.length}`);
     if (data.length % 16 !== 0) {
       throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes, got ${data.length}`);
@@ -1365,11 +1398,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   }
 
   free(): void {
-    if (this.#freed) return;
-    this.#freed = true;
-    cipherRegistry.unregister(this);
-    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
-    this.#handle.ctxs = [];
+    if (!this.#ctxs.free()) return;
     this.#encViews.clear();
     this.#decViews.clear();
   }
@@ -1393,8 +1422,7 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
   readonly #ivPtr: Deno.PointerObject;
   readonly #outlPtr: Deno.PointerObject;
   readonly #views = new ViewCache();
-  readonly #handle: { lib: Lib; ctxs: Deno.PointerValue[] };
-  #freed = false;
+  readonly #ctxs: CipherContexts;
 
   constructor(lib: Lib, key: Uint8Array) {
     const cipher = aesCipher(
@@ -1405,14 +1433,10 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
       lib.EVP_aes_256_ctr,
     );
     this.#lib = lib;
-    const ivPtr = Deno.UnsafePointer.of(this.#iv);
-    const outlPtr = Deno.UnsafePointer.of(this.#outl);
-    if (ivPtr === null || outlPtr === null) throw new CryptoError("libcrypto: no scratch address");
-    this.#ivPtr = ivPtr;
-    this.#outlPtr = outlPtr;
-    this.#ctx = newCipherCtx(lib);
-    this.#handle = { lib, ctxs: [this.#ctx] };
-    cipherRegistry.register(this, this.#handle, this);
+    this.#ivPtr = addressOf(this.#iv);
+    this.#outlPtr = addressOf(this.#outl);
+    this.#ctxs = new CipherContexts(lib, this);
+    this.#ctx = this.#ctxs.add();
     if (lib.EVP_CipherInit_ex(this.#ctx, cipher, null, key, null, 1) !== 1) {
       this.free();
       throw new CryptoError("libcrypto: AES-CTR init failed");
@@ -1448,7 +1472,7 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
 
   /** XORs `buf[start..end)` in place with the keystream of the counter block at `iv[ivOffset..)`. */
   #xorRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number): void {
-    if (this.#freed) throw new CryptoError("libcrypto: AES-CTR used after free()");
+    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-CTR used after free()");
     const len = end - start;
     if (start < 0 || len < 0 || end > buf.length) {
       throw new CryptoError("AES-CTR range outside the buffer");
@@ -1466,11 +1490,7 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
   }
 
   free(): void {
-    if (this.#freed) return;
-    this.#freed = true;
-    cipherRegistry.unregister(this);
-    for (const c of this.#handle.ctxs) if (c) this.#lib.EVP_CIPHER_CTX_free(c);
-    this.#handle.ctxs = [];
+    if (!this.#ctxs.free()) return;
     this.#views.clear();
   }
 }
