@@ -1,0 +1,313 @@
+/**
+ * The EAP peer (RFC 3748) for IKEv2 EAP authentication (RFC 7296 section
+ * 2.16): a road-warrior client answering a gateway's EAP Requests with
+ * EAP-Identity, EAP-MD5 or EAP-MSCHAPv2. Sans-I/O: `receive()` takes the whole
+ * EAP message from the IKE_AUTH response's EAP payload and says what to put in
+ * the next IKE_AUTH request.
+ *
+ * ```
+ * peer                                       server
+ *   <-- Request/Identity ----------------------       (optional)
+ *   --- Response/Identity(identity) ---------->
+ *   <-- Request/MD5(challenge) ----------------   or Request/<other>:
+ *   --- Response/MD5(MD5(id||secret||chal)) -->      --- Response/Nak(our types) -->
+ *   <-- Success -------------------------------   => { kind: "success", msk: undefined }
+ *
+ *   <-- Request/MSCHAPv2 Challenge ------------
+ *   --- Response/MSCHAPv2 Response ----------->
+ *   <-- Request/MSCHAPv2 Success "S=... M=..." -   S= checked: mismatch => failure
+ *   --- Response/MSCHAPv2 Success ------------>
+ *   <-- Success -------------------------------   => { kind: "success", msk }
+ *
+ *   <-- Request/MSCHAPv2 Failure "E=691 ..." --   (wrong password)
+ *   --- Response/MSCHAPv2 Failure ------------>
+ *   <-- Failure -------------------------------   => { kind: "failure", reason }
+ * ```
+ *
+ * The peer accepts EAP-Success only after the method finished on its side (for
+ * MSCHAPv2: after it verified the server's authenticator response), so a
+ * server cannot skip authenticating itself. A retransmitted Request (same bytes
+ * as the last one) gets the same Response again. Notification Requests are
+ * acknowledged (RFC 3748 5.2). Any malformed or unexpected message ends the
+ * conversation with a failure; `receive()` never throws.
+ *
+ * @module
+ */
+import { md5 } from "@noble/hashes/legacy.js";
+import { concat, equalBytes } from "../wire/bytes.ts";
+import {
+  decodeEap,
+  decodeMd5,
+  decodeMsChapV2,
+  EAP_METHOD_TYPES,
+  EapCode,
+  EapError,
+  type EapMethodName,
+  eapMethodName,
+  EapType,
+  eapTypeName,
+  encodeEap,
+  encodeMd5,
+  encodeMsChapV2,
+  encodeNak,
+  parseMsChapV2Failure,
+  parseMsChapV2Success,
+} from "./eap_message.ts";
+import {
+  authenticatorResponseFromHash,
+  checkAuthenticatorResponseRaw,
+  generateNtResponseFromHash,
+  mschapUserName,
+  mschapv2Msk,
+  ntPasswordHash,
+} from "./mschapv2_crypto.ts";
+
+export type { EapMethodName } from "./eap_message.ts";
+
+/** Options of an {@link EapPeer}. */
+export interface EapPeerOptions {
+  /** EAP identity we answer EAP-Identity with (and the MSCHAPv2 user name). */
+  identity: string;
+  /** The password (UTF-8). */
+  secret: string;
+  /** Methods we accept; a request for another method gets a Nak listing these (RFC 3748 5.3.1). Order = preference. */
+  methods: readonly EapMethodName[];
+  /** Random bytes (MSCHAPv2 peer challenge). */
+  random: (n: number) => Uint8Array;
+}
+
+/** What the peer does after a server message. */
+export type EapPeerStep =
+  /** Send this EAP Response. */
+  | { kind: "respond"; message: Uint8Array }
+  /** EAP-Success received; the MSK (undefined for MD5). */
+  | { kind: "success"; msk: Uint8Array | undefined; method: EapMethodName }
+  /** EAP-Failure, or the server failed authentication, or a protocol error. */
+  | { kind: "failure"; reason: string };
+
+type PeerState =
+  | { s: "idle" }
+  | { s: "md5-answered" }
+  | {
+    s: "mschapv2-answered";
+    expectedAuth: Uint8Array;
+    msk: Uint8Array;
+  }
+  | { s: "mschapv2-verified"; msk: Uint8Array }
+  | { s: "mschapv2-rejected"; reason: string }
+  | { s: "done" };
+
+const utf8 = new TextEncoder();
+
+/**
+ * EAP peer state machine. One instance per IKE_AUTH exchange sequence.
+ *
+ * @example
+ * ```ts
+ * import { EapPeer } from "./eap_peer.ts";
+ * const peer = new EapPeer({
+ *   identity: "carol", secret: "s3cret", methods: ["mschapv2"],
+ *   random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+ * });
+ * const step = peer.receive(new Uint8Array([1, 1, 0, 5, 1])); // Request/Identity
+ * step.kind; // "respond"
+ * ```
+ */
+export class EapPeer {
+  readonly #opts: EapPeerOptions;
+  #state: PeerState = { s: "idle" };
+  #method: EapMethodName | undefined;
+  #lastRequest: Uint8Array | undefined;
+  #lastResponse: Uint8Array | undefined;
+
+  /** Creates a peer; nothing is sent until the server's first Request arrives. */
+  constructor(opts: EapPeerOptions) {
+    this.#opts = { ...opts, methods: [...opts.methods] };
+  }
+
+  /** Takes the whole EAP message the server sent. Never throws for bad input: returns failure with a reason. */
+  receive(message: Uint8Array): EapPeerStep {
+    if (this.#state.s === "done") return this.#fail("EAP conversation already finished");
+    if (this.#lastRequest && this.#lastResponse && equalBytes(message, this.#lastRequest)) {
+      return { kind: "respond", message: this.#lastResponse };
+    }
+    try {
+      const step = this.#handle(message);
+      if (step.kind === "respond") {
+        this.#lastRequest = message.slice();
+        this.#lastResponse = step.message;
+      }
+      return step;
+    } catch (e) {
+      if (e instanceof EapError) return this.#fail(`malformed EAP message: ${e.message}`);
+      if (e instanceof RangeError) return this.#fail(`bad EAP message: ${e.message}`);
+      throw e; // a bug, not bad input
+    }
+  }
+
+  #fail(reason: string): EapPeerStep {
+    this.#state = { s: "done" };
+    return { kind: "failure", reason };
+  }
+
+  #respond(identifier: number, type: number, data: Uint8Array): EapPeerStep {
+    return {
+      kind: "respond",
+      message: encodeEap({ code: EapCode.Response, identifier, type, data }),
+    };
+  }
+
+  #handle(message: Uint8Array): EapPeerStep {
+    const p = decodeEap(message);
+    const st = this.#state;
+    switch (p.code) {
+      case EapCode.Success:
+        if (st.s === "md5-answered") {
+          this.#state = { s: "done" };
+          return { kind: "success", msk: undefined, method: "md5" };
+        }
+        if (st.s === "mschapv2-verified") {
+          this.#state = { s: "done" };
+          return { kind: "success", msk: st.msk, method: "mschapv2" };
+        }
+        if (st.s === "mschapv2-rejected") {
+          return this.#fail(`EAP-Success after the server rejected us: ${st.reason}`);
+        }
+        return this.#fail(
+          st.s === "mschapv2-answered"
+            ? "EAP-Success before the server proved knowledge of the password (no MSCHAPv2 Success Request)"
+            : "EAP-Success before any authentication method completed",
+        );
+      case EapCode.Failure:
+        if (st.s === "mschapv2-rejected") return this.#fail(st.reason);
+        if (st.s === "md5-answered") {
+          return this.#fail(
+            "EAP-Failure: the server rejected our EAP-MD5 response (wrong password?)",
+          );
+        }
+        return this.#fail(
+          this.#method ? `EAP-Failure during EAP-${this.#method.toUpperCase()}` : "EAP-Failure",
+        );
+      case EapCode.Response:
+        return this.#fail("received an EAP Response; the server sends Requests");
+    }
+    // A Request.
+    const { identifier, type, data } = p;
+    if (type === EapType.Identity) {
+      if (this.#method) return this.#fail("EAP-Identity Request after the method started");
+      return this.#respond(identifier, EapType.Identity, utf8.encode(this.#opts.identity));
+    }
+    if (type === EapType.Notification) {
+      return this.#respond(identifier, EapType.Notification, new Uint8Array());
+    }
+    if (type === EapType.Nak) return this.#fail("received a Nak in a Request");
+    const method = eapMethodName(type);
+    if (this.#method) {
+      if (method !== this.#method) {
+        return this.#fail(
+          `server switched from EAP-${this.#method.toUpperCase()} to ${eapTypeName(type)}`,
+        );
+      }
+    } else if (method === undefined || !this.#opts.methods.includes(method)) {
+      // RFC 3748 5.3.1: Nak with the types we accept (0 = none).
+      const types = this.#opts.methods.map((m) => EAP_METHOD_TYPES[m]);
+      return this.#respond(identifier, EapType.Nak, encodeNak(types));
+    }
+    this.#method = method;
+    return method === "md5" ? this.#md5(identifier, data) : this.#mschapv2(identifier, data);
+  }
+
+  /** RFC 1994 CHAP: MD5(Identifier || secret || challenge). */
+  #md5(identifier: number, data: Uint8Array): EapPeerStep {
+    const { value } = decodeMd5(data);
+    const response = md5(
+      concat(new Uint8Array([identifier]), utf8.encode(this.#opts.secret), value),
+    );
+    this.#state = { s: "md5-answered" };
+    return this.#respond(
+      identifier,
+      EapType.Md5Challenge,
+      encodeMd5({ value: response, name: new Uint8Array() }),
+    );
+  }
+
+  #mschapv2(identifier: number, data: Uint8Array): EapPeerStep {
+    const m = decodeMsChapV2(EapCode.Request, data);
+    const st = this.#state;
+    switch (m.kind) {
+      case "challenge": {
+        if (st.s !== "idle") return this.#fail("unexpected second MSCHAPv2 Challenge");
+        const peerChallenge = this.#opts.random(16);
+        if (peerChallenge.length !== 16) {
+          return this.#fail("random() returned the wrong number of bytes");
+        }
+        const user = mschapUserName(this.#opts.identity);
+        const pwHash = ntPasswordHash(this.#opts.secret);
+        const ntResponse = generateNtResponseFromHash(m.challenge, peerChallenge, user, pwHash);
+        this.#state = {
+          s: "mschapv2-answered",
+          expectedAuth: authenticatorResponseFromHash(
+            pwHash,
+            ntResponse,
+            peerChallenge,
+            m.challenge,
+            user,
+          ),
+          msk: mschapv2Msk(pwHash, ntResponse),
+        };
+        return this.#respond(
+          identifier,
+          EapType.MsChapV2,
+          encodeMsChapV2({
+            kind: "response",
+            msChapV2Id: m.msChapV2Id,
+            peerChallenge,
+            ntResponse,
+            flags: 0,
+            name: this.#opts.identity,
+          }),
+        );
+      }
+      case "success-request": {
+        if (st.s !== "mschapv2-answered") return this.#fail("unexpected MSCHAPv2 Success Request");
+        const { authenticatorResponse } = parseMsChapV2Success(m.message);
+        if (!checkAuthenticatorResponseRaw(st.expectedAuth, authenticatorResponse)) {
+          return this.#fail(
+            "MSCHAPv2: the server's authenticator response (S=) is wrong: it does not know our password",
+          );
+        }
+        this.#state = { s: "mschapv2-verified", msk: st.msk };
+        return this.#respond(
+          identifier,
+          EapType.MsChapV2,
+          encodeMsChapV2({ kind: "success-response" }),
+        );
+      }
+      case "failure-request": {
+        if (st.s !== "mschapv2-answered") return this.#fail("unexpected MSCHAPv2 Failure Request");
+        let reason: string;
+        try {
+          const f = parseMsChapV2Failure(m.message);
+          const what = f.error === 691
+            ? " (authentication failure: wrong user name or password)"
+            : "";
+          reason = `MSCHAPv2: the server rejected us with E=${f.error}${what}` +
+            (f.message ? `: ${f.message}` : "");
+        } catch (e) {
+          if (!(e instanceof EapError)) throw e;
+          reason = `MSCHAPv2: the server rejected us (${e.reason})`;
+        }
+        // We do not retry (no R=1 handling): answer with a Failure Response
+        // and wait for the EAP-Failure.
+        this.#state = { s: "mschapv2-rejected", reason };
+        return this.#respond(
+          identifier,
+          EapType.MsChapV2,
+          encodeMsChapV2({ kind: "failure-response" }),
+        );
+      }
+      default:
+        return this.#fail(`unexpected EAP-MSCHAPv2 ${m.kind}`);
+    }
+  }
+}
