@@ -123,11 +123,7 @@ Deno.test("decodeMsChapV2() rejects bad lengths, sizes and OpCodes", () => {
   const cases: [number, string, RegExp][] = [
     [1, "", /no OpCode/],
     [1, "0101", /truncated: 2 bytes/],
-    [
-      1,
-      "01010015" + "10" + "00".repeat(16),
-      /MS-Length says 21 but the type data has 21|MS-Length/,
-    ],
+    [1, "01010020" + "10" + "00".repeat(16), /MS-Length says 32 but the type data has 21/],
     [1, "01010014" + "10" + "00".repeat(15), /Challenge truncated/],
     [1, "01010016" + "08" + "00".repeat(17), /Value-Size 8, expected 16/],
     [2, "02010030" + "31" + "00".repeat(43), /Response truncated/],
