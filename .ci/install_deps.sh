@@ -19,7 +19,7 @@ command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 if [ "${1:-}" = "--with-interop" ]; then
-  { command -v swanctl && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]; } >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-standard-plugins strongswan-pki)
+  { command -v swanctl && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] && [ -e /usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so ]; } >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins strongswan-pki)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from Debian: ${need[*]}"

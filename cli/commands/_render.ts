@@ -110,7 +110,10 @@ export function renderIkeSas(data: Json, now = Date.now()): string {
         }` + (d.nat ? `, NAT ${str(d.nat)}` : ""),
       );
       out.push(`  local  '${str(d.localId)}' @ ${str(d.local)}`);
-      out.push(`  remote '${str(d.remoteId)}' @ ${str(d.remote)}`);
+      out.push(
+        `  remote '${str(d.remoteId)}' @ ${str(d.remote)}` +
+          (d.remoteEapId !== undefined ? ` EAP: '${str(d.remoteEapId)}'` : ""),
+      );
       if (d.algorithms) out.push(`  ${str(d.algorithms)}`);
     }
     for (const c of arr(ike.children).map(obj)) {

@@ -242,6 +242,12 @@ export function buildPadEntries(config: Config): PadEntry[] {
         throw new Error(`connection ${c.name}: no pre-shared key (parseConfig checks this)`);
       }
       auth = { method: "psk", secret };
+    } else if (c.remote.auth === "eap") {
+      auth = {
+        method: "eap",
+        eap: c.remote.eapMethod ?? "mschapv2",
+        ...(c.remote.eapId ? { eapId: c.remote.eapId } : {}),
+      };
     } else {
       auth = {
         method: "pubkey",

@@ -17,6 +17,7 @@ import type { AddressSelector, PfpFlags, PortSelector, ProtocolSelector } from "
 import type { SpdAction, SpdDirection } from "../db/spd.ts";
 import type { Crl } from "../pki/crl.ts";
 import type { RevocationPolicy } from "../pki/validate.ts";
+import type { EapMethodName } from "../eap/eap_message.ts";
 
 /** Where a value came from in a file (1-based line and column). */
 export interface SourcePos {
@@ -69,7 +70,12 @@ export interface TsSpec {
 
 /** Our side's authentication (`local` block). */
 export interface LocalAuth {
-  readonly auth: "psk" | "pubkey";
+  /** `eap`, `eap-mschapv2` and `eap-md5` are all "eap" here, with `eapMethods` set. */
+  readonly auth: "psk" | "pubkey" | "eap";
+  /** `eap_id`: the EAP identity we answer with (default: `id` as text). */
+  readonly eapId?: string;
+  /** The EAP methods `auth` allows (`eap`: all we have). */
+  readonly eapMethods?: readonly EapMethodName[];
   /** The identity we claim; absent = our IKE address (swanctl default). */
   readonly id?: Identity;
   /** Our certificate chain, DER, end-entity first (`certs`). */
@@ -80,7 +86,12 @@ export interface LocalAuth {
 
 /** What we require from the peer (`remote` block). */
 export interface RemoteAuth {
-  readonly auth: "psk" | "pubkey";
+  /** `eap`/`eap-mschapv2` and `eap-md5` are "eap" here, with `eapMethod` set. */
+  readonly auth: "psk" | "pubkey" | "eap";
+  /** The EAP method we run as server (`eap` = EAP-MSCHAPv2). */
+  readonly eapMethod?: EapMethodName;
+  /** `eap_id`: `%any` asks the peer by EAP-Identity; absent = its IKE identity. */
+  readonly eapId?: string;
   /** The identity pattern the peer must match (`id`; absent = %any). */
   readonly idPattern: IdentityPattern;
   /** The exact identity, when `id` names a single identity (sent as IDr). */
@@ -196,6 +207,17 @@ export interface SecretSection {
   readonly secret: Uint8Array;
 }
 
+/**
+ * One EAP password (`secrets.<name>` with `type: eap`, or a name starting
+ * with `eap-` as in swanctl.conf).
+ */
+export interface EapSecretSection {
+  readonly name: string;
+  /** EAP identities (user names) it belongs to, as written (empty = any). */
+  readonly ids: readonly string[];
+  readonly secret: string;
+}
+
 /** One `pools.<name>` section. */
 export interface PoolSection {
   readonly name: string;
@@ -231,6 +253,8 @@ export interface Config {
   readonly file: string;
   readonly connections: readonly ConnectionSection[];
   readonly secrets: readonly SecretSection[];
+  /** EAP passwords (user names and passwords). */
+  readonly eapSecrets: readonly EapSecretSection[];
   readonly pools: readonly PoolSection[];
   readonly policies: readonly PolicySection[];
   /**

@@ -39,6 +39,7 @@ import {
 } from "../crypto/proposal.ts";
 import { parseIp } from "../db/address.ts";
 import {
+  formatIdentity,
   ID_TYPE,
   type Identity,
   identityEquals,
@@ -68,6 +69,7 @@ import {
   type Config,
   ConfigError,
   type ConnectionSection,
+  type EapSecretSection,
   type LocalAuth,
   type PolicySection,
   type PoolSection,
@@ -76,6 +78,7 @@ import {
   type TsSpec,
 } from "./config.ts";
 import { readBlocks } from "../pki/pem.ts";
+import type { EapMethodName } from "../eap/eap_message.ts";
 import { type Crl, parseCrls } from "../pki/crl.ts";
 import { parsePrivateKeyObject } from "../pki/keys.ts";
 import { splitCertificate, subjectPublicKeyBits } from "../pki/_der.ts";
@@ -299,8 +302,17 @@ class Parser {
   }
 
   local(v: YamlValue): LocalAuth {
-    const f = v.fields(["auth", "id", "certs", "key"] as const);
-    const auth = f.auth.oneOf(["psk", "pubkey"] as const, "pubkey");
+    const f = v.fields(["auth", "id", "certs", "key", "eap_id"] as const);
+    const method = f.auth.oneOf(
+      ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5"] as const,
+      "pubkey",
+    );
+    const auth = method.startsWith("eap") ? "eap" : method as "psk" | "pubkey";
+    const eapId = f.eap_id.string();
+    if (eapId !== undefined && auth !== "eap") f.eap_id.error("'eap_id' applies to auth: eap only");
+    if (eapId === "" || eapId === "%any") {
+      f.eap_id.error("our EAP identity cannot be empty or %any");
+    }
     let id: Identity | undefined;
     const idText = f.id.string();
     if (idText !== undefined) {
@@ -320,12 +332,28 @@ class Parser {
       if (f.certs.missing) v.error("auth: pubkey needs 'certs' (our certificate file)");
       if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
     }
-    return { auth, ...(id ? { id } : {}), certs, ...(key ? { key } : {}) };
+    return {
+      auth,
+      ...(id ? { id } : {}),
+      certs,
+      ...(key ? { key } : {}),
+      ...(auth === "eap" ? { eapMethods: eapMethodsOf(method) } : {}),
+      ...(auth === "eap" && eapId ? { eapId } : {}),
+    };
   }
 
   remote(v: YamlValue): RemoteAuth {
-    const f = v.fields(["auth", "id", "cacerts", "certs", "crls", "revocation"] as const);
-    const auth = f.auth.oneOf(["psk", "pubkey"] as const, "pubkey");
+    const f = v.fields(
+      ["auth", "id", "cacerts", "certs", "crls", "revocation", "eap_id"] as const,
+    );
+    const method = f.auth.oneOf(
+      ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5"] as const,
+      "pubkey",
+    );
+    const auth = method.startsWith("eap") ? "eap" : method as "psk" | "pubkey";
+    const eapId = f.eap_id.string();
+    if (eapId !== undefined && auth !== "eap") f.eap_id.error("'eap_id' applies to auth: eap only");
+    if (eapId === "") f.eap_id.error("write %any to ask the peer for its EAP identity");
     let idPattern: IdentityPattern = { type: "any" };
     let id: Identity | undefined;
     const idText = f.id.string();
@@ -344,10 +372,20 @@ class Parser {
     }
     const crls = this.crlFiles(f.crls);
     const revocation = f.revocation.oneOf(["strict", "ifuri", "relaxed"] as const, "relaxed");
-    if (auth === "psk" && (crls.length > 0 || !f.revocation.missing)) {
+    if (auth !== "pubkey" && (crls.length > 0 || !f.revocation.missing)) {
       v.error("'crls' and 'revocation' apply to auth: pubkey only");
     }
-    return { auth, idPattern, ...(id ? { id } : {}), cacerts, certs, crls, revocation };
+    return {
+      auth,
+      idPattern,
+      ...(id ? { id } : {}),
+      cacerts,
+      certs,
+      crls,
+      revocation,
+      ...(auth === "eap" ? { eapMethod: eapMethodsOf(method)[0] } : {}),
+      ...(auth === "eap" && eapId ? { eapId } : {}),
+    };
   }
 
   child(name: string, v: YamlValue): ChildSection {
@@ -515,12 +553,27 @@ class Parser {
     };
   }
 
-  secret(name: string, v: YamlValue): SecretSection | null {
-    const f = v.fields(["id", "secret", "file"] as const);
+  /**
+   * One `secrets` entry: a pre-shared key, or with `type: eap` (the default
+   * for names starting with `eap-`, as in swanctl.conf) an EAP password whose
+   * `id`s are EAP identities (user names) taken as written.
+   */
+  secret(
+    name: string,
+    v: YamlValue,
+  ): { kind: "ike"; s: SecretSection } | { kind: "eap"; s: EapSecretSection } | null {
+    const f = v.fields(["id", "secret", "file", "type"] as const);
+    const kind = f.type.oneOf(["ike", "eap"] as const, name.startsWith("eap-") ? "eap" : "ike");
     const ids: Identity[] = [];
+    const eapIds: string[] = [];
     for (const item of f.id.list()) {
       const s = item.string();
       if (s === undefined) continue;
+      if (kind === "eap") {
+        if (s === "" || s === "%any") item.error("an EAP identity cannot be empty or %any");
+        else eapIds.push(s);
+        continue;
+      }
       try {
         const id = parseIdentity(s);
         if (id.type !== "any") ids.push(id);
@@ -547,11 +600,20 @@ class Parser {
       }
     }
     if (!secret) return null;
+    const where = f.secret.missing ? f.file : f.secret;
     if (secret.length === 0) {
-      (f.secret.missing ? f.file : f.secret).error("the pre-shared key is empty");
+      where.error(kind === "eap" ? "the EAP password is empty" : "the pre-shared key is empty");
       return null;
     }
-    return { name, ids, secret };
+    if (kind === "ike") return { kind, s: { name, ids, secret } };
+    let password: string;
+    try {
+      password = new TextDecoder("utf-8", { fatal: true }).decode(secret);
+    } catch {
+      where.error("an EAP password must be UTF-8 text");
+      return null;
+    }
+    return { kind, s: { name, ids: eapIds, secret: password } };
   }
 
   pool(name: string, v: YamlValue): PoolSection | null {
@@ -831,6 +893,24 @@ function crossCheck(config: Config, root: YamlValue): void {
         );
       }
     }
+    if (c.local.auth === "eap") {
+      const eapId = c.local.eapId ?? (c.local.id ? formatIdentity(c.local.id) : undefined);
+      const known = config.eapSecrets.some((s) =>
+        s.ids.length === 0 || (eapId !== undefined && s.ids.includes(eapId))
+      );
+      if (!known) {
+        f.local.error(
+          `auth: eap but no EAP secret ('secrets' entry named eap-… or with type: eap) has id ` +
+            `'${eapId ?? "(our address)"}' (set eap_id to the user name the gateway knows)`,
+        );
+      }
+    }
+    if (c.remote.auth === "eap" && config.eapSecrets.length === 0) {
+      f.remote.error(
+        "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
+          "hold user names and passwords",
+      );
+    }
     if (c.remoteAddrs.length === 0 && c.children.some((ch) => ch.startAction !== "none")) {
       const child = c.children.find((ch) => ch.startAction !== "none")!;
       f.children.error(
@@ -839,6 +919,16 @@ function crossCheck(config: Config, root: YamlValue): void {
       );
     }
   }
+}
+
+/**
+ * The EAP methods an `auth` value names: `eap-mschapv2`, `eap-md5`, or
+ * `eap` = any we have (EAP-MSCHAPv2 first; as server, EAP-MSCHAPv2).
+ */
+function eapMethodsOf(auth: string): EapMethodName[] {
+  if (auth === "eap-md5") return ["md5"];
+  if (auth === "eap-mschapv2") return ["mschapv2"];
+  return ["mschapv2", "md5"];
 }
 
 /**
@@ -917,12 +1007,13 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     ] as const,
   );
   if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
+  const connections = f.connections.entries().map(([n, v]) => p.connection(n, v));
+  const secrets = f.secrets.entries().map(([n, v]) => p.secret(n, v));
   const config: Config = {
     file,
-    connections: f.connections.entries().map(([n, v]) => p.connection(n, v)),
-    secrets: f.secrets.entries().map(([n, v]) => p.secret(n, v)).filter((s): s is SecretSection =>
-      s !== null
-    ),
+    connections,
+    secrets: secrets.flatMap((x) => x?.kind === "ike" ? [x.s] : []),
+    eapSecrets: secrets.flatMap((x) => x?.kind === "eap" ? [x.s] : []),
     pools: f.pools.entries().map(([n, v]) => p.pool(n, v)).filter((x): x is PoolSection =>
       x !== null
     ),

@@ -99,6 +99,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
       id,
       ...(c.local.certs.length ? { certs: c.local.certs } : {}),
       ...(c.local.key ? { privateKey: c.local.key } : {}),
+      ...(c.local.eapId ? { eapId: c.local.eapId } : {}),
+      ...(c.local.eapMethods ? { eapMethods: c.local.eapMethods } : {}),
     },
     remote: {
       auth: c.remote.auth,
@@ -107,6 +109,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
       ...(c.remote.certs.length ? { certs: c.remote.certs } : {}),
       ...(c.remote.crls.length ? { crls: c.remote.crls } : {}),
       ...(c.remote.revocation !== "relaxed" ? { revocation: c.remote.revocation } : {}),
+      ...(c.remote.eapMethod ? { eapMethod: c.remote.eapMethod } : {}),
+      ...(c.remote.eapId ? { eapId: c.remote.eapId } : {}),
     },
     children: c.children.map(child),
     sendIdr: c.remote.id !== undefined,
@@ -152,6 +156,9 @@ export function toEngineConfig(config: Config): EngineConfig {
   return {
     connections: config.connections.map(toPeerConfig),
     secrets: config.secrets.map((s) => ({ ids: s.ids, secret: s.secret })),
+    ...(config.eapSecrets.length
+      ? { eapSecrets: config.eapSecrets.map((s) => ({ ids: s.ids, secret: s.secret })) }
+      : {}),
     pad: new Pad(buildPadEntries(config)),
     ...(config.pools.length
       ? {

@@ -221,6 +221,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
         remote: ep(s.remote),
         localId: s.localId ?? "",
         remoteId: s.remoteId ?? "",
+        ...(s.remoteEapId !== undefined ? { remoteEapId: s.remoteEapId } : {}),
         algorithms,
         nat: s.natLocal && s.natRemote
           ? "both"

@@ -387,6 +387,7 @@ export class Daemon<P = unknown> {
       },
       myId: d?.localId ?? "",
       peerId: d?.remoteId ?? "",
+      ...(d?.remoteEapId !== undefined ? { peerEapId: d.remoteEapId } : {}),
       myVirtualIps: v?.addresses ?? [],
       peerVirtualIps: d?.peerVirtualIp ? [d.peerVirtualIp] : [],
       dns: v?.dns ?? [],

@@ -164,6 +164,8 @@ export interface IkeSaDetail {
   readonly remote: string;
   readonly localId: string;
   readonly remoteId: string;
+  /** The peer's EAP identity (we were its EAP server). */
+  readonly remoteEapId?: string;
   /** Negotiated IKE algorithms, e.g. "ENCR_AES_GCM_16/256/PRF_HMAC_SHA2_384/CURVE_25519". */
   readonly algorithms: string;
   /** "local", "remote", "both" or "" for NAT detection results. */

@@ -53,8 +53,12 @@ function connectionInfo(c: ConnectionSection): ConnectionInfo {
     name: c.name,
     localAddrs: c.localAddrs,
     remoteAddrs: c.remoteAddrs,
-    localAuth: c.local.auth,
-    remoteAuth: c.remote.auth,
+    localAuth: c.local.auth !== "eap"
+      ? c.local.auth
+      : c.local.eapMethods?.length === 1
+      ? `eap-${c.local.eapMethods[0]}${c.local.eapId ? ` (${c.local.eapId})` : ""}`
+      : `eap${c.local.eapId ? ` (${c.local.eapId})` : ""}`,
+    remoteAuth: c.remote.auth === "eap" ? `eap-${c.remote.eapMethod}` : c.remote.auth,
     localId: c.local.id ? formatIdentity(c.local.id) : (c.localAddrs[0] ?? "%any"),
     remoteId: formatIdentityPattern(c.remote.idPattern),
     proposals: c.proposals.map(formatProposal),

@@ -48,6 +48,8 @@ export interface UpdownSa {
   readonly peer: string;
   readonly myId: string;
   readonly peerId: string;
+  /** The peer's EAP identity when we authenticated it by EAP (PLUTO_XAUTH_ID, as charon). */
+  readonly peerEapId?: string;
   readonly localTs: readonly TrafficSelector[];
   readonly remoteTs: readonly TrafficSelector[];
   /** Virtual IPs the peer assigned us (PLUTO_MY_SOURCEIP...). */
@@ -155,6 +157,9 @@ export function updownEnvironments(sa: UpdownSa): UpdownEnv[] {
       vipVars(env, "MY", sa.myVirtualIps);
       vipVars(env, "PEER", sa.peerVirtualIps);
       if (sa.udpEncapPort !== undefined) env.PLUTO_UDP_ENC = String(sa.udpEncapPort);
+      if (sa.peerEapId !== undefined && sa.peerEapId !== sa.peerId) {
+        env.PLUTO_XAUTH_ID = sa.peerEapId;
+      }
       let d4 = 0;
       let d6 = 0;
       for (const d of sa.dns) {
@@ -198,6 +203,7 @@ export interface UpdownIkeInfo {
   readonly interfaceOf?: (address: string) => string | undefined;
   readonly myId: string;
   readonly peerId: string;
+  readonly peerEapId?: string;
   readonly myVirtualIps: readonly string[];
   readonly peerVirtualIps: readonly string[];
   readonly dns: readonly string[];
@@ -274,6 +280,7 @@ export class UpdownTracker {
         peer,
         myId: info.myId || me,
         peerId: info.peerId || peer,
+        ...(info.peerEapId !== undefined ? { peerEapId: info.peerEapId } : {}),
         localTs: install.localTs,
         remoteTs: install.remoteTs,
         myVirtualIps: info.myVirtualIps,

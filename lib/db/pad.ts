@@ -15,6 +15,7 @@ import { type Identity, identityMatches, type IdentityPattern } from "./identity
 import { intersectTsLists, type TrafficSelector, tsContains } from "./narrow.ts";
 import type { Crl } from "../pki/crl.ts";
 import type { RevocationPolicy } from "../pki/validate.ts";
+import type { EapMethodName } from "../eap/eap_message.ts";
 
 /** How a peer proves its identity. */
 export type PadAuth =
@@ -29,6 +30,13 @@ export type PadAuth =
     readonly crls?: readonly Crl[];
     /** How strictly revocation is checked (default relaxed). */
     readonly revocation?: RevocationPolicy;
+  }
+  | {
+    /** EAP (RFC 7296 section 2.16) run by us as EAP server, then AUTH keyed by its MSK. */
+    readonly method: "eap";
+    readonly eap: EapMethodName;
+    /** The peer's EAP identity: `%any` = ask by EAP-Identity; absent = its IKE identity. */
+    readonly eapId?: string;
   };
 
 /** One PAD entry. */

@@ -85,6 +85,8 @@ export function padRows(entries: readonly PadEntry[]): TableRow[] {
     id: formatIdentityPattern(e.id),
     auth: e.auth.method === "psk"
       ? "psk"
+      : e.auth.method === "eap"
+      ? `eap-${e.auth.eap}${e.auth.eapId ? ` (eap_id ${e.auth.eapId})` : ""}`
       : `pubkey (${e.auth.trustAnchors.length} CA${e.auth.trustAnchors.length === 1 ? "" : "s"}${
         e.auth.pinned?.length ? `, ${e.auth.pinned.length} pinned` : ""
       }${

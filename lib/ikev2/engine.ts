@@ -69,7 +69,15 @@
  * @module
  */
 import { type ChildSa, childSaInstalls } from "./child_sa.ts";
-import { ExchangeType, notifyName, NotifyType, PayloadType, ProtocolId } from "./constants.ts";
+import {
+  AuthMethod,
+  ExchangeType,
+  notifyName,
+  NotifyType,
+  PayloadType,
+  ProtocolId,
+} from "./constants.ts";
+import { formatIdentity } from "../db/identity.ts";
 import type { Effect, Endpoint, EngineEvent, LogLevel } from "./effects.ts";
 import { IkeSa, type SaTask } from "./ike_sa.ts";
 import { fragmentMessage, FragmentReassembler } from "./fragment.ts";
@@ -94,7 +102,18 @@ import {
   respondChild,
 } from "./tasks/child_create.ts";
 import { CookieJar } from "./tasks/cookie.ts";
-import { buildAuthRequest, respondAuth, verifyResponderAuth } from "./tasks/ike_auth.ts";
+import {
+  buildAuthRequest,
+  eapAuthData,
+  eapMethodLabel,
+  idPayload,
+  respondAuth,
+  verifyEapAuth,
+  verifyResponderAuth,
+} from "./tasks/ike_auth.ts";
+import { findEapSecret } from "./tasks/ike_auth_eap.ts";
+import { EapPeer } from "../eap/eap_peer.ts";
+import { EapServer } from "../eap/eap_server.ts";
 import { buildInitRequest, processInitResponse, respondInit } from "./tasks/ike_init.ts";
 import {
   buildIkeRekeyRequest,
@@ -183,6 +202,8 @@ export interface IkeSaInfo {
   readonly remote: Endpoint;
   readonly localId?: string;
   readonly remoteId?: string;
+  /** The peer's EAP identity when we authenticated it by EAP. */
+  readonly remoteEapId?: string;
   readonly natLocal: boolean;
   readonly natRemote: boolean;
   /** Our virtual IP (assigned by the peer). */
@@ -531,6 +552,7 @@ export class IkeEngine {
       remote: sa.remote,
       ...(sa.localId ? { localId: sa.localId.value } : {}),
       ...(sa.remoteId ? { remoteId: sa.remoteId.value } : {}),
+      ...(sa.eapIdentity !== undefined ? { remoteEapId: sa.eapIdentity } : {}),
       natLocal: sa.natLocal,
       natRemote: sa.natRemote,
       ...(sa.vip ? { vip: sa.vip } : {}),
@@ -707,6 +729,10 @@ export class IkeEngine {
             break;
           case "ike_auth": {
             exchange = ExchangeType.IKE_AUTH;
+            if (task.followUp) {
+              payloads = [...task.followUp];
+              break;
+            }
             const childCfg = sa.config.children[0];
             let childPayloads: Payload[] = [];
             if (childCfg) {
@@ -1215,7 +1241,8 @@ export class IkeEngine {
           this.#respond(sa, req, [makeNotify(NotifyType.INVALID_SYNTAX)]);
           return;
         }
-        this.#respondAuth(sa, req, now);
+        if (sa.eap) this.#respondEap(sa, req, now);
+        else this.#respondAuth(sa, req, now);
         return;
       case ExchangeType.INFORMATIONAL: {
         for (const p of req.payloads) {
@@ -1352,7 +1379,118 @@ export class IkeEngine {
       this.#destroy(sa, "authentication failed", "ike-failed");
       return;
     }
-    const initialContact = notify(req, NotifyType.INITIAL_CONTACT) !== undefined;
+    if (auth.eap) {
+      const { method, identity } = auth.eap;
+      const secrets = this.config.eapSecrets;
+      const server = new EapServer({
+        method,
+        ...(identity !== undefined ? { identity } : {}),
+        secretFor: (id) => findEapSecret(secrets, id),
+        random: this.#random,
+      });
+      sa.eap = {
+        role: "server",
+        server,
+        method,
+        stage: "eap",
+        first: req,
+        idi: auth.idi,
+        idr: auth.idr,
+        msk: undefined,
+        identity: undefined,
+      };
+      this.#log(
+        "info",
+        `${sa.label} authenticating '${formatIdentity(sa.remoteId!)}' by EAP-${
+          eapMethodLabel(method)
+        }${identity === undefined ? " (asking its EAP identity)" : ` as '${identity}'`}`,
+      );
+      this.#respond(sa, req, [...auth.payloads, { type: PayloadType.EAP, data: server.start() }]);
+      return;
+    }
+    this.#completeAuth(sa, req, req, auth.payloads, now);
+  }
+
+  /**
+   * Responder, EAP running (RFC 7296 section 2.16): passes each EAP
+   * Response to the method and answers with its next Request, Success or
+   * Failure; after Success, checks the initiator's MSK-keyed AUTH and
+   * answers the first request's child SA and configuration payloads.
+   */
+  #respondEap(sa: IkeSa, req: IkeMessage, now: number): void {
+    const st = sa.eap!;
+    const refuse = (reason: string, payloads: Payload[]) => {
+      this.#log("warn", `${sa.label} ${reason}`);
+      this.#respond(sa, req, payloads);
+      this.#destroy(sa, "authentication failed", "ike-failed");
+    };
+    if (st.role !== "server") {
+      this.#respond(sa, req, [makeNotify(NotifyType.INVALID_SYNTAX)]);
+      return;
+    }
+    const peer = `'${formatIdentity(sa.remoteId!)}'`;
+    if (st.stage === "eap") {
+      const eap = first(req, PayloadType.EAP);
+      if (!eap) {
+        refuse(
+          `EAP authentication of ${peer} failed: IKE_AUTH request without EAP payload`,
+          [makeNotify(NotifyType.AUTHENTICATION_FAILED)],
+        );
+        return;
+      }
+      const step = st.server.receive(eap.data);
+      if (step.kind === "request") {
+        this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
+      } else if (step.kind === "failure") {
+        refuse(
+          `EAP-${eapMethodLabel(st.method)} authentication of ${peer} failed: ${step.reason}`,
+          [{ type: PayloadType.EAP, data: step.message }],
+        );
+      } else {
+        st.stage = "auth";
+        st.msk = step.msk;
+        st.identity = step.identity;
+        this.#log(
+          "info",
+          `${sa.label} EAP-${
+            eapMethodLabel(st.method)
+          } authentication of '${step.identity}' successful${step.msk ? ", MSK established" : ""}`,
+        );
+        this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
+      }
+      return;
+    }
+    const why = verifyEapAuth(sa, req, "i", st.idi, st.msk);
+    if (why) {
+      refuse(`authentication of ${peer} failed: ${why}`, [
+        makeNotify(NotifyType.AUTHENTICATION_FAILED),
+      ]);
+      return;
+    }
+    sa.eapIdentity = st.identity;
+    sa.authInfo = `EAP-${eapMethodLabel(st.method)} '${st.identity}'`;
+    const own: Payload = {
+      type: PayloadType.AUTH,
+      method: AuthMethod.SHARED_KEY_MIC,
+      data: eapAuthData(sa, "r", st.idr, st.msk),
+    };
+    this.#completeAuth(sa, req, st.first, [own], now);
+  }
+
+  /**
+   * Responder, the initiator authenticated: uniqueness, virtual IPs, the
+   * first child SA and MOBIKE, from `content` (the first IKE_AUTH request),
+   * answered in the response to `req` (the same request, or the last one of
+   * an EAP authentication) with `authPayloads` first.
+   */
+  #completeAuth(
+    sa: IkeSa,
+    req: IkeMessage,
+    content: IkeMessage,
+    authPayloads: Payload[],
+    now: number,
+  ): void {
+    const initialContact = notify(content, NotifyType.INITIAL_CONTACT) !== undefined;
     if (this.#checkUniqueness(sa, initialContact, now)) {
       this.#log("info", `${sa.label} cancelling IKE_SA setup due to uniqueness policy (keep)`);
       this.#respond(sa, req, [makeNotify(NotifyType.AUTHENTICATION_FAILED)]);
@@ -1363,9 +1501,9 @@ export class IkeEngine {
     let child: ChildSa | undefined;
     let childError: { reason: string; notify: number } | undefined;
     const cp: Payload[] = [];
-    const families = requestedVipFamilies(req.payloads);
+    const families = requestedVipFamilies(content.payloads);
     // INTERNAL_IP*_SUBNET asked for: the subnets our children protect (RFC 7296 3.15.2).
-    const subnets = wantsSubnets(req.payloads)
+    const subnets = wantsSubnets(content.payloads)
       ? subnetAttributes([...new Set(sa.config.children.flatMap((c) => c.localTs))])
       : [];
     if (!(families.length && sa.config.pools?.length) && subnets.length) {
@@ -1373,10 +1511,10 @@ export class IkeEngine {
     }
     if (families.length && sa.config.pools?.length) {
       // One address per requested family, from the first pool of that family with room.
-      const owner = sa.remoteId?.value ?? sa.remote.address;
+      const owner = sa.eapIdentity ?? sa.remoteId?.value ?? sa.remote.address;
       for (const family of families) {
         // A client that reauthenticates asks for the address it holds (RFC 7296 3.15.1).
-        const asked = requestedVipAddress(req.payloads, family);
+        const asked = requestedVipAddress(content.payloads, family);
         for (const pool of sa.config.pools) {
           if (this.#pools.family(pool) !== family) continue;
           const address = this.#pools.lease(pool, owner, asked);
@@ -1398,20 +1536,20 @@ export class IkeEngine {
         childPayloads = [makeNotify(NotifyType.INTERNAL_ADDRESS_FAILURE)];
       }
     }
-    if (first(req, PayloadType.SA) && !childError) {
+    if (first(content, PayloadType.SA) && !childError) {
       const id = this.#nextId++;
-      const r = respondChild(sa, req, this.#ctx, id);
+      const r = respondChild(sa, content, this.#ctx, id);
       childPayloads = r.payloads;
       if (r.ok) child = r.child;
       else childError = r;
     }
     const mobike: Payload[] = [];
-    if (sa.config.mobike !== false && notify(req, NotifyType.MOBIKE_SUPPORTED)) {
+    if (sa.config.mobike !== false && notify(content, NotifyType.MOBIKE_SUPPORTED)) {
       sa.mobike = true;
-      sa.peerAddresses = readPeerAddresses(req) ?? [];
+      sa.peerAddresses = readPeerAddresses(content) ?? [];
       mobike.push(...mobikeAuthNotifies(this.#localAddresses, sa.local.address));
     }
-    this.#respond(sa, req, [...auth.payloads, ...cp, ...childPayloads, ...mobike]);
+    this.#respond(sa, req, [...authPayloads, ...cp, ...childPayloads, ...mobike]);
     this.#established(sa, now);
     if (child) this.#installChild(sa, child, now);
     else if (childError) {
@@ -1466,6 +1604,107 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Responses to our requests
 
+  /** Initiator: the responder failed authentication: tell it (AUTHENTICATION_FAILED) and forget the SA. */
+  #responderAuthFailed(sa: IkeSa, why: string, now: number): void {
+    this.#log("warn", `${sa.label} authentication of the responder failed: ${why}`);
+    sa.pending.length = 0;
+    sa.pending.push({ kind: "auth_failed", reason: `responder authentication failed: ${why}` });
+    this.#pump(sa, now);
+  }
+
+  /**
+   * Initiator authenticating by EAP (RFC 7296 section 2.16), one IKE_AUTH
+   * response: the first must carry the responder's IDr and AUTH (checked as
+   * the connection's `remote` says, before anything of our password goes
+   * out); EAP Requests are answered by the method, EAP-Success by our AUTH
+   * keyed with the MSK, and the last response's AUTH is checked the same
+   * way. True when that last AUTH verified (the caller sets the SA up).
+   */
+  #eapPeerStep(
+    sa: IkeSa,
+    task: Extract<SaTask, { kind: "ike_auth" }>,
+    res: IkeMessage,
+    now: number,
+  ): boolean {
+    const cfg = sa.config;
+    let st = sa.eap;
+    if (!st) {
+      const why = verifyResponderAuth(sa, res, this.#ctx, now);
+      if (why) {
+        this.#responderAuthFailed(sa, why, now);
+        return false;
+      }
+      const identity = cfg.local.eapId ?? formatIdentity(cfg.local.id);
+      const secret = findEapSecret(this.config.eapSecrets, identity);
+      if (secret === undefined) {
+        this.#fail(sa, `no EAP secret for EAP identity '${identity}'`);
+        return false;
+      }
+      st = sa.eap = {
+        role: "peer",
+        peer: new EapPeer({
+          identity,
+          secret,
+          methods: cfg.local.eapMethods ?? ["mschapv2", "md5"],
+          random: this.#random,
+        }),
+        stage: "eap",
+        idi: idPayload(PayloadType.IDi, cfg.local.id),
+        idr: first(res, PayloadType.IDr)!,
+        msk: undefined,
+        peerMobike: false,
+      };
+    }
+    if (st.role !== "peer") {
+      this.#fail(sa, "EAP state mix-up");
+      return false;
+    }
+    if (notify(res, NotifyType.MOBIKE_SUPPORTED)) st.peerMobike = true;
+    if (st.stage === "auth") {
+      const why = verifyEapAuth(sa, res, "r", st.idr, st.msk);
+      if (why) {
+        this.#responderAuthFailed(sa, why, now);
+        return false;
+      }
+      return true;
+    }
+    const eap = first(res, PayloadType.EAP);
+    if (!eap) {
+      this.#fail(sa, "IKE_AUTH response without EAP payload: the responder does not run EAP");
+      return false;
+    }
+    const step = st.peer.receive(eap.data);
+    let next: Payload[];
+    if (step.kind === "failure") {
+      this.#fail(sa, `EAP authentication failed: ${step.reason}`);
+      return false;
+    } else if (step.kind === "respond") {
+      next = [{ type: PayloadType.EAP, data: step.message }];
+    } else {
+      st.stage = "auth";
+      st.msk = step.msk;
+      this.#log(
+        "info",
+        `${sa.label} EAP-${eapMethodLabel(step.method)} authentication successful${
+          step.msk ? ", MSK established" : " (no MSK: AUTH keyed by SK_p)"
+        }`,
+      );
+      sa.authInfo = `EAP-${eapMethodLabel(step.method)}`;
+      next = [{
+        type: PayloadType.AUTH,
+        method: AuthMethod.SHARED_KEY_MIC,
+        data: eapAuthData(sa, "i", st.idi, st.msk),
+      }];
+    }
+    sa.pending.unshift({
+      kind: "ike_auth",
+      ...(task.child ? { child: task.child } : {}),
+      followUp: next,
+    });
+    this.#pump(sa, now);
+    return false;
+  }
+
   #onResponse(sa: IkeSa, res: IkeMessage, raw: Uint8Array, now: number): void {
     const task = sa.active;
     sa.active = undefined;
@@ -1516,19 +1755,18 @@ export class IkeEngine {
           this.#fail(sa, "peer refused our authentication (AUTHENTICATION_FAILED)");
           return;
         }
-        const why = verifyResponderAuth(sa, res, this.#ctx, now);
-        if (why) {
-          this.#log("warn", `${sa.label} authentication of the responder failed: ${why}`);
-          sa.pending.length = 0;
-          sa.pending.push({
-            kind: "auth_failed",
-            reason: `responder authentication failed: ${why}`,
-          });
-          this.#pump(sa, now);
-          return;
+        let peerMobike = notify(res, NotifyType.MOBIKE_SUPPORTED) !== undefined;
+        if (sa.config.local.auth === "eap") {
+          if (!this.#eapPeerStep(sa, task, res, now)) return;
+          peerMobike ||= sa.eap?.role === "peer" && sa.eap.peerMobike;
+        } else {
+          const why = verifyResponderAuth(sa, res, this.#ctx, now);
+          if (why) {
+            this.#responderAuthFailed(sa, why, now);
+            return;
+          }
         }
-        sa.mobike = sa.config.mobike !== false &&
-          notify(res, NotifyType.MOBIKE_SUPPORTED) !== undefined;
+        sa.mobike = sa.config.mobike !== false && peerMobike;
         if (sa.mobike) sa.peerAddresses = readPeerAddresses(res) ?? [];
         this.#established(sa, now);
         if (this.#checkUniqueness(sa, false, now)) {

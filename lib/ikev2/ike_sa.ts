@@ -25,6 +25,8 @@ import type { ChildConfig, PeerConfig } from "./peer_config.ts";
 import type { IkeSaProtection } from "./message.ts";
 import type { FragmentReassembler } from "./fragment.ts";
 import type { Proposal as WireProposal } from "./payloads/sa.ts";
+import type { EapState } from "./tasks/ike_auth_eap.ts";
+import type { Payload } from "./message.ts";
 
 /** IKE SA states. */
 export type IkeSaState = "created" | "connecting" | "established" | "deleting" | "destroyed";
@@ -55,7 +57,11 @@ export interface IkeSuite extends KeySuite {
  */
 export type SaTask =
   | { readonly kind: "ike_init" }
-  | { readonly kind: "ike_auth"; child?: ChildSa }
+  /**
+   * IKE_AUTH; `followUp` set: a later IKE_AUTH request of an EAP
+   * authentication carrying exactly these payloads (EAP, then AUTH).
+   */
+  | { readonly kind: "ike_auth"; child?: ChildSa; followUp?: readonly Payload[] }
   | { readonly kind: "delete_ike"; readonly reason: string }
   | { readonly kind: "delete_child"; readonly childId: number; readonly reason: string }
   | { readonly kind: "dpd" }
@@ -190,6 +196,10 @@ export class IkeSa {
   peerVips: { readonly pool: string; readonly address: string }[] = [];
   /** The PAD entry that authorized the peer (when the engine has a PAD). */
   padEntry: PadEntry | undefined;
+  /** EAP in progress during IKE_AUTH (RFC 7296 section 2.16). */
+  eap: EapState | undefined;
+  /** The peer's EAP identity once EAP authenticated it (we were the EAP server). */
+  eapIdentity: string | undefined;
   /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */
   authInfo = "";
 
@@ -269,6 +279,7 @@ export class IkeSa {
    * kilobyte per SA on a gateway. The nonces stay (rekey collisions compare them).
    */
   forgetHandshake(): void {
+    this.eap = undefined;
     this.keyExchange = undefined;
     this.initRequest = undefined;
     this.initResponse = undefined;

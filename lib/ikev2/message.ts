@@ -722,8 +722,33 @@ const CP_ATTR_SHORT: ReadonlyMap<number, string> = new Map([
   [15, "SUBNET6"],
 ]);
 
+/** EAP types by number as charon prints them (RFC 3748 and the IANA registry). */
+const EAP_TYPE_SHORT = new Map<number, string>([
+  [1, "ID"],
+  [2, "NTF"],
+  [3, "NAK"],
+  [4, "MD5"],
+  [6, "GTC"],
+  [13, "TLS"],
+  [18, "SIM"],
+  [21, "TTLS"],
+  [23, "AKA"],
+  [25, "PEAP"],
+  [26, "MSCHAPV2"],
+  [254, "EXPANDED"],
+]);
+
+/** `EAP/REQ/MSCHAPV2`, `EAP/SUCC`: code and type of an EAP message, as charon logs them. */
+function describeEap(data: Uint8Array): string {
+  const code = ["", "REQ", "RES", "SUCC", "FAIL"][data[0]] ?? `CODE${data[0]}`;
+  if (data.length < 5 || data[0] > 2) return `EAP/${code}`;
+  return `EAP/${code}/${EAP_TYPE_SHORT.get(data[4]) ?? String(data[4])}`;
+}
+
 function describePayload(p: Payload): string {
   switch (p.type) {
+    case P.EAP:
+      return describeEap(p.data);
     case P.NOTIFY:
       return `N(${notifyShortName(p.notifyType)})`;
     case P.CP: {

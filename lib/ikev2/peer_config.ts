@@ -27,9 +27,14 @@ import type { Pad } from "../db/pad.ts";
 import type { PoolConfig } from "./tasks/config_payload.ts";
 import type { Crl } from "../pki/crl.ts";
 import type { RevocationPolicy } from "../pki/validate.ts";
+import type { EapMethodName } from "../eap/eap_message.ts";
 
-/** How one side authenticates. */
-export type AuthKind = "psk" | "pubkey";
+/**
+ * How one side authenticates: a pre-shared key or a signature in AUTH, or
+ * EAP (RFC 7296 section 2.16; the initiator only) and then an AUTH keyed
+ * with the EAP method's MSK.
+ */
+export type AuthKind = "psk" | "pubkey" | "eap";
 
 /** Our own authentication settings. */
 export interface LocalAuthConfig {
@@ -43,6 +48,10 @@ export interface LocalAuthConfig {
   readonly certs?: readonly Uint8Array[];
   /** Our private key (PKCS#8 DER) for "pubkey". */
   readonly privateKey?: Uint8Array;
+  /** "eap": the EAP identity we answer with (default: `id` as text, as charon). */
+  readonly eapId?: string;
+  /** "eap": the EAP methods we accept, in preference order (default: all we have). */
+  readonly eapMethods?: readonly EapMethodName[];
 }
 
 /** What we require from the peer. */
@@ -61,6 +70,13 @@ export interface RemoteAuthConfig {
   readonly crls?: readonly Crl[];
   /** How strictly revocation is checked (default relaxed). */
   readonly revocation?: RevocationPolicy;
+  /** "eap": the EAP method we run as EAP server (default EAP-MSCHAPv2). */
+  readonly eapMethod?: EapMethodName;
+  /**
+   * "eap": the peer's EAP identity. `%any` asks for it with EAP-Identity;
+   * absent, the peer's IKE identity (IDi) is its EAP identity (charon's rule).
+   */
+  readonly eapId?: string;
 }
 
 /** Action when DPD finds the peer dead or a child is closed by the peer. */
@@ -204,10 +220,20 @@ export interface SharedSecret {
   readonly secret: Uint8Array;
 }
 
+/** An EAP password and the EAP identities it belongs to (swanctl's `eap-` secrets). */
+export interface EapSecret {
+  /** EAP identities (user names) that may use it; empty = any. */
+  readonly ids: readonly string[];
+  /** The password. */
+  readonly secret: string;
+}
+
 /** Engine-wide settings. */
 export interface EngineConfig {
   readonly connections: readonly PeerConfig[];
   readonly secrets?: readonly SharedSecret[];
+  /** EAP passwords: ours as EAP peer, our users' as EAP server. */
+  readonly eapSecrets?: readonly EapSecret[];
   /**
    * The Peer Authorization Database (RFC 4301 section 4.4.3). When set, a
    * peer is accepted only if an entry matches its authenticated identity;

@@ -347,3 +347,11 @@ Deno.test("interfaceOfAddress(): the interface holding our outer address, IPv4 a
   assert.equal(interfaceOfAddress("192.0.2.9", list), undefined);
   assert.equal(interfaceOfAddress("not an address", list), undefined);
 });
+
+Deno.test("updownEnvironments(): PLUTO_XAUTH_ID is the peer's EAP identity when it differs from its IKE id", () => {
+  const [eap] = updownEnvironments({ ...BASE, peerEapId: "carol" });
+  assert.equal(eap.PLUTO_XAUTH_ID, "carol");
+  const [same] = updownEnvironments({ ...BASE, peerEapId: BASE.peerId });
+  assert.equal(same.PLUTO_XAUTH_ID, undefined);
+  assert.equal(updownEnvironments(BASE)[0].PLUTO_XAUTH_ID, undefined);
+});

@@ -81,6 +81,20 @@ export interface EngineSpec {
   reauthSeconds?: number;
   /** Send IDr in IKE_AUTH requests (default: the engine's, true unless %any). */
   sendIdr?: boolean;
+  /**
+   * EAP (RFC 7296 section 2.16): as "peer" we authenticate by EAP (`auth`
+   * then only says how the responder proves itself); as "server" we ask the
+   * initiator to (`auth` says how we prove ourselves).
+   */
+  eap?: {
+    role: "peer" | "server";
+    /** Peer: the methods we accept (default all); server: the one we run (default MSCHAPv2). */
+    methods?: ("mschapv2" | "md5")[];
+    /** Peer: our EAP identity; server: "%any" to ask by EAP-Identity (default: IDi). */
+    eapId?: string;
+    /** User names and passwords. */
+    users: { id: string; secret: string }[];
+  };
 }
 
 /** A JSON line from the driver. */
@@ -143,20 +157,37 @@ function readKeyPkcs8(file: string): Uint8Array {
 export function engineConfig(s: EngineSpec): EngineConfig {
   const localId = parseIdentity(s.localId);
   const remoteId = parseIdentity(s.remoteId);
+  const own: PeerConfig["local"] = s.auth === "psk" ? { auth: "psk", id: localId } : {
+    auth: "pubkey",
+    id: localId,
+    certs: readCertsDer(s.certFile!),
+    privateKey: readKeyPkcs8(s.keyFile!),
+  };
+  const theirs: PeerConfig["remote"] = s.auth === "psk"
+    ? { auth: "psk", id: remoteId }
+    : { auth: "pubkey", id: remoteId, cacerts: readCertsDer(s.caFile!) };
+  const eap = s.eap;
   const conn: PeerConfig = {
     name: s.name,
     localAddress: s.localAddr,
     remoteAddress: s.remoteAddr,
     proposals: parseProposals(s.ike, "ike"),
-    local: s.auth === "psk" ? { auth: "psk", id: localId } : {
-      auth: "pubkey",
-      id: localId,
-      certs: readCertsDer(s.certFile!),
-      privateKey: readKeyPkcs8(s.keyFile!),
-    },
-    remote: s.auth === "psk"
-      ? { auth: "psk", id: remoteId }
-      : { auth: "pubkey", id: remoteId, cacerts: readCertsDer(s.caFile!) },
+    local: eap?.role === "peer"
+      ? {
+        auth: "eap",
+        id: localId,
+        ...(eap.eapId ? { eapId: eap.eapId } : {}),
+        ...(eap.methods ? { eapMethods: eap.methods } : {}),
+      }
+      : own,
+    remote: eap?.role === "server"
+      ? {
+        auth: "eap",
+        id: remoteId,
+        eapMethod: eap.methods?.[0] ?? "mschapv2",
+        ...(eap.eapId ? { eapId: eap.eapId } : {}),
+      }
+      : theirs,
     sendCert: s.sendCert ?? "always",
     dpdDelaySeconds: s.dpdDelaySeconds ?? 0,
     ...(s.retransmit ? { retransmit: s.retransmit } : {}),
@@ -191,6 +222,7 @@ export function engineConfig(s: EngineSpec): EngineConfig {
     secrets: s.auth === "psk"
       ? [{ ids: [localId, remoteId], secret: new TextEncoder().encode(s.psk!) }]
       : [],
+    ...(eap ? { eapSecrets: eap.users.map((u) => ({ ids: [u.id], secret: u.secret })) } : {}),
   };
 }
 

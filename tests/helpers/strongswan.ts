@@ -9,7 +9,8 @@
 
 /** Plugins charon loads: crypto from openssl, userspace ESP from kernel-libipsec. */
 const PLUGINS = "random nonce openssl kdf pem pkcs1 pkcs8 x509 pubkey revocation constraints " +
-  "kernel-libipsec kernel-netlink socket-default vici updown attr";
+  "kernel-libipsec kernel-netlink socket-default vici updown attr " +
+  "eap-identity eap-md5 eap-mschapv2";
 
 export interface CharonOptions {
   /** Network namespace to run in (must exist). */
@@ -270,6 +271,17 @@ export interface SwanConn {
   childExtra?: string[];
   /** Pools section body, if any. */
   pools?: string;
+  /**
+   * EAP on one side instead of `auth`: "local" (charon is the EAP client) or
+   * "remote" (charon is the EAP server); `method` e.g. "eap-mschapv2";
+   * `eapId` is the client's EAP identity, or "%any" on the server.
+   */
+  eap?: {
+    side: "local" | "remote";
+    method: string;
+    eapId?: string;
+    users: { id: string; secret: string }[];
+  };
 }
 
 /**
@@ -285,9 +297,18 @@ export function swanctlConf(c: SwanConn): string {
     local: `auth = pubkey\n      certs = ${certs}`,
     remote: `auth = pubkey${c.cacert ? `\n      cacerts = ${c.cacert}` : ""}`,
   };
-  const secrets = c.auth === "psk"
-    ? `secrets {\n  ike-1 {\n    id-1 = ${c.localId}\n    id-2 = ${c.remoteId}\n    secret = "${c.psk}"\n  }\n}\n`
+  if (c.eap) {
+    auth[c.eap.side] = `auth = ${c.eap.method}${
+      c.eap.eapId ? `\n      eap_id = ${c.eap.eapId}` : ""
+    }`;
+  }
+  const ike = c.auth === "psk"
+    ? `  ike-1 {\n    id-1 = ${c.localId}\n    id-2 = ${c.remoteId}\n    secret = "${c.psk}"\n  }\n`
     : "";
+  const eap = (c.eap?.users ?? []).map((u, i) =>
+    `  eap-${i} {\n    id = ${u.id}\n    secret = "${u.secret}"\n  }\n`
+  ).join("");
+  const secrets = ike || eap ? `secrets {\n${ike}${eap}}\n` : "";
   return `connections {
   ${c.name} {
     version = 2

@@ -20,6 +20,7 @@ import type { SaPayload } from "../payloads/sa.ts";
 import type { TsPayload } from "../payloads/ts.ts";
 import type { CpPayload } from "../payloads/cp.ts";
 import type { VendorIdPayload } from "../payloads/vendor_id.ts";
+import type { EapPayload } from "../payloads/eap.ts";
 import { describeMessage as describeWire, type Payload } from "../message.ts";
 
 /** Every payload a task may see or send (the codec's union). */
@@ -54,6 +55,7 @@ type ByType = {
   [PayloadType.TSi]: TsPayload;
   [PayloadType.TSr]: TsPayload;
   [PayloadType.CP]: CpPayload;
+  [PayloadType.EAP]: EapPayload;
 };
 
 /** The first payload of a type, or undefined. */

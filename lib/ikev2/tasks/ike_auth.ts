@@ -41,6 +41,7 @@ import { makeCertreq } from "../payloads/certreq.ts";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { X509Certificate } from "@peculiar/x509";
 import type { PeerConfig, SharedSecret } from "../peer_config.ts";
+import type { EapMethodName } from "../../eap/eap_message.ts";
 import { all, first, type IkeMessage, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
 import { buildCpRequest, vipFamily } from "./config_payload.ts";
@@ -102,8 +103,13 @@ function buildOwnAuth(
   id: IdPayload,
   peerId: Identity | undefined,
 ): Payload[] {
-  const octets = authOctets(sa, who, id);
   const cfg = sa.config.local;
+  if (cfg.auth === "eap") {
+    throw new TaskError(
+      `connection ${sa.config.name} has local auth eap: EAP authenticates initiators only`,
+    );
+  }
+  const octets = authOctets(sa, who, id);
   if (cfg.auth === "psk") {
     const secret = findSharedSecret(ctx.config.secrets ?? [], cfg.id, peerId);
     if (!secret) throw new TaskError(`no shared secret for ${cfg.id.value}`);
@@ -159,7 +165,8 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   const idi = idPayload(PayloadType.IDi, cfg.local.id);
   const out: Payload[] = [idi];
   const remoteId = cfg.remote.id && cfg.remote.id.type !== "any" ? cfg.remote.id : undefined;
-  const auth = buildOwnAuth(sa, ctx, "i", idi, remoteId);
+  // EAP (RFC 7296 section 2.16): no AUTH in the first request; it follows the EAP method.
+  const auth = cfg.local.auth === "eap" ? [] : buildOwnAuth(sa, ctx, "i", idi, remoteId);
   out.push(...auth.filter((p) => p.type === PayloadType.CERT));
   out.push(...certreqPayloads(cfg));
   if (remoteId && cfg.sendIdr !== false) out.push(idPayload(PayloadType.IDr, remoteId));
@@ -219,7 +226,18 @@ export function noConnection(
   }`;
 }
 
-/** Verifies the peer's AUTH payload against `cfg.remote`; returns a log reason or undefined. */
+/** An EAP exchange the responder starts (the peer sent no AUTH and must use EAP). */
+export interface EapStart {
+  readonly method: EapMethodName;
+  /** The peer's EAP identity when known; undefined = ask by EAP-Identity. */
+  readonly identity: string | undefined;
+}
+
+/**
+ * Verifies the peer's AUTH payload against `cfg.remote`; returns a log
+ * reason, undefined, or (responder, peer required to use EAP and sending no
+ * AUTH) the EAP exchange to run.
+ */
 function verifyPeerAuth(
   sa: IkeSa,
   ctx: TaskContext,
@@ -228,15 +246,16 @@ function verifyPeerAuth(
   id: IdPayload,
   peer: Identity,
   now: number,
-): string | undefined {
+): string | EapStart | undefined {
   const auth = first(msg, PayloadType.AUTH);
-  if (!auth) return "no AUTH payload";
-  const octets = authOctets(sa, who, id);
   const cfg = sa.config;
   // The PAD, when configured, decides who the peer may be and how it must
   // prove it (RFC 4301 section 4.4.3); otherwise the connection does.
   const pad = ctx.config.pad;
-  let method: "psk" | "pubkey" = cfg.remote.auth;
+  let method: "psk" | "pubkey" | "eap" = cfg.remote.auth;
+  let eap: EapStart | undefined = cfg.remote.auth === "eap"
+    ? eapStartFor(cfg.remote.eapMethod, cfg.remote.eapId, peer)
+    : undefined;
   let secret: Uint8Array | undefined;
   let trustAnchors = cfg.remote.cacerts ?? [];
   let pinned = cfg.remote.certs ?? [];
@@ -247,14 +266,28 @@ function verifyPeerAuth(
     if (!entry) return `no PAD entry for ${peer.value}`;
     sa.padEntry = entry;
     method = entry.auth.method;
+    eap = undefined;
     if (entry.auth.method === "psk") secret = entry.auth.secret;
-    else {
+    else if (entry.auth.method === "eap") {
+      eap = eapStartFor(entry.auth.eap, entry.auth.eapId, peer);
+    } else {
       trustAnchors = entry.auth.trustAnchors;
       pinned = entry.auth.pinned ?? [];
       crls = entry.auth.crls;
       revocation = entry.auth.revocation;
     }
   }
+  if (method === "eap") {
+    if (who === "r") return "we cannot be the EAP server of a responder (remote auth eap)";
+    if (auth) return "peer sent AUTH, we require EAP (remote auth eap)";
+    return eap;
+  }
+  if (!auth) {
+    return who === "i" && sa.config.remote.auth !== "eap"
+      ? `no AUTH payload (the peer wants EAP? we require ${method})`
+      : "no AUTH payload";
+  }
+  const octets = authOctets(sa, who, id);
   if (method === "psk") {
     if (auth.method !== AuthMethod.SHARED_KEY_MIC) {
       return `peer used auth method ${auth.method}, we require a pre-shared key`;
@@ -285,9 +318,67 @@ function verifyPeerAuth(
   });
 }
 
+/** The EAP exchange of a method and configured `eap_id` for a peer with IKE identity `peer`. */
+function eapStartFor(
+  method: EapMethodName | undefined,
+  eapId: string | undefined,
+  peer: Identity,
+): EapStart {
+  const identity = eapId === "%any" ? undefined : eapId ?? formatIdentity(peer);
+  return { method: method ?? "mschapv2", identity };
+}
+
+/**
+ * The AUTH data of an EAP-authenticated IKE SA (RFC 7296 section 2.16):
+ * prf(prf(MSK, "Key Pad for IKEv2"), <signed octets of `who`>), with SK_pi
+ * (initiator) or SK_pr (responder) in place of the MSK when the EAP method
+ * made none (EAP-MD5), as strongSwan does.
+ */
+export function eapAuthData(
+  sa: IkeSa,
+  who: "i" | "r",
+  id: IdPayload,
+  msk: Uint8Array | undefined,
+): Uint8Array {
+  const k = sa.keys;
+  if (!k || !sa.suite) throw new TaskError("IKE_SA_INIT state incomplete");
+  const key = msk ?? (who === "i" ? k.skPi : k.skPr);
+  return pskAuth(sa.suite.prfId, key, authOctets(sa, who, id));
+}
+
+/**
+ * Checks an AUTH payload after EAP against {@link eapAuthData}; returns a
+ * log reason or undefined.
+ */
+export function verifyEapAuth(
+  sa: IkeSa,
+  msg: IkeMessage,
+  who: "i" | "r",
+  id: IdPayload,
+  msk: Uint8Array | undefined,
+): string | undefined {
+  const auth = first(msg, PayloadType.AUTH);
+  if (!auth) return "no AUTH payload after EAP";
+  if (auth.method !== AuthMethod.SHARED_KEY_MIC) {
+    return `AUTH after EAP uses method ${auth.method}, expected shared key MIC (2)`;
+  }
+  const want = eapAuthData(sa, who, id, msk);
+  return constantTimeEqual(want, auth.data)
+    ? undefined
+    : `AUTH after EAP mismatch (${msk ? "MSK" : "no MSK: SK_p"} key)`;
+}
+
 /** Responder's verdict on an IKE_AUTH request. */
 export type AuthResponse =
-  | { readonly ok: true; readonly payloads: Payload[] }
+  | {
+    readonly ok: true;
+    readonly payloads: Payload[];
+    /** Set when the peer must now authenticate by EAP (its request had no AUTH). */
+    readonly eap?: EapStart;
+    /** The IDi and IDr payloads of this exchange (EAP: AUTH after EAP covers them). */
+    readonly idi: IdPayload;
+    readonly idr: IdPayload;
+  }
   | { readonly ok: false; readonly reason: string; readonly payloads: Payload[] };
 
 /**
@@ -321,8 +412,10 @@ export function respondAuth(
   sa.config = cfg;
   sa.peerCertreq = all(req, PayloadType.CERTREQ).length > 0;
   const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now);
-  if (why) return failed(`authentication of ${peer.value} failed: ${why}`);
-  sa.authInfo = authMethodName(first(req, PayloadType.AUTH)!.method);
+  if (typeof why === "string") return failed(`authentication of ${peer.value} failed: ${why}`);
+  sa.authInfo = why ? `EAP-${eapMethodLabel(why.method)}` : authMethodName(
+    first(req, PayloadType.AUTH)!.method,
+  );
   sa.remoteId = peer;
   sa.localId = cfg.local.id;
   const idr = idPayload(PayloadType.IDr, cfg.local.id);
@@ -332,7 +425,12 @@ export function respondAuth(
   } catch (e) {
     return failed(`cannot authenticate ourselves: ${(e as Error).message}`);
   }
-  return { ok: true, payloads: [idr, ...own] };
+  return { ok: true, payloads: [idr, ...own], ...(why ? { eap: why } : {}), idi, idr };
+}
+
+/** An EAP method as people write it: "MSCHAPv2", "MD5". */
+export function eapMethodLabel(m: EapMethodName): string {
+  return m === "mschapv2" ? "MSCHAPv2" : "MD5";
 }
 
 /**
@@ -355,7 +453,8 @@ export function verifyResponderAuth(
     })`;
   }
   const why = verifyPeerAuth(sa, ctx, res, "r", idr, peer, now);
-  if (why) return why;
+  if (typeof why === "string") return why;
+  if (why) return "remote auth eap: EAP authenticates initiators only";
   sa.authInfo = authMethodName(first(res, PayloadType.AUTH)!.method);
   sa.remoteId = peer;
   return undefined;

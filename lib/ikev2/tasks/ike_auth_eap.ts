@@ -1,0 +1,85 @@
+/**
+ * EAP in IKE_AUTH (RFC 7296 section 2.16): the state either side keeps
+ * between the IKE_AUTH exchanges of an EAP authentication, and the EAP
+ * passwords. The EAP methods themselves are in lib/eap/.
+ *
+ * ```
+ *   Initiator (EAP peer)                     Responder (EAP server)
+ *   HDR, SK { IDi, [CERTREQ], [IDr], SAi2, TSi, TSr, [CP] }  -->
+ *                         <--  HDR, SK { IDr, [CERT], AUTH, EAP(Request) }
+ *   HDR, SK { EAP(Response) }  -->
+ *                         <--  HDR, SK { EAP(Request) }       (as the method needs)
+ *   HDR, SK { EAP(Response) }  -->
+ *                         <--  HDR, SK { EAP(Success) }
+ *   HDR, SK { AUTH(MSK) }  -->
+ *                         <--  HDR, SK { AUTH(MSK), SAr2, TSi, TSr, [CP] }
+ * ```
+ *
+ * The initiator checks the responder's certificate or PSK AUTH in the first
+ * answer, before it sends anything derived from its password. Child SA
+ * and configuration payloads of the first request are answered in the last
+ * response.
+ *
+ * @module
+ */
+import type { EapMethodName } from "../../eap/eap_message.ts";
+import type { EapPeer } from "../../eap/eap_peer.ts";
+import type { EapServer } from "../../eap/eap_server.ts";
+import type { EapSecret } from "../peer_config.ts";
+import type { IdPayload } from "../payloads/id.ts";
+import type { IkeMessage } from "./_msg.ts";
+
+/** What the initiator (EAP peer) keeps during EAP. */
+export interface EapPeerState {
+  readonly role: "peer";
+  readonly peer: EapPeer;
+  /** "eap" while the method runs; "auth" once EAP-Success came and our AUTH went out. */
+  stage: "eap" | "auth";
+  /** Our IDi and the responder's IDr payloads: the final AUTHs cover them. */
+  readonly idi: IdPayload;
+  readonly idr: IdPayload;
+  /** The method's MSK (undefined: none, e.g. EAP-MD5; then SK_pi/SK_pr key the AUTHs). */
+  msk: Uint8Array | undefined;
+  /** The responder announced MOBIKE in one of its IKE_AUTH answers. */
+  peerMobike: boolean;
+}
+
+/** What the responder (EAP server) keeps during EAP. */
+export interface EapServerState {
+  readonly role: "server";
+  readonly server: EapServer;
+  readonly method: EapMethodName;
+  /** "eap" while the method runs; "auth" once EAP-Success went out. */
+  stage: "eap" | "auth";
+  /** The first IKE_AUTH request: its SA, TS, CP and notifies are answered last. */
+  readonly first: IkeMessage;
+  readonly idi: IdPayload;
+  readonly idr: IdPayload;
+  msk: Uint8Array | undefined;
+  /** The peer's EAP identity, once the method succeeded. */
+  identity: string | undefined;
+}
+
+/** EAP state of an IKE SA in IKE_AUTH. */
+export type EapState = EapPeerState | EapServerState;
+
+/**
+ * The EAP password for `identity`: a secret naming it wins over one naming
+ * no identity; undefined when none.
+ *
+ * @example
+ * ```ts
+ * findEapSecret([{ ids: ["alice"], secret: "pw" }], "alice"); // "pw"
+ * ```
+ */
+export function findEapSecret(
+  secrets: readonly EapSecret[] | undefined,
+  identity: string,
+): string | undefined {
+  let fallback: string | undefined;
+  for (const s of secrets ?? []) {
+    if (s.ids.includes(identity)) return s.secret;
+    if (s.ids.length === 0) fallback ??= s.secret;
+  }
+  return fallback;
+}

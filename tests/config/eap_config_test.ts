@@ -1,0 +1,139 @@
+/**
+ * EAP in the configuration, with swanctl.conf's names: `local.auth: eap |
+ * eap-mschapv2 | eap-md5` and `eap_id` (road warrior), `remote.auth: eap…`
+ * and `eap_id: %any` (gateway), and EAP passwords as `secrets` entries
+ * named `eap-…` (or with `type: eap`) whose ids are user names as written.
+ */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../lib/config/config.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { toEngineConfig } from "../../lib/config/to_peer_config.ts";
+import { buildPadEntries } from "../../lib/config/build.ts";
+import { padRows } from "../../lib/db/tables.ts";
+
+const client = (local: string, secrets: string) => `
+connections:
+  home:
+    remote_addrs: 192.0.2.2
+    local_addrs: 192.0.2.1
+    local:
+${local}
+    remote:
+      auth: psk
+      id: gw.example.org
+    children:
+      net:
+        remote_ts: 10.2.0.0/16
+secrets:
+  ike-gw:
+    id: gw.example.org
+    secret: gateway-psk
+${secrets}`;
+
+const gateway = (remote: string, secrets: string) => `
+connections:
+  rw:
+    local_addrs: 192.0.2.2
+    local:
+      auth: psk
+      id: gw.example.org
+    remote:
+${remote}
+    children:
+      net:
+        local_ts: 10.2.0.0/16
+secrets:
+  ike-gw:
+    id: gw.example.org
+    secret: gateway-psk
+${secrets}`;
+
+const fails = (yaml: string, re: RegExp) =>
+  assert.throws(
+    () => parseConfig(yaml),
+    (e: unknown) => e instanceof ConfigError && re.test(e.message),
+  );
+
+Deno.test("eap config: a road warrior's eap-mschapv2 with eap_id and an eap- secret reach the engine", () => {
+  const cfg = parseConfig(client(
+    "      auth: eap-mschapv2\n      id: alice@example.org\n      eap_id: alice",
+    '  eap-alice:\n    id: alice\n    secret: "p4ss word"',
+  ));
+  const local = cfg.connections[0].local;
+  assert.equal(local.auth, "eap");
+  assert.deepEqual(local.eapMethods, ["mschapv2"]);
+  assert.equal(local.eapId, "alice");
+  assert.deepEqual(cfg.eapSecrets, [{ name: "eap-alice", ids: ["alice"], secret: "p4ss word" }]);
+  assert.equal(cfg.secrets.length, 1, "the EAP password is not a pre-shared key");
+  const e = toEngineConfig(cfg);
+  assert.deepEqual(e.eapSecrets, [{ ids: ["alice"], secret: "p4ss word" }]);
+  assert.equal(e.connections[0].local.auth, "eap");
+  assert.equal(e.connections[0].local.eapId, "alice");
+  assert.deepEqual(e.connections[0].local.eapMethods, ["mschapv2"]);
+});
+
+Deno.test("eap config: auth: eap accepts every method we have; eap_id defaults to the IKE id", () => {
+  const cfg = parseConfig(client(
+    "      auth: eap\n      id: alice@example.org",
+    "  users:\n    type: eap\n    id: alice@example.org\n    secret: pw",
+  ));
+  assert.deepEqual(cfg.connections[0].local.eapMethods, ["mschapv2", "md5"]);
+  assert.equal(cfg.connections[0].local.eapId, undefined);
+  assert.equal(cfg.eapSecrets[0].name, "users");
+});
+
+Deno.test("eap config: a gateway's remote eap with eap_id %any becomes an EAP PAD entry", () => {
+  const cfg = parseConfig(gateway(
+    '      auth: eap-mschapv2\n      eap_id: "%any"',
+    "  eap-alice:\n    id: alice\n    secret: pw\n  eap-bob:\n    id: [bob, robert]\n    secret: 0x707731",
+  ));
+  assert.equal(cfg.connections[0].remote.auth, "eap");
+  assert.equal(cfg.connections[0].remote.eapMethod, "mschapv2");
+  assert.deepEqual(cfg.eapSecrets.map((s) => [s.ids, s.secret]), [
+    [["alice"], "pw"],
+    [["bob", "robert"], "pw1"],
+  ]);
+  const [pad] = buildPadEntries(cfg);
+  assert.deepEqual(pad.auth, { method: "eap", eap: "mschapv2", eapId: "%any" });
+  assert.equal(padRows([pad])[0].auth, "eap-mschapv2 (eap_id %any)");
+  const md5 = parseConfig(gateway("      auth: eap-md5", "  eap-a:\n    id: a\n    secret: pw"));
+  assert.deepEqual(buildPadEntries(md5)[0].auth, { method: "eap", eap: "md5" });
+});
+
+Deno.test("eap config: mistakes are refused with the key that is wrong", () => {
+  // No password for our EAP identity.
+  fails(
+    client(
+      "      auth: eap-mschapv2\n      id: alice@example.org\n      eap_id: carol",
+      "  eap-alice:\n    id: alice\n    secret: pw",
+    ),
+    /auth: eap but no EAP secret .* has id 'carol'/,
+  );
+  // eap_id only means something with EAP.
+  fails(
+    client("      auth: psk\n      id: alice@example.org\n      eap_id: alice", ""),
+    /'eap_id' applies to auth: eap only/,
+  );
+  // A gateway without any user.
+  fails(gateway("      auth: eap-mschapv2", ""), /auth: eap but no EAP secrets/);
+  // An unknown method.
+  fails(
+    client("      auth: eap-tls\n      id: alice@example.org", ""),
+    /auth: 'eap-tls' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5/,
+  );
+  // EAP user names are taken as written, but not %any.
+  fails(
+    gateway("      auth: eap", '  eap-any:\n    id: "%any"\n    secret: pw'),
+    /an EAP identity cannot be empty or %any/,
+  );
+  // A password that is not text.
+  fails(
+    gateway("      auth: eap", "  eap-bin:\n    id: a\n    secret: 0xff00"),
+    /an EAP password must be UTF-8 text/,
+  );
+  // CRLs belong to certificate authentication.
+  fails(
+    gateway("      auth: eap\n      revocation: strict", "  eap-a:\n    id: a\n    secret: pw"),
+    /'crls' and 'revocation' apply to auth: pubkey only/,
+  );
+});

@@ -1,0 +1,119 @@
+/**
+ * EAP-MSCHAPv2 road warrior end to end in network namespaces, with the
+ * configuration README.md shows: the gateway (b) proves itself with a
+ * certificate from `ipsec pki quickstart`, asks the user name by
+ * EAP-Identity (`eap_id: %any`) and leases a virtual IP per EAP identity;
+ * the client (a) logs in as alice with a password and no certificate of its
+ * own. `ipsec up` brings the tunnel up, the gateway's `list-sas` names the
+ * EAP identity, pings go from the virtual IP to the intranet; a second
+ * connection of the client with a wrong password fails with a clear error
+ * and leaves no SA. Needs root; namespaces are prefixed `teap-` and always
+ * deleted.
+ *
+ * ```
+ *  teap-a: va 192.0.2.1/24 ── vb 192.0.2.2/24, lo 10.1.0.1 :teap-b
+ * ```
+ */
+import assert from "node:assert/strict";
+import { NetnsLab, run } from "../helpers/netns.ts";
+import { IPSEC, ok, startDaemonIn } from "../helpers/netns_daemons.ts";
+
+const GATEWAY = `connections:
+  rw:
+    local_addrs: [192.0.2.2]
+    pools: [rw_pool]
+    local: { auth: pubkey, id: gw.example.org, certs: [gateway.pem], key: gateway.key }
+    remote: { auth: eap-mschapv2, eap_id: "%any" }
+    children:
+      intranet: { local_ts: 10.1.0.0/16, remote_ts: dynamic }
+pools:
+  rw_pool: { addrs: 10.3.0.0/24 }
+secrets:
+  eap-alice: { id: alice, secret: "alice's password" }
+  eap-bob: { id: bob, secret: "bob's password" }
+`;
+
+const CLIENT = `connections:
+  office:
+    remote_addrs: 192.0.2.2
+    vips: [0.0.0.0]
+    local: { auth: eap-mschapv2, id: alice@example.org, eap_id: alice }
+    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
+    children:
+      intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
+  wrong:
+    remote_addrs: 192.0.2.2
+    vips: [0.0.0.0]
+    local: { auth: eap-mschapv2, id: bob@example.org, eap_id: bob }
+    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
+    children:
+      intranet2: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
+secrets:
+  eap-alice: { id: alice, secret: "alice's password" }
+  eap-bob: { id: bob, secret: "not bob's password" }
+`;
+
+Deno.test({
+  name: "EAP-MSCHAPv2 (netns): certificate gateway, password client, virtual IP, pings",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lab = await NetnsLab.create("teap-");
+    const dir = await Deno.makeTempDir({ prefix: "teap-" });
+    const sockets: string[] = [];
+    try {
+      const a = await lab.addNs("a");
+      const b = await lab.addNs("b");
+      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
+      ok(await lab.runIn(b, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]), "b: lo address");
+      const pki = `${dir}/pki`;
+      ok(
+        await run([
+          ...IPSEC,
+          "pki",
+          "quickstart",
+          "--gateway",
+          "gw.example.org",
+          "--gateway-address",
+          "192.0.2.2",
+          "--client",
+          "alice@example.org",
+          "--out",
+          pki,
+        ]),
+        "ipsec pki quickstart",
+      );
+      for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
+        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
+        for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
+      }
+      const B = await startDaemonIn(lab, b, dir, "b", GATEWAY);
+      sockets.push(B.socket);
+      const A = await startDaemonIn(lab, a, dir, "a", CLIENT);
+      sockets.push(A.socket);
+      const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
+
+      ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
+      const gw = ok(await B.ipsec(["list-sas"]), "list-sas");
+      assert.match(gw, /remote 'alice@example\.org' @ 192\.0\.2\.1\[\d+\] EAP: 'alice'/, why());
+      assert.match(A.log(), /EAP-MSCHAPv2 authentication successful, MSK established/);
+      assert.match(B.log(), /EAP-MSCHAPv2 authentication of 'alice' successful/);
+      const vip = /installing virtual IP (10\.3\.0\.\d+)/.exec(A.log())?.[1];
+      assert.ok(vip, `no virtual IP${why()}`);
+      const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.1.0.1"]);
+      assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
+
+      // A wrong password: the gateway refuses, `ipsec up` says why, no SA stays.
+      const bad = await A.ipsec(["up", "wrong", "--timeout", "15"]);
+      assert.notEqual(bad.code, 0, `ipsec up wrong succeeded${why()}`);
+      assert.match(`${bad.stdout}${bad.stderr}`, /EAP/, why());
+      assert.match(B.log(), /EAP-MSCHAPv2 authentication of 'bob@example\.org' failed/, why());
+      const left = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
+      assert.equal(left.length, 1, `only alice's SA on the gateway${why()}`);
+    } finally {
+      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
+      await lab.cleanup();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
