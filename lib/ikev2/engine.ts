@@ -1,6 +1,6 @@
 /**
  * The sans-I/O IKEv2 engine: initiator and responder for IKE_SA_INIT,
- * IKE_AUTH (PSK and certificates) with the first child SA, and INFORMATIONAL
+ * IKE_AUTH (PSK, certificates, EAP) with the first child SA, and INFORMATIONAL
  * (Delete, liveness checks). It owns no socket, clock or SAD: every call
  * takes the current time and returns the {@link Effect}s the host applies in
  * order (send a datagram, install/remove a child SA direction, arm/cancel a
@@ -25,7 +25,8 @@
  * What it does: IKE_SA_INIT (proposal choice, INVALID_KE_PAYLOAD retry,
  * COOKIE above `cookieThreshold` half-open SAs, NAT detection, fragmentation
  * and signature-hash notifies), IKE_AUTH (PSK, RFC 7427/4754/8420 signatures
- * with CERT/CERTREQ and chain validation, PAD), the first child SA with
+ * with CERT/CERTREQ and chain validation, PAD; EAP-MSCHAPv2/MD5 for the
+ * initiator, as EAP peer or server, see tasks/ike_auth_eap.ts), the first child SA with
  * narrowing and transport mode, further children, child rekeying
  * (make-before-break, PFS, collisions per RFC 7296 2.8.1), IKE SA rekeying,
  * Delete, liveness checks with dpd_action, NAT-T (port 4500, keepalives,
@@ -2050,6 +2051,7 @@ export class IkeEngine {
     fresh.localId = old.localId;
     fresh.remoteId = old.remoteId;
     fresh.authInfo = old.authInfo;
+    fresh.eapIdentity = old.eapIdentity;
     fresh.padEntry = old.padEntry;
     fresh.candidates = old.candidates;
     fresh.vip = old.vip;

@@ -202,3 +202,20 @@ Deno.test("engine EAP-MSCHAPv2 with a certificate gateway (the usual road-warrio
   assert.match(authMessages(t.bob.logs)[0], /^response 1 \[ IDr CERT AUTH EAP\/REQ\/MSCHAPV2 \]$/);
   assert.match(authMessages(t.alice.logs)[0], /CERTREQ/);
 });
+
+Deno.test("engine EAP: the IKE SA rekeys after EAP and keeps the peer's EAP identity", () => {
+  const t = run(eapConfigs({ eapId: "alice", serverEapId: "%any" }));
+  const [before] = t.bob.engine.list();
+  assert.equal(before.remoteEapId, "alice");
+  t.apply(t.alice, t.alice.engine.rekeyIke(t.alice.engine.list()[0].id, t.clock.now));
+  t.run(t.clock.now + 10_000);
+  const after = t.bob.engine.list();
+  assert.equal(after.length, 1, t.bob.logs.join("\n"));
+  assert.notEqual(after[0].spiI, before.spiI);
+  assert.equal(after[0].remoteEapId, "alice");
+  assert.equal(
+    t.alice.engine.list()[0].remoteEapId,
+    undefined,
+    "the client knows no EAP id of the gateway",
+  );
+});
