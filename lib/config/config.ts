@@ -125,6 +125,8 @@ export interface ChildSection {
   readonly closeAction: PeerAction;
   readonly rekeyTimeSeconds: number;
   readonly lifeTimeSeconds: number;
+  /** `rand_time`: rekey up to this much early (absent: life_time - rekey_time). */
+  readonly randTimeSeconds?: number;
   readonly rekeyBytes: bigint;
   readonly lifeBytes: bigint;
   readonly rekeyPackets: bigint;
@@ -171,6 +173,10 @@ export interface ConnectionSection {
   readonly dpdAction: PeerAction;
   readonly rekeyTimeSeconds: number;
   readonly reauthTimeSeconds: number;
+  /** `over_time`: hard lifetime past rekey/reauth (absent: 10% of the longer). */
+  readonly overTimeSeconds?: number;
+  /** `rand_time`: rekey/reauth up to this much early (absent: over_time). */
+  readonly randTimeSeconds?: number;
   /** Force UDP encapsulation of ESP (`encap`). */
   readonly encap: boolean;
   readonly mobike: boolean;

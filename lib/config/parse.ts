@@ -401,6 +401,7 @@ class Parser {
         "close_action",
         "rekey_time",
         "life_time",
+        "rand_time",
         "rekey_bytes",
         "life_bytes",
         "rekey_packets",
@@ -428,6 +429,14 @@ class Parser {
         `life_time (${lifeTimeSeconds}s) must be longer than rekey_time (${rekeyTimeSeconds}s)`,
       );
     }
+    const randTimeSeconds = f.rand_time.missing ? undefined : f.rand_time.seconds(0);
+    if (
+      randTimeSeconds !== undefined && rekeyTimeSeconds > 0 && randTimeSeconds >= rekeyTimeSeconds
+    ) {
+      f.rand_time.error(
+        `rand_time (${randTimeSeconds}s) must be shorter than rekey_time (${rekeyTimeSeconds}s)`,
+      );
+    }
     const rekeyBytes = f.rekey_bytes.count(0n);
     const lifeBytes = f.life_bytes.count(rekeyBytes === 0n ? 0n : (rekeyBytes * 11n) / 10n);
     const rekeyPackets = f.rekey_packets.count(0n);
@@ -448,6 +457,7 @@ class Parser {
       closeAction: f.close_action.oneOf(PEER_ACTIONS, "none"),
       rekeyTimeSeconds,
       lifeTimeSeconds,
+      ...(randTimeSeconds !== undefined ? { randTimeSeconds } : {}),
       rekeyBytes,
       lifeBytes,
       rekeyPackets,
@@ -476,6 +486,8 @@ class Parser {
         "dpd_action",
         "rekey_time",
         "reauth_time",
+        "over_time",
+        "rand_time",
         "encap",
         "mobike",
         "fragmentation",
@@ -502,6 +514,15 @@ class Parser {
     if (children.length === 0 && !f.children.missing) {
       f.children.error("expected at least one child");
     }
+    const ikeRekey = f.rekey_time.seconds(4 * 3600);
+    const ikeReauth = f.reauth_time.seconds(0);
+    const ikeRand = f.rand_time.missing ? undefined : f.rand_time.seconds(0);
+    const shortest = Math.min(...[ikeRekey, ikeReauth].filter((t) => t > 0));
+    if (ikeRand !== undefined && ikeRand > 0 && ikeRand >= shortest) {
+      f.rand_time.error(
+        `rand_time (${ikeRand}s) must be shorter than rekey_time/reauth_time (${shortest}s)`,
+      );
+    }
     const certId = !local.id && local.auth === "pubkey" && local.certs.length > 0
       ? certSubjectId(local.certs[0])
       : undefined;
@@ -525,8 +546,10 @@ class Parser {
       remote: this.remote(f.remote),
       dpdDelaySeconds: f.dpd_delay.seconds(0),
       dpdAction: f.dpd_action.oneOf(PEER_ACTIONS, "clear"),
-      rekeyTimeSeconds: f.rekey_time.seconds(4 * 3600),
-      reauthTimeSeconds: f.reauth_time.seconds(0),
+      rekeyTimeSeconds: ikeRekey,
+      reauthTimeSeconds: ikeReauth,
+      ...(f.over_time.missing ? {} : { overTimeSeconds: f.over_time.seconds(0) }),
+      ...(ikeRand !== undefined ? { randTimeSeconds: ikeRand } : {}),
       encap: f.encap.bool(false),
       mobike: f.mobike.bool(true),
       fragmentation: fragmentation(

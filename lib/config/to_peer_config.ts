@@ -57,6 +57,7 @@ function child(ch: ChildSection): ChildConfig {
     lifetimes: {
       rekeySeconds: ch.rekeyTimeSeconds,
       lifeSeconds: ch.lifeTimeSeconds,
+      ...(ch.randTimeSeconds !== undefined ? { randSeconds: ch.randTimeSeconds } : {}),
       rekeyBytes: ch.rekeyBytes,
       lifeBytes: ch.lifeBytes,
       rekeyPackets: ch.rekeyPackets,
@@ -138,6 +139,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     ...(c.fragmentSize !== undefined ? { fragmentSize: c.fragmentSize } : {}),
     ...(c.rekeyTimeSeconds > 0 ? { rekeySeconds: c.rekeyTimeSeconds } : {}),
     ...(c.reauthTimeSeconds > 0 ? { reauthSeconds: c.reauthTimeSeconds } : {}),
+    ...(c.overTimeSeconds !== undefined ? { overSeconds: c.overTimeSeconds } : {}),
+    ...(c.randTimeSeconds !== undefined ? { randSeconds: c.randTimeSeconds } : {}),
     ...(c.encap ? { encap: true } : {}),
     mobike: c.mobike,
     ...(c.vips.length ? { vips: c.vips } : {}),

@@ -1941,13 +1941,41 @@ export class IkeEngine {
     this.#event({ type: "ike-up", ikeSaId: sa.id, connectionName: sa.config.name });
     this.#armDpd(sa);
     this.#armKeepalive(sa, now);
-    this.#armIkeRekey(sa, now);
-    // Either end reauthenticates (as strongSwan's reauth_time does), the responder only
-    // when its connection names the peer's address (it becomes the new SA's initiator).
-    const reauth = sa.config.reauthSeconds ?? 0;
-    if (reauth > 0 && (sa.initiator || !addressMatches(sa.config.remoteAddress, ""))) {
-      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "reauth"), at: now + reauth * 1000 });
+    this.#armIkeLifetimes(sa, now);
+  }
+
+  /**
+   * The IKE SA's rekey and reauthentication timers, each up to `randSeconds`
+   * early, and its hard lifetime `overSeconds` after the later of them
+   * (charon's set_state(ESTABLISHED)). Either end reauthenticates, the
+   * responder only when its connection names the peer's address (it becomes
+   * the new SA's initiator). `reauthAt`: the reauthentication time of the SA
+   * this one rekeyed, which it keeps (charon: "rescheduling reauthentication
+   * ... after rekeying").
+   */
+  #armIkeLifetimes(sa: IkeSa, now: number, reauthAt = 0): void {
+    const cfg = sa.config;
+    const rekey = cfg.rekeySeconds ?? 0;
+    const reauth = cfg.reauthSeconds ?? 0;
+    const over = cfg.overSeconds ?? Math.max(rekey, reauth) / 10;
+    const rand = cfg.randSeconds ?? over;
+    const rekeyAt = this.#armIkeRekey(sa, now);
+    sa.reauthAt = 0;
+    if (reauth > 0 && (sa.initiator || !addressMatches(cfg.remoteAddress, ""))) {
+      sa.reauthAt = reauthAt > 0 ? reauthAt : now + reauth * 1000 - this.#jitterMs(rand);
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "reauth"), at: sa.reauthAt });
     }
+    const due = Math.max(rekeyAt, sa.reauthAt);
+    if (due > 0 && over > 0) {
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "expire"), at: due + over * 1000 });
+    }
+  }
+
+  /** A random delay in [0, `seconds`) in ms (rekey jitter, so both ends rarely rekey at once). */
+  #jitterMs(seconds: number): number {
+    if (seconds <= 0) return 0;
+    const b = this.#random(2);
+    return Math.floor(((b[0] << 8 | b[1]) / 65536) * seconds * 1000);
   }
 
   /**
@@ -2110,7 +2138,8 @@ export class IkeEngine {
     });
     this.#armDpd(fresh);
     this.#armKeepalive(fresh, now);
-    this.#armIkeRekey(fresh, now);
+    this.#fx.push({ kind: "cancelTimer", id: this.#timerId(old, "expire") });
+    this.#armIkeLifetimes(fresh, now, old.reauthAt);
     this.#pump(fresh, now);
   }
 
@@ -2138,17 +2167,19 @@ export class IkeEngine {
     return compareBytes(min(ours), min(theirs)) < 0;
   }
 
-  /** The IKE SA's rekey timer (rekeySeconds minus up to 10% jitter), or `inMs` from now. */
-  #armIkeRekey(sa: IkeSa, now: number, inMs?: number): void {
-    const rekey = sa.config.rekeySeconds ?? 0;
-    if (rekey <= 0) return;
-    const b = this.#random(2);
-    const jitter = Math.floor(((b[0] << 8 | b[1]) / 65536) * rekey * 100);
-    this.#fx.push({
-      kind: "setTimer",
-      id: this.#timerId(sa, "rekey"),
-      at: now + (inMs ?? rekey * 1000 - jitter),
-    });
+  /**
+   * The IKE SA's rekey timer (rekeySeconds minus up to randSeconds), or
+   * `inMs` from now; returns when it fires (0: no rekeying).
+   */
+  #armIkeRekey(sa: IkeSa, now: number, inMs?: number): number {
+    const cfg = sa.config;
+    const rekey = cfg.rekeySeconds ?? 0;
+    if (rekey <= 0) return 0;
+    const rand = cfg.randSeconds ??
+      cfg.overSeconds ?? Math.max(rekey, cfg.reauthSeconds ?? 0) / 10;
+    const at = now + (inMs ?? rekey * 1000 - this.#jitterMs(rand));
+    this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rekey"), at });
+    return at;
   }
 
   /** Soft (rekey) and hard (expire) lifetime timers of a child, with rekey jitter. */
@@ -2156,10 +2187,11 @@ export class IkeEngine {
     const l = c.config.lifetimes ?? {};
     const rekey = l.rekeySeconds ?? 0;
     if (rekey > 0) {
-      // Up to 10% earlier, so both ends rarely rekey at the same moment.
-      const b = this.#random(2);
-      const jitter = Math.floor(((b[0] << 8 | b[1]) / 65536) * rekey * 100);
-      c.rekeyAt = now + rekey * 1000 - jitter;
+      // Up to rand_time earlier (swanctl's default: life - rekey), so both ends rarely
+      // rekey at the same moment.
+      const rand = l.randSeconds ??
+        (l.lifeSeconds && l.lifeSeconds > rekey ? l.lifeSeconds - rekey : rekey / 10);
+      c.rekeyAt = now + rekey * 1000 - this.#jitterMs(rand);
       this.#fx.push({
         kind: "setTimer",
         id: this.#timerId(sa, `child/${c.id}/rekey`),
@@ -2491,6 +2523,7 @@ export class IkeEngine {
         "reauth",
         "reauth-done",
         "redundant",
+        "expire",
       ]
     ) {
       this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, t) });
@@ -2591,6 +2624,13 @@ export class IkeEngine {
           if (!sa.pending.some((t) => t.kind === "rekey_ike")) {
             this.#queue(sa, { kind: "rekey_ike" }, now);
           }
+        }
+        return;
+      case "expire":
+        // Neither rekeyed nor reauthenticated in time: charon's hard IKE lifetime.
+        if (sa.established && sa.rekeyedTo === undefined) {
+          this.#log("info", `${sa.label} IKE_SA lifetime expired, deleting it`);
+          this.#queue(sa, { kind: "delete_ike", reason: "IKE_SA lifetime expired" }, now);
         }
         return;
       case "reauth-done":

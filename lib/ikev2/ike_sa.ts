@@ -126,6 +126,8 @@ export class IkeSa {
   readonly window: ExchangeWindow;
   readonly createdAt: number;
   establishedAt = 0;
+  /** When the reauthentication timer fires (0 = none); survives an IKE SA rekey, as in charon. */
+  reauthAt = 0;
   /** Last time an authenticated message arrived from the peer (ms). */
   lastInbound: number;
 

@@ -86,6 +86,11 @@ export type DpdAction = "clear" | "restart" | "trap";
 export interface ChildLifetimes {
   readonly rekeySeconds?: number;
   readonly lifeSeconds?: number;
+  /**
+   * Rekey up to this many seconds before `rekeySeconds`, at random (swanctl's
+   * `rand_time`; default `lifeSeconds - rekeySeconds`, else 10% of the rekey time).
+   */
+  readonly randSeconds?: number;
   readonly rekeyBytes?: bigint;
   readonly lifeBytes?: bigint;
   readonly rekeyPackets?: bigint;
@@ -162,13 +167,24 @@ export interface PeerConfig {
   readonly unique?: UniquePolicy;
   /** Send CERTREQ for our trust anchors (default true for pubkey). */
   readonly sendCertreq?: boolean;
-  /** Rekey the IKE SA after this many seconds (minus up to 10% jitter; 0/absent = never). */
+  /** Rekey the IKE SA after this many seconds (minus up to `randSeconds`; 0/absent = never). */
   readonly rekeySeconds?: number;
   /**
    * Reauthenticate (make-before-break) after this many seconds (0/absent =
    * never); a responder does it too when `remoteAddress` names the peer.
    */
   readonly reauthSeconds?: number;
+  /**
+   * The IKE SA is deleted this long after its rekey or reauthentication was
+   * due (whichever is later) if neither happened (swanctl's `over_time`;
+   * default 10% of the longer of the two; 0 = never).
+   */
+  readonly overSeconds?: number;
+  /**
+   * Rekey and reauthenticate up to this many seconds early, at random
+   * (swanctl's `rand_time`; default `overSeconds`).
+   */
+  readonly randSeconds?: number;
   /** Seconds of inbound silence before a DPD check (0 = off; default 30). */
   readonly dpdDelaySeconds?: number;
   readonly dpdAction?: DpdAction;

@@ -44,3 +44,42 @@ Deno.test("fragmentation: yes/force -> on, no -> off, accept -> announced but ne
   assert.equal(frag("accept"), "accept");
   assert.throws(() => frag("sometimes"), ConfigError);
 });
+
+Deno.test("over_time and rand_time (IKE) and a child's rand_time reach the engine; bad values are refused", () => {
+  const plain = toPeerConfig(parseConfig(pskConnection("")).connections[0]);
+  assert.equal(plain.overSeconds, undefined, "engine default: 10% of rekey/reauth");
+  assert.equal(plain.randSeconds, undefined);
+  assert.equal(plain.children[0].lifetimes?.randSeconds, undefined);
+  const c = toPeerConfig(
+    parseConfig(
+      pskConnection("    rekey_time: 2h\n    over_time: 20m\n    rand_time: 5m").replace(
+        "        remote_ts: 10.2.0.0/16\n",
+        "        remote_ts: 10.2.0.0/16\n        rekey_time: 30m\n        rand_time: 2m\n",
+      ),
+    ).connections[0],
+  );
+  assert.equal(c.rekeySeconds, 7200);
+  assert.equal(c.overSeconds, 1200);
+  assert.equal(c.randSeconds, 300);
+  assert.equal(c.children[0].lifetimes?.randSeconds, 120);
+  assert.equal(
+    toPeerConfig(parseConfig(pskConnection("    over_time: 0")).connections[0]).overSeconds,
+    0,
+  );
+  const refused = (yaml: string, re: RegExp) =>
+    assert.throws(
+      () => parseConfig(yaml),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+    );
+  refused(
+    pskConnection("    rekey_time: 10m\n    rand_time: 10m"),
+    /rand_time \(600s\) must be shorter than rekey_time\/reauth_time \(600s\)/,
+  );
+  refused(
+    pskConnection("").replace(
+      "        remote_ts: 10.2.0.0/16\n",
+      "        remote_ts: 10.2.0.0/16\n        rekey_time: 1m\n        rand_time: 2m\n",
+    ),
+    /rand_time \(120s\) must be shorter than rekey_time \(60s\)/,
+  );
+});
