@@ -7,7 +7,8 @@
  * AlgorithmIdentifier encodings follow RFC 7427 appendix A: RSA PKCS#1 v1.5
  * with a NULL parameter (RFC 3279/4055), ECDSA without parameters
  * (RFC 5758), RSASSA-PSS with explicit RSASSA-PSS-params (RFC 4055: hash,
- * MGF1 with the same hash, salt length = hash length, trailer 1), and
+ * MGF1 with the same hash, salt length = hash length; the trailer field 1 is
+ * the DEFAULT and so, in DER, left out), and
  * Ed25519/Ed448 without parameters (RFC 8410, RFC 8420).
  *
  * @module
@@ -186,9 +187,10 @@ function digestAlgId(d: SignatureDigest): Uint8Array {
 /**
  * The DER AlgorithmIdentifier of `scheme` as sent in an RFC 7427 AUTH
  * payload. For RSASSA-PSS the parameters name the digest, MGF1 with the same
- * digest, a salt as long as the digest and the explicit trailer field 1,
- * byte for byte as RFC 7427 appendix A.4.3 prints it (some peers compare
- * these blobs verbatim).
+ * digest and a salt as long as the digest; the trailer field keeps its
+ * DEFAULT (1) and so is absent in DER. RFC 7427 appendix A.4.3 prints it
+ * explicitly (72 bytes), but Libreswan compares these blobs byte for byte
+ * with the 67-byte DER form and refuses the other; strongSwan takes both.
  *
  * @example
  * ```ts
@@ -204,7 +206,6 @@ export function encodeSignatureAlgorithmId(scheme: SignatureScheme): Uint8Array 
       derTlv(Tag.context(0), digestAlgId(s.digest)),
       derTlv(Tag.context(1), derTlv(Tag.SEQUENCE, derOid(OID.mgf1), digestAlgId(s.digest))),
       derTlv(Tag.context(2), derSmallInt(DIGEST_LENGTH[s.digest])),
-      derTlv(Tag.context(3), derSmallInt(1)),
     );
     return derTlv(Tag.SEQUENCE, derOid(OID.rsassaPss), params);
   }

@@ -34,7 +34,10 @@ const ascii = (s: string) => new TextEncoder().encode(s);
 
 // ---------------------------------------------------------------------------
 // AlgorithmIdentifiers. Source: RFC 7427 appendix A.1 (sha*WithRSAEncryption),
-// A.3 (ecdsa-with-SHA*), A.4.3 (RSASSA-PSS with SHA-256); RFC 8420 section 2
+// A.3 (ecdsa-with-SHA*); RSASSA-PSS with SHA-256 as DER (the trailer field
+// DEFAULT left out): the 67-byte blob Libreswan 4.10's pluto carries and
+// compares byte for byte (RFC 7427 A.4.3 prints the 72-byte form with an
+// explicit trailer, which decoding still accepts); RFC 8420 section 2
 // (id-Ed25519, id-Ed448: "30 05 06 03 2B 65 70" / "... 71").
 // ---------------------------------------------------------------------------
 const RFC7427_BLOBS: [SignatureScheme, string][] = [
@@ -47,8 +50,8 @@ const RFC7427_BLOBS: [SignatureScheme, string][] = [
   ["ecdsa-sha512", "300a06082a8648ce3d040304"],
   [
     "rsa-pss-sha256",
-    "304606092a864886f70d01010a3039a00f300d06096086480165030402010500a11c301a06092a864886" +
-    "f70d010108300d06096086480165030402010500a203020120a303020101",
+    "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886" +
+    "f70d010108300d06096086480165030402010500a203020120",
   ],
   ["ed25519", "300506032b6570"],
   ["ed448", "300506032b6571"],
@@ -87,6 +90,16 @@ Deno.test("decodeSignatureAlgorithmId() accepts other valid forms and rejects th
       ),
     ),
     { scheme: "rsa-pss-sha256", saltLength: 10 },
+  );
+  // RFC 7427 appendix A.4.3 as printed there, with the explicit trailer field 1.
+  assert.deepEqual(
+    decodeSignatureAlgorithmId(
+      fromHex(
+        "304606092a864886f70d01010a3039a00f300d06096086480165030402010500a11c301a06092a864886" +
+          "f70d010108300d06096086480165030402010500a203020120a303020101",
+      ),
+    ),
+    { scheme: "rsa-pss-sha256", saltLength: 32 },
   );
   const bad = [
     "300b06092a864886f70d01010a", // PSS with default (SHA-1) parameters
@@ -391,7 +404,7 @@ Deno.test("createSignatureAuth()/verifySignatureAuth() round-trip every method",
   const octets = ascii("InitiatorSignedOctets");
   const cases: [string, number, SignatureScheme, number][] = [
     // key, method, scheme, expected data length (-1: variable)
-    ["rsa2048", 14, "rsa-pss-sha256", 1 + 72 + 256],
+    ["rsa2048", 14, "rsa-pss-sha256", 1 + 67 + 256],
     ["rsa2048", 14, "rsa-pkcs1-sha384", 1 + 15 + 256],
     ["rsa2048", 1, "rsa-pkcs1-sha1", 256],
     ["p256", 14, "ecdsa-sha256", -1],

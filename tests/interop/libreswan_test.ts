@@ -1,0 +1,200 @@
+/**
+ * IKE interop with Libreswan's pluto (4.10), a second independent IKEv2
+ * implementation next to strongSwan: our daemon and pluto bring up IKE SAs
+ * both ways with PSK, ECDSA and RSA certificates (issued by `ipsec pki`,
+ * imported into pluto's NSS database), default and chosen proposals. Each
+ * side must log the other as authenticated. Our kernel has no ESP for XFRM,
+ * so pluto cannot install the child SA it negotiated and drops the IKE SA
+ * afterwards; what this checks is IKE_SA_INIT and IKE_AUTH (KE groups incl.
+ * INVALID_KE_PAYLOAD, AUTH by PSK and RFC 7427 signatures, certificates, ID
+ * types) and pluto's choice from our child SA proposal. Skipped when
+ * pluto is not installed (`.ci/install_deps.sh --with-interop` unpacks it).
+ *
+ * ```
+ *  tls-l: pluto 10.97.0.1 (moon.example.org) ── our daemon 10.97.0.2 (sun.example.org) :tls-d
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { issueCerts } from "../helpers/interop_certs.ts";
+import { haveLibreswan, Pluto, type PlutoCerts } from "../helpers/libreswan.ts";
+import { NetnsLab, run } from "../helpers/netns.ts";
+import { IPSEC, startDaemonIn } from "../helpers/netns_daemons.ts";
+
+const PSK = "libreswan interop psk 0123456789abcdef";
+
+interface Case {
+  name: string;
+  /** "psk", or certificates of this key type. */
+  auth: "psk" | "ecdsa" | "rsa";
+  initiator: "pluto" | "daemon";
+  /** pluto's ike= and esp= lines (default: its defaults). */
+  plutoIke?: string;
+  plutoEsp?: string;
+  /** Our proposals (default: ours). */
+  ike?: string;
+  esp?: string;
+  /** What pluto must log having chosen or used (besides "authenticated peer"). */
+  expect?: RegExp[];
+}
+
+function plutoConf(c: Case): string {
+  const auth = c.auth === "psk"
+    ? "    authby=secret\n"
+    : `    authby=${
+      c.auth === "rsa" ? "rsasig" : "ecdsa"
+    }\n    leftcert=moon\n    leftsendcert=always\n`;
+  return `config setup
+    plutodebug=${Deno.env.get("PLUTO_DEBUG") ?? "none"}
+conn ${c.name}
+    left=10.97.0.1
+    leftid=@moon.example.org
+    leftsubnet=10.1.0.0/24
+    right=10.97.0.2
+    rightid=@sun.example.org
+    rightsubnet=10.2.0.0/24
+    leftupdown=/bin/true
+    ikev2=insist
+    auto=add
+${auth}${c.plutoIke ? `    ike=${c.plutoIke}\n` : ""}${
+    c.plutoEsp ? `    esp=${c.plutoEsp}\n` : ""
+  }`;
+}
+
+function daemonYaml(c: Case): string {
+  const auth = c.auth === "psk"
+    ? `    local: { auth: psk, id: sun.example.org }
+    remote: { auth: psk, id: moon.example.org }`
+    : `    local: { auth: pubkey, id: sun.example.org, certs: [sun.pem], key: sun.key }
+    remote: { auth: pubkey, id: moon.example.org, cacerts: [ca.pem] }
+    send_cert: always`;
+  return `connections:
+  ${c.name}:
+    local_addrs: [10.97.0.2]
+    remote_addrs: [10.97.0.1]
+${c.ike ? `    proposals: [${c.ike}]\n` : ""}${auth}
+    children:
+      net:
+        local_ts: [10.2.0.0/24]
+        remote_ts: [10.1.0.0/24]
+${c.esp ? `        esp_proposals: [${c.esp}]\n` : ""}secrets:
+  ike:
+    id: [sun.example.org, moon.example.org]
+    secret: "${PSK}"
+`;
+}
+
+const ALL: Case[] = [
+  { name: "psk1", auth: "psk", initiator: "pluto" },
+  // Our first KE (X25519) is not pluto's first choice: INVALID_KE_PAYLOAD, then MODP2048.
+  { name: "psk2", auth: "psk", initiator: "daemon", expect: [/INVALID_KE_PAYLOAD/] },
+  {
+    name: "psk3",
+    auth: "psk",
+    initiator: "pluto",
+    plutoIke: "aes128-sha2_256-dh19",
+    plutoEsp: "aes128-sha2_256",
+    expect: [/IKE=AES_CBC_128-HMAC_SHA2_256-HMAC_SHA2_256_128-DH19|cipher=AES_CBC_128/],
+  },
+  {
+    name: "psk4",
+    auth: "psk",
+    initiator: "daemon",
+    ike: "chacha20poly1305-prfsha256-x25519",
+    esp: "chacha20poly1305",
+    plutoIke: "chacha20_poly1305-sha2_256-dh31",
+    plutoEsp: "chacha20_poly1305",
+    expect: [/CHACHA20_POLY1305/, /DH31|CURVE25519/],
+  },
+  { name: "ec1", auth: "ecdsa", initiator: "pluto" },
+  {
+    name: "ec2",
+    auth: "ecdsa",
+    initiator: "daemon",
+    ike: "aes256gcm16-prfsha384-ecp384",
+    plutoIke: "aes_gcm256-sha2_384-dh20",
+    expect: [/HMAC_SHA2_384/, /DH20|ECP_384/],
+  },
+  { name: "rsa1", auth: "rsa", initiator: "pluto" },
+  { name: "rsa2", auth: "rsa", initiator: "daemon" },
+];
+/** `LIBRESWAN_CASES=rsa1,ec2` runs only those (debugging). */
+const only = Deno.env.get("LIBRESWAN_CASES")?.split(",");
+const CASES = only ? ALL.filter((c) => only.includes(c.name)) : ALL;
+
+Deno.test({
+  name: "Libreswan interop (IKE): PSK, ECDSA and RSA certificates, both directions",
+  ignore: !haveLibreswan(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    const lab = await NetnsLab.create("tls-");
+    const dir = await Deno.makeTempDir({ prefix: "tls-" });
+    try {
+      const l = await lab.addNs("l");
+      const d = await lab.addNs("d");
+      await lab.veth(l, "vl", "10.97.0.1/24", d, "vd", "10.97.0.2/24");
+      const pkis = new Map<string, Awaited<ReturnType<typeof issueCerts>>>();
+      for (const type of ["ecdsa", "rsa"] as const) {
+        pkis.set(type, await issueCerts(`${dir}/pki-${type}`, "ipsec", type));
+      }
+      for (const c of CASES) {
+        await t.step(`${c.name}: ${c.auth}, ${c.initiator} initiates`, async () => {
+          const cdir = `${dir}/${c.name}`;
+          await Deno.mkdir(`${cdir}/d`, { recursive: true });
+          const pki = c.auth === "psk" ? undefined : pkis.get(c.auth)!;
+          const certs: PlutoCerts | undefined = pki
+            ? { ca: pki.ca, cert: pki.charonCert, key: pki.charonKey, nick: "moon" }
+            : undefined;
+          if (pki) {
+            await Deno.copyFile(pki.engineCert, `${cdir}/d/sun.pem`);
+            await Deno.copyFile(pki.engineKey, `${cdir}/d/sun.key`);
+            await Deno.copyFile(pki.ca, `${cdir}/d/ca.pem`);
+          }
+          const secrets = c.auth === "psk"
+            ? `@moon.example.org @sun.example.org : PSK "${PSK}"\n`
+            : ""; // NSS finds the key of leftcert
+          const pluto = await Pluto.start(lab, l, `${cdir}/l`, plutoConf(c), secrets, certs);
+          const daemon = await startDaemonIn(lab, d, cdir, "d", daemonYaml(c));
+          const why = async () =>
+            `\n--- pluto ---\n${await pluto.log()}\n--- daemon ---\n${daemon.log()}`;
+          try {
+            if (c.initiator === "pluto") {
+              await pluto.whack(["--name", c.name, "--initiate", "--asynchronous"]);
+            } else {
+              // pluto negotiates the child SA, then fails to install it (no kernel ESP).
+              await daemon.ipsec(["up", c.name, "--timeout", "10"]);
+            }
+            const role = c.initiator === "pluto" ? "initiator" : "responder";
+            const how = c.auth === "psk"
+              ? "authby=secret"
+              : c.auth === "rsa"
+              ? "(authby=rsasig|RSASSA-PSS|RSA)"
+              : "(authby=ecdsa|ECDSA)";
+            await pluto.waitLog(
+              new RegExp(`${role} established IKE SA; authenticated peer .*${how}`),
+            ).catch(async (e) => {
+              throw new Error(`${(e as Error).message}${await why()}`);
+            });
+            const plog = await pluto.log();
+            for (const re of c.expect ?? []) assert.match(plog, re, await why());
+            assert.match(
+              daemon.log(),
+              /IKE_SA established between 10\.97\.0\.2\[sun\.example\.org\]\.\.\.10\.97\.0\.1\[moon\.example\.org\]/,
+              await why(),
+            );
+            // pluto chose from our child SA proposal before its kernel refused the SA.
+            assert.match(plog, /ESP=|esp\./, await why());
+          } finally {
+            await pluto.stop();
+            await run([...IPSEC, "stop", "--socket", daemon.socket]).catch(() => {});
+          }
+        });
+      }
+    } finally {
+      await lab.cleanup();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
