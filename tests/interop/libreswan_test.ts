@@ -7,8 +7,11 @@
  * so pluto cannot install the child SA it negotiated and drops the IKE SA
  * afterwards; what this checks is IKE_SA_INIT and IKE_AUTH (KE groups incl.
  * INVALID_KE_PAYLOAD, AUTH by PSK and RFC 7427 signatures, certificates, ID
- * types) and pluto's choice from our child SA proposal. Skipped when
- * pluto is not installed (`.ci/install_deps.sh --with-interop` unpacks it).
+ * types as FQDN and DN, RFC 7383 fragments, COOKIE under pluto's DDoS mode)
+ * and pluto's choice from our child SA proposal. Skipped when pluto is not
+ * installed (`.ci/install_deps.sh --with-interop` unpacks it). Debugging:
+ * `LIBRESWAN_CASES=rsa1,dn2` runs only those, `PLUTO_DEBUG=all` makes
+ * pluto verbose and `PLUTO_SHOW=1` prints both logs of each case.
  *
  * ```
  *  tls-l: pluto 10.97.0.1 (moon.example.org) ── our daemon 10.97.0.2 (sun.example.org) :tls-d
@@ -37,7 +40,17 @@ interface Case {
   esp?: string;
   /** What pluto must log having chosen or used (besides "authenticated peer"). */
   expect?: RegExp[];
+  /** What our daemon must log. */
+  expectOurs?: RegExp[];
+  /** Identities as DNs (pluto: leftid=%fromcert) instead of FQDNs. */
+  dn?: boolean;
+  /** Our fragment_size (RFC 7383 fragments of IKE_AUTH). */
+  fragmentSize?: number;
+  /** pluto demands a COOKIE from every initiator (`whack --ddos-busy`). */
+  busy?: boolean;
 }
+
+const DN = (cn: string) => `C=CH, O=deno-ipsec interop, CN=${cn}`;
 
 function plutoConf(c: Case): string {
   const auth = c.auth === "psk"
@@ -49,10 +62,10 @@ function plutoConf(c: Case): string {
     plutodebug=${Deno.env.get("PLUTO_DEBUG") ?? "none"}
 conn ${c.name}
     left=10.97.0.1
-    leftid=@moon.example.org
+    leftid=${c.dn ? "%fromcert" : "@moon.example.org"}
     leftsubnet=10.1.0.0/24
     right=10.97.0.2
-    rightid=@sun.example.org
+    rightid=${c.dn ? `"${DN("sun.example.org")}"` : "@sun.example.org"}
     rightsubnet=10.2.0.0/24
     leftupdown=/bin/true
     ikev2=insist
@@ -66,14 +79,20 @@ function daemonYaml(c: Case): string {
   const auth = c.auth === "psk"
     ? `    local: { auth: psk, id: sun.example.org }
     remote: { auth: psk, id: moon.example.org }`
-    : `    local: { auth: pubkey, id: sun.example.org, certs: [sun.pem], key: sun.key }
-    remote: { auth: pubkey, id: moon.example.org, cacerts: [ca.pem] }
+    : `    local: { auth: pubkey, id: "${
+      c.dn ? DN("sun.example.org") : "sun.example.org"
+    }", certs: [sun.pem], key: sun.key }
+    remote: { auth: pubkey, id: "${
+      c.dn ? DN("moon.example.org") : "moon.example.org"
+    }", cacerts: [ca.pem] }
     send_cert: always`;
   return `connections:
   ${c.name}:
     local_addrs: [10.97.0.2]
     remote_addrs: [10.97.0.1]
-${c.ike ? `    proposals: [${c.ike}]\n` : ""}${auth}
+${c.fragmentSize ? `    fragment_size: ${c.fragmentSize}\n` : ""}${
+    c.ike ? `    proposals: [${c.ike}]\n` : ""
+  }${auth}
     children:
       net:
         local_ts: [10.2.0.0/24]
@@ -118,6 +137,25 @@ const ALL: Case[] = [
   },
   { name: "rsa1", auth: "rsa", initiator: "pluto" },
   { name: "rsa2", auth: "rsa", initiator: "daemon" },
+  // IKE_AUTH with an RSA certificate, cut into RFC 7383 fragments pluto reassembles.
+  {
+    name: "frag",
+    auth: "rsa",
+    initiator: "daemon",
+    fragmentSize: 576,
+    expectOurs: [/split \d+-byte message into [2-9] fragments/],
+  },
+  // Distinguished names as identities (ID_DER_ASN1_DN), both ways.
+  { name: "dn1", auth: "ecdsa", initiator: "pluto", dn: true },
+  { name: "dn2", auth: "ecdsa", initiator: "daemon", dn: true },
+  // pluto under DDoS protection answers IKE_SA_INIT with a COOKIE first.
+  {
+    name: "cookie",
+    auth: "psk",
+    initiator: "daemon",
+    busy: true,
+    expectOurs: [/N\(COOKIE\)/],
+  },
 ];
 /** `LIBRESWAN_CASES=rsa1,ec2` runs only those (debugging). */
 const only = Deno.env.get("LIBRESWAN_CASES")?.split(",");
@@ -160,6 +198,10 @@ Deno.test({
           const why = async () =>
             `\n--- pluto ---\n${await pluto.log()}\n--- daemon ---\n${daemon.log()}`;
           try {
+            if (c.busy) {
+              const r = await pluto.whack(["--ddos-busy"]);
+              assert.equal(r.code, 0, `whack --ddos-busy: ${r.stdout}${r.stderr}`);
+            }
             if (c.initiator === "pluto") {
               await pluto.whack(["--name", c.name, "--initiate", "--asynchronous"]);
             } else {
@@ -178,10 +220,16 @@ Deno.test({
               throw new Error(`${(e as Error).message}${await why()}`);
             });
             const plog = await pluto.log();
+            if (Deno.env.get("PLUTO_SHOW")) console.log(plog, daemon.log());
             for (const re of c.expect ?? []) assert.match(plog, re, await why());
-            assert.match(
-              daemon.log(),
-              /IKE_SA established between 10\.97\.0\.2\[sun\.example\.org\]\.\.\.10\.97\.0\.1\[moon\.example\.org\]/,
+            for (const re of c.expectOurs ?? []) assert.match(daemon.log(), re, await why());
+            const [me, peer] = c.dn
+              ? [DN("sun.example.org"), DN("moon.example.org")]
+              : ["sun.example.org", "moon.example.org"];
+            assert.ok(
+              daemon.log().includes(
+                `IKE_SA established between 10.97.0.2[${me}]...10.97.0.1[${peer}]`,
+              ),
               await why(),
             );
             // pluto chose from our child SA proposal before its kernel refused the SA.
