@@ -4,6 +4,7 @@ import { command as listConns } from "./list_conns.ts";
 import { command as listSas } from "./list_sas.ts";
 import { command as log } from "./log.ts";
 import { command as pad } from "./pad.ts";
+import { command as redirect } from "./redirect.ts";
 import { command as rekey } from "./rekey.ts";
 import { command as reload } from "./reload.ts";
 import { command as sad } from "./sad.ts";
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, Command> = {
   up,
   down,
   rekey,
+  redirect,
   status,
   "list-sas": listSas,
   "list-conns": listConns,

@@ -190,6 +190,10 @@ export interface ConnectionSection {
   readonly sendCert: "always" | "ifasked" | "never";
   /** `send_certreq`: send CERTREQ payloads for our trust anchors (pubkey; default yes). */
   readonly sendCertreq: boolean;
+  /** `follow_redirects`: follow a gateway's REDIRECT (RFC 5685; default yes, as charon). */
+  readonly followRedirects: boolean;
+  /** `redirect_to`: as gateway, send clients that support it to this address (RFC 5685). */
+  readonly redirectTo?: string;
   /** `unique`: the IKE SA uniqueness policy (no, never, keep, replace; default no). */
   readonly unique: "no" | "never" | "keep" | "replace";
   readonly keyingTries: number;

@@ -495,6 +495,8 @@ class Parser {
         "send_cert",
         "send_certreq",
         "unique",
+        "follow_redirects",
+        "redirect_to",
         "keyingtries",
         "retransmit_timeout",
         "retransmit_tries",
@@ -513,6 +515,10 @@ class Parser {
     const local = this.local(f.local);
     if (children.length === 0 && !f.children.missing) {
       f.children.error("expected at least one child");
+    }
+    const redirectTo = f.redirect_to.string();
+    if (redirectTo !== undefined && !parseIp(redirectTo)) {
+      f.redirect_to.error(`'${redirectTo}' is not an IP address (the gateway clients are sent to)`);
     }
     const ikeRekey = f.rekey_time.seconds(4 * 3600);
     const ikeReauth = f.reauth_time.seconds(0);
@@ -558,6 +564,8 @@ class Parser {
       ...(f.fragment_size.missing ? {} : { fragmentSize: f.fragment_size.int(1280, 576, 65535) }),
       sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
       unique: f.unique.oneOf(["no", "never", "keep", "replace"] as const, "no"),
+      followRedirects: f.follow_redirects.bool(true),
+      ...(redirectTo !== undefined ? { redirectTo } : {}),
       sendCertreq: f.send_certreq.bool(true),
       keyingTries: f.keyingtries.int(1, 0, 1000),
       ...(f.retransmit_timeout.missing && f.retransmit_tries.missing ? {} : {

@@ -57,7 +57,12 @@ function child(ch: ChildSection): ChildConfig {
     lifetimes: {
       rekeySeconds: ch.rekeyTimeSeconds,
       lifeSeconds: ch.lifeTimeSeconds,
-      ...(ch.randTimeSeconds !== undefined ? { randSeconds: ch.randTimeSeconds } : {}),
+      // swanctl's default rand_time: life_time - rekey_time.
+      ...(ch.randTimeSeconds !== undefined
+        ? { randSeconds: ch.randTimeSeconds }
+        : ch.rekeyTimeSeconds > 0 && ch.lifeTimeSeconds > ch.rekeyTimeSeconds
+        ? { randSeconds: ch.lifeTimeSeconds - ch.rekeyTimeSeconds }
+        : {}),
       rekeyBytes: ch.rekeyBytes,
       lifeBytes: ch.lifeBytes,
       rekeyPackets: ch.rekeyPackets,
@@ -118,6 +123,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     sendCert: c.sendCert,
     ...(c.sendCertreq ? {} : { sendCertreq: false }),
     ...(c.unique !== "no" ? { unique: c.unique } : {}),
+    ...(c.followRedirects ? {} : { followRedirects: false }),
+    ...(c.redirectTo !== undefined ? { redirectTo: c.redirectTo } : {}),
     dpdDelaySeconds: c.dpdDelaySeconds,
     // swanctl writes dpd_action per child: the connection's when set, else a child's.
     dpdAction: action(

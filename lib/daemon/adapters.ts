@@ -91,7 +91,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     localFor: (remote: string) => string | undefined = () => undefined,
   ) {
     this.#localFor = localFor;
-    this.#engine = new IkeEngine(withLocalAddresses(config.engine, localFor));
+    this.#engine = new IkeEngine(withLocalAddresses(config.engine, localFor), { localFor });
     this.#log = log;
   }
 
@@ -149,6 +149,10 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
 
   terminateIke(ikeSaId: number, now: number): Effect[] {
     return this.#engine.terminate(ikeSaId, now);
+  }
+
+  redirect(ikeSaId: number, gateway: string, now: number): Effect[] {
+    return this.#engine.redirect(ikeSaId, gateway, now);
   }
 
   rekeyChild(childSaId: number, now: number): Effect[] {

@@ -33,6 +33,7 @@ export const CONTROL_COMMANDS = [
   "up",
   "down",
   "rekey",
+  "redirect",
   "reload",
   "stop",
   "log",

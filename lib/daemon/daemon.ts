@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { parseIp } from "../db/address.ts";
 import type { Effect, EngineEvent, LogLevel } from "../ikev2/effects.ts";
 import { ControlError, type Json } from "./control_protocol.ts";
 import { type ControlHandler, ControlServer } from "./control_server.ts";
@@ -1047,6 +1048,46 @@ export class Daemon<P = unknown> {
     return await result;
   }
 
+  /**
+   * `ipsec redirect NAME --gateway ADDRESS`: sends every client of
+   * connection NAME (IKE SAs the peers started) to another gateway (RFC 5685
+   * INFORMATIONAL REDIRECT, as `swanctl --redirect`); each client brings up
+   * a new IKE SA there and deletes the one with us.
+   */
+  async #redirect(args: { [k: string]: Json }): Promise<Json> {
+    const { name } = this.#connectionArgs(args);
+    const gateway = stringArg(args, "gateway", true);
+    const engine = this.#engine;
+    if (!engine.redirect) throw new ControlError("FAILED", "this engine cannot redirect");
+    if (!parseIp(gateway)) {
+      throw new ControlError("BAD_REQUEST", `'${gateway}' is not an IP address`);
+    }
+    const ikes = this.state.ikeSas().filter((s) =>
+      s.connectionName === name && s.state === "established"
+    );
+    // Only IKE SAs the peers started: the engine refuses to redirect ours.
+    const effects: Effect[] = [];
+    let redirected = 0;
+    for (const s of ikes) {
+      try {
+        effects.push(...engine.redirect(s.ikeSaId, gateway, this.#now()));
+        redirected++;
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+    }
+    if (redirected === 0) {
+      throw new ControlError("NOT_FOUND", `connection '${name}' has no client IKE SA to redirect`);
+    }
+    this.#log(
+      "info",
+      "dmn",
+      `ipsec redirect ${name} --gateway ${gateway}: ${redirected} IKE SA(s)`,
+    );
+    await this.#run(() => effects);
+    return { connection: name, gateway, redirected };
+  }
+
   async #reload(args: { [k: string]: Json }): Promise<Json> {
     const path = stringArg(args, "config", false) ?? this.#config.path;
     let next: DaemonConfig<P>;
@@ -1177,6 +1218,7 @@ export class Daemon<P = unknown> {
       up: (req) => this.#up(req.args),
       down: (req) => this.#down(req.args),
       rekey: (req) => this.#rekey(req.args),
+      redirect: (req) => this.#redirect(req.args),
       reload: (req) => this.#reload(req.args),
       stop: () => {
         setTimeout(() => void this.stop(), 20);

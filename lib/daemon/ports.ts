@@ -95,6 +95,12 @@ export interface EnginePort<P = unknown> {
   closeChild?(childSaId: number, now: number): Effect[];
   /** Delete IKE SA `ikeSaId` and its child SAs (`inactivity` of its last child). */
   terminateIke?(ikeSaId: number, now: number): Effect[];
+  /**
+   * Gateway: send the client of IKE SA `ikeSaId` to `gateway` (RFC 5685
+   * INFORMATIONAL REDIRECT; `ipsec redirect`). Throws a RangeError when the
+   * SA is ours or the gateway is no IP address.
+   */
+  redirect?(ikeSaId: number, gateway: string, now: number): Effect[];
   /** Rekey child SA `childSaId` now (`ipsec rekey NAME --child CHILD`). */
   rekeyChild?(childSaId: number, now: number): Effect[];
   /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */

@@ -79,6 +79,7 @@ import {
   ProtocolId,
 } from "./constants.ts";
 import { formatIdentity } from "../db/identity.ts";
+import { ipToBytes, parseIp } from "../db/address.ts";
 import type { Effect, Endpoint, EngineEvent, LogLevel } from "./effects.ts";
 import { IkeSa, type SaTask } from "./ike_sa.ts";
 import { fragmentMessage, FragmentReassembler } from "./fragment.ts";
@@ -91,7 +92,13 @@ import {
   IntegrityError,
   openProtected,
 } from "./message.ts";
-import { makeNotify, makeUnsupportedCritical } from "./payloads/notify.ts";
+import {
+  GatewayIdType,
+  makeNotify,
+  makeRedirect,
+  makeUnsupportedCritical,
+  type NotifyPayload,
+} from "./payloads/notify.ts";
 import { ParseError } from "../wire/parse_error.ts";
 import type { EngineConfig, PeerConfig } from "./peer_config.ts";
 import { describeMessage, first, type IkeMessage, notify, type Payload } from "./tasks/_msg.ts";
@@ -113,6 +120,7 @@ import {
   verifyResponderAuth,
 } from "./tasks/ike_auth.ts";
 import { findEapSecret } from "./tasks/ike_auth_eap.ts";
+import { redirectTarget } from "./tasks/redirect.ts";
 import { EapPeer } from "../eap/eap_peer.ts";
 import { EapServer } from "../eap/eap_server.ts";
 import { buildInitRequest, processInitResponse, respondInit } from "./tasks/ike_init.ts";
@@ -165,6 +173,12 @@ export interface EngineOptions {
   readonly random?: (n: number) => Uint8Array;
   /** Time at construction (ms), for the cookie secret's rotation. */
   readonly now?: number;
+  /**
+   * Our address toward a peer (the host's route source), for a connection
+   * whose local address was derived that way (`anyLocal`) when a REDIRECT
+   * sends it to another gateway. Without it the configured address stays.
+   */
+  readonly localFor?: (remote: string) => string | undefined;
 }
 
 /** Engine-wide counters (drops by reason, for `ipsec status` and tests). */
@@ -183,6 +197,8 @@ export interface EngineCounters {
   invalidMessageIds: number;
   /** COOKIE challenges sent. */
   cookiesSent: number;
+  /** IKE_SA_INIT requests answered with a REDIRECT (RFC 5685). */
+  redirectsSent: number;
   /** Retransmissions of our requests. */
   retransmits: number;
   /** Messages reassembled from IKE fragments. */
@@ -268,6 +284,7 @@ export class IkeEngine {
     retransmittedRequests: 0,
     invalidMessageIds: 0,
     cookiesSent: 0,
+    redirectsSent: 0,
     retransmits: 0,
     fragmentsReassembled: 0,
     fragmentDrops: 0,
@@ -279,6 +296,7 @@ export class IkeEngine {
   #byInit = new Map<string, IkeSa>();
   /** Responder SAs that are not established yet. */
   #halfOpen = new Set<IkeSa>();
+  readonly #localFor: ((remote: string) => string | undefined) | undefined;
   /** Inbound SAs of rekeyed children awaiting removal after the grace period, by timer id. */
   #lingering = new Map<string, Effect>();
   /** Latest time seen by a public call (for work that needs "now" deep inside). */
@@ -294,6 +312,7 @@ export class IkeEngine {
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     this.#config = config;
     this.#random = opts.random ?? defaultRandom;
+    this.#localFor = opts.localFor;
     this.#cookies = new CookieJar(
       this.#random,
       (config.cookieSecretLifetimeSeconds ?? 120) * 1000,
@@ -353,6 +372,34 @@ export class IkeEngine {
   /** A timer armed by a `setTimer` effect fired. Unknown or stale ids do nothing. */
   timer(id: string, now: number): Effect[] {
     return this.#run(now, () => this.#timer(id, now));
+  }
+
+  /**
+   * Gateway: sends the client of established IKE SA `ikeSaId` to another
+   * gateway (INFORMATIONAL with N(REDIRECT), RFC 5685 section 5, as
+   * `swanctl --redirect`); the client brings up a new IKE SA there and
+   * deletes this one. Throws a RangeError for an unknown SA, an SA we
+   * initiated, or a gateway that is not an IP address.
+   */
+  redirect(ikeSaId: number, gateway: string, now: number): Effect[] {
+    return this.#run(now, () => {
+      const sa = this.#sas.get(ikeSaId);
+      if (!sa || !sa.established) throw new RangeError(`no established IKE SA ${ikeSaId}`);
+      if (sa.originalInitiator) {
+        throw new RangeError(`IKE SA ${ikeSaId} is ours: only a gateway redirects its clients`);
+      }
+      const gw = parseIp(gateway);
+      if (!gw) throw new RangeError(`'${gateway}' is not an IP address`);
+      this.#log("info", `${sa.label} redirecting peer to ${gateway}`);
+      this.#queue(sa, {
+        kind: "notify",
+        payloads: [makeRedirect({
+          gwIdType: gw.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
+          gwId: ipToBytes(gw),
+          nonce: new Uint8Array(0),
+        })],
+      }, now);
+    });
   }
 
   /** Deletes IKE SA `ikeSaId` and its children (INFORMATIONAL with D(IKE)). */
@@ -417,7 +464,15 @@ export class IkeEngine {
         return;
       }
       this.#log("info", `${sa.label} reauthenticating IKE_SA`);
-      this.#startInitiator(sa.config, now, sa);
+      // A redirected IKE SA reauthenticates with the gateway it was sent to.
+      this.#startInitiator(
+        sa.config,
+        now,
+        sa,
+        sa.redirectedFrom !== undefined
+          ? { to: sa.remote.address, from: sa.redirectedFrom, history: sa.redirects }
+          : undefined,
+      );
     });
   }
 
@@ -685,7 +740,12 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Initiator start and the request queue
 
-  #startInitiator(cfg: PeerConfig, now: number, reauthOf?: IkeSa): IkeSa {
+  #startInitiator(
+    cfg: PeerConfig,
+    now: number,
+    reauthOf?: IkeSa,
+    redirect?: { to: string; from: string; history: number[] },
+  ): IkeSa {
     const sa = new IkeSa({
       id: this.#nextId++,
       initiator: true,
@@ -693,10 +753,22 @@ export class IkeEngine {
       spiI: this.#newSpi(),
       spiR: 0n,
       local: { address: cfg.localAddress, port: cfg.localPort ?? 500 },
-      remote: { address: cfg.remoteAddress, port: cfg.remotePort ?? 500 },
+      remote: { address: redirect?.to ?? cfg.remoteAddress, port: cfg.remotePort ?? 500 },
+      ...(redirect && cfg.anyLocal
+        ? {
+          local: {
+            address: this.#localFor?.(redirect.to) ?? cfg.localAddress,
+            port: cfg.localPort ?? 500,
+          },
+        }
+        : {}),
       now,
       retransmit: cfg.retransmit ?? this.config.retransmit,
     });
+    if (redirect) {
+      sa.redirectedFrom = redirect.from;
+      sa.redirects = redirect.history;
+    }
     this.#register(sa);
     sa.transition("connecting");
     sa.reauthOf = reauthOf?.id;
@@ -1169,6 +1241,27 @@ export class IkeEngine {
         return;
       }
     }
+    // RFC 5685 section 4: send a client that supports it to another gateway, with its nonce.
+    const redirectTo = candidates[0].redirectTo;
+    if (
+      redirectTo && notify(reqMsg, NotifyType.REDIRECT_SUPPORTED) &&
+      !notify(reqMsg, NotifyType.REDIRECTED_FROM)
+    ) {
+      const gw = parseIp(redirectTo);
+      const ni = first(reqMsg, PayloadType.NONCE)?.data;
+      if (gw && ni) {
+        this.counters.redirectsSent++;
+        statelessReply(
+          [makeRedirect({
+            gwIdType: gw.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
+            gwId: ipToBytes(gw),
+            nonce: ni,
+          })],
+          `redirecting to ${redirectTo} (connection ${candidates[0].name})`,
+        );
+        return;
+      }
+    }
     let lastError: { payloads: Payload[]; reason: string } | undefined;
     for (const cfg of candidates) {
       const sa = new IkeSa({
@@ -1246,6 +1339,11 @@ export class IkeEngine {
         else this.#respondAuth(sa, req, now);
         return;
       case ExchangeType.INFORMATIONAL: {
+        const redirect = sa.established ? notify(req, NotifyType.REDIRECT) : undefined;
+        if (redirect) {
+          this.#redirectEstablished(sa, req, redirect, now);
+          return;
+        }
         for (const p of req.payloads) {
           if (p.type === PayloadType.NOTIFY && p.notifyType < 16384) {
             this.#log("warn", `${sa.label} peer reports ${notifyName(p.notifyType)}`);
@@ -1605,6 +1703,58 @@ export class IkeEngine {
   // ---------------------------------------------------------------------------
   // Responses to our requests
 
+  /**
+   * Initiator, IKE_SA_INIT or IKE_AUTH answered with REDIRECT (RFC 5685):
+   * this attempt ends quietly and a new one goes to the gateway named, with
+   * REDIRECTED_FROM; a reauthentication stays one.
+   */
+  #redirected(sa: IkeSa, n: NotifyPayload, nonce: Uint8Array | undefined, now: number): void {
+    const t = redirectTarget(sa, n, nonce, now);
+    if (!t.ok) {
+      this.#fail(sa, t.reason);
+      return;
+    }
+    const from = sa.remote.address;
+    this.#log("info", `${sa.label} redirected by ${from} to ${t.address} (RFC 5685)`);
+    sa.silent = true;
+    this.#destroy(sa, `redirected to ${t.address}`, "ike-failed");
+    const replaced = sa.reauthOf !== undefined ? this.#sas.get(sa.reauthOf) : undefined;
+    const next = this.#startInitiator(sa.config, now, replaced, {
+      to: t.address,
+      from,
+      history: [...sa.redirects, now],
+    });
+    next.attempt = sa.attempt;
+  }
+
+  /**
+   * Initiator, an established IKE SA's gateway sends us to another one in an
+   * INFORMATIONAL request (RFC 5685 section 5): answered, then a new IKE SA
+   * with the other gateway comes up before this one goes (as a
+   * reauthentication does).
+   */
+  #redirectEstablished(sa: IkeSa, req: IkeMessage, n: NotifyPayload, now: number): void {
+    this.#respond(sa, req, []);
+    if (!sa.originalInitiator) {
+      this.#log("warn", `${sa.label} ignoring REDIRECT: we did not start this IKE_SA`);
+      return;
+    }
+    const t = redirectTarget(sa, n, undefined, now);
+    if (!t.ok) {
+      this.#log("warn", `${sa.label} ${t.reason}`);
+      return;
+    }
+    this.#log(
+      "info",
+      `${sa.label} redirected by ${sa.remote.address} to ${t.address}, establishing a new IKE_SA`,
+    );
+    this.#startInitiator(sa.config, now, sa, {
+      to: t.address,
+      from: sa.remote.address,
+      history: [...sa.redirects, now],
+    });
+  }
+
   /** Initiator: the responder failed authentication: tell it (AUTHENTICATION_FAILED) and forget the SA. */
   #responderAuthFailed(sa: IkeSa, why: string, now: number): void {
     this.#log("warn", `${sa.label} authentication of the responder failed: ${why}`);
@@ -1707,6 +1857,16 @@ export class IkeEngine {
   }
 
   #onResponse(sa: IkeSa, res: IkeMessage, raw: Uint8Array, now: number): void {
+    if (sa.active?.kind === "ike_init") {
+      // RFC 5685 section 4.2: an IKE_SA_INIT REDIRECT without our nonce is not an
+      // answer to us (anyone can send one): ignore it and keep waiting.
+      const r = notify(res, NotifyType.REDIRECT);
+      const t = r ? redirectTarget(sa, r, sa.nonceI, now) : undefined;
+      if (t && !t.ok && t.ignore) {
+        this.#log("warn", `${sa.label} ${t.reason}`);
+        return;
+      }
+    }
     const task = sa.active;
     sa.active = undefined;
     this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "rtx") });
@@ -1716,6 +1876,12 @@ export class IkeEngine {
     }
     switch (task.kind) {
       case "ike_init": {
+        const redirect = notify(res, NotifyType.REDIRECT);
+        if (redirect) {
+          sa.window.completeRequest();
+          this.#redirected(sa, redirect, sa.nonceI, now);
+          return;
+        }
         sa.spiR = res.spiR;
         const o = processInitResponse(sa, res, this.#ctx);
         if (o.kind === "retry") {
@@ -1754,6 +1920,19 @@ export class IkeEngine {
         sa.window.completeRequest();
         if (notify(res, NotifyType.AUTHENTICATION_FAILED)) {
           this.#fail(sa, "peer refused our authentication (AUTHENTICATION_FAILED)");
+          return;
+        }
+        const redirect = notify(res, NotifyType.REDIRECT);
+        if (redirect) {
+          // RFC 5685 section 6: only an authenticated responder may send us elsewhere.
+          const st = sa.eap?.role === "peer" ? sa.eap : undefined;
+          const why = !st
+            ? verifyResponderAuth(sa, res, this.#ctx, now)
+            : st.stage === "auth"
+            ? verifyEapAuth(sa, res, "r", st.idr, st.msk)
+            : undefined;
+          if (why) this.#responderAuthFailed(sa, why, now);
+          else this.#redirected(sa, redirect, undefined, now);
           return;
         }
         let peerMobike = notify(res, NotifyType.MOBIKE_SUPPORTED) !== undefined;
@@ -1955,14 +2134,14 @@ export class IkeEngine {
    */
   #armIkeLifetimes(sa: IkeSa, now: number, reauthAt = 0): void {
     const cfg = sa.config;
-    const rekey = cfg.rekeySeconds ?? 0;
     const reauth = cfg.reauthSeconds ?? 0;
-    const over = cfg.overSeconds ?? Math.max(rekey, reauth) / 10;
-    const rand = cfg.randSeconds ?? over;
+    const over = ikeOverSeconds(cfg);
     const rekeyAt = this.#armIkeRekey(sa, now);
     sa.reauthAt = 0;
     if (reauth > 0 && (sa.initiator || !addressMatches(cfg.remoteAddress, ""))) {
-      sa.reauthAt = reauthAt > 0 ? reauthAt : now + reauth * 1000 - this.#jitterMs(rand);
+      sa.reauthAt = reauthAt > 0
+        ? reauthAt
+        : now + reauth * 1000 - this.#jitterMs(Math.min(ikeRandSeconds(cfg), reauth / 2));
       this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "reauth"), at: sa.reauthAt });
     }
     const due = Math.max(rekeyAt, sa.reauthAt);
@@ -2175,8 +2354,7 @@ export class IkeEngine {
     const cfg = sa.config;
     const rekey = cfg.rekeySeconds ?? 0;
     if (rekey <= 0) return 0;
-    const rand = cfg.randSeconds ??
-      cfg.overSeconds ?? Math.max(rekey, cfg.reauthSeconds ?? 0) / 10;
+    const rand = Math.min(ikeRandSeconds(cfg), rekey / 2);
     const at = now + (inMs ?? rekey * 1000 - this.#jitterMs(rand));
     this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rekey"), at });
     return at;
@@ -2187,10 +2365,10 @@ export class IkeEngine {
     const l = c.config.lifetimes ?? {};
     const rekey = l.rekeySeconds ?? 0;
     if (rekey > 0) {
-      // Up to rand_time earlier (swanctl's default: life - rekey), so both ends rarely
-      // rekey at the same moment.
-      const rand = l.randSeconds ??
-        (l.lifeSeconds && l.lifeSeconds > rekey ? l.lifeSeconds - rekey : rekey / 10);
+      // Up to rand_time earlier (default 10%; the configuration passes swanctl's
+      // life_time - rekey_time), so both ends rarely rekey at the same moment;
+      // never more than half the rekey time, so a rekey cannot follow the last at once.
+      const rand = Math.min(l.randSeconds ?? rekey / 10, rekey / 2);
       c.rekeyAt = now + rekey * 1000 - this.#jitterMs(rand);
       this.#fx.push({
         kind: "setTimer",
@@ -2748,6 +2926,21 @@ export class IkeEngine {
       this.#startInitiator(cfg, now);
     }
   }
+}
+
+/** swanctl's over_time: configured, else 10% of the longer of rekey_time and reauth_time. */
+function ikeOverSeconds(cfg: PeerConfig): number {
+  return cfg.overSeconds ?? Math.max(cfg.rekeySeconds ?? 0, cfg.reauthSeconds ?? 0) / 10;
+}
+
+/**
+ * swanctl's rand_time: configured, else over_time but no more than half of
+ * the shorter of rekey_time and reauth_time (charon's vici default).
+ */
+function ikeRandSeconds(cfg: PeerConfig): number {
+  if (cfg.randSeconds !== undefined) return cfg.randSeconds;
+  const times = [cfg.rekeySeconds ?? 0, cfg.reauthSeconds ?? 0].filter((t) => t > 0);
+  return times.length ? Math.min(ikeOverSeconds(cfg), Math.min(...times) / 2) : 0;
 }
 
 /**

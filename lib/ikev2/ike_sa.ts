@@ -198,6 +198,10 @@ export class IkeSa {
   peerVips: { readonly pool: string; readonly address: string }[] = [];
   /** The PAD entry that authorized the peer (when the engine has a PAD). */
   padEntry: PadEntry | undefined;
+  /** The gateway that redirected us here (RFC 5685): sent as REDIRECTED_FROM. */
+  redirectedFrom: string | undefined;
+  /** When this connection attempt was redirected so far (loop detection). */
+  redirects: number[] = [];
   /** EAP in progress during IKE_AUTH (RFC 7296 section 2.16). */
   eap: EapState | undefined;
   /** The peer's EAP identity once EAP authenticated it (we were the EAP server). */

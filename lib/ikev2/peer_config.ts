@@ -88,7 +88,8 @@ export interface ChildLifetimes {
   readonly lifeSeconds?: number;
   /**
    * Rekey up to this many seconds before `rekeySeconds`, at random (swanctl's
-   * `rand_time`; default `lifeSeconds - rekeySeconds`, else 10% of the rekey time).
+   * `rand_time`, whose default life_time - rekey_time the configuration
+   * fills in; default here 10% of the rekey time).
    */
   readonly randSeconds?: number;
   readonly rekeyBytes?: bigint;
@@ -165,6 +166,17 @@ export interface PeerConfig {
    * ones of this connection, "keep" refuses the new one while one is up.
    */
   readonly unique?: UniquePolicy;
+  /**
+   * Announce REDIRECT_SUPPORTED and follow a gateway's REDIRECT to another
+   * gateway (RFC 5685; default true, as charon's follow_redirects).
+   */
+  readonly followRedirects?: boolean;
+  /**
+   * Gateway: answer the IKE_SA_INIT of every client that supports redirects
+   * (and was not redirected here) with a REDIRECT to this address (RFC 5685
+   * section 4, as Libreswan's redirect-to).
+   */
+  readonly redirectTo?: string;
   /** Send CERTREQ for our trust anchors (default true for pubkey). */
   readonly sendCertreq?: boolean;
   /** Rekey the IKE SA after this many seconds (minus up to `randSeconds`; 0/absent = never). */
@@ -182,7 +194,8 @@ export interface PeerConfig {
   readonly overSeconds?: number;
   /**
    * Rekey and reauthenticate up to this many seconds early, at random
-   * (swanctl's `rand_time`; default `overSeconds`).
+   * (swanctl's `rand_time`; default `overSeconds`, but as charon no more than
+   * half the shorter of the two; never more than half of either).
    */
   readonly randSeconds?: number;
   /** Seconds of inbound silence before a DPD check (0 = off; default 30). */

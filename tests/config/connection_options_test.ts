@@ -49,7 +49,8 @@ Deno.test("over_time and rand_time (IKE) and a child's rand_time reach the engin
   const plain = toPeerConfig(parseConfig(pskConnection("")).connections[0]);
   assert.equal(plain.overSeconds, undefined, "engine default: 10% of rekey/reauth");
   assert.equal(plain.randSeconds, undefined);
-  assert.equal(plain.children[0].lifetimes?.randSeconds, undefined);
+  // swanctl's default rand_time: life_time (110% of rekey_time) - rekey_time.
+  assert.equal(plain.children[0].lifetimes?.randSeconds, 360);
   const c = toPeerConfig(
     parseConfig(
       pskConnection("    rekey_time: 2h\n    over_time: 20m\n    rand_time: 5m").replace(
@@ -81,5 +82,22 @@ Deno.test("over_time and rand_time (IKE) and a child's rand_time reach the engin
       "        remote_ts: 10.2.0.0/16\n        rekey_time: 1m\n        rand_time: 2m\n",
     ),
     /rand_time \(120s\) must be shorter than rekey_time \(60s\)/,
+  );
+});
+
+Deno.test("follow_redirects (default yes) and a gateway's redirect_to reach the engine", () => {
+  const plain = toPeerConfig(parseConfig(pskConnection("")).connections[0]);
+  assert.equal(plain.followRedirects, undefined, "engine default: follow");
+  assert.equal(plain.redirectTo, undefined);
+  const c = toPeerConfig(
+    parseConfig(pskConnection("    follow_redirects: no\n    redirect_to: 192.0.2.9"))
+      .connections[0],
+  );
+  assert.equal(c.followRedirects, false);
+  assert.equal(c.redirectTo, "192.0.2.9");
+  assert.throws(
+    () => parseConfig(pskConnection("    redirect_to: gw2.example.org")),
+    (e: unknown) =>
+      e instanceof ConfigError && /'gw2\.example\.org' is not an IP address/.test(e.message),
   );
 });

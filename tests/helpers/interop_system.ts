@@ -117,7 +117,9 @@ function ourConfig(
     over.remoteAddrs === null ? "" : `\n    remote_addrs: [${over.remoteAddrs ?? CHARON_IP}]`
   }
     proposals: [${p.ike}]
-    encap: yes${rekey?.ike ? `\n    rekey_time: ${rekey.ike}s` : ""}
+    encap: yes${
+    // As for charon below: over_time (10%) would expire the IKE SA right after its rekey.
+    rekey?.ike ? `\n    rekey_time: ${rekey.ike}s\n    over_time: 60s\n    rand_time: 0s` : ""}
     send_cert: always${(over.extra ?? []).map((l) => `\n    ${l}`).join("")}
     local:
       ${auth.local}
@@ -128,7 +130,9 @@ function ourConfig(
         local_ts: [${over.localTs ?? "10.2.0.0/24"}]
         remote_ts: [${over.remoteTs ?? "10.1.0.0/24"}]
         esp_proposals: [${p.esp}]${
-    rekey?.child ? `\n        rekey_time: ${rekey.child}s\n        life_time: 60s` : ""
+    rekey?.child
+      ? `\n        rekey_time: ${rekey.child}s\n        life_time: 60s\n        rand_time: 0s`
+      : ""
   }
 ${
     creds ? "" : `secrets:

@@ -30,7 +30,7 @@ for (
 ) {
   /*
    *   alice                                                 bob
-   *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ] -->
+   *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ] -->
    *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) CERTREQ ]
    *   IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr ] -->
    *        <-- IKE_AUTH response 1 [ IDr CERT AUTH SA TSi TSr ]

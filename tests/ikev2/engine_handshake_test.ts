@@ -32,7 +32,7 @@ function generated(p: Peer): string[] {
 
 /*
  *   alice (initiator)                                  bob (responder)
- *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ] -->
+ *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ] -->
  *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]
  *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
  *        <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
@@ -42,7 +42,7 @@ Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () =>
   t.initiate("alice", "site");
   t.run(5000);
   assert.deepEqual(generated(t.alice), [
-    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]",
+    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ]",
     "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.deepEqual(generated(t.bob), [
@@ -399,7 +399,7 @@ Deno.test("engine: ESP from the peer's new NAT mapping moves the IKE SA and its 
 
 /*
  *   alice (no child configured)                        bob
- *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ] -->
+ *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ] -->
  *        <-- IKE_SA_INIT response 0 [ ... N(CHDLESS_SUP) ]
  *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
  *        <-- IKE_AUTH response 1 [ IDr AUTH N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
@@ -414,7 +414,7 @@ Deno.test("engine: a childless IKE_AUTH (RFC 6023) brings up the IKE SA alone", 
   t.initiate("alice", "site");
   t.run(5000);
   assert.deepEqual(generated(t.alice), [
-    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]",
+    "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ]",
     "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.deepEqual(generated(t.bob), [

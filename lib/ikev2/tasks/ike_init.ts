@@ -50,6 +50,7 @@ import {
   toWireProposals,
 } from "./proposal_select.ts";
 import { type TaskContext, TaskError } from "./task_context.ts";
+import { redirectNotify } from "./redirect.ts";
 
 /** Nonce length we send (RFC 7296 section 2.10: at least half the PRF key size, >= 16). */
 export const NONCE_LENGTH = 32;
@@ -114,6 +115,8 @@ export function buildInitRequest(sa: IkeSa, ctx: TaskContext): Payload[] {
     ...buildNatd(sa.spiI, 0n, sa.local, sa.remote, sa.config.encap ? ctx.random : undefined),
     ...capabilityNotifies(sa),
   );
+  const redirect = redirectNotify(sa);
+  if (redirect) out.push(redirect);
   return out;
 }
 

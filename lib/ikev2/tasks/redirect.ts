@@ -1,0 +1,109 @@
+/**
+ * IKEv2 redirect, client side (RFC 5685): a gateway may send its client to
+ * another gateway in the IKE_SA_INIT response (then the REDIRECT carries
+ * the client's nonce, the only proof it answers our request), in the
+ * IKE_AUTH response (after its AUTH, which the client checks first), or in
+ * an INFORMATIONAL request on an established IKE SA. The client announces
+ * REDIRECT_SUPPORTED in IKE_SA_INIT, or REDIRECTED_FROM (the gateway that
+ * sent it) when it was redirected.
+ *
+ * ```
+ *   client                          gateway A                 gateway B
+ *   IKE_SA_INIT [ ... N(REDIR_SUP) ]  -->
+ *            <--  [ N(REDIRECT(B, Ni)) ]
+ *   IKE_SA_INIT [ ... N(REDIRECTED_FROM(A)) ]  --------------------->
+ * ```
+ *
+ * Gateways are named by IPv4 or IPv6 address; an FQDN would need a DNS
+ * lookup the sans-I/O engine cannot do, so it is refused with a clear
+ * reason. More than {@link MAX_REDIRECTS} redirects within
+ * {@link REDIRECT_WINDOW_MS} are a loop (charon's limits).
+ *
+ * @module
+ */
+import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../../db/address.ts";
+import { constantTimeEqual } from "../../wire/bytes.ts";
+import { NotifyType } from "../constants.ts";
+import type { IkeSa } from "../ike_sa.ts";
+import {
+  decodeRedirectData,
+  GatewayIdType,
+  makeNotify,
+  makeRedirect,
+  type NotifyPayload,
+} from "../payloads/notify.ts";
+
+/** Redirects allowed within {@link REDIRECT_WINDOW_MS} before it counts as a loop. */
+export const MAX_REDIRECTS = 5;
+/** The window in which redirects are counted (5 minutes, as charon). */
+export const REDIRECT_WINDOW_MS = 300_000;
+
+/**
+ * The notify our IKE_SA_INIT request carries: REDIRECTED_FROM naming the
+ * gateway that sent us here, else REDIRECT_SUPPORTED (none when the
+ * connection does not follow redirects).
+ */
+export function redirectNotify(sa: IkeSa): NotifyPayload | undefined {
+  if (sa.config.followRedirects === false) return undefined;
+  const from = sa.redirectedFrom !== undefined ? parseIp(sa.redirectedFrom) : undefined;
+  if (!from) return makeNotify(NotifyType.REDIRECT_SUPPORTED);
+  return makeRedirect(
+    {
+      gwIdType: from.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
+      gwId: ipToBytes(from),
+      nonce: new Uint8Array(0),
+    },
+    NotifyType.REDIRECTED_FROM,
+  );
+}
+
+/** Where a REDIRECT sends us, or why we do not follow it. */
+export type RedirectTarget =
+  | { readonly ok: true; readonly address: string }
+  | { readonly ok: false; readonly reason: string; readonly ignore?: boolean };
+
+/**
+ * Reads a REDIRECT notify. `nonce`: in an IKE_SA_INIT response it must carry
+ * our Ni (else it is not an answer to us: `ignore`); elsewhere it carries none.
+ */
+export function redirectTarget(
+  sa: IkeSa,
+  n: NotifyPayload,
+  nonce: Uint8Array | undefined,
+  now: number,
+): RedirectTarget {
+  if (sa.config.followRedirects === false) {
+    return {
+      ok: false,
+      reason: "peer redirects us, but this connection does not follow redirects",
+    };
+  }
+  let d;
+  try {
+    d = decodeRedirectData(n);
+  } catch (e) {
+    return { ok: false, reason: `malformed REDIRECT: ${(e as Error).message}` };
+  }
+  if (nonce !== undefined && !constantTimeEqual(d.nonce, nonce)) {
+    return { ok: false, reason: "REDIRECT without our nonce ignored", ignore: true };
+  }
+  if (d.gwIdType === GatewayIdType.FQDN) {
+    const name = new TextDecoder().decode(d.gwId);
+    return { ok: false, reason: `peer redirects us to '${name}', a DNS name (not supported)` };
+  }
+  if (d.gwIdType !== GatewayIdType.IPV4 && d.gwIdType !== GatewayIdType.IPV6) {
+    return { ok: false, reason: `REDIRECT with unknown gateway identity type ${d.gwIdType}` };
+  }
+  const address = formatIp(ipFromBytes(d.gwId));
+  const recent = sa.redirects.filter((t) => now - t < REDIRECT_WINDOW_MS);
+  if (recent.length >= MAX_REDIRECTS) {
+    return {
+      ok: false,
+      reason: `redirect loop: ${recent.length} redirects within ${REDIRECT_WINDOW_MS / 1000}s`,
+    };
+  }
+  if (address === sa.remote.address) {
+    return { ok: false, reason: `peer redirects us to itself (${address})` };
+  }
+  return { ok: true, address };
+}
