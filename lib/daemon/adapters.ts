@@ -235,6 +235,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
           ? "remote"
           : "",
         ...(s.peerVip ? { peerVirtualIp: s.peerVip } : {}),
+        ...(s.peerVips ? { peerVirtualIps: [...s.peerVips] } : {}),
       };
     });
   }

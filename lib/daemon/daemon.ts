@@ -390,7 +390,8 @@ export class Daemon<P = unknown> {
       peerId: d?.remoteId ?? "",
       ...(d?.remoteEapId !== undefined ? { peerEapId: d.remoteEapId } : {}),
       myVirtualIps: v?.addresses ?? [],
-      peerVirtualIps: d?.peerVirtualIp ? [d.peerVirtualIp] : [],
+      // All of the peer's virtual IPs (IPv4 and IPv6), as charon's PLUTO_PEER_SOURCEIP*_n.
+      peerVirtualIps: d?.peerVirtualIps ?? (d?.peerVirtualIp ? [d.peerVirtualIp] : []),
       dns: v?.dns ?? [],
     };
   }

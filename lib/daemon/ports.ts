@@ -178,6 +178,8 @@ export interface IkeSaDetail {
   readonly nat: string;
   /** Road-warrior gateway: the virtual IP leased to the peer from a pool. */
   readonly peerVirtualIp?: string;
+  /** Every virtual IP leased to the peer when there are several (one per family). */
+  readonly peerVirtualIps?: string[];
 }
 
 /** Counters of one installed SA. */
