@@ -303,13 +303,7 @@ class Parser {
 
   local(v: YamlValue): LocalAuth {
     const f = v.fields(["auth", "id", "certs", "key", "eap_id"] as const);
-    const method = f.auth.oneOf(
-      ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5"] as const,
-      "pubkey",
-    );
-    const auth = method.startsWith("eap") ? "eap" : method as "psk" | "pubkey";
-    const eapId = f.eap_id.string();
-    if (eapId !== undefined && auth !== "eap") f.eap_id.error("'eap_id' applies to auth: eap only");
+    const { method, auth, eapId } = authMethod(f.auth, f.eap_id);
     if (eapId === "" || eapId === "%any") {
       f.eap_id.error("our EAP identity cannot be empty or %any");
     }
@@ -346,13 +340,7 @@ class Parser {
     const f = v.fields(
       ["auth", "id", "cacerts", "certs", "crls", "revocation", "eap_id"] as const,
     );
-    const method = f.auth.oneOf(
-      ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5"] as const,
-      "pubkey",
-    );
-    const auth = method.startsWith("eap") ? "eap" : method as "psk" | "pubkey";
-    const eapId = f.eap_id.string();
-    if (eapId !== undefined && auth !== "eap") f.eap_id.error("'eap_id' applies to auth: eap only");
+    const { method, auth, eapId } = authMethod(f.auth, f.eap_id);
     if (eapId === "") f.eap_id.error("write %any to ask the peer for its EAP identity");
     let idPattern: IdentityPattern = { type: "any" };
     let id: Identity | undefined;
@@ -950,6 +938,21 @@ function crossCheck(config: Config, root: YamlValue): void {
       );
     }
   }
+}
+
+/**
+ * A `local`/`remote` block's `auth` (psk, pubkey or an EAP method, which is
+ * "eap" with its method kept in `method`) and `eap_id`, which only EAP takes.
+ */
+function authMethod(authField: YamlValue, eapIdField: YamlValue) {
+  const method = authField.oneOf(
+    ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5"] as const,
+    "pubkey",
+  );
+  const auth = method.startsWith("eap") ? "eap" as const : method as "psk" | "pubkey";
+  const eapId = eapIdField.string();
+  if (eapId !== undefined && auth !== "eap") eapIdField.error("'eap_id' applies to auth: eap only");
+  return { method, auth, eapId };
 }
 
 /**

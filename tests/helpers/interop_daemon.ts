@@ -14,7 +14,7 @@
 import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
 import { ControlClient } from "../../lib/daemon/control_client.ts";
 import type { ControlCommand, Json } from "../../lib/daemon/control_protocol.ts";
-import { NetnsLab, run, type RunResult } from "./netns.ts";
+import { awaitExit, NetnsLab, run, type RunResult } from "./netns.ts";
 import { Charon, type SwanConn, swanctlConf } from "./strongswan.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
@@ -134,13 +134,7 @@ export class OurDaemon {
   /** `ipsec stop`, then SIGKILL after 5 s; waits for the process. */
   async stop(): Promise<void> {
     if (!this.#exited) await this.cli(["stop"]).catch(() => {});
-    const t = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 5000);
-    await this.#child.status;
-    clearTimeout(t);
+    await awaitExit(this.#child, 5000);
   }
 }
 

@@ -29,7 +29,7 @@ import { formatTs } from "../../lib/db/narrow.ts";
 import { type Effect, IkeEngine } from "../../lib/ikev2/engine.ts";
 import type { EngineConfig, PeerConfig } from "../../lib/ikev2/peer_config.ts";
 import { readBlocks } from "../../lib/pki/pem.ts";
-import type { NetnsLab } from "./netns.ts";
+import { awaitExit, type NetnsLab } from "./netns.ts";
 
 /** One connection for the engine, in JSON-friendly form (the test matrix varies these). */
 export interface EngineSpec {
@@ -606,12 +606,6 @@ export class EngineDriver {
   async stop(): Promise<void> {
     await this.#send({ op: "quit" }).catch(() => {});
     await this.#stdin.close().catch(() => {});
-    const t = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 3000);
-    await this.#child.status;
-    clearTimeout(t);
+    await awaitExit(this.#child, 3000);
   }
 }

@@ -9,8 +9,7 @@
  *
  * @module
  */
-import type { NetnsLab } from "./netns.ts";
-import { run, type RunResult } from "./netns.ts";
+import { awaitExit, type NetnsLab, run, type RunResult } from "./netns.ts";
 
 /** Where the install script unpacks the libreswan package. */
 export const LIBRESWAN_ROOT = Deno.env.get("LIBRESWAN_ROOT") ?? "/opt/libreswan";
@@ -162,12 +161,6 @@ export class Pluto {
     try {
       this.#child.kill("SIGTERM");
     } catch { /* gone */ }
-    const t = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 3000);
-    await this.#child.status;
-    clearTimeout(t);
+    await awaitExit(this.#child, 3000);
   }
 }

@@ -293,3 +293,17 @@ class LineSplitter extends TransformStream<string, string> {
     });
   }
 }
+
+/**
+ * Waits for `child` to exit, killing it with SIGKILL after `graceMs` (the
+ * caller asked it to stop first: SIGTERM, a quit message, `ipsec stop`).
+ */
+export async function awaitExit(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  const t = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, graceMs);
+  await child.status;
+  clearTimeout(t);
+}

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { awaitExit } from "./netns.ts";
+
 /** Plugins charon loads: crypto from openssl, userspace ESP from kernel-libipsec. */
 const PLUGINS = "random nonce openssl kdf pem pkcs1 pkcs8 x509 pubkey revocation constraints " +
   "kernel-libipsec kernel-netlink socket-default vici updown attr " +
@@ -226,13 +228,7 @@ export class Charon {
     try {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
-    const t = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 3000);
-    await this.#child.status;
-    clearTimeout(t);
+    await awaitExit(this.#child, 3000);
   }
 }
 
