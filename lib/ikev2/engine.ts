@@ -2648,11 +2648,17 @@ export class IkeEngine {
     }
   }
 
-  /** Establishment failed: report and forget. */
-  #fail(sa: IkeSa, reason: string): void {
+  /**
+   * Establishment failed: report and forget. `timedOut`: the peer never
+   * answered; then, as swanctl's keyingtries (retransmission sequences; 0 =
+   * until it answers), a fresh IKE SA tries again. A refusal (AUTH failure,
+   * no proposal) is final.
+   */
+  #fail(sa: IkeSa, reason: string, timedOut = false): void {
     this.#log("warn", `${sa.label} ${reason}`);
-    const retry = sa.initiator && !sa.established && sa.reauthOf === undefined &&
-      sa.attempt < (sa.config.keyingTries ?? 1);
+    const tries = sa.config.keyingTries ?? 1;
+    const retry = timedOut && sa.initiator && !sa.established && sa.reauthOf === undefined &&
+      (tries === 0 || sa.attempt < tries);
     this.#destroy(sa, reason, sa.established ? "ike-down" : "ike-failed");
     if (retry) {
       // keyingtries: start over with a fresh IKE SA.
@@ -2860,7 +2866,7 @@ export class IkeEngine {
       } else if (sa.established) {
         this.#dpdAction(sa, now);
       } else {
-        this.#fail(sa, "peer not responding");
+        this.#fail(sa, "peer not responding", true);
       }
       return;
     }

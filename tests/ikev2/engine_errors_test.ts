@@ -381,3 +381,27 @@ Deno.test("engine: keyingTries restarts a failed initiation", () => {
   assert.equal(t.alice.eventsOf("ike-failed").length, 3);
   assert.equal(t.alice.engine.list().length, 0);
 });
+
+Deno.test("engine: keyingTries 0 retries until the peer answers; a refusal is never retried", () => {
+  // The responder is unreachable for the first 3 minutes (several retransmission sequences).
+  let reachable = false;
+  const t = new TwoPeers({
+    ...pskConfigs({
+      alice: { keyingTries: 0, retransmit: { timeoutMs: 1000, base: 2, tries: 2 } },
+    }),
+    network: { filter: () => reachable },
+  });
+  t.initiate("alice", "site");
+  t.run(180_000);
+  assert.ok(t.alice.eventsOf("ike-failed").length >= 20, "kept trying");
+  reachable = true;
+  t.run(t.clock.now + 30_000);
+  assert.equal(t.alice.eventsOf("ike-up").length, 1);
+  assert.equal(t.alice.engine.list().length, 1);
+  // A wrong PSK is a refusal: one attempt, however many tries are configured.
+  const w = new TwoPeers(pskConfigs({ alice: { keyingTries: 0 }, bobSecret: "another key" }));
+  w.initiate("alice", "site");
+  w.run(120_000);
+  assert.equal(w.alice.eventsOf("ike-failed").length, 1);
+  assert.equal(w.alice.engine.list().length, 0);
+});
