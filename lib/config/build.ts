@@ -3,8 +3,9 @@
  *
  * SPD order: the explicit `policies:` first (the admin's RFC 4301 view wins),
  * then one BYPASS entry for IKE (UDP 500/4500 on our addresses, as in the
- * seeds' gateway table), then one PROTECT entry per child in file order;
- * nothing else matches, so the default is DISCARD.
+ * seeds' gateway table), then a BYPASS or DISCARD entry per `pass`/`drop`
+ * child (swanctl's shunt policies), then one PROTECT entry per child in file
+ * order; nothing else matches, so the default is DISCARD.
  *
  * A child's selectors are `local_ts` x `remote_ts`. `dynamic` is our IKE
  * address (local) or the peer's (remote) when those are single fixed
@@ -30,7 +31,14 @@ import {
   type Selector,
 } from "../db/selector.ts";
 import { type ProcessingInfo, Spd, type SpdEntry, type SpdOptions } from "../db/spd.ts";
-import type { ChildSection, Config, ConnectionSection, TsSpec } from "./config.ts";
+import {
+  type ChildSection,
+  type Config,
+  type ConnectionSection,
+  ipsecChildren,
+  type IpsecChildSection,
+  type TsSpec,
+} from "./config.ts";
 import { findSecret } from "./parse.ts";
 
 function fixedAddress(addrs: readonly string[]): string | undefined {
@@ -87,7 +95,7 @@ export function childSelectors(c: ConnectionSection, ch: ChildSection): Selector
   return out;
 }
 
-function processing(c: ConnectionSection, ch: ChildSection): ProcessingInfo {
+function processing(c: ConnectionSection, ch: IpsecChildSection): ProcessingInfo {
   return {
     protocol: ch.protocol,
     mode: ch.mode,
@@ -191,8 +199,22 @@ export function buildSpdEntries(config: Config): SpdEntry[] {
   }
   const ike = ikeBypass(config);
   if (ike) out.push(ike);
+  // Shunt children (`mode: pass|drop`) come before every PROTECT entry, as
+  // charon installs them with a higher priority than IPsec policies.
   for (const c of config.connections) {
     for (const ch of c.children) {
+      if (ch.mode !== "pass" && ch.mode !== "drop") continue;
+      const selectors = childSelectors(c, ch);
+      if (selectors.length === 0) continue;
+      out.push({
+        label: `${c.name}/${ch.name}`,
+        selectors,
+        action: ch.mode === "pass" ? "bypass" : "discard",
+      });
+    }
+  }
+  for (const c of config.connections) {
+    for (const ch of ipsecChildren(c)) {
       const selectors = childSelectors(c, ch);
       if (selectors.length === 0) continue;
       out.push({
@@ -211,7 +233,7 @@ export function buildSpdEntries(config: Config): SpdEntry[] {
 export function peerConstraints(config: Config, c: ConnectionSection): TrafficSelector[] {
   const out: TrafficSelector[] = [];
   const pools = config.pools.filter((p) => c.pools.includes(p.name));
-  for (const ch of c.children) {
+  for (const ch of ipsecChildren(c)) {
     for (const r of ch.remoteTs) {
       let addrs: AddressSelector[];
       if (!r.dynamic) addrs = [r.address];
@@ -264,7 +286,7 @@ export function buildPadEntries(config: Config): PadEntry[] {
       id: c.remote.idPattern,
       auth,
       allowedTs: peerConstraints(config, c),
-      spdLookup: c.children.some((ch) => childIsNamed(c, ch)) ? "name" : "ts",
+      spdLookup: ipsecChildren(c).some((ch) => childIsNamed(c, ch)) ? "name" : "ts",
       remoteAddrs: c.remoteAddrs,
       connection: c.name,
     };

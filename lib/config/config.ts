@@ -112,12 +112,32 @@ export type StartAction = "none" | "trap" | "start";
 /** What to do when the peer is dead or the child closes (`dpd_action`, `close_action`). */
 export type PeerAction = "clear" | "trap" | "restart" | "none";
 
+/** A child that is an IPsec SA template (not a `pass`/`drop` shunt). */
+export type IpsecChildSection = ChildSection & { readonly mode: "tunnel" | "transport" };
+
+/** Whether a child is a `pass`/`drop` shunt policy rather than an IPsec child SA. */
+export function isShunt(ch: ChildSection): boolean {
+  return ch.mode === "pass" || ch.mode === "drop";
+}
+
+/** The IPsec children of a connection (its `pass`/`drop` shunts left out). */
+export function ipsecChildren(
+  c: { readonly children: readonly ChildSection[] },
+): IpsecChildSection[] {
+  return c.children.filter((ch): ch is IpsecChildSection => !isShunt(ch));
+}
+
 /** One `children.<name>` section. */
 export interface ChildSection {
   readonly name: string;
   readonly localTs: readonly TsSpec[];
   readonly remoteTs: readonly TsSpec[];
-  readonly mode: "tunnel" | "transport";
+  /**
+   * `tunnel`/`transport`: an IPsec child SA. `pass`/`drop` (swanctl's shunt
+   * policies): its selectors become a BYPASS or DISCARD SPD entry ahead of
+   * every PROTECT entry, and nothing is negotiated for it.
+   */
+  readonly mode: "tunnel" | "transport" | "pass" | "drop";
   readonly protocol: "esp" | "ah";
   readonly proposals: readonly Proposal[];
   readonly startAction: StartAction;

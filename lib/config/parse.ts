@@ -70,6 +70,7 @@ import {
   ConfigError,
   type ConnectionSection,
   type EapSecretSection,
+  ipsecChildren,
   type LocalAuth,
   type PolicySection,
   type PoolSection,
@@ -437,7 +438,7 @@ class Parser {
       name,
       localTs: this.ts(f.local_ts),
       remoteTs: this.ts(f.remote_ts),
-      mode: f.mode.oneOf(["tunnel", "transport"] as const, "tunnel"),
+      mode: f.mode.oneOf(["tunnel", "transport", "pass", "drop"] as const, "tunnel"),
       protocol,
       proposals,
       startAction: f.start_action.oneOf(["none", "trap", "start"] as const, "none"),
@@ -930,8 +931,9 @@ function crossCheck(config: Config, root: YamlValue): void {
           "hold user names and passwords",
       );
     }
-    if (c.remoteAddrs.length === 0 && c.children.some((ch) => ch.startAction !== "none")) {
-      const child = c.children.find((ch) => ch.startAction !== "none")!;
+    const started = ipsecChildren(c).find((ch) => ch.startAction !== "none");
+    if (c.remoteAddrs.length === 0 && started) {
+      const child = started;
       f.children.error(
         `child '${child.name}': start_action ${child.startAction} needs remote_addrs ` +
           "(we cannot initiate to %any)",

@@ -17,7 +17,14 @@ import {
   protocolName,
 } from "../db/selector.ts";
 import type { ChildConfig, DpdAction, EngineConfig, PeerConfig } from "../ikev2/peer_config.ts";
-import type { ChildSection, Config, ConnectionSection, PeerAction, TsSpec } from "./config.ts";
+import {
+  type Config,
+  type ConnectionSection,
+  ipsecChildren,
+  type IpsecChildSection,
+  type PeerAction,
+  type TsSpec,
+} from "./config.ts";
 import { parseIdentity } from "../db/identity.ts";
 import { Pad } from "../db/pad.ts";
 import { buildPadEntries } from "./build.ts";
@@ -46,7 +53,7 @@ function action(a: PeerAction): DpdAction {
   return a === "none" ? "clear" : a;
 }
 
-function child(ch: ChildSection): ChildConfig {
+function child(ch: IpsecChildSection): ChildConfig {
   return {
     name: ch.name,
     mode: ch.mode,
@@ -118,7 +125,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
       ...(c.remote.eapMethod ? { eapMethod: c.remote.eapMethod } : {}),
       ...(c.remote.eapId ? { eapId: c.remote.eapId } : {}),
     },
-    children: c.children.map(child),
+    // `pass`/`drop` children are SPD entries only (lib/config/build.ts), never negotiated.
+    children: ipsecChildren(c).map(child),
     sendIdr: c.remote.id !== undefined,
     sendCert: c.sendCert,
     ...(c.sendCertreq ? {} : { sendCertreq: false }),

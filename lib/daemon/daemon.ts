@@ -345,7 +345,7 @@ export class Daemon<P = unknown> {
     for (const c of this.#config.connections) {
       if (!names.includes(c.name)) continue;
       for (const ch of c.children) {
-        if (ch.startAction === "start") {
+        if (ch.startAction === "start" && ch.mode !== "pass" && ch.mode !== "drop") {
           this.#log("info", "cfg", `start_action=start: initiating ${c.name}/${ch.name}`);
           this.#run(() => this.#engine.initiate(c.name, this.#now(), ch.name));
         }

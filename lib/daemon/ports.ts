@@ -17,7 +17,8 @@ export type StartAction = "none" | "trap" | "start";
 /** One child of a connection as `ipsec list-conns` shows it. */
 export interface ChildInfo {
   readonly name: string;
-  readonly mode: "tunnel" | "transport";
+  /** `pass`/`drop`: a shunt policy, never negotiated. */
+  readonly mode: "tunnel" | "transport" | "pass" | "drop";
   readonly protocol: "esp" | "ah";
   readonly localTs: readonly string[];
   readonly remoteTs: readonly string[];

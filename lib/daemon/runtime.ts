@@ -103,14 +103,17 @@ export function rangeCidrs(a: AddressSelector): string[] {
 
 /**
  * Networks to route into the TUN for a config (see the module doc): fixed
- * tunnel `remote_ts`, transport-mode peers, and a road-warrior gateway's
- * pools (its clients' virtual IPs sit behind the tunnel).
+ * tunnel `remote_ts`, transport-mode peers, a road-warrior gateway's pools
+ * (its clients' virtual IPs sit behind the tunnel), and `drop` children's
+ * `remote_ts` (the SPD discards them there; `pass` children need no route:
+ * what a tunnel route brings into the TUN the data plane sends on in clear).
  */
 export function tunRoutes(config: Config): string[] {
   const routes = new Set<string>();
   const add = (a: AddressSelector) => rangeCidrs(a).forEach((r) => routes.add(r));
   for (const c of config.connections) {
     for (const ch of c.children) {
+      if (ch.mode === "pass") continue;
       if (ch.mode === "transport") {
         for (const a of c.remoteAddrs) {
           if (!a.includes("/") && !a.includes("-")) add(parseAddressSelector(a));
