@@ -210,6 +210,10 @@ export interface ConnectionSection {
   readonly sendCert: "always" | "ifasked" | "never";
   /** `send_certreq`: send CERTREQ payloads for our trust anchors (pubkey; default yes). */
   readonly sendCertreq: boolean;
+  /** `ppk_id`: the post-quantum preshared key (RFC 8784) to mix in when the peer can. */
+  readonly ppkId?: string;
+  /** `ppk_required`: refuse the IKE SA unless that PPK is used. */
+  readonly ppkRequired: boolean;
   /** `follow_redirects`: follow a gateway's REDIRECT (RFC 5685; default yes, as charon). */
   readonly followRedirects: boolean;
   /** `redirect_to`: as gateway, send clients that support it to this address (RFC 5685). */
@@ -246,6 +250,16 @@ export interface EapSecretSection {
   /** EAP identities (user names) it belongs to, as written (empty = any). */
   readonly ids: readonly string[];
   readonly secret: string;
+}
+
+/**
+ * One post-quantum preshared key (`secrets.<name>` with `type: ppk`, or a
+ * name starting with `ppk`, as in swanctl.conf): its PPK ids as written.
+ */
+export interface PpkSecretSection {
+  readonly name: string;
+  readonly ids: readonly string[];
+  readonly secret: Uint8Array;
 }
 
 /** One `pools.<name>` section. */
@@ -285,6 +299,8 @@ export interface Config {
   readonly secrets: readonly SecretSection[];
   /** EAP passwords (user names and passwords). */
   readonly eapSecrets: readonly EapSecretSection[];
+  /** Post-quantum preshared keys (RFC 8784) by PPK id. */
+  readonly ppks: readonly PpkSecretSection[];
   readonly pools: readonly PoolSection[];
   readonly policies: readonly PolicySection[];
   /**

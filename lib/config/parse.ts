@@ -74,6 +74,7 @@ import {
   type LocalAuth,
   type PolicySection,
   type PoolSection,
+  type PpkSecretSection,
   type RemoteAuth,
   type SecretSection,
   type TsSpec,
@@ -486,6 +487,8 @@ class Parser {
         "unique",
         "follow_redirects",
         "redirect_to",
+        "ppk_id",
+        "ppk_required",
         "keyingtries",
         "retransmit_timeout",
         "retransmit_tries",
@@ -554,6 +557,8 @@ class Parser {
       sendCert: f.send_cert.oneOf(["always", "ifasked", "never"] as const, "ifasked"),
       unique: f.unique.oneOf(["no", "never", "keep", "replace"] as const, "no"),
       followRedirects: f.follow_redirects.bool(true),
+      ...(f.ppk_id.string() !== undefined ? { ppkId: f.ppk_id.string()! } : {}),
+      ppkRequired: f.ppk_required.bool(false),
       ...(redirectTo !== undefined ? { redirectTo } : {}),
       sendCertreq: f.send_certreq.bool(true),
       keyingTries: f.keyingtries.int(1, 0, 1000),
@@ -574,23 +579,33 @@ class Parser {
   }
 
   /**
-   * One `secrets` entry: a pre-shared key, or with `type: eap` (the default
+   * One `secrets` entry: a pre-shared key; with `type: eap` (the default
    * for names starting with `eap-`, as in swanctl.conf) an EAP password whose
-   * `id`s are EAP identities (user names) taken as written.
+   * `id`s are EAP identities (user names) taken as written; with `type: ppk`
+   * (names starting with `ppk`) a post-quantum preshared key (RFC 8784)
+   * whose `id`s are PPK ids.
    */
   secret(
     name: string,
     v: YamlValue,
-  ): { kind: "ike"; s: SecretSection } | { kind: "eap"; s: EapSecretSection } | null {
+  ):
+    | { kind: "ike"; s: SecretSection }
+    | { kind: "eap"; s: EapSecretSection }
+    | { kind: "ppk"; s: PpkSecretSection }
+    | null {
     const f = v.fields(["id", "secret", "file", "type"] as const);
-    const kind = f.type.oneOf(["ike", "eap"] as const, name.startsWith("eap-") ? "eap" : "ike");
+    const kind = f.type.oneOf(
+      ["ike", "eap", "ppk"] as const,
+      name.startsWith("eap-") ? "eap" : name.startsWith("ppk") ? "ppk" : "ike",
+    );
     const ids: Identity[] = [];
     const eapIds: string[] = [];
     for (const item of f.id.list()) {
       const s = item.string();
       if (s === undefined) continue;
-      if (kind === "eap") {
-        if (s === "" || s === "%any") item.error("an EAP identity cannot be empty or %any");
+      if (kind !== "ike") {
+        const what = kind === "eap" ? "an EAP identity" : "a PPK id";
+        if (s === "" || s === "%any") item.error(`${what} cannot be empty or %any`);
         else eapIds.push(s);
         continue;
       }
@@ -626,6 +641,10 @@ class Parser {
       return null;
     }
     if (kind === "ike") return { kind, s: { name, ids, secret } };
+    if (kind === "ppk") {
+      if (eapIds.length === 0) v.error("a PPK needs an 'id' (the ppk_id connections name it by)");
+      return { kind, s: { name, ids: eapIds, secret } };
+    }
     let password: string;
     try {
       password = new TextDecoder("utf-8", { fatal: true }).decode(secret);
@@ -925,6 +944,14 @@ function crossCheck(config: Config, root: YamlValue): void {
         );
       }
     }
+    if (c.ppkId !== undefined && !config.ppks.some((p) => p.ids.includes(c.ppkId!))) {
+      f.local.error(
+        `ppk_id '${c.ppkId}' names no PPK ('secrets' entry named ppk… or with type: ppk)`,
+      );
+    }
+    if (c.ppkRequired && c.ppkId === undefined && config.ppks.length === 0) {
+      f.local.error("ppk_required: yes needs a PPK ('secrets' entry named ppk… or with type: ppk)");
+    }
     if (c.remote.auth === "eap" && config.eapSecrets.length === 0) {
       f.remote.error(
         "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
@@ -1050,6 +1077,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     connections,
     secrets: secrets.flatMap((x) => x?.kind === "ike" ? [x.s] : []),
     eapSecrets: secrets.flatMap((x) => x?.kind === "eap" ? [x.s] : []),
+    ppks: secrets.flatMap((x) => x?.kind === "ppk" ? [x.s] : []),
     pools: f.pools.entries().map(([n, v]) => p.pool(n, v)).filter((x): x is PoolSection =>
       x !== null
     ),

@@ -132,6 +132,8 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     ...(c.sendCertreq ? {} : { sendCertreq: false }),
     ...(c.unique !== "no" ? { unique: c.unique } : {}),
     ...(c.followRedirects ? {} : { followRedirects: false }),
+    ...(c.ppkId !== undefined ? { ppkId: c.ppkId } : {}),
+    ...(c.ppkRequired ? { ppkRequired: true } : {}),
     ...(c.redirectTo !== undefined ? { redirectTo: c.redirectTo } : {}),
     dpdDelaySeconds: c.dpdDelaySeconds,
     // swanctl writes dpd_action per child: the connection's when set, else a child's.
@@ -176,6 +178,9 @@ export function toEngineConfig(config: Config): EngineConfig {
     secrets: config.secrets.map((s) => ({ ids: s.ids, secret: s.secret })),
     ...(config.eapSecrets.length
       ? { eapSecrets: config.eapSecrets.map((s) => ({ ids: s.ids, secret: s.secret })) }
+      : {}),
+    ...(config.ppks.length
+      ? { ppks: config.ppks.map((s) => ({ ids: s.ids, secret: s.secret })) }
       : {}),
     pad: new Pad(buildPadEntries(config)),
     ...(config.pools.length

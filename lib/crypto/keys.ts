@@ -293,3 +293,33 @@ export function pskAuth(
   const prf = prfOf(prfId, backend);
   return prf.compute(prf.compute(sharedSecret, KEY_PAD), signedOctets);
 }
+
+/** SK_d, SK_pi and SK_pr mixed with a post-quantum preshared key (RFC 8784 section 3). */
+export interface PpkKeys {
+  readonly skD: Uint8Array;
+  readonly skPi: Uint8Array;
+  readonly skPr: Uint8Array;
+}
+
+/**
+ * RFC 8784 section 3: SK_d' = prf+(PPK, SK_d), SK_pi' = prf+(PPK, SK_pi),
+ * SK_pr' = prf+(PPK, SK_pr), each as long as the key it replaces. SK_pi' and
+ * SK_pr' key the MACedIDs of both AUTH payloads; SK_d' keys the child SAs
+ * and IKE SA rekeys from then on.
+ *
+ * @example
+ * ```ts
+ * const p = derivePpkKeys(suite.prfId, ppk, keys);
+ * macedId(suite.prfId, p.skPi, idiBody);
+ * ```
+ */
+export function derivePpkKeys(
+  prfId: number,
+  ppk: Uint8Array,
+  keys: Pick<IkeSaKeys, "skD" | "skPi" | "skPr">,
+  backend?: SoftwareBackend,
+): PpkKeys {
+  const prf = prfOf(prfId, backend);
+  const mix = (k: Uint8Array) => prfPlus(prf, ppk, k, k.length);
+  return { skD: mix(keys.skD), skPi: mix(keys.skPi), skPr: mix(keys.skPr) };
+}

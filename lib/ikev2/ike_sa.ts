@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { IkeSaKeys, KeySuite } from "../crypto/keys.ts";
+import type { IkeSaKeys, KeySuite, PpkKeys } from "../crypto/keys.ts";
 import type { KeyExchange } from "../crypto/types.ts";
 import type { Identity } from "../db/identity.ts";
 import type { NotifyPayload } from "./payloads/notify.ts";
@@ -198,6 +198,10 @@ export class IkeSa {
   peerVips: { readonly pool: string; readonly address: string }[] = [];
   /** The PAD entry that authorized the peer (when the engine has a PAD). */
   padEntry: PadEntry | undefined;
+  /** Both sides announced USE_PPK in IKE_SA_INIT (RFC 8784). */
+  usePpk = false;
+  /** The PPK-mixed SK_d/SK_pi/SK_pr while IKE_AUTH uses a PPK (RFC 8784). */
+  ppk: PpkKeys | undefined;
   /** The gateway that redirected us here (RFC 5685): sent as REDIRECTED_FROM. */
   redirectedFrom: string | undefined;
   /** When this connection attempt was redirected so far (loop detection). */

@@ -167,6 +167,14 @@ export interface PeerConfig {
    */
   readonly unique?: UniquePolicy;
   /**
+   * Post-quantum preshared key (RFC 8784): the id of the PPK (in
+   * `EngineConfig.ppks`) mixed into SK_d and the AUTH keys when the peer
+   * supports it (swanctl's `ppk_id`). PSK and certificate authentication only.
+   */
+  readonly ppkId?: string;
+  /** Refuse the IKE SA unless the PPK is used (swanctl's `ppk_required`). */
+  readonly ppkRequired?: boolean;
+  /**
    * Announce REDIRECT_SUPPORTED and follow a gateway's REDIRECT to another
    * gateway (RFC 5685; default true, as charon's follow_redirects).
    */
@@ -249,6 +257,12 @@ export interface SharedSecret {
   readonly secret: Uint8Array;
 }
 
+/** A post-quantum preshared key and its PPK ids (swanctl's `ppk` secrets). */
+export interface PpkSecret {
+  readonly ids: readonly string[];
+  readonly secret: Uint8Array;
+}
+
 /** An EAP password and the EAP identities it belongs to (swanctl's `eap-` secrets). */
 export interface EapSecret {
   /** EAP identities (user names) that may use it; empty = any. */
@@ -263,6 +277,8 @@ export interface EngineConfig {
   readonly secrets?: readonly SharedSecret[];
   /** EAP passwords: ours as EAP peer, our users' as EAP server. */
   readonly eapSecrets?: readonly EapSecret[];
+  /** Post-quantum preshared keys (RFC 8784) by PPK id (swanctl's `ppk` secrets). */
+  readonly ppks?: readonly PpkSecret[];
   /**
    * The Peer Authorization Database (RFC 4301 section 4.4.3). When set, a
    * peer is accepted only if an entry matches its authenticated identity;

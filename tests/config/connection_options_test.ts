@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/config/config.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
-import { toPeerConfig } from "../../lib/config/to_peer_config.ts";
+import { toEngineConfig, toPeerConfig } from "../../lib/config/to_peer_config.ts";
 import { pskConnection } from "../helpers/config_yaml.ts";
 
 Deno.test("unique: no (default), never, keep, replace reach the engine; others are refused", () => {
@@ -99,5 +99,30 @@ Deno.test("follow_redirects (default yes) and a gateway's redirect_to reach the 
     () => parseConfig(pskConnection("    redirect_to: gw2.example.org")),
     (e: unknown) =>
       e instanceof ConfigError && /'gw2\.example\.org' is not an IP address/.test(e.message),
+  );
+});
+
+Deno.test("ppk_id, ppk_required and ppk secrets (RFC 8784) reach the engine; a missing PPK is refused", () => {
+  const withPpk = (conn: string) =>
+    pskConnection(conn) +
+    "  ppk-1:\n    id: ppk-1\n    secret: 0x00112233445566778899aabbccddeeff\n";
+  const config = parseConfig(withPpk("    ppk_id: ppk-1\n    ppk_required: yes"));
+  assert.deepEqual(config.ppks.map((p) => [p.name, p.ids]), [["ppk-1", ["ppk-1"]]]);
+  assert.equal(config.secrets.length, 1, "the PPK is not an IKE pre-shared key");
+  const c = toPeerConfig(config.connections[0]);
+  assert.equal(c.ppkId, "ppk-1");
+  assert.equal(c.ppkRequired, true);
+  const e = toEngineConfig(config);
+  assert.equal(e.ppks?.[0].secret.length, 16);
+  const plain = toPeerConfig(parseConfig(pskConnection("")).connections[0]);
+  assert.equal(plain.ppkId, undefined);
+  assert.equal(plain.ppkRequired, undefined);
+  assert.throws(
+    () => parseConfig(pskConnection("    ppk_id: ppk-9")),
+    (e: unknown) => e instanceof ConfigError && /ppk_id 'ppk-9' names no PPK/.test(e.message),
+  );
+  assert.throws(
+    () => parseConfig(pskConnection("") + "  ppk-2:\n    secret: 0x0011\n"),
+    (e: unknown) => e instanceof ConfigError && /a PPK needs an 'id'/.test(e.message),
   );
 });

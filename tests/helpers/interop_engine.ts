@@ -29,6 +29,7 @@ import { formatTs } from "../../lib/db/narrow.ts";
 import { type Effect, IkeEngine } from "../../lib/ikev2/engine.ts";
 import type { EngineConfig, PeerConfig } from "../../lib/ikev2/peer_config.ts";
 import { readBlocks } from "../../lib/pki/pem.ts";
+import { fromHex } from "../../lib/wire/bytes.ts";
 import { awaitExit, type NetnsLab } from "./netns.ts";
 
 /** One connection for the engine, in JSON-friendly form (the test matrix varies these). */
@@ -86,6 +87,8 @@ export interface EngineSpec {
    * then only says how the responder proves itself); as "server" we ask the
    * initiator to (`auth` says how we prove ourselves).
    */
+  /** A post-quantum preshared key (RFC 8784): ours to offer (unless `secretOnly`) and hold. */
+  ppk?: { id: string; secretHex: string; required?: boolean; secretOnly?: boolean };
   eap?: {
     role: "peer" | "server";
     /** Peer: the methods we accept (default all); server: the one we run (default MSCHAPv2). */
@@ -196,6 +199,8 @@ export function engineConfig(s: EngineSpec): EngineConfig {
     ...(s.pools ? { pools: s.pools.map((p) => p.name) } : {}),
     ...(s.reauthSeconds ? { reauthSeconds: s.reauthSeconds } : {}),
     ...(s.sendIdr !== undefined ? { sendIdr: s.sendIdr } : {}),
+    ...(s.ppk && !s.ppk.secretOnly ? { ppkId: s.ppk.id } : {}),
+    ...(s.ppk?.required ? { ppkRequired: true } : {}),
     children: [
       {
         name: `${s.name}-net`,
@@ -223,6 +228,7 @@ export function engineConfig(s: EngineSpec): EngineConfig {
       ? [{ ids: [localId, remoteId], secret: new TextEncoder().encode(s.psk!) }]
       : [],
     ...(eap ? { eapSecrets: eap.users.map((u) => ({ ids: [u.id], secret: u.secret })) } : {}),
+    ...(s.ppk ? { ppks: [{ ids: [s.ppk.id], secret: fromHex(s.ppk.secretHex) }] } : {}),
   };
 }
 

@@ -201,7 +201,8 @@ export async function checkAgreement(
   };
   const s = sas[0];
   if (o.ike.spiI !== s.spiI || o.ike.spiR !== s.spiR) throw new Error(`IKE SPIs differ\n${dump}`);
-  if (s.algorithms !== want.charonIke) {
+  // charon appends "/PPK" when a post-quantum preshared key (RFC 8784) was mixed in.
+  if (s.algorithms.replace(/\/PPK$/, "") !== want.charonIke) {
     throw new Error(`charon negotiated something else\n${dump}`);
   }
   const [oc, sc] = [o.children[0], s.children[0]];

@@ -278,6 +278,8 @@ export interface SwanConn {
     eapId?: string;
     users: { id: string; secret: string }[];
   };
+  /** A post-quantum preshared key (RFC 8784): `ppk_id` (unless `secretOnly`) and its secret. */
+  ppk?: { id: string; secretHex: string; required?: boolean; secretOnly?: boolean };
 }
 
 /**
@@ -304,7 +306,13 @@ export function swanctlConf(c: SwanConn): string {
   const eap = (c.eap?.users ?? []).map((u, i) =>
     `  eap-${i} {\n    id = ${u.id}\n    secret = "${u.secret}"\n  }\n`
   ).join("");
-  const secrets = ike || eap ? `secrets {\n${ike}${eap}}\n` : "";
+  const ppk = c.ppk
+    ? `  ppk-1 {\n    id = ${c.ppk.id}\n    secret = 0x${c.ppk.secretHex}\n  }\n`
+    : "";
+  const secrets = ike || eap || ppk ? `secrets {\n${ike}${eap}${ppk}}\n` : "";
+  const ppkLines = c.ppk && !c.ppk.secretOnly
+    ? [`ppk_id = ${c.ppk.id}`, `ppk_required = ${c.ppk.required ? "yes" : "no"}`]
+    : [];
   return `connections {
   ${c.name} {
     version = 2
@@ -312,7 +320,7 @@ export function swanctlConf(c: SwanConn): string {
     remote_addrs = ${c.remoteAddr}
     proposals = ${c.ikeProposal}
     encap = yes
-    ${(c.extra ?? []).join("\n    ")}
+    ${[...(c.extra ?? []), ...ppkLines].join("\n    ")}
     local {
       ${auth.local}
       id = ${c.localId}

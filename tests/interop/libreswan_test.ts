@@ -26,6 +26,7 @@ import { NetnsLab, run } from "../helpers/netns.ts";
 import { IPSEC, startDaemonIn } from "../helpers/netns_daemons.ts";
 
 const PSK = "libreswan interop psk 0123456789abcdef";
+const PPK = "libreswan interop post-quantum preshared key 0123456789";
 
 interface Case {
   name: string;
@@ -48,6 +49,8 @@ interface Case {
   fragmentSize?: number;
   /** pluto demands a COOKIE from every initiator (`whack --ddos-busy`). */
   busy?: boolean;
+  /** Both sides insist on a post-quantum preshared key (RFC 8784; pluto's `ppk=insist`). */
+  ppk?: boolean;
 }
 
 const DN = (cn: string) => `C=CH, O=deno-ipsec interop, CN=${cn}`;
@@ -60,7 +63,7 @@ function plutoConf(c: Case): string {
     }\n    leftcert=moon\n    leftsendcert=always\n`;
   return `config setup
     plutodebug=${Deno.env.get("PLUTO_DEBUG") ?? "none"}
-conn ${c.name}
+conn ${c.name}${c.ppk ? "\n    ppk=insist" : ""}
     left=10.97.0.1
     leftid=${c.dn ? "%fromcert" : "@moon.example.org"}
     leftsubnet=10.1.0.0/24
@@ -91,8 +94,8 @@ function daemonYaml(c: Case): string {
     local_addrs: [10.97.0.2]
     remote_addrs: [10.97.0.1]
 ${c.fragmentSize ? `    fragment_size: ${c.fragmentSize}\n` : ""}${
-    c.ike ? `    proposals: [${c.ike}]\n` : ""
-  }${auth}
+    c.ppk ? "    ppk_id: ppk-1\n    ppk_required: yes\n" : ""
+  }${c.ike ? `    proposals: [${c.ike}]\n` : ""}${auth}
     children:
       net:
         local_ts: [10.2.0.0/24]
@@ -101,7 +104,7 @@ ${c.esp ? `        esp_proposals: [${c.esp}]\n` : ""}secrets:
   ike:
     id: [sun.example.org, moon.example.org]
     secret: "${PSK}"
-`;
+${c.ppk ? `  ppk-1:\n    id: ppk-1\n    secret: "${PPK}"\n` : ""}`;
 }
 
 const ALL: Case[] = [
@@ -148,6 +151,16 @@ const ALL: Case[] = [
   // Distinguished names as identities (ID_DER_ASN1_DN), both ways.
   { name: "dn1", auth: "ecdsa", initiator: "pluto", dn: true },
   { name: "dn2", auth: "ecdsa", initiator: "daemon", dn: true },
+  // A required post-quantum preshared key (RFC 8784), both ways.
+  { name: "ppk1", auth: "psk", initiator: "pluto", ppk: true, expect: [/PPK AUTH calculated/] },
+  {
+    name: "ppk2",
+    auth: "ecdsa",
+    initiator: "daemon",
+    ppk: true,
+    expect: [/PPK AUTH calculated/],
+    expectOurs: [/N\(PPK_IDENTITY\)/],
+  },
   // pluto under DDoS protection answers IKE_SA_INIT with a COOKIE first.
   {
     name: "cookie",
@@ -190,9 +203,9 @@ Deno.test({
             await Deno.copyFile(pki.engineKey, `${cdir}/d/sun.key`);
             await Deno.copyFile(pki.ca, `${cdir}/d/ca.pem`);
           }
-          const secrets = c.auth === "psk"
-            ? `@moon.example.org @sun.example.org : PSK "${PSK}"\n`
-            : ""; // NSS finds the key of leftcert
+          const secrets =
+            (c.auth === "psk" ? `@moon.example.org @sun.example.org : PSK "${PSK}"\n` : "") + // NSS finds the key of leftcert
+            (c.ppk ? `@moon.example.org @sun.example.org : PPKS "ppk-1" "${PPK}"\n` : "");
           const pluto = await Pluto.start(lab, l, `${cdir}/l`, plutoConf(c), secrets, certs);
           const daemon = await startDaemonIn(lab, d, cdir, "d", daemonYaml(c));
           const why = async () =>

@@ -24,7 +24,13 @@
  *
  * @module
  */
-import { authSignedOctets, macedId, pskAuth } from "../../crypto/keys.ts";
+import {
+  authSignedOctets,
+  derivePpkKeys,
+  macedId,
+  type PpkKeys,
+  pskAuth,
+} from "../../crypto/keys.ts";
 import {
   formatIdentity,
   type Identity,
@@ -42,7 +48,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { X509Certificate } from "@peculiar/x509";
 import type { PeerConfig, SharedSecret } from "../peer_config.ts";
 import type { EapMethodName } from "../../eap/eap_message.ts";
-import { all, first, type IkeMessage, type Payload } from "./_msg.ts";
+import { all, first, type IkeMessage, notify, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
 import { buildCpRequest, vipFamily } from "./config_payload.ts";
 import { type TaskContext, TaskError } from "./task_context.ts";
@@ -65,14 +71,21 @@ function idBody(p: IdPayload): Uint8Array {
  * The octets AUTH covers for `who` (RFC 7296 section 2.15): that side's
  * IKE_SA_INIT message, the other side's nonce, prf(SK_p, RestOfIDPayload).
  */
-export function authOctets(sa: IkeSa, who: "i" | "r", id: IdPayload): Uint8Array {
+export function authOctets(
+  sa: IkeSa,
+  who: "i" | "r",
+  id: IdPayload,
+  ppk?: PpkKeys,
+): Uint8Array {
   const k = sa.keys;
   if (!k || !sa.suite || !sa.initRequest || !sa.initResponse || !sa.nonceI || !sa.nonceR) {
     throw new TaskError("IKE_SA_INIT state incomplete");
   }
   const msg = who === "i" ? sa.initRequest : sa.initResponse;
   const nonce = who === "i" ? sa.nonceR : sa.nonceI;
-  const skP = who === "i" ? k.skPi : k.skPr;
+  // RFC 8784: with a PPK, SK_pi'/SK_pr' key the MACedIDs.
+  const keys = ppk ?? k;
+  const skP = who === "i" ? keys.skPi : keys.skPr;
   return authSignedOctets(msg, nonce, macedId(sa.suite.prfId, skP, idBody(id)));
 }
 
@@ -102,6 +115,7 @@ function buildOwnAuth(
   who: "i" | "r",
   id: IdPayload,
   peerId: Identity | undefined,
+  ppk?: PpkKeys,
 ): Payload[] {
   const cfg = sa.config.local;
   if (cfg.auth === "eap") {
@@ -109,7 +123,7 @@ function buildOwnAuth(
       `connection ${sa.config.name} has local auth eap: EAP authenticates initiators only`,
     );
   }
-  const octets = authOctets(sa, who, id);
+  const octets = authOctets(sa, who, id, ppk);
   if (cfg.auth === "psk") {
     const secret = findSharedSecret(ctx.config.secrets ?? [], cfg.id, peerId);
     if (!secret) throw new TaskError(`no shared secret for ${cfg.id.value}`);
@@ -159,6 +173,43 @@ export function certreqPayloads(cfg: PeerConfig): Payload[] {
 /** SHA-1 of each configured CA's public key (null: unparsable), per certificate bytes object. */
 const caKeyHashes = new WeakMap<Uint8Array, Uint8Array | null>();
 
+/** The PPK_IDENTITY data of a PPK id: PPK_ID_FIXED (2) and the id's bytes (RFC 8784 section 3). */
+function ppkIdentityData(id: string): Uint8Array {
+  return concat(Uint8Array.of(PPK_ID_FIXED), new TextEncoder().encode(id));
+}
+
+/** PPK_ID_FIXED: the PPK_IDENTITY type naming a PPK by a fixed id (RFC 8784 section 3). */
+const PPK_ID_FIXED = 2;
+
+/** The PPK with id `id` among `ppks`, or undefined. */
+export function findPpk(
+  ppks: readonly { ids: readonly string[]; secret: Uint8Array }[] | undefined,
+  id: string,
+): Uint8Array | undefined {
+  return ppks?.find((p) => p.ids.includes(id))?.secret;
+}
+
+/**
+ * Initiator, RFC 8784: when both sides announced USE_PPK and we have the
+ * connection's PPK, mixes it into the keys (`sa.ppk`) and returns the
+ * PPK_IDENTITY notify; throws when `ppk_required` cannot be met.
+ */
+function initiatorPpk(sa: IkeSa, ctx: TaskContext): Payload[] {
+  const cfg = sa.config;
+  sa.ppk = undefined;
+  if (cfg.ppkId === undefined) return [];
+  if (!sa.usePpk) {
+    if (cfg.ppkRequired) {
+      throw new TaskError("the peer does not support PPKs (no USE_PPK), but ppk_required is set");
+    }
+    return [];
+  }
+  const secret = findPpk(ctx.config.ppks, cfg.ppkId);
+  if (!secret) throw new TaskError(`no PPK with id '${cfg.ppkId}'`);
+  sa.ppk = derivePpkKeys(sa.suite!.prfId, secret, sa.keys!);
+  return [makeNotify(NotifyType.PPK_IDENTITY, ppkIdentityData(cfg.ppkId))];
+}
+
 /** Initiator: IDi [CERT+] [CERTREQ] [IDr] AUTH [N(INITIAL_CONTACT)] plus `child`. */
 export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]): Payload[] {
   const cfg = sa.config;
@@ -166,11 +217,24 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   const out: Payload[] = [idi];
   const remoteId = cfg.remote.id && cfg.remote.id.type !== "any" ? cfg.remote.id : undefined;
   // EAP (RFC 7296 section 2.16): no AUTH in the first request; it follows the EAP method.
-  const auth = cfg.local.auth === "eap" ? [] : buildOwnAuth(sa, ctx, "i", idi, remoteId);
+  const ppk = cfg.local.auth === "eap" ? [] : initiatorPpk(sa, ctx);
+  const auth = cfg.local.auth === "eap" ? [] : buildOwnAuth(sa, ctx, "i", idi, remoteId, sa.ppk);
   out.push(...auth.filter((p) => p.type === PayloadType.CERT));
   out.push(...certreqPayloads(cfg));
   if (remoteId && cfg.sendIdr !== false) out.push(idPayload(PayloadType.IDr, remoteId));
   out.push(...auth.filter((p) => p.type === PayloadType.AUTH));
+  if (ppk.length > 0) {
+    out.push(ppk[0]);
+    if (!cfg.ppkRequired) {
+      // RFC 8784: the AUTH data without the PPK, for a responder that has none.
+      const plain = buildOwnAuth(sa, ctx, "i", idi, remoteId).find((p) =>
+        p.type === PayloadType.AUTH
+      );
+      if (plain?.type === PayloadType.AUTH) {
+        out.push(makeNotify(NotifyType.NO_PPK_AUTH, plain.data));
+      }
+    }
+  }
   if (cfg.initialContact !== false && sa.reauthOf === undefined && !sa.peerHasOtherSa) {
     out.push(makeNotify(NotifyType.INITIAL_CONTACT));
   }
@@ -246,8 +310,12 @@ function verifyPeerAuth(
   id: IdPayload,
   peer: Identity,
   now: number,
+  ppk?: PpkKeys,
+  noPpkAuth?: Uint8Array,
 ): string | EapStart | undefined {
-  const auth = first(msg, PayloadType.AUTH);
+  const sent = first(msg, PayloadType.AUTH);
+  // RFC 8784: a responder without the PPK checks NO_PPK_AUTH in place of AUTH's data.
+  const auth = sent && noPpkAuth ? { ...sent, data: noPpkAuth } : sent;
   const cfg = sa.config;
   // The PAD, when configured, decides who the peer may be and how it must
   // prove it (RFC 4301 section 4.4.3); otherwise the connection does.
@@ -287,7 +355,7 @@ function verifyPeerAuth(
       ? `no AUTH payload (the peer wants EAP? we require ${method})`
       : "no AUTH payload";
   }
-  const octets = authOctets(sa, who, id);
+  const octets = authOctets(sa, who, id, ppk);
   if (method === "psk") {
     if (auth.method !== AuthMethod.SHARED_KEY_MIC) {
       return `peer used auth method ${auth.method}, we require a pre-shared key`;
@@ -411,7 +479,9 @@ export function respondAuth(
   if (!cfg) return failed(noConnection(candidates, peer, wantedLocal));
   sa.config = cfg;
   sa.peerCertreq = all(req, PayloadType.CERTREQ).length > 0;
-  const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now);
+  const ppk = responderPpk(sa, ctx, req);
+  if (typeof ppk === "string") return failed(`authentication of ${peer.value} failed: ${ppk}`);
+  const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now, sa.ppk, ppk.noPpkAuth);
   if (typeof why === "string") return failed(`authentication of ${peer.value} failed: ${why}`);
   sa.authInfo = why ? `EAP-${eapMethodLabel(why.method)}` : authMethodName(
     first(req, PayloadType.AUTH)!.method,
@@ -421,11 +491,56 @@ export function respondAuth(
   const idr = idPayload(PayloadType.IDr, cfg.local.id);
   let own: Payload[];
   try {
-    own = buildOwnAuth(sa, ctx, "r", idr, peer);
+    own = buildOwnAuth(sa, ctx, "r", idr, peer, sa.ppk);
   } catch (e) {
     return failed(`cannot authenticate ourselves: ${(e as Error).message}`);
   }
+  if (sa.ppk) {
+    // RFC 8784: tell the initiator the PPK was used; SK_d' keys everything from here.
+    own.push(makeNotify(NotifyType.PPK_IDENTITY));
+    usePpkSkD(sa);
+  }
   return { ok: true, payloads: [idr, ...own], ...(why ? { eap: why } : {}), idi, idr };
+}
+
+/** SK_d' replaces SK_d once both AUTHs used the PPK (RFC 8784 section 3). */
+function usePpkSkD(sa: IkeSa): void {
+  sa.keys = { ...sa.keys!, skD: sa.ppk!.skD };
+  sa.authInfo += " + PPK";
+}
+
+/**
+ * Responder, RFC 8784: the PPK the initiator names in PPK_IDENTITY, when we
+ * hold it (`sa.ppk` set), else the NO_PPK_AUTH data to check instead of
+ * AUTH's; a log reason when the connection's `ppk_required` is not met or
+ * the initiator left no way to authenticate without the PPK.
+ */
+function responderPpk(
+  sa: IkeSa,
+  ctx: TaskContext,
+  req: IkeMessage,
+): string | { noPpkAuth?: Uint8Array } {
+  sa.ppk = undefined;
+  const required = sa.config.ppkRequired === true;
+  // PPKs go with PSK and certificate authentication, not EAP.
+  const named = sa.usePpk && sa.config.remote.auth !== "eap"
+    ? notify(req, NotifyType.PPK_IDENTITY)
+    : undefined;
+  if (!named) return required ? "no PPK used, but ppk_required is set" : {};
+  const d = named.data;
+  const id = d.length > 1 && d[0] === PPK_ID_FIXED
+    ? new TextDecoder().decode(d.subarray(1))
+    : undefined;
+  const secret = id === undefined ? undefined : findPpk(ctx.config.ppks, id);
+  if (secret) {
+    sa.ppk = derivePpkKeys(sa.suite!.prfId, secret, sa.keys!);
+    return {};
+  }
+  const what = id === undefined ? `a PPK_IDENTITY of type ${d[0]}` : `PPK '${id}'`;
+  if (required) return `no ${what} here, but ppk_required is set`;
+  const fallback = notify(req, NotifyType.NO_PPK_AUTH);
+  if (!fallback) return `no ${what} here and no NO_PPK_AUTH to fall back to`;
+  return { noPpkAuth: fallback.data };
 }
 
 /** An EAP method as people write it: "MSCHAPv2", "MD5". */
@@ -452,10 +567,18 @@ export function verifyResponderAuth(
       describeId(sa.config.remote.id!)
     })`;
   }
-  const why = verifyPeerAuth(sa, ctx, res, "r", idr, peer, now);
+  // RFC 8784: the responder used our PPK only if its answer says so.
+  const ppkUsed = notify(res, NotifyType.PPK_IDENTITY) !== undefined;
+  if (ppkUsed && !sa.ppk) return "responder claims a PPK we did not offer";
+  if (!ppkUsed && sa.config.ppkRequired) {
+    return "responder did not use the PPK, but ppk_required is set";
+  }
+  const why = verifyPeerAuth(sa, ctx, res, "r", idr, peer, now, ppkUsed ? sa.ppk : undefined);
   if (typeof why === "string") return why;
   if (why) return "remote auth eap: EAP authenticates initiators only";
   sa.authInfo = authMethodName(first(res, PayloadType.AUTH)!.method);
+  if (ppkUsed) usePpkSkD(sa);
+  else sa.ppk = undefined;
   sa.remoteId = peer;
   return undefined;
 }

@@ -117,6 +117,8 @@ export function buildInitRequest(sa: IkeSa, ctx: TaskContext): Payload[] {
   );
   const redirect = redirectNotify(sa);
   if (redirect) out.push(redirect);
+  // RFC 8784: offer a post-quantum preshared key.
+  if (sa.config.ppkId !== undefined) out.push(makeNotify(NotifyType.USE_PPK));
   return out;
 }
 
@@ -193,6 +195,8 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
     sa.natRemote = nat.natRemote;
   }
   readCapabilities(sa, req);
+  // RFC 8784: echo USE_PPK when we hold any PPK (the PPK_IDENTITY in IKE_AUTH picks one).
+  sa.usePpk = notify(req, NotifyType.USE_PPK) !== undefined && (ctx.config.ppks?.length ?? 0) > 0;
   try {
     deriveKeys(sa, ke.data);
   } catch (e) {
@@ -217,6 +221,7 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
       // initiator we always ask for the first child, so only the response
       // says it (as strongSwan does with its default `childless = allow`).
       makeNotify(NotifyType.CHILDLESS_IKEV2_SUPPORTED),
+      ...(sa.usePpk ? [makeNotify(NotifyType.USE_PPK)] : []),
       ...certreqPayloads(sa.config),
     ],
   };
@@ -305,6 +310,7 @@ export function processInitResponse(sa: IkeSa, res: IkeMessage, _ctx: TaskContex
     sa.natRemote = nat.natRemote;
   }
   readCapabilities(sa, res);
+  sa.usePpk = sa.config.ppkId !== undefined && notify(res, NotifyType.USE_PPK) !== undefined;
   sa.peerCertreq = first(res, PayloadType.CERTREQ) !== undefined;
   try {
     deriveKeys(sa, ke.data);
