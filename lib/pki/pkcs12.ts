@@ -152,6 +152,11 @@ function pbes2Encrypt(
  * The PKCS#12 key derivation (RFC 7292 appendix B.2) with SHA-256
  * (u = 32, v = 64 bytes). `password` is the BMPString form with its
  * trailing zero pair; `id` is 1 (key), 2 (IV) or 3 (MAC key).
+ *
+ * @example
+ * ```ts
+ * const macKey = pkcs12Kdf(bmpPasswordWithZeroPair, macSalt, 3, 2048, 32);
+ * ```
  */
 export function pkcs12Kdf(
   password: Uint8Array,
