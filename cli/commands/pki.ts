@@ -1,7 +1,7 @@
 /**
  * `ipsec pki`: keys, CAs and certificates for IKEv2, with strongSwan `pki`
  * compatible subcommand aliases (`--gen`, `--self`, `--issue`, `--print`,
- * `--verify`, `--pub`, `--req`, `--signcrl`) and option names (`--type`, `--size`, `--in`,
+ * `--verify`, `--pub`, `--req`, `--signcrl`, `--pkcs12`) and option names (`--type`, `--size`, `--in`,
  * `--dn`, `--san`, `--flag`, `--lifetime`, `--cacert`, `--cakey`,
  * `--outform pem|der`).
  *
@@ -48,6 +48,7 @@ import {
 import { lintCertificate } from "../../lib/pki/lint.ts";
 import { checkSelfSignature, validateChain } from "../../lib/pki/validate.ts";
 import { quickstart } from "../../lib/pki/quickstart.ts";
+import { createPkcs12, PKCS12_DEFAULT_ITERATIONS } from "../../lib/pki/pkcs12.ts";
 import {
   createCrl,
   type Crl,
@@ -310,6 +311,40 @@ function describeKey(spki: Uint8Array, what: string): string {
     `keyid:     ${fingerprint(spki, "sha1")}`,
     `SHA-256:   ${fingerprint(spki, "sha256")}`,
   ].join("\n");
+}
+
+/** The PKCS#12 password from --password or the first line of --password-file. */
+async function passwordOf(v: Values): Promise<string> {
+  const given = str(v, "password");
+  const file = str(v, "password-file");
+  if (given !== undefined && file !== undefined) {
+    throw new UsageError("give either --password or --password-file, not both");
+  }
+  if (given === undefined && file === undefined) {
+    throw new UsageError("--password or --password-file is required");
+  }
+  if (given !== undefined) {
+    if (given === "") throw new UsageError("--password must not be empty");
+    return given;
+  }
+  const [bytes] = await readInput(file, "--password-file");
+  const line = new TextDecoder().decode(bytes).split(/\r?\n/)[0];
+  if (line === "") throw new PkiError(`${file}: the password (its first line) is empty`);
+  return line;
+}
+
+/** Writes a secret to a new file with mode 0600; an existing one only with `force`. */
+async function writeSecret(path: string, data: Uint8Array, force: boolean): Promise<void> {
+  try {
+    if (force) await Deno.chmod(path, 0o600).catch(() => {});
+    await Deno.writeFile(path, data, { mode: 0o600, createNew: !force });
+    await Deno.chmod(path, 0o600);
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new PkiError(`${path} already exists (use --force to overwrite)`);
+    }
+    throw new PkiError(`${path}: cannot write (${(e as Error).message})`);
+  }
 }
 
 const SUBS: Record<string, Sub> = {
@@ -725,6 +760,65 @@ Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
       return 0;
     },
   },
+  pkcs12: {
+    summary: "bundle a key, its certificate and CA certificates into a PKCS#12 file",
+    usage:
+      `usage: ipsec pki pkcs12 --in KEY --cert CERT [--cacert CA.pem]... --password PASS --out FILE.p12
+
+  --in FILE           private key (PKCS#8, PKCS#1 or SEC1; PEM or DER)
+  --cert FILE         its certificate; further certificates in the file are included
+                      as CA certificates
+  --cacert FILE       CA or intermediate certificate(s) to include (repeatable; bundles allowed)
+  --password PASS     the import password (visible in the process list: prefer --password-file)
+  --password-file F   read the password from the first line of file F
+  --name NAME         friendlyName shown by importers (default the certificate's CN)
+  --out FILE          the .p12 file to write (mode 0600)
+  --force             overwrite an existing --out file
+The file is what OpenSSL 3 writes by default: PBES2 (PBKDF2-HMAC-SHA-256, ${PKCS12_DEFAULT_ITERATIONS}
+iterations, AES-256-CBC) for key and certificates, an HMAC-SHA-256 MAC. An empty
+password is refused (importers disagree on what it means). The key must be the
+certificate's.`,
+    options: {
+      in: { type: "string", short: "i" },
+      cert: { type: "string", short: "c" },
+      cacert: { type: "string", multiple: true },
+      password: { type: "string" },
+      "password-file": { type: "string" },
+      name: { type: "string", short: "n" },
+      out: { type: "string", short: "o" },
+      force: { type: "boolean" },
+    },
+    async run(v) {
+      const keyPath = required(v, "in");
+      const certPath = required(v, "cert");
+      const out = required(v, "out");
+      const password = await passwordOf(v);
+      const name = str(v, "name");
+      if (name === "") throw new UsageError("--name must not be empty");
+      const [keyBytes] = await readInput(keyPath);
+      const key = await importPrivateKey(keyBytes, keyPath);
+      const [certBytes] = await readInput(certPath, "--cert");
+      const [certificate, ...chain] = parseCertificates(certBytes, certPath);
+      const caCertificates = [...chain];
+      for (const p of strs(v, "cacert")) {
+        const [b] = await readInput(p, "--cacert");
+        caCertificates.push(...parseCertificates(b, p));
+      }
+      const p12 = await createPkcs12({
+        key,
+        certificate,
+        caCertificates,
+        password,
+        ...(name !== undefined ? { friendlyName: name } : {}),
+      });
+      await writeSecret(out, p12, v.force === true);
+      console.log(
+        `wrote ${out}: key and certificate "${certificate.subject}"` +
+          (caCertificates.length ? ` with ${caCertificates.length} CA certificate(s)` : ""),
+      );
+      return 0;
+    },
+  },
 };
 
 /** strongSwan `pki` spellings of the subcommands. */
@@ -746,6 +840,7 @@ const ALIASES: Record<string, string> = {
   "--signcrl": "signcrl",
   "-c": "signcrl",
   "--quickstart": "quickstart",
+  "--pkcs12": "pkcs12",
 };
 
 const USAGE = `usage: ipsec pki <subcommand> [options]
@@ -806,6 +901,6 @@ export async function run(args: string[]): Promise<number> {
  */
 export const pkiCommand: { summary: string; run(args: string[]): Promise<number> } = {
   summary:
-    "keys, CAs, certificates and CRLs (gen, self, issue, print, verify, signcrl, quickstart)",
+    "keys, CAs, certificates and CRLs (gen, self, issue, print, verify, signcrl, pkcs12, quickstart)",
   run,
 };
