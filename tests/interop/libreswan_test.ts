@@ -51,11 +51,35 @@ interface Case {
   busy?: boolean;
   /** Both sides insist on a post-quantum preshared key (RFC 8784; pluto's `ppk=insist`). */
   ppk?: boolean;
+  /** IPv6 outer addresses and selectors, identities the IPv6 addresses (PSK only). */
+  v6?: boolean;
 }
 
 const DN = (cn: string) => `C=CH, O=deno-ipsec interop, CN=${cn}`;
 
+/** Addresses, selectors and PSK identities of a case: pluto is "l", we are "d". */
+function net(c: Case) {
+  return c.v6
+    ? {
+      l: "fd97::1",
+      d: "fd97::2",
+      lNet: "fd01::/64",
+      dNet: "fd02::/64",
+      lId: "fd97::1",
+      dId: "fd97::2",
+    }
+    : {
+      l: "10.97.0.1",
+      d: "10.97.0.2",
+      lNet: "10.1.0.0/24",
+      dNet: "10.2.0.0/24",
+      lId: "moon.example.org",
+      dId: "sun.example.org",
+    };
+}
+
 function plutoConf(c: Case): string {
+  const n = net(c);
   const auth = c.auth === "psk"
     ? "    authby=secret\n"
     : `    authby=${
@@ -64,12 +88,12 @@ function plutoConf(c: Case): string {
   return `config setup
     plutodebug=${Deno.env.get("PLUTO_DEBUG") ?? "none"}
 conn ${c.name}${c.ppk ? "\n    ppk=insist" : ""}
-    left=10.97.0.1
-    leftid=${c.dn ? "%fromcert" : "@moon.example.org"}
-    leftsubnet=10.1.0.0/24
-    right=10.97.0.2
-    rightid=${c.dn ? `"${DN("sun.example.org")}"` : "@sun.example.org"}
-    rightsubnet=10.2.0.0/24
+    left=${n.l}
+    leftid=${c.dn ? "%fromcert" : c.v6 ? n.lId : `@${n.lId}`}
+    leftsubnet=${n.lNet}
+    right=${n.d}
+    rightid=${c.dn ? `"${DN("sun.example.org")}"` : c.v6 ? n.dId : `@${n.dId}`}
+    rightsubnet=${n.dNet}
     leftupdown=/bin/true
     ikev2=insist
     auto=add
@@ -79,9 +103,10 @@ ${auth}${c.plutoIke ? `    ike=${c.plutoIke}\n` : ""}${
 }
 
 function daemonYaml(c: Case): string {
+  const n = net(c);
   const auth = c.auth === "psk"
-    ? `    local: { auth: psk, id: sun.example.org }
-    remote: { auth: psk, id: moon.example.org }`
+    ? `    local: { auth: psk, id: "${n.dId}" }
+    remote: { auth: psk, id: "${n.lId}" }`
     : `    local: { auth: pubkey, id: "${
       c.dn ? DN("sun.example.org") : "sun.example.org"
     }", certs: [sun.pem], key: sun.key }
@@ -91,18 +116,18 @@ function daemonYaml(c: Case): string {
     send_cert: always`;
   return `connections:
   ${c.name}:
-    local_addrs: [10.97.0.2]
-    remote_addrs: [10.97.0.1]
+    local_addrs: ["${n.d}"]
+    remote_addrs: ["${n.l}"]
 ${c.fragmentSize ? `    fragment_size: ${c.fragmentSize}\n` : ""}${
     c.ppk ? "    ppk_id: ppk-1\n    ppk_required: yes\n" : ""
   }${c.ike ? `    proposals: [${c.ike}]\n` : ""}${auth}
     children:
       net:
-        local_ts: [10.2.0.0/24]
-        remote_ts: [10.1.0.0/24]
+        local_ts: ["${n.dNet}"]
+        remote_ts: ["${n.lNet}"]
 ${c.esp ? `        esp_proposals: [${c.esp}]\n` : ""}secrets:
   ike:
-    id: [sun.example.org, moon.example.org]
+    id: ["${n.dId}", "${n.lId}"]
     secret: "${PSK}"
 ${c.ppk ? `  ppk-1:\n    id: ppk-1\n    secret: "${PPK}"\n` : ""}`;
 }
@@ -161,6 +186,9 @@ const ALL: Case[] = [
     expect: [/PPK AUTH calculated/],
     expectOurs: [/N\(PPK_IDENTITY\)/],
   },
+  // IPv6 outer addresses and IPv6 address identities (ID_IPV6_ADDR), both ways.
+  { name: "v6a", auth: "psk", initiator: "pluto", v6: true },
+  { name: "v6b", auth: "psk", initiator: "daemon", v6: true },
   // pluto under DDoS protection answers IKE_SA_INIT with a COOKIE first.
   {
     name: "cookie",
@@ -186,6 +214,10 @@ Deno.test({
       const l = await lab.addNs("l");
       const d = await lab.addNs("d");
       await lab.veth(l, "vl", "10.97.0.1/24", d, "vd", "10.97.0.2/24");
+      for (const [ns, dev, a] of [[l, "vl", "fd97::1/64"], [d, "vd", "fd97::2/64"]]) {
+        const r = await lab.runIn(ns, ["ip", "-6", "addr", "add", a, "dev", dev, "nodad"]);
+        assert.equal(r.code, 0, r.stderr);
+      }
       const pkis = new Map<string, Awaited<ReturnType<typeof issueCerts>>>();
       for (const type of ["ecdsa", "rsa"] as const) {
         pkis.set(type, await issueCerts(`${dir}/pki-${type}`, "ipsec", type));
@@ -203,9 +235,11 @@ Deno.test({
             await Deno.copyFile(pki.engineKey, `${cdir}/d/sun.key`);
             await Deno.copyFile(pki.ca, `${cdir}/d/ca.pem`);
           }
-          const secrets =
-            (c.auth === "psk" ? `@moon.example.org @sun.example.org : PSK "${PSK}"\n` : "") + // NSS finds the key of leftcert
-            (c.ppk ? `@moon.example.org @sun.example.org : PPKS "ppk-1" "${PPK}"\n` : "");
+          const n = net(c);
+          const ids = c.v6 ? `${n.lId} ${n.dId}` : `@${n.lId} @${n.dId}`;
+          // With certificates NSS finds the key of leftcert: no secret for it.
+          const secrets = (c.auth === "psk" ? `${ids} : PSK "${PSK}"\n` : "") +
+            (c.ppk ? `${ids} : PPKS "ppk-1" "${PPK}"\n` : "");
           const pluto = await Pluto.start(lab, l, `${cdir}/l`, plutoConf(c), secrets, certs);
           const daemon = await startDaemonIn(lab, d, cdir, "d", daemonYaml(c));
           const why = async () =>
@@ -238,11 +272,9 @@ Deno.test({
             for (const re of c.expectOurs ?? []) assert.match(daemon.log(), re, await why());
             const [me, peer] = c.dn
               ? [DN("sun.example.org"), DN("moon.example.org")]
-              : ["sun.example.org", "moon.example.org"];
+              : [n.dId, n.lId];
             assert.ok(
-              daemon.log().includes(
-                `IKE_SA established between 10.97.0.2[${me}]...10.97.0.1[${peer}]`,
-              ),
+              daemon.log().includes(`IKE_SA established between ${n.d}[${me}]...${n.l}[${peer}]`),
               await why(),
             );
             // pluto chose from our child SA proposal before its kernel refused the SA.
