@@ -4,39 +4,11 @@
  * strongSwan's `pki`; stdin/stdout behaviour in a subprocess.
  */
 import assert from "node:assert/strict";
-import { run } from "../../cli/commands/pki.ts";
+import { cli, ok } from "./_pki_cli.ts";
 import { generateKeyPair } from "../../lib/pki/keys.ts";
 import { exportPrivateKeyPem } from "../../lib/pki/keys.ts";
 import { selfSignCertificate } from "../../lib/pki/certificate.ts";
 import { must, read, swPki, tool, withTempDir } from "../pki/_tools.ts";
-
-interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs `ipsec pki ...args` in-process, capturing console output. */
-async function cli(...args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await run(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
-async function ok(...args: string[]): Promise<CliResult> {
-  const r = await cli(...args);
-  assert.equal(r.code, 0, `ipsec pki ${args.join(" ")}: ${r.err}`);
-  return r;
-}
 
 /** Runs `ipsec pki` in a subprocess (for stdin/stdout). */
 function subprocess(args: string[], stdin?: Uint8Array) {

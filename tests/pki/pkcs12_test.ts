@@ -219,44 +219,31 @@ async function checkNss(
 for (
   const [type, size] of [["rsa", 2048], ["ecdsa", 256], ["ed25519", undefined]] as const
 ) {
-  Deno.test(`createPkcs12() ${type}: openssl, NSS and Python cryptography read it`, async () => {
-    await withTempDir(async ({ dir }) => {
-      const s = await certSet(type, size);
-      const p12 = `${dir}/alice.p12`;
-      await Deno.writeFile(
-        p12,
-        await createPkcs12({
-          key: s.key,
-          certificate: s.cert,
-          caCertificates: [s.ca],
-          password: PASSWORD,
-        }),
-      );
-      await checkOpenssl(dir, p12, s, PASSWORD);
-      await checkPython(p12, s, PASSWORD);
-      await checkNss(dir, p12, s, PASSWORD);
-    });
-  });
+  Deno.test(`createPkcs12() ${type}: openssl, NSS and Python cryptography read it`, () =>
+    readByAll(type, size, PASSWORD));
 }
 
-Deno.test("createPkcs12() with a non-ASCII password: all three readers agree", async () => {
+Deno.test("createPkcs12() with a non-ASCII password: all three readers agree", () =>
+  readByAll("ecdsa", 256, UNICODE_PASSWORD));
+
+/** A key, its certificate and CA bundled under `password`, read back by openssl, Python and NSS. */
+async function readByAll(
+  type: Parameters<typeof certSet>[0],
+  size: number | undefined,
+  password: string,
+): Promise<void> {
   await withTempDir(async ({ dir }) => {
-    const s = await certSet("ecdsa", 256);
+    const s = await certSet(type, size);
     const p12 = `${dir}/alice.p12`;
     await Deno.writeFile(
       p12,
-      await createPkcs12({
-        key: s.key,
-        certificate: s.cert,
-        caCertificates: [s.ca],
-        password: UNICODE_PASSWORD,
-      }),
+      await createPkcs12({ key: s.key, certificate: s.cert, caCertificates: [s.ca], password }),
     );
-    await checkOpenssl(dir, p12, s, UNICODE_PASSWORD);
-    await checkPython(p12, s, UNICODE_PASSWORD);
-    await checkNss(dir, p12, s, UNICODE_PASSWORD);
+    await checkOpenssl(dir, p12, s, password);
+    await checkPython(p12, s, password);
+    await checkNss(dir, p12, s, password);
   });
-});
+}
 
 Deno.test("createPkcs12() friendlyName, iterations and no CA certificates", async () => {
   await withTempDir(async ({ dir }) => {
