@@ -184,6 +184,11 @@ export interface ConnectionSection {
   readonly localAddrs: readonly string[];
   /** Peer addresses; empty = any (a responder for road warriors). */
   readonly remoteAddrs: readonly string[];
+  /**
+   * The DNS names written in `remote_addrs` (their addresses are in
+   * `remoteAddrs`): resolved again at each initiation, as charon does.
+   */
+  readonly remoteNames: readonly string[];
   readonly localPort: number;
   readonly remotePort: number;
   readonly proposals: readonly Proposal[];

@@ -529,6 +529,7 @@ class Parser {
       version: 2,
       localAddrs,
       remoteAddrs: this.addrs(f.remote_addrs, true),
+      remoteNames: f.remote_addrs.list().map((i) => i.string() ?? "").filter((s) => isHostName(s)),
       localPort: f.local_port.int(500, 1, 65535),
       remotePort: f.remote_port.int(500, 1, 65535),
       proposals: written.length > 0 ? written : defaultProposals("ike"),

@@ -104,6 +104,7 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     name: c.name,
     localAddress,
     remoteAddress: c.remoteAddrs[0] ?? "%any",
+    ...(c.remoteNames.length ? { remoteName: c.remoteNames[0] } : {}),
     localPort: c.localPort,
     remotePort: c.remotePort,
     proposals: c.proposals,

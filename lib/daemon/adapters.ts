@@ -7,6 +7,7 @@
 import type { EngineConfig } from "../ikev2/peer_config.ts";
 import type { Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
+import { type HostLookup, resolveHosts, systemLookup } from "../config/resolve_hosts.ts";
 import { type SpdEntry, withInstances } from "../db/spd.ts";
 import { formatTs, tsListsToSelectors } from "../db/narrow.ts";
 import {
@@ -80,19 +81,53 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
   #engine: IkeEngine;
   #log: AdapterLog;
   #localFor: (remote: string) => string | undefined;
+  #lookup: HostLookup;
+  /** The latest address of each peer DNS name (`remote_addrs: vpn.example.com`). */
+  #names = new Map<string, string>();
 
   /**
    * `localFor` resolves our address toward a peer for connections without
-   * `local_addrs` (default: none resolved).
+   * `local_addrs` (default: none resolved); `lookup` resolves peer DNS
+   * names again ({@link refreshNames}; default the system resolver).
    */
   constructor(
     config: RuntimePayload,
     log: AdapterLog,
     localFor: (remote: string) => string | undefined = () => undefined,
+    lookup: HostLookup = systemLookup,
   ) {
     this.#localFor = localFor;
-    this.#engine = new IkeEngine(withLocalAddresses(config.engine, localFor), { localFor });
+    this.#lookup = lookup;
+    this.#engine = new IkeEngine(withLocalAddresses(config.engine, localFor), {
+      localFor,
+      remoteFor: (cfg) => (cfg.remoteName ? this.#names.get(cfg.remoteName) : undefined),
+    });
     this.#log = log;
+  }
+
+  /**
+   * Resolves the peers' DNS names again (as charon does before it
+   * initiates), so the next IKE SA goes to where a name points now; a name
+   * that does not resolve keeps its last address. Bounded by `timeoutMs`.
+   */
+  async refreshNames(timeoutMs = 5000): Promise<void> {
+    const names = [
+      ...new Set(
+        this.#engine.config.connections.flatMap((c) => c.remoteName ? [c.remoteName] : []),
+      ),
+    ];
+    if (names.length === 0) return;
+    const found = await resolveHosts(names, this.#lookup, timeoutMs);
+    for (const [name, r] of found) {
+      if (!Array.isArray(r)) {
+        this.#log("warn", `cannot resolve ${name} again: ${r.message} (keeping the last address)`);
+        continue;
+      }
+      const before = this.#names.get(name) ??
+        this.#engine.config.connections.find((c) => c.remoteName === name)?.remoteAddress;
+      if (before !== r[0]) this.#log("info", `${name} now resolves to ${r[0]} (was ${before})`);
+      this.#names.set(name, r[0]);
+    }
   }
 
   /** The wrapped engine (status details, counters). */
@@ -169,6 +204,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
    */
   reconfigure(config: RuntimePayload, now: number): Effect[] {
     void now;
+    this.#names.clear(); // the new configuration's names were just resolved
     this.#engine.reconfigure(withLocalAddresses(config.engine, this.#localFor));
     return [];
   }

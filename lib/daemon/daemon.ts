@@ -249,6 +249,8 @@ export class Daemon<P = unknown> {
   #monitor: AddressMonitorPort | null = null;
   readonly #inactivity = new InactivityTracker();
   #inactivityTimer: ReturnType<typeof setInterval> | undefined;
+  /** Re-resolves peers named by DNS once a minute (see {@link #startNameRefresh}). */
+  #namesTimer: ReturnType<typeof setInterval> | undefined;
   #inactivityBusy = false;
   /** resolv.conf for assigned DNS servers (null: only shown in `ipsec status`). */
   #dns: DnsPort | null;
@@ -332,6 +334,7 @@ export class Daemon<P = unknown> {
     this.#checkScripts();
     this.#startMonitor();
     this.#startInactivity();
+    this.#startNameRefresh();
     this.#startActions(this.#config.connections.map((c) => c.name));
     await this.settled();
   }
@@ -625,7 +628,19 @@ export class Daemon<P = unknown> {
     }
   }
 
-  /** Starts the runtime's address monitor (MOBIKE), if any and if the engine can move SAs. */
+  /**
+   * Peers named by DNS (`remote_addrs: vpn.example.com`) are resolved again
+   * once a minute, so restarts after DPD, keyingtries and trap-triggered
+   * initiations go where the name points now (`ipsec up` resolves first too).
+   */
+  #startNameRefresh(): void {
+    clearInterval(this.#namesTimer);
+    this.#namesTimer = undefined;
+    const named = this.#config.connections.some((c) => (c.remoteNames?.length ?? 0) > 0);
+    if (!named || !this.#engine.refreshNames) return;
+    this.#namesTimer = setInterval(() => void this.#engine.refreshNames?.(), 60_000);
+  }
+
   /** `inactivity`: once a second while any child of the configuration has a limit. */
   #startInactivity(): void {
     clearInterval(this.#inactivityTimer);
@@ -694,6 +709,7 @@ export class Daemon<P = unknown> {
     }
   }
 
+  /** Starts the runtime's address monitor (MOBIKE), if any and if the engine can move SAs. */
   #startMonitor(): void {
     const e = this.#engine;
     if (!e.ikeSas || !e.updateAddresses || !e.setLocalAddresses) return;
@@ -946,6 +962,8 @@ export class Daemon<P = unknown> {
       `bringing up '${name}'`,
     );
     this.#log("info", "dmn", `ipsec up ${name}${child ? `/${child}` : ""}`);
+    // A peer named by DNS may have moved since the file was loaded (charon resolves each time).
+    await this.#engine.refreshNames?.();
     await this.#run(() => this.#engine.initiate(name, this.#now(), child));
     return await result;
   }
@@ -1115,6 +1133,7 @@ export class Daemon<P = unknown> {
     this.#config = next;
     this.#checkScripts();
     this.#startInactivity();
+    this.#startNameRefresh();
     await this.#dataplane.configure(next.payload);
     await this.#run(() => this.#engine.reconfigure(next.payload, this.#now()));
     this.#startActions([...added, ...changed]);
@@ -1262,6 +1281,7 @@ export class Daemon<P = unknown> {
     this.#log("info", "dmn", "stopping: deleting SAs");
     this.#monitor?.close();
     clearInterval(this.#inactivityTimer);
+    clearInterval(this.#namesTimer);
     await this.#run(() => this.#engine.shutdown(this.#now()));
     await this.settled(); // the Deletes leave before the sockets close
     // Child SAs still up go with the data plane: their `updown` scripts run `down` now.

@@ -35,6 +35,8 @@ export interface ConnectionInfo {
   readonly name: string;
   readonly localAddrs: readonly string[];
   readonly remoteAddrs: readonly string[];
+  /** DNS names written in `remote_addrs` (resolved into `remoteAddrs`). */
+  readonly remoteNames?: readonly string[];
   readonly localAuth: string;
   readonly remoteAuth: string;
   readonly localId: string;
@@ -90,6 +92,8 @@ export interface EnginePort<P = unknown> {
   shutdown(now: number): Effect[];
   /** A child SA hit a data plane lifetime: rekey (soft) or delete (hard). */
   childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
+  /** Resolves the peers' DNS names again before we initiate (`remote_addrs: vpn.example.com`). */
+  refreshNames?(): Promise<void>;
   /** Rekey IKE SA `ikeSaId` now (`ipsec rekey NAME`). */
   rekeyIke?(ikeSaId: number, now: number): Effect[];
   /** Delete child SA `childSaId` (INFORMATIONAL with a Delete; `inactivity`). */

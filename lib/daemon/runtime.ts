@@ -53,6 +53,7 @@ function connectionInfo(c: ConnectionSection): ConnectionInfo {
     name: c.name,
     localAddrs: c.localAddrs,
     remoteAddrs: c.remoteAddrs,
+    ...(c.remoteNames.length ? { remoteNames: c.remoteNames } : {}),
     localAuth: c.local.auth !== "eap"
       ? c.local.auth
       : c.local.eapMethods?.length === 1

@@ -179,6 +179,12 @@ export interface EngineOptions {
    * sends it to another gateway. Without it the configured address stays.
    */
   readonly localFor?: (remote: string) => string | undefined;
+  /**
+   * The current address of a connection's `remoteName` (a DNS name the host
+   * re-resolves, as charon resolves at each initiation), or undefined to keep
+   * `remoteAddress`. Consulted whenever we initiate to the configured peer.
+   */
+  readonly remoteFor?: (cfg: PeerConfig) => string | undefined;
 }
 
 /** Engine-wide counters (drops by reason, for `ipsec status` and tests). */
@@ -297,6 +303,7 @@ export class IkeEngine {
   /** Responder SAs that are not established yet. */
   #halfOpen = new Set<IkeSa>();
   readonly #localFor: ((remote: string) => string | undefined) | undefined;
+  readonly #remoteFor: ((cfg: PeerConfig) => string | undefined) | undefined;
   /** Inbound SAs of rekeyed children awaiting removal after the grace period, by timer id. */
   #lingering = new Map<string, Effect>();
   /** Latest time seen by a public call (for work that needs "now" deep inside). */
@@ -313,6 +320,7 @@ export class IkeEngine {
     this.#config = config;
     this.#random = opts.random ?? defaultRandom;
     this.#localFor = opts.localFor;
+    this.#remoteFor = opts.remoteFor;
     this.#cookies = new CookieJar(
       this.#random,
       (config.cookieSecretLifetimeSeconds ?? 120) * 1000,
@@ -746,22 +754,22 @@ export class IkeEngine {
     reauthOf?: IkeSa,
     redirect?: { to: string; from: string; history: number[] },
   ): IkeSa {
+    // A redirect's gateway, else the peer's name as the host resolves it now, else the config's.
+    const to = redirect?.to ??
+      (cfg.remoteName !== undefined ? this.#remoteFor?.(cfg) : undefined) ?? cfg.remoteAddress;
     const sa = new IkeSa({
       id: this.#nextId++,
       initiator: true,
       config: cfg,
       spiI: this.#newSpi(),
       spiR: 0n,
-      local: { address: cfg.localAddress, port: cfg.localPort ?? 500 },
-      remote: { address: redirect?.to ?? cfg.remoteAddress, port: cfg.remotePort ?? 500 },
-      ...(redirect && cfg.anyLocal
-        ? {
-          local: {
-            address: this.#localFor?.(redirect.to) ?? cfg.localAddress,
-            port: cfg.localPort ?? 500,
-          },
-        }
-        : {}),
+      local: {
+        address: to !== cfg.remoteAddress && cfg.anyLocal
+          ? this.#localFor?.(to) ?? cfg.localAddress
+          : cfg.localAddress,
+        port: cfg.localPort ?? 500,
+      },
+      remote: { address: to, port: cfg.remotePort ?? 500 },
       now,
       retransmit: cfg.retransmit ?? this.config.retransmit,
     });

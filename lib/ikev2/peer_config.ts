@@ -167,6 +167,12 @@ export interface PeerConfig {
    */
   readonly unique?: UniquePolicy;
   /**
+   * The DNS name `remoteAddress` was resolved from (`remote_addrs:
+   * vpn.example.com`); the host may resolve it again before each
+   * initiation ({@link EngineOptions.remoteFor} in lib/ikev2/engine.ts).
+   */
+  readonly remoteName?: string;
+  /**
    * Post-quantum preshared key (RFC 8784): the id of the PPK (in
    * `EngineConfig.ppks`) mixed into SK_d and the AUTH keys when the peer
    * supports it (swanctl's `ppk_id`). PSK and certificate authentication only.
