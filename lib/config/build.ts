@@ -275,6 +275,7 @@ export function buildPadEntries(config: Config): PadEntry[] {
         method: "pubkey",
         trustAnchors: c.remote.cacerts,
         pinned: c.remote.certs,
+        ...(c.remote.pubkeys?.length ? { pinnedKeys: c.remote.pubkeys } : {}),
         crls: c.remote.crls,
         revocation: c.remote.revocation,
       };

@@ -100,6 +100,8 @@ export interface RemoteAuth {
   readonly cacerts: readonly Uint8Array[];
   /** Pinned peer certificates (`certs`), DER. */
   readonly certs: readonly Uint8Array[];
+  /** The peer's raw public keys (`pubkeys`), SubjectPublicKeyInfo DER. */
+  readonly pubkeys?: readonly Uint8Array[];
   /** CRLs of the peer's CAs (`crls`). */
   readonly crls: readonly Crl[];
   /** `revocation`: strict, ifuri or relaxed (default). */

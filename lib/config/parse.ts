@@ -176,6 +176,26 @@ class Parser {
     return this.#eachFile(v, (bytes, what) => readBlocks(bytes, what).map((b) => b.der));
   }
 
+  /**
+   * Raw public key files (`pubkeys`: PEM `PUBLIC KEY` or `RSA PUBLIC KEY`, or
+   * DER SubjectPublicKeyInfo, as `ipsec pki pub` and strongSwan's `pki --pub`
+   * write them), as SubjectPublicKeyInfo DER.
+   */
+  pubkeyFiles(v: YamlValue): Uint8Array[] {
+    return this.#eachFile(v, (bytes, what) =>
+      readBlocks(bytes, what).map((b) => {
+        if (b.label !== null && b.label !== "PUBLIC KEY" && b.label !== "RSA PUBLIC KEY") {
+          throw new Error(`a ${b.label} block, expected PUBLIC KEY (ipsec pki pub writes one)`);
+        }
+        const key = createPublicKey({
+          key: Buffer.from(b.der),
+          format: "der",
+          type: b.label === "RSA PUBLIC KEY" ? "pkcs1" : "spki",
+        });
+        return new Uint8Array(key.export({ type: "spki", format: "der" }));
+      }));
+  }
+
   /** CRL files (PEM `X509 CRL` blocks or DER), parsed. */
   crlFiles(v: YamlValue): Crl[] {
     return this.#eachFile(v, parseCrls);
@@ -325,7 +345,7 @@ class Parser {
     const key = this.keyFile(f.key);
     if (certs.length > 0 && key) keyMatchesCertificate(key, certs[0], f.key, f.certs);
     if (auth === "pubkey") {
-      if (f.certs.missing) v.error("auth: pubkey needs 'certs' (our certificate file)");
+      // Without certs we sign with the bare key (the peer has our public key: its `pubkeys`).
       if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
     }
     return {
@@ -340,7 +360,7 @@ class Parser {
 
   remote(v: YamlValue): RemoteAuth {
     const f = v.fields(
-      ["auth", "id", "cacerts", "certs", "crls", "revocation", "eap_id"] as const,
+      ["auth", "id", "cacerts", "certs", "pubkeys", "crls", "revocation", "eap_id"] as const,
     );
     const { method, auth, eapId } = authMethod(f.auth, f.eap_id);
     if (eapId === "") f.eap_id.error("write %any to ask the peer for its EAP identity");
@@ -357,9 +377,17 @@ class Parser {
     }
     const cacerts = this.files(f.cacerts);
     const certs = this.files(f.certs);
-    if (auth === "pubkey" && cacerts.length === 0 && certs.length === 0 && f.cacerts.missing) {
-      v.error("auth: pubkey needs 'cacerts' (trust anchors) or 'certs' (pinned peer certificates)");
+    const pubkeys = this.pubkeyFiles(f.pubkeys);
+    if (
+      auth === "pubkey" && cacerts.length === 0 && certs.length === 0 && pubkeys.length === 0 &&
+      f.cacerts.missing && f.pubkeys.missing
+    ) {
+      v.error(
+        "auth: pubkey needs 'cacerts' (trust anchors), 'certs' (pinned peer certificates) or " +
+          "'pubkeys' (the peer's raw public keys)",
+      );
     }
+    if (auth !== "pubkey" && !f.pubkeys.missing) v.error("'pubkeys' applies to auth: pubkey only");
     const crls = this.crlFiles(f.crls);
     const revocation = f.revocation.oneOf(["strict", "ifuri", "relaxed"] as const, "relaxed");
     if (auth !== "pubkey" && (crls.length > 0 || !f.revocation.missing)) {
@@ -371,6 +399,7 @@ class Parser {
       ...(id ? { id } : {}),
       cacerts,
       certs,
+      ...(pubkeys.length ? { pubkeys } : {}),
       crls,
       revocation,
       ...(auth === "eap" ? { eapMethod: eapMethodsOf(method)[0] } : {}),

@@ -121,6 +121,7 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
       ...(c.remote.id ? { id: c.remote.id } : {}),
       ...(c.remote.cacerts.length ? { cacerts: c.remote.cacerts } : {}),
       ...(c.remote.certs.length ? { certs: c.remote.certs } : {}),
+      ...(c.remote.pubkeys?.length ? { pubkeys: c.remote.pubkeys } : {}),
       ...(c.remote.crls.length ? { crls: c.remote.crls } : {}),
       ...(c.remote.revocation !== "relaxed" ? { revocation: c.remote.revocation } : {}),
       ...(c.remote.eapMethod ? { eapMethod: c.remote.eapMethod } : {}),

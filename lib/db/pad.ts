@@ -26,6 +26,8 @@ export type PadAuth =
     readonly trustAnchors: readonly Uint8Array[];
     /** Pinned end-entity certificates (DER), accepted without a CA. */
     readonly pinned?: readonly Uint8Array[];
+    /** The peer's raw public keys (SubjectPublicKeyInfo DER), accepted without a certificate. */
+    readonly pinnedKeys?: readonly Uint8Array[];
     /** CRLs of the trust anchors and intermediates. */
     readonly crls?: readonly Crl[];
     /** How strictly revocation is checked (default relaxed). */

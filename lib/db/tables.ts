@@ -90,6 +90,10 @@ export function padRows(entries: readonly PadEntry[]): TableRow[] {
       : `pubkey (${e.auth.trustAnchors.length} CA${e.auth.trustAnchors.length === 1 ? "" : "s"}${
         e.auth.pinned?.length ? `, ${e.auth.pinned.length} pinned` : ""
       }${
+        e.auth.pinnedKeys?.length
+          ? `, ${e.auth.pinnedKeys.length} raw key${e.auth.pinnedKeys.length === 1 ? "" : "s"}`
+          : ""
+      }${
         e.auth.crls?.length
           ? `, ${e.auth.crls.length} CRL${e.auth.crls.length === 1 ? "" : "s"}`
           : ""

@@ -66,6 +66,8 @@ export interface RemoteAuthConfig {
   readonly cacerts?: readonly Uint8Array[];
   /** Pinned peer certificates (DER) accepted without a CA. */
   readonly certs?: readonly Uint8Array[];
+  /** The peer's raw public keys (SubjectPublicKeyInfo DER; swanctl's `pubkeys`). */
+  readonly pubkeys?: readonly Uint8Array[];
   /** CRLs of the peer's CAs. */
   readonly crls?: readonly Crl[];
   /** How strictly revocation is checked (default relaxed). */

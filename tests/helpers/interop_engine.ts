@@ -87,6 +87,11 @@ export interface EngineSpec {
    * then only says how the responder proves itself); as "server" we ask the
    * initiator to (`auth` says how we prove ourselves).
    */
+  /**
+   * Raw public keys instead of certificates (`auth` "pubkey"): we sign with
+   * `keyFile` and send no CERT; the peer's PEM public key is `peerPubkeyFile`.
+   */
+  peerPubkeyFile?: string;
   /** A post-quantum preshared key (RFC 8784): ours to offer (unless `secretOnly`) and hold. */
   ppk?: { id: string; secretHex: string; required?: boolean; secretOnly?: boolean };
   eap?: {
@@ -151,6 +156,12 @@ function readCertsDer(file: string): Uint8Array[] {
     .map((b) => b.der);
 }
 
+/** A PEM public key file as SubjectPublicKeyInfo DER. */
+function readSpki(path: string): Uint8Array {
+  const key = nodeCrypto.createPublicKey({ key: Deno.readTextFileSync(path), format: "pem" });
+  return new Uint8Array(key.export({ type: "spki", format: "der" }));
+}
+
 function readKeyPkcs8(file: string): Uint8Array {
   const key = nodeCrypto.createPrivateKey(Deno.readTextFileSync(file));
   return new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
@@ -163,11 +174,13 @@ export function engineConfig(s: EngineSpec): EngineConfig {
   const own: PeerConfig["local"] = s.auth === "psk" ? { auth: "psk", id: localId } : {
     auth: "pubkey",
     id: localId,
-    certs: readCertsDer(s.certFile!),
+    ...(s.peerPubkeyFile ? {} : { certs: readCertsDer(s.certFile!) }),
     privateKey: readKeyPkcs8(s.keyFile!),
   };
   const theirs: PeerConfig["remote"] = s.auth === "psk"
     ? { auth: "psk", id: remoteId }
+    : s.peerPubkeyFile
+    ? { auth: "pubkey", id: remoteId, pubkeys: [readSpki(s.peerPubkeyFile)] }
     : { auth: "pubkey", id: remoteId, cacerts: readCertsDer(s.caFile!) };
   const eap = s.eap;
   const conn: PeerConfig = {

@@ -278,6 +278,11 @@ export interface SwanConn {
     eapId?: string;
     users: { id: string; secret: string }[];
   };
+  /**
+   * Raw public keys instead of certificates (`auth` "pubkey", `key` still
+   * ours): `pubkeys` files (absolute PEM paths) for our side and the peer's.
+   */
+  rawKeys?: { local: string; remote: string };
   /** A post-quantum preshared key (RFC 8784): `ppk_id` (unless `secretOnly`) and its secret. */
   ppk?: { id: string; secretHex: string; required?: boolean; secretOnly?: boolean };
 }
@@ -295,6 +300,10 @@ export function swanctlConf(c: SwanConn): string {
     local: `auth = pubkey\n      certs = ${certs}`,
     remote: `auth = pubkey${c.cacert ? `\n      cacerts = ${c.cacert}` : ""}`,
   };
+  if (c.rawKeys) {
+    auth.local = `auth = pubkey\n      pubkeys = ${c.rawKeys.local}`;
+    auth.remote = `auth = pubkey\n      pubkeys = ${c.rawKeys.remote}`;
+  }
   if (c.eap) {
     auth[c.eap.side] = `auth = ${c.eap.method}${
       c.eap.eapId ? `\n      eap_id = ${c.eap.eapId}` : ""

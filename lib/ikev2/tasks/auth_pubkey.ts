@@ -74,6 +74,11 @@ export interface SignatureCheck {
   readonly trustAnchors: readonly Uint8Array[];
   /** Peer certificates accepted as they are (no CA). */
   readonly pinned: readonly Uint8Array[];
+  /**
+   * The peer's raw public keys (SubjectPublicKeyInfo DER): an AUTH signature
+   * one of them verifies is accepted without any certificate.
+   */
+  readonly pinnedKeys?: readonly Uint8Array[];
   /** CRLs of the peer's CAs, and how strictly revocation is checked. */
   readonly crls?: readonly Crl[];
   readonly revocation?: RevocationPolicy;
@@ -84,6 +89,23 @@ export interface SignatureCheck {
 
 /** Returns undefined when the signature is good, else the reason (for the log only). */
 export function verifySignatureAuth(c: SignatureCheck): string | undefined {
+  if (c.pinnedKeys?.length) {
+    let last = "";
+    for (const k of c.pinnedKeys) {
+      try {
+        const key = verifyingKeys.get(k, () => loadVerifyingKey(k));
+        const r = verifyAuthData(key, c.method, c.data, c.octets);
+        if (r.ok) return undefined;
+        last = r.reason;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+    }
+    // Nothing else to try: no CA or pinned certificate configured.
+    if (c.trustAnchors.length === 0 && c.pinned.length === 0) {
+      return `no configured public key verifies the signature (${last})`;
+    }
+  }
   let spki: Uint8Array | undefined;
   const pinned = c.pinned.find((p) => c.certs.length === 0 || equalBytes(p, c.certs[0]));
   if (pinned) {

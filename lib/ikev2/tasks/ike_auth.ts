@@ -327,6 +327,7 @@ function verifyPeerAuth(
   let secret: Uint8Array | undefined;
   let trustAnchors = cfg.remote.cacerts ?? [];
   let pinned = cfg.remote.certs ?? [];
+  let pinnedKeys = cfg.remote.pubkeys ?? [];
   let crls = cfg.remote.crls;
   let revocation = cfg.remote.revocation;
   if (pad) {
@@ -341,6 +342,7 @@ function verifyPeerAuth(
     } else {
       trustAnchors = entry.auth.trustAnchors;
       pinned = entry.auth.pinned ?? [];
+      pinnedKeys = entry.auth.pinnedKeys ?? [];
       crls = entry.auth.crls;
       revocation = entry.auth.revocation;
     }
@@ -378,6 +380,7 @@ function verifyPeerAuth(
     certs,
     trustAnchors,
     pinned,
+    ...(pinnedKeys.length ? { pinnedKeys } : {}),
     ...(crls ? { crls } : {}),
     ...(revocation ? { revocation } : {}),
     idType: id.idType,
