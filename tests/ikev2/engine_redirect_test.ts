@@ -154,6 +154,12 @@ Deno.test("redirectTarget(): nonce check, DNS names, loops and self-redirects", 
   assert.match(!loop.ok ? loop.reason : "", /redirect loop/);
   // Old redirects leave the window.
   assert.equal(redirectTarget(sa, to(GatewayIdType.IPV4, v4), undefined, 400_000).ok, true);
+  const garbled = makeRedirect({ gwIdType: GatewayIdType.IPV4, gwId: v4, nonce: ni });
+  garbled.data = garbled.data.subarray(0, 3); // GW Ident Len says 4, 1 byte follows
+  const unread = redirectTarget(sa, garbled, ni, 0);
+  assert.equal(!unread.ok && unread.ignore, true, "unreadable in IKE_SA_INIT: ignored");
+  const unreadLater = redirectTarget(sa, garbled, undefined, 0);
+  assert.equal(!unreadLater.ok && unreadLater.ignore, undefined, "after AUTH: a failure");
   const bad = redirectTarget(
     sa,
     makeRedirect({ gwIdType: 9, gwId: v4, nonce: new Uint8Array(0) }),

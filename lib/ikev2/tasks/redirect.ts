@@ -82,7 +82,12 @@ export function redirectTarget(
   try {
     d = decodeRedirectData(n);
   } catch (e) {
-    return { ok: false, reason: `malformed REDIRECT: ${(e as Error).message}` };
+    // In an (unauthenticated) IKE_SA_INIT response an unreadable REDIRECT proves nothing: ignore it.
+    return {
+      ok: false,
+      reason: `malformed REDIRECT: ${(e as Error).message}`,
+      ...(nonce !== undefined ? { ignore: true } : {}),
+    };
   }
   if (nonce !== undefined && !constantTimeEqual(d.nonce, nonce)) {
     return { ok: false, reason: "REDIRECT without our nonce ignored", ignore: true };
