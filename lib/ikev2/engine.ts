@@ -79,7 +79,6 @@ import {
   ProtocolId,
 } from "./constants.ts";
 import { formatIdentity } from "../db/identity.ts";
-import { ipToBytes, parseIp } from "../db/address.ts";
 import type { Effect, Endpoint, EngineEvent, LogLevel } from "./effects.ts";
 import { IkeSa, type SaTask } from "./ike_sa.ts";
 import { fragmentMessage, FragmentReassembler } from "./fragment.ts";
@@ -92,13 +91,7 @@ import {
   IntegrityError,
   openProtected,
 } from "./message.ts";
-import {
-  GatewayIdType,
-  makeNotify,
-  makeRedirect,
-  makeUnsupportedCritical,
-  type NotifyPayload,
-} from "./payloads/notify.ts";
+import { makeNotify, makeUnsupportedCritical, type NotifyPayload } from "./payloads/notify.ts";
 import { ParseError } from "../wire/parse_error.ts";
 import type { EngineConfig, PeerConfig } from "./peer_config.ts";
 import { describeMessage, first, type IkeMessage, notify, type Payload } from "./tasks/_msg.ts";
@@ -120,7 +113,7 @@ import {
   verifyResponderAuth,
 } from "./tasks/ike_auth.ts";
 import { findEapSecret } from "./tasks/ike_auth_eap.ts";
-import { redirectTarget } from "./tasks/redirect.ts";
+import { gatewayNotify, redirectTarget } from "./tasks/redirect.ts";
 import { EapPeer } from "../eap/eap_peer.ts";
 import { EapServer } from "../eap/eap_server.ts";
 import { buildInitRequest, processInitResponse, respondInit } from "./tasks/ike_init.ts";
@@ -396,17 +389,10 @@ export class IkeEngine {
       if (sa.originalInitiator) {
         throw new RangeError(`IKE SA ${ikeSaId} is ours: only a gateway redirects its clients`);
       }
-      const gw = parseIp(gateway);
-      if (!gw) throw new RangeError(`'${gateway}' is not an IP address`);
+      const n = gatewayNotify(gateway, new Uint8Array(0));
+      if (!n) throw new RangeError(`'${gateway}' is not an IP address`);
       this.#log("info", `${sa.label} redirecting peer to ${gateway}`);
-      this.#queue(sa, {
-        kind: "notify",
-        payloads: [makeRedirect({
-          gwIdType: gw.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
-          gwId: ipToBytes(gw),
-          nonce: new Uint8Array(0),
-        })],
-      }, now);
+      this.#queue(sa, { kind: "notify", payloads: [n] }, now);
     });
   }
 
@@ -1255,18 +1241,11 @@ export class IkeEngine {
       redirectTo && notify(reqMsg, NotifyType.REDIRECT_SUPPORTED) &&
       !notify(reqMsg, NotifyType.REDIRECTED_FROM)
     ) {
-      const gw = parseIp(redirectTo);
       const ni = first(reqMsg, PayloadType.NONCE)?.data;
-      if (gw && ni) {
+      const n = ni ? gatewayNotify(redirectTo, ni) : undefined;
+      if (n) {
         this.counters.redirectsSent++;
-        statelessReply(
-          [makeRedirect({
-            gwIdType: gw.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
-            gwId: ipToBytes(gw),
-            nonce: ni,
-          })],
-          `redirecting to ${redirectTo} (connection ${candidates[0].name})`,
-        );
+        statelessReply([n], `redirecting to ${redirectTo} (connection ${candidates[0].name})`);
         return;
       }
     }

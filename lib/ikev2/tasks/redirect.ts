@@ -45,15 +45,31 @@ export const REDIRECT_WINDOW_MS = 300_000;
  */
 export function redirectNotify(sa: IkeSa): NotifyPayload | undefined {
   if (sa.config.followRedirects === false) return undefined;
-  const from = sa.redirectedFrom !== undefined ? parseIp(sa.redirectedFrom) : undefined;
-  if (!from) return makeNotify(NotifyType.REDIRECT_SUPPORTED);
+  const from = sa.redirectedFrom !== undefined
+    ? gatewayNotify(sa.redirectedFrom, new Uint8Array(0), NotifyType.REDIRECTED_FROM)
+    : undefined;
+  return from ?? makeNotify(NotifyType.REDIRECT_SUPPORTED);
+}
+
+/**
+ * A REDIRECT (or REDIRECTED_FROM) notify naming the gateway at IP `address`
+ * (RFC 5685 section 8), with `nonce` (the client's Ni in an IKE_SA_INIT
+ * response, else empty); undefined when `address` is no IP address.
+ */
+export function gatewayNotify(
+  address: string,
+  nonce: Uint8Array,
+  notifyType: number = NotifyType.REDIRECT,
+): NotifyPayload | undefined {
+  const gw = parseIp(address);
+  if (!gw) return undefined;
   return makeRedirect(
     {
-      gwIdType: from.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
-      gwId: ipToBytes(from),
-      nonce: new Uint8Array(0),
+      gwIdType: gw.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
+      gwId: ipToBytes(gw),
+      nonce,
     },
-    NotifyType.REDIRECTED_FROM,
+    notifyType,
   );
 }
 
