@@ -46,7 +46,7 @@ import { makeNotify } from "../payloads/notify.ts";
 import { makeCertreq } from "../payloads/certreq.ts";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { X509Certificate } from "@peculiar/x509";
-import type { PeerConfig, SharedSecret } from "../peer_config.ts";
+import type { PeerConfig, PpkSecret, SharedSecret } from "../peer_config.ts";
 import type { EapMethodName } from "../../eap/eap_message.ts";
 import { all, first, type IkeMessage, notify, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
@@ -183,7 +183,7 @@ const PPK_ID_FIXED = 2;
 
 /** The PPK with id `id` among `ppks`, or undefined. */
 export function findPpk(
-  ppks: readonly { ids: readonly string[]; secret: Uint8Array }[] | undefined,
+  ppks: readonly PpkSecret[] | undefined,
   id: string,
 ): Uint8Array | undefined {
   return ppks?.find((p) => p.ids.includes(id))?.secret;
