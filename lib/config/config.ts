@@ -221,6 +221,8 @@ export interface ConnectionSection {
   readonly ppkId?: string;
   /** `ppk_required`: refuse the IKE SA unless that PPK is used. */
   readonly ppkRequired: boolean;
+  /** `childless`: IKE SAs without a child in IKE_AUTH (RFC 6023; allow, prefer, force, never). */
+  readonly childless: "allow" | "prefer" | "force" | "never";
   /** `follow_redirects`: follow a gateway's REDIRECT (RFC 5685; default yes, as charon). */
   readonly followRedirects: boolean;
   /** `redirect_to`: as gateway, send clients that support it to this address (RFC 5685). */

@@ -134,6 +134,7 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     ...(c.sendCertreq ? {} : { sendCertreq: false }),
     ...(c.unique !== "no" ? { unique: c.unique } : {}),
     ...(c.followRedirects ? {} : { followRedirects: false }),
+    ...(c.childless !== "allow" ? { childless: c.childless } : {}),
     ...(c.ppkId !== undefined ? { ppkId: c.ppkId } : {}),
     ...(c.ppkRequired ? { ppkRequired: true } : {}),
     ...(c.redirectTo !== undefined ? { redirectTo: c.redirectTo } : {}),

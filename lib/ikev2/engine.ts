@@ -94,7 +94,14 @@ import {
 import { makeNotify, makeUnsupportedCritical, type NotifyPayload } from "./payloads/notify.ts";
 import { ParseError } from "../wire/parse_error.ts";
 import type { EngineConfig, PeerConfig } from "./peer_config.ts";
-import { describeMessage, first, type IkeMessage, notify, type Payload } from "./tasks/_msg.ts";
+import {
+  describeMessage,
+  errorNotify,
+  first,
+  type IkeMessage,
+  notify,
+  type Payload,
+} from "./tasks/_msg.ts";
 import {
   buildChildRequest,
   newChild,
@@ -800,7 +807,7 @@ export class IkeEngine {
               payloads = [...task.followUp];
               break;
             }
-            const childCfg = sa.config.children[0];
+            const childCfg = childlessAuth(sa) ? undefined : sa.config.children[0];
             let childPayloads: Payload[] = [];
             if (childCfg) {
               const child = newChild(sa, childCfg, this.#ctx, this.#nextId++);
@@ -1465,6 +1472,13 @@ export class IkeEngine {
       this.#destroy(sa, "authentication failed", "ike-failed");
       return;
     }
+    if (sa.config.childless === "never" && !first(req, PayloadType.SA)) {
+      // We did not announce CHILDLESS_IKEV2_SUPPORTED: a missing SA is a syntax error (RFC 6023).
+      this.#log("warn", `${sa.label} peer initiated an IKE_SA without a child (childless: never)`);
+      this.#respond(sa, req, [makeNotify(NotifyType.INVALID_SYNTAX)]);
+      this.#destroy(sa, "childless IKE_SA refused (childless: never)", "ike-failed");
+      return;
+    }
     if (auth.eap) {
       const { method, identity } = auth.eap;
       const secrets = this.config.eapSecrets;
@@ -1909,6 +1923,12 @@ export class IkeEngine {
           this.#fail(sa, "peer refused our authentication (AUTHENTICATION_FAILED)");
           return;
         }
+        // Any other error without IDr refuses the IKE SA itself (child errors come with IDr).
+        const refusal = !first(res, PayloadType.IDr) ? errorNotify(res) : undefined;
+        if (refusal && !sa.eap) {
+          this.#fail(sa, `peer refused the IKE_SA: ${notifyName(refusal.notifyType)}`);
+          return;
+        }
         const redirect = notify(res, NotifyType.REDIRECT);
         if (redirect) {
           // RFC 5685 section 6: only an authenticated responder may send us elsewhere.
@@ -1969,7 +1989,8 @@ export class IkeEngine {
         } else if (sa.config.vips?.length) {
           this.#log("warn", `${sa.label} peer did not assign a virtual IP`);
         }
-        for (const c of sa.config.children.slice(1)) {
+        // The children IKE_AUTH did not carry (all of them when it was childless, RFC 6023).
+        for (const c of sa.config.children.slice(task.child ? 1 : 0)) {
           sa.pending.push({ kind: "create_child", config: c });
         }
         const child = task.child;
@@ -2919,6 +2940,18 @@ export class IkeEngine {
       this.#startInitiator(cfg, now);
     }
   }
+}
+
+/**
+ * Whether our IKE_AUTH request goes without a child (RFC 6023, swanctl's
+ * `childless`); throws when "force" meets a peer that did not announce support.
+ */
+function childlessAuth(sa: IkeSa): boolean {
+  const mode = sa.config.childless ?? "allow";
+  if (mode === "force" && !sa.peerChildless) {
+    throw new Error("childless: force, but the peer does not support childless IKE SAs");
+  }
+  return mode === "force" || (mode === "prefer" && sa.peerChildless);
 }
 
 /** swanctl's over_time: configured, else 10% of the longer of rekey_time and reauth_time. */

@@ -198,6 +198,8 @@ export class IkeSa {
   peerVips: { readonly pool: string; readonly address: string }[] = [];
   /** The PAD entry that authorized the peer (when the engine has a PAD). */
   padEntry: PadEntry | undefined;
+  /** The responder announced CHILDLESS_IKEV2_SUPPORTED (RFC 6023). */
+  peerChildless = false;
   /** Both sides announced USE_PPK in IKE_SA_INIT (RFC 8784). */
   usePpk = false;
   /** The PPK-mixed SK_d/SK_pi/SK_pr while IKE_AUTH uses a PPK (RFC 8784). */

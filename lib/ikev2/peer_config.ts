@@ -169,6 +169,14 @@ export interface PeerConfig {
    */
   readonly unique?: UniquePolicy;
   /**
+   * IKE SAs without a child in IKE_AUTH (RFC 6023; swanctl's `childless`):
+   * "allow" (default) accepts them and initiates with the first child,
+   * "prefer" initiates childless when the peer announced support, "force"
+   * always does (and fails without that support), "never" neither announces
+   * nor accepts them. Children of a childless IKE SA follow by CREATE_CHILD_SA.
+   */
+  readonly childless?: "allow" | "prefer" | "force" | "never";
+  /**
    * The DNS name `remoteAddress` was resolved from (`remote_addrs:
    * vpn.example.com`); the host may resolve it again before each
    * initiation ({@link EngineOptions.remoteFor} in lib/ikev2/engine.ts).

@@ -126,3 +126,14 @@ Deno.test("ppk_id, ppk_required and ppk secrets (RFC 8784) reach the engine; a m
     (e: unknown) => e instanceof ConfigError && /a PPK needs an 'id'/.test(e.message),
   );
 });
+
+Deno.test("childless: allow (default), prefer, force, never reach the engine; others are refused", () => {
+  assert.equal(toPeerConfig(parseConfig(pskConnection("")).connections[0]).childless, undefined);
+  for (const m of ["prefer", "force", "never"] as const) {
+    assert.equal(
+      toPeerConfig(parseConfig(pskConnection(`    childless: ${m}`)).connections[0]).childless,
+      m,
+    );
+  }
+  assert.throws(() => parseConfig(pskConnection("    childless: sometimes")), ConfigError);
+});

@@ -82,6 +82,8 @@ export interface EngineSpec {
   reauthSeconds?: number;
   /** Send IDr in IKE_AUTH requests (default: the engine's, true unless %any). */
   sendIdr?: boolean;
+  /** swanctl's `childless` (RFC 6023). */
+  childless?: "allow" | "prefer" | "force" | "never";
   /**
    * EAP (RFC 7296 section 2.16): as "peer" we authenticate by EAP (`auth`
    * then only says how the responder proves itself); as "server" we ask the
@@ -212,6 +214,7 @@ export function engineConfig(s: EngineSpec): EngineConfig {
     ...(s.pools ? { pools: s.pools.map((p) => p.name) } : {}),
     ...(s.reauthSeconds ? { reauthSeconds: s.reauthSeconds } : {}),
     ...(s.sendIdr !== undefined ? { sendIdr: s.sendIdr } : {}),
+    ...(s.childless ? { childless: s.childless } : {}),
     ...(s.ppk && !s.ppk.secretOnly ? { ppkId: s.ppk.id } : {}),
     ...(s.ppk?.required ? { ppkRequired: true } : {}),
     children: [

@@ -220,7 +220,9 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
       // without a child; children follow with CREATE_CHILD_SA). As
       // initiator we always ask for the first child, so only the response
       // says it (as strongSwan does with its default `childless = allow`).
-      makeNotify(NotifyType.CHILDLESS_IKEV2_SUPPORTED),
+      ...(sa.config.childless === "never"
+        ? []
+        : [makeNotify(NotifyType.CHILDLESS_IKEV2_SUPPORTED)]),
       ...(sa.usePpk ? [makeNotify(NotifyType.USE_PPK)] : []),
       ...certreqPayloads(sa.config),
     ],
@@ -311,6 +313,7 @@ export function processInitResponse(sa: IkeSa, res: IkeMessage, _ctx: TaskContex
   }
   readCapabilities(sa, res);
   sa.usePpk = sa.config.ppkId !== undefined && notify(res, NotifyType.USE_PPK) !== undefined;
+  sa.peerChildless = notify(res, NotifyType.CHILDLESS_IKEV2_SUPPORTED) !== undefined;
   sa.peerCertreq = first(res, PayloadType.CERTREQ) !== undefined;
   try {
     deriveKeys(sa, ke.data);
