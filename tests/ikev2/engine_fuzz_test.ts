@@ -480,3 +480,73 @@ Deno.test("fuzz: mutated IKE_SA_INIT requests: no throw, at most one answer, not
     assert.equal(t.bob.sad.size, 0, `mutation ${i}: an SA after IKE_SA_INIT`);
   }
 });
+
+Deno.test("fuzz: mutated IKE_AUTH requests with a PPK (PPK_IDENTITY, NO_PPK_AUTH; RFC 8784)", () => {
+  const base = pskConfigs({ alice: { ppkId: "ppk-1" } });
+  const ppks = [{ ids: ["ppk-1"], secret: new Uint8Array(32).fill(9) }];
+  const cfg = { alice: { ...base.alice, ppks }, bob: { ...base.bob, ppks } };
+  const up = fuzzIkeAuth(cfg, 300, 123);
+  assert.ok(up > 0 && up < 300, `${up} of 300 came up`);
+});
+
+Deno.test("fuzz: mutated first IKE_AUTH requests of an EAP client: answered, never up in one exchange", () => {
+  const base = pskConfigs();
+  const a = base.alice.connections[0], b = base.bob.connections[0];
+  const cfg = {
+    alice: {
+      ...base.alice,
+      connections: [{ ...a, local: { auth: "eap" as const, id: a.local.id } }],
+      eapSecrets: [{ ids: [], secret: "clientPass" }],
+    },
+    bob: {
+      ...base.bob,
+      connections: [{ ...b, remote: { auth: "eap" as const, id: b.remote.id } }],
+      eapSecrets: [{ ids: [], secret: "clientPass" }],
+    },
+  };
+  // The responder answers each (its AUTH and an EAP request, or an error); EAP needs more rounds.
+  assert.equal(fuzzIkeAuth(cfg, 300, 321), 0);
+});
+
+/**
+ * The initiator's side of IKE_SA_INIT is just as open: mutated copies of a
+ * genuine response (one carrying a REDIRECT with the nonce, one a normal
+ * answer with USE_PPK and the rest) must never make it throw, and leave no
+ * SA installed before IKE_AUTH completes.
+ */
+Deno.test("fuzz: mutated IKE_SA_INIT responses (REDIRECT, USE_PPK): the initiator never throws", () => {
+  const mutate = mutator(8784);
+  const base = pskConfigs({ alice: { ppkId: "ppk-1" } });
+  const ppks = [{ ids: ["ppk-1"], secret: new Uint8Array(32).fill(3) }];
+  for (const redirectTo of [undefined, "192.0.2.9"]) {
+    const b = base.bob.connections[0];
+    const cfg = {
+      alice: { ...base.alice, ppks },
+      bob: { ...base.bob, ppks, connections: [{ ...b, ...(redirectTo ? { redirectTo } : {}) }] },
+    };
+    let t = new TwoPeers(cfg);
+    for (let i = 0; i < 1500; i++) {
+      if (i % 200 === 199) t = new TwoPeers({ ...cfg, seed: i + 1 });
+      const fx = t.alice.engine.initiate("site", t.clock.now);
+      t.apply(t.alice, fx);
+      const send = fx.find((e) => e.kind === "send");
+      assert.ok(send?.kind === "send");
+      const answer = t.bob.engine.handle(send.bytes, send.from, send.to, t.clock.now)
+        .find((e) => e.kind === "send");
+      assert.ok(answer?.kind === "send");
+      const body = mutate(answer.bytes.subarray(28));
+      const bytes = new Uint8Array(28 + body.length);
+      bytes.set(answer.bytes.subarray(0, 28));
+      bytes.set(body, 28);
+      new DataView(bytes.buffer).setUint32(24, bytes.length);
+      try {
+        t.apply(t.alice, t.alice.engine.handle(bytes, answer.from, answer.to, t.clock.now));
+      } catch (e) {
+        (e as Error).message = `IKE_SA_INIT response mutation ${i} (redirect ${redirectTo}) made ` +
+          `handle() throw: ${(e as Error).message}`;
+        throw e;
+      }
+      assert.equal(t.alice.sad.size, 0, `mutation ${i}: an SA after IKE_SA_INIT`);
+    }
+  }
+});
