@@ -37,10 +37,17 @@ export type { EngineOptions, IkeSaInfo } from "./lib/ikev2/engine.ts";
 export type { Effect, Endpoint } from "./lib/ikev2/effects.ts";
 export type {
   ChildConfig,
+  EapSecret,
   EngineConfig,
   PeerConfig,
+  PpkSecret,
   SharedSecret,
 } from "./lib/ikev2/peer_config.ts";
+
+// EAP methods (RFC 3748; EAP-MD5, EAP-MSCHAPv2) as used in IKE_AUTH
+export { EapPeer } from "./lib/eap/eap_peer.ts";
+export { EapServer } from "./lib/eap/eap_server.ts";
+export type { EapMethodName } from "./lib/eap/eap_message.ts";
 
 // Crypto
 export {
@@ -88,3 +95,4 @@ export {
 } from "./lib/pki/certificate.ts";
 export { exportPrivateKeyPem, generateKeyPair, importPrivateKey } from "./lib/pki/keys.ts";
 export { PkiError } from "./lib/pki/pki_error.ts";
+export { createPkcs12 } from "./lib/pki/pkcs12.ts";
