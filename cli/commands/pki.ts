@@ -706,9 +706,11 @@ ${OUT_HELP}`,
   --type TYPE         key type for all keys: ${KEY_TYPES.join(", ")} (default ecdsa)
   --size BITS         key size (default per type)
   --org NAME          organisation in the DNs (default deno-ipsec)
+  --eap               clients log in with EAP-MSCHAPv2 (random passwords) instead of certificates
   --force             overwrite existing files
 Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
-<id>.key/<id>.pem/<id>.yaml. Keys are written with mode 0600.`,
+<id>.key/<id>.pem/<id>.yaml (with --eap only <id>.yaml, holding its password).
+Keys, and files holding passwords, are written with mode 0600.`,
     options: {
       gateway: { type: "string" },
       "gateway-address": { type: "string" },
@@ -717,6 +719,7 @@ Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
       type: { type: "string", short: "t" },
       size: { type: "string", short: "s" },
       org: { type: "string" },
+      eap: { type: "boolean" },
       force: { type: "boolean" },
     },
     async run(v) {
@@ -736,6 +739,7 @@ Writes ca.key/ca.pem, gateway.key/gateway.pem/gateway.yaml and for each client
         keyType: type as KeyType,
         keySize: size,
         organization: str(v, "org"),
+        eap: v.eap === true,
         now: new Date(),
       });
       await Deno.mkdir(dir, { recursive: true });

@@ -39,6 +39,14 @@ export interface QuickstartOptions {
   lifetimeDays?: number;
   /** Client address pool handed out by the gateway (default 10.10.10.0/24). */
   pool?: string;
+  /**
+   * Clients log in with EAP-MSCHAPv2 (a user name and a random password each,
+   * in `secrets` of both files) instead of certificates of their own; the
+   * gateway still proves itself with its certificate.
+   */
+  eap?: boolean;
+  /** Random bytes for EAP passwords (injectable for tests). */
+  random?: (n: number) => Uint8Array;
   now: Date;
   /** Key generator (injectable for tests). */
   generate?: (type: KeyType, size?: number) => Promise<KeyPair>;
@@ -66,12 +74,28 @@ function quoteYaml(s: string): string {
   return /^[A-Za-z0-9._@/-]+$/.test(s) && !/^[0-9.]+$/.test(s) ? s : JSON.stringify(s);
 }
 
-/** The gateway-side YAML. */
+/** A `secrets` entry holding a client's EAP user name and password. */
+function eapSecret(id: string, password: string): string {
+  return `  eap-${safeName(id)}:\n    id: ${quoteYaml(id)}\n    secret: ${
+    JSON.stringify(password)
+  }\n`;
+}
+
+/** The gateway-side YAML; with passwords, its clients log in by EAP-MSCHAPv2. */
 export function gatewayYaml(o: {
   gateway: string;
-  clients: readonly { id: string }[];
+  clients: readonly { id: string; password?: string }[];
   pool: string;
 }): string {
+  const eap = o.clients.some((c) => c.password !== undefined);
+  const remote = eap
+    ? `      auth: eap-mschapv2
+      eap_id: "%any"`
+    : `      auth: pubkey
+      cacerts: [ca.pem]`;
+  const secrets = eap
+    ? `secrets:\n${o.clients.map((c) => eapSecret(c.id, c.password ?? "")).join("")}`
+    : "";
   return `# deno-ipsec gateway configuration for ${o.gateway} (written by 'ipsec pki quickstart').
 # Keys follow swanctl.conf naming; file names are relative to this file.
 connections:
@@ -84,8 +108,7 @@ connections:
       certs: [gateway.pem]
       key: gateway.key
     remote:
-      auth: pubkey
-      cacerts: [ca.pem]
+${remote}
     children:
       rw:
         local_ts: [0.0.0.0/0]
@@ -94,14 +117,31 @@ connections:
 pools:
   rw_pool:
     addrs: ${o.pool}
-# Clients: ${o.clients.map((c) => c.id).join(", ")}
+${secrets}# Clients: ${o.clients.map((c) => c.id).join(", ")}
 `;
 }
 
 /** The client-side YAML for one client identity. */
 export function clientYaml(
-  o: { gateway: string; address: string; client: string; certFile: string; keyFile: string },
+  o: {
+    gateway: string;
+    address: string;
+    client: string;
+    certFile?: string;
+    keyFile?: string;
+    /** EAP-MSCHAPv2 instead of a certificate of our own. */
+    password?: string;
+  },
 ): string {
+  const local = o.password !== undefined
+    ? `      auth: eap-mschapv2
+      id: ${quoteYaml(o.client)}
+      eap_id: ${quoteYaml(o.client)}`
+    : `      auth: pubkey
+      id: ${quoteYaml(o.client)}
+      certs: [${quoteYaml(o.certFile ?? "")}]
+      key: ${quoteYaml(o.keyFile ?? "")}`;
+  const secrets = o.password !== undefined ? `secrets:\n${eapSecret(o.client, o.password)}` : "";
   return `# deno-ipsec client configuration for ${o.client} (written by 'ipsec pki quickstart').
 # Keys follow swanctl.conf naming; file names are relative to this file.
 connections:
@@ -110,10 +150,7 @@ connections:
     remote_addrs: [${quoteYaml(o.address)}]
     vips: [0.0.0.0]
     local:
-      auth: pubkey
-      id: ${quoteYaml(o.client)}
-      certs: [${quoteYaml(o.certFile)}]
-      key: ${quoteYaml(o.keyFile)}
+${local}
     remote:
       auth: pubkey
       id: ${quoteYaml(o.gateway)}
@@ -124,7 +161,7 @@ connections:
         remote_ts: [0.0.0.0/0]
         mode: tunnel
         start_action: start
-`;
+${secrets}`;
 }
 
 /**
@@ -182,9 +219,22 @@ export async function quickstart(o: QuickstartOptions): Promise<QuickstartResult
   await key("gateway.key", gwKey);
   files.push({ name: "gateway.pem", contents: gw.toString("pem") + "\n", mode: 0o644 });
 
-  const clients: { id: string }[] = [];
+  const clients: { id: string; password?: string }[] = [];
+  const random = o.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
   for (const id of o.clients) {
     const base = safeName(id);
+    if (o.eap) {
+      // 18 random bytes, base64url: 24 characters an admin can paste.
+      const password = btoa(String.fromCharCode(...random(18)))
+        .replaceAll("+", "-").replaceAll("/", "_");
+      files.push({
+        name: `${base}.yaml`,
+        contents: clientYaml({ gateway: o.gateway, address, client: id, password }),
+        mode: 0o600, // holds the password
+      });
+      clients.push({ id, password });
+      continue;
+    }
     const k = await gen(type, o.keySize);
     const c = await issueCertificate({
       issuerCert: ca,
@@ -215,7 +265,7 @@ export async function quickstart(o: QuickstartOptions): Promise<QuickstartResult
   files.push({
     name: "gateway.yaml",
     contents: gatewayYaml({ gateway: o.gateway, clients, pool: o.pool ?? "10.10.10.0/24" }),
-    mode: 0o644,
+    mode: o.eap ? 0o600 : 0o644, // with EAP it holds every client's password
   });
   return { files, warnings };
 }

@@ -117,3 +117,74 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "EAP-MSCHAPv2 (netns): the files of ipsec pki quickstart --eap, narrowed to one network",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lab = await NetnsLab.create("teaq-");
+    const dir = await Deno.makeTempDir({ prefix: "teaq-" });
+    const sockets: string[] = [];
+    try {
+      const a = await lab.addNs("a");
+      const b = await lab.addNs("b");
+      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
+      ok(await lab.runIn(b, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]), "b: lo address");
+      ok(
+        await run([
+          ...IPSEC,
+          "pki",
+          "quickstart",
+          "--eap",
+          "--gateway",
+          "gw.example.org",
+          "--gateway-address",
+          "192.0.2.2",
+          "--client",
+          "carol",
+          "--out",
+          `${dir}/qs`,
+        ]),
+        "ipsec pki quickstart --eap",
+      );
+      await Deno.mkdir(`${dir}/a`, { recursive: true });
+      await Deno.mkdir(`${dir}/b`, { recursive: true });
+      for (const f of ["gateway.pem", "gateway.key"]) {
+        await Deno.copyFile(`${dir}/qs/${f}`, `${dir}/b/${f}`);
+      }
+      await Deno.copyFile(`${dir}/qs/ca.pem`, `${dir}/a/ca.pem`);
+      const gateway = await Deno.readTextFile(`${dir}/qs/gateway.yaml`);
+      // The client tunnels everything in the quickstart file; here only the gateway's network.
+      const client = (await Deno.readTextFile(`${dir}/qs/carol.yaml`))
+        .replace("remote_ts: [0.0.0.0/0]", "remote_ts: [10.2.0.0/24]");
+      const B = await startDaemonIn(
+        lab,
+        b,
+        dir,
+        "b",
+        gateway.replace("local_ts: [0.0.0.0/0]", "local_ts: [10.2.0.0/24]"),
+      );
+      sockets.push(B.socket);
+      const A = await startDaemonIn(
+        lab,
+        a,
+        dir,
+        "a",
+        client.replace("start_action: start", "start_action: none"),
+      );
+      sockets.push(A.socket);
+      const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
+      ok(await A.ipsec(["up", "home", "--timeout", "15"]), `ipsec up home${why()}`);
+      assert.match(ok(await B.ipsec(["list-sas"]), "list-sas"), /EAP: 'carol'/, why());
+      const vip = /installing virtual IP (10\.10\.10\.\d+)/.exec(A.log())?.[1];
+      assert.ok(vip, `no virtual IP${why()}`);
+      const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.2.0.1"]);
+      assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
+    } finally {
+      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
+      await lab.cleanup();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -174,3 +174,47 @@ Deno.test("quickstart(): a DNS-name gateway without --gateway-address is refused
     /is a DNS name: give the IP address clients connect to \(--gateway-address\)/,
   );
 });
+
+Deno.test("quickstart({ eap }) writes EAP-MSCHAPv2 clients: a password each, no client certificates", async () => {
+  await withTempDir(async (t) => {
+    const r = await quickstart({
+      gateway: "vpn.example.com",
+      gatewayAddress: "192.0.2.1",
+      clients: ["alice", "bob@example.com"],
+      eap: true,
+      now: new Date(),
+    });
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(r.files.map((f) => f.name).sort(), [
+      "alice.yaml",
+      "bob@example.com.yaml",
+      "ca.key",
+      "ca.pem",
+      "gateway.key",
+      "gateway.pem",
+      "gateway.yaml",
+    ]);
+    for (const f of r.files) {
+      assert.equal(
+        f.mode,
+        f.name.endsWith(".pem") ? 0o644 : 0o600,
+        `${f.name}: keys and passwords`,
+      );
+      Deno.writeTextFileSync(`${t.dir}/${f.name}`, f.contents);
+    }
+    const gw = await loadConfig(`${t.dir}/gateway.yaml`);
+    assert.equal(gw.connections[0].remote.auth, "eap");
+    assert.equal(gw.connections[0].remote.eapId, "%any");
+    const passwords = new Map(gw.eapSecrets.map((s) => [s.ids[0], s.secret]));
+    assert.deepEqual([...passwords.keys()].sort(), ["alice", "bob@example.com"]);
+    for (const [id, pw] of passwords) {
+      assert.match(pw, /^[A-Za-z0-9_-]{24}$/);
+      const c = await loadConfig(`${t.dir}/${id}.yaml`);
+      assert.equal(c.connections[0].local.auth, "eap");
+      assert.equal(c.connections[0].local.eapId, id);
+      assert.deepEqual(c.eapSecrets.map((s) => [s.ids, s.secret]), [[[id], pw]]);
+      assert.equal(c.connections[0].remote.auth, "pubkey");
+    }
+    assert.notEqual(passwords.get("alice"), passwords.get("bob@example.com"));
+  });
+});
