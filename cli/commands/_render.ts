@@ -115,6 +115,10 @@ export function renderIkeSas(data: Json, now = Date.now()): string {
           (d.remoteEapId !== undefined ? ` EAP: '${str(d.remoteEapId)}'` : ""),
       );
       if (d.algorithms) out.push(`  ${str(d.algorithms)}`);
+      // As charon's list-sas: "rekeying in 14340s, reauth in …, expires in …".
+      const times = [["rekeying", d.rekeyAt], ["reauth", d.reauthAt], ["expires", d.expiresAt]]
+        .flatMap(([what, at]) => typeof at === "number" ? [`${what} in ${seconds(at, now)}`] : []);
+      if (times.length) out.push(`  ${times.join(", ")}`);
     }
     for (const c of arr(ike.children).map(obj)) {
       const sa = obj(c.outbound ?? c.inbound);

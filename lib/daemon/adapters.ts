@@ -262,6 +262,9 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
         localId: s.localId ?? "",
         remoteId: s.remoteId ?? "",
         ...(s.remoteEapId !== undefined ? { remoteEapId: s.remoteEapId } : {}),
+        ...(s.rekeyAt ? { rekeyAt: s.rekeyAt } : {}),
+        ...(s.reauthAt ? { reauthAt: s.reauthAt } : {}),
+        ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
         algorithms,
         nat: s.natLocal && s.natRemote
           ? "both"

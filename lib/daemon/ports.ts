@@ -177,6 +177,10 @@ export interface IkeSaDetail {
   readonly remoteId: string;
   /** The peer's EAP identity (we were its EAP server). */
   readonly remoteEapId?: string;
+  /** When (ms) the IKE SA rekeys, reauthenticates and expires unless rekeyed, if it will. */
+  readonly rekeyAt?: number;
+  readonly reauthAt?: number;
+  readonly expiresAt?: number;
   /** Negotiated IKE algorithms, e.g. "ENCR_AES_GCM_16/256/PRF_HMAC_SHA2_384/CURVE_25519". */
   readonly algorithms: string;
   /** "local", "remote", "both" or "" for NAT detection results. */

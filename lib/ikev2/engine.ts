@@ -227,6 +227,10 @@ export interface IkeSaInfo {
   readonly remoteId?: string;
   /** The peer's EAP identity when we authenticated it by EAP. */
   readonly remoteEapId?: string;
+  /** When (ms, the host's clock) the IKE SA rekeys, reauthenticates and expires, if it will. */
+  readonly rekeyAt?: number;
+  readonly reauthAt?: number;
+  readonly expiresAt?: number;
   readonly natLocal: boolean;
   readonly natRemote: boolean;
   /** Our virtual IP (assigned by the peer). */
@@ -610,6 +614,9 @@ export class IkeEngine {
       ...(sa.localId ? { localId: sa.localId.value } : {}),
       ...(sa.remoteId ? { remoteId: sa.remoteId.value } : {}),
       ...(sa.eapIdentity !== undefined ? { remoteEapId: sa.eapIdentity } : {}),
+      ...(sa.established && sa.rekeyAt ? { rekeyAt: sa.rekeyAt } : {}),
+      ...(sa.established && sa.reauthAt ? { reauthAt: sa.reauthAt } : {}),
+      ...(sa.established && sa.expireAt ? { expiresAt: sa.expireAt } : {}),
       natLocal: sa.natLocal,
       natRemote: sa.natRemote,
       ...(sa.vip ? { vip: sa.vip } : {}),
@@ -2153,8 +2160,9 @@ export class IkeEngine {
       this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "reauth"), at: sa.reauthAt });
     }
     const due = Math.max(rekeyAt, sa.reauthAt);
-    if (due > 0 && over > 0) {
-      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "expire"), at: due + over * 1000 });
+    sa.expireAt = due > 0 && over > 0 ? due + over * 1000 : 0;
+    if (sa.expireAt) {
+      this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "expire"), at: sa.expireAt });
     }
   }
 
@@ -2365,6 +2373,7 @@ export class IkeEngine {
     const rand = Math.min(ikeRandSeconds(cfg), rekey / 2);
     const at = now + (inMs ?? rekey * 1000 - this.#jitterMs(rand));
     this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "rekey"), at });
+    sa.rekeyAt = at;
     return at;
   }
 

@@ -128,6 +128,9 @@ export class IkeSa {
   establishedAt = 0;
   /** When the reauthentication timer fires (0 = none); survives an IKE SA rekey, as in charon. */
   reauthAt = 0;
+  /** When the IKE SA rekeys (0 = never) and when it expires unless rekeyed (0 = never). */
+  rekeyAt = 0;
+  expireAt = 0;
   /** Last time an authenticated message arrived from the peer (ms). */
   lastInbound: number;
 

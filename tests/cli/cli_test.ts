@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { main } from "../../cli/main.ts";
 import { io } from "../../cli/commands/_common.ts";
 import { COMMANDS } from "../../cli/commands/mod.ts";
+import { renderIkeSas } from "../../cli/commands/_render.ts";
 import { Daemon } from "../../lib/daemon/daemon.ts";
 import { config, conn, FakeRuntime } from "../daemon/_fakes.ts";
 
@@ -194,4 +195,28 @@ Deno.test("log --no-follow prints past lines; stop waits until the daemon is gon
     assert.match(stop.out, /stopped/);
     assert.equal((await ipsec("status", "--socket", sock)).code, 7);
   });
+});
+
+Deno.test("renderIkeSas(): rekey, reauthentication and expiry times of an IKE SA, as charon shows them", () => {
+  const now = 1_000_000;
+  const text = renderIkeSas([{
+    ikeSaId: 1,
+    connection: "gw",
+    state: "established",
+    since: now - 5000,
+    ike: {
+      spiI: "0123456789abcdef",
+      spiR: "fedcba9876543210",
+      initiator: true,
+      local: "192.0.2.1[500]",
+      remote: "192.0.2.2[500]",
+      localId: "a",
+      remoteId: "b",
+      rekeyAt: now + 14_000_000,
+      expiresAt: now + 15_440_000,
+    },
+    children: [],
+  }], now);
+  assert.match(text, /^ {2}rekeying in 14000s, expires in 15440s$/m);
+  assert.doesNotMatch(text, /reauth in/);
 });

@@ -38,6 +38,10 @@ Deno.test("engine IKE lifetime: an IKE SA that cannot rekey is deleted over_time
   const est = t.alice.engine.ikeSa(sa.id)!.establishedAt;
   assert.deepEqual(armed(t, sa.id, "rekey"), [est + 100_000]);
   assert.deepEqual(armed(t, sa.id, "expire"), [est + 130_000]);
+  // What `ipsec list-sas` shows ("rekeying in …, expires in …").
+  assert.equal(sa.rekeyAt, est + 100_000);
+  assert.equal(sa.expiresAt, est + 130_000);
+  assert.equal(sa.reauthAt, undefined);
   // Bob now wants other IKE algorithms: every rekey attempt gets NO_PROPOSAL_CHOSEN.
   const bobSa = t.bob.engine.ikeSa(t.bob.engine.list()[0].id)!;
   bobSa.config = { ...bobSa.config, proposals: parseProposals("aes128-sha256-modp2048", "ike") };
