@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { DAEMON_PERMISSIONS } from "../../lib/daemon/permissions.ts";
-import { type NetnsLab, run, type RunResult } from "./netns.ts";
+import { NetnsLab, run, type RunResult } from "./netns.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 /** The CLI as the tests run it. */
@@ -114,4 +114,59 @@ export async function waitFor(
 export function ok(r: RunResult, what: string): string {
   assert.equal(r.code, 0, `${what}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
+}
+
+/** What {@linkcode withHostPair} hands its test. */
+export interface HostPair {
+  readonly lab: NetnsLab;
+  /** Private working directory (removed afterwards). */
+  readonly dir: string;
+  /** Namespace names: a holds 192.0.2.1 (va), b 192.0.2.2 (vb) and `bAddrs`. */
+  readonly a: string;
+  readonly b: string;
+  /** Starts our daemon on `yaml` in namespace `ns` ({@linkcode startDaemonIn}); stopped afterwards. */
+  start(ns: string, name: string, yaml: string): Promise<RunningDaemon>;
+}
+
+/**
+ * Two namespaces a (192.0.2.1/24 on va) and b (192.0.2.2/24 on vb, plus
+ * `bAddrs` on vb) joined by a veth pair, with `lo` addresses (`aLo`, `bLo`),
+ * for tests of two of our daemons; `ipsec stop`s every daemon started and
+ * removes namespaces and files whatever happens.
+ */
+export async function withHostPair(
+  prefix: string,
+  o: { bAddrs?: string[]; aLo?: string[]; bLo?: string[] },
+  f: (p: HostPair) => Promise<void>,
+): Promise<void> {
+  const lab = await NetnsLab.create(prefix);
+  const dir = await Deno.makeTempDir({ prefix });
+  const sockets: string[] = [];
+  try {
+    const a = await lab.addNs("a");
+    const b = await lab.addNs("b");
+    await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
+    for (
+      const [ns, dev, addrs] of [[b, "vb", o.bAddrs], [a, "lo", o.aLo], [b, "lo", o.bLo]] as const
+    ) {
+      for (const addr of addrs ?? []) {
+        ok(await lab.runIn(ns, ["ip", "addr", "add", addr, "dev", dev]), `${ns}: ${addr}`);
+      }
+    }
+    await f({
+      lab,
+      dir,
+      a,
+      b,
+      start: async (ns, name, yaml) => {
+        const d = await startDaemonIn(lab, ns, dir, name, yaml);
+        sockets.push(d.socket);
+        return d;
+      },
+    });
+  } finally {
+    for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
+    await lab.cleanup();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }

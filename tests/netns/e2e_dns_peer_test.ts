@@ -11,8 +11,7 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { NetnsLab, run } from "../helpers/netns.ts";
-import { IPSEC, ok, startDaemonIn } from "../helpers/netns_daemons.ts";
+import { ok, withHostPair } from "../helpers/netns_daemons.ts";
 
 const PSK = "netns dns peer key 0123456789abcdef";
 
@@ -48,24 +47,17 @@ Deno.test({
   name: "DNS-named peer (netns): ipsec up resolves the name again, no reload needed",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const lab = await NetnsLab.create("tdn-");
-    const dir = await Deno.makeTempDir({ prefix: "tdn-" });
-    const sockets: string[] = [];
-    try {
-      const a = await lab.addNs("a");
-      const b = await lab.addNs("b");
-      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
-      ok(await lab.runIn(b, ["ip", "addr", "add", "192.0.2.3/24", "dev", "vb"]), "b: .3");
-      ok(await lab.runIn(a, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]), "a: lo");
-      ok(await lab.runIn(b, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]), "b: lo");
+  fn: () =>
+    withHostPair("tdn-", {
+      bAddrs: ["192.0.2.3/24"],
+      aLo: ["10.1.0.1/32"],
+      bLo: ["10.2.0.1/32"],
+    }, async ({ lab, a, b, start }) => {
       const hosts = (address: string) =>
         lab.writeEtc(a, "hosts", `127.0.0.1 localhost\n${address} gw.dns.test\n`);
       await hosts("192.0.2.2");
-      const B = await startDaemonIn(lab, b, dir, "b", GATEWAY);
-      sockets.push(B.socket);
-      const A = await startDaemonIn(lab, a, dir, "a", CLIENT);
-      sockets.push(A.socket);
+      const B = await start(b, "b", GATEWAY);
+      const A = await start(a, "a", CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
       const gatewayConn = async () =>
         (JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as {
@@ -86,10 +78,5 @@ Deno.test({
       assert.match(A.log(), /gw\.dns\.test now resolves to 192\.0\.2\.3 \(was 192\.0\.2\.2\)/);
       assert.deepEqual(await gatewayConn(), ["rw2"]);
       await ping();
-    } finally {
-      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
+    }),
 });

@@ -15,8 +15,8 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { NetnsLab, run } from "../helpers/netns.ts";
-import { IPSEC, ok, startDaemonIn } from "../helpers/netns_daemons.ts";
+import { run } from "../helpers/netns.ts";
+import { IPSEC, ok, withHostPair } from "../helpers/netns_daemons.ts";
 
 const GATEWAY = `connections:
   rw:
@@ -57,15 +57,8 @@ Deno.test({
   name: "EAP-MSCHAPv2 (netns): certificate gateway, password client, virtual IP, pings",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const lab = await NetnsLab.create("teap-");
-    const dir = await Deno.makeTempDir({ prefix: "teap-" });
-    const sockets: string[] = [];
-    try {
-      const a = await lab.addNs("a");
-      const b = await lab.addNs("b");
-      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
-      ok(await lab.runIn(b, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]), "b: lo address");
+  fn: () =>
+    withHostPair("teap-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
       const pki = `${dir}/pki`;
       ok(
         await run([
@@ -87,10 +80,8 @@ Deno.test({
         await Deno.mkdir(`${dir}/${who}`, { recursive: true });
         for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
       }
-      const B = await startDaemonIn(lab, b, dir, "b", GATEWAY);
-      sockets.push(B.socket);
-      const A = await startDaemonIn(lab, a, dir, "a", CLIENT);
-      sockets.push(A.socket);
+      const B = await start(b, "b", GATEWAY);
+      const A = await start(a, "a", CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
 
       ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
@@ -110,27 +101,15 @@ Deno.test({
       assert.match(B.log(), /EAP-MSCHAPv2 authentication of 'bob@example\.org' failed/, why());
       const left = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
       assert.equal(left.length, 1, `only alice's SA on the gateway${why()}`);
-    } finally {
-      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "EAP-MSCHAPv2 (netns): the files of ipsec pki quickstart --eap, narrowed to one network",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const lab = await NetnsLab.create("teaq-");
-    const dir = await Deno.makeTempDir({ prefix: "teaq-" });
-    const sockets: string[] = [];
-    try {
-      const a = await lab.addNs("a");
-      const b = await lab.addNs("b");
-      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
-      ok(await lab.runIn(b, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]), "b: lo address");
+  fn: () =>
+    withHostPair("teaq-", { bLo: ["10.2.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
       ok(
         await run([
           ...IPSEC,
@@ -158,22 +137,16 @@ Deno.test({
       // The client tunnels everything in the quickstart file; here only the gateway's network.
       const client = (await Deno.readTextFile(`${dir}/qs/carol.yaml`))
         .replace("remote_ts: [0.0.0.0/0]", "remote_ts: [10.2.0.0/24]");
-      const B = await startDaemonIn(
-        lab,
+      const B = await start(
         b,
-        dir,
         "b",
         gateway.replace("local_ts: [0.0.0.0/0]", "local_ts: [10.2.0.0/24]"),
       );
-      sockets.push(B.socket);
-      const A = await startDaemonIn(
-        lab,
+      const A = await start(
         a,
-        dir,
         "a",
         client.replace("start_action: start", "start_action: none"),
       );
-      sockets.push(A.socket);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
       ok(await A.ipsec(["up", "home", "--timeout", "15"]), `ipsec up home${why()}`);
       assert.match(ok(await B.ipsec(["list-sas"]), "list-sas"), /EAP: 'carol'/, why());
@@ -181,10 +154,5 @@ Deno.test({
       assert.ok(vip, `no virtual IP${why()}`);
       const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.2.0.1"]);
       assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
-    } finally {
-      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
+    }),
 });

@@ -13,8 +13,7 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { NetnsLab, run } from "../helpers/netns.ts";
-import { IPSEC, ok, startDaemonIn, waitFor } from "../helpers/netns_daemons.ts";
+import { ok, waitFor, withHostPair } from "../helpers/netns_daemons.ts";
 
 const PSK = "netns redirect key 0123456789abcdef";
 
@@ -57,21 +56,14 @@ Deno.test({
   name: "redirect (netns): ipsec redirect moves a client, redirect_to sends new ones elsewhere",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const lab = await NetnsLab.create("trd-");
-    const dir = await Deno.makeTempDir({ prefix: "trd-" });
-    const sockets: string[] = [];
-    try {
-      const a = await lab.addNs("a");
-      const b = await lab.addNs("b");
-      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
-      ok(await lab.runIn(b, ["ip", "addr", "add", "192.0.2.3/24", "dev", "vb"]), "b: .3");
-      ok(await lab.runIn(a, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]), "a: lo");
-      ok(await lab.runIn(b, ["ip", "addr", "add", "10.2.0.1/32", "dev", "lo"]), "b: lo");
-      const B = await startDaemonIn(lab, b, dir, "b", gateway(""));
-      sockets.push(B.socket);
-      const A = await startDaemonIn(lab, a, dir, "a", CLIENT);
-      sockets.push(A.socket);
+  fn: () =>
+    withHostPair("trd-", {
+      bAddrs: ["192.0.2.3/24"],
+      aLo: ["10.1.0.1/32"],
+      bLo: ["10.2.0.1/32"],
+    }, async ({ lab, dir, a, b, start }) => {
+      const B = await start(b, "b", gateway(""));
+      const A = await start(a, "a", CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
       const sas = async (d: typeof A) =>
         JSON.parse(ok(await d.ipsec(["list-sas", "--json"]), "list-sas")) as IkeJson[];
@@ -109,10 +101,5 @@ Deno.test({
       assert.match(A.log(), /redirected by 192\.0\.2\.2 to 192\.0\.2\.3 \(RFC 5685\)/);
       assert.deepEqual((await sas(B)).map((s) => s.connection), ["rw2"]);
       await ping();
-    } finally {
-      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
+    }),
 });

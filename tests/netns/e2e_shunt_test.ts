@@ -13,8 +13,7 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { NetnsLab, run } from "../helpers/netns.ts";
-import { IPSEC, ok, startDaemonIn } from "../helpers/netns_daemons.ts";
+import { ok, withHostPair } from "../helpers/netns_daemons.ts";
 
 const PSK = "netns shunt key 0123456789abcdef";
 
@@ -51,25 +50,16 @@ Deno.test({
   name: "shunt children (netns): pass leaves a subnet in clear, drop discards one",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const lab = await NetnsLab.create("tsh-");
-    const dir = await Deno.makeTempDir({ prefix: "tsh-" });
-    const sockets: string[] = [];
-    try {
-      const a = await lab.addNs("a");
-      const b = await lab.addNs("b");
-      await lab.veth(a, "va", "192.0.2.1/24", b, "vb", "192.0.2.2/24");
-      ok(await lab.runIn(a, ["ip", "addr", "add", "10.1.0.1/32", "dev", "lo"]), "a: lo");
-      for (const addr of ["10.2.0.1/32", "10.2.5.1/32", "10.2.6.1/32"]) {
-        ok(await lab.runIn(b, ["ip", "addr", "add", addr, "dev", "lo"]), `b: ${addr}`);
-      }
+  fn: () =>
+    withHostPair("tsh-", {
+      aLo: ["10.1.0.1/32"],
+      bLo: ["10.2.0.1/32", "10.2.5.1/32", "10.2.6.1/32"],
+    }, async ({ lab, a, b, start }) => {
       // Plain routes for what goes in clear (the tunnel routes sit in table 220).
       ok(await lab.runIn(a, ["ip", "route", "add", "10.2.0.0/16", "via", "192.0.2.2"]), "a: route");
       ok(await lab.runIn(b, ["ip", "route", "add", "10.1.0.0/16", "via", "192.0.2.1"]), "b: route");
-      const A = await startDaemonIn(lab, a, dir, "a", yaml("a"));
-      sockets.push(A.socket);
-      const B = await startDaemonIn(lab, b, dir, "b", yaml("b"));
-      sockets.push(B.socket);
+      const A = await start(a, "a", yaml("a"));
+      const B = await start(b, "b", yaml("b"));
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
       ok(await A.ipsec(["up", "site", "--timeout", "15"]), `ipsec up${why()}`);
       const sent = async () => {
@@ -94,10 +84,5 @@ Deno.test({
       assert.notEqual(p3.code, 0, `pings to the drop subnet were answered:\n${p3.stdout}`);
       assert.equal(await sent(), afterTunnel, "nor did the dropped ones");
       assert.match(A.log(), /discarded outbound 10\.1\.0\.1 -> 10\.2\.6\.1/, why());
-    } finally {
-      for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
-      await lab.cleanup();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
-  },
+    }),
 });
