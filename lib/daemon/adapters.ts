@@ -5,7 +5,7 @@
  * @module
  */
 import type { EngineConfig } from "../ikev2/peer_config.ts";
-import type { Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
+import type { CrlFetchResult, Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
 import { type HostLookup, resolveHosts, systemLookup } from "../config/resolve_hosts.ts";
 import { type SpdEntry, withInstances } from "../db/spd.ts";
@@ -172,6 +172,14 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
 
   childExpired(childSaId: number, kind: "soft" | "hard", now: number): Effect[] {
     return this.#engine.childExpired(childSaId, kind, now);
+  }
+
+  crlFetched(
+    uri: string,
+    result: CrlFetchResult,
+    now: number,
+  ): Effect[] {
+    return this.#engine.crlFetched(uri, result, now);
   }
 
   rekeyIke(ikeSaId: number, now: number): Effect[] {

@@ -54,6 +54,7 @@ import {
   UpdownTracker,
 } from "./updown.ts";
 import { TimerQueue } from "./timer_queue.ts";
+import { fetchCrl } from "./crl_fetcher.ts";
 
 /** Options of {@link Daemon.start}. */
 export interface DaemonOptions<P> {
@@ -592,6 +593,9 @@ export class Daemon<P = unknown> {
       case "cancelTimer":
         this.#timer(e);
         break;
+      case "fetchCrl":
+        this.#fetchCrl(e.uri);
+        break;
       case "log":
         this.#log(e.level, "ike", e.line);
         break;
@@ -602,6 +606,17 @@ export class Daemon<P = unknown> {
         this.#updownEvent(e.event);
         break;
     }
+  }
+
+  /** Fetches a CRL the engine asked for (not awaited: IKE goes on meanwhile) and hands it over. */
+  #fetchCrl(uri: string): void {
+    const engine = this.#engine;
+    if (!engine.crlFetched) return;
+    this.#log("info", "cfg", `fetching CRL from ${uri}`);
+    void fetchCrl(uri).then((result) => {
+      if (this.#engine !== engine) return;
+      return this.#run(() => engine.crlFetched!(uri, result, this.#now()));
+    });
   }
 
   #event(ev: EngineEvent): void {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
+import type { CrlFetchResult, Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
 import type { Json } from "./control_protocol.ts";
 import type { ScriptExec } from "./updown.ts";
 
@@ -94,6 +94,12 @@ export interface EnginePort<P = unknown> {
   childExpired?(childSaId: number, kind: "soft" | "hard", now: number): Effect[];
   /** Resolves the peers' DNS names again before we initiate (`remote_addrs: vpn.example.com`). */
   refreshNames?(): Promise<void>;
+  /** The answer to a `fetchCrl` effect (the CRL's bytes, or why there are none). */
+  crlFetched?(
+    uri: string,
+    result: CrlFetchResult,
+    now: number,
+  ): Effect[];
   /** Rekey IKE SA `ikeSaId` now (`ipsec rekey NAME`). */
   rekeyIke?(ikeSaId: number, now: number): Effect[];
   /** Delete child SA `childSaId` (INFORMATIONAL with a Delete; `inactivity`). */

@@ -213,10 +213,18 @@ export type Effect =
     readonly table: "ikev2_decryption_table" | "esp_sa";
     readonly line: string;
   }
+  /**
+   * Fetch the CRL at `uri` (a peer certificate's distribution point) and
+   * report it with `engine.crlFetched(uri, result, now)`, also when it fails.
+   */
+  | { readonly kind: "fetchCrl"; readonly uri: string }
   /** A log line. */
   | { readonly kind: "log"; readonly level: LogLevel; readonly line: string }
   /** An event for the CLI. */
   | { readonly kind: "event"; readonly event: EngineEvent };
+
+/** The answer to a `fetchCrl` effect: what the distribution point sent, or why nothing. */
+export type CrlFetchResult = { readonly bytes: Uint8Array } | { readonly error: string };
 
 /** The `kind` strings of {@link Effect}. */
 export type EffectKind = Effect["kind"];

@@ -72,6 +72,7 @@
 import { type ChildSa, childSaInstalls } from "./child_sa.ts";
 import {
   AuthMethod,
+  CertEncoding,
   ExchangeType,
   notifyName,
   NotifyType,
@@ -79,7 +80,7 @@ import {
   ProtocolId,
 } from "./constants.ts";
 import { formatIdentity } from "../db/identity.ts";
-import type { Effect, Endpoint, EngineEvent, LogLevel } from "./effects.ts";
+import type { CrlFetchResult, Effect, Endpoint, EngineEvent, LogLevel } from "./effects.ts";
 import { IkeSa, type SaTask } from "./ike_sa.ts";
 import { fragmentMessage, FragmentReassembler } from "./fragment.ts";
 import {
@@ -151,6 +152,9 @@ import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
 import { compareBytes, constantTimeEqual } from "../wire/bytes.ts";
 import { buildNatd, NATT_PORT } from "./tasks/natd.ts";
+import { CrlCache, type CrlCacheEntry } from "../pki/crl_cache.ts";
+import { parseCrls } from "../pki/crl.ts";
+import { chainDistributionPoints } from "../pki/distribution_points.ts";
 import {
   addressNotifies,
   buildUpdateRequest,
@@ -258,6 +262,8 @@ const DEFAULT_FRAGMENT_SIZE = 1280;
 const DEFAULT_HALF_OPEN_SECONDS = 30;
 /** How long the redundant SA of a simultaneous IKE rekey may wait for its Delete. */
 const REDUNDANT_SA_TTL_MS = 60_000;
+/** How long a peer's IKE_AUTH waits for the CRLs its certificates name (charon's fetch timeout). */
+export const CRL_WAIT_MS = 10_000;
 
 function defaultRandom(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -319,6 +325,8 @@ export class IkeEngine {
   #localAddresses: readonly string[];
   #fx: Effect[] = [];
   #ctx: TaskContext;
+  /** CRLs fetched from the distribution points of peer certificates. */
+  #crls = new CrlCache();
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     this.#config = config;
@@ -339,6 +347,7 @@ export class IkeEngine {
         return current();
       },
       log: (level, line) => this.#log(level, line),
+      fetchedCrls: () => this.#crls.crls(),
     };
   }
 
@@ -453,6 +462,50 @@ export class IkeEngine {
       );
       this.#queue(sa, { kind: "notify", payloads: [n] }, now);
     });
+  }
+
+  /**
+   * The answer to a `fetchCrl` effect: the bytes fetched from `uri` (DER or
+   * PEM, one or more CRLs) or why there are none. Held IKE_AUTH messages
+   * whose every CRL is in are handled now.
+   */
+  crlFetched(
+    uri: string,
+    result: CrlFetchResult,
+    now: number,
+  ): Effect[] {
+    return this.#run(now, () => {
+      if ("bytes" in result) {
+        try {
+          const crls = parseCrls(result.bytes, uri);
+          if (crls.length === 0) throw new Error("no CRL in what the server sent");
+          this.#crls.fetched(uri, crls, now);
+          for (const c of crls) {
+            this.#log(
+              "info",
+              `fetched the CRL of "${c.issuer}" from ${uri}: ${c.revoked.size} revoked${
+                c.nextUpdate ? `, next update ${c.nextUpdate.toISOString()}` : ""
+              }`,
+            );
+          }
+        } catch (e) {
+          this.#crls.failed(uri, (e as Error).message, now);
+          this.#log("warn", `no CRL from ${uri}: ${(e as Error).message}`);
+        }
+      } else {
+        this.#crls.failed(uri, result.error, now);
+        this.#log("warn", `cannot fetch the CRL at ${uri}: ${result.error}`);
+      }
+      for (const sa of this.#sas.values()) {
+        if (!sa.crlWait?.uris.delete(uri) || sa.crlWait.uris.size > 0) continue;
+        this.#releaseCrlWait(sa, now);
+      }
+    });
+  }
+
+  /** The CRLs fetched from distribution points, by URI (for status views). */
+  fetchedCrls(): [string, CrlCacheEntry][] {
+    return this.#crls.entries();
   }
 
   /**
@@ -1053,9 +1106,23 @@ export class IkeEngine {
       payloads,
     };
     this.#log("info", `${sa.label} parsed ${describeMessage(m)}`);
+    if (!isInitResponse && this.#holdForCrls(sa, m, bytes, from, to, now)) return;
+    this.#dispatch(sa, m, bytes, from, to, now, isInitResponse);
+  }
+
+  /** Handles an authenticated (or IKE_SA_INIT response) message of the peer. */
+  #dispatch(
+    sa: IkeSa,
+    m: IkeMessage,
+    bytes: Uint8Array,
+    from: Endpoint,
+    to: Endpoint,
+    now: number,
+    isInitResponse: boolean,
+  ): void {
     sa.lastInbound = now;
     if (!isInitResponse) this.#float(sa, from, to);
-    if (h.response) this.#onResponse(sa, m, bytes, now);
+    if (m.response) this.#onResponse(sa, m, bytes, now);
     else {
       // Responses go back where the request came from (RFC 7296 section 2.11),
       // also when the SA does not follow the peer there (MOBIKE).
@@ -1066,6 +1133,72 @@ export class IkeEngine {
         this.#requestPath = undefined;
       }
     }
+  }
+
+  /**
+   * The peer's IKE_AUTH carries certificates that chain to a CA of ours and
+   * name CRL distribution points we have no current answer from: holds the
+   * message, asks the host to fetch them (`fetchCrl`) and handles it once
+   * every answer is in ({@link IkeEngine.crlFetched}) or after
+   * {@link CRL_WAIT_MS}. Retransmits that arrive meanwhile are dropped.
+   */
+  #holdForCrls(
+    sa: IkeSa,
+    m: IkeMessage,
+    raw: Uint8Array,
+    from: Endpoint,
+    to: Endpoint,
+    now: number,
+  ): boolean {
+    if (m.exchange !== ExchangeType.IKE_AUTH) return false;
+    if (sa.crlWait) {
+      this.#log("debug", `${sa.label} still fetching CRLs, dropping the peer's retransmit`);
+      return true;
+    }
+    const certs = m.payloads.flatMap((p) =>
+      p.type === PayloadType.CERT && p.encoding === CertEncoding.X509_CERT_SIGNATURE ? [p.data] : []
+    );
+    if (certs.length === 0) return false;
+    const uris = chainDistributionPoints(certs, this.#trustAnchors(), now);
+    if (uris.length === 0) return false;
+    const { pending, start } = this.#crls.request(uris, now);
+    if (pending.length === 0) return false;
+    sa.crlWait = { uris: new Set(pending), message: m, raw, from, to };
+    for (const uri of start) this.#fx.push({ kind: "fetchCrl", uri });
+    this.#log(
+      "info",
+      `${sa.label} fetching the CRL${pending.length > 1 ? "s" : ""} at ${
+        pending.join(", ")
+      } before checking the peer's certificate`,
+    );
+    this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "crl"), at: now + CRL_WAIT_MS });
+    return true;
+  }
+
+  /** Every CA certificate of the configuration and the PAD (what CRL fetching may follow). */
+  #trustAnchors(): Uint8Array[] {
+    const out = new Set<Uint8Array>();
+    for (const c of this.#config.connections) for (const a of c.remote.cacerts ?? []) out.add(a);
+    for (const e of this.#config.pad?.entries ?? []) {
+      if (e.auth.method === "pubkey") { for (const a of e.auth.trustAnchors) out.add(a); }
+    }
+    return [...out];
+  }
+
+  /** Handles the IKE_AUTH message `sa` held for CRLs (all answers in, or waited long enough). */
+  #releaseCrlWait(sa: IkeSa, now: number): void {
+    const w = sa.crlWait;
+    if (!w) return;
+    sa.crlWait = undefined;
+    this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "crl") });
+    if (sa.state === "destroyed") return;
+    // Still what we wait for / have not answered? (Our own retransmits do not change it.)
+    if (
+      w.message.response ? !sa.window.matchResponse(w.message.mid) : (
+        sa.window.classifyRequest(w.message.mid) !== "new"
+      )
+    ) return;
+    this.#dispatch(sa, w.message, w.raw, w.from, w.to, now, false);
   }
 
   /**
@@ -2807,6 +2940,14 @@ export class IkeEngine {
     switch (m[2]) {
       case "rtx":
         return this.#retransmit(sa, now);
+      case "crl":
+        if (sa.crlWait) {
+          for (const uri of sa.crlWait.uris) {
+            this.#log("warn", `${sa.label} no answer from ${uri} in time`);
+          }
+          this.#releaseCrlWait(sa, now);
+        }
+        return;
       case "dpd": {
         if (!sa.established) return;
         const at = nextDpdAt(sa);

@@ -27,6 +27,7 @@ import type { FragmentReassembler } from "./fragment.ts";
 import type { Proposal as WireProposal } from "./payloads/sa.ts";
 import type { EapState } from "./tasks/ike_auth_eap.ts";
 import type { Payload } from "./message.ts";
+import type { IkeMessage } from "./tasks/_msg.ts";
 
 /** IKE SA states. */
 export type IkeSaState = "created" | "connecting" | "established" | "deleting" | "destroyed";
@@ -102,6 +103,15 @@ export interface IkeSaCounters {
 }
 
 /** An IKE SA and the data its tasks share. */
+/** An IKE_AUTH message of the peer held back until CRLs arrive (see {@link IkeSa.crlWait}). */
+export interface CrlWait {
+  readonly uris: Set<string>;
+  readonly message: IkeMessage;
+  readonly raw: Uint8Array;
+  readonly from: Endpoint;
+  readonly to: Endpoint;
+}
+
 export class IkeSa {
   /** Engine-unique id (used in timer ids and effects). */
   readonly id: number;
@@ -217,6 +227,11 @@ export class IkeSa {
   eapIdentity: string | undefined;
   /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */
   authInfo = "";
+  /**
+   * The peer's IKE_AUTH message, held while the CRLs its certificates name
+   * are fetched (`uris` still to come); handled as it arrived once they are.
+   */
+  crlWait: CrlWait | undefined;
 
   /** SK protection of both directions, once IKE_SA_INIT is done. */
   protection: IkeSaProtection | undefined;

@@ -33,7 +33,13 @@ export interface Pki {
   bob: { cert: Uint8Array; key: Uint8Array; serial: string };
 }
 
-export async function makePki(type: KeyType, bits?: number, opts: { aliceSan?: string } = {}) {
+/** Options of {@link makePki}: alice's SAN, and CRL distribution points in both leaves. */
+export interface PkiOptions {
+  readonly aliceSan?: string;
+  readonly crlUris?: readonly string[];
+}
+
+export async function makePki(type: KeyType, bits?: number, opts: PkiOptions = {}) {
   const caKey = await generateKeyPair("ecdsa", 256);
   const ca = await selfSignCertificate(caKey, {
     subject: "C=CH, O=Test, CN=Test CA",
@@ -51,6 +57,7 @@ export async function makePki(type: KeyType, bits?: number, opts: { aliceSan?: s
       subjectSpki: k.spki,
       now: ISSUED,
       lifetimeDays: 365,
+      ...(opts.crlUris ? { crlUris: opts.crlUris } : {}),
     });
     return {
       cert: new Uint8Array(c.rawData),

@@ -17,10 +17,11 @@
  */
 import { parseProposals } from "../../lib/crypto/proposal.ts";
 import { parseIdentity } from "../../lib/db/identity.ts";
-import type { Effect, EngineEvent, SaInstall } from "../../lib/ikev2/effects.ts";
+import type { CrlFetchResult, Effect, EngineEvent, SaInstall } from "../../lib/ikev2/effects.ts";
 import { type EngineOptions, IkeEngine } from "../../lib/ikev2/engine.ts";
 import type { ChildConfig, EngineConfig, PeerConfig } from "../../lib/ikev2/peer_config.ts";
 import { FakeClock } from "./fake_clock.ts";
+
 import { FakeNetwork, type FakeNetworkOptions, seededRandomBytes } from "./fake_network.ts";
 
 /** One side of a {@link TwoPeers} setup. */
@@ -33,6 +34,8 @@ export class Peer {
   readonly logs: string[] = [];
   /** Every effect in order (for detailed assertions). */
   readonly effects: Effect[] = [];
+  /** URIs the engine asked to fetch, in order. */
+  readonly crlFetches: string[] = [];
 
   constructor(name: string, config: EngineConfig, opts: EngineOptions) {
     this.name = name;
@@ -75,6 +78,12 @@ export interface TwoPeersOptions {
    * `dst` (which must reach a peer), else it counts as lost. Default: by name.
    */
   readonly espByAddress?: boolean;
+  /**
+   * Answers the peers' `fetchCrl` effects after `crlDelayMs` (default 50);
+   * undefined = the server never answers. Without it nobody answers.
+   */
+  readonly crlServer?: (uri: string) => CrlFetchResult | undefined;
+  readonly crlDelayMs?: number;
 }
 
 /** Counters of the simulated ESP data path (see {@link TwoPeers.startTraffic}). */
@@ -111,9 +120,13 @@ export class TwoPeers {
   #nat: { readonly address: string; readonly port: number } | undefined;
   #alicePrivate: { address: string; port: number } | undefined;
   #espByAddress: boolean;
+  #crlServer: ((uri: string) => CrlFetchResult | undefined) | undefined;
+  #crlDelayMs: number;
 
   constructor(o: TwoPeersOptions) {
     this.#nat = o.aliceNat;
+    this.#crlServer = o.crlServer;
+    this.#crlDelayMs = o.crlDelayMs ?? 50;
     this.#espByAddress = o.espByAddress ?? false;
     this.clock = new FakeClock(o.startMs ?? 0);
     this.net = new FakeNetwork(o.network ?? {});
@@ -242,6 +255,12 @@ export class TwoPeers {
         case "cancelTimer":
           this.clock.cancel(p.name, e.id);
           break;
+        case "fetchCrl":
+          p.crlFetches.push(e.uri);
+          if (this.#crlServer) {
+            this.clock.set(`crl:${p.name}`, e.uri, this.clock.now + this.#crlDelayMs);
+          }
+          break;
         case "log":
           p.logs.push(e.line);
           break;
@@ -339,6 +358,12 @@ export class TwoPeers {
       for (const t of this.clock.takeDue()) {
         if (t.owner === "traffic") {
           this.#trafficTick();
+          continue;
+        }
+        if (t.owner.startsWith("crl:")) {
+          const p = this.peer(t.owner.slice(4) as "alice" | "bob");
+          const result = this.#crlServer!(t.id);
+          if (result) this.apply(p, p.engine.crlFetched(t.id, result, this.clock.now));
           continue;
         }
         const p = this.peer(t.owner as "alice" | "bob");

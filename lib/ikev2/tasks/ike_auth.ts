@@ -373,6 +373,7 @@ function verifyPeerAuth(
   const certs = all(msg, PayloadType.CERT)
     .filter((c) => c.encoding === CertEncoding.X509_CERT_SIGNATURE)
     .map((c) => c.data);
+  const fetched = ctx.fetchedCrls();
   return verifySignatureAuth({
     method: auth.method,
     data: auth.data,
@@ -381,7 +382,7 @@ function verifyPeerAuth(
     trustAnchors,
     pinned,
     ...(pinnedKeys.length ? { pinnedKeys } : {}),
-    ...(crls ? { crls } : {}),
+    ...(crls || fetched.length ? { crls: [...(crls ?? []), ...fetched] } : {}),
     ...(revocation ? { revocation } : {}),
     idType: id.idType,
     idData: id.data,

@@ -16,6 +16,7 @@
  */
 import type { LogLevel } from "../effects.ts";
 import type { EngineConfig } from "../peer_config.ts";
+import type { Crl } from "../../pki/crl.ts";
 
 /** Services the engine provides to tasks. */
 export interface TaskContext {
@@ -25,6 +26,8 @@ export interface TaskContext {
   readonly config: EngineConfig;
   /** A log line. */
   log(level: LogLevel, line: string): void;
+  /** CRLs fetched from distribution points, checked beside the configured ones. */
+  fetchedCrls(): readonly Crl[];
 }
 
 /** A task's reason to fail: what goes into logs and events (never onto the wire). */
