@@ -5,7 +5,7 @@ import {
   chainDistributionPoints,
   distributionPointUris,
 } from "../../lib/pki/distribution_points.ts";
-import { x509 } from "../../lib/pki/_x509.ts";
+import type { x509 } from "../../lib/pki/_x509.ts";
 import { must } from "./_tools.ts";
 
 const NOW = new Date("2026-06-01T00:00:00Z");
