@@ -79,6 +79,8 @@ export interface SwanEndEntity {
   dn: string;
   /** subjectAltName, if any. */
   san?: string;
+  /** More `pki --issue` options (e.g. `--crl URI`). */
+  extra?: string[];
 }
 
 /**
@@ -104,7 +106,10 @@ export async function issueSwanSet(
   }
   await swanCa(dir, caDn);
   for (const e of ees) {
-    await swanIssue(dir, "ca", e.name, e.dn, e.san ? ["--san", e.san] : []);
+    await swanIssue(dir, "ca", e.name, e.dn, [
+      ...(e.san ? ["--san", e.san] : []),
+      ...(e.extra ?? []),
+    ]);
   }
 }
 

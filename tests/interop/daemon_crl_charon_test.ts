@@ -10,12 +10,16 @@
  *   charon's certificate passes;
  * - our certificate revoked in a CRL made by `ipsec pki signcrl` and loaded
  *   into charon (swanctl's x509crl/): charon refuses us, so charon read our
- *   CRL and its signature verified.
+ *   CRL and its signature verified;
+ * - charon's certificate from strongSwan's `pki --issue --crl URI`, revoked
+ *   in the CRL served there: our daemon fetches it and refuses charon.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { issueCerts } from "../helpers/interop_certs.ts";
+import { issueCerts, issueSwanSet } from "../helpers/interop_certs.ts";
+import { CHARON_ID, ENGINE_ID } from "../helpers/interop_lab.ts";
+import { waitFor } from "../helpers/netns_daemons.ts";
 import { type Creds, withBench } from "../helpers/interop_system.ts";
 import { run as ipsecPki } from "../../cli/commands/pki.ts";
 import { swPkiMust } from "../pki/_tools.ts";
@@ -141,6 +145,97 @@ Deno.test({
         {},
         { ours: { remoteExtra: [`crls: [${other}]`, "revocation: strict"] } },
       );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "strongSwan interop, our daemon: the CRL a strongSwan-issued certificate names is fetched and refuses it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ti-crl-" });
+    // Served in our daemon's namespace, on its loopback.
+    const cdp = "http://127.0.0.1:8089/interop-ca.crl";
+    try {
+      const org = "C=CH, O=strongSwan interop";
+      await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
+        { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: ["--crl", cdp] },
+        { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
+      ]);
+      const creds = {
+        ca: `${dir}/ca.pem`,
+        caKey: `${dir}/ca.key`,
+        ourCert: `${dir}/sun.pem`,
+        ourKey: `${dir}/sun.key`,
+        charonCert: `${dir}/moon.pem`,
+        charonKey: `${dir}/moon.key`,
+      };
+      await Deno.mkdir(`${dir}/www`);
+      // strongSwan's pki writes DER by default, as CRLs are served.
+      const r = await swPkiMust([
+        "--signcrl",
+        "--cacert",
+        creds.ca,
+        "--cakey",
+        creds.caKey,
+        "--reason",
+        "key-compromise",
+        "--cert",
+        creds.charonCert,
+      ]);
+      await Deno.writeFile(`${dir}/www/interop-ca.crl`, r.bytes);
+      await withBench(creds, async (b) => {
+        const web = new Deno.Command("ip", {
+          args: [
+            "netns",
+            "exec",
+            b.d,
+            "python3",
+            "-m",
+            "http.server",
+            "8089",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            `${dir}/www`,
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        try {
+          await waitFor(
+            async () =>
+              (await b.lab.runIn(b.d, [
+                "python3",
+                "-c",
+                `import urllib.request; urllib.request.urlopen("${cdp}")`,
+              ])).code === 0,
+            () => "the web server to answer",
+          );
+          // charon starts: we fetch the CRL its certificate names and refuse it.
+          await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
+          assert.match(
+            b.daemon.log(),
+            /fetched the CRL of "C=CH, O=strongSwan interop, CN=Interop CA" from http:\/\/127\.0\.0\.1:8089\/interop-ca\.crl: 1 revoked/,
+          );
+          assert.match(
+            b.daemon.log(),
+            /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on \S+ \(keyCompromise\)/,
+          );
+          assert.deepEqual(await b.daemon.listSas(), []);
+          // We start: the cached CRL refuses charon's certificate in its answer, no second fetch.
+          const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
+          assert.notEqual(up.code, 0, "ipsec up must fail");
+          assert.equal(b.daemon.log().match(/fetching CRL from /g)?.length, 1);
+        } finally {
+          web.kill("SIGTERM");
+          await web.output().catch(() => {});
+        }
+      });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
