@@ -1,6 +1,7 @@
 /** The table of subcommands; each lives in its own file. */
 import { command as down } from "./down.ts";
 import { command as listConns } from "./list_conns.ts";
+import { command as listPools } from "./list_pools.ts";
 import { command as listSas } from "./list_sas.ts";
 import { command as log } from "./log.ts";
 import { command as pad } from "./pad.ts";
@@ -32,6 +33,12 @@ export const COMMANDS: Record<string, Command> = {
   status,
   "list-sas": listSas,
   "list-conns": listConns,
+  "list-pools": listPools,
+  // list_certs.ts pulls in the X.509 stack: loaded only when it runs.
+  "list-certs": {
+    summary: "list loaded certificates and CRLs, and CRLs fetched (like swanctl --list-certs)",
+    run: async (args) => (await import("./list_certs.ts")).command.run(args),
+  },
   spd,
   sad,
   pad,

@@ -5,6 +5,8 @@
  * @module
  */
 import type { EngineConfig } from "../ikev2/peer_config.ts";
+import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
+import type { CrlCacheEntry } from "../pki/crl_cache.ts";
 import type { CrlFetchResult, Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
 import { type HostLookup, resolveHosts, systemLookup } from "../config/resolve_hosts.ts";
@@ -180,6 +182,14 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     now: number,
   ): Effect[] {
     return this.#engine.crlFetched(uri, result, now);
+  }
+
+  pools(): PoolInfo[] {
+    return this.#engine.pools();
+  }
+
+  fetchedCrls(): [string, CrlCacheEntry][] {
+    return this.#engine.fetchedCrls();
   }
 
   rekeyIke(ikeSaId: number, now: number): Effect[] {

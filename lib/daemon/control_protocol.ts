@@ -27,6 +27,8 @@ export const CONTROL_COMMANDS = [
   "status",
   "list-sas",
   "list-conns",
+  "list-pools",
+  "list-certs",
   "spd",
   "sad",
   "pad",

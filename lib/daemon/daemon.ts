@@ -55,6 +55,7 @@ import {
 } from "./updown.ts";
 import { TimerQueue } from "./timer_queue.ts";
 import { fetchCrl } from "./crl_fetcher.ts";
+import { credentialsJson } from "./credentials_view.ts";
 
 /** Options of {@link Daemon.start}. */
 export interface DaemonOptions<P> {
@@ -1247,6 +1248,9 @@ export class Daemon<P = unknown> {
       status: async () => (await this.settled(), await this.#status()),
       "list-sas": async () => (await this.settled(), await this.#ikeSasJson()),
       "list-conns": () => this.#config.connections as unknown as Json,
+      "list-pools": () => (this.#engine.pools?.() ?? []) as unknown as Json,
+      "list-certs": () =>
+        credentialsJson(this.#config.credentials ?? [], this.#engine.fetchedCrls?.() ?? []),
       spd: (req) => this.#spd(req.args),
       pad: () => this.#config.pad as unknown as Json,
       sad: async () => (await this.settled(), await this.#sadJson()),

@@ -7,6 +7,9 @@
  *
  * @module
  */
+import type { LoadedCredential } from "./credentials_view.ts";
+import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
+import type { CrlCacheEntry } from "../pki/crl_cache.ts";
 import type { CrlFetchResult, Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
 import type { Json } from "./control_protocol.ts";
 import type { ScriptExec } from "./updown.ts";
@@ -69,6 +72,8 @@ export interface DaemonConfig<P = unknown> {
   readonly resolvConf?: string | null;
   /** The data plane's TUN (PLUTO_INTERFACE of `updown` scripts; absent = "unknown"). */
   readonly interfaceName?: string;
+  /** Certificates and CRLs loaded, for `ipsec list-certs`. */
+  readonly credentials?: readonly LoadedCredential[];
 }
 
 /** A configuration file could not be loaded; nothing was changed. */
@@ -116,6 +121,10 @@ export interface EnginePort<P = unknown> {
   rekeyChild?(childSaId: number, now: number): Effect[];
   /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */
   peerMapping?(childSaId: number, from: Endpoint, now: number): Effect[];
+  /** Virtual IP pools and their leases (`ipsec list-pools`). */
+  pools?(): readonly PoolInfo[];
+  /** CRLs fetched from distribution points, by URI (`ipsec list-certs`). */
+  fetchedCrls?(): readonly (readonly [string, CrlCacheEntry])[];
   /** Details of live IKE SAs for `ipsec status` (SPIs, endpoints, identities, algorithms). */
   describe?(): readonly IkeSaDetail[];
   /** MOBIKE: live IKE SAs with their outer addresses (lib/daemon/mobike_driver.ts). */

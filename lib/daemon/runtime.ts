@@ -44,6 +44,7 @@ import { ResolvConf } from "./resolv_conf.ts";
 import type { ChildSaSettings } from "./install_spec.ts";
 import { padRows, spdRows } from "../db/tables.ts";
 import { AddressMonitor } from "./address_monitor.ts";
+import { loadedCredentials } from "./credentials_view.ts";
 
 /** fwmark of everything the data plane sends (its packets skip the TUN table). */
 export const DATAPLANE_MARK = 0x5000;
@@ -166,6 +167,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     payload: { engine, spd, dataplane, children: childSettings(config, dataplane.tunMtu ?? 1400) },
     resolvConf: config.resolvConf,
     interfaceName: dataplane.tunName ?? "ipsec0",
+    credentials: loadedCredentials(config),
   };
 }
 

@@ -141,6 +141,7 @@ import { espSaLines, ikev2DecryptionLine } from "./tasks/key_export.ts";
 import {
   AddressPools,
   buildCpReply,
+  type PoolInfo,
   readCpReply,
   requestedVipAddress,
   requestedVipFamilies,
@@ -695,6 +696,11 @@ export class IkeEngine {
   /** Virtual IPs leased from pool `name` (status output and tests). */
   leases(name: string): string[] {
     return this.#pools.inUse(name);
+  }
+
+  /** The virtual IP pools with their leases (`ipsec list-pools`). */
+  pools(): PoolInfo[] {
+    return this.#pools.describe();
   }
 
   /** Number of responder IKE SAs still in IKE_SA_INIT/IKE_AUTH. */

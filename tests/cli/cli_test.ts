@@ -3,6 +3,7 @@ import { main } from "../../cli/main.ts";
 import { io } from "../../cli/commands/_common.ts";
 import { COMMANDS } from "../../cli/commands/mod.ts";
 import { renderIkeSas } from "../../cli/commands/_render.ts";
+import { renderPools } from "../../cli/commands/list_pools.ts";
 import { Daemon } from "../../lib/daemon/daemon.ts";
 import { config, conn, FakeRuntime } from "../daemon/_fakes.ts";
 
@@ -219,4 +220,28 @@ Deno.test("renderIkeSas(): rekey, reauthentication and expiry times of an IKE SA
   }], now);
   assert.match(text, /^ {2}rekeying in 14000s, expires in 15440s$/m);
   assert.doesNotMatch(text, /reauth in/);
+});
+
+Deno.test("renderPools(): swanctl's online / offline / size, and the leases with --leases", () => {
+  const data = [{
+    name: "rw_pool",
+    range: "10.3.0.0/24",
+    base: "10.3.0.1",
+    size: 254,
+    online: 1,
+    offline: 1,
+    leases: [
+      { address: "10.3.0.1", owner: "carol@example.org", online: false },
+      { address: "10.3.0.2", owner: "alice@example.org", online: true },
+    ],
+  }];
+  assert.equal(
+    renderPools(data, false),
+    "rw_pool              10.3.0.1                                1 / 1 / 254",
+  );
+  const lines = renderPools(data, true).split("\n");
+  assert.equal(lines.length, 3);
+  assert.match(lines[1], /^ {2}10\.3\.0\.1 +offline +'carol@example\.org'$/);
+  assert.match(lines[2], /^ {2}10\.3\.0\.2 +online +'alice@example\.org'$/);
+  assert.equal(renderPools([], true), "no pools");
 });

@@ -161,6 +161,24 @@ Deno.test({
           why(),
         );
         assert.equal(B.log().match(/fetching CRL from /g)?.length, 1, `one fetch${why()}`);
+        // list-certs shows our certificate with its key, the CA, and the CRL with where it came from.
+        const certs = ok(await B.ipsec(["list-certs"]), "list-certs");
+        assert.match(
+          certs,
+          /List of X\.509 End Entity Certificates\n\n {2}subject: {3}"O=CRL test, CN=gw\.example\.org"/,
+          certs,
+        );
+        assert.match(certs, /has private key\n {2}used by: {3}rw/, certs);
+        assert.match(
+          certs,
+          /List of X\.509 CA Certificates\n\n {2}subject: {3}"O=CRL test, CN=CRL test CA"/,
+          certs,
+        );
+        assert.match(
+          certs,
+          /revoked: {3}1 certificate\n.*keyCompromise\n {2}fetched from http:\/\/127\.0\.0\.1:8088\/ca\.crl at /,
+          certs,
+        );
         const sas = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
         assert.equal(sas.length, 1, `only alice's SA${why()}`);
       } finally {

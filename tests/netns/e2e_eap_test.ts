@@ -94,6 +94,13 @@ Deno.test({
       const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.1.0.1"]);
       assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
 
+      // The gateway's pool: one address online, leased to alice's EAP identity.
+      const pools = ok(await B.ipsec(["list-pools", "--leases"]), "list-pools");
+      assert.match(
+        pools,
+        /^rw_pool +10\.3\.0\.1 +1 \/ 0 \/ 254\n {2}10\.3\.0\.1 +online +'alice'/,
+        pools,
+      );
       // A wrong password: the gateway refuses, `ipsec up` says why, no SA stays.
       const bad = await A.ipsec(["up", "wrong", "--timeout", "15"]);
       assert.notEqual(bad.code, 0, `ipsec up wrong succeeded${why()}`);

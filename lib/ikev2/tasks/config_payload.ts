@@ -48,6 +48,22 @@ export interface PoolConfig {
   readonly dns?: readonly string[];
 }
 
+/** A pool as {@link AddressPools.describe} shows it. */
+export interface PoolInfo {
+  readonly name: string;
+  /** As configured. */
+  readonly range: string;
+  /** The first address handed out. */
+  readonly base: string;
+  /** How many addresses it hands out. */
+  readonly size: number;
+  /** Leases held by an IKE SA now, and those kept for their owner while it is away. */
+  readonly online: number;
+  readonly offline: number;
+  /** By address; `owner` is the identity the address is kept for. */
+  readonly leases: readonly { address: string; owner: string; online: boolean }[];
+}
+
 interface Pool {
   readonly config: PoolConfig;
   readonly version: 4 | 6;
@@ -200,6 +216,25 @@ export class AddressPools {
   /** DNS servers of pool `name`. */
   dns(name: string): readonly string[] {
     return this.#pools.get(name)?.config.dns ?? [];
+  }
+
+  /** Every pool with its size and leases, as `swanctl --list-pools --leases` shows them. */
+  describe(): PoolInfo[] {
+    return [...this.#pools.values()].map((p) => {
+      const leases = [...p.owners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map((
+        [a, owner],
+      ) => ({ address: format(p.version, a), owner, online: p.online.has(a) }));
+      const online = leases.filter((l) => l.online).length;
+      return {
+        name: p.config.name,
+        range: p.config.range,
+        base: format(p.version, p.first),
+        size: Number(p.last - p.first + 1n),
+        online,
+        offline: leases.length - online,
+        leases,
+      };
+    });
   }
 
   /** Addresses in use in pool `name` (for status output and tests). */

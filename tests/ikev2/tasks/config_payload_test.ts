@@ -269,3 +269,36 @@ Deno.test("requestedVipAddress() reads a specific address, not 'any'", () => {
   assert.equal(requestedVipAddress(req("::"), 6), undefined);
   assert.equal(requestedVipAddress([buildCpReply(["10.3.0.7"], [])], 4), undefined, "a reply");
 });
+
+Deno.test("AddressPools.describe: size, online / offline and who each address is kept for", () => {
+  const pools = new AddressPools([
+    { name: "v4", range: "10.3.0.0/24" },
+    { name: "v6", range: "2001:db8:ff::10-2001:db8:ff::13" },
+  ]);
+  assert.equal(pools.lease("v4", "carol@example.org"), "10.3.0.1");
+  assert.equal(pools.lease("v4", "alice@example.org"), "10.3.0.2");
+  pools.release("v4", "10.3.0.1");
+  assert.deepEqual(pools.describe(), [
+    {
+      name: "v4",
+      range: "10.3.0.0/24",
+      base: "10.3.0.1",
+      size: 254,
+      online: 1,
+      offline: 1,
+      leases: [
+        { address: "10.3.0.1", owner: "carol@example.org", online: false },
+        { address: "10.3.0.2", owner: "alice@example.org", online: true },
+      ],
+    },
+    {
+      name: "v6",
+      range: "2001:db8:ff::10-2001:db8:ff::13",
+      base: "2001:db8:ff::10",
+      size: 4,
+      online: 0,
+      offline: 0,
+      leases: [],
+    },
+  ]);
+});
