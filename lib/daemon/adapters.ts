@@ -6,7 +6,8 @@
  */
 import type { EngineConfig } from "../ikev2/peer_config.ts";
 import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
-import type { CrlCacheEntry } from "../pki/crl_cache.ts";
+import type { RevocationEntry } from "../pki/revocation_cache.ts";
+import type { Crl } from "../pki/crl.ts";
 import type { CrlFetchResult, Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
 import { type HostLookup, resolveHosts, systemLookup } from "../config/resolve_hosts.ts";
@@ -188,7 +189,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.pools();
   }
 
-  fetchedCrls(): [string, CrlCacheEntry][] {
+  fetchedCrls(): [string, RevocationEntry<Crl>][] {
     return this.#engine.fetchedCrls();
   }
 

@@ -8,7 +8,8 @@
  */
 import { Buffer } from "node:buffer";
 import type { Config } from "../config/config.ts";
-import type { CrlCacheEntry } from "../pki/crl_cache.ts";
+import type { RevocationEntry } from "../pki/revocation_cache.ts";
+import type { Crl } from "../pki/crl.ts";
 import type { Json } from "./control_protocol.ts";
 
 /** What a loaded certificate is for. */
@@ -61,7 +62,7 @@ export function loadedCredentials(config: Config): LoadedCredential[] {
 /** The `list-certs` answer: loaded credentials, then fetched CRLs by URI. */
 export function credentialsJson(
   loaded: readonly LoadedCredential[],
-  fetched: readonly (readonly [string, CrlCacheEntry])[],
+  fetched: readonly (readonly [string, RevocationEntry<Crl>])[],
 ): Json {
   const b64 = (d: Uint8Array) => Buffer.from(d).toString("base64");
   return {
@@ -76,7 +77,7 @@ export function credentialsJson(
       der: b64(c.der),
     })),
     fetched: fetched.map(([uri, e]) => {
-      const crls = e.state === "ok" ? e.crls : e.previous ?? [];
+      const crls = e.state === "ok" ? e.items : e.previous ?? [];
       return {
         uri,
         state: e.state,

@@ -9,7 +9,8 @@
  */
 import type { LoadedCredential } from "./credentials_view.ts";
 import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
-import type { CrlCacheEntry } from "../pki/crl_cache.ts";
+import type { RevocationEntry } from "../pki/revocation_cache.ts";
+import type { Crl } from "../pki/crl.ts";
 import type { CrlFetchResult, Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
 import type { Json } from "./control_protocol.ts";
 import type { ScriptExec } from "./updown.ts";
@@ -124,7 +125,7 @@ export interface EnginePort<P = unknown> {
   /** Virtual IP pools and their leases (`ipsec list-pools`). */
   pools?(): readonly PoolInfo[];
   /** CRLs fetched from distribution points, by URI (`ipsec list-certs`). */
-  fetchedCrls?(): readonly (readonly [string, CrlCacheEntry])[];
+  fetchedCrls?(): readonly (readonly [string, RevocationEntry<Crl>])[];
   /** Details of live IKE SAs for `ipsec status` (SPIs, endpoints, identities, algorithms). */
   describe?(): readonly IkeSaDetail[];
   /** MOBIKE: live IKE SAs with their outer addresses (lib/daemon/mobike_driver.ts). */

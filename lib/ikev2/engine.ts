@@ -153,8 +153,8 @@ import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
 import { compareBytes, constantTimeEqual } from "../wire/bytes.ts";
 import { buildNatd, NATT_PORT } from "./tasks/natd.ts";
-import { CrlCache, type CrlCacheEntry } from "../pki/crl_cache.ts";
-import { parseCrls } from "../pki/crl.ts";
+import { RevocationCache, type RevocationEntry } from "../pki/revocation_cache.ts";
+import { type Crl, parseCrls } from "../pki/crl.ts";
 import { chainDistributionPoints } from "../pki/distribution_points.ts";
 import {
   addressNotifies,
@@ -327,7 +327,7 @@ export class IkeEngine {
   #fx: Effect[] = [];
   #ctx: TaskContext;
   /** CRLs fetched from the distribution points of peer certificates. */
-  #crls = new CrlCache();
+  #crls = new RevocationCache<Crl>();
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     this.#config = config;
@@ -348,7 +348,7 @@ export class IkeEngine {
         return current();
       },
       log: (level, line) => this.#log(level, line),
-      fetchedCrls: () => this.#crls.crls(),
+      fetchedCrls: () => this.#crls.items(),
     };
   }
 
@@ -505,7 +505,7 @@ export class IkeEngine {
   }
 
   /** The CRLs fetched from distribution points, by URI (for status views). */
-  fetchedCrls(): [string, CrlCacheEntry][] {
+  fetchedCrls(): [string, RevocationEntry<Crl>][] {
     return this.#crls.entries();
   }
 
