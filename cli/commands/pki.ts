@@ -88,6 +88,7 @@ const CERT_OPTS: Options = {
   pathlen: { type: "string", short: "p" },
   serial: { type: "string", short: "s" },
   crl: { type: "string", short: "u", multiple: true },
+  ocsp: { type: "string", multiple: true },
 };
 const OUT_HELP = `  --out FILE          write to FILE instead of stdout
   --outform pem|der   output encoding (default pem)`;
@@ -99,7 +100,8 @@ const CERT_HELP = `  --dn DN             subject, e.g. "C=CH, O=Example, CN=vpn.
   --ca                issue a CA certificate (basicConstraints CA:TRUE)
   --pathlen N         CA path length constraint
   --serial HEX        serial number (default random)
-  --crl URI           CRL distribution point to name (repeatable; for revocation: ifuri)`;
+  --crl URI           CRL distribution point to name (repeatable; for revocation: ifuri)
+  --ocsp URI          OCSP responder to name in authorityInfoAccess (repeatable)`;
 const TYPE_IN = ["priv", "pub", "x509", "pkcs10", "rsa", "ecdsa", "ed25519"];
 
 function str(v: Values, k: string): string | undefined {
@@ -291,6 +293,7 @@ function profileOf(v: Values): Omit<CertificateProfile, "subject"> {
     lifetimeDays: lifetimeOf(v),
     serial: serialOf(v),
     crlUris: strs(v, "crl"),
+    ocspUris: strs(v, "ocsp"),
     now: new Date(),
   };
 }

@@ -8,6 +8,7 @@ import type { EngineConfig } from "../ikev2/peer_config.ts";
 import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
 import type { RevocationEntry } from "../pki/revocation_cache.ts";
 import type { Crl } from "../pki/crl.ts";
+import type { OcspStatus } from "../pki/ocsp.ts";
 import type { CrlFetchResult, Effect, Endpoint, SaInstall } from "../ikev2/effects.ts";
 import { IkeEngine } from "../ikev2/engine.ts";
 import { type HostLookup, resolveHosts, systemLookup } from "../config/resolve_hosts.ts";
@@ -183,6 +184,14 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     now: number,
   ): Effect[] {
     return this.#engine.crlFetched(uri, result, now);
+  }
+
+  ocspFetched(key: string, result: CrlFetchResult, now: number): Effect[] {
+    return this.#engine.ocspFetched(key, result, now);
+  }
+
+  fetchedOcsp(): [string, RevocationEntry<OcspStatus>][] {
+    return this.#engine.fetchedOcsp();
   }
 
   pools(): PoolInfo[] {

@@ -1,7 +1,9 @@
 /**
- * Fetches a CRL from a certificate's distribution point over HTTP(S), for
- * the engine's `fetchCrl` effect (charon's curl fetcher). Never throws:
- * what went wrong comes back as a reason for the log.
+ * Revocation information over HTTP(S) for the engine's `fetchCrl` and
+ * `fetchOcsp` effects (charon's curl fetcher): a CRL from a certificate's
+ * distribution point (GET), an OCSP answer from a responder (POST,
+ * RFC 6960 appendix A). Never throws: what went wrong comes back as a
+ * reason for the log.
  *
  * @module
  */
@@ -19,7 +21,24 @@ export interface CrlFetchOptions {
 }
 
 /** GETs `uri` (http or https only) and returns the body. */
-export async function fetchCrl(uri: string, opts: CrlFetchOptions = {}): Promise<CrlFetchResult> {
+export function fetchCrl(uri: string, opts: CrlFetchOptions = {}): Promise<CrlFetchResult> {
+  return httpBody(uri, undefined, opts);
+}
+
+/** POSTs the DER OCSP `request` to the responder at `uri` and returns its answer's bytes. */
+export function postOcsp(
+  uri: string,
+  request: Uint8Array,
+  opts: CrlFetchOptions = {},
+): Promise<CrlFetchResult> {
+  return httpBody(uri, request, opts);
+}
+
+async function httpBody(
+  uri: string,
+  ocspRequest: Uint8Array | undefined,
+  opts: CrlFetchOptions,
+): Promise<CrlFetchResult> {
   let url: URL;
   try {
     url = new URL(uri);
@@ -27,13 +46,26 @@ export async function fetchCrl(uri: string, opts: CrlFetchOptions = {}): Promise
     return { error: `'${uri}' is not a URL` };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { error: `only http and https distribution points are fetched, not ${url.protocol}` };
+    return { error: `only http and https URIs are fetched, not ${url.protocol}` };
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const maxBytes = opts.maxBytes ?? 16 << 20;
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const res = await (opts.fetch ?? fetch)(url, { signal, redirect: "follow" });
+    const res = await (opts.fetch ?? fetch)(
+      url,
+      ocspRequest
+        ? {
+          method: "POST",
+          body: new Uint8Array(ocspRequest),
+          headers: {
+            "content-type": "application/ocsp-request",
+            accept: "application/ocsp-response",
+          },
+          signal,
+        }
+        : { signal, redirect: "follow" },
+    );
     if (!res.ok) {
       await res.body?.cancel();
       return { error: `HTTP ${res.status} ${res.statusText}`.trimEnd() };
@@ -41,14 +73,14 @@ export async function fetchCrl(uri: string, opts: CrlFetchOptions = {}): Promise
     const declared = Number(res.headers.get("content-length") ?? NaN);
     if (declared > maxBytes) {
       await res.body?.cancel();
-      return { error: `the CRL is ${declared} bytes, more than the ${maxBytes} we take` };
+      return { error: `the answer is ${declared} bytes, more than the ${maxBytes} we take` };
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {
       size += chunk.length;
       if (size > maxBytes) {
-        return { error: `the CRL is more than the ${maxBytes} bytes we take` };
+        return { error: `the answer is more than the ${maxBytes} bytes we take` };
       }
       chunks.push(chunk);
     }

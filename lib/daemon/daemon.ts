@@ -54,7 +54,7 @@ import {
   UpdownTracker,
 } from "./updown.ts";
 import { TimerQueue } from "./timer_queue.ts";
-import { fetchCrl } from "./crl_fetcher.ts";
+import { fetchCrl, postOcsp } from "./crl_fetcher.ts";
 import { credentialsJson } from "./credentials_view.ts";
 
 /** Options of {@link Daemon.start}. */
@@ -597,6 +597,9 @@ export class Daemon<P = unknown> {
       case "fetchCrl":
         this.#fetchCrl(e.uri);
         break;
+      case "fetchOcsp":
+        this.#fetchOcsp(e.key, e.uri, e.request);
+        break;
       case "log":
         this.#log(e.level, "ike", e.line);
         break;
@@ -617,6 +620,17 @@ export class Daemon<P = unknown> {
     void fetchCrl(uri).then((result) => {
       if (this.#engine !== engine) return;
       return this.#run(() => engine.crlFetched!(uri, result, this.#now()));
+    });
+  }
+
+  /** Asks an OCSP responder the engine named (not awaited) and hands the answer over. */
+  #fetchOcsp(key: string, uri: string, request: Uint8Array): void {
+    const engine = this.#engine;
+    if (!engine.ocspFetched) return;
+    this.#log("info", "cfg", `asking OCSP responder ${uri}`);
+    void postOcsp(uri, request).then((result) => {
+      if (this.#engine !== engine) return;
+      return this.#run(() => engine.ocspFetched!(key, result, this.#now()));
     });
   }
 

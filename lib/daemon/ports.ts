@@ -11,6 +11,7 @@ import type { LoadedCredential } from "./credentials_view.ts";
 import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
 import type { RevocationEntry } from "../pki/revocation_cache.ts";
 import type { Crl } from "../pki/crl.ts";
+import type { OcspStatus } from "../pki/ocsp.ts";
 import type { CrlFetchResult, Effect, Endpoint, LogLevel, SaInstall } from "../ikev2/effects.ts";
 import type { Json } from "./control_protocol.ts";
 import type { ScriptExec } from "./updown.ts";
@@ -122,6 +123,10 @@ export interface EnginePort<P = unknown> {
   rekeyChild?(childSaId: number, now: number): Effect[];
   /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */
   peerMapping?(childSaId: number, from: Endpoint, now: number): Effect[];
+  /** The answer to a `fetchOcsp` effect (the responder's bytes, or why there are none). */
+  ocspFetched?(key: string, result: CrlFetchResult, now: number): Effect[];
+  /** OCSP answers fetched, by responder and certificate (`ipsec list-certs`). */
+  fetchedOcsp?(): readonly (readonly [string, RevocationEntry<OcspStatus>])[];
   /** Virtual IP pools and their leases (`ipsec list-pools`). */
   pools?(): readonly PoolInfo[];
   /** CRLs fetched from distribution points, by URI (`ipsec list-certs`). */

@@ -218,6 +218,17 @@ export type Effect =
    * report it with `engine.crlFetched(uri, result, now)`, also when it fails.
    */
   | { readonly kind: "fetchCrl"; readonly uri: string }
+  /**
+   * POST the DER OCSP `request` to the responder at `uri` (RFC 6960
+   * appendix A, `application/ocsp-request`) and report the answer with
+   * `engine.ocspFetched(key, result, now)`, also when it fails.
+   */
+  | {
+    readonly kind: "fetchOcsp";
+    readonly key: string;
+    readonly uri: string;
+    readonly request: Uint8Array;
+  }
   /** A log line. */
   | { readonly kind: "log"; readonly level: LogLevel; readonly line: string }
   /** An event for the CLI. */

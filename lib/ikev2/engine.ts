@@ -154,8 +154,16 @@ import type { KePayload } from "./payloads/ke.ts";
 import { compareBytes, constantTimeEqual } from "../wire/bytes.ts";
 import { buildNatd, NATT_PORT } from "./tasks/natd.ts";
 import { RevocationCache, type RevocationEntry } from "../pki/revocation_cache.ts";
-import { type Crl, parseCrls } from "../pki/crl.ts";
-import { chainDistributionPoints } from "../pki/distribution_points.ts";
+import { type Crl, formatSerial, parseCrls } from "../pki/crl.ts";
+import { chainRevocationSources } from "../pki/distribution_points.ts";
+import {
+  checkOcspResponse,
+  describeOcspStatus,
+  type OcspCertId,
+  ocspCertId,
+  ocspRequest,
+  type OcspStatus,
+} from "../pki/ocsp.ts";
 import {
   addressNotifies,
   buildUpdateRequest,
@@ -263,6 +271,10 @@ const DEFAULT_FRAGMENT_SIZE = 1280;
 const DEFAULT_HALF_OPEN_SECONDS = 30;
 /** How long the redundant SA of a simultaneous IKE rekey may wait for its Delete. */
 const REDUNDANT_SA_TTL_MS = 60_000;
+
+function toHexString(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
 /** How long a peer's IKE_AUTH waits for the CRLs its certificates name (charon's fetch timeout). */
 export const CRL_WAIT_MS = 10_000;
 
@@ -328,6 +340,13 @@ export class IkeEngine {
   #ctx: TaskContext;
   /** CRLs fetched from the distribution points of peer certificates. */
   #crls = new RevocationCache<Crl>();
+  /** Verified OCSP answers, by responder and certificate. */
+  #ocsp = new RevocationCache<OcspStatus>();
+  /** OCSP questions in flight, by key: what the answer must be about. */
+  #ocspAsked = new Map<
+    string,
+    { uri: string; certId: OcspCertId; issuer: Uint8Array; nonce: Uint8Array }
+  >();
 
   constructor(config: EngineConfig, opts: EngineOptions = {}) {
     this.#config = config;
@@ -349,6 +368,7 @@ export class IkeEngine {
       },
       log: (level, line) => this.#log(level, line),
       fetchedCrls: () => this.#crls.items(),
+      fetchedOcsp: () => this.#ocsp.items(),
     };
   }
 
@@ -497,11 +517,53 @@ export class IkeEngine {
         this.#crls.failed(uri, result.error, now);
         this.#log("warn", `cannot fetch the CRL at ${uri}: ${result.error}`);
       }
-      for (const sa of this.#sas.values()) {
-        if (!sa.crlWait?.uris.delete(uri) || sa.crlWait.uris.size > 0) continue;
-        this.#releaseCrlWait(sa, now);
-      }
+      this.#answered(uri, now);
     });
+  }
+
+  /**
+   * The answer to a `fetchOcsp` effect: the responder's bytes or why there
+   * are none. Only a response that verifies (see lib/pki/ocsp.ts) counts.
+   */
+  ocspFetched(key: string, result: CrlFetchResult, now: number): Effect[] {
+    return this.#run(now, () => {
+      const q = this.#ocspAsked.get(key);
+      if (!q) return;
+      this.#ocspAsked.delete(key);
+      const what = `OCSP responder ${q.uri} (serial ${formatSerial(q.certId.serial)})`;
+      if ("bytes" in result) {
+        try {
+          const s = checkOcspResponse(result.bytes, {
+            certId: q.certId,
+            issuer: q.issuer,
+            nonce: q.nonce,
+            now,
+          });
+          this.#ocsp.fetched(key, [s], now);
+          this.#log("info", `${what}: ${describeOcspStatus(s)} (${s.signer} signed)`);
+        } catch (e) {
+          this.#ocsp.failed(key, (e as Error).message, now);
+          this.#log("warn", `${what}: ${(e as Error).message}`);
+        }
+      } else {
+        this.#ocsp.failed(key, result.error, now);
+        this.#log("warn", `${what}: cannot ask: ${result.error}`);
+      }
+      this.#answered(key, now);
+    });
+  }
+
+  /** An answer about `key` is in: held IKE_AUTH messages with nothing else to wait for go on. */
+  #answered(key: string, now: number): void {
+    for (const sa of this.#sas.values()) {
+      if (!sa.crlWait?.uris.delete(key) || sa.crlWait.uris.size > 0) continue;
+      this.#releaseCrlWait(sa, now);
+    }
+  }
+
+  /** OCSP answers by responder and certificate (for status views). */
+  fetchedOcsp(): [string, RevocationEntry<OcspStatus>][] {
+    return this.#ocsp.entries();
   }
 
   /** The CRLs fetched from distribution points, by URI (for status views). */
@@ -1112,7 +1174,7 @@ export class IkeEngine {
       payloads,
     };
     this.#log("info", `${sa.label} parsed ${describeMessage(m)}`);
-    if (!isInitResponse && this.#holdForCrls(sa, m, bytes, from, to, now)) return;
+    if (!isInitResponse && this.#holdForRevocation(sa, m, bytes, from, to, now)) return;
     this.#dispatch(sa, m, bytes, from, to, now, isInitResponse);
   }
 
@@ -1143,12 +1205,13 @@ export class IkeEngine {
 
   /**
    * The peer's IKE_AUTH carries certificates that chain to a CA of ours and
-   * name CRL distribution points we have no current answer from: holds the
-   * message, asks the host to fetch them (`fetchCrl`) and handles it once
-   * every answer is in ({@link IkeEngine.crlFetched}) or after
+   * name CRL distribution points or OCSP responders we have no current
+   * answer from: holds the message, asks the host to fetch them (`fetchCrl`,
+   * `fetchOcsp`) and handles it once every answer is in
+   * ({@link IkeEngine.crlFetched}, {@link IkeEngine.ocspFetched}) or after
    * {@link CRL_WAIT_MS}. Retransmits that arrive meanwhile are dropped.
    */
-  #holdForCrls(
+  #holdForRevocation(
     sa: IkeSa,
     m: IkeMessage,
     raw: Uint8Array,
@@ -1165,17 +1228,40 @@ export class IkeEngine {
       p.type === PayloadType.CERT && p.encoding === CertEncoding.X509_CERT_SIGNATURE ? [p.data] : []
     );
     if (certs.length === 0) return false;
-    const uris = chainDistributionPoints(certs, this.#trustAnchors(), now);
-    if (uris.length === 0) return false;
-    const { pending, start } = this.#crls.request(uris, now);
+    const sources = chainRevocationSources(certs, this.#trustAnchors(), now);
+    if (sources.crlUris.length === 0 && sources.ocsp.length === 0) return false;
+    const crl = this.#crls.request(sources.crlUris, now);
+    for (const uri of crl.start) this.#fx.push({ kind: "fetchCrl", uri });
+    const pending = [...crl.pending];
+    const asked: string[] = [];
+    for (const o of sources.ocsp) {
+      let certId;
+      try {
+        certId = ocspCertId(o.cert, o.issuer);
+      } catch {
+        continue;
+      }
+      const key = `${o.uri} ${toHexString(certId.issuerKeyHash)}:${certId.serial}`;
+      const r = this.#ocsp.request([key], now);
+      if (r.pending.length === 0) continue;
+      pending.push(key);
+      if (r.start.length === 0) continue;
+      const nonce = this.#random(16);
+      this.#ocspAsked.set(key, { uri: o.uri, certId, issuer: o.issuer, nonce });
+      this.#fx.push({ kind: "fetchOcsp", key, uri: o.uri, request: ocspRequest(certId, nonce) });
+      asked.push(`${o.uri} (serial ${formatSerial(certId.serial)})`);
+    }
     if (pending.length === 0) return false;
     sa.crlWait = { uris: new Set(pending), message: m, raw, from, to };
-    for (const uri of start) this.#fx.push({ kind: "fetchCrl", uri });
+    const crlWhat = crl.pending.length
+      ? `the CRL${crl.pending.length > 1 ? "s" : ""} at ${crl.pending.join(", ")}`
+      : "";
+    const ocspWhat = asked.length ? `OCSP ${asked.join(", ")}` : "";
     this.#log(
       "info",
-      `${sa.label} fetching the CRL${pending.length > 1 ? "s" : ""} at ${
-        pending.join(", ")
-      } before checking the peer's certificate`,
+      `${sa.label} checking revocation before the peer's certificate: ${
+        [crlWhat, ocspWhat].filter(Boolean).join("; ") || "answers already asked for"
+      }`,
     );
     this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "crl"), at: now + CRL_WAIT_MS });
     return true;
@@ -2948,8 +3034,8 @@ export class IkeEngine {
         return this.#retransmit(sa, now);
       case "crl":
         if (sa.crlWait) {
-          for (const uri of sa.crlWait.uris) {
-            this.#log("warn", `${sa.label} no answer from ${uri} in time`);
+          for (const key of sa.crlWait.uris) {
+            this.#log("warn", `${sa.label} no answer from ${key.split(" ")[0]} in time`);
           }
           this.#releaseCrlWait(sa, now);
         }

@@ -112,6 +112,8 @@ export interface CertificateProfile {
   serial?: Uint8Array;
   /** CRL distribution point URIs (crlDistributionPoints, RFC 5280 section 4.2.1.13). */
   crlUris?: readonly string[];
+  /** OCSP responder URIs (authorityInfoAccess, RFC 5280 section 4.2.2.1). */
+  ocspUris?: readonly string[];
 }
 
 function randomSerial(): Uint8Array {
@@ -151,6 +153,16 @@ async function buildExtensions(
       if (!URL.canParse(u)) throw new PkiError(`CRL distribution point '${u}' is not a URI`);
     }
     ext.push(new x509.CRLDistributionPointsExtension([...p.crlUris], false));
+  }
+  if (p.ocspUris?.length) {
+    for (const u of p.ocspUris) {
+      if (!URL.canParse(u)) throw new PkiError(`OCSP responder '${u}' is not a URI`);
+    }
+    ext.push(
+      new x509.AuthorityInfoAccessExtension({
+        ocsp: p.ocspUris.map((u) => new x509.GeneralName("url", u)),
+      }, false),
+    );
   }
   return ext;
 }

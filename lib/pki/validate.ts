@@ -14,7 +14,8 @@
  * keyUsage extension is present; no unknown critical extensions.
  * Revocation, when CRLs are given (`crls`, see {@linkcode checkRevocation}):
  * every certificate on the path but the trust anchor is looked up in the
- * CRLs its issuer signed. Not checked: OCSP, name constraints (a critical
+ * CRLs its issuer signed, after a verified OCSP answer about it (`ocsp`)
+ * when there is one. Not checked: name constraints (a critical
  * nameConstraints extension makes validation fail), policies.
  *
  * @module
@@ -34,6 +35,7 @@ import { Reader } from "../wire/reader.ts";
 import { equalBytes } from "../wire/bytes.ts";
 import { BytesCache } from "../wire/bytes_cache.ts";
 import { type Crl, CRL_REASONS, formatSerial, normalizeSerial, reasonName } from "./crl.ts";
+import { describeOcspStatus, type OcspStatus } from "./ocsp.ts";
 
 /** A certificate as DER bytes or as parsed by @peculiar/x509. */
 export type CertificateInput = Uint8Array | x509.X509Certificate;
@@ -281,6 +283,8 @@ export interface ValidateOptions {
   purpose?: "peer" | "ca";
   /** CRLs to look the path's certificates up in (see {@linkcode checkRevocation}). */
   crls?: readonly Crl[];
+  /** Verified OCSP answers (see {@linkcode checkRevocation}): a current one decides. */
+  ocsp?: readonly OcspStatus[];
   /** Default `relaxed`. */
   revocation?: RevocationPolicy;
 }
@@ -412,7 +416,13 @@ export function validateChain(
     if (err) return fail(err);
     path.push(found.n);
     if (found.anchor) {
-      const revoked = checkRevocation(path, options.crls ?? [], options.revocation, at);
+      const revoked = checkRevocation(
+        path,
+        options.crls ?? [],
+        options.revocation,
+        at,
+        options.ocsp ?? [],
+      );
       if (revoked) return fail(revoked);
       return { ok: true, path: path.map((n) => n.cert) };
     }
@@ -475,12 +485,25 @@ function checkRevocation(
   crls: readonly Crl[],
   policy: RevocationPolicy = "relaxed",
   now: Date,
+  ocsp: readonly OcspStatus[] = [],
 ): ChainError | null {
-  if (crls.length === 0 && policy === "relaxed") return null;
+  if (crls.length === 0 && ocsp.length === 0 && policy === "relaxed") return null;
   for (let i = 0; i + 1 < path.length; i++) {
     const cert = path[i];
     const issuer = path[i + 1];
     const serial = normalizeSerial(cert.cert.serialNumber);
+    // An OCSP answer about it (from its issuer or a responder its issuer named) decides first.
+    const answer = ocsp.length ? ocspAnswer(ocsp, serial, issuer) : undefined;
+    if (answer?.status === "revoked") {
+      return new ChainError(
+        "revoked",
+        cert.cert.subject,
+        `certificate ${q(cert)} (serial ${formatSerial(serial)}) was ${
+          describeOcspStatus(answer)
+        } according to the OCSP responder (${answer.signer} signed)`,
+      );
+    }
+    if (answer?.status === "good" && (!answer.nextUpdate || now <= answer.nextUpdate)) continue;
     let current = false;
     const notes: string[] = [];
     for (const crl of crls) {
@@ -511,7 +534,9 @@ function checkRevocation(
       }
     }
     if (current || policy === "relaxed") continue;
-    const cdp = cert.cert.extensions.some((e) => e.type === EXT.crlDistributionPoints);
+    const cdp = cert.cert.extensions.some((e) =>
+      e.type === EXT.crlDistributionPoints || e.type === EXT.authorityInfoAccess
+    );
     if (policy === "ifuri" && !cdp) continue;
     return new ChainError(
       "revocation_unknown",
@@ -519,11 +544,36 @@ function checkRevocation(
       `revocation status of ${q(cert)} is unknown: no current CRL of ${q(issuer)}${
         notes.length > 0 ? ` (${notes.join("; ")})` : ""
       }, and revocation is ${policy}${
-        cdp ? " (the certificate names a CRL distribution point)" : ""
+        cdp ? " (the certificate names a CRL distribution point or OCSP responder)" : ""
       }`,
     );
   }
   return null;
+}
+
+/** The OCSP answer about `serial` issued by `issuer` (by its name and key hashes), if any. */
+function ocspAnswer(
+  answers: readonly OcspStatus[],
+  serial: string,
+  issuer: Node,
+): OcspStatus | undefined {
+  let hashes: { name: Uint8Array; key: Uint8Array } | undefined;
+  for (const a of answers) {
+    if (a.certId.serial !== serial) continue;
+    hashes ??= {
+      name: new Uint8Array(nodeCrypto.createHash("sha1").update(issuer.parts.subject).digest()),
+      key: new Uint8Array(
+        nodeCrypto.createHash("sha1").update(subjectPublicKeyBits(issuer.parts.spki)).digest(),
+      ),
+    };
+    if (
+      equalBytes(a.certId.issuerNameHash, hashes.name) &&
+      equalBytes(a.certId.issuerKeyHash, hashes.key)
+    ) {
+      return a;
+    }
+  }
+  return undefined;
 }
 
 /** IKEv2 Identification payload ID types (RFC 7296 section 3.5). */
@@ -722,6 +772,8 @@ export interface PeerCertificateInput {
   now: Date | number;
   /** CRLs of the peer's CAs (`remote.crls`). */
   crls?: readonly Crl[];
+  /** Verified OCSP answers fetched for the peer's certificates. */
+  ocsp?: readonly OcspStatus[];
   /** `remote.revocation` (default relaxed). */
   revocation?: RevocationPolicy;
 }
@@ -785,6 +837,7 @@ function validatePeer(p: PeerCertificateInput): PeerCertificateResult {
   }
   const chain = validateChain(leaf, rest, p.trustAnchors, p.now, {
     ...(p.crls ? { crls: p.crls } : {}),
+    ...(p.ocsp ? { ocsp: p.ocsp } : {}),
     ...(p.revocation ? { revocation: p.revocation } : {}),
   });
   if (!chain.ok) return chain;

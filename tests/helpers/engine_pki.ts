@@ -33,10 +33,15 @@ export interface Pki {
   bob: { cert: Uint8Array; key: Uint8Array; serial: string };
 }
 
-/** Options of {@link makePki}: alice's SAN, and CRL distribution points in both leaves. */
+/**
+ * Options of {@link makePki}: alice's SAN, CRL distribution points and OCSP
+ * responders in both leaves, and the issue date (default ISSUED).
+ */
 export interface PkiOptions {
   readonly aliceSan?: string;
   readonly crlUris?: readonly string[];
+  readonly ocspUris?: readonly string[];
+  readonly issued?: Date;
 }
 
 export async function makePki(type: KeyType, bits?: number, opts: PkiOptions = {}) {
@@ -44,7 +49,7 @@ export async function makePki(type: KeyType, bits?: number, opts: PkiOptions = {
   const ca = await selfSignCertificate(caKey, {
     subject: "C=CH, O=Test, CN=Test CA",
     ca: true,
-    now: ISSUED,
+    now: opts.issued ?? ISSUED,
     lifetimeDays: 3650,
   });
   const leaf = async (cn: string, san: string) => {
@@ -55,9 +60,10 @@ export async function makePki(type: KeyType, bits?: number, opts: PkiOptions = {
       issuerCert: ca,
       issuerKey: caKey,
       subjectSpki: k.spki,
-      now: ISSUED,
+      now: opts.issued ?? ISSUED,
       lifetimeDays: 365,
       ...(opts.crlUris ? { crlUris: opts.crlUris } : {}),
+      ...(opts.ocspUris ? { ocspUris: opts.ocspUris } : {}),
     });
     return {
       cert: new Uint8Array(c.rawData),

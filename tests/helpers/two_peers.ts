@@ -36,6 +36,8 @@ export class Peer {
   readonly effects: Effect[] = [];
   /** URIs the engine asked to fetch, in order. */
   readonly crlFetches: string[] = [];
+  /** OCSP responders the engine asked, in order. */
+  readonly ocspFetches: string[] = [];
 
   constructor(name: string, config: EngineConfig, opts: EngineOptions) {
     this.name = name;
@@ -79,10 +81,11 @@ export interface TwoPeersOptions {
    */
   readonly espByAddress?: boolean;
   /**
-   * Answers the peers' `fetchCrl` effects after `crlDelayMs` (default 50);
-   * undefined = the server never answers. Without it nobody answers.
+   * Answers the peers' `fetchCrl` (GET `uri`) and `fetchOcsp` (POST
+   * `request` to `uri`) effects after `crlDelayMs` (default 50); undefined =
+   * the server never answers. Without it nobody answers.
    */
-  readonly crlServer?: (uri: string) => CrlFetchResult | undefined;
+  readonly crlServer?: (uri: string, request?: Uint8Array) => CrlFetchResult | undefined;
   readonly crlDelayMs?: number;
 }
 
@@ -120,7 +123,8 @@ export class TwoPeers {
   #nat: { readonly address: string; readonly port: number } | undefined;
   #alicePrivate: { address: string; port: number } | undefined;
   #espByAddress: boolean;
-  #crlServer: ((uri: string) => CrlFetchResult | undefined) | undefined;
+  #crlServer: ((uri: string, request?: Uint8Array) => CrlFetchResult | undefined) | undefined;
+  #ocspQuestions = new Map<string, { uri: string; request: Uint8Array }>();
   #crlDelayMs: number;
 
   constructor(o: TwoPeersOptions) {
@@ -261,6 +265,13 @@ export class TwoPeers {
             this.clock.set(`crl:${p.name}`, e.uri, this.clock.now + this.#crlDelayMs);
           }
           break;
+        case "fetchOcsp":
+          p.ocspFetches.push(e.uri);
+          this.#ocspQuestions.set(`${p.name} ${e.key}`, { uri: e.uri, request: e.request });
+          if (this.#crlServer) {
+            this.clock.set(`ocsp:${p.name}`, e.key, this.clock.now + this.#crlDelayMs);
+          }
+          break;
         case "log":
           p.logs.push(e.line);
           break;
@@ -358,6 +369,13 @@ export class TwoPeers {
       for (const t of this.clock.takeDue()) {
         if (t.owner === "traffic") {
           this.#trafficTick();
+          continue;
+        }
+        if (t.owner.startsWith("ocsp:")) {
+          const p = this.peer(t.owner.slice(5) as "alice" | "bob");
+          const q = this.#ocspQuestions.get(`${p.name} ${t.id}`)!;
+          const result = this.#crlServer!(q.uri, q.request);
+          if (result) this.apply(p, p.engine.ocspFetched(t.id, result, this.clock.now));
           continue;
         }
         if (t.owner.startsWith("crl:")) {

@@ -33,6 +33,7 @@ import {
   validatePeerCertificate,
 } from "../../pki/validate.ts";
 import type { Crl } from "../../pki/crl.ts";
+import type { OcspStatus } from "../../pki/ocsp.ts";
 import { X509Certificate } from "@peculiar/x509";
 
 /**
@@ -81,6 +82,8 @@ export interface SignatureCheck {
   readonly pinnedKeys?: readonly Uint8Array[];
   /** CRLs of the peer's CAs, and how strictly revocation is checked. */
   readonly crls?: readonly Crl[];
+  /** Verified OCSP answers fetched for the peer's certificates. */
+  readonly ocsp?: readonly OcspStatus[];
   readonly revocation?: RevocationPolicy;
   readonly idType: number;
   readonly idData: Uint8Array;
@@ -116,6 +119,7 @@ export function verifySignatureAuth(c: SignatureCheck): string | undefined {
       certs: c.certs,
       trustAnchors: c.trustAnchors,
       ...(c.crls ? { crls: c.crls } : {}),
+      ...(c.ocsp?.length ? { ocsp: c.ocsp } : {}),
       ...(c.revocation ? { revocation: c.revocation } : {}),
       idType: c.idType,
       idData: c.idData,

@@ -383,6 +383,7 @@ function verifyPeerAuth(
     pinned,
     ...(pinnedKeys.length ? { pinnedKeys } : {}),
     ...(crls || fetched.length ? { crls: [...(crls ?? []), ...fetched] } : {}),
+    ocsp: ctx.fetchedOcsp(),
     ...(revocation ? { revocation } : {}),
     idType: id.idType,
     idData: id.data,

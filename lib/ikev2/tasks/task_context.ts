@@ -17,6 +17,7 @@
 import type { LogLevel } from "../effects.ts";
 import type { EngineConfig } from "../peer_config.ts";
 import type { Crl } from "../../pki/crl.ts";
+import type { OcspStatus } from "../../pki/ocsp.ts";
 
 /** Services the engine provides to tasks. */
 export interface TaskContext {
@@ -28,6 +29,8 @@ export interface TaskContext {
   log(level: LogLevel, line: string): void;
   /** CRLs fetched from distribution points, checked beside the configured ones. */
   fetchedCrls(): readonly Crl[];
+  /** Verified OCSP answers fetched for peer certificates. */
+  fetchedOcsp(): readonly OcspStatus[];
 }
 
 /** A task's reason to fail: what goes into logs and events (never onto the wire). */
