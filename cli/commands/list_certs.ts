@@ -19,6 +19,17 @@ interface CertsJson {
   }[];
   crls: { connections: string[]; der: string }[];
   fetched: { uri: string; state: string; at: string; reason?: string; crls: string[] }[];
+  ocsp?: {
+    uri: string;
+    state: string;
+    at: string;
+    reason?: string;
+    serial: string;
+    status?: string;
+    signer?: string;
+    thisUpdate?: string;
+    nextUpdate?: string;
+  }[];
 }
 
 const indent = (text: string) => text.split("\n").map((l) => `  ${l}`).join("\n");
@@ -75,6 +86,27 @@ export function renderCertificates(data: Json, now = new Date()): string {
         }`;
       out.push(`  ${what}`, "");
     }
+  }
+  if (d.ocsp?.length) {
+    out.push("List of OCSP responses", "");
+    for (const o of d.ocsp) {
+      const head = `  ${o.uri} serial ${o.serial}: `;
+      if (o.state === "ok") {
+        out.push(
+          `${head}${o.status} (${o.signer} signed, this update ${o.thisUpdate}${
+            o.nextUpdate ? `, next update ${o.nextUpdate}` : ""
+          }; asked at ${o.at})`,
+        );
+      } else if (o.state === "fetching") out.push(`${head}asking since ${o.at}`);
+      else {
+        out.push(
+          `${head}no answer at ${o.at}: ${o.reason}${
+            o.status ? ` (last answer: ${o.status})` : ""
+          }`,
+        );
+      }
+    }
+    out.push("");
   }
   return out.length ? out.join("\n").trimEnd() : "no certificates or CRLs loaded";
 }

@@ -9,7 +9,8 @@
 import { Buffer } from "node:buffer";
 import type { Config } from "../config/config.ts";
 import type { RevocationEntry } from "../pki/revocation_cache.ts";
-import type { Crl } from "../pki/crl.ts";
+import { type Crl, formatSerial } from "../pki/crl.ts";
+import { describeOcspStatus, type OcspStatus } from "../pki/ocsp.ts";
 import type { Json } from "./control_protocol.ts";
 
 /** What a loaded certificate is for. */
@@ -59,10 +60,11 @@ export function loadedCredentials(config: Config): LoadedCredential[] {
   return [...out.values()];
 }
 
-/** The `list-certs` answer: loaded credentials, then fetched CRLs by URI. */
+/** The `list-certs` answer: loaded credentials, fetched CRLs by URI, OCSP answers. */
 export function credentialsJson(
   loaded: readonly LoadedCredential[],
   fetched: readonly (readonly [string, RevocationEntry<Crl>])[],
+  ocsp: readonly (readonly [string, RevocationEntry<OcspStatus>])[] = [],
 ): Json {
   const b64 = (d: Uint8Array) => Buffer.from(d).toString("base64");
   return {
@@ -84,6 +86,25 @@ export function credentialsJson(
         at: new Date(e.state === "fetching" ? e.since : e.at).toISOString(),
         ...(e.state === "failed" ? { reason: e.reason } : {}),
         crls: crls.map((c) => b64(c.der)),
+      };
+    }),
+    ocsp: ocsp.map(([key, e]) => {
+      const [uri] = key.split(" ");
+      const answer = e.state === "ok" ? e.items[0] : e.previous?.[0];
+      return {
+        uri,
+        state: e.state,
+        at: new Date(e.state === "fetching" ? e.since : e.at).toISOString(),
+        ...(e.state === "failed" ? { reason: e.reason } : {}),
+        ...(answer
+          ? {
+            serial: formatSerial(answer.certId.serial),
+            status: describeOcspStatus(answer),
+            signer: answer.signer,
+            thisUpdate: answer.thisUpdate.toISOString(),
+            ...(answer.nextUpdate ? { nextUpdate: answer.nextUpdate.toISOString() } : {}),
+          }
+          : { serial: formatSerial(key.split(":").at(-1) ?? "") }),
       };
     }),
   };

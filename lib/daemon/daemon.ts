@@ -1264,7 +1264,11 @@ export class Daemon<P = unknown> {
       "list-conns": () => this.#config.connections as unknown as Json,
       "list-pools": () => (this.#engine.pools?.() ?? []) as unknown as Json,
       "list-certs": () =>
-        credentialsJson(this.#config.credentials ?? [], this.#engine.fetchedCrls?.() ?? []),
+        credentialsJson(
+          this.#config.credentials ?? [],
+          this.#engine.fetchedCrls?.() ?? [],
+          this.#engine.fetchedOcsp?.() ?? [],
+        ),
       spd: (req) => this.#spd(req.args),
       pad: () => this.#config.pad as unknown as Json,
       sad: async () => (await this.settled(), await this.#sadJson()),

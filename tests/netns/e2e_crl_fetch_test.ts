@@ -40,6 +40,85 @@ async function pki(args: string[]): Promise<void> {
   ok(await run([...IPSEC, "pki", ...args]), `ipsec pki ${args.join(" ")}`);
 }
 
+/** CA, gateway, alice and carol (ECDSA) from `ipsec pki` in `dir`; `extra` for every leaf. */
+async function issuePki(dir: string, extra: string[]): Promise<void> {
+  const f = (n: string) => `${dir}/${n}`;
+  await pki(["gen", "--type", "ecdsa", "--out", f("ca.key")]);
+  await pki([
+    "self",
+    "--ca",
+    "--in",
+    f("ca.key"),
+    "--dn",
+    "O=CRL test, CN=CRL test CA",
+    "--out",
+    f("ca.pem"),
+  ]);
+  for (
+    const [who, id] of [["gw", "gw.example.org"], ["alice", "alice@example.org"], [
+      "carol",
+      "carol@example.org",
+    ]]
+  ) {
+    await pki(["gen", "--type", "ecdsa", "--out", f(`${who}.key`)]);
+    await pki([
+      "issue",
+      "--cacert",
+      f("ca.pem"),
+      "--cakey",
+      f("ca.key"),
+      "--in",
+      f(`${who}.key`),
+      "--dn",
+      `O=CRL test, CN=${id}`,
+      "--san",
+      id,
+      "--flag",
+      "serverAuth",
+      ...extra,
+      "--out",
+      f(`${who}.pem`),
+    ]);
+  }
+}
+
+/** The gateway's files into `dir`/b, the clients' into `dir`/a. */
+async function spread(dir: string): Promise<void> {
+  const f = (n: string) => `${dir}/${n}`;
+  const sides = [["b", ["ca.pem", "gw.pem", "gw.key"]], ["a", [
+    "ca.pem",
+    "alice.pem",
+    "alice.key",
+    "carol.pem",
+    "carol.key",
+  ]]] as const;
+  for (const [who, files] of sides) {
+    await Deno.mkdir(f(who), { recursive: true });
+    for (const file of files) await Deno.copyFile(f(file), f(`${who}/${file}`));
+  }
+}
+
+/** Runs `args` in namespace `ns` in the background until `f` is done. */
+async function serving<T>(
+  ns: string,
+  args: string[],
+  ready: () => Promise<boolean>,
+  f: () => Promise<T>,
+): Promise<T> {
+  const p = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...args],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(ready, () => `${args[0]} in ${ns} to answer`);
+    return await f();
+  } finally {
+    p.kill("SIGTERM");
+    await p.output().catch(() => {});
+  }
+}
+
 Deno.test({
   name: "CRL fetching (netns): the gateway fetches the CRL a certificate names, once",
   sanitizeResources: false,
@@ -47,44 +126,7 @@ Deno.test({
   fn: () =>
     withHostPair("tcrl-", { bLo: ["10.2.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
       const f = (n: string) => `${dir}/${n}`;
-      await pki(["gen", "--type", "ecdsa", "--out", f("ca.key")]);
-      await pki([
-        "self",
-        "--ca",
-        "--in",
-        f("ca.key"),
-        "--dn",
-        "O=CRL test, CN=CRL test CA",
-        "--out",
-        f("ca.pem"),
-      ]);
-      for (
-        const [who, id] of [["gw", "gw.example.org"], ["alice", "alice@example.org"], [
-          "carol",
-          "carol@example.org",
-        ]]
-      ) {
-        await pki(["gen", "--type", "ecdsa", "--out", f(`${who}.key`)]);
-        await pki([
-          "issue",
-          "--cacert",
-          f("ca.pem"),
-          "--cakey",
-          f("ca.key"),
-          "--in",
-          f(`${who}.key`),
-          "--dn",
-          `O=CRL test, CN=${id}`,
-          "--san",
-          id,
-          "--flag",
-          "serverAuth",
-          "--crl",
-          CDP,
-          "--out",
-          f(`${who}.pem`),
-        ]);
-      }
+      await issuePki(dir, ["--crl", CDP]);
       await Deno.mkdir(f("www"));
       await pki([
         "signcrl",
@@ -101,18 +143,7 @@ Deno.test({
         "--out",
         f("www/ca.crl"),
       ]);
-      for (
-        const [who, files] of [["b", ["ca.pem", "gw.pem", "gw.key"]], ["a", [
-          "ca.pem",
-          "alice.pem",
-          "alice.key",
-          "carol.pem",
-          "carol.key",
-        ]]] as const
-      ) {
-        await Deno.mkdir(f(who), { recursive: true });
-        for (const file of files) await Deno.copyFile(f(file), f(`${who}/${file}`));
-      }
+      await spread(dir);
       const web = new Deno.Command("ip", {
         args: [
           "netns",
@@ -185,5 +216,97 @@ Deno.test({
         web.kill("SIGTERM");
         await web.output().catch(() => {});
       }
+    }),
+});
+
+const OCSP = "http://127.0.0.1:8888";
+
+Deno.test({
+  name: "OCSP (netns): a strict gateway asks OpenSSL's responder about each client certificate",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withHostPair("tocsp-", { bLo: ["10.2.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
+      const f = (n: string) => `${dir}/${n}`;
+      await issuePki(dir, ["--ocsp", OCSP]);
+      const line = async (who: string, revoked?: string) => {
+        const serial = (await run(["openssl", "x509", "-in", f(`${who}.pem`), "-noout", "-serial"]))
+          .stdout.trim().replace(/^serial=/, "");
+        return [
+          revoked ? "R" : "V",
+          "351231235959Z",
+          revoked ?? "",
+          serial,
+          "unknown",
+          `/CN=${who}`,
+        ]
+          .join("\t");
+      };
+      await Deno.writeTextFile(
+        f("index.txt"),
+        [await line("gw"), await line("alice"), await line("carol", "260101000000Z,keyCompromise")]
+          .join("\n") + "\n",
+      );
+      await spread(dir);
+      const responder = [
+        "openssl",
+        "ocsp",
+        "-index",
+        f("index.txt"),
+        "-port",
+        "8888",
+        "-rsigner",
+        f("ca.pem"),
+        "-rkey",
+        f("ca.key"),
+        "-CA",
+        f("ca.pem"),
+        "-ndays",
+        "1",
+      ];
+      const probe = async () =>
+        (await lab.runIn(b, [
+          "openssl",
+          "ocsp",
+          "-issuer",
+          f("ca.pem"),
+          "-cert",
+          f("alice.pem"),
+          "-url",
+          OCSP,
+          "-CAfile",
+          f("ca.pem"),
+        ])).code === 0;
+      await serving(b, responder, probe, async () => {
+        const B = await start(b, "b", GATEWAY);
+        const A = await start(a, "a", `connections:${client("alice")}${client("carol")}\n`);
+        const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
+
+        ok(await A.ipsec(["up", "alice", "--timeout", "20"]), `ipsec up alice${why()}`);
+        assert.match(
+          B.log(),
+          /OCSP responder http:\/\/127\.0\.0\.1:8888 \(serial [0-9a-f:]+\): good \(the issuer signed\)/,
+          why(),
+        );
+        // a has no responder in its namespace: relaxed, it says why and goes on.
+        assert.match(A.log(), /OCSP responder http:\/\/127\.0\.0\.1:8888 .*cannot ask/, why());
+
+        const bad = await A.ipsec(["up", "carol", "--timeout", "20"]);
+        assert.notEqual(bad.code, 0, `ipsec up carol succeeded${why()}`);
+        assert.match(
+          B.log(),
+          /certificate "O=CRL test, CN=carol@example\.org" \(serial [0-9a-f:]+\) was revoked on 2026-01-01T00:00:00\.000Z \(keyCompromise\) according to the OCSP responder/,
+          why(),
+        );
+        const certs = ok(await B.ipsec(["list-certs"]), "list-certs");
+        assert.match(
+          certs,
+          /List of OCSP responses\n\n {2}http:\/\/127\.0\.0\.1:8888 serial [0-9a-f:]+: good/,
+          certs,
+        );
+        assert.match(certs, /serial [0-9a-f:]+: revoked on 2026-01-01/, certs);
+        const sas = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
+        assert.equal(sas.length, 1, `only alice's SA${why()}`);
+      });
     }),
 });
