@@ -12,7 +12,9 @@
  *   into charon (swanctl's x509crl/): charon refuses us, so charon read our
  *   CRL and its signature verified;
  * - charon's certificate from strongSwan's `pki --issue --crl URI`, revoked
- *   in the CRL served there: our daemon fetches it and refuses charon.
+ *   in the CRL served there: our daemon fetches it and refuses charon;
+ * - charon's certificate from `pki --issue --ocsp URI`, revoked in the
+ *   index of OpenSSL's OCSP responder there: our daemon asks and refuses.
  *
  * @module
  */
@@ -231,6 +233,96 @@ Deno.test({
           const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
           assert.notEqual(up.code, 0, "ipsec up must fail");
           assert.equal(b.daemon.log().match(/fetching CRL from /g)?.length, 1);
+        } finally {
+          web.kill("SIGTERM");
+          await web.output().catch(() => {});
+        }
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "strongSwan interop, our daemon: OCSP for a strongSwan-issued certificate (pki --issue --ocsp), OpenSSL's responder",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "ti-ocsp-" });
+    const url = "http://127.0.0.1:8890";
+    try {
+      const org = "C=CH, O=strongSwan interop";
+      await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
+        { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: ["--ocsp", url] },
+        { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
+      ]);
+      const creds = {
+        ca: `${dir}/ca.pem`,
+        ourCert: `${dir}/sun.pem`,
+        ourKey: `${dir}/sun.key`,
+        charonCert: `${dir}/moon.pem`,
+        charonKey: `${dir}/moon.key`,
+      };
+      const serial = new TextDecoder().decode(
+        (await new Deno.Command("openssl", {
+          args: ["x509", "-in", creds.charonCert, "-noout", "-serial"],
+          stdout: "piped",
+        }).output()).stdout,
+      ).trim().replace(/^serial=/, "");
+      await Deno.writeTextFile(
+        `${dir}/index.txt`,
+        `R\t351231235959Z\t260101000000Z,superseded\t${serial}\tunknown\t/CN=moon\n`,
+      );
+      await withBench(creds, async (b) => {
+        const web = new Deno.Command("ip", {
+          args: [
+            "netns",
+            "exec",
+            b.d,
+            "openssl",
+            "ocsp",
+            "-index",
+            `${dir}/index.txt`,
+            "-port",
+            "8890",
+            "-rsigner",
+            creds.ca,
+            "-rkey",
+            `${dir}/ca.key`,
+            "-CA",
+            creds.ca,
+            "-ndays",
+            "1",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        try {
+          await waitFor(
+            async () =>
+              (await b.lab.runIn(b.d, [
+                "openssl",
+                "ocsp",
+                "-issuer",
+                creds.ca,
+                "-cert",
+                creds.charonCert,
+                "-url",
+                url,
+                "-CAfile",
+                creds.ca,
+              ])).code === 0,
+            () => "OpenSSL's OCSP responder to answer",
+          );
+          // charon starts: we ask the responder its certificate names and refuse it.
+          await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
+          assert.match(
+            b.daemon.log(),
+            /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on 2026-01-01T00:00:00\.000Z \(superseded\) according to the OCSP responder \(the issuer signed\)/,
+          );
+          assert.deepEqual(await b.daemon.listSas(), []);
         } finally {
           web.kill("SIGTERM");
           await web.output().catch(() => {});
