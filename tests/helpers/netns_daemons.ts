@@ -170,3 +170,24 @@ export async function withHostPair(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
+
+/** Runs `args` in namespace `ns` in the background until `f` is done. */
+export async function serving<T>(
+  ns: string,
+  args: string[],
+  ready: () => Promise<boolean>,
+  f: () => Promise<T>,
+): Promise<T> {
+  const p = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, ...args],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(ready, () => `${args[0]} in ${ns} to answer`);
+    return await f();
+  } finally {
+    p.kill("SIGTERM");
+    await p.output().catch(() => {});
+  }
+}

@@ -10,7 +10,7 @@ import { parseIdentity } from "../../lib/db/identity.ts";
 import type { CrlFetchResult } from "../../lib/ikev2/effects.ts";
 import { encodePem } from "../../lib/pki/pem.ts";
 import { exportPrivateKeyPem } from "../../lib/pki/keys.ts";
-import { normalizeSerial } from "../../lib/pki/crl.ts";
+import { ocspIndexLine, opensslOcspRespond } from "../pki/_tools.ts";
 import type { RevocationPolicy } from "../../lib/pki/validate.ts";
 import { type Peer, TwoPeers } from "../helpers/two_peers.ts";
 import { certConfigs, makePki, type Pki } from "../helpers/engine_pki.ts";
@@ -25,49 +25,29 @@ const why = (t: TwoPeers) => [...t.alice.logs, "---", ...t.bob.logs].join("\n");
 
 /** An OpenSSL responder over `dir`, knowing alice (good unless `revoked`) and bob. */
 async function responder(dir: string, pki: Pki, revoked: ("alice" | "bob")[]) {
-  const line = (who: "alice" | "bob") => {
-    const n = normalizeSerial(pki[who].serial).toUpperCase();
-    const r = revoked.includes(who);
-    return [
-      r ? "R" : "V",
-      "351231235959Z",
-      r ? "260101000000Z,keyCompromise" : "",
-      n.length % 2 ? `0${n}` : n,
-      "unknown",
-      `/CN=${who}`,
-    ].join("\t");
-  };
-  await Deno.writeTextFile(`${dir}/index.txt`, `${line("alice")}\n${line("bob")}\n`);
+  const index = (["alice", "bob"] as const).map((who) =>
+    ocspIndexLine(
+      pki[who].serial,
+      who,
+      revoked.includes(who) ? "260101000000Z,keyCompromise" : undefined,
+    )
+  );
   await Deno.writeTextFile(`${dir}/ca.pem`, encodePem("CERTIFICATE", pki.ca));
   await Deno.writeTextFile(`${dir}/ca.key`, await exportPrivateKeyPem(pki.caKey));
   const asked: string[] = [];
   const answer = (uri: string, request?: Uint8Array): CrlFetchResult | undefined => {
     asked.push(uri);
     if (!request) return { error: "no CRL here" };
-    Deno.writeFileSync(`${dir}/req.der`, request);
-    const o = new Deno.Command("openssl", {
-      args: [
-        "ocsp",
-        "-index",
-        `${dir}/index.txt`,
-        "-CA",
-        `${dir}/ca.pem`,
-        "-rsigner",
-        `${dir}/ca.pem`,
-        "-rkey",
-        `${dir}/ca.key`,
-        "-reqin",
-        `${dir}/req.der`,
-        "-respout",
-        `${dir}/resp.der`,
-        "-ndays",
-        "1",
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).outputSync();
-    if (o.code !== 0) return { error: new TextDecoder().decode(o.stderr) };
-    return { bytes: Deno.readFileSync(`${dir}/resp.der`) };
+    const ca = `${dir}/ca.pem`;
+    return {
+      bytes: opensslOcspRespond(dir, {
+        request,
+        index,
+        caPem: ca,
+        signerPem: ca,
+        signerKey: `${dir}/ca.key`,
+      }),
+    };
   };
   return { answer, asked };
 }

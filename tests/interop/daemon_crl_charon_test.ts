@@ -21,8 +21,8 @@
 import assert from "node:assert/strict";
 import { issueCerts, issueSwanSet } from "../helpers/interop_certs.ts";
 import { CHARON_ID, ENGINE_ID } from "../helpers/interop_lab.ts";
-import { waitFor } from "../helpers/netns_daemons.ts";
-import { type Creds, withBench } from "../helpers/interop_system.ts";
+import { serving } from "../helpers/netns_daemons.ts";
+import { type Bench, type Creds, withBench } from "../helpers/interop_system.ts";
 import { run as ipsecPki } from "../../cli/commands/pki.ts";
 import { swPkiMust } from "../pki/_tools.ts";
 
@@ -153,29 +153,58 @@ Deno.test({
   },
 });
 
+/**
+ * strongSwan's pki issues charon's certificate with `moonExtra` (`--crl URI`,
+ * `--ocsp URI`); `server` (run in our daemon's namespace until `f` is done,
+ * ready once `probe` succeeds there) answers for it.
+ */
+async function withServedCa(
+  prefix: string,
+  moonExtra: string[],
+  server: (dir: string, creds: Creds & { caKey: string }) => Promise<string[]>,
+  probe: (creds: Creds) => string[],
+  f: (b: Bench) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    const org = "C=CH, O=strongSwan interop";
+    await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
+      { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: moonExtra },
+      { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
+    ]);
+    const creds = {
+      ca: `${dir}/ca.pem`,
+      caKey: `${dir}/ca.key`,
+      ourCert: `${dir}/sun.pem`,
+      ourKey: `${dir}/sun.key`,
+      charonCert: `${dir}/moon.pem`,
+      charonKey: `${dir}/moon.key`,
+    };
+    const args = await server(dir, creds);
+    await withBench(
+      creds,
+      (b) =>
+        serving(
+          b.d,
+          args,
+          async () => (await b.lab.runIn(b.d, probe(creds))).code === 0,
+          () => f(b),
+        ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "strongSwan interop, our daemon: the CRL a strongSwan-issued certificate names is fetched and refuses it",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "ti-crl-" });
     // Served in our daemon's namespace, on its loopback.
     const cdp = "http://127.0.0.1:8089/interop-ca.crl";
-    try {
-      const org = "C=CH, O=strongSwan interop";
-      await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
-        { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: ["--crl", cdp] },
-        { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
-      ]);
-      const creds = {
-        ca: `${dir}/ca.pem`,
-        caKey: `${dir}/ca.key`,
-        ourCert: `${dir}/sun.pem`,
-        ourKey: `${dir}/sun.key`,
-        charonCert: `${dir}/moon.pem`,
-        charonKey: `${dir}/moon.key`,
-      };
+    const server = async (dir: string, creds: Creds & { caKey: string }) => {
       await Deno.mkdir(`${dir}/www`);
       // strongSwan's pki writes DER by default, as CRLs are served.
       const r = await swPkiMust([
@@ -190,57 +219,36 @@ Deno.test({
         creds.charonCert,
       ]);
       await Deno.writeFile(`${dir}/www/interop-ca.crl`, r.bytes);
-      await withBench(creds, async (b) => {
-        const web = new Deno.Command("ip", {
-          args: [
-            "netns",
-            "exec",
-            b.d,
-            "python3",
-            "-m",
-            "http.server",
-            "8089",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            `${dir}/www`,
-          ],
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        try {
-          await waitFor(
-            async () =>
-              (await b.lab.runIn(b.d, [
-                "python3",
-                "-c",
-                `import urllib.request; urllib.request.urlopen("${cdp}")`,
-              ])).code === 0,
-            () => "the web server to answer",
-          );
-          // charon starts: we fetch the CRL its certificate names and refuse it.
-          await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
-          assert.match(
-            b.daemon.log(),
-            /fetched the CRL of "C=CH, O=strongSwan interop, CN=Interop CA" from http:\/\/127\.0\.0\.1:8089\/interop-ca\.crl: 1 revoked/,
-          );
-          assert.match(
-            b.daemon.log(),
-            /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on \S+ \(keyCompromise\)/,
-          );
-          assert.deepEqual(await b.daemon.listSas(), []);
-          // We start: the cached CRL refuses charon's certificate in its answer, no second fetch.
-          const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
-          assert.notEqual(up.code, 0, "ipsec up must fail");
-          assert.equal(b.daemon.log().match(/fetching CRL from /g)?.length, 1);
-        } finally {
-          web.kill("SIGTERM");
-          await web.output().catch(() => {});
-        }
-      });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      return [
+        "python3",
+        "-m",
+        "http.server",
+        "8089",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        `${dir}/www`,
+      ];
+    };
+    const probe =
+      () => ["python3", "-c", `import urllib.request; urllib.request.urlopen("${cdp}")`];
+    await withServedCa("ti-crl-", ["--crl", cdp], server, probe, async (b) => {
+      // charon starts: we fetch the CRL its certificate names and refuse it.
+      await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
+      assert.match(
+        b.daemon.log(),
+        /fetched the CRL of "C=CH, O=strongSwan interop, CN=Interop CA" from http:\/\/127\.0\.0\.1:8089\/interop-ca\.crl: 1 revoked/,
+      );
+      assert.match(
+        b.daemon.log(),
+        /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on \S+ \(keyCompromise\)/,
+      );
+      assert.deepEqual(await b.daemon.listSas(), []);
+      // We start: the cached CRL refuses charon's certificate in its answer, no second fetch.
+      const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
+      assert.notEqual(up.code, 0, "ipsec up must fail");
+      assert.equal(b.daemon.log().match(/fetching CRL from /g)?.length, 1);
+    });
   },
 });
 
@@ -250,86 +258,51 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "ti-ocsp-" });
     const url = "http://127.0.0.1:8890";
-    try {
-      const org = "C=CH, O=strongSwan interop";
-      await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
-        { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: ["--ocsp", url] },
-        { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
-      ]);
-      const creds = {
-        ca: `${dir}/ca.pem`,
-        ourCert: `${dir}/sun.pem`,
-        ourKey: `${dir}/sun.key`,
-        charonCert: `${dir}/moon.pem`,
-        charonKey: `${dir}/moon.key`,
-      };
-      const serial = new TextDecoder().decode(
-        (await new Deno.Command("openssl", {
-          args: ["x509", "-in", creds.charonCert, "-noout", "-serial"],
-          stdout: "piped",
-        }).output()).stdout,
-      ).trim().replace(/^serial=/, "");
+    const server = async (dir: string, creds: Creds & { caKey: string }) => {
+      const serial = (await swPkiMust(["--print", "--in", creds.charonCert])).stdout
+        .match(/serial: +([0-9a-f:]+)/)![1].replaceAll(":", "").toUpperCase();
       await Deno.writeTextFile(
         `${dir}/index.txt`,
         `R\t351231235959Z\t260101000000Z,superseded\t${serial}\tunknown\t/CN=moon\n`,
       );
-      await withBench(creds, async (b) => {
-        const web = new Deno.Command("ip", {
-          args: [
-            "netns",
-            "exec",
-            b.d,
-            "openssl",
-            "ocsp",
-            "-index",
-            `${dir}/index.txt`,
-            "-port",
-            "8890",
-            "-rsigner",
-            creds.ca,
-            "-rkey",
-            `${dir}/ca.key`,
-            "-CA",
-            creds.ca,
-            "-ndays",
-            "1",
-          ],
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        try {
-          await waitFor(
-            async () =>
-              (await b.lab.runIn(b.d, [
-                "openssl",
-                "ocsp",
-                "-issuer",
-                creds.ca,
-                "-cert",
-                creds.charonCert,
-                "-url",
-                url,
-                "-CAfile",
-                creds.ca,
-              ])).code === 0,
-            () => "OpenSSL's OCSP responder to answer",
-          );
-          // charon starts: we ask the responder its certificate names and refuse it.
-          await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
-          assert.match(
-            b.daemon.log(),
-            /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on 2026-01-01T00:00:00\.000Z \(superseded\) according to the OCSP responder \(the issuer signed\)/,
-          );
-          assert.deepEqual(await b.daemon.listSas(), []);
-        } finally {
-          web.kill("SIGTERM");
-          await web.output().catch(() => {});
-        }
-      });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      return [
+        "openssl",
+        "ocsp",
+        "-index",
+        `${dir}/index.txt`,
+        "-port",
+        "8890",
+        "-rsigner",
+        creds.ca,
+        "-rkey",
+        creds.caKey,
+        "-CA",
+        creds.ca,
+        "-ndays",
+        "1",
+      ];
+    };
+    const probe = (creds: Creds) => [
+      "openssl",
+      "ocsp",
+      "-issuer",
+      creds.ca,
+      "-cert",
+      creds.charonCert,
+      "-url",
+      url,
+      "-CAfile",
+      creds.ca,
+    ];
+    await withServedCa("ti-ocsp-", ["--ocsp", url], server, probe, async (b) => {
+      // charon starts: we ask the responder its certificate names and refuse it.
+      await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
+      assert.match(
+        b.daemon.log(),
+        /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on 2026-01-01T00:00:00\.000Z \(superseded\) according to the OCSP responder \(the issuer signed\)/,
+      );
+      assert.deepEqual(await b.daemon.listSas(), []);
+    });
   },
 });

@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { run } from "../helpers/netns.ts";
-import { IPSEC, ok, waitFor, withHostPair } from "../helpers/netns_daemons.ts";
+import { IPSEC, ok, serving, withHostPair } from "../helpers/netns_daemons.ts";
 
 const CDP = "http://127.0.0.1:8088/ca.crl";
 
@@ -98,27 +98,6 @@ async function spread(dir: string): Promise<void> {
   }
 }
 
-/** Runs `args` in namespace `ns` in the background until `f` is done. */
-async function serving<T>(
-  ns: string,
-  args: string[],
-  ready: () => Promise<boolean>,
-  f: () => Promise<T>,
-): Promise<T> {
-  const p = new Deno.Command("ip", {
-    args: ["netns", "exec", ns, ...args],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitFor(ready, () => `${args[0]} in ${ns} to answer`);
-    return await f();
-  } finally {
-    p.kill("SIGTERM");
-    await p.output().catch(() => {});
-  }
-}
-
 Deno.test({
   name: "CRL fetching (netns): the gateway fetches the CRL a certificate names, once",
   sanitizeResources: false,
@@ -144,33 +123,23 @@ Deno.test({
         f("www/ca.crl"),
       ]);
       await spread(dir);
-      const web = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          b,
+      const web = [
+        "python3",
+        "-m",
+        "http.server",
+        "8088",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        f("www"),
+      ];
+      const probe = async () =>
+        (await lab.runIn(b, [
           "python3",
-          "-m",
-          "http.server",
-          "8088",
-          "--bind",
-          "127.0.0.1",
-          "--directory",
-          f("www"),
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      try {
-        await waitFor(
-          async () =>
-            (await lab.runIn(b, [
-              "python3",
-              "-c",
-              `import urllib.request; urllib.request.urlopen("${CDP}")`,
-            ])).code === 0,
-          () => "the web server in b to answer",
-        );
+          "-c",
+          `import urllib.request; urllib.request.urlopen("${CDP}")`,
+        ])).code === 0;
+      await serving(b, web, probe, async () => {
         const B = await start(b, "b", GATEWAY);
         const A = await start(a, "a", `connections:${client("alice")}${client("carol")}\n`);
         const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
@@ -212,10 +181,7 @@ Deno.test({
         );
         const sas = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
         assert.equal(sas.length, 1, `only alice's SA${why()}`);
-      } finally {
-        web.kill("SIGTERM");
-        await web.output().catch(() => {});
-      }
+      });
     }),
 });
 

@@ -154,3 +154,52 @@ export async function opensslSign(
   ]);
   return o.out;
 }
+
+/**
+ * A line of OpenSSL's CA database (index.txt) for `openssl ocsp -index`:
+ * valid, or revoked with `revoked` ("YYMMDDHHMMSSZ[,reason]").
+ */
+export function ocspIndexLine(serialHex: string, cn: string, revoked?: string): string {
+  const n = serialHex.replace(/^0+/, "").toUpperCase() || "0";
+  const serial = n.length % 2 ? `0${n}` : n;
+  return [revoked ? "R" : "V", "351231235959Z", revoked ?? "", serial, "unknown", `/CN=${cn}`]
+    .join("\t");
+}
+
+/**
+ * OpenSSL's OCSP responder, offline and synchronous: its answer to the DER
+ * `request` from the CA database lines `index`, for CA `caPem`, signed with
+ * `signerPem`/`signerKey` (PEM files), valid for a day. Files go to `dir`.
+ */
+export function opensslOcspRespond(
+  dir: string,
+  o: { request: Uint8Array; index: string[]; caPem: string; signerPem: string; signerKey: string },
+): Uint8Array {
+  Deno.writeTextFileSync(`${dir}/index.txt`, o.index.join("\n") + "\n");
+  Deno.writeFileSync(`${dir}/req.der`, o.request);
+  const out = new Deno.Command("openssl", {
+    args: [
+      "ocsp",
+      "-index",
+      `${dir}/index.txt`,
+      "-CA",
+      o.caPem,
+      "-rsigner",
+      o.signerPem,
+      "-rkey",
+      o.signerKey,
+      "-reqin",
+      `${dir}/req.der`,
+      "-respout",
+      `${dir}/resp.der`,
+      "-ndays",
+      "1",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  if (out.code !== 0) {
+    throw new Error(`openssl ocsp failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return Deno.readFileSync(`${dir}/resp.der`);
+}

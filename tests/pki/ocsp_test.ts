@@ -21,7 +21,7 @@ import {
   OcspError,
   ocspRequest,
 } from "../../lib/pki/ocsp.ts";
-import { must, withTempDir } from "./_tools.ts";
+import { must, ocspIndexLine, opensslOcspRespond, withTempDir } from "./_tools.ts";
 
 const NOW = new Date();
 const der = (c: X509Certificate) => new Uint8Array(c.rawData);
@@ -57,18 +57,7 @@ async function leaf(ca: Ca, cn: string, flags?: ["ocspSigning"]): Promise<Ca> {
 
 /** An OpenSSL CA database line (index.txt). */
 function indexLine(c: X509Certificate, revoked?: string): string {
-  const n = normalizeSerial(c.serialNumber).toUpperCase();
-  const serial = n.length % 2 ? `0${n}` : n;
-  const exp = "351231235959Z";
-  return [
-    revoked ? "R" : "V",
-    exp,
-    revoked ?? "",
-    serial,
-    "unknown",
-    `/O=OCSP test/CN=${c.subject.replace(/^.*CN=/, "")}`,
-  ]
-    .join("\t");
+  return ocspIndexLine(c.serialNumber, c.subject.replace(/^.*CN=/, ""), revoked);
 }
 
 async function writePem(path: string, c: X509Certificate) {
@@ -83,29 +72,16 @@ async function opensslAnswer(
   index: string[],
   signer: Ca = ca,
 ): Promise<Uint8Array> {
-  await Deno.writeTextFile(`${dir}/index.txt`, index.join("\n") + "\n");
   await writePem(`${dir}/ca.pem`, ca.cert);
   await writePem(`${dir}/signer.pem`, signer.cert);
   await Deno.writeTextFile(`${dir}/signer.key`, await exportPrivateKeyPem(signer.key));
-  await Deno.writeFile(`${dir}/req.der`, request);
-  await must("openssl", [
-    "ocsp",
-    "-index",
-    `${dir}/index.txt`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-rsigner",
-    `${dir}/signer.pem`,
-    "-rkey",
-    `${dir}/signer.key`,
-    "-reqin",
-    `${dir}/req.der`,
-    "-respout",
-    `${dir}/resp.der`,
-    "-ndays",
-    "1",
-  ]);
-  return await Deno.readFile(`${dir}/resp.der`);
+  return opensslOcspRespond(dir, {
+    request,
+    index,
+    caPem: `${dir}/ca.pem`,
+    signerPem: `${dir}/signer.pem`,
+    signerKey: `${dir}/signer.key`,
+  });
 }
 
 const NONCE = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
