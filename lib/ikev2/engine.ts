@@ -556,8 +556,8 @@ export class IkeEngine {
   /** An answer about `key` is in: held IKE_AUTH messages with nothing else to wait for go on. */
   #answered(key: string, now: number): void {
     for (const sa of this.#sas.values()) {
-      if (!sa.crlWait?.uris.delete(key) || sa.crlWait.uris.size > 0) continue;
-      this.#releaseCrlWait(sa, now);
+      if (!sa.revocationWait?.uris.delete(key) || sa.revocationWait.uris.size > 0) continue;
+      this.#releaseRevocationWait(sa, now);
     }
   }
 
@@ -1220,8 +1220,8 @@ export class IkeEngine {
     now: number,
   ): boolean {
     if (m.exchange !== ExchangeType.IKE_AUTH) return false;
-    if (sa.crlWait) {
-      this.#log("debug", `${sa.label} still fetching CRLs, dropping the peer's retransmit`);
+    if (sa.revocationWait) {
+      this.#log("debug", `${sa.label} still checking revocation, dropping the peer's retransmit`);
       return true;
     }
     const certs = m.payloads.flatMap((p) =>
@@ -1252,7 +1252,7 @@ export class IkeEngine {
       asked.push(`${o.uri} (serial ${formatSerial(certId.serial)})`);
     }
     if (pending.length === 0) return false;
-    sa.crlWait = { uris: new Set(pending), message: m, raw, from, to };
+    sa.revocationWait = { uris: new Set(pending), message: m, raw, from, to };
     const crlWhat = crl.pending.length
       ? `the CRL${crl.pending.length > 1 ? "s" : ""} at ${crl.pending.join(", ")}`
       : "";
@@ -1278,10 +1278,10 @@ export class IkeEngine {
   }
 
   /** Handles the IKE_AUTH message `sa` held for CRLs (all answers in, or waited long enough). */
-  #releaseCrlWait(sa: IkeSa, now: number): void {
-    const w = sa.crlWait;
+  #releaseRevocationWait(sa: IkeSa, now: number): void {
+    const w = sa.revocationWait;
     if (!w) return;
-    sa.crlWait = undefined;
+    sa.revocationWait = undefined;
     this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "crl") });
     if (sa.state === "destroyed") return;
     // Still what we wait for / have not answered? (Our own retransmits do not change it.)
@@ -3033,11 +3033,11 @@ export class IkeEngine {
       case "rtx":
         return this.#retransmit(sa, now);
       case "crl":
-        if (sa.crlWait) {
-          for (const key of sa.crlWait.uris) {
+        if (sa.revocationWait) {
+          for (const key of sa.revocationWait.uris) {
             this.#log("warn", `${sa.label} no answer from ${key.split(" ")[0]} in time`);
           }
-          this.#releaseCrlWait(sa, now);
+          this.#releaseRevocationWait(sa, now);
         }
         return;
       case "dpd": {

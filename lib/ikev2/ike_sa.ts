@@ -103,8 +103,8 @@ export interface IkeSaCounters {
 }
 
 /** An IKE SA and the data its tasks share. */
-/** An IKE_AUTH message of the peer held back until CRLs arrive (see {@link IkeSa.crlWait}). */
-export interface CrlWait {
+/** A peer's IKE_AUTH held until revocation answers arrive (see {@link IkeSa.revocationWait}). */
+export interface RevocationWait {
   readonly uris: Set<string>;
   readonly message: IkeMessage;
   readonly raw: Uint8Array;
@@ -228,10 +228,11 @@ export class IkeSa {
   /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */
   authInfo = "";
   /**
-   * The peer's IKE_AUTH message, held while the CRLs its certificates name
-   * are fetched (`uris` still to come); handled as it arrived once they are.
+   * The peer's IKE_AUTH message, held while the CRLs and OCSP answers its
+   * certificates call for are fetched (`uris`: their keys still to come);
+   * handled as it arrived once they are.
    */
-  crlWait: CrlWait | undefined;
+  revocationWait: RevocationWait | undefined;
 
   /** SK protection of both directions, once IKE_SA_INIT is done. */
   protection: IkeSaProtection | undefined;
