@@ -74,7 +74,9 @@ async function login(port: number, user: string, password: string, secret = SECR
       if (step.kind !== "respond") break;
       const answer = await exchange(sock, port, secret, id, step.message, user, state);
       state = answer.state;
-      if (!answer.eap) throw new Error(`answer ${answer.code} without EAP-Message: ${answer.replyMessage}`);
+      if (!answer.eap) {
+        throw new Error(`answer ${answer.code} without EAP-Message: ${answer.replyMessage}`);
+      }
       const next = peer.receive(answer.eap);
       if (answer.code !== RadiusCode.AccessChallenge) return { answer, peer: next };
       step = next;
