@@ -86,10 +86,10 @@ export interface LocalAuth {
 
 /** What we require from the peer (`remote` block). */
 export interface RemoteAuth {
-  /** `eap`/`eap-mschapv2` and `eap-md5` are "eap" here, with `eapMethod` set. */
+  /** `eap`/`eap-mschapv2`, `eap-md5` and `eap-radius` are "eap" here, with `eapMethod` set. */
   readonly auth: "psk" | "pubkey" | "eap";
-  /** The EAP method we run as server (`eap` = EAP-MSCHAPv2). */
-  readonly eapMethod?: EapMethodName;
+  /** The EAP method we run as server (`eap` = EAP-MSCHAPv2), or "radius" (relayed). */
+  readonly eapMethod?: EapMethodName | "radius";
   /** `eap_id`: `%any` asks the peer by EAP-Identity; absent = its IKE identity. */
   readonly eapId?: string;
   /** The identity pattern the peer must match (`id`; absent = %any). */
@@ -334,4 +334,19 @@ export interface Config {
    * that does GRO) shows the unsegmented buffers.
    */
   readonly udpOffload: boolean;
+  /** `radius`: RADIUS servers for `remote.auth: eap-radius` (EAP pass-through). */
+  readonly radius?: RadiusSection;
+}
+
+/** `radius:` (strongSwan's eap-radius plugin settings). */
+export interface RadiusSection {
+  /** `servers`, tried in the order written. */
+  readonly servers: readonly {
+    readonly name: string;
+    readonly address: string;
+    readonly port: number;
+    readonly secret: Uint8Array;
+  }[];
+  /** `nas_identifier` (default deno-ipsec). */
+  readonly nasIdentifier: string;
 }

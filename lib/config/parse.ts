@@ -75,6 +75,7 @@ import {
   type PolicySection,
   type PoolSection,
   type PpkSecretSection,
+  type RadiusSection,
   type RemoteAuth,
   type SecretSection,
   type TsSpec,
@@ -344,6 +345,11 @@ class Parser {
     const certs = this.files(f.certs);
     const key = this.keyFile(f.key);
     if (certs.length > 0 && key) keyMatchesCertificate(key, certs[0], f.key, f.certs);
+    if (method === "eap-radius") {
+      f.auth.error(
+        "eap-radius is for gateways (remote auth): a client answers with eap-mschapv2 or eap-md5",
+      );
+    }
     if (auth === "pubkey") {
       // Without certs we sign with the bare key (the peer has our public key: its `pubkeys`).
       if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
@@ -402,7 +408,9 @@ class Parser {
       ...(pubkeys.length ? { pubkeys } : {}),
       crls,
       revocation,
-      ...(auth === "eap" ? { eapMethod: eapMethodsOf(method)[0] } : {}),
+      ...(auth === "eap"
+        ? { eapMethod: method === "eap-radius" ? "radius" as const : eapMethodsOf(method)[0] }
+        : {}),
       ...(auth === "eap" && eapId ? { eapId } : {}),
     };
   }
@@ -685,6 +693,33 @@ class Parser {
       return null;
     }
     return { kind, s: { name, ids: eapIds, secret: password } };
+  }
+
+  /** `radius: { servers: { NAME: { address, secret, port } }, nas_identifier }`. */
+  radius(v: YamlValue): RadiusSection {
+    const f = v.fields(["servers", "nas_identifier"] as const);
+    const servers: { name: string; address: string; port: number; secret: Uint8Array }[] = [];
+    for (const [name, s] of f.servers.entries()) {
+      const g = s.fields(["address", "secret", "port"] as const);
+      const address = g.address.string();
+      const secret = g.secret.string();
+      const port = g.port.int(1812, 1, 65535);
+      if (address === undefined || !parseIp(address)) {
+        (address === undefined ? s : g.address).error(
+          `RADIUS server '${name}' needs 'address', an IP address`,
+        );
+        continue;
+      }
+      if (!secret) {
+        s.error(`RADIUS server '${name}' needs 'secret', the shared secret`);
+        continue;
+      }
+      servers.push({ name, address, port, secret: new TextEncoder().encode(secret) });
+    }
+    if (servers.length === 0 && !f.servers.missing && f.servers.entries().length === 0) {
+      f.servers.error("no RADIUS server");
+    }
+    return { servers, nasIdentifier: f.nas_identifier.string() ?? "deno-ipsec" };
   }
 
   pool(name: string, v: YamlValue): PoolSection | null {
@@ -984,7 +1019,11 @@ function crossCheck(config: Config, root: YamlValue): void {
     if (c.ppkRequired && c.ppkId === undefined && config.ppks.length === 0) {
       f.local.error("ppk_required: yes needs a PPK ('secrets' entry named ppk… or with type: ppk)");
     }
-    if (c.remote.auth === "eap" && config.eapSecrets.length === 0) {
+    if (c.remote.auth === "eap" && c.remote.eapMethod === "radius") {
+      if (!config.radius?.servers.length) {
+        f.remote.error("auth: eap-radius needs a RADIUS server in 'radius: servers'");
+      }
+    } else if (c.remote.auth === "eap" && config.eapSecrets.length === 0) {
       f.remote.error(
         "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
           "hold user names and passwords",
@@ -1007,7 +1046,7 @@ function crossCheck(config: Config, root: YamlValue): void {
  */
 function authMethod(authField: YamlValue, eapIdField: YamlValue) {
   const method = authField.oneOf(
-    ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5"] as const,
+    ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5", "eap-radius"] as const,
     "pubkey",
   );
   const auth = method.startsWith("eap") ? "eap" as const : method as "psk" | "pubkey";
@@ -1099,6 +1138,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
       "unmatched_inbound",
       "resolv_conf",
       "udp_offload",
+      "radius",
     ] as const,
   );
   if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
@@ -1119,6 +1159,7 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     unmatchedInbound: f.unmatched_inbound.oneOf(["bypass", "discard"] as const, "bypass"),
     resolvConf: resolvConfPath(f.resolv_conf),
     udpOffload: f.udp_offload.bool(false),
+    ...(f.radius.missing ? {} : { radius: p.radius(f.radius) }),
   };
   if (src.issues.length === 0) crossCheck(config, root);
   if (src.issues.length > 0) {

@@ -186,6 +186,7 @@ export function toEngineConfig(config: Config): EngineConfig {
       ? { ppks: config.ppks.map((s) => ({ ids: s.ids, secret: s.secret })) }
       : {}),
     pad: new Pad(buildPadEntries(config)),
+    ...(config.radius ? { radius: config.radius } : {}),
     ...(config.pools.length
       ? {
         pools: config.pools.map((p) => ({

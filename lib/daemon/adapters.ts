@@ -186,6 +186,10 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.crlFetched(uri, result, now);
   }
 
+  radiusAnswer(bytes: Uint8Array, from: Endpoint, now: number): Effect[] {
+    return this.#engine.radiusAnswer(bytes, from, now);
+  }
+
   ocspFetched(key: string, result: CrlFetchResult, now: number): Effect[] {
     return this.#engine.ocspFetched(key, result, now);
   }

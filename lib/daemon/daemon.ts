@@ -55,6 +55,7 @@ import {
 } from "./updown.ts";
 import { TimerQueue } from "./timer_queue.ts";
 import { fetchCrl, postOcsp } from "./crl_fetcher.ts";
+import { RadiusTransport } from "./radius_transport.ts";
 import { credentialsJson } from "./credentials_view.ts";
 
 /** Options of {@link Daemon.start}. */
@@ -233,6 +234,12 @@ export class Daemon<P = unknown> {
   #control: ControlServer;
   /** Engine timers by id (one real timer for all of them). */
   #timers = new TimerQueue((id) => this.#run(() => this.#engine.timer(id, this.#now())));
+  /** UDP to RADIUS servers (EAP pass-through); answers go to the engine. */
+  #radius = new RadiusTransport(
+    (bytes, from) =>
+      void this.#run(() => this.#engine.radiusAnswer?.(bytes, from, this.#now()) ?? []),
+    (message) => this.#log("warn", "net", message),
+  );
   /** Per IKE SA id: the last batch of effects touching it (see {@link Daemon.#run}). */
   #lanes = new Map<number, Promise<void>>();
   /** The last batch that waited for everything before it. */
@@ -599,6 +606,9 @@ export class Daemon<P = unknown> {
         break;
       case "fetchOcsp":
         this.#fetchOcsp(e.key, e.uri, e.request);
+        break;
+      case "sendRadius":
+        this.#radius.send(e.to, e.bytes);
         break;
       case "log":
         this.#log(e.level, "ike", e.line);
@@ -1325,6 +1335,7 @@ export class Daemon<P = unknown> {
     for (const session of this.#updown.drain()) this.#runUpdown(session, false);
     await this.#scriptsDone();
     this.#timers.close();
+    this.#radius.close();
     for (
       const [step, f] of [
         // The data plane's routing keeps protected traffic in the TUN (encrypted

@@ -123,6 +123,8 @@ export interface EnginePort<P = unknown> {
   rekeyChild?(childSaId: number, now: number): Effect[];
   /** Authenticated ESP of a child SA came from another NAT mapping of the peer. */
   peerMapping?(childSaId: number, from: Endpoint, now: number): Effect[];
+  /** A datagram from a RADIUS server (answers to `sendRadius` effects). */
+  radiusAnswer?(bytes: Uint8Array, from: Endpoint, now: number): Effect[];
   /** The answer to a `fetchOcsp` effect (the responder's bytes, or why there are none). */
   ocspFetched?(key: string, result: CrlFetchResult, now: number): Effect[];
   /** OCSP answers fetched, by responder and certificate (`ipsec list-certs`). */

@@ -36,7 +36,7 @@ export type PadAuth =
   | {
     /** EAP (RFC 7296 section 2.16) run by us as EAP server, then AUTH keyed by its MSK. */
     readonly method: "eap";
-    readonly eap: EapMethodName;
+    readonly eap: EapMethodName | "radius";
     /** The peer's EAP identity: `%any` = ask by EAP-Identity; absent = its IKE identity. */
     readonly eapId?: string;
   };

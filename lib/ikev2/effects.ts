@@ -229,6 +229,15 @@ export type Effect =
     readonly uri: string;
     readonly request: Uint8Array;
   }
+  /**
+   * Send the RADIUS Access-Request `bytes` to a RADIUS server over UDP;
+   * datagrams coming back go to `engine.radiusAnswer(bytes, from, now)`.
+   */
+  | {
+    readonly kind: "sendRadius";
+    readonly to: { readonly address: string; readonly port: number };
+    readonly bytes: Uint8Array;
+  }
   /** A log line. */
   | { readonly kind: "log"; readonly level: LogLevel; readonly line: string }
   /** An event for the CLI. */

@@ -120,10 +120,11 @@ import {
   verifyEapAuth,
   verifyResponderAuth,
 } from "./tasks/ike_auth.ts";
-import { findEapSecret } from "./tasks/ike_auth_eap.ts";
+import { type EapServerState, findEapSecret } from "./tasks/ike_auth_eap.ts";
 import { gatewayNotify, redirectTarget } from "./tasks/redirect.ts";
 import { EapPeer } from "../eap/eap_peer.ts";
-import { EapServer } from "../eap/eap_server.ts";
+import { EapServer, type EapServerStep } from "../eap/eap_server.ts";
+import { RADIUS_RETRY_MS, RadiusEapProxy, type RadiusSend } from "../eap/radius_proxy.ts";
 import { buildInitRequest, processInitResponse, respondInit } from "./tasks/ike_init.ts";
 import {
   buildIkeRekeyRequest,
@@ -340,6 +341,8 @@ export class IkeEngine {
   #ctx: TaskContext;
   /** CRLs fetched from the distribution points of peer certificates. */
   #crls = new RevocationCache<Crl>();
+  /** The last RADIUS Identifier used (EAP pass-through). */
+  #radiusId = 0;
   /** Verified OCSP answers, by responder and certificate. */
   #ocsp = new RevocationCache<OcspStatus>();
   /** OCSP questions in flight, by key: what the answer must be about. */
@@ -1714,16 +1717,35 @@ export class IkeEngine {
     if (auth.eap) {
       const { method, identity } = auth.eap;
       const secrets = this.config.eapSecrets;
-      const server = new EapServer({
-        method,
-        ...(identity !== undefined ? { identity } : {}),
-        secretFor: (id) => findEapSecret(secrets, id),
-        random: this.#random,
-      });
+      const radius = this.config.radius;
+      if (method === "radius" && !radius?.servers.length) {
+        this.#log("warn", `${sa.label} remote auth eap-radius, but no RADIUS server is configured`);
+        this.#respond(sa, req, [makeNotify(NotifyType.AUTHENTICATION_FAILED)]);
+        this.#destroy(sa, "authentication failed", "ike-failed");
+        return;
+      }
+      const server = method === "radius"
+        ? new RadiusEapProxy({
+          servers: radius!.servers,
+          nasIdentifier: radius!.nasIdentifier,
+          ...(identity !== undefined ? { identity } : {}),
+          calledStation: `${sa.local.address}[${sa.local.port}]`,
+          callingStation: `${sa.remote.address}[${sa.remote.port}]`,
+          nasPort: sa.id,
+          random: this.#random,
+          nextIdentifier: () => (this.#radiusId = (this.#radiusId + 1) & 0xff),
+        })
+        : new EapServer({
+          method,
+          ...(identity !== undefined ? { identity } : {}),
+          secretFor: (id) => findEapSecret(secrets, id),
+          random: this.#random,
+        });
       sa.eap = {
         role: "server",
         server,
         method,
+        held: undefined,
         stage: "eap",
         first: req,
         idi: auth.idi,
@@ -1735,7 +1757,13 @@ export class IkeEngine {
         "info",
         `${sa.label} authenticating '${formatIdentity(sa.remoteId!)}' by EAP-${
           eapMethodLabel(method)
-        }${identity === undefined ? " (asking its EAP identity)" : ` as '${identity}'`}`,
+        }${
+          method === "radius"
+            ? ` (asking its EAP identity, then relaying to ${radius!.servers[0].name})`
+            : identity === undefined
+            ? " (asking its EAP identity)"
+            : ` as '${identity}'`
+        }`,
       );
       this.#respond(sa, req, [...auth.payloads, { type: PayloadType.EAP, data: server.start() }]);
       return;
@@ -1770,26 +1798,23 @@ export class IkeEngine {
         );
         return;
       }
-      const step = st.server.receive(eap.data);
-      if (step.kind === "request") {
-        this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
-      } else if (step.kind === "failure") {
-        refuse(
-          `EAP-${eapMethodLabel(st.method)} authentication of ${peer} failed: ${step.reason}`,
-          [{ type: PayloadType.EAP, data: step.message }],
-        );
-      } else {
-        st.stage = "auth";
-        st.msk = step.msk;
-        st.identity = step.identity;
-        this.#log(
-          "info",
-          `${sa.label} EAP-${
-            eapMethodLabel(st.method)
-          } authentication of '${step.identity}' successful${step.msk ? ", MSK established" : ""}`,
-        );
-        this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
+      if (st.server instanceof RadiusEapProxy) {
+        if (st.held) {
+          this.#log("debug", `${sa.label} RADIUS has not answered yet, dropping the retransmit`);
+          return;
+        }
+        const out = st.server.receive(eap.data);
+        if (out.kind === "failure") {
+          refuse(`EAP-RADIUS authentication of ${peer} failed: ${out.reason}`, [
+            { type: PayloadType.EAP, data: out.message },
+          ]);
+          return;
+        }
+        st.held = req;
+        this.#sendRadius(sa, out, now);
+        return;
       }
+      this.#eapServerStep(sa, req, st.server.receive(eap.data), now);
       return;
     }
     const why = verifyEapAuth(sa, req, "i", st.idi, st.msk);
@@ -1807,6 +1832,86 @@ export class IkeEngine {
       data: eapAuthData(sa, "r", st.idr, st.msk),
     };
     this.#completeAuth(sa, req, st.first, [own], now);
+  }
+
+  /** Answers the client's EAP Response `req` with the EAP server's `step`. */
+  #eapServerStep(sa: IkeSa, req: IkeMessage, step: EapServerStep, _now: number): void {
+    const st = sa.eap as EapServerState;
+    const peer = `'${formatIdentity(sa.remoteId!)}'`;
+    if (step.kind === "request") {
+      this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
+    } else if (step.kind === "failure") {
+      this.#log(
+        "warn",
+        `${sa.label} EAP-${
+          eapMethodLabel(st.method)
+        } authentication of ${peer} failed: ${step.reason}`,
+      );
+      this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
+      this.#destroy(sa, "authentication failed", "ike-failed");
+    } else {
+      st.stage = "auth";
+      st.msk = step.msk;
+      st.identity = step.identity;
+      this.#log(
+        "info",
+        `${sa.label} EAP-${
+          eapMethodLabel(st.method)
+        } authentication of '${step.identity}' successful${step.msk ? ", MSK established" : ""}`,
+      );
+      this.#respond(sa, req, [{ type: PayloadType.EAP, data: step.message }]);
+    }
+  }
+
+  /** Sends an Access-Request (or its retransmission) and arms the retry timer. */
+  #sendRadius(sa: IkeSa, out: RadiusSend, now: number): void {
+    this.#log("debug", `${sa.label} sending RADIUS Access-Request to ${out.server}`);
+    this.#fx.push({ kind: "sendRadius", to: out.to, bytes: out.bytes });
+    this.#fx.push({ kind: "setTimer", id: this.#timerId(sa, "radius"), at: now + RADIUS_RETRY_MS });
+  }
+
+  /**
+   * A datagram from a RADIUS server (the answer to a `sendRadius` effect):
+   * the EAP authentication it belongs to goes on, the client's held
+   * IKE_AUTH request is answered. Datagrams that answer nothing of ours, or
+   * do not verify, are dropped.
+   */
+  radiusAnswer(bytes: Uint8Array, from: Endpoint, now: number): Effect[] {
+    return this.#run(now, () => {
+      for (const sa of this.#sas.values()) {
+        const st = sa.eap;
+        if (st?.role !== "server" || !(st.server instanceof RadiusEapProxy) || !st.held) continue;
+        const step = st.server.answer(bytes, from);
+        if (!step) continue;
+        if (step.kind === "ignored") {
+          this.#log(
+            "warn",
+            `${sa.label} dropping a RADIUS answer from ${from.address}: ${step.reason}`,
+          );
+          return;
+        }
+        this.#fx.push({ kind: "cancelTimer", id: this.#timerId(sa, "radius") });
+        const req = st.held;
+        st.held = undefined;
+        this.#eapServerStep(sa, req, step, now);
+        return;
+      }
+      this.#log("debug", `dropping a RADIUS datagram from ${from.address}: no request of ours`);
+    });
+  }
+
+  /** The RADIUS retransmission timer of `sa` fired. */
+  #radiusTimeout(sa: IkeSa, now: number): void {
+    const st = sa.eap;
+    if (st?.role !== "server" || !(st.server instanceof RadiusEapProxy) || !st.held) return;
+    const out = st.server.retry();
+    if (out.kind === "send") {
+      this.#sendRadius(sa, out, now);
+      return;
+    }
+    const req = st.held;
+    st.held = undefined;
+    this.#eapServerStep(sa, req, out, now);
   }
 
   /**
@@ -3032,6 +3137,8 @@ export class IkeEngine {
     switch (m[2]) {
       case "rtx":
         return this.#retransmit(sa, now);
+      case "radius":
+        return this.#radiusTimeout(sa, now);
       case "crl":
         if (sa.revocationWait) {
           for (const key of sa.revocationWait.uris) {

@@ -28,6 +28,7 @@ import type { PoolConfig } from "./tasks/config_payload.ts";
 import type { Crl } from "../pki/crl.ts";
 import type { RevocationPolicy } from "../pki/validate.ts";
 import type { EapMethodName } from "../eap/eap_message.ts";
+import type { RadiusServer } from "../eap/radius_proxy.ts";
 
 /**
  * How one side authenticates: a pre-shared key or a signature in AUTH, or
@@ -54,6 +55,16 @@ export interface LocalAuthConfig {
   readonly eapMethods?: readonly EapMethodName[];
 }
 
+/** How a gateway runs EAP: a method itself, or relayed to RADIUS. */
+export type EapServerMethod = EapMethodName | "radius";
+
+/** RADIUS servers for EAP pass-through (strongSwan's eap-radius plugin settings). */
+export interface RadiusConfig {
+  readonly servers: readonly RadiusServer[];
+  /** NAS-Identifier sent in every Access-Request. */
+  readonly nasIdentifier: string;
+}
+
 /** What we require from the peer. */
 export interface RemoteAuthConfig {
   readonly auth: AuthKind;
@@ -72,8 +83,11 @@ export interface RemoteAuthConfig {
   readonly crls?: readonly Crl[];
   /** How strictly revocation is checked (default relaxed). */
   readonly revocation?: RevocationPolicy;
-  /** "eap": the EAP method we run as EAP server (default EAP-MSCHAPv2). */
-  readonly eapMethod?: EapMethodName;
+  /**
+   * "eap": the EAP method we run as EAP server (default EAP-MSCHAPv2), or
+   * "radius": relay EAP to the RADIUS servers of {@link EngineConfig.radius}.
+   */
+  readonly eapMethod?: EapServerMethod;
   /**
    * "eap": the peer's EAP identity. `%any` asks for it with EAP-Identity;
    * absent, the peer's IKE identity (IDi) is its EAP identity (charon's rule).
@@ -293,6 +307,8 @@ export interface EngineConfig {
   readonly secrets?: readonly SharedSecret[];
   /** EAP passwords: ours as EAP peer, our users' as EAP server. */
   readonly eapSecrets?: readonly EapSecret[];
+  /** RADIUS servers for `eap-radius` (EAP pass-through, RFC 3579), tried in order. */
+  readonly radius?: RadiusConfig;
   /** Post-quantum preshared keys (RFC 8784) by PPK id (swanctl's `ppk` secrets). */
   readonly ppks?: readonly PpkSecret[];
   /**

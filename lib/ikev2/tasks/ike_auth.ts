@@ -46,8 +46,7 @@ import { makeNotify } from "../payloads/notify.ts";
 import { makeCertreq } from "../payloads/certreq.ts";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { X509Certificate } from "@peculiar/x509";
-import type { PeerConfig, PpkSecret, SharedSecret } from "../peer_config.ts";
-import type { EapMethodName } from "../../eap/eap_message.ts";
+import type { EapServerMethod, PeerConfig, PpkSecret, SharedSecret } from "../peer_config.ts";
 import { all, first, type IkeMessage, notify, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
 import { buildCpRequest, vipFamily } from "./config_payload.ts";
@@ -292,7 +291,7 @@ export function noConnection(
 
 /** An EAP exchange the responder starts (the peer sent no AUTH and must use EAP). */
 export interface EapStart {
-  readonly method: EapMethodName;
+  readonly method: EapServerMethod;
   /** The peer's EAP identity when known; undefined = ask by EAP-Identity. */
   readonly identity: string | undefined;
 }
@@ -393,7 +392,7 @@ function verifyPeerAuth(
 
 /** The EAP exchange of a method and configured `eap_id` for a peer with IKE identity `peer`. */
 function eapStartFor(
-  method: EapMethodName | undefined,
+  method: EapServerMethod | undefined,
   eapId: string | undefined,
   peer: Identity,
 ): EapStart {
@@ -549,8 +548,8 @@ function responderPpk(
 }
 
 /** An EAP method as people write it: "MSCHAPv2", "MD5". */
-export function eapMethodLabel(m: EapMethodName): string {
-  return m === "mschapv2" ? "MSCHAPv2" : "MD5";
+export function eapMethodLabel(m: EapServerMethod): string {
+  return m === "mschapv2" ? "MSCHAPv2" : m === "md5" ? "MD5" : "RADIUS";
 }
 
 /**

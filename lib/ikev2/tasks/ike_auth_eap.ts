@@ -23,9 +23,10 @@
  * @module
  */
 import type { EapMethodName } from "../../eap/eap_message.ts";
+import type { RadiusEapProxy } from "../../eap/radius_proxy.ts";
 import type { EapPeer } from "../../eap/eap_peer.ts";
 import type { EapServer } from "../../eap/eap_server.ts";
-import type { EapSecret } from "../peer_config.ts";
+import type { EapSecret, EapServerMethod } from "../peer_config.ts";
 import type { IdPayload } from "../payloads/id.ts";
 import type { IkeMessage } from "./_msg.ts";
 
@@ -47,8 +48,11 @@ export interface EapPeerState {
 /** What the responder (EAP server) keeps during EAP. */
 export interface EapServerState {
   readonly role: "server";
-  readonly server: EapServer;
-  readonly method: EapMethodName;
+  /** Our own EAP method, or the relay to RADIUS (`eap-radius`). */
+  readonly server: EapServer | RadiusEapProxy;
+  readonly method: EapServerMethod;
+  /** The client's IKE_AUTH request held while RADIUS answers (EAP pass-through). */
+  held: IkeMessage | undefined;
   /** "eap" while the method runs; "auth" once EAP-Success went out. */
   stage: "eap" | "auth";
   /** The first IKE_AUTH request: its SA, TS, CP and notifies are answered last. */

@@ -1,0 +1,159 @@
+/**
+ * EAP-RADIUS end to end in network namespaces: the gateway (b) relays its
+ * road warriors' EAP to FreeRADIUS (tests/helpers/freeradius.ts, running in
+ * b on its loopback) and never sees their passwords. Alice logs in by
+ * EAP-MSCHAPv2, gets a virtual IP and pings the intranet (so the MSK from
+ * FreeRADIUS' MS-MPPE keys keyed the gateway's AUTH as alice's own MSK
+ * keyed hers); bob's wrong password is refused by FreeRADIUS and the
+ * gateway says so; a gateway whose RADIUS server does not answer fails the
+ * client after its retries. Needs root; namespaces prefixed `terad-`.
+ *
+ * ```
+ *  terad-a: va 192.0.2.1/24 ── vb 192.0.2.2/24, lo 10.1.0.1, FreeRADIUS 127.0.0.1:1812 :terad-b
+ * ```
+ */
+import assert from "node:assert/strict";
+import { run } from "../helpers/netns.ts";
+import { IPSEC, ok, withHostPair } from "../helpers/netns_daemons.ts";
+import { startFreeRadius } from "../helpers/freeradius.ts";
+
+const RADIUS_SECRET = "netns radius secret";
+
+const gateway = (port: number) =>
+  `connections:
+  rw:
+    local_addrs: [192.0.2.2]
+    pools: [rw_pool]
+    local: { auth: pubkey, id: gw.example.org, certs: [gateway.pem], key: gateway.key }
+    remote: { auth: eap-radius, eap_id: "%any" }
+    children:
+      intranet: { local_ts: 10.1.0.0/16, remote_ts: dynamic }
+pools:
+  rw_pool: { addrs: 10.3.0.0/24 }
+radius:
+  servers:
+    freeradius: { address: 127.0.0.1, port: ${port}, secret: "${RADIUS_SECRET}" }
+  nas_identifier: netns-gateway
+`;
+
+const CLIENT = `connections:
+  office:
+    remote_addrs: 192.0.2.2
+    vips: [0.0.0.0]
+    local: { auth: eap-mschapv2, id: alice@example.org, eap_id: alice }
+    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
+    children:
+      intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
+  wrong:
+    remote_addrs: 192.0.2.2
+    vips: [0.0.0.0]
+    local: { auth: eap-mschapv2, id: bob@example.org, eap_id: bob }
+    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
+    children:
+      intranet2: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
+secrets:
+  eap-alice: { id: alice, secret: "alice's password" }
+  eap-bob: { id: bob, secret: "not bob's password" }
+`;
+
+Deno.test({
+  name: "EAP-RADIUS (netns): the gateway relays EAP-MSCHAPv2 to FreeRADIUS; MSK, virtual IP, pings",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withHostPair("terad-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
+      const pki = `${dir}/pki`;
+      ok(
+        await run([
+          ...IPSEC,
+          "pki",
+          "quickstart",
+          "--gateway",
+          "gw.example.org",
+          "--gateway-address",
+          "192.0.2.2",
+          "--client",
+          "alice@example.org",
+          "--out",
+          pki,
+        ]),
+        "ipsec pki quickstart",
+      );
+      for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
+        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
+        for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
+      }
+      const fr = await startFreeRadius({
+        address: "127.0.0.1",
+        port: 1812,
+        secret: RADIUS_SECRET,
+        clients: "127.0.0.1/32",
+        users: { alice: "alice's password", bob: "bob's password" },
+        netns: b,
+      });
+      try {
+        const B = await start(b, "b", gateway(1812));
+        const A = await start(a, "a", CLIENT);
+        const why = () =>
+          `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}\n--- FreeRADIUS ---\n${fr.log()}`;
+
+        ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
+        assert.match(A.log(), /EAP-MSCHAPv2 authentication successful, MSK established/, why());
+        assert.match(B.log(), /EAP-RADIUS authentication of 'alice' successful, MSK established/);
+        assert.match(fr.log(), /Sent Access-Accept/);
+        assert.match(fr.log(), /NAS-Identifier = "netns-gateway"/);
+        const gw = ok(await B.ipsec(["list-sas"]), "list-sas");
+        assert.match(gw, /EAP: 'alice'/, why());
+        const vip = /installing virtual IP (10\.3\.0\.\d+)/.exec(A.log())?.[1];
+        assert.ok(vip, `no virtual IP${why()}`);
+        const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.1.0.1"]);
+        assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
+
+        // FreeRADIUS refuses bob's password: EAP-Failure relayed, no SA.
+        const bad = await A.ipsec(["up", "wrong", "--timeout", "15"]);
+        assert.notEqual(bad.code, 0, `ipsec up wrong succeeded${why()}`);
+        assert.match(B.log(), /RADIUS server freeradius rejected 'bob'/, why());
+        const left = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
+        assert.equal(left.length, 1, `only alice's SA on the gateway${why()}`);
+      } finally {
+        await fr.stop();
+      }
+    }),
+});
+
+Deno.test({
+  name: "EAP-RADIUS (netns): a RADIUS server that never answers fails the client, with the reason",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withHostPair("teradx-", { bLo: ["10.1.0.1/32"] }, async ({ dir, a, b, start }) => {
+      const pki = `${dir}/pki`;
+      ok(
+        await run([
+          ...IPSEC,
+          "pki",
+          "quickstart",
+          "--gateway",
+          "gw.example.org",
+          "--gateway-address",
+          "192.0.2.2",
+          "--client",
+          "alice@example.org",
+          "--out",
+          pki,
+        ]),
+        "ipsec pki quickstart",
+      );
+      for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
+        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
+        for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
+      }
+      // Nothing listens on 1813 in b.
+      const B = await start(b, "b", gateway(1813));
+      const A = await start(a, "a", CLIENT);
+      const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
+      const r = await A.ipsec(["up", "office", "--timeout", "20"]);
+      assert.notEqual(r.code, 0, `ipsec up succeeded${why()}`);
+      assert.match(B.log(), /no answer from RADIUS server freeradius/, why());
+    }),
+});
