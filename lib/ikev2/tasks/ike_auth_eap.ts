@@ -22,7 +22,6 @@
  *
  * @module
  */
-import type { EapMethodName } from "../../eap/eap_message.ts";
 import type { RadiusEapProxy } from "../../eap/radius_proxy.ts";
 import type { EapPeer } from "../../eap/eap_peer.ts";
 import type { EapServer } from "../../eap/eap_server.ts";
