@@ -119,7 +119,7 @@ Deno.test("eap config: mistakes are refused with the key that is wrong", () => {
   // An unknown method.
   fails(
     client("      auth: eap-tls\n      id: alice@example.org", ""),
-    /auth: 'eap-tls' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5/,
+    /auth: 'eap-tls' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-radius/,
   );
   // EAP user names are taken as written, but not %any.
   fails(
@@ -135,5 +135,41 @@ Deno.test("eap config: mistakes are refused with the key that is wrong", () => {
   fails(
     gateway("      auth: eap\n      revocation: strict", "  eap-a:\n    id: a\n    secret: pw"),
     /'crls' and 'revocation' apply to auth: pubkey only/,
+  );
+});
+
+Deno.test("eap config: eap-radius with a radius section; what is missing is named", () => {
+  const withRadius = (radius: string) =>
+    gateway('      auth: eap-radius\n      eap_id: "%any"', "") + radius;
+  const cfg = parseConfig(withRadius(`radius:
+  servers:
+    primary: { address: 10.1.0.5, secret: "s3cret" }
+    backup: { address: "2001:db8::5", secret: other, port: 11812 }
+  nas_identifier: gw-1
+`));
+  assert.equal(cfg.connections[0].remote.eapMethod, "radius");
+  const engine = toEngineConfig(cfg);
+  assert.deepEqual(
+    engine.radius?.servers.map((
+      s,
+    ) => [s.name, s.address, s.port, new TextDecoder().decode(s.secret)]),
+    [["primary", "10.1.0.5", 1812, "s3cret"], ["backup", "2001:db8::5", 11812, "other"]],
+  );
+  assert.equal(engine.radius?.nasIdentifier, "gw-1");
+  assert.equal(engine.connections[0].remote.eapMethod, "radius");
+  // No server: the connection says what it needs.
+  fails(withRadius(""), /auth: eap-radius needs a RADIUS server in 'radius: servers'/);
+  fails(
+    withRadius("radius:\n  servers:\n    x: { address: radius.example.org, secret: s }\n"),
+    /RADIUS server 'x' needs 'address', an IP address/,
+  );
+  fails(
+    withRadius("radius:\n  servers:\n    x: { address: 10.1.0.5 }\n"),
+    /RADIUS server 'x' needs 'secret'/,
+  );
+  // A client cannot be a RADIUS relay.
+  fails(
+    client("      auth: eap-radius\n      id: alice@example.org", ""),
+    /eap-radius is for gateways/,
   );
 });

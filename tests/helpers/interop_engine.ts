@@ -104,6 +104,8 @@ export interface EngineSpec {
     eapId?: string;
     /** User names and passwords. */
     users: { id: string; secret: string }[];
+    /** Server: relay EAP to this RADIUS server instead (remote auth eap-radius). */
+    radius?: { address: string; port: number; secret: string };
   };
 }
 
@@ -202,7 +204,7 @@ export function engineConfig(s: EngineSpec): EngineConfig {
       ? {
         auth: "eap",
         id: remoteId,
-        eapMethod: eap.methods?.[0] ?? "mschapv2",
+        eapMethod: eap.radius ? "radius" : eap.methods?.[0] ?? "mschapv2",
         ...(eap.eapId ? { eapId: eap.eapId } : {}),
       }
       : theirs,
@@ -244,6 +246,19 @@ export function engineConfig(s: EngineSpec): EngineConfig {
       ? [{ ids: [localId, remoteId], secret: new TextEncoder().encode(s.psk!) }]
       : [],
     ...(eap ? { eapSecrets: eap.users.map((u) => ({ ids: [u.id], secret: u.secret })) } : {}),
+    ...(eap?.radius
+      ? {
+        radius: {
+          servers: [{
+            name: "radius",
+            address: eap.radius.address,
+            port: eap.radius.port,
+            secret: new TextEncoder().encode(eap.radius.secret),
+          }],
+          nasIdentifier: "interop-engine",
+        },
+      }
+      : {}),
     ...(s.ppk ? { ppks: [{ ids: [s.ppk.id], secret: fromHex(s.ppk.secretHex) }] } : {}),
   };
 }
@@ -283,6 +298,17 @@ async function driver(ip: string): Promise<void> {
             hostname: e.to.address,
             port: e.to.port,
           }).catch((err) => out({ type: "error", message: String(err) }));
+          break;
+        }
+        case "sendRadius": {
+          // One socket for RADIUS; the main loop hands its datagrams to radiusAnswer.
+          let sock = socks.get("radius");
+          if (!sock) {
+            sock = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+            socks.set("radius", sock);
+          }
+          sock.send(e.bytes, { transport: "udp", hostname: e.to.address, port: e.to.port })
+            .catch((err) => out({ type: "error", message: String(err) }));
           break;
         }
         case "setTimer":
@@ -436,6 +462,13 @@ async function driver(ip: string): Promise<void> {
     if (r) {
       const [key, raw, addr] = r;
       pending.delete(key);
+      if (key === "radius") {
+        const a = addr as Deno.NetAddr;
+        if (engine) {
+          apply(engine.radiusAnswer(raw, { address: a.hostname, port: a.port }, Date.now()));
+        }
+        continue;
+      }
       const [local, portText] = key.split(" ");
       const port = Number(portText);
       const a = addr as Deno.NetAddr;
