@@ -20,6 +20,8 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 if [ "${1:-}" = "--with-interop" ]; then
   { command -v swanctl && [ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] && [ -e /usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so ]; } >/dev/null 2>&1 || need+=(strongswan-swanctl charon-systemd libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins strongswan-pki)
+  # charon's curl plugin: its revocation checks fetch our CRLs and ask OCSP responders.
+  [ -e /usr/lib/ipsec/plugins/libstrongswan-curl.so ] || need+=(libstrongswan-extra-plugins)
   # FreeRADIUS: the RADIUS server behind EAP pass-through (remote auth eap-radius).
   command -v freeradius >/dev/null 2>&1 || need+=(freeradius)
 fi

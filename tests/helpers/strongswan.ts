@@ -10,7 +10,9 @@
 import { awaitExit } from "./netns.ts";
 
 /** Plugins charon loads: crypto from openssl, userspace ESP from kernel-libipsec. */
-const PLUGINS = "random nonce openssl kdf pem pkcs1 pkcs8 x509 pubkey revocation constraints " +
+// curl (libstrongswan-extra-plugins) lets the revocation plugin fetch CRLs and ask OCSP responders.
+const PLUGINS =
+  "random nonce openssl kdf pem pkcs1 pkcs8 x509 pubkey revocation constraints curl " +
   "kernel-libipsec kernel-netlink socket-default vici updown attr " +
   "eap-identity eap-md5 eap-mschapv2";
 

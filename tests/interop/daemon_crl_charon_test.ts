@@ -14,7 +14,10 @@
  * - charon's certificate from strongSwan's `pki --issue --crl URI`, revoked
  *   in the CRL served there: our daemon fetches it and refuses charon;
  * - charon's certificate from `pki --issue --ocsp URI`, revoked in the
- *   index of OpenSSL's OCSP responder there: our daemon asks and refuses.
+ *   index of OpenSSL's OCSP responder there: our daemon asks and refuses;
+ * - our certificate from `ipsec pki issue --crl URI` / `--ocsp URI`: charon
+ *   (revocation plugin with curl) fetches our CRL / asks the responder and
+ *   refuses us, so it reads our distribution points and authorityInfoAccess.
  *
  * @module
  */
@@ -304,5 +307,160 @@ Deno.test({
       );
       assert.deepEqual(await b.daemon.listSas(), []);
     });
+  },
+});
+
+/**
+ * Our certificate from `ipsec pki issue` with `extra` (`--crl URI` or
+ * `--ocsp URI`), `server` run in charon's namespace (ready once `probe`
+ * succeeds there): charon's revocation plugin (with curl) checks it when we
+ * initiate, and refuses it.
+ */
+async function charonChecksOurs(
+  prefix: string,
+  extra: string[],
+  server: (dir: string, creds: Creds & { caKey: string }) => Promise<string[]>,
+  probe: (creds: Creds) => string[],
+  revokedLog: RegExp,
+  viaLog: RegExp,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    const creds = await issue(dir);
+    const code = await ipsecPki([
+      "issue",
+      "--cacert",
+      creds.ca,
+      "--cakey",
+      creds.caKey,
+      "--in",
+      creds.ourKey,
+      "--dn",
+      `C=CH, O=deno-ipsec interop, CN=${ENGINE_ID}`,
+      "--san",
+      ENGINE_ID,
+      "--flag",
+      "serverAuth",
+      ...extra,
+      "--out",
+      creds.ourCert,
+    ]);
+    assert.equal(code, 0);
+    const args = await server(dir, creds);
+    await withBench(
+      creds,
+      (b) =>
+        serving(
+          b.c,
+          args,
+          async () => (await b.lab.runIn(b.c, probe(creds))).code === 0,
+          async () => {
+            const logMark = await b.charon.logMark();
+            const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
+            assert.notEqual(up.code, 0, "charon must refuse our revoked certificate");
+            await b.charon.waitLog(revokedLog, logMark);
+            assert.deepEqual(await b.daemon.listSas(), []);
+          },
+        ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "strongSwan interop, our daemon: charon fetches the CRL our certificate names and refuses it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cdp = "http://127.0.0.1:8091/ours.crl";
+    await charonChecksOurs(
+      "ti-crl-ours-",
+      ["--crl", cdp],
+      async (dir, creds) => {
+        await Deno.mkdir(`${dir}/www`);
+        const code = await ipsecPki([
+          "signcrl",
+          "--cacert",
+          creds.ca,
+          "--cakey",
+          creds.caKey,
+          "--cert",
+          creds.ourCert,
+          "--reason",
+          "keyCompromise",
+          "--outform",
+          "der",
+          "--out",
+          `${dir}/www/ours.crl`,
+        ]);
+        assert.equal(code, 0);
+        return [
+          "python3",
+          "-m",
+          "http.server",
+          "8091",
+          "--bind",
+          "127.0.0.1",
+          "--directory",
+          `${dir}/www`,
+        ];
+      },
+      () => ["python3", "-c", `import urllib.request; urllib.request.urlopen("${cdp}")`],
+      /certificate was revoked on .* reason: key compromise/,
+      /fetching crl from 'http:\/\/127\.0\.0\.1:8091\/ours\.crl'/,
+    );
+  },
+});
+
+Deno.test({
+  name: "strongSwan interop, our daemon: charon asks the OCSP responder our certificate names",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = "http://127.0.0.1:8892";
+    await charonChecksOurs(
+      "ti-ocsp-ours-",
+      ["--ocsp", url],
+      async (dir, creds) => {
+        const serial = (await swPkiMust(["--print", "--in", creds.ourCert])).stdout
+          .match(/serial: +([0-9a-f:]+)/)![1].replaceAll(":", "").toUpperCase();
+        await Deno.writeTextFile(
+          `${dir}/index.txt`,
+          `R\t351231235959Z\t260101000000Z,keyCompromise\t${serial}\tunknown\t/CN=sun\n`,
+        );
+        return [
+          "openssl",
+          "ocsp",
+          "-index",
+          `${dir}/index.txt`,
+          "-port",
+          "8892",
+          "-rsigner",
+          creds.ca,
+          "-rkey",
+          creds.caKey,
+          "-CA",
+          creds.ca,
+          "-ndays",
+          "1",
+        ];
+      },
+      (creds) => [
+        "openssl",
+        "ocsp",
+        "-issuer",
+        creds.ca,
+        "-cert",
+        creds.ourCert,
+        "-url",
+        url,
+        "-CAfile",
+        creds.ca,
+      ],
+      /certificate was revoked on .* reason: key compromise/,
+      /requesting ocsp status from 'http:\/\/127\.0\.0\.1:8892'/,
+    );
   },
 });
