@@ -359,6 +359,7 @@ async function charonChecksOurs(
             const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
             assert.notEqual(up.code, 0, "charon must refuse our revoked certificate");
             await b.charon.waitLog(revokedLog, logMark);
+            await b.charon.waitLog(viaLog, logMark);
             assert.deepEqual(await b.daemon.listSas(), []);
           },
         ),
