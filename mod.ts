@@ -34,15 +34,17 @@ export { fragmentMessage, FragmentReassembler } from "./lib/ikev2/fragment.ts";
 // IKEv2 engine
 export { IkeEngine } from "./lib/ikev2/engine.ts";
 export type { EngineOptions, IkeSaInfo } from "./lib/ikev2/engine.ts";
-export type { Effect, Endpoint } from "./lib/ikev2/effects.ts";
+export type { CrlFetchResult, Effect, Endpoint } from "./lib/ikev2/effects.ts";
 export type {
   ChildConfig,
   EapSecret,
   EngineConfig,
   PeerConfig,
   PpkSecret,
+  RadiusConfig,
   SharedSecret,
 } from "./lib/ikev2/peer_config.ts";
+export type { RadiusServer } from "./lib/eap/radius_proxy.ts";
 
 // EAP methods (RFC 3748; EAP-MD5, EAP-MSCHAPv2) as used in IKE_AUTH
 export { EapPeer } from "./lib/eap/eap_peer.ts";
@@ -96,3 +98,7 @@ export {
 export { exportPrivateKeyPem, generateKeyPair, importPrivateKey } from "./lib/pki/keys.ts";
 export { PkiError } from "./lib/pki/pki_error.ts";
 export { createPkcs12 } from "./lib/pki/pkcs12.ts";
+export { createCrl, parseCrls } from "./lib/pki/crl.ts";
+export type { Crl } from "./lib/pki/crl.ts";
+export { checkOcspResponse, ocspCertId, OcspError, ocspRequest } from "./lib/pki/ocsp.ts";
+export type { OcspStatus } from "./lib/pki/ocsp.ts";

@@ -60,6 +60,10 @@
  *       case "cancelTimer": timers.cancel(e.id); break;
  *       case "log": console.log(e.line); break;
  *       case "event": control.publish(e.event); break;
+ *       // Revocation (certificates naming CRLs / OCSP responders) and EAP-RADIUS:
+ *       case "fetchCrl": http.get(e.uri).then((r) => apply(engine.crlFetched(e.uri, r, Date.now()))); break;
+ *       case "fetchOcsp": http.post(e.uri, e.request).then((r) => apply(engine.ocspFetched(e.key, r, Date.now()))); break;
+ *       case "sendRadius": radius.send(e.bytes, e.to); break; // answers: engine.radiusAnswer(bytes, from, now)
  *     }
  *   }
  * };
