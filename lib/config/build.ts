@@ -237,7 +237,10 @@ export function peerConstraints(config: Config, c: ConnectionSection): TrafficSe
     for (const r of ch.remoteTs) {
       let addrs: AddressSelector[];
       if (!r.dynamic) addrs = [r.address];
-      else if (pools.length > 0) addrs = pools.map((p) => p.addrs);
+      // The RADIUS server assigns addresses (pool "radius"): any it says.
+      else if (c.pools.includes("radius") && !pools.some((p) => p.name === "radius")) {
+        addrs = [{ kind: "any" }];
+      } else if (pools.length > 0) addrs = pools.map((p) => p.addrs);
       else if (c.remoteAddrs.length > 0) addrs = c.remoteAddrs.map((a) => parseAddressSelector(a));
       else addrs = [{ kind: "any" }];
       for (const a of addrs) {

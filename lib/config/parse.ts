@@ -978,6 +978,15 @@ function crossCheck(config: Config, root: YamlValue): void {
       children: at.get("children"),
     };
     for (const p of c.pools) {
+      if (p === "radius" && !config.pools.some((x) => x.name === p)) {
+        // charon's `pools = radius`: the RADIUS server's Framed-IP-Address.
+        if (c.remote.auth !== "eap" || c.remote.eapMethod !== "radius") {
+          f.pools.error(
+            "pool 'radius' (the RADIUS server's Framed-IP-Address) needs remote auth: eap-radius",
+          );
+        }
+        continue;
+      }
       if (!config.pools.some((x) => x.name === p)) {
         f.pools.error(
           `pool '${p}' is not defined in 'pools'${

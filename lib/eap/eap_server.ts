@@ -92,8 +92,18 @@ export interface EapServerOptions {
 export type EapServerStep =
   /** Send this EAP Request. */
   | { kind: "request"; message: Uint8Array }
-  /** Send EAP-Success (4 bytes); the MSK (undefined for MD5) and the authenticated EAP identity. */
-  | { kind: "success"; message: Uint8Array; msk: Uint8Array | undefined; identity: string }
+  /**
+   * Send EAP-Success (4 bytes); the MSK (undefined for MD5), the
+   * authenticated EAP identity, and virtual IPs an authentication server
+   * assigned (RADIUS Framed-IP-Address).
+   */
+  | {
+    kind: "success";
+    message: Uint8Array;
+    msk: Uint8Array | undefined;
+    identity: string;
+    addresses?: readonly string[];
+  }
   /** Send EAP-Failure; reason for the log. */
   | { kind: "failure"; message: Uint8Array; reason: string };
 

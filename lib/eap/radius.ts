@@ -18,6 +18,7 @@
  */
 import * as nodeCrypto from "node:crypto";
 import { constantTimeEqual } from "../wire/bytes.ts";
+import { formatIpv6 } from "../db/address.ts";
 
 /** RADIUS packet codes we send or accept. */
 export const RadiusCode = {
@@ -41,6 +42,8 @@ export const RadiusAttr = {
   CalledStationId: 30,
   CallingStationId: 31,
   NasIdentifier: 32,
+  FramedIpAddress: 8,
+  FramedIpv6Address: 168,
   NasPortType: 61,
   EapMessage: 79,
   MessageAuthenticator: 80,
@@ -74,6 +77,8 @@ export interface RadiusAnswer {
   readonly msk?: Uint8Array;
   /** Reply-Message text, when the server sent one. */
   readonly replyMessage?: string;
+  /** Framed-IP-Address / Framed-IPv6-Address: the client's virtual IPs (Access-Accept). */
+  readonly framedAddresses?: readonly string[];
   readonly attributes: readonly RadiusAttribute[];
 }
 
@@ -215,6 +220,7 @@ export function decodeAnswer(
   const msk = code === RadiusCode.AccessAccept
     ? mppeMsk(attributes, requestAuth, secret)
     : undefined;
+  const framed = code === RadiusCode.AccessAccept ? framedAddresses(attributes) : [];
   return {
     code,
     identifier: p[1],
@@ -224,8 +230,29 @@ export function decodeAnswer(
     ...(reply.length
       ? { replyMessage: new TextDecoder().decode(join(reply.map((a) => a.value))) }
       : {}),
+    ...(framed.length ? { framedAddresses: framed } : {}),
     attributes,
   };
+}
+
+/**
+ * Framed-IP-Address (RFC 2865 5.8; 255.255.255.254 "NAS picks" and
+ * 255.255.255.255 "user picks" are no address) and Framed-IPv6-Address
+ * (RFC 6911).
+ */
+function framedAddresses(attrs: readonly RadiusAttribute[]): string[] {
+  const out: string[] = [];
+  for (const a of attrs) {
+    if (a.type === RadiusAttr.FramedIpAddress && a.value.length === 4) {
+      if (a.value[0] === 255 && a.value[1] === 255 && a.value[2] === 255 && a.value[3] >= 254) {
+        continue;
+      }
+      out.push([...a.value].join("."));
+    } else if (a.type === RadiusAttr.FramedIpv6Address && a.value.length === 16) {
+      out.push(formatIpv6(a.value.reduce((v, b) => (v << 8n) | BigInt(b), 0n)));
+    }
+  }
+  return out;
 }
 
 /** MS-MPPE-Recv-Key | MS-MPPE-Send-Key, when both are present. */

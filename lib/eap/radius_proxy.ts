@@ -195,7 +195,13 @@ export class RadiusEapProxy {
       this.#done = true;
       const message = (a.eap && this.#forward(a.eap, EapCode.Success)?.message) ??
         encodeEap({ code: EapCode.Success, identifier: this.#responseId });
-      return { kind: "success", message, msk: a.msk, identity: this.#identity! };
+      return {
+        kind: "success",
+        message,
+        msk: a.msk,
+        identity: this.#identity!,
+        ...(a.framedAddresses ? { addresses: a.framedAddresses } : {}),
+      };
     }
     return this.#fail(`RADIUS server ${s.name} rejected '${this.#identity}'${reply}`, a.eap);
   }

@@ -280,6 +280,8 @@ const REDUNDANT_SA_TTL_MS = 60_000;
 function toHexString(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
+/** The pool name that stands for the RADIUS server's Framed-IP-Address (charon's `pools = radius`). */
+export const RADIUS_POOL = "radius";
 /** How long a peer's IKE_AUTH waits for the CRLs its certificates name (charon's fetch timeout). */
 export const CRL_WAIT_MS = 10_000;
 
@@ -1857,6 +1859,7 @@ export class IkeEngine {
       st.stage = "auth";
       st.msk = step.msk;
       st.identity = step.identity;
+      if (step.addresses) st.addresses = step.addresses;
       this.#log(
         "info",
         `${sa.label} EAP-${
@@ -1957,6 +1960,18 @@ export class IkeEngine {
         // A client that reauthenticates asks for the address it holds (RFC 7296 3.15.1).
         const asked = requestedVipAddress(content.payloads, family);
         for (const pool of sa.config.pools) {
+          if (pool === RADIUS_POOL) {
+            // The address the RADIUS server assigned this user, as charon's `pools = radius`.
+            const st = sa.eap?.role === "server" ? sa.eap : undefined;
+            const address = st?.addresses?.find((a) => (a.includes(":") ? 6 : 4) === family);
+            if (!address) continue;
+            sa.peerVips.push({ pool, address });
+            this.#log(
+              "info",
+              `${sa.label} assigning virtual IP ${address} from RADIUS to '${owner}'`,
+            );
+            break;
+          }
           if (this.#pools.family(pool) !== family) continue;
           const address = this.#pools.lease(pool, owner, asked);
           if (!address) continue;

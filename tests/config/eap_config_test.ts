@@ -167,6 +167,21 @@ Deno.test("eap config: eap-radius with a radius section; what is missing is name
     withRadius("radius:\n  servers:\n    x: { address: 10.1.0.5 }\n"),
     /RADIUS server 'x' needs 'secret'/,
   );
+  // pools: [radius] is the RADIUS server's Framed-IP-Address, for eap-radius only.
+  const rw = parseConfig(
+    withRadius("radius:\n  servers:\n    x: { address: 10.1.0.5, secret: s }\n").replace(
+      "    remote:",
+      "    pools: [radius]\n    remote:",
+    ),
+  );
+  assert.deepEqual(rw.connections[0].pools, ["radius"]);
+  fails(
+    gateway("      auth: eap-mschapv2", "  eap-a:\n    id: a\n    secret: pw").replace(
+      "    remote:",
+      "    pools: [radius]\n    remote:",
+    ),
+    /pool 'radius' \(the RADIUS server's Framed-IP-Address\) needs remote auth: eap-radius/,
+  );
   // A client cannot be a RADIUS relay.
   fails(
     client("      auth: eap-radius\n      id: alice@example.org", ""),

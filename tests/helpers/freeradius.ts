@@ -17,8 +17,8 @@ export interface FreeRadiusOptions {
   /** The shared secret, and the network clients may come from (CIDR). */
   readonly secret: string;
   readonly clients: string;
-  /** User name to cleartext password. */
-  readonly users: Readonly<Record<string, string>>;
+  /** User name to cleartext password (and reply items, e.g. "Framed-IP-Address = 10.3.0.7"). */
+  readonly users: Readonly<Record<string, string | { password: string; reply: string[] }>>;
   /** `md5` or `mschapv2`: what it proposes first (default mschapv2). */
   readonly defaultEapType?: "md5" | "mschapv2";
   /** Run in this network namespace. */
@@ -99,7 +99,12 @@ post-auth {
   );
   await Deno.writeTextFile(
     `${dir}/mods-config/files/authorize`,
-    Object.entries(o.users).map(([u, p]) => `"${u}" Cleartext-Password := "${p}"\n`).join(""),
+    Object.entries(o.users).map(([u, p]) => {
+      const { password, reply } = typeof p === "string" ? { password: p, reply: [] } : p;
+      return `"${u}" Cleartext-Password := "${password}"\n${
+        reply.map((r, i) => `\t${r}${i + 1 < reply.length ? "," : ""}\n`).join("")
+      }`;
+    }).join(""),
   );
   const args = ["-X", "-d", dir];
   const child = new Deno.Command(o.netns ? "ip" : "freeradius", {

@@ -4,7 +4,8 @@
  * b on its loopback) and never sees their passwords. Alice logs in by
  * EAP-MSCHAPv2, gets a virtual IP and pings the intranet (so the MSK from
  * FreeRADIUS' MS-MPPE keys keyed the gateway's AUTH as alice's own MSK
- * keyed hers); bob's wrong password is refused by FreeRADIUS and the
+ * keyed hers) and gets the address FreeRADIUS assigns (Framed-IP-Address,
+ * `pools: [radius, …]`); bob's wrong password is refused by FreeRADIUS and the
  * gateway says so; a gateway whose RADIUS server does not answer fails the
  * client after its retries. Needs root; namespaces prefixed `terad-`.
  *
@@ -23,7 +24,7 @@ const gateway = (port: number) =>
   `connections:
   rw:
     local_addrs: [192.0.2.2]
-    pools: [rw_pool]
+    pools: [radius, rw_pool]
     local: { auth: pubkey, id: gw.example.org, certs: [gateway.pem], key: gateway.key }
     remote: { auth: eap-radius, eap_id: "%any" }
     children:
@@ -88,7 +89,10 @@ Deno.test({
         port: 1812,
         secret: RADIUS_SECRET,
         clients: "127.0.0.1/32",
-        users: { alice: "alice's password", bob: "bob's password" },
+        users: {
+          alice: { password: "alice's password", reply: ["Framed-IP-Address = 10.3.0.77"] },
+          bob: "bob's password",
+        },
         netns: b,
       });
       try {
@@ -104,8 +108,10 @@ Deno.test({
         assert.match(fr.log(), /NAS-Identifier = "netns-gateway"/);
         const gw = ok(await B.ipsec(["list-sas"]), "list-sas");
         assert.match(gw, /EAP: 'alice'/, why());
+        // The address FreeRADIUS assigned (pools: [radius, …], as charon's pools = radius).
         const vip = /installing virtual IP (10\.3\.0\.\d+)/.exec(A.log())?.[1];
-        assert.ok(vip, `no virtual IP${why()}`);
+        assert.equal(vip, "10.3.0.77", `the RADIUS virtual IP${why()}`);
+        assert.match(B.log(), /assigning virtual IP 10\.3\.0\.77 from RADIUS to 'alice'/);
         const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.1.0.1"]);
         assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
 

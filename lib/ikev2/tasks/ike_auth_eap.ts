@@ -61,6 +61,8 @@ export interface EapServerState {
   msk: Uint8Array | undefined;
   /** The peer's EAP identity, once the method succeeded. */
   identity: string | undefined;
+  /** Virtual IPs the RADIUS server assigned (Framed-IP-Address), for pool "radius". */
+  addresses?: readonly string[];
 }
 
 /** EAP state of an IKE SA in IKE_AUTH. */
