@@ -345,8 +345,12 @@ export interface RadiusSection {
     readonly name: string;
     readonly address: string;
     readonly port: number;
+    /** `acct_port` (default 1813). */
+    readonly acctPort: number;
     readonly secret: Uint8Array;
   }[];
   /** `nas_identifier` (default deno-ipsec). */
   readonly nasIdentifier: string;
+  /** `accounting` (default no): RADIUS accounting Start/Stop for EAP-RADIUS sessions. */
+  readonly accounting: boolean;
 }

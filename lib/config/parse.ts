@@ -697,10 +697,10 @@ class Parser {
 
   /** `radius: { servers: { NAME: { address, secret, port } }, nas_identifier }`. */
   radius(v: YamlValue): RadiusSection {
-    const f = v.fields(["servers", "nas_identifier"] as const);
-    const servers: { name: string; address: string; port: number; secret: Uint8Array }[] = [];
+    const f = v.fields(["servers", "nas_identifier", "accounting"] as const);
+    const servers: RadiusSection["servers"][number][] = [];
     for (const [name, s] of f.servers.entries()) {
-      const g = s.fields(["address", "secret", "port"] as const);
+      const g = s.fields(["address", "secret", "port", "acct_port"] as const);
       const address = g.address.string();
       const secret = g.secret.string();
       const port = g.port.int(1812, 1, 65535);
@@ -714,12 +714,17 @@ class Parser {
         s.error(`RADIUS server '${name}' needs 'secret', the shared secret`);
         continue;
       }
-      servers.push({ name, address, port, secret: new TextEncoder().encode(secret) });
+      const acctPort = g.acct_port.int(1813, 1, 65535);
+      servers.push({ name, address, port, acctPort, secret: new TextEncoder().encode(secret) });
     }
     if (servers.length === 0 && !f.servers.missing && f.servers.entries().length === 0) {
       f.servers.error("no RADIUS server");
     }
-    return { servers, nasIdentifier: f.nas_identifier.string() ?? "deno-ipsec" };
+    return {
+      servers,
+      nasIdentifier: f.nas_identifier.string() ?? "deno-ipsec",
+      accounting: f.accounting.bool(false),
+    };
   }
 
   pool(name: string, v: YamlValue): PoolSection | null {

@@ -186,7 +186,19 @@ export function toEngineConfig(config: Config): EngineConfig {
       ? { ppks: config.ppks.map((s) => ({ ids: s.ids, secret: s.secret })) }
       : {}),
     pad: new Pad(buildPadEntries(config)),
-    ...(config.radius ? { radius: config.radius } : {}),
+    ...(config.radius
+      ? {
+        radius: {
+          servers: config.radius.servers.map(({ name, address, port, secret }) => ({
+            name,
+            address,
+            port,
+            secret,
+          })),
+          nasIdentifier: config.radius.nasIdentifier,
+        },
+      }
+      : {}),
     ...(config.pools.length
       ? {
         pools: config.pools.map((p) => ({

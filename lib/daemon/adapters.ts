@@ -294,6 +294,7 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
         localId: s.localId ?? "",
         remoteId: s.remoteId ?? "",
         ...(s.remoteEapId !== undefined ? { remoteEapId: s.remoteEapId } : {}),
+        ...(s.auth ? { auth: s.auth } : {}),
         ...(s.rekeyAt ? { rekeyAt: s.rekeyAt } : {}),
         ...(s.reauthAt ? { reauthAt: s.reauthAt } : {}),
         ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),

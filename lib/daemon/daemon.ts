@@ -56,6 +56,8 @@ import {
 import { TimerQueue } from "./timer_queue.ts";
 import { fetchCrl, postOcsp } from "./crl_fetcher.ts";
 import { RadiusTransport } from "./radius_transport.ts";
+import { RadiusAccounting, TerminateCause } from "./radius_accounting.ts";
+import { RadiusCode } from "../eap/radius.ts";
 import { credentialsJson } from "./credentials_view.ts";
 
 /** Options of {@link Daemon.start}. */
@@ -236,10 +238,19 @@ export class Daemon<P = unknown> {
   #timers = new TimerQueue((id) => this.#run(() => this.#engine.timer(id, this.#now())));
   /** UDP to RADIUS servers (EAP pass-through); answers go to the engine. */
   #radius = new RadiusTransport(
-    (bytes, from) =>
-      void this.#run(() => this.#engine.radiusAnswer?.(bytes, from, this.#now()) ?? []),
+    (bytes, from) => {
+      // Accounting-Responses are ours; the rest answers the engine's EAP relays.
+      if (bytes[0] === RadiusCode.AccountingResponse) this.#accounting.answer(bytes, from);
+      else void this.#run(() => this.#engine.radiusAnswer?.(bytes, from, this.#now()) ?? []);
+    },
     (message) => this.#log("warn", "net", message),
   );
+  /** RADIUS accounting of EAP-RADIUS road warriors (`radius: accounting: yes`). */
+  #accounting = new RadiusAccounting({
+    config: () => this.#config.radiusAccounting,
+    send: (to, bytes) => this.#radius.send(to, bytes),
+    log: (level, message) => this.#log(level, "ike", message),
+  });
   /** Per IKE SA id: the last batch of effects touching it (see {@link Daemon.#run}). */
   #lanes = new Map<number, Promise<void>>();
   /** The last batch that waited for everything before it. */
@@ -484,7 +495,10 @@ export class Daemon<P = unknown> {
     for (const e of installBeforeRemove(sendsAfterInboundInstalls(effects))) {
       if (e.kind === "setTimer" || e.kind === "cancelTimer") this.#timer(e);
       else if (e.kind === "send" && isIkeSaInit(e)) this.#send(e);
-      else steps.push({ e, issued: this.#issue(e) });
+      // An accounted SA's counters are read before it goes (in #apply, which removes it then).
+      else if (e.kind === "removeSa" && this.#accounting.has(e.ikeSaId)) {
+        steps.push({ e, issued: undefined });
+      } else steps.push({ e, issued: this.#issue(e) });
     }
     if (steps.length === 0) return Promise.resolve();
     const lane = laneOf(steps.map((s) => s.e));
@@ -590,6 +604,13 @@ export class Daemon<P = unknown> {
         break;
       }
       case "removeSa":
+        if (this.#accounting.has(e.ikeSaId)) {
+          // What the child SA carried goes into the accounting session, then it goes.
+          const c = (await this.#counters()).get(`${e.direction}:${e.spi}`);
+          if (c) this.#accounting.add(e.ikeSaId, e.direction, c.bytes, c.packets);
+          const err = await this.#issue(e);
+          if (err) throw err;
+        }
         this.state.apply(e, now);
         this.#log(
           "info",
@@ -615,6 +636,7 @@ export class Daemon<P = unknown> {
         break;
       case "event":
         await this.#virtualIp(e.event);
+        this.#accountingEvent(e.event);
         this.#event(e.event);
         this.state.apply(e, now);
         this.#updownEvent(e.event);
@@ -642,6 +664,23 @@ export class Daemon<P = unknown> {
       if (this.#engine !== engine) return;
       return this.#run(() => engine.ocspFetched!(key, result, this.#now()));
     });
+  }
+
+  /** RADIUS accounting: Start when an EAP-RADIUS IKE SA is up, Stop when it goes. */
+  #accountingEvent(ev: EngineEvent): void {
+    if (ev.type === "ike-rekeyed") this.#accounting.rekeyed(ev.oldIkeSaId, ev.ikeSaId);
+    else if (ev.type === "ike-down") this.#accounting.stop(ev.ikeSaId, terminateCause(ev.reason));
+    else if (ev.type === "ike-up" && this.#config.radiusAccounting) {
+      const d = this.#engine.describe?.().find((x) => x.ikeSaId === ev.ikeSaId);
+      if (!d?.auth?.startsWith("EAP-RADIUS") || d.remoteEapId === undefined) return;
+      this.#accounting.start(ev.ikeSaId, {
+        user: d.remoteEapId,
+        addresses: d.peerVirtualIps ?? (d.peerVirtualIp ? [d.peerVirtualIp] : []),
+        calledStation: d.local,
+        callingStation: d.remote,
+        nasPort: ev.ikeSaId,
+      });
+    }
   }
 
   #event(ev: EngineEvent): void {
@@ -1335,6 +1374,7 @@ export class Daemon<P = unknown> {
     for (const session of this.#updown.drain()) this.#runUpdown(session, false);
     await this.#scriptsDone();
     this.#timers.close();
+    this.#accounting.close();
     this.#radius.close();
     for (
       const [step, f] of [
@@ -1368,4 +1408,14 @@ export class Daemon<P = unknown> {
     this.#log("info", "dmn", "stopped");
     this.#resolveDone();
   }
+}
+
+/** RFC 2866 Acct-Terminate-Cause for an IKE SA's end, from the engine's reason. */
+function terminateCause(reason: string): number {
+  if (/by peer|peer deleted|received delete/i.test(reason)) return TerminateCause.UserRequest;
+  if (/dead|dpd|no answer|timed? ?out|retransmit/i.test(reason)) return TerminateCause.LostCarrier;
+  if (/inactiv|idle/i.test(reason)) return TerminateCause.IdleTimeout;
+  if (/lifetime|expired/i.test(reason)) return TerminateCause.SessionTimeout;
+  if (/down|terminat|stop|shutdown|reload|redirect/i.test(reason)) return TerminateCause.AdminReset;
+  return TerminateCause.NasRequest;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import type { LoadedCredential } from "./credentials_view.ts";
+import type { RadiusServer } from "../eap/radius_proxy.ts";
 import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
 import type { RevocationEntry } from "../pki/revocation_cache.ts";
 import type { Crl } from "../pki/crl.ts";
@@ -76,6 +77,11 @@ export interface DaemonConfig<P = unknown> {
   readonly interfaceName?: string;
   /** Certificates and CRLs loaded, for `ipsec list-certs`. */
   readonly credentials?: readonly LoadedCredential[];
+  /** RADIUS accounting (`radius: accounting: yes`): servers at their accounting ports. */
+  readonly radiusAccounting?: {
+    readonly servers: readonly RadiusServer[];
+    readonly nasIdentifier: string;
+  };
 }
 
 /** A configuration file could not be loaded; nothing was changed. */
@@ -200,6 +206,8 @@ export interface IkeSaDetail {
   readonly remoteId: string;
   /** The peer's EAP identity (we were its EAP server). */
   readonly remoteEapId?: string;
+  /** How the peer authenticated, e.g. "DIGITAL_SIGNATURE", "EAP-RADIUS 'alice'". */
+  readonly auth?: string;
   /** When (ms) the IKE SA rekeys, reauthenticates and expires unless rekeyed, if it will. */
   readonly rekeyAt?: number;
   readonly reauthAt?: number;

@@ -168,6 +168,19 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     resolvConf: config.resolvConf,
     interfaceName: dataplane.tunName ?? "ipsec0",
     credentials: loadedCredentials(config),
+    ...(config.radius?.accounting
+      ? {
+        radiusAccounting: {
+          servers: config.radius.servers.map((s) => ({
+            name: s.name,
+            address: s.address,
+            port: s.acctPort,
+            secret: s.secret,
+          })),
+          nasIdentifier: config.radius.nasIdentifier,
+        },
+      }
+      : {}),
   };
 }
 

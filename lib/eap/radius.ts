@@ -25,6 +25,8 @@ export const RadiusCode = {
   AccessRequest: 1,
   AccessAccept: 2,
   AccessReject: 3,
+  AccountingRequest: 4,
+  AccountingResponse: 5,
   AccessChallenge: 11,
 } as const;
 
@@ -48,6 +50,17 @@ export const RadiusAttr = {
   EapMessage: 79,
   MessageAuthenticator: 80,
   NasIpv6Address: 95,
+  // RFC 2866 (accounting)
+  AcctStatusType: 40,
+  AcctInputOctets: 42,
+  AcctOutputOctets: 43,
+  AcctSessionId: 44,
+  AcctSessionTime: 46,
+  AcctInputPackets: 47,
+  AcctOutputPackets: 48,
+  AcctTerminateCause: 49,
+  AcctInputGigawords: 52,
+  AcctOutputGigawords: 53,
 } as const;
 
 const MICROSOFT = 311;
@@ -349,4 +362,49 @@ export function intAttribute(type: number, n: number): RadiusAttribute {
   const v = new Uint8Array(4);
   new DataView(v.buffer).setUint32(0, n);
   return { type, value: v };
+}
+
+/**
+ * An Accounting-Request (RFC 2866 section 3): its Request Authenticator is
+ * MD5(Code | Identifier | Length | 16 zero octets | Attributes | Secret).
+ */
+export function encodeAccountingRequest(
+  r: { identifier: number; secret: Uint8Array; attributes: readonly RadiusAttribute[] },
+): Uint8Array {
+  const attrs = join(attributeBytes(r.attributes));
+  const length = 20 + attrs.length;
+  if (length > 4096) throw new RadiusError(`Accounting-Request of ${length} bytes (4096 at most)`);
+  const p = new Uint8Array(length);
+  p[0] = RadiusCode.AccountingRequest;
+  p[1] = r.identifier & 0xff;
+  p[2] = length >> 8;
+  p[3] = length & 0xff;
+  p.set(attrs, 20);
+  p.set(md5(p, r.secret), 4);
+  return p;
+}
+
+/**
+ * Verifies the Accounting-Response `bytes` to `request` (RFC 2866 section
+ * 3: identifier, and MD5(Code | ID | Length | RequestAuth | Attributes |
+ * Secret) as its Response Authenticator).
+ */
+export function verifyAccountingResponse(
+  bytes: Uint8Array,
+  request: Uint8Array,
+  secret: Uint8Array,
+): void {
+  if (bytes.length < 20) throw new RadiusError(`a ${bytes.length}-byte packet is no RADIUS packet`);
+  const length = (bytes[2] << 8) | bytes[3];
+  if (length < 20 || length > bytes.length) throw new RadiusError(`bad RADIUS length ${length}`);
+  const p = bytes.subarray(0, length);
+  if (p[0] !== RadiusCode.AccountingResponse) {
+    throw new RadiusError(`unexpected RADIUS code ${p[0]}`);
+  }
+  if (p[1] !== request[1]) throw new RadiusError("the answer is to another request (identifier)");
+  const want = md5(p.subarray(0, 4), request.subarray(4, 20), p.subarray(20), secret);
+  if (!constantTimeEqual(want, p.subarray(4, 20))) {
+    throw new RadiusError("the Response Authenticator does not verify (wrong shared secret?)");
+  }
+  decodeAttributes(p.subarray(20));
 }

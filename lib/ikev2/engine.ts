@@ -245,6 +245,8 @@ export interface IkeSaInfo {
   readonly remoteId?: string;
   /** The peer's EAP identity when we authenticated it by EAP. */
   readonly remoteEapId?: string;
+  /** How the peer authenticated (its AUTH method, or "EAP-<method> 'identity'"). */
+  readonly auth?: string;
   /** When (ms, the host's clock) the IKE SA rekeys, reauthenticates and expires, if it will. */
   readonly rekeyAt?: number;
   readonly reauthAt?: number;
@@ -739,6 +741,7 @@ export class IkeEngine {
       ...(sa.localId ? { localId: sa.localId.value } : {}),
       ...(sa.remoteId ? { remoteId: sa.remoteId.value } : {}),
       ...(sa.eapIdentity !== undefined ? { remoteEapId: sa.eapIdentity } : {}),
+      ...(sa.authInfo ? { auth: sa.authInfo } : {}),
       ...(sa.established && sa.rekeyAt ? { rekeyAt: sa.rekeyAt } : {}),
       ...(sa.established && sa.reauthAt ? { reauthAt: sa.reauthAt } : {}),
       ...(sa.established && sa.expireAt ? { expiresAt: sa.expireAt } : {}),

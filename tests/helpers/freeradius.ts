@@ -11,7 +11,7 @@
 
 /** What {@linkcode startFreeRadius} sets up. */
 export interface FreeRadiusOptions {
-  /** Address and port it listens on. */
+  /** Address and port it listens on (accounting on the next port). */
   readonly address: string;
   readonly port: number;
   /** The shared secret, and the network clients may come from (CIDR). */
@@ -55,6 +55,14 @@ listen {
   type = auth
   ipaddr = ${o.address}
   port = ${o.port}
+}
+listen {
+  type = acct
+  ipaddr = ${o.address}
+  port = ${o.port + 1}
+}
+accounting {
+  ok
 }
 authorize {
   preprocess

@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { run } from "../helpers/netns.ts";
-import { IPSEC, ok, withHostPair } from "../helpers/netns_daemons.ts";
+import { IPSEC, ok, waitFor, withHostPair } from "../helpers/netns_daemons.ts";
 import { startFreeRadius } from "../helpers/freeradius.ts";
 
 const RADIUS_SECRET = "netns radius secret";
@@ -33,8 +33,11 @@ pools:
   rw_pool: { addrs: 10.3.0.0/24 }
 radius:
   servers:
-    freeradius: { address: 127.0.0.1, port: ${port}, secret: "${RADIUS_SECRET}" }
+    freeradius: { address: 127.0.0.1, port: ${port}, acct_port: ${
+    port + 1
+  }, secret: "${RADIUS_SECRET}" }
   nas_identifier: netns-gateway
+  accounting: yes
 `;
 
 const CLIENT = `connections:
@@ -115,12 +118,33 @@ Deno.test({
         const ping = await lab.runIn(a, ["ping", "-c", "3", "-W", "2", "-I", vip, "10.1.0.1"]);
         assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
 
+        // Accounting: Start when alice's IKE SA was up, Stop with her packets when she leaves.
+        await waitFor(
+          () =>
+            Promise.resolve(
+              /RADIUS accounting Start of \S+ for 'alice' acknowledged/.test(B.log()),
+            ),
+          why,
+        );
+        assert.match(fr.log(), /Acct-Status-Type = Start/, why());
+        assert.match(fr.log(), /Framed-IP-Address = 10\.3\.0\.77/, why());
+        ok(await A.ipsec(["down", "office"]), "ipsec down office");
+        await waitFor(
+          () =>
+            Promise.resolve(/RADIUS accounting Stop of \S+ for 'alice' acknowledged/.test(B.log())),
+          why,
+        );
+        const stop = fr.log().slice(fr.log().lastIndexOf("Acct-Status-Type = Stop"));
+        assert.match(stop, /Acct-Terminate-Cause = User-Request/, stop);
+        const packets = Number(/Acct-Input-Packets = (\d+)/.exec(stop)?.[1]);
+        assert.ok(packets >= 3, `alice's 3 pings counted (Acct-Input-Packets ${packets})\n${stop}`);
+
         // FreeRADIUS refuses bob's password: EAP-Failure relayed, no SA.
         const bad = await A.ipsec(["up", "wrong", "--timeout", "15"]);
         assert.notEqual(bad.code, 0, `ipsec up wrong succeeded${why()}`);
         assert.match(B.log(), /RADIUS server freeradius rejected 'bob'/, why());
         const left = JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[];
-        assert.equal(left.length, 1, `only alice's SA on the gateway${why()}`);
+        assert.equal(left.length, 0, `no SA on the gateway${why()}`);
       } finally {
         await fr.stop();
       }
