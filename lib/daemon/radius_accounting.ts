@@ -81,6 +81,8 @@ export interface AccountingOptions {
   readonly send: (to: { address: string; port: number }, bytes: Uint8Array) => void;
   readonly log: (level: "info" | "warn", message: string) => void;
   readonly now?: () => number;
+  /** Retransmission interval (default {@linkcode ACCT_RETRY_MS}; tests shorten it). */
+  readonly retryMs?: number;
 }
 
 /** Accounting sessions by IKE SA. */
@@ -235,7 +237,7 @@ export class RadiusAccounting {
         this.#pending.delete(p);
         this.#o.log("warn", `RADIUS accounting ${p.what}: no server answered`);
       }
-    }, ACCT_RETRY_MS);
+    }, this.#o.retryMs ?? ACCT_RETRY_MS);
   }
 
   /** A datagram from a RADIUS server: true when it answered one of our requests. */
