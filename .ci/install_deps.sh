@@ -23,7 +23,8 @@ if [ "${1:-}" = "--with-interop" ]; then
   # charon's curl plugin: its revocation checks fetch our CRLs and ask OCSP responders.
   [ -e /usr/lib/ipsec/plugins/libstrongswan-curl.so ] || need+=(libstrongswan-extra-plugins)
   # FreeRADIUS: the RADIUS server behind EAP pass-through (remote auth eap-radius).
-  command -v freeradius >/dev/null 2>&1 || need+=(freeradius)
+  # (radclient sends the RFC 5176 Disconnect-Requests of the DAE tests.)
+  { command -v freeradius && command -v radclient; } >/dev/null 2>&1 || need+=(freeradius freeradius-utils)
 fi
 # Libreswan's pluto, a second IKEv2 peer to test against. Its package conflicts with strongSwan's
 # (installing it removes charon), so it is unpacked, not installed, into /opt/libreswan; its

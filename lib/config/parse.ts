@@ -697,7 +697,7 @@ class Parser {
 
   /** `radius: { servers: { NAME: { address, secret, port } }, nas_identifier }`. */
   radius(v: YamlValue): RadiusSection {
-    const f = v.fields(["servers", "nas_identifier", "accounting"] as const);
+    const f = v.fields(["servers", "nas_identifier", "accounting", "dae"] as const);
     const servers: RadiusSection["servers"][number][] = [];
     for (const [name, s] of f.servers.entries()) {
       const g = s.fields(["address", "secret", "port", "acct_port"] as const);
@@ -724,7 +724,22 @@ class Parser {
       servers,
       nasIdentifier: f.nas_identifier.string() ?? "deno-ipsec",
       accounting: f.accounting.bool(false),
+      ...(f.dae.missing ? {} : this.dae(f.dae)),
     };
+  }
+
+  /** `dae: { listen, port, secret }` (RFC 5176 Disconnect-Requests). */
+  dae(v: YamlValue): { dae?: RadiusSection["dae"] } {
+    const f = v.fields(["listen", "port", "secret"] as const);
+    const listen = f.listen.string() ?? "0.0.0.0";
+    const port = f.port.int(3799, 1, 65535);
+    const secret = f.secret.string();
+    if (!parseIp(listen)) f.listen.error(`'${listen}' is not an IP address`);
+    if (!secret) {
+      v.error("dae needs 'secret', the shared secret of the RADIUS server that disconnects users");
+      return {};
+    }
+    return { dae: { listen, port, secret: new TextEncoder().encode(secret) } };
   }
 
   pool(name: string, v: YamlValue): PoolSection | null {

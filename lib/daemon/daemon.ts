@@ -58,6 +58,7 @@ import { fetchCrl, postOcsp } from "./crl_fetcher.ts";
 import { RadiusTransport } from "./radius_transport.ts";
 import { RadiusAccounting, TerminateCause } from "./radius_accounting.ts";
 import { RadiusCode } from "../eap/radius.ts";
+import { RadiusDae } from "./radius_dae.ts";
 import { credentialsJson } from "./credentials_view.ts";
 
 /** Options of {@link Daemon.start}. */
@@ -245,6 +246,9 @@ export class Daemon<P = unknown> {
     },
     (message) => this.#log("warn", "net", message),
   );
+  /** RADIUS Dynamic Authorization listener (`radius: dae:`), and what it was bound with. */
+  #dae: RadiusDae | undefined;
+  #daeKey = "";
   /** RADIUS accounting of EAP-RADIUS road warriors (`radius: accounting: yes`). */
   #accounting = new RadiusAccounting({
     config: () => this.#config.radiusAccounting,
@@ -355,6 +359,7 @@ export class Daemon<P = unknown> {
     this.#startMonitor();
     this.#startInactivity();
     this.#startNameRefresh();
+    await this.#startDae();
     this.#startActions(this.#config.connections.map((c) => c.name));
     await this.settled();
   }
@@ -664,6 +669,50 @@ export class Daemon<P = unknown> {
       if (this.#engine !== engine) return;
       return this.#run(() => engine.ocspFetched!(key, result, this.#now()));
     });
+  }
+
+  /**
+   * RADIUS Dynamic Authorization (`radius: dae:`): (re)binds the listener
+   * when its settings changed; a port that cannot be bound is logged.
+   */
+  async #startDae(): Promise<void> {
+    const want = this.#config.radiusDae;
+    const key = want ? `${want.listen} ${want.port} ${[...want.secret].join(",")}` : "";
+    if (key === this.#daeKey) return;
+    this.#dae?.close();
+    this.#dae = undefined;
+    this.#daeKey = key;
+    if (!want) return;
+    const dae = new RadiusDae({
+      ...want,
+      find: ({ user, sessionId }) => {
+        const ids = new Set<number>();
+        if (sessionId !== undefined) {
+          const id = this.#accounting.findSession(sessionId);
+          if (id !== undefined) ids.add(id);
+        }
+        if (user !== undefined) {
+          for (const d of this.#engine.describe?.() ?? []) {
+            if (d.remoteEapId === user && d.state === "established") ids.add(d.ikeSaId);
+          }
+        }
+        return [...ids];
+      },
+      terminate: (id) => void this.#run(() => this.#engine.terminateIke?.(id, this.#now()) ?? []),
+      log: (level, message) => this.#log(level, "ike", message),
+    });
+    try {
+      await dae.start();
+      this.#dae = dae;
+      this.#log("info", "net", `RADIUS DAE listening on ${want.listen} port ${want.port}`);
+    } catch (e) {
+      dae.close();
+      this.#log(
+        "error",
+        "net",
+        `cannot listen for RADIUS DAE on port ${want.port}: ${errorMessage(e)}`,
+      );
+    }
   }
 
   /** RADIUS accounting: Start when an EAP-RADIUS IKE SA is up, Stop when it goes. */
@@ -1213,6 +1262,7 @@ export class Daemon<P = unknown> {
     this.#checkScripts();
     this.#startInactivity();
     this.#startNameRefresh();
+    await this.#startDae();
     await this.#dataplane.configure(next.payload);
     await this.#run(() => this.#engine.reconfigure(next.payload, this.#now()));
     this.#startActions([...added, ...changed]);
@@ -1375,6 +1425,7 @@ export class Daemon<P = unknown> {
     await this.#scriptsDone();
     this.#timers.close();
     this.#accounting.close();
+    this.#dae?.close();
     this.#radius.close();
     for (
       const [step, f] of [

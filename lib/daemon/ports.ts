@@ -9,6 +9,7 @@
  */
 import type { LoadedCredential } from "./credentials_view.ts";
 import type { RadiusServer } from "../eap/radius_proxy.ts";
+import type { DaeConfig } from "./radius_dae.ts";
 import type { PoolInfo } from "../ikev2/tasks/config_payload.ts";
 import type { RevocationEntry } from "../pki/revocation_cache.ts";
 import type { Crl } from "../pki/crl.ts";
@@ -77,6 +78,8 @@ export interface DaemonConfig<P = unknown> {
   readonly interfaceName?: string;
   /** Certificates and CRLs loaded, for `ipsec list-certs`. */
   readonly credentials?: readonly LoadedCredential[];
+  /** RADIUS Dynamic Authorization listener (`radius: dae:`). */
+  readonly radiusDae?: DaeConfig;
   /** RADIUS accounting (`radius: accounting: yes`): servers at their accounting ports. */
   readonly radiusAccounting?: {
     readonly servers: readonly RadiusServer[];

@@ -105,6 +105,12 @@ export class RadiusAccounting {
     return (this.#o.now ?? Date.now)();
   }
 
+  /** The IKE SA of accounting session `sessionId` (Acct-Session-Id), if live. */
+  findSession(sessionId: string): number | undefined {
+    for (const [id, s] of this.#sessions) if (s.sessionId === sessionId) return id;
+    return undefined;
+  }
+
   /** IKE SA `ikeSaId` has a session. */
   has(ikeSaId: number): boolean {
     return this.#sessions.has(ikeSaId);

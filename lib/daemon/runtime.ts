@@ -168,6 +168,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
     resolvConf: config.resolvConf,
     interfaceName: dataplane.tunName ?? "ipsec0",
     credentials: loadedCredentials(config),
+    ...(config.radius?.dae ? { radiusDae: config.radius.dae } : {}),
     ...(config.radius?.accounting
       ? {
         radiusAccounting: {

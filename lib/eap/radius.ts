@@ -28,6 +28,13 @@ export const RadiusCode = {
   AccountingRequest: 4,
   AccountingResponse: 5,
   AccessChallenge: 11,
+  // RFC 5176 (Dynamic Authorization)
+  DisconnectRequest: 40,
+  DisconnectAck: 41,
+  DisconnectNak: 42,
+  CoaRequest: 43,
+  CoaAck: 44,
+  CoaNak: 45,
 } as const;
 
 /** Attribute types we use. */
@@ -61,6 +68,7 @@ export const RadiusAttr = {
   AcctTerminateCause: 49,
   AcctInputGigawords: 52,
   AcctOutputGigawords: 53,
+  ErrorCause: 101,
 } as const;
 
 const MICROSOFT = 311;
@@ -407,4 +415,69 @@ export function verifyAccountingResponse(
     throw new RadiusError("the Response Authenticator does not verify (wrong shared secret?)");
   }
   decodeAttributes(p.subarray(20));
+}
+
+/** A verified Disconnect-Request or CoA-Request (RFC 5176). */
+export interface DaeRequest {
+  readonly code: number;
+  readonly identifier: number;
+  readonly authenticator: Uint8Array;
+  readonly attributes: readonly RadiusAttribute[];
+}
+
+/**
+ * Verifies a Dynamic Authorization request (RFC 5176 section 3.5): its
+ * Request Authenticator is MD5(Code | ID | Length | 16 zero octets |
+ * Attributes | Secret); a Message-Authenticator, when present, is the
+ * HMAC-MD5 over the packet with both authenticator fields zeroed.
+ */
+export function verifyDaeRequest(bytes: Uint8Array, secret: Uint8Array): DaeRequest {
+  if (bytes.length < 20) throw new RadiusError(`a ${bytes.length}-byte packet is no RADIUS packet`);
+  const length = (bytes[2] << 8) | bytes[3];
+  if (length < 20 || length > bytes.length || length > 4096) {
+    throw new RadiusError(`bad RADIUS length ${length}`);
+  }
+  const p = bytes.subarray(0, length);
+  if (p[0] !== RadiusCode.DisconnectRequest && p[0] !== RadiusCode.CoaRequest) {
+    throw new RadiusError(`unexpected RADIUS code ${p[0]}`);
+  }
+  const zeroed = p.slice();
+  zeroed.fill(0, 4, 20);
+  if (!constantTimeEqual(md5(zeroed, secret), p.subarray(4, 20))) {
+    throw new RadiusError("the Request Authenticator does not verify (wrong shared secret?)");
+  }
+  const attributes = decodeAttributes(p.subarray(20));
+  for (let o = 20; o < length; o += p[o + 1]) {
+    if (p[o] !== RadiusAttr.MessageAuthenticator) continue;
+    if (p[o + 1] !== 18) throw new RadiusError("a Message-Authenticator is 16 bytes");
+    const copy = zeroed.slice();
+    copy.fill(0, o + 2, o + 18);
+    if (!constantTimeEqual(hmacMd5(secret, copy), p.subarray(o + 2, o + 18))) {
+      throw new RadiusError("the Message-Authenticator does not verify");
+    }
+  }
+  return { code: p[0], identifier: p[1], authenticator: p.slice(4, 20), attributes };
+}
+
+/**
+ * The answer to a Dynamic Authorization request: its Response Authenticator
+ * is MD5(Code | ID | Length | Request Authenticator | Attributes | Secret).
+ */
+export function encodeDaeResponse(
+  code: number,
+  request: DaeRequest,
+  attributes: readonly RadiusAttribute[],
+  secret: Uint8Array,
+): Uint8Array {
+  const attrs = join(attributeBytes(attributes));
+  const length = 20 + attrs.length;
+  const p = new Uint8Array(length);
+  p[0] = code;
+  p[1] = request.identifier;
+  p[2] = length >> 8;
+  p[3] = length & 0xff;
+  p.set(request.authenticator, 4);
+  p.set(attrs, 20);
+  p.set(md5(p, secret), 4);
+  return p;
 }

@@ -157,6 +157,25 @@ Deno.test("eap config: eap-radius with a radius section; what is missing is name
   );
   assert.equal(engine.radius?.nasIdentifier, "gw-1");
   assert.equal(engine.connections[0].remote.eapMethod, "radius");
+  // accounting and dae (RFC 5176).
+  const full = parseConfig(withRadius(`radius:
+  servers:
+    primary: { address: 10.1.0.5, secret: s, acct_port: 11813 }
+  accounting: yes
+  dae: { listen: 10.1.0.1, secret: d }
+`));
+  assert.equal(full.radius?.accounting, true);
+  assert.equal(full.radius?.servers[0].acctPort, 11813);
+  assert.deepEqual(
+    { ...full.radius?.dae, secret: new TextDecoder().decode(full.radius?.dae?.secret) },
+    { listen: "10.1.0.1", port: 3799, secret: "d" },
+  );
+  fails(
+    withRadius(
+      "radius:\n  servers:\n    x: { address: 10.1.0.5, secret: s }\n  dae: { port: 3799 }\n",
+    ),
+    /dae needs 'secret'/,
+  );
   // No server: the connection says what it needs.
   fails(withRadius(""), /auth: eap-radius needs a RADIUS server in 'radius: servers'/);
   fails(

@@ -19,6 +19,7 @@ import { IPSEC, ok, waitFor, withHostPair } from "../helpers/netns_daemons.ts";
 import { startFreeRadius } from "../helpers/freeradius.ts";
 
 const RADIUS_SECRET = "netns radius secret";
+const DAE_SECRET = "netns dae secret";
 
 const gateway = (port: number) =>
   `connections:
@@ -38,6 +39,7 @@ radius:
   }, secret: "${RADIUS_SECRET}" }
   nas_identifier: netns-gateway
   accounting: yes
+  dae: { listen: 127.0.0.1, port: 3799, secret: "${DAE_SECRET}" }
 `;
 
 const CLIENT = `connections:
@@ -138,6 +140,60 @@ Deno.test({
         assert.match(stop, /Acct-Terminate-Cause = User-Request/, stop);
         const packets = Number(/Acct-Input-Packets = (\d+)/.exec(stop)?.[1]);
         assert.ok(packets >= 3, `alice's 3 pings counted (Acct-Input-Packets ${packets})\n${stop}`);
+
+        // RFC 5176: a Disconnect-Request for alice (radclient, as a RADIUS server sends it)
+        // deletes her IKE SA; one for nobody gets a NAK; one with another secret is dropped.
+        ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office again${why()}`);
+        const disconnect = async (user: string, secret = DAE_SECRET) => {
+          await Deno.writeTextFile(`${dir}/dae.txt`, `User-Name = "${user}"\n`);
+          return await lab.runIn(b, [
+            "radclient",
+            "-x",
+            "-r",
+            "1",
+            "-t",
+            "2",
+            "-f",
+            `${dir}/dae.txt`,
+            "127.0.0.1:3799",
+            "disconnect",
+            secret,
+          ]);
+        };
+        const forged = await disconnect("alice", "not the dae secret");
+        assert.doesNotMatch(forged.stdout, /Received Disconnect-ACK/, forged.stdout);
+        assert.match(B.log(), /dropping a RADIUS DAE request from 127\.0\.0\.1/, why());
+        const nobody = await disconnect("mallory");
+        assert.match(
+          nobody.stdout,
+          /Received Disconnect-NAK[\s\S]*Error-Cause = Session-Context-Not-Found/,
+          nobody.stdout,
+        );
+        const kicked = await disconnect("alice");
+        assert.match(
+          kicked.stdout,
+          /Received Disconnect-ACK/,
+          `${kicked.stdout}${kicked.stderr}${why()}`,
+        );
+        await waitFor(
+          async () =>
+            (JSON.parse(ok(await B.ipsec(["list-sas", "--json"]), "list-sas")) as unknown[])
+              .length === 0,
+          why,
+        );
+        await waitFor(
+          () =>
+            Promise.resolve(
+              /RADIUS accounting Stop of \S+ for 'alice' acknowledged/.test(
+                B.log().slice(B.log().indexOf("Disconnect-Request from")),
+              ),
+            ),
+          why,
+        );
+        assert.match(
+          fr.log().slice(fr.log().lastIndexOf("Acct-Status-Type = Stop")),
+          /Acct-Terminate-Cause = Admin-Reset/,
+        );
 
         // FreeRADIUS refuses bob's password: EAP-Failure relayed, no SA.
         const bad = await A.ipsec(["up", "wrong", "--timeout", "15"]);
