@@ -123,6 +123,27 @@ function attributeBytes(attrs: readonly RadiusAttribute[]): Uint8Array[] {
   });
 }
 
+/** A packet: Code, Identifier, Length, `authenticator` (zeros when absent), attributes. */
+function packet(
+  code: number,
+  identifier: number,
+  authenticator: Uint8Array | undefined,
+  attributes: readonly RadiusAttribute[],
+  what: string,
+): Uint8Array {
+  const attrs = join(attributeBytes(attributes));
+  const length = 20 + attrs.length;
+  if (length > 4096) throw new RadiusError(`${what} of ${length} bytes (4096 at most)`);
+  const p = new Uint8Array(length);
+  p[0] = code;
+  p[1] = identifier & 0xff;
+  p[2] = length >> 8;
+  p[3] = length & 0xff;
+  if (authenticator) p.set(authenticator, 4);
+  p.set(attrs, 20);
+  return p;
+}
+
 function join(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
@@ -160,17 +181,14 @@ export interface AccessRequest {
 export function encodeAccessRequest(r: AccessRequest): Uint8Array {
   if (r.authenticator.length !== 16) throw new RadiusError("the Request Authenticator is 16 bytes");
   const ma = { type: RadiusAttr.MessageAuthenticator, value: new Uint8Array(16) };
-  const attrs = join(attributeBytes([...r.attributes, ma]));
-  const length = 20 + attrs.length;
-  if (length > 4096) throw new RadiusError(`Access-Request of ${length} bytes (4096 at most)`);
-  const p = new Uint8Array(length);
-  p[0] = RadiusCode.AccessRequest;
-  p[1] = r.identifier & 0xff;
-  p[2] = length >> 8;
-  p[3] = length & 0xff;
-  p.set(r.authenticator, 4);
-  p.set(attrs, 20);
-  p.set(hmacMd5(r.secret, p), length - 16);
+  const p = packet(
+    RadiusCode.AccessRequest,
+    r.identifier,
+    r.authenticator,
+    [...r.attributes, ma],
+    "Access-Request",
+  );
+  p.set(hmacMd5(r.secret, p), p.length - 16);
   return p;
 }
 
@@ -379,15 +397,13 @@ export function intAttribute(type: number, n: number): RadiusAttribute {
 export function encodeAccountingRequest(
   r: { identifier: number; secret: Uint8Array; attributes: readonly RadiusAttribute[] },
 ): Uint8Array {
-  const attrs = join(attributeBytes(r.attributes));
-  const length = 20 + attrs.length;
-  if (length > 4096) throw new RadiusError(`Accounting-Request of ${length} bytes (4096 at most)`);
-  const p = new Uint8Array(length);
-  p[0] = RadiusCode.AccountingRequest;
-  p[1] = r.identifier & 0xff;
-  p[2] = length >> 8;
-  p[3] = length & 0xff;
-  p.set(attrs, 20);
+  const p = packet(
+    RadiusCode.AccountingRequest,
+    r.identifier,
+    undefined,
+    r.attributes,
+    "Accounting-Request",
+  );
   p.set(md5(p, r.secret), 4);
   return p;
 }
@@ -469,15 +485,7 @@ export function encodeDaeResponse(
   attributes: readonly RadiusAttribute[],
   secret: Uint8Array,
 ): Uint8Array {
-  const attrs = join(attributeBytes(attributes));
-  const length = 20 + attrs.length;
-  const p = new Uint8Array(length);
-  p[0] = code;
-  p[1] = request.identifier;
-  p[2] = length >> 8;
-  p[3] = length & 0xff;
-  p.set(request.authenticator, 4);
-  p.set(attrs, 20);
+  const p = packet(code, request.identifier, request.authenticator, attributes, "DAE answer");
   p.set(md5(p, secret), 4);
   return p;
 }

@@ -14,9 +14,9 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { run } from "../helpers/netns.ts";
-import { IPSEC, ok, waitFor, withHostPair } from "../helpers/netns_daemons.ts";
+import { ok, waitFor, withHostPair } from "../helpers/netns_daemons.ts";
 import { startFreeRadius } from "../helpers/freeradius.ts";
+import { EAP_CLIENT, eapGatewayFiles } from "../helpers/netns_eap.ts";
 
 const RADIUS_SECRET = "netns radius secret";
 const DAE_SECRET = "netns dae secret";
@@ -42,53 +42,13 @@ radius:
   dae: { listen: 127.0.0.1, port: 3799, secret: "${DAE_SECRET}" }
 `;
 
-const CLIENT = `connections:
-  office:
-    remote_addrs: 192.0.2.2
-    vips: [0.0.0.0]
-    local: { auth: eap-mschapv2, id: alice@example.org, eap_id: alice }
-    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
-    children:
-      intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
-  wrong:
-    remote_addrs: 192.0.2.2
-    vips: [0.0.0.0]
-    local: { auth: eap-mschapv2, id: bob@example.org, eap_id: bob }
-    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
-    children:
-      intranet2: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
-secrets:
-  eap-alice: { id: alice, secret: "alice's password" }
-  eap-bob: { id: bob, secret: "not bob's password" }
-`;
-
 Deno.test({
   name: "EAP-RADIUS (netns): the gateway relays EAP-MSCHAPv2 to FreeRADIUS; MSK, virtual IP, pings",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
     withHostPair("terad-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
-      const pki = `${dir}/pki`;
-      ok(
-        await run([
-          ...IPSEC,
-          "pki",
-          "quickstart",
-          "--gateway",
-          "gw.example.org",
-          "--gateway-address",
-          "192.0.2.2",
-          "--client",
-          "alice@example.org",
-          "--out",
-          pki,
-        ]),
-        "ipsec pki quickstart",
-      );
-      for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
-        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
-        for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
-      }
+      await eapGatewayFiles(dir);
       const fr = await startFreeRadius({
         address: "127.0.0.1",
         port: 1812,
@@ -102,7 +62,7 @@ Deno.test({
       });
       try {
         const B = await start(b, "b", gateway(1812));
-        const A = await start(a, "a", CLIENT);
+        const A = await start(a, "a", EAP_CLIENT);
         const why = () =>
           `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}\n--- FreeRADIUS ---\n${fr.log()}`;
 
@@ -213,30 +173,10 @@ Deno.test({
   sanitizeOps: false,
   fn: () =>
     withHostPair("teradx-", { bLo: ["10.1.0.1/32"] }, async ({ dir, a, b, start }) => {
-      const pki = `${dir}/pki`;
-      ok(
-        await run([
-          ...IPSEC,
-          "pki",
-          "quickstart",
-          "--gateway",
-          "gw.example.org",
-          "--gateway-address",
-          "192.0.2.2",
-          "--client",
-          "alice@example.org",
-          "--out",
-          pki,
-        ]),
-        "ipsec pki quickstart",
-      );
-      for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
-        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
-        for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
-      }
+      await eapGatewayFiles(dir);
       // Nothing listens on 1813 in b.
       const B = await start(b, "b", gateway(1813));
-      const A = await start(a, "a", CLIENT);
+      const A = await start(a, "a", EAP_CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
       const r = await A.ipsec(["up", "office", "--timeout", "20"]);
       assert.notEqual(r.code, 0, `ipsec up succeeded${why()}`);

@@ -17,6 +17,7 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/netns.ts";
 import { IPSEC, ok, withHostPair } from "../helpers/netns_daemons.ts";
+import { EAP_CLIENT, eapGatewayFiles } from "../helpers/netns_eap.ts";
 
 const GATEWAY = `connections:
   rw:
@@ -33,55 +34,15 @@ secrets:
   eap-bob: { id: bob, secret: "bob's password" }
 `;
 
-const CLIENT = `connections:
-  office:
-    remote_addrs: 192.0.2.2
-    vips: [0.0.0.0]
-    local: { auth: eap-mschapv2, id: alice@example.org, eap_id: alice }
-    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
-    children:
-      intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
-  wrong:
-    remote_addrs: 192.0.2.2
-    vips: [0.0.0.0]
-    local: { auth: eap-mschapv2, id: bob@example.org, eap_id: bob }
-    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
-    children:
-      intranet2: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
-secrets:
-  eap-alice: { id: alice, secret: "alice's password" }
-  eap-bob: { id: bob, secret: "not bob's password" }
-`;
-
 Deno.test({
   name: "EAP-MSCHAPv2 (netns): certificate gateway, password client, virtual IP, pings",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
     withHostPair("teap-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
-      const pki = `${dir}/pki`;
-      ok(
-        await run([
-          ...IPSEC,
-          "pki",
-          "quickstart",
-          "--gateway",
-          "gw.example.org",
-          "--gateway-address",
-          "192.0.2.2",
-          "--client",
-          "alice@example.org",
-          "--out",
-          pki,
-        ]),
-        "ipsec pki quickstart",
-      );
-      for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
-        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
-        for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
-      }
+      await eapGatewayFiles(dir);
       const B = await start(b, "b", GATEWAY);
-      const A = await start(a, "a", CLIENT);
+      const A = await start(a, "a", EAP_CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
 
       ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
