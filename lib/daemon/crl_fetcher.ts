@@ -9,6 +9,7 @@
  */
 
 import type { CrlFetchResult } from "../ikev2/effects.ts";
+import { concat } from "../wire/bytes.ts";
 
 /** Limits of {@linkcode fetchCrl}. */
 export interface CrlFetchOptions {
@@ -84,13 +85,7 @@ async function httpBody(
       }
       chunks.push(chunk);
     }
-    const bytes = new Uint8Array(size);
-    let o = 0;
-    for (const c of chunks) {
-      bytes.set(c, o);
-      o += c.length;
-    }
-    return { bytes };
+    return { bytes: concat(...chunks) };
   } catch (e) {
     if (signal.aborted) return { error: `no answer within ${timeoutMs / 1000} s` };
     return { error: (e as Error).message };

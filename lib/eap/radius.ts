@@ -17,7 +17,7 @@
  * @module
  */
 import * as nodeCrypto from "node:crypto";
-import { constantTimeEqual } from "../wire/bytes.ts";
+import { concat, constantTimeEqual } from "../wire/bytes.ts";
 import { formatIpv6 } from "../db/address.ts";
 
 /** RADIUS packet codes we send or accept. */
@@ -144,15 +144,7 @@ function packet(
   return p;
 }
 
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const join = (parts: readonly Uint8Array[]): Uint8Array => concat(...parts);
 
 /** `eap` split into EAP-Message attributes of at most 253 bytes (RFC 3579 section 3.1). */
 export function eapMessageAttributes(eap: Uint8Array): RadiusAttribute[] {

@@ -156,7 +156,7 @@ import {
 import { keGroups } from "./tasks/proposal_select.ts";
 import { createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
-import { compareBytes, constantTimeEqual } from "../wire/bytes.ts";
+import { compareBytes, constantTimeEqual, toHex } from "../wire/bytes.ts";
 import { buildNatd, NATT_PORT } from "./tasks/natd.ts";
 import { RevocationCache, type RevocationEntry } from "../pki/revocation_cache.ts";
 import { type Crl, formatSerial, parseCrls } from "../pki/crl.ts";
@@ -279,9 +279,6 @@ const DEFAULT_HALF_OPEN_SECONDS = 30;
 /** How long the redundant SA of a simultaneous IKE rekey may wait for its Delete. */
 const REDUNDANT_SA_TTL_MS = 60_000;
 
-function toHexString(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
 /** The pool name that stands for the RADIUS server's Framed-IP-Address (charon's `pools = radius`). */
 export const RADIUS_POOL = "radius";
 /** How long a peer's IKE_AUTH waits for the CRLs its certificates name (charon's fetch timeout). */
@@ -1253,7 +1250,7 @@ export class IkeEngine {
       } catch {
         continue;
       }
-      const key = `${o.uri} ${toHexString(certId.issuerKeyHash)}:${certId.serial}`;
+      const key = `${o.uri} ${toHex(certId.issuerKeyHash)}:${certId.serial}`;
       const r = this.#ocsp.request([key], now);
       if (r.pending.length === 0) continue;
       pending.push(key);

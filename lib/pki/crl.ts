@@ -174,7 +174,8 @@ export function parseCrls(input: Uint8Array | string, what = "input"): Crl[] {
 }
 
 /** The contents octets of a positive DER INTEGER holding `hex`, as hex. */
-function integerContents(serial: string): string {
+/** A serial number as the hex of its DER INTEGER contents (even length, a 00 before a high bit). */
+export function integerContents(serial: string): string {
   const n = normalizeSerial(serial);
   const even = n.length % 2 ? "0" + n : n;
   return parseInt(even.slice(0, 2), 16) >= 0x80 ? "00" + even : even;

@@ -15,10 +15,10 @@
  */
 import * as nodeCrypto from "node:crypto";
 import { Reader } from "../wire/reader.ts";
-import { equalBytes } from "../wire/bytes.ts";
+import { equalBytes, fromHex, toHex } from "../wire/bytes.ts";
 import { children, readTlv, splitCertificate, subjectPublicKeyBits, type Tlv } from "./_der.ts";
 import { type SigAlg, verifyWithSpki } from "./_verify.ts";
-import { normalizeSerial, reasonName } from "./crl.ts";
+import { integerContents, normalizeSerial, reasonName } from "./crl.ts";
 import { x509 } from "./_x509.ts";
 
 /** An OCSP answer could not be used; `message` says why. */
@@ -128,17 +128,6 @@ function oidText(contents: Uint8Array): string {
   return out.join(".");
 }
 
-function hexOf(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-function integerBytes(serial: string): Uint8Array {
-  const n = normalizeSerial(serial);
-  const even = n.length % 2 ? "0" + n : n;
-  const h = parseInt(even.slice(0, 2), 16) >= 0x80 ? "00" + even : even;
-  return Uint8Array.from(h.match(/../g)!, (x) => parseInt(x, 16));
-}
-
 function generalizedTime(t: Tlv, what: string): Date {
   if (t.tag !== 0x18) throw new OcspError(`${what} is not a GeneralizedTime`);
   const s = new TextDecoder().decode(t.contents);
@@ -179,7 +168,7 @@ function certificateSerial(der: Uint8Array): string {
   const tbs = splitCertificate(der).tbs;
   const fields = children(readTlv(new Reader(tbs, "tbsCertificate")).contents, "tbsCertificate");
   const i = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
-  return normalizeSerial(hexOf(expect(fields[i], 0x02, "serialNumber").contents));
+  return normalizeSerial(toHex(expect(fields[i], 0x02, "serialNumber").contents));
 }
 
 function certIdDer(id: OcspCertId): Uint8Array {
@@ -188,7 +177,7 @@ function certIdDer(id: OcspCertId): Uint8Array {
     tlv(0x30, oidDer(OID.sha1), Uint8Array.of(0x05, 0x00)),
     tlv(0x04, id.issuerNameHash),
     tlv(0x04, id.issuerKeyHash),
-    tlv(0x02, integerBytes(id.serial)),
+    tlv(0x02, fromHex(integerContents(id.serial))),
   );
 }
 
@@ -358,7 +347,7 @@ function checkParsed(top: Tlv[], q: OcspQuestion): OcspStatus {
 function sameCertId(t: Tlv, id: OcspCertId, issuer: ReturnType<typeof splitCertificate>): boolean {
   const f = children(expect(t, 0x30, "CertID").contents, "CertID");
   const hashOid = oidText(children(f[0].contents, "hashAlgorithm")[0].contents);
-  const serial = normalizeSerial(hexOf(expect(f[3], 0x02, "serialNumber").contents));
+  const serial = normalizeSerial(toHex(expect(f[3], 0x02, "serialNumber").contents));
   if (serial !== id.serial) return false;
   const h = hashOid === OID.sha1 ? "sha1" : hashOid === OID.sha256 ? "sha256" : undefined;
   if (!h) return false;
