@@ -22,7 +22,7 @@
  * @module
  */
 import { parseIp } from "../db/address.ts";
-import type { Effect, EngineEvent, LogLevel } from "../ikev2/effects.ts";
+import type { CrlFetchResult, Effect, EngineEvent, LogLevel } from "../ikev2/effects.ts";
 import { ControlError, type Json } from "./control_protocol.ts";
 import { type ControlHandler, ControlServer } from "./control_server.ts";
 import { type LogEntry, LogRing, type LogSubsystem } from "./log_ring.ts";
@@ -628,10 +628,18 @@ export class Daemon<P = unknown> {
         this.#timer(e);
         break;
       case "fetchCrl":
-        this.#fetchCrl(e.uri);
+        this.#fetchRevocation(
+          `fetching CRL from ${e.uri}`,
+          () => fetchCrl(e.uri),
+          (r, t) => this.#engine.crlFetched?.(e.uri, r, t),
+        );
         break;
       case "fetchOcsp":
-        this.#fetchOcsp(e.key, e.uri, e.request);
+        this.#fetchRevocation(
+          `asking OCSP responder ${e.uri}`,
+          () => postOcsp(e.uri, e.request),
+          (r, t) => this.#engine.ocspFetched?.(e.key, r, t),
+        );
         break;
       case "sendRadius":
         this.#radius.send(e.to, e.bytes);
@@ -649,25 +657,20 @@ export class Daemon<P = unknown> {
     }
   }
 
-  /** Fetches a CRL the engine asked for (not awaited: IKE goes on meanwhile) and hands it over. */
-  #fetchCrl(uri: string): void {
+  /**
+   * Fetches what the engine asked for to check a certificate's revocation
+   * (not awaited: IKE goes on meanwhile) and hands the result to `deliver`.
+   */
+  #fetchRevocation(
+    line: string,
+    fetch: () => Promise<CrlFetchResult>,
+    deliver: (result: CrlFetchResult, now: number) => Effect[] | undefined,
+  ): void {
     const engine = this.#engine;
-    if (!engine.crlFetched) return;
-    this.#log("info", "cfg", `fetching CRL from ${uri}`);
-    void fetchCrl(uri).then((result) => {
+    this.#log("info", "cfg", line);
+    void fetch().then((result) => {
       if (this.#engine !== engine) return;
-      return this.#run(() => engine.crlFetched!(uri, result, this.#now()));
-    });
-  }
-
-  /** Asks an OCSP responder the engine named (not awaited) and hands the answer over. */
-  #fetchOcsp(key: string, uri: string, request: Uint8Array): void {
-    const engine = this.#engine;
-    if (!engine.ocspFetched) return;
-    this.#log("info", "cfg", `asking OCSP responder ${uri}`);
-    void postOcsp(uri, request).then((result) => {
-      if (this.#engine !== engine) return;
-      return this.#run(() => engine.ocspFetched!(key, result, this.#now()));
+      return this.#run(() => deliver(result, this.#now()) ?? []);
     });
   }
 
