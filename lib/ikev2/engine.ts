@@ -3162,6 +3162,10 @@ export class IkeEngine {
         if (sa.revocationWait) {
           for (const key of sa.revocationWait.uris) {
             this.#log("warn", `${sa.label} no answer from ${key.split(" ")[0]} in time`);
+            // Counted as failed, so later IKE_AUTHs wait again only after the retry time.
+            const why = `no answer within ${CRL_WAIT_MS / 1000} s`;
+            if (this.#ocspAsked.delete(key)) this.#ocsp.failed(key, why, now);
+            else this.#crls.failed(key, why, now);
           }
           this.#releaseRevocationWait(sa, now);
         }

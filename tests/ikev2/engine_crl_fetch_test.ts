@@ -127,6 +127,14 @@ Deno.test("engine CRL fetch: without an answer the IKE_AUTH is decided after the
   // alice retransmitted meanwhile (the held request was not answered), bob dropped the copies.
   assert.ok(t.bob.logs.some((l) => l.includes("still checking revocation")), why(t));
   assert.ok(CRL_WAIT_MS >= 5000);
+  // The silent URI counts as failed: the next IKE SA does not wait for it again at once.
+  assert.equal(t.bob.engine.fetchedCrls()[0][1].state, "failed");
+  const before = t.bob.crlFetches.length;
+  const at = t.clock.now;
+  t.initiate("alice", "site");
+  t.run(at + 5_000);
+  assert.equal(t.bob.eventsOf("ike-up").length, 2, why(t));
+  assert.equal(t.bob.crlFetches.length, before, "no new fetch within the retry time");
 });
 
 Deno.test("engine CRL fetch: the initiator checks the responder's certificate the same way", async () => {
