@@ -156,47 +156,146 @@ Deno.test({
   },
 });
 
+/** A web server for `dir`/www on 127.0.0.1:`port`, and the command that finds it ready. */
+function webServer(dir: string, port: number, uri: string): { args: string[]; probe: string[] } {
+  return {
+    args: [
+      "python3",
+      "-m",
+      "http.server",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--directory",
+      `${dir}/www`,
+    ],
+    probe: ["python3", "-c", `import urllib.request; urllib.request.urlopen("${uri}")`],
+  };
+}
+
 /**
- * strongSwan's pki issues charon's certificate with `moonExtra` (`--crl URI`,
- * `--ocsp URI`); `server` (run in our daemon's namespace until `f` is done,
- * ready once `probe` succeeds there) answers for it.
+ * OpenSSL's OCSP responder on `port` for `creds`' CA, whose database lists
+ * `cert` revoked on 2026-01-01 for `reason`; and the query that finds it ready.
  */
-async function withServedCa(
+async function ocspResponder(
+  dir: string,
+  creds: Creds & { caKey: string },
+  cert: string,
+  port: number,
+  reason: string,
+): Promise<{ args: string[]; probe: string[] }> {
+  const serial = (await swPkiMust(["--print", "--in", cert])).stdout
+    .match(/serial: +([0-9a-f:]+)/)![1].replaceAll(":", "").toUpperCase();
+  await Deno.writeTextFile(
+    `${dir}/index.txt`,
+    `R\t351231235959Z\t260101000000Z,${reason}\t${serial}\tunknown\t/CN=revoked\n`,
+  );
+  const ca = ["-CA", creds.ca];
+  return {
+    args: [
+      "openssl",
+      "ocsp",
+      "-index",
+      `${dir}/index.txt`,
+      "-port",
+      String(port),
+      "-rsigner",
+      creds.ca,
+      "-rkey",
+      creds.caKey,
+      ...ca,
+      "-ndays",
+      "1",
+    ],
+    probe: [
+      "openssl",
+      "ocsp",
+      "-issuer",
+      creds.ca,
+      "-cert",
+      cert,
+      "-url",
+      `http://127.0.0.1:${port}`,
+      "-CAfile",
+      creds.ca,
+    ],
+  };
+}
+
+/** A server for a test: its command line and the command that finds it ready. */
+type Served = { args: string[]; probe: string[] };
+
+/**
+ * Issues `creds` in a fresh directory, writes what `server` serves there,
+ * and runs `f` on a bench with the server running in namespace `side` (c:
+ * charon's, d: ours) until it is done.
+ */
+async function withServed(
   prefix: string,
-  moonExtra: string[],
-  server: (dir: string, creds: Creds & { caKey: string }) => Promise<string[]>,
-  probe: (creds: Creds) => string[],
+  creds: (dir: string) => Promise<Creds & { caKey: string }>,
+  side: "c" | "d",
+  server: (dir: string, creds: Creds & { caKey: string }) => Promise<Served>,
   f: (b: Bench) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix });
   try {
-    const org = "C=CH, O=strongSwan interop";
-    await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
-      { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: moonExtra },
-      { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
-    ]);
-    const creds = {
-      ca: `${dir}/ca.pem`,
-      caKey: `${dir}/ca.key`,
-      ourCert: `${dir}/sun.pem`,
-      ourKey: `${dir}/sun.key`,
-      charonCert: `${dir}/moon.pem`,
-      charonKey: `${dir}/moon.key`,
-    };
-    const args = await server(dir, creds);
+    const c = await creds(dir);
+    const { args, probe } = await server(dir, c);
     await withBench(
-      creds,
+      c,
       (b) =>
         serving(
-          b.d,
+          b[side],
           args,
-          async () => (await b.lab.runIn(b.d, probe(creds))).code === 0,
+          async () => (await b.lab.runIn(b[side], probe)).code === 0,
           () => f(b),
         ),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** strongSwan's pki issues charon's certificate with `moonExtra` (`--crl URI`, `--ocsp URI`). */
+async function swanCreds(dir: string, moonExtra: string[]): Promise<Creds & { caKey: string }> {
+  const org = "C=CH, O=strongSwan interop";
+  await issueSwanSet(dir, "ecdsa", `${org}, CN=Interop CA`, [
+    { name: "moon", dn: `${org}, CN=${CHARON_ID}`, san: CHARON_ID, extra: moonExtra },
+    { name: "sun", dn: `${org}, CN=${ENGINE_ID}`, san: ENGINE_ID },
+  ]);
+  return {
+    ca: `${dir}/ca.pem`,
+    caKey: `${dir}/ca.key`,
+    ourCert: `${dir}/sun.pem`,
+    ourKey: `${dir}/sun.key`,
+    charonCert: `${dir}/moon.pem`,
+    charonKey: `${dir}/moon.key`,
+  };
+}
+
+/** `ipsec pki` credentials, our certificate issued again with `extra` (`--crl`, `--ocsp`). */
+async function ourCreds(dir: string, extra: string[]): Promise<Creds & { caKey: string }> {
+  const creds = await issue(dir);
+  const code = await ipsecPki([
+    "issue",
+    "--cacert",
+    creds.ca,
+    "--cakey",
+    creds.caKey,
+    "--in",
+    creds.ourKey,
+    "--dn",
+    `C=CH, O=deno-ipsec interop, CN=${ENGINE_ID}`,
+    "--san",
+    ENGINE_ID,
+    "--flag",
+    "serverAuth",
+    ...extra,
+    "--out",
+    creds.ourCert,
+  ]);
+  assert.equal(code, 0);
+  return creds;
 }
 
 Deno.test({
@@ -222,20 +321,9 @@ Deno.test({
         creds.charonCert,
       ]);
       await Deno.writeFile(`${dir}/www/interop-ca.crl`, r.bytes);
-      return [
-        "python3",
-        "-m",
-        "http.server",
-        "8089",
-        "--bind",
-        "127.0.0.1",
-        "--directory",
-        `${dir}/www`,
-      ];
+      return webServer(dir, 8089, cdp);
     };
-    const probe =
-      () => ["python3", "-c", `import urllib.request; urllib.request.urlopen("${cdp}")`];
-    await withServedCa("ti-crl-", ["--crl", cdp], server, probe, async (b) => {
+    await withServed("ti-crl-", (d) => swanCreds(d, ["--crl", cdp]), "d", server, async (b) => {
       // charon starts: we fetch the CRL its certificate names and refuse it.
       await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
       assert.match(
@@ -261,112 +349,32 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const url = "http://127.0.0.1:8890";
-    const server = async (dir: string, creds: Creds & { caKey: string }) => {
-      const serial = (await swPkiMust(["--print", "--in", creds.charonCert])).stdout
-        .match(/serial: +([0-9a-f:]+)/)![1].replaceAll(":", "").toUpperCase();
-      await Deno.writeTextFile(
-        `${dir}/index.txt`,
-        `R\t351231235959Z\t260101000000Z,superseded\t${serial}\tunknown\t/CN=moon\n`,
-      );
-      return [
-        "openssl",
-        "ocsp",
-        "-index",
-        `${dir}/index.txt`,
-        "-port",
-        "8890",
-        "-rsigner",
-        creds.ca,
-        "-rkey",
-        creds.caKey,
-        "-CA",
-        creds.ca,
-        "-ndays",
-        "1",
-      ];
-    };
-    const probe = (creds: Creds) => [
-      "openssl",
-      "ocsp",
-      "-issuer",
-      creds.ca,
-      "-cert",
-      creds.charonCert,
-      "-url",
-      url,
-      "-CAfile",
-      creds.ca,
-    ];
-    await withServedCa("ti-ocsp-", ["--ocsp", url], server, probe, async (b) => {
-      // charon starts: we ask the responder its certificate names and refuse it.
-      await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
-      assert.match(
-        b.daemon.log(),
-        /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on 2026-01-01T00:00:00\.000Z \(superseded\) according to the OCSP responder \(the issuer signed\)/,
-      );
-      assert.deepEqual(await b.daemon.listSas(), []);
-    });
+    await withServed(
+      "ti-ocsp-",
+      (d) => swanCreds(d, ["--ocsp", "http://127.0.0.1:8890"]),
+      "d",
+      (dir, creds) => ocspResponder(dir, creds, creds.charonCert, 8890, "superseded"),
+      async (b) => {
+        // charon starts: we ask the responder its certificate names and refuse it.
+        await assert.rejects(b.charon.initiate("gw", "net", 12), /initiate failed/);
+        assert.match(
+          b.daemon.log(),
+          /CN=moon\.example\.org" \(serial [0-9a-f:]+\) was revoked on 2026-01-01T00:00:00\.000Z \(superseded\) according to the OCSP responder \(the issuer signed\)/,
+        );
+        assert.deepEqual(await b.daemon.listSas(), []);
+      },
+    );
   },
 });
 
-/**
- * Our certificate from `ipsec pki issue` with `extra` (`--crl URI` or
- * `--ocsp URI`), `server` run in charon's namespace (ready once `probe`
- * succeeds there): charon's revocation plugin (with curl) checks it when we
- * initiate, and refuses it.
- */
-async function charonChecksOurs(
-  prefix: string,
-  extra: string[],
-  server: (dir: string, creds: Creds & { caKey: string }) => Promise<string[]>,
-  probe: (creds: Creds) => string[],
-  revokedLog: RegExp,
-  viaLog: RegExp,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
-  try {
-    const creds = await issue(dir);
-    const code = await ipsecPki([
-      "issue",
-      "--cacert",
-      creds.ca,
-      "--cakey",
-      creds.caKey,
-      "--in",
-      creds.ourKey,
-      "--dn",
-      `C=CH, O=deno-ipsec interop, CN=${ENGINE_ID}`,
-      "--san",
-      ENGINE_ID,
-      "--flag",
-      "serverAuth",
-      ...extra,
-      "--out",
-      creds.ourCert,
-    ]);
-    assert.equal(code, 0);
-    const args = await server(dir, creds);
-    await withBench(
-      creds,
-      (b) =>
-        serving(
-          b.c,
-          args,
-          async () => (await b.lab.runIn(b.c, probe(creds))).code === 0,
-          async () => {
-            const logMark = await b.charon.logMark();
-            const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
-            assert.notEqual(up.code, 0, "charon must refuse our revoked certificate");
-            await b.charon.waitLog(revokedLog, logMark);
-            await b.charon.waitLog(viaLog, logMark);
-            assert.deepEqual(await b.daemon.listSas(), []);
-          },
-        ),
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** charon checks our certificate (revocation plugin with curl) when we initiate, and refuses it. */
+async function charonRefusesUs(b: Bench, revokedLog: RegExp, viaLog: RegExp): Promise<void> {
+  const logMark = await b.charon.logMark();
+  const up = await b.daemon.cli(["up", "gw", "--timeout", "8"]);
+  assert.notEqual(up.code, 0, "charon must refuse our revoked certificate");
+  await b.charon.waitLog(revokedLog, logMark);
+  await b.charon.waitLog(viaLog, logMark);
+  assert.deepEqual(await b.daemon.listSas(), []);
 }
 
 Deno.test({
@@ -376,41 +384,37 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const cdp = "http://127.0.0.1:8091/ours.crl";
-    await charonChecksOurs(
+    const server = async (dir: string, creds: Creds & { caKey: string }) => {
+      await Deno.mkdir(`${dir}/www`);
+      const code = await ipsecPki([
+        "signcrl",
+        "--cacert",
+        creds.ca,
+        "--cakey",
+        creds.caKey,
+        "--cert",
+        creds.ourCert,
+        "--reason",
+        "keyCompromise",
+        "--outform",
+        "der",
+        "--out",
+        `${dir}/www/ours.crl`,
+      ]);
+      assert.equal(code, 0);
+      return webServer(dir, 8091, cdp);
+    };
+    await withServed(
       "ti-crl-ours-",
-      ["--crl", cdp],
-      async (dir, creds) => {
-        await Deno.mkdir(`${dir}/www`);
-        const code = await ipsecPki([
-          "signcrl",
-          "--cacert",
-          creds.ca,
-          "--cakey",
-          creds.caKey,
-          "--cert",
-          creds.ourCert,
-          "--reason",
-          "keyCompromise",
-          "--outform",
-          "der",
-          "--out",
-          `${dir}/www/ours.crl`,
-        ]);
-        assert.equal(code, 0);
-        return [
-          "python3",
-          "-m",
-          "http.server",
-          "8091",
-          "--bind",
-          "127.0.0.1",
-          "--directory",
-          `${dir}/www`,
-        ];
-      },
-      () => ["python3", "-c", `import urllib.request; urllib.request.urlopen("${cdp}")`],
-      /certificate was revoked on .* reason: key compromise/,
-      /fetching crl from 'http:\/\/127\.0\.0\.1:8091\/ours\.crl'/,
+      (d) => ourCreds(d, ["--crl", cdp]),
+      "c",
+      server,
+      (b) =>
+        charonRefusesUs(
+          b,
+          /certificate was revoked on .* reason: key compromise/,
+          /fetching crl from 'http:\/\/127\.0\.0\.1:8091\/ours\.crl'/,
+        ),
     );
   },
 });
@@ -420,48 +424,17 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const url = "http://127.0.0.1:8892";
-    await charonChecksOurs(
+    await withServed(
       "ti-ocsp-ours-",
-      ["--ocsp", url],
-      async (dir, creds) => {
-        const serial = (await swPkiMust(["--print", "--in", creds.ourCert])).stdout
-          .match(/serial: +([0-9a-f:]+)/)![1].replaceAll(":", "").toUpperCase();
-        await Deno.writeTextFile(
-          `${dir}/index.txt`,
-          `R\t351231235959Z\t260101000000Z,keyCompromise\t${serial}\tunknown\t/CN=sun\n`,
-        );
-        return [
-          "openssl",
-          "ocsp",
-          "-index",
-          `${dir}/index.txt`,
-          "-port",
-          "8892",
-          "-rsigner",
-          creds.ca,
-          "-rkey",
-          creds.caKey,
-          "-CA",
-          creds.ca,
-          "-ndays",
-          "1",
-        ];
-      },
-      (creds) => [
-        "openssl",
-        "ocsp",
-        "-issuer",
-        creds.ca,
-        "-cert",
-        creds.ourCert,
-        "-url",
-        url,
-        "-CAfile",
-        creds.ca,
-      ],
-      /certificate was revoked on .* reason: key compromise/,
-      /requesting ocsp status from 'http:\/\/127\.0\.0\.1:8892'/,
+      (d) => ourCreds(d, ["--ocsp", "http://127.0.0.1:8892"]),
+      "c",
+      (dir, creds) => ocspResponder(dir, creds, creds.ourCert, 8892, "keyCompromise"),
+      (b) =>
+        charonRefusesUs(
+          b,
+          /certificate was revoked on .* reason: key compromise/,
+          /requesting ocsp status from 'http:\/\/127\.0\.0\.1:8892'/,
+        ),
     );
   },
 });
