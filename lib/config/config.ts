@@ -353,6 +353,8 @@ export interface RadiusSection {
   readonly nasIdentifier: string;
   /** `accounting` (default no): RADIUS accounting Start/Stop for EAP-RADIUS sessions. */
   readonly accounting: boolean;
+  /** `interim_interval` (default 0 = none): seconds between accounting Interim-Updates. */
+  readonly interimSeconds: number;
   /** `dae`: listen for Disconnect-Requests (RFC 5176) on this address and port. */
   readonly dae?: { readonly listen: string; readonly port: number; readonly secret: Uint8Array };
 }

@@ -697,7 +697,9 @@ class Parser {
 
   /** `radius: { servers: { NAME: { address, secret, port } }, nas_identifier }`. */
   radius(v: YamlValue): RadiusSection {
-    const f = v.fields(["servers", "nas_identifier", "accounting", "dae"] as const);
+    const f = v.fields(
+      ["servers", "nas_identifier", "accounting", "interim_interval", "dae"] as const,
+    );
     const servers: RadiusSection["servers"][number][] = [];
     for (const [name, s] of f.servers.entries()) {
       const g = s.fields(["address", "secret", "port", "acct_port"] as const);
@@ -724,6 +726,7 @@ class Parser {
       servers,
       nasIdentifier: f.nas_identifier.string() ?? "deno-ipsec",
       accounting: f.accounting.bool(false),
+      interimSeconds: f.interim_interval.seconds(0),
       ...(f.dae.missing ? {} : this.dae(f.dae)),
     };
   }

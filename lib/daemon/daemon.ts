@@ -252,6 +252,18 @@ export class Daemon<P = unknown> {
   /** RADIUS accounting of EAP-RADIUS road warriors (`radius: accounting: yes`). */
   #accounting = new RadiusAccounting({
     config: () => this.#config.radiusAccounting,
+    live: async (ikeSaId) => {
+      const counters = await this.#counters();
+      const t = { inOctets: 0n, outOctets: 0n, inPackets: 0n, outPackets: 0n };
+      for (const sa of this.state.sas()) {
+        const c = sa.ikeSaId === ikeSaId ? counters.get(`${sa.direction}:${sa.spi}`) : undefined;
+        if (!c) continue;
+        if (sa.direction === "in") {
+          [t.inOctets, t.inPackets] = [t.inOctets + c.bytes, t.inPackets + c.packets];
+        } else [t.outOctets, t.outPackets] = [t.outOctets + c.bytes, t.outPackets + c.packets];
+      }
+      return t;
+    },
     send: (to, bytes) => this.#radius.send(to, bytes),
     log: (level, message) => this.#log(level, "ike", message),
   });

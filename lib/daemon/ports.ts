@@ -84,6 +84,8 @@ export interface DaemonConfig<P = unknown> {
   readonly radiusAccounting?: {
     readonly servers: readonly RadiusServer[];
     readonly nasIdentifier: string;
+    /** Seconds between Interim-Updates (0 = none). */
+    readonly interimSeconds?: number;
   };
 }
 

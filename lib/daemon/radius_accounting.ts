@@ -54,13 +54,19 @@ export const TerminateCause = {
   NasRequest: 10,
 } as const;
 
-interface Live extends AccountingSession {
-  readonly sessionId: string;
-  readonly started: number;
+/** Octets and packets in each direction. */
+export interface Traffic {
   inOctets: bigint;
   outOctets: bigint;
   inPackets: bigint;
   outPackets: bigint;
+}
+
+interface Live extends AccountingSession, Traffic {
+  readonly sessionId: string;
+  readonly started: number;
+  /** The Interim-Update timer. */
+  interim?: ReturnType<typeof setInterval>;
 }
 
 interface Pending {
@@ -74,10 +80,22 @@ interface Pending {
 
 /** Options of {@link RadiusAccounting}. */
 export interface AccountingOptions {
-  /** The servers (at their accounting ports) and NAS-Identifier now; undefined = accounting off. */
+  /**
+   * The servers (at their accounting ports), NAS-Identifier and Interim-Update
+   * interval (seconds, 0 = none) now; undefined = accounting off.
+   */
   readonly config: () =>
-    | { readonly servers: readonly AccountingServer[]; readonly nasIdentifier: string }
+    | {
+      readonly servers: readonly AccountingServer[];
+      readonly nasIdentifier: string;
+      readonly interimSeconds?: number;
+    }
     | undefined;
+  /**
+   * What the live child SAs of IKE SA `ikeSaId` carried so far (for
+   * Interim-Updates; removed child SAs are already in the session).
+   */
+  readonly live?: (ikeSaId: number) => Promise<Traffic>;
   readonly send: (to: { address: string; port: number }, bytes: Uint8Array) => void;
   readonly log: (level: "info" | "warn", message: string) => void;
   readonly now?: () => number;
@@ -137,6 +155,8 @@ export class RadiusAccounting {
       [intAttribute(RadiusAttr.AcctStatusType, 1), ...this.#common(live)],
       `Start of ${sessionId} for '${s.user}'`,
     );
+    const every = this.#o.config()?.interimSeconds ?? 0;
+    if (every > 0) live.interim = setInterval(() => void this.#interim(live), every * 1000);
   }
 
   /** IKE SA `oldId` was rekeyed into `newId`: the session goes on. */
@@ -165,21 +185,52 @@ export class RadiusAccounting {
     const s = this.#sessions.get(ikeSaId);
     if (!s) return;
     this.#sessions.delete(ikeSaId);
-    const u32 = (v: bigint) => Number(v & 0xffffffffn);
-    const giga = (v: bigint) => Number(v >> 32n);
+    clearInterval(s.interim);
     this.#send([
       intAttribute(RadiusAttr.AcctStatusType, 2),
       ...this.#common(s),
-      intAttribute(RadiusAttr.AcctSessionTime, Math.floor((this.#now() - s.started) / 1000)),
-      // RFC 2866: Input is what came from the client (our inbound SAs), Output what went to it.
-      intAttribute(RadiusAttr.AcctInputOctets, u32(s.inOctets)),
-      intAttribute(RadiusAttr.AcctInputGigawords, giga(s.inOctets)),
-      intAttribute(RadiusAttr.AcctOutputOctets, u32(s.outOctets)),
-      intAttribute(RadiusAttr.AcctOutputGigawords, giga(s.outOctets)),
-      intAttribute(RadiusAttr.AcctInputPackets, u32(s.inPackets)),
-      intAttribute(RadiusAttr.AcctOutputPackets, u32(s.outPackets)),
+      ...this.#usage(s, s),
       intAttribute(RadiusAttr.AcctTerminateCause, cause),
     ], `Stop of ${s.sessionId} for '${s.user}'`);
+  }
+
+  /** Interim-Update: the session's traffic so far, live child SAs included. */
+  async #interim(s: Live): Promise<void> {
+    const id = [...this.#sessions].find(([, x]) => x === s)?.[0];
+    if (id === undefined) return;
+    let live: Traffic = { inOctets: 0n, outOctets: 0n, inPackets: 0n, outPackets: 0n };
+    try {
+      if (this.#o.live) live = await this.#o.live(id);
+    } catch {
+      // Counters unreadable: what the removed child SAs carried is still right.
+    }
+    if (![...this.#sessions.values()].includes(s)) return; // stopped meanwhile
+    const sum: Traffic = {
+      inOctets: s.inOctets + live.inOctets,
+      outOctets: s.outOctets + live.outOctets,
+      inPackets: s.inPackets + live.inPackets,
+      outPackets: s.outPackets + live.outPackets,
+    };
+    this.#send(
+      [intAttribute(RadiusAttr.AcctStatusType, 3), ...this.#common(s), ...this.#usage(s, sum)],
+      `Interim-Update of ${s.sessionId} for '${s.user}'`,
+    );
+  }
+
+  /** Session time and traffic attributes (RFC 2866 5.3-5.8, RFC 2869 5.1-5.2). */
+  #usage(s: Live, t: Traffic): RadiusAttribute[] {
+    const u32 = (v: bigint) => Number(v & 0xffffffffn);
+    const giga = (v: bigint) => Number(v >> 32n);
+    return [
+      intAttribute(RadiusAttr.AcctSessionTime, Math.floor((this.#now() - s.started) / 1000)),
+      // RFC 2866: Input is what came from the client (our inbound SAs), Output what went to it.
+      intAttribute(RadiusAttr.AcctInputOctets, u32(t.inOctets)),
+      intAttribute(RadiusAttr.AcctInputGigawords, giga(t.inOctets)),
+      intAttribute(RadiusAttr.AcctOutputOctets, u32(t.outOctets)),
+      intAttribute(RadiusAttr.AcctOutputGigawords, giga(t.outOctets)),
+      intAttribute(RadiusAttr.AcctInputPackets, u32(t.inPackets)),
+      intAttribute(RadiusAttr.AcctOutputPackets, u32(t.outPackets)),
+    ];
   }
 
   #common(s: Live): RadiusAttribute[] {
@@ -272,5 +323,6 @@ export class RadiusAccounting {
   close(): void {
     for (const p of this.#pending) clearTimeout(p.timer);
     this.#pending.clear();
+    for (const s of this.#sessions.values()) clearInterval(s.interim);
   }
 }

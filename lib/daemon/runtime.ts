@@ -179,6 +179,7 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
             secret: s.secret,
           })),
           nasIdentifier: config.radius.nasIdentifier,
+          interimSeconds: config.radius.interimSeconds,
         },
       }
       : {}),

@@ -162,9 +162,11 @@ Deno.test("eap config: eap-radius with a radius section; what is missing is name
   servers:
     primary: { address: 10.1.0.5, secret: s, acct_port: 11813 }
   accounting: yes
+  interim_interval: 10m
   dae: { listen: 10.1.0.1, secret: d }
 `));
   assert.equal(full.radius?.accounting, true);
+  assert.equal(full.radius?.interimSeconds, 600);
   assert.equal(full.radius?.servers[0].acctPort, 11813);
   assert.deepEqual(
     { ...full.radius?.dae, secret: new TextDecoder().decode(full.radius?.dae?.secret) },

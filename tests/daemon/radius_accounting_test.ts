@@ -15,12 +15,18 @@ const servers = [
   { name: "b", address: "10.0.0.2", port: 1813, secret: SECRET },
 ];
 
-function setup(retryMs = 20) {
+function setup(retryMs = 20, interimSeconds = 0) {
   const sent: { to: string; bytes: Uint8Array }[] = [];
   const logs: string[] = [];
   let now = 1_700_000_000_000;
   const acct = new RadiusAccounting({
-    config: () => ({ servers, nasIdentifier: "nas-1" }),
+    config: () => ({ servers, nasIdentifier: "nas-1", interimSeconds }),
+    live: (id) =>
+      Promise.resolve(
+        id === 1
+          ? { inOctets: 1000n, outOctets: 2000n, inPackets: 10n, outPackets: 20n }
+          : { inOctets: 0n, outOctets: 0n, inPackets: 0n, outPackets: 0n },
+      ),
     send: (to, bytes) => sent.push({ to: to.address, bytes }),
     log: (_l, m) => logs.push(m),
     now: () => now,
@@ -117,5 +123,24 @@ Deno.test("RadiusAccounting: unanswered requests are sent again, then to the nex
   ]);
   assert.deepEqual(sent[1].bytes, sent[0].bytes);
   assert.ok(logs.some((l) => /Start of .* for 'u': no server answered/.test(l)));
+  acct.close();
+});
+
+Deno.test("RadiusAccounting: Interim-Updates add the live child SAs to what removed ones carried", async () => {
+  const { acct, sent } = setup(60_000, 0.03);
+  acct.start(1, { user: "u", addresses: [], calledStation: "x", callingStation: "y", nasPort: 1 });
+  acct.add(1, "in", 5n, 1n);
+  await new Promise((r) => setTimeout(r, 80));
+  const interim = sent.map((s) => decodeAttributes(s.bytes.subarray(20))).find((a) =>
+    int(a, RadiusAttr.AcctStatusType) === 3
+  );
+  assert.ok(interim, "an Interim-Update was sent");
+  assert.equal(int(interim, RadiusAttr.AcctInputOctets), 1005);
+  assert.equal(int(interim, RadiusAttr.AcctInputPackets), 11);
+  assert.equal(int(interim, RadiusAttr.AcctOutputOctets), 2000);
+  acct.stop(1, TerminateCause.NasRequest);
+  const n = sent.length;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(sent.length, n, "no Interim-Update after Stop");
   acct.close();
 });

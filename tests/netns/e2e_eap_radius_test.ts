@@ -39,6 +39,7 @@ radius:
   }, secret: "${RADIUS_SECRET}" }
   nas_identifier: netns-gateway
   accounting: yes
+  interim_interval: 1s
   dae: { listen: 127.0.0.1, port: 3799, secret: "${DAE_SECRET}" }
 `;
 
@@ -90,6 +91,16 @@ Deno.test({
         );
         assert.match(fr.log(), /Acct-Status-Type = Start/, why());
         assert.match(fr.log(), /Framed-IP-Address = 10\.3\.0\.77/, why());
+        // Interim-Updates (each second here) count the live child SA: alice's 3 pings.
+        await waitFor(
+          () =>
+            Promise.resolve(
+              /Acct-Status-Type = Interim-Update[\s\S]*?Acct-Input-Packets = ([3-9]|\d\d)/.test(
+                fr.log(),
+              ),
+            ),
+          () => `no Interim-Update with alice's pings${why()}`,
+        );
         ok(await A.ipsec(["down", "office"]), "ipsec down office");
         await waitFor(
           () =>
