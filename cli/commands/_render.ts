@@ -161,7 +161,13 @@ export function renderConnections(data: Json): string {
       out.push(`  proposals: ${arr(c.proposals).map(str).join(", ")}`);
     }
     out.push(`  local:  ${str(c.localAuth)} ${str(c.localId)}`);
+    arr(c.localRounds).map(obj).forEach((r, i) =>
+      out.push(`  local-${i + 2}: ${str(r.auth)} ${str(r.id)}`)
+    );
     out.push(`  remote: ${str(c.remoteAuth)} ${str(c.remoteId)}`);
+    arr(c.remoteRounds).map(obj).forEach((r, i) =>
+      out.push(`  remote-${i + 2}: ${str(r.auth)} ${str(r.id)}`)
+    );
     for (const ch of arr(c.children).map(obj)) {
       out.push(
         `  ${str(ch.name)}: ${str(ch.mode).toUpperCase()}, ${str(ch.protocol).toUpperCase()}, ` +

@@ -37,9 +37,11 @@ import {
   type ConnectionSection,
   ipsecChildren,
   type IpsecChildSection,
+  type RemoteAuth,
   type TsSpec,
 } from "./config.ts";
 import { findSecret } from "./parse.ts";
+import { formatIdentityPattern } from "../db/identity.ts";
 
 function fixedAddress(addrs: readonly string[]): string | undefined {
   if (addrs.length !== 1) return undefined;
@@ -293,8 +295,16 @@ export function buildPadEntries(config: Config): PadEntry[] {
       spdLookup: ipsecChildren(c).some((ch) => childIsNamed(c, ch)) ? "name" : "ts",
       remoteAddrs: c.remoteAddrs,
       connection: c.name,
+      ...(c.remoteRounds.length ? { laterRounds: c.remoteRounds.map(roundText) } : {}),
     };
   });
+}
+
+/** A later authentication round (RFC 4739) as `ipsec pad` shows it, e.g. "eap-md5 as %any". */
+function roundText(r: RemoteAuth): string {
+  const how = r.auth === "eap" ? `eap-${r.eapMethod ?? "mschapv2"}` : r.auth;
+  const eapId = r.auth === "eap" && r.eapId ? ` (eap_id ${r.eapId})` : "";
+  return `${how}${eapId} as ${formatIdentityPattern(r.idPattern)}`;
 }
 
 /** Compiled SPD and PAD of a configuration. */

@@ -196,6 +196,14 @@ export interface ConnectionSection {
   readonly proposals: readonly Proposal[];
   readonly local: LocalAuth;
   readonly remote: RemoteAuth;
+  /**
+   * `local-2`, `local-3`: our further authentication rounds (RFC 4739
+   * multiple authentication, as swanctl's `local-<suffix>` sections); their
+   * `id` defaults to the first round's.
+   */
+  readonly localRounds: readonly LocalAuth[];
+  /** `remote-2`, `remote-3`: the rounds the initiator must add after `remote`. */
+  readonly remoteRounds: readonly RemoteAuth[];
   readonly dpdDelaySeconds: number;
   readonly dpdAction: PeerAction;
   readonly rekeyTimeSeconds: number;

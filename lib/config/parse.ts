@@ -509,6 +509,12 @@ class Parser {
         "proposals",
         "local",
         "remote",
+        "local-1",
+        "remote-1",
+        "local-2",
+        "remote-2",
+        "local-3",
+        "remote-3",
         "dpd_delay",
         "dpd_action",
         "rekey_time",
@@ -537,12 +543,32 @@ class Parser {
     );
     const version = f.version.int(2, 0, 2);
     if (version === 1) f.version.error("IKEv1 is not supported: use version 2 (or 0 for any)");
-    if (f.local.missing) v.error("missing 'local' block (auth and id of this host)");
-    if (f.remote.missing) v.error("missing 'remote' block (how the peer authenticates)");
+    // swanctl names the first round `local` or `local-1` (RFC 4739 rounds: local-2, local-3).
+    for (const [a, b] of [[f.local, f["local-1"]], [f.remote, f["remote-1"]]] as const) {
+      if (!a.missing && !b.missing) {
+        b.error("write the first round as either 'local'/'remote' or '-1'");
+      }
+    }
+    const localAt = f.local.missing ? f["local-1"] : f.local;
+    const remoteAt = f.remote.missing ? f["remote-1"] : f.remote;
+    if (localAt.missing) v.error("missing 'local' block (auth and id of this host)");
+    if (remoteAt.missing) v.error("missing 'remote' block (how the peer authenticates)");
+    if (!f["local-3"].missing && f["local-2"].missing) {
+      f["local-3"].error("'local-3' without 'local-2'");
+    }
+    if (!f["remote-3"].missing && f["remote-2"].missing) {
+      f["remote-3"].error("'remote-3' without 'remote-2'");
+    }
     const written = this.proposals(f.proposals, "ike");
     const children = f.children.entries().map(([n, c]) => this.child(n, c));
     const localAddrs = this.addrs(f.local_addrs, false);
-    const local = this.local(f.local);
+    const local = this.local(localAt);
+    const localRounds = [f["local-2"], f["local-3"]].filter((r) => !r.missing).map((r) =>
+      this.local(r)
+    );
+    const remoteRounds = [f["remote-2"], f["remote-3"]].filter((r) => !r.missing).map((r) =>
+      this.remote(r)
+    );
     if (children.length === 0 && !f.children.missing) {
       f.children.error("expected at least one child");
     }
@@ -580,7 +606,9 @@ class Parser {
         : localAddrs.length !== 1
         ? local
         : { ...local, id: parseIdentity(localAddrs[0]) },
-      remote: this.remote(f.remote),
+      remote: this.remote(remoteAt),
+      localRounds,
+      remoteRounds,
       dpdDelaySeconds: f.dpd_delay.seconds(0),
       dpdAction: f.dpd_action.oneOf(PEER_ACTIONS, "clear"),
       rekeyTimeSeconds: ikeRekey,
@@ -1003,7 +1031,10 @@ function crossCheck(config: Config, root: YamlValue): void {
     for (const p of c.pools) {
       if (p === "radius" && !config.pools.some((x) => x.name === p)) {
         // charon's `pools = radius`: the RADIUS server's Framed-IP-Address.
-        if (c.remote.auth !== "eap" || c.remote.eapMethod !== "radius") {
+        const radius = [c.remote, ...c.remoteRounds].some((r) =>
+          r.auth === "eap" && r.eapMethod === "radius"
+        );
+        if (!radius) {
           f.pools.error(
             "pool 'radius' (the RADIUS server's Framed-IP-Address) needs remote auth: eap-radius",
           );
@@ -1023,26 +1054,43 @@ function crossCheck(config: Config, root: YamlValue): void {
         "set 'id': without it our identity is our address, but local_addrs is not one address",
       );
     }
-    if (c.local.auth === "psk" || c.remote.auth === "psk") {
-      if (!findSecret(config, c)) {
-        (c.local.auth === "psk" ? f.local : f.remote).error(
+    // Round 1 is `local`/`remote` (or `local-1`/`remote-1`), then RFC 4739's local-2, remote-2...
+    const localAt = (i: number) =>
+      i > 0 ? at.get(`local-${i + 1}`) : at.get("local").missing ? at.get("local-1") : f.local;
+    const remoteAt = (i: number) =>
+      i > 0 ? at.get(`remote-${i + 1}`) : at.get("remote").missing ? at.get("remote-1") : f.remote;
+    const locals = [c.local, ...c.localRounds];
+    const remotes = [c.remote, ...c.remoteRounds];
+    for (let i = 0; i < Math.max(locals.length, remotes.length); i++) {
+      const l = locals[i];
+      const r = remotes[i];
+      if (l?.auth !== "psk" && r?.auth !== "psk") continue;
+      const round = {
+        ...c,
+        local: { ...(l ?? c.local), id: l?.id ?? c.local.id },
+        remote: r ?? c.remote,
+      };
+      if (!findSecret(config, round)) {
+        (l?.auth === "psk" ? localAt(i) : remoteAt(i)).error(
           "auth: psk but no entry in 'secrets' has an id matching this connection's local or " +
             "remote id (or no id at all)",
         );
       }
     }
-    if (c.local.auth === "eap") {
-      const eapId = c.local.eapId ?? (c.local.id ? formatIdentity(c.local.id) : undefined);
+    locals.forEach((l, i) => {
+      if (l.auth !== "eap") return;
+      const id = l.id ?? c.local.id;
+      const eapId = l.eapId ?? (id ? formatIdentity(id) : undefined);
       const known = config.eapSecrets.some((s) =>
         s.ids.length === 0 || (eapId !== undefined && s.ids.includes(eapId))
       );
       if (!known) {
-        f.local.error(
+        localAt(i).error(
           `auth: eap but no EAP secret ('secrets' entry named eap-… or with type: eap) has id ` +
             `'${eapId ?? "(our address)"}' (set eap_id to the user name the gateway knows)`,
         );
       }
-    }
+    });
     if (c.ppkId !== undefined && !config.ppks.some((p) => p.ids.includes(c.ppkId!))) {
       f.local.error(
         `ppk_id '${c.ppkId}' names no PPK ('secrets' entry named ppk… or with type: ppk)`,
@@ -1051,16 +1099,18 @@ function crossCheck(config: Config, root: YamlValue): void {
     if (c.ppkRequired && c.ppkId === undefined && config.ppks.length === 0) {
       f.local.error("ppk_required: yes needs a PPK ('secrets' entry named ppk… or with type: ppk)");
     }
-    if (c.remote.auth === "eap" && c.remote.eapMethod === "radius") {
-      if (!config.radius?.servers.length) {
-        f.remote.error("auth: eap-radius needs a RADIUS server in 'radius: servers'");
+    remotes.forEach((r, i) => {
+      if (r.auth === "eap" && r.eapMethod === "radius") {
+        if (!config.radius?.servers.length) {
+          remoteAt(i).error("auth: eap-radius needs a RADIUS server in 'radius: servers'");
+        }
+      } else if (r.auth === "eap" && config.eapSecrets.length === 0) {
+        remoteAt(i).error(
+          "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
+            "hold user names and passwords",
+        );
       }
-    } else if (c.remote.auth === "eap" && config.eapSecrets.length === 0) {
-      f.remote.error(
-        "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
-          "hold user names and passwords",
-      );
-    }
+    });
     const started = ipsecChildren(c).find((ch) => ch.startAction !== "none");
     if (c.remoteAddrs.length === 0 && started) {
       const child = started;

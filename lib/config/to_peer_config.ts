@@ -16,16 +16,25 @@ import {
   type PortSelector,
   protocolName,
 } from "../db/selector.ts";
-import type { ChildConfig, DpdAction, EngineConfig, PeerConfig } from "../ikev2/peer_config.ts";
+import type {
+  ChildConfig,
+  DpdAction,
+  EngineConfig,
+  LocalAuthConfig,
+  PeerConfig,
+  RemoteAuthConfig,
+} from "../ikev2/peer_config.ts";
 import {
   type Config,
   type ConnectionSection,
   ipsecChildren,
   type IpsecChildSection,
+  type LocalAuth,
   type PeerAction,
+  type RemoteAuth,
   type TsSpec,
 } from "./config.ts";
-import { parseIdentity } from "../db/identity.ts";
+import { type Identity, parseIdentity } from "../db/identity.ts";
 import { Pad } from "../db/pad.ts";
 import { buildPadEntries } from "./build.ts";
 
@@ -79,6 +88,33 @@ function child(ch: IpsecChildSection): ChildConfig {
   };
 }
 
+/** One of our authentication rounds as the engine takes it. */
+function localAuth(l: LocalAuth, id: Identity): LocalAuthConfig {
+  return {
+    auth: l.auth,
+    id,
+    ...(l.certs.length ? { certs: l.certs } : {}),
+    ...(l.key ? { privateKey: l.key } : {}),
+    ...(l.eapId ? { eapId: l.eapId } : {}),
+    ...(l.eapMethods ? { eapMethods: l.eapMethods } : {}),
+  };
+}
+
+/** One authentication round of the peer as the engine takes it. */
+function remoteAuth(r: RemoteAuth): RemoteAuthConfig {
+  return {
+    auth: r.auth,
+    ...(r.id ? { id: r.id } : {}),
+    ...(r.cacerts.length ? { cacerts: r.cacerts } : {}),
+    ...(r.certs.length ? { certs: r.certs } : {}),
+    ...(r.pubkeys?.length ? { pubkeys: r.pubkeys } : {}),
+    ...(r.crls.length ? { crls: r.crls } : {}),
+    ...(r.revocation !== "relaxed" ? { revocation: r.revocation } : {}),
+    ...(r.eapMethod ? { eapMethod: r.eapMethod } : {}),
+    ...(r.eapId ? { eapId: r.eapId } : {}),
+  };
+}
+
 /**
  * The engine settings of one connection. Throws {@link PeerConfigError}
  * when our identity cannot be determined (no `local.id` and no single
@@ -108,25 +144,12 @@ export function toPeerConfig(c: ConnectionSection): PeerConfig {
     localPort: c.localPort,
     remotePort: c.remotePort,
     proposals: c.proposals,
-    local: {
-      auth: c.local.auth,
-      id,
-      ...(c.local.certs.length ? { certs: c.local.certs } : {}),
-      ...(c.local.key ? { privateKey: c.local.key } : {}),
-      ...(c.local.eapId ? { eapId: c.local.eapId } : {}),
-      ...(c.local.eapMethods ? { eapMethods: c.local.eapMethods } : {}),
-    },
-    remote: {
-      auth: c.remote.auth,
-      ...(c.remote.id ? { id: c.remote.id } : {}),
-      ...(c.remote.cacerts.length ? { cacerts: c.remote.cacerts } : {}),
-      ...(c.remote.certs.length ? { certs: c.remote.certs } : {}),
-      ...(c.remote.pubkeys?.length ? { pubkeys: c.remote.pubkeys } : {}),
-      ...(c.remote.crls.length ? { crls: c.remote.crls } : {}),
-      ...(c.remote.revocation !== "relaxed" ? { revocation: c.remote.revocation } : {}),
-      ...(c.remote.eapMethod ? { eapMethod: c.remote.eapMethod } : {}),
-      ...(c.remote.eapId ? { eapId: c.remote.eapId } : {}),
-    },
+    local: localAuth(c.local, id),
+    remote: remoteAuth(c.remote),
+    ...(c.localRounds.length
+      ? { localRounds: c.localRounds.map((r) => localAuth(r, r.id ?? id)) }
+      : {}),
+    ...(c.remoteRounds.length ? { remoteRounds: c.remoteRounds.map(remoteAuth) } : {}),
     // `pass`/`drop` children are SPD entries only (lib/config/build.ts), never negotiated.
     children: ipsecChildren(c).map(child),
     sendIdr: c.remote.id !== undefined,

@@ -48,6 +48,10 @@ export interface ConnectionInfo {
   readonly remoteAuth: string;
   readonly localId: string;
   readonly remoteId: string;
+  /** RFC 4739: our later authentication rounds (`local-2`...), as auth and id. */
+  readonly localRounds?: readonly { readonly auth: string; readonly id: string }[];
+  /** RFC 4739: the peer's later rounds (`remote-2`...). */
+  readonly remoteRounds?: readonly { readonly auth: string; readonly id: string }[];
   readonly proposals: readonly string[];
   readonly children: readonly ChildInfo[];
 }

@@ -16,7 +16,7 @@
  * @module
  */
 import { ConfigError } from "../config/config.ts";
-import type { Config, ConnectionSection } from "../config/config.ts";
+import type { Config, ConnectionSection, LocalAuth, RemoteAuth } from "../config/config.ts";
 import { buildPadEntries, buildSpdEntries } from "../config/build.ts";
 import { loadConfig } from "../config/parse.ts";
 import { PeerConfigError, toEngineConfig, tsSpecText } from "../config/to_peer_config.ts";
@@ -49,20 +49,50 @@ import { loadedCredentials } from "./credentials_view.ts";
 /** fwmark of everything the data plane sends (its packets skip the TUN table). */
 export const DATAPLANE_MARK = 0x5000;
 
+/** How we authenticate in one round, as `ipsec list-conns` shows it: "eap-mschapv2 (alice)". */
+function localAuthText(l: LocalAuth): string {
+  return l.auth !== "eap"
+    ? l.auth
+    : l.eapMethods?.length === 1
+    ? `eap-${l.eapMethods[0]}${l.eapId ? ` (${l.eapId})` : ""}`
+    : `eap${l.eapId ? ` (${l.eapId})` : ""}`;
+}
+
+/** How the peer authenticates in one round: "pubkey", "eap-radius". */
+function remoteAuthText(r: RemoteAuth): string {
+  return r.auth === "eap" ? `eap-${r.eapMethod}` : r.auth;
+}
+
 function connectionInfo(c: ConnectionSection): ConnectionInfo {
   return {
     name: c.name,
     localAddrs: c.localAddrs,
     remoteAddrs: c.remoteAddrs,
     ...(c.remoteNames.length ? { remoteNames: c.remoteNames } : {}),
-    localAuth: c.local.auth !== "eap"
-      ? c.local.auth
-      : c.local.eapMethods?.length === 1
-      ? `eap-${c.local.eapMethods[0]}${c.local.eapId ? ` (${c.local.eapId})` : ""}`
-      : `eap${c.local.eapId ? ` (${c.local.eapId})` : ""}`,
-    remoteAuth: c.remote.auth === "eap" ? `eap-${c.remote.eapMethod}` : c.remote.auth,
+    localAuth: localAuthText(c.local),
+    remoteAuth: remoteAuthText(c.remote),
     localId: c.local.id ? formatIdentity(c.local.id) : (c.localAddrs[0] ?? "%any"),
     remoteId: formatIdentityPattern(c.remote.idPattern),
+    ...(c.localRounds.length
+      ? {
+        localRounds: c.localRounds.map((r) => ({
+          auth: localAuthText(r),
+          id: r.id
+            ? formatIdentity(r.id)
+            : c.local.id
+            ? formatIdentity(c.local.id)
+            : (c.localAddrs[0] ?? "%any"),
+        })),
+      }
+      : {}),
+    ...(c.remoteRounds.length
+      ? {
+        remoteRounds: c.remoteRounds.map((r) => ({
+          auth: remoteAuthText(r),
+          id: formatIdentityPattern(r.idPattern),
+        })),
+      }
+      : {}),
     proposals: c.proposals.map(formatProposal),
     children: c.children.map((ch) => ({
       name: ch.name,

@@ -59,6 +59,12 @@ export interface PadEntry {
   readonly remoteAddrs?: readonly string[];
   /** The configuration connection this entry came from. */
   readonly connection?: string;
+  /**
+   * RFC 4739: how the peer must authenticate in its later rounds (after
+   * `auth`), as written, e.g. "eap-mschapv2 (eap_id %any)"; the connection
+   * checks them.
+   */
+  readonly laterRounds?: readonly string[];
 }
 
 /** A PAD problem with a configuration. */

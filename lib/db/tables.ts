@@ -83,28 +83,31 @@ export function padRows(entries: readonly PadEntry[]): TableRow[] {
   return entries.map((e, i) => ({
     "#": i + 1,
     id: formatIdentityPattern(e.id),
-    auth: e.auth.method === "psk"
-      ? "psk"
-      : e.auth.method === "eap"
-      ? `eap-${e.auth.eap}${e.auth.eapId ? ` (eap_id ${e.auth.eapId})` : ""}`
-      : `pubkey (${e.auth.trustAnchors.length} CA${e.auth.trustAnchors.length === 1 ? "" : "s"}${
-        e.auth.pinned?.length ? `, ${e.auth.pinned.length} pinned` : ""
-      }${
-        e.auth.pinnedKeys?.length
-          ? `, ${e.auth.pinnedKeys.length} raw key${e.auth.pinnedKeys.length === 1 ? "" : "s"}`
-          : ""
-      }${
-        e.auth.crls?.length
-          ? `, ${e.auth.crls.length} CRL${e.auth.crls.length === 1 ? "" : "s"}`
-          : ""
-      }${
-        e.auth.revocation && e.auth.revocation !== "relaxed"
-          ? `, revocation ${e.auth.revocation}`
-          : ""
-      })`,
+    auth: padAuthText(e) + (e.laterRounds ?? []).map((r) => `, then ${r}`).join(""),
     "may claim": e.allowedTs.length === 0 ? "nothing" : e.allowedTs.map(formatTs).join(" "),
     "spd lookup": e.spdLookup === "name" ? "by ID (named)" : "by TS",
     "remote addrs": (e.remoteAddrs ?? []).join(",") || "%any",
     connection: e.connection ?? e.label,
   }));
+}
+
+/** How a PAD entry's peer authenticates (first round), as `ipsec pad` shows it. */
+function padAuthText(e: PadEntry): string {
+  return e.auth.method === "psk"
+    ? "psk"
+    : e.auth.method === "eap"
+    ? `eap-${e.auth.eap}${e.auth.eapId ? ` (eap_id ${e.auth.eapId})` : ""}`
+    : `pubkey (${e.auth.trustAnchors.length} CA${e.auth.trustAnchors.length === 1 ? "" : "s"}${
+      e.auth.pinned?.length ? `, ${e.auth.pinned.length} pinned` : ""
+    }${
+      e.auth.pinnedKeys?.length
+        ? `, ${e.auth.pinnedKeys.length} raw key${e.auth.pinnedKeys.length === 1 ? "" : "s"}`
+        : ""
+    }${
+      e.auth.crls?.length ? `, ${e.auth.crls.length} CRL${e.auth.crls.length === 1 ? "" : "s"}` : ""
+    }${
+      e.auth.revocation && e.auth.revocation !== "relaxed"
+        ? `, revocation ${e.auth.revocation}`
+        : ""
+    })`;
 }

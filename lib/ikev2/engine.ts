@@ -117,13 +117,20 @@ import {
 import { CookieJar } from "./tasks/cookie.ts";
 import {
   buildAuthRequest,
+  buildRoundRequest,
+  checkRounds,
   eapAuthData,
   eapMethodLabel,
+  type EapStart,
+  idOf,
   idPayload,
+  localRound,
   respondAuth,
+  respondRound,
   verifyEapAuth,
   verifyResponderAuth,
 } from "./tasks/ike_auth.ts";
+import type { IdPayload } from "./payloads/id.ts";
 import { type EapServerState, findEapSecret } from "./tasks/ike_auth_eap.ts";
 import { gatewayNotify, redirectTarget } from "./tasks/redirect.ts";
 import { EapPeer } from "../eap/eap_peer.ts";
@@ -1279,7 +1286,11 @@ export class IkeEngine {
   /** Every CA certificate of the configuration and the PAD (what CRL fetching may follow). */
   #trustAnchors(): Uint8Array[] {
     const out = new Set<Uint8Array>();
-    for (const c of this.#config.connections) for (const a of c.remote.cacerts ?? []) out.add(a);
+    for (const c of this.#config.connections) {
+      for (const r of [c.remote, ...(c.remoteRounds ?? [])]) {
+        for (const a of r.cacerts ?? []) out.add(a);
+      }
+    }
     for (const e of this.#config.pad?.entries ?? []) {
       if (e.auth.method === "pubkey") { for (const a of e.auth.trustAnchors) out.add(a); }
     }
@@ -1571,6 +1582,7 @@ export class IkeEngine {
           return;
         }
         if (sa.eap) this.#respondEap(sa, req, now);
+        else if (sa.authRound > 0) this.#respondRound(sa, req, now);
         else this.#respondAuth(sa, req, now);
         return;
       case ExchangeType.INFORMATIONAL: {
@@ -1721,60 +1733,118 @@ export class IkeEngine {
       return;
     }
     if (auth.eap) {
-      const { method, identity } = auth.eap;
-      const secrets = this.config.eapSecrets;
-      const radius = this.config.radius;
-      if (method === "radius" && !radius?.servers.length) {
-        this.#log("warn", `${sa.label} remote auth eap-radius, but no RADIUS server is configured`);
-        this.#respond(sa, req, [makeNotify(NotifyType.AUTHENTICATION_FAILED)]);
-        this.#destroy(sa, "authentication failed", "ike-failed");
-        return;
-      }
-      const server = method === "radius"
-        ? new RadiusEapProxy({
-          servers: radius!.servers,
-          nasIdentifier: radius!.nasIdentifier,
-          ...(identity !== undefined ? { identity } : {}),
-          calledStation: `${sa.local.address}[${sa.local.port}]`,
-          callingStation: `${sa.remote.address}[${sa.remote.port}]`,
-          nasPort: sa.id,
-          random: this.#random,
-          nextIdentifier: () => (this.#radiusId = (this.#radiusId + 1) & 0xff),
-        })
-        : new EapServer({
-          method,
-          ...(identity !== undefined ? { identity } : {}),
-          secretFor: (id) => findEapSecret(secrets, id),
-          random: this.#random,
-        });
-      sa.eap = {
-        role: "server",
-        server,
-        method,
-        held: undefined,
-        stage: "eap",
-        first: req,
-        idi: auth.idi,
-        idr: auth.idr,
-        msk: undefined,
-        identity: undefined,
-      };
+      this.#startEapServer(sa, req, auth.eap, req, auth.idi, auth.idr, auth.payloads);
+      return;
+    }
+    if (auth.another) {
+      // RFC 4739: our AUTH now; the child SA of this request once the last round is done.
+      sa.authFirst = req;
+      sa.authIdr = auth.idr;
+      sa.authRound = 1;
       this.#log(
         "info",
-        `${sa.label} authenticating '${formatIdentity(sa.remoteId!)}' by EAP-${
-          eapMethodLabel(method)
-        }${
-          method === "radius"
-            ? ` (asking its EAP identity, then relaying to ${radius!.servers[0].name})`
-            : identity === undefined
-            ? " (asking its EAP identity)"
-            : ` as '${identity}'`
-        }`,
+        `${sa.label} authentication round 1 of '${formatIdentity(sa.remoteId!)}' successful, ` +
+          `round 2 follows (${sa.config.remoteRounds![0].auth})`,
       );
-      this.#respond(sa, req, [...auth.payloads, { type: PayloadType.EAP, data: server.start() }]);
+      this.#respond(sa, req, auth.payloads);
       return;
     }
     this.#completeAuth(sa, req, req, auth.payloads, now);
+  }
+
+  /**
+   * Responder: starts the EAP method (or the relay to RADIUS) `start` asks
+   * for and answers `req` with `lead` and the first EAP Request; `first` is
+   * the IKE_AUTH request whose child SA is answered at the end, `idi`/`idr`
+   * the ID payloads the AUTHs after EAP cover.
+   */
+  #startEapServer(
+    sa: IkeSa,
+    req: IkeMessage,
+    start: EapStart,
+    first: IkeMessage,
+    idi: IdPayload,
+    idr: IdPayload,
+    lead: Payload[],
+  ): void {
+    const { method, identity } = start;
+    const secrets = this.config.eapSecrets;
+    const radius = this.config.radius;
+    if (method === "radius" && !radius?.servers.length) {
+      this.#log("warn", `${sa.label} remote auth eap-radius, but no RADIUS server is configured`);
+      this.#respond(sa, req, [makeNotify(NotifyType.AUTHENTICATION_FAILED)]);
+      this.#destroy(sa, "authentication failed", "ike-failed");
+      return;
+    }
+    const server = method === "radius"
+      ? new RadiusEapProxy({
+        servers: radius!.servers,
+        nasIdentifier: radius!.nasIdentifier,
+        ...(identity !== undefined ? { identity } : {}),
+        calledStation: `${sa.local.address}[${sa.local.port}]`,
+        callingStation: `${sa.remote.address}[${sa.remote.port}]`,
+        nasPort: sa.id,
+        random: this.#random,
+        nextIdentifier: () => (this.#radiusId = (this.#radiusId + 1) & 0xff),
+      })
+      : new EapServer({
+        method,
+        ...(identity !== undefined ? { identity } : {}),
+        secretFor: (id) => findEapSecret(secrets, id),
+        random: this.#random,
+      });
+    sa.eap = {
+      role: "server",
+      server,
+      method,
+      held: undefined,
+      stage: "eap",
+      first,
+      idi,
+      idr,
+      msk: undefined,
+      identity: undefined,
+    };
+    const who = idOf(idi) ?? sa.remoteId!;
+    this.#log(
+      "info",
+      `${sa.label} authenticating '${formatIdentity(who)}' by EAP-${eapMethodLabel(method)}${
+        sa.authRound > 0 ? ` (round ${sa.authRound + 1})` : ""
+      }${
+        method === "radius"
+          ? ` (asking its EAP identity, then relaying to ${radius!.servers[0].name})`
+          : identity === undefined
+          ? " (asking its EAP identity)"
+          : ` as '${identity}'`
+      }`,
+    );
+    this.#respond(sa, req, [...lead, { type: PayloadType.EAP, data: server.start() }]);
+  }
+
+  /**
+   * Responder, RFC 4739: a request of the initiator's authentication round
+   * 2 or later (see {@link respondRound}); the last round done, the first
+   * request's child SA and configuration payloads are answered.
+   */
+  #respondRound(sa: IkeSa, req: IkeMessage, now: number): void {
+    const r = respondRound(sa, req, this.#ctx, now);
+    if (!r.ok) {
+      this.#log("warn", `${sa.label} ${r.reason}`);
+      this.#respond(sa, req, r.payloads);
+      this.#destroy(sa, "authentication failed", "ike-failed");
+      return;
+    }
+    if (r.eap) {
+      this.#startEapServer(sa, req, r.eap, sa.authFirst!, r.idi, r.idr, []);
+      return;
+    }
+    this.#log("info", `${sa.label} authentication round ${sa.authRound + 1} successful`);
+    if (r.another) {
+      sa.authRound++;
+      this.#respond(sa, req, []);
+      return;
+    }
+    this.#completeAuth(sa, req, sa.authFirst!, [], now);
   }
 
   /**
@@ -1830,13 +1900,31 @@ export class IkeEngine {
       ]);
       return;
     }
+    const another = notify(req, NotifyType.ANOTHER_AUTH_FOLLOWS) !== undefined;
+    const rounds = checkRounds(sa.config, sa.authRound, another);
+    if (rounds) {
+      refuse(`authentication of ${peer} failed: ${rounds}`, [
+        makeNotify(NotifyType.AUTHENTICATION_FAILED),
+      ]);
+      return;
+    }
     sa.eapIdentity = st.identity;
-    sa.authInfo = `EAP-${eapMethodLabel(st.method)} '${st.identity}'`;
+    const info = `EAP-${eapMethodLabel(st.method)} '${st.identity}'`;
+    sa.authInfo = sa.authRound > 0 ? `${sa.authInfo} + ${info}` : info;
     const own: Payload = {
       type: PayloadType.AUTH,
       method: AuthMethod.SHARED_KEY_MIC,
       data: eapAuthData(sa, "r", st.idr, st.msk),
     };
+    if (another) {
+      // RFC 4739: the next round starts with the initiator's next request.
+      sa.authFirst = st.first;
+      sa.authIdr = st.idr;
+      sa.eap = undefined;
+      sa.authRound++;
+      this.#respond(sa, req, [own]);
+      return;
+    }
     this.#completeAuth(sa, req, st.first, [own], now);
   }
 
@@ -2135,14 +2223,21 @@ export class IkeEngine {
     now: number,
   ): boolean {
     const cfg = sa.config;
+    const local = localRound(cfg, sa.authRound)!;
     let st = sa.eap;
     if (!st) {
-      const why = verifyResponderAuth(sa, res, this.#ctx, now);
+      // In a later RFC 4739 round the responder authenticated in the first one.
+      const why = sa.authRound > 0 ? undefined : verifyResponderAuth(sa, res, this.#ctx, now);
       if (why) {
         this.#responderAuthFailed(sa, why, now);
         return false;
       }
-      const identity = cfg.local.eapId ?? formatIdentity(cfg.local.id);
+      const idr = sa.authRound > 0 ? sa.authIdr : first(res, PayloadType.IDr);
+      if (!idr) {
+        this.#fail(sa, "EAP round without the responder's IDr");
+        return false;
+      }
+      const identity = local.eapId ?? formatIdentity(local.id);
       const secret = findEapSecret(this.config.eapSecrets, identity);
       if (secret === undefined) {
         this.#fail(sa, `no EAP secret for EAP identity '${identity}'`);
@@ -2153,12 +2248,12 @@ export class IkeEngine {
         peer: new EapPeer({
           identity,
           secret,
-          methods: cfg.local.eapMethods ?? ["mschapv2", "md5"],
+          methods: local.eapMethods ?? ["mschapv2", "md5"],
           random: this.#random,
         }),
         stage: "eap",
-        idi: idPayload(PayloadType.IDi, cfg.local.id),
-        idr: first(res, PayloadType.IDr)!,
+        idi: idPayload(PayloadType.IDi, local.id),
+        idr,
         msk: undefined,
         peerMobike: false,
       };
@@ -2197,12 +2292,16 @@ export class IkeEngine {
           step.msk ? ", MSK established" : " (no MSK: AUTH keyed by SK_p)"
         }`,
       );
-      sa.authInfo = `EAP-${eapMethodLabel(step.method)}`;
+      if (sa.authRound === 0) sa.authInfo = `EAP-${eapMethodLabel(step.method)}`;
       next = [{
         type: PayloadType.AUTH,
         method: AuthMethod.SHARED_KEY_MIC,
         data: eapAuthData(sa, "i", st.idi, st.msk),
       }];
+      // RFC 4739: the AUTH that ends EAP says whether another round follows.
+      if (localRound(cfg, sa.authRound + 1)) {
+        next.push(makeNotify(NotifyType.ANOTHER_AUTH_FOLLOWS));
+      }
     }
     sa.pending.unshift({
       kind: "ike_auth",
@@ -2211,6 +2310,46 @@ export class IkeEngine {
     });
     this.#pump(sa, now);
     return false;
+  }
+
+  /**
+   * Initiator, RFC 4739: our authentication round `sa.authRound` is done
+   * (the responder authenticated in the first); the next one starts with
+   * its own IKE_AUTH request.
+   */
+  #nextAuthRound(
+    sa: IkeSa,
+    task: Extract<SaTask, { kind: "ike_auth" }>,
+    res: IkeMessage,
+    now: number,
+  ): void {
+    if (sa.eap?.role === "peer") {
+      sa.authIdr ??= sa.eap.idr;
+      sa.authPeerMobike ||= sa.eap.peerMobike;
+    }
+    sa.authIdr ??= first(res, PayloadType.IDr);
+    sa.eap = undefined;
+    sa.authRound++;
+    const next = localRound(sa.config, sa.authRound)!;
+    let payloads: Payload[];
+    try {
+      payloads = buildRoundRequest(sa, this.#ctx);
+    } catch (e) {
+      this.#fail(sa, (e as Error).message);
+      return;
+    }
+    this.#log(
+      "info",
+      `${sa.label} authentication round ${sa.authRound} done, round ${sa.authRound + 1} as '${
+        formatIdentity(next.id)
+      }' (${next.auth})`,
+    );
+    sa.pending.unshift({
+      kind: "ike_auth",
+      ...(task.child ? { child: task.child } : {}),
+      followUp: payloads,
+    });
+    this.#pump(sa, now);
   }
 
   #onResponse(sa: IkeSa, res: IkeMessage, raw: Uint8Array, now: number): void {
@@ -2281,7 +2420,7 @@ export class IkeEngine {
         }
         // Any other error without IDr refuses the IKE SA itself (child errors come with IDr).
         const refusal = !first(res, PayloadType.IDr) ? errorNotify(res) : undefined;
-        if (refusal && !sa.eap) {
+        if (refusal && !sa.eap && sa.authRound === 0) {
           this.#fail(sa, `peer refused the IKE_SA: ${notifyName(refusal.notifyType)}`);
           return;
         }
@@ -2290,7 +2429,7 @@ export class IkeEngine {
           // RFC 5685 section 6: only an authenticated responder may send us elsewhere.
           const st = sa.eap?.role === "peer" ? sa.eap : undefined;
           const why = !st
-            ? verifyResponderAuth(sa, res, this.#ctx, now)
+            ? (sa.authRound > 0 ? undefined : verifyResponderAuth(sa, res, this.#ctx, now))
             : st.stage === "auth"
             ? verifyEapAuth(sa, res, "r", st.idr, st.msk)
             : undefined;
@@ -2299,16 +2438,22 @@ export class IkeEngine {
           return;
         }
         let peerMobike = notify(res, NotifyType.MOBIKE_SUPPORTED) !== undefined;
-        if (sa.config.local.auth === "eap") {
+        sa.authPeerMobike ||= peerMobike;
+        if (localRound(sa.config, sa.authRound)!.auth === "eap") {
           if (!this.#eapPeerStep(sa, task, res, now)) return;
           peerMobike ||= sa.eap?.role === "peer" && sa.eap.peerMobike;
-        } else {
+        } else if (sa.authRound === 0) {
           const why = verifyResponderAuth(sa, res, this.#ctx, now);
           if (why) {
             this.#responderAuthFailed(sa, why, now);
             return;
           }
         }
+        if (localRound(sa.config, sa.authRound + 1)) {
+          this.#nextAuthRound(sa, task, res, now);
+          return;
+        }
+        peerMobike ||= sa.authPeerMobike;
         sa.mobike = sa.config.mobike !== false && peerMobike;
         if (sa.mobike) sa.peerAddresses = readPeerAddresses(res) ?? [];
         this.#established(sa, now);

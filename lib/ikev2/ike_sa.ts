@@ -26,6 +26,7 @@ import type { IkeSaProtection } from "./message.ts";
 import type { FragmentReassembler } from "./fragment.ts";
 import type { Proposal as WireProposal } from "./payloads/sa.ts";
 import type { EapState } from "./tasks/ike_auth_eap.ts";
+import type { IdPayload } from "./payloads/id.ts";
 import type { Payload } from "./message.ts";
 import type { IkeMessage } from "./tasks/_msg.ts";
 
@@ -227,6 +228,22 @@ export class IkeSa {
   eapIdentity: string | undefined;
   /** The peer's AUTH method name once verified (e.g. "SHARED_KEY_MIC"), for status output. */
   authInfo = "";
+  /** The peer announced MULTIPLE_AUTH_SUPPORTED (RFC 4739). */
+  peerMultipleAuth = false;
+  /**
+   * RFC 4739: the authentication round under way (0 = `local`/`remote`):
+   * ours as initiator, the initiator's as responder.
+   */
+  authRound = 0;
+  /**
+   * RFC 4739, during IKE_AUTH: the first IKE_AUTH request (responder: its
+   * child SA and configuration payloads are answered last) and the IDr
+   * payload of the exchange (the AUTHs after EAP in later rounds cover it).
+   */
+  authFirst: IkeMessage | undefined;
+  authIdr: IdPayload | undefined;
+  /** Initiator: the responder announced MOBIKE in one of its IKE_AUTH answers. */
+  authPeerMobike = false;
   /**
    * The peer's IKE_AUTH message, held while the CRLs and OCSP answers its
    * certificates call for are fetched (`uris`: their keys still to come);
@@ -311,6 +328,8 @@ export class IkeSa {
    */
   forgetHandshake(): void {
     this.eap = undefined;
+    this.authFirst = undefined;
+    this.authIdr = undefined;
     this.keyExchange = undefined;
     this.initRequest = undefined;
     this.initResponse = undefined;

@@ -162,6 +162,18 @@ export interface PeerConfig {
   readonly preferOwnProposals?: boolean;
   readonly local: LocalAuthConfig;
   readonly remote: RemoteAuthConfig;
+  /**
+   * Our authentication rounds after `local` (RFC 4739 multiple
+   * authentication, swanctl's `local-2`...): e.g. a certificate in `local`,
+   * then EAP as a user. Only as initiator, and only with a responder that
+   * announces MULTIPLE_AUTH_SUPPORTED.
+   */
+  readonly localRounds?: readonly LocalAuthConfig[];
+  /**
+   * The rounds the initiator must complete after `remote` (swanctl's
+   * `remote-2`...), in order; a peer that does fewer or more is refused.
+   */
+  readonly remoteRounds?: readonly RemoteAuthConfig[];
   readonly children: readonly ChildConfig[];
   /**
    * Initiator: virtual IPv4 addresses to request with a configuration

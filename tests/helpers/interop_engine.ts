@@ -106,6 +106,11 @@ export interface EngineSpec {
     users: { id: string; secret: string }[];
     /** Server: relay EAP to this RADIUS server instead (remote auth eap-radius). */
     radius?: { address: string; port: number; secret: string };
+    /**
+     * EAP as a second authentication round (RFC 4739) after `auth`: the
+     * peer's IKE identity for the round ("%any" on the server side).
+     */
+    round2?: { id: string };
   };
 }
 
@@ -187,27 +192,32 @@ export function engineConfig(s: EngineSpec): EngineConfig {
     ? { auth: "pubkey", id: remoteId, pubkeys: [readSpki(s.peerPubkeyFile)] }
     : { auth: "pubkey", id: remoteId, cacerts: readCertsDer(s.caFile!) };
   const eap = s.eap;
+  const eapLocal = eap?.role === "peer"
+    ? {
+      auth: "eap" as const,
+      id: eap.round2 ? parseIdentity(eap.round2.id) : localId,
+      ...(eap.eapId ? { eapId: eap.eapId } : {}),
+      ...(eap.methods ? { eapMethods: eap.methods } : {}),
+    }
+    : undefined;
+  const round2Id = eap?.round2 ? parseIdentity(eap.round2.id) : undefined;
+  const eapRemote = eap?.role === "server"
+    ? {
+      auth: "eap" as const,
+      ...(eap.round2 ? (round2Id!.type === "any" ? {} : { id: round2Id }) : { id: remoteId }),
+      eapMethod: eap.radius ? "radius" as const : eap.methods?.[0] ?? "mschapv2",
+      ...(eap.eapId ? { eapId: eap.eapId } : {}),
+    }
+    : undefined;
   const conn: PeerConfig = {
     name: s.name,
     localAddress: s.localAddr,
     remoteAddress: s.remoteAddr,
     proposals: parseProposals(s.ike, "ike"),
-    local: eap?.role === "peer"
-      ? {
-        auth: "eap",
-        id: localId,
-        ...(eap.eapId ? { eapId: eap.eapId } : {}),
-        ...(eap.methods ? { eapMethods: eap.methods } : {}),
-      }
-      : own,
-    remote: eap?.role === "server"
-      ? {
-        auth: "eap",
-        id: remoteId,
-        eapMethod: eap.radius ? "radius" : eap.methods?.[0] ?? "mschapv2",
-        ...(eap.eapId ? { eapId: eap.eapId } : {}),
-      }
-      : theirs,
+    local: eapLocal && !eap?.round2 ? eapLocal : own,
+    remote: eapRemote && !eap?.round2 ? eapRemote : theirs,
+    ...(eapLocal && eap?.round2 ? { localRounds: [eapLocal] } : {}),
+    ...(eapRemote && eap?.round2 ? { remoteRounds: [eapRemote] } : {}),
     sendCert: s.sendCert ?? "always",
     dpdDelaySeconds: s.dpdDelaySeconds ?? 0,
     ...(s.retransmit ? { retransmit: s.retransmit } : {}),

@@ -279,6 +279,12 @@ export interface SwanConn {
     method: string;
     eapId?: string;
     users: { id: string; secret: string }[];
+    /**
+     * EAP as a second authentication round (RFC 4739: `local-2`/`remote-2`)
+     * after `auth`, with this IKE identity for the round (`id`; "%any" on
+     * the server side).
+     */
+    round2?: { id: string };
   };
   /**
    * Raw public keys instead of certificates (`auth` "pubkey", `key` still
@@ -306,11 +312,15 @@ export function swanctlConf(c: SwanConn): string {
     auth.local = `auth = pubkey\n      pubkeys = ${c.rawKeys.local}`;
     auth.remote = `auth = pubkey\n      pubkeys = ${c.rawKeys.remote}`;
   }
-  if (c.eap) {
-    auth[c.eap.side] = `auth = ${c.eap.method}${
-      c.eap.eapId ? `\n      eap_id = ${c.eap.eapId}` : ""
-    }`;
-  }
+  const eapAuth = c.eap
+    ? `auth = ${c.eap.method}${c.eap.eapId ? `\n      eap_id = ${c.eap.eapId}` : ""}`
+    : "";
+  if (c.eap && !c.eap.round2) auth[c.eap.side] = eapAuth;
+  // RFC 4739: rounds are sections local-1, local-2 (remote-1, remote-2) in this order.
+  const round2 = c.eap?.round2
+    ? `\n    ${c.eap.side}-2 {\n      ${eapAuth}\n      id = ${c.eap.round2.id}\n    }`
+    : "";
+  const first = (side: "local" | "remote") => c.eap?.round2 ? `${side}-1` : side;
   const ike = c.auth === "psk"
     ? `  ike-1 {\n    id-1 = ${c.localId}\n    id-2 = ${c.remoteId}\n    secret = "${c.psk}"\n  }\n`
     : "";
@@ -332,14 +342,14 @@ export function swanctlConf(c: SwanConn): string {
     proposals = ${c.ikeProposal}
     encap = yes
     ${[...(c.extra ?? []), ...ppkLines].join("\n    ")}
-    local {
+    ${first("local")} {
       ${auth.local}
       id = ${c.localId}
     }
-    remote {
+    ${first("remote")} {
       ${auth.remote}
       id = ${c.remoteId}
-    }
+    }${round2}
     children {
       ${c.childName ?? c.name} {
         local_ts = ${c.localTs}

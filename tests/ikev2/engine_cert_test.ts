@@ -32,7 +32,7 @@ for (
    *   alice                                                 bob
    *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ] -->
    *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) CERTREQ ]
-   *   IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr ] -->
+   *   IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr ] -->
    *        <-- IKE_AUTH response 1 [ IDr CERT AUTH SA TSi TSr ]
    *   AUTH method 14 (RFC 7427 Digital Signature)
    */
@@ -45,7 +45,7 @@ for (
     assert.match(generated(t.bob)[0], /CERTREQ \]$/);
     assert.equal(
       generated(t.alice)[1],
-      "IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+      "IKE_AUTH request 1 [ IDi CERT CERTREQ IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
     );
     assert.equal(
       generated(t.bob)[1],
@@ -154,7 +154,7 @@ Deno.test("engine: certificate not matching the claimed ID -> AUTHENTICATION_FAI
 
 /*
  *   alice never sends her certificate; bob has it pinned:
- *   IKE_AUTH request 1 [ IDi CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr ] -->
+ *   IKE_AUTH request 1 [ IDi CERTREQ IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr ] -->
  */
 Deno.test("engine: pinned peer certificate without CERT payload", async () => {
   const pki = await makePki("ed25519");
@@ -167,7 +167,7 @@ Deno.test("engine: pinned peer certificate without CERT payload", async () => {
   const t = run(cfg);
   assert.equal(
     generated(t.alice)[1],
-    "IKE_AUTH request 1 [ IDi CERTREQ IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+    "IKE_AUTH request 1 [ IDi CERTREQ IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   );
   assert.equal(t.bob.eventsOf("ike-up").length, 1, t.bob.logs.join("\n"));
 });
@@ -253,7 +253,7 @@ Deno.test("engine: IKE fragmentation of IKE_AUTH with RSA certificates, also und
 /*
  *   alice and bob with send_certreq: no (and send_cert: always)
  *   IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) ]   (no CERTREQ)
- *   IKE_AUTH request 1 [ IDi CERT IDr AUTH N(INIT_CONTACT) SA TSi TSr ... ]                  (no CERTREQ)
+ *   IKE_AUTH request 1 [ IDi CERT IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr ... ]                  (no CERTREQ)
  */
 Deno.test("engine: sendCertreq false sends no CERTREQ; certificates still authenticate", async () => {
   const pki = await makePki("ecdsa", 256);

@@ -7,7 +7,7 @@
  *
  * ```
  *   alice (force)                                 bob
- *   IKE_SA_INIT  -->   <--  [ ... N(CHDLESS_SUP) ]
+ *   IKE_SA_INIT  -->   <--  [ ... N(CHDLESS_SUP) N(MULT_AUTH) ]
  *   IKE_AUTH [ IDi IDr AUTH ... ]  -->   <--  [ IDr AUTH ... ]   (no SA, TSi, TSr)
  *   CREATE_CHILD_SA [ SA No KE TSi TSr ]  -->   <--  [ SA No KE TSi TSr ]
  * ```

@@ -92,7 +92,7 @@ Deno.test("engine EAP-MSCHAPv2: a PSK gateway and an EAP road warrior bring up t
   assert.equal(t.alice.sad.size, 2);
   assert.equal(t.bob.sad.size, 2);
   assert.deepEqual(authMessages(t.alice.logs), [
-    "request 1 [ IDi IDr N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+    "request 1 [ IDi IDr N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
     "request 2 [ EAP/RES/MSCHAPV2 ]",
     "request 3 [ EAP/RES/MSCHAPV2 ]",
     "request 4 [ AUTH ]",

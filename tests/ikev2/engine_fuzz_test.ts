@@ -13,6 +13,7 @@ import type { Effect, Endpoint } from "../../lib/ikev2/effects.ts";
 import type { IkeSa } from "../../lib/ikev2/ike_sa.ts";
 import { decodeMessage, openProtected, sealProtected } from "../../lib/ikev2/message.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
+import { parseIdentity } from "../../lib/db/identity.ts";
 import { toEngineConfig } from "../../lib/config/to_peer_config.ts";
 import type { EngineConfig } from "../../lib/ikev2/peer_config.ts";
 import { certConfigs, makePki, NOW } from "../helpers/engine_pki.ts";
@@ -506,6 +507,26 @@ Deno.test("fuzz: mutated first IKE_AUTH requests of an EAP client: answered, nev
   };
   // The responder answers each (its AUTH and an EAP request, or an error); EAP needs more rounds.
   assert.equal(fuzzIkeAuth(cfg, 300, 321), 0);
+});
+
+Deno.test("fuzz: mutated first IKE_AUTH requests of a two-round client (RFC 4739): never up after one", () => {
+  const base = pskConfigs();
+  const a = base.alice.connections[0], b = base.bob.connections[0];
+  const user = parseIdentity("alice-user@example.org");
+  const cfg = {
+    alice: {
+      ...base.alice,
+      connections: [{ ...a, localRounds: [{ auth: "eap" as const, id: user, eapId: "alice" }] }],
+      eapSecrets: [{ ids: [], secret: "clientPass" }],
+    },
+    bob: {
+      ...base.bob,
+      connections: [{ ...b, remoteRounds: [{ auth: "eap" as const, eapId: "%any" }] }],
+      eapSecrets: [{ ids: [], secret: "clientPass" }],
+    },
+  };
+  // Dropping ANOTHER_AUTH_FOLLOWS is refused; keeping it is answered with IDr AUTH only.
+  assert.equal(fuzzIkeAuth(cfg, 300, 4739), 0);
 });
 
 /**

@@ -33,8 +33,8 @@ function generated(p: Peer): string[] {
 /*
  *   alice (initiator)                                  bob (responder)
  *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ] -->
- *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]
- *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
+ *        <-- IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) N(MULT_AUTH) ]
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
  *        <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
  */
 Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () => {
@@ -43,10 +43,10 @@ Deno.test("engine: PSK handshake brings up IKE SA and mirrored child SAs", () =>
   t.run(5000);
   assert.deepEqual(generated(t.alice), [
     "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ]",
-    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.deepEqual(generated(t.bob), [
-    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]",
+    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) N(MULT_AUTH) ]",
     "IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.equal(t.alice.eventsOf("ike-up").length, 1);
@@ -114,7 +114,7 @@ for (const ike of IKE_PROPOSALS) {
    *   alice                                      bob
    *   IKE_SA_INIT request 0 [ SA(<ike>) KE No N... ] -->
    *                   <-- IKE_SA_INIT response 0 [ SA KE No N... ]
-   *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr ] -->
+   *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr ] -->
    *                   <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]
    */
   Deno.test(`engine: IKE proposal ${ike} establishes`, () => {
@@ -149,7 +149,7 @@ for (const [esp, encr, integ] of ESP_PROPOSALS) {
   /*
    *   alice                                   bob
    *   ... IKE_SA_INIT ...
-   *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA(ESP <esp>) TSi TSr ] -->
+   *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA(ESP <esp>) TSi TSr ] -->
    *                <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]
    */
   Deno.test(`engine: ESP proposal ${esp} is keyed in both directions`, () => {
@@ -172,7 +172,7 @@ for (const [esp, encr, integ] of ESP_PROPOSALS) {
 /*
  *   alice                                    bob
  *   ... IKE_SA_INIT ...
- *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA(AH) TSi TSr ] -->
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA(AH) TSi TSr ] -->
  *               <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr ]
  */
 Deno.test("engine: AH child SA (sha256) is negotiated and keyed", () => {
@@ -194,7 +194,7 @@ Deno.test("engine: AH child SA (sha256) is negotiated and keyed", () => {
 /*
  *   alice                                       bob
  *   ... IKE_SA_INIT ...
- *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(USE_TRANSP) SA TSi TSr ] -->
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) N(USE_TRANSP) SA TSi TSr ] -->
  *               <-- IKE_AUTH response 1 [ IDr AUTH N(USE_TRANSP) SA TSi TSr ]
  */
 Deno.test("engine: USE_TRANSPORT_MODE gives transport SAs on both sides", () => {
@@ -320,7 +320,7 @@ Deno.test("engine: no NAT -> no UDP encapsulation", () => {
 
 /*
  *   alice sends IDr only when sendIdr is not false:
- *   IKE_AUTH request 1 [ IDi AUTH N(INIT_CONTACT) SA TSi TSr ] -->
+ *   IKE_AUTH request 1 [ IDi AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr ] -->
  *   bob picks its connection by IDi alone.
  */
 Deno.test("engine: IKE_AUTH without IDr; IPv4 and FQDN identities", () => {
@@ -400,8 +400,8 @@ Deno.test("engine: ESP from the peer's new NAT mapping moves the IKE SA and its 
 /*
  *   alice (no child configured)                        bob
  *   IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ] -->
- *        <-- IKE_SA_INIT response 0 [ ... N(CHDLESS_SUP) ]
- *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
+ *        <-- IKE_SA_INIT response 0 [ ... N(CHDLESS_SUP) N(MULT_AUTH) ]
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
  *        <-- IKE_AUTH response 1 [ IDr AUTH N(MOBIKE_SUP) N(NO_ADD_ADDR) ]
  */
 Deno.test("engine: a childless IKE_AUTH (RFC 6023) brings up the IKE SA alone", () => {
@@ -415,10 +415,10 @@ Deno.test("engine: a childless IKE_AUTH (RFC 6023) brings up the IKE SA alone", 
   t.run(5000);
   assert.deepEqual(generated(t.alice), [
     "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) ]",
-    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+    "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.deepEqual(generated(t.bob), [
-    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) ]",
+    "IKE_SA_INIT response 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(CHDLESS_SUP) N(MULT_AUTH) ]",
     "IKE_AUTH response 1 [ IDr AUTH N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
   ]);
   assert.equal(t.alice.eventsOf("ike-up").length, 1);

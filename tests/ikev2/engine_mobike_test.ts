@@ -52,7 +52,7 @@ function spis(p: { sad: Map<string, unknown> }): string[] {
 /*
  *   alice (192.0.2.1)                                     bob (192.0.2.2, also 198.51.100.2)
  *   IKE_SA_INIT ...
- *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
+ *   IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ] -->
  *            <-- IKE_AUTH response 1 [ IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(ADD_4_ADDR) ]
  *   (ESP flows; alice's address becomes 198.51.100.10: ESP to/from 192.0.2.1 is lost)
  *   (198.51.100.10:4500 -> 192.0.2.2:4500)
@@ -65,7 +65,7 @@ Deno.test("engine: MOBIKE address change on the initiator keeps the SAs and ESP 
   const t = established({ bobEngine: { localAddresses: ["192.0.2.2", "198.51.100.2"] } });
   assert.ok(
     generated(t.alice).includes(
-      "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+      "IKE_AUTH request 1 [ IDi IDr AUTH N(INIT_CONTACT) N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
     ),
   );
   assert.ok(

@@ -4,7 +4,7 @@ import { pskConfigs, TwoPeers } from "../helpers/two_peers.ts";
 /*
  *   alice initiates; bob (the responder) has reauthSeconds 100 and alice's address:
  *   after 100 s bob starts a new IKE SA as its initiator (no INITIAL_CONTACT):
- *                <-- IKE_SA_INIT request 0 / IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr ]
+ *                <-- IKE_SA_INIT request 0 / IKE_AUTH request 1 [ IDi IDr AUTH N(MULT_AUTH) SA TSi TSr ]
  *                <-- INFORMATIONAL request 0 [ D ]   (the old IKE SA, with its child)
  *   as strongSwan's reauth_time does on a responder (found against charon: ours only
  *   reauthenticated SAs it had initiated).

@@ -409,7 +409,7 @@ for (const seed of [3, 5, 6, 7]) {
 
 /*
  *   reauthentication, make-before-break:
- *   IKE_SA_INIT request 0 / IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr ] -->  (new SA,
+ *   IKE_SA_INIT request 0 / IKE_AUTH request 1 [ IDi IDr AUTH N(MULT_AUTH) SA TSi TSr ] -->  (new SA,
  *     no INITIAL_CONTACT, so bob keeps the old one meanwhile)
  *   INFORMATIONAL request 2 [ D ] -->   (old IKE SA, with its child SAs)
  *   traffic moves to the new child SA without loss.
@@ -424,7 +424,7 @@ Deno.test("engine: reauthentication brings up the new IKE SA before deleting the
   t.run(t.clock.now + 100);
   assert.ok(
     generated(t.alice).includes(
-      "IKE_AUTH request 1 [ IDi IDr AUTH SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
+      "IKE_AUTH request 1 [ IDi IDr AUTH N(MULT_AUTH) SA TSi TSr N(MOBIKE_SUP) N(NO_ADD_ADDR) ]",
     ),
   );
   assert.equal(t.alice.engine.list().length, 1);

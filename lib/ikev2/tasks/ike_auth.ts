@@ -46,7 +46,14 @@ import { makeNotify } from "../payloads/notify.ts";
 import { makeCertreq } from "../payloads/certreq.ts";
 import { sha1 } from "@noble/hashes/legacy.js";
 import { X509Certificate } from "@peculiar/x509";
-import type { EapServerMethod, PeerConfig, PpkSecret, SharedSecret } from "../peer_config.ts";
+import type {
+  EapServerMethod,
+  LocalAuthConfig,
+  PeerConfig,
+  PpkSecret,
+  RemoteAuthConfig,
+  SharedSecret,
+} from "../peer_config.ts";
 import { all, first, type IkeMessage, notify, type Payload } from "./_msg.ts";
 import { signAuth, verifySignatureAuth } from "./auth_pubkey.ts";
 import { buildCpRequest, vipFamily } from "./config_payload.ts";
@@ -108,6 +115,35 @@ export function findSharedSecret(
   return best?.secret;
 }
 
+/** Our authentication round `i` (0: `local`; then RFC 4739's `local-2`...), if configured. */
+export function localRound(cfg: PeerConfig, i: number): LocalAuthConfig | undefined {
+  return i === 0 ? cfg.local : cfg.localRounds?.[i - 1];
+}
+
+/** The peer's authentication round `i` we require (0: `remote`; then `remote-2`...). */
+export function remoteRound(cfg: PeerConfig, i: number): RemoteAuthConfig | undefined {
+  return i === 0 ? cfg.remote : cfg.remoteRounds?.[i - 1];
+}
+
+/**
+ * Responder, RFC 4739: whether the initiator's round `round` (0-based)
+ * ending with (`another`) or without ANOTHER_AUTH_FOLLOWS fits the rounds
+ * the connection requires; a log reason when not.
+ */
+export function checkRounds(cfg: PeerConfig, round: number, another: boolean): string | undefined {
+  const total = 1 + (cfg.remoteRounds?.length ?? 0);
+  if (another && round + 1 >= total) {
+    return `the peer announces authentication round ${round + 2} (ANOTHER_AUTH_FOLLOWS, ` +
+      `RFC 4739), but connection '${cfg.name}' has ${total === 1 ? "one" : total}`;
+  }
+  if (!another && round + 1 < total) {
+    return `connection '${cfg.name}' requires ${total} authentication rounds (remote-${
+      round + 2
+    }: ${remoteRound(cfg, round + 1)!.auth}), the peer ended after ${round + 1}`;
+  }
+  return undefined;
+}
+
 function buildOwnAuth(
   sa: IkeSa,
   ctx: TaskContext,
@@ -115,8 +151,9 @@ function buildOwnAuth(
   id: IdPayload,
   peerId: Identity | undefined,
   ppk?: PpkKeys,
+  local?: LocalAuthConfig,
 ): Payload[] {
-  const cfg = sa.config.local;
+  const cfg = local ?? sa.config.local;
   if (cfg.auth === "eap") {
     throw new TaskError(
       `connection ${sa.config.name} has local auth eap: EAP authenticates initiators only`,
@@ -212,6 +249,13 @@ function initiatorPpk(sa: IkeSa, ctx: TaskContext): Payload[] {
 /** Initiator: IDi [CERT+] [CERTREQ] [IDr] AUTH [N(INITIAL_CONTACT)] plus `child`. */
 export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]): Payload[] {
   const cfg = sa.config;
+  const rounds = cfg.localRounds?.length ?? 0;
+  if (rounds > 0 && !sa.peerMultipleAuth) {
+    throw new TaskError(
+      `connection ${cfg.name} authenticates in ${rounds + 1} rounds, but the peer does not ` +
+        "support multiple authentication (no MULTIPLE_AUTH_SUPPORTED, RFC 4739)",
+    );
+  }
   const idi = idPayload(PayloadType.IDi, cfg.local.id);
   const out: Payload[] = [idi];
   const remoteId = cfg.remote.id && cfg.remote.id.type !== "any" ? cfg.remote.id : undefined;
@@ -237,6 +281,10 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   if (cfg.initialContact !== false && sa.reauthOf === undefined && !sa.peerHasOtherSa) {
     out.push(makeNotify(NotifyType.INITIAL_CONTACT));
   }
+  // RFC 4739: we can do more rounds when the responder announced it can; after EAP
+  // the ANOTHER_AUTH_FOLLOWS goes with the AUTH that ends the method.
+  if (sa.peerMultipleAuth) out.push(makeNotify(NotifyType.MULTIPLE_AUTH_SUPPORTED));
+  if (rounds > 0 && cfg.local.auth !== "eap") out.push(makeNotify(NotifyType.ANOTHER_AUTH_FOLLOWS));
   if (cfg.vips?.length) {
     // Reauthenticating, each "any address" entry asks for the address we hold in its family.
     const held = (w: string) =>
@@ -248,7 +296,29 @@ export function buildAuthRequest(sa: IkeSa, ctx: TaskContext, child: Payload[]):
   return out;
 }
 
-function idOf(p: IdPayload): Identity | undefined {
+/**
+ * Initiator, RFC 4739: the first request of our authentication round
+ * `sa.authRound` (1 or more): IDi [CERT+] AUTH [N(ANOTHER_AUTH_FOLLOWS)], or
+ * only IDi when the round is EAP (the responder then starts the method).
+ * Child SA and configuration payloads went with the first round.
+ */
+export function buildRoundRequest(sa: IkeSa, ctx: TaskContext): Payload[] {
+  const round = localRound(sa.config, sa.authRound);
+  if (!round) throw new TaskError(`no authentication round ${sa.authRound + 1} configured`);
+  const idi = idPayload(PayloadType.IDi, round.id);
+  const out: Payload[] = [idi];
+  if (round.auth !== "eap") {
+    const auth = buildOwnAuth(sa, ctx, "i", idi, sa.remoteId, undefined, round);
+    out.push(...auth);
+    if (localRound(sa.config, sa.authRound + 1)) {
+      out.push(makeNotify(NotifyType.ANOTHER_AUTH_FOLLOWS));
+    }
+  }
+  return out;
+}
+
+/** The identity an ID payload names, or undefined when it does not parse. */
+export function idOf(p: IdPayload): Identity | undefined {
   try {
     return identityFromPayload(p.idType, p.data);
   } catch {
@@ -311,24 +381,27 @@ function verifyPeerAuth(
   now: number,
   ppk?: PpkKeys,
   noPpkAuth?: Uint8Array,
+  round = 0,
 ): string | EapStart | undefined {
   const sent = first(msg, PayloadType.AUTH);
   // RFC 8784: a responder without the PPK checks NO_PPK_AUTH in place of AUTH's data.
   const auth = sent && noPpkAuth ? { ...sent, data: noPpkAuth } : sent;
   const cfg = sa.config;
+  const remote = remoteRound(cfg, round)!;
   // The PAD, when configured, decides who the peer may be and how it must
-  // prove it (RFC 4301 section 4.4.3); otherwise the connection does.
-  const pad = ctx.config.pad;
-  let method: "psk" | "pubkey" | "eap" = cfg.remote.auth;
-  let eap: EapStart | undefined = cfg.remote.auth === "eap"
-    ? eapStartFor(cfg.remote.eapMethod, cfg.remote.eapId, peer)
+  // prove it (RFC 4301 section 4.4.3); otherwise the connection does. Later
+  // RFC 4739 rounds follow the connection's `remote-N`.
+  const pad = round === 0 ? ctx.config.pad : undefined;
+  let method: "psk" | "pubkey" | "eap" = remote.auth;
+  let eap: EapStart | undefined = remote.auth === "eap"
+    ? eapStartFor(remote.eapMethod, remote.eapId, peer)
     : undefined;
   let secret: Uint8Array | undefined;
-  let trustAnchors = cfg.remote.cacerts ?? [];
-  let pinned = cfg.remote.certs ?? [];
-  let pinnedKeys = cfg.remote.pubkeys ?? [];
-  let crls = cfg.remote.crls;
-  let revocation = cfg.remote.revocation;
+  let trustAnchors = remote.cacerts ?? [];
+  let pinned = remote.certs ?? [];
+  let pinnedKeys = remote.pubkeys ?? [];
+  let crls = remote.crls;
+  let revocation = remote.revocation;
   if (pad) {
     const entry = pad.match(peer, cfg.name);
     if (!entry) return `no PAD entry for ${peer.value}`;
@@ -352,7 +425,7 @@ function verifyPeerAuth(
     return eap;
   }
   if (!auth) {
-    return who === "i" && sa.config.remote.auth !== "eap"
+    return who === "i" && remote.auth !== "eap"
       ? `no AUTH payload (the peer wants EAP? we require ${method})`
       : "no AUTH payload";
   }
@@ -450,6 +523,8 @@ export type AuthResponse =
     /** The IDi and IDr payloads of this exchange (EAP: AUTH after EAP covers them). */
     readonly idi: IdPayload;
     readonly idr: IdPayload;
+    /** The initiator announced another authentication round (RFC 4739 ANOTHER_AUTH_FOLLOWS). */
+    readonly another: boolean;
   }
   | { readonly ok: false; readonly reason: string; readonly payloads: Payload[] };
 
@@ -487,6 +562,10 @@ export function respondAuth(
   if (typeof ppk === "string") return failed(`authentication of ${peer.value} failed: ${ppk}`);
   const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now, sa.ppk, ppk.noPpkAuth);
   if (typeof why === "string") return failed(`authentication of ${peer.value} failed: ${why}`);
+  // RFC 4739: after EAP, ANOTHER_AUTH_FOLLOWS comes with the AUTH that ends it.
+  const another = notify(req, NotifyType.ANOTHER_AUTH_FOLLOWS) !== undefined;
+  const rounds = why ? undefined : checkRounds(cfg, 0, another);
+  if (rounds) return failed(`authentication of ${peer.value} failed: ${rounds}`);
   sa.authInfo = why ? `EAP-${eapMethodLabel(why.method)}` : authMethodName(
     first(req, PayloadType.AUTH)!.method,
   );
@@ -504,7 +583,46 @@ export function respondAuth(
     own.push(makeNotify(NotifyType.PPK_IDENTITY));
     usePpkSkD(sa);
   }
-  return { ok: true, payloads: [idr, ...own], ...(why ? { eap: why } : {}), idi, idr };
+  return { ok: true, payloads: [idr, ...own], ...(why ? { eap: why } : {}), idi, idr, another };
+}
+
+/**
+ * Responder, RFC 4739: the first request of the initiator's round
+ * `sa.authRound` (1 or more), checked against the connection's `remote-N`:
+ * its IDi, then its AUTH, or the EAP exchange to run when the round is EAP.
+ * The answer carries no IDr or AUTH of ours (we authenticated in round 1);
+ * the child SA of the first request is answered once the last round is done.
+ */
+export function respondRound(
+  sa: IkeSa,
+  req: IkeMessage,
+  ctx: TaskContext,
+  now: number,
+): AuthResponse {
+  const n = sa.authRound + 1;
+  const failed = (reason: string): AuthResponse => ({
+    ok: false,
+    reason: `authentication round ${n} failed: ${reason}`,
+    payloads: [makeNotify(NotifyType.AUTHENTICATION_FAILED)],
+  });
+  const remote = remoteRound(sa.config, sa.authRound);
+  if (!remote || !sa.authIdr) return failed("no such round configured");
+  const idi = first(req, PayloadType.IDi);
+  if (!idi) return failed("IKE_AUTH request without IDi");
+  const peer = idOf(idi);
+  if (!peer) return failed("unparsable IDi");
+  if (remote.id && remote.id.type !== "any" && !identityEquals(remote.id, peer)) {
+    return failed(`identity ${describeId(peer)} not accepted (expected ${describeId(remote.id)})`);
+  }
+  const why = verifyPeerAuth(sa, ctx, req, "i", idi, peer, now, undefined, undefined, sa.authRound);
+  if (typeof why === "string") return failed(`${peer.value}: ${why}`);
+  const another = notify(req, NotifyType.ANOTHER_AUTH_FOLLOWS) !== undefined;
+  if (!why) {
+    const rounds = checkRounds(sa.config, sa.authRound, another);
+    if (rounds) return failed(rounds);
+    sa.authInfo += ` + ${authMethodName(first(req, PayloadType.AUTH)!.method)} ${describeId(peer)}`;
+  }
+  return { ok: true, payloads: [], ...(why ? { eap: why } : {}), idi, idr: sa.authIdr, another };
 }
 
 /** SK_d' replaces SK_d once both AUTHs used the PPK (RFC 8784 section 3). */

@@ -224,6 +224,8 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
         ? []
         : [makeNotify(NotifyType.CHILDLESS_IKEV2_SUPPORTED)]),
       ...(sa.usePpk ? [makeNotify(NotifyType.USE_PPK)] : []),
+      // RFC 4739: the initiator may authenticate in several rounds (as charon, always).
+      makeNotify(NotifyType.MULTIPLE_AUTH_SUPPORTED),
       ...certreqPayloads(sa.config),
     ],
   };
@@ -314,6 +316,7 @@ export function processInitResponse(sa: IkeSa, res: IkeMessage, _ctx: TaskContex
   readCapabilities(sa, res);
   sa.usePpk = sa.config.ppkId !== undefined && notify(res, NotifyType.USE_PPK) !== undefined;
   sa.peerChildless = notify(res, NotifyType.CHILDLESS_IKEV2_SUPPORTED) !== undefined;
+  sa.peerMultipleAuth = notify(res, NotifyType.MULTIPLE_AUTH_SUPPORTED) !== undefined;
   sa.peerCertreq = first(res, PayloadType.CERTREQ) !== undefined;
   try {
     deriveKeys(sa, ke.data);
