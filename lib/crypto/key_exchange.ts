@@ -1,6 +1,6 @@
 /**
  * Ephemeral key exchange for IKEv2 KE payloads:
- * - MODP 14/15/16 (RFC 3526), and 1/2/5 only with `allowWeak`, through
+ * - MODP 14/15/16/17/18 (RFC 3526), and 1/2/5 only with `allowWeak`, through
  *   node:crypto's DiffieHellman with our own private exponent; peer values
  *   are checked 1 < y < p-1 and g^ir is left-padded to the length of p
  *   (RFC 7296 section 2.14).
@@ -61,7 +61,7 @@ function leftPad(b: Uint8Array, len: number): Uint8Array {
   return out;
 }
 
-type ModpId = 1 | 2 | 5 | 14 | 15 | 16;
+type ModpId = 1 | 2 | 5 | 14 | 15 | 16 | 17 | 18;
 
 function modpPrime(group: ModpId): bigint {
   return group === 1 || group === 2 || group === 5 ? WEAK_MODP_PRIMES[group] : MODP_PRIMES[group];
@@ -233,7 +233,9 @@ export function generatePrivateKey(group: number, rng: Rng = defaultRng): Uint8A
     case KeId.MODP_1536:
     case KeId.MODP_2048:
     case KeId.MODP_3072:
-    case KeId.MODP_4096: {
+    case KeId.MODP_4096:
+    case KeId.MODP_6144:
+    case KeId.MODP_8192: {
       const x = rng(MODP_EXPONENT_BYTES[group]).slice();
       x[0] |= 0x80;
       return x;
@@ -322,6 +324,8 @@ export function createKeyExchangeFromPrivate(
     case KeId.MODP_2048:
     case KeId.MODP_3072:
     case KeId.MODP_4096:
+    case KeId.MODP_6144:
+    case KeId.MODP_8192:
       return modpExchange(group, privateKey);
     case KeId.ECP_256:
     case KeId.ECP_384:

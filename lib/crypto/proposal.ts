@@ -155,6 +155,8 @@ function buildKeywords(): Map<string, ProposalKeyword> {
   add(["modp2048"], { type: T.KE, id: KeId.MODP_2048 });
   add(["modp3072"], { type: T.KE, id: KeId.MODP_3072 });
   add(["modp4096"], { type: T.KE, id: KeId.MODP_4096 });
+  add(["modp6144"], { type: T.KE, id: KeId.MODP_6144 });
+  add(["modp8192"], { type: T.KE, id: KeId.MODP_8192 });
   add(["ecp256"], { type: T.KE, id: KeId.ECP_256 });
   add(["ecp384"], { type: T.KE, id: KeId.ECP_384 });
   add(["ecp521"], { type: T.KE, id: KeId.ECP_521 });

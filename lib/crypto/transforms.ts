@@ -65,6 +65,8 @@ export const KeId = {
   MODP_2048: 14,
   MODP_3072: 15,
   MODP_4096: 16,
+  MODP_6144: 17,
+  MODP_8192: 18,
   ECP_256: 19,
   ECP_384: 20,
   ECP_521: 21,
@@ -376,6 +378,8 @@ export const KE_TRANSFORMS: Readonly<Record<number, KeInfo>> = {
   14: modp(14, 2048, false),
   15: modp(15, 3072, false),
   16: modp(16, 4096, false),
+  17: modp(17, 6144, false),
+  18: modp(18, 8192, false),
   19: {
     id: 19,
     name: "ECP_256",

@@ -214,8 +214,8 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.closeChild(childSaId, now);
   }
 
-  terminateIke(ikeSaId: number, now: number): Effect[] {
-    return this.#engine.terminate(ikeSaId, now);
+  terminateIke(ikeSaId: number, now: number, reason?: string): Effect[] {
+    return this.#engine.terminate(ikeSaId, now, reason);
   }
 
   redirect(ikeSaId: number, gateway: string, now: number): Effect[] {

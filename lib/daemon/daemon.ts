@@ -56,7 +56,7 @@ import {
 import { TimerQueue } from "./timer_queue.ts";
 import { fetchCrl, postOcsp } from "./crl_fetcher.ts";
 import { RadiusTransport } from "./radius_transport.ts";
-import { RadiusAccounting, TerminateCause } from "./radius_accounting.ts";
+import { RadiusAccounting, terminateCause } from "./radius_accounting.ts";
 import { RadiusCode } from "../eap/radius.ts";
 import { RadiusDae } from "./radius_dae.ts";
 import { credentialsJson } from "./credentials_view.ts";
@@ -842,7 +842,9 @@ export class Daemon<P = unknown> {
         );
         const now = this.#now();
         await this.#run(() =>
-          last ? this.#engine.terminateIke!(ike.ikeSaId, now) : this.#engine.closeChild!(id, now)
+          last
+            ? this.#engine.terminateIke!(ike.ikeSaId, now, `closed after ${seconds}s of inactivity`)
+            : this.#engine.closeChild!(id, now)
         );
       }
     } catch (e) {
@@ -1474,14 +1476,4 @@ export class Daemon<P = unknown> {
     this.#log("info", "dmn", "stopped");
     this.#resolveDone();
   }
-}
-
-/** RFC 2866 Acct-Terminate-Cause for an IKE SA's end, from the engine's reason. */
-function terminateCause(reason: string): number {
-  if (/by peer|peer deleted|received delete/i.test(reason)) return TerminateCause.UserRequest;
-  if (/dead|dpd|no answer|timed? ?out|retransmit/i.test(reason)) return TerminateCause.LostCarrier;
-  if (/inactiv|idle/i.test(reason)) return TerminateCause.IdleTimeout;
-  if (/lifetime|expired/i.test(reason)) return TerminateCause.SessionTimeout;
-  if (/down|terminat|stop|shutdown|reload|redirect/i.test(reason)) return TerminateCause.AdminReset;
-  return TerminateCause.NasRequest;
 }

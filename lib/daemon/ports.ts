@@ -127,7 +127,7 @@ export interface EnginePort<P = unknown> {
   /** Delete child SA `childSaId` (INFORMATIONAL with a Delete; `inactivity`). */
   closeChild?(childSaId: number, now: number): Effect[];
   /** Delete IKE SA `ikeSaId` and its child SAs (`inactivity` of its last child). */
-  terminateIke?(ikeSaId: number, now: number): Effect[];
+  terminateIke?(ikeSaId: number, now: number, reason?: string): Effect[];
   /**
    * Gateway: send the client of IKE SA `ikeSaId` to `gateway` (RFC 5685
    * INFORMATIONAL REDIRECT; `ipsec redirect`). Throws a RangeError when the

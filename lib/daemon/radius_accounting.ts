@@ -54,6 +54,24 @@ export const TerminateCause = {
   NasRequest: 10,
 } as const;
 
+/**
+ * The Acct-Terminate-Cause for an IKE SA's end, from the engine's reason
+ * (e.g. "deleted by peer", "closed after 30s of inactivity").
+ *
+ * @example
+ * ```ts
+ * terminateCause("deleted by peer"); // TerminateCause.UserRequest
+ * ```
+ */
+export function terminateCause(reason: string): number {
+  if (/by peer|peer deleted|received delete/i.test(reason)) return TerminateCause.UserRequest;
+  if (/dead|dpd|no answer|timed? ?out|retransmit/i.test(reason)) return TerminateCause.LostCarrier;
+  if (/inactiv|idle/i.test(reason)) return TerminateCause.IdleTimeout;
+  if (/lifetime|expired/i.test(reason)) return TerminateCause.SessionTimeout;
+  if (/down|terminat|stop|shutdown|reload|redirect/i.test(reason)) return TerminateCause.AdminReset;
+  return TerminateCause.NasRequest;
+}
+
 /** Octets and packets in each direction. */
 export interface Traffic {
   inOctets: bigint;

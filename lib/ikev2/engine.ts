@@ -453,15 +453,15 @@ export class IkeEngine {
   }
 
   /** Deletes IKE SA `ikeSaId` and its children (INFORMATIONAL with D(IKE)). */
-  terminate(ikeSaId: number, now: number): Effect[] {
+  terminate(ikeSaId: number, now: number, reason = "terminated"): Effect[] {
     return this.#run(now, () => {
       const sa = this.#sas.get(ikeSaId);
       if (!sa) return;
       if (!sa.established) {
-        this.#destroy(sa, "terminated", "ike-down");
+        this.#destroy(sa, reason, "ike-down");
         return;
       }
-      this.#queue(sa, { kind: "delete_ike", reason: "terminated" }, now);
+      this.#queue(sa, { kind: "delete_ike", reason }, now);
     });
   }
 

@@ -401,10 +401,12 @@ const WEAK: [1 | 2 | 5, number, bigint, string][] = [
   [5, 1536, 741804n, "modp5"],
 ];
 
-const RFC3526: [14 | 15 | 16, number, bigint, string][] = [
+const RFC3526: [14 | 15 | 16 | 17 | 18, number, bigint, string][] = [
   [14, 2048, 124476n, "modp14"],
   [15, 3072, 1690314n, "modp15"],
   [16, 4096, 240904n, "modp16"],
+  [17, 6144, 929484n, "modp17"],
+  [18, 8192, 4743158n, "modp18"],
 ];
 
 function modPow(b: bigint, e: bigint, m: bigint): bigint {
@@ -451,7 +453,7 @@ Deno.test("weak MODP groups 1/2/5 work only with allowWeak", () => {
   }
 });
 
-Deno.test("MODP 14/15/16: g^x and g^xy agree with plain BigInt arithmetic", () => {
+Deno.test("MODP 14/15/16/17/18: g^x and g^xy agree with plain BigInt arithmetic", () => {
   for (const [id] of RFC3526) {
     const p = MODP_PRIMES[id];
     const xi = generatePrivateKey(id, countingRng(1));

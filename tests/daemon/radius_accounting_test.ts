@@ -6,7 +6,11 @@
  */
 import assert from "node:assert/strict";
 import * as nodeCrypto from "node:crypto";
-import { RadiusAccounting, TerminateCause } from "../../lib/daemon/radius_accounting.ts";
+import {
+  RadiusAccounting,
+  TerminateCause,
+  terminateCause,
+} from "../../lib/daemon/radius_accounting.ts";
 import { decodeAttributes, RadiusAttr } from "../../lib/eap/radius.ts";
 
 const SECRET = new TextEncoder().encode("acct secret");
@@ -143,4 +147,15 @@ Deno.test("RadiusAccounting: Interim-Updates add the live child SAs to what remo
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(sent.length, n, "no Interim-Update after Stop");
   acct.close();
+});
+
+Deno.test("terminateCause: the engine's reasons for an IKE SA's end map to RFC 2866 causes", () => {
+  const cases: [string, number][] = [
+    ["deleted by peer", TerminateCause.UserRequest],
+    ["peer dead (dpd_action clear)", TerminateCause.LostCarrier],
+    ["closed after 30s of inactivity", TerminateCause.IdleTimeout],
+    ["IKE_SA lifetime expired", TerminateCause.SessionTimeout],
+    ["terminated", TerminateCause.AdminReset],
+  ];
+  for (const [reason, cause] of cases) assert.equal(terminateCause(reason), cause, reason);
 });

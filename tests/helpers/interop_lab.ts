@@ -122,6 +122,8 @@ const SWAN_KE: Record<number, string> = {
   14: "MODP_2048",
   15: "MODP_3072",
   16: "MODP_4096",
+  17: "MODP_6144",
+  18: "MODP_8192",
   19: "ECP_256",
   20: "ECP_384",
   21: "ECP_521",

@@ -112,7 +112,8 @@ Deno.test({
 });
 
 /**
- * AES-CCM for IKE and ESP, and the Brainpool groups (RFC 6954) for IKE:
+ * AES-CCM for IKE and ESP, the Brainpool groups (RFC 6954), the larger
+ * MODP groups (RFC 3526), ECP 521 and Curve448 for IKE:
  * [IKE proposal, ESP proposal, charon's IKE line, charon's ESP line].
  */
 const EXPLICIT_CASES = [
@@ -152,11 +153,42 @@ const EXPLICIT_CASES = [
     "CHACHA20_POLY1305/PRF_HMAC_SHA2_512/ECP_512_BP",
     "ESP:CHACHA20_POLY1305",
   ],
+  // The larger RFC 3526 groups, ECP 521 and Curve448.
+  [
+    "aes128gcm16-prfsha256-modp4096",
+    "aes128gcm16",
+    "AES_GCM_16-128/PRF_HMAC_SHA2_256/MODP_4096",
+    "ESP:AES_GCM_16-128",
+  ],
+  [
+    "aes256gcm16-prfsha384-modp6144",
+    "aes256gcm16",
+    "AES_GCM_16-256/PRF_HMAC_SHA2_384/MODP_6144",
+    "ESP:AES_GCM_16-256",
+  ],
+  [
+    "aes256-sha512-modp8192",
+    "aes256-sha512",
+    "AES_CBC-256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_8192",
+    "ESP:AES_CBC-256/HMAC_SHA2_512_256",
+  ],
+  [
+    "aes256gcm16-prfsha512-ecp521",
+    "aes256gcm16",
+    "AES_GCM_16-256/PRF_HMAC_SHA2_512/ECP_521",
+    "ESP:AES_GCM_16-256",
+  ],
+  [
+    "chacha20poly1305-prfsha256-x448",
+    "chacha20poly1305",
+    "CHACHA20_POLY1305/PRF_HMAC_SHA2_256/CURVE_448",
+    "ESP:CHACHA20_POLY1305",
+  ],
 ] as const;
 
 Deno.test({
   name:
-    "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, Brainpool ECP 256/384/512, both directions",
+    "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, Brainpool ECP, MODP 4096/6144/8192, ECP 521, Curve448, both directions",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {

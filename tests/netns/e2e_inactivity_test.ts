@@ -58,6 +58,12 @@ Deno.test({
         A.log(),
         /closing CHILD_SA site\/net #\d+ after 3s of inactivity, with its IKE_SA/,
       );
+      // The IKE SA's end carries the reason (RADIUS accounting: Idle-Timeout).
+      await waitFor(
+        () => Promise.resolve(/IKE_SA deleted: closed after 3s of inactivity/.test(A.log())),
+        why,
+        5,
+      );
     } finally {
       for (const s of sockets) await run([...IPSEC, "stop", "--socket", s]).catch(() => {});
       await lab.cleanup();
