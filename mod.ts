@@ -50,6 +50,7 @@ export type { RadiusServer } from "./lib/eap/radius_proxy.ts";
 export { EapPeer } from "./lib/eap/eap_peer.ts";
 export { EapServer } from "./lib/eap/eap_server.ts";
 export type { EapMethodName } from "./lib/eap/eap_message.ts";
+export type { EapTlsOptions } from "./lib/eap/eap_tls.ts";
 
 // Crypto
 export {

@@ -106,6 +106,8 @@ export interface RemoteAuth {
   readonly crls: readonly Crl[];
   /** `revocation`: strict, ifuri or relaxed (default). */
   readonly revocation: RevocationPolicy;
+  /** `aaa_id` (EAP-TLS client): whom the TLS server's certificate must name (default: `id`). */
+  readonly aaaId?: Identity;
 }
 
 /** When a child SA is established (`start_action`). */

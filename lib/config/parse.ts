@@ -350,6 +350,9 @@ class Parser {
         "eap-radius is for gateways (remote auth): a client answers with eap-mschapv2 or eap-md5",
       );
     }
+    if (method === "eap-tls" && (certs.length === 0 || !key)) {
+      v.error("auth: eap-tls needs 'certs' and 'key' (the client certificate we log in with)");
+    }
     if (auth === "pubkey") {
       // Without certs we sign with the bare key (the peer has our public key: its `pubkeys`).
       if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
@@ -366,7 +369,17 @@ class Parser {
 
   remote(v: YamlValue): RemoteAuth {
     const f = v.fields(
-      ["auth", "id", "cacerts", "certs", "pubkeys", "crls", "revocation", "eap_id"] as const,
+      [
+        "auth",
+        "id",
+        "cacerts",
+        "certs",
+        "pubkeys",
+        "crls",
+        "revocation",
+        "eap_id",
+        "aaa_id",
+      ] as const,
     );
     const { method, auth, eapId } = authMethod(f.auth, f.eap_id);
     if (eapId === "") f.eap_id.error("write %any to ask the peer for its EAP identity");
@@ -394,6 +407,18 @@ class Parser {
       );
     }
     if (auth !== "pubkey" && !f.pubkeys.missing) v.error("'pubkeys' applies to auth: pubkey only");
+    if (method === "eap-tls" && cacerts.length === 0 && f.cacerts.missing) {
+      v.error("auth: eap-tls needs 'cacerts' (the CAs that issue client certificates)");
+    }
+    let aaaId: Identity | undefined;
+    const aaaText = f.aaa_id.string();
+    if (aaaText !== undefined) {
+      try {
+        aaaId = parseIdentity(aaaText);
+      } catch (e) {
+        f.aaa_id.error(`'${aaaText}' is not an identity: ${msg(e)}`);
+      }
+    }
     const crls = this.crlFiles(f.crls);
     const revocation = f.revocation.oneOf(["strict", "ifuri", "relaxed"] as const, "relaxed");
     if (auth !== "pubkey" && (crls.length > 0 || !f.revocation.missing)) {
@@ -412,6 +437,7 @@ class Parser {
         ? { eapMethod: method === "eap-radius" ? "radius" as const : eapMethodsOf(method)[0] }
         : {}),
       ...(auth === "eap" && eapId ? { eapId } : {}),
+      ...(aaaId ? { aaaId } : {}),
     };
   }
 
@@ -1078,7 +1104,7 @@ function crossCheck(config: Config, root: YamlValue): void {
       }
     }
     locals.forEach((l, i) => {
-      if (l.auth !== "eap") return;
+      if (l.auth !== "eap" || l.eapMethods?.every((m) => m === "tls")) return;
       const id = l.id ?? c.local.id;
       const eapId = l.eapId ?? (id ? formatIdentity(id) : undefined);
       const known = config.eapSecrets.some((s) =>
@@ -1104,6 +1130,12 @@ function crossCheck(config: Config, root: YamlValue): void {
         if (!config.radius?.servers.length) {
           remoteAt(i).error("auth: eap-radius needs a RADIUS server in 'radius: servers'");
         }
+      } else if (r.auth === "eap" && r.eapMethod === "tls") {
+        if (c.local.certs.length === 0 || !c.local.key) {
+          remoteAt(i).error(
+            "auth: eap-tls makes us the TLS server: 'local' needs our 'certs' and 'key'",
+          );
+        }
       } else if (r.auth === "eap" && config.eapSecrets.length === 0) {
         remoteAt(i).error(
           "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
@@ -1128,7 +1160,7 @@ function crossCheck(config: Config, root: YamlValue): void {
  */
 function authMethod(authField: YamlValue, eapIdField: YamlValue) {
   const method = authField.oneOf(
-    ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5", "eap-radius"] as const,
+    ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5", "eap-tls", "eap-radius"] as const,
     "pubkey",
   );
   const auth = method.startsWith("eap") ? "eap" as const : method as "psk" | "pubkey";
@@ -1144,6 +1176,7 @@ function authMethod(authField: YamlValue, eapIdField: YamlValue) {
 function eapMethodsOf(auth: string): EapMethodName[] {
   if (auth === "eap-md5") return ["md5"];
   if (auth === "eap-mschapv2") return ["mschapv2"];
+  if (auth === "eap-tls") return ["tls"];
   return ["mschapv2", "md5"];
 }
 

@@ -112,6 +112,7 @@ function remoteAuth(r: RemoteAuth): RemoteAuthConfig {
     ...(r.revocation !== "relaxed" ? { revocation: r.revocation } : {}),
     ...(r.eapMethod ? { eapMethod: r.eapMethod } : {}),
     ...(r.eapId ? { eapId: r.eapId } : {}),
+    ...(r.aaaId ? { aaaId: r.aaaId } : {}),
   };
 }
 

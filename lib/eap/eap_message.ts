@@ -43,6 +43,7 @@ export const EapType = {
   Notification: 2,
   Nak: 3,
   Md5Challenge: 4,
+  Tls: 13,
   MsChapV2: 26,
 } as const;
 
@@ -52,17 +53,19 @@ export const EAP_TYPE_NAMES: Readonly<Record<number, string>> = {
   2: "Notification",
   3: "Nak",
   4: "MD5-Challenge",
+  13: "TLS",
   26: "MSCHAPv2",
   254: "Expanded",
 };
 
 /** The EAP methods this implementation can run. */
-export type EapMethodName = "md5" | "mschapv2";
+export type EapMethodName = "md5" | "mschapv2" | "tls";
 
 /** The EAP type number of each method. */
 export const EAP_METHOD_TYPES: Readonly<Record<EapMethodName, number>> = {
   md5: EapType.Md5Challenge,
   mschapv2: EapType.MsChapV2,
+  tls: EapType.Tls,
 };
 
 /**
@@ -77,6 +80,7 @@ export const EAP_METHOD_TYPES: Readonly<Record<EapMethodName, number>> = {
 export function eapMethodName(type: number): EapMethodName | undefined {
   if (type === EapType.Md5Challenge) return "md5";
   if (type === EapType.MsChapV2) return "mschapv2";
+  if (type === EapType.Tls) return "tls";
   return undefined;
 }
 

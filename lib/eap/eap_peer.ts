@@ -54,6 +54,16 @@ import {
   parseMsChapV2Success,
 } from "./eap_message.ts";
 import {
+  ACK,
+  decodeEapTls,
+  EAP_TLS_KEY_LABEL,
+  EapTlsChannel,
+  EapTlsFlag,
+  type EapTlsOptions,
+  openTlsSession,
+} from "./eap_tls.ts";
+import { TlsError, type TlsSession } from "../../ffi/libssl.ts";
+import {
   authenticatorResponseFromHash,
   checkAuthenticatorResponseRaw,
   generateNtResponseFromHash,
@@ -74,6 +84,8 @@ export interface EapPeerOptions {
   methods: readonly EapMethodName[];
   /** Random bytes (MSCHAPv2 peer challenge). */
   random: (n: number) => Uint8Array;
+  /** EAP-TLS: our certificate and key, and the trust anchors for the server's. */
+  tls?: EapTlsOptions;
 }
 
 /** What the peer does after a server message. */
@@ -95,6 +107,7 @@ type PeerState =
   }
   | { s: "mschapv2-verified"; msk: Uint8Array }
   | { s: "mschapv2-rejected"; reason: string }
+  | { s: "tls"; session: TlsSession; channel: EapTlsChannel; msk?: Uint8Array }
   | { s: "done" };
 
 const utf8 = new TextEncoder();
@@ -141,11 +154,13 @@ export class EapPeer {
     } catch (e) {
       if (e instanceof EapError) return this.#fail(`malformed EAP message: ${e.message}`);
       if (e instanceof RangeError) return this.#fail(`bad EAP message: ${e.message}`);
+      if (e instanceof TlsError) return this.#fail(`EAP-TLS: ${e.message}`);
       throw e; // a bug, not bad input
     }
   }
 
   #fail(reason: string): EapPeerStep {
+    if (this.#state.s === "tls") this.#state.session.free();
     this.#state = { s: "done" };
     return { kind: "failure", reason };
   }
@@ -172,6 +187,14 @@ export class EapPeer {
         }
         if (st.s === "mschapv2-rejected") {
           return this.#fail(`EAP-Success after the server rejected us: ${st.reason}`);
+        }
+        if (st.s === "tls" && st.msk) {
+          st.session.free();
+          this.#state = { s: "done" };
+          return { kind: "success", msk: st.msk, method: "tls" };
+        }
+        if (st.s === "tls") {
+          return this.#fail("EAP-Success before the TLS handshake with the server completed");
         }
         return this.#fail(
           st.s === "mschapv2-answered"
@@ -214,7 +237,48 @@ export class EapPeer {
       return this.#respond(identifier, EapType.Nak, encodeNak(types));
     }
     this.#method = method;
+    if (method === "tls") return this.#tls(identifier, data);
     return method === "md5" ? this.#md5(identifier, data) : this.#mschapv2(identifier, data);
+  }
+
+  /**
+   * EAP-TLS (RFC 5216): Start opens the TLS session (ClientHello); each
+   * whole TLS message from the server goes through it, our answer goes out
+   * in fragments; once the handshake completed and the server's certificate
+   * passed the check, an empty Response acknowledges its Finished.
+   */
+  #tls(identifier: number, data: Uint8Array): EapPeerStep {
+    const st = this.#state;
+    const respond = (typeData: Uint8Array) => this.#respond(identifier, EapType.Tls, typeData);
+    const d = decodeEapTls(data);
+    if (d.flags & EapTlsFlag.Start) {
+      if (st.s !== "idle") return this.#fail("a second EAP-TLS Start");
+      const o = this.#opts.tls;
+      if (!o) return this.#fail("EAP-TLS needs our certificate and key (local auth eap-tls)");
+      const session = openTlsSession("client", o);
+      if (typeof session === "string") return this.#fail(session);
+      const channel = new EapTlsChannel(o.fragmentSize);
+      this.#state = { s: "tls", session, channel };
+      const r = session.step();
+      if (r.kind === "failed") return this.#fail(`EAP-TLS: ${r.reason}`);
+      return respond(channel.send(session.output()));
+    }
+    if (st.s !== "tls") return this.#fail("EAP-TLS data before Start");
+    const got = st.channel.receive(data);
+    if (got.kind === "ack") return respond(ACK);
+    if (got.kind === "next") return respond(st.channel.next()!);
+    if (got.kind === "empty") return this.#fail("EAP-TLS: an empty Request with nothing to send");
+    if (st.msk) return this.#fail("EAP-TLS: more TLS data after the handshake completed");
+    st.session.feed(got.bytes);
+    const r = st.session.step();
+    if (r.kind === "failed") return this.#fail(`EAP-TLS handshake failed: ${r.reason}`);
+    const out = st.session.output();
+    if (r.kind === "done") {
+      const why = this.#opts.tls?.check?.(st.session.peerCertificates(), "");
+      if (why) return this.#fail(`EAP-TLS: the server's certificate: ${why}`);
+      st.msk = st.session.exportKeyingMaterial(EAP_TLS_KEY_LABEL, 128).slice(0, 64);
+    }
+    return respond(out.length ? st.channel.send(out) : ACK);
   }
 
   /** RFC 1994 CHAP: MD5(Identifier || secret || challenge). */

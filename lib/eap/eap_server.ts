@@ -64,6 +64,16 @@ import {
   formatMsChapV2Success,
 } from "./eap_message.ts";
 import {
+  ACK,
+  EAP_TLS_KEY_LABEL,
+  EapTlsChannel,
+  EapTlsFlag,
+  type EapTlsOptions,
+  encodeEapTls,
+  openTlsSession,
+} from "./eap_tls.ts";
+import { TlsError, type TlsSession } from "../../ffi/libssl.ts";
+import {
   authenticatorResponseFromHash,
   formatAuthenticatorResponse,
   generateNtResponseFromHash,
@@ -86,6 +96,11 @@ export interface EapServerOptions {
   random: (n: number) => Uint8Array;
   /** Name in the MSCHAPv2 challenge (charon sends "strongSwan"); default "deno-ipsec". */
   serverName?: string;
+  /**
+   * EAP-TLS: our (the server's) certificate and key, the trust anchors for
+   * the client's, and the check that it names the EAP identity.
+   */
+  tls?: EapTlsOptions;
 }
 
 /** What the server does after a peer message. */
@@ -114,6 +129,7 @@ type ServerState =
   | { s: "mschapv2-response"; challenge: Uint8Array; msChapV2Id: number }
   | { s: "mschapv2-success-ack"; msk: Uint8Array }
   | { s: "mschapv2-failure-ack"; reason: string }
+  | { s: "tls"; session: TlsSession | string; channel: EapTlsChannel; msk?: Uint8Array }
   | { s: "done" };
 
 const utf8 = new TextEncoder();
@@ -170,6 +186,7 @@ export class EapServer {
     } catch (e) {
       if (e instanceof EapError) return this.#fail(`malformed EAP message: ${e.message}`);
       if (e instanceof RangeError) return this.#fail(`bad EAP message: ${e.message}`);
+      if (e instanceof TlsError) return this.#fail(`EAP-TLS: ${e.message}`);
       throw e; // a bug, not bad input
     }
   }
@@ -184,6 +201,8 @@ export class EapServer {
   }
 
   #fail(reason: string): EapServerStep {
+    const st = this.#state;
+    if (st.s === "tls" && typeof st.session !== "string") st.session.free();
     this.#state = { s: "done" };
     return {
       kind: "failure",
@@ -193,6 +212,8 @@ export class EapServer {
   }
 
   #succeed(msk: Uint8Array | undefined): EapServerStep {
+    const st = this.#state;
+    if (st.s === "tls" && typeof st.session !== "string") st.session.free();
     this.#state = { s: "done" };
     return {
       kind: "success",
@@ -210,6 +231,16 @@ export class EapServer {
 
   /** The method's first Request with the current Identifier; sets the state. */
   #methodStart(): Uint8Array {
+    if (this.#opts.method === "tls") {
+      // The session opens now; if it cannot, the first Response is answered with the reason.
+      const o = this.#opts.tls;
+      const session = o ? openTlsSession("server", o) : "EAP-TLS needs our certificate and key";
+      this.#state = { s: "tls", session, channel: new EapTlsChannel(o?.fragmentSize) };
+      return this.#request(
+        EapType.Tls,
+        encodeEapTls({ flags: EapTlsFlag.Start, data: new Uint8Array(0) }),
+      );
+    }
     const challenge = this.#random16();
     if (this.#opts.method === "md5") {
       this.#state = { s: "md5", challenge };
@@ -283,8 +314,42 @@ export class EapServer {
         if (m.kind === "failure-response") return this.#fail(st.reason);
         return this.#fail(`${st.reason}; then expected a Failure Response, got ${m.kind}`);
       }
+      case "tls":
+        return this.#tls(st, p.data);
     }
     return this.#fail(`internal: unexpected state ${st.s}`);
+  }
+
+  /**
+   * EAP-TLS (RFC 5216): each whole TLS message of the client goes through
+   * the session and our answer goes out in fragments; the client's
+   * certificate must pass the check against its EAP identity; its empty
+   * Response to our Finished is answered with EAP-Success.
+   */
+  #tls(st: Extract<ServerState, { s: "tls" }>, data: Uint8Array): EapServerStep {
+    const session = st.session;
+    if (typeof session === "string") return this.#fail(session);
+    const got = st.channel.receive(data);
+    if (got.kind === "ack") return this.#nextRequest(EapType.Tls, ACK);
+    if (got.kind === "next") return this.#nextRequest(EapType.Tls, st.channel.next()!);
+    if (got.kind === "empty") {
+      return st.msk
+        ? this.#succeed(st.msk)
+        : this.#fail("EAP-TLS: an empty Response before the TLS handshake completed");
+    }
+    if (st.msk) return this.#fail("EAP-TLS: more TLS data after the handshake completed");
+    session.feed(got.bytes);
+    const r = session.step();
+    if (r.kind === "failed") return this.#fail(`EAP-TLS handshake failed: ${r.reason}`);
+    if (r.kind === "done") {
+      const identity = this.#identity ?? "";
+      const why = this.#opts.tls?.check?.(session.peerCertificates(), identity);
+      if (why) return this.#fail(`EAP-TLS: the client's certificate: ${why}`);
+      st.msk = session.exportKeyingMaterial(EAP_TLS_KEY_LABEL, 128).slice(0, 64);
+    }
+    const out = session.output();
+    if (out.length) return this.#nextRequest(EapType.Tls, st.channel.send(out));
+    return st.msk ? this.#succeed(st.msk) : this.#fail("EAP-TLS: the handshake stalled");
   }
 
   #md5(identifier: number, challenge: Uint8Array, data: Uint8Array): EapServerStep {

@@ -125,13 +125,14 @@ import {
   idOf,
   idPayload,
   localRound,
+  remoteRound,
   respondAuth,
   respondRound,
   verifyEapAuth,
   verifyResponderAuth,
 } from "./tasks/ike_auth.ts";
 import type { IdPayload } from "./payloads/id.ts";
-import { type EapServerState, findEapSecret } from "./tasks/ike_auth_eap.ts";
+import { certNames, type EapServerState, findEapSecret } from "./tasks/ike_auth_eap.ts";
 import { gatewayNotify, redirectTarget } from "./tasks/redirect.ts";
 import { EapPeer } from "../eap/eap_peer.ts";
 import { EapServer, type EapServerStep } from "../eap/eap_server.ts";
@@ -1792,6 +1793,18 @@ export class IkeEngine {
         ...(identity !== undefined ? { identity } : {}),
         secretFor: (id) => findEapSecret(secrets, id),
         random: this.#random,
+        ...(method === "tls"
+          ? {
+            // EAP-TLS: our certificate; the client's must chain to the round's CAs and
+            // name its EAP identity (as charon's eap-tls).
+            tls: {
+              certs: sa.config.local.certs ?? [],
+              ...(sa.config.local.privateKey ? { key: sa.config.local.privateKey } : {}),
+              trustAnchors: remoteRound(sa.config, sa.authRound)?.cacerts ?? [],
+              check: (certs: Uint8Array[], id: string) => certNames(id)(certs),
+            },
+          }
+          : {}),
       });
     sa.eap = {
       role: "server",
@@ -2238,18 +2251,30 @@ export class IkeEngine {
         return false;
       }
       const identity = local.eapId ?? formatIdentity(local.id);
+      const methods = local.eapMethods ?? ["mschapv2", "md5"];
       const secret = findEapSecret(this.config.eapSecrets, identity);
-      if (secret === undefined) {
+      if (secret === undefined && methods.some((m) => m !== "tls")) {
         this.#fail(sa, `no EAP secret for EAP identity '${identity}'`);
         return false;
       }
+      // EAP-TLS: our certificate; the server's must chain to the gateway's CAs and name
+      // `aaa_id`, else the gateway's IKE identity (as charon's eap-tls).
+      const tls = methods.includes("tls")
+        ? {
+          certs: local.certs ?? [],
+          ...(local.privateKey ? { key: local.privateKey } : {}),
+          trustAnchors: cfg.remote.cacerts ?? [],
+          check: certNames(cfg.remote.aaaId ?? sa.remoteId),
+        }
+        : undefined;
       st = sa.eap = {
         role: "peer",
         peer: new EapPeer({
           identity,
-          secret,
-          methods: local.eapMethods ?? ["mschapv2", "md5"],
+          secret: secret ?? "",
+          methods,
           random: this.#random,
+          ...(tls ? { tls } : {}),
         }),
         stage: "eap",
         idi: idPayload(PayloadType.IDi, local.id),

@@ -93,6 +93,11 @@ export interface RemoteAuthConfig {
    * absent, the peer's IKE identity (IDi) is its EAP identity (charon's rule).
    */
   readonly eapId?: string;
+  /**
+   * EAP-TLS client: whom the TLS server's certificate must name (swanctl's
+   * `aaa_id`; default: the responder's IKE identity, IDr).
+   */
+  readonly aaaId?: Identity;
 }
 
 /** Action when DPD finds the peer dead or a child is closed by the peer. */

@@ -10,6 +10,7 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { toEngineConfig } from "../../lib/config/to_peer_config.ts";
 import { buildPadEntries } from "../../lib/config/build.ts";
 import { padRows } from "../../lib/db/tables.ts";
+import { makePki } from "../helpers/engine_pki.ts";
 
 const client = (local: string, secrets: string) => `
 connections:
@@ -118,8 +119,8 @@ Deno.test("eap config: mistakes are refused with the key that is wrong", () => {
   fails(gateway("      auth: eap-mschapv2", ""), /auth: eap but no EAP secrets/);
   // An unknown method.
   fails(
-    client("      auth: eap-tls\n      id: alice@example.org", ""),
-    /auth: 'eap-tls' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-radius/,
+    client("      auth: eap-ttls\n      id: alice@example.org", ""),
+    /auth: 'eap-ttls' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-tls, eap-radius/,
   );
   // EAP user names are taken as written, but not %any.
   fails(
@@ -207,5 +208,57 @@ Deno.test("eap config: eap-radius with a radius section; what is missing is name
   fails(
     client("      auth: eap-radius\n      id: alice@example.org", ""),
     /eap-radius is for gateways/,
+  );
+});
+
+Deno.test("eap config: eap-tls takes the round's certificate and key (client) or CAs (gateway)", async () => {
+  const pki = await makePki("ecdsa", 256);
+  const files: Record<string, Uint8Array> = {
+    "ca.pem": pki.ca,
+    "alice.pem": pki.alice.cert,
+    "alice.key": pki.alice.key,
+    "gw.pem": pki.bob.cert,
+    "gw.key": pki.bob.key,
+  };
+  const readFile = (p: string) => {
+    const f = files[p];
+    if (!f) throw new Error(`no file ${p}`);
+    return f;
+  };
+  const parse = (yaml: string) => parseConfig(yaml, { readFile });
+  const c = toEngineConfig(parse(
+    client(
+      "      auth: eap-tls\n      id: alice@example.org\n      certs: [alice.pem]\n      key: alice.key",
+      "",
+    ).replace(
+      "      auth: psk\n      id: gw.example.org",
+      "      auth: pubkey\n      id: gw.example.org\n      cacerts: [ca.pem]\n      aaa_id: radius.example.org",
+    ).replace(/ {2}ike-gw:\n.*\n.*\n/, ""),
+  ));
+  const local = c.connections[0].local;
+  assert.deepEqual(local.eapMethods, ["tls"]);
+  assert.deepEqual(local.certs, [pki.alice.cert]);
+  assert.ok(local.privateKey?.length);
+  assert.equal(c.connections[0].remote.aaaId?.value, "radius.example.org");
+  const gwYaml = gateway('      auth: eap-tls\n      eap_id: "%any"\n      cacerts: [ca.pem]', "")
+    .replace(
+      "      auth: psk\n      id: gw.example.org",
+      "      auth: pubkey\n      id: gw.example.org\n      certs: [gw.pem]\n      key: gw.key",
+    );
+  const g = toEngineConfig(parse(gwYaml));
+  assert.equal(g.connections[0].remote.eapMethod, "tls");
+  assert.deepEqual(g.connections[0].remote.cacerts, [pki.ca]);
+  // What is missing is named.
+  assert.throws(
+    () => parse(client("      auth: eap-tls\n      id: alice@example.org", "")),
+    /auth: eap-tls needs 'certs' and 'key'/,
+  );
+  assert.throws(
+    () => parse(gwYaml.replace("\n      cacerts: [ca.pem]", "")),
+    /auth: eap-tls needs 'cacerts'/,
+  );
+  assert.throws(
+    () => parse(gateway("      auth: eap-tls\n      cacerts: [ca.pem]", "")),
+    /auth: eap-tls makes us the TLS server: 'local' needs our 'certs' and 'key'/,
   );
 });

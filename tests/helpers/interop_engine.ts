@@ -98,8 +98,12 @@ export interface EngineSpec {
   ppk?: { id: string; secretHex: string; required?: boolean; secretOnly?: boolean };
   eap?: {
     role: "peer" | "server";
-    /** Peer: the methods we accept (default all); server: the one we run (default MSCHAPv2). */
-    methods?: ("mschapv2" | "md5")[];
+    /**
+     * Peer: the methods we accept (default MSCHAPv2 and MD5); server: the one
+     * we run (default MSCHAPv2). "tls" uses the case's certificate and key
+     * (and its CA for the other side's).
+     */
+    methods?: ("mschapv2" | "md5" | "tls")[];
     /** Peer: our EAP identity; server: "%any" to ask by EAP-Identity (default: IDi). */
     eapId?: string;
     /** User names and passwords. */
@@ -198,6 +202,9 @@ export function engineConfig(s: EngineSpec): EngineConfig {
       id: eap.round2 ? parseIdentity(eap.round2.id) : localId,
       ...(eap.eapId ? { eapId: eap.eapId } : {}),
       ...(eap.methods ? { eapMethods: eap.methods } : {}),
+      ...(eap.methods?.includes("tls") && own.auth === "pubkey"
+        ? { certs: own.certs, privateKey: own.privateKey }
+        : {}),
     }
     : undefined;
   const round2Id = eap?.round2 ? parseIdentity(eap.round2.id) : undefined;
@@ -207,6 +214,7 @@ export function engineConfig(s: EngineSpec): EngineConfig {
       ...(eap.round2 ? (round2Id!.type === "any" ? {} : { id: round2Id }) : { id: remoteId }),
       eapMethod: eap.radius ? "radius" as const : eap.methods?.[0] ?? "mschapv2",
       ...(eap.eapId ? { eapId: eap.eapId } : {}),
+      ...(eap.methods?.includes("tls") && s.caFile ? { cacerts: readCertsDer(s.caFile) } : {}),
     }
     : undefined;
   const conn: PeerConfig = {

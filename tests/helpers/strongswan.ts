@@ -14,7 +14,7 @@ import { awaitExit } from "./netns.ts";
 const PLUGINS =
   "random nonce openssl kdf pem pkcs1 pkcs8 x509 pubkey revocation constraints curl " +
   "kernel-libipsec kernel-netlink socket-default vici updown attr " +
-  "eap-identity eap-md5 eap-mschapv2";
+  "eap-identity eap-md5 eap-mschapv2 eap-tls";
 
 export interface CharonOptions {
   /** Network namespace to run in (must exist). */
@@ -312,8 +312,16 @@ export function swanctlConf(c: SwanConn): string {
     auth.local = `auth = pubkey\n      pubkeys = ${c.rawKeys.local}`;
     auth.remote = `auth = pubkey\n      pubkeys = ${c.rawKeys.remote}`;
   }
+  // EAP-TLS keeps the round's certificate (local) or trust anchor (remote).
+  const tlsLines = c.eap?.method !== "eap-tls"
+    ? ""
+    : c.eap.side === "local"
+    ? `\n      certs = ${certs}`
+    : c.cacert
+    ? `\n      cacerts = ${c.cacert}`
+    : "";
   const eapAuth = c.eap
-    ? `auth = ${c.eap.method}${c.eap.eapId ? `\n      eap_id = ${c.eap.eapId}` : ""}`
+    ? `auth = ${c.eap.method}${c.eap.eapId ? `\n      eap_id = ${c.eap.eapId}` : ""}${tlsLines}`
     : "";
   if (c.eap && !c.eap.round2) auth[c.eap.side] = eapAuth;
   // RFC 4739: rounds are sections local-1, local-2 (remote-1, remote-2) in this order.

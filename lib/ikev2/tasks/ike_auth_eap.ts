@@ -28,6 +28,14 @@ import type { EapServer } from "../../eap/eap_server.ts";
 import type { EapSecret, EapServerMethod } from "../peer_config.ts";
 import type { IdPayload } from "../payloads/id.ts";
 import type { IkeMessage } from "./_msg.ts";
+import {
+  formatIdentity,
+  type Identity,
+  identityToPayload,
+  parseIdentity,
+} from "../../db/identity.ts";
+import { certMatchesId } from "../../pki/validate.ts";
+import { X509Certificate } from "@peculiar/x509";
 
 /** What the initiator (EAP peer) keeps during EAP. */
 export interface EapPeerState {
@@ -67,6 +75,49 @@ export interface EapServerState {
 
 /** EAP state of an IKE SA in IKE_AUTH. */
 export type EapState = EapPeerState | EapServerState;
+
+/**
+ * An EAP-TLS certificate check: the other side's end-entity certificate
+ * must name `who` (an identity, or an EAP identity as text, parsed as
+ * swanctl does: an email address, FQDN, IP address or DN); `%any` or
+ * undefined accepts any certificate TLS verified.
+ *
+ * @example
+ * ```ts
+ * certNames("carol@example.org")([carolCertDer]); // undefined: it does
+ * ```
+ */
+export function certNames(
+  who: Identity | string | undefined,
+): (certs: Uint8Array[]) => string | undefined {
+  return (certs) => {
+    let id: Identity;
+    try {
+      id = typeof who === "string" ? parseIdentity(who) : who ?? { type: "any", value: "" };
+    } catch {
+      return `'${who}' is not an identity a certificate can name`;
+    }
+    if (id.type === "any") return undefined;
+    const leaf = certs[0];
+    if (!leaf) return "no certificate";
+    const { idType, data } = identityToPayload(id);
+    try {
+      return certMatchesId(leaf, idType, data)
+        ? undefined
+        : `it does not name '${formatIdentity(id)}' (subject ${describeSubject(leaf)})`;
+    } catch (e) {
+      return `unparsable certificate: ${(e as Error).message}`;
+    }
+  };
+}
+
+function describeSubject(der: Uint8Array): string {
+  try {
+    return `'${new X509Certificate(new Uint8Array(der)).subject}'`;
+  } catch {
+    return "unreadable";
+  }
+}
 
 /**
  * The EAP password for `identity`: a secret naming it wins over one naming
