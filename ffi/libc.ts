@@ -51,6 +51,7 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   getpid: { parameters: [], result: "i32" },
+  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols (synchronous). */

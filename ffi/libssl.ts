@@ -25,6 +25,8 @@
  * @module
  */
 
+import { libc } from "./libc.ts";
+
 const SYMBOLS = {
   OpenSSL_version_num: { parameters: [], result: "u64" },
   TLS_method: { parameters: [], result: "pointer" },
@@ -152,6 +154,7 @@ let cached: Libssl | null | undefined;
 export function loadLibssl(): Libssl | null {
   if (cached !== undefined) return cached;
   try {
+    pinLibrary("libssl.so.3");
     const lib = Deno.dlopen("libssl.so.3", SYMBOLS).symbols;
     cached = lib.OpenSSL_version_num() >= 0x30000000n ? make(lib) : null;
   } catch {
@@ -161,6 +164,23 @@ export function loadLibssl(): Libssl | null {
 }
 
 const handles = new FinalizationRegistry<() => void>((free) => free());
+
+/** RTLD_NOW | RTLD_NODELETE. */
+const PIN_FLAGS = 0x2 | 0x1000;
+
+/**
+ * Keeps `name` loaded for the life of the process: each isolate (Worker,
+ * test module) that ends closes its `Deno.dlopen` handles, and OpenSSL's
+ * libssl must not be unloaded and loaded again under a libcrypto that
+ * stays (its exit handlers would point into the unloaded copy).
+ */
+function pinLibrary(name: string): void {
+  try {
+    libc().dlopen(new TextEncoder().encode(name + "\0"), PIN_FLAGS);
+  } catch {
+    // No libc dlopen (not glibc 2.34+): unpinned, as before.
+  }
+}
 
 function make(lib: Lib): Libssl {
   const pp = new BigUint64Array(1);
@@ -190,7 +210,8 @@ function make(lib: Lib): Libssl {
   };
   const x509 = (der: Uint8Array) => d2i(der, (p, n) => lib.d2i_X509(null, p, n));
   const derOf = (x: Deno.PointerObject): Uint8Array => {
-    const n = lib.i2d_X509(x, new Uint8Array(8).fill(0));
+    // The length first (a NULL out pointer); then into our buffer (i2d advances *pp).
+    const n = lib.i2d_X509(x, null);
     if (n <= 0) return new Uint8Array(0);
     const out = new Uint8Array(Math.max(128, n));
     pp[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(out)));

@@ -400,7 +400,11 @@ Deno.test("pki issue: lint warnings for gateway certificates clients would rejec
     const p = (n: string) => `${t.dir}/${n}`;
 
     await ok("gen", "--out", p("ca.key"));
-    await ok("self", "--in", p("ca.key"), "--dn", "CN=Not A CA", "--out", p("notca.pem"));
+    // A CA that outlives the certificate (the same default lifetime a second later would not).
+    await ok(
+      ...["self", "--in", p("ca.key"), "--dn", "CN=Not A CA", "--lifetime", "3650"],
+      ...["--out", p("notca.pem")],
+    );
     await ok("pub", "--in", p("ca.key"), "--out", p("k.pub"));
     const r = await ok(
       ...issue(p("notca.pem"), p("ca.key"), p("k.pub")),

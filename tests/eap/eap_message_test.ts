@@ -68,7 +68,8 @@ Deno.test("Identity, Nak and MD5 type data", () => {
   assert.throws(() => decodeMd5(fromHex("10aabb")), /Value-Size 16 but only 2 bytes follow/);
   assert.equal(eapMethodName(4), "md5");
   assert.equal(eapMethodName(26), "mschapv2");
-  assert.equal(eapMethodName(13), undefined);
+  assert.equal(eapMethodName(13), "tls");
+  assert.equal(eapMethodName(21), undefined);
 });
 
 Deno.test("EAP-MSCHAPv2 type data round-trips; MS-Length = EAP Length - 5", () => {

@@ -267,3 +267,64 @@ Deno.test("EAP-TLS: a peer without certificates, or asked for TLS it does not ac
   assert.equal(q.kind, "failure");
   assert.match(q.kind === "failure" ? q.reason : "", /needs our certificate and key/);
 });
+
+Deno.test("EAP-TLS: mutated messages of live conversations never make either side throw", async () => {
+  const o = await setup();
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const mutate = (m: Uint8Array): Uint8Array => {
+    const c = m.slice();
+    switch (rnd() % 4) {
+      case 0:
+        c[rnd() % c.length] ^= 1 << (rnd() % 8);
+        return c;
+      case 1:
+        return c.subarray(0, rnd() % c.length);
+      case 2:
+        c[Math.min(5, c.length - 1)] = rnd() & 0xff; // the EAP-TLS flags
+        return c;
+      default:
+        return new Uint8Array([...c, ...new Uint8Array(1 + (rnd() % 64))]);
+    }
+  };
+  let failures = 0;
+  for (let round = 0; round < 60; round++) {
+    const peer = new EapPeer({
+      identity: "alice@example.org",
+      secret: "",
+      methods: ["tls"],
+      random,
+      tls: { ...o.client, fragmentSize: 300 },
+    });
+    const server = new EapServer({
+      method: "tls",
+      secretFor: () => undefined,
+      random,
+      tls: { ...o.server, fragmentSize: 300 },
+    });
+    // Mutate the message at step `at` (even: a Request to the peer, odd: a Response).
+    const at = round % 16;
+    let msg = server.start();
+    let ended = false;
+    for (let step = 0; step < 60 && !ended; step++) {
+      const toPeer = step % 2 === 0;
+      const m = step === at ? mutate(msg) : msg;
+      if (toPeer) {
+        const r = peer.receive(m);
+        assert.ok(["respond", "failure", "success"].includes(r.kind));
+        if (r.kind !== "respond") ended = true;
+        else msg = r.message;
+      } else {
+        const r = server.receive(m);
+        assert.ok(["request", "failure", "success"].includes(r.kind));
+        if (r.kind === "failure") failures++;
+        msg = r.message;
+        if (r.kind !== "request") {
+          peer.receive(msg);
+          ended = true;
+        }
+      }
+    }
+  }
+  assert.ok(failures > 0, "some mutations must be refused");
+});

@@ -2,9 +2,9 @@
  * FreeRADIUS 3 (Debian's `freeradius`, installed by
  * `.ci/install_deps.sh --with-interop`) as an independent RADIUS/EAP server
  * for tests: a private copy of its configuration with EAP-MD5 and
- * EAP-MSCHAPv2 only (no TLS methods, so no certificates), one client
- * secret, users with cleartext passwords; run in the foreground on one
- * address and port, in a network namespace when given.
+ * EAP-MSCHAPv2 (and EAP-TLS with the certificate, key and CA given), one
+ * client secret, users with cleartext passwords; run in the foreground on
+ * one address and port, in a network namespace when given.
  *
  * @module
  */
@@ -19,8 +19,10 @@ export interface FreeRadiusOptions {
   readonly clients: string;
   /** User name to cleartext password (and reply items, e.g. "Framed-IP-Address = 10.3.0.7"). */
   readonly users: Readonly<Record<string, string | { password: string; reply: string[] }>>;
-  /** `md5` or `mschapv2`: what it proposes first (default mschapv2). */
-  readonly defaultEapType?: "md5" | "mschapv2";
+  /** `md5`, `mschapv2` or `tls`: what it proposes first (default mschapv2). */
+  readonly defaultEapType?: "md5" | "mschapv2" | "tls";
+  /** EAP-TLS (TLS 1.2): its server certificate and key, and the CA of client certificates (PEM paths). */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
   /** Run in this network namespace. */
   readonly netns?: string;
 }
@@ -98,7 +100,22 @@ post-auth {
   }
   mschapv2 {
   }
-}
+${
+      o.tls
+        ? `  tls-config tls-common {
+    private_key_file = ${o.tls.key}
+    certificate_file = ${o.tls.cert}
+    ca_file = ${o.tls.ca}
+    fragment_size = 1024
+    tls_min_version = "1.2"
+    tls_max_version = "1.2"
+  }
+  tls {
+    tls = tls-common
+  }
+`
+        : ""
+    }}
 `,
   );
   await Deno.writeTextFile(

@@ -7,7 +7,9 @@
  * keyed hers) and gets the address FreeRADIUS assigns (Framed-IP-Address,
  * `pools: [radius, …]`); bob's wrong password is refused by FreeRADIUS and the
  * gateway says so; a gateway whose RADIUS server does not answer fails the
- * client after its retries. Needs root; namespaces prefixed `terad-`.
+ * client after its retries; EAP-TLS relayed the same way makes FreeRADIUS the
+ * TLS server (its MSK keys the gateway's AUTH). Needs root; namespaces
+ * prefixed `terad-`.
  *
  * ```
  *  terad-a: va 192.0.2.1/24 ── vb 192.0.2.2/24, lo 10.1.0.1, FreeRADIUS 127.0.0.1:1812 :terad-b
@@ -192,5 +194,66 @@ Deno.test({
       const r = await A.ipsec(["up", "office", "--timeout", "20"]);
       assert.notEqual(r.code, 0, `ipsec up succeeded${why()}`);
       assert.match(B.log(), /no answer from RADIUS server freeradius/, why());
+    }),
+});
+
+Deno.test({
+  name: "EAP-RADIUS (netns): EAP-TLS relayed to FreeRADIUS; its MSK keys the gateway's AUTH",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withHostPair("teradt-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
+      await eapGatewayFiles(dir);
+      const pki = `${dir}/pki`;
+      for (const f of ["alice@example.org.pem", "alice@example.org.key"]) {
+        await Deno.copyFile(`${pki}/${f}`, `${dir}/a/${f}`);
+      }
+      // FreeRADIUS is the TLS server, with the gateway's certificate (the client checks it
+      // names gw.example.org, the gateway's IKE identity).
+      const fr = await startFreeRadius({
+        address: "127.0.0.1",
+        port: 1812,
+        secret: RADIUS_SECRET,
+        clients: "127.0.0.1/32",
+        users: {},
+        defaultEapType: "tls",
+        tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
+        netns: b,
+      });
+      try {
+        const B = await start(b, "b", gateway(1812));
+        const A = await start(
+          a,
+          "a",
+          `connections:
+  office:
+    remote_addrs: 192.0.2.2
+    vips: [0.0.0.0]
+    local:
+      auth: eap-tls
+      id: alice@example.org
+      certs: [alice@example.org.pem]
+      key: alice@example.org.key
+    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
+    children:
+      intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
+`,
+        );
+        const why = () =>
+          `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}\n--- FreeRADIUS ---\n${fr.log()}`;
+        ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
+        assert.match(A.log(), /EAP-TLS authentication successful, MSK established/, why());
+        assert.match(
+          B.log(),
+          /EAP-RADIUS authentication of 'alice@example\.org' successful, MSK established/,
+        );
+        assert.match(fr.log(), /Sent Access-Accept/);
+        const vip = /installing virtual IP (10\.3\.0\.\d+)/.exec(A.log())?.[1];
+        assert.ok(vip, `no virtual IP${why()}`);
+        const ping = await lab.runIn(a, ["ping", "-c", "2", "-W", "2", "-I", vip, "10.1.0.1"]);
+        assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
+      } finally {
+        await fr.stop();
+      }
     }),
 });
