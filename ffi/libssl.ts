@@ -54,6 +54,8 @@ const SYMBOLS = {
   SSL_get_version: { parameters: ["pointer"], result: "pointer" },
   SSL_get_current_cipher: { parameters: ["pointer"], result: "pointer" },
   SSL_CIPHER_get_name: { parameters: ["pointer"], result: "pointer" },
+  SSL_write: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
+  SSL_read: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   SSL_export_keying_material: {
     parameters: ["pointer", "buffer", "usize", "buffer", "usize", "pointer", "usize", "i32"],
     result: "i32",
@@ -73,6 +75,7 @@ const SYMBOLS = {
   OPENSSL_sk_num: { parameters: ["pointer"], result: "i32" },
   OPENSSL_sk_value: { parameters: ["pointer", "i32"], result: "pointer" },
   ERR_get_error: { parameters: [], result: "u64" },
+  ERR_peek_error: { parameters: [], result: "u64" },
   ERR_error_string_n: { parameters: ["u64", "buffer", "usize"], result: "void" },
   ERR_clear_error: { parameters: [], result: "void" },
 } as const;
@@ -87,6 +90,9 @@ const SSL_VERIFY_PEER = 1;
 const SSL_VERIFY_FAIL_IF_NO_PEER_CERT = 2;
 const SSL_ERROR_WANT_READ = 2;
 const SSL_ERROR_WANT_WRITE = 3;
+const SSL_ERROR_ZERO_RETURN = 6;
+/** Alert reasons are this plus the alert number (close_notify is 0). */
+const SSL_AD_REASON_OFFSET = 1000;
 /** X509_PURPOSE_ANY: no extendedKeyUsage demanded (strongSwan's EAP-TLS demands none either). */
 const X509_PURPOSE_ANY = 7;
 /** SSL_OP_NO_TICKET: no session tickets (EAP-TLS never resumes with them here). */
@@ -111,8 +117,10 @@ export interface TlsSessionOptions {
   readonly certs?: readonly Uint8Array[];
   /** Our private key (PKCS#8 DER) for `certs[0]`. */
   readonly key?: Uint8Array;
-  /** Trust anchors (DER) the peer's certificate must chain to; a server then requires one. */
+  /** Trust anchors (DER) the peer's certificate must chain to. */
   readonly trustAnchors: readonly Uint8Array[];
+  /** A server asks for (and requires) the client's certificate (default true; EAP-TTLS: false). */
+  readonly requireClientCert?: boolean;
 }
 
 /** What a handshake step came to. */
@@ -133,6 +141,15 @@ export interface TlsSession {
   peerCertificates(): Uint8Array[];
   /** RFC 5705 keying material without context, after the handshake. */
   exportKeyingMaterial(label: string, length: number): Uint8Array;
+  /**
+   * After the handshake: encrypts application data (records then wait in
+   * {@link TlsSession.output}); EAP-TTLS carries its AVPs this way.
+   */
+  write(data: Uint8Array): void;
+  /** After the handshake: the application data in the records fed so far. */
+  read(): Uint8Array;
+  /** The peer closed the session (close_notify) in what was read. */
+  readonly closed: boolean;
   /** "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384", after the handshake. */
   describe(): string;
   /** Frees the OpenSSL objects (also done when the session is garbage collected). */
@@ -265,9 +282,11 @@ function make(lib: Lib): Libssl {
         } else if (o.role === "server") {
           throw new TlsError("a TLS server needs a certificate and key");
         }
-        const mode = o.role === "server"
-          ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-          : SSL_VERIFY_PEER;
+        const mode = o.role === "client"
+          ? SSL_VERIFY_PEER
+          : o.requireClientCert === false
+          ? 0
+          : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
         lib.SSL_CTX_set_verify(ctx, mode, null);
         lib.SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
         lib.SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_LEGACY_NO_RENEGOTIATION);
@@ -281,7 +300,11 @@ function make(lib: Lib): Libssl {
         if (o.role === "client") lib.SSL_set_connect_state(ssl);
         else lib.SSL_set_accept_state(ssl);
         let freed = false;
+        let closed = false;
         const session: TlsSession = {
+          get closed() {
+            return closed;
+          },
           feed(bytes) {
             if (freed) throw new TlsError("TLS session already freed");
             let off = 0;
@@ -348,6 +371,51 @@ function make(lib: Lib): Libssl {
               0,
             );
             if (ok !== 1) throw new TlsError(`keying material export failed: ${lastError()}`);
+            return out;
+          },
+          write(data) {
+            if (freed) throw new TlsError("TLS session already freed");
+            lib.ERR_clear_error();
+            let off = 0;
+            while (off < data.length) {
+              const n = lib.SSL_write(ssl, data.subarray(off), data.length - off);
+              if (n <= 0) throw new TlsError(`SSL_write failed: ${lastError()}`);
+              off += n;
+            }
+          },
+          read() {
+            if (freed) throw new TlsError("TLS session already freed");
+            lib.ERR_clear_error();
+            const parts: Uint8Array[] = [];
+            let total = 0;
+            for (;;) {
+              const buf = new Uint8Array(16384);
+              const n = lib.SSL_read(ssl, buf, buf.length);
+              if (n > 0) {
+                parts.push(buf.subarray(0, n));
+                total += n;
+                continue;
+              }
+              const e = lib.SSL_get_error(ssl, n);
+              if (e === SSL_ERROR_WANT_READ || e === SSL_ERROR_WANT_WRITE) break;
+              // close_notify: a clean end, or the alert as an error (reason 1000 +
+              // close_notify) when it comes where OpenSSL did not expect it.
+              if (
+                e === SSL_ERROR_ZERO_RETURN ||
+                (lib.ERR_peek_error() & 0x7fffffn) === BigInt(SSL_AD_REASON_OFFSET)
+              ) {
+                lib.ERR_clear_error();
+                closed = true;
+                break;
+              }
+              throw new TlsError(`SSL_read failed: ${lastError()}`);
+            }
+            const out = new Uint8Array(total);
+            let off = 0;
+            for (const p of parts) {
+              out.set(p, off);
+              off += p.length;
+            }
             return out;
           },
           describe() {

@@ -1104,6 +1104,11 @@ function crossCheck(config: Config, root: YamlValue): void {
       }
     }
     locals.forEach((l, i) => {
+      if (l.eapMethods?.includes("ttls") && c.remote.cacerts.length === 0) {
+        localAt(i).error(
+          "auth: eap-ttls checks the gateway's TLS certificate: 'remote' needs 'cacerts'",
+        );
+      }
       if (l.auth !== "eap" || l.eapMethods?.every((m) => m === "tls")) return;
       const id = l.id ?? c.local.id;
       const eapId = l.eapId ?? (id ? formatIdentity(id) : undefined);
@@ -1136,6 +1141,12 @@ function crossCheck(config: Config, root: YamlValue): void {
             "auth: eap-tls makes us the TLS server: 'local' needs our 'certs' and 'key'",
           );
         }
+      } else if (
+        r.auth === "eap" && r.eapMethod === "ttls" && (c.local.certs.length === 0 || !c.local.key)
+      ) {
+        remoteAt(i).error(
+          "auth: eap-ttls makes us the TLS server: 'local' needs our 'certs' and 'key'",
+        );
       } else if (r.auth === "eap" && config.eapSecrets.length === 0) {
         remoteAt(i).error(
           "auth: eap but no EAP secrets ('secrets' entries named eap-… or with type: eap) " +
@@ -1160,7 +1171,16 @@ function crossCheck(config: Config, root: YamlValue): void {
  */
 function authMethod(authField: YamlValue, eapIdField: YamlValue) {
   const method = authField.oneOf(
-    ["psk", "pubkey", "eap", "eap-mschapv2", "eap-md5", "eap-tls", "eap-radius"] as const,
+    [
+      "psk",
+      "pubkey",
+      "eap",
+      "eap-mschapv2",
+      "eap-md5",
+      "eap-tls",
+      "eap-ttls",
+      "eap-radius",
+    ] as const,
     "pubkey",
   );
   const auth = method.startsWith("eap") ? "eap" as const : method as "psk" | "pubkey";
@@ -1177,6 +1197,7 @@ function eapMethodsOf(auth: string): EapMethodName[] {
   if (auth === "eap-md5") return ["md5"];
   if (auth === "eap-mschapv2") return ["mschapv2"];
   if (auth === "eap-tls") return ["tls"];
+  if (auth === "eap-ttls") return ["ttls"];
   return ["mschapv2", "md5"];
 }
 

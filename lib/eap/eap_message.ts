@@ -44,6 +44,7 @@ export const EapType = {
   Nak: 3,
   Md5Challenge: 4,
   Tls: 13,
+  Ttls: 21,
   MsChapV2: 26,
 } as const;
 
@@ -54,18 +55,20 @@ export const EAP_TYPE_NAMES: Readonly<Record<number, string>> = {
   3: "Nak",
   4: "MD5-Challenge",
   13: "TLS",
+  21: "TTLS",
   26: "MSCHAPv2",
   254: "Expanded",
 };
 
 /** The EAP methods this implementation can run. */
-export type EapMethodName = "md5" | "mschapv2" | "tls";
+export type EapMethodName = "md5" | "mschapv2" | "tls" | "ttls";
 
 /** The EAP type number of each method. */
 export const EAP_METHOD_TYPES: Readonly<Record<EapMethodName, number>> = {
   md5: EapType.Md5Challenge,
   mschapv2: EapType.MsChapV2,
   tls: EapType.Tls,
+  ttls: EapType.Ttls,
 };
 
 /**
@@ -81,6 +84,7 @@ export function eapMethodName(type: number): EapMethodName | undefined {
   if (type === EapType.Md5Challenge) return "md5";
   if (type === EapType.MsChapV2) return "mschapv2";
   if (type === EapType.Tls) return "tls";
+  if (type === EapType.Ttls) return "ttls";
   return undefined;
 }
 

@@ -63,6 +63,7 @@ import {
   openTlsSession,
 } from "./eap_tls.ts";
 import { TlsError, type TlsSession } from "../../ffi/libssl.ts";
+import { decodeAvps, eapMessageAvps, eapMessageOf, TTLS_KEY_LABEL } from "./eap_ttls.ts";
 import {
   authenticatorResponseFromHash,
   checkAuthenticatorResponseRaw,
@@ -84,8 +85,13 @@ export interface EapPeerOptions {
   methods: readonly EapMethodName[];
   /** Random bytes (MSCHAPv2 peer challenge). */
   random: (n: number) => Uint8Array;
-  /** EAP-TLS: our certificate and key, and the trust anchors for the server's. */
+  /**
+   * EAP-TLS: our certificate and key, and the trust anchors for the
+   * server's; EAP-TTLS: the trust anchors (and the server's check).
+   */
   tls?: EapTlsOptions;
+  /** EAP-TTLS: the tunneled methods we accept (default EAP-MSCHAPv2, EAP-MD5). */
+  innerMethods?: readonly EapMethodName[];
 }
 
 /** What the peer does after a server message. */
@@ -107,7 +113,19 @@ type PeerState =
   }
   | { s: "mschapv2-verified"; msk: Uint8Array }
   | { s: "mschapv2-rejected"; reason: string }
-  | { s: "tls"; session: TlsSession; channel: EapTlsChannel; msk?: Uint8Array }
+  | {
+    s: "tls";
+    /** EAP-TLS, or EAP-TTLS (then `inner` runs the tunneled method once the tunnel is up). */
+    method: "tls" | "ttls";
+    session: TlsSession;
+    channel: EapTlsChannel;
+    /** Set once the handshake completed and the server's certificate passed. */
+    msk?: Uint8Array;
+    inner?: EapPeer;
+    innerIdentifier?: number;
+    /** The server tunneled the inner EAP-Success (and the inner peer accepted it). */
+    innerDone?: boolean;
+  }
   | { s: "done" };
 
 const utf8 = new TextEncoder();
@@ -188,6 +206,23 @@ export class EapPeer {
         if (st.s === "mschapv2-rejected") {
           return this.#fail(`EAP-Success after the server rejected us: ${st.reason}`);
         }
+        if (st.s === "tls" && st.msk && st.method === "ttls") {
+          // The tunneled method must have finished on our side (MSCHAPv2: the server's
+          // authenticator response checked); servers do not tunnel the inner EAP-Success.
+          const inner = st.innerDone ? { kind: "success" as const } : st.inner?.receive(
+            encodeEap({ code: EapCode.Success, identifier: st.innerIdentifier ?? 0 }),
+          );
+          if (inner?.kind !== "success") {
+            return this.#fail(
+              `EAP-Success before the tunneled method completed${
+                inner?.kind === "failure" ? `: ${inner.reason}` : ""
+              }`,
+            );
+          }
+          st.session.free();
+          this.#state = { s: "done" };
+          return { kind: "success", msk: st.msk, method: "ttls" };
+        }
         if (st.s === "tls" && st.msk) {
           st.session.free();
           this.#state = { s: "done" };
@@ -237,48 +272,105 @@ export class EapPeer {
       return this.#respond(identifier, EapType.Nak, encodeNak(types));
     }
     this.#method = method;
-    if (method === "tls") return this.#tls(identifier, data);
+    if (method === "tls" || method === "ttls") return this.#tls(method, identifier, data);
     return method === "md5" ? this.#md5(identifier, data) : this.#mschapv2(identifier, data);
   }
 
   /**
-   * EAP-TLS (RFC 5216): Start opens the TLS session (ClientHello); each
-   * whole TLS message from the server goes through it, our answer goes out
-   * in fragments; once the handshake completed and the server's certificate
-   * passed the check, an empty Response acknowledges its Finished.
+   * EAP-TLS (RFC 5216) and EAP-TTLS (RFC 5281): Start opens the TLS session
+   * (ClientHello); each whole TLS message from the server goes through it,
+   * our answer goes out in fragments. Once the handshake completed and the
+   * server's certificate passed the check, EAP-TLS acknowledges the server's
+   * Finished with an empty Response; EAP-TTLS sends its EAP-Response/Identity
+   * through the tunnel and answers each tunneled Request with the inner
+   * method (EAP-MSCHAPv2 or EAP-MD5, our password).
    */
-  #tls(identifier: number, data: Uint8Array): EapPeerStep {
+  #tls(method: "tls" | "ttls", identifier: number, data: Uint8Array): EapPeerStep {
     const st = this.#state;
-    const respond = (typeData: Uint8Array) => this.#respond(identifier, EapType.Tls, typeData);
+    const name = method === "tls" ? "EAP-TLS" : "EAP-TTLS";
+    const type = method === "tls" ? EapType.Tls : EapType.Ttls;
+    const respond = (typeData: Uint8Array) => this.#respond(identifier, type, typeData);
     const d = decodeEapTls(data);
     if (d.flags & EapTlsFlag.Start) {
-      if (st.s !== "idle") return this.#fail("a second EAP-TLS Start");
+      if (st.s !== "idle") return this.#fail(`a second ${name} Start`);
       const o = this.#opts.tls;
-      if (!o) return this.#fail("EAP-TLS needs our certificate and key (local auth eap-tls)");
+      if (!o) {
+        return this.#fail(
+          method === "tls"
+            ? "EAP-TLS needs our certificate and key (local auth eap-tls)"
+            : "EAP-TTLS needs the CA of the server's certificate (remote cacerts)",
+        );
+      }
       const session = openTlsSession("client", o);
       if (typeof session === "string") return this.#fail(session);
       const channel = new EapTlsChannel(o.fragmentSize);
-      this.#state = { s: "tls", session, channel };
+      this.#state = { s: "tls", method, session, channel };
       const r = session.step();
-      if (r.kind === "failed") return this.#fail(`EAP-TLS: ${r.reason}`);
+      if (r.kind === "failed") return this.#fail(`${name}: ${r.reason}`);
       return respond(channel.send(session.output()));
     }
-    if (st.s !== "tls") return this.#fail("EAP-TLS data before Start");
+    if (st.s !== "tls") return this.#fail(`${name} data before Start`);
     const got = st.channel.receive(data);
     if (got.kind === "ack") return respond(ACK);
     if (got.kind === "next") return respond(st.channel.next()!);
-    if (got.kind === "empty") return this.#fail("EAP-TLS: an empty Request with nothing to send");
-    if (st.msk) return this.#fail("EAP-TLS: more TLS data after the handshake completed");
+    if (got.kind === "empty") return this.#fail(`${name}: an empty Request with nothing to send`);
     st.session.feed(got.bytes);
+    if (st.msk) {
+      if (method === "tls") {
+        return this.#fail("EAP-TLS: more TLS data after the handshake completed");
+      }
+      return this.#tunneled(st, respond);
+    }
     const r = st.session.step();
-    if (r.kind === "failed") return this.#fail(`EAP-TLS handshake failed: ${r.reason}`);
-    const out = st.session.output();
+    if (r.kind === "failed") return this.#fail(`${name} handshake failed: ${r.reason}`);
     if (r.kind === "done") {
       const why = this.#opts.tls?.check?.(st.session.peerCertificates(), "");
-      if (why) return this.#fail(`EAP-TLS: the server's certificate: ${why}`);
-      st.msk = st.session.exportKeyingMaterial(EAP_TLS_KEY_LABEL, 128).slice(0, 64);
+      if (why) return this.#fail(`${name}: the server's certificate: ${why}`);
+      const label = method === "tls" ? EAP_TLS_KEY_LABEL : TTLS_KEY_LABEL;
+      st.msk = st.session.exportKeyingMaterial(label, 128).slice(0, 64);
+      if (method === "ttls") {
+        // RFC 5281 section 11.2.1: the client starts the tunneled EAP with its identity.
+        st.inner = new EapPeer({
+          ...this.#opts,
+          methods: this.#opts.innerMethods ?? ["mschapv2", "md5"],
+        });
+        st.innerIdentifier = 0;
+        st.session.write(
+          eapMessageAvps(encodeEap({
+            code: EapCode.Response,
+            identifier: 0,
+            type: EapType.Identity,
+            data: utf8.encode(this.#opts.identity),
+          })),
+        );
+      }
     }
+    const out = st.session.output();
     return respond(out.length ? st.channel.send(out) : ACK);
+  }
+
+  /** EAP-TTLS, tunnel up: the server's tunneled Request to the inner method, its answer back. */
+  #tunneled(
+    st: Extract<PeerState, { s: "tls" }>,
+    respond: (typeData: Uint8Array) => EapPeerStep,
+  ): EapPeerStep {
+    const plain = st.session.read();
+    if (plain.length === 0) {
+      const out = st.session.output();
+      return respond(out.length ? st.channel.send(out) : ACK);
+    }
+    const eap = eapMessageOf(decodeAvps(plain));
+    if (!eap) return this.#fail("EAP-TTLS: tunneled data without an EAP-Message");
+    st.innerIdentifier = eap.length > 1 ? eap[1] : 0;
+    const step = st.inner!.receive(eap);
+    if (step.kind === "failure") return this.#fail(`EAP-TTLS tunneled method: ${step.reason}`);
+    if (step.kind === "success") {
+      // A server that tunnels the inner EAP-Success: acknowledge; the outer one follows.
+      st.innerDone = true;
+      return respond(ACK);
+    }
+    st.session.write(eapMessageAvps(step.message));
+    return respond(st.channel.send(st.session.output()));
   }
 
   /** RFC 1994 CHAP: MD5(Identifier || secret || challenge). */

@@ -73,6 +73,7 @@ import {
   openTlsSession,
 } from "./eap_tls.ts";
 import { TlsError, type TlsSession } from "../../ffi/libssl.ts";
+import { decodeAvps, eapMessageAvps, eapMessageOf, TTLS_KEY_LABEL } from "./eap_ttls.ts";
 import {
   authenticatorResponseFromHash,
   formatAuthenticatorResponse,
@@ -101,6 +102,8 @@ export interface EapServerOptions {
    * the client's, and the check that it names the EAP identity.
    */
   tls?: EapTlsOptions;
+  /** EAP-TTLS: the tunneled method (default EAP-MSCHAPv2). */
+  innerMethod?: "mschapv2" | "md5";
 }
 
 /** What the server does after a peer message. */
@@ -129,7 +132,16 @@ type ServerState =
   | { s: "mschapv2-response"; challenge: Uint8Array; msChapV2Id: number }
   | { s: "mschapv2-success-ack"; msk: Uint8Array }
   | { s: "mschapv2-failure-ack"; reason: string }
-  | { s: "tls"; session: TlsSession | string; channel: EapTlsChannel; msk?: Uint8Array }
+  | {
+    s: "tls";
+    /** EAP-TLS, or EAP-TTLS (then `inner` runs the tunneled method once the tunnel is up). */
+    method: "tls" | "ttls";
+    session: TlsSession | string;
+    channel: EapTlsChannel;
+    /** Set once the handshake completed (and, EAP-TLS, the client's certificate passed). */
+    msk?: Uint8Array;
+    inner?: EapServer;
+  }
   | { s: "done" };
 
 const utf8 = new TextEncoder();
@@ -163,6 +175,11 @@ export class EapServer {
     this.#opts = opts;
     this.#identity = opts.identity;
     this.#identifier = opts.random(1)[0] ?? 0;
+  }
+
+  /** Why the method failed, when it is only waiting for the peer's acknowledgement. */
+  get pendingFailure(): string | undefined {
+    return this.#state.s === "mschapv2-failure-ack" ? this.#state.reason : undefined;
   }
 
   /** The first EAP Request (Identity, or the method's first request). */
@@ -231,13 +248,16 @@ export class EapServer {
 
   /** The method's first Request with the current Identifier; sets the state. */
   #methodStart(): Uint8Array {
-    if (this.#opts.method === "tls") {
+    const method = this.#opts.method;
+    if (method === "tls" || method === "ttls") {
       // The session opens now; if it cannot, the first Response is answered with the reason.
       const o = this.#opts.tls;
-      const session = o ? openTlsSession("server", o) : "EAP-TLS needs our certificate and key";
-      this.#state = { s: "tls", session, channel: new EapTlsChannel(o?.fragmentSize) };
+      const session = o
+        ? openTlsSession("server", method === "ttls" ? { ...o, requireClientCert: false } : o)
+        : `EAP-${method.toUpperCase()} needs our certificate and key`;
+      this.#state = { s: "tls", method, session, channel: new EapTlsChannel(o?.fragmentSize) };
       return this.#request(
-        EapType.Tls,
+        method === "tls" ? EapType.Tls : EapType.Ttls,
         encodeEapTls({ flags: EapTlsFlag.Start, data: new Uint8Array(0) }),
       );
     }
@@ -321,35 +341,91 @@ export class EapServer {
   }
 
   /**
-   * EAP-TLS (RFC 5216): each whole TLS message of the client goes through
-   * the session and our answer goes out in fragments; the client's
-   * certificate must pass the check against its EAP identity; its empty
-   * Response to our Finished is answered with EAP-Success.
+   * EAP-TLS (RFC 5216) and EAP-TTLS (RFC 5281): each whole TLS message of
+   * the client goes through the session and our answer goes out in
+   * fragments. EAP-TLS: the client's certificate must pass the check against
+   * its EAP identity; its empty Response to our Finished is answered with
+   * EAP-Success. EAP-TTLS: the client's tunneled EAP-Response/Identity starts
+   * the inner method (our EAP-MSCHAPv2 or EAP-MD5 server, by the inner
+   * identity), whose success is answered with EAP-Success.
    */
   #tls(st: Extract<ServerState, { s: "tls" }>, data: Uint8Array): EapServerStep {
+    const name = st.method === "tls" ? "EAP-TLS" : "EAP-TTLS";
+    const type = st.method === "tls" ? EapType.Tls : EapType.Ttls;
     const session = st.session;
     if (typeof session === "string") return this.#fail(session);
     const got = st.channel.receive(data);
-    if (got.kind === "ack") return this.#nextRequest(EapType.Tls, ACK);
-    if (got.kind === "next") return this.#nextRequest(EapType.Tls, st.channel.next()!);
+    if (got.kind === "ack") return this.#nextRequest(type, ACK);
+    if (got.kind === "next") return this.#nextRequest(type, st.channel.next()!);
     if (got.kind === "empty") {
-      return st.msk
-        ? this.#succeed(st.msk)
-        : this.#fail("EAP-TLS: an empty Response before the TLS handshake completed");
+      return st.msk && st.method === "tls" ? this.#succeed(st.msk) : this.#fail(
+        `${name}: an empty Response before the ${
+          st.msk ? "tunneled method" : "TLS handshake"
+        } completed`,
+      );
     }
-    if (st.msk) return this.#fail("EAP-TLS: more TLS data after the handshake completed");
     session.feed(got.bytes);
+    if (st.msk) {
+      if (st.method === "tls") {
+        return this.#fail("EAP-TLS: more TLS data after the handshake completed");
+      }
+      return this.#tunneled(st, session);
+    }
     const r = session.step();
-    if (r.kind === "failed") return this.#fail(`EAP-TLS handshake failed: ${r.reason}`);
+    if (r.kind === "failed") return this.#fail(`${name} handshake failed: ${r.reason}`);
     if (r.kind === "done") {
-      const identity = this.#identity ?? "";
-      const why = this.#opts.tls?.check?.(session.peerCertificates(), identity);
-      if (why) return this.#fail(`EAP-TLS: the client's certificate: ${why}`);
-      st.msk = session.exportKeyingMaterial(EAP_TLS_KEY_LABEL, 128).slice(0, 64);
+      if (st.method === "tls") {
+        const identity = this.#identity ?? "";
+        const why = this.#opts.tls?.check?.(session.peerCertificates(), identity);
+        if (why) return this.#fail(`EAP-TLS: the client's certificate: ${why}`);
+      }
+      const label = st.method === "tls" ? EAP_TLS_KEY_LABEL : TTLS_KEY_LABEL;
+      st.msk = session.exportKeyingMaterial(label, 128).slice(0, 64);
     }
     const out = session.output();
-    if (out.length) return this.#nextRequest(EapType.Tls, st.channel.send(out));
-    return st.msk ? this.#succeed(st.msk) : this.#fail("EAP-TLS: the handshake stalled");
+    if (out.length) return this.#nextRequest(type, st.channel.send(out));
+    return st.msk && st.method === "tls"
+      ? this.#succeed(st.msk)
+      : this.#fail(`${name}: the handshake stalled`);
+  }
+
+  /** EAP-TTLS, tunnel up: the client's tunneled Response to the inner method, its answer back. */
+  #tunneled(st: Extract<ServerState, { s: "tls" }>, session: TlsSession): EapServerStep {
+    const plain = session.read();
+    if (plain.length === 0) {
+      // A client whose inner method failed closes the tunnel (charon does).
+      const inner = st.inner?.pendingFailure;
+      return this.#fail(
+        inner
+          ? `EAP-TTLS tunneled method: ${inner} (the client closed the tunnel)`
+          : session.closed
+          ? "EAP-TTLS: the client closed the TLS tunnel"
+          : "EAP-TTLS: no tunneled data from the client",
+      );
+    }
+    const eap = eapMessageOf(decodeAvps(plain));
+    if (!eap) return this.#fail("EAP-TTLS: tunneled data without an EAP-Message");
+    let step: EapServerStep;
+    if (!st.inner) {
+      const p = decodeEap(eap);
+      if (p.code !== EapCode.Response || p.type !== EapType.Identity) {
+        return this.#fail("EAP-TTLS: the tunneled EAP must start with the client's identity");
+      }
+      const identity = decodeIdentity(p.data);
+      this.#identity = identity;
+      st.inner = new EapServer({
+        ...this.#opts,
+        method: this.#opts.innerMethod ?? "mschapv2",
+        identity,
+      });
+      step = { kind: "request", message: st.inner.start() };
+    } else {
+      step = st.inner.receive(eap);
+    }
+    if (step.kind === "failure") return this.#fail(`EAP-TTLS tunneled method: ${step.reason}`);
+    if (step.kind === "success") return this.#succeed(st.msk);
+    session.write(eapMessageAvps(step.message));
+    return this.#nextRequest(EapType.Ttls, st.channel.send(session.output()));
   }
 
   #md5(identifier: number, challenge: Uint8Array, data: Uint8Array): EapServerStep {

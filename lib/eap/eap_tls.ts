@@ -39,6 +39,8 @@ export interface EapTlsOptions {
   readonly check?: (certs: Uint8Array[], identity: string) => string | undefined;
   /** TLS data per EAP message (default {@link EAP_TLS_FRAGMENT_SIZE}). */
   readonly fragmentSize?: number;
+  /** A server asks for the client's certificate (default true; EAP-TTLS: false). */
+  readonly requireClientCert?: boolean;
 }
 
 /**
@@ -57,6 +59,7 @@ export function openTlsSession(
       ...(o.certs?.length ? { certs: o.certs } : {}),
       ...(o.key ? { key: o.key } : {}),
       trustAnchors: o.trustAnchors,
+      ...(o.requireClientCert === false ? { requireClientCert: false } : {}),
     });
   } catch (e) {
     return `EAP-TLS: ${(e as Error).message}`;

@@ -1793,10 +1793,10 @@ export class IkeEngine {
         ...(identity !== undefined ? { identity } : {}),
         secretFor: (id) => findEapSecret(secrets, id),
         random: this.#random,
-        ...(method === "tls"
+        ...(method === "tls" || method === "ttls"
           ? {
-            // EAP-TLS: our certificate; the client's must chain to the round's CAs and
-            // name its EAP identity (as charon's eap-tls).
+            // EAP-TLS/TTLS: our certificate; EAP-TLS: the client's must chain to the
+            // round's CAs and name its EAP identity (as charon's eap-tls).
             tls: {
               certs: sa.config.local.certs ?? [],
               ...(sa.config.local.privateKey ? { key: sa.config.local.privateKey } : {}),
@@ -2259,7 +2259,7 @@ export class IkeEngine {
       }
       // EAP-TLS: our certificate; the server's must chain to the gateway's CAs and name
       // `aaa_id`, else the gateway's IKE identity (as charon's eap-tls).
-      const tls = methods.includes("tls")
+      const tls = methods.includes("tls") || methods.includes("ttls")
         ? {
           certs: local.certs ?? [],
           ...(local.privateKey ? { key: local.privateKey } : {}),

@@ -119,8 +119,8 @@ Deno.test("eap config: mistakes are refused with the key that is wrong", () => {
   fails(gateway("      auth: eap-mschapv2", ""), /auth: eap but no EAP secrets/);
   // An unknown method.
   fails(
-    client("      auth: eap-ttls\n      id: alice@example.org", ""),
-    /auth: 'eap-ttls' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-tls, eap-radius/,
+    client("      auth: eap-peap\n      id: alice@example.org", ""),
+    /auth: 'eap-peap' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-tls, eap-ttls, eap-radius/,
   );
   // EAP user names are taken as written, but not %any.
   fails(
@@ -260,5 +260,60 @@ Deno.test("eap config: eap-tls takes the round's certificate and key (client) or
   assert.throws(
     () => parse(gateway("      auth: eap-tls\n      cacerts: [ca.pem]", "")),
     /auth: eap-tls makes us the TLS server: 'local' needs our 'certs' and 'key'/,
+  );
+});
+
+Deno.test("eap config: eap-ttls needs a password and the gateway's CA (client), certificates (gateway)", async () => {
+  const pki = await makePki("ecdsa", 256);
+  const files: Record<string, Uint8Array> = {
+    "ca.pem": pki.ca,
+    "gw.pem": pki.bob.cert,
+    "gw.key": pki.bob.key,
+  };
+  const readFile = (p: string) => {
+    const f = files[p];
+    if (!f) throw new Error(`no file ${p}`);
+    return f;
+  };
+  const parse = (yaml: string) => parseConfig(yaml, { readFile });
+  const withCa = (yaml: string) =>
+    yaml.replace(
+      "      auth: psk\n      id: gw.example.org",
+      "      auth: pubkey\n      id: gw.example.org\n      cacerts: [ca.pem]",
+    );
+  const c = toEngineConfig(parse(withCa(client(
+    "      auth: eap-ttls\n      id: alice@example.org\n      eap_id: alice",
+    "  eap-alice:\n    id: alice\n    secret: pw",
+  ))));
+  assert.deepEqual(c.connections[0].local.eapMethods, ["ttls"]);
+  assert.throws(
+    () =>
+      parse(client(
+        "      auth: eap-ttls\n      id: alice@example.org\n      eap_id: alice",
+        "  eap-alice:\n    id: alice\n    secret: pw",
+      )),
+    /auth: eap-ttls checks the gateway's TLS certificate: 'remote' needs 'cacerts'/,
+  );
+  assert.throws(
+    () =>
+      parse(
+        withCa(
+          client("      auth: eap-ttls\n      id: alice@example.org\n      eap_id: alice", ""),
+        ),
+      ),
+    /auth: eap but no EAP secret .* has id 'alice'/,
+  );
+  const gw = gateway(
+    '      auth: eap-ttls\n      eap_id: "%any"',
+    "  eap-alice:\n    id: alice\n    secret: pw",
+  )
+    .replace(
+      "      auth: psk\n      id: gw.example.org",
+      "      auth: pubkey\n      id: gw.example.org\n      certs: [gw.pem]\n      key: gw.key",
+    );
+  assert.equal(toEngineConfig(parse(gw)).connections[0].remote.eapMethod, "ttls");
+  assert.throws(
+    () => parse(gateway("      auth: eap-ttls", "  eap-alice:\n    id: alice\n    secret: pw")),
+    /auth: eap-ttls makes us the TLS server: 'local' needs our 'certs' and 'key'/,
   );
 });

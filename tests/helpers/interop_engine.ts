@@ -103,7 +103,7 @@ export interface EngineSpec {
      * we run (default MSCHAPv2). "tls" uses the case's certificate and key
      * (and its CA for the other side's).
      */
-    methods?: ("mschapv2" | "md5" | "tls")[];
+    methods?: ("mschapv2" | "md5" | "tls" | "ttls")[];
     /** Peer: our EAP identity; server: "%any" to ask by EAP-Identity (default: IDi). */
     eapId?: string;
     /** User names and passwords. */

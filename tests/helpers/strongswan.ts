@@ -14,7 +14,7 @@ import { awaitExit } from "./netns.ts";
 const PLUGINS =
   "random nonce openssl kdf pem pkcs1 pkcs8 x509 pubkey revocation constraints curl " +
   "kernel-libipsec kernel-netlink socket-default vici updown attr " +
-  "eap-identity eap-md5 eap-mschapv2 eap-tls";
+  "eap-identity eap-md5 eap-mschapv2 eap-tls eap-ttls";
 
 export interface CharonOptions {
   /** Network namespace to run in (must exist). */

@@ -81,3 +81,40 @@ Deno.test("engine EAP-TLS: the gateway asks the EAP identity (%any); a certifica
     /EAP-TLS: the server's certificate: it does not name 'radius.example.org'/,
   );
 });
+
+Deno.test("engine EAP-TTLS: a password through the TLS tunnel (tunneled EAP-MSCHAPv2), MSK-keyed AUTHs", async () => {
+  const cfg = await tlsConfigs();
+  const a = cfg.alice.connections[0], b = cfg.bob.connections[0];
+  const ttls: { alice: EngineConfig; bob: EngineConfig } = {
+    alice: {
+      ...cfg.alice,
+      connections: [{
+        ...a,
+        local: { auth: "eap", id: a.local.id, eapId: "alice", eapMethods: ["ttls"] },
+      }],
+      eapSecrets: [{ ids: ["alice"], secret: "alice's password" }],
+    },
+    bob: {
+      ...cfg.bob,
+      connections: [{ ...b, remote: { auth: "eap", eapMethod: "ttls", eapId: "%any" } }],
+      eapSecrets: [{ ids: ["alice"], secret: "alice's password" }],
+    },
+  };
+  const t = run(ttls);
+  assert.equal(t.alice.eventsOf("ike-up").length, 1, t.alice.logs.join("\n"));
+  assert.equal(t.bob.eventsOf("ike-up").length, 1, t.bob.logs.join("\n"));
+  const [sa] = t.bob.engine.list();
+  assert.equal(sa.auth, "EAP-TTLS 'alice'");
+  const [ai] = t.alice.inbound(), [bo] = t.bob.outbound();
+  assert.deepEqual(ai.encr?.key, bo.encr?.key);
+  // A wrong password fails inside the tunnel on both sides.
+  const bad = run({
+    ...ttls,
+    alice: { ...ttls.alice, eapSecrets: [{ ids: ["alice"], secret: "wrong" }] },
+  });
+  assert.equal(bad.alice.eventsOf("ike-up").length, 0);
+  assert.equal(bad.bob.eventsOf("ike-up").length, 0);
+  assert.ok(
+    bad.bob.logs.some((l) => /EAP-TTLS tunneled method: MSCHAPv2: wrong NT-Response/.test(l)),
+  );
+});

@@ -667,7 +667,15 @@ function responderPpk(
 
 /** An EAP method as people write it: "MSCHAPv2", "MD5". */
 export function eapMethodLabel(m: EapServerMethod): string {
-  return m === "mschapv2" ? "MSCHAPv2" : m === "md5" ? "MD5" : m === "tls" ? "TLS" : "RADIUS";
+  return m === "mschapv2"
+    ? "MSCHAPv2"
+    : m === "md5"
+    ? "MD5"
+    : m === "tls"
+    ? "TLS"
+    : m === "ttls"
+    ? "TTLS"
+    : "RADIUS";
 }
 
 /**
