@@ -407,6 +407,11 @@ class Parser {
       );
     }
     if (auth !== "pubkey" && !f.pubkeys.missing) v.error("'pubkeys' applies to auth: pubkey only");
+    if (method === "eap-peap") {
+      f.auth.error(
+        "eap-peap runs as client only: a gateway relays PEAP to a RADIUS server (auth: eap-radius)",
+      );
+    }
     if (method === "eap-tls" && cacerts.length === 0 && f.cacerts.missing) {
       v.error("auth: eap-tls needs 'cacerts' (the CAs that issue client certificates)");
     }
@@ -1104,9 +1109,10 @@ function crossCheck(config: Config, root: YamlValue): void {
       }
     }
     locals.forEach((l, i) => {
-      if (l.eapMethods?.includes("ttls") && c.remote.cacerts.length === 0) {
+      const tunnel = l.eapMethods?.find((m) => m === "ttls" || m === "peap");
+      if (tunnel && c.remote.cacerts.length === 0) {
         localAt(i).error(
-          "auth: eap-ttls checks the gateway's TLS certificate: 'remote' needs 'cacerts'",
+          `auth: eap-${tunnel} checks the gateway's TLS certificate: 'remote' needs 'cacerts'`,
         );
       }
       if (l.auth !== "eap" || l.eapMethods?.every((m) => m === "tls")) return;
@@ -1179,6 +1185,7 @@ function authMethod(authField: YamlValue, eapIdField: YamlValue) {
       "eap-md5",
       "eap-tls",
       "eap-ttls",
+      "eap-peap",
       "eap-radius",
     ] as const,
     "pubkey",
@@ -1198,6 +1205,7 @@ function eapMethodsOf(auth: string): EapMethodName[] {
   if (auth === "eap-mschapv2") return ["mschapv2"];
   if (auth === "eap-tls") return ["tls"];
   if (auth === "eap-ttls") return ["ttls"];
+  if (auth === "eap-peap") return ["peap"];
   return ["mschapv2", "md5"];
 }
 

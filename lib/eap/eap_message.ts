@@ -45,7 +45,9 @@ export const EapType = {
   Md5Challenge: 4,
   Tls: 13,
   Ttls: 21,
+  Peap: 25,
   MsChapV2: 26,
+  Extensions: 33,
 } as const;
 
 /** Names of EAP types for log messages. */
@@ -56,12 +58,14 @@ export const EAP_TYPE_NAMES: Readonly<Record<number, string>> = {
   4: "MD5-Challenge",
   13: "TLS",
   21: "TTLS",
+  25: "PEAP",
+  33: "Extensions",
   26: "MSCHAPv2",
   254: "Expanded",
 };
 
 /** The EAP methods this implementation can run. */
-export type EapMethodName = "md5" | "mschapv2" | "tls" | "ttls";
+export type EapMethodName = "md5" | "mschapv2" | "tls" | "ttls" | "peap";
 
 /** The EAP type number of each method. */
 export const EAP_METHOD_TYPES: Readonly<Record<EapMethodName, number>> = {
@@ -69,6 +73,7 @@ export const EAP_METHOD_TYPES: Readonly<Record<EapMethodName, number>> = {
   mschapv2: EapType.MsChapV2,
   tls: EapType.Tls,
   ttls: EapType.Ttls,
+  peap: EapType.Peap,
 };
 
 /**
@@ -85,6 +90,7 @@ export function eapMethodName(type: number): EapMethodName | undefined {
   if (type === EapType.MsChapV2) return "mschapv2";
   if (type === EapType.Tls) return "tls";
   if (type === EapType.Ttls) return "ttls";
+  if (type === EapType.Peap) return "peap";
   return undefined;
 }
 

@@ -64,6 +64,7 @@ import {
 } from "./eap_tls.ts";
 import { TlsError, type TlsSession } from "../../ffi/libssl.ts";
 import { decodeAvps, eapMessageAvps, eapMessageOf, TTLS_KEY_LABEL } from "./eap_ttls.ts";
+import { PEAP_RESULT_SUCCESS, peapResult, peapResultTlv } from "./peap.ts";
 import {
   authenticatorResponseFromHash,
   checkAuthenticatorResponseRaw,
@@ -116,7 +117,7 @@ type PeerState =
   | {
     s: "tls";
     /** EAP-TLS, or EAP-TTLS (then `inner` runs the tunneled method once the tunnel is up). */
-    method: "tls" | "ttls";
+    method: "tls" | "ttls" | "peap";
     session: TlsSession;
     channel: EapTlsChannel;
     /** Set once the handshake completed and the server's certificate passed. */
@@ -125,6 +126,8 @@ type PeerState =
     innerIdentifier?: number;
     /** The server tunneled the inner EAP-Success (and the inner peer accepted it). */
     innerDone?: boolean;
+    /** PEAP: the server's Result TLV said success and we confirmed it. */
+    peapResult?: boolean;
   }
   | { s: "done" };
 
@@ -206,6 +209,16 @@ export class EapPeer {
         if (st.s === "mschapv2-rejected") {
           return this.#fail(`EAP-Success after the server rejected us: ${st.reason}`);
         }
+        if (st.s === "tls" && st.msk && st.method === "peap") {
+          if (!st.peapResult) {
+            return this.#fail(
+              "EAP-Success before the PEAP tunnel reported the inner method's result",
+            );
+          }
+          st.session.free();
+          this.#state = { s: "done" };
+          return { kind: "success", msk: st.msk, method: "peap" };
+        }
         if (st.s === "tls" && st.msk && st.method === "ttls") {
           // The tunneled method must have finished on our side (MSCHAPv2: the server's
           // authenticator response checked); servers do not tunnel the inner EAP-Success.
@@ -272,7 +285,9 @@ export class EapPeer {
       return this.#respond(identifier, EapType.Nak, encodeNak(types));
     }
     this.#method = method;
-    if (method === "tls" || method === "ttls") return this.#tls(method, identifier, data);
+    if (method === "tls" || method === "ttls" || method === "peap") {
+      return this.#tls(method, identifier, data);
+    }
     return method === "md5" ? this.#md5(identifier, data) : this.#mschapv2(identifier, data);
   }
 
@@ -285,10 +300,10 @@ export class EapPeer {
    * through the tunnel and answers each tunneled Request with the inner
    * method (EAP-MSCHAPv2 or EAP-MD5, our password).
    */
-  #tls(method: "tls" | "ttls", identifier: number, data: Uint8Array): EapPeerStep {
+  #tls(method: "tls" | "ttls" | "peap", identifier: number, data: Uint8Array): EapPeerStep {
     const st = this.#state;
-    const name = method === "tls" ? "EAP-TLS" : "EAP-TTLS";
-    const type = method === "tls" ? EapType.Tls : EapType.Ttls;
+    const name = `EAP-${method.toUpperCase()}`;
+    const type = EAP_METHOD_TYPES[method];
     const respond = (typeData: Uint8Array) => this.#respond(identifier, type, typeData);
     const d = decodeEapTls(data);
     if (d.flags & EapTlsFlag.Start) {
@@ -298,7 +313,7 @@ export class EapPeer {
         return this.#fail(
           method === "tls"
             ? "EAP-TLS needs our certificate and key (local auth eap-tls)"
-            : "EAP-TTLS needs the CA of the server's certificate (remote cacerts)",
+            : `${name} needs the CA of the server's certificate (remote cacerts)`,
         );
       }
       const session = openTlsSession("client", o);
@@ -319,15 +334,30 @@ export class EapPeer {
       if (method === "tls") {
         return this.#fail("EAP-TLS: more TLS data after the handshake completed");
       }
-      return this.#tunneled(st, respond);
+      return method === "peap"
+        ? this.#peapTunneled(st, identifier, respond)
+        : this.#tunneled(st, respond);
     }
     const r = st.session.step();
     if (r.kind === "failed") return this.#fail(`${name} handshake failed: ${r.reason}`);
     if (r.kind === "done") {
       const why = this.#opts.tls?.check?.(st.session.peerCertificates(), "");
       if (why) return this.#fail(`${name}: the server's certificate: ${why}`);
-      const label = method === "tls" ? EAP_TLS_KEY_LABEL : TTLS_KEY_LABEL;
+      // PEAPv0 keys like EAP-TLS (no cryptobinding).
+      const label = method === "ttls" ? TTLS_KEY_LABEL : EAP_TLS_KEY_LABEL;
       st.msk = st.session.exportKeyingMaterial(label, 128).slice(0, 64);
+      if (method === "peap") {
+        st.inner = new EapPeer({
+          ...this.#opts,
+          methods: this.#opts.innerMethods ?? ["mschapv2", "md5"],
+        });
+        // The server may send the tunneled Identity Request with its Finished.
+        const pending = st.session.output();
+        if (pending.length === 0) {
+          const plain = st.session.read();
+          if (plain.length > 0) return this.#peapMessage(st, identifier, plain, respond);
+        } else return respond(st.channel.send(pending));
+      }
       if (method === "ttls") {
         // RFC 5281 section 11.2.1: the client starts the tunneled EAP with its identity.
         st.inner = new EapPeer({
@@ -371,6 +401,86 @@ export class EapPeer {
     }
     st.session.write(eapMessageAvps(step.message));
     return respond(st.channel.send(st.session.output()));
+  }
+
+  /** PEAPv0, tunnel up: the server's tunneled message (see {@link EapPeer.#peapMessage}). */
+  #peapTunneled(
+    st: Extract<PeerState, { s: "tls" }>,
+    identifier: number,
+    respond: (typeData: Uint8Array) => EapPeerStep,
+  ): EapPeerStep {
+    const plain = st.session.read();
+    if (plain.length === 0) {
+      const out = st.session.output();
+      return respond(out.length ? st.channel.send(out) : ACK);
+    }
+    return this.#peapMessage(st, identifier, plain, respond);
+  }
+
+  /**
+   * PEAPv0 (draft-kamath-pppext-peapv0, as FreeRADIUS and Windows run it):
+   * tunneled EAP Requests come without their 4-byte header (Type and data;
+   * the outer Identifier stands for theirs) and go to the inner method, our
+   * answers go back the same way; the server ends with an EAP-TLV Result
+   * (Extensions, type 33, with its header), which we confirm; then the
+   * outer EAP-Success. A Crypto-Binding TLV is not supported.
+   */
+  #peapMessage(
+    st: Extract<PeerState, { s: "tls" }>,
+    identifier: number,
+    plain: Uint8Array,
+    respond: (typeData: Uint8Array) => EapPeerStep,
+  ): EapPeerStep {
+    const send = (inner: Uint8Array) => {
+      st.session.write(inner);
+      return respond(st.channel.send(st.session.output()));
+    };
+    const fullTlv = plain.length >= 5 && plain[0] === EapCode.Request &&
+      ((plain[2] << 8) | plain[3]) === plain.length && plain[4] === EapType.Extensions;
+    if (fullTlv) {
+      const p = decodeEap(plain);
+      if (p.code !== EapCode.Request) return this.#fail("PEAP: a malformed Result TLV");
+      const result = peapResult(p.data);
+      if (result === undefined) {
+        return this.#fail("PEAP: an Extensions request without a Result TLV");
+      }
+      if (result !== PEAP_RESULT_SUCCESS) {
+        return this.#fail("PEAP: the server reported the tunneled authentication as failed");
+      }
+      // Success counts only when the inner method finished on our side.
+      const inner = st.innerDone ? { kind: "success" as const } : st.inner?.receive(
+        encodeEap({ code: EapCode.Success, identifier: st.innerIdentifier ?? 0 }),
+      );
+      if (inner?.kind !== "success") {
+        return this.#fail(
+          `PEAP: Result success before the tunneled method completed${
+            inner?.kind === "failure" ? `: ${inner.reason}` : ""
+          }`,
+        );
+      }
+      st.innerDone = true;
+      st.peapResult = true;
+      return send(encodeEap({
+        code: EapCode.Response,
+        identifier: p.identifier,
+        type: EapType.Extensions,
+        data: peapResultTlv(PEAP_RESULT_SUCCESS),
+      }));
+    }
+    // A header-less tunneled Request: rebuild its header with the outer Identifier.
+    st.innerIdentifier = identifier;
+    const step = st.inner!.receive(encodeEap({
+      code: EapCode.Request,
+      identifier,
+      type: plain[0],
+      data: plain.subarray(1),
+    }));
+    if (step.kind === "failure") return this.#fail(`PEAP tunneled method: ${step.reason}`);
+    if (step.kind === "success") {
+      st.innerDone = true;
+      return respond(ACK);
+    }
+    return send(step.message.subarray(4));
   }
 
   /** RFC 1994 CHAP: MD5(Identifier || secret || challenge). */

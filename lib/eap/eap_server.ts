@@ -172,6 +172,9 @@ export class EapServer {
 
   /** Creates a server; call {@link EapServer.start} for the first Request. */
   constructor(opts: EapServerOptions) {
+    if (opts.method === "peap") {
+      throw new TypeError("EAP-PEAP runs as client only (gateways relay it to RADIUS)");
+    }
     this.#opts = opts;
     this.#identity = opts.identity;
     this.#identifier = opts.random(1)[0] ?? 0;

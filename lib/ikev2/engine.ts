@@ -2259,7 +2259,7 @@ export class IkeEngine {
       }
       // EAP-TLS: our certificate; the server's must chain to the gateway's CAs and name
       // `aaa_id`, else the gateway's IKE identity (as charon's eap-tls).
-      const tls = methods.includes("tls") || methods.includes("ttls")
+      const tls = methods.some((m) => m === "tls" || m === "ttls" || m === "peap")
         ? {
           certs: local.certs ?? [],
           ...(local.privateKey ? { key: local.privateKey } : {}),

@@ -119,8 +119,8 @@ Deno.test("eap config: mistakes are refused with the key that is wrong", () => {
   fails(gateway("      auth: eap-mschapv2", ""), /auth: eap but no EAP secrets/);
   // An unknown method.
   fails(
-    client("      auth: eap-peap\n      id: alice@example.org", ""),
-    /auth: 'eap-peap' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-tls, eap-ttls, eap-radius/,
+    client("      auth: eap-gtc\n      id: alice@example.org", ""),
+    /auth: 'eap-gtc' is not valid: expected one of psk, pubkey, eap, eap-mschapv2, eap-md5, eap-tls, eap-ttls, eap-peap, eap-radius/,
   );
   // EAP user names are taken as written, but not %any.
   fails(
@@ -315,5 +315,27 @@ Deno.test("eap config: eap-ttls needs a password and the gateway's CA (client), 
   assert.throws(
     () => parse(gateway("      auth: eap-ttls", "  eap-alice:\n    id: alice\n    secret: pw")),
     /auth: eap-ttls makes us the TLS server: 'local' needs our 'certs' and 'key'/,
+  );
+});
+
+Deno.test("eap config: eap-peap is for clients (with the gateway's CA); a gateway is told to relay it", () => {
+  const readFile = (p: string) => {
+    if (p !== "ca.pem") throw new Error(`no file ${p}`);
+    return new Uint8Array(0);
+  };
+  assert.throws(
+    () =>
+      parseConfig(
+        client(
+          "      auth: eap-peap\n      id: alice@example.org\n      eap_id: alice",
+          "  eap-alice:\n    id: alice\n    secret: pw",
+        ),
+        { readFile },
+      ),
+    /auth: eap-peap checks the gateway's TLS certificate: 'remote' needs 'cacerts'/,
+  );
+  assert.throws(
+    () => parseConfig(gateway("      auth: eap-peap", "  eap-a:\n    id: a\n    secret: pw")),
+    /eap-peap runs as client only: a gateway relays PEAP to a RADIUS server/,
   );
 });

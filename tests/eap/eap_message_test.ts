@@ -70,7 +70,8 @@ Deno.test("Identity, Nak and MD5 type data", () => {
   assert.equal(eapMethodName(26), "mschapv2");
   assert.equal(eapMethodName(13), "tls");
   assert.equal(eapMethodName(21), "ttls");
-  assert.equal(eapMethodName(25), undefined);
+  assert.equal(eapMethodName(25), "peap");
+  assert.equal(eapMethodName(43), undefined);
 });
 
 Deno.test("EAP-MSCHAPv2 type data round-trips; MS-Length = EAP Length - 5", () => {

@@ -2,8 +2,8 @@
  * FreeRADIUS 3 (Debian's `freeradius`, installed by
  * `.ci/install_deps.sh --with-interop`) as an independent RADIUS/EAP server
  * for tests: a private copy of its configuration with EAP-MD5 and
- * EAP-MSCHAPv2 (and EAP-TLS and EAP-TTLS, tunneling EAP-MSCHAPv2 through the
- * same virtual server, with the certificate, key and CA given), one
+ * EAP-MSCHAPv2 (and EAP-TLS, EAP-TTLS and PEAP, tunneling EAP-MSCHAPv2
+ * through the same virtual server, with the certificate, key and CA given), one
  * client secret, users with cleartext passwords; run in the foreground on
  * one address and port, in a network namespace when given.
  *
@@ -21,7 +21,7 @@ export interface FreeRadiusOptions {
   /** User name to cleartext password (and reply items, e.g. "Framed-IP-Address = 10.3.0.7"). */
   readonly users: Readonly<Record<string, string | { password: string; reply: string[] }>>;
   /** `md5`, `mschapv2`, `tls` or `ttls`: what it proposes first (default mschapv2). */
-  readonly defaultEapType?: "md5" | "mschapv2" | "tls" | "ttls";
+  readonly defaultEapType?: "md5" | "mschapv2" | "tls" | "ttls" | "peap";
   /** EAP-TLS (TLS 1.2): its server certificate and key, and the CA of client certificates (PEM paths). */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
   /** Run in this network namespace. */
@@ -115,6 +115,11 @@ ${
     tls = tls-common
   }
   ttls {
+    tls = tls-common
+    default_eap_type = mschapv2
+    virtual_server = "default"
+  }
+  peap {
     tls = tls-common
     default_eap_type = mschapv2
     virtual_server = "default"

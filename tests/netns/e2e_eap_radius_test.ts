@@ -258,52 +258,66 @@ Deno.test({
     }),
 });
 
-Deno.test({
-  name: "EAP-RADIUS (netns): EAP-TTLS relayed to FreeRADIUS, EAP-MSCHAPv2 inside its tunnel",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: () =>
-    withHostPair("teradu-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
-      await eapGatewayFiles(dir);
-      const pki = `${dir}/pki`;
-      const fr = await startFreeRadius({
-        address: "127.0.0.1",
-        port: 1812,
-        secret: RADIUS_SECRET,
-        clients: "127.0.0.1/32",
-        users: { alice: "alice's password" },
-        defaultEapType: "ttls",
-        tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
-        netns: b,
-      });
-      try {
-        const B = await start(b, "b", gateway(1812));
-        const A = await start(
-          a,
-          "a",
-          `connections:
+for (const method of ["ttls", "peap"] as const) {
+  Deno.test({
+    name:
+      `EAP-RADIUS (netns): EAP-${method.toUpperCase()} relayed to FreeRADIUS, EAP-MSCHAPv2 inside its tunnel`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: () =>
+      withHostPair(
+        method === "ttls" ? "teradu-" : "teradp-",
+        { bLo: ["10.1.0.1/32"] },
+        async ({ lab, dir, a, b, start }) => {
+          await eapGatewayFiles(dir);
+          const pki = `${dir}/pki`;
+          const fr = await startFreeRadius({
+            address: "127.0.0.1",
+            port: 1812,
+            secret: RADIUS_SECRET,
+            clients: "127.0.0.1/32",
+            users: { alice: "alice's password" },
+            defaultEapType: method,
+            tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
+            netns: b,
+          });
+          try {
+            const B = await start(b, "b", gateway(1812));
+            const A = await start(
+              a,
+              "a",
+              `connections:
   office:
     remote_addrs: 192.0.2.2
     vips: [0.0.0.0]
-    local: { auth: eap-ttls, id: alice@example.org, eap_id: alice }
+    local: { auth: eap-${method}, id: alice@example.org, eap_id: alice }
     remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
     children:
       intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
 secrets:
   eap-alice: { id: alice, secret: "alice's password" }
 `,
-        );
-        const why = () =>
-          `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}\n--- FreeRADIUS ---\n${fr.log()}`;
-        ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
-        assert.match(A.log(), /EAP-TTLS authentication successful, MSK established/, why());
-        assert.match(B.log(), /EAP-RADIUS authentication of 'alice' successful, MSK established/);
-        const vip = /installing virtual IP (10\.3\.0\.\d+)/.exec(A.log())?.[1];
-        assert.ok(vip, `no virtual IP${why()}`);
-        const ping = await lab.runIn(a, ["ping", "-c", "2", "-W", "2", "-I", vip, "10.1.0.1"]);
-        assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
-      } finally {
-        await fr.stop();
-      }
-    }),
-});
+            );
+            const why = () =>
+              `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}\n--- FreeRADIUS ---\n${fr.log()}`;
+            ok(await A.ipsec(["up", "office", "--timeout", "15"]), `ipsec up office${why()}`);
+            assert.match(
+              A.log(),
+              new RegExp(`EAP-${method.toUpperCase()} authentication successful, MSK established`),
+              why(),
+            );
+            assert.match(
+              B.log(),
+              /EAP-RADIUS authentication of 'alice' successful, MSK established/,
+            );
+            const vip = /installing virtual IP (10\.3\.0\.\d+)/.exec(A.log())?.[1];
+            assert.ok(vip, `no virtual IP${why()}`);
+            const ping = await lab.runIn(a, ["ping", "-c", "2", "-W", "2", "-I", vip, "10.1.0.1"]);
+            assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
+          } finally {
+            await fr.stop();
+          }
+        },
+      ),
+  });
+}

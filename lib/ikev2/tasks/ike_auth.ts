@@ -675,6 +675,8 @@ export function eapMethodLabel(m: EapServerMethod): string {
     ? "TLS"
     : m === "ttls"
     ? "TTLS"
+    : m === "peap"
+    ? "PEAP"
     : "RADIUS";
 }
 
