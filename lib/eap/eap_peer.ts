@@ -64,7 +64,7 @@ import {
 } from "./eap_tls.ts";
 import { TlsError, type TlsSession } from "../../ffi/libssl.ts";
 import { decodeAvps, eapMessageAvps, eapMessageOf, TTLS_KEY_LABEL } from "./eap_ttls.ts";
-import { PEAP_RESULT_SUCCESS, peapResult, peapResultTlv } from "./peap.ts";
+import { PEAP_RESULT_FAILURE, PEAP_RESULT_SUCCESS, peapResult, peapResultTlv } from "./peap.ts";
 import {
   authenticatorResponseFromHash,
   checkAuthenticatorResponseRaw,
@@ -128,6 +128,8 @@ type PeerState =
     innerDone?: boolean;
     /** PEAP: the server's Result TLV said success and we confirmed it. */
     peapResult?: boolean;
+    /** PEAP: the server's Result TLV said failure (confirmed; its EAP-Failure follows). */
+    peapFailed?: string;
   }
   | { s: "done" };
 
@@ -210,6 +212,7 @@ export class EapPeer {
           return this.#fail(`EAP-Success after the server rejected us: ${st.reason}`);
         }
         if (st.s === "tls" && st.msk && st.method === "peap") {
+          if (st.peapFailed) return this.#fail(st.peapFailed);
           if (!st.peapResult) {
             return this.#fail(
               "EAP-Success before the PEAP tunnel reported the inner method's result",
@@ -251,6 +254,7 @@ export class EapPeer {
         );
       case EapCode.Failure:
         if (st.s === "mschapv2-rejected") return this.#fail(st.reason);
+        if (st.s === "tls" && st.peapFailed) return this.#fail(st.peapFailed);
         if (st.s === "md5-answered") {
           return this.#fail(
             "EAP-Failure: the server rejected our EAP-MD5 response (wrong password?)",
@@ -445,7 +449,19 @@ export class EapPeer {
         return this.#fail("PEAP: an Extensions request without a Result TLV");
       }
       if (result !== PEAP_RESULT_SUCCESS) {
-        return this.#fail("PEAP: the server reported the tunneled authentication as failed");
+        // Confirm the failure (the server then sends EAP-Failure), keeping the inner reason.
+        const inner = st.inner?.receive(
+          encodeEap({ code: EapCode.Failure, identifier: st.innerIdentifier ?? 0 }),
+        );
+        st.peapFailed = `PEAP: the server reported the tunneled authentication as failed${
+          inner?.kind === "failure" ? ` (${inner.reason})` : ""
+        }`;
+        return send(encodeEap({
+          code: EapCode.Response,
+          identifier: p.identifier,
+          type: EapType.Extensions,
+          data: peapResultTlv(PEAP_RESULT_FAILURE),
+        }));
       }
       // Success counts only when the inner method finished on our side.
       const inner = st.innerDone ? { kind: "success" as const } : st.inner?.receive(

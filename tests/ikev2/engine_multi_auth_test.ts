@@ -218,3 +218,29 @@ Deno.test("engine RFC 4739: a second-round identity the gateway does not accept 
     t.bob.logs.join("\n"),
   );
 });
+
+Deno.test("engine RFC 4739: a machine certificate, then EAP-TLS with a user certificate", async () => {
+  const issued = new Date(Date.now() - 86_400_000);
+  const pki = await makePki("ecdsa", 256, { issued });
+  const base = certConfigs(pki);
+  const cfg = twoRounds(
+    base,
+    {
+      auth: "eap",
+      id: parseIdentity("alice@example.org"),
+      eapMethods: ["tls"],
+      certs: [pki.alice.cert],
+      privateKey: pki.alice.key,
+    },
+    { auth: "eap", eapMethod: "tls", eapId: "%any", cacerts: [pki.ca] },
+  );
+  const startMs = Date.now();
+  const t = new TwoPeers({ ...cfg, startMs });
+  t.initiate("alice", "site");
+  t.run(startMs + 10_000);
+  assert.equal(t.alice.eventsOf("ike-up").length, 1, t.alice.logs.join("\n"));
+  assert.equal(t.bob.eventsOf("ike-up").length, 1, t.bob.logs.join("\n"));
+  assertSameKeys(t);
+  const [sa] = t.bob.engine.list();
+  assert.equal(sa.auth, "DIGITAL_SIGNATURE + EAP-TLS 'alice@example.org'");
+});

@@ -276,7 +276,7 @@ for (const method of ["ttls", "peap"] as const) {
             port: 1812,
             secret: RADIUS_SECRET,
             clients: "127.0.0.1/32",
-            users: { alice: "alice's password" },
+            users: { alice: "alice's password", bob: "bob's password" },
             defaultEapType: method,
             tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
             netns: b,
@@ -294,8 +294,16 @@ for (const method of ["ttls", "peap"] as const) {
     remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
     children:
       intranet: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
+  wrong:
+    remote_addrs: 192.0.2.2
+    vips: [0.0.0.0]
+    local: { auth: eap-${method}, id: bob@example.org, eap_id: bob }
+    remote: { auth: pubkey, id: gw.example.org, cacerts: [ca.pem] }
+    children:
+      intranet2: { local_ts: dynamic, remote_ts: 10.1.0.0/16 }
 secrets:
   eap-alice: { id: alice, secret: "alice's password" }
+  eap-bob: { id: bob, secret: "not bob's password" }
 `,
             );
             const why = () =>
@@ -314,6 +322,10 @@ secrets:
             assert.ok(vip, `no virtual IP${why()}`);
             const ping = await lab.runIn(a, ["ping", "-c", "2", "-W", "2", "-I", vip, "10.1.0.1"]);
             assert.equal(ping.code, 0, `pings through the tunnel:\n${ping.stdout}${why()}`);
+            // A wrong password inside the tunnel: FreeRADIUS refuses, no SA for bob.
+            const bad = await A.ipsec(["up", "wrong", "--timeout", "15"]);
+            assert.notEqual(bad.code, 0, `ipsec up wrong succeeded${why()}`);
+            assert.match(B.log(), /RADIUS server freeradius rejected 'bob'/, why());
           } finally {
             await fr.stop();
           }
