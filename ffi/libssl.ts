@@ -26,6 +26,7 @@
  */
 
 import { libc } from "./libc.ts";
+import { concat } from "../lib/wire/bytes.ts";
 
 const SYMBOLS = {
   OpenSSL_version_num: { parameters: [], result: "u64" },
@@ -387,13 +388,11 @@ function make(lib: Lib): Libssl {
             if (freed) throw new TlsError("TLS session already freed");
             lib.ERR_clear_error();
             const parts: Uint8Array[] = [];
-            let total = 0;
             for (;;) {
               const buf = new Uint8Array(16384);
               const n = lib.SSL_read(ssl, buf, buf.length);
               if (n > 0) {
                 parts.push(buf.subarray(0, n));
-                total += n;
                 continue;
               }
               const e = lib.SSL_get_error(ssl, n);
@@ -410,13 +409,7 @@ function make(lib: Lib): Libssl {
               }
               throw new TlsError(`SSL_read failed: ${lastError()}`);
             }
-            const out = new Uint8Array(total);
-            let off = 0;
-            for (const p of parts) {
-              out.set(p, off);
-              off += p.length;
-            }
-            return out;
+            return concat(...parts);
           },
           describe() {
             return `${cString(lib.SSL_get_version(ssl))} ${

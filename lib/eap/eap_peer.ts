@@ -225,15 +225,9 @@ export class EapPeer {
         if (st.s === "tls" && st.msk && st.method === "ttls") {
           // The tunneled method must have finished on our side (MSCHAPv2: the server's
           // authenticator response checked); servers do not tunnel the inner EAP-Success.
-          const inner = st.innerDone ? { kind: "success" as const } : st.inner?.receive(
-            encodeEap({ code: EapCode.Success, identifier: st.innerIdentifier ?? 0 }),
-          );
-          if (inner?.kind !== "success") {
-            return this.#fail(
-              `EAP-Success before the tunneled method completed${
-                inner?.kind === "failure" ? `: ${inner.reason}` : ""
-              }`,
-            );
+          const why = this.#innerIncomplete(st);
+          if (why !== undefined) {
+            return this.#fail(`EAP-Success before the tunneled method completed: ${why}`);
           }
           st.session.free();
           this.#state = { s: "done" };
@@ -338,9 +332,7 @@ export class EapPeer {
       if (method === "tls") {
         return this.#fail("EAP-TLS: more TLS data after the handshake completed");
       }
-      return method === "peap"
-        ? this.#peapTunneled(st, identifier, respond)
-        : this.#tunneled(st, respond);
+      return this.#tunneled(st, identifier, respond);
     }
     const r = st.session.step();
     if (r.kind === "failed") return this.#fail(`${name} handshake failed: ${r.reason}`);
@@ -357,10 +349,8 @@ export class EapPeer {
         });
         // The server may send the tunneled Identity Request with its Finished.
         const pending = st.session.output();
-        if (pending.length === 0) {
-          const plain = st.session.read();
-          if (plain.length > 0) return this.#peapMessage(st, identifier, plain, respond);
-        } else return respond(st.channel.send(pending));
+        if (pending.length === 0) return this.#tunneled(st, identifier, respond);
+        return respond(st.channel.send(pending));
       }
       if (method === "ttls") {
         // RFC 5281 section 11.2.1: the client starts the tunneled EAP with its identity.
@@ -383,9 +373,14 @@ export class EapPeer {
     return respond(out.length ? st.channel.send(out) : ACK);
   }
 
-  /** EAP-TTLS, tunnel up: the server's tunneled Request to the inner method, its answer back. */
+  /**
+   * EAP-TTLS or PEAP, tunnel up: the server's tunneled data goes to the inner
+   * method, its answer back through the tunnel; nothing tunneled is
+   * acknowledged.
+   */
   #tunneled(
     st: Extract<PeerState, { s: "tls" }>,
+    identifier: number,
     respond: (typeData: Uint8Array) => EapPeerStep,
   ): EapPeerStep {
     const plain = st.session.read();
@@ -393,6 +388,17 @@ export class EapPeer {
       const out = st.session.output();
       return respond(out.length ? st.channel.send(out) : ACK);
     }
+    return st.method === "peap"
+      ? this.#peapMessage(st, identifier, plain, respond)
+      : this.#ttlsMessage(st, plain, respond);
+  }
+
+  /** EAP-TTLS: the EAP-Message AVPs to the inner method, its answer back. */
+  #ttlsMessage(
+    st: Extract<PeerState, { s: "tls" }>,
+    plain: Uint8Array,
+    respond: (typeData: Uint8Array) => EapPeerStep,
+  ): EapPeerStep {
     const eap = eapMessageOf(decodeAvps(plain));
     if (!eap) return this.#fail("EAP-TTLS: tunneled data without an EAP-Message");
     st.innerIdentifier = eap.length > 1 ? eap[1] : 0;
@@ -407,18 +413,21 @@ export class EapPeer {
     return respond(st.channel.send(st.session.output()));
   }
 
-  /** PEAPv0, tunnel up: the server's tunneled message (see {@link EapPeer.#peapMessage}). */
-  #peapTunneled(
-    st: Extract<PeerState, { s: "tls" }>,
-    identifier: number,
-    respond: (typeData: Uint8Array) => EapPeerStep,
-  ): EapPeerStep {
-    const plain = st.session.read();
-    if (plain.length === 0) {
-      const out = st.session.output();
-      return respond(out.length ? st.channel.send(out) : ACK);
+  /**
+   * Why the tunneled method has not finished on our side (MSCHAPv2: the
+   * server's authenticator response not checked), asked by offering the inner
+   * peer the EAP-Success servers do not tunnel; undefined when it has.
+   */
+  #innerIncomplete(st: Extract<PeerState, { s: "tls" }>): string | undefined {
+    if (st.innerDone) return undefined;
+    const r = st.inner?.receive(
+      encodeEap({ code: EapCode.Success, identifier: st.innerIdentifier ?? 0 }),
+    );
+    if (r?.kind === "success") {
+      st.innerDone = true;
+      return undefined;
     }
-    return this.#peapMessage(st, identifier, plain, respond);
+    return r?.kind === "failure" ? r.reason : "no tunneled method ran";
   }
 
   /**
@@ -464,17 +473,10 @@ export class EapPeer {
         }));
       }
       // Success counts only when the inner method finished on our side.
-      const inner = st.innerDone ? { kind: "success" as const } : st.inner?.receive(
-        encodeEap({ code: EapCode.Success, identifier: st.innerIdentifier ?? 0 }),
-      );
-      if (inner?.kind !== "success") {
-        return this.#fail(
-          `PEAP: Result success before the tunneled method completed${
-            inner?.kind === "failure" ? `: ${inner.reason}` : ""
-          }`,
-        );
+      const why = this.#innerIncomplete(st);
+      if (why !== undefined) {
+        return this.#fail(`PEAP: Result success before the tunneled method completed: ${why}`);
       }
-      st.innerDone = true;
       st.peapResult = true;
       return send(encodeEap({
         code: EapCode.Response,

@@ -21,6 +21,7 @@
  * @module
  */
 import { EapError } from "./eap_message.ts";
+import { concat } from "../wire/bytes.ts";
 
 /** The EAP-Message AVP (RADIUS attribute 79). */
 export const AVP_EAP_MESSAGE = 79;
@@ -116,12 +117,5 @@ export function eapMessageOf(avps: readonly Avp[]): Uint8Array | undefined {
       throw new EapError("EAP-TTLS AVP", 0, `unsupported mandatory AVP ${a.code}`);
     }
   }
-  if (parts.length === 0) return undefined;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return parts.length === 0 ? undefined : concat(...parts);
 }

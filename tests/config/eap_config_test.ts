@@ -49,6 +49,16 @@ secrets:
     secret: gateway-psk
 ${secrets}`;
 
+/** parseConfig with `files` as the only files the configuration can read. */
+const parserOver = (files: Record<string, Uint8Array>) => (yaml: string) =>
+  parseConfig(yaml, {
+    readFile: (p) => {
+      const f = files[p];
+      if (!f) throw new Error(`no file ${p}`);
+      return f;
+    },
+  });
+
 const fails = (yaml: string, re: RegExp) =>
   assert.throws(
     () => parseConfig(yaml),
@@ -220,12 +230,7 @@ Deno.test("eap config: eap-tls takes the round's certificate and key (client) or
     "gw.pem": pki.bob.cert,
     "gw.key": pki.bob.key,
   };
-  const readFile = (p: string) => {
-    const f = files[p];
-    if (!f) throw new Error(`no file ${p}`);
-    return f;
-  };
-  const parse = (yaml: string) => parseConfig(yaml, { readFile });
+  const parse = parserOver(files);
   const c = toEngineConfig(parse(
     client(
       "      auth: eap-tls\n      id: alice@example.org\n      certs: [alice.pem]\n      key: alice.key",
@@ -270,12 +275,7 @@ Deno.test("eap config: eap-ttls needs a password and the gateway's CA (client), 
     "gw.pem": pki.bob.cert,
     "gw.key": pki.bob.key,
   };
-  const readFile = (p: string) => {
-    const f = files[p];
-    if (!f) throw new Error(`no file ${p}`);
-    return f;
-  };
-  const parse = (yaml: string) => parseConfig(yaml, { readFile });
+  const parse = parserOver(files);
   const withCa = (yaml: string) =>
     yaml.replace(
       "      auth: psk\n      id: gw.example.org",
@@ -319,18 +319,14 @@ Deno.test("eap config: eap-ttls needs a password and the gateway's CA (client), 
 });
 
 Deno.test("eap config: eap-peap is for clients (with the gateway's CA); a gateway is told to relay it", () => {
-  const readFile = (p: string) => {
-    if (p !== "ca.pem") throw new Error(`no file ${p}`);
-    return new Uint8Array(0);
-  };
+  const parse = parserOver({ "ca.pem": new Uint8Array(0) });
   assert.throws(
     () =>
-      parseConfig(
+      parse(
         client(
           "      auth: eap-peap\n      id: alice@example.org\n      eap_id: alice",
           "  eap-alice:\n    id: alice\n    secret: pw",
         ),
-        { readFile },
       ),
     /auth: eap-peap checks the gateway's TLS certificate: 'remote' needs 'cacerts'/,
   );

@@ -144,21 +144,18 @@ async function setup(clientFromOtherCa = false) {
   return { server, client };
 }
 
+/** An EAP-TLS peer with EAP identity `identity`. */
+const tlsPeer = (tls: EapTlsOptions, identity = "alice@example.org") =>
+  new EapPeer({ identity, secret: "", methods: ["tls"], random, tls });
+
+/** An EAP-TLS server (asking the EAP identity). */
+const tlsServer = (tls: EapTlsOptions) =>
+  new EapServer({ method: "tls", secretFor: () => undefined, random, tls });
+
 Deno.test("EAP-TLS: peer and server complete TLS 1.2 and derive the same 64-byte MSK", async () => {
   const o = await setup();
-  const peer = new EapPeer({
-    identity: "alice@example.org",
-    secret: "",
-    methods: ["tls"],
-    random,
-    tls: { ...o.client, fragmentSize: 400 },
-  });
-  const server = new EapServer({
-    method: "tls",
-    secretFor: () => undefined,
-    random,
-    tls: o.server,
-  });
+  const peer = tlsPeer({ ...o.client, fragmentSize: 400 }, "alice@example.org");
+  const server = tlsServer(o.server);
   const r = converse(peer, server);
   assert.equal(r.peer.kind, "success", JSON.stringify(r.peer));
   assert.equal(r.server?.kind, "success", JSON.stringify(r.server));
@@ -173,19 +170,8 @@ Deno.test("EAP-TLS: peer and server complete TLS 1.2 and derive the same 64-byte
 
 Deno.test("EAP-TLS: a client certificate that does not name the EAP identity is refused", async () => {
   const o = await setup();
-  const peer = new EapPeer({
-    identity: "mallory@example.org",
-    secret: "",
-    methods: ["tls"],
-    random,
-    tls: o.client,
-  });
-  const server = new EapServer({
-    method: "tls",
-    secretFor: () => undefined,
-    random,
-    tls: o.server,
-  });
+  const peer = tlsPeer(o.client, "mallory@example.org");
+  const server = tlsServer(o.server);
   const r = converse(peer, server);
   assert.equal(r.server?.kind, "failure");
   assert.match(
@@ -197,19 +183,8 @@ Deno.test("EAP-TLS: a client certificate that does not name the EAP identity is 
 
 Deno.test("EAP-TLS: a client certificate from another CA fails the handshake", async () => {
   const o = await setup(true);
-  const peer = new EapPeer({
-    identity: "alice@example.org",
-    secret: "",
-    methods: ["tls"],
-    random,
-    tls: o.client,
-  });
-  const server = new EapServer({
-    method: "tls",
-    secretFor: () => undefined,
-    random,
-    tls: o.server,
-  });
+  const peer = tlsPeer(o.client, "alice@example.org");
+  const server = tlsServer(o.server);
   const r = converse(peer, server);
   assert.equal(r.server?.kind, "failure");
   assert.match(
@@ -220,19 +195,8 @@ Deno.test("EAP-TLS: a client certificate from another CA fails the handshake", a
 
 Deno.test("EAP-TLS: the client refuses a server whose certificate names someone else", async () => {
   const o = await setup();
-  const peer = new EapPeer({
-    identity: "alice@example.org",
-    secret: "",
-    methods: ["tls"],
-    random,
-    tls: { ...o.client, check: names("gw.example.org") },
-  });
-  const server = new EapServer({
-    method: "tls",
-    secretFor: () => undefined,
-    random,
-    tls: o.server,
-  });
+  const peer = tlsPeer({ ...o.client, check: names("gw.example.org") }, "alice@example.org");
+  const server = tlsServer(o.server);
   const r = converse(peer, server);
   assert.equal(r.peer.kind, "failure");
   assert.match(
@@ -289,13 +253,7 @@ Deno.test("EAP-TLS: mutated messages of live conversations never make either sid
   };
   let failures = 0;
   for (let round = 0; round < 60; round++) {
-    const peer = new EapPeer({
-      identity: "alice@example.org",
-      secret: "",
-      methods: ["tls"],
-      random,
-      tls: { ...o.client, fragmentSize: 300 },
-    });
+    const peer = tlsPeer({ ...o.client, fragmentSize: 300 }, "alice@example.org");
     const server = new EapServer({
       method: "tls",
       secretFor: () => undefined,

@@ -317,6 +317,25 @@ export class InteropLab {
     };
   }
 
+  /**
+   * Runs a case in which charon initiates and our engine must refuse it:
+   * waits for our log line `engineLog`, charon's `charonLog`, and no SA left
+   * on charon. Throws with both sides' logs otherwise.
+   */
+  refuseCharon(c: InteropCase, engineLog: RegExp, charonLog: RegExp): Promise<void> {
+    return this.withLogs(c, async () => {
+      const conn = InteropLab.charonConn(c);
+      await this.charon.reload(swanctlConf(conn), conn.key ? [conn.key] : []);
+      await this.engine.configure(InteropLab.engineSpec(c));
+      const mark = this.engine.mark();
+      const logMark = await this.charon.logMark();
+      await this.charon.initiate(c.name, `${c.name}-net`).catch(() => {});
+      await this.engine.waitFor((o) => o.type === "log" && engineLog.test(`${o.line}`), mark);
+      await this.charon.waitLog(charonLog, logMark);
+      await this.charon.waitSas((s) => s.length === 0, "no SAs after the refusal");
+    });
+  }
+
   /** Runs one case; throws with both sides' logs on any mismatch. */
   runCase(c: InteropCase): Promise<void> {
     return this.withLogs(c, async () => {

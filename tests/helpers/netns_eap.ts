@@ -31,9 +31,14 @@ secrets:
 
 /**
  * `ipsec pki quickstart` for gw.example.org into `dir`/pki; the gateway's
- * certificate and key go to `dir`/b, the CA certificate to `dir`/a.
+ * certificate and key go to `dir`/b, the CA certificate to `dir`/a; with
+ * `clientCert` alice@example.org's certificate and key to `dir`/a too, with
+ * `gatewayCa` the CA certificate to `dir`/b too.
  */
-export async function eapGatewayFiles(dir: string): Promise<void> {
+export async function eapGatewayFiles(
+  dir: string,
+  o: { clientCert?: boolean; gatewayCa?: boolean } = {},
+): Promise<void> {
   const pki = `${dir}/pki`;
   ok(
     await run([
@@ -51,7 +56,12 @@ export async function eapGatewayFiles(dir: string): Promise<void> {
     ]),
     "ipsec pki quickstart",
   );
-  for (const [who, files] of [["b", ["gateway.pem", "gateway.key"]], ["a", ["ca.pem"]]]) {
+  const client = o.clientCert ? ["alice@example.org.pem", "alice@example.org.key"] : [];
+  const copies: [string, string[]][] = [
+    ["b", ["gateway.pem", "gateway.key", ...(o.gatewayCa ? ["ca.pem"] : [])]],
+    ["a", ["ca.pem", ...client]],
+  ];
+  for (const [who, files] of copies) {
     await Deno.mkdir(`${dir}/${who}`, { recursive: true });
     for (const f of files) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
   }

@@ -18,8 +18,7 @@
  * @module
  */
 import { issueCerts } from "../helpers/interop_certs.ts";
-import { CHARON_ID, ENGINE_ID, InteropLab } from "../helpers/interop_lab.ts";
-import { swanctlConf } from "../helpers/strongswan.ts";
+import { InteropLab } from "../helpers/interop_lab.ts";
 
 const MSK = /EAP method EAP_TLS succeeded, MSK established/;
 
@@ -89,28 +88,13 @@ Deno.test({
             },
             charon: { eap: { side: "local" as const, method: "eap-tls", users: [] } },
           };
-          await lab.withLogs(c, async () => {
-            const conn = InteropLab.charonConn(c);
-            await lab.charon.reload(swanctlConf(conn), [conn.key!]);
-            await lab.engine.configure(InteropLab.engineSpec(c));
-            const mark = lab.engine.mark();
-            const logMark = await lab.charon.logMark();
-            await lab.charon.initiate(c.name, `${c.name}-net`).catch(() => {});
-            await lab.engine.waitFor(
-              (o) =>
-                o.type === "log" &&
-                /the client's certificate: it does not name 'mallory@example\.org'/.test(
-                  `${o.line}`,
-                ),
-              mark,
-            );
-            await lab.charon.waitLog(/EAP method EAP_TLS failed|received EAP_FAILURE/, logMark);
-            await lab.charon.waitSas((s) => s.length === 0, "no SAs after the refusal");
-          });
+          await lab.refuseCharon(
+            c,
+            /the client's certificate: it does not name 'mallory@example\.org'/,
+            /EAP method EAP_TLS failed|received EAP_FAILURE/,
+          );
         },
       );
-      void CHARON_ID;
-      void ENGINE_ID;
     } finally {
       await lab.close();
     }

@@ -18,7 +18,6 @@
  */
 import { issueCerts } from "../helpers/interop_certs.ts";
 import { InteropLab } from "../helpers/interop_lab.ts";
-import { swanctlConf } from "../helpers/strongswan.ts";
 
 const PASSWORD = "Tunnel3d pass";
 const MSK = /EAP method EAP_TTLS succeeded, MSK established/;
@@ -111,22 +110,11 @@ Deno.test({
             },
           },
         };
-        await lab.withLogs(c, async () => {
-          const conn = InteropLab.charonConn(c);
-          await lab.charon.reload(swanctlConf(conn), [conn.key!]);
-          await lab.engine.configure(InteropLab.engineSpec(c));
-          const mark = lab.engine.mark();
-          const logMark = await lab.charon.logMark();
-          await lab.charon.initiate(c.name, `${c.name}-net`).catch(() => {});
-          await lab.engine.waitFor(
-            (o) =>
-              o.type === "log" &&
-              /EAP-TTLS tunneled method: MSCHAPv2: wrong NT-Response for "gus"/.test(`${o.line}`),
-            mark,
-          );
-          await lab.charon.waitLog(/received EAP_FAILURE|EAP method EAP_TTLS failed/, logMark);
-          await lab.charon.waitSas((s) => s.length === 0, "no SAs after the refusal");
-        });
+        await lab.refuseCharon(
+          c,
+          /EAP-TTLS tunneled method: MSCHAPv2: wrong NT-Response for "gus"/,
+          /received EAP_FAILURE|EAP method EAP_TTLS failed/,
+        );
       });
     } finally {
       await lab.close();

@@ -18,7 +18,6 @@
  */
 import { issueCerts } from "../helpers/interop_certs.ts";
 import { InteropLab } from "../helpers/interop_lab.ts";
-import { swanctlConf } from "../helpers/strongswan.ts";
 
 const PASSWORD = "Multi-r0und pass";
 const MSK = /EAP method EAP_MSCHAPV2 succeeded, MSK established/;
@@ -136,23 +135,11 @@ Deno.test({
             },
           },
         };
-        await lab.withLogs(c, async () => {
-          await lab.charon.reload(swanctlConf(InteropLab.charonConn(c)));
-          await lab.engine.configure(InteropLab.engineSpec(c));
-          const mark = lab.engine.mark();
-          const logMark = await lab.charon.logMark();
-          await lab.charon.initiate(c.name, `${c.name}-net`).catch(() => {});
-          await lab.engine.waitFor(
-            (o) =>
-              o.type === "log" &&
-              /requires 2 authentication rounds \(remote-2: eap\), the peer ended after 1/.test(
-                `${o.line}`,
-              ),
-            mark,
-          );
-          await lab.charon.waitLog(/received AUTHENTICATION_FAILED notify error/, logMark);
-          await lab.charon.waitSas((s) => s.length === 0, "no SAs after the refusal");
-        });
+        await lab.refuseCharon(
+          c,
+          /requires 2 authentication rounds \(remote-2: eap\), the peer ended after 1/,
+          /received AUTHENTICATION_FAILED notify error/,
+        );
       });
     } finally {
       await lab.close();

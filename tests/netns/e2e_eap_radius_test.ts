@@ -45,6 +45,29 @@ radius:
   dae: { listen: 127.0.0.1, port: 3799, secret: "${DAE_SECRET}" }
 `;
 
+/**
+ * FreeRADIUS in namespace `ns` on 127.0.0.1:1812 running `method` (a TLS
+ * method) with the gateway's certificate from `pki` (the client checks it
+ * names gw.example.org, the gateway's IKE identity).
+ */
+function tlsRadius(
+  ns: string,
+  pki: string,
+  method: "tls" | "ttls" | "peap",
+  users: Record<string, string>,
+) {
+  return startFreeRadius({
+    address: "127.0.0.1",
+    port: 1812,
+    secret: RADIUS_SECRET,
+    clients: "127.0.0.1/32",
+    users,
+    defaultEapType: method,
+    tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
+    netns: ns,
+  });
+}
+
 Deno.test({
   name: "EAP-RADIUS (netns): the gateway relays EAP-MSCHAPv2 to FreeRADIUS; MSK, virtual IP, pings",
   sanitizeResources: false,
@@ -203,23 +226,9 @@ Deno.test({
   sanitizeOps: false,
   fn: () =>
     withHostPair("teradt-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
-      await eapGatewayFiles(dir);
+      await eapGatewayFiles(dir, { clientCert: true });
       const pki = `${dir}/pki`;
-      for (const f of ["alice@example.org.pem", "alice@example.org.key"]) {
-        await Deno.copyFile(`${pki}/${f}`, `${dir}/a/${f}`);
-      }
-      // FreeRADIUS is the TLS server, with the gateway's certificate (the client checks it
-      // names gw.example.org, the gateway's IKE identity).
-      const fr = await startFreeRadius({
-        address: "127.0.0.1",
-        port: 1812,
-        secret: RADIUS_SECRET,
-        clients: "127.0.0.1/32",
-        users: {},
-        defaultEapType: "tls",
-        tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
-        netns: b,
-      });
+      const fr = await tlsRadius(b, pki, "tls", {});
       try {
         const B = await start(b, "b", gateway(1812));
         const A = await start(
@@ -271,15 +280,9 @@ for (const method of ["ttls", "peap"] as const) {
         async ({ lab, dir, a, b, start }) => {
           await eapGatewayFiles(dir);
           const pki = `${dir}/pki`;
-          const fr = await startFreeRadius({
-            address: "127.0.0.1",
-            port: 1812,
-            secret: RADIUS_SECRET,
-            clients: "127.0.0.1/32",
-            users: { alice: "alice's password", bob: "bob's password" },
-            defaultEapType: method,
-            tls: { cert: `${pki}/gateway.pem`, key: `${pki}/gateway.key`, ca: `${pki}/ca.pem` },
-            netns: b,
+          const fr = await tlsRadius(b, pki, method, {
+            alice: "alice's password",
+            bob: "bob's password",
           });
           try {
             const B = await start(b, "b", gateway(1812));

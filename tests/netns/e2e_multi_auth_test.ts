@@ -14,8 +14,8 @@
  * ```
  */
 import assert from "node:assert/strict";
-import { run } from "../helpers/netns.ts";
-import { IPSEC, ok, withHostPair } from "../helpers/netns_daemons.ts";
+import { ok, withHostPair } from "../helpers/netns_daemons.ts";
+import { eapGatewayFiles } from "../helpers/netns_eap.ts";
 
 const GATEWAY = `connections:
   rw:
@@ -66,31 +66,7 @@ Deno.test({
   sanitizeOps: false,
   fn: () =>
     withHostPair("tmau-", { bLo: ["10.1.0.1/32"] }, async ({ lab, dir, a, b, start }) => {
-      const pki = `${dir}/pki`;
-      ok(
-        await run([
-          ...IPSEC,
-          "pki",
-          "quickstart",
-          "--gateway",
-          "gw.example.org",
-          "--gateway-address",
-          "192.0.2.2",
-          "--client",
-          "alice@example.org",
-          "--out",
-          pki,
-        ]),
-        "ipsec pki quickstart",
-      );
-      const files = {
-        a: ["ca.pem", "alice@example.org.pem", "alice@example.org.key"],
-        b: ["ca.pem", "gateway.pem", "gateway.key"],
-      };
-      for (const [who, names] of Object.entries(files)) {
-        await Deno.mkdir(`${dir}/${who}`, { recursive: true });
-        for (const f of names) await Deno.copyFile(`${pki}/${f}`, `${dir}/${who}/${f}`);
-      }
+      await eapGatewayFiles(dir, { clientCert: true, gatewayCa: true });
       const B = await start(b, "b", GATEWAY);
       const A = await start(a, "a", CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
