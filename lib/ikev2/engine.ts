@@ -1771,8 +1771,13 @@ export class IkeEngine {
     const { method, identity } = start;
     const secrets = this.config.eapSecrets;
     const radius = this.config.radius;
-    if (method === "radius" && !radius?.servers.length) {
-      this.#log("warn", `${sa.label} remote auth eap-radius, but no RADIUS server is configured`);
+    const unusable = method === "radius" && !radius?.servers.length
+      ? "remote auth eap-radius, but no RADIUS server is configured"
+      : method === "peap"
+      ? "remote auth eap-peap: PEAP runs as client only (relay it with eap-radius)"
+      : undefined;
+    if (unusable) {
+      this.#log("warn", `${sa.label} ${unusable}`);
       this.#respond(sa, req, [makeNotify(NotifyType.AUTHENTICATION_FAILED)]);
       this.#destroy(sa, "authentication failed", "ike-failed");
       return;

@@ -118,3 +118,18 @@ Deno.test("engine EAP-TTLS: a password through the TLS tunnel (tunneled EAP-MSCH
     bad.bob.logs.some((l) => /EAP-TTLS tunneled method: MSCHAPv2: wrong NT-Response/.test(l)),
   );
 });
+
+Deno.test("engine: a gateway configured to run PEAP itself refuses with the reason (PEAP is client only)", async () => {
+  const cfg = await tlsConfigs();
+  const b = cfg.bob.connections[0];
+  const t = run({
+    ...cfg,
+    bob: { ...cfg.bob, connections: [{ ...b, remote: { auth: "eap", eapMethod: "peap" } }] },
+  });
+  assert.equal(t.alice.eventsOf("ike-up").length, 0);
+  assert.equal(t.bob.eventsOf("ike-up").length, 0);
+  assert.ok(
+    t.bob.logs.some((l) => /remote auth eap-peap: PEAP runs as client only/.test(l)),
+    t.bob.logs.join("\n"),
+  );
+});
