@@ -1109,7 +1109,7 @@ function crossCheck(config: Config, root: YamlValue): void {
       }
     }
     locals.forEach((l, i) => {
-      const tunnel = l.eapMethods?.find((m) => m === "ttls" || m === "peap");
+      const tunnel = l.eapMethods?.find((m) => m === "tls" || m === "ttls" || m === "peap");
       if (tunnel && c.remote.cacerts.length === 0) {
         localAt(i).error(
           `auth: eap-${tunnel} checks the gateway's TLS certificate: 'remote' needs 'cacerts'`,

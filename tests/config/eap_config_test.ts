@@ -258,6 +258,15 @@ Deno.test("eap config: eap-tls takes the round's certificate and key (client) or
     () => parse(client("      auth: eap-tls\n      id: alice@example.org", "")),
     /auth: eap-tls needs 'certs' and 'key'/,
   );
+  // The gateway's TLS certificate needs a CA to be checked against.
+  assert.throws(
+    () =>
+      parse(client(
+        "      auth: eap-tls\n      id: alice@example.org\n      certs: [alice.pem]\n      key: alice.key",
+        "",
+      )),
+    /auth: eap-tls checks the gateway's TLS certificate: 'remote' needs 'cacerts'/,
+  );
   assert.throws(
     () => parse(gwYaml.replace("\n      cacerts: [ca.pem]", "")),
     /auth: eap-tls needs 'cacerts'/,
