@@ -1,7 +1,7 @@
 /**
  * Multiple authentication rounds (RFC 4739) with strongSwan's charon: a
  * client proves itself first as a machine (PSK or ECDSA certificate), then
- * as a user by EAP-MSCHAPv2 with its own IKE identity (swanctl's `local-1` /
+ * as a user by EAP-MSCHAPv2 (or EAP-TLS) with its own IKE identity (swanctl's `local-1` /
  * `local-2` and `remote-1` / `remote-2`). Both directions: our engine as
  * the client of charon's gateway and as the gateway of charon's client. The
  * second round's AUTHs are keyed by the MSK over the round's own IDi, so a
@@ -117,6 +117,66 @@ Deno.test({
               },
             },
             expectCharonLog: MSK,
+          }),
+      );
+      await t.step(
+        "engine client: certificate, then EAP-TLS; charon gateway (remote-2 eap-tls)",
+        () =>
+          lab.runCase({
+            name: "m5",
+            ike: "aes256gcm16-prfsha256-x25519",
+            esp: "aes256gcm16",
+            initiator: "engine",
+            deleter: "charon",
+            certs,
+            engine: {
+              eap: {
+                role: "peer",
+                methods: ["tls"],
+                users: [],
+                round2: { id: "sun.example.org" },
+              },
+            },
+            charon: {
+              eap: {
+                side: "remote",
+                method: "eap-tls",
+                eapId: "%any",
+                users: [],
+                round2: { id: "%any" },
+              },
+            },
+            expectCharonLog: /EAP method EAP_TLS succeeded, MSK established/,
+          }),
+      );
+      await t.step(
+        "charon client: certificate, then EAP-TLS; engine gateway (remote-2 eap-tls)",
+        () =>
+          lab.runCase({
+            name: "m6",
+            ike: "aes128gcm16-prfsha256-ecp256",
+            esp: "aes128gcm16",
+            initiator: "charon",
+            deleter: "engine",
+            certs,
+            engine: {
+              eap: {
+                role: "server",
+                methods: ["tls"],
+                eapId: "%any",
+                users: [],
+                round2: { id: "%any" },
+              },
+            },
+            charon: {
+              eap: {
+                side: "local",
+                method: "eap-tls",
+                users: [],
+                round2: { id: "moon.example.org" },
+              },
+            },
+            expectCharonLog: /EAP method EAP_TLS succeeded, MSK established/,
           }),
       );
       await t.step("our gateway refuses charon's client that skips the second round", async () => {
