@@ -138,3 +138,58 @@ Deno.test("EAP-TTLS: a wrong password fails in the tunnel; a server from another
     /EAP-TTLS handshake failed: certificate verification failed/,
   );
 });
+
+Deno.test("EAP-TTLS: mutated messages of live conversations never make either side throw", async () => {
+  const o = await setup();
+  let seed = 11;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const mutate = (m: Uint8Array): Uint8Array => {
+    const c = m.slice();
+    switch (rnd() % 3) {
+      case 0:
+        c[rnd() % c.length] ^= 1 << (rnd() % 8);
+        return c;
+      case 1:
+        return c.subarray(0, rnd() % c.length);
+      default:
+        return new Uint8Array([...c, ...new Uint8Array(1 + (rnd() % 32))]);
+    }
+  };
+  let refused = 0;
+  for (let round = 0; round < 60; round++) {
+    const peer = new EapPeer({
+      identity: "carol",
+      secret: "carol's password",
+      methods: ["ttls"],
+      random,
+      tls: { ...o.client, fragmentSize: 300 },
+    });
+    const server = new EapServer({
+      method: "ttls",
+      secretFor: () => "carol's password",
+      random,
+      tls: { ...o.server, fragmentSize: 300 },
+    });
+    const at = round % 20;
+    let msg = server.start();
+    for (let step = 0; step < 80; step++) {
+      const m = step === at ? mutate(msg) : msg;
+      if (step % 2 === 0) {
+        const r = peer.receive(m);
+        assert.ok(["respond", "failure", "success"].includes(r.kind));
+        if (r.kind !== "respond") break;
+        msg = r.message;
+      } else {
+        const r = server.receive(m);
+        assert.ok(["request", "failure", "success"].includes(r.kind));
+        if (r.kind === "failure") refused++;
+        msg = r.message;
+        if (r.kind !== "request") {
+          peer.receive(msg);
+          break;
+        }
+      }
+    }
+  }
+  assert.ok(refused > 0, "some mutations must be refused");
+});
