@@ -1,7 +1,9 @@
 /**
  * The EAP peer (RFC 3748) for IKEv2 EAP authentication (RFC 7296 section
  * 2.16): a road-warrior client answering a gateway's EAP Requests with
- * EAP-Identity, EAP-MD5 or EAP-MSCHAPv2. Sans-I/O: `receive()` takes the whole
+ * EAP-Identity, EAP-MD5 or EAP-MSCHAPv2, EAP-TLS (lib/eap/eap_tls.ts), and
+ * EAP-TTLS (lib/eap/eap_ttls.ts) or PEAPv0 (lib/eap/peap.ts) tunneling one of
+ * the first two; TLS runs in the system libssl. Sans-I/O: `receive()` takes the whole
  * EAP message from the IKE_AUTH response's EAP payload and says what to put in
  * the next IKE_AUTH request.
  *
@@ -88,10 +90,10 @@ export interface EapPeerOptions {
   random: (n: number) => Uint8Array;
   /**
    * EAP-TLS: our certificate and key, and the trust anchors for the
-   * server's; EAP-TTLS: the trust anchors (and the server's check).
+   * server's; EAP-TTLS and PEAP: the trust anchors (and the server's check).
    */
   tls?: EapTlsOptions;
-  /** EAP-TTLS: the tunneled methods we accept (default EAP-MSCHAPv2, EAP-MD5). */
+  /** EAP-TTLS and PEAP: the tunneled methods we accept (default EAP-MSCHAPv2, EAP-MD5). */
   innerMethods?: readonly EapMethodName[];
 }
 
@@ -116,7 +118,7 @@ type PeerState =
   | { s: "mschapv2-rejected"; reason: string }
   | {
     s: "tls";
-    /** EAP-TLS, or EAP-TTLS (then `inner` runs the tunneled method once the tunnel is up). */
+    /** EAP-TLS, or EAP-TTLS/PEAP (then `inner` runs the tunneled method once the tunnel is up). */
     method: "tls" | "ttls" | "peap";
     session: TlsSession;
     channel: EapTlsChannel;
@@ -177,7 +179,9 @@ export class EapPeer {
     } catch (e) {
       if (e instanceof EapError) return this.#fail(`malformed EAP message: ${e.message}`);
       if (e instanceof RangeError) return this.#fail(`bad EAP message: ${e.message}`);
-      if (e instanceof TlsError) return this.#fail(`EAP-TLS: ${e.message}`);
+      if (e instanceof TlsError) {
+        return this.#fail(`EAP-${(this.#method ?? "tls").toUpperCase()}: ${e.message}`);
+      }
       throw e; // a bug, not bad input
     }
   }

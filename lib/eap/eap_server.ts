@@ -1,7 +1,8 @@
 /**
  * The EAP server (authenticator, RFC 3748) for IKEv2 EAP authentication (RFC
- * 7296 section 2.16): a gateway authenticating road warriors with EAP-MD5 or
- * EAP-MSCHAPv2, optionally after EAP-Identity. Sans-I/O: `start()` gives the
+ * 7296 section 2.16): a gateway authenticating road warriors with EAP-MD5,
+ * EAP-MSCHAPv2, EAP-TLS or EAP-TTLS (tunneling one of the first two; TLS in
+ * the system libssl), optionally after EAP-Identity. Sans-I/O: `start()` gives the
  * first Request for the first IKE_AUTH response; `receive()` takes each EAP
  * Response and says what to send back.
  *
@@ -206,7 +207,9 @@ export class EapServer {
     } catch (e) {
       if (e instanceof EapError) return this.#fail(`malformed EAP message: ${e.message}`);
       if (e instanceof RangeError) return this.#fail(`bad EAP message: ${e.message}`);
-      if (e instanceof TlsError) return this.#fail(`EAP-TLS: ${e.message}`);
+      if (e instanceof TlsError) {
+        return this.#fail(`EAP-${this.#opts.method.toUpperCase()}: ${e.message}`);
+      }
       throw e; // a bug, not bad input
     }
   }
