@@ -132,6 +132,14 @@ const SYMBOLS = {
   EVP_aes_192_ctr: { parameters: [], result: "pointer" },
   EVP_aes_256_ctr: { parameters: [], result: "pointer" },
   EVP_chacha20_poly1305: { parameters: [], result: "pointer" },
+  // Legacy and less common ciphers: optional, so a libcrypto built without them still loads.
+  EVP_des_ede3_cbc: { parameters: [], result: "pointer", optional: true },
+  EVP_camellia_128_cbc: { parameters: [], result: "pointer", optional: true },
+  EVP_camellia_192_cbc: { parameters: [], result: "pointer", optional: true },
+  EVP_camellia_256_cbc: { parameters: [], result: "pointer", optional: true },
+  EVP_camellia_128_ctr: { parameters: [], result: "pointer", optional: true },
+  EVP_camellia_192_ctr: { parameters: [], result: "pointer", optional: true },
+  EVP_camellia_256_ctr: { parameters: [], result: "pointer", optional: true },
   EVP_sha1: { parameters: [], result: "pointer" },
   EVP_sha256: { parameters: [], result: "pointer" },
   EVP_sha384: { parameters: [], result: "pointer" },
@@ -154,6 +162,14 @@ const CTRL_SET_IVLEN = 0x9;
 const CTRL_GET_TAG = 0x10;
 /** EVP_CTRL_AEAD_SET_TAG. */
 const CTRL_SET_TAG = 0x11;
+
+/** Block cipher modes this backend provides. */
+export type LibcryptoBlockAlg =
+  | "aes-cbc"
+  | "aes-ctr"
+  | "3des-cbc"
+  | "camellia-cbc"
+  | "camellia-ctr";
 
 /** AEAD algorithms this backend provides. */
 export type LibcryptoAeadAlg = "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
@@ -203,11 +219,12 @@ export interface Libcrypto {
     sequence?: LibcryptoAeadSequence,
   ): LibcryptoAeadInPlace;
   /**
-   * AES-CBC without padding, or AES-CTR (RFC 3686: the 16-byte "IV" is the
-   * initial counter block, block size 1), with a 16/24/32-byte key.
+   * AES-CBC or Camellia-CBC without padding, or AES-CTR / Camellia-CTR (RFC
+   * 3686, 5528: the 16-byte "IV" is the initial counter block, block size 1),
+   * with a 16/24/32-byte key; or 3DES-CBC (24-byte key, 8-byte blocks).
    */
   createBlockCipher(
-    alg: "aes-cbc" | "aes-ctr",
+    alg: LibcryptoBlockAlg,
     key: Uint8Array,
   ): BlockCipherRange & BlockCipherInPlace & LibcryptoHandle;
   /** HMAC with the given hash; output untruncated. */
@@ -266,9 +283,14 @@ function makeLibcrypto(lib: Lib, version: bigint, path: string): Libcrypto {
       return new LibcryptoAead(lib, alg, key, tagLength, sequence !== "init" && params);
     },
     createBlockCipher: (alg, key) => {
-      if (alg === "aes-ctr") return new LibcryptoCtr(lib, key);
-      if (alg !== "aes-cbc") throw new CryptoError(`libcrypto: unsupported cipher ${alg}`);
-      return new LibcryptoCbc(lib, key);
+      if (alg === "aes-ctr" || alg === "camellia-ctr") {
+        return new LibcryptoCtr(lib, key, alg === "aes-ctr" ? "AES-CTR" : "Camellia-CTR");
+      }
+      const spec = alg === "aes-cbc" || alg === "3des-cbc" || alg === "camellia-cbc"
+        ? cbcSpec(lib, alg)
+        : undefined;
+      if (!spec) throw new CryptoError(`libcrypto: unsupported cipher ${alg as string}`);
+      return new LibcryptoCbc(lib, key, spec);
     },
     createMac: (alg, key) => new LibcryptoHmac(lib, alg, key, path),
     createGmac: (key) => new LibcryptoGmac(lib, key),
@@ -711,13 +733,68 @@ function aeadCipher(
 }
 
 /** The EVP cipher for an AES key of 16, 24 or 32 bytes. */
-function aesCipher(
+/** The cipher a {@linkcode LibcryptoCbc} runs: its name, block size and EVP_CIPHER by key. */
+interface CbcSpec {
+  readonly name: string;
+  readonly blockSize: number;
+  cipher(key: Uint8Array): Deno.PointerValue;
+}
+
+/** The EVP_CIPHER of an optional symbol, or a CryptoError naming what this libcrypto lacks. */
+function optionalCipher(
+  name: string,
+  f: (() => Deno.PointerValue) | null | undefined,
+): Deno.PointerValue {
+  const c = f ? f() : null;
+  if (c === null) throw new CryptoError(`libcrypto: this OpenSSL has no ${name}`);
+  return c;
+}
+
+function cbcSpec(lib: Lib, alg: "aes-cbc" | "3des-cbc" | "camellia-cbc"): CbcSpec {
+  if (alg === "3des-cbc") {
+    return {
+      name: "3DES-CBC",
+      blockSize: 8,
+      cipher(key) {
+        if (key.length !== 24) {
+          throw new CryptoError(`3DES-CBC key must be 24 bytes, got ${key.length}`);
+        }
+        return optionalCipher("DES-EDE3-CBC", lib.EVP_des_ede3_cbc);
+      },
+    };
+  }
+  if (alg === "camellia-cbc") {
+    return {
+      name: "Camellia-CBC",
+      blockSize: 16,
+      cipher: (key) =>
+        optionalCipher(
+          `Camellia-${key.length * 8}-CBC`,
+          aesCipher(
+            "Camellia-CBC",
+            key,
+            () => lib.EVP_camellia_128_cbc,
+            () => lib.EVP_camellia_192_cbc,
+            () => lib.EVP_camellia_256_cbc,
+          ),
+        ),
+    };
+  }
+  return {
+    name: "AES-CBC",
+    blockSize: 16,
+    cipher: (key) =>
+      aesCipher("AES-CBC", key, lib.EVP_aes_128_cbc, lib.EVP_aes_192_cbc, lib.EVP_aes_256_cbc),
+  };
+}
+
+function aesCipher<T = Deno.PointerValue>(
   what: string,
   key: Uint8Array,
-  aes128: () => Deno.PointerValue,
-  aes192: () => Deno.PointerValue,
-  aes256: () => Deno.PointerValue,
-): Deno.PointerValue {
+  aes128: () => T,
+  aes192: () => T,
+  aes256: () => T,
+): T {
   if (key.length === 16) return aes128();
   if (key.length === 24) return aes192();
   if (key.length === 32) return aes256();
@@ -1237,14 +1314,16 @@ function probePackets(fast: LibcryptoAead, plain: LibcryptoAead): boolean {
 
 class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
   readonly backend = "libcrypto" as const;
-  readonly blockSize = 16;
-  readonly ivLength = 16;
+  readonly blockSize: number;
+  readonly ivLength: number;
+  /** "AES-CBC", "3DES-CBC" or "Camellia-CBC", for errors. */
+  readonly #name: string;
   readonly #lib: Lib;
   readonly #enc: Deno.PointerObject;
   readonly #dec: Deno.PointerObject;
   readonly #outl = new Int32Array(1);
   /** Native copy of the IV and its address (the range calls pass it by address). */
-  readonly #iv = new Uint8Array(16);
+  readonly #iv: Uint8Array;
   readonly #ivPtr: Deno.PointerObject;
   readonly #outlPtr: Deno.PointerObject;
   // One cached view per direction for the range calls (same buffer and offset each packet).
@@ -1261,20 +1340,20 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
    * False: the context's chaining value is unknown (new, or after a
    * whole-buffer call or a failure), so the next range call sets the IV.
    */
-  readonly #encChain = new Uint8Array(16);
-  readonly #decChain = new Uint8Array(16);
-  readonly #lastBlock = new Uint8Array(16);
+  readonly #encChain: Uint8Array;
+  readonly #decChain: Uint8Array;
+  readonly #lastBlock: Uint8Array;
   #encChained = false;
   #decChained = false;
 
-  constructor(lib: Lib, key: Uint8Array) {
-    const cipher = aesCipher(
-      "AES-CBC",
-      key,
-      lib.EVP_aes_128_cbc,
-      lib.EVP_aes_192_cbc,
-      lib.EVP_aes_256_cbc,
-    );
+  constructor(lib: Lib, key: Uint8Array, spec: CbcSpec) {
+    const cipher = spec.cipher(key);
+    this.#name = spec.name;
+    this.blockSize = this.ivLength = spec.blockSize;
+    this.#iv = new Uint8Array(spec.blockSize);
+    this.#encChain = new Uint8Array(spec.blockSize);
+    this.#decChain = new Uint8Array(spec.blockSize);
+    this.#lastBlock = new Uint8Array(spec.blockSize);
     this.#lib = lib;
     this.#ivPtr = addressOf(this.#iv);
     this.#outlPtr = addressOf(this.#outl);
@@ -1287,7 +1366,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
         lib.EVP_CIPHER_CTX_set_padding(ctx, 0) !== 1
       ) {
         this.free();
-        throw new CryptoError("libcrypto: AES-CBC init failed");
+        throw new CryptoError(`libcrypto: ${spec.name} init failed`);
       }
     }
   }
@@ -1326,13 +1405,14 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
     start: number,
     end: number,
   ): void {
-    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
+    const name = this.#name, bs = this.blockSize;
+    if (this.#ctxs.freed) throw new CryptoError(`libcrypto: ${name} used after free()`);
     const len = end - start;
-    if (ivOffset < 0 || ivOffset + 16 > iv.length) {
-      throw new CryptoError("AES-CBC IV must be 16 bytes");
+    if (ivOffset < 0 || ivOffset + bs > iv.length) {
+      throw new CryptoError(`${name} IV must be ${bs} bytes`);
     }
-    if (start < 0 || len < 0 || end > buf.length || len % 16 !== 0) {
-      throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes inside the buffer`);
+    if (start < 0 || len < 0 || end > buf.length || len % bs !== 0) {
+      throw new CryptoError(`${name} data must be a multiple of ${bs} bytes inside the buffer`);
     }
     const view = (enc ? this.#encViews : this.#decViews).at(buf, start);
     if (len === 0) return;
@@ -1342,21 +1422,21 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
       const ctx = this.#enc;
       const chain = this.#encChain;
       if (this.#encChained) {
-        for (let i = 0; i < 16; i++) buf[start + i] ^= iv[ivOffset + i] ^ chain[i];
+        for (let i = 0; i < bs; i++) buf[start + i] ^= iv[ivOffset + i] ^ chain[i];
       } else {
         this.#setIv(iv, ivOffset);
         ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#ivPtr, 1);
       }
       this.#encChained = false;
       ok &= lib.EVP_EncryptUpdate_p(ctx, view, this.#outlPtr, view, len);
-      if (ok !== 1) throw new CryptoError("libcrypto: AES-CBC failed");
-      for (let i = 0; i < 16; i++) chain[i] = buf[end - 16 + i];
+      if (ok !== 1) throw new CryptoError(`libcrypto: ${name} failed`);
+      for (let i = 0; i < bs; i++) chain[i] = buf[end - bs + i];
       this.#encChained = true;
     } else {
       const ctx = this.#dec;
       const chain = this.#decChain;
       const last = this.#lastBlock;
-      for (let i = 0; i < 16; i++) last[i] = buf[end - 16 + i];
+      for (let i = 0; i < bs; i++) last[i] = buf[end - bs + i];
       const chained = this.#decChained;
       if (!chained) {
         this.#setIv(iv, ivOffset);
@@ -1364,9 +1444,9 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
       }
       this.#decChained = false;
       ok &= lib.EVP_DecryptUpdate_p(ctx, view, this.#outlPtr, view, len);
-      if (ok !== 1) throw new CryptoError("libcrypto: AES-CBC failed");
+      if (ok !== 1) throw new CryptoError(`libcrypto: ${name} failed`);
       if (chained) {
-        for (let i = 0; i < 16; i++) buf[start + i] ^= chain[i] ^ iv[ivOffset + i];
+        for (let i = 0; i < bs; i++) buf[start + i] ^= chain[i] ^ iv[ivOffset + i];
       }
       chain.set(last);
       this.#decChained = true;
@@ -1375,16 +1455,17 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
 
   #setIv(iv: Uint8Array, ivOffset: number): void {
     const n = this.#iv;
-    for (let i = 0; i < 16; i++) n[i] = iv[ivOffset + i];
+    for (let i = 0; i < n.length; i++) n[i] = iv[ivOffset + i];
   }
 
   #run(ctx: Deno.PointerObject, enc: number, iv: Uint8Array, data: Uint8Array, out: Uint8Array) {
-    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-CBC used after free()");
-    if (iv.length !== 16) throw new CryptoError(`AES-CBC IV must be 16 bytes, got ${iv.length}`);
-    if (data.length % 16 !== 0) {
-      throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes, got ${data.length}`);
+    const name = this.#name, bs = this.blockSize;
+    if (this.#ctxs.freed) throw new CryptoError(`libcrypto: ${name} used after free()`);
+    if (iv.length !== bs) throw new CryptoError(`${name} IV must be ${bs} bytes, got ${iv.length}`);
+    if (data.length % bs !== 0) {
+      throw new CryptoError(`${name} data must be a multiple of ${bs} bytes, got ${data.length}`);
     }
-    if (out.length < data.length) throw new CryptoError("AES-CBC output buffer too small");
+    if (out.length < data.length) throw new CryptoError(`${name} output buffer too small`);
     const lib = this.#lib;
     if (enc) this.#encChained = false;
     else this.#decChained = false;
@@ -1394,7 +1475,7 @@ class LibcryptoCbc implements BlockCipherRange, LibcryptoHandle {
         ? lib.EVP_EncryptUpdate(ctx, out, this.#outl, data, data.length)
         : lib.EVP_DecryptUpdate(ctx, out, this.#outl, data, data.length);
     }
-    if (ok !== 1) throw new CryptoError("libcrypto: AES-CBC failed");
+    if (ok !== 1) throw new CryptoError(`libcrypto: ${name} failed`);
   }
 
   free(): void {
@@ -1423,15 +1504,22 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
   readonly #outlPtr: Deno.PointerObject;
   readonly #views = new ViewCache();
   readonly #ctxs: CipherContexts;
+  readonly #name: string;
 
-  constructor(lib: Lib, key: Uint8Array) {
-    const cipher = aesCipher(
-      "AES-CTR",
-      key,
-      lib.EVP_aes_128_ctr,
-      lib.EVP_aes_192_ctr,
-      lib.EVP_aes_256_ctr,
-    );
+  constructor(lib: Lib, key: Uint8Array, name: "AES-CTR" | "Camellia-CTR") {
+    const cipher = name === "AES-CTR"
+      ? aesCipher(name, key, lib.EVP_aes_128_ctr, lib.EVP_aes_192_ctr, lib.EVP_aes_256_ctr)
+      : optionalCipher(
+        `Camellia-${key.length * 8}-CTR`,
+        aesCipher(
+          name,
+          key,
+          () => lib.EVP_camellia_128_ctr,
+          () => lib.EVP_camellia_192_ctr,
+          () => lib.EVP_camellia_256_ctr,
+        ),
+      );
+    this.#name = name;
     this.#lib = lib;
     this.#ivPtr = addressOf(this.#iv);
     this.#outlPtr = addressOf(this.#outl);
@@ -1439,12 +1527,12 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
     this.#ctx = this.#ctxs.add();
     if (lib.EVP_CipherInit_ex(this.#ctx, cipher, null, key, null, 1) !== 1) {
       this.free();
-      throw new CryptoError("libcrypto: AES-CTR init failed");
+      throw new CryptoError(`libcrypto: ${name} init failed`);
     }
   }
 
   encrypt(iv: Uint8Array, data: Uint8Array): Uint8Array {
-    if (iv.length !== 16) throw new CryptoError(`AES-CTR counter block must be 16 bytes`);
+    if (iv.length !== 16) throw new CryptoError(`${this.#name} counter block must be 16 bytes`);
     const out = data.slice();
     this.#xorRange(iv, 0, out, 0, out.length);
     return out;
@@ -1454,8 +1542,8 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
   }
   /** Encrypts into `out` (may alias `data` exactly). */
   encryptTo(iv: Uint8Array, data: Uint8Array, out: Uint8Array): void {
-    if (iv.length !== 16) throw new CryptoError(`AES-CTR counter block must be 16 bytes`);
-    if (out.length < data.length) throw new CryptoError("AES-CTR output buffer too small");
+    if (iv.length !== 16) throw new CryptoError(`${this.#name} counter block must be 16 bytes`);
+    if (out.length < data.length) throw new CryptoError(`${this.#name} output buffer too small`);
     if (out !== data) out.set(data);
     this.#xorRange(iv, 0, out, 0, data.length);
   }
@@ -1472,10 +1560,10 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
 
   /** XORs `buf[start..end)` in place with the keystream of the counter block at `iv[ivOffset..)`. */
   #xorRange(iv: Uint8Array, ivOffset: number, buf: Uint8Array, start: number, end: number): void {
-    if (this.#ctxs.freed) throw new CryptoError("libcrypto: AES-CTR used after free()");
+    if (this.#ctxs.freed) throw new CryptoError(`libcrypto: ${this.#name} used after free()`);
     const len = end - start;
     if (start < 0 || len < 0 || end > buf.length) {
-      throw new CryptoError("AES-CTR range outside the buffer");
+      throw new CryptoError(`${this.#name} range outside the buffer`);
     }
     checkCtrRange(iv, ivOffset, len);
     if (len === 0) return;
@@ -1486,7 +1574,7 @@ class LibcryptoCtr implements BlockCipherRange, BlockCipherInPlace, LibcryptoHan
     const ctx = this.#ctx;
     let ok = lib.EVP_CipherInit_p(ctx, null, null, null, this.#ivPtr, 1);
     ok &= lib.EVP_EncryptUpdate_p(ctx, view, this.#outlPtr, view, len);
-    if (ok !== 1) throw new CryptoError("libcrypto: AES-CTR failed");
+    if (ok !== 1) throw new CryptoError(`libcrypto: ${this.#name} failed`);
   }
 
   free(): void {

@@ -37,6 +37,7 @@ import {
   type Proposal,
   ProposalError,
 } from "../crypto/proposal.ts";
+import { KeId } from "../crypto/transforms.ts";
 import { parseIp } from "../db/address.ts";
 import {
   formatIdentity,
@@ -252,7 +253,16 @@ class Parser {
       const s = item.string();
       if (s === undefined) continue;
       try {
-        out.push(...parseProposals(s, kind));
+        // MODP 1024/1536 (RFC 8247: SHOULD NOT) only where a proposal names them, as in
+        // strongSwan (older Windows clients offer nothing else); MODP 768 (MUST NOT) never.
+        const parsed = parseProposals(s, kind, { allowWeak: true });
+        if (parsed.some((p) => p.ke.some((k) => k.id === KeId.MODP_768))) {
+          item.error(
+            `'${s}': modp768 is too weak to use (RFC 8247: MUST NOT); use modp2048 or better`,
+          );
+          continue;
+        }
+        out.push(...parsed);
       } catch (e) {
         item.error(
           e instanceof ProposalError ? `'${s}': ${e.message}` : `'${s}' is not a proposal`,

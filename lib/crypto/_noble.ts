@@ -17,6 +17,7 @@ import { sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { constantTimeEqual } from "../wire/bytes.ts";
 import type { Aead, BlockCipher, Mac } from "./types.ts";
 import type { CcmBlockOps } from "./aes_ccm.ts";
+import { tripleDesCbcDecrypt, tripleDesCbcEncrypt, TripleDesKey } from "./triple_des.ts";
 import {
   ECDH_INFO,
   type EcdhGroup,
@@ -113,6 +114,17 @@ function cbcCipher(key: Uint8Array): BlockCipher {
   };
 }
 
+function tripleDesCipher(key: Uint8Array): BlockCipher {
+  const k = new TripleDesKey(key);
+  return {
+    backend: "noble",
+    blockSize: 8,
+    ivLength: 8,
+    encrypt: (iv, data) => tripleDesCbcEncrypt(k, iv, data),
+    decrypt: (iv, data) => tripleDesCbcDecrypt(k, iv, data),
+  };
+}
+
 function ctrCipher(key: Uint8Array): BlockCipher {
   const k = key.slice();
   const run = (iv: Uint8Array, data: Uint8Array) => ctr(k, iv).encrypt(data);
@@ -141,6 +153,7 @@ export const nobleProvider: Provider = {
   chacha20Poly1305: chachaAead,
   aesCbc: cbcCipher,
   aesCtr: ctrCipher,
+  tripleDesCbc: tripleDesCipher,
   hmac: hmacMac,
 };
 

@@ -89,6 +89,24 @@ function cbcCipher(key: Uint8Array): BlockCipher {
   };
 }
 
+function tripleDesCipher(key: Uint8Array): BlockCipher {
+  const k = key.slice();
+  const run = (enc: boolean, iv: Uint8Array, data: Uint8Array): Uint8Array => {
+    const c = enc ? createCipheriv("des-ede3-cbc", k, iv) : createDecipheriv("des-ede3-cbc", k, iv);
+    c.setAutoPadding(false);
+    const out = c.update(data);
+    c.final();
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  };
+  return {
+    backend: "node",
+    blockSize: 8,
+    ivLength: 8,
+    encrypt: (iv, data) => run(true, iv, data),
+    decrypt: (iv, data) => run(false, iv, data),
+  };
+}
+
 function ctrCipher(key: Uint8Array): BlockCipher {
   const k = key.slice();
   const alg = `aes-${k.length * 8}-ctr`;
@@ -165,6 +183,7 @@ export const nodeProvider: Provider = {
   chacha20Poly1305: (key) => nodeAead("chacha20-poly1305", key, 16),
   aesCbc: cbcCipher,
   aesCtr: ctrCipher,
+  tripleDesCbc: tripleDesCipher,
   hmac: hmacMac,
 };
 

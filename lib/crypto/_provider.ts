@@ -29,6 +29,8 @@ export interface Provider {
   aesCbc(key: Uint8Array): BlockCipher;
   /** AES-CTR keyed once: the "IV" is the 16-byte initial counter block, block size 1. */
   aesCtr(key: Uint8Array): BlockCipher;
+  /** Raw 3DES-CBC (24-byte key, 8-byte blocks and IV) keyed once. */
+  tripleDesCbc(key: Uint8Array): BlockCipher;
   /** HMAC keyed once. */
   hmac(hash: HashName, key: Uint8Array): Mac;
 }

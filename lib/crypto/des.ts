@@ -25,11 +25,6 @@ const FP = [
   34, 2, 42, 10, 50, 18, 58, 26, 33, 1, 41, 9, 49, 17, 57, 25,
 ];
 // deno-fmt-ignore
-const E = [
-  32, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9, 8, 9, 10, 11, 12, 13, 12, 13, 14, 15, 16, 17,
-  16, 17, 18, 19, 20, 21, 20, 21, 22, 23, 24, 25, 24, 25, 26, 27, 28, 29, 28, 29, 30, 31, 32, 1,
-];
-// deno-fmt-ignore
 const P = [
   16, 7, 20, 21, 29, 12, 28, 17, 1, 15, 23, 26, 5, 18, 31, 10,
   2, 8, 24, 14, 32, 27, 3, 9, 19, 13, 30, 6, 22, 11, 4, 25,
@@ -106,12 +101,6 @@ function toBits(bytes: Uint8Array): number[] {
   return bits;
 }
 
-function fromBits(bits: readonly number[]): Uint8Array {
-  const out = new Uint8Array(bits.length / 8);
-  for (let i = 0; i < bits.length; i++) out[i >> 3] |= bits[i] << (7 - (i & 7));
-  return out;
-}
-
 function permute(bits: readonly number[], table: readonly number[]): number[] {
   return table.map((n) => bits[n - 1]);
 }
@@ -120,8 +109,8 @@ function rotateLeft(half: number[], n: number): number[] {
   return half.slice(n).concat(half.slice(0, n));
 }
 
-/** The 16 48-bit round keys of FIPS 46-3 (the parity bits are ignored by PC-1). */
-function roundKeys(key8: Uint8Array): number[][] {
+/** The 16 48-bit round keys of FIPS 46-3 as bit arrays (PC-1 ignores the parity bits). */
+function roundKeyBits(key8: Uint8Array): number[][] {
   const cd = permute(toBits(key8), PC1);
   let c = cd.slice(0, 28), d = cd.slice(28);
   const keys: number[][] = [];
@@ -133,18 +122,144 @@ function roundKeys(key8: Uint8Array): number[][] {
   return keys;
 }
 
-/** The cipher function f(R, K) of FIPS 46-3. */
-function feistel(r: readonly number[], k: readonly number[]): number[] {
-  const x = permute(r, E).map((bit, i) => bit ^ k[i]);
-  const out: number[] = [];
-  for (let box = 0; box < 8; box++) {
-    const six = x.slice(6 * box, 6 * box + 6);
-    const row = (six[0] << 1) | six[5];
-    const col = (six[1] << 3) | (six[2] << 2) | (six[3] << 1) | six[4];
-    const v = S[box][row * 16 + col];
-    out.push((v >> 3) & 1, (v >> 2) & 1, (v >> 1) & 1, v & 1);
+// Tables derived once from the FIPS tables above, so a block costs word operations only.
+// A 64-bit block is two 32-bit words (hi = bits 1..32, lo = bits 33..64).
+
+/**
+ * A 64-bit permutation as byte tables: for each input byte position and value,
+ * the output bits it sets (hi word at [2 * (pos * 256 + v)], lo word after it).
+ */
+function byteTables(table: readonly number[]): Uint32Array {
+  const t = new Uint32Array(8 * 256 * 2);
+  for (let out = 0; out < 64; out++) {
+    const inBit = table[out] - 1; // 0-based, 0 = MSB of byte 0
+    const pos = inBit >> 3, mask = 0x80 >> (inBit & 7);
+    for (let v = 0; v < 256; v++) {
+      if ((v & mask) === 0) continue;
+      const i = 2 * (pos * 256 + v) + (out < 32 ? 0 : 1);
+      t[i] = (t[i] | (1 << (31 - (out & 31)))) >>> 0;
+    }
   }
-  return permute(out, P);
+  return t;
+}
+
+const IP_T = byteTables(IP);
+const FP_T = byteTables(FP);
+
+/** SP[box * 64 + six]: P(S-box `box`'s output for the 6-bit input `six`) as a 32-bit word. */
+const SP = (() => {
+  const sp = new Uint32Array(8 * 64);
+  for (let box = 0; box < 8; box++) {
+    for (let six = 0; six < 64; six++) {
+      const row = ((six >> 4) & 2) | (six & 1);
+      const col = (six >> 1) & 15;
+      const pre = S[box][row * 16 + col] << (28 - 4 * box); // S output at bits 4*box+1..4*box+4
+      let out = 0;
+      for (let j = 0; j < 32; j++) {
+        if ((pre >>> (32 - P[j])) & 1) out |= 1 << (31 - j);
+      }
+      sp[box * 64 + six] = out >>> 0;
+    }
+  }
+  return sp;
+})();
+
+/** The permutation `t` (from {@link byteTables}) of the 8 bytes at `b[o..o+8)` into `w[0..2)`. */
+function permuteBytes(t: Uint32Array, b: Uint8Array, o: number, w: Uint32Array): void {
+  let hi = 0, lo = 0;
+  for (let pos = 0; pos < 8; pos++) {
+    const i = 2 * (pos * 256 + b[o + pos]);
+    hi |= t[i];
+    lo |= t[i + 1];
+  }
+  w[0] = hi;
+  w[1] = lo;
+}
+
+/**
+ * One DES key (FIPS 46-3) with its round keys expanded once, encrypting and
+ * decrypting single 8-byte blocks. The low bit of each key byte is parity and
+ * is ignored. DES alone is broken; it is here for MS-CHAPv2 and as the
+ * building block of 3DES (triple_des.ts).
+ *
+ * @example
+ * ```ts
+ * import { DesKey } from "./des.ts";
+ * import { fromHex, toHex } from "../wire/bytes.ts";
+ * const k = new DesKey(fromHex("133457799BBCDFF1"));
+ * const out = new Uint8Array(8);
+ * k.encryptBlock(fromHex("0123456789ABCDEF"), 0, out, 0);
+ * toHex(out); // "85e813540f0ab405"
+ * ```
+ */
+export class DesKey {
+  /** 16 rounds x 8 six-bit subkey pieces, in encryption order. */
+  readonly #k = new Uint8Array(128);
+  readonly #w = new Uint32Array(2);
+  readonly #pre = new Uint8Array(8);
+
+  /** @throws {RangeError} when the key is not 8 bytes. */
+  constructor(key8: Uint8Array) {
+    if (key8.length !== 8) throw new RangeError(`DES key must be 8 bytes, got ${key8.length}`);
+    const bits = roundKeyBits(key8);
+    for (let r = 0; r < 16; r++) {
+      for (let box = 0; box < 8; box++) {
+        let v = 0;
+        for (let j = 0; j < 6; j++) v = (v << 1) | bits[r][6 * box + j];
+        this.#k[r * 8 + box] = v;
+      }
+    }
+  }
+
+  /** Encrypts the 8 bytes at `src[so..so+8)` into `dst[do_..do_+8)` (may be the same bytes). */
+  encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, do_: number): void {
+    this.#crypt(src, so, dst, do_, false);
+  }
+
+  /** Decrypts the 8 bytes at `src[so..so+8)` into `dst[do_..do_+8)` (may be the same bytes). */
+  decryptBlock(src: Uint8Array, so: number, dst: Uint8Array, do_: number): void {
+    this.#crypt(src, so, dst, do_, true);
+  }
+
+  #crypt(src: Uint8Array, so: number, dst: Uint8Array, do_: number, decrypt: boolean): void {
+    const w = this.#w, k = this.#k;
+    permuteBytes(IP_T, src, so, w);
+    let l = w[0], r = w[1];
+    for (let round = 0; round < 16; round++) {
+      const kb = 8 * (decrypt ? 15 - round : round);
+      // FIPS 46-3's E table gives box i R's bits 4i .. 4i+5 (1-based, cyclic, bit 0 = bit 32):
+      // the top 6 bits of R rotated left by 4i - 1.
+      let f = 0;
+      for (let box = 0; box < 8; box++) {
+        const s = (4 * box + 31) & 31;
+        const x = s === 0 ? r : ((r << s) | (r >>> (32 - s)));
+        f |= SP[box * 64 + (((x >>> 26) & 63) ^ k[kb + box])];
+      }
+      const next = (l ^ f) >>> 0;
+      l = r;
+      r = next;
+    }
+    // The last round's halves are not swapped: the output is FP(R16 L16).
+    const pre = this.#pre;
+    pre[0] = r >>> 24;
+    pre[1] = r >>> 16;
+    pre[2] = r >>> 8;
+    pre[3] = r;
+    pre[4] = l >>> 24;
+    pre[5] = l >>> 16;
+    pre[6] = l >>> 8;
+    pre[7] = l;
+    permuteBytes(FP_T, pre, 0, w);
+    const hi = w[0], lo = w[1];
+    dst[do_] = hi >>> 24;
+    dst[do_ + 1] = hi >>> 16;
+    dst[do_ + 2] = hi >>> 8;
+    dst[do_ + 3] = hi;
+    dst[do_ + 4] = lo >>> 24;
+    dst[do_ + 5] = lo >>> 16;
+    dst[do_ + 6] = lo >>> 8;
+    dst[do_ + 7] = lo;
+  }
 }
 
 /**
@@ -161,19 +276,10 @@ function feistel(r: readonly number[], k: readonly number[]): number[] {
  * ```
  */
 export function desEncryptBlock(key8: Uint8Array, block8: Uint8Array): Uint8Array {
-  if (key8.length !== 8) throw new RangeError(`DES key must be 8 bytes, got ${key8.length}`);
   if (block8.length !== 8) throw new RangeError(`DES block must be 8 bytes, got ${block8.length}`);
-  const keys = roundKeys(key8);
-  const lr = permute(toBits(block8), IP);
-  let l = lr.slice(0, 32), r = lr.slice(32);
-  for (const k of keys) {
-    const f = feistel(r, k);
-    const next = l.map((bit, i) => bit ^ f[i]);
-    l = r;
-    r = next;
-  }
-  // The last round's halves are not swapped: output is R16 L16.
-  return fromBits(permute(r.concat(l), FP));
+  const out = new Uint8Array(8);
+  new DesKey(key8).encryptBlock(block8, 0, out, 0);
+  return out;
 }
 
 /**

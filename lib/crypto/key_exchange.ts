@@ -296,6 +296,14 @@ export interface KeyExchangeOptions {
   readonly backend?: SoftwareBackend;
 }
 
+/**
+ * The options for a group taken from a connection's configured proposals.
+ * The configuration is the explicit opt-in for MODP 1024/1536 (lib/config
+ * accepts them only where a proposal names them, and never MODP 768), and
+ * the IKE engine only ever uses groups its configuration lists.
+ */
+export const CONFIGURED_GROUP: KeyExchangeOptions = { allowWeak: true };
+
 function checkGroup(group: number, opts: KeyExchangeOptions): void {
   const info = keInfo(group);
   if (!info) throw new CryptoError(`unknown key exchange method ${group}`);

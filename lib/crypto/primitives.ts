@@ -17,7 +17,8 @@
  */
 import { CryptoError } from "./types.ts";
 import type { Aead, BlockCipher, Gmac, Mac, Prf } from "./types.ts";
-import type { AesMode, Provider } from "./_provider.ts";
+import type { AesMode, HashName, Provider } from "./_provider.ts";
+import { camelliaCbcDecrypt, camelliaCbcEncrypt, camelliaCtrXor, CamelliaKey } from "./camellia.ts";
 import { nobleProvider } from "./_noble.ts";
 import { nodeProvider } from "./_node.ts";
 import { aesXcbcPrfKey, createAesXcbcMac } from "./aes_xcbc.ts";
@@ -32,11 +33,17 @@ export type SoftwareBackend = "noble" | "node";
 /** AEAD algorithms of {@link createAead}. */
 export type AeadAlgorithm = "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
 /**
- * Block cipher modes of {@link createBlockCipher}: AES-CBC (RFC 3602) and
- * AES-CTR (RFC 3686), the latter as a stream (block size 1) whose 16-byte
- * "IV" is the initial counter block.
+ * Block cipher modes of {@link createBlockCipher}: AES-CBC (RFC 3602),
+ * Camellia-CBC (RFC 5529) and 3DES-CBC (RFC 2451), and AES-CTR (RFC 3686)
+ * and Camellia-CTR (RFC 5528), the latter two as streams (block size 1) whose
+ * 16-byte "IV" is the initial counter block.
  */
-export type BlockCipherAlgorithm = "aes-cbc" | "aes-ctr";
+export type BlockCipherAlgorithm =
+  | "aes-cbc"
+  | "aes-ctr"
+  | "3des-cbc"
+  | "camellia-cbc"
+  | "camellia-ctr";
 
 const PROVIDERS: Readonly<Record<SoftwareBackend, Provider>> = {
   noble: nobleProvider,
@@ -77,7 +84,11 @@ export function backendSupports(
   alg: AeadAlgorithm | BlockCipherAlgorithm | MacAlgorithm,
   keyBytes: number,
 ): boolean {
-  if (alg.startsWith("hmac-") || alg === "chacha20-poly1305") return true;
+  if (alg.startsWith("hmac-") || alg === "chacha20-poly1305" || alg === "3des-cbc") return true;
+  // Camellia: our own implementation (camellia.ts) under both names.
+  if (alg === "camellia-cbc" || alg === "camellia-ctr") {
+    return keyBytes === 16 || keyBytes === 24 || keyBytes === 32;
+  }
   // aes-ccm: node builds it on aes-*-cbc, which Deno lacks for AES-192 like GCM.
   return PROVIDERS[backend].supportsAesKey(keyBytes, alg === "aes-ctr" ? "ctr" : undefined);
 }
@@ -234,6 +245,31 @@ export function aeadAlgorithm(encrId: number): AeadAlgorithm | undefined {
 }
 
 /**
+ * The {@link createBlockCipher} algorithm of a CBC or CTR encryption
+ * transform (IANA Transform Type 1 id), or `undefined` for any other.
+ *
+ * @example
+ * ```ts
+ * blockCipherAlgorithm(EncrId.DES3); // "3des-cbc"
+ * ```
+ */
+export function blockCipherAlgorithm(encrId: number): BlockCipherAlgorithm | undefined {
+  switch (encrId) {
+    case EncrId.AES_CBC:
+      return "aes-cbc";
+    case EncrId.AES_CTR:
+      return "aes-ctr";
+    case EncrId.DES3:
+      return "3des-cbc";
+    case EncrId.CAMELLIA_CBC:
+      return "camellia-cbc";
+    case EncrId.CAMELLIA_CTR:
+      return "camellia-ctr";
+  }
+  return undefined;
+}
+
+/**
  * A raw AES-CBC cipher (no padding) or AES-CTR keystream, keyed once with a
  * 16/24/32-byte key.
  *
@@ -258,26 +294,64 @@ export function createBlockCipher(
   key: Uint8Array,
   backend?: SoftwareBackend,
 ): BlockCipher {
-  if (alg === "aes-ctr") return guardCtr(pickAes("AES-CTR", key, backend, "ctr").aesCtr(key));
-  if (alg !== "aes-cbc") throw new CryptoError(`unknown block cipher '${alg as string}'`);
-  return guarded(pickAes("AES-CBC", key, backend).aesCbc(key), 16, (iv, data) => {
-    if (iv.length !== 16) throw new CryptoError(`AES-CBC IV must be 16 bytes, got ${iv.length}`);
-    if (data.length % 16 !== 0) {
-      throw new CryptoError(`AES-CBC data must be a multiple of 16 bytes, got ${data.length}`);
+  switch (alg) {
+    case "aes-ctr":
+      return guardCtr(pickAes("AES-CTR", key, backend, "ctr").aesCtr(key), "AES-CTR");
+    case "aes-cbc":
+      return guardCbc(pickAes("AES-CBC", key, backend).aesCbc(key), "AES-CBC", 16);
+    case "3des-cbc":
+      if (key.length !== 24) throw new CryptoError(`3DES needs a 24-byte key, got ${key.length}`);
+      return guardCbc(PROVIDERS[backend ?? "node"].tripleDesCbc(key), "3DES-CBC", 8);
+    case "camellia-cbc":
+      return guardCbc(camelliaCbc(key), "Camellia-CBC", 16);
+    case "camellia-ctr":
+      return guardCtr(camelliaCtr(key), "Camellia-CTR");
+  }
+  throw new CryptoError(`unknown block cipher '${alg as string}'`);
+}
+
+/**
+ * The portable Camellia (camellia.ts) for either software backend: neither
+ * node:crypto nor noble has one. It reports "noble" (pure JavaScript).
+ */
+function camelliaCbc(key: Uint8Array): BlockCipher {
+  const k = new CamelliaKey(key);
+  return {
+    backend: "noble",
+    blockSize: 16,
+    ivLength: 16,
+    encrypt: (iv, data) => camelliaCbcEncrypt(k, iv, data),
+    decrypt: (iv, data) => camelliaCbcDecrypt(k, iv, data),
+  };
+}
+
+function camelliaCtr(key: Uint8Array): BlockCipher {
+  const k = new CamelliaKey(key);
+  const run = (iv: Uint8Array, data: Uint8Array) => camelliaCtrXor(k, iv, data);
+  return { backend: "noble", blockSize: 1, ivLength: 16, encrypt: run, decrypt: run };
+}
+
+/** A CBC cipher checked per call: `bs`-byte IV, whole `bs`-byte blocks. */
+function guardCbc(c: BlockCipher, name: string, bs: number): BlockCipher {
+  return guarded(c, bs, bs, (iv, data) => {
+    if (iv.length !== bs) throw new CryptoError(`${name} IV must be ${bs} bytes, got ${iv.length}`);
+    if (data.length % bs !== 0) {
+      throw new CryptoError(`${name} data must be a multiple of ${bs} bytes, got ${data.length}`);
     }
   });
 }
 
-/** `c` with `check(iv, data)` run before every call; the IV is 16 bytes for both AES modes. */
+/** `c` with `check(iv, data)` run before every call. */
 function guarded(
   c: BlockCipher,
   blockSize: number,
+  ivLength: number,
   check: (iv: Uint8Array, data: Uint8Array) => void,
 ): BlockCipher {
   return {
     backend: c.backend,
     blockSize,
-    ivLength: 16,
+    ivLength,
     encrypt(iv, data) {
       check(iv, data);
       return c.encrypt(iv, data);
@@ -311,10 +385,10 @@ export function checkCtrRange(counterBlock: Uint8Array, offset: number, length: 
   }
 }
 
-function guardCtr(c: BlockCipher): BlockCipher {
-  return guarded(c, 1, (iv, data) => {
+function guardCtr(c: BlockCipher, name: string): BlockCipher {
+  return guarded(c, 1, 16, (iv, data) => {
     if (iv.length !== 16) {
-      throw new CryptoError(`AES-CTR counter block must be 16 bytes, got ${iv.length}`);
+      throw new CryptoError(`${name} counter block must be 16 bytes, got ${iv.length}`);
     }
     checkCtrRange(iv, 0, data.length);
   });
@@ -344,7 +418,7 @@ export function createMac(
     case "hmac-sha256":
     case "hmac-sha384":
     case "hmac-sha512":
-      return PROVIDERS[backend ?? "node"].hmac(alg.slice(5) as "sha1", key);
+      return PROVIDERS[backend ?? "node"].hmac(alg.slice(5) as HashName, key);
     case "aes-xcbc":
       return createAesXcbcMac(key, aesCbcFactory(backend));
     case "aes-cmac":

@@ -133,6 +133,13 @@ function buildKeywords(): Map<string, ProposalKeyword> {
     // RFC 4543 (integrity only, ESP only): strongSwan's aes128gmac .. aes256gmac.
     add([`aes${bits}gmac`], { type: T.ENCR, id: EncrId.NULL_AUTH_AES_GMAC, keyLength: bits });
   }
+  add(["camellia"], { type: T.ENCR, id: EncrId.CAMELLIA_CBC, keyLength: 128 });
+  for (const bits of [128, 192, 256]) {
+    add([`camellia${bits}`], { type: T.ENCR, id: EncrId.CAMELLIA_CBC, keyLength: bits });
+    add([`camellia${bits}ctr`], { type: T.ENCR, id: EncrId.CAMELLIA_CTR, keyLength: bits });
+  }
+  // Legacy (RFC 8221: SHOULD NOT for ESP), for peers that offer nothing better.
+  add(["3des"], { type: T.ENCR, id: EncrId.DES3 });
   add(["chacha20poly1305"], { type: T.ENCR, id: EncrId.CHACHA20_POLY1305 });
 
   add(["sha1", "sha"], { type: T.INTEG, id: IntegId.HMAC_SHA1_96 });
@@ -178,7 +185,7 @@ export const PROPOSAL_KEYWORDS: ReadonlyMap<string, ProposalKeyword> = buildKeyw
 const CANONICAL = new Map<string, string>();
 for (const [name, k] of PROPOSAL_KEYWORDS) {
   const key = `${k.type}/${k.id}/${k.keyLength ?? ""}`;
-  if (!CANONICAL.has(key) && name !== "aes") CANONICAL.set(key, name);
+  if (!CANONICAL.has(key) && name !== "aes" && name !== "camellia") CANONICAL.set(key, name);
 }
 
 /** The PRF strongSwan derives from an integrity algorithm when none is given. */

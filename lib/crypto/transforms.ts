@@ -7,7 +7,9 @@
  * RFC 7296 section 3.3.2, RFC 4106/5282 (GCM), RFC 4309/5282 (CCM), RFC 4543 (GMAC),
  * RFC 7634 (ChaCha20-Poly1305),
  * RFC 3686/5930 (CTR), RFC 4868 (HMAC-SHA2), RFC 3566/4434 (XCBC),
- * RFC 4494/4615 (CMAC), RFC 3526/5903/6954/8031 (groups).
+ * RFC 4494/4615 (CMAC), RFC 3526/5903/6954/8031 (groups), RFC 2451 (3DES),
+ * RFC 4312/5529 (Camellia). HMAC-MD5 and DES are left out: RFC 8221 and
+ * RFC 8247 say MUST NOT.
  *
  * @module
  */
@@ -25,6 +27,7 @@ export type TransformType = typeof TransformType[keyof typeof TransformType];
 
 /** Transform Type 1 (encryption algorithm) ids. */
 export const EncrId = {
+  DES3: 3,
   NULL: 11,
   AES_CBC: 12,
   AES_CTR: 13,
@@ -35,6 +38,8 @@ export const EncrId = {
   AES_GCM_12: 19,
   AES_GCM_16: 20,
   NULL_AUTH_AES_GMAC: 21,
+  CAMELLIA_CBC: 23,
+  CAMELLIA_CTR: 24,
   CHACHA20_POLY1305: 28,
 } as const;
 /** Transform Type 2 (pseudo-random function) ids. */
@@ -184,6 +189,19 @@ const AES_BITS = [128, 192, 256] as const;
 
 /** Encryption transforms by IANA id. */
 export const ENCR_TRANSFORMS: Readonly<Record<number, EncrInfo>> = {
+  // RFC 2451: a 192-bit key (K1 || K2 || K3, parity bits included), 8-byte blocks and IVs.
+  3: {
+    id: 3,
+    name: "ENCR_3DES",
+    kind: "cbc",
+    keyLengthsBits: [192],
+    keyLengthAttribute: false,
+    blockSize: 8,
+    ivLength: 8,
+    saltLength: 0,
+    icvLength: 0,
+    ike: true,
+  },
   11: {
     id: 11,
     name: "ENCR_NULL",
@@ -305,6 +323,31 @@ export const ENCR_TRANSFORMS: Readonly<Record<number, EncrInfo>> = {
     saltLength: 4,
     icvLength: 16,
     ike: false,
+  },
+  // RFC 5529 (ESP) and RFC 4312 as used by IKEv2: laid out as AES-CBC and AES-CTR.
+  23: {
+    id: 23,
+    name: "ENCR_CAMELLIA_CBC",
+    kind: "cbc",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 16,
+    ivLength: 16,
+    saltLength: 0,
+    icvLength: 0,
+    ike: true,
+  },
+  24: {
+    id: 24,
+    name: "ENCR_CAMELLIA_CTR",
+    kind: "ctr",
+    keyLengthsBits: AES_BITS,
+    keyLengthAttribute: true,
+    blockSize: 1,
+    ivLength: 8,
+    saltLength: 4,
+    icvLength: 0,
+    ike: true,
   },
   28: {
     id: 28,

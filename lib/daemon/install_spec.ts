@@ -6,7 +6,7 @@
  * @module
  */
 import { EncrId, encrInfo, integInfo } from "../crypto/transforms.ts";
-import { aeadAlgorithm } from "../crypto/primitives.ts";
+import { aeadAlgorithm, blockCipherAlgorithm } from "../crypto/primitives.ts";
 import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../db/address.ts";
 import { tsListsToSelectors } from "../db/narrow.ts";
 import type { SaInstall } from "../ikev2/effects.ts";
@@ -35,13 +35,17 @@ function encryption(sa: SaInstall): EncryptionSpec | undefined {
   switch (info.kind) {
     case "null":
       return { alg: "null" };
-    case "cbc":
-      if (info.name !== "ENCR_AES_CBC") break;
-      return { alg: "aes-cbc", key };
-    case "ctr":
-      if (info.name !== "ENCR_AES_CTR") break;
-      // RFC 3686 section 5.1: the last 4 bytes of the KEYMAT are the nonce.
-      return { alg: "aes-ctr", key: key.subarray(0, keyLen), nonce: key.subarray(keyLen) };
+    case "cbc": {
+      const alg = blockCipherAlgorithm(info.id);
+      if (alg !== "aes-cbc" && alg !== "3des-cbc" && alg !== "camellia-cbc") break;
+      return { alg, key };
+    }
+    case "ctr": {
+      const alg = blockCipherAlgorithm(info.id);
+      if (alg !== "aes-ctr" && alg !== "camellia-ctr") break;
+      // RFC 3686 section 5.1 (RFC 5528 likewise): the last 4 bytes of the KEYMAT are the nonce.
+      return { alg, key: key.subarray(0, keyLen), nonce: key.subarray(keyLen) };
+    }
     case "aead": {
       if (info.id === EncrId.NULL_AUTH_AES_GMAC) {
         // RFC 4543 section 5.1: the last 4 bytes of the KEYMAT are the salt.

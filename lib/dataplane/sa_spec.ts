@@ -60,8 +60,8 @@ export type EncryptionSpec =
     icvLength: number;
   }
   | { alg: "aes-gmac"; key: Uint8Array; salt: Uint8Array }
-  | { alg: "aes-cbc"; key: Uint8Array }
-  | { alg: "aes-ctr"; key: Uint8Array; nonce: Uint8Array }
+  | { alg: "aes-cbc" | "3des-cbc" | "camellia-cbc"; key: Uint8Array }
+  | { alg: "aes-ctr" | "camellia-ctr"; key: Uint8Array; nonce: Uint8Array }
   | { alg: "null" };
 
 /** Integrity of an SA (required for AH and for non-AEAD ESP). */
@@ -231,20 +231,21 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
     } else {
       const i = s.integrity!;
       const integ = backend.createMac(i.alg, i.key);
-      if (e.alg === "aes-cbc") {
+      if (e.alg === "aes-cbc" || e.alg === "3des-cbc" || e.alg === "camellia-cbc") {
         transform = {
           kind: "cbc",
-          cipher: backend.createBlockCipher("aes-cbc", e.key),
+          cipher: backend.createBlockCipher(e.alg, e.key),
           integ,
           icvLength: i.icvLength,
         };
-      } else if (e.alg === "aes-ctr") {
+      } else if (e.alg === "aes-ctr" || e.alg === "camellia-ctr") {
         if (e.nonce.length !== 4) {
-          throw new SaSpecError(`${describe(s)}: AES-CTR nonce must be 4 bytes`);
+          const name = e.alg === "aes-ctr" ? "AES-CTR" : "Camellia-CTR";
+          throw new SaSpecError(`${describe(s)}: ${name} nonce must be 4 bytes`);
         }
         transform = {
           kind: "ctr",
-          cipher: backend.createBlockCipher("aes-ctr", e.key),
+          cipher: backend.createBlockCipher(e.alg, e.key),
           nonce: e.nonce,
           integ,
           icvLength: i.icvLength,

@@ -162,7 +162,7 @@ import {
   wantsSubnets,
 } from "./tasks/config_payload.ts";
 import { keGroups } from "./tasks/proposal_select.ts";
-import { createKeyExchange } from "../crypto/key_exchange.ts";
+import { CONFIGURED_GROUP, createKeyExchange } from "../crypto/key_exchange.ts";
 import type { KePayload } from "./payloads/ke.ts";
 import { compareBytes, constantTimeEqual, toHex } from "../wire/bytes.ts";
 import { buildNatd, NATT_PORT } from "./tasks/natd.ts";
@@ -995,7 +995,7 @@ export class IkeEngine {
             const group = task.group ?? keGroups(task.config.proposals)[0];
             let ke: KePayload | undefined;
             if (group) {
-              task.kex = createKeyExchange(group, this.#random);
+              task.kex = createKeyExchange(group, this.#random, CONFIGURED_GROUP);
               ke = { type: PayloadType.KE, group, data: task.kex.publicKey };
             }
             payloads = buildChildRequest(sa, child, {

@@ -59,6 +59,8 @@ import { ParseError } from "../wire/parse_error.ts";
 import { concat } from "../wire/bytes.ts";
 import {
   aeadAlgorithm,
+  type BlockCipherAlgorithm,
+  blockCipherAlgorithm,
   createAead,
   createBlockCipher,
   createIntegMac,
@@ -470,8 +472,12 @@ export function createSkProtection(
   if (params.integId === undefined || params.integKey === undefined) {
     throw new CryptoError(`${info.name} needs an integrity transform and key`);
   }
-  if (info.kind === "ctr") return ctrProtection(params, params.integId, params.integKey, opts);
-  const cipher = createBlockCipher("aes-cbc", params.encrKey, opts.backend);
+  const alg = blockCipherAlgorithm(params.encrId);
+  if (!alg) throw new CryptoError(`${info.name} is not supported for IKE SA protection`);
+  if (info.kind === "ctr") {
+    return ctrProtection(params, alg, params.integId, params.integKey, opts);
+  }
+  const cipher = createBlockCipher(alg, params.encrKey, opts.backend);
   const integ = createIntegMac(params.integId, params.integKey, opts.backend);
   const bs = cipher.blockSize;
   return {
@@ -503,7 +509,7 @@ export function createSkProtection(
 }
 
 /**
- * AES-CTR SK protection (RFC 5930): SK_e is key || 4-byte nonce, each SK
+ * AES-CTR SK protection (RFC 5930; Camellia-CTR likewise, RFC 5529): SK_e is key || 4-byte nonce, each SK
  * payload carries an 8-byte IV (a counter here, RFC 5930 section 2 only asks
  * that it never repeat under a key), the keystream starts at the counter
  * block nonce || IV || 00000001 (RFC 3686 section 4), no padding is needed
@@ -512,13 +518,14 @@ export function createSkProtection(
  */
 function ctrProtection(
   params: SkProtectionParams,
+  alg: BlockCipherAlgorithm,
   integId: number,
   integKey: Uint8Array,
   opts: SkProtectionOptions,
 ): SkProtection {
   const keyLen = params.encrKey.length - 4;
-  if (keyLen <= 0) throw new CryptoError(`AES-CTR key of ${params.encrKey.length} bytes`);
-  const cipher = createBlockCipher("aes-ctr", params.encrKey.subarray(0, keyLen), opts.backend);
+  if (keyLen <= 0) throw new CryptoError(`${alg} key of ${params.encrKey.length} bytes`);
+  const cipher = createBlockCipher(alg, params.encrKey.subarray(0, keyLen), opts.backend);
   const counterBlock = new Uint8Array(16);
   counterBlock.set(params.encrKey.subarray(keyLen), 0);
   counterBlock[15] = 1;

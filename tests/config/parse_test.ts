@@ -290,3 +290,32 @@ Deno.test("parseConfig(): AES-GMAC is accepted for ESP and refused for IKE with 
     /^t\.yaml:4:16: connections\.site-a\.proposals: 'aes256gmac-prfsha256-x25519': 'aes256gmac' \(ENCR_NULL_AUTH_AES_GMAC\) is ESP only/,
   );
 });
+
+Deno.test("parseConfig(): MODP 1024/1536 and 3DES where a proposal names them; MODP 768 never", () => {
+  // strongSwan accepts the legacy suites old Windows clients offer when configured explicitly.
+  const legacy = GOOD.replace(
+    "    local_addrs: 192.0.2.1\n",
+    "    local_addrs: 192.0.2.1\n    proposals: 3des-sha1-modp1024, aes256-sha256-modp1536\n",
+  ).replace("esp_proposals: aes256gcm16", "esp_proposals: 3des-sha1-modp1024");
+  const c = parseConfig(legacy, { file: "t.yaml" });
+  assert.deepStrictEqual(c.connections[0].proposals.map((p) => [p.encr, p.ke]), [
+    [[{ id: 3 }], [{ id: 2 }]],
+    [[{ id: 12, keyLength: 256 }], [{ id: 5 }]],
+  ]);
+  assert.deepStrictEqual(c.connections[0].children[0].proposals[0].ke, [{ id: 2 }]);
+  // RFC 8247: MODP 768 MUST NOT; the whole file loads nothing.
+  const [first] = issues(GOOD.replace(
+    "    local_addrs: 192.0.2.1\n",
+    "    local_addrs: 192.0.2.1\n    proposals: aes128-sha256-modp768\n",
+  ));
+  assert.match(
+    first,
+    /^t\.yaml:4:16: connections\.site-a\.proposals: 'aes128-sha256-modp768': modp768 is too weak to use \(RFC 8247: MUST NOT\)/,
+  );
+  // The defaults never offer them.
+  const plain = parseConfig(GOOD, { file: "t.yaml" });
+  for (const p of plain.connections[0].proposals) {
+    for (const k of p.ke) assert.ok(![1, 2, 5].includes(k.id), JSON.stringify(p));
+    for (const e of p.encr) assert.notEqual(e.id, 3);
+  }
+});

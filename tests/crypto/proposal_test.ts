@@ -224,3 +224,32 @@ Deno.test("parseProposal() AES-CTR keywords for IKE and ESP, with integrity like
   assert.throws(() => parseProposal("aes128cbc-sha256", "esp"), /aes128ctr/);
   assert.throws(() => parseProposal("aesctr-sha256", "esp"), ProposalError);
 });
+
+Deno.test("parseProposal() 3DES and Camellia keywords (strongSwan's names, IANA ids 3, 23, 24)", () => {
+  const ike = parseProposal("3des-sha1-modp1024", "ike", { allowWeak: true });
+  // RFC 2451: a fixed 192-bit key, so no Key Length attribute.
+  assert.deepEqual(ike.encr, [{ id: 3 }]);
+  assert.deepEqual(ike.integ, [{ id: 2 }]);
+  assert.deepEqual(ike.prf, [{ id: 2 }]);
+  assert.deepEqual(ike.ke, [{ id: 2 }]);
+  assert.equal(formatProposal(ike), "3des-sha1-modp1024");
+  assert.deepEqual(proposalTransforms(parseProposal("3des-sha256", "esp")), [
+    { type: 1, id: 3 },
+    { type: 3, id: 12 },
+    { type: 5, id: 0 },
+  ]);
+  const cam = parseProposal("camellia-camellia192-camellia256ctr-sha256-x25519", "ike");
+  assert.deepEqual(cam.encr, [
+    { id: 23, keyLength: 128 },
+    { id: 23, keyLength: 192 },
+    { id: 24, keyLength: 256 },
+  ]);
+  assert.equal(formatProposal(cam), "camellia128-camellia192-camellia256ctr-sha256-x25519");
+  // Not AEADs: they need an integrity algorithm.
+  assert.throws(() => parseProposal("3des-x25519", "ike"), /integrity/);
+  assert.throws(() => parseProposal("camellia128", "esp"), /integrity/);
+  // Still no DES, MD5 or Blowfish (RFC 8221 / 8247: MUST NOT, or not kept).
+  for (const w of ["des", "md5", "prfmd5", "blowfish128"]) {
+    assert.throws(() => parseProposal(`aes128-sha256-${w}-x25519`, "ike"), /unknown algorithm/);
+  }
+});

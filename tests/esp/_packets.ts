@@ -123,6 +123,11 @@ export const ESP_ALGS = [
   "aes192ctr-sha1",
   "aes256ctr-sha512",
   "null-sha256",
+  "3des-sha1",
+  "3des-sha256",
+  "camellia128-sha256",
+  "camellia256-sha1",
+  "camellia192ctr-sha256",
   "aes128gmac",
   "aes192gmac",
   "aes256gmac",
@@ -131,6 +136,8 @@ export type EspAlg = typeof ESP_ALGS[number];
 
 interface AlgSpec {
   kind: "aead" | "cbc" | "ctr" | "null" | "gmac";
+  /** The block cipher of "cbc" and "ctr" (default AES). */
+  cipher?: "3des-cbc" | "camellia-cbc" | "camellia-ctr";
   aead?: "aes-gcm" | "aes-ccm" | "chacha20-poly1305";
   keyLength: number;
   tagLength?: number;
@@ -250,6 +257,53 @@ export const ALG_SPECS: Record<EspAlg, AlgSpec> = {
     scapyCrypt: "NULL",
     scapyAuth: "SHA2-256-128",
   },
+  // RFC 2451 (3DES: 8-byte blocks and IV); scapy's own 3DES.
+  "3des-sha1": {
+    kind: "cbc",
+    cipher: "3des-cbc",
+    keyLength: 24,
+    hmac: "sha1",
+    icvLength: 12,
+    scapyCrypt: "3DES",
+    scapyAuth: "HMAC-SHA1-96",
+  },
+  "3des-sha256": {
+    kind: "cbc",
+    cipher: "3des-cbc",
+    keyLength: 24,
+    hmac: "sha256",
+    icvLength: 16,
+    scapyCrypt: "3DES",
+    scapyAuth: "SHA2-256-128",
+  },
+  // RFC 5529; scapy lacks Camellia, tests/helpers/scapy_ipsec.py registers it.
+  "camellia128-sha256": {
+    kind: "cbc",
+    cipher: "camellia-cbc",
+    keyLength: 16,
+    hmac: "sha256",
+    icvLength: 16,
+    scapyCrypt: "CAMELLIA-CBC",
+    scapyAuth: "SHA2-256-128",
+  },
+  "camellia256-sha1": {
+    kind: "cbc",
+    cipher: "camellia-cbc",
+    keyLength: 32,
+    hmac: "sha1",
+    icvLength: 12,
+    scapyCrypt: "CAMELLIA-CBC",
+    scapyAuth: "HMAC-SHA1-96",
+  },
+  "camellia192ctr-sha256": {
+    kind: "ctr",
+    cipher: "camellia-ctr",
+    keyLength: 24,
+    hmac: "sha256",
+    icvLength: 16,
+    scapyCrypt: "CAMELLIA-CTR",
+    scapyAuth: "SHA2-256-128",
+  },
   // RFC 4543; scapy 2.5 lacks it, tests/helpers/scapy_ipsec.py registers it.
   aes128gmac: { kind: "gmac", keyLength: 16, tagLength: 16, scapyCrypt: "AES-NULL-GMAC" },
   aes192gmac: { kind: "gmac", keyLength: 24, tagLength: 16, scapyCrypt: "AES-NULL-GMAC" },
@@ -319,17 +373,19 @@ export function makeTransform(
   if (s.kind === "ctr") {
     return {
       kind: "ctr",
-      cipher: be.createBlockCipher("aes-ctr", k.key),
+      cipher: be.createBlockCipher(s.cipher === "camellia-ctr" ? "camellia-ctr" : "aes-ctr", k.key),
       nonce: k.salt,
       integ,
       icvLength: s.icvLength!,
     };
   }
   // Deno's node:crypto has no AES-192: use noble there.
-  const cbe = s.keyLength === 24 && pref === "node" ? selectCryptoBackend("noble") : be;
+  const cbe = s.keyLength === 24 && pref === "node" && !s.cipher
+    ? selectCryptoBackend("noble")
+    : be;
   return {
     kind: "cbc",
-    cipher: cbe.createBlockCipher("aes-cbc", k.key),
+    cipher: cbe.createBlockCipher(s.cipher ?? "aes-cbc", k.key),
     integ,
     icvLength: s.icvLength!,
   };

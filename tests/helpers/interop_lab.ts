@@ -96,6 +96,7 @@ export async function engineUp(
 
 /** strongSwan's names for IANA transform ids (strongSwan `transform_names`, not our tables). */
 const SWAN_ENCR: Record<number, string> = {
+  3: "3DES_CBC",
   12: "AES_CBC",
   13: "AES_CTR",
   14: "AES_CCM_8",
@@ -104,6 +105,8 @@ const SWAN_ENCR: Record<number, string> = {
   18: "AES_GCM_8",
   19: "AES_GCM_12",
   20: "AES_GCM_16",
+  23: "CAMELLIA_CBC",
+  24: "CAMELLIA_CTR",
   28: "CHACHA20_POLY1305",
 };
 const SWAN_INTEG: Record<number, string> = {
@@ -119,6 +122,8 @@ const SWAN_PRF: Record<number, string> = {
   7: "PRF_HMAC_SHA2_512",
 };
 const SWAN_KE: Record<number, string> = {
+  2: "MODP_1024",
+  5: "MODP_1536",
   14: "MODP_2048",
   15: "MODP_3072",
   16: "MODP_4096",

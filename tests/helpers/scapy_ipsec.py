@@ -31,6 +31,9 @@ Three gaps in scapy 2.5 are filled here with independent code, not ours:
     plaintext, nonce salt || IV, AAD SPI || Seq (ESN: high || low) || IV ||
     payload .. Next Header (sections 3.2-3.4), the payload left in the clear;
     scapy does the rest (padding, tunnel/transport, IPv6, NAT-T).
+  - Camellia (RFC 5529: CBC as AES-CBC, CTR as AES-CTR with a 4-byte nonce)
+    is not in scapy: registered below as 'CAMELLIA-CBC' and 'CAMELLIA-CTR'
+    on cryptography's Camellia, laid out like scapy's own AES entries.
 """
 import hashlib
 import hmac
@@ -122,6 +125,14 @@ class NullGmacAlgo(CryptAlgo):
 CRYPT_ALGOS["AES-NULL-GMAC"] = NullGmacAlgo("AES-NULL-GMAC", cipher=AESGCM, mode=None,
                                             key_size=(16, 24, 32), block_size=1, iv_size=8,
                                             salt_size=4, icv_size=16)
+
+CRYPT_ALGOS["CAMELLIA-CBC"] = CryptAlgo("CAMELLIA-CBC", cipher=algorithms.Camellia,
+                                         mode=modes.CBC, key_size=(16, 24, 32))
+CRYPT_ALGOS["CAMELLIA-CTR"] = CryptAlgo(
+    "CAMELLIA-CTR", cipher=algorithms.Camellia, mode=modes.CTR, block_size=1, iv_size=8,
+    salt_size=4, key_size=(16, 24, 32),
+    # RFC 5528 section 4 (as RFC 3686): nonce || IV || block counter starting at 1.
+    format_mode_iv=lambda sa, iv, **kw: sa.crypt_salt + iv + b"\x00\x00\x00\x01")
 
 HASHES = {"HMAC-SHA1-96": (hashlib.sha1, 12), "SHA2-256-128": (hashlib.sha256, 16),
           "SHA2-384-192": (hashlib.sha384, 24), "SHA2-512-256": (hashlib.sha512, 32)}

@@ -42,6 +42,8 @@ const CASES = [
   // Wireshark decrypts IKEv2 with AES-CCM (RFC 5282) but has no ESP AES-CCM.
   ["aes256ccm16-prfsha256-x25519", "aes128gcm16"],
   ["aes128ccm8-prfsha384-x25519", "aes256gcm16"],
+  // RFC 2451 3DES (8-byte blocks and IVs, 24-byte SK_e) with MODP 1024, as old Windows clients.
+  ["3des-sha1-modp1024", "3des-sha256"],
 ] as const;
 
 for (const [ike, esp] of CASES) {
@@ -64,7 +66,14 @@ for (const [ike, esp] of CASES) {
       const espLines = keys.filter((e) => e.table === "esp_sa").map((e) => e.line);
       assert.equal(ikeLines.length, 1);
       assert.equal(espLines.length, 2);
-      assert.match(espLines[0], /^"IPv4","192\.0\.2\.1","192\.0\.2\.2","0x[0-9a-f]{8}","AES-/);
+      assert.match(
+        espLines[0],
+        /^"IPv4","192\.0\.2\.1","192\.0\.2\.2","0x[0-9a-f]{8}","(AES-|TripleDES-)/,
+      );
+      if (ike.startsWith("3des")) {
+        assert.match(ikeLines[0], /^[0-9a-f]{16},[0-9a-f]{16},[0-9a-f]{48},[0-9a-f]{48},"3DES/);
+        assert.match(espLines[0], /,"TripleDES-CBC \[RFC2451\]","0x[0-9a-f]{48}","HMAC-SHA-256/);
+      }
       if (ike.includes("ctr")) {
         // Wireshark's names (packet-isakmp.c, packet-ipsec.c); keys include the 4-byte nonce.
         assert.match(ikeLines[0], /,"AES-CTR-128 \[RFC5930\]",/);

@@ -116,6 +116,31 @@ const CASES: Case[] = [
     ourEncr: "ENCR_AES_CCM_16/128",
     ourInteg: "",
   },
+  {
+    // What old Windows clients offer: 3DES (RFC 2451, 8-byte blocks) and MODP 1024,
+    // named in the proposals; charon's libipsec 3DES ESP SA carries the traffic.
+    proposals: {
+      ike: "3des-sha1-modp1024",
+      esp: "3des-sha1",
+      charonIke: "3DES_CBC/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+      charonEsp: "ESP:3DES_CBC/HMAC_SHA1_96",
+    },
+    ourIke: "ENCR_3DES/AUTH_HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+    ourEncr: "ENCR_3DES",
+    ourInteg: "AUTH_HMAC_SHA1_96",
+  },
+  {
+    // Camellia (RFC 5529): CTR for IKE, CBC for ESP.
+    proposals: {
+      ike: "camellia128ctr-sha256-x25519",
+      esp: "camellia256-sha256",
+      charonIke: "CAMELLIA_CTR-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519",
+      charonEsp: "ESP:CAMELLIA_CBC-256/HMAC_SHA2_256_128",
+    },
+    ourIke: "ENCR_CAMELLIA_CTR/128/AUTH_HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE25519",
+    ourEncr: "ENCR_CAMELLIA_CBC/256",
+    ourInteg: "AUTH_HMAC_SHA2_256_128",
+  },
 ];
 
 /** The parts of `ipsec list-sas --json` this test reads. */

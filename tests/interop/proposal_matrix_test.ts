@@ -18,7 +18,8 @@
  *
  * AES-CCM (RFC 4309 / RFC 5282, charon's openssl plugin) has its own smaller
  * set: each ICV length and key size once, IKE and ESP, both directions; so
- * have the Brainpool groups (RFC 6954: ecp256bp, ecp384bp, ecp512bp).
+ * have the Brainpool groups (RFC 6954: ecp256bp, ecp384bp, ecp512bp), 3DES
+ * with MODP 1024/1536 and Camellia CBC/CTR.
  *
  * The expected strongSwan spellings are written out here from strongSwan's
  * transform names, independently of our own tables.
@@ -184,11 +185,37 @@ const EXPLICIT_CASES = [
     "CHACHA20_POLY1305/PRF_HMAC_SHA2_256/CURVE_448",
     "ESP:CHACHA20_POLY1305",
   ],
+  // Legacy suites old Windows clients offer (RFC 2451 3DES, MODP 1024/1536 named explicitly).
+  [
+    "3des-sha1-modp1024",
+    "3des-sha1",
+    "3DES_CBC/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+    "ESP:3DES_CBC/HMAC_SHA1_96",
+  ],
+  [
+    "aes256-sha256-modp1536",
+    "3des-sha256",
+    "AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_1536",
+    "ESP:3DES_CBC/HMAC_SHA2_256_128",
+  ],
+  // Camellia (RFC 5529): CBC and CTR, IKE and ESP.
+  [
+    "camellia256-sha256-ecp256",
+    "camellia128-sha256",
+    "CAMELLIA_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/ECP_256",
+    "ESP:CAMELLIA_CBC-128/HMAC_SHA2_256_128",
+  ],
+  [
+    "camellia192ctr-sha384-x25519",
+    "camellia256ctr-sha1",
+    "CAMELLIA_CTR-192/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/CURVE_25519",
+    "ESP:CAMELLIA_CTR-256/HMAC_SHA1_96",
+  ],
 ] as const;
 
 Deno.test({
   name:
-    "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, Brainpool ECP, MODP 4096/6144/8192, ECP 521, Curve448, both directions",
+    "strongSwan interop: AES-CCM 8/12/16 for IKE and ESP, Brainpool ECP, MODP 4096/6144/8192, ECP 521, Curve448, 3DES, MODP 1024/1536, Camellia, both directions",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {

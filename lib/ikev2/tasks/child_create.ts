@@ -38,7 +38,7 @@ import { decodeInvalidKe, makeInvalidKe, makeNotify } from "../payloads/notify.t
 import type { KePayload } from "../payloads/ke.ts";
 import { formatTs } from "../../db/narrow.ts";
 import { MAX_NONCE_LENGTH, MIN_NONCE_LENGTH } from "../payloads/nonce.ts";
-import { createKeyExchange } from "../../crypto/key_exchange.ts";
+import { CONFIGURED_GROUP, createKeyExchange } from "../../crypto/key_exchange.ts";
 import type { KeyExchange } from "../../crypto/types.ts";
 import type { Proposal as WireProposal } from "../payloads/sa.ts";
 import type { ChildConfig } from "../peer_config.ts";
@@ -382,7 +382,7 @@ export function respondChild(
         );
       }
       try {
-        const kex = createKeyExchange(group, ctx.random);
+        const kex = createKeyExchange(group, ctx.random, CONFIGURED_GROUP);
         sharedSecret = kex.computeSharedSecret(ke.data);
         keOut = { type: PayloadType.KE, group, data: kex.publicKey };
       } catch (e) {

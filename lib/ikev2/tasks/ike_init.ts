@@ -25,7 +25,7 @@
  * @module
  */
 import { computeSkeyseed, deriveIkeSaKeys } from "../../crypto/keys.ts";
-import { createKeyExchange } from "../../crypto/key_exchange.ts";
+import { CONFIGURED_GROUP, createKeyExchange } from "../../crypto/key_exchange.ts";
 import { keInfo } from "../../crypto/transforms.ts";
 import { HashAlgorithm, notifyName, NotifyType, PayloadType } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
@@ -102,7 +102,7 @@ function checkNonce(n: Uint8Array | undefined, who: string): Uint8Array {
 export function buildInitRequest(sa: IkeSa, ctx: TaskContext): Payload[] {
   if (sa.keGroup === 0) sa.keGroup = keGroups(sa.config.proposals)[0] ?? 0;
   if (!sa.keyExchange || sa.keyExchange.group !== sa.keGroup) {
-    sa.keyExchange = createKeyExchange(sa.keGroup, ctx.random);
+    sa.keyExchange = createKeyExchange(sa.keGroup, ctx.random, CONFIGURED_GROUP);
   }
   sa.nonceI ??= ctx.random(NONCE_LENGTH);
   sa.initOffer = toWireProposals(sa.config.proposals, { preferKe: sa.keGroup });
@@ -185,7 +185,7 @@ export function respondInit(sa: IkeSa, req: IkeMessage, ctx: TaskContext): InitR
   }
   sa.suite = ikeSuite(suite, group)!;
   sa.keGroup = group;
-  sa.keyExchange = createKeyExchange(group, ctx.random);
+  sa.keyExchange = createKeyExchange(group, ctx.random, CONFIGURED_GROUP);
   sa.nonceI = ni;
   sa.nonceR = ctx.random(NONCE_LENGTH);
   const nat = checkNatd(req.payloads, sa.spiI, 0n, sa.local, sa.remote);

@@ -24,7 +24,7 @@
  * @module
  */
 import { computeRekeySkeyseed, deriveIkeSaKeys } from "../../crypto/keys.ts";
-import { createKeyExchange } from "../../crypto/key_exchange.ts";
+import { CONFIGURED_GROUP, createKeyExchange } from "../../crypto/key_exchange.ts";
 import { keInfo } from "../../crypto/transforms.ts";
 import { NotifyType, PayloadType } from "../constants.ts";
 import type { IkeSa } from "../ike_sa.ts";
@@ -83,7 +83,7 @@ export function buildIkeRekeyRequest(
 ): Payload[] {
   const g = group ?? old.suite?.keId ?? keGroups(old.config.proposals)[0];
   fresh.keGroup = g;
-  fresh.keyExchange = createKeyExchange(g, ctx.random);
+  fresh.keyExchange = createKeyExchange(g, ctx.random, CONFIGURED_GROUP);
   fresh.nonceI = ctx.random(NONCE_LENGTH);
   fresh.initOffer = toWireProposals(old.config.proposals, {
     spi: spiToBytes(fresh.spiI, 8),
@@ -150,7 +150,7 @@ export function respondIkeRekey(
   fresh.spiI = spiFromBytes(choice.chosen.spi);
   fresh.suite = ikeSuite(s, group)!;
   fresh.keGroup = group;
-  fresh.keyExchange = createKeyExchange(group, ctx.random);
+  fresh.keyExchange = createKeyExchange(group, ctx.random, CONFIGURED_GROUP);
   fresh.nonceI = ni;
   fresh.nonceR = ctx.random(NONCE_LENGTH);
   try {

@@ -40,6 +40,7 @@ const CCM_ICV: Readonly<Record<number, number>> = {
 };
 
 function ikeEncrName(id: number, bits: number | undefined): string | undefined {
+  if (id === EncrId.DES3) return "3DES [RFC2451]";
   if (id === EncrId.AES_CBC) return `AES-CBC-${bits} [RFC3602]`;
   if (id === EncrId.AES_CTR) return `AES-CTR-${bits} [RFC5930]`;
   const icv = GCM_ICV[id];
@@ -92,6 +93,8 @@ export function espSaLines(sa: IkeSa, c: ChildSa): string[] {
   const icv = GCM_ICV[s.encrId];
   const encr = s.encrId === EncrId.AES_CBC
     ? "AES-CBC [RFC3602]"
+    : s.encrId === EncrId.DES3
+    ? "TripleDES-CBC [RFC2451]"
     : s.encrId === EncrId.AES_CTR
     ? "AES-CTR [RFC3686]"
     : icv
