@@ -46,6 +46,14 @@ export const IPV6_RECVPKTINFO = 49;
 /** IPv6 ancillary data type of struct in6_pktinfo (received, and on send the source). */
 export const IPV6_PKTINFO = 50;
 const IPV6_V6ONLY = 26;
+/** IPv4: report each datagram's TOS byte (IP_TOS ancillary data, one byte). */
+export const IP_RECVTOS = 13;
+/** IPv4 ancillary data type of the TOS byte. */
+export const IP_TOS = 1;
+/** IPv6: report each datagram's Traffic Class (IPV6_TCLASS ancillary data, an int). */
+export const IPV6_RECVTCLASS = 66;
+/** IPv6 ancillary data type of the Traffic Class. */
+export const IPV6_TCLASS = 67;
 /** SOL_UDP socket options (linux/udp.h). */
 export const IPPROTO_IP = 0;
 export const SOL_UDP = 17;
@@ -611,6 +619,18 @@ export class MmsgBatch {
   groSize(i: number): number {
     const c = this.#cmsg(i, SOL_UDP, UDP_GRO, 2);
     return c < 0 ? 0 : this.#dv.getUint16(c, true);
+  }
+
+  /**
+   * The TOS byte (IPv4) or Traffic Class (IPv6) of received message `i`'s IP
+   * header (IP_TOS / IPV6_TCLASS ancillary data, asked for with IP_RECVTOS /
+   * IPV6_RECVTCLASS), or -1 when the kernel gave none.
+   */
+  tos(i: number): number {
+    const v4 = this.#cmsg(i, IPPROTO_IP, IP_TOS, 1);
+    if (v4 >= 0) return this.#mem[v4];
+    const v6 = this.#cmsg(i, IPPROTO_IPV6, IPV6_TCLASS, 4);
+    return v6 < 0 ? -1 : this.#dv.getInt32(v6, true) & 0xff;
   }
 
   /**

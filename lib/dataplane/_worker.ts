@@ -41,6 +41,10 @@ import { selectCryptoBackend } from "../../ffi/crypto_backend.ts";
 import { EventFd } from "../../ffi/eventfd.ts";
 import { PollSet } from "../../ffi/poll.ts";
 import {
+  IP_RECVTOS,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_RECVTCLASS,
   MmsgBatch,
   NetSocket,
   openRawSocket,
@@ -136,7 +140,11 @@ async function main(): Promise<void> {
     const rxSlot = Math.max(RX_SLOT, init.tunMtu + 512);
     const open = (sock: NetSocket, kind: RxSocket["kind"]) => {
       closers.push(sock);
-      rx.push({ sock, kind, batch: new MmsgBatch(init.batch, rxSlot, HEADROOM), gro: false });
+      // IPv6 raw sockets deliver no header: the Traffic Class comes as ancillary data.
+      const v6 = sock.family === 6;
+      if (v6) receiveTos(sock);
+      const batch = new MmsgBatch(init.batch, rxSlot, HEADROOM, { control: v6 ? 24 : 0 });
+      rx.push({ sock, kind, batch, gro: false });
     };
     // UDP encapsulation sockets: the sending Worker opens them, the receiving one reads them.
     const udpSocks: { sock: NetSocket; gro: boolean }[] = [];
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
           sendBufferBytes: 4 << 20,
         });
         closers.push(sock);
+        receiveTos(sock);
         let gro = false;
         if (init.udpOffload === true) {
           try {
@@ -372,8 +381,13 @@ async function main(): Promise<void> {
           // Where it came from: authenticated ESP from a new NAT mapping is reported.
           b.copyPeerAddress(i, sc, 0);
           core.udpSource(sc, sc.length, b.peerPort(i));
+          // The outer TOS / Traffic Class (IP_RECVTOS, IPV6_RECVTCLASS): its ECN field
+          // reaches tunnelled packets (RFC 6040); rebuilt headers carry it for transport mode.
+          const t = b.tos(i);
+          const tos = t < 0 ? 0 : t;
+          core.outerEcn(tos);
           if (seg === 0 || seg >= len) {
-            inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, sc);
+            inboundUdp(core, b, i, slot, len, v4, init.udpEncapPort, sc, tos);
             continue;
           }
           // Several datagrams of one flow (UDP_GRO): the first is processed in
@@ -381,7 +395,7 @@ async function main(): Promise<void> {
           // of a tunnel-mode SA (no headers to rebuild in front), else each
           // from a staging slot with headroom of its own.
           udpCoalesced++;
-          inboundUdp(core, b, i, slot, seg, v4, init.udpEncapPort, sc);
+          inboundUdp(core, b, i, slot, seg, v4, init.udpEncapPort, sc, tos);
           for (let off = seg; off < len; off += seg) {
             const l = Math.min(seg, len - off);
             const e = at + off;
@@ -399,7 +413,7 @@ async function main(): Promise<void> {
               core.drops["not-ipsec"]++;
               continue;
             }
-            inboundUdp(core, b, i, s, l, v4, init.udpEncapPort, sc);
+            inboundUdp(core, b, i, s, l, v4, init.udpEncapPort, sc, tos);
           }
           continue;
         }
@@ -423,8 +437,9 @@ async function main(): Promise<void> {
           const spi = readU32(slot, spiAt);
           const local = core.inboundSpec(proto, spi)?.local ?? new Uint8Array(16);
           b.copyPeerAddress(i, scratch, 0);
+          const tclass = b.tos(i);
           writeIpv6Header(slot, at - 40, {
-            trafficClass: 0,
+            trafficClass: tclass < 0 ? 0 : tclass,
             flowLabel: 0,
             payloadLength: len,
             nextHeader: proto === "esp" ? 50 : 51,
@@ -435,7 +450,10 @@ async function main(): Promise<void> {
           core.inbound(slot, at - 40, at + len, proto, spi);
         }
       }
-      if (r.kind === "udp") core.udpSource(scratch, 0, -1);
+      if (r.kind === "udp") {
+        core.udpSource(scratch, 0, -1);
+        core.outerEcn(0);
+      }
       flushTun();
       return n;
     };
@@ -531,6 +549,7 @@ function inboundUdp(
   v4: boolean,
   localPort: number,
   scratch: Uint8Array,
+  tos: number,
 ): void {
   const at = HEADROOM;
   if (len === 1 && slot[at] === 0xff) {
@@ -570,7 +589,7 @@ function inboundUdp(
   const start = at - 8 - ipLen;
   if (v4) {
     writeIpv4Header(slot, start, {
-      tos: 0,
+      tos,
       totalLength: ipLen + 8 + len,
       id: 0,
       df: false,
@@ -581,7 +600,7 @@ function inboundUdp(
     });
   } else {
     writeIpv6Header(slot, start, {
-      trafficClass: 0,
+      trafficClass: tos,
       flowLabel: 0,
       payloadLength: 8 + len,
       nextHeader: 17,
@@ -601,6 +620,15 @@ function inboundUdp(
   slot[u + 6] = 0;
   slot[u + 7] = 0;
   core.inbound(slot, start, at + len, "esp", spi);
+}
+
+/**
+ * Asks for each datagram's TOS byte / Traffic Class as ancillary data
+ * (MmsgBatch.tos): its ECN field goes on to tunnelled packets (RFC 6040).
+ */
+function receiveTos(sock: NetSocket): void {
+  if (sock.family === 4) sock.setIntOption(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS");
+  else sock.setIntOption(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
 }
 
 function readU32(b: Uint8Array, o: number): number {

@@ -28,6 +28,7 @@ import type { PacketTuple, Selector } from "../db/selector.ts";
 import { selectorMatches } from "../db/selector.ts";
 import { exactRemote, Spd, type SpdEntry } from "../db/spd.ts";
 import { ESP_DROP_REASONS, type EspDropReason, espDropReason, espSendError } from "../esp/esp.ts";
+import { applyDecapsulationEcn, ecnOf } from "../ip/ecn.ts";
 import { clampTcpMss, mssForMtu } from "./mss.ts";
 import { TcpSegmenter } from "./offload.ts";
 import type { PacketProcessor, SaSpec } from "./sa_spec.ts";
@@ -54,6 +55,8 @@ export const DROP_REASONS = [
   "decapsulation-failed",
   /** The decrypted packet does not match the SA's selectors (RFC 4301 5.2 step 4). */
   "sa-selector-mismatch",
+  /** Congestion marked (CE) outside, inner packet not ECN-capable (RFC 6040 section 4.2). */
+  "ecn-ce-not-ect",
   /** The kernel refused the packet on the TUN. */
   "tun-write-failed",
   /** Received datagram is neither ESP/AH nor IKE/keepalive. */
@@ -294,6 +297,8 @@ export class DataplaneCore {
   readonly #srcAddr = new Uint8Array(16);
   #srcLen = 0;
   #srcPort = -1;
+  /** ECN field of the outer header of the UDP datagram(s) in process (see outerEcn). */
+  #outerEcn = 0;
   readonly #flows = new FlowCache();
   /** Instance ids in the SPD by the caller's key (see addPolicyInstance). */
   #instanceIds = new Map<string, { id: number; selectors: readonly Selector[] }>();
@@ -733,7 +738,18 @@ export class DataplaneCore {
       this.drops["unknown-spi"]++;
       return;
     }
-    this.#deliver(r, buf, r.proc.decapsulateInPlace(buf, start, end));
+    const ecn = end - start >= 2 ? ecnOf(buf, start) : 0; // before decryption rewrites anything
+    this.#deliver(r, buf, r.proc.decapsulateInPlace(buf, start, end), ecn);
+  }
+
+  /**
+   * The outer header's ECN field (RFC 3168) of the datagram(s) the next
+   * {@linkcode inboundEspPayload} calls process, until the next call (the
+   * receiver reads it from IP_TOS / IPV6_TCLASS ancillary data; 0 when
+   * unknown: then nothing is changed).
+   */
+  outerEcn(ecn: number): void {
+    this.#outerEcn = ecn & 3;
   }
 
   /**
@@ -753,7 +769,7 @@ export class DataplaneCore {
     }
     const proc = r.proc;
     if (proc.mode !== "tunnel" || proc.decapsulateEspInPlace === undefined) return false;
-    this.#deliver(r, buf, proc.decapsulateEspInPlace(buf, start, end));
+    this.#deliver(r, buf, proc.decapsulateEspInPlace(buf, start, end), this.#outerEcn);
     return true;
   }
 
@@ -806,14 +822,22 @@ export class DataplaneCore {
     this.#lastEsp = undefined;
   }
 
-  /** After decapsulation (`n`: length at `r.proc.lastOffset`, or a drop code): checks, counts, writes. */
-  #deliver(r: SaRecord, buf: Uint8Array, n: number): void {
+  /**
+   * After decapsulation (`n`: length at `r.proc.lastOffset`, or a drop code;
+   * `outerEcn`: the outer header's ECN field): checks, counts, writes.
+   */
+  #deliver(r: SaRecord, buf: Uint8Array, n: number, outerEcn: number): void {
     if (n < 0) {
       this.drops["decapsulation-failed"]++;
       if (espDropReason(n) === "expired") this.#expire(r, true, "sequence");
       return;
     }
     const off = r.proc.lastOffset;
+    // Tunnel mode: congestion marks on the outer header reach the inner packet (RFC 6040).
+    if (outerEcn > 0 && r.proc.mode === "tunnel" && !applyDecapsulationEcn(outerEcn, buf, off)) {
+      this.drops["ecn-ce-not-ect"]++;
+      return;
+    }
     const inner = buf.subarray(off, off + n);
     if (r.selectors.length > 0) {
       const hit = this.#inFlows.find(inner);

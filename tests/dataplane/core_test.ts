@@ -628,3 +628,67 @@ Deno.test("buildProcessor(): AES-GMAC SAs carry traffic core to core on every ba
     /aes-gmac is an AEAD; drop the integrity algorithm/,
   );
 });
+
+Deno.test("DataplaneCore: tunnel mode carries the outer ECN mark inward (RFC 6040), transport does not need to", () => {
+  const { a, b, ioA, ioB } = pair();
+  a.setPolicies([protectAtoB]);
+  a.installSa(spec("out"), buildProcessor(spec("out"), backend));
+  b.installSa(spec("in"), buildProcessor(spec("in"), backend));
+  const withTos = (tos: number) => {
+    const p = udpPacket("10.1.0.5", "10.2.0.7");
+    writeIpv4Header(p, 0, {
+      tos,
+      totalLength: p.length,
+      id: 7,
+      df: true,
+      ttl: 64,
+      protocol: 17,
+      src: ip("10.1.0.5"),
+      dst: ip("10.2.0.7"),
+    });
+    return p;
+  };
+  // Inner ECT(0) (AF11 DSCP): the outer header copies it (RFC 6040 normal mode).
+  a.outbound(withTos((10 << 2) | 2));
+  a.outbound(withTos(2));
+  a.outbound(withTos(0)); // Not-ECT
+  a.outbound(withTos(2));
+  const [p0, p1, p2, p3] = ioA.sent.map((s) => s.packet);
+  assert.equal(p0[1], (10 << 2) | 2, "outer TOS copied from the inner packet");
+  // A router on the path marks congestion on the outer header (checksum left to the receiver).
+  const markCe = (p: Uint8Array) => {
+    p[1] |= 3;
+    p[10] = p[11] = 0;
+    const ihl = 20;
+    let s = 0;
+    for (let i = 0; i < ihl; i += 2) s += (p[i] << 8) | p[i + 1];
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    p[10] = (~s >> 8) & 0xff;
+    p[11] = ~s & 0xff;
+  };
+  markCe(p0);
+  b.inbound(p0, 0, p0.length, "esp", 0x1001);
+  assert.equal(ioB.tun.length, 1);
+  assert.equal(ioB.tun[0][1], (10 << 2) | 3, "inner CE, DSCP kept");
+  // Unmarked: delivered as sent.
+  b.inbound(p1, 0, p1.length, "esp", 0x1001);
+  assert.equal(ioB.tun[1][1], 2);
+  // CE outside, Not-ECT inside: dropped (the sender could not react to a mark).
+  markCe(p2);
+  b.inbound(p2, 0, p2.length, "esp", 0x1001);
+  assert.equal(ioB.tun.length, 2);
+  assert.equal(b.drops["ecn-ce-not-ect"], 1);
+  // ESP in UDP without outer headers: the receiver passes the outer ECN along.
+  b.outerEcn(3);
+  b.inboundEspPayload(p3, 20, p3.length, 0x1001);
+  b.outerEcn(0);
+  assert.equal(ioB.tun.length, 3);
+  assert.equal(ioB.tun[2][1], 3);
+  // Every delivered IPv4 header still checks out.
+  for (const t of ioB.tun) {
+    let s = 0;
+    for (let i = 0; i < 20; i += 2) s += (t[i] << 8) | t[i + 1];
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    assert.equal(s, 0xffff);
+  }
+});
