@@ -160,6 +160,8 @@ export interface ChildSection {
   readonly copyDf: boolean;
   /** Tunnel mode DSCP handling (`copy_dscp`: "out"/"yes" = copy, "no" = clear). */
   readonly copyDscp: boolean;
+  /** Tunnel mode ECN (`copy_ecn`, default yes): copied outward, CE marks inward (RFC 6040). */
+  readonly copyEcn: boolean;
   /**
    * `tfc_padding` (RFC 4303 section 2.7, tunnel mode): pad inner packets to
    * this many bytes, or to the TUN MTU ("mtu"); 0 = off. Never used when the

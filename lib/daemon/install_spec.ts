@@ -90,7 +90,7 @@ function limit(v: bigint): number | undefined {
  */
 /**
  * What a child's configuration (not the negotiation) says about its SAs'
- * packets: `replay_window`, `copy_df`, `copy_dscp` and `tfc_padding`.
+ * packets: `replay_window`, `copy_df`, `copy_dscp`, `copy_ecn` and `tfc_padding`.
  */
 export interface ChildSaSettings {
   /** Anti-replay window in packets; 0 turns the check off. */
@@ -99,6 +99,8 @@ export interface ChildSaSettings {
   readonly copyDf: boolean;
   /** Tunnel mode: copy the inner DSCP to the outer header (else 0). */
   readonly copyDscp: boolean;
+  /** Tunnel mode: copy ECN outward and CE marks inward (RFC 6040; else neither). */
+  readonly copyEcn: boolean;
   /** Tunnel-mode ESP: pad inner packets to this size (RFC 4303 section 2.7); 0 = off. */
   readonly tfcPadTo: number;
 }
@@ -150,6 +152,7 @@ export function saSpecFromInstall(sa: SaInstall, settings?: ChildSaSettings): Sa
           ? {
             df: settings.copyDf ? "copy" as const : "clear" as const,
             dscp: settings.copyDscp ? "copy" as const : 0,
+            ecn: settings.copyEcn,
           }
           : {}),
         ...(tfc ? { tfcPadTo: settings.tfcPadTo } : {}),

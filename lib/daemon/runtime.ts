@@ -216,7 +216,10 @@ export function daemonConfig(config: Config, path: string): DaemonConfig<Runtime
   };
 }
 
-/** Each child's `replay_window`, `copy_df`, `copy_dscp`, `tfc_padding` (`mtu` = the TUN MTU). */
+/**
+ * Each child's `replay_window`, `copy_df`, `copy_dscp`, `copy_ecn`,
+ * `tfc_padding` (`mtu` = the TUN MTU).
+ */
 export function childSettings(config: Config, tunMtu: number): Map<string, ChildSaSettings> {
   const out = new Map<string, ChildSaSettings>();
   for (const c of config.connections) {
@@ -225,6 +228,7 @@ export function childSettings(config: Config, tunMtu: number): Map<string, Child
         replayWindow: ch.replayWindow,
         copyDf: ch.copyDf,
         copyDscp: ch.copyDscp,
+        copyEcn: ch.copyEcn,
         tfcPadTo: ch.tfcPadding === "mtu" ? tunMtu : ch.tfcPadding,
       });
     }

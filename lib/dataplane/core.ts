@@ -834,7 +834,10 @@ export class DataplaneCore {
     }
     const off = r.proc.lastOffset;
     // Tunnel mode: congestion marks on the outer header reach the inner packet (RFC 6040).
-    if (outerEcn > 0 && r.proc.mode === "tunnel" && !applyDecapsulationEcn(outerEcn, buf, off)) {
+    if (
+      outerEcn > 0 && r.proc.mode === "tunnel" && r.spec.ecn !== false &&
+      !applyDecapsulationEcn(outerEcn, buf, off)
+    ) {
       this.drops["ecn-ce-not-ect"]++;
       return;
     }

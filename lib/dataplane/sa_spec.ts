@@ -110,6 +110,11 @@ export interface SaSpec {
   /** Tunnel outer header handling. */
   df?: "copy" | "set" | "clear";
   dscp?: "copy" | number;
+  /**
+   * Tunnel mode ECN (strongSwan's `copy_ecn`): copy the inner field outward
+   * and carry outer CE marks inward (default, RFC 6040), or neither (false).
+   */
+  ecn?: boolean;
   ttl?: number;
   /** TFC padding target (tunnel mode). */
   tfcPadTo?: number;
@@ -200,6 +205,7 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
     tunnel,
     df: s.df,
     dscp: s.dscp,
+    ecn: s.ecn,
     ttl: s.ttl,
   };
   try {

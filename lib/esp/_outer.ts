@@ -12,6 +12,8 @@ import { readU32 } from "./_crypto_ops.ts";
 /** How the outer header is filled in tunnel mode. */
 export interface OuterHeaderPolicy {
   dscp: "copy" | number;
+  /** Copy the inner ECN field (RFC 6040 normal mode); false: Not-ECT. */
+  ecn: boolean;
   df: "copy" | "set" | "clear";
   ttl: number;
 }
@@ -89,8 +91,9 @@ export function writeOuterHeader(
   policy: OuterHeaderPolicy,
 ): number {
   const d = policy.dscp;
-  // RFC 4301 section 5.1.2.1 / RFC 6040: ECN copied, DSCP copied or mapped.
-  const tos = d === "copy" ? innerTos : ((d & 0x3f) << 2) | (innerTos & 3);
+  // RFC 4301 section 5.1.2.1 / RFC 6040: ECN copied (unless off), DSCP copied or mapped.
+  let tos = d === "copy" ? innerTos : ((d & 0x3f) << 2) | (innerTos & 3);
+  if (!policy.ecn) tos &= 0xfc;
   if (src.length === 4) {
     const ttl = policy.ttl;
     const flags = df ? 0x40 : 0;

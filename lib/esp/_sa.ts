@@ -161,6 +161,11 @@ export interface SaCommonConfig {
   seqHardLimit?: number | bigint;
   /** Tunnel outer DSCP: copy from inner (default) or a fixed 6-bit value. */
   dscp?: "copy" | number;
+  /**
+   * Tunnel mode ECN: copy the inner field outward (default, RFC 6040 normal
+   * mode) or send Not-ECT (false; the receiver then carries no mark inward).
+   */
+  ecn?: boolean;
   /** Tunnel outer IPv4 DF bit: copy from inner IPv4 (default; set for inner IPv6), set, clear. */
   df?: "copy" | "set" | "clear";
   /** Outer TTL / hop limit (default 64). */
@@ -253,7 +258,12 @@ export abstract class IpsecSa {
       (this.seqHardLimit > 0x100000n ? this.seqHardLimit - 0x100000n : 1n);
     [this.#softHi, this.#softLo] = splitLimit(soft, max, "seqSoftLimit");
     this.seqSoftLimit = (BigInt(this.#softHi) << 32n) | BigInt(this.#softLo);
-    this.outer = { dscp: cfg.dscp ?? "copy", df: cfg.df ?? "copy", ttl: cfg.ttl ?? 64 };
+    this.outer = {
+      dscp: cfg.dscp ?? "copy",
+      ecn: cfg.ecn ?? true,
+      df: cfg.df ?? "copy",
+      ttl: cfg.ttl ?? 64,
+    };
     this.pathMtu = cfg.pathMtu ?? 0;
   }
 

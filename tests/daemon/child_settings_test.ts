@@ -26,7 +26,8 @@ Deno.test("daemon config: each child's packet settings reach the data plane payl
   const c = daemonConfig(
     parseConfig(
       yaml(
-        "        replay_window: 0\n        copy_df: no\n        copy_dscp: no\n        tfc_padding: mtu",
+        "        replay_window: 0\n        copy_df: no\n        copy_dscp: no\n        copy_ecn: no\n" +
+          "        tfc_padding: mtu",
       ),
       { file: "t.yaml" },
     ),
@@ -37,12 +38,14 @@ Deno.test("daemon config: each child's packet settings reach the data plane payl
     replayWindow: 0,
     copyDf: false,
     copyDscp: false,
+    copyEcn: false,
     tfcPadTo: tun,
   });
   assert.deepEqual(c.payload.children?.get("site/other"), {
     replayWindow: 1024,
     copyDf: true,
     copyDscp: true,
+    copyEcn: true,
     tfcPadTo: 0,
   });
   const bytes = daemonConfig(

@@ -102,15 +102,21 @@ Deno.test("saSpecFromInstall(): ESP without encryption or an unknown cipher is r
   );
 });
 
-Deno.test("saSpecFromInstall(): a child's replay_window, copy_df, copy_dscp and tfc_padding reach the spec", () => {
+Deno.test("saSpecFromInstall(): a child's replay_window, copy_df, copy_dscp, copy_ecn and tfc_padding reach the spec", () => {
   const gcm = { id: 20, keyLengthBits: 128, key: new Uint8Array(20) };
-  const settings = { replayWindow: 0, copyDf: false, copyDscp: false, tfcPadTo: 1200 };
+  const settings = {
+    replayWindow: 0,
+    copyDf: false,
+    copyDscp: false,
+    copyEcn: false,
+    tfcPadTo: 1200,
+  };
   // The peer accepts TFC padding: an outbound tunnel ESP SA pads to 1200 bytes.
   const out = saSpecFromInstall({ ...base, encr: gcm, tfcPadding: true }, settings);
   validateSaSpec(out);
   assert.deepEqual(
-    [out.replayWindow, out.df, out.dscp, out.tfcPadTo],
-    [0, "clear", 0, 1200],
+    [out.replayWindow, out.df, out.dscp, out.ecn, out.tfcPadTo],
+    [0, "clear", 0, false, 1200],
   );
   // ESP_TFC_PADDING_NOT_SUPPORTED from the peer, an inbound SA, transport mode: no padding.
   assert.equal(saSpecFromInstall({ ...base, encr: gcm }, settings).tfcPadTo, undefined);
@@ -123,7 +129,8 @@ Deno.test("saSpecFromInstall(): a child's replay_window, copy_df, copy_dscp and 
     { ...base, encr: gcm, tfcPadding: true, mode: "transport" },
     settings,
   );
-  assert.deepEqual([transport.df, transport.dscp, transport.tfcPadTo], [
+  assert.deepEqual([transport.df, transport.dscp, transport.ecn, transport.tfcPadTo], [
+    undefined,
     undefined,
     undefined,
     undefined,
@@ -133,9 +140,16 @@ Deno.test("saSpecFromInstall(): a child's replay_window, copy_df, copy_dscp and 
     replayWindow: 1024,
     copyDf: true,
     copyDscp: true,
+    copyEcn: true,
     tfcPadTo: 0,
   });
-  assert.deepEqual([d.replayWindow, d.df, d.dscp, d.tfcPadTo], [1024, "copy", "copy", undefined]);
+  assert.deepEqual([d.replayWindow, d.df, d.dscp, d.ecn, d.tfcPadTo], [
+    1024,
+    "copy",
+    "copy",
+    true,
+    undefined,
+  ]);
 });
 
 Deno.test("saSpecFromInstall(): AES-CTR KEYMAT is key then 4-byte nonce (RFC 3686 section 5.1)", () => {

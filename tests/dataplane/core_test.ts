@@ -692,3 +692,33 @@ Deno.test("DataplaneCore: tunnel mode carries the outer ECN mark inward (RFC 604
     assert.equal(s, 0xffff);
   }
 });
+
+Deno.test("DataplaneCore: copy_ecn off (SaSpec ecn: false) sends Not-ECT and carries no mark inward", () => {
+  const { a, b, ioA, ioB } = pair();
+  a.setPolicies([protectAtoB]);
+  const off = { ecn: false };
+  a.installSa(spec("out", off), buildProcessor(spec("out", off), backend));
+  b.installSa(spec("in", off), buildProcessor(spec("in", off), backend));
+  const p = udpPacket("10.1.0.5", "10.2.0.7");
+  writeIpv4Header(p, 0, {
+    tos: (10 << 2) | 2,
+    totalLength: p.length,
+    id: 7,
+    df: true,
+    ttl: 64,
+    protocol: 17,
+    src: ip("10.1.0.5"),
+    dst: ip("10.2.0.7"),
+  });
+  a.outbound(p);
+  a.outbound(p);
+  const [o0, o1] = ioA.sent.map((s) => s.packet);
+  assert.equal(o0[1], 10 << 2, "DSCP copied, ECN Not-ECT");
+  // The receiving side carries nothing inward: no CE, and no drop either.
+  b.outerEcn(3);
+  b.inboundEspPayload(o0, 20, o0.length, 0x1001);
+  b.inboundEspPayload(o1, 20, o1.length, 0x1001);
+  b.outerEcn(0);
+  assert.equal(ioB.tun.length, 2);
+  assert.equal(ioB.tun[0][1], (10 << 2) | 2);
+});

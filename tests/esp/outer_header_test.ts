@@ -23,7 +23,7 @@ Deno.test("writeOuterHeader() writes the worked IPv4 checksum example (b861)", (
     0,
     true,
     0,
-    { dscp: "copy", df: "copy", ttl: 64 },
+    { dscp: "copy", ecn: true, df: "copy", ttl: 64 },
   );
   assert.equal(n, 20);
   assert.equal(toHex(out.subarray(2, 22)), "45000073000040004011b861c0a80001c0a800c7");
@@ -37,7 +37,10 @@ Deno.test("writeOuterHeader() equals the lib/ip header writers on random fields"
     const [a, b, c, d, e] = rnd(5);
     const tos = a;
     const dscp = b % 3 === 0 ? "copy" as const : b & 0x3f;
-    const wantTos = dscp === "copy" ? tos : ((dscp & 0x3f) << 2) | (tos & 3);
+    // copy_ecn: no sends Not-ECT whatever the inner packet says.
+    const ecn = (b & 4) === 0;
+    const wantTos = (dscp === "copy" ? tos : ((dscp & 0x3f) << 2) | (tos & 3)) &
+      (ecn ? 0xff : 0xfc);
     const df = (c & 1) === 1;
     const ttl = d;
     const proto = e;
@@ -48,7 +51,7 @@ Deno.test("writeOuterHeader() equals the lib/ip header writers on random fields"
     const dst = rnd(v6 ? 16 : 4);
     const got = new Uint8Array(48);
     const want = new Uint8Array(48);
-    writeOuterHeader(got, 3, src, dst, proto, total, tos, df, id, { dscp, df: "copy", ttl });
+    writeOuterHeader(got, 3, src, dst, proto, total, tos, df, id, { dscp, ecn, df: "copy", ttl });
     if (v6) {
       writeIpv6Header(want, 3, {
         trafficClass: wantTos,
