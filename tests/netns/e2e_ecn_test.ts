@@ -8,7 +8,9 @@
  * ancillary data). Pings from a with ECT(0) must reach b's TUN as CE
  * (counted by an `ecn` match on ipsec0); pings that are not ECN-capable
  * (Not-ECT) behind a CE outer header are dropped, and b's data plane counts
- * them as `ecn-ce-not-ect`. Needs root; namespaces are prefixed `tec-`.
+ * them as `ecn-ce-not-ect`. Each over IPv4 and IPv6 outer addresses (IPv6:
+ * the Traffic Class comes as IPV6_TCLASS ancillary data on raw and UDP
+ * sockets alike). Needs root; namespaces are prefixed `tec-`.
  *
  * ```
  *  tec-a: va 192.0.2.1/24, lo 10.1.0.1 ── vb 192.0.2.2/24, lo 10.2.0.1 :tec-b
@@ -20,10 +22,11 @@ import { ok, withHostPair } from "../helpers/netns_daemons.ts";
 
 const PSK = "netns ecn key 0123456789abcdef";
 
-function yaml(side: "a" | "b", encap: boolean): string {
+function yaml(side: "a" | "b", encap: boolean, v6: boolean): string {
+  const [ma, mb] = v6 ? ["2001:db8:ec::1", "2001:db8:ec::2"] : ["192.0.2.1", "192.0.2.2"];
   const [me, peer, mine, theirs] = side === "a"
-    ? ["192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16"]
-    : ["192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16"];
+    ? [ma, mb, "10.1.0.0/16", "10.2.0.0/16"]
+    : [mb, ma, "10.2.0.0/16", "10.1.0.0/16"];
   return `connections:
   site:
     local_addrs: [${me}]
@@ -38,25 +41,39 @@ secrets:
 `;
 }
 
-for (const encap of [false, true]) {
+for (const [encap, v6] of [[false, false], [true, false], [false, true], [true, true]]) {
   Deno.test({
     name: `ECN (netns): a CE mark on the outer header reaches the inner packet (${
       encap ? "ESP in UDP" : "raw ESP"
-    }); Not-ECT behind CE is dropped`,
+    } over IPv${v6 ? 6 : 4}); Not-ECT behind CE is dropped`,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: () =>
       withHostPair("tec-", { aLo: ["10.1.0.1/32"], bLo: ["10.2.0.1/32"] }, async (p) => {
         const { lab, a, b, start } = p;
-        const A = await start(a, "a", yaml("a", encap));
-        const B = await start(b, "b", yaml("b", encap));
+        if (v6) {
+          for (
+            const [ns, dev, addr] of [[a, "va", "2001:db8:ec::1/64"], [
+              b,
+              "vb",
+              "2001:db8:ec::2/64",
+            ]]
+          ) {
+            ok(await lab.runIn(ns, ["ip", "-6", "addr", "add", addr, "dev", dev, "nodad"]), addr);
+          }
+        }
+        const A = await start(a, "a", yaml("a", encap, v6));
+        const B = await start(b, "b", yaml("b", encap, v6));
         const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
         ok(await A.ipsec(["up", "site", "--timeout", "15"]), `ipsec up${why()}`);
         const ipt = (args: string[]) => lab.runIn(b, ["iptables", "-w", "-t", "mangle", ...args]);
+        // The outer headers are IPv6 here: ip6tables marks them, iptables counts the inner IPv4.
+        const outerIpt = (args: string[]) =>
+          lab.runIn(b, [v6 ? "ip6tables" : "iptables", "-w", "-t", "mangle", ...args]);
         // The congested router: CE on every arriving ESP packet (and IKE on 4500, which ignores it).
         const esp = encap ? ["-p", "udp", "--dport", "4500"] : ["-p", "esp"];
         ok(
-          await ipt(["-A", "PREROUTING", "-i", "vb", ...esp, "-j", "TOS", "--set-tos", "3/3"]),
+          await outerIpt(["-A", "PREROUTING", "-i", "vb", ...esp, "-j", "TOS", "--set-tos", "3/3"]),
           "TOS",
         );
         // Counters of what reaches b's TUN: ICMP echo requests with CE and with Not-ECT.
@@ -109,7 +126,8 @@ for (const encap of [false, true]) {
         const p1 = await ping("0x02");
         assert.equal(p1.code, 0, `ECT(0) pings through the tunnel:\n${p1.stdout}${why()}`);
         const c1 = await counts();
-        assert.ok(c1.ce >= 4, `inner packets arrive with CE:\n${c1.table}`);
+        const outer = ok(await outerIpt(["-L", "PREROUTING", "-v", "-n", "-x"]), "-L outer");
+        assert.ok(c1.ce >= 4, `inner packets arrive with CE:\n${c1.table}\nouter:\n${outer}`);
         assert.equal(c1.notEct, 0, c1.table);
         // Not-ECT inside, CE outside: dropped (RFC 6040 section 4.2), none reach the TUN.
         const p2 = await ping("0x00");
@@ -120,7 +138,7 @@ for (const encap of [false, true]) {
         assert.match(status, /"ecn-ce-not-ect":\s*[4-9]/, status);
         // Without the congested router everything passes unchanged again.
         ok(
-          await ipt(["-D", "PREROUTING", "-i", "vb", ...esp, "-j", "TOS", "--set-tos", "3/3"]),
+          await outerIpt(["-D", "PREROUTING", "-i", "vb", ...esp, "-j", "TOS", "--set-tos", "3/3"]),
           "-D",
         );
         const p3 = await ping("0x00");
