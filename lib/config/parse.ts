@@ -84,7 +84,7 @@ import {
 import { readBlocks } from "../pki/pem.ts";
 import type { EapMethodName } from "../eap/eap_message.ts";
 import { type Crl, parseCrls } from "../pki/crl.ts";
-import { parsePrivateKeyObject } from "../pki/keys.ts";
+import { isEncryptedPrivateKey, parsePrivateKeyObject } from "../pki/keys.ts";
 import { splitCertificate, subjectPublicKeyBits } from "../pki/_der.ts";
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey } from "node:crypto";
@@ -144,9 +144,19 @@ export function decodeSecret(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
 
+/** A `private-NAME` secret: a private key file and, if it is encrypted, its passphrase. */
+interface PrivateKeyEntry {
+  /** The file as resolved (the same resolution `local.key` gets). */
+  readonly path: string;
+  /** The key as PKCS#8 DER, decrypted. */
+  readonly pkcs8: Uint8Array;
+}
+
 class Parser {
   readonly #src: YamlSource;
   readonly #readFile?: (path: string) => Uint8Array;
+  /** `private-*` / `rsa-*` / `ecdsa-*` / `pkcs8-*` secrets, read before the connections. */
+  readonly #privateKeys: PrivateKeyEntry[] = [];
   readonly #hosts?: ReadonlyMap<string, readonly string[] | Error>;
   readonly #resolvePath: (path: string) => string;
 
@@ -237,14 +247,91 @@ class Parser {
       v.error(`cannot read '${path}': files are not available here`);
       return undefined;
     }
+    // An encrypted key's passphrase comes from a private-NAME secret naming the same file.
+    const known = this.#privateKeys.find((k) => k.path === this.#resolvePath(path));
+    if (known) return known.pkcs8;
     try {
-      const k = parsePrivateKeyObject(this.#readFile(path), `'${path}'`);
+      const bytes = this.#readFile(path);
+      if (isEncryptedPrivateKey(bytes)) {
+        v.error(
+          `'${path}': the private key is encrypted: give its passphrase in a secrets entry ` +
+            `(private-NAME: { file: ${path}, secret: <passphrase> })`,
+        );
+        return undefined;
+      }
+      const k = parsePrivateKeyObject(bytes, `'${path}'`);
       if (k) return new Uint8Array(k.export({ type: "pkcs8", format: "der" }));
       v.error(`'${path}' is not a private key (expected PKCS#8, RSA or EC PRIVATE KEY)`);
     } catch (e) {
       v.error(`cannot read '${path}': ${msg(e)}`);
     }
     return undefined;
+  }
+
+  /** The PKCS#8 key among the private-NAME secrets that `cert` (DER) was issued for. */
+  #keyForCertificate(cert: Uint8Array): Uint8Array | undefined {
+    let want: Uint8Array;
+    try {
+      want = subjectPublicKeyBits(splitCertificate(cert).spki);
+    } catch {
+      return undefined;
+    }
+    for (const k of this.#privateKeys) {
+      try {
+        const priv = createPrivateKey({ key: Buffer.from(k.pkcs8), format: "der", type: "pkcs8" });
+        const spki = createPublicKey(priv).export({ type: "spki", format: "der" });
+        const got = subjectPublicKeyBits(new Uint8Array(spki));
+        if (got.length === want.length && got.every((b, i) => b === want[i])) return k.pkcs8;
+      } catch {
+        // not comparable: try the next one
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A `private-NAME` secret (also `rsa-`, `ecdsa-`, `pkcs8-`, as in
+   * swanctl.conf, or `type: private`): `file` a private key, `secret` its
+   * passphrase when it is encrypted. `local.key` naming the same file gets the
+   * key decrypted; a `local` with certificates and no `key` gets the one its
+   * first certificate is for.
+   */
+  privateKey(v: YamlValue, f: { file: YamlValue; secret: YamlValue; id: YamlValue }): void {
+    if (!f.id.missing) f.id.error("a private key has no 'id': its certificate says whose it is");
+    const items = f.file.list();
+    const item = items[0];
+    const path = item?.string();
+    if (items.length !== 1 || item === undefined || path === undefined) {
+      v.error("a private key secret needs 'file' (one private key file)");
+      return;
+    }
+    let passphrase: string | undefined;
+    const text = f.secret.raw();
+    if (text !== undefined) {
+      try {
+        passphrase = new TextDecoder("utf-8", { fatal: true }).decode(decodeSecret(text));
+      } catch (e) {
+        f.secret.error(`the passphrase: ${msg(e)}`);
+        return;
+      }
+    }
+    if (!this.#readFile) {
+      item.error(`cannot read '${path}': files are not available here`);
+      return;
+    }
+    try {
+      const k = parsePrivateKeyObject(this.#readFile(path), `'${path}'`, passphrase);
+      if (!k) {
+        item.error(`'${path}' is not a private key (expected PKCS#8, RSA or EC PRIVATE KEY)`);
+        return;
+      }
+      this.#privateKeys.push({
+        path: this.#resolvePath(path),
+        pkcs8: new Uint8Array(k.export({ type: "pkcs8", format: "der" })),
+      });
+    } catch (e) {
+      (f.secret.missing ? item : f.secret).error(`cannot read '${path}': ${msg(e)}`);
+    }
   }
 
   proposals(v: YamlValue, kind: "ike" | "esp" | "ah"): Proposal[] {
@@ -353,7 +440,10 @@ class Parser {
       }
     }
     const certs = this.files(f.certs);
-    const key = this.keyFile(f.key);
+    // No `key`: the private-NAME secret whose key the certificate is for (as swanctl finds it).
+    const key = f.key.missing && certs.length > 0
+      ? this.#keyForCertificate(certs[0])
+      : this.keyFile(f.key);
     if (certs.length > 0 && key) keyMatchesCertificate(key, certs[0], f.key, f.certs);
     if (method === "eap-radius") {
       f.auth.error(
@@ -365,7 +455,14 @@ class Parser {
     }
     if (auth === "pubkey") {
       // Without certs we sign with the bare key (the peer has our public key: its `pubkeys`).
-      if (f.key.missing) v.error("auth: pubkey needs 'key' (our private key file)");
+      if (f.key.missing && !key) {
+        v.error(
+          certs.length > 0
+            ? "auth: pubkey needs 'key' (our private key file), or a secrets entry " +
+              "private-NAME: { file: ... } holding the key of the first certificate"
+            : "auth: pubkey needs 'key' (our private key file)",
+        );
+      }
     }
     return {
       auth,
@@ -694,7 +791,9 @@ class Parser {
    * for names starting with `eap-`, as in swanctl.conf) an EAP password whose
    * `id`s are EAP identities (user names) taken as written; with `type: ppk`
    * (names starting with `ppk`) a post-quantum preshared key (RFC 8784)
-   * whose `id`s are PPK ids.
+   * whose `id`s are PPK ids; with `type: private` (names starting with
+   * `private`, `rsa`, `ecdsa` or `pkcs8`) a private key file and its
+   * passphrase ({@linkcode privateKey}; kept by the parser, returns null).
    */
   secret(
     name: string,
@@ -706,9 +805,19 @@ class Parser {
     | null {
     const f = v.fields(["id", "secret", "file", "type"] as const);
     const kind = f.type.oneOf(
-      ["ike", "eap", "ppk"] as const,
-      name.startsWith("eap-") ? "eap" : name.startsWith("ppk") ? "ppk" : "ike",
+      ["ike", "eap", "ppk", "private"] as const,
+      name.startsWith("eap-")
+        ? "eap"
+        : name.startsWith("ppk")
+        ? "ppk"
+        : /^(private|rsa|ecdsa|pkcs8)/.test(name)
+        ? "private"
+        : "ike",
     );
+    if (kind === "private") {
+      this.privateKey(v, f);
+      return null;
+    }
     const ids: Identity[] = [];
     const eapIds: string[] = [];
     for (const item of f.id.list()) {
@@ -1298,8 +1407,9 @@ export function parseConfig(text: string, opts: ParseConfigOptions = {}): Config
     ] as const,
   );
   if (root.missing) root.error("the file is empty: expected 'connections' and/or 'policies'");
-  const connections = f.connections.entries().map(([n, v]) => p.connection(n, v));
+  // Secrets first: connections' keys may need a private-NAME secret's passphrase.
   const secrets = f.secrets.entries().map(([n, v]) => p.secret(n, v));
+  const connections = f.connections.entries().map(([n, v]) => p.connection(n, v));
   const config: Config = {
     file,
     connections,

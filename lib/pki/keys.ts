@@ -158,15 +158,46 @@ const PRIVATE_LABELS: Record<string, "pkcs8" | "pkcs1" | "sec1"> = {
   "EC PRIVATE KEY": "sec1",
 };
 
-/** Parses a private key into a node:crypto KeyObject, or returns null if it is not one. */
+/**
+ * Whether `bytes` hold a passphrase-protected private key: a PEM `ENCRYPTED
+ * PRIVATE KEY` (PKCS#8, PBES2) or a traditional PEM block with
+ * `Proc-Type: 4,ENCRYPTED` (as `openssl genrsa -aes256` writes).
+ */
+export function isEncryptedPrivateKey(bytes: Uint8Array): boolean {
+  const text = new TextDecoder().decode(bytes.subarray(0, 4096));
+  return /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,\s*ENCRYPTED/.test(text);
+}
+
+/**
+ * Parses a private key into a node:crypto KeyObject, or returns null if it
+ * is not one. An encrypted key (PEM `ENCRYPTED PRIVATE KEY`, a traditional
+ * `Proc-Type: 4,ENCRYPTED` PEM block, or DER PKCS#8 EncryptedPrivateKeyInfo)
+ * needs its `passphrase`; without it, or with a wrong one, a
+ * {@linkcode PkiError} says so.
+ */
 export function parsePrivateKeyObject(
   bytes: Uint8Array,
   what = "input",
+  passphrase?: string,
 ): nodeCrypto.KeyObject | null {
-  for (const b of readBlocks(bytes, what)) {
-    if (b.label === "ENCRYPTED PRIVATE KEY" || (b.label && /ENCRYPTED/.test(b.label))) {
-      throw new PkiError(`${what}: encrypted private keys are not supported (decrypt it first)`);
+  if (isEncryptedPrivateKey(bytes)) {
+    if (passphrase === undefined) {
+      throw new PkiError(`${what}: the private key is encrypted and no passphrase was given`);
     }
+    try {
+      return nodeCrypto.createPrivateKey({
+        key: new TextDecoder().decode(bytes),
+        format: "pem",
+        passphrase,
+      });
+    } catch {
+      throw new PkiError(
+        `${what}: cannot decrypt the private key: wrong passphrase, or an encryption this ` +
+          "OpenSSL lacks",
+      );
+    }
+  }
+  for (const b of readBlocks(bytes, what)) {
     const types = b.label === null
       ? ["pkcs8", "pkcs1", "sec1"] as const
       : b.label in PRIVATE_LABELS
@@ -181,6 +212,19 @@ export function parsePrivateKeyObject(
     }
     if (b.label !== null && b.label in PRIVATE_LABELS) {
       throw new PkiError(`${what}: corrupt ${b.label}`);
+    }
+    if (b.label === null && passphrase !== undefined) {
+      // DER EncryptedPrivateKeyInfo (PKCS#8) has no PEM label to tell it by.
+      try {
+        return nodeCrypto.createPrivateKey({
+          key: Buffer.from(b.der),
+          format: "der",
+          type: "pkcs8",
+          passphrase,
+        });
+      } catch {
+        // not one, or the wrong passphrase: not a key we can read
+      }
     }
   }
   return null;

@@ -133,7 +133,7 @@ Deno.test("importPrivateKey() gives clear errors for keys it cannot use", async 
     );
     await assert.rejects(
       () => importPrivateKey(read(`${t.dir}/enc.pem`), "enc.pem"),
-      /enc\.pem: encrypted private keys are not supported/,
+      /enc\.pem: the private key is encrypted and no passphrase was given/,
     );
     const pub = new TextEncoder().encode(publicKeyPem((await generateKeyPair("ecdsa")).spki));
     await assert.rejects(
