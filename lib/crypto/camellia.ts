@@ -30,6 +30,7 @@
  */
 
 import { CryptoError } from "./types.ts";
+import { cbcDecrypt, cbcEncrypt } from "./cbc_mode.ts";
 
 /** Camellia's block size in bytes (RFC 3713 section 1.1). */
 const BLOCK = 16;
@@ -399,18 +400,6 @@ export class CamelliaKey {
   }
 }
 
-/** Throws unless `iv` is one block and `data` a whole number of blocks. */
-function checkCbc(iv: Uint8Array, data: Uint8Array): void {
-  if (iv.length !== BLOCK) {
-    throw new CryptoError(`Camellia-CBC: IV must be 16 bytes, got ${iv.length}`);
-  }
-  if (data.length % BLOCK !== 0) {
-    throw new CryptoError(
-      `Camellia-CBC: data length ${data.length} is not a multiple of the 16-byte block`,
-    );
-  }
-}
-
 /**
  * Camellia-CBC encryption without padding (as ESP uses it, RFC 4312): returns
  * a new array the length of `data`. Throws {@link CryptoError} unless `iv` is
@@ -429,16 +418,7 @@ export function camelliaCbcEncrypt(
   iv: Uint8Array,
   data: Uint8Array,
 ): Uint8Array {
-  checkCbc(iv, data);
-  const out = new Uint8Array(data.length);
-  let prev = iv, prevOff = 0;
-  for (let o = 0; o < data.length; o += BLOCK) {
-    for (let i = 0; i < BLOCK; i++) out[o + i] = data[o + i] ^ prev[prevOff + i];
-    key.encryptBlock(out, o, out, o);
-    prev = out;
-    prevOff = o;
-  }
-  return out;
+  return cbcEncrypt("Camellia-CBC", key, BLOCK, iv, data);
 }
 
 /**
@@ -458,16 +438,7 @@ export function camelliaCbcDecrypt(
   iv: Uint8Array,
   data: Uint8Array,
 ): Uint8Array {
-  checkCbc(iv, data);
-  const out = new Uint8Array(data.length);
-  let prev = iv, prevOff = 0;
-  for (let o = 0; o < data.length; o += BLOCK) {
-    key.decryptBlock(data, o, out, o);
-    for (let i = 0; i < BLOCK; i++) out[o + i] ^= prev[prevOff + i];
-    prev = data;
-    prevOff = o;
-  }
-  return out;
+  return cbcDecrypt("Camellia-CBC", key, BLOCK, iv, data);
 }
 
 /**

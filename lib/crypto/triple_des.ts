@@ -11,6 +11,7 @@
  */
 import { DesKey } from "./des.ts";
 import { CryptoError } from "./types.ts";
+import { cbcDecrypt, cbcEncrypt } from "./cbc_mode.ts";
 
 /**
  * A 3DES key (EDE: encrypt K1, decrypt K2, encrypt K3) expanded once.
@@ -52,13 +53,6 @@ export class TripleDesKey {
   }
 }
 
-function check(iv: Uint8Array, data: Uint8Array): void {
-  if (iv.length !== 8) throw new CryptoError(`3DES-CBC IV must be 8 bytes, got ${iv.length}`);
-  if (data.length % 8 !== 0) {
-    throw new CryptoError(`3DES-CBC data must be a multiple of 8 bytes, got ${data.length}`);
-  }
-}
-
 /**
  * 3DES-CBC encryption without padding: `data` a multiple of 8 bytes, `iv` 8 bytes.
  *
@@ -73,16 +67,7 @@ export function tripleDesCbcEncrypt(
   iv: Uint8Array,
   data: Uint8Array,
 ): Uint8Array {
-  check(iv, data);
-  const out = new Uint8Array(data.length);
-  let prev = iv, po = 0;
-  for (let o = 0; o < data.length; o += 8) {
-    for (let i = 0; i < 8; i++) out[o + i] = data[o + i] ^ prev[po + i];
-    key.encryptBlock(out, o, out, o);
-    prev = out;
-    po = o;
-  }
-  return out;
+  return cbcEncrypt("3DES-CBC", key, 8, iv, data);
 }
 
 /**
@@ -99,12 +84,5 @@ export function tripleDesCbcDecrypt(
   iv: Uint8Array,
   data: Uint8Array,
 ): Uint8Array {
-  check(iv, data);
-  const out = new Uint8Array(data.length);
-  for (let o = 0; o < data.length; o += 8) {
-    key.decryptBlock(data, o, out, o);
-    if (o === 0) { for (let i = 0; i < 8; i++) out[i] ^= iv[i]; }
-    else for (let i = 0; i < 8; i++) out[o + i] ^= data[o - 8 + i];
-  }
-  return out;
+  return cbcDecrypt("3DES-CBC", key, 8, iv, data);
 }
