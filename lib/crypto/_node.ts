@@ -70,9 +70,9 @@ function nodeAead(alg: string, key: Uint8Array, tagLength: number): Aead {
   };
 }
 
-function cbcCipher(key: Uint8Array): BlockCipher {
+/** A raw CBC cipher (no padding) of node:crypto's `alg` on `blockSize`-byte blocks. */
+function cbcOf(alg: string, key: Uint8Array, blockSize: number): BlockCipher {
   const k = key.slice();
-  const alg = `aes-${k.length * 8}-cbc`;
   const run = (enc: boolean, iv: Uint8Array, data: Uint8Array): Uint8Array => {
     const c = enc ? createCipheriv(alg, k, iv) : createDecipheriv(alg, k, iv);
     c.setAutoPadding(false);
@@ -82,30 +82,15 @@ function cbcCipher(key: Uint8Array): BlockCipher {
   };
   return {
     backend: "node",
-    blockSize: 16,
-    ivLength: 16,
+    blockSize,
+    ivLength: blockSize,
     encrypt: (iv, data) => run(true, iv, data),
     decrypt: (iv, data) => run(false, iv, data),
   };
 }
 
-function tripleDesCipher(key: Uint8Array): BlockCipher {
-  const k = key.slice();
-  const run = (enc: boolean, iv: Uint8Array, data: Uint8Array): Uint8Array => {
-    const c = enc ? createCipheriv("des-ede3-cbc", k, iv) : createDecipheriv("des-ede3-cbc", k, iv);
-    c.setAutoPadding(false);
-    const out = c.update(data);
-    c.final();
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  };
-  return {
-    backend: "node",
-    blockSize: 8,
-    ivLength: 8,
-    encrypt: (iv, data) => run(true, iv, data),
-    decrypt: (iv, data) => run(false, iv, data),
-  };
-}
+const cbcCipher = (key: Uint8Array) => cbcOf(`aes-${key.length * 8}-cbc`, key, 16);
+const tripleDesCipher = (key: Uint8Array) => cbcOf("des-ede3-cbc", key, 8);
 
 function ctrCipher(key: Uint8Array): BlockCipher {
   const k = key.slice();
