@@ -27,7 +27,7 @@ export async function main(args: string[]): Promise<number> {
     io.out(USAGE);
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS[name];
+  const cmd = COMMANDS[name === "--version" || name === "-V" ? "version" : name];
   if (!cmd) {
     io.err(`ipsec: unknown command '${name}'\n\n${USAGE}`);
     return 2;

@@ -143,7 +143,8 @@ export function renderIkeSas(data: Json, now = Date.now()): string {
 export function renderStatus(data: Json, now = Date.now()): string {
   const s = obj(data);
   const d = obj(s.daemon);
-  const head = `ipsec daemon pid ${str(d.pid)}, up ${str(d.uptimeSeconds)}s, ` +
+  const version = d.version === undefined ? "" : ` (deno-ipsec ${str(d.version)})`;
+  const head = `ipsec daemon${version} pid ${str(d.pid)}, up ${str(d.uptimeSeconds)}s, ` +
     `config ${str(d.config)}, ${str(d.connections)} connection(s)`;
   return `${head}\n${renderIkeSas(s.ikeSas ?? [], now)}`;
 }

@@ -14,6 +14,7 @@ import { command as start } from "./start.ts";
 import { command as status } from "./status.ts";
 import { command as stop } from "./stop.ts";
 import { command as up } from "./up.ts";
+import { command as version } from "./version.ts";
 
 /** A subcommand: a one-line summary and an entry point returning an exit code. */
 export interface Command {
@@ -48,4 +49,5 @@ export const COMMANDS: Record<string, Command> = {
     summary: "keys, CAs and certificates (gen, self, issue, print, verify, quickstart)",
     run: async (args) => (await import("./pki.ts")).pkiCommand.run(args),
   },
+  version,
 };

@@ -60,6 +60,7 @@ import { RadiusAccounting, terminateCause } from "./radius_accounting.ts";
 import { RadiusCode } from "../eap/radius.ts";
 import { RadiusDae } from "./radius_dae.ts";
 import { credentialsJson } from "./credentials_view.ts";
+import { VERSION } from "../version.ts";
 
 /** Options of {@link Daemon.start}. */
 export interface DaemonOptions<P> {
@@ -1295,6 +1296,7 @@ export class Daemon<P = unknown> {
   async #status(): Promise<Json> {
     return {
       daemon: {
+        version: VERSION,
         pid: Deno.pid,
         startedAt: this.#startedAt,
         uptimeSeconds: Math.floor((this.#now() - this.#startedAt) / 1000),

@@ -106,7 +106,7 @@ Deno.test("up, status, list-sas, sad, down against a daemon: tables and --json",
     assert.equal(status.code, 0);
     assert.match(
       status.out,
-      /^ipsec daemon pid \d+, up \d+s, config .*ipsec\.yaml, 2 connection\(s\)$/m,
+      /^ipsec daemon \(deno-ipsec \d+\.\d+\.\d+\) pid \d+, up \d+s, config .*ipsec\.yaml, 2 connection\(s\)$/m,
     );
     assert.match(status.out, /^site\[1\]: ESTABLISHED/m);
     assert.match(status.out, /^ {2}IKEv2 SPIs 0123456789abcdef_i\* fedcba9876543210_r$/m);
@@ -244,4 +244,25 @@ Deno.test("renderPools(): swanctl's online / offline / size, and the leases with
   assert.match(lines[1], /^ {2}10\.3\.0\.1 +offline +'carol@example\.org'$/);
   assert.match(lines[2], /^ {2}10\.3\.0\.2 +online +'alice@example\.org'$/);
   assert.equal(renderPools([], true), "no pools");
+});
+
+Deno.test("ipsec version / --version: the release (deno.json's), Deno and the crypto backend", async () => {
+  const deno = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  ) as { version: string };
+  for (const args of [["version"], ["--version"]]) {
+    const r = await ipsec(...args);
+    assert.equal(r.code, 0);
+    const lines = r.out.split("\n");
+    assert.equal(lines[0], `deno-ipsec ${deno.version}`);
+    assert.match(lines[1], new RegExp(`^Deno ${Deno.version.deno.replaceAll(".", "\\.")} `));
+    // openssl's own idea of its version, as an independent check of the FFI reading.
+    const ossl = new TextDecoder().decode(
+      (await new Deno.Command("openssl", { args: ["version"], stdout: "piped" }).output()).stdout,
+    ).match(/OpenSSL (\d+\.\d+\.\d+)/)?.[1];
+    assert.equal(lines[2], `crypto: libcrypto (OpenSSL ${ossl}) via FFI`);
+  }
+  const j = JSON.parse((await ipsec("version", "--json")).out) as { version: string };
+  assert.equal(j.version, deno.version);
+  assert.equal((await ipsec("version", "--bogus")).code, 2);
 });
