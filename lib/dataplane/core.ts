@@ -836,7 +836,7 @@ export class DataplaneCore {
     // Tunnel mode: congestion marks on the outer header reach the inner packet (RFC 6040).
     if (
       outerEcn > 0 && r.proc.mode === "tunnel" && r.spec.ecn !== false &&
-      !applyDecapsulationEcn(outerEcn, buf, off)
+      !applyDecapsulationEcn(outerEcn, buf, off, n)
     ) {
       this.drops["ecn-ce-not-ect"]++;
       return;

@@ -38,20 +38,27 @@ export function decapsulatedEcn(outer: number, inner: number): number {
 }
 
 /**
- * Applies {@link decapsulatedEcn} to the inner packet at `p[o..]` (IPv4 or
- * IPv6) given the outer header's ECN field: rewrites the inner ECN field
- * where the table changes it (an IPv4 header checksum is updated, RFC 1624).
- * Returns false when the packet must be dropped; the bytes are then
- * unchanged.
+ * Applies {@link decapsulatedEcn} to the inner packet at `p[o..o+length)`
+ * (IPv4 or IPv6) given the outer header's ECN field: rewrites the inner ECN
+ * field where the table changes it (an IPv4 header checksum is updated, RFC
+ * 1624). Returns false when the packet must be dropped; the bytes are then
+ * unchanged. A packet too short for its IP header is left as it is (the
+ * checks after decapsulation drop it).
  *
  * @example
  * ```ts
- * if (!applyDecapsulationEcn(outerEcn, inner, 0)) dropIt();
+ * if (!applyDecapsulationEcn(outerEcn, inner, 0, inner.length)) dropIt();
  * ```
  */
-export function applyDecapsulationEcn(outer: number, p: Uint8Array, o: number): boolean {
+export function applyDecapsulationEcn(
+  outer: number,
+  p: Uint8Array,
+  o: number,
+  length: number,
+): boolean {
   // Not-ECT and ECT(0) outside never change anything (the common case).
   if (outer === Ecn.NOT_ECT || outer === Ecn.ECT0) return true;
+  if (length < ((p[o] >> 4) === 4 ? 20 : 40) || o + length > p.length) return true;
   const inner = ecnOf(p, o);
   const want = decapsulatedEcn(outer, inner);
   if (want < 0) return false;

@@ -65,10 +65,10 @@ Deno.test("applyDecapsulationEcn() rewrites IPv4 and IPv6 headers as the table s
     OUTER.forEach((outer, i) => {
       const p4 = v4(dscp | inner);
       const before4 = p4.slice();
-      const ok4 = applyDecapsulationEcn(outer, p4, 0);
+      const ok4 = applyDecapsulationEcn(outer, p4, 0, p4.length);
       const p6 = v6(dscp | inner);
       const before6 = p6.slice();
-      const ok6 = applyDecapsulationEcn(outer, p6, 0);
+      const ok6 = applyDecapsulationEcn(outer, p6, 0, p6.length);
       const what = `inner ${inner} outer ${outer}`;
       if (row[i] === DROP) {
         assert.equal(ok4, false, what);
@@ -93,4 +93,16 @@ Deno.test("applyDecapsulationEcn() rewrites IPv4 and IPv6 headers as the table s
       }
     });
   }
+});
+
+Deno.test("applyDecapsulationEcn() leaves packets too short for their header alone", () => {
+  for (const n of [0, 1, 2, 11, 19]) {
+    const p = v4(ECT0).subarray(0, 28);
+    const before = p.slice();
+    assert.equal(applyDecapsulationEcn(CE, p, 0, n), true, `${n}`);
+    assert.deepEqual(p, before);
+  }
+  const p6 = v6(NOT_ECT);
+  assert.equal(applyDecapsulationEcn(CE, p6, 0, 39), true);
+  assert.equal(applyDecapsulationEcn(CE, p6, 0, 40), false);
 });
