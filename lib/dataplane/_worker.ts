@@ -627,8 +627,12 @@ function inboundUdp(
  * (MmsgBatch.tos): its ECN field goes on to tunnelled packets (RFC 6040).
  */
 function receiveTos(sock: NetSocket): void {
-  if (sock.family === 4) sock.setIntOption(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS");
-  else sock.setIntOption(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
+  try {
+    if (sock.family === 4) sock.setIntOption(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS");
+    else sock.setIntOption(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
+  } catch {
+    // Without it the outer ECN reads as Not-ECT: nothing is carried inward, nothing dropped.
+  }
 }
 
 function readU32(b: Uint8Array, o: number): number {
