@@ -272,6 +272,9 @@ for (
   const [proposal, suite] of [
     ["aes256-sha256-modp2048", { prfId: 5, encrId: 12, encrKeyBits: 256, integId: 12 }],
     ["aes128gcm16-prfsha256-x25519", { prfId: 5, encrId: 20, encrKeyBits: 128 }],
+    // 8-byte blocks and IVs (RFC 2451) and Camellia (RFC 5529): charon decrypts our SK and SKF.
+    ["3des-sha1-modp1024", { prfId: 2, encrId: 3, integId: 2 }],
+    ["camellia256-sha384-ecp256", { prfId: 6, encrId: 23, encrKeyBits: 256, integId: 13 }],
   ] as const
 ) {
   Deno.test(`strongSwan answers our SK message and reassembles our SKF fragments: ${proposal}`, async () => {
