@@ -1253,6 +1253,30 @@ export class Daemon<P = unknown> {
     return { connection: name, gateway, redirected };
   }
 
+  /**
+   * Reloads the configuration file as `ipsec reload` does (the SIGHUP of a
+   * foreground daemon): a file with errors changes nothing and is logged.
+   * Reloads run one at a time, whoever asks.
+   */
+  async reload(): Promise<void> {
+    try {
+      await this.#reloadInTurn({});
+    } catch (e) {
+      if (!(e instanceof ControlError)) {
+        this.#log("error", "cfg", `reload failed: ${errorMessage(e)}`);
+      }
+    }
+  }
+
+  #reloads: Promise<unknown> = Promise.resolve();
+
+  /** {@linkcode #reload} after every reload asked for before it has finished. */
+  #reloadInTurn(args: { [k: string]: Json }): Promise<Json> {
+    const next = this.#reloads.then(() => this.#reload(args));
+    this.#reloads = next.catch(() => {});
+    return next;
+  }
+
   async #reload(args: { [k: string]: Json }): Promise<Json> {
     const path = stringArg(args, "config", false) ?? this.#config.path;
     let next: DaemonConfig<P>;
@@ -1394,7 +1418,7 @@ export class Daemon<P = unknown> {
       down: (req) => this.#down(req.args),
       rekey: (req) => this.#rekey(req.args),
       redirect: (req) => this.#redirect(req.args),
-      reload: (req) => this.#reload(req.args),
+      reload: (req) => this.#reloadInTurn(req.args),
       stop: () => {
         setTimeout(() => void this.stop(), 20);
         return { stopping: true, pid: Deno.pid };

@@ -1,7 +1,7 @@
 /**
  * Running the daemon in this process until it stops: log sink (stderr or a
  * file), SIGINT/SIGTERM handling (clean shutdown: Delete for every SA,
- * routes and TUN removed).
+ * routes and TUN removed), SIGHUP (reload the configuration file).
  *
  * @module
  */
@@ -120,7 +120,11 @@ export async function startForeground<P>(opts: ForegroundOptions<P>): Promise<Da
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const onSignal = () => void daemon.stop();
   for (const s of signals) Deno.addSignalListener(s, onSignal);
+  // SIGHUP reloads the configuration (as `ipsec reload`; systemd's ExecReload=kill -HUP).
+  const onHup = () => void daemon.reload();
+  Deno.addSignalListener("SIGHUP", onHup);
   void daemon.done.finally(() => {
+    Deno.removeSignalListener("SIGHUP", onHup);
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
     unhook();
     lines.flush();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LineWriter, startForeground } from "../../lib/daemon/foreground.ts";
-import { FakeRuntime } from "./_fakes.ts";
+import { config, conn, FakeRuntime } from "./_fakes.ts";
+import { ControlClient } from "../../lib/daemon/control_client.ts";
 
 const dec = new TextDecoder();
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -65,6 +66,39 @@ Deno.test("startForeground: a daemon that cannot start says why in its log file"
     const log = await Deno.readTextFile(`${dir}/ipsec.log`);
     assert.match(log, /\[dmn\] error the daemon did not start: .*missing\.yaml/);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startForeground: SIGHUP reloads the configuration, as ipsec reload", async () => {
+  const dir = await Deno.makeTempDir();
+  const rt = new FakeRuntime();
+  const path = `${dir}/ipsec.yaml`;
+  rt.files.set(path, config(path, [conn("site")]));
+  const daemon = await startForeground({
+    runtime: rt,
+    configPath: path,
+    socketPath: `${dir}/ctl.sock`,
+    logFile: `${dir}/ipsec.log`,
+  });
+  try {
+    rt.files.set(path, config(path, [conn("site"), conn("lab")]));
+    Deno.kill(Deno.pid, "SIGHUP");
+    const c = await ControlClient.connect(`${dir}/ctl.sock`);
+    try {
+      let names: string[] = [];
+      for (let i = 0; i < 100 && names.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        names = (await c.call("list-conns") as { name: string }[]).map((x) => x.name);
+      }
+      assert.deepEqual(names, ["site", "lab"]);
+    } finally {
+      c.close();
+    }
+    const log = await Deno.readTextFile(`${dir}/ipsec.log`);
+    assert.match(log, /reloaded .*ipsec\.yaml: added 1, changed 0, removed 0/);
+  } finally {
+    await daemon.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
