@@ -270,10 +270,13 @@ export function blockCipherAlgorithm(encrId: number): BlockCipherAlgorithm | und
 }
 
 /**
- * A raw AES-CBC cipher (no padding) or AES-CTR keystream, keyed once with a
- * 16/24/32-byte key.
+ * A raw CBC cipher (no padding) or CTR keystream, keyed once: AES and
+ * Camellia with a 16/24/32-byte key, 3DES-CBC with a 24-byte key (K1 || K2 ||
+ * K3). Camellia always runs on our own TypeScript implementation (neither
+ * node:crypto nor noble has it; libcrypto's is in ffi/libcrypto.ts).
  *
- * AES-CBC takes a 16-byte IV and whole 16-byte blocks. AES-CTR takes the
+ * AES- and Camellia-CBC take a 16-byte IV and whole 16-byte blocks, 3DES-CBC
+ * an 8-byte IV and whole 8-byte blocks. The CTR modes take the
  * 16-byte initial counter block as `iv` and any data length; encrypt and
  * decrypt are the same operation. The counter block is incremented as a
  * 32-bit big-endian counter in its last four bytes (RFC 3686 section 4:
