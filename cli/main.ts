@@ -8,6 +8,14 @@
 import { COMMANDS } from "./commands/mod.ts";
 import { io } from "./commands/_common.ts";
 import { DEFAULT_CONTROL_SOCKET } from "../lib/daemon/control_protocol.ts";
+// The npm packages that only lazily imported commands load (the daemon, pki),
+// named here so that Deno resolves them from deno.lock when it builds this
+// module's graph: without them, each dynamic import made Deno fetch their
+// registry metadata again (a "Download" line on stderr per package, per run).
+// Type-only: nothing of them is loaded until a command needs it.
+import type {} from "yaml";
+import type {} from "@peculiar/x509";
+import type {} from "reflect-metadata";
 
 const USAGE = `usage: ipsec <command> [options]
 
