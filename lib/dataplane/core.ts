@@ -833,15 +833,16 @@ export class DataplaneCore {
       return;
     }
     const off = r.proc.lastOffset;
+    const b = r.proc.lastBuffer ?? buf;
     // Tunnel mode: congestion marks on the outer header reach the inner packet (RFC 6040).
     if (
       outerEcn > 0 && r.proc.mode === "tunnel" && r.spec.ecn !== false &&
-      !applyDecapsulationEcn(outerEcn, buf, off, n)
+      !applyDecapsulationEcn(outerEcn, b, off, n)
     ) {
       this.drops["ecn-ce-not-ect"]++;
       return;
     }
-    const inner = buf.subarray(off, off + n);
+    const inner = b.subarray(off, off + n);
     if (r.selectors.length > 0) {
       const hit = this.#inFlows.find(inner);
       if (hit < 0 || this.#inFlows.value(hit) !== r) {

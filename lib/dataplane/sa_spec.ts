@@ -23,6 +23,7 @@ import type { MacAlgorithm } from "../crypto/transforms.ts";
 import type { Selector } from "../db/selector.ts";
 import { AhSa } from "../esp/ah.ts";
 import { EspSa, type EspStats, type EspTransform } from "../esp/esp.ts";
+import { IpcompEspSa } from "../esp/ipcomp_sa.ts";
 
 /** The packet processor of an installed SA (EspSa and AhSa implement it). */
 export interface PacketProcessor {
@@ -34,6 +35,11 @@ export interface PacketProcessor {
   readonly rekeyNeeded: boolean;
   /** Start of the result of the last successful {@linkcode decapsulateInPlace}. */
   readonly lastOffset: number;
+  /**
+   * The buffer that result is in when it is not the one passed in (IPComp
+   * decompresses into a new one); absent: always the buffer passed in.
+   */
+  readonly lastBuffer?: Uint8Array;
   requiredOutLength(packetLength: number): number;
   encapsulateInto(packet: Uint8Array, out: Uint8Array, offset?: number): number;
   decapsulateInPlace(buf: Uint8Array, start?: number, end?: number): number;
@@ -126,6 +132,11 @@ export interface SaSpec {
    * padding.
    */
   pathMtu?: number;
+  /**
+   * IP Payload Compression (RFC 3173, DEFLATE), ESP only: outbound the CPI
+   * the peer chose, inbound ours. Absent: no IPComp.
+   */
+  ipcomp?: { cpi: number };
   /** Opaque id tying the SA to IKE state (e.g. the CHILD_SA's unique id). */
   reqid?: number;
   /** Free text for tables. */
@@ -156,7 +167,12 @@ export function validateSaSpec(s: SaSpec): void {
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65536)) {
     throw new SaSpecError(`${what}: path MTU must be 68..65536 bytes, got ${mtu}`);
   }
+  const cpi = s.ipcomp?.cpi;
+  if (cpi !== undefined && (!Number.isInteger(cpi) || cpi < 1 || cpi > 0xffff)) {
+    throw new SaSpecError(`${what}: IPComp CPI must be 1..65535`);
+  }
   if (s.protocol === "ah") {
+    if (s.ipcomp) throw new SaSpecError(`${what}: IPComp is supported with ESP only`);
     if (s.encap) throw new SaSpecError(`${what}: AH cannot be UDP-encapsulated (RFC 3948)`);
     if (s.encryption) throw new SaSpecError(`${what}: AH has no encryption`);
     if (!s.integrity) throw new SaSpecError(`${what}: AH needs an integrity algorithm`);
@@ -260,7 +276,7 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
         transform = { kind: "null", integ, icvLength: i.icvLength };
       }
     }
-    return new EspSa({
+    const esp = new EspSa({
       ...common,
       transform,
       udpEncap,
@@ -270,6 +286,7 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
         ? { alignPadding: { to: e.alg === "chacha20-poly1305" ? 64 : 16, limit: s.pathMtu } }
         : {}),
     });
+    return s.ipcomp ? new IpcompEspSa(esp, { cpi: s.ipcomp.cpi, udpEncap: !!s.encap }) : esp;
   } catch (err) {
     if (err instanceof SaSpecError) throw err;
     throw new SaSpecError(`${describe(s)}: ${(err as Error).message}`);

@@ -25,8 +25,13 @@ export const ESP_DROP_REASONS = [
   "dummy",
   "expired",
   "internal-error",
+  "decompression-failed",
 ] as const;
-/** Why an inbound packet was dropped. `dummy` is a TFC dummy packet (RFC 4303 2.6). */
+/**
+ * Why an inbound packet was dropped. `dummy` is a TFC dummy packet (RFC 4303
+ * 2.6); `decompression-failed` an IPComp datagram (RFC 3173) that did not
+ * decompress to a packet of its SA (wrong CPI, corrupt DEFLATE data).
+ */
 export type EspDropReason = typeof ESP_DROP_REASONS[number];
 
 /** Every reason an outbound packet could not be built. */

@@ -593,6 +593,25 @@ export class EspSa extends IpsecSa {
     return S_MALFORMED;
   }
 
+  /**
+   * Tunnel mode: encapsulates `payload` with ESP Next Header `nextHeader`
+   * (not an IP packet of its own, e.g. an IPComp datagram holding one) into
+   * `out[offset..)`; `tos` and `df` are the inner packet's, for the outer
+   * header. Returns the length or a negative code as
+   * {@linkcode encapsulateInto}. No TFC padding.
+   */
+  encapsulateTunnelPayload(
+    payload: Uint8Array,
+    nextHeader: number,
+    tos: number,
+    df: boolean,
+    out: Uint8Array,
+    offset = 0,
+  ): number {
+    if (this.mode !== "tunnel") return S_MALFORMED;
+    return this.#tunnelOut(payload, nextHeader, tos, 0, df, out, offset);
+  }
+
   #tunnelOut(
     inner: Uint8Array,
     nh: number,
@@ -684,6 +703,13 @@ export class EspSa extends IpsecSa {
   #ptStart = 0;
 
   /**
+   * Tunnel mode: a Next Header besides IPv4/IPv6 whose payload inbound
+   * processing returns as it is (its length, at {@linkcode lastOffset}) for
+   * the caller to unwrap; IPComp's 108 when the SA compresses. -1: none.
+   */
+  passNextHeader = -1;
+
+  /**
    * Result-object form of {@linkcode decapsulateEspInPlace} (ESP bytes
    * without an IP header, SPI .. ICV in `buf[start..end)`). Never throws.
    */
@@ -759,6 +785,10 @@ export class EspSa extends IpsecSa {
 
   /** Tunnel mode: the inner packet at `p[ptStart..end)`, TFC padding trimmed by its own length. */
   #tunnelInner(p: Uint8Array, ptStart: number, end: number, nh: number): number {
+    if (nh === this.passNextHeader) {
+      this.lastOffset = ptStart;
+      return end - ptStart;
+    }
     if (nh !== IPPROTO_IPIP && nh !== IPPROTO_IPV6) return D_NEXT_HEADER;
     const info = this.#info;
     if (!innerInfoAt(p, ptStart, end, info) || info.proto !== nh) return D_MALFORMED;
