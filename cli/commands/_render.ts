@@ -60,7 +60,7 @@ export function renderSad(data: Json): string {
     rows.map((r) => [
       str(r.spi),
       str(r.direction),
-      str(r.protocol).toUpperCase(),
+      str(r.protocol).toUpperCase() + (r.ipcomp ? "+IPCOMP" : ""),
       str(r.mode),
       str(r.src),
       str(r.dst),
@@ -78,7 +78,7 @@ function seconds(untilMs: number, now: number): string {
 }
 
 function saLine(label: string, sa: Obj, now: number): string {
-  const parts = [`${label} ${str(sa.spi)}`];
+  const parts = [`${label} ${str(sa.spi)}` + (sa.ipcomp ? ` (IPComp CPI ${str(sa.ipcomp)})` : "")];
   if (sa.bytes !== null && sa.bytes !== undefined) {
     parts.push(`${str(sa.bytes)} bytes, ${str(sa.packets)} packets`);
   }
@@ -127,7 +127,7 @@ export function renderIkeSas(data: Json, now = Date.now()): string {
         `  ${str(c.name)}{${str(c.childSaId)}}: ${str(c.state).toUpperCase()}, ` +
           `${str(sa.mode).toUpperCase()}, ${str(sa.protocol).toUpperCase()}` +
           (algs ? ` ${algs}` : "") + (sa.esn === true ? " ESN" : "") +
-          (sa.encap ? `, ${str(sa.encap)}` : ""),
+          (sa.encap ? `, ${str(sa.encap)}` : "") + (sa.ipcomp ? ", IPCOMP" : ""),
       );
       if (sa.src !== undefined) out.push(`    ${str(sa.src)} === ${str(sa.dst)}`);
       if (c.inbound) out.push(`    ${saLine("in ", obj(c.inbound), now)}`);

@@ -169,6 +169,12 @@ export interface ChildSection {
    */
   readonly tfcPadding: number | "mtu";
   /**
+   * `ipcomp` (default no): propose and accept IP Payload Compression with
+   * DEFLATE (RFC 3173, IPCOMP_SUPPORTED in RFC 7296 section 2.22); ESP only.
+   * Packets that do not get smaller go uncompressed.
+   */
+  readonly ipcomp: boolean;
+  /**
    * `updown`: a script run (no shell, no arguments; PLUTO_* environment as
    * strongSwan's updown plugin sets it) when a child SA of this child comes
    * up or goes away (lib/daemon/updown.ts). Relative paths are resolved like

@@ -578,6 +578,7 @@ class Parser {
         "tfc_padding",
         "updown",
         "inactivity",
+        "ipcomp",
       ] as const,
     );
     if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
@@ -611,6 +612,10 @@ class Parser {
     );
     const copyDscp = f.copy_dscp.oneOf(["out", "in", "yes", "no"] as const, "out");
     const updown = this.updown(f.updown);
+    const ipcomp = f.ipcomp.bool(false);
+    if (ipcomp && protocol === "ah") {
+      f.ipcomp.error("IPComp is supported with ESP only (esp_proposals), not with AH");
+    }
     return {
       name,
       localTs: this.ts(f.local_ts),
@@ -633,6 +638,7 @@ class Parser {
       copyDscp: copyDscp !== "no",
       copyEcn: f.copy_ecn.bool(true),
       tfcPadding: tfcPadding(f.tfc_padding),
+      ipcomp,
       inactivitySeconds: f.inactivity.seconds(0),
       ...(updown !== undefined ? { updown } : {}),
     };

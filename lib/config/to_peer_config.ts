@@ -85,6 +85,7 @@ function child(ch: IpsecChildSection): ChildConfig {
       lifePackets: ch.lifePackets,
     },
     closeAction: action(ch.closeAction),
+    ...(ch.ipcomp ? { ipcomp: true } : {}),
   };
 }
 

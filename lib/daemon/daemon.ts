@@ -199,6 +199,7 @@ function saJson(sa: SaView, counters: SaCounters | undefined): Json {
     integ: sa.integ,
     esn: sa.esn,
     encap: sa.encap,
+    ipcomp: sa.ipcomp,
     localTs: sa.localTs,
     remoteTs: sa.remoteTs,
     connection: sa.connectionName,

@@ -143,6 +143,7 @@ export function saSpecFromInstall(sa: SaInstall, settings?: ChildSaSettings): Sa
       softPackets: limit(l.softPackets),
       hardPackets: limit(l.hardPackets),
     },
+    ...(sa.ipcompCpi ? { ipcomp: { cpi: sa.ipcompCpi } } : {}),
     reqid: sa.childSaId,
     label: `${sa.connectionName}/${sa.childName}`,
     ...(settings

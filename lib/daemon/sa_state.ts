@@ -23,6 +23,8 @@ export interface SaView {
   readonly integ: string;
   readonly esn: boolean;
   readonly encap: string;
+  /** IPComp's CPI of this direction (4 hex digits), or "" without IPComp. */
+  readonly ipcomp: string;
   readonly localTs: string[];
   readonly remoteTs: string[];
   readonly installedAt: number;
@@ -98,6 +100,7 @@ function saView(sa: SaInstall, now: number): SaView {
     integ,
     esn: sa.esn,
     encap: sa.encap ? `udp ${sa.encap.srcPort}->${sa.encap.dstPort}` : "",
+    ipcomp: sa.ipcompCpi ? sa.ipcompCpi.toString(16).padStart(4, "0") : "",
     localTs: sa.localTs.map(formatTrafficSelector),
     remoteTs: sa.remoteTs.map(formatTrafficSelector),
     installedAt: now,

@@ -84,6 +84,12 @@ export class ChildSa {
   peerRekey: number | undefined;
   /** Peer sent ESP_TFC_PADDING_NOT_SUPPORTED. */
   peerNoTfc = false;
+  /**
+   * IPComp (RFC 7296 section 2.22): the CPI we chose for inbound and the one
+   * the peer chose for our outbound; both 0 when the child does not compress.
+   */
+  cpiIn = 0;
+  cpiOut = 0;
   #state: ChildSaState = "creating";
   installedAt = 0;
 
@@ -164,6 +170,7 @@ export function childSaInstalls(
     lifetimes: childLifetimes(c.config),
     tfcPadding: !c.peerNoTfc,
   } as const;
+  const ipcomp = s.protocol === "esp" && c.cpiIn !== 0 && c.cpiOut !== 0;
   const inbound: SaInstall = {
     ...base,
     direction: "in",
@@ -173,6 +180,7 @@ export function childSaInstalls(
     encr: s.protocol === "esp" ? keyed(s.encrId, c.encrIn, s.encrKeyBits) : undefined,
     integ: keyed(s.integId, c.integIn),
     ...(encap ? { encap: { srcPort: encap.remotePort, dstPort: encap.localPort } } : {}),
+    ...(ipcomp ? { ipcompCpi: c.cpiIn } : {}),
   };
   const outbound: SaInstall = {
     ...base,
@@ -183,6 +191,7 @@ export function childSaInstalls(
     encr: s.protocol === "esp" ? keyed(s.encrId, c.encrOut, s.encrKeyBits) : undefined,
     integ: keyed(s.integId, c.integOut),
     ...(encap ? { encap: { srcPort: encap.localPort, dstPort: encap.remotePort } } : {}),
+    ...(ipcomp ? { ipcompCpi: c.cpiOut } : {}),
   };
   return [inbound, outbound];
 }

@@ -84,6 +84,11 @@ export interface SaInstall {
   readonly encap?: { readonly srcPort: number; readonly dstPort: number };
   /** Whether the peer accepts TFC padding (no ESP_TFC_PADDING_NOT_SUPPORTED seen). */
   readonly tfcPadding: boolean;
+  /**
+   * IPComp with DEFLATE was negotiated (RFC 7296 section 2.22): the CPI of
+   * this direction (inbound ours, outbound the peer's). Absent: none.
+   */
+  readonly ipcompCpi?: number;
 }
 
 /** Events for the CLI, logs and tests. */

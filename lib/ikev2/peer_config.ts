@@ -137,6 +137,11 @@ export interface ChildConfig {
   readonly lifetimes?: ChildLifetimes;
   /** We cannot use ESP TFC padding (send ESP_TFC_PADDING_NOT_SUPPORTED). */
   readonly noTfcPadding?: boolean;
+  /**
+   * Propose and accept IP Payload Compression (IPCOMP_SUPPORTED with
+   * DEFLATE, RFC 7296 section 2.22; ESP only), strongSwan's `ipcomp`.
+   */
+  readonly ipcomp?: boolean;
   /** Action when the peer closes this child or it dies (default "clear"). */
   readonly closeAction?: DpdAction;
 }

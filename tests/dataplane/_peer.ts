@@ -49,6 +49,9 @@ export interface PeerConfig {
   tunOffload?: boolean;
   /** UDP_SEGMENT/UDP_GRO for ESP in UDP (default: the data plane's default). */
   udpOffload?: boolean;
+  /** IPComp CPIs (ESP): outbound the peer's, inbound ours. */
+  cpiOut?: number;
+  cpiIn?: number;
 }
 
 const cfg = JSON.parse(Deno.args[0]) as PeerConfig;
@@ -85,6 +88,9 @@ function sa(direction: "in" | "out"): SaSpec {
     encryption,
     integrity: cfg.protocol === "ah" ? { alg: "hmac-sha256", key, icvLength: 16 } : undefined,
     selectors: [sel],
+    ...(cfg.cpiOut && cfg.cpiIn
+      ? { ipcomp: { cpi: direction === "out" ? cfg.cpiOut : cfg.cpiIn } }
+      : {}),
   };
 }
 

@@ -36,6 +36,8 @@ export interface TunnelOptions {
   outer?: 4 | 6;
   /** Inner (TUN) address family in tunnel mode (default 4). */
   inner?: 4 | 6;
+  /** IPComp on the ESP SAs: a->b uses CPI 0x0b0b (b's), b->a 0x0a0a (a's). */
+  ipcomp?: boolean;
 }
 
 /** A running pair. */
@@ -152,6 +154,7 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       spiIn: 0x2001,
       keyOut: KEY_AB.slice(0, keyLen),
       keyIn: KEY_BA.slice(0, keyLen),
+      ...(o.ipcomp ? { cpiOut: 0x0b0b, cpiIn: 0x0a0a } : {}),
     };
     const cfgB: PeerConfig = {
       ...base,
@@ -166,6 +169,7 @@ export async function startTunnel(o: TunnelOptions = {}): Promise<Tunnel> {
       spiIn: 0x1001,
       keyOut: cfgA.keyIn,
       keyIn: cfgA.keyOut,
+      ...(o.ipcomp ? { cpiOut: 0x0a0a, cpiIn: 0x0b0b } : {}),
     };
     await o.beforeStart?.(lab, a, b);
     const pa = await startPeer(lab, a, cfgA);

@@ -1,8 +1,10 @@
 /**
  * Creating a child SA (RFC 7296 sections 1.3, 2.9, 2.17), here the first one
  * that rides in IKE_AUTH: SA proposals with our inbound SPI, TSi/TSr with
- * narrowing on the responder, USE_TRANSPORT_MODE and
- * ESP_TFC_PADDING_NOT_SUPPORTED, and KEYMAT for both directions.
+ * narrowing on the responder, USE_TRANSPORT_MODE,
+ * ESP_TFC_PADDING_NOT_SUPPORTED and IPCOMP_SUPPORTED (section 2.22: each side
+ * names the CPI it receives on, DEFLATE only), and KEYMAT for both
+ * directions.
  *
  * ```
  *   Initiator                               Responder
@@ -42,7 +44,8 @@ import { CONFIGURED_GROUP, createKeyExchange } from "../../crypto/key_exchange.t
 import type { KeyExchange } from "../../crypto/types.ts";
 import type { Proposal as WireProposal } from "../payloads/sa.ts";
 import type { ChildConfig } from "../peer_config.ts";
-import { first, type IkeMessage, notify, type Payload } from "./_msg.ts";
+import { all, first, type IkeMessage, notify, type Payload } from "./_msg.ts";
+import { IPCOMP_DEFLATE, randomCpi } from "../../ip/ipcomp.ts";
 import { parseTsSpecsDynamic } from "./_ts.ts";
 import { vipFamily } from "./config_payload.ts";
 import {
@@ -99,15 +102,41 @@ export function configuredTs(
   };
 }
 
-/** A new child SA in state "creating" with a random inbound SPI. */
+/**
+ * A new child SA in state "creating" with a random inbound SPI, and a random
+ * inbound CPI when its config wants IPComp (kept only if negotiated).
+ */
 export function newChild(sa: IkeSa, c: ChildConfig, ctx: TaskContext, id: number): ChildSa {
-  return new ChildSa({
+  const child = new ChildSa({
     id,
     ikeSaId: sa.id,
     config: c,
     connectionName: sa.config.name,
     spiIn: randomSpi(ctx.random),
   });
+  if (c.ipcomp && c.protocol === "esp") child.cpiIn = randomCpi(ctx.random);
+  return child;
+}
+
+/** N(IPCOMP_SUPPORTED) naming `cpi` and DEFLATE (RFC 7296 section 3.10.1). */
+function ipcompNotify(cpi: number): Payload {
+  return makeNotify(
+    NotifyType.IPCOMP_SUPPORTED,
+    Uint8Array.of(cpi >> 8, cpi & 0xff, IPCOMP_DEFLATE),
+  );
+}
+
+/**
+ * The CPI of the first IPCOMP_SUPPORTED notify of `m` that names DEFLATE, or
+ * 0 (none, or only transforms we lack: LZS, LZJH, OUI).
+ */
+function deflateCpi(m: IkeMessage): number {
+  for (const n of all(m, PayloadType.NOTIFY)) {
+    if (n.notifyType !== NotifyType.IPCOMP_SUPPORTED || n.data.length < 3) continue;
+    const cpi = (n.data[0] << 8) | n.data[1];
+    if (n.data[2] === IPCOMP_DEFLATE && cpi !== 0) return cpi;
+  }
+  return 0;
 }
 
 /**
@@ -136,6 +165,7 @@ export function buildChildRequest(
   }
   if (c.mode === "transport") out.push(makeNotify(NotifyType.USE_TRANSPORT_MODE));
   if (c.noTfcPadding) out.push(makeNotify(NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED));
+  if (child.cpiIn !== 0) out.push(ipcompNotify(child.cpiIn));
   out.push({ type: PayloadType.SA, proposals: child.offer });
   if (create) {
     out.push({ type: PayloadType.NONCE, data: create.nonce });
@@ -395,6 +425,9 @@ export function respondChild(
     child.localTs = n.tsr;
     child.remoteTs = n.tsi;
     child.peerNoTfc = notify(req, NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED) !== undefined;
+    // IPComp when both want it; a peer's offer we do not take is ignored (section 2.22).
+    child.cpiOut = child.cpiIn !== 0 ? deflateCpi(req) : 0;
+    if (child.cpiOut === 0) child.cpiIn = 0;
     const nr = create ? ctx.random(NONCE_BYTES) : undefined;
     keyChild(
       sa,
@@ -406,6 +439,7 @@ export function respondChild(
     const out: Payload[] = [];
     if (child.mode === "transport") out.push(makeNotify(NotifyType.USE_TRANSPORT_MODE));
     if (c.noTfcPadding) out.push(makeNotify(NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED));
+    if (child.cpiIn !== 0) out.push(ipcompNotify(child.cpiIn));
     if (n.additionalTsPossible) out.push(makeNotify(NotifyType.ADDITIONAL_TS_POSSIBLE));
     out.push({ type: PayloadType.SA, proposals: [answer] });
     if (nr) out.push({ type: PayloadType.NONCE, data: nr });
@@ -542,6 +576,9 @@ export function processChildResponse(
   child.localTs = tsi.selectors;
   child.remoteTs = tsr.selectors;
   child.peerNoTfc = notify(res, NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED) !== undefined;
+  // IPComp only if we offered it and the peer answered with DEFLATE and its CPI.
+  child.cpiOut = child.cpiIn !== 0 ? deflateCpi(res) : 0;
+  if (child.cpiOut === 0) child.cpiIn = 0;
   keyChild(sa, child, answer, x);
   return { ok: true };
 }
