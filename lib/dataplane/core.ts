@@ -28,6 +28,7 @@ import type { PacketTuple, Selector } from "../db/selector.ts";
 import { selectorMatches } from "../db/selector.ts";
 import { exactRemote, Spd, type SpdEntry } from "../db/spd.ts";
 import { ESP_DROP_REASONS, type EspDropReason, espDropReason, espSendError } from "../esp/esp.ts";
+import { IpcompEspSa } from "../esp/ipcomp_sa.ts";
 import { applyDecapsulationEcn, ecnOf } from "../ip/ecn.ts";
 import { clampTcpMss, mssForMtu } from "./mss.ts";
 import { TcpSegmenter } from "./offload.ts";
@@ -170,6 +171,8 @@ export interface SaStats {
   sequence: number;
   /** Drops by reason (only non-zero reasons). */
   drops: Partial<Record<EspDropReason | "sa-selector-mismatch" | "encapsulation-failed", number>>;
+  /** IPComp SAs: packets that went (or came) compressed, and those that went as they were. */
+  ipcomp?: { cpi: number; compressed: number; uncompressed: number };
 }
 
 /** A snapshot of all counters. */
@@ -929,6 +932,9 @@ export class DataplaneCore {
         bytes: r.bytes,
         sequence: r.spec.direction === "out" ? r.proc.sequence : replayTop(r.proc),
         drops,
+        ...(r.proc instanceof IpcompEspSa
+          ? { ipcomp: { cpi: r.proc.cpi, ...r.proc.ipcompStats } }
+          : {}),
       });
     }
     return { packets: { ...this.packets }, drops: { ...this.drops }, sas };

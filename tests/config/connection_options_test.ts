@@ -137,3 +137,20 @@ Deno.test("childless: allow (default), prefer, force, never reach the engine; ot
   }
   assert.throws(() => parseConfig(pskConnection("    childless: sometimes")), ConfigError);
 });
+
+Deno.test("ipcomp: a child's yes reaches the engine (default no); AH with ipcomp is refused", () => {
+  const child = (extra: string, proposals = "") =>
+    pskConnection("").replace(
+      "        remote_ts: 10.2.0.0/16\n",
+      `        remote_ts: 10.2.0.0/16\n${extra}${proposals}`,
+    );
+  const off = toPeerConfig(parseConfig(child("")).connections[0]).children[0];
+  assert.equal(off.ipcomp, undefined);
+  const on = toPeerConfig(parseConfig(child("        ipcomp: yes\n")).connections[0]).children[0];
+  assert.equal(on.ipcomp, true);
+  assert.throws(
+    () => parseConfig(child("        ipcomp: yes\n", "        ah_proposals: sha256\n")),
+    (e: unknown) => e instanceof ConfigError && /IPComp is supported with ESP only/.test(e.message),
+  );
+  assert.throws(() => parseConfig(child("        ipcomp: maybe\n")), ConfigError);
+});

@@ -278,3 +278,15 @@ Deno.test("saSpecFromInstall(): AES-GMAC KEYMAT is key then 4-byte salt (RFC 454
     (e: unknown) => e instanceof SaSpecError && /aes-gmac salt must be 4 bytes/.test(e.message),
   );
 });
+
+Deno.test("saSpecFromInstall(): a negotiated IPComp CPI reaches the spec; AH with IPComp is refused", () => {
+  const gcm = { id: 20, keyLengthBits: 128, key: new Uint8Array(20) };
+  const spec = saSpecFromInstall({ ...base, encr: gcm, ipcompCpi: 0x4a1b });
+  validateSaSpec(spec);
+  assert.deepEqual(spec.ipcomp, { cpi: 0x4a1b });
+  assert.equal(saSpecFromInstall({ ...base, encr: gcm }).ipcomp, undefined);
+  assert.throws(
+    () => validateSaSpec({ ...spec, protocol: "ah", encryption: undefined }),
+    /IPComp is supported with ESP only/,
+  );
+});

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { KEY_AB, KEY_BA, type Tunnel, type TunnelOptions } from "./_tunnel.ts";
 import { withTunnel } from "./_wire.ts";
+import { tcpTransfer } from "../helpers/interop_traffic.ts";
 
 interface Seen {
   len: number;
@@ -117,6 +118,11 @@ async function ping(t: Tunnel, from: "a" | "b", size: number): Promise<void> {
 const CASES: [string, TunnelOptions, string][] = [
   ["tunnel mode, raw ESP", { ipcomp: true }, "0x04"],
   ["tunnel mode, ESP in UDP", { ipcomp: true, encapPort: 4500 }, "0x04"],
+  [
+    "tunnel mode, ESP in UDP with TUN and UDP offloads",
+    { ipcomp: true, encapPort: 4500, tunOffload: true, udpOffload: true },
+    "0x04",
+  ],
   ["transport mode, raw ESP", { ipcomp: true, mode: "transport" }, "0x01"],
 ];
 
@@ -147,9 +153,30 @@ for (const [what, opts, inner] of CASES) {
         }
         // The small pings (48 bytes) go as plain ESP.
         assert.equal(esp.length - compressed.length, 4, JSON.stringify(esp));
+        if (opts.mode !== "transport") {
+          // TCP both ways, compressible and random (with TUN offloads: 64 KB
+          // super-packets cut into segments, each compressed; received ones coalesced).
+          const A = { ns: t.a, ip: t.innerA };
+          const B = { ns: t.b, ip: t.innerB };
+          await tcpTransfer(t.lab, A, B, 2 << 20, 5001, true);
+          await tcpTransfer(t.lab, B, A, 2 << 20, 5002, true);
+          await tcpTransfer(t.lab, A, B, 1 << 20, 5003);
+        }
         const a = await t.stats("a");
-        const sas = a.stats.sas as { direction: string; packets: number; drops: object }[];
+        const sas = a.stats.sas as {
+          direction: string;
+          drops: object;
+          ipcomp: { cpi: number; compressed: number; uncompressed: number };
+        }[];
         for (const s of sas) assert.deepEqual(s.drops, {}, JSON.stringify(sas));
+        // a's counters: out with b's CPI, in with its own; TCP segments mostly compressed.
+        const out = sas.find((s) => s.direction === "out")!.ipcomp;
+        const inb = sas.find((s) => s.direction === "in")!.ipcomp;
+        assert.equal(out.cpi, 0x0b0b);
+        assert.equal(inb.cpi, 0x0a0a);
+        const least = opts.mode === "transport" ? 4 : 500;
+        assert.ok(out.compressed >= least && inb.compressed >= least, JSON.stringify(sas));
+        assert.ok(out.uncompressed >= 2 && inb.uncompressed >= 2, JSON.stringify(sas));
       }),
   });
 }

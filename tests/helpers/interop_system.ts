@@ -82,6 +82,8 @@ export interface OurOverrides {
   remoteExtra?: string[];
   /** Extra top-level YAML appended to the file (e.g. a `pools:` section). */
   sections?: string;
+  /** Extra lines of the child `net` ("ipcomp: yes"). */
+  childExtra?: string[];
 }
 
 /** Everything {@linkcode withBench} can change beyond credentials and rekey times. */
@@ -129,7 +131,7 @@ function ourConfig(
       net:
         local_ts: [${over.localTs ?? "10.2.0.0/24"}]
         remote_ts: [${over.remoteTs ?? "10.1.0.0/24"}]
-        esp_proposals: [${p.esp}]${
+        esp_proposals: [${p.esp}]${(over.childExtra ?? []).map((l) => `\n        ${l}`).join("")}${
     rekey?.child
       ? `\n        rekey_time: ${rekey.child}s\n        life_time: 60s\n        rand_time: 0s`
       : ""

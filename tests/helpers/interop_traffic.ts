@@ -86,7 +86,8 @@ c.close()
 
 /**
  * Sends `bytes` random bytes over TCP from `client` to `server` and checks
- * the receiver got exactly them (length and SHA-256).
+ * the receiver got exactly them (length and SHA-256). `compressible`: lines
+ * of text with a random number each instead (what IPComp shrinks).
  */
 export async function tcpTransfer(
   lab: NetnsLab,
@@ -94,10 +95,20 @@ export async function tcpTransfer(
   server: Host,
   bytes: number,
   port = 5001,
+  compressible = false,
 ): Promise<void> {
   const data = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(bytes, i + 65536)));
+  if (compressible) {
+    const enc = new TextEncoder();
+    for (let i = 0; i < bytes;) {
+      const line = enc.encode(`line ${i} of a compressible stream: ${Math.random()}\n`);
+      data.set(line.subarray(0, bytes - i), i);
+      i += line.length;
+    }
+  } else {
+    for (let i = 0; i < bytes; i += 65536) {
+      crypto.getRandomValues(data.subarray(i, Math.min(bytes, i + 65536)));
+    }
   }
   const file = await lab.tempFile(".bin");
   await Deno.writeFile(file, data);
