@@ -25,7 +25,7 @@ Exit codes: 0 sent, 1 failed, 2 usage, 3 unknown connection or no client
 IKE SA, 7 no daemon running.
 
 options:
-  -g, --gateway ADDRESS   the gateway's IPv4 or IPv6 address
+  -g, --gateway ADDRESS   the gateway's IPv4 or IPv6 address, or DNS name (sent as an FQDN)
   -j, --json              print the daemon's JSON answer
 ${SOCKET_HELP}`;
 

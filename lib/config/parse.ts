@@ -31,6 +31,7 @@
  * @module
  */
 
+import { isDnsName } from "../ikev2/tasks/redirect.ts";
 import {
   defaultProposals,
   parseProposals,
@@ -719,8 +720,10 @@ class Parser {
       f.children.error("expected at least one child");
     }
     const redirectTo = f.redirect_to.string();
-    if (redirectTo !== undefined && !parseIp(redirectTo)) {
-      f.redirect_to.error(`'${redirectTo}' is not an IP address (the gateway clients are sent to)`);
+    if (redirectTo !== undefined && !parseIp(redirectTo) && !isDnsName(redirectTo)) {
+      f.redirect_to.error(
+        `'${redirectTo}' is neither an IP address nor a DNS name (the gateway clients are sent to)`,
+      );
     }
     const ikeRekey = f.rekey_time.seconds(4 * 3600);
     const ikeReauth = f.reauth_time.seconds(0);

@@ -190,6 +190,22 @@ export class IkeEngineAdapter implements EnginePort<RuntimePayload> {
     return this.#engine.radiusAnswer(bytes, from, now);
   }
 
+  async resolveName(
+    name: string,
+    timeoutMs = 5000,
+  ): Promise<{ addresses: string[] } | { error: string }> {
+    const r = (await resolveHosts([name], this.#lookup, timeoutMs)).get(name);
+    return Array.isArray(r) ? { addresses: r } : { error: r?.message ?? "no answer" };
+  }
+
+  nameResolved(
+    name: string,
+    result: { addresses: readonly string[] } | { error: string },
+    now: number,
+  ): Effect[] {
+    return this.#engine.nameResolved(name, result, now);
+  }
+
   ocspFetched(key: string, result: CrlFetchResult, now: number): Effect[] {
     return this.#engine.ocspFetched(key, result, now);
   }

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { isDnsName } from "../ikev2/tasks/redirect.ts";
 import { parseIp } from "../db/address.ts";
 import type { CrlFetchResult, Effect, EngineEvent, LogLevel } from "../ikev2/effects.ts";
 import { ControlError, type Json } from "./control_protocol.ts";
@@ -655,6 +656,18 @@ export class Daemon<P = unknown> {
           (r, t) => this.#engine.ocspFetched?.(e.key, r, t),
         );
         break;
+      case "resolveName": {
+        // Not awaited: IKE goes on meanwhile; the redirect continues with the answer.
+        const engine = this.#engine;
+        this.#log("info", "ike", `resolving ${e.name}, the gateway a REDIRECT named`);
+        void (engine.resolveName?.(e.name) ?? Promise.resolve({ error: "no resolver" })).then(
+          (r) => {
+            if (this.#engine !== engine) return;
+            return this.#run(() => engine.nameResolved?.(e.name, r, this.#now()) ?? []);
+          },
+        );
+        break;
+      }
       case "sendRadius":
         this.#radius.send(e.to, e.bytes);
         break;
@@ -1225,8 +1238,11 @@ export class Daemon<P = unknown> {
     const gateway = stringArg(args, "gateway", true);
     const engine = this.#engine;
     if (!engine.redirect) throw new ControlError("FAILED", "this engine cannot redirect");
-    if (!parseIp(gateway)) {
-      throw new ControlError("BAD_REQUEST", `'${gateway}' is not an IP address`);
+    if (!parseIp(gateway) && !isDnsName(gateway)) {
+      throw new ControlError(
+        "BAD_REQUEST",
+        `'${gateway}' is neither an IP address nor a DNS name`,
+      );
     }
     const ikes = this.state.ikeSas().filter((s) =>
       s.connectionName === name && s.state === "established"

@@ -140,6 +140,14 @@ export interface EnginePort<P = unknown> {
   peerMapping?(childSaId: number, from: Endpoint, now: number): Effect[];
   /** A datagram from a RADIUS server (answers to `sendRadius` effects). */
   radiusAnswer?(bytes: Uint8Array, from: Endpoint, now: number): Effect[];
+  /** Resolves a DNS name a REDIRECT named (the `resolveName` effect), with the host's resolver. */
+  resolveName?(name: string): Promise<{ addresses: string[] } | { error: string }>;
+  /** The answer to a `resolveName` effect. */
+  nameResolved?(
+    name: string,
+    result: { addresses: readonly string[] } | { error: string },
+    now: number,
+  ): Effect[];
   /** The answer to a `fetchOcsp` effect (the responder's bytes, or why there are none). */
   ocspFetched?(key: string, result: CrlFetchResult, now: number): Effect[];
   /** OCSP answers fetched, by responder and certificate (`ipsec list-certs`). */

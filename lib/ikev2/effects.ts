@@ -219,6 +219,12 @@ export type Effect =
     readonly line: string;
   }
   /**
+   * Resolve the DNS name of a gateway a REDIRECT named (RFC 5685, FQDN) and
+   * report its addresses with `engine.nameResolved(name, result, now)`,
+   * also when it fails.
+   */
+  | { readonly kind: "resolveName"; readonly name: string }
+  /**
    * Fetch the CRL at `uri` (a peer certificate's distribution point) and
    * report it with `engine.crlFetched(uri, result, now)`, also when it fails.
    */

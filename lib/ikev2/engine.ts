@@ -316,6 +316,22 @@ function addressMatches(pattern: string, address: string): boolean {
   return pattern === "%any" || pattern === "0.0.0.0" || pattern === "::" || pattern === address;
 }
 
+/** A redirect to a gateway named by DNS, waiting for the name's addresses. */
+interface PendingRedirect {
+  readonly config: PeerConfig;
+  /** The redirected IKE SA's label and id (for logs and its `ike-failed` event). */
+  readonly label: string;
+  readonly ikeSaId: number;
+  /** The gateway that redirected us. */
+  readonly from: string;
+  readonly history: number[];
+  /** The IKE SA the new one replaces (a reauthentication, or the established one redirected). */
+  readonly reauthOf?: number;
+  readonly attempt: number;
+  /** Redirected while established (RFC 5685 section 5): that SA stays if this fails. */
+  readonly established: boolean;
+}
+
 /** The sans-I/O IKEv2 engine (see the module documentation). */
 export class IkeEngine {
   #config: EngineConfig;
@@ -340,6 +356,8 @@ export class IkeEngine {
   /** Responder SAs that are not established yet. */
   #halfOpen = new Set<IkeSa>();
   readonly #localFor: ((remote: string) => string | undefined) | undefined;
+  /** Redirects waiting for their gateway's DNS name to resolve (`resolveName`), by name. */
+  readonly #pendingNames = new Map<string, PendingRedirect[]>();
   readonly #remoteFor: ((cfg: PeerConfig) => string | undefined) | undefined;
   /** Inbound SAs of rekeyed children awaiting removal after the grace period, by timer id. */
   #lingering = new Map<string, Effect>();
@@ -447,10 +465,69 @@ export class IkeEngine {
         throw new RangeError(`IKE SA ${ikeSaId} is ours: only a gateway redirects its clients`);
       }
       const n = gatewayNotify(gateway, new Uint8Array(0));
-      if (!n) throw new RangeError(`'${gateway}' is not an IP address`);
+      if (!n) throw new RangeError(`'${gateway}' is neither an IP address nor a DNS name`);
       this.#log("info", `${sa.label} redirecting peer to ${gateway}`);
       this.#queue(sa, { kind: "notify", payloads: [n] }, now);
     });
+  }
+
+  /**
+   * The answer to a `resolveName` effect: the addresses of the gateway's
+   * name a REDIRECT named (RFC 5685 section 8, FQDN), or why there are none.
+   * Each redirect waiting for it goes on to an address of the family it was
+   * redirected from (else the first); without one its connection fails
+   * (an established IKE SA that was redirected stays as it is).
+   */
+  nameResolved(
+    name: string,
+    result: { readonly addresses: readonly string[] } | { readonly error: string },
+    now: number,
+  ): Effect[] {
+    return this.#run(now, () => {
+      const waiting = this.#pendingNames.get(name) ?? [];
+      this.#pendingNames.delete(name);
+      const all = "addresses" in result ? result.addresses : [];
+      for (const p of waiting) {
+        const v6 = p.from.includes(":");
+        const to = all.find((a) => a.includes(":") === v6) ?? all[0];
+        const why = to === undefined
+          ? `cannot resolve ${name}: ${"error" in result ? result.error : "no address"}`
+          : to === p.from
+          ? `peer redirects us to itself (${name} is ${to})`
+          : undefined;
+        if (why !== undefined) {
+          this.#log("warn", `${p.label} redirect by ${p.from} not followed: ${why}`);
+          if (!p.established) {
+            this.#event({
+              type: "ike-failed",
+              ikeSaId: p.ikeSaId,
+              connectionName: p.config.name,
+              reason: `redirected to ${name}, ${why}`,
+            });
+          }
+          continue;
+        }
+        this.#log("info", `${p.label} ${name} is ${to}, following the redirect`);
+        const replaced = p.reauthOf !== undefined ? this.#sas.get(p.reauthOf) : undefined;
+        const next = this.#startInitiator(p.config, now, replaced, {
+          to: to!,
+          from: p.from,
+          history: p.history,
+        });
+        next.attempt = p.attempt;
+      }
+    });
+  }
+
+  /** Asks the host to resolve a redirect's gateway name; `p` goes on in {@linkcode nameResolved}. */
+  #resolveFor(name: string, p: PendingRedirect): void {
+    const waiting = this.#pendingNames.get(name);
+    if (waiting) {
+      waiting.push(p);
+      return;
+    }
+    this.#pendingNames.set(name, [p]);
+    this.#fx.push({ kind: "resolveName", name });
   }
 
   /** Deletes IKE SA `ikeSaId` and its children (INFORMATIONAL with D(IKE)). */
@@ -2178,15 +2255,26 @@ export class IkeEngine {
       return;
     }
     const from = sa.remote.address;
-    this.#log("info", `${sa.label} redirected by ${from} to ${t.address} (RFC 5685)`);
+    const to = t.address ?? t.name;
+    this.#log("info", `${sa.label} redirected by ${from} to ${to} (RFC 5685)`);
     sa.silent = true;
-    this.#destroy(sa, `redirected to ${t.address}`, "ike-failed");
+    this.#destroy(sa, `redirected to ${to}`, "ike-failed");
     const replaced = sa.reauthOf !== undefined ? this.#sas.get(sa.reauthOf) : undefined;
-    const next = this.#startInitiator(sa.config, now, replaced, {
-      to: t.address,
-      from,
-      history: [...sa.redirects, now],
-    });
+    const history = [...sa.redirects, now];
+    if (t.name !== undefined) {
+      this.#resolveFor(t.name, {
+        config: sa.config,
+        label: sa.label,
+        ikeSaId: sa.id,
+        from,
+        history,
+        ...(replaced ? { reauthOf: replaced.id } : {}),
+        attempt: sa.attempt,
+        established: false,
+      });
+      return;
+    }
+    const next = this.#startInitiator(sa.config, now, replaced, { to: t.address, from, history });
     next.attempt = sa.attempt;
   }
 
@@ -2209,13 +2297,25 @@ export class IkeEngine {
     }
     this.#log(
       "info",
-      `${sa.label} redirected by ${sa.remote.address} to ${t.address}, establishing a new IKE_SA`,
+      `${sa.label} redirected by ${sa.remote.address} to ${
+        t.address ?? t.name
+      }, establishing a new IKE_SA`,
     );
-    this.#startInitiator(sa.config, now, sa, {
-      to: t.address,
-      from: sa.remote.address,
-      history: [...sa.redirects, now],
-    });
+    const history = [...sa.redirects, now];
+    if (t.name !== undefined) {
+      this.#resolveFor(t.name, {
+        config: sa.config,
+        label: sa.label,
+        ikeSaId: sa.id,
+        from: sa.remote.address,
+        history,
+        reauthOf: sa.id,
+        attempt: 1,
+        established: true,
+      });
+      return;
+    }
+    this.#startInitiator(sa.config, now, sa, { to: t.address, from: sa.remote.address, history });
   }
 
   /** Initiator: the responder failed authentication: tell it (AUTHENTICATION_FAILED) and forget the SA. */

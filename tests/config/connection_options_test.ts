@@ -95,10 +95,13 @@ Deno.test("follow_redirects (default yes) and a gateway's redirect_to reach the 
   );
   assert.equal(c.followRedirects, false);
   assert.equal(c.redirectTo, "192.0.2.9");
+  // A DNS name: sent as gateway identity type FQDN (RFC 5685 section 8).
+  const named = parseConfig(pskConnection("    redirect_to: gw2.example.org")).connections[0];
+  assert.equal(toPeerConfig(named).redirectTo, "gw2.example.org");
   assert.throws(
-    () => parseConfig(pskConnection("    redirect_to: gw2.example.org")),
+    () => parseConfig(pskConnection("    redirect_to: gw2 example")),
     (e: unknown) =>
-      e instanceof ConfigError && /'gw2\.example\.org' is not an IP address/.test(e.message),
+      e instanceof ConfigError && /neither an IP address nor a DNS name/.test(e.message),
   );
 });
 

@@ -38,6 +38,8 @@ export class Peer {
   readonly crlFetches: string[] = [];
   /** OCSP responders the engine asked, in order. */
   readonly ocspFetches: string[] = [];
+  /** DNS names the engine asked to resolve (`resolveName`), in order. */
+  readonly nameLookups: string[] = [];
 
   constructor(name: string, config: EngineConfig, opts: EngineOptions) {
     this.name = name;
@@ -87,6 +89,8 @@ export interface TwoPeersOptions {
    */
   readonly crlServer?: (uri: string, request?: Uint8Array) => CrlFetchResult | undefined;
   readonly crlDelayMs?: number;
+  /** What `resolveName` effects find (name -> addresses); others do not resolve. */
+  readonly hosts?: Record<string, string[]>;
 }
 
 /** Counters of the simulated ESP data path (see {@link TwoPeers.startTraffic}). */
@@ -126,11 +130,13 @@ export class TwoPeers {
   #crlServer: ((uri: string, request?: Uint8Array) => CrlFetchResult | undefined) | undefined;
   #ocspQuestions = new Map<string, { uri: string; request: Uint8Array }>();
   #crlDelayMs: number;
+  #hosts: Record<string, string[]>;
 
   constructor(o: TwoPeersOptions) {
     this.#nat = o.aliceNat;
     this.#crlServer = o.crlServer;
     this.#crlDelayMs = o.crlDelayMs ?? 50;
+    this.#hosts = o.hosts ?? {};
     this.#espByAddress = o.espByAddress ?? false;
     this.clock = new FakeClock(o.startMs ?? 0);
     this.net = new FakeNetwork(o.network ?? {});
@@ -265,6 +271,11 @@ export class TwoPeers {
             this.clock.set(`crl:${p.name}`, e.uri, this.clock.now + this.#crlDelayMs);
           }
           break;
+        case "resolveName":
+          p.nameLookups.push(e.name);
+          // The answer comes 20 ms later, from `hosts` (no entry: the name does not resolve).
+          this.clock.set(`dns:${p.name}`, e.name, this.clock.now + 20);
+          break;
         case "fetchOcsp":
           p.ocspFetches.push(e.uri);
           this.#ocspQuestions.set(`${p.name} ${e.key}`, { uri: e.uri, request: e.request });
@@ -376,6 +387,13 @@ export class TwoPeers {
           const q = this.#ocspQuestions.get(`${p.name} ${t.id}`)!;
           const result = this.#crlServer!(q.uri, q.request);
           if (result) this.apply(p, p.engine.ocspFetched(t.id, result, this.clock.now));
+          continue;
+        }
+        if (t.owner.startsWith("dns:")) {
+          const p = this.peer(t.owner.slice(4) as "alice" | "bob");
+          const addresses = this.#hosts[t.id];
+          const result = addresses ? { addresses } : { error: "Name or service not known" };
+          this.apply(p, p.engine.nameResolved(t.id, result, this.clock.now));
           continue;
         }
         if (t.owner.startsWith("crl:")) {

@@ -141,7 +141,14 @@ Deno.test("redirectTarget(): nonce check, DNS names, loops and self-redirects", 
     undefined,
     0,
   );
-  assert.match(!fqdn.ok ? fqdn.reason : "", /'gw2\.example\.org', a DNS name/);
+  assert.deepEqual(fqdn, { ok: true, name: "gw2.example.org" });
+  const notName = redirectTarget(
+    sa,
+    to(GatewayIdType.FQDN, new TextEncoder().encode("gw2 example;org")),
+    undefined,
+    0,
+  );
+  assert.match(!notName.ok ? notName.reason : "", /which is no DNS name/);
   const self = redirectTarget(
     sa,
     to(GatewayIdType.IPV4, Uint8Array.of(192, 0, 2, 2)),
@@ -181,4 +188,66 @@ Deno.test("engine redirect: a redirected IKE SA reauthenticates with the gateway
   assert.equal(now.remote.address, "192.0.2.3");
   assert.equal(t.bob.engine.counters.redirectsSent, 1, "not sent through .2 again");
   assert.equal(t.alice.engine.list().length, 1);
+});
+
+Deno.test("engine redirect: a gateway named by DNS (FQDN) is resolved, then alice goes there", () => {
+  const t = new TwoPeers({
+    ...gateways({ redirectTo: "gw-b.example.org" }),
+    hosts: { "gw-b.example.org": ["2001:db8::9", "192.0.2.3"] },
+  });
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.ok(
+    t.bob.logs.some((l) => /generating IKE_SA_INIT response 0 \[ N\(REDIR\) \]/.test(l)),
+  );
+  assert.deepEqual(t.alice.nameLookups, ["gw-b.example.org"]);
+  // The family alice was redirected from (IPv4) wins over the first address.
+  assert.ok(t.alice.logs.some((l) => /gw-b\.example\.org is 192\.0\.2\.3/.test(l)));
+  const [sa] = t.alice.engine.list();
+  assert.equal(sa.remote.address, "192.0.2.3");
+  assert.equal(sa.state, "established");
+  assert.equal(t.alice.eventsOf("ike-failed").length, 0);
+  assert.equal(t.alice.sad.size, 2);
+});
+
+Deno.test("engine redirect: a gateway name that does not resolve fails the connection with why", () => {
+  const t = new TwoPeers(gateways({ redirectTo: "nowhere.example.org" }));
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.deepEqual(t.alice.nameLookups, ["nowhere.example.org"]);
+  const [failed] = t.alice.eventsOf("ike-failed");
+  assert.match(failed.reason, /redirected to nowhere\.example\.org, cannot resolve/);
+  assert.equal(failed.connectionName, "site");
+  assert.equal(t.alice.engine.list().length, 0);
+  assert.equal(t.alice.sad.size, 0);
+});
+
+Deno.test("engine redirect: an established IKE SA redirected to a DNS name moves there", () => {
+  const t = new TwoPeers({ ...gateways(), hosts: { "gw-b.example.org": ["192.0.2.3"] } });
+  t.initiate("alice", "site");
+  t.run(5000);
+  const [old] = t.alice.engine.list();
+  const bobSa = t.bob.engine.list()[0];
+  t.apply(t.bob, t.bob.engine.redirect(bobSa.id, "gw-b.example.org", t.clock.now));
+  t.run(t.clock.now + 8000);
+  const now = t.alice.engine.list();
+  assert.equal(now.length, 1, t.alice.logs.join("\n"));
+  assert.notEqual(now[0].id, old.id);
+  assert.equal(now[0].remote.address, "192.0.2.3");
+  assert.deepEqual(t.bob.engine.list().map((s) => s.name), ["site-b"]);
+  // Unresolvable while established: the SA stays where it is.
+  const t2 = new TwoPeers(gateways());
+  t2.initiate("alice", "site");
+  t2.run(5000);
+  t2.apply(t2.bob, t2.bob.engine.redirect(t2.bob.engine.list()[0].id, "nx.example", t2.clock.now));
+  t2.run(t2.clock.now + 8000);
+  assert.equal(t2.alice.engine.list()[0].remote.address, "192.0.2.2");
+  assert.equal(t2.alice.engine.list()[0].state, "established");
+  assert.ok(
+    t2.alice.logs.some((l) => /redirect by 192\.0\.2\.2 not followed: cannot resolve/.test(l)),
+  );
+  assert.throws(
+    () => t2.bob.engine.redirect(t2.bob.engine.list()[0].id, "not a name!", t2.clock.now),
+    /neither an IP address nor a DNS name/,
+  );
 });

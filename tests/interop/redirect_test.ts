@@ -2,10 +2,12 @@
  * IKEv2 redirect (RFC 5685) with two other implementations: Libreswan's
  * pluto under `global-redirect` sends our daemon on to strongSwan's charon
  * in its IKE_SA_INIT response, where the tunnel comes up and carries pings;
- * then charon moves the established IKE SA back to pluto (`swanctl
- * --redirect`, an INFORMATIONAL with N(REDIRECT)): our daemon answers,
- * authenticates with pluto (REDIRECTED_FROM naming charon) and deletes its
- * IKE SA with charon. Our daemon has no local_addrs, so each IKE SA leaves
+ * then charon moves the established IKE SA back to pluto, naming it by DNS
+ * (`swanctl --redirect --gateway pluto.redirect.test`: an INFORMATIONAL with
+ * N(REDIRECT) of gateway identity type FQDN, RFC 5685 section 8): our daemon
+ * answers, resolves the name (its namespace's /etc/hosts), authenticates
+ * with pluto (REDIRECTED_FROM naming charon) and deletes its IKE SA with
+ * charon. Our daemon has no local_addrs, so each IKE SA leaves
  * from the address that routes to its gateway. pluto cannot install child
  * SAs (no kernel ESP), so the second leg is checked at the IKE level.
  *
@@ -17,7 +19,7 @@
  *  d ── IKE_SA_INIT [ N(REDIR_SUP) ] ──► pluto
  *  d ◄── [ N(REDIRECT(10.96.0.1, Ni)) ]
  *  d ── IKE_SA_INIT [ N(REDIR_FROM(10.97.0.1)) ] ──► charon ... tunnel, pings
- *  d ◄── INFORMATIONAL [ N(REDIRECT(10.97.0.1)) ] ── charon
+ *  d ◄── INFORMATIONAL [ N(REDIRECT(pluto.redirect.test)) ] ── charon
  *  d ── IKE_SA_INIT [ N(REDIR_FROM(10.96.0.1)) ] ──► pluto;  d ── D(IKE) ──► charon
  * ```
  *
@@ -103,6 +105,7 @@ Deno.test({
         PLUTO_CONF(true),
         `@gw.example.org @rw.example.org : PSK "${PSK}"\n`,
       );
+      await lab.writeEtc(d, "hosts", "127.0.0.1 localhost\n10.97.0.1 pluto.redirect.test\n");
       const daemon = await startDaemonIn(lab, d, dir, "d", DAEMON);
       socket = daemon.socket;
       const why = async () =>
@@ -132,7 +135,13 @@ Deno.test({
         PLUTO_CONF(false),
         `@gw.example.org @rw.example.org : PSK "${PSK}"\n`,
       );
-      const r = await charon.swanctl(["--redirect", "--ike", "rw", "--gateway", "10.97.0.1"]);
+      const r = await charon.swanctl([
+        "--redirect",
+        "--ike",
+        "rw",
+        "--gateway",
+        "pluto.redirect.test",
+      ]);
       assert.equal(r.code, 0, `swanctl --redirect: ${r.stdout}${r.stderr}`);
       await pluto.waitLog(/responder established IKE SA; authenticated peer using authby=secret/)
         .catch(async (e) => {
@@ -140,8 +149,9 @@ Deno.test({
         });
       assert.match(
         daemon.log(),
-        /redirected by 10\.96\.0\.1 to 10\.97\.0\.1, establishing a new IKE_SA/,
+        /redirected by 10\.96\.0\.1 to pluto\.redirect\.test, establishing a new IKE_SA/,
       );
+      assert.match(daemon.log(), /pluto\.redirect\.test is 10\.97\.0\.1, following the redirect/);
       // The IKE SA with charon goes once the new one is up.
       await charon.waitSas((s) => s.length === 0, "charon's IKE SA deleted by us");
       await waitFor(

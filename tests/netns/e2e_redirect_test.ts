@@ -3,10 +3,13 @@
  * has two addresses and a connection on each (`rw` on 192.0.2.2 with
  * `redirect_to: 192.0.2.3` after a reload, `rw2` on 192.0.2.3); client a
  * connects to 192.0.2.2. First `ipsec redirect rw --gateway 192.0.2.3`
- * moves a's established IKE SA (INFORMATIONAL REDIRECT); then, with
- * `redirect_to` set, a fresh `ipsec up` is redirected in IKE_SA_INIT. Each
- * time the tunnel ends on 192.0.2.3 and pings pass. Needs root; namespaces
- * are prefixed `trd-` and always deleted.
+ * moves a's established IKE SA (INFORMATIONAL REDIRECT); `ipsec redirect rw2
+ * --gateway gw-a.redirect.test` moves it back by DNS name (gateway identity
+ * type FQDN, resolved by a through its namespace's /etc/hosts); then, with
+ * `redirect_to: gw-b.redirect.test`, a fresh `ipsec up` is redirected in
+ * IKE_SA_INIT to the address that name has. Each time the tunnel ends where
+ * it was sent and pings pass. Needs root; namespaces are prefixed `trd-` and
+ * always deleted.
  *
  * ```
  *  trd-a: va 192.0.2.1/24, lo 10.1.0.1 ── vb 192.0.2.2/24 + 192.0.2.3/24, lo 10.2.0.1 :trd-b
@@ -62,6 +65,11 @@ Deno.test({
       aLo: ["10.1.0.1/32"],
       bLo: ["10.2.0.1/32"],
     }, async ({ lab, dir, a, b, start }) => {
+      await lab.writeEtc(
+        a,
+        "hosts",
+        "127.0.0.1 localhost\n192.0.2.2 gw-a.redirect.test\n192.0.2.3 gw-b.redirect.test\n",
+      );
       const B = await start(b, "b", gateway(""));
       const A = await start(a, "a", CLIENT);
       const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
@@ -86,19 +94,30 @@ Deno.test({
       }, why);
       assert.match((await sas(A))[0].ike?.remote ?? "", /^192\.0\.2\.3\[/, why());
       await ping();
+      // 1b. Back to 192.0.2.2, named by DNS: a resolves the name it is sent to.
+      const named = await B.ipsec(["redirect", "rw2", "--gateway", "gw-a.redirect.test"]);
+      assert.equal(named.code, 0, `ipsec redirect (name):\n${named.stdout}${named.stderr}${why()}`);
+      await waitFor(async () => {
+        const s = await sas(B);
+        return s.length === 1 && s[0].connection === "rw";
+      }, why);
+      assert.match(A.log(), /gw-a\.redirect\.test is 192\.0\.2\.2, following the redirect/);
+      assert.match((await sas(A))[0].ike?.remote ?? "", /^192\.0\.2\.2\[/, why());
+      await ping();
       // Wrong uses are refused with a reason.
-      const bad = await B.ipsec(["redirect", "rw2", "--gateway", "gw2.example.com"]);
+      const bad = await B.ipsec(["redirect", "rw", "--gateway", "not a name!"]);
       assert.notEqual(bad.code, 0);
-      assert.match(bad.stderr + bad.stdout, /not an IP address/);
+      assert.match(bad.stderr + bad.stdout, /neither an IP address nor a DNS name/);
       const none = await A.ipsec(["redirect", "gw", "--gateway", "192.0.2.9"]);
       assert.equal(none.code, 3, "the client has no client IKE SA to redirect");
 
       // 2. redirect_to: a new client is sent on in IKE_SA_INIT.
       ok(await A.ipsec(["down", "gw"]), `ipsec down${why()}`);
-      await Deno.writeTextFile(`${dir}/b/b.yaml`, gateway("    redirect_to: 192.0.2.3\n"));
+      await Deno.writeTextFile(`${dir}/b/b.yaml`, gateway("    redirect_to: gw-b.redirect.test\n"));
       ok(await B.ipsec(["reload"]), "reload");
       ok(await A.ipsec(["up", "gw", "--timeout", "15"]), `ipsec up (redirected)${why()}`);
-      assert.match(A.log(), /redirected by 192\.0\.2\.2 to 192\.0\.2\.3 \(RFC 5685\)/);
+      assert.match(A.log(), /redirected by 192\.0\.2\.2 to gw-b\.redirect\.test \(RFC 5685\)/);
+      assert.match(A.log(), /gw-b\.redirect\.test is 192\.0\.2\.3/);
       assert.deepEqual((await sas(B)).map((s) => s.connection), ["rw2"]);
       await ping();
     }),

@@ -14,10 +14,11 @@
  *   IKE_SA_INIT [ ... N(REDIRECTED_FROM(A)) ]  --------------------->
  * ```
  *
- * Gateways are named by IPv4 or IPv6 address; an FQDN would need a DNS
- * lookup the sans-I/O engine cannot do, so it is refused with a clear
- * reason. More than {@link MAX_REDIRECTS} redirects within
- * {@link REDIRECT_WINDOW_MS} are a loop (charon's limits).
+ * Gateways are named by IPv4 or IPv6 address or by a DNS name (gateway
+ * identity type FQDN, section 8): the engine asks its host to resolve a name
+ * (the `resolveName` effect) and goes on when the answer comes. More than
+ * {@link MAX_REDIRECTS} redirects within {@link REDIRECT_WINDOW_MS} are a
+ * loop (charon's limits).
  *
  * @module
  */
@@ -52,9 +53,20 @@ export function redirectNotify(sa: IkeSa): NotifyPayload | undefined {
 }
 
 /**
- * A REDIRECT (or REDIRECTED_FROM) notify naming the gateway at IP `address`
- * (RFC 5685 section 8), with `nonce` (the client's Ni in an IKE_SA_INIT
- * response, else empty); undefined when `address` is no IP address.
+ * Whether `s` is a DNS host name (RFC 1123 labels of letters, digits and
+ * hyphens, up to 253 characters), the form a gateway may be named in.
+ */
+export function isDnsName(s: string): boolean {
+  return s.length <= 253 && !parseIp(s) &&
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i.test(s) &&
+    !/^[0-9.]+$/.test(s);
+}
+
+/**
+ * A REDIRECT (or REDIRECTED_FROM) notify naming the gateway `address` (RFC
+ * 5685 section 8): an IP address, or a DNS name (type FQDN), with `nonce`
+ * (the client's Ni in an IKE_SA_INIT response, else empty); undefined when
+ * `address` is neither.
  */
 export function gatewayNotify(
   address: string,
@@ -62,7 +74,13 @@ export function gatewayNotify(
   notifyType: number = NotifyType.REDIRECT,
 ): NotifyPayload | undefined {
   const gw = parseIp(address);
-  if (!gw) return undefined;
+  if (!gw) {
+    if (!isDnsName(address)) return undefined;
+    return makeRedirect(
+      { gwIdType: GatewayIdType.FQDN, gwId: new TextEncoder().encode(address), nonce },
+      notifyType,
+    );
+  }
   return makeRedirect(
     {
       gwIdType: gw.version === 4 ? GatewayIdType.IPV4 : GatewayIdType.IPV6,
@@ -73,9 +91,13 @@ export function gatewayNotify(
   );
 }
 
-/** Where a REDIRECT sends us, or why we do not follow it. */
+/**
+ * Where a REDIRECT sends us (an address, or a DNS name still to resolve), or
+ * why we do not follow it.
+ */
 export type RedirectTarget =
-  | { readonly ok: true; readonly address: string }
+  | { readonly ok: true; readonly address: string; readonly name?: undefined }
+  | { readonly ok: true; readonly name: string; readonly address?: undefined }
   | { readonly ok: false; readonly reason: string; readonly ignore?: boolean };
 
 /**
@@ -108,14 +130,15 @@ export function redirectTarget(
   if (nonce !== undefined && !constantTimeEqual(d.nonce, nonce)) {
     return { ok: false, reason: "REDIRECT without our nonce ignored", ignore: true };
   }
+  let name: string | undefined;
   if (d.gwIdType === GatewayIdType.FQDN) {
-    const name = new TextDecoder().decode(d.gwId);
-    return { ok: false, reason: `peer redirects us to '${name}', a DNS name (not supported)` };
-  }
-  if (d.gwIdType !== GatewayIdType.IPV4 && d.gwIdType !== GatewayIdType.IPV6) {
+    name = new TextDecoder("utf-8", { fatal: false }).decode(d.gwId);
+    if (!isDnsName(name)) {
+      return { ok: false, reason: `REDIRECT to '${name}', which is no DNS name` };
+    }
+  } else if (d.gwIdType !== GatewayIdType.IPV4 && d.gwIdType !== GatewayIdType.IPV6) {
     return { ok: false, reason: `REDIRECT with unknown gateway identity type ${d.gwIdType}` };
   }
-  const address = formatIp(ipFromBytes(d.gwId));
   const recent = sa.redirects.filter((t) => now - t < REDIRECT_WINDOW_MS);
   if (recent.length >= MAX_REDIRECTS) {
     return {
@@ -123,6 +146,8 @@ export function redirectTarget(
       reason: `redirect loop: ${recent.length} redirects within ${REDIRECT_WINDOW_MS / 1000}s`,
     };
   }
+  if (name !== undefined) return { ok: true, name };
+  const address = formatIp(ipFromBytes(d.gwId));
   if (address === sa.remote.address) {
     return { ok: false, reason: `peer redirects us to itself (${address})` };
   }
