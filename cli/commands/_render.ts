@@ -171,8 +171,8 @@ export function renderConnections(data: Json): string {
     );
     for (const ch of arr(c.children).map(obj)) {
       out.push(
-        `  ${str(ch.name)}: ${str(ch.mode).toUpperCase()}, ${str(ch.protocol).toUpperCase()}, ` +
-          `start_action=${str(ch.startAction)}`,
+        `  ${str(ch.name)}: ${str(ch.mode).toUpperCase()}, ${str(ch.protocol).toUpperCase()}` +
+          (ch.ipcomp === true ? "+IPCOMP" : "") + `, start_action=${str(ch.startAction)}`,
       );
       if (arr(ch.proposals).length > 0) {
         out.push(`    proposals: ${arr(ch.proposals).map(str).join(", ")}`);

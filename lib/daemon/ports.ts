@@ -35,6 +35,8 @@ export interface ChildInfo {
   readonly updown?: string;
   /** `inactivity`: close an idle child SA after this many seconds (absent = never). */
   readonly inactivitySeconds?: number;
+  /** `ipcomp: yes`: IPComp is proposed and accepted (absent = no). */
+  readonly ipcomp?: boolean;
 }
 
 /** One connection as `ipsec list-conns` shows it. */

@@ -104,6 +104,7 @@ function connectionInfo(c: ConnectionSection): ConnectionInfo {
       startAction: ch.startAction,
       ...(ch.updown !== undefined ? { updown: ch.updown } : {}),
       ...(ch.inactivitySeconds > 0 ? { inactivitySeconds: ch.inactivitySeconds } : {}),
+      ...(ch.ipcomp ? { ipcomp: true } : {}),
     })),
   };
 }

@@ -57,6 +57,10 @@ for (const transport of [false, true]) {
         assert.match(sas, /INSTALLED, (TUNNEL|TRANSPORT), ESP [^\n]*, IPCOMP/, sas);
         assert.match(sas, /in {2}[0-9a-f]{8} \(IPComp CPI [0-9a-f]{4}\)/, sas);
         assert.match(ok(await B.ipsec(["sad"]), "sad"), /ESP\+IPCOMP/);
+        assert.match(
+          ok(await A.ipsec(["list-conns"]), "list-conns"),
+          /net: (TUNNEL|TRANSPORT), ESP\+IPCOMP,/,
+        );
 
         // Sizes of the ESP packets a sends, seen on b's veth.
         const capture = lab.spawnIn(b, [
