@@ -175,6 +175,12 @@ export interface ChildSection {
    */
   readonly ipcomp: boolean;
   /**
+   * `sha256_96` (default no): HMAC-SHA2-256 SAs use a 96-bit ICV, the draft
+   * before RFC 4868 that old peers (Linux before 2.6.33) implement. Both
+   * sides must agree; nothing in IKE says so.
+   */
+  readonly sha256Icv96: boolean;
+  /**
    * `updown`: a script run (no shell, no arguments; PLUTO_* environment as
    * strongSwan's updown plugin sets it) when a child SA of this child comes
    * up or goes away (lib/daemon/updown.ts). Relative paths are resolved like

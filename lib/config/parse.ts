@@ -580,6 +580,7 @@ class Parser {
         "updown",
         "inactivity",
         "ipcomp",
+        "sha256_96",
       ] as const,
     );
     if (!f.esp_proposals.missing && !f.ah_proposals.missing) {
@@ -640,6 +641,7 @@ class Parser {
       copyEcn: f.copy_ecn.bool(true),
       tfcPadding: tfcPadding(f.tfc_padding),
       ipcomp,
+      sha256Icv96: f.sha256_96.bool(false),
       inactivitySeconds: f.inactivity.seconds(0),
       ...(updown !== undefined ? { updown } : {}),
     };

@@ -86,6 +86,7 @@ function child(ch: IpsecChildSection): ChildConfig {
     },
     closeAction: action(ch.closeAction),
     ...(ch.ipcomp ? { ipcomp: true } : {}),
+    ...(ch.sha256Icv96 ? { sha256Icv96: true } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { EncrId, encrInfo, integInfo } from "../crypto/transforms.ts";
+import { EncrId, encrInfo, IntegId, integInfo } from "../crypto/transforms.ts";
 import { aeadAlgorithm, blockCipherAlgorithm } from "../crypto/primitives.ts";
 import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../db/address.ts";
 import { tsListsToSelectors } from "../db/narrow.ts";
@@ -70,7 +70,11 @@ function integrity(sa: SaInstall): IntegritySpec | undefined {
   if (!sa.integ) return undefined;
   const info = integInfo(sa.integ.id);
   if (!info) throw new UnsupportedSaError(`unknown integrity transform ${sa.integ.id}`);
-  return { alg: info.mac, key: sa.integ.key, icvLength: info.icvLength };
+  // `sha256_96`: the ICV of the draft before RFC 4868 (12 bytes, not 16).
+  const icvLength = sa.sha256Icv96 && sa.integ.id === IntegId.HMAC_SHA2_256_128
+    ? 12
+    : info.icvLength;
+  return { alg: info.mac, key: sa.integ.key, icvLength };
 }
 
 function limit(v: bigint): number | undefined {

@@ -87,7 +87,9 @@ function saView(sa: SaInstall, now: number): SaView {
     ? transformName(TransformType.ENCR, sa.encr.id) +
       (sa.encr.keyLengthBits ? `/${sa.encr.keyLengthBits}` : "")
     : "";
-  const integ = sa.integ ? transformName(TransformType.INTEG, sa.integ.id) : "";
+  const integ = sa.integ
+    ? sa.sha256Icv96 ? "HMAC_SHA2_256_96" : transformName(TransformType.INTEG, sa.integ.id)
+    : "";
   const at = (s: number) => s > 0 ? now + s * 1000 : 0;
   return {
     spi: sa.spi,

@@ -12,6 +12,7 @@
  * @module
  */
 import type { TrafficSelector } from "../db/narrow.ts";
+import { IntegId } from "../crypto/transforms.ts";
 import type { KeyedTransform, SaInstall, SaLifetimes } from "./effects.ts";
 import type { ChildConfig } from "./peer_config.ts";
 import type { Proposal as WireProposal } from "./payloads/sa.ts";
@@ -171,6 +172,8 @@ export function childSaInstalls(
     tfcPadding: !c.peerNoTfc,
   } as const;
   const ipcomp = s.protocol === "esp" && c.cpiIn !== 0 && c.cpiOut !== 0;
+  const icv96 = c.config.sha256Icv96 === true && s.integId === IntegId.HMAC_SHA2_256_128;
+  const sha = icv96 ? { sha256Icv96: true } : {};
   const inbound: SaInstall = {
     ...base,
     direction: "in",
@@ -181,6 +184,7 @@ export function childSaInstalls(
     integ: keyed(s.integId, c.integIn),
     ...(encap ? { encap: { srcPort: encap.remotePort, dstPort: encap.localPort } } : {}),
     ...(ipcomp ? { ipcompCpi: c.cpiIn } : {}),
+    ...sha,
   };
   const outbound: SaInstall = {
     ...base,
@@ -192,6 +196,7 @@ export function childSaInstalls(
     integ: keyed(s.integId, c.integOut),
     ...(encap ? { encap: { srcPort: encap.localPort, dstPort: encap.remotePort } } : {}),
     ...(ipcomp ? { ipcompCpi: c.cpiOut } : {}),
+    ...sha,
   };
   return [inbound, outbound];
 }

@@ -89,6 +89,8 @@ export interface SaInstall {
    * this direction (inbound ours, outbound the peer's). Absent: none.
    */
   readonly ipcompCpi?: number;
+  /** HMAC-SHA2-256 with its ICV truncated to 96 bits (the child's `sha256_96`). */
+  readonly sha256Icv96?: boolean;
 }
 
 /** Events for the CLI, logs and tests. */

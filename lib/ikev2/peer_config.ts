@@ -142,6 +142,12 @@ export interface ChildConfig {
    * DEFLATE, RFC 7296 section 2.22; ESP only), strongSwan's `ipcomp`.
    */
   readonly ipcomp?: boolean;
+  /**
+   * strongSwan's `sha256_96`: HMAC-SHA2-256 ESP/AH SAs truncate the ICV to 96
+   * bits (the pre-RFC 4868 draft some old peers still use) instead of 128.
+   * Not negotiated: both sides must agree.
+   */
+  readonly sha256Icv96?: boolean;
   /** Action when the peer closes this child or it dies (default "clear"). */
   readonly closeAction?: DpdAction;
 }

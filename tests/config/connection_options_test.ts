@@ -157,3 +157,16 @@ Deno.test("ipcomp: a child's yes reaches the engine (default no); AH with ipcomp
   );
   assert.throws(() => parseConfig(child("        ipcomp: maybe\n")), ConfigError);
 });
+
+Deno.test("sha256_96: a child's yes reaches the engine (default no)", () => {
+  const yaml = (extra: string) =>
+    pskConnection("").replace(
+      "        remote_ts: 10.2.0.0/16\n",
+      `        remote_ts: 10.2.0.0/16\n${extra}`,
+    );
+  const off = toPeerConfig(parseConfig(yaml("")).connections[0]).children[0];
+  assert.equal(off.sha256Icv96, undefined);
+  const on = toPeerConfig(parseConfig(yaml("        sha256_96: yes\n")).connections[0]);
+  assert.equal(on.children[0].sha256Icv96, true);
+  assert.throws(() => parseConfig(yaml("        sha256_96: 96\n")), ConfigError);
+});

@@ -100,7 +100,11 @@ export function espSaLines(sa: IkeSa, c: ChildSa): string[] {
     : icv
     ? "AES-GCM [RFC4106]"
     : undefined;
-  const integ = icv ? `ANY ${icv * 8} bit authentication [no checking]` : ESP_INTEG[s.integId ?? 0];
+  const integ = icv
+    ? `ANY ${icv * 8} bit authentication [no checking]`
+    : c.config.sha256Icv96 && s.integId === IntegId.HMAC_SHA2_256_128
+    ? "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]"
+    : ESP_INTEG[s.integId ?? 0];
   if (!encr || !integ) return [];
   const family = sa.local.address.includes(":") ? "IPv6" : "IPv4";
   const line = (src: string, dst: string, spi: number, ek?: Uint8Array, ik?: Uint8Array) =>
