@@ -217,3 +217,56 @@ Deno.test("ipcomp sa: a wrong CPI or a corrupt stream is a counted drop", () => 
     assert.equal(rx2.stats.drops["decompression-failed"], 1, name(v));
   }
 });
+
+Deno.test("ipcomp sa fuzz: authentic ESP with mutated IPComp datagrams never throws; what passes is whole", () => {
+  let s = 4242;
+  const rnd = (n: number) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 8) % n;
+  };
+  for (const v of VARIANTS.filter((x) => x.alg === "aes128gcm16")) {
+    const tx = esp(v);
+    const rx = ipcompSa(v, 0x2222);
+    let passed = 0;
+    for (let i = 0; i < 400; i++) {
+      const inner = innerPacket(v, 100 + rnd(1200), rnd(5) === 0);
+      const datagram = ipcompPacket(v, innerPacket(v, 200 + rnd(1000)), 0x2222);
+      const h = v.mode === "tunnel" ? (v.v6 ? 40 : 20) : hdrLen(inner);
+      const d = datagram.slice();
+      switch (rnd(6)) {
+        case 0: // a bit flip in the DEFLATE stream
+          d[h + 4 + rnd(d.length - h - 4)] ^= 1 << rnd(8);
+          break;
+        case 1: // truncated
+          break;
+        case 2: // another next header, or IPComp again
+          d[h] = rnd(2) ? rnd(256) : IPPROTO_IPCOMP;
+          break;
+        case 3: // another CPI
+          d[h + 2] ^= 1 + rnd(255);
+          break;
+        case 4: // random bytes after the header
+          crypto.getRandomValues(d.subarray(h + 4));
+          break;
+        default: // untouched
+      }
+      const body = rnd(6) === 1 ? d.subarray(0, h + rnd(d.length - h)) : d;
+      const out = new Uint8Array(tx.requiredOutLength(body.length) + 64);
+      const n = v.mode === "tunnel"
+        ? tx.encapsulateTunnelPayload(body.subarray(h), IPPROTO_IPCOMP, 0, true, out)
+        : tx.encapsulateInto(body, out);
+      if (n <= 0) continue;
+      const buf = out.slice(0, n);
+      const m = rx.decapsulateInPlace(buf);
+      if (m < 0) continue;
+      passed++;
+      const p = rx.lastBuffer.subarray(rx.lastOffset, rx.lastOffset + m);
+      const ver = p[0] >> 4;
+      assert.ok(ver === 4 || ver === 6, `${name(v)} #${i}: not IP`);
+      const len = ver === 4 ? (p[2] << 8) | p[3] : 40 + ((p[4] << 8) | p[5]);
+      assert.equal(len, m, `${name(v)} #${i}: the IP length is what was delivered`);
+    }
+    assert.ok(passed > 50, `${name(v)}: untouched datagrams pass (${passed})`);
+    assert.ok(rx.stats.drops["decompression-failed"] > 50, JSON.stringify(rx.stats.drops));
+  }
+});
