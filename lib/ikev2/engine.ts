@@ -2260,6 +2260,21 @@ export class IkeEngine {
     sa.silent = true;
     this.#destroy(sa, `redirected to ${to}`, "ike-failed");
     const replaced = sa.reauthOf !== undefined ? this.#sas.get(sa.reauthOf) : undefined;
+    this.#follow(sa, t, from, now, { replaced, established: false, attempt: sa.attempt });
+  }
+
+  /**
+   * Goes to the gateway a REDIRECT of `sa`'s peer (`from`) named: at once
+   * for an address, once `resolveName` answered for a DNS name. The new IKE
+   * SA replaces `replaced` (a reauthentication, or the established SA).
+   */
+  #follow(
+    sa: IkeSa,
+    t: { readonly address?: string; readonly name?: string },
+    from: string,
+    now: number,
+    o: { replaced: IkeSa | undefined; established: boolean; attempt: number },
+  ): void {
     const history = [...sa.redirects, now];
     if (t.name !== undefined) {
       this.#resolveFor(t.name, {
@@ -2268,14 +2283,18 @@ export class IkeEngine {
         ikeSaId: sa.id,
         from,
         history,
-        ...(replaced ? { reauthOf: replaced.id } : {}),
-        attempt: sa.attempt,
-        established: false,
+        ...(o.replaced ? { reauthOf: o.replaced.id } : {}),
+        attempt: o.attempt,
+        established: o.established,
       });
       return;
     }
-    const next = this.#startInitiator(sa.config, now, replaced, { to: t.address, from, history });
-    next.attempt = sa.attempt;
+    const next = this.#startInitiator(sa.config, now, o.replaced, {
+      to: t.address!,
+      from,
+      history,
+    });
+    next.attempt = o.attempt;
   }
 
   /**
@@ -2301,21 +2320,7 @@ export class IkeEngine {
         t.address ?? t.name
       }, establishing a new IKE_SA`,
     );
-    const history = [...sa.redirects, now];
-    if (t.name !== undefined) {
-      this.#resolveFor(t.name, {
-        config: sa.config,
-        label: sa.label,
-        ikeSaId: sa.id,
-        from: sa.remote.address,
-        history,
-        reauthOf: sa.id,
-        attempt: 1,
-        established: true,
-      });
-      return;
-    }
-    this.#startInitiator(sa.config, now, sa, { to: t.address, from: sa.remote.address, history });
+    this.#follow(sa, t, sa.remote.address, now, { replaced: sa, established: true, attempt: 1 });
   }
 
   /** Initiator: the responder failed authentication: tell it (AUTHENTICATION_FAILED) and forget the SA. */

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { tsharkDuring } from "../helpers/tshark.ts";
 import { startTunnel, type Tunnel, type TunnelOptions } from "./_tunnel.ts";
 
 /** One captured packet as tshark dissected it (outer header fields). */
@@ -29,12 +30,9 @@ export async function capture(
   during: () => Promise<void>,
   tsharkOptions: readonly string[] = [],
 ): Promise<Captured[]> {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      t.a,
-      "tshark",
+  const out = await tsharkDuring(
+    t.a,
+    [
       ...tsharkOptions,
       "-i",
       t.vethA,
@@ -70,28 +68,9 @@ export async function capture(
       "-e",
       "icmpv6.type",
     ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Response(child.stdout).text();
-  const errReader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  while (!err.includes("Capturing on")) {
-    const { value, done } = await errReader.read();
-    if (done) throw new Error(`tshark did not start: ${err}`);
-    err += value;
-  }
-  // "Capturing on" comes a moment before the capture is really running.
-  await new Promise((r) => setTimeout(r, 500));
-  try {
-    await during();
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    child.kill("SIGINT");
-  }
-  await child.status;
-  const out = await stdout;
-  await errReader.cancel();
+    during,
+    300,
+  );
   return out.trim().split("\n").filter(Boolean).map((l) => {
     // Fields seen twice (outer and inner IP header) are "outer;inner": keep the outer one.
     const [proto, src, dst, espSpi, ahSpi, udpDst, icmp4, icmp6] = l.split(",").map((f) =>

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { KEY_AB, KEY_BA, type Tunnel, type TunnelOptions } from "./_tunnel.ts";
 import { withTunnel } from "./_wire.ts";
 import { tcpTransfer } from "../helpers/interop_traffic.ts";
+import { tsharkDuring } from "../helpers/tshark.ts";
 
 interface Seen {
   len: number;
@@ -28,67 +29,42 @@ async function captureDecrypted(t: Tunnel, during: () => Promise<void>): Promise
   const sa = (src: string, dst: string, spi: string, key: string) =>
     `uat:esp_sa:"IPv4","${src}","${dst}","${spi}","AES-GCM with 16 octet ICV [RFC4106]",` +
     `"0x${key.slice(0, 40)}","NULL",""`;
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      t.a,
-      "tshark",
-      "-o",
-      "esp.enable_encryption_decode:TRUE",
-      "-o",
-      sa(t.outerA, t.outerB, "0x00001001", KEY_AB),
-      "-o",
-      sa(t.outerB, t.outerA, "0x00002001", KEY_BA),
-      "-i",
-      t.vethA,
-      "-n",
-      "-l",
-      "-f",
-      "ip",
-      // ESP in UDP: tshark must see port 4500 as UDP-encapsulated ESP.
-      "-d",
-      "udp.port==4500,udpencap",
-      "-T",
-      "fields",
-      "-E",
-      "separator=,",
-      "-E",
-      "aggregator=;",
-      "-e",
-      "frame.len",
-      "-e",
-      "ip.src",
-      "-e",
-      "esp.spi",
-      "-e",
-      "ipcomp.cpi",
-      "-e",
-      "ipcomp.next_header",
-      "-e",
-      "icmp.type",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Response(child.stdout).text();
-  const errReader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  while (!err.includes("Capturing on")) {
-    const { value, done } = await errReader.read();
-    if (done) throw new Error(`tshark did not start: ${err}`);
-    err += value;
-  }
-  await new Promise((r) => setTimeout(r, 500));
-  try {
-    await during();
-    await new Promise((r) => setTimeout(r, 500));
-  } finally {
-    child.kill("SIGINT");
-  }
-  await child.status;
-  errReader.releaseLock();
-  return (await stdout).trim().split("\n").filter((l) => l !== "").map((l) => {
+  const out = await tsharkDuring(t.a, [
+    "-o",
+    "esp.enable_encryption_decode:TRUE",
+    "-o",
+    sa(t.outerA, t.outerB, "0x00001001", KEY_AB),
+    "-o",
+    sa(t.outerB, t.outerA, "0x00002001", KEY_BA),
+    "-i",
+    t.vethA,
+    "-n",
+    "-l",
+    "-f",
+    "ip",
+    // ESP in UDP: tshark must see port 4500 as UDP-encapsulated ESP.
+    "-d",
+    "udp.port==4500,udpencap",
+    "-T",
+    "fields",
+    "-E",
+    "separator=,",
+    "-E",
+    "aggregator=;",
+    "-e",
+    "frame.len",
+    "-e",
+    "ip.src",
+    "-e",
+    "esp.spi",
+    "-e",
+    "ipcomp.cpi",
+    "-e",
+    "ipcomp.next_header",
+    "-e",
+    "icmp.type",
+  ], during);
+  return out.trim().split("\n").filter((l) => l !== "").map((l) => {
     const [len, src, spi, cpi, next, icmp] = l.split(",");
     // Fields of the inner packet (tunnel mode) follow the outer ones, ";"-separated.
     return { len: Number(len), src: src.split(";")[0], spi, cpi, next, icmp };

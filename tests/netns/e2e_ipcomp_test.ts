@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { ok, withHostPair } from "../helpers/netns_daemons.ts";
+import { tsharkDuring } from "../helpers/tshark.ts";
 
 const PSK = "netns ipcomp key 0123456789abcdef";
 
@@ -63,27 +64,6 @@ for (const transport of [false, true]) {
         );
 
         // Sizes of the ESP packets a sends, seen on b's veth.
-        const capture = lab.spawnIn(b, [
-          "tshark",
-          "-i",
-          "vb",
-          "-n",
-          "-l",
-          "-f",
-          transport ? "udp port 4500 and src host 192.0.2.1" : "esp and src host 192.0.2.1",
-          "-T",
-          "fields",
-          "-e",
-          "frame.len",
-        ]);
-        const lengths = new Response(capture.stdout).text();
-        const errs = capture.stderr.pipeThrough(new TextDecoderStream()).getReader();
-        for (let e = ""; !e.includes("Capturing on");) {
-          const { value, done } = await errs.read();
-          if (done) throw new Error(`tshark did not start: ${e}`);
-          e += value;
-        }
-        await new Promise((r) => setTimeout(r, 500));
         const [src, dst] = transport ? ["192.0.2.1", "192.0.2.2"] : ["10.1.0.1", "10.2.0.1"];
         const ping = (size: number) =>
           lab.runIn(a, [
@@ -102,15 +82,24 @@ for (const transport of [false, true]) {
             src,
             dst,
           ]);
-        const big = await ping(1300);
-        assert.equal(big.code, 0, `big pings through the tunnel:\n${big.stdout}${why()}`);
-        const small = await ping(16);
-        assert.equal(small.code, 0, `small pings:\n${small.stdout}${why()}`);
-        await new Promise((r) => setTimeout(r, 500));
-        capture.kill("SIGINT");
-        await capture.status;
-        errs.releaseLock();
-        const sizes = (await lengths).trim().split("\n").filter((l) => l !== "").map(Number)
+        const lengths = await tsharkDuring(b, [
+          "-i",
+          "vb",
+          "-n",
+          "-l",
+          "-f",
+          transport ? "udp port 4500 and src host 192.0.2.1" : "esp and src host 192.0.2.1",
+          "-T",
+          "fields",
+          "-e",
+          "frame.len",
+        ], async () => {
+          const big = await ping(1300);
+          assert.equal(big.code, 0, `big pings through the tunnel:\n${big.stdout}${why()}`);
+          const small = await ping(16);
+          assert.equal(small.code, 0, `small pings:\n${small.stdout}${why()}`);
+        });
+        const sizes = lengths.trim().split("\n").filter((l) => l !== "").map(Number)
           .filter((n) => n > 0);
         // ESP from a: 3 big requests compressed (< 300 bytes, from 1,328), 3 small ones plain.
         const esp = transport ? sizes.filter((n) => n > 60) : sizes; // not NAT-T keepalives
