@@ -170,7 +170,7 @@ export interface ChildSection {
   readonly tfcPadding: number | "mtu";
   /**
    * `ipcomp` (default no): propose and accept IP Payload Compression with
-   * DEFLATE (RFC 3173, IPCOMP_SUPPORTED in RFC 7296 section 2.22); ESP only.
+   * DEFLATE (RFC 3173, IPCOMP_SUPPORTED in RFC 7296 section 2.22), under ESP or AH.
    * Packets that do not get smaller go uncompressed.
    */
   readonly ipcomp: boolean;

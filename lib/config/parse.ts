@@ -615,9 +615,6 @@ class Parser {
     const copyDscp = f.copy_dscp.oneOf(["out", "in", "yes", "no"] as const, "out");
     const updown = this.updown(f.updown);
     const ipcomp = f.ipcomp.bool(false);
-    if (ipcomp && protocol === "ah") {
-      f.ipcomp.error("IPComp is supported with ESP only (esp_proposals), not with AH");
-    }
     return {
       name,
       localTs: this.ts(f.local_ts),

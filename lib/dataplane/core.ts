@@ -28,7 +28,7 @@ import type { PacketTuple, Selector } from "../db/selector.ts";
 import { selectorMatches } from "../db/selector.ts";
 import { exactRemote, Spd, type SpdEntry } from "../db/spd.ts";
 import { ESP_DROP_REASONS, type EspDropReason, espDropReason, espSendError } from "../esp/esp.ts";
-import { IpcompEspSa } from "../esp/ipcomp_sa.ts";
+import { IpcompSa } from "../esp/ipcomp_sa.ts";
 import { applyDecapsulationEcn, ecnOf } from "../ip/ecn.ts";
 import { clampTcpMss, mssForMtu } from "./mss.ts";
 import { TcpSegmenter } from "./offload.ts";
@@ -932,7 +932,7 @@ export class DataplaneCore {
         bytes: r.bytes,
         sequence: r.spec.direction === "out" ? r.proc.sequence : replayTop(r.proc),
         drops,
-        ...(r.proc instanceof IpcompEspSa
+        ...(r.proc instanceof IpcompSa
           ? { ipcomp: { cpi: r.proc.cpi, ...r.proc.ipcompStats } }
           : {}),
       });

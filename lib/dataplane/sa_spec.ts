@@ -23,7 +23,7 @@ import type { MacAlgorithm } from "../crypto/transforms.ts";
 import type { Selector } from "../db/selector.ts";
 import { AhSa } from "../esp/ah.ts";
 import { EspSa, type EspStats, type EspTransform } from "../esp/esp.ts";
-import { IpcompEspSa } from "../esp/ipcomp_sa.ts";
+import { IpcompSa } from "../esp/ipcomp_sa.ts";
 
 /** The packet processor of an installed SA (EspSa and AhSa implement it). */
 export interface PacketProcessor {
@@ -133,8 +133,8 @@ export interface SaSpec {
    */
   pathMtu?: number;
   /**
-   * IP Payload Compression (RFC 3173, DEFLATE), ESP only: outbound the CPI
-   * the peer chose, inbound ours. Absent: no IPComp.
+   * IP Payload Compression (RFC 3173, DEFLATE) under ESP or AH: outbound the
+   * CPI the peer chose, inbound ours. Absent: no IPComp.
    */
   ipcomp?: { cpi: number };
   /** Opaque id tying the SA to IKE state (e.g. the CHILD_SA's unique id). */
@@ -172,7 +172,6 @@ export function validateSaSpec(s: SaSpec): void {
     throw new SaSpecError(`${what}: IPComp CPI must be 1..65535`);
   }
   if (s.protocol === "ah") {
-    if (s.ipcomp) throw new SaSpecError(`${what}: IPComp is supported with ESP only`);
     if (s.encap) throw new SaSpecError(`${what}: AH cannot be UDP-encapsulated (RFC 3948)`);
     if (s.encryption) throw new SaSpecError(`${what}: AH has no encryption`);
     if (!s.integrity) throw new SaSpecError(`${what}: AH needs an integrity algorithm`);
@@ -227,11 +226,12 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
   try {
     if (s.protocol === "ah") {
       const i = s.integrity!;
-      return new AhSa({
+      const ah = new AhSa({
         ...common,
         integ: backend.createMac(i.alg, i.key),
         icvLength: i.icvLength,
       });
+      return s.ipcomp ? new IpcompSa(ah, { cpi: s.ipcomp.cpi, udpEncap: false }) : ah;
     }
     const e = s.encryption!;
     let transform: EspTransform;
@@ -286,7 +286,7 @@ export function buildProcessor(s: SaSpec, backend: CryptoBackend): PacketProcess
         ? { alignPadding: { to: e.alg === "chacha20-poly1305" ? 64 : 16, limit: s.pathMtu } }
         : {}),
     });
-    return s.ipcomp ? new IpcompEspSa(esp, { cpi: s.ipcomp.cpi, udpEncap: !!s.encap }) : esp;
+    return s.ipcomp ? new IpcompSa(esp, { cpi: s.ipcomp.cpi, udpEncap: !!s.encap }) : esp;
   } catch (err) {
     if (err instanceof SaSpecError) throw err;
     throw new SaSpecError(`${describe(s)}: ${(err as Error).message}`);

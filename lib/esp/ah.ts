@@ -285,69 +285,116 @@ export class AhSa extends IpsecSa {
    * overlap `packet`.
    */
   encapsulateInto(packet: Uint8Array, out: Uint8Array, offset = 0): number {
+    if (this.mode === "tunnel") {
+      const info = innerInfo(packet);
+      if (info === null) return S_MALFORMED;
+      return this.#tunnelOut(
+        packet.subarray(0, info.length),
+        info.proto,
+        info.tos,
+        info.df,
+        out,
+        offset,
+      );
+    }
     const o = offset;
     let hdrLen: number; // bytes before AH
     let nhOff: number; // byte that must say 51
     let nextHeader: number; // what AH's Next Header says
     let body: Uint8Array; // what follows AH
     let v4: boolean;
-    if (this.mode === "tunnel") {
-      const info = innerInfo(packet);
-      if (info === null) return S_MALFORMED;
-      const t = this.endpoints!;
-      v4 = t.src.length === 4;
-      body = packet.subarray(0, info.length);
-      hdrLen = v4 ? 20 : IPV6_HEADER;
-      nhOff = v4 ? 9 : 6;
-      nextHeader = info.proto;
-      const ahLen = this.#ahLength(v4);
-      const total = hdrLen + ahLen + body.length;
-      const df = outerDf(this.outer, info.df);
-      if (this.pathMtu > 0 && total > this.pathMtu && (df || !v4)) return S_TOO_BIG;
-      if (out.length - o < total) return S_SMALL;
-      if (this.sequenceExhausted) return S_EXHAUSTED;
-      writeOuterHeader(
-        out,
-        o,
-        t.src,
-        t.dst,
-        IPPROTO_AH,
-        total,
-        info.tos,
-        df,
-        this.nextIpId(),
-        this.outer,
-      );
+    const ver = packet.length > 0 ? packet[0] >> 4 : 0;
+    if (ver === 4) {
+      v4 = true;
+      hdrLen = ipv4HeaderLength(packet);
+      if (hdrLen < 0) return S_MALFORMED;
+      if (ipv4IsFragment(packet)) return S_FRAGMENT;
+      nhOff = 9;
+      nextHeader = packet[9];
+      body = packet.subarray(hdrLen, (packet[2] << 8) | packet[3]);
+    } else if (ver === 6) {
+      v4 = false;
+      const ip = ipv6InsertionPoint(packet);
+      if (ip === null) return S_MALFORMED;
+      if (ip.fragment) return S_FRAGMENT; // whole datagrams only (RFC 4302 section 3.3.4)
+      hdrLen = ip.offset;
+      nhOff = ip.nextHeaderOffset;
+      nextHeader = ip.nextHeader;
+      body = packet.subarray(hdrLen, IPV6_HEADER + ipv6PayloadLength(packet));
     } else {
-      const ver = packet.length > 0 ? packet[0] >> 4 : 0;
-      if (ver === 4) {
-        v4 = true;
-        hdrLen = ipv4HeaderLength(packet);
-        if (hdrLen < 0) return S_MALFORMED;
-        if (ipv4IsFragment(packet)) return S_FRAGMENT;
-        nhOff = 9;
-        nextHeader = packet[9];
-        body = packet.subarray(hdrLen, (packet[2] << 8) | packet[3]);
-      } else if (ver === 6) {
-        v4 = false;
-        const ip = ipv6InsertionPoint(packet);
-        if (ip === null) return S_MALFORMED;
-        if (ip.fragment) return S_FRAGMENT; // whole datagrams only (RFC 4302 section 3.3.4)
-        hdrLen = ip.offset;
-        nhOff = ip.nextHeaderOffset;
-        nextHeader = ip.nextHeader;
-        body = packet.subarray(hdrLen, IPV6_HEADER + ipv6PayloadLength(packet));
-      } else {
-        return S_MALFORMED;
-      }
-      const total = hdrLen + this.#ahLength(v4) + body.length;
-      if (this.pathMtu > 0 && total > this.pathMtu && (!v4 || (packet[6] & 0x40) !== 0)) {
-        return S_TOO_BIG;
-      }
-      if (out.length - o < total) return S_SMALL;
-      if (this.sequenceExhausted) return S_EXHAUSTED;
-      out.set(packet.subarray(0, hdrLen), o);
+      return S_MALFORMED;
     }
+    const total = hdrLen + this.#ahLength(v4) + body.length;
+    if (this.pathMtu > 0 && total > this.pathMtu && (!v4 || (packet[6] & 0x40) !== 0)) {
+      return S_TOO_BIG;
+    }
+    if (out.length - o < total) return S_SMALL;
+    if (this.sequenceExhausted) return S_EXHAUSTED;
+    out.set(packet.subarray(0, hdrLen), o);
+    return this.#finish(out, o, hdrLen, nhOff, nextHeader, body, v4);
+  }
+
+  /**
+   * Tunnel mode: protects `payload` with AH Next Header `nextHeader` behind
+   * a new outer header (`tos` and `df` the inner packet's): an inner IP
+   * packet, or what holds one, such as an IPComp datagram (see
+   * {@linkcode encapsulateTunnelPayload}).
+   */
+  #tunnelOut(
+    body: Uint8Array,
+    nextHeader: number,
+    tos: number,
+    innerDf: boolean,
+    out: Uint8Array,
+    o: number,
+  ): number {
+    const t = this.endpoints!;
+    const v4 = t.src.length === 4;
+    const hdrLen = v4 ? 20 : IPV6_HEADER;
+    const total = hdrLen + this.#ahLength(v4) + body.length;
+    const df = outerDf(this.outer, innerDf);
+    if (this.pathMtu > 0 && total > this.pathMtu && (df || !v4)) return S_TOO_BIG;
+    if (out.length - o < total) return S_SMALL;
+    if (this.sequenceExhausted) return S_EXHAUSTED;
+    writeOuterHeader(out, o, t.src, t.dst, IPPROTO_AH, total, tos, df, this.nextIpId(), this.outer);
+    return this.#finish(out, o, hdrLen, v4 ? 9 : 6, nextHeader, body, v4);
+  }
+
+  /**
+   * Tunnel mode: protects `payload` with AH Next Header `nextHeader` (not an
+   * IP packet of its own, e.g. an IPComp datagram holding one); `tos` and
+   * `df` are the inner packet's. Returns the length or a negative code as
+   * {@linkcode encapsulateInto}.
+   */
+  encapsulateTunnelPayload(
+    payload: Uint8Array,
+    nextHeader: number,
+    tos: number,
+    df: boolean,
+    out: Uint8Array,
+    offset = 0,
+  ): number {
+    if (this.mode !== "tunnel") return S_MALFORMED;
+    return this.#tunnelOut(payload, nextHeader, tos, df, out, offset);
+  }
+
+  /**
+   * Tunnel mode: a Next Header besides IPv4/IPv6 whose payload inbound
+   * processing returns as it is (at {@linkcode lastOffset}) for the caller
+   * to unwrap; IPComp's 108 when the SA compresses. -1: none.
+   */
+  passNextHeader = -1;
+
+  /** The AH header, ICV and body behind the IP header(s) at `out[o..o+hdrLen)`. */
+  #finish(
+    out: Uint8Array,
+    o: number,
+    hdrLen: number,
+    nhOff: number,
+    nextHeader: number,
+    body: Uint8Array,
+    v4: boolean,
+  ): number {
     const ahLen = this.#ahLength(v4);
     const total = hdrLen + ahLen + body.length;
     const pkt = out.subarray(o, o + total);
@@ -408,6 +455,10 @@ export class AhSa extends IpsecSa {
     this.stats.inBytes += end - bodyStart;
     this.lastNextHeader = nh;
     if (this.mode === "tunnel") {
+      if (nh === this.passNextHeader) {
+        this.lastOffset = bodyStart;
+        return end - bodyStart;
+      }
       const inner = p.subarray(bodyStart, end);
       const info = innerInfo(inner);
       if (info === null || info.proto !== nh) return D_NEXT_HEADER;

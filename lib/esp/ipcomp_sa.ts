@@ -1,9 +1,10 @@
 /**
- * An ESP SA with IP Payload Compression (RFC 3173, negotiated by IKEv2's
- * IPCOMP_SUPPORTED, RFC 7296 section 2.22): outbound, what ESP protects is
- * first DEFLATE-compressed behind an IPComp header (ESP Next Header 108);
- * inbound, an IPComp payload is decompressed after ESP verified and
- * decrypted it. The layout is Linux's (an IPComp SA inside an ESP SA):
+ * An ESP or AH SA with IP Payload Compression (RFC 3173, negotiated by
+ * IKEv2's IPCOMP_SUPPORTED, RFC 7296 section 2.22): outbound, what ESP (or
+ * AH) protects is first DEFLATE-compressed behind an IPComp header (Next
+ * Header 108); inbound, an IPComp payload is decompressed after ESP verified
+ * and decrypted it (or AH verified it). The layout is Linux's (an IPComp SA
+ * inside an ESP or AH SA):
  *
  * ```
  * tunnel:     [outer IP] [ESP nh=108] [IPComp nh=4|41 CPI] DEFLATE(inner IP packet)
@@ -12,14 +13,14 @@
  *
  * Small or incompressible packets go as plain ESP (RFC 3173 section 2.2),
  * and a receiver takes both. Decompressed packets land in a new buffer,
- * which {@linkcode IpcompEspSa.lastBuffer} names (the received buffer
+ * which {@linkcode IpcompSa.lastBuffer} names (the received buffer
  * otherwise).
  *
  * @example
  * ```ts
- * const tx = new IpcompEspSa(espOut, { cpi: peerCpi, udpEncap: false });
+ * const tx = new IpcompSa(espOut, { cpi: peerCpi, udpEncap: false });
  * const n = tx.encapsulateInto(packet, out);
- * const rx = new IpcompEspSa(espIn, { cpi: ourCpi, udpEncap: false });
+ * const rx = new IpcompSa(espIn, { cpi: ourCpi, udpEncap: false });
  * const m = rx.decapsulateInPlace(received);
  * if (m >= 0) deliver(rx.lastBuffer.subarray(rx.lastOffset, rx.lastOffset + m));
  * ```
@@ -45,6 +46,7 @@ import {
 import type { PacketProcessor } from "../dataplane/sa_spec.ts";
 import { type InnerInfo, innerInfoAt } from "./_outer.ts";
 import { espDropCode, type EspStats } from "./_sa.ts";
+import type { AhSa } from "./ah.ts";
 import type { EspSa } from "./esp.ts";
 
 const D_DECOMPRESS = espDropCode("decompression-failed");
@@ -76,9 +78,9 @@ export interface IpcompStats {
   uncompressed: number;
 }
 
-/** An ESP SA whose payloads are IPComp-compressed (a {@linkcode PacketProcessor}). */
-export class IpcompEspSa implements PacketProcessor {
-  readonly esp: EspSa;
+/** An ESP or AH SA whose payloads are IPComp-compressed (a {@linkcode PacketProcessor}). */
+export class IpcompSa implements PacketProcessor {
+  readonly inner: EspSa | AhSa;
   readonly cpi: number;
   readonly ipcompStats: IpcompStats = { compressed: 0, uncompressed: 0 };
   /** The buffer the last successful {@linkcode decapsulateInPlace} result is in. */
@@ -89,63 +91,63 @@ export class IpcompEspSa implements PacketProcessor {
   readonly #keep: Uint8Array[] = [];
   #keepAt = 0;
 
-  constructor(esp: EspSa, o: IpcompOptions) {
+  constructor(inner: EspSa | AhSa, o: IpcompOptions) {
     if (!Number.isInteger(o.cpi) || o.cpi < 1 || o.cpi > 0xffff) {
       throw new RangeError(`IPComp CPI must be 1..65535, got ${o.cpi}`);
     }
-    this.esp = esp;
+    this.inner = inner;
     this.cpi = o.cpi;
     this.#udpEncap = o.udpEncap;
-    // Tunnel mode: ESP hands IPComp payloads over instead of dropping them.
-    esp.passNextHeader = IPPROTO_IPCOMP;
+    // Tunnel mode: ESP/AH hands IPComp payloads over instead of dropping them.
+    inner.passNextHeader = IPPROTO_IPCOMP;
   }
 
   get spi(): number {
-    return this.esp.spi;
+    return this.inner.spi;
   }
   get mode(): "tunnel" | "transport" {
-    return this.esp.mode;
+    return this.inner.mode;
   }
   get stats(): EspStats {
-    return this.esp.stats;
+    return this.inner.stats;
   }
   get sequence(): number {
-    return this.esp.sequence;
+    return this.inner.sequence;
   }
   get sequenceExhausted(): boolean {
-    return this.esp.sequenceExhausted;
+    return this.inner.sequenceExhausted;
   }
   get rekeyNeeded(): boolean {
-    return this.esp.rekeyNeeded;
+    return this.inner.rekeyNeeded;
   }
   /** The ESP SA's replay window (the data plane reports its top). */
   get replay(): EspSa["replay"] {
-    return this.esp.replay;
+    return this.inner.replay;
   }
 
   requiredOutLength(packetLength: number): number {
     // A compressed payload is always smaller than the packet it replaces.
-    return this.esp.requiredOutLength(packetLength);
+    return this.inner.requiredOutLength(packetLength);
   }
 
   updateEndpoints(
     tunnel: { src: Uint8Array; dst: Uint8Array } | undefined,
     udpEncap: { srcPort: number; dstPort: number } | undefined,
   ): void {
-    this.esp.updateEndpoints(tunnel, udpEncap);
+    this.inner.updateEndpoints(tunnel, udpEncap);
   }
 
   // ------------------------------------------------------------------ outbound
 
   /** Compresses what `packet` carries when that pays, then ESP: see `EspSa.encapsulateInto`. */
   encapsulateInto(packet: Uint8Array, out: Uint8Array, offset = 0): number {
-    if (this.esp.mode === "tunnel") {
+    if (this.inner.mode === "tunnel") {
       const info = this.#info;
       if (innerInfoAt(packet, 0, packet.length, info)) {
         const inner = packet.subarray(0, info.length);
         const c = ipcompCompress(inner, info.proto, this.cpi);
         if (c !== null) {
-          const n = this.esp.encapsulateTunnelPayload(
+          const n = this.inner.encapsulateTunnelPayload(
             c,
             IPPROTO_IPCOMP,
             info.tos,
@@ -160,12 +162,12 @@ export class IpcompEspSa implements PacketProcessor {
     } else {
       const c = this.#compressTransport(packet);
       if (c !== null) {
-        const n = this.esp.encapsulateInto(c, out, offset);
+        const n = this.inner.encapsulateInto(c, out, offset);
         if (n >= 0) this.ipcompStats.compressed++;
         return n;
       }
     }
-    const n = this.esp.encapsulateInto(packet, out, offset);
+    const n = this.inner.encapsulateInto(packet, out, offset);
     if (n >= 0) this.ipcompStats.uncompressed++;
     return n;
   }
@@ -212,32 +214,37 @@ export class IpcompEspSa implements PacketProcessor {
 
   // ------------------------------------------------------------------- inbound
 
-  /** ESP, then IPComp where the payload is compressed: see `EspSa.decapsulateInPlace`. */
+  /** ESP or AH, then IPComp where the payload is compressed: see `EspSa.decapsulateInPlace`. */
   decapsulateInPlace(buf: Uint8Array, start = 0, end: number = buf.length): number {
-    return this.#after(buf, this.esp.decapsulateInPlace(buf, start, end));
+    return this.#after(buf, this.inner.decapsulateInPlace(buf, start, end));
   }
 
-  /** The same for ESP bytes without an IP header (tunnel mode, a UDP/4500 payload). */
+  /**
+   * The same for ESP bytes without an IP header (tunnel mode, a UDP/4500
+   * payload); an AH SA has none of those (AH is never in UDP): a drop.
+   */
   decapsulateEspInPlace(buf: Uint8Array, start = 0, end: number = buf.length): number {
-    return this.#after(buf, this.esp.decapsulateEspInPlace(buf, start, end));
+    const sa = this.inner;
+    if (!("decapsulateEspInPlace" in sa)) return espDropCode("malformed");
+    return this.#after(buf, sa.decapsulateEspInPlace(buf, start, end));
   }
 
   #after(buf: Uint8Array, n: number): number {
     if (n < 0) return n;
-    const esp = this.esp;
-    const off = esp.lastOffset;
+    const sa = this.inner;
+    const off = sa.lastOffset;
     this.lastBuffer = buf;
     this.lastOffset = off;
-    const r = esp.mode === "tunnel"
+    const r = sa.mode === "tunnel"
       ? this.#tunnelInner(buf, off, n)
       : this.#transportInner(buf.subarray(off, off + n));
-    if (r === D_DECOMPRESS) esp.stats.drops["decompression-failed"]++;
+    if (r === D_DECOMPRESS) sa.stats.drops["decompression-failed"]++;
     return r;
   }
 
   /** Tunnel mode: ESP returned either an inner packet or an IPComp datagram holding one. */
   #tunnelInner(buf: Uint8Array, off: number, n: number): number {
-    if (this.esp.lastNextHeader !== IPPROTO_IPCOMP) {
+    if (this.inner.lastNextHeader !== IPPROTO_IPCOMP) {
       this.ipcompStats.uncompressed++;
       return n;
     }

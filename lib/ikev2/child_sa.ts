@@ -171,7 +171,7 @@ export function childSaInstalls(
     lifetimes: childLifetimes(c.config),
     tfcPadding: !c.peerNoTfc,
   } as const;
-  const ipcomp = s.protocol === "esp" && c.cpiIn !== 0 && c.cpiOut !== 0;
+  const ipcomp = c.cpiIn !== 0 && c.cpiOut !== 0;
   const icv96 = c.config.sha256Icv96 === true && s.integId === IntegId.HMAC_SHA2_256_128;
   const sha = icv96 ? { sha256Icv96: true } : {};
   const inbound: SaInstall = {

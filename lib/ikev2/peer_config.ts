@@ -139,7 +139,7 @@ export interface ChildConfig {
   readonly noTfcPadding?: boolean;
   /**
    * Propose and accept IP Payload Compression (IPCOMP_SUPPORTED with
-   * DEFLATE, RFC 7296 section 2.22; ESP only), strongSwan's `ipcomp`.
+   * DEFLATE, RFC 7296 section 2.22; ESP or AH), strongSwan's `ipcomp`.
    */
   readonly ipcomp?: boolean;
   /**

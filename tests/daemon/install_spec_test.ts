@@ -279,14 +279,14 @@ Deno.test("saSpecFromInstall(): AES-GMAC KEYMAT is key then 4-byte salt (RFC 454
   );
 });
 
-Deno.test("saSpecFromInstall(): a negotiated IPComp CPI reaches the spec; AH with IPComp is refused", () => {
+Deno.test("saSpecFromInstall(): a negotiated IPComp CPI reaches the spec, for ESP and AH", () => {
   const gcm = { id: 20, keyLengthBits: 128, key: new Uint8Array(20) };
   const spec = saSpecFromInstall({ ...base, encr: gcm, ipcompCpi: 0x4a1b });
   validateSaSpec(spec);
   assert.deepEqual(spec.ipcomp, { cpi: 0x4a1b });
   assert.equal(saSpecFromInstall({ ...base, encr: gcm }).ipcomp, undefined);
-  assert.throws(
-    () => validateSaSpec({ ...spec, protocol: "ah", encryption: undefined }),
-    /IPComp is supported with ESP only/,
-  );
+  const sha = { id: 12, key: new Uint8Array(32) };
+  const ah = saSpecFromInstall({ ...base, protocol: "ah", integ: sha, ipcompCpi: 0x4a1c });
+  validateSaSpec(ah);
+  assert.deepEqual(ah.ipcomp, { cpi: 0x4a1c });
 });

@@ -11,13 +11,22 @@
  * drop.
  */
 import assert from "node:assert/strict";
+import { AhSa } from "../../lib/esp/ah.ts";
 import { EspSa } from "../../lib/esp/esp.ts";
-import { IpcompEspSa } from "../../lib/esp/ipcomp_sa.ts";
+import { IpcompSa } from "../../lib/esp/ipcomp_sa.ts";
 import { ipcompCompress, ipcompDecompress, IPPROTO_IPCOMP } from "../../lib/ip/ipcomp.ts";
 import { ipv4SetChecksum } from "../../lib/ip/ipv4.ts";
 import { toHex } from "../../lib/wire/bytes.ts";
 import { runScapy, type ScapyCase } from "../helpers/scapy.ts";
-import { endpoints, type EspAlg, makeTransform, scapyParams, udp4, udp6 } from "./_packets.ts";
+import {
+  endpoints,
+  type EspAlg,
+  makeAhInteg,
+  makeTransform,
+  scapyParams,
+  udp4,
+  udp6,
+} from "./_packets.ts";
 
 const SPI = 0xc0ffee42;
 const T4 = { src: "198.51.100.1", dst: "203.0.113.1" };
@@ -54,8 +63,8 @@ function esp(v: Variant): EspSa {
   });
 }
 
-function ipcompSa(v: Variant, cpi = CPI_PEER): IpcompEspSa {
-  return new IpcompEspSa(esp(v), { cpi, udpEncap: v.udp });
+function ipcompSa(v: Variant, cpi = CPI_PEER): IpcompSa {
+  return new IpcompSa(esp(v), { cpi, udpEncap: v.udp });
 }
 
 /** A UDP packet with a compressible payload of `n` bytes (transport mode: between the tunnel ends). */
@@ -88,14 +97,14 @@ function scapyCase(v: Variant, op: "encrypt" | "decrypt", packet: Uint8Array): S
   };
 }
 
-function send(sa: IpcompEspSa, packet: Uint8Array): Uint8Array {
+function send(sa: IpcompSa, packet: Uint8Array): Uint8Array {
   const out = new Uint8Array(sa.requiredOutLength(packet.length));
   const n = sa.encapsulateInto(packet, out);
   assert.ok(n > 0, `encapsulate: ${n}`);
   return out.slice(0, n);
 }
 
-function receive(sa: IpcompEspSa, packet: Uint8Array): Uint8Array {
+function receive(sa: IpcompSa, packet: Uint8Array): Uint8Array {
   const buf = Uint8Array.from(packet);
   const n = sa.decapsulateInPlace(buf);
   assert.ok(n >= 0, `decapsulate: ${n} (${JSON.stringify(sa.stats.drops)})`);
@@ -269,4 +278,66 @@ Deno.test("ipcomp sa fuzz: authentic ESP with mutated IPComp datagrams never thr
     assert.ok(passed > 50, `${name(v)}: untouched datagrams pass (${passed})`);
     assert.ok(rx.stats.drops["decompression-failed"] > 50, JSON.stringify(rx.stats.drops));
   }
+});
+
+/** AH variants: tunnel and transport, IPv4 and IPv6 (AH is never in UDP). */
+const AH_VARIANTS: Variant[] = [];
+for (const mode of ["tunnel", "transport"] as const) {
+  for (const v6 of [false, true]) {
+    AH_VARIANTS.push({ alg: "aes128gcm16", mode, v6, udp: false });
+  }
+}
+
+function ahIpcomp(v: Variant, cpi: number): IpcompSa {
+  const t = v.v6 ? T6 : T4;
+  return new IpcompSa(
+    new AhSa({
+      spi: SPI,
+      mode: v.mode,
+      ...makeAhInteg("hmac-sha256-128"),
+      tunnel: v.mode === "tunnel" ? endpoints(t, v.v6) : undefined,
+    }),
+    { cpi, udpEncap: false },
+  );
+}
+
+function ahScapy(v: Variant, op: "encrypt" | "decrypt", packet: Uint8Array): ScapyCase {
+  return {
+    op,
+    proto: "AH",
+    spi: SPI,
+    seq: 1,
+    auth_algo: "SHA2-256-128",
+    auth_key: makeAhInteg("hmac-sha256-128").keyHex,
+    tunnel: null,
+    packet: toHex(packet),
+  };
+}
+
+const ahName = (v: Variant) => `AH ${v.mode} v6=${v.v6}`;
+
+Deno.test("ipcomp sa: AH around IPComp, both ways with scapy's AH", async () => {
+  const sent = AH_VARIANTS.map((v) => send(ahIpcomp(v, CPI_PEER), innerPacket(v)));
+  const built = AH_VARIANTS.map((v) => ipcompPacket(v, innerPacket(v), 0x2b67));
+  const res = await runScapy([
+    ...AH_VARIANTS.map((v, i) => ahScapy(v, "decrypt", sent[i])),
+    ...AH_VARIANTS.map((v, i) => ahScapy(v, "encrypt", built[i])),
+  ]);
+  AH_VARIANTS.forEach((v, i) => {
+    // scapy verified our ICV over the compressed datagram and stripped AH.
+    const r = res[i];
+    assert.ok(r.ok, `${ahName(v)}: ${!r.ok && r.error}`);
+    const plain = hex(r.packet);
+    assert.equal(v.v6 ? plain[6] : plain[9], IPPROTO_IPCOMP, ahName(v));
+    const d = ipcompDecompress(plain.subarray(hdrLen(plain)), CPI_PEER);
+    assert.ok(d.ok, ahName(v));
+    const inner = innerPacket(v);
+    assert.deepEqual(d.payload, v.mode === "tunnel" ? inner : inner.subarray(hdrLen(inner)));
+    // What scapy protected with AH we verify and decompress.
+    const back = res[AH_VARIANTS.length + i];
+    assert.ok(back.ok, `${ahName(v)}: ${!back.ok && back.error}`);
+    const rx = ahIpcomp(v, 0x2b67);
+    assert.deepEqual(receive(rx, hex(back.packet)), inner, ahName(v));
+    assert.equal(rx.ipcompStats.compressed, 1);
+  });
 });

@@ -81,3 +81,16 @@ Deno.test("engine ipcomp: a child rekey negotiates IPComp again with new CPIs", 
   assertPaired(t);
   for (const s of t.alice.sad.values()) assert.ok(!before.has(s.ipcompCpi), "new CPIs");
 });
+
+Deno.test("engine ipcomp: AH children negotiate it too", () => {
+  const t = new TwoPeers(pskConfigs({
+    espProposals: "sha256",
+    aliceChild: { ipcomp: true, protocol: "ah" },
+    bobChild: { ipcomp: true, protocol: "ah" },
+  }));
+  t.initiate("alice", "site");
+  t.run(5000);
+  assert.equal(t.alice.sad.size, 2);
+  for (const s of t.alice.sad.values()) assert.equal(s.protocol, "ah");
+  assertPaired(t);
+});

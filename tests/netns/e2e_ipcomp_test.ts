@@ -4,7 +4,8 @@
  * list-sas` and `ipsec sad` show the CPIs, pings with a large, compressible
  * payload cross compressed (their ESP packets on the veth are a fraction of
  * their size) and small ones plain; with `ipcomp: yes` on one side only the
- * tunnel comes up without it. Tunnel mode with raw ESP and transport mode in
+ * tunnel comes up without it. Tunnel mode with raw ESP, tunnel mode with AH
+ * (the compressed datagram is what AH authenticates), and transport mode in
  * UDP 4500. Needs root; namespaces are prefixed `tic-`.
  *
  * ```
@@ -17,7 +18,7 @@ import { tsharkDuring } from "../helpers/tshark.ts";
 
 const PSK = "netns ipcomp key 0123456789abcdef";
 
-function yaml(side: "a" | "b", o: { ipcomp: boolean; transport: boolean }): string {
+function yaml(side: "a" | "b", o: { ipcomp: boolean; transport: boolean; ah: boolean }): string {
   const [me, peer, mine, theirs] = side === "a"
     ? ["192.0.2.1", "192.0.2.2", "10.1.0.0/16", "10.2.0.0/16"]
     : ["192.0.2.2", "192.0.2.1", "10.2.0.0/16", "10.1.0.0/16"];
@@ -32,35 +33,35 @@ function yaml(side: "a" | "b", o: { ipcomp: boolean; transport: boolean }): stri
     local: { auth: psk, id: ${side}.example.com }
     remote: { auth: psk, id: ${side === "a" ? "b" : "a"}.example.com }
     children:
-      net: { ${ts}, ipcomp: ${o.ipcomp ? "yes" : "no"} }
+      net: { ${ts}, ipcomp: ${o.ipcomp ? "yes" : "no"}${o.ah ? ", ah_proposals: [sha256]" : ""} }
 secrets:
   ike: { id: [a.example.com, b.example.com], secret: "${PSK}" }
 `;
 }
 
-for (const transport of [false, true]) {
+for (const [transport, ah] of [[false, false], [true, false], [false, true]]) {
   Deno.test({
     name: `IPComp (netns): two daemons compress (${
-      transport ? "transport mode, ESP in UDP" : "tunnel mode, raw ESP"
-    }); one side without ipcomp: plain ESP`,
+      ah ? "tunnel mode, AH" : transport ? "transport mode, ESP in UDP" : "tunnel mode, raw ESP"
+    }); one side without ipcomp: uncompressed`,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: () =>
       withHostPair("tic-", { aLo: ["10.1.0.1/32"], bLo: ["10.2.0.1/32"] }, async (p) => {
         const { lab, a, b, start } = p;
-        const A = await start(a, "a", yaml("a", { ipcomp: true, transport }));
-        const B = await start(b, "b", yaml("b", { ipcomp: true, transport }));
+        const A = await start(a, "a", yaml("a", { ipcomp: true, transport, ah }));
+        const B = await start(b, "b", yaml("b", { ipcomp: true, transport, ah }));
         const why = () => `\n--- a ---\n${A.log()}\n--- b ---\n${B.log()}`;
         ok(await A.ipsec(["up", "site", "--timeout", "15"]), `ipsec up${why()}`);
         assert.match(A.log(), /IKE_AUTH request 1 \[ [^\]]*N\(IPCOMP_SUP\)/, why());
         assert.match(B.log(), /IKE_AUTH response 1 \[ [^\]]*N\(IPCOMP_SUP\)/, why());
         const sas = ok(await A.ipsec(["list-sas"]), "list-sas");
-        assert.match(sas, /INSTALLED, (TUNNEL|TRANSPORT), ESP [^\n]*, IPCOMP/, sas);
+        assert.match(sas, /INSTALLED, (TUNNEL|TRANSPORT), (ESP|AH) [^\n]*, IPCOMP/, sas);
         assert.match(sas, /in {2}[0-9a-f]{8} \(IPComp CPI [0-9a-f]{4}\)/, sas);
-        assert.match(ok(await B.ipsec(["sad"]), "sad"), /ESP\+IPCOMP/);
+        assert.match(ok(await B.ipsec(["sad"]), "sad"), ah ? /AH\+IPCOMP/ : /ESP\+IPCOMP/);
         assert.match(
           ok(await A.ipsec(["list-conns"]), "list-conns"),
-          /net: (TUNNEL|TRANSPORT), ESP\+IPCOMP,/,
+          ah ? /net: TUNNEL, AH\+IPCOMP,/ : /net: (TUNNEL|TRANSPORT), ESP\+IPCOMP,/,
         );
 
         // Sizes of the ESP packets a sends, seen on b's veth.
@@ -88,7 +89,9 @@ for (const transport of [false, true]) {
           "-n",
           "-l",
           "-f",
-          transport ? "udp port 4500 and src host 192.0.2.1" : "esp and src host 192.0.2.1",
+          transport
+            ? "udp port 4500 and src host 192.0.2.1"
+            : `${ah ? "ah" : "esp"} and src host 192.0.2.1`,
           "-T",
           "fields",
           "-e",
@@ -108,7 +111,7 @@ for (const transport of [false, true]) {
 
         // One side without ipcomp: the tunnel comes up plain and still carries big pings.
         ok(await A.ipsec(["down", "site"]), "down");
-        await Deno.writeTextFile(`${p.dir}/b/b.yaml`, yaml("b", { ipcomp: false, transport }));
+        await Deno.writeTextFile(`${p.dir}/b/b.yaml`, yaml("b", { ipcomp: false, transport, ah }));
         ok(await B.ipsec(["reload"]), "reload");
         ok(await A.ipsec(["up", "site", "--timeout", "15"]), `ipsec up again${why()}`);
         const plain = ok(await A.ipsec(["list-sas"]), "list-sas");

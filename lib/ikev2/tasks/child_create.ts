@@ -114,7 +114,7 @@ export function newChild(sa: IkeSa, c: ChildConfig, ctx: TaskContext, id: number
     connectionName: sa.config.name,
     spiIn: randomSpi(ctx.random),
   });
-  if (c.ipcomp && c.protocol === "esp") child.cpiIn = randomCpi(ctx.random);
+  if (c.ipcomp) child.cpiIn = randomCpi(ctx.random);
   return child;
 }
 
