@@ -217,6 +217,12 @@ export abstract class IpsecSa {
   /** Next Header of the last successfully decapsulated packet. */
   lastNextHeader = 0;
   /**
+   * Tunnel mode: a Next Header besides IPv4/IPv6 whose payload inbound
+   * processing returns as it is (its length, at {@linkcode lastOffset}) for
+   * the caller to unwrap; IPComp's 108 when the SA compresses. -1: none.
+   */
+  passNextHeader = -1;
+  /**
    * Full (ESN-inferred) sequence number of the last successfully
    * decapsulated packet; exact below 2^53 ({@linkcode lastSeqHi} and
    * {@linkcode lastSeqLo} are exact).

@@ -378,13 +378,6 @@ export class AhSa extends IpsecSa {
     return this.#tunnelOut(payload, nextHeader, tos, df, out, offset);
   }
 
-  /**
-   * Tunnel mode: a Next Header besides IPv4/IPv6 whose payload inbound
-   * processing returns as it is (at {@linkcode lastOffset}) for the caller
-   * to unwrap; IPComp's 108 when the SA compresses. -1: none.
-   */
-  passNextHeader = -1;
-
   /** The AH header, ICV and body behind the IP header(s) at `out[o..o+hdrLen)`. */
   #finish(
     out: Uint8Array,

@@ -703,13 +703,6 @@ export class EspSa extends IpsecSa {
   #ptStart = 0;
 
   /**
-   * Tunnel mode: a Next Header besides IPv4/IPv6 whose payload inbound
-   * processing returns as it is (its length, at {@linkcode lastOffset}) for
-   * the caller to unwrap; IPComp's 108 when the SA compresses. -1: none.
-   */
-  passNextHeader = -1;
-
-  /**
    * Result-object form of {@linkcode decapsulateEspInPlace} (ESP bytes
    * without an IP header, SPI .. ICV in `buf[start..end)`). Never throws.
    */
